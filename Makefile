@@ -1,0 +1,55 @@
+# HA Ingestor. `make run` starts the whole system locally; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+REQUIREMENTS := requirements.txt requirements-dev.txt constraints.txt \
+	functions/common/requirements.txt templates/python3-ingestor/requirements.txt
+export PYTHONPATH := $(CURDIR)/functions/common:$(CURDIR)/infra/local
+
+PORT ?= 8080
+NATS_PORT ?= 4222
+STACK ?= stack.yml
+
+.PHONY: setup run test lint bench template build push deploy constraints clean
+
+setup: $(STAMP)
+
+$(STAMP): $(REQUIREMENTS)
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "HA Ingestor needs Python 3.11 (set PYTHON=...)")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $(STAMP)
+
+run: setup
+	$(PY) -m localfaas -f $(STACK) --port $(PORT) --nats-port $(NATS_PORT)
+
+test: setup lint
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+bench: setup
+	$(PY) bench/pipeline_throughput.py
+
+# faas-cli reads templates from ./template only: templates/ is the source.
+template:
+	rm -rf template && mkdir -p template && cp -r templates/* template/
+
+build: template
+	faas-cli build -f $(STACK)
+
+push: template
+	faas-cli push -f $(STACK)
+
+deploy: template
+	faas-cli deploy -f $(STACK)
+
+constraints: setup
+	{ echo '# Exact versions of everything installed, transitive dependencies included (regenerate: make constraints).'; \
+	  $(PY) -m pip freeze --exclude-editable; } > constraints.txt
+
+clean:
+	rm -rf $(VENV) template build .data .pytest_cache .ruff_cache

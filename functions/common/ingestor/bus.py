@@ -1,0 +1,121 @@
+"""Publishing to NATS JetStream from synchronous handler code.
+
+Functions run under a threaded WSGI server while nats-py is asyncio: one background event loop
+per process owns one connection, kept open across invocations. A publish counts as sent only
+when JetStream acknowledges it; every publish carries `Nats-Msg-Id` so redeliveries dedupe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from ingestor import config, envelope, metrics
+from ingestor.responses import Unavailable
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+_published = metrics.counter("bus_published_total", "Messages acknowledged by JetStream", ["subject"])
+_duplicates = metrics.counter("bus_duplicates_total", "Publishes JetStream dropped as duplicates", ["subject"])
+_failures = metrics.counter("bus_publish_failures_total", "Publishes that were not acknowledged", ["subject"])
+
+PAYLOAD_MARGIN = 1024  # room for headers within the server's max_payload
+
+
+class Bus:
+    def __init__(self, url: str, name: str = "ha-ingestor", timeout: float = 5.0) -> None:
+        self.url = url
+        self.name = name
+        self.timeout = timeout
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="nats-bus", daemon=True)
+        self._thread.start()
+        self._lock = threading.Lock()
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+
+    def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout or self.timeout + 1)
+
+    def _jetstream(self) -> JetStreamContext:
+        with self._lock:
+            if self._js is None:
+                try:
+                    self._nc = self._run(
+                        nats.connect(
+                            self.url,
+                            name=self.name,
+                            connect_timeout=2,
+                            max_reconnect_attempts=-1,
+                            reconnect_time_wait=0.5,
+                        ),
+                        timeout=10,
+                    )
+                except Exception as exc:
+                    raise Unavailable(f"NATS unreachable at {self.url}: {type(exc).__name__}") from None
+                self._js = self._nc.jetstream(timeout=self.timeout)
+            return self._js
+
+    @property
+    def max_payload(self) -> int:
+        self._jetstream()
+        assert self._nc is not None
+        return self._nc.max_payload
+
+    def publish(self, subject: str, payload: bytes, msg_id: str) -> bool:
+        """Publish and wait for JetStream's ack; True when it was a duplicate. Raises Unavailable."""
+        js = self._jetstream()
+        try:
+            ack = self._run(js.publish(subject, payload, headers={"Nats-Msg-Id": msg_id}, timeout=self.timeout))
+        except Exception as exc:
+            _failures.labels(subject).inc()
+            raise Unavailable(f"publish to {subject} not acknowledged: {type(exc).__name__}") from None
+        _published.labels(subject).inc()
+        if ack.duplicate:
+            _duplicates.labels(subject).inc()
+        return bool(ack.duplicate)
+
+    def publish_batch(self, subject: str, batch_id: str, events: list[Any]) -> int:
+        """Publish events as one envelope, split deterministically when over max_payload.
+
+        Returns the number of messages published.
+        """
+        payload = envelope.encode(batch_id, events)
+        if len(payload) <= self.max_payload - PAYLOAD_MARGIN or len(events) == 1:
+            self.publish(subject, payload, batch_id)
+            return 1
+        half = len(events) // 2
+        return self.publish_batch(subject, f"{batch_id}.0", events[:half]) + self.publish_batch(
+            subject, f"{batch_id}.1", events[half:]
+        )
+
+    def is_connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    def close(self) -> None:
+        if self._nc is not None:
+            self._run(self._nc.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+
+_default: Bus | None = None
+_default_lock = threading.Lock()
+
+
+def default() -> Bus:
+    """The process-wide bus for NATS_URL (default nats://127.0.0.1:4222)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            url = config.env_str("NATS_URL", "nats://127.0.0.1:4222")
+            _default = Bus(url, name=config.env_str("FUNCTION_NAME", "function"))
+        return _default

@@ -1,0 +1,60 @@
+"""The batch envelope every subject carries: {"v": 1, "batch_id": str, "events": [...]}.
+
+Batch ids are deterministic along the pipeline (`<root>:<stage>`), so a stage that handles a
+redelivered batch publishes under the same Nats-Msg-Id and JetStream drops the duplicate.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ingestor import config, jsoncodec
+from ingestor.responses import BadRequest
+
+VERSION = 1
+_BATCH_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: str
+    events: list[Any]
+
+
+def max_events() -> int:
+    return config.env_int("ENVELOPE_MAX_EVENTS", 10_000)
+
+
+def parse(body: bytes) -> Batch:
+    """Decode and check an envelope; anything malformed is a 400 that names the problem."""
+    if not body:
+        raise BadRequest("empty body: expected a batch envelope", code="empty_body")
+    try:
+        doc = jsoncodec.loads(body)
+    except jsoncodec.JSONDecodeError as exc:
+        raise BadRequest(f"malformed JSON: {exc}", code="malformed_json") from None
+    if not isinstance(doc, dict):
+        raise BadRequest("envelope must be a JSON object", code="bad_envelope")
+    if doc.get("v") != VERSION:
+        raise BadRequest(f"envelope version must be {VERSION}, got {doc.get('v')!r}", code="bad_envelope")
+    batch_id = doc.get("batch_id")
+    if not isinstance(batch_id, str) or not _BATCH_ID.match(batch_id):
+        raise BadRequest("batch_id must match [A-Za-z0-9_.:-]{1,200}", code="bad_envelope")
+    events = doc.get("events")
+    if not isinstance(events, list) or not events:
+        raise BadRequest("events must be a non-empty list", code="bad_envelope")
+    limit = max_events()
+    if len(events) > limit:
+        raise BadRequest(f"batch holds {len(events)} events, the limit is {limit}", code="batch_too_large", status=413)
+    return Batch(batch_id, events)
+
+
+def derive_id(parent_id: str, stage: str) -> str:
+    """The id of what `stage` publishes for the batch `parent_id`: stable across redeliveries."""
+    return f"{parent_id.split(':', 1)[0]}:{stage}"
+
+
+def encode(batch_id: str, events: list[Any]) -> bytes:
+    return jsoncodec.dumps({"v": VERSION, "batch_id": batch_id, "events": events})

@@ -1,0 +1,167 @@
+"""A validated raw HA event becomes DESIGN.md's event record: one flat shape for every event type.
+
+Later stages fill device_id, area_id, device_manufacturer, device_model and weather; this stage
+only reads the event itself, so its output depends on nothing but its input.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+from typing import Any
+
+from ingestor.event_id import event_id
+from ingestor.timeutil import format_timestamp, parse_timestamp
+from ingestor.units import unit_name
+from ingestor.validation import is_entity_id
+
+
+class NormalizationError(ValueError):
+    """The event lacks what a record is built from (it should not have passed validation)."""
+
+
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_BINARY = {
+    "on": 1.0, "off": 0.0,
+    "true": 1.0, "false": 0.0,
+    "yes": 1.0, "no": 0.0,
+    "open": 1.0, "closed": 0.0,
+    "home": 1.0, "not_home": 0.0,
+    "locked": 1.0, "unlocked": 0.0,
+    "detected": 1.0, "clear": 0.0,
+}
+
+
+def coerce_state_value(state: str | None) -> float | None:
+    """The state as a number for charts and statistics, or None when it is not one.
+
+    Decimal numbers (surrounding spaces ignored, exponents allowed) become floats; NaN, infinity
+    and values that overflow a float become None. Only clearly two-valued states count as
+    booleans, case-insensitively: on/off, true/false, yes/no, open/closed, home/not_home,
+    locked/unlocked, detected/clear give 1.0/0.0. Everything else, including "unavailable",
+    "unknown" and "", is None: a wrong number in a time series is worse than none.
+    """
+    if state is None:
+        return None
+    text = state.strip()
+    if _NUMBER.fullmatch(text):
+        value = float(text)
+        return value if math.isfinite(value) else None
+    return _BINARY.get(text.lower())
+
+
+def _dict(value: object, field: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise NormalizationError(f"{field}: expected an object")
+    return value
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _instant(value: object, field: str) -> datetime:
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        raise NormalizationError(f"{field}: {exc}") from None
+
+
+def _duration(old: dict[str, Any] | None, new: dict[str, Any] | None) -> float | None:
+    """Seconds the old state lasted, when this event ends it (attribute-only updates do not)."""
+    if old is None or new is None or old.get("state") == new.get("state"):
+        return None
+    ended = _instant(new.get("last_changed"), "data.new_state.last_changed")
+    began = _instant(old.get("last_changed"), "data.old_state.last_changed")
+    seconds = (ended - began).total_seconds()
+    return seconds if seconds >= 0 else None  # clocks do go backwards; no duration beats a wrong one
+
+
+def _state_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The record's entity and state fields of a state_changed event."""
+    entity_id = data.get("entity_id")
+    if not isinstance(entity_id, str) or "." not in entity_id:
+        raise NormalizationError("data.entity_id: expected an entity id")
+    new = data.get("new_state")
+    old = data.get("old_state")
+    new = None if new is None else _dict(new, "data.new_state")
+    old = None if old is None else _dict(old, "data.old_state")
+    # An entity's removal (new_state null) still says what was removed: describe it by its last state.
+    described, key = (new, "new_state") if new is not None else (old, "old_state")
+    attributes = {} if described is None else _dict(described.get("attributes", {}), f"data.{key}.attributes")
+    unit = attributes.get("unit_of_measurement")
+    state = _str_or_none(new.get("state")) if new is not None else None
+    return {
+        "entity_id": entity_id,
+        "domain": entity_id.split(".", 1)[0],
+        "state": state,
+        "old_state": _str_or_none(old.get("state")) if old is not None else None,
+        "state_value": coerce_state_value(state),
+        "unit": unit_name(unit) if isinstance(unit, str) else None,
+        "device_class": _str_or_none(attributes.get("device_class")),
+        "friendly_name": _str_or_none(attributes.get("friendly_name")),
+        "attributes": dict(attributes),
+        "duration_in_state": _duration(old, new),
+    }
+
+
+def _other_fields(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The same fields for any other event: its entity, if it names exactly one, and no state."""
+    if event_type == "call_service":
+        service_data = data.get("service_data")
+        candidate = service_data.get("entity_id") if isinstance(service_data, dict) else None
+    else:
+        candidate = data.get("entity_id")
+    entity_id = candidate if is_entity_id(candidate) else None
+    if entity_id is not None:
+        domain: str | None = entity_id.split(".", 1)[0]
+    else:
+        domain = _str_or_none(data.get("domain")) if event_type == "call_service" else None
+    named = event_type in ("automation_triggered", "script_started")
+    return {
+        "entity_id": entity_id,
+        "domain": domain,
+        "state": None,
+        "old_state": None,
+        "state_value": None,
+        "unit": None,
+        "device_class": None,
+        "friendly_name": _str_or_none(data.get("name")) if named else None,
+        "attributes": {},
+        "duration_in_state": None,
+    }
+
+
+def normalize_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The event record of a validated raw HA event; NormalizationError if it lacks what is needed."""
+    event = _dict(event, "event")
+    event_type = event.get("event_type")
+    if not isinstance(event_type, str):
+        raise NormalizationError("event_type: expected a string")
+    data = _dict(event.get("data"), "data")
+    time_fired = format_timestamp(_instant(event.get("time_fired"), "time_fired"))
+    is_state = event_type == "state_changed"
+    fields = _state_fields(data) if is_state else _other_fields(event_type, data)
+    try:
+        eid = event_id(event)
+    except KeyError as exc:
+        raise NormalizationError(f"event_id: cannot be derived, {exc} is missing") from None
+    except (TypeError, ValueError) as exc:
+        raise NormalizationError(f"event_id: cannot be derived ({exc})") from None
+    context = event.get("context")
+    context = context if isinstance(context, dict) else {}
+    return {
+        "event_id": eid,
+        "event_type": event_type,
+        "time_fired": time_fired,
+        "origin": _str_or_none(event.get("origin")),
+        **fields,
+        "context": {key: _str_or_none(context.get(key)) for key in ("id", "parent_id", "user_id")},
+        "device_id": None,
+        "area_id": None,
+        "device_manufacturer": None,
+        "device_model": None,
+        "weather": None,
+        "data": None if is_state else data,
+    }

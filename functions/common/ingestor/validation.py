@@ -1,0 +1,227 @@
+"""Schema and sanity checks on one raw HA event, before anything downstream trusts its shape.
+
+An event that fails is dead-lettered with the reason this module returns, so every reason names
+the field and the problem in words a user can act on. Values quoted in reasons are shortened:
+a hostile event must not turn into a hostile log line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NoReturn, TypeGuard
+
+from ingestor import config, jsoncodec
+from ingestor.timeutil import format_timestamp, parse_timestamp
+
+DEFAULT_EVENT_TYPES: frozenset[str] = frozenset({
+    "state_changed", "call_service", "automation_triggered", "script_started",
+    "homeassistant_start", "homeassistant_started", "homeassistant_stop", "homeassistant_final_write",
+    "device_registry_updated", "entity_registry_updated", "area_registry_updated",
+    "service_registered", "component_loaded", "core_config_updated", "logbook_entry",
+})
+
+# HA caps event types at 64 characters; integrations use dots and dashes (ios.action_fired, shelly.click).
+EVENT_TYPE = re.compile(r"[A-Za-z0-9_.:-]{1,64}", re.ASCII)
+# HA's own entity id rule (homeassistant.core.VALID_ENTITY_ID), ASCII only, used with fullmatch so
+# a trailing newline does not slip through as it does with HA's `$`.
+ENTITY_ID = re.compile(r"(?!.+__)(?!_)[\da-z_]+(?<!_)\.(?!_)[\da-z_]+(?<!_)", re.ASCII)
+MAX_ENTITY_ID_LENGTH = 255  # HA's MAX_LENGTH_STATE_ENTITY_ID
+MAX_CONTEXT_ID_LENGTH = 64
+ORIGINS = ("LOCAL", "REMOTE")
+
+
+def is_entity_id(value: object) -> TypeGuard[str]:
+    """Whether HA would accept `value` as an entity id ("domain.object_id")."""
+    return (isinstance(value, str) and len(value) <= MAX_ENTITY_ID_LENGTH
+            and ENTITY_ID.fullmatch(value) is not None)
+
+
+@dataclass(frozen=True)
+class ValidationRules:
+    event_types: frozenset[str] | None = DEFAULT_EVENT_TYPES
+    """Accepted event types; None accepts every type."""
+    max_event_bytes: int = 262144
+    max_future_seconds: float = 300.0
+    min_year: int = 2000
+    max_state_length: int = 255
+
+    @classmethod
+    def from_env(cls) -> ValidationRules:
+        """VALIDATE_EVENT_TYPES (comma list, "*" for all), VALIDATE_MAX_EVENT_BYTES,
+        VALIDATE_MAX_FUTURE_SECONDS, VALIDATE_MIN_YEAR; ConfigError on a bad value."""
+        names = config.env_list("VALIDATE_EVENT_TYPES", sorted(DEFAULT_EVENT_TYPES))
+        event_types: frozenset[str] | None = None
+        if "*" not in names:
+            if not names:
+                raise config.ConfigError("VALIDATE_EVENT_TYPES lists no event type; use * to accept all")
+            for name in names:
+                if not EVENT_TYPE.fullmatch(name):
+                    raise config.ConfigError(f"VALIDATE_EVENT_TYPES: {name!r} is not an event type name")
+            event_types = frozenset(names)
+        return cls(
+            event_types=event_types,
+            max_event_bytes=config.env_int("VALIDATE_MAX_EVENT_BYTES", cls.max_event_bytes),
+            max_future_seconds=config.env_float("VALIDATE_MAX_FUTURE_SECONDS", cls.max_future_seconds),
+            min_year=config.env_int("VALIDATE_MIN_YEAR", cls.min_year),
+        )
+
+
+class _Invalid(Exception):
+    pass
+
+
+def _fail(field: str, problem: str) -> NoReturn:
+    raise _Invalid(f"{field}: {problem}")
+
+
+def _show(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _kind(value: object) -> str:
+    """The JSON name of a value's type, as the sender would recognise it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return {str: "string", dict: "object", list: "array"}.get(type(value), type(value).__name__)
+
+
+def _require(obj: dict[str, Any], key: str, field: str) -> Any:
+    if key not in obj:
+        _fail(field, "missing")
+    return obj[key]
+
+
+def _object(obj: dict[str, Any], key: str, field: str) -> dict[str, Any]:
+    value = _require(obj, key, field)
+    if not isinstance(value, dict):
+        _fail(field, f"expected an object, got {_kind(value)}")
+    return value
+
+
+def _string(value: object, field: str, max_length: int | None = None) -> str:
+    if not isinstance(value, str):
+        _fail(field, f"expected a string, got {_kind(value)}")
+    if max_length is not None and len(value) > max_length:
+        _fail(field, f"{len(value)} characters exceeds the limit of {max_length}")
+    return value
+
+
+def _name(obj: dict[str, Any], key: str, field: str, max_length: int | None = None) -> str:
+    value = _string(_require(obj, key, field), field, max_length)
+    if not value:
+        _fail(field, "is empty")
+    return value
+
+
+def _timestamp(obj: dict[str, Any], key: str, field: str) -> datetime:
+    try:
+        return parse_timestamp(_require(obj, key, field))
+    except ValueError as exc:
+        _fail(field, str(exc))
+
+
+def _entity_id(value: object, field: str) -> str:
+    if not is_entity_id(value):
+        _fail(field, f"{_show(value)} is not a valid entity id")
+    return value
+
+
+def _check_state(state: object, field: str, entity_id: str, rules: ValidationRules) -> None:
+    if not isinstance(state, dict):
+        _fail(field, f"expected an object or null, got {_kind(state)}")
+    own_id = _require(state, "entity_id", f"{field}.entity_id")
+    if own_id != entity_id:
+        _fail(f"{field}.entity_id", f"{_show(own_id)} does not match data.entity_id {_show(entity_id)}")
+    _string(_require(state, "state", f"{field}.state"), f"{field}.state", rules.max_state_length)
+    _object(state, "attributes", f"{field}.attributes")
+    _timestamp(state, "last_changed", f"{field}.last_changed")
+    _timestamp(state, "last_updated", f"{field}.last_updated")
+
+
+def _check_state_changed(data: dict[str, Any], rules: ValidationRules) -> None:
+    entity_id = _entity_id(_require(data, "entity_id", "data.entity_id"), "data.entity_id")
+    new_state, old_state = data.get("new_state"), data.get("old_state")
+    if new_state is None and old_state is None:
+        _fail("data", "new_state and old_state are both null")
+    for key, state in (("new_state", new_state), ("old_state", old_state)):
+        if state is not None:
+            _check_state(state, f"data.{key}", entity_id, rules)
+
+
+def _check_call_service(data: dict[str, Any], rules: ValidationRules) -> None:
+    _name(data, "domain", "data.domain")
+    _name(data, "service", "data.service")
+
+
+def _check_run(data: dict[str, Any], rules: ValidationRules) -> None:
+    if data.get("entity_id") is not None:
+        _entity_id(data["entity_id"], "data.entity_id")
+
+
+_DATA_CHECKS: dict[str, Callable[[dict[str, Any], ValidationRules], None]] = {
+    "state_changed": _check_state_changed,
+    "call_service": _check_call_service,
+    "automation_triggered": _check_run,
+    "script_started": _check_run,
+}
+
+
+def _check(event: object, rules: ValidationRules, now: datetime) -> None:
+    if not isinstance(event, dict):
+        _fail("event", f"expected an object, got {_kind(event)}")
+    # Size first: everything after it (and the reasons it quotes) then works on bounded input.
+    try:
+        size = len(jsoncodec.dumps(event))
+    except TypeError as exc:
+        _fail("event", f"cannot be encoded as JSON ({exc})")
+    if size > rules.max_event_bytes:
+        _fail("event", f"{size} bytes exceeds the {rules.max_event_bytes}-byte limit")
+
+    event_type = _name(event, "event_type", "event_type")
+    if not EVENT_TYPE.fullmatch(event_type):
+        _fail("event_type", f"{_show(event_type)} is not a valid event type (letters, digits, _ . : -, at most 64)")
+    if rules.event_types is not None and event_type not in rules.event_types:
+        _fail("event_type", f"{_show(event_type)} is not an accepted event type")
+
+    fired = _timestamp(event, "time_fired", "time_fired")
+    if fired.year < rules.min_year:
+        _fail("time_fired", f"{format_timestamp(fired)} is before the year {rules.min_year}")
+    ahead = (fired - now).total_seconds()
+    if ahead > rules.max_future_seconds:
+        _fail("time_fired", f"{format_timestamp(fired)} is {ahead:.0f} s in the future "
+                            f"(limit {rules.max_future_seconds:g} s)")
+
+    origin = event.get("origin")
+    if origin is not None and origin not in ORIGINS:
+        _fail("origin", f"{_show(origin)} is not LOCAL or REMOTE")
+
+    context = _object(event, "context", "context")
+    _name(context, "id", "context.id", MAX_CONTEXT_ID_LENGTH)
+    for key in ("parent_id", "user_id"):
+        if context.get(key) is not None:
+            _string(context[key], f"context.{key}", MAX_CONTEXT_ID_LENGTH)
+
+    data = _object(event, "data", "data")
+    check = _DATA_CHECKS.get(event_type)
+    if check is not None:
+        check(data, rules)
+
+
+def validate_event(event: object, rules: ValidationRules, now: datetime | None = None) -> str | None:
+    """None when `event` (the `event` object of an HA event message) is sound, else one reason.
+
+    `now` (aware) is the reference for the future-time check; it defaults to the current UTC time.
+    """
+    try:
+        _check(event, rules, now or datetime.now(UTC))
+    except _Invalid as exc:
+        return str(exc)
+    return None

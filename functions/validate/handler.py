@@ -1,0 +1,22 @@
+"""validate: ha.events.raw -> ha.events.valid; events failing the checks go to the DLQ with reasons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ingestor import bus, stage, validation
+
+RULES = validation.ValidationRules.from_env()
+
+
+def _check(event: Any) -> tuple[Any, str | None]:
+    reason = validation.validate_event(event, RULES)
+    return (None, reason) if reason else (event, None)
+
+
+def handle(event: Any, context: Any) -> dict[str, Any]:
+    return stage.run(event.body, "validate", "ha.events.raw", "ha.events.valid", _check)
+
+
+def health() -> dict[str, Any]:
+    return {"status": "ok", "nats_connected": bus.default().is_connected()}

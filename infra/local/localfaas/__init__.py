@@ -1,0 +1,1 @@
+"""The local FaaS runtime: stack.yml's functions as processes, a gateway, and NATS connectors."""

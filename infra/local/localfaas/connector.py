@@ -1,0 +1,213 @@
+"""The topic connector: JetStream subjects -> function invocations, at-least-once, nothing silent.
+
+For each function and each of its `topic` annotation's subjects there is a durable pull consumer
+(`<function>--<subject>`). The message body is POSTed to the function through the gateway:
+  2xx -> ack
+  4xx -> dead-letter with the function's reason, then term
+  503/429, gateway unreachable -> nak with backoff, forever (a stage that is down only delays)
+  other 5xx, timeout -> nak with backoff; after `max-deliver` such failures, dead-letter, then term
+Per-function settings come from annotations: com.ha-ingestor.max-deliver (5),
+com.ha-ingestor.concurrency (4), com.ha-ingestor.timeout (30s), com.ha-ingestor.backoff (1s, doubling
+per failure up to a minute).
+
+It runs inside the local runtime, and alone beside a real OpenFaaS gateway (`python -m
+localfaas.connector`), since it learns functions from the gateway's /system/functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import re
+
+import aiohttp
+import nats
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from ingestor import dlq, logs, metrics, streams
+from localfaas import catalog
+from localfaas.catalog import FunctionInfo, duration, timeout_of
+from localfaas.invoke import Outcome, Result, invoke
+from localfaas.stack import CRON_TOPIC
+
+log = logging.getLogger("connector")
+_messages = metrics.counter("connector_messages_total", "Messages handled by the topic connector, by outcome",
+                            ["function", "topic", "outcome"])
+BACKOFF_CAP_S = 60.0
+
+
+_SUBJECT_CHARS = {".": "_", "*": "star", ">": "all"}
+
+
+def durable_name(function: str, topic: str) -> str:
+    """Consumer names may not hold '.', '*' or '>'."""
+    return f"{function}--{re.sub(r'[^A-Za-z0-9_-]', lambda m: _SUBJECT_CHARS.get(m[0], '_'), topic)}"
+
+
+def backoff(base: float, failures: int) -> float:
+    """base, 2·base, 4·base… capped at a minute."""
+    return min(base * 2 ** max(failures - 1, 0), BACKOFF_CAP_S)
+
+
+class Subscription:
+    """One durable consumer feeding one function."""
+
+    def __init__(self, connector: TopicConnector, fn: FunctionInfo, topic: str) -> None:
+        self.connector = connector
+        self.fn = fn
+        self.topic = topic
+        self.max_deliver = int(fn.setting("max-deliver", "5"))
+        self.concurrency = int(fn.setting("concurrency", "4"))
+        self.timeout = timeout_of(fn.annotations)
+        self.backoff_base = duration(fn.setting("backoff", "1s"))
+        self.failures: dict[int, int] = {}  # stream sequence -> failed attempts (not counting unavailable)
+        self.task: asyncio.Task[None] | None = None
+
+    def count(self, outcome: str) -> None:
+        _messages.labels(self.fn.name, self.topic, outcome).inc()
+
+    async def run(self) -> None:
+        js = self.connector.js
+        sub = await js.pull_subscribe(
+            self.topic, durable=durable_name(self.fn.name, self.topic), stream=self.connector.stream,
+            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+                                  ack_wait=self.timeout + 30, max_deliver=-1,
+                                  max_ack_pending=max(self.concurrency * 4, 16)),
+        )
+        while True:
+            try:
+                msgs = await sub.fetch(self.concurrency, timeout=1)
+            except TimeoutError:
+                continue
+            except Exception as exc:  # connection trouble: nats-py reconnects; try again shortly
+                log.warning("fetch failed", extra={"function": self.fn.name, "topic": self.topic, "error": str(exc)})
+                await asyncio.sleep(1)
+                continue
+            for outcome in await asyncio.gather(*(self.handle(m) for m in msgs), return_exceptions=True):
+                if isinstance(outcome, Exception):  # ack/nak lost: JetStream redelivers after ack_wait
+                    log.warning("message not settled", extra={"function": self.fn.name, "error": repr(outcome)})
+
+    async def handle(self, msg: Msg) -> None:
+        seq = msg.metadata.sequence.stream
+        result = await invoke(self.connector.session, self.connector.gateway, self.fn.name, msg.data,
+                              timeout=self.timeout + 5, headers={"Content-Type": "application/json",
+                                                                 "X-Nats-Subject": msg.subject})
+        outcome = result.outcome
+        if outcome is Outcome.OK:
+            self.failures.pop(seq, None)
+            await msg.ack()
+            self.count("acked")
+        elif outcome is Outcome.BAD_INPUT:
+            await self.dead_letter(msg, result, "bad_input")
+            self.count("dlq_bad_input")
+        elif outcome is Outcome.UNAVAILABLE:
+            await msg.nak(delay=backoff(self.backoff_base, msg.metadata.num_delivered))
+            self.count("unavailable")
+        else:
+            failed = self.failures[seq] = self.failures.get(seq, 0) + 1
+            if failed >= self.max_deliver:
+                await self.dead_letter(msg, result, "max_deliveries")
+                self.count("dlq_max_deliveries")
+            else:
+                await msg.nak(delay=backoff(self.backoff_base, failed))
+                self.count("retried")
+
+    async def dead_letter(self, msg: Msg, result: Result, kind: str) -> None:
+        """Publish the message with its reason to the DLQ (acknowledged), then term it."""
+        seq = msg.metadata.sequence.stream
+        dlq_id = f"connector:{self.fn.name}:{msg.metadata.stream}:{seq}"
+        entry = {"reason": result.reason, **dlq.payload_of(msg.data)}
+        record = dlq.record(dlq_id, self.fn.name, msg.subject, [entry], kind=kind, status=result.status,
+                            deliveries=msg.metadata.num_delivered, stream_sequence=seq)
+        await self.connector.js.publish(dlq.SUBJECT, record, headers={"Nats-Msg-Id": dlq_id})
+        self.failures.pop(seq, None)
+        await msg.term()
+        log.warning("dead-lettered", extra={"function": self.fn.name, "topic": msg.subject, "kind": kind,
+                                            "status": result.status, "stream_sequence": seq})
+
+
+class TopicConnector:
+    def __init__(self, nats_url: str, gateway: str, stream: str = streams.HA_STREAM, refresh_s: float = 30) -> None:
+        self.nats_url = nats_url
+        self.gateway = gateway.rstrip("/")
+        self.stream = stream
+        self.refresh_s = refresh_s
+        self.nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.subscriptions: dict[tuple[str, str], Subscription] = {}
+        self._refresher: asyncio.Task[None] | None = None
+
+    @property
+    def js(self) -> JetStreamContext:
+        assert self._js is not None, "connector not started"
+        return self._js
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "connector not started"
+        return self._session
+
+    async def start(self) -> None:
+        self.nc = await nats.connect(self.nats_url, name="topic-connector", max_reconnect_attempts=-1,
+                                     reconnect_time_wait=0.5)
+        self._js = self.nc.jetstream(timeout=10)
+        await streams.ensure(self._js, streams.ha_stream())
+        self._session = aiohttp.ClientSession()
+        await self.refresh()
+        self._refresher = asyncio.create_task(self._refresh_loop())
+
+    async def refresh(self) -> None:
+        """Subscribe functions that appeared on the gateway; stop those that went away."""
+        wanted = {(fn.name, topic): fn for fn in await catalog.functions(self.session, self.gateway)
+                  for topic in fn.topics if topic != CRON_TOPIC}
+        for key in set(self.subscriptions) - set(wanted):
+            task = self.subscriptions.pop(key).task
+            if task:
+                task.cancel()
+        for key, fn in wanted.items():
+            if key not in self.subscriptions:
+                sub = self.subscriptions[key] = Subscription(self, fn, key[1])
+                sub.task = asyncio.create_task(sub.run())
+                log.info("subscribed", extra={"function": fn.name, "topic": key[1]})
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_s)
+            try:
+                await self.refresh()
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("gateway unreachable; keeping subscriptions", extra={"error": str(exc)})
+
+    async def stop(self) -> None:
+        tasks = [s.task for s in self.subscriptions.values() if s.task]
+        if self._refresher:
+            tasks.append(self._refresher)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._session:
+            await self._session.close()
+        if self.nc:
+            await self.nc.close()
+
+
+async def _main(args: argparse.Namespace) -> None:
+    connector = TopicConnector(args.nats_url, args.gateway)
+    await connector.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await connector.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="HA Ingestor's JetStream topic connector for OpenFaaS")
+    parser.add_argument("--nats-url", default="nats://nats.openfaas:4222")
+    parser.add_argument("--gateway", default="http://gateway.openfaas:8080")
+    logs.setup("topic-connector")
+    asyncio.run(_main(parser.parse_args()))

@@ -1,0 +1,149 @@
+"""The local gateway: OpenFaaS's HTTP surface for the functions the supervisor runs.
+
+/function/<name>[/path]        synchronous invoke (any method, query and headers pass through)
+/async-function/<name>[/path]  202 + X-Call-Id; queued on NATS, result POSTed to X-Callback-Url
+/system/functions, /system/function/<name>   what stack.yml declares, with annotations
+/healthz, /metrics             the runtime's own health and Prometheus counters
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from ingestor import jsoncodec, metrics
+from localfaas.asyncqueue import AsyncQueue
+from localfaas.catalog import timeout_of
+from localfaas.supervisor import Supervisor
+
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
+              "transfer-encoding", "upgrade", "host", "content-length"}
+_invocations = metrics.counter("gateway_invocations_total", "Invocations through the gateway", ["function", "code"])
+_seconds = metrics.histogram("gateway_invocation_seconds", "Invocation latency through the gateway", ["function"])
+
+
+def error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status, dumps=_dumps)
+
+
+def _dumps(value: Any) -> str:
+    return jsoncodec.dumps(value).decode()
+
+
+class Gateway:
+    def __init__(self, supervisor: Supervisor, queue: AsyncQueue) -> None:
+        self.supervisor = supervisor
+        self.queue = queue
+        self.invocations: dict[str, int] = {}
+        self.session: aiohttp.ClientSession | None = None
+        self.app = web.Application(client_max_size=64 * 1024 * 1024)
+        self.app.add_routes([
+            web.get("/healthz", self.healthz),
+            web.get("/metrics", self.metrics),
+            web.get("/system/functions", self.list_functions),
+            web.get("/system/function/{name}", self.get_function),
+            web.route("*", "/function/{name}", self.invoke),
+            web.route("*", "/function/{name}/{tail:.*}", self.invoke),
+            web.post("/async-function/{name}", self.invoke_async),
+            web.post("/async-function/{name}/{tail:.*}", self.invoke_async),
+            web.get("/", self.index),
+        ])
+        self.app.on_startup.append(self._open)
+        self.app.on_cleanup.append(self._close)
+
+    async def _open(self, _: web.Application) -> None:
+        self.session = aiohttp.ClientSession(auto_decompress=False)
+
+    async def _close(self, _: web.Application) -> None:
+        if self.session:
+            await self.session.close()
+
+    def _status(self, name: str) -> dict[str, Any]:
+        fn = self.supervisor.functions[name]
+        spec = fn.spec
+        return {
+            "name": name,
+            "image": spec.image,
+            "namespace": "openfaas-fn",
+            "replicas": 1,
+            "availableReplicas": 1 if fn.ready else 0,
+            "invocationCount": self.invocations.get(name, 0),
+            "envProcess": "python index.py",
+            "labels": spec.labels,
+            "annotations": spec.annotations,
+            "secrets": spec.secrets,
+            "limits": spec.limits,
+            "requests": spec.requests,
+        }
+
+    async def healthz(self, _: web.Request) -> web.Response:
+        return web.Response(text="OK")
+
+    async def metrics(self, _: web.Request) -> web.Response:
+        body, content_type = metrics.exposition()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    async def index(self, request: web.Request) -> web.StreamResponse:
+        if "dashboard" in self.supervisor.functions:
+            return await self._forward(request, "dashboard", "")
+        return web.json_response({"functions": sorted(self.supervisor.functions), "docs": "README.md"})
+
+    async def list_functions(self, _: web.Request) -> web.Response:
+        return web.json_response([self._status(n) for n in sorted(self.supervisor.functions)], dumps=_dumps)
+
+    async def get_function(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in self.supervisor.functions:
+            return error(404, "not_found", f"no function named {name!r}")
+        return web.json_response(self._status(name), dumps=_dumps)
+
+    async def invoke(self, request: web.Request) -> web.StreamResponse:
+        return await self._forward(request, request.match_info["name"], request.match_info.get("tail", ""))
+
+    async def _forward(self, request: web.Request, name: str, tail: str) -> web.StreamResponse:
+        fn = self.supervisor.functions.get(name)
+        if fn is None:
+            return error(404, "not_found", f"no function named {name!r}")
+        if not fn.ready:
+            _invocations.labels(name, "503").inc()
+            return error(503, "function_unavailable", f"function {name} is not ready")
+        assert self.session is not None
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers.setdefault("X-Call-Id", str(uuid.uuid4()))
+        headers["X-Forwarded-For"] = request.remote or ""
+        headers["X-Forwarded-Host"] = request.host
+        started = time.perf_counter()
+        try:
+            async with self.session.request(
+                request.method, f"{fn.url}/{tail}", params=request.query, headers=headers,
+                data=await request.read(),
+                timeout=aiohttp.ClientTimeout(total=timeout_of(fn.spec.annotations)),
+            ) as upstream:
+                body = await upstream.read()
+                out = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
+                response = web.Response(status=upstream.status, body=body, headers=out)
+        except TimeoutError:
+            response = error(504, "function_timeout", f"function {name} did not answer in time")
+        except aiohttp.ClientError as exc:
+            response = error(502, "function_failed", f"function {name} failed: {type(exc).__name__}")
+        self.invocations[name] = self.invocations.get(name, 0) + 1
+        _invocations.labels(name, str(response.status)).inc()
+        _seconds.labels(name).observe(time.perf_counter() - started)
+        response.headers["X-Call-Id"] = headers["X-Call-Id"]
+        response.headers["X-Duration-Seconds"] = f"{time.perf_counter() - started:.6f}"
+        return response
+
+    async def invoke_async(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in self.supervisor.functions:
+            return error(404, "not_found", f"no function named {name!r}")
+        call_id = request.headers.get("X-Call-Id") or str(uuid.uuid4())
+        await self.queue.enqueue(
+            call_id, name, request.match_info.get("tail", ""), request.query_string,
+            {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}, await request.read(),
+        )
+        return web.Response(status=202, headers={"X-Call-Id": call_id})

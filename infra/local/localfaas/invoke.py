@@ -1,0 +1,57 @@
+"""Invoking a function through a gateway and deciding what its answer means for the message."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import aiohttp
+
+
+class Outcome(enum.Enum):
+    OK = "ok"  # 2xx: ack
+    BAD_INPUT = "bad_input"  # 4xx: the message itself is wrong; dead-letter it
+    UNAVAILABLE = "unavailable"  # 503/429 or gateway unreachable: wait and retry, without limit
+    FAILED = "failed"  # 5xx or timeout: retry with backoff, dead-letter after max deliveries
+
+
+@dataclass
+class Result:
+    status: int | None
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.status is None:
+            return Outcome.FAILED if self.error == "timeout" else Outcome.UNAVAILABLE
+        if 200 <= self.status < 300:
+            return Outcome.OK
+        if self.status in (429, 503):
+            return Outcome.UNAVAILABLE
+        if 400 <= self.status < 500 and self.status != 408:
+            return Outcome.BAD_INPUT
+        return Outcome.FAILED
+
+    @property
+    def reason(self) -> str:
+        """Why it failed, from the function's {"error": {...}} body when it sent one."""
+        if self.error:
+            return self.error
+        text = self.body[:2000].decode("utf-8", "replace")
+        return f"HTTP {self.status}: {text}"
+
+
+async def invoke(session: aiohttp.ClientSession, gateway: str, name: str, body: bytes, *, timeout: float,
+                 method: str = "POST", path: str = "", query: str = "",
+                 headers: dict[str, str] | None = None) -> Result:
+    url = f"{gateway}/function/{name}" + (f"/{path}" if path else "") + (f"?{query}" if query else "")
+    try:
+        async with session.request(method, url, data=body, headers=headers or {},
+                                   timeout=aiohttp.ClientTimeout(total=timeout)) as r:
+            return Result(r.status, await r.read(), dict(r.headers))
+    except TimeoutError:
+        return Result(None, error="timeout")
+    except aiohttp.ClientError as exc:
+        return Result(None, error=f"gateway unreachable: {type(exc).__name__}")

@@ -1,0 +1,100 @@
+"""Starts the whole local stack in order and stops it in reverse: NATS, functions, gateway, connectors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nats
+from aiohttp import web
+
+from ingestor import jsoncodec, streams
+from localfaas import stack as stackfile
+from localfaas.asyncqueue import STREAM as ASYNC_STREAM
+from localfaas.asyncqueue import AsyncQueue
+from localfaas.connector import TopicConnector
+from localfaas.cron import CronConnector
+from localfaas.gateway import Gateway
+from localfaas.natsserver import NatsServer
+from localfaas.supervisor import Supervisor
+
+log = logging.getLogger("runtime")
+
+
+@dataclass(frozen=True)
+class Options:
+    stack: Path
+    port: int
+    nats_port: int
+    data_dir: Path
+    secrets_dir: Path
+
+
+async def run(options: Options) -> None:
+    nats_server = NatsServer(options.data_dir / "nats", port=options.nats_port)
+    await asyncio.to_thread(nats_server.start)
+    os.environ["NATS_URL"] = nats_server.url  # stack.yml's ${NATS_URL:-...} resolves to this server
+    stack = stackfile.load(options.stack)
+    nc = await nats.connect(nats_server.url, name="local-runtime")
+    js = nc.jetstream(timeout=10)
+    await streams.ensure(js, streams.ha_stream())
+    await streams.ensure(js, ASYNC_STREAM)
+
+    supervisor = Supervisor(stack, {"NATS_URL": nats_server.url}, options.secrets_dir)
+    queue = AsyncQueue(js)
+    gateway = Gateway(supervisor, queue)
+    runner = web.AppRunner(gateway.app, access_log=None)
+    connector: TopicConnector | None = None
+    cron: CronConnector | None = None
+    try:
+        await supervisor.start()
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", options.port)
+        await site.start()
+        port = runner.addresses[0][1]
+        gateway_url = f"http://127.0.0.1:{port}"
+        queue.start(gateway_url)
+        connector = TopicConnector(nats_server.url, gateway_url)
+        await connector.start()
+        cron = CronConnector(gateway_url)
+        cron.start()
+        ready = {"event": "ready", "gateway": gateway_url, "nats": nats_server.url,
+                 "functions": {n: fn.url for n, fn in supervisor.functions.items()},
+                 "pids": {n: fn.proc.pid for n, fn in supervisor.functions.items() if fn.proc}}
+        (options.data_dir / "runtime.json").write_bytes(jsoncodec.dumps(ready))
+        print(jsoncodec.dumps(ready).decode(), flush=True)
+        log.info("ready", extra={"gateway": gateway_url, "nats": nats_server.url})
+        await _until_signalled()
+    finally:
+        log.info("stopping")
+        for part in (cron, connector, queue):
+            if part is not None:
+                await part.stop()
+        await runner.cleanup()
+        await supervisor.stop()
+        await nc.close()
+        await asyncio.to_thread(nats_server.stop)
+        (options.data_dir / "runtime.json").unlink(missing_ok=True)
+        log.info("stopped")
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def main(options: Options) -> int:
+    try:
+        asyncio.run(run(options))
+    except (stackfile.StackError, RuntimeError, OSError) as exc:
+        print(f"local runtime: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,143 @@
+"""Entry of the python3-ingestor template: serves function/handler.py over HTTP.
+
+The same file runs behind of-watchdog in an image and as a plain process in the local runtime
+(infra/local), which points FUNCTION_ROOT at functions/<name> and PORT at a free port.
+Reserved paths: /_/health (liveness; calls the handler's optional `health()`), /_/ready,
+/_/metrics (Prometheus). Everything else goes to `handle(event, context)`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+FUNCTION_ROOT = Path(os.environ.get("FUNCTION_ROOT", HERE / "function")).resolve()
+# faas-cli copies stack.yml's `configuration.copy: [./functions/common]` to function/functions/common.
+for shared in (FUNCTION_ROOT / "functions" / "common",):
+    if shared.is_dir():
+        sys.path.insert(0, str(shared))
+sys.path.insert(0, str(FUNCTION_ROOT))
+
+from flask import Flask, Response, request  # noqa: E402
+from waitress import serve  # noqa: E402
+from werkzeug.exceptions import HTTPException  # noqa: E402
+
+from ingestor import config, jsoncodec, logs, metrics, responses  # noqa: E402
+
+FUNCTION_NAME = config.env_str("FUNCTION_NAME") or os.environ.get("HOSTNAME", socket.gethostname())
+logs.setup(FUNCTION_NAME)
+log = logging.getLogger("index")
+
+_requests = metrics.counter("function_requests_total", "Invocations by status", ["function", "status"])
+_seconds = metrics.histogram("function_seconds", "Invocation duration", ["function"])
+
+
+def _load_handler() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("handler", FUNCTION_ROOT / "handler.py")
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"no handler.py in {FUNCTION_ROOT}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["handler"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+handler = _load_handler()
+
+
+class Event:
+    """The python3-http event: body (bytes), headers, method, query, path."""
+
+    def __init__(self) -> None:
+        self.body: bytes = request.get_data()
+        self.headers = request.headers
+        self.method: str = request.method
+        self.query = request.args
+        self.path: str = request.path
+
+
+class Context:
+    def __init__(self) -> None:
+        self.hostname = os.environ.get("HOSTNAME", "localhost")
+        self.function_name = FUNCTION_NAME
+
+
+def _to_response(result: Any) -> Response:
+    if result is None:
+        return Response(b"", 200)
+    if not isinstance(result, dict):
+        return Response(str(result), 200)
+    body = result.get("body", b"")
+    headers = dict(result.get("headers") or {})
+    if isinstance(body, dict | list):
+        body = jsoncodec.dumps(body)
+        headers.setdefault("Content-Type", "application/json")
+    elif not isinstance(body, bytes | str):
+        body = str(body)
+    return Response(body, int(result.get("statusCode", 200)), headers)
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return _to_response(responses.error_response(status, code, message))
+
+
+app = Flask(__name__)
+app.config["MAX_CONTENT_LENGTH"] = config.env_int("MAX_BODY_BYTES", 8 * 1024 * 1024)
+
+
+@app.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Response:
+    code = (exc.name or "error").lower().replace(" ", "_")
+    return _error(exc.code or 500, code, exc.description or code)
+
+
+@app.get("/_/health")
+def _health() -> Response:
+    check = getattr(handler, "health", None)
+    result = check() if callable(check) else {"status": "ok"}
+    healthy = result.get("status") == "ok"
+    return _to_response(responses.json_response(result, 200 if healthy else 503))
+
+
+@app.get("/_/ready")
+def _ready() -> Response:
+    return Response(b"OK", 200)
+
+
+@app.get("/_/metrics")
+def _metrics() -> Response:
+    body, content_type = metrics.exposition()
+    return Response(body, 200, {"Content-Type": content_type})
+
+
+@app.route("/", defaults={"path": ""}, methods=["GET", "PUT", "POST", "PATCH", "DELETE"])
+@app.route("/<path:path>", methods=["GET", "PUT", "POST", "PATCH", "DELETE"])
+def _invoke(path: str) -> Response:
+    started = time.perf_counter()
+    try:
+        response = _to_response(handler.handle(Event(), Context()))
+    except responses.HTTPError as exc:
+        response = _to_response(responses.from_error(exc))
+    except HTTPException:
+        raise
+    except Exception:
+        log.exception("handler failed", extra={"path": request.path})
+        response = _error(500, "internal_error", "the function failed; see its logs")
+    _requests.labels(FUNCTION_NAME, str(response.status_code)).inc()
+    _seconds.labels(FUNCTION_NAME).observe(time.perf_counter() - started)
+    return response
+
+
+if __name__ == "__main__":
+    port = config.env_int("PORT", 5000)
+    host = config.env_str("BIND_HOST", "127.0.0.1")  # of-watchdog reaches it on loopback
+    log.info("serving", extra={"port": port, "function_root": str(FUNCTION_ROOT)})
+    serve(app, host=host, port=port, threads=config.env_int("WSGI_THREADS", 8), ident=None)

@@ -1,0 +1,26 @@
+"""Shared fixtures: one local runtime (real nats-server, real function processes) per test module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.jetstream import JetStreamClient
+from tests.support.runtime import LocalRuntime
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
+    workdir: Path = tmp_path_factory.mktemp("runtime")
+    env = {"TEST_ATTEMPTS_FILE": str(workdir / "attempts"), "TEST_PROBE_FILE": str(workdir / "cron-probe")}
+    with LocalRuntime(workdir, env=env) as rt:
+        yield rt
+
+
+@pytest.fixture(scope="module")
+def js(runtime: LocalRuntime) -> Iterator[JetStreamClient]:
+    client = JetStreamClient(runtime.nats_url)
+    yield client
+    client.close()

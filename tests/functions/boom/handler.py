@@ -1,0 +1,25 @@
+"""Test function: fails in every way the template must contain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ingestor import config
+from ingestor.responses import BadRequest
+
+
+def handle(event: Any, context: Any) -> Any:
+    kind = event.path.strip("/")
+    if kind == "raise":
+        raise RuntimeError(f"exploded holding {config.secret('api-key')}")
+    if kind == "bad":
+        raise BadRequest(f"bad input near {config.secret('api-key')}", code="bad_thing")
+    if kind == "dict":
+        return {"statusCode": 201, "body": {"created": True}}
+    if kind == "none":
+        return None
+    return {"statusCode": 200, "body": "plain text", "headers": {"Content-Type": "text/plain"}}
+
+
+def health() -> dict[str, Any]:
+    return {"status": "degraded", "reason": "test"}

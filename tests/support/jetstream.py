@@ -1,0 +1,79 @@
+"""A small synchronous JetStream client for tests: publish batches, read back what a subject holds."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import nats
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from ingestor import envelope, jsoncodec
+
+T = TypeVar("T")
+
+
+class JetStreamClient:
+    def __init__(self, url: str) -> None:
+        self._loop = asyncio.new_event_loop()
+        threading.Thread(target=self._loop.run_forever, daemon=True).start()
+        self.nc = self._run(nats.connect(url))
+        self.js = self.nc.jetstream(timeout=10)
+
+    def _run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def publish(self, subject: str, payload: bytes, msg_id: str | None = None) -> None:
+        headers = {"Nats-Msg-Id": msg_id} if msg_id else None
+        self._run(self.js.publish(subject, payload, headers=headers))
+
+    def publish_batch(self, subject: str, batch_id: str, events: list[Any]) -> None:
+        self.publish(subject, envelope.encode(batch_id, events), batch_id)
+
+    def raw_messages(self, subject: str) -> list[bytes]:
+        """Every message the stream holds on `subject`, oldest first."""
+        async def read() -> list[bytes]:
+            sub = await self.js.pull_subscribe(
+                subject, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE))
+            out: list[bytes] = []
+            try:
+                while True:
+                    try:
+                        msgs = await sub.fetch(500, timeout=0.5)
+                    except TimeoutError:
+                        return out
+                    out.extend(m.data for m in msgs)
+            finally:
+                await sub.unsubscribe()
+        return self._run(read())
+
+    def messages(self, subject: str) -> list[Any]:
+        return [jsoncodec.loads(m) for m in self.raw_messages(subject)]
+
+    def events(self, subject: str) -> list[Any]:
+        """All events of all batch envelopes on `subject`."""
+        return [e for doc in self.messages(subject) for e in doc["events"]]
+
+    def wait_events(self, subject: str, count: int, timeout: float, settle: float = 1.0) -> list[Any]:
+        """Wait until `count` events are on `subject`, then `settle` more seconds to catch extras."""
+        deadline = time.monotonic() + timeout
+        found = self.events(subject)
+        while len(found) < count and time.monotonic() < deadline:
+            time.sleep(0.2)
+            found = self.events(subject)
+        time.sleep(settle)
+        return self.events(subject)
+
+    def wait_messages(self, subject: str, count: int, timeout: float, settle: float = 1.0) -> list[Any]:
+        deadline = time.monotonic() + timeout
+        while len(self.raw_messages(subject)) < count and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(settle)
+        return self.messages(subject)
+
+    def close(self) -> None:
+        self._run(self.nc.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)

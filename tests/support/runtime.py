@@ -1,0 +1,98 @@
+"""The local runtime started as users start it (`python -m localfaas`), on free ports, in a temp dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+TEST_STACK = REPO / "tests" / "stack.test.yml"
+
+
+class LocalRuntime:
+    def __init__(self, workdir: Path, stack: Path = TEST_STACK, env: dict[str, str] | None = None) -> None:
+        self.workdir = workdir
+        self.stack = stack
+        self.env = env or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.ready: dict[str, Any] = {}
+        self.log = workdir / "runtime.log"
+
+    @property
+    def gateway(self) -> str:
+        return self.ready["gateway"]
+
+    @property
+    def nats_url(self) -> str:
+        return self.ready["nats"]
+
+    def start(self, timeout: float = 60) -> LocalRuntime:
+        env = {**os.environ, **self.env,
+               "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in ("functions/common", "infra/local"))}
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "localfaas", "-f", str(self.stack), "--port", "0", "--nats-port", "0",
+                 "--data-dir", str(self.workdir / "data"), "--secrets-dir", str(self.workdir / "secrets")],
+                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log,
+            )
+        assert self.proc.stdout is not None
+        selector = selectors.DefaultSelector()
+        selector.register(self.proc.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            self.stop()
+            raise RuntimeError(f"runtime not ready in {timeout}s; log: {self.log.read_text()[-3000:]}")
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"runtime exited: {self.log.read_text()[-3000:]}")
+        self.ready = json.loads(line)
+        return self
+
+    def function_pid(self, name: str) -> int:
+        """The current pid of a function process (it changes when the supervisor restarts it)."""
+        port = self.ready["functions"][name].rsplit(":", 1)[1].encode()
+        for proc in Path("/proc").iterdir():
+            try:
+                environ = (proc / "environ").read_bytes().split(b"\0")
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"index.py" in cmdline and b"PORT=" + port in environ and b"FUNCTION_NAME=" + name.encode() in environ:
+                return int(proc.name)
+        raise LookupError(f"no process for {name}")
+
+    def kill_function(self, name: str) -> None:
+        os.kill(self.function_pid(name), signal.SIGKILL)
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+    def __enter__(self) -> LocalRuntime:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def wait_for(predicate: Any, timeout: float, interval: float = 0.1) -> Any:
+    """Poll until predicate() is truthy; return its value, or fail with the last value seen."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = predicate()
+    return value

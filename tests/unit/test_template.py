@@ -1,0 +1,94 @@
+"""The python3-ingestor template entry, run as the process the runtime and of-watchdog start."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from localfaas.natsserver import free_port
+from tests.support.http import call
+from tests.support.runtime import REPO, wait_for
+
+SECRET = "sk-live-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def boom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    secrets = tmp_path_factory.mktemp("secrets")
+    (secrets / "api-key").write_text(SECRET)
+    log = secrets.parent / "boom.log"
+    port = free_port()
+    env = {**os.environ, "FUNCTION_ROOT": str(REPO / "tests" / "functions" / "boom"), "PORT": str(port),
+           "FUNCTION_NAME": "boom", "SECRETS_DIR": str(secrets), "MAX_BODY_BYTES": "1000",
+           "PYTHONPATH": str(REPO / "functions" / "common")}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, str(REPO / "templates" / "python3-ingestor" / "index.py")],
+                                env=env, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+    assert wait_for(lambda: _up(url), 20)
+    yield url, log
+    proc.terminate()
+    proc.wait(10)
+
+
+def _up(url: str) -> bool:
+    try:
+        return call("GET", f"{url}/_/ready", timeout=1).status == 200
+    except OSError:
+        return False
+
+
+def test_a_dict_body_is_sent_as_json_with_its_status(boom: tuple[str, Path]) -> None:
+    reply = call("POST", f"{boom[0]}/dict")
+    assert reply.status == 201
+    assert reply.headers["Content-Type"] == "application/json"
+    assert reply.json() == {"created": True}
+
+
+def test_a_text_body_keeps_its_headers(boom: tuple[str, Path]) -> None:
+    reply = call("GET", f"{boom[0]}/text")
+    assert (reply.status, reply.body, reply.headers["Content-Type"]) == (200, b"plain text", "text/plain")
+
+
+def test_a_none_result_is_an_empty_200(boom: tuple[str, Path]) -> None:
+    reply = call("GET", f"{boom[0]}/none")
+    assert (reply.status, reply.body) == (200, b"")
+
+
+def test_a_handler_exception_is_a_json_500_without_trace_or_secret(boom: tuple[str, Path]) -> None:
+    reply = call("POST", f"{boom[0]}/raise")
+    assert reply.status == 500
+    assert reply.json() == {"error": {"code": "internal_error", "message": "the function failed; see its logs"}}
+    log = boom[1].read_text()
+    assert "exploded holding [REDACTED]" in log
+    assert SECRET not in log
+
+
+def test_a_bad_request_error_is_a_json_4xx_with_the_secret_redacted(boom: tuple[str, Path]) -> None:
+    reply = call("POST", f"{boom[0]}/bad")
+    assert reply.status == 400
+    assert reply.json() == {"error": {"code": "bad_thing", "message": "bad input near [REDACTED]"}}
+
+
+def test_a_body_over_max_body_bytes_is_a_json_413(boom: tuple[str, Path]) -> None:
+    reply = call("POST", f"{boom[0]}/dict", b"x" * 1001)
+    assert reply.status == 413
+    assert reply.json()["error"]["code"] == "request_entity_too_large"
+
+
+def test_health_reports_the_handlers_own_check(boom: tuple[str, Path]) -> None:
+    reply = call("GET", f"{boom[0]}/_/health")
+    assert reply.status == 503
+    assert reply.json() == {"status": "degraded", "reason": "test"}
+
+
+def test_logs_are_one_json_object_per_line(boom: tuple[str, Path]) -> None:
+    import json
+    lines = [json.loads(line) for line in boom[1].read_text().splitlines() if line.strip()]
+    assert lines and all({"ts", "level", "service", "msg"} <= set(entry) for entry in lines)
+    assert {entry["service"] for entry in lines} == {"boom"}
