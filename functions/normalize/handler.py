@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingestor import bus, normalization, stage
+from ingestor import normalization, stage
 
 
 def _record(event: Any) -> tuple[Any, str | None]:
@@ -18,5 +18,4 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     return stage.run(event.body, "normalize", "ha.events.valid", "ha.events.normalized", _record)
 
 
-def health() -> dict[str, Any]:
-    return {"status": "ok", "nats_connected": bus.default().is_connected()}
+health = stage.health

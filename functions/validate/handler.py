@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingestor import bus, stage, validation
+from ingestor import stage, validation
 
 RULES = validation.ValidationRules.from_env()
 
@@ -18,5 +18,4 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     return stage.run(event.body, "validate", "ha.events.raw", "ha.events.valid", _check)
 
 
-def health() -> dict[str, Any]:
-    return {"status": "ok", "nats_connected": bus.default().is_connected()}
+health = stage.health

@@ -47,3 +47,8 @@ def run(body: bytes, stage: str, source: str, target: str, transform: Transform)
     _events.labels(stage, "out").inc(len(passed))
     return json_response({"batch_id": out_id, "accepted": len(passed), "rejected": len(rejected),
                           "rejections": [{"index": r["index"], "reason": r["reason"]} for r in rejected]})
+
+
+def health() -> dict[str, Any]:
+    """A stage is alive when its process answers; whether NATS is connected is shown, not judged."""
+    return {"status": "ok", "nats_connected": bus.default().is_connected()}

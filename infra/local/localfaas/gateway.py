@@ -114,8 +114,6 @@ class Gateway:
         assert self.session is not None
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         headers.setdefault("X-Call-Id", str(uuid.uuid4()))
-        headers["X-Forwarded-For"] = request.remote or ""
-        headers["X-Forwarded-Host"] = request.host
         started = time.perf_counter()
         try:
             async with self.session.request(
