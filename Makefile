@@ -12,7 +12,7 @@ PORT ?= 8080
 NATS_PORT ?= 4222
 STACK ?= stack.yml
 
-.PHONY: setup run test lint bench template build push deploy constraints clean
+.PHONY: setup run test lint test-servers bench template build push deploy constraints clean
 
 setup: $(STAMP)
 
@@ -25,8 +25,15 @@ $(STAMP): $(REQUIREMENTS)
 run: setup
 	$(PY) -m localfaas -f $(STACK) --port $(PORT) --nats-port $(NATS_PORT)
 
-test: setup lint
+test: setup lint test-servers
 	$(PY) -m pytest
+
+# The real servers the store tests start (Debian's packages); installed once, as root.
+test-servers:
+	@if ! command -v influxd >/dev/null || ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "install Debian's postgresql and influxdb (root needed)"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql influxdb >/dev/null; \
+	fi
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -80,9 +80,9 @@ def in_process(validate: ModuleType, normalize: ModuleType, batches: list[list[d
     started = time.perf_counter()
     for i, batch in enumerate(batches):
         body = envelope.encode(f"{tag}-{i}", batch)
-        assert validate.handle(SimpleNamespace(body=body), None)["statusCode"] == 200
+        assert validate.handle(SimpleNamespace(body=body, headers={}), None)["statusCode"] == 200
         valid = envelope.encode(envelope.derive_id(f"{tag}-{i}", "validate"), batch)
-        assert normalize.handle(SimpleNamespace(body=valid), None)["statusCode"] == 200
+        assert normalize.handle(SimpleNamespace(body=valid, headers={}), None)["statusCode"] == 200
     return total / (time.perf_counter() - started)
 
 

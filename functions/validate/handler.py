@@ -14,8 +14,11 @@ def _check(event: Any) -> tuple[Any, str | None]:
     return (None, reason) if reason else (event, None)
 
 
+PUBLISH = stage.publisher("ha.events.valid")
+
+
 def handle(event: Any, context: Any) -> dict[str, Any]:
-    return stage.run(event.body, "validate", "ha.events.raw", "ha.events.valid", _check)
+    return stage.run(event, "validate", "ha.events.raw", PUBLISH, _check)
 
 
 health = stage.health

@@ -14,17 +14,31 @@ from ingestor.responses import BadRequest, json_response
 
 Transform = Callable[[Any], tuple[Any, str | None]]
 """Returns (output, None) for an event that passes, (None, reason) for one that is rejected."""
+Deliver = Callable[[str, list[Any]], None]
+"""Hands on what passed, under the stage's batch id: publish it, or write it to a store."""
 
 _events = metrics.counter("stage_events_total", "Events handled by a stage, by outcome", ["stage", "outcome"])
 
 
-def run(body: bytes, stage: str, source: str, target: str, transform: Transform) -> dict[str, Any]:
-    """Handle one batch from `source`; publish results on `target` and rejects on the DLQ.
+def publisher(target: str) -> Deliver:
+    """Deliver by publishing on `target`, idempotently under the derived batch id."""
+
+    def deliver(batch_id: str, events: list[Any]) -> None:
+        bus.default().publish_batch(target, batch_id, events)
+
+    return deliver
+
+
+def run(event: Any, stage: str, source: str, deliver: Deliver, transform: Transform) -> dict[str, Any]:
+    """Handle one batch (the request `event`); deliver what passes and dead-letter the rest.
+
+    `source` names the subject in dead letters when the connector's X-Nats-Subject header is absent.
 
     A batch in which no event passes is answered 422 with every reason, so the caller (or the
     topic connector, which dead-letters the whole message) sees why; nothing is published then.
     """
-    batch = envelope.parse(body)
+    batch = envelope.parse(event.body)
+    source = event.headers.get("X-Nats-Subject") or source
     passed: list[Any] = []
     rejected: list[dict[str, Any]] = []
     for index, event in enumerate(batch.events):
@@ -39,11 +53,10 @@ def run(body: bytes, stage: str, source: str, target: str, transform: Transform)
         details = [{"index": r["index"], "reason": r["reason"]} for r in rejected]
         raise BadRequest(f"no event of batch {batch.batch_id} passed {stage}", code="no_valid_event",
                          details=details, status=422)
-    nats = bus.default()
     out_id = envelope.derive_id(batch.batch_id, stage)
     if rejected:
-        nats.publish(dlq.SUBJECT, dlq.record(f"{out_id}:dlq", stage, source, rejected), f"{out_id}:dlq")
-    nats.publish_batch(target, out_id, passed)
+        bus.default().publish(dlq.SUBJECT, dlq.record(f"{out_id}:dlq", stage, source, rejected), f"{out_id}:dlq")
+    deliver(out_id, passed)
     _events.labels(stage, "out").inc(len(passed))
     return json_response({"batch_id": out_id, "accepted": len(passed), "rejected": len(rejected),
                           "rejections": [{"index": r["index"], "reason": r["reason"]} for r in rejected]})

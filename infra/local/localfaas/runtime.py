@@ -38,14 +38,17 @@ class Options:
 async def run(options: Options) -> None:
     nats_server = NatsServer(options.data_dir / "nats", port=options.nats_port)
     await asyncio.to_thread(nats_server.start)
-    os.environ["NATS_URL"] = nats_server.url  # stack.yml's ${NATS_URL:-...} resolves to this server
+    # stack.yml's ${NATS_URL:-…} and ${DATA_DIR:-…} resolve to this server and data folder
+    os.environ["NATS_URL"] = nats_server.url
+    os.environ["DATA_DIR"] = str(options.data_dir)
     stack = stackfile.load(options.stack)
     nc = await nats.connect(nats_server.url, name="local-runtime")
     js = nc.jetstream(timeout=10)
     await streams.ensure(js, streams.ha_stream())
     await streams.ensure(js, ASYNC_STREAM)
 
-    supervisor = Supervisor(stack, {"NATS_URL": nats_server.url}, options.secrets_dir)
+    supervisor = Supervisor(stack, {"NATS_URL": nats_server.url, "DATA_DIR": str(options.data_dir)},
+                            options.secrets_dir)
     queue = AsyncQueue(js)
     gateway = Gateway(supervisor, queue)
     runner = web.AppRunner(gateway.app, access_log=None)

@@ -1,0 +1,66 @@
+"""Where each entity lives (device, area, manufacturer, model), for normalize to join into events.
+
+Loaded whole from the metadata DB and refreshed every METADATA_REFRESH_S seconds, so the hot path
+makes no query per event. An entity without its own area takes its device's (HA does the same).
+If the DB cannot be read, the last good copy is kept and the failure counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, NamedTuple
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
+
+from ingestor import config, metrics
+from ingestor.metadata.registry import MetadataDB
+from ingestor.metadata.schema import devices, entities
+
+log = logging.getLogger(__name__)
+_refresh_failures = metrics.counter("metadata_refresh_failures_total", "Failed reloads of the entity directory")
+
+
+class Placement(NamedTuple):
+    device_id: str | None
+    area_id: str | None
+    device_manufacturer: str | None
+    device_model: str | None
+
+
+class Directory:
+    def __init__(self, db: MetadataDB, ttl_s: float | None = None) -> None:
+        self.db = db
+        self.ttl_s = config.env_float("METADATA_REFRESH_S", 30) if ttl_s is None else ttl_s
+        self._places: dict[str, Placement] = {}
+        self._loaded_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def _load(self) -> dict[str, Placement]:
+        self.db.prepare()
+        query = (select(entities.c.entity_id, entities.c.device_id,
+                        func.coalesce(entities.c.area_id, devices.c.area_id), devices.c.manufacturer, devices.c.model)
+                 .select_from(entities.outerjoin(devices, entities.c.device_id == devices.c.device_id))
+                 .where(entities.c.removed_at.is_(None)))
+        with self.db.engine.connect() as conn:
+            return {row[0]: Placement(*row[1:]) for row in conn.execute(query)}
+
+    def _fresh(self) -> dict[str, Placement]:
+        with self._lock:
+            if time.monotonic() - self._loaded_at > self.ttl_s:
+                try:
+                    self._places = self._load()
+                except DBAPIError as exc:
+                    _refresh_failures.inc()
+                    log.warning("entity directory not refreshed", extra={"error": type(exc.orig).__name__})
+                self._loaded_at = time.monotonic()
+            return self._places
+
+    def place(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Fill device_id, area_id, device_manufacturer and device_model of an event record in place."""
+        placement = self._fresh().get(record.get("entity_id") or "")
+        if placement:
+            record.update(placement._asdict())
+        return record

@@ -1,0 +1,171 @@
+"""The event store on InfluxDB 1.x or 2.x, with the seeds' schema and InfluxQL reads.
+
+URLs: `influxdb://[user:password@]host:8086/<database>[?rp=<retention policy>&tls=1&ca=<file>]` (1.x,
+v1 HTTP API; the password may instead be the secret `influxdb-password`), and
+`influxdb2://host:8086/<bucket>?org=<org>[&tls=1&ca=<file>]` (2.x; token from the secret
+`influxdb-token` or INFLUXDB_TOKEN). A point is keyed by measurement, tags and time, so writing an
+event again overwrites it with itself: writes are idempotent on event_id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from ingestor import config
+from ingestor.store import cursor as cursors
+from ingestor.store import influxql as iql
+from ingestor.store.influxtransport import ClientTransport, HttpTransport, Transport
+from ingestor.store.lineprotocol import point, record_from
+from ingestor.store.model import Bucket, DurationStat, EventFilter, GroupBy, Health, Page, StoreError
+from ingestor.store.timerange import from_micros, to_micros
+from ingestor.timeutil import parse_timestamp
+
+SCAN_LIMIT = 200_000  # rows a client-side aggregation (durations) reads at most
+
+
+def open_influx(url: str) -> InfluxEventStore:
+    parts = urlsplit(url)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    tls = query.get("tls", "0").lower() in ("1", "true") or parts.scheme.endswith("s")
+    base = f"{'https' if tls else 'http'}://{parts.hostname}:{parts.port or 8086}"
+    verify: bool | str = query.get("ca") or True
+    name = unquote(parts.path.strip("/")) or "ha_events"
+    if parts.scheme.startswith("influxdb2"):
+        token = config.secret("influxdb-token", "INFLUXDB_TOKEN")
+        if not token or "org" not in query:
+            raise ValueError("influxdb2:// needs ?org= and the secret influxdb-token (or INFLUXDB_TOKEN)")
+        return InfluxEventStore(ClientTransport(base, query["org"], name, token, verify=verify))
+    password = unquote(parts.password) if parts.password else config.secret("influxdb-password", "INFLUXDB_PASSWORD")
+    auth = (unquote(parts.username), password or "") if parts.username else None
+    transport = HttpTransport(base, name, query.get("rp"), auth=auth, verify=verify)
+    return InfluxEventStore(transport, create_database=True)
+
+
+def _rows(series: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, str], dict[str, Any]]]:
+    """(measurement, group tags, columns) for every row of every series."""
+    for s in series:
+        columns = s["columns"]
+        for values in s.get("values", []):
+            yield s.get("name", ""), s.get("tags") or {}, dict(zip(columns, values, strict=True))
+
+
+class InfluxEventStore:
+    def __init__(self, transport: Transport, create_database: bool = False) -> None:
+        self.transport = transport
+        self.backend = transport.name
+        self._create_database = create_database
+
+    def _prepare(self) -> None:
+        if self._create_database:
+            self.transport.create_database()  # type: ignore[attr-defined]
+            self._create_database = False
+
+    def write(self, records: list[dict[str, Any]]) -> None:
+        if records:
+            self._prepare()
+            self.transport.write("\n".join(point(r) for r in records))
+
+    def delete(self, start: dt.datetime, end: dt.datetime) -> int:
+        self._prepare()
+        removed = self.count(EventFilter(start=start, end=end))
+        self.transport.delete(to_micros(start) * 1000, to_micros(end) * 1000)
+        return removed
+
+    def _select(self, q: str) -> list[dict[str, Any]]:
+        self._prepare()
+        return self.transport.query(q)
+
+    def _records(self, q: str) -> list[dict[str, Any]]:
+        return [record_from(columns, columns["time"], name) for name, _, columns in _rows(self._select(q))]
+
+    def query(self, f: EventFilter, limit: int = 100, cursor: str | None = None) -> Page:
+        extra = []
+        if cursor:
+            ts, event_id = cursors.decode(cursor)
+            extra.append(f"time <= {ts * 1000}")
+        # LIMIT applies per measurement: the newest `limit` overall are among the union.
+        records = self._records(f"SELECT * FROM {iql.EVENTS} WHERE {iql.where(f, extra)} "
+                                f"ORDER BY time DESC LIMIT {limit + 1 + (64 if cursor else 0)}")
+        keyed = sorted(((to_micros(parse_timestamp(r["time_fired"])), r["event_id"], r) for r in records),
+                       key=lambda k: (k[0], k[1]), reverse=True)
+        if cursor:
+            keyed = [k for k in keyed if (k[0], k[1]) < (ts, event_id)]
+        page = keyed[:limit]
+        more = len(keyed) > limit
+        return Page([k[2] for k in page], cursors.encode(page[-1][0], page[-1][1]) if more else None)
+
+    def count(self, f: EventFilter) -> int:
+        return sum(int(c.get("count") or 0) for _, _, c in _rows(self._select(
+            f'SELECT count("event_id") FROM {iql.EVENTS} WHERE {iql.where(f)}')))
+
+    def counts(self, f: EventFilter, by: GroupBy, limit: int = 20) -> list[tuple[str | None, int]]:
+        totals: dict[str | None, int] = defaultdict(int)
+        for _, tags, columns in _rows(self._select(
+                f'SELECT count("event_id") FROM {iql.EVENTS} WHERE {iql.where(f)} GROUP BY "{by}"')):
+            totals[tags.get(by) or None] += int(columns.get("count") or 0)
+        return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0] or ""))[:limit]
+
+    def buckets(self, f: EventFilter, seconds: int) -> list[Bucket]:
+        acc: dict[int, list[float]] = {}
+        q = (f'SELECT count("event_id") AS n, count("state_value") AS nv, sum("state_value") AS sv, '
+             f'min("state_value") AS lo, max("state_value") AS hi FROM {iql.EVENTS} WHERE {iql.where(f)} '
+             f"GROUP BY time({int(seconds)}s) fill(none)")
+        for _, _, c in _rows(self._select(q)):
+            if not c.get("n"):
+                continue
+            a = acc.setdefault(c["time"], [0, 0, 0.0, float("inf"), float("-inf")])
+            a[0] += c["n"]
+            a[1] += c.get("nv") or 0
+            a[2] += c.get("sv") or 0.0
+            if c.get("lo") is not None:
+                a[3], a[4] = min(a[3], c["lo"]), max(a[4], c["hi"])
+        return [Bucket(from_micros(t), int(a[0]), a[2] / a[1] if a[1] else None,
+                       a[3] if a[1] else None, a[4] if a[1] else None) for t, a in sorted(acc.items())]
+
+    def by_context(self, context_id: str) -> list[dict[str, Any]]:
+        return sorted(self._records(f'SELECT * FROM {iql.EVENTS} WHERE "context_id" = {iql.string(context_id)}'),
+                      key=lambda r: r["time_fired"])
+
+    def by_parent(self, parent_id: str) -> list[dict[str, Any]]:
+        q = f'SELECT * FROM {iql.EVENTS} WHERE "context_parent_id" = {iql.string(parent_id)}'
+        return sorted(self._records(q), key=lambda r: r["time_fired"])
+
+    def durations(self, f: EventFilter, limit: int = 50) -> list[DurationStat]:
+        """Aggregated here: InfluxQL cannot group by a field (the state left)."""
+        q = (f'SELECT "entity_id", "old_state", "duration_in_state" FROM {iql.EVENTS} '
+             f'WHERE {iql.where(f, ["duration_in_state >= 0"])} LIMIT {SCAN_LIMIT}')
+        groups: dict[tuple[str, str | None], list[float]] = defaultdict(list)
+        for _, _, c in _rows(self._select(q)):
+            groups[(c.get("entity_id") or "", c.get("old_state"))].append(float(c["duration_in_state"]))
+        stats = [DurationStat(e, s, len(v), sum(v) / len(v), min(v), max(v), sum(v)) for (e, s), v in groups.items()]
+        return sorted(stats, key=lambda d: (-d.total, d.entity_id, d.state or ""))[:limit]
+
+    def export(self, start: dt.datetime, end: dt.datetime, batch: int = 5000,
+               window: dt.timedelta = dt.timedelta(hours=1)) -> Iterator[list[dict[str, Any]]]:
+        """Oldest first, window by window (a window's events are read whole, then handed out in lists)."""
+        at = start
+        while at < end:
+            upto = min(at + window, end)
+            records = self._records(f"SELECT * FROM {iql.EVENTS} WHERE "
+                                    f"{iql.where(EventFilter(start=at, end=upto))} ORDER BY time ASC")
+            records.sort(key=lambda r: (r["time_fired"], r["event_id"]))
+            for i in range(0, len(records), batch):
+                yield records[i:i + batch]
+            at = upto
+
+    def health(self) -> Health:
+        started = time.perf_counter()
+        try:
+            self.transport.ping()
+        except StoreError as exc:
+            return Health("unavailable", self.backend, reason=str(exc))
+        return Health("ok", self.backend, round((time.perf_counter() - started) * 1000, 2))
+
+    def close(self) -> None:
+        self.transport.close()
+

@@ -1,0 +1,67 @@
+"""What every event-store backend answers, independent of how it stores it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+GroupBy = Literal["domain", "event_type", "entity_id", "area_id"]
+GROUPS: tuple[str, ...] = ("domain", "event_type", "entity_id", "area_id")
+
+
+class StoreError(Exception):
+    """The store refused an operation: a bug or bad data, not worth retrying."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached right now; the caller should retry later (503)."""
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events a read concerns. Every value is bound or escaped by the backend."""
+
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None  # exclusive
+    entity_id: str | None = None
+    domain: str | None = None
+    event_type: str | None = None
+    area_id: str | None = None
+    device_id: str | None = None
+    text: str | None = None  # case-insensitive substring of friendly_name or state
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Bucket:
+    start: dt.datetime
+    count: int
+    mean: float | None
+    min: float | None
+    max: float | None
+
+
+@dataclass(frozen=True)
+class DurationStat:
+    entity_id: str
+    state: str | None
+    count: int
+    mean: float
+    min: float
+    max: float
+    total: float
+
+
+@dataclass(frozen=True)
+class Health:
+    status: Literal["ok", "unavailable"]
+    backend: str
+    latency_ms: float | None = None
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)

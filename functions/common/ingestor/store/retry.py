@@ -1,0 +1,34 @@
+"""Writing to a store with retries for transient outages, then a 503 so the connector redelivers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from ingestor import metrics
+from ingestor.responses import BadRequest, Unavailable
+from ingestor.store.model import StoreError, StoreUnavailable
+
+_outcomes = metrics.counter("store_writes_total", "Batches written to the event store, by outcome", ["outcome"])
+_events = metrics.counter("store_events_written_total", "Events handed to the event store")
+
+
+@retry(retry=retry_if_exception_type(StoreUnavailable), stop=stop_after_attempt(3),
+       wait=wait_exponential(multiplier=0.2, max=2), reraise=True)
+def _write(store: Any, records: list[dict[str, Any]]) -> None:
+    store.write(records)
+
+
+def write(store: Any, records: list[dict[str, Any]]) -> None:
+    """Write a batch: a store still down after three tries is a 503, a refusal a 422 (dead-lettered)."""
+    try:
+        _write(store, records)
+    except StoreUnavailable as exc:
+        _outcomes.labels("unavailable").inc()
+        raise Unavailable(str(exc), code="store_unavailable") from None
+    except StoreError as exc:
+        _outcomes.labels("refused").inc()
+        raise BadRequest(str(exc), code="store_refused", status=422) from None
+    _outcomes.labels("written").inc()
+    _events.inc(len(records))

@@ -1,0 +1,221 @@
+"""The event store on SQLite (the embedded default, WAL) or PostgreSQL, through SQLAlchemy Core.
+
+Every user value reaches SQL as a bound parameter; text search escapes LIKE's wildcards.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ingestor import jsoncodec
+from ingestor.store import cursor as cursors
+from ingestor.store.migrate import upgrade
+from ingestor.store.model import (
+    Bucket,
+    DurationStat,
+    EventFilter,
+    GroupBy,
+    Health,
+    Page,
+    StoreError,
+    StoreUnavailable,
+)
+from ingestor.store.sqlengine import engine_for, safe_url
+from ingestor.store.sqlschema import MIGRATIONS, events
+from ingestor.store.timerange import from_micros, to_micros
+from ingestor.timeutil import format_timestamp, parse_timestamp
+
+_JSON_COLUMNS = ("attributes", "weather", "data")
+_RECORD_KEYS = {*_JSON_COLUMNS, "event_id", "event_type", "origin", "entity_id", "domain", "state", "old_state",
+                "state_value", "unit", "device_class", "friendly_name", "duration_in_state", "device_id", "area_id",
+                "device_manufacturer", "device_model", "time_fired", "context"}
+_PLAIN_COLUMNS = ("event_id", "event_type", "origin", "entity_id", "domain", "state", "old_state", "state_value",
+                  "unit", "device_class", "friendly_name", "duration_in_state", "device_id", "area_id",
+                  "device_manufacturer", "device_model")
+
+
+def to_row(record: dict[str, Any]) -> dict[str, Any]:
+    context = record.get("context") or {}
+    row = {name: record.get(name) for name in _PLAIN_COLUMNS}
+    row.update({name: None if record.get(name) is None else jsoncodec.dumps(record[name]).decode()
+                for name in _JSON_COLUMNS})
+    row["ts"] = to_micros(parse_timestamp(record["time_fired"]))
+    row["context_id"] = context.get("id")
+    row["context_parent_id"] = context.get("parent_id")
+    row["context_user_id"] = context.get("user_id")
+    extra = {k: v for k, v in record.items() if k not in _RECORD_KEYS}
+    row["extra"] = jsoncodec.dumps(extra).decode() if extra else None
+    return row
+
+
+def from_row(row: Any) -> dict[str, Any]:
+    values = row._mapping
+    record = {name: values[name] for name in _PLAIN_COLUMNS}
+    record["time_fired"] = format_timestamp(from_micros(values["ts"]))
+    record["context"] = {"id": values["context_id"], "parent_id": values["context_parent_id"],
+                         "user_id": values["context_user_id"]}
+    for name in _JSON_COLUMNS:
+        record[name] = None if values[name] is None else jsoncodec.loads(values[name])
+    if record["attributes"] is None:
+        record["attributes"] = {}
+    if values["extra"]:
+        record.update(jsoncodec.loads(values["extra"]))
+    return record
+
+
+class SqlEventStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = engine_for(url)
+        self.backend = self.engine.dialect.name
+        self._insert = (sqlite.insert if self.backend == "sqlite" else postgresql.insert)(events)
+        self._ready = False
+
+    def _prepare(self) -> None:
+        if not self._ready:
+            upgrade(self.engine, MIGRATIONS)
+            self._ready = True
+
+    def _guard(self, exc: DBAPIError) -> StoreError:
+        if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            return StoreUnavailable(f"{self.backend} unavailable: {type(exc.orig).__name__}")
+        return StoreError(f"{self.backend} refused the operation: {type(exc.orig).__name__}")
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def write(self, records: list[dict[str, Any]]) -> None:
+        """Insert a batch in one transaction; an event_id already stored is left as it is."""
+        if not records:
+            return
+        rows = [to_row(r) for r in records]
+        try:
+            self._prepare()
+            with self.engine.begin() as conn:
+                conn.execute(self._insert.on_conflict_do_nothing(index_elements=["event_id"]), rows)
+        except DBAPIError as exc:
+            raise self._guard(exc) from exc
+
+    def delete(self, start: Any, end: Any) -> int:
+        try:
+            self._prepare()
+            with self.engine.begin() as conn:
+                result = conn.execute(delete(events).where(events.c.ts >= to_micros(start),
+                                                           events.c.ts < to_micros(end)))
+            return int(result.rowcount or 0)
+        except DBAPIError as exc:
+            raise self._guard(exc) from exc
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def _where(self, f: EventFilter) -> list[ColumnElement[bool]]:
+        c = events.c
+        clauses: list[ColumnElement[bool]] = []
+        if f.start is not None:
+            clauses.append(c.ts >= to_micros(f.start))
+        if f.end is not None:
+            clauses.append(c.ts < to_micros(f.end))
+        for name in ("entity_id", "domain", "event_type", "area_id", "device_id"):
+            value = getattr(f, name)
+            if value is not None:
+                clauses.append(c[name] == value)
+        if f.text:
+            clauses.append(or_(c.friendly_name.icontains(f.text, autoescape=True),
+                               c.state.icontains(f.text, autoescape=True)))
+        return clauses
+
+    def _rows(self, statement: Any) -> list[Any]:
+        try:
+            self._prepare()
+            with self.engine.connect() as conn:
+                return list(conn.execute(statement))
+        except DBAPIError as exc:
+            raise self._guard(exc) from exc
+
+    def query(self, f: EventFilter, limit: int = 100, cursor: str | None = None) -> Page:
+        """Newest first; `cursor` continues after the last item of the previous page."""
+        clauses = self._where(f)
+        if cursor:
+            ts, event_id = cursors.decode(cursor)
+            clauses.append(or_(events.c.ts < ts, and_(events.c.ts == ts, events.c.event_id < event_id)))
+        rows = self._rows(select(events).where(*clauses)
+                          .order_by(events.c.ts.desc(), events.c.event_id.desc()).limit(limit + 1))
+        items = [from_row(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        return Page(items, cursors.encode(rows[limit - 1].ts, rows[limit - 1].event_id) if more else None)
+
+    def count(self, f: EventFilter) -> int:
+        return int(self._rows(select(func.count()).select_from(events).where(*self._where(f)))[0][0])
+
+    def counts(self, f: EventFilter, by: GroupBy, limit: int = 20) -> list[tuple[str | None, int]]:
+        column = events.c[by]
+        n = func.count().label("n")
+        rows = self._rows(select(column, n).where(*self._where(f)).group_by(column)
+                          .order_by(n.desc(), column).limit(limit))
+        return [(r[0], int(r[1])) for r in rows]
+
+    def buckets(self, f: EventFilter, seconds: int) -> list[Bucket]:
+        """Counts and state_value mean/min/max per time bucket, aligned to the epoch (UTC days)."""
+        width = int(seconds) * 1_000_000
+        start = ((events.c.ts // width) * width).label("bucket")  # integer division in both dialects
+        rows = self._rows(select(start, func.count(), func.avg(events.c.state_value), func.min(events.c.state_value),
+                                 func.max(events.c.state_value))
+                          .where(*self._where(f)).group_by(text("bucket")).order_by(text("bucket")))
+        return [Bucket(from_micros(int(r[0])), int(r[1]), _float(r[2]), _float(r[3]), _float(r[4])) for r in rows]
+
+    def by_context(self, context_id: str) -> list[dict[str, Any]]:
+        """Events caused in the context `context_id`, oldest first."""
+        rows = self._rows(select(events).where(events.c.context_id == context_id).order_by(events.c.ts))
+        return [from_row(r) for r in rows]
+
+    def by_parent(self, parent_id: str) -> list[dict[str, Any]]:
+        """Events whose context's parent is `parent_id` (what an automation run caused), oldest first."""
+        rows = self._rows(select(events).where(events.c.context_parent_id == parent_id).order_by(events.c.ts))
+        return [from_row(r) for r in rows]
+
+    def durations(self, f: EventFilter, limit: int = 50) -> list[DurationStat]:
+        """How long entities stayed in each state: per (entity, state left), longest total first."""
+        c = events.c
+        total = func.sum(c.duration_in_state).label("total")
+        rows = self._rows(
+            select(c.entity_id, c.old_state, func.count(c.duration_in_state), func.avg(c.duration_in_state),
+                   func.min(c.duration_in_state), func.max(c.duration_in_state), total)
+            .where(*self._where(f), c.duration_in_state.is_not(None))
+            .group_by(c.entity_id, c.old_state).order_by(total.desc(), c.entity_id, c.old_state).limit(limit))
+        return [DurationStat(r[0], r[1], int(r[2]), float(r[3]), float(r[4]), float(r[5]), float(r[6])) for r in rows]
+
+    def export(self, start: Any, end: Any, batch: int = 5000) -> Iterator[list[dict[str, Any]]]:
+        """The events of [start, end) oldest first, in lists of `batch`, without holding them all."""
+        last: tuple[int, str] | None = None
+        while True:
+            clauses = [events.c.ts >= to_micros(start), events.c.ts < to_micros(end)]
+            if last:
+                clauses.append(or_(events.c.ts > last[0], and_(events.c.ts == last[0], events.c.event_id > last[1])))
+            rows = self._rows(select(events).where(*clauses).order_by(events.c.ts, events.c.event_id).limit(batch))
+            if not rows:
+                return
+            yield [from_row(r) for r in rows]
+            last = (rows[-1].ts, rows[-1].event_id)
+
+    def health(self) -> Health:
+        started = time.perf_counter()
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except DBAPIError as exc:
+            return Health("unavailable", self.backend, reason=str(self._guard(exc)),
+                          details={"url": safe_url(self.url)})
+        return Health("ok", self.backend, round((time.perf_counter() - started) * 1000, 2),
+                      details={"url": safe_url(self.url)})
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -1,0 +1,41 @@
+"""SQLAlchemy engines for the SQL stores: SQLite tuned for concurrent functions, PostgreSQL via psycopg 3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.engine import URL
+
+
+def engine_for(url: str) -> Engine:
+    """An engine for `sqlite:///path` or `postgresql://…` (psycopg 3 is used whatever the driver)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite(parsed)
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(parsed.set(drivername="postgresql+psycopg"), pool_pre_ping=True, pool_size=5,
+                             max_overflow=5, pool_recycle=1800, connect_args={"connect_timeout": 5})
+    raise ValueError(f"unsupported SQL database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql://")
+
+
+def _sqlite(url: URL) -> Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _: Any) -> None:
+        # WAL lets the query functions read while `write` writes; NORMAL is durable across crashes in WAL.
+        cursor = dbapi_conn.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "foreign_keys=ON"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    return engine
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password hidden, for logs and health."""
+    return make_url(url).render_as_string(hide_password=True)
