@@ -36,21 +36,23 @@ class PostgresServer:
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
-    def _as_postgres(self, *args: str) -> list[str]:
-        return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else list(args)
+    @staticmethod
+    def _user() -> dict[str, str]:
+        """Run as `postgres` when we are root (the server refuses root); the child is the server itself."""
+        return {"user": "postgres", "group": "postgres"} if os.geteuid() == 0 else {}
 
     def start(self) -> PostgresServer:
         data = self.dir / "data"
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
         if not data.exists():
-            subprocess.run(self._as_postgres(_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-                                             "--no-sync", "-E", "UTF8"), check=True, capture_output=True)
+            subprocess.run([_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync",
+                            "-E", "UTF8"], check=True, capture_output=True, cwd=self.dir, **self._user())
         self.proc = subprocess.Popen(
-            self._as_postgres(_pg_bin("postgres"), "-D", str(data), "-p", str(self.port),
-                              "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.dir}",
-                              "-c", "fsync=off"),
-            stdout=subprocess.DEVNULL, stderr=open(self.dir / "postgres.log", "ab"))  # noqa: SIM115
+            [_pg_bin("postgres"), "-D", str(data), "-p", str(self.port), "-c", "listen_addresses=127.0.0.1",
+             "-c", f"unix_socket_directories={self.dir}", "-c", "fsync=off"],
+            stdout=subprocess.DEVNULL, stderr=open(self.dir / "postgres.log", "ab"),  # noqa: SIM115
+            cwd=self.dir, **self._user())
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             ready = subprocess.run([_pg_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],

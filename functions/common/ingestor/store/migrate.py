@@ -6,6 +6,7 @@ in its own transaction, and never edited once released: a change to the schema i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -31,20 +32,25 @@ def upgrade(engine: Engine, migrations: Sequence[Migration]) -> int:
     versions = [m.version for m in migrations]
     if versions != sorted(set(versions)):
         raise ValueError("migrations must have unique, increasing versions")
-    with engine.begin() as conn:
-        version = current_version(conn)
     for migration in migrations:
-        if migration.version <= version:
-            continue
+        _apply(engine, migration)
+    with engine.connect() as conn:
+        return current_version(conn)
+
+
+def _apply(engine: Engine, migration: Migration, attempts: int = 20) -> None:
+    """Apply one step in one transaction. Functions start together, so another process may be
+    applying the same step: its lock or its finished work makes ours fail, and we look again."""
+    for attempt in range(attempts):
         try:
             with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":  # one migrating process at a time, until commit
+                    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('ha-ingestor-schema'))"))
                 if current_version(conn) < migration.version:
                     migration.apply(conn)
                     conn.execute(text("INSERT INTO schema_version (version) VALUES (:v)"), {"v": migration.version})
+            return
         except DBAPIError:
-            # Functions start together: another process may have applied this step meanwhile.
-            with engine.begin() as conn:
-                if current_version(conn) < migration.version:
-                    raise
-        version = migration.version
-    return version
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 + 0.05 * attempt)

@@ -27,11 +27,18 @@ def _sqlite(url: URL) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _: Any) -> None:
-        # WAL lets the query functions read while `write` writes; NORMAL is durable across crashes in WAL.
+        # The driver's own transaction handling skips DDL; SQLAlchemy emits BEGIN instead (below), so a
+        # migration step and its version row commit together.
+        dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
+        # WAL lets the query functions read while `write` writes; NORMAL is durable across crashes in WAL.
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "foreign_keys=ON"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
 
     return engine
 

@@ -1,0 +1,115 @@
+"""The metadata DB fed with real HA registry messages, and the placement normalize joins into events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingestor.metadata.directory import Directory
+from ingestor.metadata.registry import MetadataDB, problem
+from tests.stores.conftest import new_pg_database
+from tests.support.ha_events import sample
+
+CONFIG = {"latitude": 52.37, "longitude": 4.89, "time_zone": "Europe/Amsterdam", "version": "2024.3.3",
+          "state": "RUNNING", "unit_system": {"temperature": "°C"}}
+
+
+def snapshot(snapshot_id: str, drop_entities: int = 0) -> list[dict[str, Any]]:
+    """A complete snapshot from the recorded registry lists, as the bridge publishes it."""
+    lists = {
+        "config": [CONFIG],
+        "areas": sample("area_registry_list")["reply"]["result"],
+        "devices": sample("device_registry_list")["reply"]["result"],
+        "entities": sample("entity_registry_list")["reply"]["result"][drop_entities:],
+        "states": sample("get_states")["reply"]["result"][drop_entities:],
+    }
+    return [{"type": kind, "snapshot_id": snapshot_id, "fetched_at": "2026-11-22T11:30:00.000000Z",
+             "ha_version": "2024.3.3", "part": i, "parts": len(lists), "items": items}
+            for i, (kind, items) in enumerate(lists.items())]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> MetadataDB:
+    if request.param == "sqlite":
+        return MetadataDB(f"sqlite:///{tmp_path}/metadata.db")
+    return MetadataDB(new_pg_database(request.getfixturevalue("postgres")))
+
+
+def place(db: MetadataDB, entity_id: str) -> dict[str, Any]:
+    return Directory(db, ttl_s=0).place({"entity_id": entity_id})
+
+
+def test_an_entity_takes_its_own_area(db: MetadataDB) -> None:
+    db.apply(snapshot("s1"))
+    assert place(db, "input_boolean.living_room_light") == {
+        "entity_id": "input_boolean.living_room_light", "device_id": None, "area_id": "living_room",
+        "device_manufacturer": None, "device_model": None}
+
+
+def test_an_entity_without_an_area_takes_its_devices(db: MetadataDB) -> None:
+    db.apply(snapshot("s1"))
+    placed = place(db, "sensor.uptime")
+    assert (placed["device_id"], placed["area_id"]) == ("0d3826753d64db6784f4d2cf200c758c", "office")
+
+
+def test_an_unknown_entity_is_left_as_it_is(db: MetadataDB) -> None:
+    db.apply(snapshot("s1"))
+    assert place(db, "sensor.not_in_home") == {"entity_id": "sensor.not_in_home"}
+
+
+def test_ha_config_is_kept_for_the_context_sources(db: MetadataDB) -> None:
+    db.apply(snapshot("s1"))
+    assert db.ha_config() == CONFIG
+
+
+def test_counts_of_what_the_home_has(db: MetadataDB) -> None:
+    db.apply(snapshot("s1"))
+    health = db.health()
+    assert (health["status"], health["areas"], health["devices"]) == ("ok", 4, 1)
+    registered = {e["entity_id"] for e in sample("entity_registry_list")["reply"]["result"]}
+    stated = {s["entity_id"] for s in sample("get_states")["reply"]["result"]}
+    assert health["entities"] == len(registered | stated)
+
+
+def test_a_complete_snapshot_marks_what_is_gone_as_removed(db: MetadataDB) -> None:
+    db.apply(snapshot("s1"))
+    gone = sample("entity_registry_list")["reply"]["result"][0]["entity_id"]
+    before = db.health()["entities"]
+    db.apply(snapshot("s2", drop_entities=1))
+    assert place(db, gone) == {"entity_id": gone}
+    assert db.health()["entities"] == before - 1
+
+
+def test_an_incomplete_snapshot_removes_nothing(db: MetadataDB) -> None:
+    db.apply(snapshot("s1"))
+    before = db.health()["entities"]
+    db.apply(snapshot("s2", drop_entities=1)[:3])  # config, areas, devices: entities and states still to come
+    assert db.health()["entities"] == before
+
+
+def test_a_removed_entity_that_returns_is_present_again(db: MetadataDB) -> None:
+    db.apply(snapshot("s1"))
+    db.apply(snapshot("s2", drop_entities=1))
+    db.apply(snapshot("s3"))
+    assert place(db, "sensor.uptime")["area_id"] == "office"
+
+
+def test_applying_the_same_snapshot_twice_changes_nothing(db: MetadataDB) -> None:
+    db.apply(snapshot("s1"))
+    first = db.health()
+    db.apply(snapshot("s1"))
+    assert db.health() == first
+
+
+@pytest.mark.parametrize(("part", "reason"), [
+    ("junk", "part: expected an object"),
+    ({"type": "gadgets"}, "type: expected one of"),
+    ({"type": "areas", "snapshot_id": "", "part": 0, "parts": 1, "items": []}, "snapshot_id"),
+    ({"type": "areas", "snapshot_id": "s", "part": 1, "parts": 1, "items": []}, "part/parts"),
+    ({"type": "areas", "snapshot_id": "s", "part": 0, "parts": 1, "items": [{"name": "x"}]}, "area_id"),
+    ({"type": "devices", "snapshot_id": "s", "part": 0, "parts": 1, "items": ["x"]}, "list of objects"),
+])
+def test_malformed_parts_are_refused_with_a_reason(part: Any, reason: str) -> None:
+    assert reason in (problem(part) or "")

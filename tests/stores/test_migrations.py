@@ -1,0 +1,86 @@
+"""Versioned migrations: a new database gets the latest schema; an old one is upgraded keeping its rows."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, text
+
+from ingestor.store.migrate import Migration, upgrade
+from ingestor.store.sqlengine import engine_for
+from ingestor.store.sqlschema import MIGRATIONS
+from tests.stores.conftest import new_pg_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/m.db"
+    return new_pg_database(request.getfixturevalue("postgres"))
+
+
+def _create(conn: Connection) -> None:
+    conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
+
+
+def _add_column(conn: Connection) -> None:
+    conn.execute(text("ALTER TABLE notes ADD COLUMN author TEXT"))
+
+
+V1 = [Migration(1, "notes", _create)]
+V2 = [*V1, Migration(2, "notes get an author", _add_column)]
+
+
+def version(url: str) -> int:
+    with engine_for(url).connect() as conn:
+        return int(conn.execute(text("SELECT max(version) FROM schema_version")).scalar())
+
+
+def test_a_new_database_gets_every_migration_of_the_event_store(url: str) -> None:
+    assert upgrade(engine_for(url), MIGRATIONS) == MIGRATIONS[-1].version
+    assert version(url) == MIGRATIONS[-1].version
+
+
+def test_upgrading_twice_changes_nothing(url: str) -> None:
+    engine = engine_for(url)
+    upgrade(engine, V2)
+    assert upgrade(engine, V2) == 2
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM schema_version")).scalar() == 2
+
+
+def test_an_old_database_is_upgraded_and_keeps_its_rows(url: str) -> None:
+    engine = engine_for(url)
+    upgrade(engine, V1)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO notes (id, body) VALUES (1, 'kept')"))
+    upgrade(engine, V2)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT id, body, author FROM notes")).all() == [(1, "kept", None)]
+    assert version(url) == 2
+
+
+def test_processes_starting_together_apply_each_step_once(url: str) -> None:
+    errors: list[BaseException] = []
+
+    def migrate() -> None:
+        try:
+            upgrade(engine_for(url), V2)
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert version(url) == 2
+
+
+def test_migrations_out_of_order_are_refused(url: str) -> Any:
+    with pytest.raises(ValueError, match="increasing"):
+        upgrade(engine_for(url), [V2[1], V2[0]])
