@@ -16,6 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from localfaas import procs
 from localfaas.natsserver import free_port
 
 
@@ -63,13 +64,7 @@ class PostgresServer:
         raise RuntimeError(f"PostgreSQL did not start: {(self.dir / 'postgres.log').read_text()[-2000:]}")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # fast shutdown
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        procs.stop(self.proc, signal.SIGINT, grace=20)  # SIGINT: PostgreSQL's fast shutdown
 
     def cleanup(self) -> None:
         self.stop()
@@ -113,13 +108,7 @@ class InfluxDB1Server:
         raise RuntimeError(f"influxd did not start: {(self.dir / 'influxd.log').read_text()[-2000:]}")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)  # influxd can take long to close; its test data is disposable
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        procs.stop(self.proc, grace=5)  # influxd can take long to close; its test data is disposable
 
     def cleanup(self) -> None:
         self.stop()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from localfaas.stack import CRON_TOPIC
+from localfaas.stack import Annotated
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -30,17 +30,9 @@ def timeout_of(annotations: dict[str, str], default: str = "30s") -> float:
 
 
 @dataclass(frozen=True)
-class FunctionInfo:
+class FunctionInfo(Annotated):
     name: str
     annotations: dict[str, str]
-
-    @property
-    def topics(self) -> list[str]:
-        return [t.strip() for t in self.annotations.get("topic", "").split(",") if t.strip()]
-
-    @property
-    def schedule(self) -> str | None:
-        return self.annotations.get("schedule") if CRON_TOPIC in self.topics else None
 
     def setting(self, key: str, default: str) -> str:
         """A connector setting from the annotation `com.ha-ingestor.<key>`."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from localfaas import procs
 from localfaas.procs import child_preexec
 
 MAX_PAYLOAD = 8 * 1024 * 1024
@@ -72,13 +72,7 @@ class NatsServer:
         raise RuntimeError(f"nats-server not ready within {timeout}s")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        procs.stop(self.proc)
 
     def __enter__(self) -> NatsServer:
         return self.start()

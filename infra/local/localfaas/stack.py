@@ -22,8 +22,22 @@ class StackError(ValueError):
     """stack.yml is invalid; the message names the function and field."""
 
 
+class Annotated:
+    """What the connectors read from a function's annotations, whether from stack.yml or a gateway."""
+
+    annotations: dict[str, str]
+
+    @property
+    def topics(self) -> list[str]:
+        return [t.strip() for t in self.annotations.get("topic", "").split(",") if t.strip()]
+
+    @property
+    def schedule(self) -> str | None:
+        return self.annotations.get("schedule") if CRON_TOPIC in self.topics else None
+
+
 @dataclass(frozen=True)
-class FunctionSpec:
+class FunctionSpec(Annotated):
     name: str
     handler: Path
     image: str
@@ -33,14 +47,6 @@ class FunctionSpec:
     secrets: list[str] = field(default_factory=list)
     limits: dict[str, str] = field(default_factory=dict)
     requests: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def topics(self) -> list[str]:
-        return [t.strip() for t in self.annotations.get("topic", "").split(",") if t.strip()]
-
-    @property
-    def schedule(self) -> str | None:
-        return self.annotations.get("schedule") if CRON_TOPIC in self.topics else None
 
 
 @dataclass(frozen=True)
