@@ -184,7 +184,7 @@ def test_cron_function_fires_on_its_schedule_at_the_minute(runtime: LocalRuntime
     assert lines, "cron-probe never fired"
     fired_at, method, size, trigger = lines[0].split(" ")
     assert method == "POST" and size == "0" and trigger == "cron"
-    assert float(fired_at[17:26]) < 3.0  # within 3 s after the minute boundary
+    assert float(fired_at[17:26]) < 5.0  # within 5 s after the minute boundary
 
 
 @pytest.fixture()

@@ -47,13 +47,13 @@ def test_a_redelivered_batch_is_stored_once(runtime: LocalRuntime, js: JetStream
 def test_records_the_store_cannot_take_are_dead_lettered_and_the_rest_stored(
         runtime: LocalRuntime, js: JetStreamClient) -> None:
     good = normalization.normalize_event(many(1, prefix="sensor.kept")[0])
-    js.publish_batch("ha.events.normalized", "partly-bad", [good, {**good, "event_id": "nope"}, {"x": 1}])
+    js.publish_batch("ha.events.enriched", "partly-bad", [good, {**good, "event_id": "nope"}, {"x": 1}])
     assert wait_for(lambda: stored(runtime, EventFilter(text="sensor.kept")) == 1, 30)
     (record,) = wait_for(lambda: [m for m in js.messages("ha.events.dlq") if m["dlq_id"] == "partly-bad:write:dlq"],
                          15)
     assert [e["reason"] for e in record["entries"]] == ["event_id: expected 32 lowercase hex characters",
                                                         "event_id: expected 32 lowercase hex characters"]
-    assert record["stage"] == "write" and record["subject"] == "ha.events.normalized"
+    assert record["stage"] == "write" and record["subject"] == "ha.events.enriched"
 
 
 def test_normalize_joins_area_and_device_from_the_registry(runtime: LocalRuntime, js: JetStreamClient) -> None:
@@ -91,7 +91,7 @@ def test_a_store_outage_delays_writes_and_loses_nothing(pg_runtime: tuple[LocalR
         for b in range(5):
             js.publish_batch("ha.events.raw", f"during-outage-{b}", many(10, prefix=f"sensor.outage_b{b}"))
         assert wait_for(lambda: sample(f"{rt.gateway}/metrics", "ha_ingestor_connector_messages_total",
-                                       function="write", topic="ha.events.normalized", outcome="unavailable") >= 3, 60)
+                                       function="write", topic="ha.events.enriched", outcome="unavailable") >= 3, 60)
         server.start()
         assert wait_for(lambda: store.count(EventFilter()) == 60, 90)
         assert not [m for m in js.messages("ha.events.dlq") if m["stage"] == "write"]

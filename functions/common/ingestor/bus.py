@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import nats
@@ -96,6 +96,14 @@ class Bus:
         return self.publish_batch(subject, f"{batch_id}.0", events[:half]) + self.publish_batch(
             subject, f"{batch_id}.1", events[half:]
         )
+
+    def call(self, fn: Callable[[JetStreamContext], Coroutine[Any, Any, T]]) -> T:
+        """Run `fn(jetstream)` on the bus's loop, e.g. a key-value read. Raises Unavailable."""
+        js = self._jetstream()
+        try:
+            return self._run(fn(js))
+        except (TimeoutError, ConnectionError, nats.errors.Error) as exc:
+            raise Unavailable(f"NATS call failed: {type(exc).__name__}") from None
 
     def is_connected(self) -> bool:
         return self._nc is not None and self._nc.is_connected
