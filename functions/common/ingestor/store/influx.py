@@ -26,6 +26,9 @@ from ingestor.store.timerange import from_micros, to_micros
 from ingestor.timeutil import parse_timestamp
 
 SCAN_LIMIT = 200_000  # rows a client-side aggregation (durations) reads at most
+# What a context causes happens after it is created: automations with delays run for hours, rarely days.
+TRACE_BEFORE = dt.timedelta(hours=1)
+TRACE_AFTER = dt.timedelta(days=3)
 
 
 def open_influx(url: str) -> InfluxEventStore:
@@ -127,13 +130,19 @@ class InfluxEventStore:
         return [Bucket(from_micros(t), int(a[0]), a[2] / a[1] if a[1] else None,
                        a[3] if a[1] else None, a[4] if a[1] else None) for t, a in sorted(acc.items())]
 
+    def _trace(self, field: str, context_id: str) -> list[dict[str, Any]]:
+        """Context ids are fields (as tags they would explode series cardinality), so a lookup scans;
+        the time a ULID context id carries bounds the scan to when its events can have happened."""
+        created = iql.ulid_time(context_id)
+        window = EventFilter(start=created - TRACE_BEFORE, end=created + TRACE_AFTER) if created else EventFilter()
+        q = f'SELECT * FROM {iql.EVENTS} WHERE {iql.where(window, [f"{field} = {iql.string(context_id)}"])}'
+        return sorted(self._records(q), key=lambda r: r["time_fired"])
+
     def by_context(self, context_id: str) -> list[dict[str, Any]]:
-        return sorted(self._records(f'SELECT * FROM {iql.EVENTS} WHERE "context_id" = {iql.string(context_id)}'),
-                      key=lambda r: r["time_fired"])
+        return self._trace('"context_id"', context_id)
 
     def by_parent(self, parent_id: str) -> list[dict[str, Any]]:
-        q = f'SELECT * FROM {iql.EVENTS} WHERE "context_parent_id" = {iql.string(parent_id)}'
-        return sorted(self._records(q), key=lambda r: r["time_fired"])
+        return self._trace('"context_parent_id"', parent_id)
 
     def durations(self, f: EventFilter, limit: int = 50) -> list[DurationStat]:
         """Aggregated here: InfluxQL cannot group by a field (the state left)."""

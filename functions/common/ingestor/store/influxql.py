@@ -54,3 +54,20 @@ def where(f: EventFilter, extra: list[str] | None = None) -> str:
         clauses.append(f'("friendly_name" =~ {pattern} OR "state" =~ {pattern})')
     clauses.extend(extra or [])
     return " AND ".join(clauses)
+
+
+_CROCKFORD = {c: i for i, c in enumerate("0123456789ABCDEFGHJKMNPQRSTVWXYZ")}
+_ULID_MILLIS_FROM = 946_684_800_000  # 2000-01-01: earlier or later is not a context id of a running home
+_ULID_MILLIS_TO = 7_258_118_400_000  # 2200-01-01
+
+
+def ulid_time(value: str) -> dt.datetime | None:
+    """The creation time a ULID carries (HA's context ids are ULIDs), or None for anything else."""
+    if len(value) != 26 or any(c not in _CROCKFORD for c in value.upper()):
+        return None
+    millis = 0
+    for char in value[:10].upper():
+        millis = millis * 32 + _CROCKFORD[char]
+    if not _ULID_MILLIS_FROM <= millis < _ULID_MILLIS_TO:
+        return None
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=millis)

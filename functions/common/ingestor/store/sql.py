@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text
+from sqlalchemy import ColumnElement, delete, func, or_, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -31,6 +31,7 @@ from ingestor.store.sqlschema import MIGRATIONS, events
 from ingestor.store.timerange import from_micros, to_micros
 from ingestor.timeutil import format_timestamp, parse_timestamp
 
+ANALYZE_EVERY_S = 3600
 _JSON_COLUMNS = ("attributes", "weather", "data")
 _RECORD_KEYS = {*_JSON_COLUMNS, "event_id", "event_type", "origin", "entity_id", "domain", "state", "old_state",
                 "state_value", "unit", "device_class", "friendly_name", "duration_in_state", "device_id", "area_id",
@@ -76,11 +77,23 @@ class SqlEventStore:
         self.backend = self.engine.dialect.name
         self._insert = (sqlite.insert if self.backend == "sqlite" else postgresql.insert)(events)
         self._ready = False
+        self._analyzed_at = float("-inf")
 
     def _prepare(self) -> None:
         if not self._ready:
             upgrade(self.engine, MIGRATIONS)
             self._ready = True
+        self._analyze_now_and_then()
+
+    def _analyze_now_and_then(self) -> None:
+        """SQLite plans with statistics only ANALYZE gathers (PostgreSQL's autovacuum does this itself):
+        without them a 24-hour count reads the whole history. Bounded sampling keeps it quick."""
+        if self.backend != "sqlite" or time.monotonic() - self._analyzed_at < ANALYZE_EVERY_S:
+            return
+        self._analyzed_at = time.monotonic()
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE events")
 
     def _guard(self, exc: DBAPIError) -> StoreError:
         if isinstance(exc, OperationalError) or exc.connection_invalidated:
@@ -140,9 +153,8 @@ class SqlEventStore:
     def query(self, f: EventFilter, limit: int = 100, cursor: str | None = None) -> Page:
         """Newest first; `cursor` continues after the last item of the previous page."""
         clauses = self._where(f)
-        if cursor:
-            ts, event_id = cursors.decode(cursor)
-            clauses.append(or_(events.c.ts < ts, and_(events.c.ts == ts, events.c.event_id < event_id)))
+        if cursor:  # a row-value comparison, which both databases answer from the time index
+            clauses.append(tuple_(events.c.ts, events.c.event_id) < tuple_(*cursors.decode(cursor)))
         rows = self._rows(select(events).where(*clauses)
                           .order_by(events.c.ts.desc(), events.c.event_id.desc()).limit(limit + 1))
         items = [from_row(r) for r in rows[:limit]]
@@ -195,7 +207,7 @@ class SqlEventStore:
         while True:
             clauses = [events.c.ts >= to_micros(start), events.c.ts < to_micros(end)]
             if last:
-                clauses.append(or_(events.c.ts > last[0], and_(events.c.ts == last[0], events.c.event_id > last[1])))
+                clauses.append(tuple_(events.c.ts, events.c.event_id) > tuple_(*last))
             rows = self._rows(select(events).where(*clauses).order_by(events.c.ts, events.c.event_id).limit(batch))
             if not rows:
                 return
