@@ -145,6 +145,14 @@ def test_openweathermap_without_a_key_is_reported_not_run(poller_for: Any, monke
     assert "openweathermap-api-key" in poller.settings.problems["weather"]
 
 
+def test_each_source_may_have_its_own_timeout(poller_for: Any, providers: ProviderServer) -> None:
+    poller, _ = poller_for(CONTEXT_SOURCES="weather,air_quality", AIR_QUALITY_TIMEOUT_S="0.3")
+    assert poller.settings.timeout_s == {"weather": 2.0, "air_quality": 0.3}
+    providers.mode = "slow"
+    errors = {o.source: o.error for o in poller.poll(HOME)}
+    assert errors == {"weather": "no answer within 2 s", "air_quality": "no answer within 0.3 s"}
+
+
 def test_without_a_location_nothing_is_fetched(poller_for: Any, providers: ProviderServer) -> None:
     poller, _ = poller_for(CONTEXT_SOURCES="weather")
     assert poller.poll(None)[0].result == "no_location"

@@ -71,7 +71,7 @@ class Poller:
         if not self.buckets[name].take():
             return Outcome(name, "rate_limited")
         try:
-            values = source.parse(self._get(source, location))
+            values = source.parse(self._get(source, location, self.settings.timeout_s[name]))
         except SourceError as exc:
             breaker.failure(str(exc))
             log.warning("context source failed", extra={"source": name, "provider": source.provider, "error": str(exc)})
@@ -84,13 +84,12 @@ class Poller:
                          "ttl_s": source.refresh_s})
         return Outcome(name, "fetched", records=records)
 
-    def _get(self, source: Source, location: Location) -> Any:
+    def _get(self, source: Source, location: Location, timeout: float) -> Any:
         request = source.request(location)
         try:
-            response = self.session.get(request.url, params=request.params, headers=request.headers,
-                                        timeout=self.settings.timeout_s)
+            response = self.session.get(request.url, params=request.params, headers=request.headers, timeout=timeout)
         except requests.Timeout:
-            raise SourceError(f"no answer within {self.settings.timeout_s:g} s") from None
+            raise SourceError(f"no answer within {timeout:g} s") from None
         except requests.RequestException as exc:  # the message may hold the URL and its API key: not used
             raise SourceError(f"unreachable ({type(exc).__name__})") from None
         if response.status_code != 200:

@@ -19,7 +19,7 @@ SOURCES = ("weather", "air_quality", "carbon_intensity", "electricity_price")
 class Settings:
     sources: dict[str, Source]
     problems: dict[str, str]  # a requested source that cannot run, and why
-    timeout_s: float
+    timeout_s: dict[str, float]
     breaker_threshold: int
     breaker_reset_s: float
     rate_per_min: dict[str, float]
@@ -63,9 +63,10 @@ def load() -> Settings:
         except config.ConfigError as exc:
             problems[name] = str(exc)
     owm = sources.get("weather") and sources["weather"].provider == "openweathermap"
+    default_timeout = config.env_float("CONTEXT_TIMEOUT_S", 5)
     return Settings(
         sources=sources, problems=problems,
-        timeout_s=config.env_float("CONTEXT_TIMEOUT_S", 5),
+        timeout_s={name: config.env_float(f"{name.upper()}_TIMEOUT_S", default_timeout) for name in sources},
         breaker_threshold=config.env_int("CONTEXT_BREAKER_THRESHOLD", 3),
         breaker_reset_s=config.env_float("CONTEXT_BREAKER_RESET_S", 300),
         rate_per_min={name: config.env_float("OPENWEATHERMAP_RATE_PER_MIN", 60) if name == "weather" and owm
