@@ -4,15 +4,15 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-REQUIREMENTS := requirements.txt requirements-dev.txt constraints.txt \
-	functions/common/requirements.txt templates/python3-ingestor/requirements.txt
-export PYTHONPATH := $(CURDIR)/functions/common:$(CURDIR)/infra/local
+REQUIREMENTS := requirements.txt requirements-dev.txt constraints.txt gateway-bridge/requirements.txt \
+	functions/common/requirements.txt templates/python3-ingestor/requirements.txt functions/write/requirements.txt
+export PYTHONPATH := $(CURDIR)/functions/common:$(CURDIR)/infra/local:$(CURDIR)/gateway-bridge
 
 PORT ?= 8080
 NATS_PORT ?= 4222
 STACK ?= stack.yml
 
-.PHONY: setup run test lint test-servers bench template build push deploy constraints clean
+.PHONY: setup run test lint test-servers ha-venv bench template build push deploy constraints clean
 
 setup: $(STAMP)
 
@@ -25,8 +25,12 @@ $(STAMP): $(REQUIREMENTS)
 run: setup
 	$(PY) -m localfaas -f $(STACK) --port $(PORT) --nats-port $(NATS_PORT)
 
-test: setup lint test-servers
+test: setup lint test-servers ha-venv
 	$(PY) -m pytest
+
+# The real Home Assistant the bridge tests start, in its own virtualenv (.venv-ha; ~2 min the first time).
+ha-venv: setup
+	$(PY) -m tests.support.homeassistant
 
 # The real servers the store tests start (Debian's packages); installed once, as root.
 test-servers:
@@ -40,6 +44,8 @@ lint: setup
 
 bench: setup
 	$(PY) bench/pipeline_throughput.py
+	$(PY) bench/bridge_throughput.py
+	$(PY) bench/store_benchmark.py
 
 # faas-cli reads templates from ./template only: templates/ is the source.
 template:

@@ -27,7 +27,7 @@ def snapshot(snapshot_id: str, drop_entities: int = 0) -> list[dict[str, Any]]:
     }
     return [{"type": kind, "snapshot_id": snapshot_id, "fetched_at": "2026-11-22T11:30:00.000000Z",
              "ha_version": "2024.3.3", "part": i, "parts": len(lists), "items": items}
-            for i, (kind, items) in enumerate(lists.items())]
+            for i, (kind, items) in enumerate(lists.items(), start=1)]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -107,9 +107,10 @@ def test_applying_the_same_snapshot_twice_changes_nothing(db: MetadataDB) -> Non
     ("junk", "part: expected an object"),
     ({"type": "gadgets"}, "type: expected one of"),
     ({"type": "areas", "snapshot_id": "", "part": 0, "parts": 1, "items": []}, "snapshot_id"),
-    ({"type": "areas", "snapshot_id": "s", "part": 1, "parts": 1, "items": []}, "part/parts"),
-    ({"type": "areas", "snapshot_id": "s", "part": 0, "parts": 1, "items": [{"name": "x"}]}, "area_id"),
-    ({"type": "devices", "snapshot_id": "s", "part": 0, "parts": 1, "items": ["x"]}, "list of objects"),
+    ({"type": "areas", "snapshot_id": "s", "part": 0, "parts": 1, "items": []}, "part/parts"),
+    ({"type": "areas", "snapshot_id": "s", "part": 2, "parts": 1, "items": []}, "part/parts"),
+    ({"type": "areas", "snapshot_id": "s", "part": 1, "parts": 1, "items": [{"name": "x"}]}, "area_id"),
+    ({"type": "devices", "snapshot_id": "s", "part": 1, "parts": 1, "items": ["x"]}, "list of objects"),
 ])
 def test_malformed_parts_are_refused_with_a_reason(part: Any, reason: str) -> None:
     assert reason in (problem(part) or "")

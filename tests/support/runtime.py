@@ -34,8 +34,9 @@ class LocalRuntime:
         return self.ready["nats"]
 
     def start(self, timeout: float = 60) -> LocalRuntime:
-        env = {**os.environ, **self.env,
-               "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in ("functions/common", "infra/local"))}
+        inherited = {k: v for k, v in os.environ.items() if k != "HA_URL"}  # a bridge only when a test asks
+        paths = ("functions/common", "infra/local", "gateway-bridge")
+        env = {**inherited, **self.env, "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in paths)}
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "localfaas", "-f", str(self.stack), "--port", "0", "--nats-port", "0",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -41,6 +42,7 @@ class Bus:
         self._lock = threading.Lock()
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
+        self._last_error_log = float("-inf")
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout or self.timeout + 1)
@@ -56,6 +58,7 @@ class Bus:
                             connect_timeout=2,
                             max_reconnect_attempts=-1,
                             reconnect_time_wait=0.5,
+                            error_cb=self._on_error,
                         ),
                         timeout=10,
                     )
@@ -63,6 +66,13 @@ class Bus:
                     raise Unavailable(f"NATS unreachable at {self.url}: {type(exc).__name__}") from None
                 self._js = self._nc.jetstream(timeout=self.timeout)
             return self._js
+
+    async def _on_error(self, exc: Exception) -> None:
+        """nats-py reports every failed reconnect; one line per 30 s is enough to see an outage."""
+        now = time.monotonic()
+        if now - self._last_error_log >= 30:
+            self._last_error_log = now
+            log.warning("NATS connection trouble", extra={"error": type(exc).__name__, "url": self.url})
 
     @property
     def max_payload(self) -> int:

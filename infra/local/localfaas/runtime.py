@@ -14,6 +14,7 @@ import nats
 from aiohttp import web
 
 from ingestor import jsoncodec, streams
+from localfaas import bridge as ha_bridge
 from localfaas import stack as stackfile
 from localfaas.asyncqueue import STREAM as ASYNC_STREAM
 from localfaas.asyncqueue import AsyncQueue
@@ -54,6 +55,7 @@ async def run(options: Options) -> None:
     runner = web.AppRunner(gateway.app, access_log=None)
     connector: TopicConnector | None = None
     cron: CronConnector | None = None
+    bridge: ha_bridge.BridgeProcess | None = None
     try:
         await supervisor.start()
         await runner.setup()
@@ -66,7 +68,9 @@ async def run(options: Options) -> None:
         await connector.start()
         cron = CronConnector(gateway_url)
         cron.start()
+        bridge = await ha_bridge.start_if_configured(nats_server.url, options.data_dir, options.secrets_dir)
         ready = {"event": "ready", "gateway": gateway_url, "nats": nats_server.url,
+                 "bridge": bridge.health_url if bridge else None,
                  "functions": {n: fn.url for n, fn in supervisor.functions.items()},
                  "pids": {n: fn.proc.pid for n, fn in supervisor.functions.items() if fn.proc}}
         (options.data_dir / "runtime.json").write_bytes(jsoncodec.dumps(ready))
@@ -75,6 +79,8 @@ async def run(options: Options) -> None:
         await _until_signalled()
     finally:
         log.info("stopping")
+        if bridge is not None:
+            await bridge.stop()
         for part in (cron, connector, queue):
             if part is not None:
                 await part.stop()

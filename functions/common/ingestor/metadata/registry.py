@@ -1,7 +1,7 @@
 """Applying the bridge's `ha.registry` parts to the metadata DB.
 
 A part is {"type": config|areas|devices|entities|states, "snapshot_id", "fetched_at", "ha_version",
-"part", "parts", "items": [HA's own objects]}. Parts upsert as they come; once every part of a
+"part" (counted from 1), "parts", "items": [HA's own objects]}. Parts upsert as they come; once every part of a
 snapshot has arrived, what the snapshot no longer holds is marked removed (and unmarked if it returns).
 """
 
@@ -34,8 +34,8 @@ def problem(part: Any) -> str | None:
     if not isinstance(part.get("snapshot_id"), str) or not part["snapshot_id"]:
         return "snapshot_id: expected a non-empty string"
     if not isinstance(part.get("part"), int) or not isinstance(part.get("parts"), int) \
-            or not 0 <= part["part"] < part["parts"]:
-        return "part/parts: expected integers with 0 <= part < parts"
+            or not 1 <= part["part"] <= part["parts"]:
+        return "part/parts: expected integers with 1 <= part <= parts"
     items = part.get("items")
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         return "items: expected a list of objects"

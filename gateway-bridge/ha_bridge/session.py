@@ -1,0 +1,245 @@
+"""The connection lifecycle: connect, authenticate, subscribe, discover, backfill, keep alive, reconnect.
+
+Runs on its own thread. Every (re)connection does the whole sequence, so nothing depends on what
+a previous connection had set up. Subscriptions come before discovery and backfill: an event that
+happens meanwhile arrives live, and its backfilled twin is dropped by event_id. A rejected token
+stops the bridge with one clear error: retrying the same token cannot succeed, and a retry storm
+gets the bridge's address banned by HA's `ip_ban`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import websocket
+
+from ha_bridge import backfill, discovery
+from ha_bridge.batcher import Batcher
+from ha_bridge.connection import CommandFailed, Connection, ConnectionLost, Waiter
+from ha_bridge.health import Status
+from ha_bridge.protocol import AuthInvalid, ProtocolError
+from ha_bridge.publisher import Outbox
+from ha_bridge.settings import EXIT_CONFIG, REGISTRY_EVENTS, Settings
+from ha_bridge.state import BridgeState
+from ingestor import metrics
+
+log = logging.getLogger("ha_bridge.session")
+
+_connect_failures = metrics.counter("bridge_connect_failures_total", "Failed attempts to connect to HA", ["reason"])
+_auth_failures = metrics.counter("bridge_auth_failures_total", "Connections HA refused with auth_invalid")
+
+STABLE_AFTER_S = 30.0  # a connection that lasted this long resets the backoff
+REGISTRY_MAX_DELAY_S = 30.0  # debounce, but a steady stream of registry updates still refreshes
+
+
+class Backoff:
+    """Exponential backoff with jitter: min_s doubling to max_s, each delay drawn from [d/2, d]."""
+
+    def __init__(self, min_s: float, max_s: float, rng: Callable[[], float] = random.random) -> None:
+        self.min_s, self.max_s, self.rng = min_s, max_s, rng
+        self.attempt = 0
+
+    def next(self) -> float:
+        delay = min(self.max_s, self.min_s * 2 ** min(self.attempt, 32))
+        self.attempt += 1
+        return delay / 2 + self.rng() * delay / 2
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class Session:
+    def __init__(self, settings: Settings, status: Status, batcher: Batcher, outbox: Outbox,
+                 state: BridgeState, stop: threading.Event) -> None:
+        self.settings = settings
+        self.status = status
+        self.batcher = batcher
+        self.outbox = outbox
+        self.state = state
+        self.stop = stop
+        self.exit_code = 0
+        self._registry_lock = threading.Lock()
+        self._registry_due: float | None = None
+        self._registry_first: float | None = None
+        self._thread = threading.Thread(target=self.run, name="session", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    # -- reader thread callbacks --------------------------------------------------------------------
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        """Called on the socket reader thread: only enqueue, never wait."""
+        self.status.event_seen()
+        self.batcher.put(event)
+        if event.get("event_type") in REGISTRY_EVENTS:
+            self.registry_changed()
+
+    def registry_changed(self) -> None:
+        now = time.monotonic()
+        with self._registry_lock:
+            if self._registry_first is None:
+                self._registry_first = now
+            self._registry_due = min(now + self.settings.registry_debounce_s,
+                                     self._registry_first + REGISTRY_MAX_DELAY_S)
+
+    def _registry_refresh_due(self, now: float) -> bool:
+        with self._registry_lock:
+            if self._registry_due is None or now < self._registry_due:
+                return False
+            self._registry_due = self._registry_first = None
+            return True
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        backoff = Backoff(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
+        connections = 0
+        while not self.stop.is_set():
+            if self._wait_for_spool_room():
+                continue
+            conn = Connection(self.settings, self.on_event)
+            try:
+                version = conn.open()
+            except AuthInvalid as exc:
+                _auth_failures.inc()
+                self.status.last_error = f"auth_invalid: {exc}"
+                log.error("Home Assistant rejected the access token (auth_invalid); the bridge stops. Create a "
+                          "long-lived access token in your HA profile, put it in the ha-token secret (or HA_TOKEN) "
+                          "and start the bridge again", extra={"ha_url": self.status.ha_url, "reply": str(exc)})
+                self.exit_code = EXIT_CONFIG
+                self.stop.set()
+                return
+            except (OSError, websocket.WebSocketException, ProtocolError, TimeoutError) as exc:
+                reason = type(exc).__name__
+                _connect_failures.labels(reason).inc()
+                self.status.connect_failures += 1
+                self.status.last_error = f"connect failed: {reason}: {exc}"
+                delay = backoff.next()
+                log.warning("cannot connect to HA", extra={"error": self.status.last_error,
+                                                           "retry_in_s": round(delay, 2)})
+                self.stop.wait(delay)
+                continue
+            connections += 1
+            if connections > 1:
+                self.status.reconnected()
+            self.status.set_connected(True, version)
+            self.status.last_error = None
+            log.info("connected to HA", extra={"ha_version": version, "connection": connections})
+            started = time.monotonic()
+            reason = "bridge stopping"
+            try:
+                self._serve(conn)
+                reason = conn.close_reason or reason
+            except (ConnectionLost, TimeoutError, CommandFailed, ProtocolError) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # never let a bug end the session thread: reconnect instead
+                log.exception("session failed")
+                reason = f"{type(exc).__name__}: {exc}"
+            finally:
+                conn.close()
+                self.status.set_connected(False)
+            if self.stop.is_set():
+                return
+            if time.monotonic() - started >= STABLE_AFTER_S:
+                backoff.reset()
+            delay = backoff.next()
+            self.status.last_error = f"disconnected: {reason}"
+            log.warning("disconnected from HA", extra={"reason": reason, "retry_in_s": round(delay, 2)})
+            self.stop.wait(delay)
+
+    def _wait_for_spool_room(self) -> bool:
+        """Hold off reading HA while the spool is nearly full; the gap is backfilled on reconnect."""
+        if not self.outbox.paused(self.status.paused):
+            if self.status.paused:
+                log.info("spool has room again; reconnecting to HA")
+            self.status.paused = False
+            return False
+        if not self.status.paused:
+            log.error("spool nearly full: not reading HA until NATS drains it",
+                      extra={"spool_bytes": self.outbox.spool.bytes})
+        self.status.paused = True
+        self.stop.wait(1)
+        return True
+
+    def _serve(self, conn: Connection) -> None:
+        s = self.settings
+        before_gap = self.state.states()
+        cursor = self.state.cursor
+        conn.request("supported_features", timeout=s.request_timeout_s, features={"coalesce_messages": 1})
+        subscriptions = [(kind, conn.send("subscribe_events", event_type=kind)) for kind in s.event_types]
+        for kind, waiter in subscriptions:
+            try:
+                waiter.result(s.request_timeout_s)
+            except CommandFailed as exc:
+                log.error("HA refused a subscription", extra={"event_type": kind, "error": str(exc)})
+        self.status.subscribed = True
+        log.info("subscribed", extra={"event_types": list(s.event_types)})
+
+        entity_ids = self._discover(conn) | set(before_gap)
+        recheck: Callable[[], None] | None = None
+        if s.backfill and cursor is not None:
+            start = max(cursor, dt.datetime.now(dt.UTC) - dt.timedelta(hours=s.backfill_max_hours))
+            self._backfill(conn, start, entity_ids, before_gap)
+            # A second pass once HA's recorder has committed (every 5 s by default): changes made just
+            # before the subscription may not have been in its database the first time.
+            recheck = functools.partial(self._backfill, conn, start, entity_ids, before_gap)
+        self._keep_alive(conn, recheck)
+
+    def _discover(self, conn: Connection) -> set[str]:
+        s = self.settings
+        results = discovery.publish_snapshot(conn, self.outbox.put, conn.ha_version or "unknown",
+                                             s.part_max_items, s.part_max_bytes, s.request_timeout_s)
+        states = results.get("states", [])
+        self.state.remember(states)
+        return {st["entity_id"] for st in states if isinstance(st, dict) and isinstance(st.get("entity_id"), str)}
+
+    def _backfill(self, conn: Connection, start: dt.datetime, entity_ids: set[str],
+                  before_gap: dict[str, dict[str, Any]]) -> None:
+        events = backfill.run(conn, start, entity_ids, before_gap, self.settings.request_timeout_s)
+        for event in events:
+            self.batcher.put(event, "backfill")
+        log.info("backfilled the gap", extra={"since": start.isoformat(), "state_changes": len(events)})
+
+    def _keep_alive(self, conn: Connection, recheck: Callable[[], None] | None) -> None:
+        s = self.settings
+        recheck_at = time.monotonic() + s.backfill_recheck_s if recheck else None
+        next_ping = time.monotonic() + s.ping_interval_s
+        pong: Waiter | None = None
+        pong_deadline = 0.0
+        while not self.stop.is_set() and not conn.closed.is_set():
+            now = time.monotonic()
+            if pong is not None and pong.done():
+                pong.message(0)  # raises ConnectionLost if the connection died instead
+                pong = None
+            if pong is not None and now > pong_deadline:
+                conn.close(f"no pong within {s.ping_timeout_s:g} s")
+                raise TimeoutError(f"heartbeat: no pong within {s.ping_timeout_s:g} s")
+            if pong is None and now >= next_ping:
+                pong = conn.send("ping")
+                pong_deadline = now + s.ping_timeout_s
+                next_ping = now + s.ping_interval_s
+            if self._registry_refresh_due(now):
+                self._discover(conn)
+            if recheck is not None and recheck_at is not None and now >= recheck_at:
+                recheck_at = None
+                recheck()
+            if self.outbox.paused(False):
+                self.status.paused = True
+                log.error("spool nearly full: disconnecting from HA until NATS drains it",
+                          extra={"spool_bytes": self.outbox.spool.bytes})
+                conn.close("spool nearly full")
+                return
+            conn.closed.wait(0.2)
+        if conn.closed.is_set() and not self.stop.is_set():
+            raise ConnectionLost(conn.close_reason or "closed")

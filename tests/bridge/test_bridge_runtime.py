@@ -1,0 +1,60 @@
+"""`make run` with HA_URL set: the local runtime supervises the bridge, and HA's changes flow through the stages."""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ingestor.metadata.registry import MetadataDB
+from ingestor.store import open_event_store
+from ingestor.store.model import EventFilter
+from tests.bridge.bridgeproc import wait_until
+from tests.bridge.streamreader import PROBE
+from tests.support.homeassistant import HomeAssistant
+from tests.support.http import call
+from tests.support.jetstream import JetStreamClient
+from tests.support.runtime import LocalRuntime
+
+pytestmark = pytest.mark.integration
+
+
+def subscribed(health_url: str) -> bool:
+    try:
+        return bool(call("GET", health_url, timeout=2).json().get("subscribed"))
+    except OSError:
+        return False
+
+
+def test_the_runtime_starts_the_bridge_and_ha_changes_arrive_normalized(ha: HomeAssistant, tmp_path: Path) -> None:
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "ha-token").write_text(ha.token or "")
+    with LocalRuntime(tmp_path, env={"HA_URL": ha.url, "BRIDGE_BATCH_MS": "50"}) as runtime:
+        health_url = runtime.ready["bridge"]
+        assert health_url, "the runtime did not start the bridge although HA_URL is set"
+        wait_until(lambda: subscribed(health_url), 30, "the bridge subscribed to HA")
+        values = ha.probe_changes(10)
+        js = JetStreamClient(runtime.nats_url)
+        try:
+            def normalized() -> list[float]:
+                return [e["state_value"] for e in js.events("ha.events.normalized")
+                        if e["event_type"] == "state_changed" and e["entity_id"] == PROBE]
+            arrived = wait_until(lambda: len(n := normalized()) >= len(values) and n, 30, "normalized events")
+        finally:
+            js.close()
+        assert sorted(arrived) == [float(v) for v in values]
+        # ...and on through enrichment into the store, with HA's registry in the metadata DB.
+        store = open_event_store(f"sqlite:///{tmp_path}/data/events.db")
+        wait_until(lambda: store.count(EventFilter(entity_id=PROBE)) >= len(values), 30, "stored events")
+        metadata = MetadataDB(f"sqlite:///{tmp_path}/data/metadata.db")
+        wait_until(lambda: metadata.health().get("entities", 0) > 0, 30, "registry in the metadata DB")
+        assert metadata.ha_config()["state"] == "RUNNING"
+        assert "latitude" in metadata.ha_config()
+        js = JetStreamClient(runtime.nats_url)
+        try:
+            assert [m for m in js.messages("ha.events.dlq") if m["stage"] == "metadata-sync"] == []
+        finally:
+            js.close()
+    with pytest.raises(OSError):  # stopping the runtime stopped the bridge too
+        urllib.request.urlopen(health_url, timeout=2)
