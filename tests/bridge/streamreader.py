@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-
 from ingestor import jsoncodec
 from tests.support.jetstream import JetStreamClient
 
@@ -23,21 +21,7 @@ class Message:
 class StreamReader(JetStreamClient):
     def read(self, subject: str) -> list[Message]:
         """Every message on `subject` with its stream sequence and Nats-Msg-Id, oldest first."""
-        async def fetch_all() -> list[Message]:
-            sub = await self.js.pull_subscribe(
-                subject, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE))
-            out: list[Message] = []
-            try:
-                while True:
-                    try:
-                        msgs = await sub.fetch(500, timeout=0.5)
-                    except TimeoutError:
-                        return out
-                    out += [Message(m.metadata.sequence.stream, (m.headers or {}).get("Nats-Msg-Id"),
-                                    jsoncodec.loads(m.data)) for m in msgs]
-            finally:
-                await sub.unsubscribe()
-        return self._run(fetch_all())
+        return [Message(m.seq, m.msg_id, jsoncodec.loads(m.data)) for m in self.stored(subject)]
 
     def raw_events(self) -> list[dict[str, Any]]:
         return [e for m in self.read("ha.events.raw") for e in m.doc["events"]]

@@ -6,6 +6,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import nats
@@ -14,6 +15,15 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from ingestor import envelope, jsoncodec
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A message as the stream holds it."""
+
+    seq: int
+    msg_id: str | None
+    data: bytes
 
 
 class JetStreamClient:
@@ -33,22 +43,26 @@ class JetStreamClient:
     def publish_batch(self, subject: str, batch_id: str, events: list[Any]) -> None:
         self.publish(subject, envelope.encode(batch_id, events), batch_id)
 
-    def raw_messages(self, subject: str) -> list[bytes]:
-        """Every message the stream holds on `subject`, oldest first."""
-        async def read() -> list[bytes]:
+    def stored(self, subject: str) -> list[Stored]:
+        """Every message the stream holds on `subject`, oldest first, with its sequence and Nats-Msg-Id."""
+        async def read() -> list[Stored]:
             sub = await self.js.pull_subscribe(
                 subject, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE))
-            out: list[bytes] = []
+            out: list[Stored] = []
             try:
                 while True:
                     try:
                         msgs = await sub.fetch(500, timeout=0.5)
                     except TimeoutError:
                         return out
-                    out.extend(m.data for m in msgs)
+                    out += [Stored(m.metadata.sequence.stream, (m.headers or {}).get("Nats-Msg-Id"), m.data)
+                            for m in msgs]
             finally:
                 await sub.unsubscribe()
         return self._run(read())
+
+    def raw_messages(self, subject: str) -> list[bytes]:
+        return [m.data for m in self.stored(subject)]
 
     def messages(self, subject: str) -> list[Any]:
         return [jsoncodec.loads(m) for m in self.raw_messages(subject)]
