@@ -1,7 +1,7 @@
 """One pipeline stage step: transform each event of a batch, forward the good, dead-letter the bad.
 
-validate and normalize (and later stages) differ only in their per-event transform, so the
-batch handling, idempotent publishing and counting live here once.
+Every stage (validate, normalize, weather-enrich, write, metadata-sync) differs only in its per-event
+transform and where what passes goes, so batch handling, dead-lettering and counting live here once.
 """
 
 from __future__ import annotations
