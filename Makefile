@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements.txt requirements-dev.txt constraints.txt gateway-bridge/requirements.txt \
-	functions/common/requirements.txt templates/python3-ingestor/requirements.txt functions/write/requirements.txt
+	functions/common/requirements.txt templates/python3-ingestor/requirements.txt functions/write/requirements.txt \
+	functions/retention-archive/requirements.txt functions/context-poll/requirements.txt
 export PYTHONPATH := $(CURDIR)/functions/common:$(CURDIR)/infra/local:$(CURDIR)/gateway-bridge
 
 PORT ?= 8080
@@ -46,6 +47,7 @@ bench: setup
 	$(PY) bench/pipeline_throughput.py
 	$(PY) bench/bridge_throughput.py
 	$(PY) bench/store_benchmark.py
+	$(PY) bench/archive_benchmark.py
 
 # faas-cli reads templates from ./template only: templates/ is the source.
 template:

@@ -19,9 +19,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from ingestor import config
 from ingestor.store import cursor as cursors
 from ingestor.store import influxql as iql
+from ingestor.store import series as series_
 from ingestor.store.influxtransport import ClientTransport, HttpTransport, Transport
-from ingestor.store.lineprotocol import point, record_from
-from ingestor.store.model import Bucket, DurationStat, EventFilter, GroupBy, Health, Page, StoreError
+from ingestor.store.lineprotocol import AGGREGATE_MEASUREMENTS, aggregate_point, point, record_from
+from ingestor.store.model import Aggregate, Bucket, DurationStat, EventFilter, GroupBy, Health, Page, StoreError
 from ingestor.store.timerange import from_micros, to_micros
 from ingestor.timeutil import parse_timestamp
 
@@ -57,6 +58,10 @@ def _rows(series: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, str], d
             yield s.get("name", ""), s.get("tags") or {}, dict(zip(columns, values, strict=True))
 
 
+def _identifier(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 class InfluxEventStore:
     def __init__(self, transport: Transport, create_database: bool = False) -> None:
         self.transport = transport
@@ -74,10 +79,26 @@ class InfluxEventStore:
             self.transport.write("\n".join(point(r) for r in records))
 
     def delete(self, start: dt.datetime, end: dt.datetime) -> int:
+        """Events of [start, end) go; the summaries of the same range (aggregates_*) stay."""
         self._prepare()
         removed = self.count(EventFilter(start=start, end=end))
-        self.transport.delete(to_micros(start) * 1000, to_micros(end) * 1000)
+        start_ns, end_ns = to_micros(start) * 1000, to_micros(end) * 1000
+        measurements = self._measurements()
+        if not set(measurements) & set(AGGREGATE_MEASUREMENTS.values()):
+            self.transport.delete(start_ns, end_ns)
+        elif self.backend == "influxdb1":  # DELETE FROM each event measurement, in one request
+            events = [m for m in measurements if m not in AGGREGATE_MEASUREMENTS.values()]
+            if events:
+                self.transport.query("; ".join(f"DELETE FROM {_identifier(m)} WHERE time >= {start_ns} "
+                                               f"AND time < {end_ns}" for m in events))
+        else:  # 2.x deletes by predicate without `!=`: keep the summaries by writing them back
+            kept = [a for period in AGGREGATE_MEASUREMENTS for a in self.aggregates(None, period, start, end)]
+            self.transport.delete(start_ns, end_ns)
+            self.write_aggregates(kept)
         return removed
+
+    def _measurements(self) -> list[str]:
+        return [str(c.get("name")) for _, _, c in _rows(self._select("SHOW MEASUREMENTS"))]
 
     def _select(self, q: str) -> list[dict[str, Any]]:
         self._prepare()
@@ -114,21 +135,7 @@ class InfluxEventStore:
         return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0] or ""))[:limit]
 
     def buckets(self, f: EventFilter, seconds: int) -> list[Bucket]:
-        acc: dict[int, list[float]] = {}
-        q = (f'SELECT count("event_id") AS n, count("state_value") AS nv, sum("state_value") AS sv, '
-             f'min("state_value") AS lo, max("state_value") AS hi FROM {iql.EVENTS} WHERE {iql.where(f)} '
-             f"GROUP BY time({int(seconds)}s) fill(none)")
-        for _, _, c in _rows(self._select(q)):
-            if not c.get("n"):
-                continue
-            a = acc.setdefault(c["time"], [0, 0, 0.0, float("inf"), float("-inf")])
-            a[0] += c["n"]
-            a[1] += c.get("nv") or 0
-            a[2] += c.get("sv") or 0.0
-            if c.get("lo") is not None:
-                a[3], a[4] = min(a[3], c["lo"]), max(a[4], c["hi"])
-        return [Bucket(from_micros(t), int(a[0]), a[2] / a[1] if a[1] else None,
-                       a[3] if a[1] else None, a[4] if a[1] else None) for t, a in sorted(acc.items())]
+        return [Bucket(a.start, a.count, a.mean, a.min, a.max) for a in self.stats(f, seconds)]
 
     def _trace(self, field: str, context_id: str) -> list[dict[str, Any]]:
         """Context ids are fields (as tags they would explode series cardinality), so a lookup scans;
@@ -166,6 +173,69 @@ class InfluxEventStore:
             for i in range(0, len(records), batch):
                 yield records[i:i + batch]
             at = upto
+
+    # --- aggregates (retention-archive's summaries of pruned days) ----------------------------------
+
+    def write_aggregates(self, rows: list[Aggregate]) -> None:
+        """A summary is keyed by measurement, entity tag and time: writing it again overwrites it with itself."""
+        if rows:
+            self._prepare()
+            self.transport.write("\n".join(
+                aggregate_point(a.entity_id, a.period, to_micros(a.start), a.count, a.value_count, a.mean, a.min,
+                                a.max) for a in rows))
+
+    def aggregates(self, entity_id: str | None, period: str, start: dt.datetime, end: dt.datetime) -> list[Aggregate]:
+        clauses = [f"time >= {iql.time_ns(start)}", f"time < {iql.time_ns(end)}"]
+        if entity_id is not None:
+            clauses.append(f'"entity_id" = {iql.string(entity_id)}')
+        q = (f'SELECT "count", "value_count", "mean", "min", "max", "entity_id" '
+             f"FROM {_identifier(AGGREGATE_MEASUREMENTS[period])} WHERE {' AND '.join(clauses)}")
+        found = [Aggregate(c.get("entity_id") or "", period, from_micros(c["time"]), int(c.get("count") or 0),
+                           int(c.get("value_count") or 0), c.get("mean"), c.get("min"), c.get("max"))
+                 for _, _, c in _rows(self._select(q))]
+        return sorted(found, key=lambda a: (a.start, a.entity_id))
+
+    def delete_aggregates(self, period: str, before: dt.datetime) -> int:
+        old = len(self.aggregates(None, period, dt.datetime(1970, 1, 1, tzinfo=dt.UTC), before))
+        if old and self.backend == "influxdb1":
+            self.transport.query(f"DELETE FROM {_identifier(AGGREGATE_MEASUREMENTS[period])} "
+                                 f"WHERE time < {iql.time_ns(before)}")
+        elif old:
+            client = getattr(self.transport, "client", None)
+            if client is None:
+                return 0
+            client.delete_api().delete(dt.datetime(1970, 1, 1, tzinfo=dt.UTC), before,
+                                       f'_measurement="{AGGREGATE_MEASUREMENTS[period]}"',
+                                       bucket=self.transport.bucket, org=self.transport.org)  # type: ignore
+        return old
+
+    def summarized_days(self, start: dt.datetime, end: dt.datetime) -> list[int]:
+        day_start = to_micros(start) // series_.DAY_US * series_.DAY_US
+        q = (f'SELECT count("count") FROM {_identifier(AGGREGATE_MEASUREMENTS["day"])} '
+             f"WHERE time >= {day_start * 1000} AND time < {iql.time_ns(end)} GROUP BY time(1d) fill(none)")
+        return sorted({int(c["time"]) for _, _, c in _rows(self._select(q)) if c.get("count")})
+
+    def stats(self, f: EventFilter, seconds: int) -> list[Aggregate]:
+        acc: dict[int, list[float]] = {}
+        q = (f'SELECT count("event_id") AS n, count("state_value") AS nv, sum("state_value") AS sv, '
+             f'min("state_value") AS lo, max("state_value") AS hi FROM {iql.EVENTS} WHERE {iql.where(f)} '
+             f"GROUP BY time({int(seconds)}s) fill(none)")
+        for _, _, c in _rows(self._select(q)):
+            if not c.get("n"):
+                continue
+            a = acc.setdefault(c["time"], [0, 0, 0.0, float("inf"), float("-inf")])
+            a[0] += c["n"]
+            a[1] += c.get("nv") or 0
+            a[2] += c.get("sv") or 0.0
+            if c.get("lo") is not None:
+                a[3], a[4] = min(a[3], c["lo"]), max(a[4], c["hi"])
+        return [Aggregate(f.entity_id or "", f"{seconds}s", from_micros(t), int(a[0]), int(a[1]),
+                          a[2] / a[1] if a[1] else None, a[3] if a[1] else None, a[4] if a[1] else None)
+                for t, a in sorted(acc.items())]
+
+    def series(self, entity_id: str, start: dt.datetime, end: dt.datetime, bucket_s: int) -> list[Bucket]:
+        """Chart buckets of one entity over any range: raw rows, or the summaries of pruned days."""
+        return series_.series(self, entity_id, start, end, bucket_s)
 
     def health(self) -> Health:
         started = time.perf_counter()

@@ -108,3 +108,18 @@ def record_from(columns: dict[str, Any], micros: int, measurement: str) -> dict[
     if columns.get("extra"):
         record.update(jsoncodec.loads(columns["extra"]))
     return record
+
+
+AGGREGATE_MEASUREMENTS = {"hour": "aggregates_hourly", "day": "aggregates_daily"}
+
+
+def aggregate_point(entity_id: str, period: str, micros: int, count: int, value_count: int,
+                    mean: float | None, low: float | None, high: float | None) -> str:
+    """A summary point: no event_type tag, so event reads never see it; counts are integers, values floats."""
+    tag = f",entity_id={_tag_value(entity_id)}" if entity_id else ""
+    fields = [f"count={int(count)}i", f"value_count={int(value_count)}i"]
+    for name, value in (("mean", mean), ("min", low), ("max", high)):
+        number = _float(value)
+        if number is not None:
+            fields.append(f"{name}={number}")
+    return f"{AGGREGATE_MEASUREMENTS[period]}{tag} {','.join(fields)} {micros}"

@@ -65,3 +65,25 @@ class Health:
     latency_ms: float | None = None
     reason: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+Period = Literal["hour", "day"]
+PERIOD_SECONDS: dict[str, int] = {"hour": 3600, "day": 86400}
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """Summary of one entity's events in one period (an hour or a UTC day), kept after raw rows are pruned.
+
+    `count` counts events; `value_count` those with a numeric state_value, which mean/min/max describe
+    (None when there is none). Events without an entity are summarized under entity_id "".
+    """
+
+    entity_id: str
+    period: str
+    start: dt.datetime
+    count: int
+    value_count: int
+    mean: float | None
+    min: float | None
+    max: float | None

@@ -15,8 +15,10 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ingestor import jsoncodec
 from ingestor.store import cursor as cursors
+from ingestor.store import series as series_
 from ingestor.store.migrate import upgrade
 from ingestor.store.model import (
+    Aggregate,
     Bucket,
     DurationStat,
     EventFilter,
@@ -27,7 +29,7 @@ from ingestor.store.model import (
     StoreUnavailable,
 )
 from ingestor.store.sqlengine import engine_for, safe_url
-from ingestor.store.sqlschema import MIGRATIONS, events
+from ingestor.store.sqlschema import MIGRATIONS, aggregates, events
 from ingestor.store.timerange import from_micros, to_micros
 from ingestor.timeutil import format_timestamp, parse_timestamp
 
@@ -75,7 +77,9 @@ class SqlEventStore:
         self.url = url
         self.engine = engine_for(url)
         self.backend = self.engine.dialect.name
-        self._insert = (sqlite.insert if self.backend == "sqlite" else postgresql.insert)(events)
+        dialect = sqlite if self.backend == "sqlite" else postgresql
+        self._insert = dialect.insert(events)
+        self._insert_aggregates = dialect.insert(aggregates)
         self._ready = False
         self._analyzed_at = float("-inf")
 
@@ -173,12 +177,7 @@ class SqlEventStore:
 
     def buckets(self, f: EventFilter, seconds: int) -> list[Bucket]:
         """Counts and state_value mean/min/max per time bucket, aligned to the epoch (UTC days)."""
-        width = int(seconds) * 1_000_000
-        start = ((events.c.ts // width) * width).label("bucket")  # integer division in both dialects
-        rows = self._rows(select(start, func.count(), func.avg(events.c.state_value), func.min(events.c.state_value),
-                                 func.max(events.c.state_value))
-                          .where(*self._where(f)).group_by(text("bucket")).order_by(text("bucket")))
-        return [Bucket(from_micros(int(r[0])), int(r[1]), _float(r[2]), _float(r[3]), _float(r[4])) for r in rows]
+        return [Bucket(a.start, a.count, a.mean, a.min, a.max) for a in self.stats(f, seconds)]
 
     def by_context(self, context_id: str) -> list[dict[str, Any]]:
         """Events caused in the context `context_id`, oldest first."""
@@ -213,6 +212,69 @@ class SqlEventStore:
                 return
             yield [from_row(r) for r in rows]
             last = (rows[-1].ts, rows[-1].event_id)
+
+    # --- aggregates (retention-archive's summaries of pruned days) ----------------------------------
+
+    def write_aggregates(self, rows: list[Aggregate]) -> None:
+        """Upsert on (entity_id, period, start): writing the same summaries again changes nothing."""
+        if not rows:
+            return
+        values = [{"entity_id": a.entity_id, "period": a.period, "start_ts": to_micros(a.start), "count": a.count,
+                   "value_count": a.value_count, "mean": a.mean, "min": a.min, "max": a.max} for a in rows]
+        insert = self._insert_aggregates
+        upsert = insert.on_conflict_do_update(
+            index_elements=["entity_id", "period", "start_ts"],
+            set_={name: insert.excluded[name] for name in ("count", "value_count", "mean", "min", "max")})
+        try:
+            self._prepare()
+            with self.engine.begin() as conn:
+                conn.execute(upsert, values)
+        except DBAPIError as exc:
+            raise self._guard(exc) from exc
+
+    def aggregates(self, entity_id: str | None, period: str, start: Any, end: Any) -> list[Aggregate]:
+        """Summaries of `period` starting in [start, end), oldest first; every entity when entity_id is None."""
+        a = aggregates.c
+        clauses = [a.period == period, a.start_ts >= to_micros(start), a.start_ts < to_micros(end)]
+        if entity_id is not None:
+            clauses.append(a.entity_id == entity_id)
+        rows = self._rows(select(aggregates).where(*clauses).order_by(a.start_ts, a.entity_id))
+        return [Aggregate(m["entity_id"], m["period"], from_micros(m["start_ts"]), int(m["count"]),
+                          int(m["value_count"]), _float(m["mean"]), _float(m["min"]), _float(m["max"]))
+                for m in (r._mapping for r in rows)]
+
+    def delete_aggregates(self, period: str, before: Any) -> int:
+        """Drop summaries older than the long-retention window."""
+        try:
+            self._prepare()
+            with self.engine.begin() as conn:
+                result = conn.execute(delete(aggregates).where(aggregates.c.period == period,
+                                                               aggregates.c.start_ts < to_micros(before)))
+            return int(result.rowcount or 0)
+        except DBAPIError as exc:
+            raise self._guard(exc) from exc
+
+    def summarized_days(self, start: Any, end: Any) -> list[int]:
+        """Starts (microseconds) of the UTC days in [start, end) that have daily summaries."""
+        day_start = to_micros(start) // series_.DAY_US * series_.DAY_US
+        a = aggregates.c
+        rows = self._rows(select(a.start_ts).distinct().where(a.period == "day", a.start_ts >= day_start,
+                                                              a.start_ts < to_micros(end)))
+        return [int(r[0]) for r in rows]
+
+    def stats(self, f: EventFilter, seconds: int) -> list[Aggregate]:
+        """Like buckets, with the count of numeric values the mean is over (so partial results combine)."""
+        width = int(seconds) * 1_000_000
+        start = ((events.c.ts // width) * width).label("bucket")
+        v = events.c.state_value
+        rows = self._rows(select(start, func.count(), func.count(v), func.avg(v), func.min(v), func.max(v))
+                          .where(*self._where(f)).group_by(text("bucket")).order_by(text("bucket")))
+        return [Aggregate(f.entity_id or "", f"{seconds}s", from_micros(int(r[0])), int(r[1]), int(r[2]),
+                          _float(r[3]), _float(r[4]), _float(r[5])) for r in rows]
+
+    def series(self, entity_id: str, start: Any, end: Any, bucket_s: int) -> list[Bucket]:
+        """Chart buckets of one entity over any range: raw rows, or the summaries of pruned days."""
+        return series_.series(self, entity_id, start, end, bucket_s)
 
     def health(self) -> Health:
         started = time.perf_counter()

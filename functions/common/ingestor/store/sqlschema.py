@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Connection, Float, Index, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, Connection, Float, Index, MetaData, PrimaryKeyConstraint, String, Table, Text
 
 from ingestor.store.migrate import Migration
 
@@ -53,4 +53,25 @@ def _v1_initial(conn: Connection) -> None:
     events.create(conn)  # with INDEXES, which are bound to the table
 
 
-MIGRATIONS = [Migration(1, "events table and its indexes", _v1_initial)]
+# Hourly and daily summaries per entity, written by retention-archive before raw rows are pruned.
+aggregates = Table(
+    "aggregates", metadata,
+    Column("entity_id", String(255), nullable=False),  # "" for events without an entity
+    Column("period", String(8), nullable=False),  # 'hour' | 'day'
+    Column("start_ts", BigInteger, nullable=False),  # period start, microseconds since the epoch (UTC)
+    Column("count", BigInteger, nullable=False),
+    Column("value_count", BigInteger, nullable=False),
+    Column("mean", Float),
+    Column("min", Float),
+    Column("max", Float),
+    PrimaryKeyConstraint("entity_id", "period", "start_ts", name="pk_aggregates"),
+)
+AGGREGATE_INDEXES = [Index("ix_aggregates_period_ts", aggregates.c.period, aggregates.c.start_ts)]
+
+
+def _v2_aggregates(conn: Connection) -> None:
+    aggregates.create(conn)
+
+
+MIGRATIONS = [Migration(1, "events table and its indexes", _v1_initial),
+              Migration(2, "aggregates table (hourly and daily summaries per entity)", _v2_aggregates)]
