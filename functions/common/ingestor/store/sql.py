@@ -34,6 +34,7 @@ from ingestor.store.timerange import from_micros, to_micros
 from ingestor.timeutil import format_timestamp, parse_timestamp
 
 ANALYZE_EVERY_S = 3600
+ANALYZE_EVERY_ROWS = 100_000
 _JSON_COLUMNS = ("attributes", "weather", "data")
 _RECORD_KEYS = {*_JSON_COLUMNS, "event_id", "event_type", "origin", "entity_id", "domain", "state", "old_state",
                 "state_value", "unit", "device_class", "friendly_name", "duration_in_state", "device_id", "area_id",
@@ -82,6 +83,7 @@ class SqlEventStore:
         self._insert_aggregates = dialect.insert(aggregates)
         self._ready = False
         self._analyzed_at = float("-inf")
+        self._written_since_analyze = 0
 
     def _prepare(self) -> None:
         if not self._ready:
@@ -91,10 +93,14 @@ class SqlEventStore:
 
     def _analyze_now_and_then(self) -> None:
         """SQLite plans with statistics only ANALYZE gathers (PostgreSQL's autovacuum does this itself):
-        without them a 24-hour count reads the whole history. Bounded sampling keeps it quick."""
-        if self.backend != "sqlite" or time.monotonic() - self._analyzed_at < ANALYZE_EVERY_S:
+        without them, or with ones taken when the table was small, a 24-hour count reads the whole
+        history. So: at start, hourly, and after every ANALYZE_EVERY_ROWS rows written; bounded sampling
+        keeps each run quick."""
+        if self.backend != "sqlite" or (time.monotonic() - self._analyzed_at < ANALYZE_EVERY_S
+                                        and self._written_since_analyze < ANALYZE_EVERY_ROWS):
             return
         self._analyzed_at = time.monotonic()
+        self._written_since_analyze = 0
         with self.engine.begin() as conn:
             conn.exec_driver_sql("PRAGMA analysis_limit=1000")
             conn.exec_driver_sql("ANALYZE events")
@@ -115,6 +121,7 @@ class SqlEventStore:
             self._prepare()
             with self.engine.begin() as conn:
                 conn.execute(self._insert.on_conflict_do_nothing(index_elements=["event_id"]), rows)
+            self._written_since_analyze += len(rows)
         except DBAPIError as exc:
             raise self._guard(exc) from exc
 
