@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Connection, Float, Index, MetaData, PrimaryKeyConstraint, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Float,
+    Index,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    text,
+)
 
 from ingestor.store.migrate import Migration
 
@@ -73,5 +85,13 @@ def _v2_aggregates(conn: Connection) -> None:
     aggregates.create(conn)
 
 
+def _v3_trend_index(conn: Connection) -> None:
+    """Event-rate and trend charts over days (count and state_value per bucket, any entity) read only
+    this index instead of one table row per event. Plain DDL: an Index object would be bound to the
+    table, and step 1 would then create it on new databases."""
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_events_ts_value ON events (ts, state_value)"))
+
+
 MIGRATIONS = [Migration(1, "events table and its indexes", _v1_initial),
-              Migration(2, "aggregates table (hourly and daily summaries per entity)", _v2_aggregates)]
+              Migration(2, "aggregates table (hourly and daily summaries per entity)", _v2_aggregates),
+              Migration(3, "covering index for trend charts", _v3_trend_index)]
