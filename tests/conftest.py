@@ -1,4 +1,5 @@
-"""Shared fixtures: one local runtime (real nats-server, real function processes) per test module."""
+"""Shared fixtures: one local runtime (real nats-server, real function processes) per test module, and one
+PostgreSQL and one InfluxDB 1.x server per session, on which each test makes its own database."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from tests.support.jetstream import JetStreamClient
 from tests.support.runtime import LocalRuntime
+from tests.support.servers import InfluxDB1Server, PostgresServer
 
 
 @pytest.fixture(scope="module")
@@ -24,3 +26,17 @@ def js(runtime: LocalRuntime) -> Iterator[JetStreamClient]:
     client = JetStreamClient(runtime.nats_url)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer().start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def influxdb() -> Iterator[InfluxDB1Server]:
+    server = InfluxDB1Server().start()
+    yield server
+    server.cleanup()

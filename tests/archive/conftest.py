@@ -1,5 +1,5 @@
-"""Real servers for the archive tests: one SeaweedFS (S3) and one InfluxDB 1.x per session; every test
-gets its own bucket and its own database."""
+"""Real servers for the archive tests: one SeaweedFS (S3) per session (InfluxDB and PostgreSQL are the
+session's, from tests/conftest.py); every test gets its own bucket and its own database."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from ingestor.store.model import EventFilter
 from tests.support.faultproxy import FaultProxy
 from tests.support.ha_events import state_changed
 from tests.support.seaweedfs import SeaweedFS
-from tests.support.servers import InfluxDB1Server
+from tests.support.servers import store_url
 
 NOW = dt.datetime(2026, 11, 1, 3, 17, tzinfo=dt.UTC)  # raw window 365 days: 2025-11-01 onward is kept raw
 OLD_DAYS = [dt.date(2025, 10, 27), dt.date(2025, 10, 28), dt.date(2025, 10, 29), dt.date(2025, 10, 30)]
@@ -40,13 +40,6 @@ def seaweed() -> Iterator[SeaweedFS]:
     server.cleanup()
 
 
-@pytest.fixture(scope="session")
-def influxdb() -> Iterator[InfluxDB1Server]:
-    server = InfluxDB1Server().start()
-    yield server
-    server.cleanup()
-
-
 @pytest.fixture()
 def proxy(seaweed: SeaweedFS) -> Iterator[FaultProxy]:
     front = FaultProxy(seaweed.port)
@@ -56,11 +49,7 @@ def proxy(seaweed: SeaweedFS) -> Iterator[FaultProxy]:
 
 @pytest.fixture(params=["sqlite", "influxdb1"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/events.db"
-    else:
-        url = request.getfixturevalue("influxdb").url(f"t_{uuid.uuid4().hex[:12]}")
-    event_store = open_event_store(url)
+    event_store = open_event_store(store_url(request.param, tmp_path, request))
     yield event_store
     event_store.close()
 

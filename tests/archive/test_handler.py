@@ -20,8 +20,9 @@ from ingestor.store import open_event_store
 from ingestor.store.model import EventFilter
 from localfaas.natsserver import free_port
 from tests.archive.conftest import day_records
+from tests.support.function import served
 from tests.support.http import call
-from tests.support.runtime import REPO, wait_for
+from tests.support.runtime import REPO
 from tests.support.seaweedfs import SeaweedFS
 
 pytestmark = pytest.mark.integration
@@ -119,30 +120,12 @@ def test_an_unreachable_s3_is_a_503_and_the_store_keeps_everything(
 
 def test_the_function_serves_status_and_health_when_started_by_the_template(
         function_env: dict[str, str], tmp_path: Path) -> None:
-    port = free_port()
-    env = {**os.environ, **function_env, "FUNCTION_ROOT": str(FUNCTION), "PORT": str(port),
-           "FUNCTION_NAME": "retention-archive", "PYTHONPATH": str(REPO / "functions" / "common")}
-    with open(tmp_path / "function.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, str(REPO / "templates" / "python3-ingestor" / "index.py")],
-                                env=env, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        assert wait_for(lambda: _up(url), 20), (tmp_path / "function.log").read_text()[-2000:]
+    with served(FUNCTION, "retention-archive", tmp_path / "function.log", function_env) as url:
         assert call("POST", f"{url}/run?dry_run=1").json()["dry_run"] is True
         assert call("POST", url, b"", {"X-Trigger": "cron"}).json()["days_done"] == 2
         health = call("GET", f"{url}/_/health")
         assert health.status == 200 and health.json()["archive"]["days"] == 2
         assert call("GET", f"{url}/status").json()["last_run"]["ok"] is True
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def _up(url: str) -> bool:
-    try:
-        return call("GET", f"{url}/_/ready", timeout=1).status == 200
-    except OSError:
-        return False
 
 
 def test_the_restore_command_brings_archived_days_back(function_env: dict[str, str]) -> None:

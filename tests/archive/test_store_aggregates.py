@@ -4,44 +4,24 @@ idempotently, invisible to event reads, kept when raw rows are deleted, dropped 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from ingestor.archive import summaries
 from ingestor.store import open_event_store
 from ingestor.store.model import Aggregate, EventFilter
 from tests.archive.conftest import EARLY, NOW, OLD_DAYS, day_records
-from tests.support.servers import PostgresServer
+from tests.support.servers import store_url
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer().start()
-    yield server
-    server.cleanup()
-
-
 @pytest.fixture(params=["sqlite", "postgresql", "influxdb1"])
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/events.db"
-    elif request.param == "postgresql":
-        server = request.getfixturevalue("postgres")
-        with psycopg.connect(f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres",
-                             autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = f"postgresql://postgres@127.0.0.1:{server.port}/{name}"
-    else:
-        url = request.getfixturevalue("influxdb").url(name)
-    event_store = open_event_store(url)
+    event_store = open_event_store(store_url(request.param, tmp_path, request))
     yield event_store
     event_store.close()
 

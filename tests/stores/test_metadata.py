@@ -9,7 +9,6 @@ import pytest
 
 from ingestor.metadata.directory import Directory
 from ingestor.metadata.registry import MetadataDB, problem
-from tests.stores.conftest import new_pg_database
 from tests.support.ha_events import sample
 
 CONFIG = {"latitude": 52.37, "longitude": 4.89, "time_zone": "Europe/Amsterdam", "version": "2024.3.3",
@@ -34,7 +33,7 @@ def snapshot(snapshot_id: str, drop_entities: int = 0) -> list[dict[str, Any]]:
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> MetadataDB:
     if request.param == "sqlite":
         return MetadataDB(f"sqlite:///{tmp_path}/metadata.db")
-    return MetadataDB(new_pg_database(request.getfixturevalue("postgres")))
+    return MetadataDB(request.getfixturevalue("postgres").new_database())
 
 
 def place(db: MetadataDB, entity_id: str) -> dict[str, Any]:

@@ -12,14 +12,13 @@ from sqlalchemy import Connection, text
 from ingestor.store.migrate import Migration, upgrade
 from ingestor.store.sqlengine import engine_for
 from ingestor.store.sqlschema import MIGRATIONS
-from tests.stores.conftest import new_pg_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/m.db"
-    return new_pg_database(request.getfixturevalue("postgres"))
+    return request.getfixturevalue("postgres").new_database()
 
 
 def _create(conn: Connection) -> None:

@@ -14,7 +14,11 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+import uuid
 from pathlib import Path
+
+import psycopg
+import pytest
 
 from localfaas import procs
 from localfaas.natsserver import free_port
@@ -36,6 +40,13 @@ class PostgresServer:
     @property
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def new_database(self) -> str:
+        """A fresh, empty database on this server, and its URL: one per test keeps tests apart."""
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
     @staticmethod
     def _user() -> dict[str, str]:
@@ -113,3 +124,12 @@ class InfluxDB1Server:
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def store_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh event store of `backend` (sqlite | postgresql | influxdb1) on the session's servers."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path}/events.db"
+    if backend == "postgresql":
+        return request.getfixturevalue("postgres").new_database()
+    return request.getfixturevalue("influxdb").url(f"t_{uuid.uuid4().hex[:12]}")

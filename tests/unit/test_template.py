@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from localfaas.natsserver import free_port
+from tests.support.function import served
 from tests.support.http import call
-from tests.support.runtime import REPO, wait_for
+from tests.support.runtime import REPO
 
 SECRET = "sk-live-0123456789abcdef"
 
@@ -22,25 +19,9 @@ def boom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     secrets = tmp_path_factory.mktemp("secrets")
     (secrets / "api-key").write_text(SECRET)
     log = secrets.parent / "boom.log"
-    port = free_port()
-    env = {**os.environ, "FUNCTION_ROOT": str(REPO / "tests" / "functions" / "boom"), "PORT": str(port),
-           "FUNCTION_NAME": "boom", "SECRETS_DIR": str(secrets), "MAX_BODY_BYTES": "1000",
-           "PYTHONPATH": str(REPO / "functions" / "common")}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, str(REPO / "templates" / "python3-ingestor" / "index.py")],
-                                env=env, stderr=out)
-    url = f"http://127.0.0.1:{port}"
-    assert wait_for(lambda: _up(url), 20)
-    yield url, log
-    proc.terminate()
-    proc.wait(10)
-
-
-def _up(url: str) -> bool:
-    try:
-        return call("GET", f"{url}/_/ready", timeout=1).status == 200
-    except OSError:
-        return False
+    env = {"SECRETS_DIR": str(secrets), "MAX_BODY_BYTES": "1000"}
+    with served(REPO / "tests" / "functions" / "boom", "boom", log, env) as url:
+        yield url, log
 
 
 def test_a_dict_body_is_sent_as_json_with_its_status(boom: tuple[str, Path]) -> None:
