@@ -33,11 +33,11 @@ test: setup lint test-servers ha-venv
 ha-venv: setup
 	$(PY) -m tests.support.homeassistant
 
-# The real servers the store tests start (Debian's packages); installed once, as root.
+# The real servers the store tests start and the dashboard tests' browser (Debian's packages); installed once, as root.
 test-servers:
-	@if ! command -v influxd >/dev/null || ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" != 0 ]; then echo "install Debian's postgresql and influxdb (root needed)"; exit 1; fi; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql influxdb >/dev/null; \
+	@if ! command -v influxd >/dev/null || ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "install Debian's postgresql, influxdb and chromium (root needed)"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql influxdb chromium >/dev/null; \
 	fi
 
 lint: setup

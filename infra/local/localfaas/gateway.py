@@ -88,8 +88,8 @@ class Gateway:
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def index(self, request: web.Request) -> web.StreamResponse:
-        if "dashboard" in self.supervisor.functions:
-            return await self._forward(request, "dashboard", "")
+        if "dashboard" in self.supervisor.functions:  # relative links in the app resolve under its own path
+            raise web.HTTPFound("/function/dashboard/")
         return web.json_response({"functions": sorted(self.supervisor.functions), "docs": "README.md"})
 
     async def list_functions(self, _: web.Request) -> web.Response:

@@ -21,7 +21,7 @@ from localfaas.asyncqueue import AsyncQueue
 from localfaas.connector import TopicConnector
 from localfaas.cron import CronConnector
 from localfaas.gateway import Gateway
-from localfaas.natsserver import NatsServer
+from localfaas.natsserver import NatsServer, free_port
 from localfaas.supervisor import Supervisor
 
 log = logging.getLogger("runtime")
@@ -39,9 +39,14 @@ class Options:
 async def run(options: Options) -> None:
     nats_server = NatsServer(options.data_dir / "nats", port=options.nats_port)
     await asyncio.to_thread(nats_server.start)
-    # stack.yml's ${NATS_URL:-…} and ${DATA_DIR:-…} resolve to this server and data folder
+    # stack.yml's ${NATS_URL:-…}, ${DATA_DIR:-…}, ${GATEWAY_URL:-…} and ${BRIDGE_URL:-…} resolve to this runtime
+    port = options.port or free_port()
     os.environ["NATS_URL"] = nats_server.url
     os.environ["DATA_DIR"] = str(options.data_dir)
+    os.environ["GATEWAY_URL"] = f"http://127.0.0.1:{port}"
+    if os.environ.get("HA_URL"):
+        os.environ.setdefault("BRIDGE_HEALTH_PORT", str(free_port()))
+        os.environ["BRIDGE_URL"] = f"http://127.0.0.1:{os.environ['BRIDGE_HEALTH_PORT']}"
     stack = stackfile.load(options.stack)
     nc = await nats.connect(nats_server.url, name="local-runtime")
     js = nc.jetstream(timeout=10)
@@ -59,10 +64,9 @@ async def run(options: Options) -> None:
     try:
         await supervisor.start()
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", options.port)
+        site = web.TCPSite(runner, "127.0.0.1", port)
         await site.start()
-        port = runner.addresses[0][1]
-        gateway_url = f"http://127.0.0.1:{port}"
+        gateway_url = os.environ["GATEWAY_URL"]
         queue.start(gateway_url)
         connector = TopicConnector(nats_server.url, gateway_url)
         await connector.start()

@@ -1,0 +1,236 @@
+"""Declared HTTP routes for the API functions: one table gives dispatch, parameter checks and OpenAPI.
+
+A function lists its `Route`s; `Api.handle(event)` matches the path, parses and checks every declared
+parameter (a bad value is a 400 naming it, never a 500 deep inside), checks the API key of routes
+that need one, and calls the route's handler with a `Request`. `GET /openapi.json` is served from
+the same declarations, so the document cannot drift from what the code accepts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ingestor import jsoncodec
+from ingestor.responses import BadRequest, HTTPError, json_response
+from ingestor.store.timerange import parse_time
+from ingestor.timeutil import format_timestamp
+
+Kind = Literal["string", "integer", "number", "boolean", "time"]
+MAX_STRING = 256
+TIME_FORMS = "ISO 8601 with a zone, or relative: -1h, -30m, -7d, now"
+ERROR_SCHEMA = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["code", "message"],
+                             "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                                            "details": {}}}},
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    description: str = ""
+    kind: Kind = "string"
+    required: bool = False
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    enum: tuple[str, ...] | None = None
+    max_length: int = MAX_STRING
+
+    def parse(self, raw: str) -> Any:
+        """The typed value, or BadRequest naming the parameter and what it accepts."""
+        if "\x00" in raw:
+            raise self._bad(raw, "no NUL characters")
+        if self.kind == "string":
+            if len(raw) > self.max_length:
+                raise self._bad(raw[:40] + "...", f"at most {self.max_length} characters")
+            if self.enum is not None and raw not in self.enum:
+                raise self._bad(raw, "one of " + ", ".join(self.enum))
+            return raw
+        if self.kind == "time":
+            try:
+                return parse_time(raw)
+            except (ValueError, OverflowError) as exc:
+                raise self._bad(raw, str(exc)) from None
+        if self.kind == "boolean":
+            if raw.lower() in ("1", "true", "yes"):
+                return True
+            if raw.lower() in ("0", "false", "no"):
+                return False
+            raise self._bad(raw, "true or false")
+        try:
+            value: float = int(raw) if self.kind == "integer" else float(raw)
+        except ValueError:
+            raise self._bad(raw, "an integer" if self.kind == "integer" else "a number") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise self._bad(raw, "a finite number")
+        if (self.minimum is not None and value < self.minimum) or (self.maximum is not None and value > self.maximum):
+            raise self._bad(raw, f"between {self.minimum} and {self.maximum}")
+        return value
+
+    def _bad(self, raw: str, accepted: str) -> BadRequest:
+        return BadRequest(f"{self.name}: expected {accepted}, got {raw!r}", code="bad_parameter")
+
+    def schema(self) -> dict[str, Any]:
+        if self.kind == "time":
+            out: dict[str, Any] = {"type": "string", "description": TIME_FORMS}
+        else:
+            out = {"type": self.kind}
+        if self.kind == "string":
+            out["maxLength"] = self.max_length
+            if self.enum is not None:
+                out["enum"] = list(self.enum)
+        if self.minimum is not None:
+            out["minimum"] = self.minimum
+        if self.maximum is not None:
+            out["maximum"] = self.maximum
+        if self.default is not None:
+            out["default"] = self.default
+        return out
+
+
+@dataclass
+class Request:
+    """What a route handler sees: typed parameters (path and query), the parsed JSON body, headers."""
+
+    params: dict[str, Any]
+    body: Any
+    headers: Any
+    event: Any
+
+
+Handler = Callable[[Request], Any]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # "/events/{event_id}"; a path parameter matches one segment
+    handler: Handler
+    summary: str
+    params: tuple[Param, ...] = ()
+    response: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
+    body: dict[str, Any] | None = None  # JSON schema of the request body, when it takes one
+    status: int = 200
+    tag: str | None = None
+    needs_key: bool = False
+    description: str = ""
+
+    @property
+    def path_params(self) -> list[str]:
+        return re.findall(r"{(\w+)}", self.path)
+
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile("^" + re.sub(r"{(\w+)}", r"(?P<\1>[^/]+)", self.path) + "$")
+
+
+class Api:
+    """Routes plus the document that describes them; `api_key` returns the configured key, or None."""
+
+    def __init__(self, title: str, version: str, description: str, routes: list[Route],
+                 components: dict[str, Any] | None = None, api_key: Callable[[], str | None] | None = None) -> None:
+        self.title, self.version, self.description = title, version, description
+        self.components = components or {}
+        self.api_key = api_key
+        self.routes = [*routes, Route("GET", "/openapi.json", lambda _: self.openapi(), "This document", tag="meta")]
+        self._compiled = [(route, route.pattern()) for route in self.routes]
+
+    def handle(self, event: Any) -> dict[str, Any]:
+        path = (event.path or "/").rstrip("/") or "/"
+        allowed = []
+        for route, pattern in self._compiled:
+            match = pattern.match(path)
+            if match is None:
+                continue
+            if route.method != event.method.upper():
+                allowed.append(route.method)
+                continue
+            return self._call(route, match.groupdict(), event)
+        if allowed:
+            raise HTTPError(405, "method_not_allowed", f"{event.method} {path}: use {', '.join(sorted(set(allowed)))}")
+        raise HTTPError(404, "not_found", f"no route {event.method} {path}; see GET /openapi.json")
+
+    def _call(self, route: Route, path_values: dict[str, str], event: Any) -> dict[str, Any]:
+        if route.needs_key:
+            self._check_key(event.headers)
+        params: dict[str, Any] = {}
+        for param in route.params:
+            raw = path_values.get(param.name) if param.name in path_values else event.query.get(param.name)
+            if raw is None or (raw == "" and param.name not in path_values):
+                if param.required:
+                    raise BadRequest(f"{param.name}: required", code="missing_parameter")
+                params[param.name] = param.default if param.kind != "time" or param.default is None \
+                    else param.parse(param.default)
+            else:
+                params[param.name] = param.parse(raw)
+        body = None
+        if route.body is not None:
+            try:
+                body = jsoncodec.loads(event.body or b"")
+            except ValueError:
+                raise BadRequest("body: expected a JSON document", code="bad_json") from None
+        result = route.handler(Request(params, body, event.headers, event))
+        if isinstance(result, dict) and "statusCode" in result:
+            return result
+        return json_response(result, route.status)
+
+    def _check_key(self, headers: Any) -> None:
+        expected = self.api_key() if self.api_key else None
+        if not expected:
+            return
+        given = headers.get("X-API-Key") or ""
+        bearer = headers.get("Authorization") or ""
+        if not given and bearer.lower().startswith("bearer "):
+            given = bearer[7:].strip()
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise HTTPError(401, "unauthorized", "a valid API key is required (X-API-Key or Authorization: Bearer)")
+
+    def openapi(self) -> dict[str, Any]:
+        paths: dict[str, dict[str, Any]] = {}
+        for route in self.routes:
+            operation: dict[str, Any] = {
+                "summary": route.summary,
+                "operationId": route.method.lower() + re.sub(r"\W+", "_", route.path).rstrip("_"),
+                "parameters": [self._parameter(p, route) for p in route.params],
+                "responses": {
+                    str(route.status): {"description": "OK", "content": _json_content(route.response)},
+                    "default": {"description": "Error", "content": _json_content(ERROR_SCHEMA)},
+                },
+            }
+            if route.description:
+                operation["description"] = route.description
+            if route.tag:
+                operation["tags"] = [route.tag]
+            if route.body is not None:
+                operation["requestBody"] = {"required": True, "content": _json_content(route.body)}
+            if route.needs_key:
+                operation["security"] = [{"apiKey": []}, {"bearer": []}]
+            paths.setdefault(route.path, {})[route.method.lower()] = operation
+        components: dict[str, Any] = {"schemas": {"Error": ERROR_SCHEMA, **self.components}}
+        if any(route.needs_key for route in self.routes):
+            components["securitySchemes"] = {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                                             "bearer": {"type": "http", "scheme": "bearer"}}
+        return {"openapi": "3.0.3", "info": {"title": self.title, "version": self.version,
+                                             "description": self.description},
+                "paths": paths, "components": components}
+
+    @staticmethod
+    def _parameter(param: Param, route: Route) -> dict[str, Any]:
+        where = "path" if param.name in route.path_params else "query"
+        return {"name": param.name, "in": where, "required": where == "path" or param.required,
+                "description": param.description, "schema": param.schema()}
+
+
+def _json_content(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """Response timestamps in the form events carry them: UTC, microseconds, Z."""
+    return None if value is None else format_timestamp(value)
