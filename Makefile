@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements.txt requirements-dev.txt constraints.txt gateway-bridge/requirements.txt \
 	functions/common/requirements.txt templates/python3-ingestor/requirements.txt functions/write/requirements.txt \
-	functions/retention-archive/requirements.txt functions/context-poll/requirements.txt
+	functions/retention-archive/requirements.txt functions/context-poll/requirements.txt \
+	$(wildcard functions/*/requirements.txt)
 export PYTHONPATH := $(CURDIR)/functions/common:$(CURDIR)/infra/local:$(CURDIR)/gateway-bridge
 
 PORT ?= 8080
