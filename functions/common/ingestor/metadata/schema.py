@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Connection, Integer, MetaData, String, Table, Text
 
+from ingestor.sports.schema import create as _v3_sports
 from ingestor.store.migrate import Migration
+from ingestor.webhooks.schema import create as _v2_webhooks
 
 metadata = MetaData()
 
@@ -84,4 +86,6 @@ def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=[areas, devices, entities, settings, registry_parts])
 
 
-MIGRATIONS = [Migration(1, "areas, devices, entities, settings, registry parts", _v1_initial)]
+MIGRATIONS = [Migration(1, "areas, devices, entities, settings, registry parts", _v1_initial),
+              Migration(2, "webhooks and deliveries", _v2_webhooks),
+              Migration(3, "sports games and scores", _v3_sports)]

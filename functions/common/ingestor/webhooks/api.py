@@ -1,0 +1,204 @@
+"""The `webhooks` admin API: routes, shapes and their OpenAPI description (served at GET /openapi.json).
+
+Secrets are stored (they sign deliveries) but never shown again after the 201 that generated them:
+every other answer carries "****" and the last 4 characters.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from typing import Any
+
+from ingestor import config, metadata
+from ingestor.httpapi import Api, Param, Request, Route
+from ingestor.responses import BadRequest, HTTPError, Unavailable
+from ingestor.store.model import StoreError, StoreUnavailable
+from ingestor.webhooks import filters, settings, validation
+from ingestor.webhooks.store import Webhook, WebhookStore
+
+log = logging.getLogger("webhooks")
+_ID = re.compile(r"^wh_[0-9a-f]{24}$")
+TAG = "webhooks"
+
+
+@functools.cache
+def store() -> WebhookStore:
+    return WebhookStore(metadata.default_url())
+
+
+@functools.cache
+def current() -> settings.Settings:
+    return settings.load()
+
+
+def api_key() -> str | None:
+    return config.secret("webhooks-api-key", "WEBHOOKS_API_KEY")
+
+
+def masked(secret: str) -> str:
+    return "****" + secret[-4:]
+
+
+def shape(hook: Webhook) -> dict[str, Any]:
+    return {"id": hook.id, "name": hook.name, "url": hook.url, "secret": masked(hook.secret),
+            "filters": {k: v for k, v in hook.filters.items() if v}, "enabled": hook.enabled, "paused": hook.paused,
+            "paused_reason": hook.paused_reason, "consecutive_failures": hook.consecutive_failures,
+            "created_at": hook.created_at, "updated_at": hook.updated_at, "last_delivery_at": hook.last_delivery_at,
+            "last_status": hook.last_status}
+
+
+def _guarded(fn: Any) -> Any:
+    """Store trouble as clear 5xx answers: 503 when the DB cannot be reached."""
+    @functools.wraps(fn)
+    def run(request: Request) -> Any:
+        try:
+            return fn(request)
+        except StoreUnavailable as exc:
+            raise Unavailable(str(exc)) from None
+        except StoreError as exc:
+            raise HTTPError(500, "store_error", str(exc)) from None
+    return run
+
+
+def _found(webhook_id: str) -> Webhook:
+    hook = store().get(webhook_id) if _ID.match(webhook_id) else None
+    if hook is None:
+        raise HTTPError(404, "not_found", f"no webhook {webhook_id!r}")
+    return hook
+
+
+@_guarded
+def create(request: Request) -> dict[str, Any]:
+    values, generated = validation.registration(request.body, current().allow_private)
+    hook = store().create(values["name"], values["url"], values["secret"], values["filters"], values["enabled"])
+    log.info("webhook registered", extra={"webhook_id": hook.id, "generated_secret": generated})
+    out = shape(hook)
+    if generated:
+        out["secret"] = values["secret"]  # the one time it is shown
+        out["secret_generated"] = True
+    return out
+
+
+@_guarded
+def listing(request: Request) -> dict[str, Any]:
+    limit, cursor = request.params["limit"], request.params["cursor"]
+    if cursor is not None and not _ID.match(cursor):
+        raise BadRequest(f"cursor: expected a cursor from next_cursor, got {cursor[:40]!r}", code="bad_parameter")
+    hooks = store().page(limit + 1, cursor)
+    more = len(hooks) > limit
+    return {"items": [shape(h) for h in hooks[:limit]], "next_cursor": hooks[limit - 1].id if more else None}
+
+
+@_guarded
+def one(request: Request) -> dict[str, Any]:
+    return shape(_found(request.params["webhook_id"]))
+
+
+@_guarded
+def replace(request: Request) -> dict[str, Any]:
+    hook = _found(request.params["webhook_id"])
+    values, generated = validation.registration(request.body, current().allow_private)
+    if generated:
+        del values["secret"]  # PUT without a secret keeps the one in use
+    return shape(store().update(hook.id, values) or hook)
+
+
+@_guarded
+def patch(request: Request) -> dict[str, Any]:
+    hook = _found(request.params["webhook_id"])
+    values = validation.changes(request.body, current().allow_private)
+    return shape(store().update(hook.id, values) or hook)
+
+
+@_guarded
+def remove(request: Request) -> dict[str, Any]:
+    hook = _found(request.params["webhook_id"])
+    store().delete(hook.id)
+    log.info("webhook deleted", extra={"webhook_id": hook.id})
+    return {"statusCode": 204, "body": b"", "headers": {}}
+
+
+@_guarded
+def resume(request: Request) -> dict[str, Any]:
+    hook = _found(request.params["webhook_id"])
+    log.info("webhook resumed", extra={"webhook_id": hook.id, "was_paused": hook.paused})
+    return shape(store().resume(hook.id) or hook)
+
+
+@_guarded
+def deliveries(request: Request) -> dict[str, Any]:
+    hook = _found(request.params["webhook_id"])
+    limit, cursor = request.params["limit"], request.params["cursor"]
+    if cursor is not None and not cursor.isdigit():
+        raise BadRequest(f"cursor: expected a cursor from next_cursor, got {cursor[:40]!r}", code="bad_parameter")
+    rows = store().attempts(hook.id, limit + 1, int(cursor) if cursor else None)
+    more = len(rows) > limit
+    items = [{"delivery_id": r["delivery_id"], "event_id": r["event_id"], "event_type": r["event_type"],
+              "attempt": r["attempt"], "status_code": r["status_code"], "latency_ms": r["latency_ms"],
+              "error": r["error"], "outcome": r["outcome"], "at": r["at"]} for r in rows[:limit]]
+    return {"items": items, "next_cursor": str(rows[limit - 1]["id"]) if more else None}
+
+
+_STRINGS = {"type": "array", "maxItems": filters.MAX_ITEMS, "items": {"type": "string", "maxLength": 255}}
+FILTERS = {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
+    "event_types": {**_STRINGS, "description": 'HA event types; "*" is every type'},
+    "entity_ids": {**_STRINGS, "description": "entity ids or fnmatch globs (sensor.*_temperature)"},
+    "domains": _STRINGS, "areas": _STRINGS,
+    "teams": {**_STRINGS, "description": "team abbreviations, optionally league-scoped (nfl:SF)"},
+    "game_events": {"type": "array", "items": {"type": "string", "enum": list(filters.GAME_EVENTS)}},
+}}
+REGISTRATION = {"type": "object", "additionalProperties": False, "required": ["url", "filters"], "properties": {
+    "url": {"type": "string", "format": "uri", "maxLength": 2048},
+    "name": {"type": "string", "maxLength": validation.MAX_NAME},
+    "secret": {"type": "string", "minLength": validation.SECRET_MIN, "maxLength": validation.SECRET_MAX,
+               "description": "generated (and shown once) when absent"},
+    "filters": {"$ref": "#/components/schemas/Filters"}, "enabled": {"type": "boolean", "default": True}}}
+PATCH = {**REGISTRATION, "required": [], "minProperties": 1}
+WEBHOOK = {"type": "object", "properties": {
+    "id": {"type": "string"}, "name": {"type": "string"}, "url": {"type": "string"},
+    "secret": {"type": "string", "description": "masked: ****abcd (in full only in the 201 that generated it)"},
+    "filters": {"$ref": "#/components/schemas/Filters"}, "enabled": {"type": "boolean"},
+    "paused": {"type": "boolean"}, "paused_reason": {"type": "string", "nullable": True},
+    "consecutive_failures": {"type": "integer"}, "created_at": {"type": "string"}, "updated_at": {"type": "string"},
+    "last_delivery_at": {"type": "string", "nullable": True}, "last_status": {"type": "integer", "nullable": True}}}
+_REF = {"$ref": "#/components/schemas/Webhook"}
+ATTEMPT = {"type": "object", "properties": {
+    "delivery_id": {"type": "string"}, "event_id": {"type": "string"}, "event_type": {"type": "string"},
+    "attempt": {"type": "integer"}, "status_code": {"type": "integer", "nullable": True},
+    "latency_ms": {"type": "number", "nullable": True}, "error": {"type": "string", "nullable": True},
+    "outcome": {"type": "string", "enum": ["delivered", "retrying", "failed", "skipped_paused"]},
+    "at": {"type": "string"}}}
+
+
+def _page(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": {"items": {"type": "array", "items": item},
+                                             "next_cursor": {"type": "string", "nullable": True}}}
+
+
+_WID = Param("webhook_id", "the webhook's id", max_length=64)
+_CURSOR = Param("cursor", "next_cursor of the previous page", max_length=64)
+
+ROUTES = [
+    Route("POST", "/webhooks", create, "Register a webhook", body=REGISTRATION, response=_REF, status=201, tag=TAG,
+          needs_key=True, description="The URL must be http(s) and public unless WEBHOOK_ALLOW_PRIVATE_TARGETS."),
+    Route("GET", "/webhooks", listing, "List webhooks (secrets masked)", tag=TAG, needs_key=True,
+          params=(Param("limit", kind="integer", minimum=1, maximum=100, default=50), _CURSOR), response=_page(_REF)),
+    Route("GET", "/webhooks/{webhook_id}", one, "One webhook", params=(_WID,), response=_REF, tag=TAG, needs_key=True),
+    Route("PUT", "/webhooks/{webhook_id}", replace, "Replace a webhook (the secret is kept when absent)",
+          params=(_WID,), body=REGISTRATION, response=_REF, tag=TAG, needs_key=True),
+    Route("PATCH", "/webhooks/{webhook_id}", patch, "Change some fields of a webhook", params=(_WID,), body=PATCH,
+          response=_REF, tag=TAG, needs_key=True),
+    Route("DELETE", "/webhooks/{webhook_id}", remove, "Delete a webhook and its delivery log", params=(_WID,),
+          status=204, tag=TAG, needs_key=True),
+    Route("POST", "/webhooks/{webhook_id}/resume", resume, "Un-pause a webhook paused after failures",
+          params=(_WID,), response=_REF, tag=TAG, needs_key=True),
+    Route("GET", "/webhooks/{webhook_id}/deliveries", deliveries, "Delivery attempts, newest first",
+          params=(_WID, Param("limit", kind="integer", minimum=1, maximum=500, default=50), _CURSOR),
+          response=_page(ATTEMPT), tag=TAG, needs_key=True),
+]
+
+API = Api("HA Ingestor webhooks", "1.0", "Register webhooks that receive signed HA and sports events; see "
+          "docs/webhooks.md for verifying signatures.", ROUTES,
+          components={"Webhook": WEBHOOK, "Filters": FILTERS, "Attempt": ATTEMPT}, api_key=api_key)

@@ -1,0 +1,195 @@
+"""Dispatch in process against real HTTP receivers on 127.0.0.1: matching, retries, exactly once, pausing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from ingestor.webhooks.dispatch import Dispatcher
+from ingestor.webhooks.settings import Settings
+from ingestor.webhooks.store import WebhookStore
+from tests.webhooks.events import ha_record, sports_event
+from tests.webhooks.receiver import receiving
+
+SECRET = "dispatch-test-secret-0001"
+FAST = Settings(allow_private=True, timeout_s=2, max_attempts=4, backoff_s=0.05, backoff_cap_s=0.2, pause_after=5,
+                workers=4, inline_budget_s=10, sweep_s=0)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/metadata.db"
+    return request.getfixturevalue("postgres").new_database()
+
+
+@pytest.fixture
+def store(db_url: str) -> WebhookStore:
+    return WebhookStore(db_url)
+
+
+@pytest.fixture
+def dispatcher(store: WebhookStore) -> Iterator[Dispatcher]:
+    found = Dispatcher(store, FAST)
+    yield found
+    found.stop()
+
+
+def drain(dispatcher: Dispatcher, seconds: float = 5) -> None:
+    """Run the sweeper by hand until nothing is pending (or time is up)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        dispatcher.sweep()
+        time.sleep(0.05)
+
+
+def test_only_matching_events_arrive_signed(store: WebhookStore, dispatcher: Dispatcher) -> None:
+    with receiving(SECRET) as lights:
+        store.create("lights", lights.url, SECRET, {"domains": ["light"]}, True)
+        events = [ha_record("light.kitchen"), ha_record("sensor.temp"), ha_record("light.hall")]
+        summary = dispatcher.dispatch(events)
+        assert (summary.matched, summary.delivered) == (2, 2)
+        got = lights.all()
+        assert sorted(r.json()["event"]["entity_id"] for r in got) == ["light.hall", "light.kitchen"]
+        assert all(r.verified for r in got)
+        assert {r.headers["X-Webhook-Event"] for r in got} == {"state_changed"}
+        assert {r.headers["X-Webhook-Id"] for r in got} == {r.json()["delivery_id"] for r in got}
+
+
+def test_a_receiver_that_fails_then_recovers_gets_the_event_exactly_once(
+        store: WebhookStore, dispatcher: Dispatcher) -> None:
+    with receiving(SECRET, script=[503, 503]) as flaky:
+        hook = store.create("flaky", flaky.url, SECRET, {"event_types": ["*"]}, True)
+        summary = dispatcher.dispatch([ha_record("light.kitchen")])
+        assert summary.retrying == 1
+        drain(dispatcher, 3)
+        assert [r.answered for r in flaky.all()] == [503, 503, 200]
+        assert len({r.headers["X-Webhook-Id"] for r in flaky.all()}) == 1  # the same id on every attempt
+        assert len(flaky.delivered()) == 1 and flaky.delivered()[0].verified
+        log = store.attempts(hook.id, 10, None)
+        assert [(a["attempt"], a["outcome"], a["status_code"]) for a in log] == [
+            (3, "delivered", 200), (2, "retrying", 503), (1, "retrying", 503)]
+        assert store.get(hook.id).consecutive_failures == 0
+
+
+def test_a_redelivered_batch_sends_nothing_twice(store: WebhookStore, dispatcher: Dispatcher) -> None:
+    with receiving(SECRET) as rx:
+        store.create("rx", rx.url, SECRET, {"event_types": ["*"]}, True)
+        batch = [ha_record("light.kitchen"), ha_record("light.hall")]
+        dispatcher.dispatch(batch)
+        again = dispatcher.dispatch(batch)
+        assert again.duplicates == 2 and again.delivered == 0
+        assert len(rx.all()) == 2
+
+
+def test_pending_retries_survive_a_restart(store: WebhookStore, db_url: str) -> None:
+    with receiving(SECRET, script=[500]) as rx:
+        store.create("rx", rx.url, SECRET, {"event_types": ["*"]}, True)
+        first = Dispatcher(store, FAST)
+        assert first.dispatch([ha_record("light.kitchen")]).retrying == 1
+        first.stop()  # the process goes away with a retry pending
+        second = Dispatcher(WebhookStore(db_url), FAST)
+        try:
+            drain(second, 2)
+        finally:
+            second.stop()
+        assert [r.answered for r in rx.all()] == [500, 200]
+
+
+def test_a_4xx_fails_for_good_without_retries(store: WebhookStore, dispatcher: Dispatcher) -> None:
+    with receiving(SECRET, default=404) as rx:
+        hook = store.create("rx", rx.url, SECRET, {"event_types": ["*"]}, True)
+        assert dispatcher.dispatch([ha_record("light.kitchen")]).failed == 1
+        drain(dispatcher, 1)
+        assert len(rx.all()) == 1
+        (attempt,) = store.attempts(hook.id, 10, None)
+        assert attempt["outcome"] == "failed" and attempt["status_code"] == 404 and attempt["error"] == "HTTP 404"
+
+
+def test_retries_stop_after_max_attempts(store: WebhookStore, dispatcher: Dispatcher) -> None:
+    with receiving(SECRET, default=502) as rx:
+        hook = store.create("rx", rx.url, SECRET, {"event_types": ["*"]}, True)
+        dispatcher.dispatch([ha_record("light.kitchen")])
+        drain(dispatcher, 3)
+        assert len(rx.all()) == FAST.max_attempts
+        newest = store.attempts(hook.id, 1, None)[0]
+        assert newest["outcome"] == "failed" and "gave up after 4 attempts" in newest["error"]
+
+
+def test_a_webhook_that_keeps_failing_is_paused_then_skipped_until_resumed(
+        store: WebhookStore, dispatcher: Dispatcher) -> None:
+    with receiving(SECRET, default=500) as rx:
+        hook = store.create("rx", rx.url, SECRET, {"event_types": ["*"]}, True)
+        summary = dispatcher.dispatch([ha_record(f"light.l{i}") for i in range(FAST.pause_after)])
+        assert summary.paused == [hook.id]
+        paused = store.get(hook.id)
+        assert paused.paused and "5 consecutive failed attempts" in (paused.paused_reason or "")
+        assert store.deliveries_by_state(hook.id) == {"skipped_paused": FAST.pause_after}
+        later = dispatcher.dispatch([ha_record("light.later")])
+        assert later.skipped_paused == 1
+        drain(dispatcher, 0.5)
+        assert len(rx.all()) == FAST.pause_after
+        assert store.attempts(hook.id, 1, None)[0]["outcome"] == "skipped_paused"
+        rx.default = 200
+        store.resume(hook.id)
+        assert dispatcher.dispatch([ha_record("light.after_resume")]).delivered == 1
+        assert not store.get(hook.id).paused
+
+
+def test_a_target_that_turns_private_is_refused_at_delivery_time(store: WebhookStore) -> None:
+    strict = Dispatcher(store, replace(FAST, allow_private=False))
+    try:
+        with receiving(SECRET) as rx:
+            hook = store.create("rx", rx.url, SECRET, {"event_types": ["*"]}, True)
+            assert strict.dispatch([ha_record("light.kitchen")]).failed == 1
+            assert rx.all() == []
+            assert "target refused" in store.attempts(hook.id, 1, None)[0]["error"]
+    finally:
+        strict.stop()
+
+
+def test_what_an_invocation_has_no_time_for_is_left_to_the_sweeper(store: WebhookStore) -> None:
+    hurried = Dispatcher(store, replace(FAST, inline_budget_s=0))
+    try:
+        with receiving(SECRET) as rx:
+            store.create("rx", rx.url, SECRET, {"event_types": ["*"]}, True)
+            assert hurried.dispatch([ha_record("light.a"), ha_record("light.b")]).deferred == 2
+            assert rx.all() == []
+            hurried.settings = FAST
+            drain(hurried, 1)
+            assert len(rx.delivered()) == 2
+    finally:
+        hurried.stop()
+
+
+def test_sports_events_reach_team_webhooks_only(store: WebhookStore, dispatcher: Dispatcher) -> None:
+    with receiving(SECRET) as team, receiving(SECRET) as home:
+        store.create("team", team.url, SECRET, {"teams": ["SF"]}, True)
+        store.create("home", home.url, SECRET, {"event_types": ["*"]}, True)
+        dispatcher.dispatch([sports_event(home="SF"), sports_event(home="BOS", away="NYR"), ha_record("light.a")])
+        assert [r.json()["event"]["teams"] for r in team.all()] == [["SF", "DAL"]]
+        assert [r.json()["event"]["entity_id"] for r in home.all()] == ["light.a"]
+
+
+def test_disabled_webhooks_get_nothing(store: WebhookStore, dispatcher: Dispatcher) -> None:
+    with receiving(SECRET) as rx:
+        store.create("rx", rx.url, SECRET, {"event_types": ["*"]}, False)
+        assert dispatcher.dispatch([ha_record("light.a")]).matched == 0
+        assert rx.all() == []
+
+
+def test_the_delivery_log_pages_newest_first_and_is_pruned_to_the_newest(
+        store: WebhookStore, dispatcher: Dispatcher) -> None:
+    with receiving(SECRET) as rx:
+        hook = store.create("rx", rx.url, SECRET, {"event_types": ["*"]}, True)
+        dispatcher.dispatch([ha_record(f"light.l{i}") for i in range(7)])
+        first = store.attempts(hook.id, 4, None)
+        rest = store.attempts(hook.id, 4, first[-1]["id"])
+        ids = [a["id"] for a in first + rest]
+        assert len(ids) == 7 and ids == sorted(ids, reverse=True)
+        assert store.prune(keep=3, log_days=30, dedup_days=8) == 4
+        assert [a["id"] for a in store.attempts(hook.id, 10, None)] == ids[:3]
