@@ -1,0 +1,163 @@
+"""JetStream as the health function sees it: the stream, its consumers, and the dead letters on it.
+
+Its own connection, not `bus.default()`: the bus reconnects forever (right for publishers), so a first
+connect while NATS is down never returns and each health call would leave one more attempt running.
+Here a connection that fails or drops is simply opened again by the next probe. Dead letters are read
+through ephemeral consumers (memory storage, deleted after use, and expiring by themselves if a delete
+is lost), so nothing durable is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import threading
+import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
+
+T = TypeVar("T")
+FETCH_BATCH = 250
+EPHEMERAL_IDLE_S = 30.0
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    seq: int
+    time: dt.datetime
+    data: bytes
+
+
+async def _quiet(_: Exception) -> None:
+    """nats-py logs connection errors itself by default; the probe reports them instead."""
+
+
+class JetStreamMonitor:
+    def __init__(self, url: str, stream: str, timeout: float) -> None:
+        self.url = url
+        self.stream = stream
+        self.timeout = timeout
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="health-nats", daemon=True)
+        self._thread.start()
+        self._nc: Client | None = None
+        self._connecting = asyncio.Lock()
+
+    def run(self, work: Callable[[JetStreamContext], Coroutine[Any, Any, T]], timeout: float | None = None) -> T:
+        """Run `work(js)` on the monitor's loop; raises the NATS error or TimeoutError."""
+        future = asyncio.run_coroutine_threadsafe(self._with_js(work), self._loop)
+        try:
+            return future.result(timeout or self.timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
+
+    async def _with_js(self, work: Callable[[JetStreamContext], Coroutine[Any, Any, T]]) -> T:
+        async with self._connecting:
+            if self._nc is None or self._nc.is_closed or not self._nc.is_connected:
+                if self._nc is not None and not self._nc.is_closed:
+                    await self._nc.close()
+                self._nc = None
+                self._nc = await nats.connect(self.url, name="health", connect_timeout=max(self.timeout / 2, 0.5),
+                                              allow_reconnect=False, error_cb=_quiet)
+        return await work(self._nc.jetstream(timeout=self.timeout))
+
+    def is_connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    def server_info(self) -> dict[str, Any]:
+        """What the server said when we connected (version, JetStream on); empty before a connection."""
+        info = getattr(self._nc, "_server_info", None) or {}
+        return {"server_version": info.get("version"), "jetstream": info.get("jetstream")}
+
+    # -- what the probes ask -----------------------------------------------------------------------
+
+    async def stream_state(self, js: JetStreamContext, subject: str) -> tuple[dict[str, Any], int]:
+        """The stream's figures, and how many messages on `subject` it holds."""
+        info = await js.stream_info(self.stream, subjects_filter=subject)
+        state = info.state
+        figures = {"name": info.config.name, "messages": state.messages, "bytes": state.bytes,
+                   "first_seq": state.first_seq, "last_seq": state.last_seq, "consumer_count": state.consumer_count}
+        return figures, int((state.subjects or {}).get(subject, 0))
+
+    async def consumers(self, js: JetStreamContext) -> list[ConsumerInfo]:
+        return list(await js.consumers_info(self.stream))
+
+    async def count_since(self, js: JetStreamContext, subject: str, since: dt.datetime) -> int:
+        """Messages on `subject` stored at or after `since` (an ephemeral consumer's pending count)."""
+        config = self._ephemeral(subject, DeliverPolicy.BY_START_TIME, opt_start_time=since)
+        info = await js.add_consumer(self.stream, config=config)
+        await self._drop(js, config.name)
+        return int(info.num_pending or 0)
+
+    async def last_messages(self, js: JetStreamContext, subject: str, total: int, last: int,
+                            since: tuple[dt.datetime, int] | None = None) -> list[StoredMessage]:
+        """The last `last` messages on `subject` (of `total` held), oldest first.
+
+        `since` = (time, how many are at or after it): when those are all that is wanted, they are read
+        from that time; otherwise the start is found by a binary search over stream sequences.
+        """
+        if total <= 0 or last <= 0:
+            return []
+        if since is not None and since[1] <= last:
+            config = self._ephemeral(subject, DeliverPolicy.BY_START_TIME, opt_start_time=since[0])
+        elif total > last:
+            start = await self._start_of_last(js, subject, last)
+            config = self._ephemeral(subject, DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start)
+        else:
+            config = self._ephemeral(subject, DeliverPolicy.ALL)
+        await js.add_consumer(self.stream, config=config)
+        out: list[StoredMessage] = []
+        try:
+            sub = await js.pull_subscribe_bind(consumer=config.name, stream=self.stream)
+            wanted = int((await sub.consumer_info()).num_pending or 0)
+            while len(out) < wanted:
+                try:
+                    msgs = await sub.fetch(min(FETCH_BATCH, wanted - len(out)), timeout=self.timeout)
+                except TimeoutError:
+                    break
+                out.extend(StoredMessage(m.metadata.sequence.stream, m.metadata.timestamp, m.data) for m in msgs)
+            await sub.unsubscribe()
+        finally:
+            await self._drop(js, config.name)
+        return out[-last:]
+
+    async def _start_of_last(self, js: JetStreamContext, subject: str, last: int) -> int:
+        """The highest stream sequence from which at least `last` messages on `subject` remain (binary search)."""
+        info = await js.stream_info(self.stream)
+        low, high = info.state.first_seq, info.state.last_seq
+        while low < high:
+            middle = (low + high + 1) // 2
+            config = self._ephemeral(subject, DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=middle)
+            pending = int((await js.add_consumer(self.stream, config=config)).num_pending or 0)
+            await self._drop(js, config.name)
+            if pending >= last:
+                low = middle
+            else:
+                high = middle - 1
+        return low
+
+    @staticmethod
+    def _ephemeral(subject: str, policy: DeliverPolicy, **start: Any) -> ConsumerConfig:
+        return ConsumerConfig(name=f"health-{uuid.uuid4().hex[:16]}", filter_subject=subject, deliver_policy=policy,
+                              ack_policy=AckPolicy.NONE, mem_storage=True, inactive_threshold=EPHEMERAL_IDLE_S,
+                              num_replicas=1, **start)
+
+    async def _drop(self, js: JetStreamContext, name: str | None) -> None:
+        with contextlib.suppress(Exception):  # it expires by itself after EPHEMERAL_IDLE_S
+            await js.delete_consumer(self.stream, name or "")
+
+    def close(self) -> None:
+        async def _close() -> None:
+            if self._nc is not None and not self._nc.is_closed:
+                await self._nc.close()
+
+        asyncio.run_coroutine_threadsafe(_close(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)

@@ -1,0 +1,247 @@
+"""What each component is asked, and how its answer becomes plain data or a judged Component.
+
+Every probe raises on trouble; the runner turns a raise or a timeout into that component's finding.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerInfo
+from nats.js.errors import NotFoundError
+
+from ingestor import dlq
+from ingestor.health import deadletters, masking, rules
+from ingestor.health.gatewayclient import Gateway, HttpClient, TimedOut, Unreachable, basic_auth
+from ingestor.health.jetstream import JetStreamMonitor
+from ingestor.health.model import Component
+from ingestor.health.runner import ProbeTimeout
+from ingestor.health.settings import Settings
+from ingestor.httpapi import iso
+
+OWN_CONSUMER_PREFIX = "health-"
+
+
+@dataclass
+class Deps:
+    """Connections opened once per process and shared by every probe."""
+
+    settings: Settings
+    http: HttpClient = field(init=False)
+    monitor: JetStreamMonitor = field(init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _bridge_down_since: float | None = None
+    _gateway_auth: tuple[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        self.http = HttpClient(self.settings.probe_timeout_s)
+        self._gateway_auth = basic_auth()
+        self.monitor = JetStreamMonitor(self.settings.nats_url, self.settings.stream, self.settings.probe_timeout_s)
+
+    @property
+    def gateway(self) -> Gateway | None:
+        return Gateway(self.settings.gateway_url, self.http, self._gateway_auth) if self.settings.gateway_url else None
+
+    @cached_property
+    def event_store(self) -> Any:
+        from ingestor import store
+
+        return store.open_event_store(self.settings.store_url)
+
+    @cached_property
+    def metadata_db(self) -> Any:
+        from ingestor.metadata.registry import MetadataDB
+
+        return MetadataDB(self.settings.metadata_url)
+
+    def bridge_disconnected(self, connected: bool) -> float | None:
+        """Seconds the bridge has been seen disconnected (None while connected)."""
+        with self._lock:
+            if connected:
+                self._bridge_down_since = None
+                return None
+            if self._bridge_down_since is None:
+                self._bridge_down_since = time.monotonic()
+            return time.monotonic() - self._bridge_down_since
+
+
+# -- the gateway and functions --------------------------------------------------------------------
+
+def functions(deps: Deps) -> list[dict[str, Any]]:
+    gateway = deps.gateway
+    if gateway is None:
+        raise Unreachable("not configured (GATEWAY_URL empty)")
+    return gateway.functions()
+
+
+def function(deps: Deps, fn: dict[str, Any]) -> Component:
+    assert deps.gateway is not None
+    try:
+        answer = deps.gateway.call(fn["name"], "_/health")
+    except TimedOut as exc:  # judged by the caller, which knows whether it was slow the last time too
+        raise ProbeTimeout(str(exc)) from None
+    except Unreachable as exc:
+        return rules.function(fn, None, None, str(exc))
+    try:
+        body = masking.scrub(answer.json())
+    except Unreachable:
+        body = {"answer": answer.excerpt()}
+    return rules.function(fn, answer.status, body, None)
+
+
+def gateway_component(deps: Deps, listed: list[dict[str, Any]] | Exception) -> Component:
+    """The gateway itself (kind "function": it is what serves them)."""
+    c = Component("gateway", "function", details={"url": deps.settings.gateway_url})
+    if deps.settings.gateway_url is None:
+        c.status = "unknown"
+        c.reasons.append("not configured (GATEWAY_URL empty)")
+    elif isinstance(listed, Exception):
+        c.worsen("unhealthy", f"gateway {deps.settings.gateway_url} unreachable: {listed}; functions not checked")
+    else:
+        c.details["functions"] = len(listed)
+    return c
+
+
+def function_json(deps: Deps, name: str, path: str) -> Any:
+    """A function's JSON answer to GET `path`, secrets masked; Unreachable unless 200 with JSON."""
+    gateway = deps.gateway
+    if gateway is None:
+        raise Unreachable("not configured (GATEWAY_URL empty)")
+    return masking.scrub(gateway.json(name, path))
+
+
+def metrics_text(deps: Deps, url: str) -> str:
+    answer = deps.http.get(url)
+    if answer.status != 200:
+        raise Unreachable(f"{url}: HTTP {answer.status}")
+    return answer.body.decode("utf-8", "replace")
+
+
+# -- the bridge -----------------------------------------------------------------------------------
+
+def bridge(deps: Deps) -> Component:
+    url = deps.settings.bridge_url
+    if not url:
+        return Component("bridge", "bridge", "unknown", ["not configured (BRIDGE_URL empty)"])
+    try:
+        answer = deps.http.get(f"{url}/health")
+        body = answer.json()
+    except Unreachable as exc:
+        deps.bridge_disconnected(False)
+        return rules.bridge(None, f"{url}: {exc}", None, deps.settings)
+    if not isinstance(body, dict):
+        return rules.bridge(None, f"{url}/health did not answer an object", None, deps.settings)
+    body = masking.scrub(body)
+    down = deps.bridge_disconnected(bool(body.get("connected") and body.get("authenticated")))
+    return rules.bridge(body, None, down, deps.settings)
+
+
+# -- stores ---------------------------------------------------------------------------------------
+
+def event_store(deps: Deps) -> Component:
+    c = Component("event-store", "store", details={"url": masking.url(deps.settings.store_url)})
+    try:
+        state = deps.event_store.health()
+    except Exception as exc:  # a URL that cannot even be opened
+        c.worsen("unhealthy", f"cannot open the event store: {type(exc).__name__}: {exc}")
+        return c
+    c.details.update({"backend": state.backend, "latency_ms": state.latency_ms,
+                      **masking.scrub(dict(state.details or {}))})
+    if state.status != "ok":
+        c.worsen("unhealthy", f"event store unavailable: {state.reason or 'no reason given'}")
+    return c
+
+
+def metadata(deps: Deps) -> Component:
+    """Down: degraded, not unhealthy. Events are still captured and stored; device/area context waits."""
+    c = Component("metadata-db", "metadata", details={"url": masking.url(deps.settings.metadata_url)})
+    try:
+        state = deps.metadata_db.health()
+    except Exception as exc:
+        c.worsen("degraded", f"cannot open the metadata DB: {type(exc).__name__}: {exc}")
+        return c
+    c.details.update({k: v for k, v in state.items() if k != "status"})
+    if state.get("status") != "ok":
+        c.worsen("degraded", f"metadata DB unavailable: {state.get('reason') or 'no reason given'}")
+    return c
+
+
+# -- NATS -----------------------------------------------------------------------------------------
+
+def consumer_row(info: ConsumerInfo) -> dict[str, Any]:
+    """A connector consumer as a pipeline stage; its name is `<function>--<subject>` (localfaas.connector)."""
+    name = info.name
+    config = info.config
+    topic = config.filter_subject or ",".join(config.filter_subjects or [])
+    delivered, floor = info.delivered, info.ack_floor
+    return {"function": name.split("--", 1)[0] if "--" in name else None, "topic": topic, "consumer": name,
+            "pending": int(info.num_pending or 0), "ack_pending": int(info.num_ack_pending or 0),
+            "redelivered": int(info.num_redelivered or 0),
+            "delivered": int(delivered.consumer_seq) if delivered else 0,
+            "last_active": iso(delivered.last_active) if delivered and delivered.last_active else None,
+            "last_ack_at": floor.last_active if floor else None, "created_at": info.created}
+
+
+async def _nats_state(monitor: JetStreamMonitor, js: JetStreamContext) -> dict[str, Any]:
+    stream, dlq_total = await monitor.stream_state(js, dlq.SUBJECT)
+    consumers = [consumer_row(i) for i in await monitor.consumers(js) if not i.name.startswith(OWN_CONSUMER_PREFIX)]
+    return {"stream": stream, "dlq_total": dlq_total, "consumers": sorted(consumers, key=lambda r: r["consumer"])}
+
+
+def nats_state(deps: Deps) -> dict[str, Any]:
+    return deps.monitor.run(lambda js: _nats_state(deps.monitor, js))
+
+
+def nats_component(deps: Deps, state: dict[str, Any] | Exception) -> Component:
+    c = Component("nats", "nats", details={"url": masking.url(deps.settings.nats_url)})
+    if isinstance(state, NotFoundError):
+        c.worsen("unhealthy", f"stream {deps.settings.stream} not found on {masking.url(deps.settings.nats_url)}")
+        return c
+    if isinstance(state, Exception):
+        c.worsen("unhealthy", f"NATS JetStream unreachable at {masking.url(deps.settings.nats_url)}: {_why(state)}")
+        return c
+    c.details.update(deps.monitor.server_info())
+    c.details["stream"] = state["stream"]
+    c.details["consumers"] = [{k: v for k, v in row.items() if k not in ("last_ack_at", "created_at")}
+                              | {"last_ack_at": iso(row["last_ack_at"]) if row["last_ack_at"] else None}
+                              for row in state["consumers"]]
+    rules.consumer_lag(c, state["consumers"], deps.settings, dt.datetime.now(dt.UTC))
+    return c
+
+
+def dead_letters(deps: Deps, scan: int, window_only: bool) -> dict[str, Any]:
+    """DLQ figures: total held, how many in the window, and a summary of the last `scan` records
+    (only those within the window when `window_only`: the reasons GET / gives must be current)."""
+    settings = deps.settings
+
+    async def work(js: JetStreamContext) -> dict[str, Any]:
+        _, total = await deps.monitor.stream_state(js, dlq.SUBJECT)
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=settings.dlq_window_s)
+        in_window = await deps.monitor.count_since(js, dlq.SUBJECT, since) if total else 0
+        wanted = min(scan, in_window) if window_only else scan
+        messages = await deps.monitor.last_messages(js, dlq.SUBJECT, total, wanted, (since, in_window))
+        return {"total": total, "in_window": in_window,
+                **deadletters.summarise(messages, min(settings.dlq_recent, wanted))}
+
+    return deps.monitor.run(work, timeout=settings.probe_timeout_s * 2)
+
+
+def dlq_component(deps: Deps, found: dict[str, Any] | Exception) -> Component:
+    if isinstance(found, Exception):
+        return Component("dlq", "nats", "unknown", [f"dead letters not readable: {_why(found)}"])
+    return rules.dead_letters(found["in_window"], found["total"], found["by_reason"], deps.settings)
+
+
+def _why(exc: Exception) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text and text != type(exc).__name__ else type(exc).__name__
+
+
+def problem(exc: Exception) -> str:
+    return masking.scrub(_why(exc))

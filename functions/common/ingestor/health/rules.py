@@ -1,0 +1,151 @@
+"""The status rules: plain data from the probes in, a judged Component out (docs/health.md explains them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ingestor.health.model import Component
+from ingestor.health.settings import Settings
+
+
+def _reason_of(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error")
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])
+    for key in ("reason", "last_error", "error"):
+        if body.get(key):
+            return str(body[key])
+    return None
+
+
+def function(fn: dict[str, Any], status: int | None, body: Any, problem: str | None) -> Component:
+    """A function: its replicas (from the gateway) and its own /_/health answer.
+
+    No available replica, no answer, or a non-200 answer: unhealthy. A 503 whose body says
+    "degraded" (the function judged itself): degraded.
+    """
+    name = fn["name"]
+    annotations = fn.get("annotations") or {}
+    replicas, available = fn.get("replicas"), fn.get("availableReplicas")
+    c = Component(name, "function", details={
+        "replicas": replicas, "available_replicas": available, "invocation_count": fn.get("invocationCount"),
+        "topics": [t.strip() for t in str(annotations.get("topic") or "").split(",") if t.strip()],
+        "schedule": annotations.get("schedule"), "health": body if isinstance(body, dict) else None})
+    if available == 0:
+        c.worsen("unhealthy", f"no available replica (0 of {replicas})")
+    if problem is not None:
+        c.worsen("unhealthy", f"health check failed: {problem}")
+    elif status != 200:
+        said = _reason_of(body)
+        if isinstance(body, dict) and body.get("status") == "degraded":
+            c.worsen("degraded", f"reports itself degraded{': ' + said if said else ''}")
+        else:
+            state = body.get("status") if isinstance(body, dict) else None
+            c.worsen("unhealthy", f"health check answered HTTP {status}"
+                                  f"{' (' + str(state) + ')' if state else ''}{': ' + said if said else ''}")
+    return c
+
+
+def consumer_lag(c: Component, consumers: list[dict[str, Any]], settings: Settings, now: dt.datetime) -> None:
+    """Degrade `c` for each consumer with a backlog over the threshold, or a backlog not being worked off."""
+    for info in consumers:
+        waiting = info["pending"] + info["ack_pending"]
+        who = f"consumer {info['consumer']} ({info['function'] or '?'} ← {info['topic']})"
+        if waiting > settings.lag_pending:
+            c.worsen("degraded", f"{who}: {_messages(waiting)} waiting (threshold {settings.lag_pending})")
+            continue
+        if waiting > 0:
+            since = info["last_ack_at"] or info["created_at"]
+            idle = (now - since).total_seconds() if since else None
+            if idle is not None and idle > settings.lag_stall_s:
+                c.worsen("degraded", f"{who}: {_messages(waiting)} waiting and no ack for {idle:.0f} s "
+                                     f"(threshold {settings.lag_stall_s:g} s)")
+
+
+def bridge(body: dict[str, Any] | None, problem: str | None, disconnected_for: float | None,
+           settings: Settings) -> Component:
+    """Connected and publishing: ok. Disconnected from HA: degraded while it reconnects (for the grace
+    period), then unhealthy. NATS refusing its publishes (it spools): degraded. No answer: unhealthy."""
+    c = Component("bridge", "bridge")
+    if problem is not None or body is None:
+        c.worsen("unhealthy", f"bridge not answering: {problem}")
+        return c
+    c.details = body
+    if not body.get("connected") or not body.get("authenticated"):
+        error = f": {body['last_error']}" if body.get("last_error") else ""
+        if disconnected_for is not None and disconnected_for < settings.bridge_grace_s:
+            c.worsen("degraded", f"reconnecting to Home Assistant ({disconnected_for:.0f} s){error}")
+        else:
+            c.worsen("unhealthy", f"disconnected from Home Assistant"
+                                  f"{f' for {disconnected_for:.0f} s' if disconnected_for else ''}{error}")
+    if body.get("nats_publishing") is False:
+        c.worsen("degraded", f"NATS is not taking its publishes (spooling {body.get('spool_depth')} batches)"
+                             f"{': ' + str(body['nats_error']) if body.get('nats_error') else ''}")
+    if body.get("paused"):
+        c.worsen("degraded", "reading from HA paused: the spool is nearly full")
+    return c
+
+
+def archive(status: dict[str, Any]) -> Component:
+    """Not configured: unknown. Last run failed, or the bucket unreadable: degraded."""
+    last = status.get("last_run") or {}
+    c = Component("archive", "archive", details={
+        "next_run": status.get("next_run"), "archive": status.get("archive"),
+        "last_run": {k: last.get(k) for k in ("started_at", "finished_at", "ok", "error", "dry_run") if k in last}
+        or None})
+    errors = [str(e) for e in status.get("errors") or []]
+    if any(e.startswith("archive not configured") for e in errors):
+        c.status = "unknown"
+        c.reasons.append("not configured (ARCHIVE_S3_ENDPOINT / ARCHIVE_S3_BUCKET empty)")
+        return c
+    if last and last.get("ok") is False:
+        c.worsen("degraded", f"last run failed{' at ' + str(last['finished_at']) if last.get('finished_at') else ''}"
+                             f": {last.get('error') or 'see the archive status'}")
+    for error in errors:
+        if not error.startswith("last run:"):
+            c.worsen("degraded", error)
+    return c
+
+
+def context_sources(status: dict[str, Any]) -> list[Component]:
+    """One component per context source; an open (or half-open) breaker: degraded."""
+    out = []
+    for name, source in sorted(status.items()):
+        if not isinstance(source, dict):
+            continue
+        c = Component(f"context:{name}", "context", details=source)
+        breaker = source.get("breaker")
+        if breaker and breaker != "closed":
+            error = f": {source['last_error']}" if source.get("last_error") else ""
+            c.worsen("degraded", f"{source.get('provider') or name}: breaker {breaker} after "
+                                 f"{source.get('failures')} failures{error}")
+        out.append(c)
+    return out
+
+
+def dead_letters(in_window: int, total: int, reasons: list[dict[str, Any]], settings: Settings) -> Component:
+    """Any dead letter within the window (an hour by default): degraded, naming the commonest reasons."""
+    window = _window(settings.dlq_window_s)
+    c = Component("dlq", "nats", details={"in_window": in_window, "window_s": settings.dlq_window_s,
+                                          "total": total, "by_reason": reasons})
+    if in_window > 0:
+        top = "; ".join(f"{r['reason']} ({r['count']})" for r in reasons[:3])
+        c.worsen("degraded", f"{in_window} dead letter{'s' if in_window != 1 else ''} in the last {window}"
+                             f"{': ' + top if top else ''}")
+    return c
+
+
+def _messages(count: int) -> str:
+    return f"{count} message{'s' if count != 1 else ''}"
+
+
+def _window(seconds: float) -> str:
+    if seconds % 3600 == 0:
+        hours = int(seconds // 3600)
+        return "hour" if hours == 1 else f"{hours} hours"
+    if seconds % 60 == 0:
+        return f"{int(seconds // 60)} minutes"
+    return f"{seconds:g} s"

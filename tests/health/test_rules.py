@@ -1,0 +1,124 @@
+"""The status rules, from plain probe data: what makes a component degraded or unhealthy, and why."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from ingestor.health import rules
+from ingestor.health.model import Component, overall
+from ingestor.health.runner import ProbeTimeout
+from ingestor.health.settings import Settings
+from ingestor.health.system import HealthSystem
+
+SETTINGS = Settings(gateway_url="http://gw", bridge_url=None, nats_url="nats://n", store_url="sqlite:///x",
+                    metadata_url="sqlite:///y", connector_metrics_url=None)
+NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+
+
+def consumer(pending: int = 0, ack_pending: int = 0, last_ack_s_ago: float | None = None) -> dict[str, Any]:
+    return {"consumer": "validate--ha_events_raw", "function": "validate", "topic": "ha.events.raw",
+            "pending": pending, "ack_pending": ack_pending,
+            "last_ack_at": NOW - dt.timedelta(seconds=last_ack_s_ago) if last_ack_s_ago is not None else None,
+            "created_at": NOW - dt.timedelta(days=1)}
+
+
+def lag(*consumers: dict[str, Any]) -> Component:
+    c = Component("nats", "nats")
+    rules.consumer_lag(c, list(consumers), SETTINGS, NOW)
+    return c
+
+
+def test_overall_is_the_worst_component_and_unknown_counts_as_ok() -> None:
+    assert overall([Component("a", "store"), Component("b", "bridge", "unknown")]) == "ok"
+    assert overall([Component("a", "store", "degraded"), Component("b", "bridge", "unknown")]) == "degraded"
+    assert overall([Component("a", "store", "degraded"), Component("b", "nats", "unhealthy")]) == "unhealthy"
+
+
+def test_a_backlog_over_the_threshold_degrades_naming_the_consumer_and_the_numbers() -> None:
+    c = lag(consumer(pending=10_001, last_ack_s_ago=1))
+    assert c.status == "degraded"
+    assert "validate--ha_events_raw" in c.reasons[0] and "10001" in c.reasons[0] and "10000" in c.reasons[0]
+
+
+def test_a_backlog_with_recent_acks_is_ok_and_a_stalled_one_is_degraded() -> None:
+    assert lag(consumer(pending=5, last_ack_s_ago=10)).status == "ok"
+    stalled = lag(consumer(ack_pending=2, last_ack_s_ago=301))
+    assert stalled.status == "degraded" and "no ack for 301 s" in stalled.reasons[0]
+
+
+def test_a_consumer_that_never_acked_counts_idle_time_from_its_creation() -> None:
+    assert lag(consumer(pending=1)).status == "degraded"
+    assert lag(consumer(pending=0)).status == "ok"
+
+
+def test_a_function_without_replicas_or_failing_its_health_is_unhealthy() -> None:
+    fn = {"name": "write", "replicas": 1, "availableReplicas": 0, "annotations": {"topic": "a,b"}}
+    down = rules.function(fn, None, None, "unreachable (ConnectionError)")
+    assert down.status == "unhealthy" and any("no available replica" in r for r in down.reasons)
+    failing = rules.function({**fn, "availableReplicas": 1}, 503, {"status": "unavailable", "reason": "db gone"}, None)
+    assert failing.status == "unhealthy" and "HTTP 503" in failing.reasons[0] and "db gone" in failing.reasons[0]
+    assert failing.details["topics"] == ["a", "b"]
+
+
+def test_a_function_that_reports_itself_degraded_is_degraded() -> None:
+    c = rules.function({"name": "x", "availableReplicas": 1}, 503, {"status": "degraded", "reason": "slow"}, None)
+    assert c.status == "degraded" and "slow" in c.reasons[0]
+
+
+def test_the_bridge_is_degraded_while_reconnecting_then_unhealthy() -> None:
+    body = {"connected": False, "authenticated": False, "last_error": "connect failed: ConnectionRefusedError"}
+    reconnecting = rules.bridge(body, None, 5, SETTINGS)
+    assert reconnecting.status == "degraded" and "reconnecting" in reconnecting.reasons[0]
+    down = rules.bridge(body, None, SETTINGS.bridge_grace_s + 1, SETTINGS)
+    assert down.status == "unhealthy" and "ConnectionRefusedError" in down.reasons[0]
+    assert rules.bridge(None, "refused", None, SETTINGS).status == "unhealthy"
+
+
+def test_a_connected_bridge_whose_publishes_nats_refuses_is_degraded() -> None:
+    c = rules.bridge({"connected": True, "authenticated": True, "nats_publishing": False, "spool_depth": 7},
+                     None, None, SETTINGS)
+    assert c.status == "degraded" and "spooling 7" in c.reasons[0]
+
+
+def test_archive_not_configured_is_unknown_and_a_failed_last_run_degraded() -> None:
+    unconfigured = rules.archive({"errors": ["archive not configured (set ARCHIVE_S3_ENDPOINT …)"]})
+    assert unconfigured.status == "unknown"
+    failed = rules.archive({"last_run": {"ok": False, "error": "S3 refused", "finished_at": "t"},
+                            "errors": ["last run: S3 refused"]})
+    assert failed.status == "degraded" and failed.reasons == ["last run failed at t: S3 refused"]
+    assert rules.archive({"last_run": {"ok": True}, "errors": []}).status == "ok"
+
+
+def test_an_open_context_breaker_degrades_that_source_only() -> None:
+    found = rules.context_sources({
+        "weather": {"provider": "open-meteo", "breaker": "open", "failures": 3, "last_error": "timeout"},
+        "carbon_intensity": {"provider": "ng", "breaker": "closed", "failures": 0}})
+    by_name = {c.name: c for c in found}
+    assert by_name["context:weather"].status == "degraded" and "timeout" in by_name["context:weather"].reasons[0]
+    assert by_name["context:carbon_intensity"].status == "ok"
+
+
+def test_dead_letters_in_the_window_degrade_with_the_count_and_reasons() -> None:
+    c = rules.dead_letters(3, 10, [{"reason": "validate: time_fired: missing", "count": 3}], SETTINGS)
+    assert c.status == "degraded"
+    assert c.reasons == ["3 dead letters in the last hour: validate: time_fired: missing (3)"]
+    assert rules.dead_letters(0, 10, [], SETTINGS).status == "ok"
+    shorter = dataclasses.replace(SETTINGS, dlq_window_s=600)
+    assert "last 10 minutes" in rules.dead_letters(1, 1, [], shorter).reasons[0]
+
+
+def test_a_function_slow_once_is_degraded_and_silent_twice_unhealthy() -> None:
+    system = HealthSystem(SETTINGS)
+    try:
+        first = system._function("write", ProbeTimeout("no answer within 2 s"))
+        second = system._function("write", ProbeTimeout("no answer within 2 s"))
+        recovered = system._function("write", Component("write", "function"))
+        again = system._function("write", ProbeTimeout("no answer within 2 s"))
+    finally:
+        system.deps.monitor.close()
+    assert (first.status, first.reasons) == ("degraded", ["health check slow: no answer within 2 s"])
+    assert second.status == "unhealthy"
+    assert second.reasons == ["health check failed: no answer within 2 s, 2 checks in a row"]
+    assert recovered.status == "ok" and again.status == "degraded"
