@@ -89,7 +89,7 @@ def _error(status: int, code: str, message: str) -> Response:
     return _to_response(responses.error_response(status, code, message))
 
 
-app = Flask(__name__)
+app = Flask(__name__, static_folder=None)  # no built-in /static route: a function's own paths all reach handle()
 app.config["MAX_CONTENT_LENGTH"] = config.env_int("MAX_BODY_BYTES", 8 * 1024 * 1024)
 
 

@@ -1,0 +1,39 @@
+// Archive: what retention-archive has put in S3 (days, objects, bytes), its last and next run, its errors.
+
+import {api} from "../api.js";
+import {bytes, card, errorBox, fill, h, number, panel, table, when} from "../dom.js";
+
+export async function render(root, ctx) {
+  const body = h("div");
+  root.append(h("h1", {}, "Archive"), body);
+  let s;
+  try {
+    s = await api("retention-archive/status");
+  } catch (err) {
+    fill(body, errorBox(err, "Archive status"));
+    return;
+  }
+  if (!ctx.current()) return;
+  const archive = s.archive || {};
+  const last = s.last_run || null;
+  fill(body,
+    (s.errors || []).map((e) => h("div.error", {role: "alert"}, e)),
+    h("div.cards", {},
+      card("Archived days", number(archive.days), {id: "archived-days"}),
+      card("Objects", number(archive.objects)),
+      card("Size", bytes(archive.bytes)),
+      card("First day", archive.first_day || "-"),
+      card("Last day", archive.last_day || "-"),
+      card("Next run", when(s.next_run))),
+    panel("Last run", last ? h("div", {},
+      h("p", {}, `${last.ok ? "succeeded" : "failed"} · started ${when(last.started_at)} · finished ` +
+        `${when(last.finished_at)}`),
+      last.error ? h("div.error", {}, last.error) : null,
+      (last.days || []).length ? table([
+        {label: "Day", key: "day"},
+        {label: "Outcome", key: "outcome"},
+        {label: "Events", render: (d) => number(d.rows), num: true},
+        {label: "Size", render: (d) => bytes(d.bytes), num: true},
+      ], last.days) : null) : h("p.empty", {}, "No run yet.")),
+    panel("Settings", h("pre.json", {}, JSON.stringify(s.config || {}, null, 2))));
+}

@@ -1,0 +1,81 @@
+// Devices and entities from Home Assistant's registry (metadata-sync), by area; a device opens its entities.
+
+import {api} from "../api.js";
+import {card, entityLink, errorBox, fill, h, link, number, panel, table} from "../dom.js";
+
+async function showDevice(el, id) {
+  try {
+    const d = await api(`query/devices/${encodeURIComponent(id)}`);
+    fill(el, h("h2", {id: "device-title"}, d.name || d.device_id),
+      h("p.muted", {}, [d.manufacturer, d.model, d.sw_version && `firmware ${d.sw_version}`, d.area_name || d.area_id]
+        .filter(Boolean).join(" · ")),
+      table([
+        {label: "Entity", render: (e) => entityLink(e.entity_id), mono: true},
+        {label: "Name", key: "name"},
+        {label: "Platform", key: "platform", phone: false},
+        {label: "Disabled", render: (e) => (e.disabled ? "yes" : ""), phone: false},
+      ], d.entities || []));
+  } catch (err) {
+    fill(el, errorBox(err, "Device"));
+  }
+}
+
+export async function render(root, ctx) {
+  const areas = h("div");
+  const devices = h("div");
+  const detail = h("div");
+  const entities = h("div");
+  const search = h("input", {name: "q", placeholder: "Search devices", "aria-label": "Search devices"});
+  const entitySearch = h("input", {name: "eq", placeholder: "Search entities", "aria-label": "Search entities"});
+  root.append(h("h1", {}, "Devices & entities"), panel("Areas", areas),
+    panel("Devices", h("form.filters", {onsubmit: (e) => { e.preventDefault(); loadDevices(); }}, search,
+      h("button.primary", {type: "submit"}, "Search")), devices),
+    h("section.panel", {id: "device-detail"}, detail),
+    panel("Entities", h("form.filters", {onsubmit: (e) => { e.preventDefault(); loadEntities(); }}, entitySearch,
+      h("button.primary", {type: "submit"}, "Search")), entities));
+  fill(detail, h("p.muted", {}, "Select a device to see its entities."));
+
+  async function loadAreas() {
+    try {
+      const a = await api("query/areas");
+      fill(areas, (a.items || []).length ? h("div.cards", {}, a.items.map((x) => card(x.name || x.area_id,
+        `${number(x.device_count)} devices · ${number(x.entity_count)} entities`, {class: "card small", dataset: {area: x.area_id}})))
+        : h("p.empty", {}, "No areas known yet."));
+    } catch (err) {
+      fill(areas, errorBox(err, "Areas"));
+    }
+  }
+
+  async function loadDevices() {
+    try {
+      const d = await api("query/devices", {params: {q: search.value.trim(), limit: 200}});
+      if (!ctx.current()) return;
+      fill(devices, (d.items || []).length ? table([
+        {label: "Device", render: (x) => link(`#/devices/${encodeURIComponent(x.device_id)}`, x.name || x.device_id)},
+        {label: "Manufacturer", key: "manufacturer", phone: false},
+        {label: "Model", key: "model", phone: false},
+        {label: "Area", render: (x) => x.area_name || x.area_id || ""},
+        {label: "Entities", render: (x) => number(x.entity_count), num: true},
+      ], d.items) : h("p.empty", {}, "No devices match."));
+    } catch (err) {
+      fill(devices, errorBox(err, "Devices"));
+    }
+  }
+
+  async function loadEntities() {
+    try {
+      const e = await api("query/entities", {params: {q: entitySearch.value.trim(), limit: 200}});
+      if (!ctx.current()) return;
+      fill(entities, (e.items || []).length ? table([
+        {label: "Entity", render: (x) => entityLink(x.entity_id), mono: true},
+        {label: "Name", key: "name"},
+        {label: "Domain", key: "domain", phone: false},
+        {label: "Area", key: "area_id", phone: false},
+      ], e.items) : h("p.empty", {}, "No entities match."));
+    } catch (err) {
+      fill(entities, errorBox(err, "Entities"));
+    }
+  }
+
+  await Promise.all([loadAreas(), loadDevices(), loadEntities(), ctx.arg ? showDevice(detail, ctx.arg) : null]);
+}

@@ -1,0 +1,316 @@
+"""Every view of the dashboard in real headless Chromium against the running local stack with stored events.
+
+Each test opens a view in a fresh browser context, waits for the data the stack stored (and for its charts
+to be drawn: ECharts' 'finished' event sets data-rendered), asserts it is shown, that no console error or
+page error happened, and saves a screenshot to test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.dashboard import home, stack
+from tests.dashboard.browser import Tab, chromium, tab
+from tests.support.ha_events import state_changed
+from tests.support.http import call
+from tests.support.runtime import wait_for
+
+pytestmark = pytest.mark.integration
+WAIT_MS = 30000
+
+
+@pytest.fixture(scope="module")
+def house(tmp_path_factory: pytest.TempPathFactory) -> Iterator[stack.Home]:
+    started = stack.start(tmp_path_factory.mktemp("dashboard"))
+    yield started
+    stack.stop(started)
+
+
+@pytest.fixture(scope="module")
+def browser(house: stack.Home) -> Iterator[Browser]:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture()
+def view(browser: Browser, house: stack.Home) -> Iterator[Tab]:
+    with tab(browser, house.dashboard) as t:
+        yield t
+        assert t.problems == [], "\n".join(t.problems)
+
+
+def text_of(t: Tab, selector: str) -> str:
+    return t.page.locator(selector).inner_text(timeout=WAIT_MS)
+
+
+def test_overview_shows_health_totals_and_the_event_rate(view: Tab, house: stack.Home) -> None:
+    view.open("overview")
+    view.rendered("chart-rate")
+    view.rendered("chart-domains")
+    summary = house.get("query/stats/summary?start=-24h")
+    expect(view.page.locator("#total-events .value")).to_have_text(f"{summary['total']:,}", timeout=WAIT_MS)
+    assert summary["total"] >= len(house.events)
+    health = house.get("health/")
+    first = health["components"][0]["name"]
+    expect(view.page.locator(f"tr[data-component='{first}']")).to_be_visible(timeout=WAIT_MS)
+    assert view.page.evaluate("window.__dashboard.chartsRendered") >= 2
+    view.shot("overview")
+
+
+def test_overview_at_phone_width_in_the_dark_theme(browser: Browser, house: stack.Home) -> None:
+    with tab(browser, house.dashboard, viewport={"width": 375, "height": 812}, color_scheme="dark",
+             is_mobile=True, has_touch=True) as t:
+        t.open("overview")
+        t.rendered("chart-rate")
+        assert t.page.evaluate("document.documentElement.dataset.theme") == "dark"
+        expect(t.page.locator("#nav")).to_be_hidden()
+        assert t.page.evaluate("document.documentElement.scrollWidth") <= 375, "the page scrolls sideways"
+        t.shot("overview-dark-phone")
+        t.page.click("#nav-toggle")
+        expect(t.page.locator("#nav")).to_be_visible()
+        t.page.click("#nav a[data-view='pipeline']")
+        expect(t.page.locator("#nav")).to_be_hidden()
+        assert t.page.url.endswith("#/pipeline")
+        assert t.problems == [], "\n".join(t.problems)
+
+
+def test_the_theme_toggle_switches_and_is_remembered(view: Tab) -> None:
+    view.open("overview")
+    view.rendered("chart-rate")
+    before = view.page.evaluate("document.documentElement.dataset.theme")
+    view.page.click("#theme-toggle")
+    after = view.page.evaluate("document.documentElement.dataset.theme")
+    assert {before, after} == {"light", "dark"}
+    view.page.reload()
+    assert view.page.evaluate("document.documentElement.dataset.theme") == after
+    view.rendered("chart-rate")
+    view.shot("overview-dark")
+
+
+def test_the_time_range_applies_to_the_view_and_is_remembered(view: Tab, house: stack.Home) -> None:
+    view.open("overview")
+    view.rendered("chart-rate")
+    whole_day = text_of(view, "#total-events .value")
+    before = house.get("query/stats/summary?start=-1h")["total"]
+    view.page.select_option("#range", "-1h")
+    expect(view.page.locator("#total-events .value")).not_to_have_text(whole_day, timeout=WAIT_MS)
+    after = house.get("query/stats/summary?start=-1h")["total"]  # events may leave the hour meanwhile
+    assert text_of(view, "#total-events .value") in {f"{before:,}", f"{after:,}"}
+    assert after < house.get("query/stats/summary?start=-24h")["total"]
+    view.page.reload()
+    assert view.page.locator("#range").input_value() == "-1h"
+
+
+def test_live_events_lists_stored_events_and_highlights_new_ones(view: Tab, house: stack.Home) -> None:
+    view.open("events")
+    last, before = home.TEMPERATURES[-1], home.TEMPERATURES[-2]
+    row = view.page.locator("tbody tr", has_text=home.TEMPERATURE).first
+    expect(row).to_contain_text(f"{before} → {last}", timeout=WAIT_MS)
+    view.shot("events")
+    door = state_changed("binary_sensor.front_door", "off", "on", dt.datetime.now(dt.UTC), unit=None)
+    house.publish("ha.events.raw", "dashboard-live", [door])
+    fresh = view.page.locator("tbody tr.new", has_text="binary_sensor.front_door")
+    expect(fresh).to_contain_text("off → on", timeout=WAIT_MS)
+
+
+def test_live_events_filter_by_domain_and_pause(view: Tab) -> None:
+    view.open("events")
+    expect(view.page.locator("tbody tr").first).to_be_visible(timeout=WAIT_MS)
+    view.page.fill("input[name='domain']", "input_boolean")
+    view.page.click("form.filters button[type='submit']")
+    expect(view.page.locator("tbody tr", has_text="sensor.")).to_have_count(0, timeout=WAIT_MS)
+    expect(view.page.locator("tbody tr", has_text=home.LIGHT).first).to_be_visible()
+    assert "domain=input_boolean" in view.page.url
+    view.page.click("#pause")
+    expect(view.page.locator("#pause")).to_have_text("Resume")
+
+
+def test_html_in_states_and_names_is_shown_as_text(view: Tab) -> None:
+    view.open(f"events/entity_id={home.HTML_PROBE}")
+    row = view.page.locator("tbody tr", has_text=home.HTML_PROBE).first
+    expect(row).to_contain_text(home.HTML_STATE, timeout=WAIT_MS)
+    expect(row).to_contain_text("Hallway <b>note</b>")
+    assert view.page.locator("main img, main b").count() == 0
+    assert view.page.evaluate("window.__xss") is None
+
+
+def test_entity_history_draws_the_series_and_the_state_timeline(view: Tab) -> None:
+    view.open(f"entity/{home.TEMPERATURE}")
+    view.rendered("chart-series")
+    view.rendered("chart-timeline")
+    expect(view.page.locator("#entity-title")).to_contain_text("Kitchen Temperature")
+    expect(view.page.locator("#current-state .value")).to_contain_text(str(home.TEMPERATURES[-1]))
+    view.shot("entity")
+
+
+def test_entity_history_of_a_switch_has_its_on_off_timeline(view: Tab) -> None:
+    view.open(f"entity/{home.LIGHT}")
+    view.rendered("chart-timeline")
+    table = view.page.locator("section.panel", has_text="State changes")
+    expect(table.locator("tbody tr", has_text="on").first).to_be_visible()
+    expect(table.locator("tbody tr", has_text="off").first).to_be_visible()
+
+
+def test_analytics_shows_areas_top_entities_durations_and_reliability(view: Tab) -> None:
+    view.open("analytics")
+    for chart in ("chart-areas", "chart-top", "chart-durations"):
+        view.rendered(chart)
+    expect(view.page.locator("section.panel", has_text="Events per area")).to_contain_text("Living Room")
+    expect(view.page.locator("section.panel", has_text="Device reliability")).to_contain_text(
+        home.THERMOMETER["name"], timeout=WAIT_MS)
+    view.shot("analytics")
+
+
+def test_trace_shows_the_automation_chain_as_a_tree(view: Tab) -> None:
+    view.open(f"trace/{home.CHAIN_CHILD}")
+    view.rendered("chart-trace")
+    events = view.page.locator("section.panel", has_text="Events, in causal order")
+    for entity in (home.LIGHT, "automation.count_lights_turned_on", "counter.light_on_events"):
+        expect(events.locator("tbody tr", has_text=entity).first).to_be_visible()
+    expect(view.page.locator("#trace-summary")).to_contain_text("contexts")
+    assert re.search(r"in [2-9]\d* contexts", text_of(view, "#trace-summary")), "the parent context is missing"
+    view.shot("trace")
+
+
+def test_devices_lists_areas_devices_and_a_device_s_entities(view: Tab) -> None:
+    view.open("devices")
+    for area in ("Living Room", "Kitchen", "Office"):
+        expect(view.page.locator(".card", has_text=area).first).to_be_visible(timeout=WAIT_MS)
+    device = view.page.locator("tbody tr", has_text=home.THERMOMETER["name"]).first
+    expect(device).to_contain_text("Acme")
+    view.shot("devices")
+    device.locator("a").click()
+    expect(view.page.locator("#device-title")).to_have_text(home.THERMOMETER["name"], timeout=WAIT_MS)
+    expect(view.page.locator("#device-detail")).to_contain_text(home.TEMPERATURE)
+
+
+def test_sports_shows_the_followed_team_s_live_game_and_its_timeline(view: Tab) -> None:
+    view.open("sports")
+    game = view.page.locator("tr[data-game-id='401671999']")
+    expect(game).to_contain_text("DAL 10 – 14 SF", timeout=WAIT_MS)
+    expect(game).to_contain_text("live")
+    view.rendered("chart-score")
+    expect(view.page.locator(".card[data-team='SF']")).to_be_visible(timeout=WAIT_MS)
+    view.shot("sports")
+
+
+def test_webhooks_lists_with_masked_secrets_and_shows_deliveries(view: Tab, house: stack.Home) -> None:
+    view.open("webhooks")
+    row = view.page.locator(f"tr[data-webhook-id='{house.webhook['id']}']")
+    expect(row).to_contain_text("Kitchen watcher", timeout=WAIT_MS)
+    secret_cell = row.locator("td.mono").nth(1)
+    expect(secret_cell).to_have_text(re.compile(r"^\*{4}"))
+    assert house.webhook["secret"] not in view.page.content()
+    expect(view.page.locator("#deliveries tbody tr").first).to_be_visible(timeout=WAIT_MS)
+    view.shot("webhooks")
+
+
+def test_webhooks_can_be_created_and_deleted_from_the_view(view: Tab, house: stack.Home) -> None:
+    view.open("webhooks")
+    expect(view.page.locator("tbody tr").first).to_be_visible(timeout=WAIT_MS)
+    view.page.fill("#webhook-create input[name='url']", house.receiver.url + "/second")
+    view.page.fill("#webhook-create input[name='name']", "Doors")
+    view.page.fill("#webhook-create input[name='domains']", "binary_sensor")
+    view.page.click("#webhook-create button[type='submit']")
+    expect(view.page.locator("#new-secret")).to_be_visible(timeout=WAIT_MS)
+    row = view.page.locator("tr", has_text="Doors")
+    expect(row).to_be_visible()
+    view.page.on("dialog", lambda d: d.accept())
+    row.locator("button.danger").click()
+    expect(view.page.locator("tr", has_text="Doors")).to_have_count(0, timeout=WAIT_MS)
+
+
+def test_a_paused_webhook_can_be_resumed_from_the_view(view: Tab, house: stack.Home) -> None:
+    dead = call("POST", f"{house.gateway}/function/webhooks/webhooks", json.dumps({
+        "url": "http://127.0.0.1:9/nobody-listens", "name": "Garage (dead)",
+        "filters": {"entity_ids": ["binary_sensor.garage_*"]}}).encode(), {"Content-Type": "application/json"}).json()
+    garage = state_changed("binary_sensor.garage_door", "off", "on", dt.datetime.now(dt.UTC), unit=None)
+    house.publish("ha.events.raw", "dashboard-garage", [garage])
+    assert wait_for(lambda: (house.get(f"webhooks/webhooks/{dead['id']}") or {}).get("paused"), 60, 0.5)
+    view.open("webhooks")
+    row = view.page.locator(f"tr[data-webhook-id='{dead['id']}']")
+    expect(row).to_contain_text("paused", timeout=WAIT_MS)
+    row.locator("button", has_text="Resume").click()
+    expect(row).to_contain_text("active", timeout=WAIT_MS)
+    assert house.get(f"webhooks/webhooks/{dead['id']}")["paused"] is False
+    call("DELETE", f"{house.gateway}/function/webhooks/webhooks/{dead['id']}")
+
+
+def test_webhooks_ask_for_the_api_key_when_the_api_requires_one(browser: Browser, house: stack.Home) -> None:
+    key_file = Path(house.runtime.workdir) / "secrets" / "webhooks-api-key"
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.write_text("dashboard-test-key-1234")
+    try:
+        with tab(browser, house.dashboard) as t:
+            t.open("webhooks")
+            expect(t.page.locator("#api-key-form")).to_be_visible(timeout=WAIT_MS)
+            t.page.fill("#api-key-form input", "wrong-key")
+            t.page.click("#api-key-form button")
+            expect(t.page.locator("#api-key-form")).to_contain_text("refused", timeout=WAIT_MS)
+            t.page.fill("#api-key-form input", "dashboard-test-key-1234")
+            t.page.click("#api-key-form button")
+            expect(t.page.locator("tr", has_text="Kitchen watcher")).to_be_visible(timeout=WAIT_MS)
+            assert t.page.evaluate("sessionStorage.length") == 1
+            unexpected = [p for p in t.problems if "status of 401" not in p]  # the refused requests themselves
+            assert unexpected == [], "\n".join(unexpected)
+    finally:
+        key_file.unlink()
+
+
+def test_archive_shows_its_status_and_errors_inline(view: Tab) -> None:
+    view.open("archive")
+    expect(view.page.locator("#archived-days")).to_be_visible(timeout=WAIT_MS)
+    expect(view.page.locator("main .error")).to_contain_text("archive not configured")
+    expect(view.page.locator("main")).to_contain_text("Settings")
+    view.shot("archive")
+
+
+def test_pipeline_shows_stages_lag_and_dead_letters_with_reasons(view: Tab, house: stack.Home) -> None:
+    view.open("pipeline")
+    view.rendered("chart-lag")
+    for stage in ("validate", "normalize", "write"):
+        expect(view.page.locator(f"tr[data-stage='{stage}']").first).to_be_visible(timeout=WAIT_MS)
+    pipeline = house.get("health/pipeline")
+    expect(view.page.locator("#dlq-total .value")).to_have_text(f"{pipeline['dlq']['total']:,}", timeout=WAIT_MS)
+    assert pipeline["dlq"]["total"] >= 1
+    expect(view.page.locator("main")).to_contain_text("time_fired")
+    view.shot("pipeline")
+
+
+def test_configuration_shows_the_system_settings_and_context_sources(view: Tab) -> None:
+    view.open("config")
+    expect(view.page.locator("#config-system pre")).to_be_visible(timeout=WAIT_MS)
+    expect(view.page.locator("#config-context tbody tr", has_text="weather")).to_be_visible(timeout=WAIT_MS)
+    expect(view.page.locator("#config-query pre")).to_be_visible(timeout=WAIT_MS)
+    view.shot("config")
+
+
+def test_the_gateway_root_and_the_slashless_path_open_the_app(view: Tab, house: stack.Home) -> None:
+    view.page.goto(house.gateway + "/")
+    expect(view.page.locator("#total-events")).to_be_visible(timeout=WAIT_MS)
+    assert view.page.url.startswith(house.dashboard)
+    view.page.goto(house.gateway + "/function/dashboard")
+    expect(view.page.locator("#total-events")).to_be_visible(timeout=WAIT_MS)
+    assert view.page.url.startswith(house.dashboard)
+
+
+def test_a_view_whose_api_is_down_shows_the_error_and_the_rest_keep_working(browser: Browser,
+                                                                            house: stack.Home) -> None:
+    """Last in the module: it stops the query function (the supervisor restarts it)."""
+    with tab(browser, house.dashboard) as t:
+        t.open("pipeline")
+        t.rendered("chart-lag")
+        house.runtime.kill_function("query")
+        t.open(f"entity/{home.TEMPERATURE}")
+        expect(t.page.locator("main .error")).to_be_visible(timeout=WAIT_MS)
+        t.open("pipeline")
+        expect(t.page.locator("tr[data-stage='write']").first).to_be_visible(timeout=WAIT_MS)
+        unexpected = [p for p in t.problems if "Failed to load resource" not in p]  # the failed requests
+        assert unexpected == [], "\n".join(unexpected)
