@@ -11,12 +11,12 @@ com.ha-ingestor.concurrency (4), com.ha-ingestor.timeout (30s), com.ha-ingestor.
 per failure up to a minute).
 
 It runs inside the local runtime, and alone beside a real OpenFaaS gateway (`python -m
-localfaas.connector`), since it learns functions from the gateway's /system/functions.
+localfaas.connector`, see localfaas.service: the gateway's basic auth, /health, /ready, /metrics,
+optionally the cron connector too), since it learns functions from the gateway's /system/functions.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import re
@@ -28,7 +28,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from ingestor import dlq, logs, metrics, streams
+from ingestor import dlq, metrics, streams
 from localfaas import catalog
 from localfaas.catalog import FunctionInfo, duration, timeout_of
 from localfaas.invoke import Outcome, Result, invoke
@@ -131,11 +131,14 @@ class Subscription:
 
 
 class TopicConnector:
-    def __init__(self, nats_url: str, gateway: str, stream: str = streams.HA_STREAM, refresh_s: float = 30) -> None:
+    def __init__(self, nats_url: str, gateway: str, stream: str = streams.HA_STREAM, refresh_s: float = 30,
+                 auth: aiohttp.BasicAuth | None = None) -> None:
         self.nats_url = nats_url
         self.gateway = gateway.rstrip("/")
         self.stream = stream
         self.refresh_s = refresh_s
+        self.auth = auth  # a real OpenFaaS gateway's basic auth, sent on /system/functions and invocations
+        self.refresh_error: str | None = "not yet read"  # why the last read of /system/functions failed
         self.nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -152,19 +155,29 @@ class TopicConnector:
         assert self._session is not None, "connector not started"
         return self._session
 
-    async def start(self) -> None:
+    @property
+    def nats_connected(self) -> bool:
+        return self.nc is not None and self.nc.is_connected
+
+    async def start(self, require_gateway: bool = True) -> None:
+        """Connect and subscribe. Alone beside a gateway that is still starting (require_gateway=False),
+        a first read of /system/functions that fails is retried every few seconds instead of raised."""
         self.nc = await nats.connect(self.nats_url, name="topic-connector", max_reconnect_attempts=-1,
                                      reconnect_time_wait=0.5)
         self._js = self.nc.jetstream(timeout=10)
         await streams.ensure(self._js, streams.ha_stream())
-        self._session = aiohttp.ClientSession()
-        await self.refresh()
+        self._session = aiohttp.ClientSession(auth=self.auth)
+        if require_gateway:
+            await self.refresh()
+        else:
+            await self._try_refresh()
         self._refresher = asyncio.create_task(self._refresh_loop())
 
     async def refresh(self) -> None:
         """Subscribe functions that appeared on the gateway; stop those that went away."""
         wanted = {(fn.name, topic): fn for fn in await catalog.functions(self.session, self.gateway)
                   for topic in fn.topics if topic != CRON_TOPIC}
+        self.refresh_error = None
         for key in set(self.subscriptions) - set(wanted):
             task = self.subscriptions.pop(key).task
             if task:
@@ -175,13 +188,22 @@ class TopicConnector:
                 sub.task = asyncio.create_task(sub.run())
                 log.info("subscribed", extra={"function": fn.name, "topic": key[1]})
 
+    async def _try_refresh(self) -> None:
+        try:
+            await self.refresh()
+        except aiohttp.ClientResponseError as exc:
+            self.refresh_error = f"gateway answered {exc.status} on /system/functions"
+            hint = " (check basic-auth-user / basic-auth-password)" if exc.status == 401 else ""
+            log.warning(f"gateway refused the function list{hint}; keeping subscriptions",
+                        extra={"status": exc.status})
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self.refresh_error = f"gateway unreachable: {type(exc).__name__}"
+            log.warning("gateway unreachable; keeping subscriptions", extra={"error": str(exc)})
+
     async def _refresh_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.refresh_s)
-            try:
-                await self.refresh()
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                log.warning("gateway unreachable; keeping subscriptions", extra={"error": str(exc)})
+        while True:  # after a failure, look again soon: a gateway that is starting answers within seconds
+            await asyncio.sleep(self.refresh_s if self.refresh_error is None else min(self.refresh_s, 2.0))
+            await self._try_refresh()
 
     async def stop(self) -> None:
         tasks = [s.task for s in self.subscriptions.values() if s.task]
@@ -196,18 +218,7 @@ class TopicConnector:
             await self.nc.close()
 
 
-async def _main(args: argparse.Namespace) -> None:
-    connector = TopicConnector(args.nats_url, args.gateway)
-    await connector.start()
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await connector.stop()
-
-
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="HA Ingestor's JetStream topic connector for OpenFaaS")
-    parser.add_argument("--nats-url", default="nats://nats.openfaas:4222")
-    parser.add_argument("--gateway", default="http://gateway.openfaas:8080")
-    logs.setup("topic-connector")
-    asyncio.run(_main(parser.parse_args()))
+    from localfaas import service
+
+    service.main()

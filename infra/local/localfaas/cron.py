@@ -27,9 +27,10 @@ def next_run(schedule: str, after: dt.datetime) -> dt.datetime:
 
 
 class CronConnector:
-    def __init__(self, gateway: str, refresh_s: float = 30) -> None:
+    def __init__(self, gateway: str, refresh_s: float = 30, auth: aiohttp.BasicAuth | None = None) -> None:
         self.gateway = gateway.rstrip("/")
         self.refresh_s = refresh_s
+        self.auth = auth  # a real OpenFaaS gateway's basic auth (the local gateway has none)
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
 
@@ -43,7 +44,7 @@ class CronConnector:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run(self) -> None:
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(auth=self.auth) as session:
             schedules: dict[str, tuple[str, float]] = {}
             due: dict[str, dt.datetime] = {}
             refreshed = 0.0
