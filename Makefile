@@ -14,7 +14,7 @@ PORT ?= 8080
 NATS_PORT ?= 4222
 STACK ?= stack.yml
 
-.PHONY: setup run test lint test-servers ha-venv bench template build push deploy constraints clean
+.PHONY: setup run demo test lint test-servers ha-venv bench template build push deploy secrets validate-manifests constraints clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,11 @@ $(STAMP): $(REQUIREMENTS)
 
 run: setup
 	$(PY) -m localfaas -f $(STACK) --port $(PORT) --nats-port $(NATS_PORT)
+
+# A sandbox Home Assistant (the tests' real HA, .venv-ha) with a believable home, the whole stack against it and a
+# driver that lives in it; prints the dashboard URL. State in .data/demo; `.venv/bin/python -m demo --fresh` forgets it.
+demo: setup ha-venv
+	$(PY) -m demo
 
 test: setup lint test-servers ha-venv
 	$(PY) -m pytest
@@ -49,6 +54,10 @@ bench: setup
 	$(PY) bench/bridge_throughput.py
 	$(PY) bench/store_benchmark.py
 	$(PY) bench/archive_benchmark.py
+	$(PY) bench/webhook_dispatch.py
+	$(PY) bench/query_latency.py
+	$(PY) bench/dashboard_first_chart.py
+	$(PY) bench/e2e_latency.py
 
 # faas-cli reads templates from ./template only: templates/ is the source.
 template:
@@ -60,8 +69,25 @@ build: template
 push: template
 	faas-cli push -f $(STACK)
 
+# Deploys stack.yml to OPENFAAS_URL; logs in first when OPENFAAS_PASSWORD or OPENFAAS_PASSWORD_FILE is given
+# (faasd: /var/lib/faasd/secrets/basic-auth-password; k3s: the basic-auth secret in openfaas). docs/deploy.md.
 deploy: template
-	faas-cli deploy -f $(STACK)
+	@command -v faas-cli >/dev/null || { echo "faas-cli not found: curl -sSL https://cli.openfaas.com | sh"; exit 1; }
+	@test -n "$$OPENFAAS_URL" || { echo "set OPENFAAS_URL to the gateway, e.g. OPENFAAS_URL=http://127.0.0.1:8080"; exit 1; }
+	@pw="$${OPENFAAS_PASSWORD:-}"; if [ -z "$$pw" ] && [ -n "$${OPENFAAS_PASSWORD_FILE:-}" ]; then pw="$$(cat "$$OPENFAAS_PASSWORD_FILE")"; fi; \
+	  if [ -n "$$pw" ]; then printf '%s' "$$pw" | faas-cli login --gateway "$$OPENFAAS_URL" \
+	    --username "$${OPENFAAS_USER:-admin}" --password-stdin; fi
+	faas-cli deploy -f $(STACK) --gateway "$$OPENFAAS_URL"
+
+# Every secret the functions and services use, from .secrets/ (missing ones generated): PLATFORM=k3s|faasd.
+PLATFORM ?= k3s
+secrets:
+	infra/$(PLATFORM)/create-secrets.sh
+
+# Offline checks of infra/ and stack.yml: yamllint, Kubernetes schemas, compose schema.
+validate-manifests: setup
+	$(VENV)/bin/yamllint -c .yamllint.yaml infra stack.yml
+	$(PY) -m pytest -q tests/deploy/test_manifests.py tests/deploy/test_stack_consistency.py
 
 constraints: setup
 	{ echo '# Exact versions of everything installed, transitive dependencies included (regenerate: make constraints).'; \

@@ -22,7 +22,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -110,9 +110,11 @@ def _http(method: str, url: str, body: Any = None, headers: dict[str, str] | Non
 class HomeAssistant:
     """One `hass` process on 127.0.0.1:<free port> with a config dir of its own; restartable in place."""
 
-    def __init__(self, config_dir: Path, port: int | None = None) -> None:
+    def __init__(self, config_dir: Path, port: int | None = None,
+                 write_config: Callable[[Path, int], object] | None = None) -> None:
         self.config_dir = Path(config_dir)
         self.port = port or free_port()
+        self.write_config = write_config  # (config_dir, port): another configuration (the demo home)
         self.proc: subprocess.Popen[bytes] | None = None
         self.token: str | None = None
         self._probe = int(time.time() * 1000) % 1_000_000  # next value for input_number.bridge_probe
@@ -135,8 +137,11 @@ class HomeAssistant:
     def start(self, timeout: float = 120) -> HomeAssistant:
         hass, _ = ensure_venv()
         self.config_dir.mkdir(parents=True, exist_ok=True)
-        config = self.config_dir / "configuration.yaml"
-        config.write_text(CONFIG_TEMPLATE.read_text().replace("__PORT__", str(self.port)))
+        if self.write_config is not None:
+            self.write_config(self.config_dir, self.port)
+        else:
+            config = self.config_dir / "configuration.yaml"
+            config.write_text(CONFIG_TEMPLATE.read_text().replace("__PORT__", str(self.port)))
         with open(self.config_dir / "hass.out", "ab") as out:
             self.proc = subprocess.Popen([str(hass), "-c", str(self.config_dir), "--skip-pip"],
                                          stdout=out, stderr=out, start_new_session=True,

@@ -1,0 +1,72 @@
+"""One sandbox home (the demo's real HA 2024.3.3) and one local stack against it, for the whole module."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from demo import home
+from tests.support.homeassistant import HomeAssistant, ensure_venv
+from tests.support.runtime import REPO, LocalRuntime
+
+# Every stage between HA and the query API, configured exactly as stack.yml configures them.
+STAGES = ("validate", "normalize", "weather-enrich", "write", "metadata-sync", "query")
+
+
+@dataclass
+class Sandbox:
+    ha: HomeAssistant
+    runtime: LocalRuntime
+    workdir: Path
+
+    @property
+    def query_url(self) -> str:
+        return f"{self.runtime.gateway}/function/query"
+
+
+def e2e_stack(path: Path) -> Path:
+    """stack.yml reduced to STAGES (handler paths made absolute, since the file lives elsewhere)."""
+    stack = yaml.safe_load((REPO / "stack.yml").read_text())
+    stack["functions"] = {name: {**spec, "handler": str((REPO / spec["handler"]).resolve())}
+                          for name, spec in stack["functions"].items() if name in STAGES}
+    stack["configuration"]["copy"] = [str(REPO / "functions" / "common")]
+    path.write_text(yaml.safe_dump(stack, sort_keys=False))
+    return path
+
+
+def bridge_subscribed(health_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(health_url, timeout=2) as r:
+            return bool(json.loads(r.read()).get("subscribed"))
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    ensure_venv()
+    workdir = tmp_path_factory.mktemp("e2e")
+    ha = HomeAssistant(workdir / "homeassistant", write_config=home.write_config).start(timeout=180)
+    runtime: LocalRuntime | None = None
+    try:
+        (workdir / "secrets").mkdir()
+        (workdir / "secrets" / "ha-token").write_text(ha.token or "")
+        runtime = LocalRuntime(workdir, stack=e2e_stack(workdir / "stack.e2e.yml"),
+                               env={"HA_URL": ha.url, "BRIDGE_BATCH_MS": "50"})
+        runtime.start(timeout=180)
+        deadline = time.monotonic() + 60
+        while not bridge_subscribed(runtime.ready["bridge"]):
+            assert time.monotonic() < deadline, "the bridge did not subscribe to HA within 60 s"
+            time.sleep(0.2)
+        yield Sandbox(ha, runtime, workdir)
+    finally:
+        if runtime is not None:
+            runtime.stop()
+        ha.stop()
