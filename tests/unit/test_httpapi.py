@@ -10,6 +10,7 @@ import pytest
 from ingestor import jsoncodec
 from ingestor.httpapi import Api, Param, Request, Route
 from ingestor.responses import HTTPError
+from ingestor.store.model import StoreError, StoreUnavailable
 
 
 def _echo(request: Request) -> dict[str, Any]:
@@ -78,3 +79,19 @@ def test_the_openapi_document_lists_every_route_with_its_parameters() -> None:
     assert listed["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 10, "default": 5}
     assert doc["paths"]["/items/{item_id}"]["get"]["parameters"][0]["in"] == "path"
     assert doc["paths"]["/items"]["post"]["security"]
+
+
+def _store_down(_: Request) -> None:
+    raise StoreUnavailable("database at sqlite:///x unreachable")
+
+
+def _store_refuses(_: Request) -> None:
+    raise StoreError("no such column")
+
+
+def test_a_store_that_cannot_be_reached_is_503_and_one_that_refuses_is_500() -> None:
+    api = Api("t", "1", "", [Route("GET", "/down", _store_down, "down"), Route("GET", "/refuses", _store_refuses, "r")])
+    for path, status in (("/down", 503), ("/refuses", 500)):
+        with pytest.raises(HTTPError) as caught:
+            api.handle(SimpleNamespace(method="GET", path=path, query={}, body=b"", headers={}))
+        assert caught.value.status == status

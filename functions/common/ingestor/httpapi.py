@@ -2,7 +2,8 @@
 
 A function lists its `Route`s; `Api.handle(event)` matches the path, parses and checks every declared
 parameter (a bad value is a 400 naming it, never a 500 deep inside), checks the API key of routes
-that need one, and calls the route's handler with a `Request`. `GET /openapi.json` is served from
+that need one, and calls the route's handler with a `Request`; a store that cannot be reached is a 503,
+one that refuses is a 500 with its reason. `GET /openapi.json` is served from
 the same declarations, so the document cannot drift from what the code accepts.
 """
 
@@ -16,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ingestor import jsoncodec
-from ingestor.responses import BadRequest, HTTPError, json_response
+from ingestor.responses import BadRequest, HTTPError, Unavailable, json_response
+from ingestor.store.model import StoreError, StoreUnavailable
 from ingestor.store.timerange import parse_time
 from ingestor.timeutil import format_timestamp
 
@@ -175,7 +177,12 @@ class Api:
                 body = jsoncodec.loads(event.body or b"")
             except ValueError:
                 raise BadRequest("body: expected a JSON document", code="bad_json") from None
-        result = route.handler(Request(params, body, event.headers, event))
+        try:
+            result = route.handler(Request(params, body, event.headers, event))
+        except StoreUnavailable as exc:  # a database that cannot be reached: retry later
+            raise Unavailable(str(exc)) from None
+        except StoreError as exc:
+            raise HTTPError(500, "store_error", str(exc)) from None
         if isinstance(result, dict) and "statusCode" in result:
             return result
         return json_response(result, route.status)

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable
 from typing import Any
 
 from ingestor import metadata
 from ingestor.httpapi import Param, Request, Route
-from ingestor.responses import HTTPError, Unavailable
 from ingestor.sports import queries
 from ingestor.sports.model import GAME_SCHEMA, LEAGUES, SIDE_SCHEMA, STATUSES
 from ingestor.sports.repository import GamesRepository
-from ingestor.store.model import StoreError, StoreUnavailable
 
 TAG = "sports"
 TEAM = Param("team", "Team abbreviation as ESPN writes it, e.g. SF, BOS", max_length=16)
@@ -70,41 +67,24 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _guarded(fn: Callable[[Request], dict[str, Any]]) -> Callable[[Request], dict[str, Any]]:
-    """The metadata DB down is a 503 (retry later), not a 500."""
-    @functools.wraps(fn)
-    def call(req: Request) -> dict[str, Any]:
-        try:
-            return fn(req)
-        except StoreUnavailable as exc:
-            raise Unavailable(str(exc)) from None
-        except StoreError as exc:
-            raise HTTPError(500, "store_error", str(exc)) from None
-    return call
 
-
-@_guarded
 def _status(req: Request) -> dict[str, Any]:
     return queries.team_status(repository(), req.params["team"], req.params["league"], _now())
 
 
-@_guarded
 def _context(req: Request) -> dict[str, Any]:
     return queries.team_context(repository(), req.params["team"], req.params["league"], _now())
 
 
-@_guarded
 def _games(req: Request) -> dict[str, Any]:
     p = req.params
     return queries.games(repository(), p["team"], p["league"], p["status"], p["season"], p["limit"], p["cursor"])
 
 
-@_guarded
 def _game(req: Request) -> dict[str, Any]:
     return queries.game(repository(), req.params["game_id"])
 
 
-@_guarded
 def _timeline(req: Request) -> dict[str, Any]:
     return queries.timeline(repository(), req.params["game_id"])
 

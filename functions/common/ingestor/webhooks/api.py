@@ -13,8 +13,7 @@ from typing import Any
 
 from ingestor import config, metadata
 from ingestor.httpapi import Api, Param, Request, Route
-from ingestor.responses import BadRequest, HTTPError, Unavailable
-from ingestor.store.model import StoreError, StoreUnavailable
+from ingestor.responses import BadRequest, HTTPError
 from ingestor.webhooks import filters, settings, validation
 from ingestor.webhooks.store import Webhook, WebhookStore
 
@@ -49,18 +48,6 @@ def shape(hook: Webhook) -> dict[str, Any]:
             "last_status": hook.last_status}
 
 
-def _guarded(fn: Any) -> Any:
-    """Store trouble as clear 5xx answers: 503 when the DB cannot be reached."""
-    @functools.wraps(fn)
-    def run(request: Request) -> Any:
-        try:
-            return fn(request)
-        except StoreUnavailable as exc:
-            raise Unavailable(str(exc)) from None
-        except StoreError as exc:
-            raise HTTPError(500, "store_error", str(exc)) from None
-    return run
-
 
 def _found(webhook_id: str) -> Webhook:
     hook = store().get(webhook_id) if _ID.match(webhook_id) else None
@@ -69,7 +56,6 @@ def _found(webhook_id: str) -> Webhook:
     return hook
 
 
-@_guarded
 def create(request: Request) -> dict[str, Any]:
     values, generated = validation.registration(request.body, current().allow_private)
     hook = store().create(values["name"], values["url"], values["secret"], values["filters"], values["enabled"])
@@ -81,7 +67,6 @@ def create(request: Request) -> dict[str, Any]:
     return out
 
 
-@_guarded
 def listing(request: Request) -> dict[str, Any]:
     limit, cursor = request.params["limit"], request.params["cursor"]
     if cursor is not None and not _ID.match(cursor):
@@ -91,12 +76,10 @@ def listing(request: Request) -> dict[str, Any]:
     return {"items": [shape(h) for h in hooks[:limit]], "next_cursor": hooks[limit - 1].id if more else None}
 
 
-@_guarded
 def one(request: Request) -> dict[str, Any]:
     return shape(_found(request.params["webhook_id"]))
 
 
-@_guarded
 def replace(request: Request) -> dict[str, Any]:
     hook = _found(request.params["webhook_id"])
     values, generated = validation.registration(request.body, current().allow_private)
@@ -105,14 +88,12 @@ def replace(request: Request) -> dict[str, Any]:
     return shape(store().update(hook.id, values) or hook)
 
 
-@_guarded
 def patch(request: Request) -> dict[str, Any]:
     hook = _found(request.params["webhook_id"])
     values = validation.changes(request.body, current().allow_private)
     return shape(store().update(hook.id, values) or hook)
 
 
-@_guarded
 def remove(request: Request) -> dict[str, Any]:
     hook = _found(request.params["webhook_id"])
     store().delete(hook.id)
@@ -120,14 +101,12 @@ def remove(request: Request) -> dict[str, Any]:
     return {"statusCode": 204, "body": b"", "headers": {}}
 
 
-@_guarded
 def resume(request: Request) -> dict[str, Any]:
     hook = _found(request.params["webhook_id"])
     log.info("webhook resumed", extra={"webhook_id": hook.id, "was_paused": hook.paused})
     return shape(store().resume(hook.id) or hook)
 
 
-@_guarded
 def deliveries(request: Request) -> dict[str, Any]:
     hook = _found(request.params["webhook_id"])
     limit, cursor = request.params["limit"], request.params["cursor"]
