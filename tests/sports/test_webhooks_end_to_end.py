@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from tests.sports.espn_server import ScoreboardServer, steps
-from tests.sports.receiver import Receiver
 from tests.support.http import call
 from tests.support.runtime import LocalRuntime, wait_for
+from tests.webhooks.receiver import Receiver, receiving
 
 pytestmark = pytest.mark.integration
 STACK = Path(__file__).resolve().parent / "stack.sports-webhooks.yml"
@@ -38,9 +38,8 @@ def runtime(tmp_path: Path, espn: ScoreboardServer) -> Iterator[LocalRuntime]:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    rx = Receiver(SECRET)
-    yield rx
-    rx.close()
+    with receiving(SECRET) as rx:
+        yield rx
 
 
 def register(runtime: LocalRuntime, url: str, filters: dict[str, Any]) -> dict[str, Any]:
@@ -58,11 +57,11 @@ def test_a_webhook_for_sf_receives_exactly_sfs_game_events_signed(runtime: Local
         espn.step = {"nfl": min(step, steps("nfl")), "nhl": min(step, steps("nhl"))}
         reply = call("POST", f"{runtime.gateway}/function/sports-poll", b"")
         assert reply.status == 200, reply.body[:500]
-    assert wait_for(lambda: len(receiver.all()) >= len(SF_EVENTS), 60), [d.event() for d in receiver.all()]
+    assert wait_for(lambda: len(receiver.all()) >= len(SF_EVENTS), 60), [d.json() for d in receiver.all()]
     time.sleep(2)  # a duplicate or another team's event would have arrived by now
     got = receiver.all()
     assert all(d.verified for d in got), "every delivery verifies as docs/webhooks.md says"
-    events = sorted((d.event() for d in got), key=lambda e: (e["time_fired"], SF_EVENTS.index(e["event_type"])))
+    events = sorted((d.json()["event"] for d in got), key=lambda e: (e["time_fired"], SF_EVENTS.index(e["event_type"])))
     assert [e["event_type"] for e in events] == SF_EVENTS
     assert {e["game_id"] for e in events} == {SF_GAME}
     assert [d.headers["X-Webhook-Event"] for d in got] == [json.loads(d.body)["event"]["event_type"] for d in got]
