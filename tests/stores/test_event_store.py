@@ -199,3 +199,47 @@ def test_state_value_keeps_one_type_across_numbers_and_booleans(store: Any) -> N
     store.write(batch)
     store.write([placed("sensor.mixed", T0 + dt.timedelta(seconds=2), "7", "0.5")])
     assert [r["state_value"] for r in store.query(EventFilter(entity_id="sensor.mixed")).items] == [0.5, 7.0, 1.0]
+
+
+# --- read methods the query function added (state filters, device counts, last seen, duration samples) ---
+
+
+def test_state_and_old_state_filters_match_exactly(store: Any, home: list[dict[str, Any]]) -> None:
+    on = sorted(r["event_id"] for r in home if r["state"] == "on")
+    assert len(on) > 1 and sorted(r["event_id"] for r in store.query(EventFilter(state="on")).items) == on
+    assert [r["state"] for r in store.query(EventFilter(old_state="on", entity_id="light.kitchen")).items] == ["off"]
+    assert store.count(EventFilter(state="o")) == 0  # exact, not a substring
+    for value in HOSTILE:
+        assert store.count(EventFilter(state=value)) == 0 and store.count(EventFilter(old_state=value)) == 0
+
+
+def test_counts_group_by_device(store: Any, home: list[dict[str, Any]]) -> None:
+    assert dict(store.counts(EventFilter(start=T0, end=T0 + dt.timedelta(hours=1)), "device_id")) == \
+        {"dev1": 2, None: 3}
+
+
+def test_last_seen_per_dimension_newest_first(store: Any, home: list[dict[str, Any]]) -> None:
+    seen = store.last_seen(EventFilter(start=T0, end=T0 + dt.timedelta(hours=1)), "area_id")
+    assert seen == [("kitchen", T0 + dt.timedelta(minutes=9)), ("living_room", T0 + dt.timedelta(minutes=1))]
+    assert store.last_seen(EventFilter(start=T0, end=T0 + dt.timedelta(minutes=5)), "device_id", limit=1) == \
+        [(None, T0 + dt.timedelta(minutes=2))]
+    assert store.last_seen(EventFilter(entity_id="no.such"), "device_id") == []
+
+
+def test_duration_samples_are_single_durations_newest_first(store: Any, home: list[dict[str, Any]]) -> None:
+    samples = store.duration_samples(EventFilter(domain="light"))
+    assert [(s.entity_id, s.state, s.time, s.duration) for s in samples] == [
+        ("light.kitchen", "on", T0 + dt.timedelta(minutes=9), 30.0),
+        ("light.kitchen", "off", T0 + dt.timedelta(minutes=7), 30.0)]
+    assert samples[0].event_id == home[4]["event_id"]
+    assert len(store.duration_samples(EventFilter(start=T0, end=T0 + dt.timedelta(hours=1)), limit=3)) == 3
+
+
+def test_grid_counts_per_value_and_bucket(store: Any, home: list[dict[str, Any]]) -> None:
+    window = EventFilter(start=T0, end=T0 + dt.timedelta(hours=1))
+    assert store.grid(window, "area_id", 300) == [
+        ("kitchen", T0, 1), ("living_room", T0, 2), ("kitchen", T0 + dt.timedelta(minutes=5), 2)]
+    assert store.grid(EventFilter(start=T0 - dt.timedelta(days=1), end=T0), "area_id", 300) == []
+    everything = store.grid(EVERYTHING, "area_id", 86400)
+    assert sum(n for _, _, n in everything) == len(home)
+    assert [(key, n) for key, _, n in everything if key is None] == [(None, len(home) - 5)]

@@ -22,7 +22,17 @@ from ingestor.store import influxql as iql
 from ingestor.store import series as series_
 from ingestor.store.influxtransport import ClientTransport, HttpTransport, Transport
 from ingestor.store.lineprotocol import AGGREGATE_MEASUREMENTS, aggregate_point, point, record_from
-from ingestor.store.model import Aggregate, Bucket, DurationStat, EventFilter, GroupBy, Health, Page, StoreError
+from ingestor.store.model import (
+    Aggregate,
+    Bucket,
+    DurationSample,
+    DurationStat,
+    EventFilter,
+    GroupBy,
+    Health,
+    Page,
+    StoreError,
+)
 from ingestor.store.timerange import from_micros, to_micros
 from ingestor.timeutil import parse_timestamp
 
@@ -160,6 +170,35 @@ class InfluxEventStore:
             groups[(c.get("entity_id") or "", c.get("old_state"))].append(float(c["duration_in_state"]))
         stats = [DurationStat(e, s, len(v), sum(v) / len(v), min(v), max(v), sum(v)) for (e, s), v in groups.items()]
         return sorted(stats, key=lambda d: (-d.total, d.entity_id, d.state or ""))[:limit]
+
+    def duration_samples(self, f: EventFilter, limit: int = 50_000) -> list[DurationSample]:
+        """Single durations, newest first; LIMIT applies per measurement, so the union is cut here."""
+        q = (f'SELECT "event_id", "entity_id", "old_state", "duration_in_state" FROM {iql.EVENTS} '
+             f'WHERE {iql.where(f, ["duration_in_state >= 0"])} ORDER BY time DESC LIMIT {int(limit)}')
+        found = [DurationSample(c.get("event_id") or "", c.get("entity_id") or "", c.get("old_state"),
+                                from_micros(int(c["time"])), float(c["duration_in_state"]))
+                 for _, _, c in _rows(self._select(q))]
+        found.sort(key=lambda d: (d.time, d.event_id), reverse=True)
+        return found[:limit]
+
+    def grid(self, f: EventFilter, by: GroupBy, seconds: int) -> list[tuple[str | None, Any, int]]:
+        cells: dict[tuple[str | None, int], int] = defaultdict(int)
+        for _, tags, c in _rows(self._select(
+                f'SELECT count("event_id") FROM {iql.EVENTS} WHERE {iql.where(f)} '
+                f'GROUP BY time({int(seconds)}s), "{by}" fill(none)')):
+            if c.get("count"):
+                cells[(tags.get(by) or None, int(c["time"]))] += int(c["count"])
+        ordered = sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0] is not None, kv[0][0] or ""))
+        return [(key, from_micros(t), n) for (key, t), n in ordered]
+
+    def last_seen(self, f: EventFilter, by: GroupBy, limit: int = 1000) -> list[tuple[str | None, Any]]:
+        newest: dict[str | None, int] = {}
+        for _, tags, c in _rows(self._select(
+                f'SELECT last("event_id") FROM {iql.EVENTS} WHERE {iql.where(f)} GROUP BY "{by}"')):
+            key = tags.get(by) or None
+            newest[key] = max(newest.get(key, c["time"]), c["time"])
+        ordered = sorted(newest.items(), key=lambda kv: (-kv[1], kv[0] or ""))[:limit]
+        return [(key, from_micros(int(t))) for key, t in ordered]
 
     def export(self, start: dt.datetime, end: dt.datetime, batch: int = 5000,
                window: dt.timedelta = dt.timedelta(hours=1)) -> Iterator[list[dict[str, Any]]]:

@@ -45,7 +45,7 @@ def where(f: EventFilter, extra: list[str] | None = None) -> str:
         clauses.append(f"time >= {time_ns(f.start)}")
     if f.end is not None:
         clauses.append(f"time < {time_ns(f.end)}")
-    for name in ("entity_id", "domain", "event_type", "area_id", "device_id"):
+    for name in ("entity_id", "domain", "event_type", "area_id", "device_id", "state", "old_state"):
         value = getattr(f, name)
         if value is not None:
             clauses.append(f'"{name}" = {string(value)}')

@@ -6,8 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-GroupBy = Literal["domain", "event_type", "entity_id", "area_id"]
-GROUPS: tuple[str, ...] = ("domain", "event_type", "entity_id", "area_id")
+GroupBy = Literal["domain", "event_type", "entity_id", "area_id", "device_id"]
+GROUPS: tuple[str, ...] = ("domain", "event_type", "entity_id", "area_id", "device_id")
 
 
 class StoreError(Exception):
@@ -30,6 +30,8 @@ class EventFilter:
     area_id: str | None = None
     device_id: str | None = None
     text: str | None = None  # case-insensitive substring of friendly_name or state
+    state: str | None = None  # exact new state
+    old_state: str | None = None  # exact state left
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,17 @@ class DurationStat:
     min: float
     max: float
     total: float
+
+
+@dataclass(frozen=True)
+class DurationSample:
+    """One stored duration_in_state: how long `entity_id` stayed in `state` before the event at `time`."""
+
+    event_id: str
+    entity_id: str
+    state: str | None
+    time: dt.datetime
+    duration: float
 
 
 @dataclass(frozen=True)

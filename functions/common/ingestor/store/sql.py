@@ -20,6 +20,7 @@ from ingestor.store.migrate import upgrade
 from ingestor.store.model import (
     Aggregate,
     Bucket,
+    DurationSample,
     DurationStat,
     EventFilter,
     GroupBy,
@@ -144,7 +145,7 @@ class SqlEventStore:
             clauses.append(c.ts >= to_micros(f.start))
         if f.end is not None:
             clauses.append(c.ts < to_micros(f.end))
-        for name in ("entity_id", "domain", "event_type", "area_id", "device_id"):
+        for name in ("entity_id", "domain", "event_type", "area_id", "device_id", "state", "old_state"):
             value = getattr(f, name)
             if value is not None:
                 clauses.append(c[name] == value)
@@ -206,6 +207,36 @@ class SqlEventStore:
             .where(*self._where(f), c.duration_in_state.is_not(None))
             .group_by(c.entity_id, c.old_state).order_by(total.desc(), c.entity_id, c.old_state).limit(limit))
         return [DurationStat(r[0], r[1], int(r[2]), float(r[3]), float(r[4]), float(r[5]), float(r[6])) for r in rows]
+
+    def duration_samples(self, f: EventFilter, limit: int = 50_000) -> list[DurationSample]:
+        """Single durations (not aggregated) for percentile-based analytics, newest first, at most `limit`."""
+        c = events.c
+        rows = self._rows(select(c.event_id, c.entity_id, c.old_state, c.ts, c.duration_in_state)
+                          .where(*self._where(f), c.duration_in_state >= 0)
+                          .order_by(c.ts.desc(), c.event_id.desc()).limit(limit))
+        return [DurationSample(r[0], r[1] or "", r[2], from_micros(int(r[3])), float(r[4])) for r in rows]
+
+    def grid(self, f: EventFilter, by: GroupBy, seconds: int) -> list[tuple[str | None, Any, int]]:
+        """Event counts per (value of `by`, epoch-aligned bucket): a heatmap in one scan; by bucket, then key
+        (None, for events without a value, first)."""
+        width = int(seconds) * 1_000_000
+        column = events.c[by]
+        bucket = ((events.c.ts // width) * width).label("bucket")
+        cells: dict[tuple[str | None, int], int] = {}
+        for r in self._rows(select(column, bucket, func.count()).where(*self._where(f))
+                            .group_by(column, text("bucket"))):
+            key = (r[0] or None, int(r[1]))  # "" is no value, as in InfluxDB's tags
+            cells[key] = cells.get(key, 0) + int(r[2])
+        ordered = sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0] is not None, kv[0][0] or ""))
+        return [(key, from_micros(t), n) for (key, t), n in ordered]
+
+    def last_seen(self, f: EventFilter, by: GroupBy, limit: int = 1000) -> list[tuple[str | None, Any]]:
+        """The time of the newest matching event per value of `by`, most recent first."""
+        column = events.c[by]
+        newest = func.max(events.c.ts).label("newest")
+        rows = self._rows(select(column, newest).where(*self._where(f)).group_by(column)
+                          .order_by(newest.desc(), column).limit(limit))
+        return [(r[0], from_micros(int(r[1]))) for r in rows]
 
     def export(self, start: Any, end: Any, batch: int = 5000) -> Iterator[list[dict[str, Any]]]:
         """The events of [start, end) oldest first, in lists of `batch`, without holding them all."""

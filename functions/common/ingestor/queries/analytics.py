@@ -1,0 +1,162 @@
+"""Analytics over the event store joined with the metadata DB: area activity, durations, device reliability.
+
+Area activity: per-area event counts per bucket (a heatmap), from one store.grid scan. Events without an
+area are shown as area_id null named "(no area)".
+
+Duration anomalies: for every (entity, state left) with at least MIN_SAMPLES stored duration_in_state
+values in the range, expected = their median; a stay shorter than TOO_SHORT x median is "too_short",
+longer than TOO_LONG x median "too_long". At most SAMPLE_LIMIT durations (the newest) are read.
+
+Reliability: per device, its events and last event in the range (from the store, by device_id), and its
+unavailable periods: an entity of the device entering "unavailable" until its next change (the time of
+that change; still unavailable: the end of the range), intervals of one device's entities merged, so two
+entities down together count once. availability = 1 - unavailable_s / range_s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import statistics
+from collections import defaultdict
+from typing import Any
+
+from ingestor.httpapi import iso
+from ingestor.queries.params import Range, bucket_starts
+from ingestor.store.model import EventFilter
+from ingestor.store.timerange import to_micros
+from ingestor.timeutil import parse_timestamp
+
+NO_AREA = "(no area)"
+MIN_SAMPLES = 5
+TOO_SHORT = 0.1
+TOO_LONG = 10.0
+SAMPLE_LIMIT = 50_000
+UNAVAILABLE = "unavailable"
+TRANSITION_LIMIT = 10_000  # unavailable starts and ends read at most, each
+PAGE = 1000
+
+
+def areas(store: Any, f: EventFilter, r: Range, bucket_s: int, names: dict[str, str | None]) -> dict[str, Any]:
+    starts = bucket_starts(r, bucket_s)
+    index = {to_micros(t): i for i, t in enumerate(starts)}
+    per_area: dict[str | None, dict[int, int]] = defaultdict(dict)
+    for area_id, start, n in store.grid(f, "area_id", bucket_s):
+        per_area[area_id][to_micros(start)] = n
+    rows = list(per_area.items())
+    rows.sort(key=lambda row: (-sum(row[1].values()), row[0] or ""))
+    cells = [[i, index[t], n] for i, (_, counts) in enumerate(rows) for t, n in sorted(counts.items())
+             if t in index and n]
+    return {"start": iso(r.start), "end": iso(r.end), "bucket_s": bucket_s,
+            "areas": [{"area_id": area_id, "name": names.get(area_id) or area_id if area_id else NO_AREA,
+                       "count": sum(counts.values())} for area_id, counts in rows],
+            "buckets": [iso(t) for t in starts], "cells": cells}
+
+
+def durations(store: Any, f: EventFilter, r: Range, limit: int, anomaly_limit: int) -> dict[str, Any]:
+    items = [{"entity_id": s.entity_id, "state": s.state, "count": s.count, "mean_s": s.mean, "min_s": s.min,
+              "max_s": s.max, "total_s": s.total} for s in store.durations(f, limit)]
+    samples = store.duration_samples(f, SAMPLE_LIMIT)
+    groups: dict[tuple[str, str | None], list[Any]] = defaultdict(list)
+    for s in samples:
+        groups[(s.entity_id, s.state)].append(s)
+    anomalies = []
+    for (entity_id, state), group in groups.items():
+        if len(group) < MIN_SAMPLES:
+            continue
+        median = statistics.median(s.duration for s in group)
+        if median <= 0:
+            continue
+        for s in group:
+            kind = "too_short" if s.duration < TOO_SHORT * median else "too_long" if s.duration > TOO_LONG * median \
+                else None
+            if kind:
+                severity = median / max(s.duration, 1e-9) if kind == "too_short" else s.duration / median
+                anomalies.append((severity, {"event_id": s.event_id, "entity_id": entity_id, "state": state,
+                                             "time_fired": iso(s.time), "duration_s": s.duration,
+                                             "expected_s": median, "kind": kind}))
+    anomalies.sort(key=lambda a: (-a[0], a[1]["time_fired"], a[1]["event_id"]))
+    return {"start": iso(r.start), "end": iso(r.end), "items": items,
+            "anomalies": [a for _, a in anomalies[:anomaly_limit]], "samples": len(samples),
+            "sampled": len(samples) >= SAMPLE_LIMIT,
+            "rule": {"min_samples": MIN_SAMPLES, "too_short_below": TOO_SHORT, "too_long_above": TOO_LONG,
+                     "description": "per entity and state left, with at least min_samples durations: shorter than "
+                                    "too_short_below x median or longer than too_long_above x median"}}
+
+
+def _events(store: Any, f: EventFilter) -> tuple[list[dict[str, Any]], bool]:
+    """Matching events, newest first, at most TRANSITION_LIMIT (and whether there were more)."""
+    out: list[dict[str, Any]] = []
+    cursor = None
+    while len(out) < TRANSITION_LIMIT:
+        page = store.query(f, limit=min(PAGE, TRANSITION_LIMIT - len(out)), cursor=cursor)
+        out.extend(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            return out, False
+    return out, True
+
+
+def _merge(intervals: list[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.datetime, dt.datetime]]:
+    merged: list[tuple[dt.datetime, dt.datetime]] = []
+    for s, e in sorted(intervals):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def unavailable(store: Any, f: EventFilter, r: Range, until: dt.datetime,
+                devices_of: dict[str, str]) -> tuple[dict[str, list[tuple[dt.datetime, dt.datetime]]], bool]:
+    """Merged unavailable intervals per device_id."""
+    went, more_went = _events(store, dataclasses.replace(f, state=UNAVAILABLE))
+    came, more_came = _events(store, dataclasses.replace(f, old_state=UNAVAILABLE))
+    marks: dict[str, list[tuple[dt.datetime, int, dict[str, Any]]]] = defaultdict(list)
+    for kind, events in ((0, went), (1, came)):
+        for ev in events:
+            if ev.get("entity_id"):
+                marks[ev["entity_id"]].append((parse_timestamp(ev["time_fired"]), kind, ev))
+    per_device: dict[str, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+    for entity_id, entity_marks in marks.items():
+        entity_marks.sort(key=lambda m: (m[0], m[1]))
+        began: dt.datetime | None = None
+        device = None
+        for at, kind, ev in entity_marks:
+            device = ev.get("device_id") or devices_of.get(entity_id) or device
+            if kind == 0:
+                if began is None:
+                    began = at
+                continue
+            if began is None:  # unavailable since before the range: as long as it says it lasted
+                lasted = ev.get("duration_in_state")
+                began = max(r.start, at - dt.timedelta(seconds=lasted)) if lasted is not None else r.start
+            if device:
+                per_device[device].append((began, at))
+            began = None
+        if began is not None and device and began < until:
+            per_device[device].append((began, until))
+    return {device: _merge(spans) for device, spans in per_device.items()}, more_went or more_came
+
+
+def reliability(store: Any, f: EventFilter, r: Range, now: dt.datetime, devices: dict[str, dict[str, Any]],
+                devices_of: dict[str, str], limit: int) -> dict[str, Any]:
+    until = min(r.end, now)
+    span_s = max((until - r.start).total_seconds(), 1e-9)
+    counts = {key: n for key, n in store.counts(f, "device_id", 100_000) if key}
+    seen = {key: t for key, t in store.last_seen(f, "device_id", 100_000) if key}
+    down, truncated = unavailable(store, f, r, until, devices_of)
+    items = []
+    for device_id in sorted(set(devices) | set(counts) | set(down)):
+        meta = devices.get(device_id) or {}
+        spans = down.get(device_id, [])
+        down_s = sum((e - s).total_seconds() for s, e in spans)
+        items.append({"device_id": device_id, "name": meta.get("name"), "manufacturer": meta.get("manufacturer"),
+                      "model": meta.get("model"), "area_id": meta.get("area_id"),
+                      "entity_count": meta.get("entity_count", 0), "events": counts.get(device_id, 0),
+                      "events_per_hour": round(counts.get(device_id, 0) / (span_s / 3600), 6),
+                      "last_seen": iso(seen.get(device_id)), "unavailable_periods": len(spans),
+                      "unavailable_s": round(down_s, 6),
+                      "availability": round(min(1.0, max(0.0, 1 - down_s / span_s)), 6), "known": bool(meta)})
+    items.sort(key=lambda i: (i["availability"], -i["events"], i["device_id"]))
+    return {"start": iso(r.start), "end": iso(r.end), "items": items[:limit], "truncated": truncated}

@@ -1,0 +1,177 @@
+"""Devices, entities and areas from the metadata DB, with filters and keyset pagination.
+
+Things HA no longer has (removed_at set) are left out. An entity's area is its own, else its device's,
+as HA shows it. Text filters are bound parameters with LIKE's wildcards escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select, tuple_
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ingestor import jsoncodec
+from ingestor.metadata.registry import MetadataDB
+from ingestor.metadata.schema import areas, devices, entities
+from ingestor.responses import BadRequest, HTTPError
+from ingestor.store.model import StoreError, StoreUnavailable
+
+d, e, a = devices.c, entities.c, areas.c
+DEVICE_NAME = func.coalesce(d.name_by_user, d.name, "")
+ENTITY_AREA = func.coalesce(e.area_id, d.area_id)
+
+
+def _rows(db: MetadataDB, statement: Any) -> list[Any]:
+    try:
+        db.prepare()
+        with db.engine.connect() as conn:
+            return list(conn.execute(statement))
+    except OperationalError as exc:
+        raise StoreUnavailable(f"metadata DB unavailable: {type(exc.orig).__name__}") from exc
+    except DBAPIError as exc:
+        raise StoreError(f"metadata DB refused the query: {type(exc.orig).__name__}") from exc
+
+
+def encode_cursor(*key: Any) -> str:
+    return base64.urlsafe_b64encode(jsoncodec.dumps(list(key))).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, size: int) -> list[str]:
+    try:
+        key = jsoncodec.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, TypeError):
+        key = None
+    if not isinstance(key, list) or len(key) != size or not all(isinstance(k, str) for k in key):
+        raise BadRequest("cursor: not a cursor this API made (use next_cursor as given)", code="bad_parameter")
+    return key
+
+
+def _entity_counts() -> Any:
+    return (select(e.device_id, func.count().label("n")).where(e.removed_at.is_(None), e.device_id.is_not(None))
+            .group_by(e.device_id).subquery())
+
+
+def _device_select() -> Any:
+    counts = _entity_counts()
+    return (select(d.device_id, DEVICE_NAME.label("name"), d.manufacturer, d.model, d.sw_version, d.hw_version,
+                   d.area_id, a.name.label("area_name"), func.coalesce(counts.c.n, 0).label("entity_count"),
+                   d.disabled_by)
+            .select_from(devices.outerjoin(areas, d.area_id == a.area_id)
+                         .outerjoin(counts, counts.c.device_id == d.device_id))
+            .where(d.removed_at.is_(None)))
+
+
+def _device(row: Any) -> dict[str, Any]:
+    m = row._mapping
+    return {"device_id": m["device_id"], "name": m["name"] or None, "manufacturer": m["manufacturer"],
+            "model": m["model"], "sw_version": m["sw_version"], "hw_version": m["hw_version"],
+            "area_id": m["area_id"], "area_name": m["area_name"], "entity_count": int(m["entity_count"]),
+            "disabled": m["disabled_by"] is not None}
+
+
+def list_devices(db: MetadataDB, manufacturer: str | None, model: str | None, area_id: str | None,
+                 platform: str | None, q: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
+    clauses: list[ColumnElement[bool]] = []
+    if manufacturer is not None:
+        clauses.append(d.manufacturer == manufacturer)
+    if model is not None:
+        clauses.append(d.model == model)
+    if area_id is not None:
+        clauses.append(d.area_id == area_id)
+    if platform is not None:
+        clauses.append(d.device_id.in_(select(e.device_id).where(e.platform == platform, e.removed_at.is_(None))))
+    if q:
+        clauses.append(or_(*(c.icontains(q, autoescape=True) for c in (d.name, d.name_by_user, d.manufacturer,
+                                                                        d.model, d.device_id))))
+    if cursor:
+        clauses.append(tuple_(DEVICE_NAME, d.device_id) > tuple_(*decode_cursor(cursor, 2)))
+    rows = _rows(db, _device_select().where(*clauses).order_by(DEVICE_NAME, d.device_id).limit(limit + 1))
+    items = [_device(r) for r in rows[:limit]]
+    more = len(rows) > limit
+    last = items[-1] if more else None
+    return {"items": items, "next_cursor": encode_cursor(last["name"] or "", last["device_id"]) if last else None}
+
+
+def _entity_select() -> Any:
+    return (select(e.entity_id, e.name, e.original_name, e.domain, e.platform, e.device_id,
+                   ENTITY_AREA.label("area_id"), e.disabled_by, e.friendly_name, e.device_class,
+                   e.unit_of_measurement, e.state, e.last_changed, e.entity_category)
+            .select_from(entities.outerjoin(devices, e.device_id == d.device_id))
+            .where(e.removed_at.is_(None)))
+
+
+def _entity(row: Any) -> dict[str, Any]:
+    m = row._mapping
+    return {"entity_id": m["entity_id"], "name": m["name"] or m["original_name"] or m["friendly_name"],
+            "domain": m["domain"], "platform": m["platform"], "device_id": m["device_id"], "area_id": m["area_id"],
+            "disabled": m["disabled_by"] is not None, "friendly_name": m["friendly_name"],
+            "device_class": m["device_class"], "unit": m["unit_of_measurement"], "state": m["state"],
+            "last_changed": m["last_changed"], "entity_category": m["entity_category"]}
+
+
+def get_device(db: MetadataDB, device_id: str) -> dict[str, Any]:
+    rows = _rows(db, _device_select().where(d.device_id == device_id))
+    if not rows:
+        raise HTTPError(404, "not_found", f"no device {device_id!r} in the metadata DB")
+    out = _device(rows[0])
+    out["entities"] = [_entity(r) for r in _rows(db, _entity_select().where(e.device_id == device_id)
+                                                 .order_by(e.entity_id))]
+    return out
+
+
+def list_entities(db: MetadataDB, domain: str | None, platform: str | None, area_id: str | None,
+                  device_id: str | None, q: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
+    clauses: list[ColumnElement[bool]] = []
+    for column, value in ((e.domain, domain), (e.platform, platform), (e.device_id, device_id),
+                          (ENTITY_AREA, area_id)):
+        if value is not None:
+            clauses.append(column == value)
+    if q:
+        clauses.append(or_(*(c.icontains(q, autoescape=True) for c in (e.entity_id, e.name, e.original_name,
+                                                                        e.friendly_name))))
+    if cursor:
+        clauses.append(e.entity_id > decode_cursor(cursor, 1)[0])
+    rows = _rows(db, _entity_select().where(*clauses).order_by(e.entity_id).limit(limit + 1))
+    items = [_entity(r) for r in rows[:limit]]
+    more = len(rows) > limit
+    return {"items": items, "next_cursor": encode_cursor(items[-1]["entity_id"]) if more else None}
+
+
+def entity(db: MetadataDB, entity_id: str) -> dict[str, Any] | None:
+    rows = _rows(db, _entity_select().where(e.entity_id == entity_id))
+    return _entity(rows[0]) if rows else None
+
+
+def list_areas(db: MetadataDB) -> dict[str, Any]:
+    device_counts = (select(d.area_id, func.count().label("n")).where(d.removed_at.is_(None))
+                     .group_by(d.area_id).subquery())
+    entity_area = (select(ENTITY_AREA.label("area_id"))
+                   .select_from(entities.outerjoin(devices, e.device_id == d.device_id))
+                   .where(e.removed_at.is_(None)).subquery())
+    entity_counts = (select(entity_area.c.area_id, func.count().label("n")).group_by(entity_area.c.area_id)
+                     .subquery())
+    rows = _rows(db, select(a.area_id, a.name, func.coalesce(device_counts.c.n, 0),
+                            func.coalesce(entity_counts.c.n, 0))
+                 .select_from(areas.outerjoin(device_counts, device_counts.c.area_id == a.area_id)
+                              .outerjoin(entity_counts, entity_counts.c.area_id == a.area_id))
+                 .where(a.removed_at.is_(None)).order_by(func.coalesce(a.name, a.area_id), a.area_id))
+    return {"items": [{"area_id": r[0], "name": r[1], "device_count": int(r[2]), "entity_count": int(r[3])}
+                      for r in rows]}
+
+
+def area_names(db: MetadataDB) -> dict[str, str | None]:
+    """Every area's name, removed ones included (old events still name them)."""
+    return {r[0]: r[1] for r in _rows(db, select(a.area_id, a.name))}
+
+
+def all_devices(db: MetadataDB) -> dict[str, dict[str, Any]]:
+    """Every current device with its entity count, by id (reliability joins event counts onto it)."""
+    return {row.device_id: _device(row) for row in _rows(db, _device_select())}
+
+
+def entity_devices(db: MetadataDB) -> dict[str, str]:
+    """entity_id -> device_id, for events stored before their entity had a device."""
+    return {r[0]: r[1] for r in _rows(db, select(e.entity_id, e.device_id).where(e.device_id.is_not(None)))}

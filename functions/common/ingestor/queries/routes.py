@@ -1,0 +1,225 @@
+"""The query API: every read route, its parameters and response schema; GET /openapi.json comes with it.
+
+Store trouble becomes a clear answer: unreachable -> 503 (retry later), refused -> 500 store_error, a value
+a backend cannot express (InfluxQL has no escape for a carriage return) -> 400.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from ingestor import config, metadata, store
+from ingestor.httpapi import Api, Param, Request, Route
+from ingestor.queries import analytics, catalog, events, history, params, schemas, stats, trace
+from ingestor.queries.sources import event_store, metadata_db, now
+from ingestor.responses import BadRequest, HTTPError, Unavailable
+from ingestor.sports.routes import routes as sports_routes
+from ingestor.store.model import EventFilter, StoreError, StoreUnavailable
+from ingestor.store.sqlengine import safe_url
+
+Handler = Callable[[Request], Any]
+
+
+def guarded(fn: Handler) -> Handler:
+    @functools.wraps(fn)
+    def run(req: Request) -> Any:
+        try:
+            return fn(req)
+        except StoreUnavailable as exc:
+            raise Unavailable(str(exc)) from None
+        except StoreError as exc:
+            raise HTTPError(500, "store_error", str(exc)) from None
+        except ValueError as exc:  # what the store refuses to express (e.g. a carriage return in InfluxQL)
+            raise BadRequest(str(exc), code="bad_parameter") from None
+    return run
+
+
+def _range(req: Request) -> params.Range:
+    return params.time_range(req.params, now())
+
+
+@guarded
+def _events(req: Request) -> Any:
+    r = _range(req)
+    p = req.params
+    return events.search(event_store(), params.event_filter(p, r), p["limit"], params.check_cursor(p["cursor"]))
+
+
+@guarded
+def _history(req: Request) -> Any:
+    r = _range(req)
+    p = req.params
+    meta = catalog.entity(metadata_db(), p["entity_id"])
+    return history.history(event_store(), meta, p["entity_id"], r, p["limit"],
+                           params.bucket_seconds(p["bucket"], r), now())
+
+
+@guarded
+def _summary(req: Request) -> Any:
+    r = _range(req)
+    return stats.summary(event_store(), params.event_filter(req.params, r), r, req.params["top"])
+
+
+@guarded
+def _trend(req: Request) -> Any:
+    r = _range(req)
+    return stats.trend(event_store(), params.event_filter(req.params, r), r,
+                       params.bucket_seconds(req.params["bucket"], r))
+
+
+@guarded
+def _trace(req: Request) -> Any:
+    return trace.trace(event_store(), req.params["context_id"], req.params["depth"], req.params["direction"])
+
+
+@guarded
+def _areas(req: Request) -> Any:
+    r = _range(req)
+    p = req.params
+    f = EventFilter(start=r.start, end=r.end, domain=p["domain"], event_type=p["event_type"])
+    return analytics.areas(event_store(), f, r, params.bucket_seconds(p["bucket"], r, preferred="1h"),
+                           catalog.area_names(metadata_db()))
+
+
+@guarded
+def _durations(req: Request) -> Any:
+    r = _range(req)
+    p = req.params
+    f = EventFilter(start=r.start, end=r.end, entity_id=p["entity_id"], domain=p["domain"], area_id=p["area_id"])
+    return analytics.durations(event_store(), f, r, p["limit"], p["anomalies"])
+
+
+@guarded
+def _reliability(req: Request) -> Any:
+    r = _range(req)
+    p = req.params
+    db = metadata_db()
+    f = EventFilter(start=r.start, end=r.end, area_id=p["area_id"])
+    devices = catalog.all_devices(db)
+    if p["area_id"] is not None:
+        devices = {k: v for k, v in devices.items() if v["area_id"] == p["area_id"]}
+    return analytics.reliability(event_store(), f, r, now(), devices, catalog.entity_devices(db), p["limit"])
+
+
+@guarded
+def _devices(req: Request) -> Any:
+    p = req.params
+    return catalog.list_devices(metadata_db(), p["manufacturer"], p["model"], p["area_id"], p["platform"], p["q"],
+                                p["limit"], p["cursor"])
+
+
+@guarded
+def _device(req: Request) -> Any:
+    return catalog.get_device(metadata_db(), req.params["device_id"])
+
+
+@guarded
+def _entities(req: Request) -> Any:
+    p = req.params
+    return catalog.list_entities(metadata_db(), p["domain"], p["platform"], p["area_id"], p["device_id"], p["q"],
+                                 p["limit"], p["cursor"])
+
+
+@guarded
+def _areas_list(req: Request) -> Any:
+    return catalog.list_areas(metadata_db())
+
+
+def _config(req: Request) -> Any:
+    return {"event_store": {"backend": event_store().backend, "url": _safe(store.default_url())},
+            "metadata_db": {"url": _safe(metadata.default_url())},
+            "limits": {"max_points": params.MAX_POINTS, "trace_max_events": trace.MAX_EVENTS,
+                       "trace_max_nodes": trace.MAX_NODES, "duration_samples": analytics.SAMPLE_LIMIT,
+                       "unavailable_transitions": analytics.TRANSITION_LIMIT,
+                       "events_page_max": 1000, "history_max": 10_000}}
+
+
+def _safe(url: str) -> str:
+    try:
+        return safe_url(url) if url else ""
+    except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot parse is shown by its scheme only
+        return url.split(":", 1)[0] + "://****"
+
+
+TAG_EVENTS, TAG_STATS, TAG_ANALYTICS, TAG_CATALOG = "events", "stats", "analytics", "catalog"
+ENTITY_PATH = Param("entity_id", "Entity id, e.g. sensor.kitchen_temperature")
+AREA_BUCKET = Param("bucket", f"Bucket width; default 1h, or the finest giving at most {params.MAX_POINTS} buckets",
+                    enum=tuple(params.BUCKETS))
+DURATIONS_RULE = (f"Anomalies: per entity and state left, with at least {analytics.MIN_SAMPLES} stored durations "
+                  f"in the range, expected = their median; shorter than {analytics.TOO_SHORT} x median is "
+                  f"too_short, longer than {analytics.TOO_LONG} x median too_long. At most "
+                  f"{analytics.SAMPLE_LIMIT} durations (the newest) are read; sampled: true when that cap was reached.")
+RELIABILITY_RULE = ("Per device: events and last event in the range; an unavailable period is an entity of the device "
+                    "entering 'unavailable' until its next change (or the range end), periods of one device's "
+                    "entities merged; availability = 1 - unavailable_s / range_s. Least available first.")
+TOP = Param("top", "How many top entities", "integer", default=10, minimum=1, maximum=100)
+
+
+def routes() -> list[Route]:
+    s = schemas
+    return [
+        Route("GET", "/events", _events, "Recent events and search, newest first",
+              (*params.filters("-24h"), params.limit(100, 1000), params.CURSOR), s.EVENTS, tag=TAG_EVENTS),
+        Route("GET", "/entities/{entity_id}/history", _history, "One entity's state timeline and numeric series",
+              (ENTITY_PATH, params.start("-24h"), params.END, params.limit(2000, 10_000), params.BUCKET),
+              s.HISTORY, tag=TAG_EVENTS,
+              description="timeline: the newest `limit` state changes as segments (truncated when more); "
+                          "series: count/mean/min/max per bucket, pruned days from their summaries."),
+        Route("GET", "/stats/summary", _summary, "Totals, rate and counts by domain, event type, entity, area",
+              (*params.filters("-24h"), TOP), s.SUMMARY, tag=TAG_STATS),
+        Route("GET", "/stats/trend", _trend, "Event counts and state_value mean/min/max per time bucket",
+              (*params.filters("-24h"), params.BUCKET), s.TREND, tag=TAG_STATS),
+        Route("GET", "/analytics/trace/{context_id}", _trace, "Automation causality tree through context.parent_id",
+              (Param("context_id", "An HA context id", max_length=64),
+               Param("depth", "Levels walked in each direction", "integer", default=10, minimum=1, maximum=50),
+               Param("direction", "up: ancestors; down: descendants; both: the whole tree", default="both",
+                     enum=("both", "up", "down"))),
+              s.TRACE, tag=TAG_ANALYTICS,
+              description=f"At most {trace.MAX_EVENTS} events and {trace.MAX_NODES} contexts (truncated: true)."),
+        Route("GET", "/analytics/areas", _areas, "Per-area event counts per bucket (heatmap)",
+              (params.start("-7d"), params.END, AREA_BUCKET, params.DOMAIN, params.EVENT_TYPE), s.AREAS_ACTIVITY,
+              tag=TAG_ANALYTICS, description="cells are [area_index, bucket_index, count], zeros left out."),
+        Route("GET", "/analytics/durations", _durations, "How long entities stay in each state, and anomalies",
+              (params.start("-7d"), params.END, params.ENTITY_ID, params.DOMAIN, params.AREA_ID,
+               params.limit(50, 1000),
+               Param("anomalies", "Anomalies returned at most", "integer", default=100, minimum=0, maximum=1000)),
+              s.DURATIONS, tag=TAG_ANALYTICS, description=DURATIONS_RULE),
+        Route("GET", "/analytics/reliability", _reliability, "Per device: event rate, last seen, unavailability",
+              (params.start("-7d"), params.END, params.AREA_ID, params.limit(100, 1000)), s.RELIABILITY,
+              tag=TAG_ANALYTICS, description=RELIABILITY_RULE),
+        Route("GET", "/devices", _devices, "Devices from the metadata DB",
+              (Param("manufacturer", "Exact manufacturer"), Param("model", "Exact model"), params.AREA_ID,
+               Param("platform", "Devices with an entity of this integration, e.g. hue"),
+               Param("q", "Case-insensitive substring of name, manufacturer, model or id"),
+               params.limit(100, 1000), params.CURSOR), s.DEVICES, tag=TAG_CATALOG),
+        Route("GET", "/devices/{device_id}", _device, "One device and its entities",
+              (Param("device_id", "Device id", max_length=64),), s.DEVICE_DETAIL, tag=TAG_CATALOG),
+        Route("GET", "/entities", _entities, "Entities from the metadata DB",
+              (params.DOMAIN, Param("platform", "Integration, e.g. hue"), params.AREA_ID, params.DEVICE_ID,
+               Param("q", "Case-insensitive substring of entity_id or name"), params.limit(100, 1000),
+               params.CURSOR), s.ENTITIES, tag=TAG_CATALOG),
+        Route("GET", "/areas", _areas_list, "Areas with their device and entity counts", (), s.AREAS,
+              tag=TAG_CATALOG),
+        Route("GET", "/config", _config, "This function's configuration (URLs without passwords)", (), s.CONFIG,
+              tag="meta"),
+        *sports_routes(),
+    ]
+
+
+@functools.cache
+def api() -> Api:
+    return Api("HA Ingestor query API", config.env_str("VERSION", "1.0.0") or "1.0.0",
+               "Every read endpoint of HA Ingestor: events, statistics, analytics, devices and entities. "
+               "Times: " + "ISO 8601 with a zone, or relative (-1h, -30m, -7d, now). Errors: "
+               '{"error": {"code", "message"}}.', routes(), components=schemas.COMPONENTS)
+
+
+def health() -> dict[str, Any]:
+    state = event_store().health()
+    meta = metadata_db().health()
+    ok = state.status == "ok" and meta.get("status") == "ok"
+    return {"status": "ok" if ok else "unavailable", "store": {"status": state.status, "backend": state.backend,
+                                                               "latency_ms": state.latency_ms, "reason": state.reason},
+            "metadata_db": meta}

@@ -1,0 +1,113 @@
+"""JSON schemas (OpenAPI 3.0.3) of the query API's responses: the components and each route's shape.
+
+Accurate on purpose: schemathesis checks every answer against them, so a field that can be null says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+S = {"type": "string"}
+S_NULL = {"type": "string", "nullable": True}
+TIME = {"type": "string", "description": "ISO 8601 UTC"}
+TIME_NULL = {**TIME, "nullable": True}
+N = {"type": "number"}
+N_NULL = {"type": "number", "nullable": True}
+INT = {"type": "integer", "minimum": 0}
+BOOL = {"type": "boolean"}
+
+
+def ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(required: list[str], **properties: Any) -> dict[str, Any]:
+    """An object schema; OpenAPI 3.0 wants `required` left out rather than empty."""
+    out: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        out["required"] = required
+    return out
+
+
+def array(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": items}
+
+
+def page(item: dict[str, Any]) -> dict[str, Any]:
+    return obj(["items", "next_cursor"], items=array(item), next_cursor=S_NULL)
+
+
+EVENT = obj(
+    ["event_id", "event_type", "time_fired", "context"],
+    event_id=S, event_type=S, time_fired=TIME, origin=S_NULL, entity_id=S_NULL, domain=S_NULL, state=S_NULL,
+    old_state=S_NULL, state_value=N_NULL, unit=S_NULL, device_class=S_NULL, friendly_name=S_NULL,
+    attributes={"type": "object", "nullable": True, "additionalProperties": True},
+    duration_in_state=N_NULL,
+    context=obj([], id=S_NULL, parent_id=S_NULL, user_id=S_NULL),
+    device_id=S_NULL, area_id=S_NULL, device_manufacturer=S_NULL, device_model=S_NULL,
+    weather={"type": "object", "nullable": True, "additionalProperties": True},
+    data={"nullable": True, "description": "payload of non-state events (any JSON)"},
+)
+POINT = obj(["t", "count", "mean", "min", "max"], t=TIME, count=INT, mean=N_NULL, min=N_NULL, max=N_NULL)
+COUNT = obj(["key", "count"], key=S_NULL, count=INT)
+NODE = obj(["context_id", "parent_id", "events", "children"], context_id=S, parent_id=S_NULL,
+           events=array(ref("Event")), children=array(ref("TraceNode")))
+DEVICE = obj(["device_id", "name", "manufacturer", "model", "sw_version", "area_id", "area_name", "entity_count"],
+             device_id=S, name=S_NULL, manufacturer=S_NULL, model=S_NULL, sw_version=S_NULL, hw_version=S_NULL,
+             area_id=S_NULL, area_name=S_NULL, entity_count=INT, disabled=BOOL)
+ENTITY = obj(["entity_id", "name", "domain", "platform", "device_id", "area_id", "disabled"],
+             entity_id=S, name=S_NULL, domain=S_NULL, platform=S_NULL, device_id=S_NULL, area_id=S_NULL,
+             disabled=BOOL, friendly_name=S_NULL, device_class=S_NULL, unit=S_NULL, state=S_NULL,
+             last_changed=S_NULL, entity_category=S_NULL)
+AREA = obj(["area_id", "name", "device_count", "entity_count"], area_id=S, name=S_NULL, device_count=INT,
+           entity_count=INT)
+COMPONENTS: dict[str, Any] = {"Event": EVENT, "Point": POINT, "Count": COUNT, "TraceNode": NODE, "Device": DEVICE,
+                              "Entity": ENTITY, "Area": AREA}
+
+EVENTS = page(ref("Event"))
+HISTORY = obj(
+    ["entity_id", "start", "end", "numeric", "unit", "friendly_name", "timeline", "series", "truncated", "bucket_s"],
+    entity_id=S, start=TIME, end=TIME, numeric=BOOL, unit=S_NULL, friendly_name=S_NULL,
+    timeline=array(obj(["start", "end", "state", "duration_s"], start=TIME, end=TIME, state=S_NULL,
+                       duration_s=N)),
+    series=array(ref("Point")), truncated=BOOL, bucket_s=INT,
+)
+SUMMARY = obj(["start", "end", "total", "rate_per_min", "by_domain", "by_event_type", "top_entities", "by_area"],
+              start=TIME, end=TIME, total=INT, rate_per_min=N, by_domain=array(ref("Count")),
+              by_event_type=array(ref("Count")), top_entities=array(ref("Count")), by_area=array(ref("Count")))
+TREND = obj(["start", "end", "bucket_s", "points"], start=TIME, end=TIME, bucket_s=INT, points=array(ref("Point")))
+TRACE = obj(["context_id", "root", "depth", "truncated", "event_count"], context_id=S, root=ref("TraceNode"),
+            depth=INT, truncated=BOOL, event_count=INT, node_count=INT, levels_up=INT, levels_down=INT)
+AREAS_ACTIVITY = obj(
+    ["start", "end", "bucket_s", "areas", "buckets", "cells"], start=TIME, end=TIME, bucket_s=INT,
+    areas=array(obj(["area_id", "name", "count"], area_id=S_NULL, name=S_NULL, count=INT)),
+    buckets=array(TIME),
+    cells=array({"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 3, "maxItems": 3}),
+)
+DURATIONS = obj(
+    ["items", "anomalies"],
+    items=array(obj(["entity_id", "state", "count", "mean_s", "min_s", "max_s", "total_s"], entity_id=S,
+                    state=S_NULL, count=INT, mean_s=N, min_s=N, max_s=N, total_s=N)),
+    anomalies=array(obj(["event_id", "entity_id", "state", "time_fired", "duration_s", "expected_s", "kind"],
+                        event_id=S, entity_id=S, state=S_NULL, time_fired=TIME, duration_s=N, expected_s=N,
+                        kind={"type": "string", "enum": ["too_short", "too_long"]})),
+    start=TIME, end=TIME, samples=INT, sampled=BOOL,
+    rule=obj([], min_samples=INT, too_short_below=N, too_long_above=N, description=S),
+)
+RELIABILITY = obj(
+    ["items"], start=TIME, end=TIME,
+    items=array(obj(["device_id", "name", "manufacturer", "model", "area_id", "entity_count", "events",
+                     "events_per_hour", "last_seen", "unavailable_periods", "unavailable_s", "availability"],
+                    device_id=S, name=S_NULL, manufacturer=S_NULL, model=S_NULL, area_id=S_NULL, entity_count=INT,
+                    events=INT, events_per_hour=N, last_seen=TIME_NULL, unavailable_periods=INT,
+                    unavailable_s=N, availability={"type": "number", "minimum": 0, "maximum": 1},
+                    known=BOOL)),
+    truncated=BOOL,
+)
+DEVICES = page(ref("Device"))
+DEVICE_DETAIL = {"allOf": [ref("Device"), obj(["entities"], entities=array(ref("Entity")))]}
+ENTITIES = page(ref("Entity"))
+AREAS = obj(["items"], items=array(ref("Area")))
+CONFIG = obj(["event_store", "metadata_db", "limits"],
+             event_store=obj(["backend", "url"], backend=S, url=S), metadata_db=obj(["url"], url=S),
+             limits={"type": "object", "additionalProperties": {"type": "integer"}})

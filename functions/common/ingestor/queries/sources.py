@@ -1,0 +1,33 @@
+"""The stores the queries read, opened once per process and reused across invocations.
+
+InfluxDB's transport gives up on an answer after 10 s (right for the pipeline's writes, which retry);
+a month-long aggregate over millions of points can take longer, so reads here wait STORE_READ_TIMEOUT_S
+(default 50 s, within the function's 60 s timeout) before answering 503.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from typing import Any
+
+from ingestor import config, metadata, store
+from ingestor.metadata.registry import MetadataDB
+
+
+@functools.cache
+def event_store() -> Any:
+    opened = store.open_event_store(store.default_url())
+    transport = getattr(opened, "transport", None)
+    if transport is not None and hasattr(transport, "timeout"):
+        transport.timeout = config.env_float("STORE_READ_TIMEOUT_S", 50)
+    return opened
+
+
+@functools.cache
+def metadata_db() -> MetadataDB:
+    return MetadataDB(metadata.default_url())
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
