@@ -13,7 +13,7 @@ DRY_RUN=${DRY_RUN:-}
 
 # name:how  (generate = made here when missing; required = you provide it; optional = only if present)
 FUNCTION_SECRETS="webhooks-api-key:generate s3-access-key:generate s3-secret-key:generate influxdb-token:generate
-influxdb-password:optional openweathermap-api-key:optional"
+influxdb-password:optional openweathermap-api-key:optional basic-auth-user:optional basic-auth-password:optional"
 SERVICE_SECRETS="ha-token:required influxdb-token:generate influxdb-admin-password:generate s3-access-key:generate
 s3-secret-key:generate postgres-password:generate"
 

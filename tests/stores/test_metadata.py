@@ -113,3 +113,11 @@ def test_applying_the_same_snapshot_twice_changes_nothing(db: MetadataDB) -> Non
 ])
 def test_malformed_parts_are_refused_with_a_reason(part: Any, reason: str) -> None:
     assert reason in (problem(part) or "")
+
+
+def test_events_seen_before_the_registry_snapshot_get_their_area_once_it_is_applied(db: MetadataDB) -> None:
+    directory = Directory(db, ttl_s=3600)  # the periodic refresh alone would wait an hour
+    directory.miss_reload_s = 0
+    assert directory.place({"entity_id": "input_boolean.living_room_light"}).get("area_id") is None
+    db.apply(snapshot("s1"))
+    assert directory.place({"entity_id": "input_boolean.living_room_light"})["area_id"] == "living_room"

@@ -1,7 +1,9 @@
 """Where each entity lives (device, area, manufacturer, model), for normalize to join into events.
 
 Loaded whole from the metadata DB and refreshed every METADATA_REFRESH_S seconds, so the hot path
-makes no query per event. An entity without its own area takes its device's (HA does the same).
+makes no query per event; an entity it does not know yet (a new one, or the first events before the
+registry snapshot was applied) reloads it sooner, at most every METADATA_MISS_RELOAD_S seconds.
+An entity without its own area takes its device's (HA does the same).
 If the DB cannot be read, the last good copy is kept and the failure counted.
 """
 
@@ -34,6 +36,7 @@ class Directory:
     def __init__(self, db: MetadataDB, ttl_s: float | None = None) -> None:
         self.db = db
         self.ttl_s = config.env_float("METADATA_REFRESH_S", 30) if ttl_s is None else ttl_s
+        self.miss_reload_s = min(self.ttl_s, config.env_float("METADATA_MISS_RELOAD_S", 1))
         self._places: dict[str, Placement] = {}
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
@@ -47,9 +50,9 @@ class Directory:
         with self.db.engine.connect() as conn:
             return {row[0]: Placement(*row[1:]) for row in conn.execute(query)}
 
-    def _fresh(self) -> dict[str, Placement]:
+    def _fresh(self, max_age_s: float) -> dict[str, Placement]:
         with self._lock:
-            if time.monotonic() - self._loaded_at > self.ttl_s:
+            if time.monotonic() - self._loaded_at > max_age_s:
                 try:
                     self._places = self._load()
                 except DBAPIError as exc:
@@ -60,7 +63,10 @@ class Directory:
 
     def place(self, record: dict[str, Any]) -> dict[str, Any]:
         """Fill device_id, area_id, device_manufacturer and device_model of an event record in place."""
-        placement = self._fresh().get(record.get("entity_id") or "")
+        entity_id = record.get("entity_id") or ""
+        placement = self._fresh(self.ttl_s).get(entity_id)
+        if placement is None and entity_id:
+            placement = self._fresh(self.miss_reload_s).get(entity_id)
         if placement:
             record.update(placement._asdict())
         return record

@@ -14,24 +14,21 @@ from ingestor import config, metadata, store
 from ingestor.httpapi import Api, Param, Request, Route
 from ingestor.queries import analytics, catalog, events, history, params, schemas, stats, trace
 from ingestor.queries.sources import event_store, metadata_db, now
-from ingestor.responses import BadRequest, HTTPError, Unavailable
+from ingestor.responses import BadRequest
 from ingestor.sports.routes import routes as sports_routes
-from ingestor.store.model import EventFilter, StoreError, StoreUnavailable
+from ingestor.store.model import EventFilter
 from ingestor.store.sqlengine import safe_url
 
 Handler = Callable[[Request], Any]
 
 
 def guarded(fn: Handler) -> Handler:
+    """What the store refuses to express (e.g. a carriage return in InfluxQL) is the caller's 400."""
     @functools.wraps(fn)
     def run(req: Request) -> Any:
         try:
             return fn(req)
-        except StoreUnavailable as exc:
-            raise Unavailable(str(exc)) from None
-        except StoreError as exc:
-            raise HTTPError(500, "store_error", str(exc)) from None
-        except ValueError as exc:  # what the store refuses to express (e.g. a carriage return in InfluxQL)
+        except ValueError as exc:
             raise BadRequest(str(exc), code="bad_parameter") from None
     return run
 
