@@ -24,6 +24,12 @@ def espn_server() -> Iterator[ScoreboardServer]:
 
 
 @pytest.fixture
+def espn(espn_server: ScoreboardServer) -> ScoreboardServer:
+    """The same stand-in, by the name the runtime tests use."""
+    return espn_server
+
+
+@pytest.fixture
 def repo(tmp_path: Path) -> GamesRepository:
     return GamesRepository(f"sqlite:///{tmp_path}/metadata.db")
 

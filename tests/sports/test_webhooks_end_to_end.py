@@ -24,13 +24,6 @@ SF_EVENTS = ["game_started"] + ["score_changed"] * 4 + ["game_ended"]
 
 
 @pytest.fixture
-def espn() -> Iterator[ScoreboardServer]:
-    server = ScoreboardServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def runtime(tmp_path: Path, espn: ScoreboardServer) -> Iterator[LocalRuntime]:
     with LocalRuntime(tmp_path, stack=STACK, env={"TEST_ESPN_URL": espn.url}) as rt:
         yield rt
