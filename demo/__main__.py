@@ -26,6 +26,7 @@ sys.path[:0] = [str(_ROOT / p) for p in ("functions/common", "infra/local", "gat
 
 from demo import home  # noqa: E402
 from demo.driver import Driver, HAClient  # noqa: E402
+from demo.readiness import bridge_subscribed  # noqa: E402
 from tests.support.homeassistant import HomeAssistant, ensure_venv  # noqa: E402
 from tests.support.runtime import REPO, LocalRuntime  # noqa: E402
 
@@ -58,13 +59,6 @@ def start_home_assistant(workdir: Path) -> HomeAssistant:
     token_file.chmod(0o600)
     return ha
 
-
-def bridge_subscribed(health_url: str) -> bool:
-    try:
-        with urllib.request.urlopen(health_url, timeout=2) as r:
-            return bool(json.loads(r.read()).get("subscribed"))
-    except OSError:
-        return False
 
 
 def queryable_events(gateway: str, since: dt.datetime) -> int:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +11,8 @@ import pytest
 import yaml
 
 from demo import home
+from demo.readiness import bridge_subscribed
+from tests.e2e.reads import QueryAPI
 from tests.support.homeassistant import HomeAssistant, ensure_venv
 from tests.support.runtime import REPO, LocalRuntime
 
@@ -41,13 +41,6 @@ def e2e_stack(path: Path) -> Path:
     return path
 
 
-def bridge_subscribed(health_url: str) -> bool:
-    try:
-        with urllib.request.urlopen(health_url, timeout=2) as r:
-            return bool(json.loads(r.read()).get("subscribed"))
-    except OSError:
-        return False
-
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
@@ -65,7 +58,15 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         while not bridge_subscribed(runtime.ready["bridge"]):
             assert time.monotonic() < deadline, "the bridge did not subscribe to HA within 60 s"
             time.sleep(0.2)
-        yield Sandbox(ha, runtime, workdir)
+        sandbox = Sandbox(ha, runtime, workdir)
+        # The driven steps start once HA's registry is in the metadata DB, as in `make demo`: events that beat
+        # the first snapshot carry no area (normalize looks again for an unknown entity at most once a second).
+        api = QueryAPI(sandbox.query_url)
+        while len(api.get("/devices", limit=100)["items"]) < len(home.DEVICES):
+            assert time.monotonic() < deadline + 60, "HA's devices did not reach the metadata DB"
+            time.sleep(0.2)
+        time.sleep(1.5)
+        yield sandbox
     finally:
         if runtime is not None:
             runtime.stop()
