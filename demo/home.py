@@ -170,7 +170,7 @@ def rules_for(trigger: str, to: str) -> list[Rule]:
 
 
 def configuration(port: int, name: str = "HA Ingestor demo home") -> dict[str, Any]:
-    """configuration.yaml for an offline HA 2024.3 on 127.0.0.1:`port` (facts: ../shared/home-assistant)."""
+    """configuration.yaml for an offline HA 2024.3 on 127.0.0.1:`port` (facts: docs/home-assistant.md)."""
     return {
         "homeassistant": {"name": name, "latitude": 52.3731, "longitude": 4.8922, "elevation": 2,
                           "unit_system": "metric", "time_zone": "UTC", "currency": "EUR", "country": "NL"},

@@ -1,4 +1,4 @@
-"""normalize: ha.events.valid -> ha.events.normalized, one DESIGN.md event record per HA event.
+"""normalize: ha.events.valid -> ha.events.normalized, one event record (docs/design.md) per HA event.
 
 Each record is joined with where its entity lives (device, area, manufacturer, model) from the
 metadata DB that metadata-sync keeps.

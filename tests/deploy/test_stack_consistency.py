@@ -14,7 +14,7 @@ from localfaas.catalog import duration
 from localfaas.stack import CRON_TOPIC, LANGUAGE
 
 REPO = Path(__file__).resolve().parents[2]
-FUNCTION_BUDGET = 13  # DESIGN.md: OpenFaaS CE runs 15; users keep room for their own
+FUNCTION_BUDGET = 13  # docs/design.md: OpenFaaS CE runs 15; users keep room for their own
 SETTINGS = {"timeout": duration, "max-deliver": int, "concurrency": int, "backoff": duration}
 
 

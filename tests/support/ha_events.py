@@ -8,11 +8,21 @@ import json
 from pathlib import Path
 from typing import Any
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "home-assistant"
+SAMPLES = Path(__file__).resolve().parent / "ha_samples"  # captured from a real HA 2024.3.3
 
 
 def sample(name: str) -> dict[str, Any]:
-    return json.loads((SAMPLES / f"sample_{name}.json").read_text())
+    return json.loads((SAMPLES / f"sample_{name}.json").read_text(encoding="utf-8"))
+
+
+def recorded(name: str) -> list[dict[str, Any]]:
+    """The `event` objects of a real HA capture (one message, or a {"messages": [...]} file)."""
+    doc = sample(name)
+    return [message["event"] for message in doc.get("messages", [doc])]
+
+
+def get_states() -> list[dict[str, Any]]:
+    return sample("get_states")["reply"]["result"]
 
 
 def sample_events() -> list[dict[str, Any]]:

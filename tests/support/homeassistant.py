@@ -3,7 +3,7 @@
 HA's pins (aiohttp, SQLAlchemy, orjson…) conflict with the project's, so it lives in `.venv-ha`,
 built once from `tests/homeassistant/requirements-ha-2024.3.3.txt` (as pip constraints: without
 them pip backtracks for many minutes) and reused while its stamp matches the requirements.
-The measured facts this follows are in ../shared/home-assistant/README.md.
+The measured facts this follows are in docs/home-assistant.md.
 """
 
 from __future__ import annotations

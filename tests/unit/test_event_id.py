@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import copy
-import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ingestor.event_id import event_id, state_event_id
-
-HA_SAMPLES = Path(__file__).parents[3] / "shared" / "home-assistant"
-
-
-def sample_events(name: str) -> list[dict[str, Any]]:
-    """The `event` objects of a real HA capture (one message, or a {"messages": [...]} file)."""
-    doc = json.loads((HA_SAMPLES / name).read_text(encoding="utf-8"))
-    return [message["event"] for message in doc.get("messages", [doc])]
-
-
-def get_states() -> list[dict[str, Any]]:
-    return json.loads((HA_SAMPLES / "sample_get_states.json").read_text(encoding="utf-8"))["reply"]["result"]
+from tests.support.ha_events import get_states, recorded
 
 
 def light_on() -> dict[str, Any]:
-    return sample_events("sample_state_changed.json")[0]
+    return recorded("state_changed")[0]
 
 
 def call_service() -> dict[str, Any]:
@@ -42,9 +29,9 @@ def call_service() -> dict[str, Any]:
     }
 
 
-def all_sample_events() -> list[dict[str, Any]]:
-    names = ("sample_state_changed_parent_chain.json", "sample_state_changed_same_context.json")
-    return [event for name in names for event in sample_events(name)]
+def all_recorded() -> list[dict[str, Any]]:
+    names = ("state_changed_parent_chain", "state_changed_same_context")
+    return [event for name in names for event in recorded(name)]
 
 
 def test_id_is_32_lowercase_hex_characters() -> None:
@@ -68,7 +55,7 @@ def test_state_from_history_api_gets_the_id_of_the_state_changed_event_carrying_
 def test_state_from_get_states_matches_the_same_state_inside_a_state_changed_event() -> None:
     # Real data: get_states returned the template sensor's state that the later event reports as old_state.
     from_get_states = next(s for s in get_states() if s["entity_id"] == "sensor.living_room_temperature")
-    old_state = sample_events("sample_state_changed_same_context.json")[1]["data"]["old_state"]
+    old_state = recorded("state_changed_same_context")[1]["data"]["old_state"]
     assert state_event_id(from_get_states) == state_event_id(old_state)
 
 
@@ -146,7 +133,7 @@ def test_non_state_id_does_not_depend_on_how_time_fired_is_written() -> None:
 
 
 def test_every_real_sample_event_gets_a_distinct_id() -> None:
-    events = all_sample_events()
+    events = all_recorded()
     assert len({event_id(event) for event in events}) == len(events) == 6
 
 

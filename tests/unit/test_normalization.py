@@ -1,10 +1,9 @@
-"""normalize_event: real HA events become DESIGN.md's event record, field by field."""
+"""normalize_event: real HA events become the event record of docs/design.md, field by field."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +12,7 @@ from ingestor.event_id import event_id
 from ingestor.normalization import NormalizationError, coerce_state_value, normalize_event
 from ingestor.units import unit_name
 from ingestor.validation import ValidationRules, validate_event
-
-HA_SAMPLES = Path(__file__).parents[3] / "shared" / "home-assistant"
+from tests.support.ha_events import recorded
 
 RECORD_KEYS = [
     "event_id", "event_type", "time_fired", "origin", "entity_id", "domain", "state", "old_state",
@@ -25,22 +23,17 @@ USER = "e243fa91b1db4c91955005050c9e4671"
 CLICK = "01M81G5SXSR9VEPMR50TY4GN0R"  # context of the user's service call in the samples
 
 
-def sample_events(name: str) -> list[dict[str, Any]]:
-    """The `event` objects of a real HA capture (one message, or a {"messages": [...]} file)."""
-    doc = json.loads((HA_SAMPLES / name).read_text(encoding="utf-8"))
-    return [message["event"] for message in doc.get("messages", [doc])]
-
 
 def light_on() -> dict[str, Any]:
-    return sample_events("sample_state_changed.json")[0]
+    return recorded("state_changed")[0]
 
 
 def parent_chain() -> list[dict[str, Any]]:
-    return sample_events("sample_state_changed_parent_chain.json")
+    return recorded("state_changed_parent_chain")
 
 
 def same_context() -> list[dict[str, Any]]:
-    return sample_events("sample_state_changed_same_context.json")
+    return recorded("state_changed_same_context")
 
 
 def call_service(service_data: dict[str, Any]) -> dict[str, Any]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,20 +10,15 @@ import pytest
 from ingestor import jsoncodec
 from ingestor.config import ConfigError
 from ingestor.validation import DEFAULT_EVENT_TYPES, ValidationRules, is_entity_id, validate_event
+from tests.support.ha_events import recorded
 
-HA_SAMPLES = Path(__file__).parents[3] / "shared" / "home-assistant"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)  # half an hour after the samples were captured
 RULES = ValidationRules()
 
 
-def sample_events(name: str) -> list[dict[str, Any]]:
-    """The `event` objects of a real HA capture (one message, or a {"messages": [...]} file)."""
-    doc = json.loads((HA_SAMPLES / name).read_text(encoding="utf-8"))
-    return [message["event"] for message in doc.get("messages", [doc])]
-
 
 def light_on() -> dict[str, Any]:
-    return sample_events("sample_state_changed.json")[0]
+    return recorded("state_changed")[0]
 
 
 def call_service() -> dict[str, Any]:
@@ -57,10 +50,10 @@ def with_new_state(**changes: object) -> dict[str, Any]:
 
 # --- events that pass -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("event", [event for name in ("sample_state_changed.json",
-                                                      "sample_state_changed_parent_chain.json",
-                                                      "sample_state_changed_same_context.json")
-                                   for event in sample_events(name)])
+@pytest.mark.parametrize("event", [event for name in ("state_changed",
+                                                      "state_changed_parent_chain",
+                                                      "state_changed_same_context")
+                                   for event in recorded(name)])
 def test_real_ha_state_changed_events_are_valid(event: dict[str, Any]) -> None:
     assert reason(event) is None
 

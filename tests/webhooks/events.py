@@ -1,4 +1,4 @@
-"""Event records as they travel on ha.events.enriched and sports.events (DESIGN.md and API.md shapes)."""
+"""Event records as they travel on ha.events.enriched and sports.events (docs/design.md shapes)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A validated raw HA event becomes DESIGN.md's event record: one flat shape for every event type.
+"""A validated raw HA event becomes the event record of docs/design.md: one flat shape for every event type.
 
 Later stages fill device_id, area_id, device_manufacturer, device_model and weather; this stage
 only reads the event itself, so its output depends on nothing but its input.
