@@ -18,7 +18,7 @@ PUBLISH = stage.publisher("ha.events.valid")
 
 
 def handle(event: Any, context: Any) -> dict[str, Any]:
-    return stage.run(event, "validate", "ha.events.raw", PUBLISH, _check)
+    return stage.run(event, "validate", "ha.events.raw", PUBLISH, _check, max_depth=RULES.max_depth)
 
 
 health = stage.health

@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from ha_bridge.settings import RAW_SUBJECT
-from ingestor import jsoncodec, metrics
+from ingestor import dlq, jsoncodec, metrics
 from ingestor.event_id import event_id
 from ingestor.timeutil import parse_timestamp
 
@@ -29,6 +30,10 @@ log = logging.getLogger("ha_bridge.batcher")
 _received = metrics.counter("bridge_events_received_total", "Events taken in, by source", ["source"])
 _duplicates = metrics.counter("bridge_events_duplicate_total", "Events dropped because their event_id was seen")
 _queue_depth = metrics.gauge("bridge_queue_depth", "Events read from HA and not yet batched")
+_unencodable = metrics.counter("bridge_events_unencodable_total", "Events JSON cannot carry, dead-lettered")
+
+DEAD_LETTER_BYTES = 256 * 1024
+"""A dead letter of the bridge's own holds a preview of the event: far below any NATS max_payload."""
 
 
 @dataclass
@@ -155,13 +160,18 @@ class Batcher:
 
     def _add(self, event: dict[str, Any], source: str) -> None:
         _received.labels(source).inc()
+        try:
+            encoded = jsoncodec.dumps(event)
+        except jsoncodec.EncodeError as exc:
+            self._dead_letter(event, f"event cannot be encoded as JSON ({exc})")
+            return
         eid = event_key(event)
         if self.recent.seen(eid):
             _duplicates.inc()
             return
         if not self._pending:
             self._first_at = time.monotonic()
-        self._pending.append(jsoncodec.dumps(event))
+        self._pending.append(encoded)
         self._ids.append(eid)
         try:
             fired = parse_timestamp(event.get("time_fired"))
@@ -174,6 +184,15 @@ class Batcher:
             new_state = data.get("new_state")
             if isinstance(new_state, dict) and isinstance(data.get("entity_id"), str):
                 self._states[data["entity_id"]] = new_state
+
+    def _dead_letter(self, event: Any, reason: str) -> None:
+        """An event that cannot be forwarded goes to the DLQ (through the outbox, so never lost), not away."""
+        dlq_id = f"bridge-{uuid.uuid4().hex}-dlq"
+        record = dlq.record(dlq_id, "gateway-bridge", RAW_SUBJECT, [{"reason": reason, "payload": event}],
+                            max_bytes=DEAD_LETTER_BYTES)
+        _unencodable.inc()
+        log.error("event cannot be encoded: dead-lettered", extra={"dlq_id": dlq_id, "reason": reason})
+        self.emit(Batch(dlq.SUBJECT, dlq_id, record, 1))
 
     def _flush(self) -> None:
         if not self._pending:

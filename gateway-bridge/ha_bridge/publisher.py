@@ -240,7 +240,7 @@ class Outbox:
         elif len(events) == 1:
             reason = f"event of {len(payload)} bytes exceeds the NATS message limit of {limit} bytes"
             record = dlq.record(f"{batch_id}-dlq", "gateway-bridge", subject,
-                                [{"reason": reason, "payload": summary(events[0], len(payload))}])
+                                [{"reason": reason, "payload": summary(events[0], len(payload))}], max_bytes=limit)
             self.bus.publish(dlq.SUBJECT, record, f"{batch_id}-dlq")
             _dead.inc()
             log.error("event too large for NATS: dead-lettered", extra={"batch_id": batch_id, "bytes": len(payload)})

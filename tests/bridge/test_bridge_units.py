@@ -146,6 +146,23 @@ def test_the_batcher_drops_an_event_it_has_seen_and_tracks_the_cursor() -> None:
     assert batch.cursor == max(dt.datetime.fromisoformat(e["time_fired"]) for e in RECORDED[:2])
 
 
+def test_an_event_json_cannot_carry_is_dead_lettered_and_the_others_flow_on() -> None:
+    deep: Any = "leaf"
+    for _ in range(300):  # past orjson's own limit: no encoder can forward it
+        deep = {"a": deep}
+    hostile = {**RECORDED[0], "data": {**RECORDED[0]["data"], "new_state": {"attributes": deep}}}
+    batcher, batches = collecting_batcher(size=1000, ms=50)
+    for event in (hostile, RECORDED[1]):
+        batcher.put(event)
+    batcher.stop()
+    dead, forwarded = batches
+    assert dead.subject == "ha.events.dlq" and dead.count == 1
+    (entry,) = jsoncodec.loads(dead.payload)["entries"]
+    assert entry["reason"] == "event cannot be encoded as JSON (Recursion limit reached)"
+    assert entry["payload"].startswith('{"event_type":"call_service"') and '{"a":{"a":' in entry["payload"]
+    assert forwarded.subject == "ha.events.raw" and forwarded.count == 1
+
+
 def a_batch(n: int) -> Batch:
     return Batch("ha.events.raw", f"raw-{n}", envelope.encode(f"raw-{n}", [{"n": n}]), 1)
 

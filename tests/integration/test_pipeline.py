@@ -147,6 +147,59 @@ def test_an_oversize_body_is_refused_with_413_and_dead_lettered(runtime: LocalRu
     assert record["kind"] == "bad_input" and record["stage"] == "validate"
 
 
+def nested(levels: int, leaf: str) -> str:
+    """JSON text of `leaf` inside `levels` objects and arrays, alternating (written as text: no encoder
+    here could serialize the deepest of them)."""
+    opening = "".join("[" if level % 2 else '{"k":' for level in range(levels))
+    closing = "".join("]" if level % 2 else "}" for level in reversed(range(levels)))
+    return opening + leaf + closing
+
+
+def batch_with_attributes(batch_id: str, events: list[dict], hostile: dict[int, str]) -> bytes:
+    """A raw batch in which event i carries the JSON text hostile[i] as an attribute."""
+    texts = []
+    for index, event in enumerate(events):
+        copy = json.loads(json.dumps(event))
+        if index in hostile:
+            copy["data"]["new_state"]["attributes"]["hostile"] = "@HOSTILE@"
+        texts.append(json.dumps(copy).replace('"@HOSTILE@"', hostile.get(index, "")))
+    return f'{{"v": 1, "batch_id": "{batch_id}", "events": [{",".join(texts)}]}}'.encode()
+
+
+def test_events_nested_past_the_depth_limit_are_dead_lettered_while_the_batch_flows_on(
+        runtime: LocalRuntime, js: JetStreamClient) -> None:
+    validate_pid = runtime.function_pid("validate")
+    # 245 levels around floats made orjson 3.11.4 abort validate; 300 and 1000 are past orjson's own limit.
+    body = batch_with_attributes("deep-batch", many(4, prefix="sensor.deep"), {
+        1: nested(245, "[1.5,1.5,1.5,1.5]"), 2: nested(300, "1"), 3: nested(1000, '"x"')})
+    js.publish("ha.events.raw", body, msg_id="deep-batch")
+
+    assert len(normalized_for(js, "sensor.deep", 1)) == 1
+    (record,) = wait_for(lambda: dlq_for(js, lambda m: m["dlq_id"] == "deep-batch:validate:dlq"), 15)
+    assert {e["index"]: e["reason"] for e in record["entries"]} == {
+        i: "event: nested deeper than 64 levels" for i in (1, 2, 3)}
+    assert runtime.function_pid("validate") == validate_pid
+
+
+def test_a_batch_with_a_deep_event_posted_to_validate_is_answered_200_with_the_rejection(
+        runtime: LocalRuntime) -> None:
+    body = batch_with_attributes("deep-http", many(2, prefix="sensor.deephttp"), {1: nested(300, "1")})
+    reply = call("POST", f"{runtime.gateway}/function/validate", body, {"Content-Type": "application/json"})
+    assert reply.status == 200, reply.body[:500]
+    assert reply.json()["rejections"] == [{"index": 1, "reason": "event: nested deeper than 64 levels"}]
+
+
+def test_a_message_near_max_payload_is_dead_lettered_within_max_payload(
+        runtime: LocalRuntime, js: JetStreamClient) -> None:
+    body = b"\xff" * (7 * 1024 * 1024)  # invalid UTF-8: kept as base64, which alone would be 9.3 MiB
+    js.publish("ha.events.raw", body, msg_id="near-max-1")
+    (record,) = wait_for(lambda: dlq_for(js, lambda m: m["entries"][0].get("payload_bytes") == len(body)), 30)
+    entry = record["entries"][0]
+    assert (record["kind"], record["status"], entry["payload_encoding"]) == ("bad_input", 413, "truncated-base64")
+    assert entry["truncated"] == f"payload of {len(body)} bytes cut to fit the dead letter"
+    assert wait_for(lambda: js.backlog("validate--ha_events_raw") == (0, 0), 15)
+
+
 def test_a_redelivered_batch_is_not_duplicated_downstream(runtime: LocalRuntime, js: JetStreamClient) -> None:
     events = many(5, prefix="sensor.redelivered")
     js.publish_batch("ha.events.raw", "same-batch", events)

@@ -88,6 +88,11 @@ class JetStreamClient:
         time.sleep(settle)
         return self.messages(subject)
 
+    def backlog(self, durable: str, stream: str = "HA") -> tuple[int, int]:
+        """(not yet delivered, delivered but not settled) messages of a durable consumer."""
+        info = self._run(self.js.consumer_info(stream, durable))
+        return info.num_pending, info.num_ack_pending
+
     def close(self) -> None:
         self._run(self.nc.close())
         self._loop.call_soon_threadsafe(self._loop.stop)

@@ -127,12 +127,43 @@ def test_size_limit_comes_from_the_rules() -> None:
     assert reason(light_on(), ValidationRules(max_event_bytes=100)).startswith("event: ")
 
 
-def test_rejects_nesting_too_deep_to_encode() -> None:
-    junk: list[Any] = []
-    for _ in range(300):
-        junk = [junk]
-    assert reason(with_new_state(attributes={"junk": junk})) == (
-        "event: cannot be encoded as JSON (Recursion limit reached)")
+def nested(levels: int, leaf: Any) -> Any:
+    """`leaf` inside `levels` objects and arrays, alternating, as a hostile attribute would be."""
+    value = leaf
+    for level in range(levels):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+def test_rejects_an_event_nested_past_the_depth_limit_before_serializing_it() -> None:
+    # 245 levels around a list of floats: what made orjson 3.11.4 corrupt its heap and abort validate.
+    assert reason(with_new_state(attributes={"junk": nested(245, [1.5] * 4)})) == "event: nested deeper than 64 levels"
+
+
+def test_an_event_of_exactly_the_depth_limit_passes() -> None:
+    # event > data > new_state > attributes are 4 levels: 60 more reach the limit of 64.
+    assert reason(with_new_state(attributes={"deep": nested(60, "x")})) is None
+    assert reason(with_new_state(attributes={"deep": nested(61, "x")})) == "event: nested deeper than 64 levels"
+
+
+def test_depth_limit_applies_to_every_event_type() -> None:
+    event = other_event("homeassistant_started", {"extra": nested(100, 1)})
+    assert reason(event) == "event: nested deeper than 64 levels"
+
+
+def test_depth_limit_comes_from_validate_max_depth(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VALIDATE_MAX_DEPTH", "8")
+    rules = ValidationRules.from_env()
+    assert rules.max_depth == 8
+    assert reason(with_new_state(attributes={"deep": nested(5, "x")}), rules) == "event: nested deeper than 8 levels"
+
+
+@pytest.mark.parametrize("value", ["3", "129", "deep"])
+def test_a_depth_limit_outside_4_to_128_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch,
+                                                                 value: str) -> None:
+    monkeypatch.setenv("VALIDATE_MAX_DEPTH", value)
+    with pytest.raises(ConfigError):
+        ValidationRules.from_env()
 
 
 def test_rejects_values_json_cannot_hold() -> None:
@@ -396,7 +427,7 @@ def test_rejects_run_event_with_invalid_entity_id(event_type: str) -> None:
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for name in ("VALIDATE_EVENT_TYPES", "VALIDATE_MAX_EVENT_BYTES", "VALIDATE_MAX_FUTURE_SECONDS",
-                 "VALIDATE_MIN_YEAR"):
+                 "VALIDATE_MIN_YEAR", "VALIDATE_MAX_DEPTH"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -405,7 +436,8 @@ def test_rules_from_an_empty_environment_are_the_defaults(clean_env: pytest.Monk
     rules = ValidationRules.from_env()
     assert rules == ValidationRules()
     assert rules.event_types == DEFAULT_EVENT_TYPES
-    assert (rules.max_event_bytes, rules.max_future_seconds, rules.min_year) == (262144, 300.0, 2000)
+    assert (rules.max_event_bytes, rules.max_future_seconds, rules.min_year, rules.max_depth) == (
+        262144, 300.0, 2000, 64)
 
 
 def test_default_event_types_are_the_documented_fifteen() -> None:

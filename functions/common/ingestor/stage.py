@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ingestor import bus, dlq, envelope, metrics
+from ingestor import bus, dlq, envelope, jsoncodec, metrics
 from ingestor.responses import BadRequest, json_response
 
 Transform = Callable[[Any], tuple[Any, str | None]]
@@ -29,10 +29,13 @@ def publisher(target: str) -> Deliver:
     return deliver
 
 
-def run(event: Any, stage: str, source: str, deliver: Deliver, transform: Transform) -> dict[str, Any]:
+def run(event: Any, stage: str, source: str, deliver: Deliver, transform: Transform,
+        max_depth: int = jsoncodec.MAX_DEPTH) -> dict[str, Any]:
     """Handle one batch (the request `event`); deliver what passes and dead-letter the rest.
 
     `source` names the subject in dead letters when the connector's X-Nats-Subject header is absent.
+    An event nested deeper than `max_depth` is rejected before the transform sees it, so nothing a
+    stage does (hashing, storing, publishing) ever serializes a value JSON cannot carry.
 
     A batch in which no event passes is answered 422 with every reason, so the caller (or the
     topic connector, which dead-letters the whole message) sees why; nothing is published then.
@@ -42,7 +45,8 @@ def run(event: Any, stage: str, source: str, deliver: Deliver, transform: Transf
     passed: list[Any] = []
     rejected: list[dict[str, Any]] = []
     for index, event in enumerate(batch.events):
-        output, reason = transform(event)
+        too_deep = jsoncodec.depth_problem(event, max_depth)
+        output, reason = (None, f"event: {too_deep}") if too_deep else transform(event)
         if reason is None:
             passed.append(output)
         else:
@@ -55,7 +59,9 @@ def run(event: Any, stage: str, source: str, deliver: Deliver, transform: Transf
                          details=details, status=422)
     out_id = envelope.derive_id(batch.batch_id, stage)
     if rejected:
-        bus.default().publish(dlq.SUBJECT, dlq.record(f"{out_id}:dlq", stage, source, rejected), f"{out_id}:dlq")
+        nats = bus.default()
+        record = dlq.record(f"{out_id}:dlq", stage, source, rejected, max_bytes=nats.max_payload - bus.PAYLOAD_MARGIN)
+        nats.publish(dlq.SUBJECT, record, f"{out_id}:dlq")
     deliver(out_id, passed)
     _events.labels(stage, "out").inc(len(passed))
     return json_response({"batch_id": out_id, "accepted": len(passed), "rejected": len(rejected),

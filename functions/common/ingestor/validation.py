@@ -47,11 +47,13 @@ class ValidationRules:
     max_future_seconds: float = 300.0
     min_year: int = 2000
     max_state_length: int = 255
+    max_depth: int = 64
+    """How deep objects and arrays may nest in an event (HA's own run about 6 levels)."""
 
     @classmethod
     def from_env(cls) -> ValidationRules:
         """VALIDATE_EVENT_TYPES (comma list, "*" for all), VALIDATE_MAX_EVENT_BYTES,
-        VALIDATE_MAX_FUTURE_SECONDS, VALIDATE_MIN_YEAR; ConfigError on a bad value."""
+        VALIDATE_MAX_FUTURE_SECONDS, VALIDATE_MIN_YEAR, VALIDATE_MAX_DEPTH; ConfigError on a bad value."""
         names = config.env_list("VALIDATE_EVENT_TYPES", sorted(DEFAULT_EVENT_TYPES))
         event_types: frozenset[str] | None = None
         if "*" not in names:
@@ -61,11 +63,15 @@ class ValidationRules:
                 if not EVENT_TYPE.fullmatch(name):
                     raise config.ConfigError(f"VALIDATE_EVENT_TYPES: {name!r} is not an event type name")
             event_types = frozenset(names)
+        max_depth = config.env_int("VALIDATE_MAX_DEPTH", cls.max_depth)
+        if not 4 <= max_depth <= jsoncodec.MAX_DEPTH:  # an event's attributes sit 4 levels down
+            raise config.ConfigError(f"VALIDATE_MAX_DEPTH must be between 4 and {jsoncodec.MAX_DEPTH}, got {max_depth}")
         return cls(
             event_types=event_types,
             max_event_bytes=config.env_int("VALIDATE_MAX_EVENT_BYTES", cls.max_event_bytes),
             max_future_seconds=config.env_float("VALIDATE_MAX_FUTURE_SECONDS", cls.max_future_seconds),
             min_year=config.env_int("VALIDATE_MIN_YEAR", cls.min_year),
+            max_depth=max_depth,
         )
 
 
@@ -177,10 +183,14 @@ _DATA_CHECKS: dict[str, Callable[[dict[str, Any], ValidationRules], None]] = {
 def _check(event: object, rules: ValidationRules, now: datetime) -> None:
     if not isinstance(event, dict):
         _fail("event", f"expected an object, got {_kind(event)}")
-    # Size first: everything after it (and the reasons it quotes) then works on bounded input.
+    # Depth, then size: serializing for the size check is only safe on a value of bounded depth, and
+    # everything after it (and the reasons it quotes) then works on bounded input.
+    too_deep = jsoncodec.depth_problem(event, rules.max_depth)
+    if too_deep:
+        _fail("event", too_deep)
     try:
         size = len(jsoncodec.dumps(event))
-    except TypeError as exc:
+    except jsoncodec.EncodeError as exc:
         _fail("event", f"cannot be encoded as JSON ({exc})")
     if size > rules.max_event_bytes:
         _fail("event", f"{size} bytes exceeds the {rules.max_event_bytes}-byte limit")

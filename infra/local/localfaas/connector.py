@@ -29,6 +29,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from ingestor import dlq, metrics, streams
+from ingestor.bus import PAYLOAD_MARGIN
 from localfaas import catalog
 from localfaas.catalog import FunctionInfo, duration, timeout_of
 from localfaas.invoke import Outcome, Result, invoke
@@ -121,8 +122,9 @@ class Subscription:
         seq = msg.metadata.sequence.stream
         dlq_id = f"connector:{self.fn.name}:{msg.metadata.stream}:{seq}"
         entry = {"reason": result.reason, **dlq.payload_of(msg.data)}
-        record = dlq.record(dlq_id, self.fn.name, msg.subject, [entry], kind=kind, status=result.status,
-                            deliveries=msg.metadata.num_delivered, stream_sequence=seq)
+        room = self.connector.nc.max_payload - PAYLOAD_MARGIN if self.connector.nc else dlq.DEFAULT_MAX_BYTES
+        record = dlq.record(dlq_id, self.fn.name, msg.subject, [entry], max_bytes=room, kind=kind,
+                            status=result.status, deliveries=msg.metadata.num_delivered, stream_sequence=seq)
         await self.connector.js.publish(dlq.SUBJECT, record, headers={"Nats-Msg-Id": dlq_id})
         self.failures.pop(seq, None)
         await msg.term()
