@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,10 +19,11 @@ from ingestor.store import open_event_store
 from ingestor.store.model import EventFilter
 from tests.stores.test_metadata import snapshot
 from tests.support.ha_events import many, sample_events, state_changed
+from tests.support.http import call
 from tests.support.jetstream import JetStreamClient
 from tests.support.metrics import sample
 from tests.support.runtime import LocalRuntime, wait_for
-from tests.support.servers import PostgresServer
+from tests.support.servers import InfluxDB1Server, PostgresServer
 
 pytestmark = pytest.mark.integration
 
@@ -98,3 +101,27 @@ def test_a_store_outage_delays_writes_and_loses_nothing(pg_runtime: tuple[LocalR
     finally:
         js.close()
         store.close()
+
+
+def influx_query(server: InfluxDB1Server, database: str, q: str) -> list[Any]:
+    reply = call("POST", f"{server.base_url}/query?db={database}&q={urllib.parse.quote(q)}")
+    return [v[-1] for s in reply.json()["results"][0].get("series", []) for v in s["values"]]  # the last column
+
+
+def test_write_dead_letters_a_forged_event_type_and_influxdb_gets_no_measurement_of_it(
+        tmp_path: Path, influxdb: InfluxDB1Server) -> None:
+    database = f"forged_{uuid.uuid4().hex[:8]}"
+    with LocalRuntime(tmp_path, env={"TEST_EVENT_STORE_URL": influxdb.url(database)}) as rt:
+        js = JetStreamClient(rt.nats_url)
+        try:
+            good = normalization.normalize_event(many(1, prefix="sensor.influx_kept")[0])
+            forged = ["x,entity_id=forged value=1 1\nforged_measurement", "#dropped_as_a_comment"]
+            js.publish_batch("ha.events.enriched", "forged", [good, *({**good, "event_type": t} for t in forged)])
+            (record,) = wait_for(lambda: [m for m in js.messages("ha.events.dlq") if m["dlq_id"] == "forged:write:dlq"],
+                                 30)
+        finally:
+            js.close()
+    assert [(e["index"], e["reason"]) for e in record["entries"]] == [
+        (i, "event_type: expected letters, digits, _ . : - (1 to 64), as validate accepts") for i in (1, 2)]
+    assert influx_query(influxdb, database, "SHOW MEASUREMENTS") == ["state_changed"]
+    assert influx_query(influxdb, database, 'SELECT "event_id" FROM "state_changed"') == [good["event_id"]]

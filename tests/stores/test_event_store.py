@@ -191,6 +191,15 @@ def test_hostile_values_inside_records_round_trip_exactly(store: Any) -> None:
     assert store.count(EventFilter(text="DROP TABLE")) == 1
 
 
+def test_backslashes_in_tag_values_round_trip_exactly(store: Any) -> None:
+    record = placed("sensor.slashes", T0, "a", "b", area="c:\\temp\\x", device="d\\,e f=g")
+    record.update(device_class="a\\b")
+    store.write([record])
+    (back,) = store.query(EventFilter(entity_id="sensor.slashes")).items
+    assert back == record
+    assert store.count(EventFilter(area_id="c:\\temp\\x")) == 1
+
+
 def test_state_value_keeps_one_type_across_numbers_and_booleans(store: Any) -> None:
     """In InfluxDB a field keeps its first type: 1 must be written as 1.0 so 0.5 is accepted later."""
     batch = [placed("sensor.mixed", T0, "off", "on", unit=None),

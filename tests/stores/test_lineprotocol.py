@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from ingestor.store import records
 from ingestor.store.lineprotocol import point, record_from
 
 RECORD = {
@@ -41,3 +44,27 @@ def test_a_row_reads_back_into_the_record() -> None:
                "state_value": 21.0, "unit": "celsius", "origin": "LOCAL", "friendly_name": 'Living "Room", T',
                "attributes": '{"unit_of_measurement":"°C"}', "context_id": "ctx"}
     assert record_from(columns, 1795176000000001, "state_changed") == {**RECORD, "state_value": 21.0}
+
+
+@pytest.mark.parametrize("event_type", [
+    "x,entity_id=forged value=1", "#comment", "a b", "line\nbreak", "", "x" * 65, 'quote"d', "back\\slash"])
+def test_an_event_type_outside_the_validated_form_is_never_written_as_a_measurement(event_type: str) -> None:
+    with pytest.raises(ValueError, match="not a valid event type"):
+        point({**RECORD, "event_type": event_type})
+    assert records.problem({**RECORD, "event_type": event_type}) == (
+        "event_type: expected letters, digits, _ . : - (1 to 64), as validate accepts")
+
+
+def test_event_types_integrations_fire_are_measurements_as_they_are() -> None:
+    assert point({**RECORD, "event_type": "ios.action_fired"}).startswith("ios.action_fired,")
+    assert records.problem({**RECORD, "event_type": "shelly.click"}) is None
+
+
+def test_a_backslash_inside_a_tag_value_is_written_as_it_is() -> None:
+    # InfluxDB 1.x unescapes only "\," "\=" "\ " in tags: a doubled backslash would be stored doubled.
+    line = point({**RECORD, "device_class": "a\\b", "area_id": "x\\,y z"})
+    assert ",device_class=a\\b," in line and ",area_id=x\\\\,y\\ z," in line
+
+
+def test_a_newline_in_a_tag_value_becomes_a_space() -> None:
+    assert ",device_class=a\\ b," in point({**RECORD, "device_class": "a\nb"})

@@ -13,6 +13,7 @@ from typing import Any
 from ingestor import jsoncodec
 from ingestor.store.timerange import from_micros, to_micros
 from ingestor.timeutil import format_timestamp, parse_timestamp
+from ingestor.validation import EVENT_TYPE
 
 TAGS = ("entity_id", "domain", "device_class", "area_id", "device_id", "event_type")
 STRING_FIELDS = ("event_id", "state", "old_state", "friendly_name", "unit", "origin", "device_manufacturer",
@@ -24,17 +25,24 @@ WEATHER_STRINGS = ("condition", "fetched_at")
 KNOWN = set(TAGS) | set(STRING_FIELDS) | set(FLOAT_FIELDS) | set(JSON_FIELDS) | {"time_fired", "context", "weather"}
 
 
-def _escape_key(value: str) -> str:
-    return value.replace("\\", "\\\\").replace(",", r"\,").replace("=", r"\=").replace(" ", r"\ ")
+def _escape_tag(value: str) -> str:
+    r"""InfluxDB 1.x unescapes only `\,` `\=` `\ ` in a tag, so a backslash is written as it is."""
+    return value.replace(",", r"\,").replace("=", r"\=").replace(" ", r"\ ")
 
 
-def _escape_measurement(value: str) -> str:
-    return value.replace("\\", "\\\\").replace(",", r"\,").replace(" ", r"\ ")
+def _measurement(event_type: str) -> str:
+    """The event type as it is, or ValueError: the validated form needs no escaping, while a newline or a
+    leading `#` (a comment line, silently dropped) cannot be written as a measurement at all."""
+    if not isinstance(event_type, str) or not EVENT_TYPE.fullmatch(event_type):
+        raise ValueError(f"event_type {event_type!r:.80} is not a valid event type; refusing it as a measurement")
+    return event_type
 
 
 def _tag_value(value: str) -> str:
-    escaped = _escape_key(value.replace("\n", " "))
-    return escaped + " " if escaped.endswith("\\") else escaped  # a tag value may not end in a backslash
+    """A newline cannot be written in a tag (it ends the line): it becomes a space. A value may not end in
+    a backslash (it would escape the delimiter after it): one space is appended."""
+    value = value.replace("\n", " ")
+    return _escape_tag(value + " " if value.endswith("\\") else value)
 
 
 def _string(value: str) -> str:
@@ -78,7 +86,7 @@ def point(record: dict[str, Any]) -> str:
     if extra:
         fields.append(f"extra={_string(jsoncodec.dumps(extra).decode())}")
     micros = to_micros(parse_timestamp(record["time_fired"]))
-    return f"{_escape_measurement(record['event_type'])}{tags} {','.join(fields)} {micros}"
+    return f"{_measurement(record['event_type'])}{tags} {','.join(fields)} {micros}"
 
 
 def record_from(columns: dict[str, Any], micros: int, measurement: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from ingestor.timeutil import parse_timestamp
+from ingestor.validation import EVENT_TYPE
 
 _EVENT_ID = re.compile(r"^[0-9a-f]{32}$")
 TEXT_FIELDS = ("event_type", "origin", "entity_id", "domain", "state", "old_state", "unit", "device_class",
@@ -18,8 +19,8 @@ def problem(record: Any) -> str | None:
         return "record: expected an object"
     if not isinstance(record.get("event_id"), str) or not _EVENT_ID.match(record["event_id"]):
         return "event_id: expected 32 lowercase hex characters"
-    if not isinstance(record.get("event_type"), str) or not record["event_type"]:
-        return "event_type: expected a non-empty string"
+    if not isinstance(record.get("event_type"), str) or not EVENT_TYPE.fullmatch(record["event_type"]):
+        return "event_type: expected letters, digits, _ . : - (1 to 64), as validate accepts"
     try:
         parse_timestamp(record.get("time_fired"))
     except ValueError as exc:
