@@ -79,6 +79,8 @@ class _Kept:
             text = _text(payload, None)
             return cls(fields, {"payload": text, "payload_encoding": encoding}, text, encoding, size, None)
         try:
+            if jsoncodec.nested_deeper_than(payload, jsoncodec.MAX_DEPTH):  # deeper still inside the record
+                raise ValueError(f"nested deeper than {jsoncodec.MAX_DEPTH} levels")
             text = jsoncodec.dumps(payload).decode()
         except Exception as exc:  # the reason is recorded, the payload previewed
             return cls(fields, None, _preview(payload, PREVIEW_CHARS), "json", size,
