@@ -14,7 +14,7 @@ PORT ?= 8080
 NATS_PORT ?= 4222
 STACK ?= stack.yml
 
-.PHONY: setup run demo test lint test-servers ha-venv bench template build push deploy secrets validate-manifests constraints clean
+.PHONY: setup run demo test lint test-servers ha-venv bench template build push deploy secrets validate-manifests constraints audit clean
 
 setup: $(STAMP)
 
@@ -92,6 +92,11 @@ validate-manifests: setup
 constraints: setup
 	{ echo '# Exact versions of everything installed, transitive dependencies included (regenerate: make constraints).'; \
 	  $(PY) -m pip freeze --exclude-editable; } > constraints.txt
+
+# The pins (constraints.txt) against published advisories with pip-audit; exit 1 on a known vulnerability,
+# "offline: not checked" when no advisory service answers. Not in `make test`: its verdict changes with the world.
+audit: setup
+	$(PY) tools/audit.py
 
 clean:
 	rm -rf $(VENV) template build .data .pytest_cache .ruff_cache
