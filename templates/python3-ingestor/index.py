@@ -2,8 +2,9 @@
 
 The same file runs behind of-watchdog in an image and as a plain process in the local runtime
 (infra/local), which points FUNCTION_ROOT at functions/<name> and PORT at a free port.
-Reserved paths: /_/health (liveness; calls the handler's optional `health()`), /_/ready,
-/_/metrics (Prometheus). Everything else goes to `handle(event, context)`.
+Reserved paths: /_/health (liveness; calls the handler's optional `health()`), /_/ready (answers
+{"function": FUNCTION_NAME}, so a caller knows which function holds the port), /_/metrics (Prometheus).
+Everything else goes to `handle(event, context)`.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def _health() -> Response:
 
 @app.get("/_/ready")
 def _ready() -> Response:
-    return Response(b"OK", 200)
+    return _to_response(responses.json_response({"function": FUNCTION_NAME}))
 
 
 @app.get("/_/metrics")

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from ingestor import envelope
-from localfaas.natsserver import NatsServer, free_port
+from localfaas import ports
+from localfaas.natsserver import NatsServer
 from localfaas.service import gateway_auth
 from tests.support import http
 from tests.support.jetstream import JetStreamClient
@@ -94,13 +95,12 @@ def gateway() -> Iterator[Gateway]:
     server.server_close()
 
 
-def start_connector(tmp_path: Path, nats_url: str, gateway_url: str,
-                    password: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_connector(tmp_path: Path, nats_url: str, gateway_url: str, password: str,
+                    port: int) -> tuple[subprocess.Popen[bytes], str]:
     secrets = tmp_path / "secrets"
     secrets.mkdir()
     (secrets / "basic-auth-user").write_text(USER + "\n")
     (secrets / "basic-auth-password").write_text(password + "\n")
-    port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in ("functions/common", "infra/local")),
            "SECRETS_DIR": str(secrets), "NATS_URL": nats_url, "GATEWAY_URL": gateway_url,
            "CONNECTOR_HTTP_HOST": "127.0.0.1", "CONNECTOR_HTTP_PORT": str(port), "CONNECTOR_CRON": "true"}
@@ -118,6 +118,13 @@ def get(url: str) -> http.Reply | None:
 
 
 @pytest.fixture()
+def admin_port() -> Iterator[int]:
+    """A port for the connector's /health, /ready, /metrics, reserved while the connector may bind it."""
+    with ports.reserve() as reserved:
+        yield reserved.port
+
+
+@pytest.fixture()
 def stop_later() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
@@ -131,8 +138,9 @@ def stop_later() -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 def test_connector_reads_functions_and_invokes_them_with_the_gateway_basic_auth(
-        tmp_path: Path, nats_server: NatsServer, gateway: Gateway, stop_later: list[subprocess.Popen[bytes]]) -> None:
-    proc, admin = start_connector(tmp_path, nats_server.url, gateway.url, PASSWORD)
+        tmp_path: Path, nats_server: NatsServer, gateway: Gateway, stop_later: list[subprocess.Popen[bytes]],
+        admin_port: int) -> None:
+    proc, admin = start_connector(tmp_path, nats_server.url, gateway.url, PASSWORD, admin_port)
     stop_later.append(proc)
     assert wait_for(lambda: (r := get(admin + "/ready")) is not None and r.status == 200, 60), \
         (tmp_path / "connector.log").read_text()[-3000:]
@@ -154,8 +162,9 @@ def test_connector_reads_functions_and_invokes_them_with_the_gateway_basic_auth(
 
 
 def test_connector_with_a_wrong_password_is_not_ready_and_says_why(
-        tmp_path: Path, nats_server: NatsServer, gateway: Gateway, stop_later: list[subprocess.Popen[bytes]]) -> None:
-    proc, admin = start_connector(tmp_path, nats_server.url, gateway.url, "wrong-password")
+        tmp_path: Path, nats_server: NatsServer, gateway: Gateway, stop_later: list[subprocess.Popen[bytes]],
+        admin_port: int) -> None:
+    proc, admin = start_connector(tmp_path, nats_server.url, gateway.url, "wrong-password", admin_port)
     stop_later.append(proc)
     refused = wait_for(lambda: (r := get(admin + "/ready")) is not None and r.status == 503
                        and "401" in (r.json()["gateway_error"] or ""), 60)

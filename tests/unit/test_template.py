@@ -73,3 +73,8 @@ def test_logs_are_one_json_object_per_line(boom: tuple[str, Path]) -> None:
     lines = [json.loads(line) for line in boom[1].read_text().splitlines() if line.strip()]
     assert lines and all({"ts", "level", "service", "msg"} <= set(entry) for entry in lines)
     assert {entry["service"] for entry in lines} == {"boom"}
+
+
+def test_readiness_names_the_function_that_answers(boom: tuple[str, Path]) -> None:
+    reply = call("GET", f"{boom[0]}/_/ready")
+    assert (reply.status, reply.json()) == (200, {"function": "boom"})

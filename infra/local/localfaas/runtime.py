@@ -13,15 +13,16 @@ from pathlib import Path
 import nats
 from aiohttp import web
 
-from ingestor import jsoncodec, streams
+from ingestor import config, jsoncodec, streams
 from localfaas import bridge as ha_bridge
+from localfaas import ports
 from localfaas import stack as stackfile
 from localfaas.asyncqueue import STREAM as ASYNC_STREAM
 from localfaas.asyncqueue import AsyncQueue
 from localfaas.connector import TopicConnector
 from localfaas.cron import CronConnector
 from localfaas.gateway import Gateway
-from localfaas.natsserver import NatsServer, free_port
+from localfaas.natsserver import NatsServer
 from localfaas.supervisor import Supervisor
 
 log = logging.getLogger("runtime")
@@ -37,16 +38,18 @@ class Options:
 
 
 async def run(options: Options) -> None:
+    gateway_socket = ports.listener(port=options.port)  # bound now: its port is ours before anyone learns it
     nats_server = NatsServer(options.data_dir / "nats", port=options.nats_port)
     await asyncio.to_thread(nats_server.start)
+    bridge_port = None
+    if os.environ.get("HA_URL"):
+        bridge_port = ports.Reservation(port=config.env_int("BRIDGE_HEALTH_PORT", 0))
     # stack.yml's ${NATS_URL:-…}, ${DATA_DIR:-…}, ${GATEWAY_URL:-…} and ${BRIDGE_URL:-…} resolve to this runtime
-    port = options.port or free_port()
     os.environ["NATS_URL"] = nats_server.url
     os.environ["DATA_DIR"] = str(options.data_dir)
-    os.environ["GATEWAY_URL"] = f"http://127.0.0.1:{port}"
-    if os.environ.get("HA_URL"):
-        os.environ.setdefault("BRIDGE_HEALTH_PORT", str(free_port()))
-        os.environ["BRIDGE_URL"] = f"http://127.0.0.1:{os.environ['BRIDGE_HEALTH_PORT']}"
+    os.environ["GATEWAY_URL"] = f"http://127.0.0.1:{gateway_socket.getsockname()[1]}"
+    if bridge_port is not None:
+        os.environ["BRIDGE_URL"] = f"http://127.0.0.1:{bridge_port.port}"
     stack = stackfile.load(options.stack)
     nc = await nats.connect(nats_server.url, name="local-runtime")
     js = nc.jetstream(timeout=10)
@@ -64,22 +67,24 @@ async def run(options: Options) -> None:
     try:
         await supervisor.start()
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", port)
-        await site.start()
+        await web.SockSite(runner, gateway_socket).start()
         gateway_url = os.environ["GATEWAY_URL"]
         queue.start(gateway_url)
         connector = TopicConnector(nats_server.url, gateway_url)
         await connector.start()
         cron = CronConnector(gateway_url)
         cron.start()
-        bridge = await ha_bridge.start_if_configured(nats_server.url, options.data_dir, options.secrets_dir)
+        bridge = await ha_bridge.start_if_configured(nats_server.url, options.data_dir, options.secrets_dir,
+                                                     bridge_port.port if bridge_port else None)
         ready = {"event": "ready", "gateway": gateway_url, "nats": nats_server.url,
                  "bridge": bridge.health_url if bridge else None,
                  "functions": {n: fn.url for n, fn in supervisor.functions.items()},
-                 "pids": {n: fn.proc.pid for n, fn in supervisor.functions.items() if fn.proc}}
+                 "pids": {n: fn.proc.pid for n, fn in supervisor.functions.items() if fn.proc},
+                 "not_ready": supervisor.not_ready}  # each with the reason; the supervisor keeps restarting them
         (options.data_dir / "runtime.json").write_bytes(jsoncodec.dumps(ready))
         print(jsoncodec.dumps(ready).decode(), flush=True)
-        log.info("ready", extra={"gateway": gateway_url, "nats": nats_server.url})
+        log.info("ready", extra={"gateway": gateway_url, "nats": nats_server.url,
+                                 "not_ready": sorted(supervisor.not_ready)})
         await _until_signalled()
     finally:
         log.info("stopping")
@@ -89,9 +94,12 @@ async def run(options: Options) -> None:
             if part is not None:
                 await part.stop()
         await runner.cleanup()
+        gateway_socket.close()
         await supervisor.stop()
         await nc.close()
         await asyncio.to_thread(nats_server.stop)
+        if bridge_port is not None:
+            bridge_port.release()
         (options.data_dir / "runtime.json").unlink(missing_ok=True)
         log.info("stopped")
 
