@@ -62,7 +62,8 @@ class Event:
         self.headers = request.headers
         self.method: str = request.method
         self.query = request.args
-        self.path: str = request.path
+        self.path: str = request.path  # percent-decoded
+        self.raw_path: str = (request.environ.get("REQUEST_URI") or request.full_path).split("?", 1)[0]
 
 
 class Context:

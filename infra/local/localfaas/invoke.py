@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 
 import aiohttp
+from yarl import URL
 
 
 class Outcome(enum.Enum):
@@ -46,7 +47,9 @@ class Result:
 async def invoke(session: aiohttp.ClientSession, gateway: str, name: str, body: bytes, *, timeout: float,
                  method: str = "POST", path: str = "", query: str = "",
                  headers: dict[str, str] | None = None) -> Result:
-    url = f"{gateway}/function/{name}" + (f"/{path}" if path else "") + (f"?{query}" if query else "")
+    """`path` and `query` as they go on the wire (percent-encoded)."""
+    path = "/" + path.lstrip("/") if path else ""
+    url = URL(f"{gateway}/function/{name}{path}" + (f"?{query}" if query else ""), encoded=True)
     try:
         async with session.request(method, url, data=body, headers=headers or {},
                                    timeout=aiohttp.ClientTimeout(total=timeout)) as r:

@@ -58,7 +58,7 @@ async def run(options: Options) -> None:
 
     supervisor = Supervisor(stack, {"NATS_URL": nats_server.url, "DATA_DIR": str(options.data_dir)},
                             options.secrets_dir)
-    queue = AsyncQueue(js)
+    queue = AsyncQueue(js, allow_private=config.env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False))
     gateway = Gateway(supervisor, queue)
     runner = web.AppRunner(gateway.app, access_log=None)
     connector: TopicConnector | None = None
