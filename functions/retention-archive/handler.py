@@ -22,6 +22,7 @@ from ingestor.archive.s3 import Bucket
 from ingestor.responses import BadRequest, HTTPError, Unavailable, error_response, json_response
 from ingestor.store.model import StoreError
 
+UNSIGNED_READS = ("/status",)  # the dashboard and health read it; every other call needs the connectors' signature
 _one_at_a_time = threading.Lock()  # a run and a restore in this replica never overlap
 HEALTH_STATUS_CACHE_S = 60  # health checks come every few seconds; listing the bucket need not
 _health_cache: tuple[float, dict[str, Any]] | None = None

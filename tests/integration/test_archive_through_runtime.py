@@ -48,11 +48,11 @@ def test_old_events_are_archived_verified_pruned_and_restored(archiving_runtime:
     finally:
         js.close()
 
-    plan = call("POST", f"{rt.gateway}/function/retention-archive/run?dry_run=1", b"")
+    plan = rt.signed_call("POST", "retention-archive/run?dry_run=1")
     assert plan.status == 200, plan.body
     assert store.count(EventFilter()) == 35  # a dry run touches nothing
 
-    run = call("POST", f"{rt.gateway}/function/retention-archive", b"")
+    run = rt.signed_call("POST", "retention-archive")
     assert run.status == 200, run.body
     assert store.count(EventFilter()) == 5 and store.count(EventFilter(text="sensor.recent")) == 5
     s3 = boto3.client("s3", endpoint_url=seaweed.endpoint, aws_access_key_id=seaweed.access_key,
@@ -66,6 +66,7 @@ def test_old_events_are_archived_verified_pruned_and_restored(archiving_runtime:
     assert "test-secret-key" not in str(status)
 
     day_text = OLD.strftime("%Y-%m-%d")
-    restored = call("POST", f"{rt.gateway}/function/retention-archive/restore?from={day_text}&to={day_text}", b"")
+    restored = rt.signed_call("POST", f"retention-archive/restore?from={day_text}&to={day_text}")
     assert restored.status == 200, restored.body
     assert store.count(EventFilter(text="sensor.archived")) == 30
+

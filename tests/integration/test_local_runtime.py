@@ -140,6 +140,16 @@ def test_connector_recovers_a_5xx_that_succeeds_before_max_deliveries(
     assert not dead_letters_of(js, "flaky-1")
 
 
+def test_connector_keeps_retrying_a_function_that_refuses_its_credentials_instead_of_dead_lettering(
+        runtime: LocalRuntime, js: JetStreamClient) -> None:
+    """A 401 says the connector-key is wrong, not the message: the messages wait until the keys match."""
+    js.publish("ha.test.status", json.dumps({"id": "unauthorized-1", "status": 401, "succeed_after": 4}).encode())
+    assert wait_for(lambda: attempts(runtime, "unauthorized-1") == 5, 40)
+    time.sleep(1.5)
+    assert attempts(runtime, "unauthorized-1") == 5
+    assert not dead_letters_of(js, "unauthorized-1")
+
+
 def test_connector_keeps_retrying_an_unavailable_function_beyond_max_deliveries(
         runtime: LocalRuntime, js: JetStreamClient) -> None:
     js.publish("ha.test.status", json.dumps({"id": "down-1", "status": 503, "succeed_after": 5}).encode())

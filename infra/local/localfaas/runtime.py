@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import signal
 import sys
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from pathlib import Path
 import nats
 from aiohttp import web
 
-from ingestor import config, jsoncodec, streams
+from ingestor import config, jsoncodec, redaction, signedcalls, streams
 from localfaas import bridge as ha_bridge
 from localfaas import ports
 from localfaas import stack as stackfile
@@ -37,6 +38,19 @@ class Options:
     secrets_dir: Path
 
 
+def connector_key(secrets_dir: Path) -> str:
+    """The key the connectors sign with and the functions check: .secrets/connector-key, made on first run."""
+    path = secrets_dir / signedcalls.SECRET
+    if not path.is_file() or not path.read_text(encoding="utf-8").strip():
+        secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+        log.info("generated the connector-key secret", extra={"path": str(path)})
+    value = path.read_text(encoding="utf-8").strip()
+    redaction.register(value)
+    return value
+
+
 async def run(options: Options) -> None:
     gateway_socket = ports.listener(port=options.port)  # bound now: its port is ours before anyone learns it
     nats_server = NatsServer(options.data_dir / "nats", port=options.nats_port)
@@ -51,6 +65,7 @@ async def run(options: Options) -> None:
     if bridge_port is not None:
         os.environ["BRIDGE_URL"] = f"http://127.0.0.1:{bridge_port.port}"
     stack = stackfile.load(options.stack)
+    key = connector_key(options.secrets_dir)
     nc = await nats.connect(nats_server.url, name="local-runtime")
     js = nc.jetstream(timeout=10)
     await streams.ensure(js, streams.ha_stream())
@@ -70,9 +85,9 @@ async def run(options: Options) -> None:
         await web.SockSite(runner, gateway_socket).start()
         gateway_url = os.environ["GATEWAY_URL"]
         queue.start(gateway_url)
-        connector = TopicConnector(nats_server.url, gateway_url)
+        connector = TopicConnector(nats_server.url, gateway_url, key=key)
         await connector.start()
-        cron = CronConnector(gateway_url)
+        cron = CronConnector(gateway_url, key=key)
         cron.start()
         bridge = await ha_bridge.start_if_configured(nats_server.url, options.data_dir, options.secrets_dir,
                                                      bridge_port.port if bridge_port else None)
