@@ -176,8 +176,8 @@ class Supervisor:
                 if fn.proc is None:
                     continue
                 if fn.proc.poll() is None:
-                    if not fn.ready:  # it did not answer in time: it may still come up
-                        self._report(fn, await self._wait_ready(session, fn, 1))
+                    if not fn.ready and await self._wait_ready(session, fn, 1) is None:
+                        self._report(fn, None)  # it was slower than READY_TIMEOUT_S, but it came up
                     continue
                 fn.ready = False
                 reason = await fn.exit_reason()
