@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import http.server
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,3 +110,18 @@ def test_a_function_whose_port_another_process_answers_is_not_ready_says_why_onc
     assert [e["msg"] for e in said] == ["function not ready; restarting it with backoff until it is",
                                         "function ready again"]
     assert "Address already in use" in said[0]["reason"]
+
+
+def test_ctrl_c_with_a_call_in_flight_stops_in_seconds_and_says_which_part_was_slow(tmp_path: Path) -> None:
+    runtime = LocalRuntime(tmp_path, stack=STACK).start()
+    url = f"{runtime.gateway}/function/slow-start?sleep=120"
+
+    def slow_call() -> None:
+        with contextlib.suppress(OSError):  # the stopping gateway cuts it
+            call("GET", url, timeout=150)
+
+    threading.Thread(target=slow_call, daemon=True).start()
+    time.sleep(1)  # the call reaches the function (the gateway's slow stop below shows it did)
+    assert runtime.stop(timeout=25) == 0
+    slow = [json.loads(line) for line in runtime.log.read_text().splitlines() if '"slow to stop"' in line]
+    assert [(entry["part"], entry["seconds"] < 15) for entry in slow] == [("gateway", True)]

@@ -8,8 +8,11 @@ import os
 import secrets
 import signal
 import sys
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nats
 from aiohttp import web
@@ -27,6 +30,8 @@ from localfaas.natsserver import NatsServer
 from localfaas.supervisor import Supervisor
 
 log = logging.getLogger("runtime")
+STOP_CALLS_S = 5.0
+SLOW_STOP_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,8 @@ async def run(options: Options) -> None:
                             options.secrets_dir)
     queue = AsyncQueue(js, allow_private=config.env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False))
     gateway = Gateway(supervisor, queue)
-    runner = web.AppRunner(gateway.app, access_log=None)
+    # on Ctrl-C a call still in the gateway gets 5 s (its message, unacknowledged, is redelivered later)
+    runner = web.AppRunner(gateway.app, access_log=None, shutdown_timeout=STOP_CALLS_S)
     connector: TopicConnector | None = None
     cron: CronConnector | None = None
     bridge: ha_bridge.BridgeProcess | None = None
@@ -103,16 +109,18 @@ async def run(options: Options) -> None:
         await _until_signalled()
     finally:
         log.info("stopping")
-        if bridge is not None:
-            await bridge.stop()
-        for part in (cron, connector, queue):
-            if part is not None:
-                await part.stop()
-        await runner.cleanup()
+        steps: list[tuple[str, Callable[[], Awaitable[Any]] | None]] = [
+            ("gateway-bridge", bridge and bridge.stop), ("cron", cron and cron.stop),
+            ("connector", connector and connector.stop), ("async queue", queue.stop), ("gateway", runner.cleanup),
+            ("functions", supervisor.stop), ("runtime's NATS client", nc.close),
+            ("nats-server", lambda: asyncio.to_thread(nats_server.stop))]
+        for name, stop in steps:
+            started = time.monotonic()
+            if stop is not None:
+                await stop()
+            if time.monotonic() - started > SLOW_STOP_S:  # each part is timed, so a slow stop says where
+                log.warning("slow to stop", extra={"part": name, "seconds": round(time.monotonic() - started, 1)})
         gateway_socket.close()
-        await supervisor.stop()
-        await nc.close()
-        await asyncio.to_thread(nats_server.stop)
         if bridge_port is not None:
             bridge_port.release()
         (options.data_dir / "runtime.json").unlink(missing_ok=True)
