@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +21,7 @@ from tests.stores.test_metadata import snapshot
 from tests.support.ha_events import state_changed
 from tests.support.http import call
 from tests.support.jetstream import JetStreamClient
-from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.runtime import REPO, LocalRuntime, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -101,3 +105,21 @@ def test_the_runtime_keeps_the_generated_key_private(runtime: LocalRuntime) -> N
     assert runtime.connector_key not in runtime.log.read_text()
     listed = json.dumps(call("GET", f"{runtime.gateway}/system/functions").json())
     assert runtime.connector_key not in listed
+
+
+def hand_call(runtime: LocalRuntime, secrets_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SECRETS_DIR": str(secrets_dir), "CONNECTOR_KEY": "",
+           "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in ("functions/common", "infra/local"))}
+    return subprocess.run([sys.executable, "-m", "localfaas.call", *args, "--gateway", runtime.gateway], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_an_operator_signs_a_call_by_hand_with_the_key_in_the_secrets_folder(runtime: LocalRuntime,
+                                                                              tmp_path: Path) -> None:
+    done = hand_call(runtime, runtime.workdir / "secrets", "POST", "context-poll")
+    assert done.returncode == 0, done.stderr
+    assert set(json.loads(done.stdout)) == {"weather", "air_quality", "carbon_intensity", "electricity_price"}
+    refused = hand_call(runtime, runtime.workdir / "secrets", "POST", "retention-archive/run?dry_run=1")
+    assert refused.returncode == 1 and "archive_not_configured" in refused.stdout  # signed, and answered
+    keyless = hand_call(runtime, tmp_path, "POST", "context-poll")
+    assert keyless.returncode == 2 and "no connector-key" in keyless.stderr
