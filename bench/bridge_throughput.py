@@ -33,7 +33,8 @@ sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra
 from aiohttp import web  # noqa: E402
 
 from ha_bridge.settings import DEFAULT_EVENT_TYPES  # noqa: E402
-from localfaas.natsserver import NatsServer, free_port  # noqa: E402
+from localfaas import ports  # noqa: E402
+from localfaas.natsserver import NatsServer  # noqa: E402
 from tests.bridge.replay import ReplayServer, load_recording, recorded_events, retimed  # noqa: E402
 from tests.support.metrics import sample  # noqa: E402
 
@@ -92,7 +93,8 @@ def run_case(workdir: Path, nats_url: str, events: list[dict[str, Any]], per_fra
              rate: float | None) -> dict[str, Any]:
     feed = Feed(events, per_frame, rate)
     replay = ReplayServer(script=feed).start()
-    port = free_port()
+    reserved = ports.reserve()  # the bridge's health port, no one else's while the bridge may bind it
+    port = reserved.port
     env = {**os.environ, "HA_URL": replay.url, "HA_TOKEN": replay.token, "NATS_URL": nats_url,
            "BRIDGE_SPOOL_DIR": str(workdir / f"spool-{per_frame}-{rate}"), "BRIDGE_HEALTH_HOST": "127.0.0.1",
            "BRIDGE_HEALTH_PORT": str(port), "BRIDGE_BACKFILL": "false", "LOG_LEVEL": "WARNING",

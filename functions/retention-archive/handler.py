@@ -4,6 +4,8 @@ NDJSON with a manifest per day, keeps hourly/daily aggregates, then prunes the a
 POST (empty body, the cron run) or POST /run      archive, verify, aggregate, prune; `?dry_run=1`: the plan only
 POST /restore?from=YYYY-MM-DD&to=YYYY-MM-DD       archived days back into the event store (idempotent)
 GET  /status                                      archived days, objects, bytes; last run, next run, errors
+Without ARCHIVE_S3_ENDPOINT and ARCHIVE_S3_BUCKET no S3 is touched: /run and /restore answer 409, the cron's
+run reports itself skipped, /status says why.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from typing import Any
 from ingestor import store
 from ingestor.archive import restore, settings, status
 from ingestor.archive.errors import ArchiveError
-from ingestor.archive.run import Archiver
+from ingestor.archive.run import NOT_CONFIGURED, Archiver
 from ingestor.archive.s3 import Bucket
 from ingestor.responses import BadRequest, HTTPError, Unavailable, error_response, json_response
 from ingestor.store.model import StoreError
 
+UNSIGNED_READS = ("/status",)  # the dashboard and health read it; every other call needs the connectors' signature
 _one_at_a_time = threading.Lock()  # a run and a restore in this replica never overlap
 HEALTH_STATUS_CACHE_S = 60  # health checks come every few seconds; listing the bucket need not
 _health_cache: tuple[float, dict[str, Any]] | None = None
@@ -45,9 +48,16 @@ def _date(query: Any, name: str) -> dt.date:
         raise BadRequest(f"{name}: expected a date YYYY-MM-DD, got {value!r}", code="bad_date") from None
 
 
-def _run(dry_run: bool) -> dict[str, Any]:
-    global _health_cache
+def _configured() -> Archiver:
     current = archiver()
+    if not current.settings.enabled:
+        raise HTTPError(409, "archive_not_configured", NOT_CONFIGURED)
+    return current
+
+
+def _run(dry_run: bool, scheduled: bool) -> dict[str, Any]:
+    global _health_cache
+    current = archiver() if scheduled else _configured()  # the daily run of an unconfigured archive is skipped
     if not _one_at_a_time.acquire(blocking=False):
         raise HTTPError(409, "busy", "an archive run or restore is already in progress")
     try:
@@ -67,7 +77,7 @@ def _run(dry_run: bool) -> dict[str, Any]:
 
 def _restore(query: Any) -> dict[str, Any]:
     first, last = _date(query, "from"), _date(query, "to") if query.get("to") else _date(query, "from")
-    current = archiver()
+    current = _configured()
     if not _one_at_a_time.acquire(blocking=False):
         raise HTTPError(409, "busy", "an archive run or restore is already in progress")
     try:
@@ -86,7 +96,7 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
         current = archiver()
         return json_response(status.status(current.bucket, current.settings))
     if event.method == "POST" and path in ("/", "/run"):
-        return _run(_flag(event.query, "dry_run"))
+        return _run(_flag(event.query, "dry_run"), scheduled=path == "/")
     if event.method == "POST" and path == "/restore":
         return _restore(event.query)
     raise HTTPError(404, "not_found", f"no route {event.method} {path}; see the function's docstring")

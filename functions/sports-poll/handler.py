@@ -17,6 +17,8 @@ from ingestor.sports.poller import SportsPoller
 from ingestor.sports.repository import GamesRepository
 from ingestor.store.model import StoreError
 
+UNSIGNED_READS = ("/", "/status", "/config")  # GETs only; a poll needs the cron's signature
+
 
 def _publish(subject: str, batch_id: str, records: list[dict[str, Any]]) -> None:
     bus.default().publish_batch(subject, batch_id, records)

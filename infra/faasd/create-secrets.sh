@@ -12,9 +12,9 @@ FAASD_SECRETS=${FAASD_SECRETS:-/var/lib/faasd/secrets}
 DRY_RUN=${DRY_RUN:-}
 
 # name:how  (generate = made here when missing; required = you provide it; optional = only if present)
-FUNCTION_SECRETS="webhooks-api-key:generate s3-access-key:generate s3-secret-key:generate influxdb-token:generate
+FUNCTION_SECRETS="connector-key:generate webhooks-api-key:generate s3-access-key:generate s3-secret-key:generate influxdb-token:generate
 influxdb-password:optional openweathermap-api-key:optional basic-auth-user:optional basic-auth-password:optional"
-SERVICE_SECRETS="ha-token:required influxdb-token:generate influxdb-admin-password:generate s3-access-key:generate
+SERVICE_SECRETS="ha-token:required connector-key:generate influxdb-token:generate influxdb-admin-password:generate s3-access-key:generate
 s3-secret-key:generate postgres-password:generate"
 
 random_value() { python3 -c 'import secrets; print(secrets.token_urlsafe(32))'; }

@@ -2,8 +2,10 @@
 
 The same file runs behind of-watchdog in an image and as a plain process in the local runtime
 (infra/local), which points FUNCTION_ROOT at functions/<name> and PORT at a free port.
-Reserved paths: /_/health (liveness; calls the handler's optional `health()`), /_/ready,
-/_/metrics (Prometheus). Everything else goes to `handle(event, context)`.
+Reserved paths: /_/health (liveness; calls the handler's optional `health()`), /_/ready (answers
+{"function": FUNCTION_NAME}, so a caller knows which function holds the port), /_/metrics (Prometheus).
+Everything else goes to `handle(event, context)`; with REQUIRE_CONNECTOR_SIGNATURE=true only when the
+connectors signed it (ingestor.signedcalls), but for GET/HEAD of the handler's UNSIGNED_READS paths.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from flask import Flask, Response, request  # noqa: E402
 from waitress import serve  # noqa: E402
 from werkzeug.exceptions import HTTPException  # noqa: E402
 
-from ingestor import config, jsoncodec, logs, metrics, responses  # noqa: E402
+from ingestor import config, jsoncodec, logs, metrics, responses, signedcalls  # noqa: E402
 
 FUNCTION_NAME = config.env_str("FUNCTION_NAME") or os.environ.get("HOSTNAME", socket.gethostname())
 logs.setup(FUNCTION_NAME)
@@ -51,6 +53,8 @@ def _load_handler() -> ModuleType:
 
 
 handler = _load_handler()
+SIGNED_ONLY = signedcalls.required()  # read once: a malformed value stops the function at start
+UNSIGNED_READS: tuple[str, ...] = tuple(getattr(handler, "UNSIGNED_READS", ()))
 
 
 class Event:
@@ -61,7 +65,8 @@ class Event:
         self.headers = request.headers
         self.method: str = request.method
         self.query = request.args
-        self.path: str = request.path
+        self.path: str = request.path  # percent-decoded
+        self.raw_path: str = (request.environ.get("REQUEST_URI") or request.full_path).split("?", 1)[0]
 
 
 class Context:
@@ -109,7 +114,7 @@ def _health() -> Response:
 
 @app.get("/_/ready")
 def _ready() -> Response:
-    return Response(b"OK", 200)
+    return _to_response(responses.json_response({"function": FUNCTION_NAME}))
 
 
 @app.get("/_/metrics")
@@ -118,12 +123,42 @@ def _metrics() -> Response:
     return Response(body, 200, {"Content-Type": content_type})
 
 
+_said: set[str] = set()
+
+
+def _say_once(message: str, **extra: Any) -> None:
+    """Refusals are counted each time and logged once per kind: a caller retrying must not flood the log."""
+    kind = f"{message} {sorted(extra.items())}"
+    if kind not in _said:
+        _said.add(kind)
+        log.warning(message, extra=extra)
+
+
+def _check_signature(event: Event) -> None:
+    if not SIGNED_ONLY or not signedcalls.needs_signature(event.method, event.path, UNSIGNED_READS):
+        return
+    key = signedcalls.key()
+    if not key:
+        _say_once("REQUIRE_CONNECTOR_SIGNATURE is set but the connector-key secret is missing: refusing every call")
+        raise responses.Unavailable("this function accepts only the connectors' signed calls and has no "
+                                    "connector-key secret to check them", code="connector_key_missing")
+    try:
+        signedcalls.verify(key, event.headers.get(signedcalls.HEADER), event.method, event.path,
+                           request.query_string.decode("utf-8", "replace"), event.body)
+    except signedcalls.Unsigned as exc:
+        _say_once("refused a call without the connectors' signature (counted as status 401)", reason=str(exc))
+        raise responses.HTTPError(401, "unsigned_call", f"only the connectors may call this function: {exc}") \
+            from None
+
+
 @app.route("/", defaults={"path": ""}, methods=["GET", "PUT", "POST", "PATCH", "DELETE"])
 @app.route("/<path:path>", methods=["GET", "PUT", "POST", "PATCH", "DELETE"])
 def _invoke(path: str) -> Response:
     started = time.perf_counter()
     try:
-        response = _to_response(handler.handle(Event(), Context()))
+        event = Event()
+        _check_signature(event)
+        response = _to_response(handler.handle(event, Context()))
     except responses.HTTPError as exc:
         response = _to_response(responses.from_error(exc))
     except HTTPException:

@@ -69,3 +69,18 @@ def test_a_summary_window_shorter_than_the_raw_window_is_refused(monkeypatch: py
     monkeypatch.setenv("SUMMARY_RETENTION_DAYS", "100")
     with pytest.raises(config.ConfigError, match="SUMMARY_RETENTION_DAYS"):
         settings.load()
+
+
+@pytest.mark.parametrize(("endpoint", "bucket", "enabled"), [
+    (None, None, False), ("http://minio:9000", None, False), (None, "ha-archive", False),
+    ("http://minio:9000", "ha-archive", True),
+])
+def test_the_archive_is_on_only_with_an_endpoint_and_a_bucket(monkeypatch: pytest.MonkeyPatch, endpoint: str | None,
+                                                              bucket: str | None, enabled: bool) -> None:
+    """Never a default: a guessed bucket on AWS's endpoint could be someone else's, and restore reads it."""
+    for name, value in (("ARCHIVE_S3_ENDPOINT", endpoint), ("ARCHIVE_S3_BUCKET", bucket)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    assert settings.load().enabled is enabled

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from localfaas.natsserver import free_port
+from localfaas import ports
 from tests.support.http import call
 from tests.support.metrics import sample
 from tests.support.runtime import REPO, wait_for
@@ -41,7 +41,8 @@ class BridgeProcess:
         self.secrets.mkdir(parents=True, exist_ok=True)
         if token is not None:
             (self.secrets / "ha-token").write_text(token + "\n")
-        self.port = free_port()
+        self._reserved = ports.reserve()  # held while this bridge may (re)bind it
+        self.port = self._reserved.port
         self.log_path = workdir / "bridge.log"
         self.env = {
             **TEST_ENV,

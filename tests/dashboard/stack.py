@@ -135,8 +135,8 @@ def start(workdir: Path, timeout: float = 90) -> Home:
         h.events = home.everything()
         js.publish_batch("ha.events.raw", "dashboard-home", h.events)
         js.publish_batch("ha.events.raw", "dashboard-mixed", [h.events[-1], {**h.events[0], "time_fired": None}])
-        call("POST", f"{h.gateway}/function/context-poll", b"")
-        call("POST", f"{h.gateway}/function/sports-poll", b"")
+        runtime.signed_call("POST", "context-poll")
+        runtime.signed_call("POST", "sports-poll")
         assert wait_for(lambda: _count(h, home.TEMPERATURE) == len(home.TEMPERATURES), timeout, 0.5), \
             "the temperatures never became queryable"
         assert wait_for(lambda: receiver.bodies, timeout, 0.5), "the webhook never received an event"

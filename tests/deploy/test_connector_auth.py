@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from ingestor import envelope
-from localfaas.natsserver import NatsServer, free_port
+from ingestor import envelope, signedcalls
+from localfaas import ports
+from localfaas.natsserver import NatsServer
 from localfaas.service import gateway_auth
 from tests.support import http
 from tests.support.jetstream import JetStreamClient
@@ -26,6 +27,7 @@ from tests.support.runtime import REPO, wait_for
 pytestmark = pytest.mark.integration
 
 USER, PASSWORD = "admin", "s3cret-gateway-password"
+CONNECTOR_KEY = "connector-key-shared-with-the-functions"
 FUNCTIONS = [
     {"name": "sink", "annotations": {"topic": "ha.events.raw", "com.ha-ingestor.timeout": "5s"}},
     {"name": "tick", "annotations": {"topic": "cron-function", "schedule": "17 3 * * *"}},
@@ -40,6 +42,7 @@ class Gateway(ThreadingHTTPServer):
         self.expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
         self.requests: list[tuple[str, str, bool]] = []  # (method, path, authorized)
         self.invocations: list[bytes] = []
+        self.signatures: list[str | None] = []  # X-Connector-Signature of each invocation
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
     @property
@@ -76,6 +79,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self._authorized():
             self.server.invocations.append(body)
+            self.server.signatures.append(self.headers.get(signedcalls.HEADER))
             self._reply(200, {"accepted": True})
 
 
@@ -94,13 +98,13 @@ def gateway() -> Iterator[Gateway]:
     server.server_close()
 
 
-def start_connector(tmp_path: Path, nats_url: str, gateway_url: str,
-                    password: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_connector(tmp_path: Path, nats_url: str, gateway_url: str, password: str,
+                    port: int) -> tuple[subprocess.Popen[bytes], str]:
     secrets = tmp_path / "secrets"
     secrets.mkdir()
     (secrets / "basic-auth-user").write_text(USER + "\n")
     (secrets / "basic-auth-password").write_text(password + "\n")
-    port = free_port()
+    (secrets / "connector-key").write_text(CONNECTOR_KEY + "\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in ("functions/common", "infra/local")),
            "SECRETS_DIR": str(secrets), "NATS_URL": nats_url, "GATEWAY_URL": gateway_url,
            "CONNECTOR_HTTP_HOST": "127.0.0.1", "CONNECTOR_HTTP_PORT": str(port), "CONNECTOR_CRON": "true"}
@@ -118,6 +122,13 @@ def get(url: str) -> http.Reply | None:
 
 
 @pytest.fixture()
+def admin_port() -> Iterator[int]:
+    """A port for the connector's /health, /ready, /metrics, reserved while the connector may bind it."""
+    with ports.reserve() as reserved:
+        yield reserved.port
+
+
+@pytest.fixture()
 def stop_later() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
@@ -130,9 +141,10 @@ def stop_later() -> Iterator[list[subprocess.Popen[bytes]]]:
             proc.wait()
 
 
-def test_connector_reads_functions_and_invokes_them_with_the_gateway_basic_auth(
-        tmp_path: Path, nats_server: NatsServer, gateway: Gateway, stop_later: list[subprocess.Popen[bytes]]) -> None:
-    proc, admin = start_connector(tmp_path, nats_server.url, gateway.url, PASSWORD)
+def test_connector_reads_functions_and_invokes_them_with_the_gateway_basic_auth_and_signed(
+        tmp_path: Path, nats_server: NatsServer, gateway: Gateway, stop_later: list[subprocess.Popen[bytes]],
+        admin_port: int) -> None:
+    proc, admin = start_connector(tmp_path, nats_server.url, gateway.url, PASSWORD, admin_port)
     stop_later.append(proc)
     assert wait_for(lambda: (r := get(admin + "/ready")) is not None and r.status == 200, 60), \
         (tmp_path / "connector.log").read_text()[-3000:]
@@ -143,19 +155,23 @@ def test_connector_reads_functions_and_invokes_them_with_the_gateway_basic_auth(
     finally:
         js.close()
     assert json.loads(gateway.invocations[0])["batch_id"] == "auth-batch-1"
+    # signed with the mounted connector-key, for the path the function sees behind /function/sink
+    signedcalls.verify(CONNECTOR_KEY, gateway.signatures[0], "POST", "/", "", gateway.invocations[0])
+    assert CONNECTOR_KEY not in (tmp_path / "connector.log").read_text()
     assert wait_for(lambda: sample(admin + "/metrics", "ha_ingestor_connector_messages_total",
                                    function="sink", topic="ha.events.raw", outcome="acked") == 1, 30)
     health = get(admin + "/health")
     assert health is not None and health.json()["subscriptions"] == ["sink:ha.events.raw"]
-    assert health.json()["cron"] is True
+    assert health.json()["cron"] is True and health.json()["connector_key"] is True
     paths = {path for _, path, _ in gateway.requests}
     assert {"/system/functions", "/function/sink"} <= paths
     assert all(ok for _, _, ok in gateway.requests), "every request to the gateway carried the credentials"
 
 
 def test_connector_with_a_wrong_password_is_not_ready_and_says_why(
-        tmp_path: Path, nats_server: NatsServer, gateway: Gateway, stop_later: list[subprocess.Popen[bytes]]) -> None:
-    proc, admin = start_connector(tmp_path, nats_server.url, gateway.url, "wrong-password")
+        tmp_path: Path, nats_server: NatsServer, gateway: Gateway, stop_later: list[subprocess.Popen[bytes]],
+        admin_port: int) -> None:
+    proc, admin = start_connector(tmp_path, nats_server.url, gateway.url, "wrong-password", admin_port)
     stop_later.append(proc)
     refused = wait_for(lambda: (r := get(admin + "/ready")) is not None and r.status == 503
                        and "401" in (r.json()["gateway_error"] or ""), 60)

@@ -124,13 +124,14 @@ def test_bridge_is_one_replica_replaced_with_recreate_on_its_spool_volume_and_pr
     assert {"name": "BRIDGE_SPOOL_DIR", "value": spool} in c["env"]
 
 
-def test_connector_reads_the_gateway_basic_auth_and_runs_cron_as_a_single_replica() -> None:
+def test_connector_reads_the_gateway_basic_auth_and_the_connector_key_and_runs_cron_as_a_single_replica() -> None:
     connector = next(d for _, d in workloads() if d["metadata"]["name"] == "topic-connector")
     pod = connector["spec"]["template"]["spec"]
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
-    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "gateway-auth")
+    (mount,) = pod["containers"][0]["volumeMounts"]
     assert env["SECRETS_DIR"] == mount["mountPath"]
-    assert next(v for v in pod["volumes"] if v["name"] == "gateway-auth")["secret"]["secretName"] == "basic-auth"
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert {source["secret"]["name"] for source in volume["projected"]["sources"]} == {"basic-auth", "connector-key"}
     assert env["CONNECTOR_CRON"] == "true" and connector["spec"]["replicas"] == 1
     assert connector["spec"]["strategy"] == {"type": "Recreate"}
     assert pod["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/ready"
@@ -154,8 +155,8 @@ def secret_refs() -> set[str]:
             if "secretKeyRef" in node:
                 assert node["secretKeyRef"]["key"] == node["secretKeyRef"]["name"], "one key per secret, named alike"
                 names.add(node["secretKeyRef"]["name"])
-            if "secret" in node and isinstance(node["secret"], dict):
-                names.add(node["secret"]["secretName"])
+            if "secret" in node and isinstance(node["secret"], dict):  # a secret volume, or a projected one's source
+                names.add(node["secret"].get("secretName") or node["secret"]["name"])
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -201,13 +202,13 @@ def test_faasd_services_do_not_clash_with_faasd_own_and_pin_their_images() -> No
             assert volume["type"] == "bind" and volume["source"].startswith("./"), (name, volume)
 
 
-def test_faasd_services_use_the_jetstream_server_and_the_gateway_basic_auth_files() -> None:
+def test_faasd_services_use_the_jetstream_server_the_gateway_basic_auth_and_the_connector_key_files() -> None:
     services = compose()["services"]
     env = {name: dict(e.split("=", 1) for e in s.get("environment", [])) for name, s in services.items()}
     assert env["gateway-bridge"]["NATS_URL"] == env["topic-connector"]["NATS_URL"] == "nats://ha-nats:4222"
     targets = {v["target"] for v in services["topic-connector"]["volumes"]}
     secrets_dir = env["topic-connector"]["SECRETS_DIR"]
-    assert {f"{secrets_dir}/basic-auth-user", f"{secrets_dir}/basic-auth-password"} <= targets
+    assert {f"{secrets_dir}/{name}" for name in ("basic-auth-user", "basic-auth-password", "connector-key")} <= targets
     nats_conf = next(v["source"] for v in services["ha-nats"]["volumes"] if v["target"].endswith("nats.conf"))
     assert (FAASD / Path(nats_conf).name).is_file() and "jetstream" in (FAASD / "nats.conf").read_text()
 

@@ -22,6 +22,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from localfaas import ports
 from localfaas.natsserver import free_port
 from tests.support import ha_events
 from tests.support.jetstream import JetStreamClient
@@ -164,7 +165,8 @@ def bridge_metrics(runtime: LocalRuntime, tmp_path_factory: pytest.TempPathFacto
     workdir = tmp_path_factory.mktemp("bridge")
     (workdir / "secrets").mkdir()
     (workdir / "secrets" / "ha-token").write_text("not-a-real-token")
-    port = free_port()
+    reserved = ports.reserve()  # the bridge's health port, held while the bridge may bind it
+    port = reserved.port
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in ("functions/common", "gateway-bridge")),
            "HA_URL": f"http://127.0.0.1:{free_port()}", "NATS_URL": runtime.nats_url,
            "SECRETS_DIR": str(workdir / "secrets"), "BRIDGE_SPOOL_DIR": str(workdir / "spool"),
@@ -187,6 +189,7 @@ def bridge_metrics(runtime: LocalRuntime, tmp_path_factory: pytest.TempPathFacto
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        reserved.release()
 
 
 @pytest.mark.integration

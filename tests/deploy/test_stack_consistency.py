@@ -10,6 +10,7 @@ import pytest
 import yaml
 from croniter import croniter
 
+from ingestor import signedcalls
 from localfaas.catalog import duration
 from localfaas.stack import CRON_TOPIC, LANGUAGE
 
@@ -72,6 +73,16 @@ def test_function_annotations_are_what_the_connectors_need(name: str) -> None:
         outside = [t for t in topics if not re.fullmatch(r"(ha|sports)\.[a-z0-9_.]+", t)]
         assert outside == [], f"{name}: {outside} are outside the stream's subjects ha.> and sports.>"
         assert int(annotations["com.ha-ingestor.max-deliver"]) >= 1, f"{name}: pipeline topics need max-deliver"
+
+
+@pytest.mark.parametrize("name", sorted(functions()))
+def test_exactly_the_functions_the_connectors_trigger_accept_only_their_signed_calls(name: str) -> None:
+    """What a connector triggers changes data (or feeds what does); the reading functions stay open."""
+    fn = functions()[name]
+    triggered = bool((fn.get("annotations") or {}).get("topic"))
+    signed_only = str((fn.get("environment") or {}).get(signedcalls.REQUIRED, "false")) == "true"
+    assert signed_only == triggered, f"{name}: {signedcalls.REQUIRED} must be true exactly when it has a topic"
+    assert (signedcalls.SECRET in (fn.get("secrets") or [])) == signed_only, f"{name}: the {signedcalls.SECRET} secret"
 
 
 def test_a_triggered_function_timeout_fits_the_watchdog_timeout_of_its_image() -> None:

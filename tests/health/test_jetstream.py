@@ -13,7 +13,8 @@ import pytest
 
 from ingestor import dlq, streams
 from ingestor.health.jetstream import JetStreamMonitor
-from localfaas.natsserver import NatsServer, free_port
+from localfaas import ports
+from localfaas.natsserver import NatsServer
 from tests.support.jetstream import JetStreamClient
 
 
@@ -64,7 +65,8 @@ def test_no_consumer_of_its_own_is_left_behind(monitor: JetStreamMonitor) -> Non
 
 
 def test_an_unreachable_server_fails_fast_and_a_later_call_connects_once_it_is_up(tmp_path: Path) -> None:
-    port = free_port()
+    reserved = ports.reserve()  # nothing listens on it until our nats-server does
+    port = reserved.port
     watching = JetStreamMonitor(f"nats://127.0.0.1:{port}", streams.HA_STREAM, timeout=2)
     try:
         started = time.monotonic()
@@ -76,6 +78,7 @@ def test_an_unreachable_server_fails_fast_and_a_later_call_connects_once_it_is_u
             assert watching.is_connected()
     finally:
         watching.close()
+        reserved.release()
 
 
 def test_a_missing_stream_is_named_as_such(tmp_path: Path) -> None:

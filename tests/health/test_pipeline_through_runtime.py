@@ -12,7 +12,6 @@ import pytest
 
 from tests.health.support import STACK, component, get, health_url, status
 from tests.support import ha_events
-from tests.support.http import call
 from tests.support.jetstream import JetStreamClient
 from tests.support.runtime import LocalRuntime, wait_for
 
@@ -110,7 +109,7 @@ def test_a_consumer_making_no_progress_degrades_naming_it_and_its_backlog(runtim
 
 def test_a_context_source_whose_breaker_opens_is_degraded_naming_it(runtime: LocalRuntime) -> None:
     def opened() -> dict[str, Any] | None:  # each cron-like poll of the unreachable provider is a failure
-        call("POST", f"{runtime.gateway}/function/context-poll", b"")
+        runtime.signed_call("POST", "context-poll")
         found = component(status(health_url(runtime)), "context:weather")
         return found if found["status"] != "ok" else None
 

@@ -144,9 +144,9 @@ def test_secrets_never_appear_in_any_answer_or_the_log(runtime: LocalRuntime) ->
     config = get(health_url(runtime), "/config").json()
     assert config["endpoints"]["event_store"].startswith("postgresql://postgres:***@")
     assert next(f for f in config["functions"] if f["name"] == "retention-archive")["secrets"] == [
-        "s3-access-key", "s3-secret-key"]
+        "connector-key", "s3-access-key", "s3-secret-key"]
     log = runtime.log.read_bytes()
-    for secret in (S3_SECRET, S3_ACCESS, PG_PASSWORD):
+    for secret in (S3_SECRET, S3_ACCESS, PG_PASSWORD, runtime.connector_key):
         assert secret.encode() not in answers
         assert secret.encode() not in log
 

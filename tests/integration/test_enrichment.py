@@ -36,7 +36,7 @@ def runtime(tmp_path_factory: pytest.TempPathFactory, providers: ProviderServer)
 
 
 def poll(runtime: LocalRuntime) -> dict:
-    reply = call("POST", f"{runtime.gateway}/function/context-poll", b"")
+    reply = runtime.signed_call("POST", "context-poll")
     assert reply.status == 200, reply.body
     return reply.json()
 

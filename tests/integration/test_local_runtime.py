@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import base64
-import http.server
 import json
 import os
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -50,6 +48,21 @@ def test_sync_invoke_passes_method_path_query_headers_and_body(runtime: LocalRun
     assert echoed["headers"]["x-custom"] == "v"
     assert base64.b64decode(echoed["body"]) == b"payload"
     assert echoed["function"] == "echo"
+
+
+def test_the_path_reaches_the_function_exactly_as_sent(runtime: LocalRuntime) -> None:
+    """Decoding it first would turn %3F into a query, cut the path at %23 and make %2F a separator."""
+    echoed = call("GET", f"{runtime.gateway}/function/echo/a%3Fb%23c%2Fd%20e/f?x=1&y=a%26b").json()
+    assert echoed["raw_path"] == "/a%3Fb%23c%2Fd%20e/f"
+    assert echoed["path"] == "/a?b#c/d e/f"
+    assert echoed["query"] == {"x": "1", "y": "a&b"}
+
+
+def test_a_method_functions_do_not_answer_is_a_405_naming_those_they_do(runtime: LocalRuntime) -> None:
+    reply = call("QUERY", f"{runtime.gateway}/function/echo/x", b"{}")
+    assert reply.status == 405
+    assert reply.json()["error"]["code"] == "method_not_allowed"
+    assert reply.headers["Allow"] == "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 
 
 def test_unknown_function_is_a_json_404(runtime: LocalRuntime) -> None:
@@ -127,6 +140,16 @@ def test_connector_recovers_a_5xx_that_succeeds_before_max_deliveries(
     assert not dead_letters_of(js, "flaky-1")
 
 
+def test_connector_keeps_retrying_a_function_that_refuses_its_credentials_instead_of_dead_lettering(
+        runtime: LocalRuntime, js: JetStreamClient) -> None:
+    """A 401 says the connector-key is wrong, not the message: the messages wait until the keys match."""
+    js.publish("ha.test.status", json.dumps({"id": "unauthorized-1", "status": 401, "succeed_after": 4}).encode())
+    assert wait_for(lambda: attempts(runtime, "unauthorized-1") == 5, 40)
+    time.sleep(1.5)
+    assert attempts(runtime, "unauthorized-1") == 5
+    assert not dead_letters_of(js, "unauthorized-1")
+
+
 def test_connector_keeps_retrying_an_unavailable_function_beyond_max_deliveries(
         runtime: LocalRuntime, js: JetStreamClient) -> None:
     js.publish("ha.test.status", json.dumps({"id": "down-1", "status": 503, "succeed_after": 5}).encode())
@@ -135,39 +158,6 @@ def test_connector_keeps_retrying_an_unavailable_function_beyond_max_deliveries(
     assert attempts(runtime, "down-1") == 6
     assert not dead_letters_of(js, "down-1")
     assert connector_count(runtime, "unavailable") >= 5
-
-
-def test_async_invoke_answers_202_and_posts_the_result_to_the_callback_url(runtime: LocalRuntime) -> None:
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    class Receiver(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            received.append((dict(self.headers), self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        callback = f"http://127.0.0.1:{server.server_address[1]}/done"
-        reply = call("POST", f"{runtime.gateway}/async-function/echo/job?n=7", b"async-body",
-                     {"X-Callback-Url": callback})
-        assert reply.status == 202
-        call_id = reply.headers["X-Call-Id"]
-        assert wait_for(lambda: received, 20)
-    finally:
-        server.shutdown()
-    headers, body = received[0]
-    assert headers["X-Call-Id"] == call_id
-    assert headers["X-Function-Status"] == "200"
-    assert headers["X-Function-Name"] == "echo"
-    result = json.loads(body)
-    assert result["path"] == "/job"
-    assert result["query"] == {"n": "7"}
-    assert base64.b64decode(result["body"]) == b"async-body"
 
 
 def test_a_crashed_function_is_restarted_and_serves_again(runtime: LocalRuntime) -> None:

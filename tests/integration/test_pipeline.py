@@ -11,7 +11,6 @@ import pytest
 
 from ingestor import event_id as ids
 from tests.support.ha_events import many, sample_events
-from tests.support.http import call
 from tests.support.jetstream import JetStreamClient
 from tests.support.metrics import sample
 from tests.support.runtime import LocalRuntime, wait_for
@@ -131,7 +130,7 @@ def test_a_batch_without_one_valid_event_is_dead_lettered_whole_with_every_reaso
     (b'{"v": 1, "batch_id": "x", "events": [{"event_type": "nope"}]}', 422, "no_valid_event"),
 ])
 def test_bad_input_to_validate_gets_a_clear_4xx(runtime: LocalRuntime, body: bytes, status: int, code: str) -> None:
-    reply = call("POST", f"{runtime.gateway}/function/validate", body, {"Content-Type": "application/json"})
+    reply = runtime.signed_call("POST", "validate", body, {"Content-Type": "application/json"})
     assert reply.status == status
     assert reply.json()["error"]["code"] == code
     assert "Traceback" not in reply.body.decode()
@@ -139,7 +138,7 @@ def test_bad_input_to_validate_gets_a_clear_4xx(runtime: LocalRuntime, body: byt
 
 def test_an_oversize_body_is_refused_with_413_and_dead_lettered(runtime: LocalRuntime, js: JetStreamClient) -> None:
     big = b'{"v": 1, "batch_id": "big", "events": ["' + b"x" * (1024 * 1024 + 10) + b'"]}'  # limit: 1 MiB
-    reply = call("POST", f"{runtime.gateway}/function/validate", big)
+    reply = runtime.signed_call("POST", "validate", big)
     assert reply.status == 413
     assert reply.json()["error"]["code"] == "request_entity_too_large"
     js.publish("ha.events.raw", big, msg_id="big-1")

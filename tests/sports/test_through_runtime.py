@@ -41,8 +41,8 @@ def js(runtime: LocalRuntime) -> Iterator[JetStreamClient]:
 
 
 def tick(runtime: LocalRuntime) -> dict[str, Any]:
-    """What the cron connector does each minute: POST with an empty body."""
-    reply = call("POST", f"{runtime.gateway}/function/sports-poll", b"")
+    """What the cron connector does each minute: POST with an empty body, signed."""
+    reply = runtime.signed_call("POST", "sports-poll")
     assert reply.status == 200, reply.body[:500]
     return {o["league"]: o for o in reply.json()["outcomes"]}
 
@@ -139,5 +139,5 @@ def test_get_status_and_config_describe_the_poller(runtime: LocalRuntime, espn: 
     status = call("GET", f"{runtime.gateway}/function/sports-poll/status").json()
     assert status["leagues"]["nfl"]["breaker"] == "closed" and status["leagues"]["nfl"]["last_poll"]["result"] == \
         "fetched"
-    assert call("GET", f"{runtime.gateway}/function/sports-poll/nope").status == 404  # a GET never polls
-    assert call("PUT", f"{runtime.gateway}/function/sports-poll", b"").status == 405
+    assert runtime.signed_call("GET", "sports-poll/nope").status == 404  # a GET never polls
+    assert runtime.signed_call("PUT", "sports-poll").status == 405

@@ -48,7 +48,7 @@ def test_a_webhook_for_sf_receives_exactly_sfs_game_events_signed(runtime: Local
     hook = register(runtime, receiver.url, {"teams": ["SF"]})
     for step in range(1, max(steps("nfl"), steps("nhl")) + 1):
         espn.step = {"nfl": min(step, steps("nfl")), "nhl": min(step, steps("nhl"))}
-        reply = call("POST", f"{runtime.gateway}/function/sports-poll", b"")
+        reply = runtime.signed_call("POST", "sports-poll")
         assert reply.status == 200, reply.body[:500]
     assert wait_for(lambda: len(receiver.all()) >= len(SF_EVENTS), 60), [d.json() for d in receiver.all()]
     time.sleep(2)  # a duplicate or another team's event would have arrived by now

@@ -15,17 +15,15 @@ import contextlib
 import socket
 import threading
 
-from localfaas.natsserver import free_port
-
 
 class FaultProxy:
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
-        self.port = free_port()
         self.mode: str | None = None
         self.match = b""
         self.faults = 0
-        self._server = socket.create_server(("127.0.0.1", self.port))
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
         self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
 

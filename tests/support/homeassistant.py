@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ from typing import Any
 
 import websocket
 
+from localfaas import ports
 from localfaas.procs import child_preexec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,12 +78,6 @@ def ensure_venv(venv: Path = VENV) -> tuple[Path, float]:
     return hass, time.monotonic() - started
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None,
           form: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, Any]:
     data = None
@@ -113,7 +107,10 @@ class HomeAssistant:
     def __init__(self, config_dir: Path, port: int | None = None,
                  write_config: Callable[[Path, int], object] | None = None) -> None:
         self.config_dir = Path(config_dir)
-        self.port = port or free_port()
+        # a port of our choosing stays reserved while this HA may (re)bind it: HA keeps running when it cannot
+        # bind, and another HA answering on the same port would pass for this one
+        self._reserved = None if port else ports.reserve()
+        self.port = port or self._reserved.port
         self.write_config = write_config  # (config_dir, port): another configuration (the demo home)
         self.proc: subprocess.Popen[bytes] | None = None
         self.token: str | None = None

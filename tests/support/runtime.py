@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from localfaas.call import signature
+from tests.support.http import Reply, call
+
 REPO = Path(__file__).resolve().parents[2]
 TEST_STACK = REPO / "tests" / "stack.test.yml"
 
@@ -32,6 +35,17 @@ class LocalRuntime:
     @property
     def nats_url(self) -> str:
         return self.ready["nats"]
+
+    @property
+    def connector_key(self) -> str:
+        """The key the runtime generated for its connectors (functions that change data require their signature)."""
+        return (self.workdir / "secrets" / "connector-key").read_text().strip()
+
+    def signed_call(self, method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None,
+                    timeout: float = 30) -> Reply:
+        """`target` ("<function>[/path][?query]") called through the gateway, signed as the connectors sign."""
+        signed = {**(headers or {}), **signature(self.connector_key, method, target, body)}
+        return call(method, f"{self.gateway}/function/{target}", body, signed, timeout)
 
     def start(self, timeout: float = 60) -> LocalRuntime:
         inherited = {k: v for k, v in os.environ.items() if k != "HA_URL"}  # a bridge only when a test asks

@@ -14,8 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from localfaas import procs
-from localfaas.natsserver import free_port
+from localfaas import ports, procs
 
 ACCESS_KEY = "test-access-key"
 SECRET_KEY = "test-secret-key-0123456789"
@@ -29,20 +28,23 @@ def weed_binary() -> str:
     return found
 
 
-def _ports(n: int) -> list[int]:
-    """n free ports whose +10000 neighbours are free as well (weed derives gRPC ports that way otherwise)."""
-    ports: list[int] = []
-    while len(ports) < n:
-        port = free_port()
-        if port not in ports and port < 55000:
-            ports.append(port)
-    return ports
+def _reserve(n: int) -> list[ports.Reservation]:
+    """n reserved ports below 55000 (weed would derive gRPC ports as +10000 of any it is not given)."""
+    held: list[ports.Reservation] = []
+    while len(held) < n:
+        reservation = ports.reserve()
+        if reservation.port < 55000:
+            held.append(reservation)
+        else:
+            reservation.release()
+    return held
 
 
 class SeaweedFS:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="ha-ingestor-weed-"))
         self.port = 0
+        self._reserved: list[ports.Reservation] = []  # held while weed may (re)bind them
         self.proc: subprocess.Popen[bytes] | None = None
         self.access_key = ACCESS_KEY
         self.secret_key = SECRET_KEY
@@ -52,9 +54,11 @@ class SeaweedFS:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> SeaweedFS:
-        master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc, admin, admin_grpc = _ports(10)
-        if not self.port:
-            self.port = s3
+        if not self._reserved:  # a restart reuses the ports, so the S3 endpoint stays the same
+            self._reserved = _reserve(10)
+        master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc, admin, admin_grpc = \
+            (r.port for r in self._reserved)
+        self.port = s3
         config = self.dir / "s3.json"
         config.write_text(json.dumps({"identities": [{
             "name": "tests", "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],

@@ -20,8 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from localfaas import procs
-from localfaas.natsserver import free_port
+from localfaas import ports, procs
 
 
 def _pg_bin(name: str) -> str:
@@ -34,7 +33,8 @@ def _pg_bin(name: str) -> str:
 class PostgresServer:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="ha-ingestor-pg-"))  # outside pytest's root-only tmp
-        self.port = free_port()
+        self._reserved = ports.reserve()  # held while this server may (re)bind it
+        self.port = self._reserved.port
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -85,7 +85,8 @@ class PostgresServer:
 class InfluxDB1Server:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="ha-ingestor-influx-"))
-        self.port = free_port()
+        self._reserved = [ports.reserve(), ports.reserve()]  # HTTP, and the RPC bind-address; held while it runs
+        self.port = self._reserved[0].port
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -101,7 +102,7 @@ class InfluxDB1Server:
             raise RuntimeError("influxd missing: apt-get install influxdb (make test-servers)")
         conf = self.dir / "influxdb.conf"
         conf.write_text(
-            f'reporting-disabled = true\nbind-address = "127.0.0.1:{free_port()}"\n'
+            f'reporting-disabled = true\nbind-address = "127.0.0.1:{self._reserved[1].port}"\n'
             f'[meta]\n  dir = "{self.dir}/meta"\n'
             f'[data]\n  dir = "{self.dir}/data"\n  wal-dir = "{self.dir}/wal"\n  query-log-enabled = false\n'
             f'[http]\n  bind-address = "127.0.0.1:{self.port}"\n  log-enabled = false\n'

@@ -47,6 +47,10 @@ def test_a_cron_function_has_its_schedule(tmp_path: Path) -> None:
     ("  f:\n    lang: python3-ingestor\n    handler: ./fn\n"
      "    annotations: {topic: 'cron-function,ha.x', schedule: '* * * * *'}\n", "no other topic"),
     ("  f:\n    lang: python3-ingestor\n    handler: ./fn\n    secrets: token\n", "secrets must be a list"),
+    ("  f:\n    lang: python3-ingestor\n    handler: ./fn\n    environment: {REQUIRE_CONNECTOR_SIGNATURE: 'true'}\n",
+     "needs the connector-key secret"),
+    ("  f:\n    lang: python3-ingestor\n    handler: ./fn\n    environment: {REQUIRE_CONNECTOR_SIGNATURE: 'sure'}\n"
+     "    secrets: [connector-key]\n", "must be true or false"),
 ])
 def test_invalid_stacks_are_refused_with_a_clear_reason(tmp_path: Path, functions: str, message: str) -> None:
     with pytest.raises(stack.StackError, match=message):

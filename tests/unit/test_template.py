@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ingestor import signedcalls
 from tests.support.function import served
 from tests.support.http import call
 from tests.support.runtime import REPO
@@ -73,3 +74,28 @@ def test_logs_are_one_json_object_per_line(boom: tuple[str, Path]) -> None:
     lines = [json.loads(line) for line in boom[1].read_text().splitlines() if line.strip()]
     assert lines and all({"ts", "level", "service", "msg"} <= set(entry) for entry in lines)
     assert {entry["service"] for entry in lines} == {"boom"}
+
+
+def test_readiness_names_the_function_that_answers(boom: tuple[str, Path]) -> None:
+    reply = call("GET", f"{boom[0]}/_/ready")
+    assert (reply.status, reply.json()) == (200, {"function": "boom"})
+
+
+def test_a_signed_only_function_refuses_unsigned_calls_but_not_its_own_paths(tmp_path: Path) -> None:
+    (tmp_path / "connector-key").write_text("key-for-the-template-test-0123456789\n")
+    env = {"SECRETS_DIR": str(tmp_path), signedcalls.REQUIRED: "true"}
+    with served(REPO / "tests" / "functions" / "boom", "boom", tmp_path / "boom.log", env) as url:
+        refused = call("POST", f"{url}/dict", b"{}")
+        assert refused.status == 401 and refused.json()["error"]["code"] == "unsigned_call"
+        signed = signedcalls.sign("key-for-the-template-test-0123456789", "POST", "/dict", "", b"{}")
+        assert call("POST", f"{url}/dict", b"{}", signed).status == 201
+        assert call("GET", f"{url}/_/ready").status == 200 and call("GET", f"{url}/_/metrics").status == 200
+        assert call("GET", f"{url}/_/health").json() == {"status": "degraded", "reason": "test"}  # its own check
+
+
+def test_a_signed_only_function_without_its_key_refuses_every_call(tmp_path: Path) -> None:
+    """Fail closed: a deployment that forgot the secret must not fall back to accepting anyone."""
+    env = {"SECRETS_DIR": str(tmp_path), signedcalls.REQUIRED: "true", "CONNECTOR_KEY": ""}
+    with served(REPO / "tests" / "functions" / "boom", "boom", tmp_path / "boom.log", env) as url:
+        reply = call("POST", f"{url}/dict", b"{}", signedcalls.sign("any-key-at-all", "POST", "/dict", "", b"{}"))
+        assert reply.status == 503 and reply.json()["error"]["code"] == "connector_key_missing"

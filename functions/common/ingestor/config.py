@@ -49,8 +49,11 @@ _FALSE = {"0", "false", "no", "off"}
 
 def env_bool(name: str, default: bool) -> bool:
     raw = env_str(name)
-    if raw is None:
-        return default
+    return default if raw is None else boolean(name, raw)
+
+
+def boolean(name: str, raw: str) -> bool:
+    """`raw` as the value of `name` (true/false, yes/no, on/off, 1/0), else ConfigError naming it."""
     if raw.lower() in _TRUE:
         return True
     if raw.lower() in _FALSE:

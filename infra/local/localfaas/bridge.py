@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 from ingestor import metrics
-from localfaas.natsserver import free_port
 from localfaas.procs import child_preexec
 
 log = logging.getLogger("bridge-supervisor")
@@ -27,11 +26,11 @@ _restarts = metrics.counter("bridge_process_restarts_total", "gateway-bridge pro
 
 
 class BridgeProcess:
-    def __init__(self, nats_url: str, data_dir: Path, secrets_dir: Path) -> None:
+    def __init__(self, nats_url: str, data_dir: Path, secrets_dir: Path, port: int) -> None:
         self.nats_url = nats_url
         self.data_dir = data_dir
         self.secrets_dir = secrets_dir
-        self.port = int(os.environ.get("BRIDGE_HEALTH_PORT") or free_port())
+        self.port = port  # its health port, reserved by the runtime (localfaas.ports) while it runs
         self.proc: subprocess.Popen[bytes] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._stopping = False
@@ -89,11 +88,12 @@ class BridgeProcess:
             self.proc.wait()
 
 
-async def start_if_configured(nats_url: str, data_dir: Path, secrets_dir: Path) -> BridgeProcess | None:
-    """The running bridge when HA_URL is set, else None (the runtime works without Home Assistant)."""
-    if not os.environ.get("HA_URL"):
+async def start_if_configured(nats_url: str, data_dir: Path, secrets_dir: Path,
+                              port: int | None) -> BridgeProcess | None:
+    """The running bridge when HA_URL is set (its health on `port`), else None (the runtime works without HA)."""
+    if not os.environ.get("HA_URL") or port is None:
         log.info("HA_URL not set: gateway-bridge not started")
         return None
-    bridge = BridgeProcess(nats_url, data_dir, secrets_dir)
+    bridge = BridgeProcess(nats_url, data_dir, secrets_dir, port)
     await bridge.start()
     return bridge

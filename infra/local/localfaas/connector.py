@@ -96,7 +96,8 @@ class Subscription:
         seq = msg.metadata.sequence.stream
         result = await invoke(self.connector.session, self.connector.gateway, self.fn.name, msg.data,
                               timeout=self.timeout + 5, headers={"Content-Type": "application/json",
-                                                                 "X-Nats-Subject": msg.subject})
+                                                                 "X-Nats-Subject": msg.subject},
+                              key=self.connector.key)
         outcome = result.outcome
         if outcome is Outcome.OK:
             self.failures.pop(seq, None)
@@ -134,12 +135,13 @@ class Subscription:
 
 class TopicConnector:
     def __init__(self, nats_url: str, gateway: str, stream: str = streams.HA_STREAM, refresh_s: float = 30,
-                 auth: aiohttp.BasicAuth | None = None) -> None:
+                 auth: aiohttp.BasicAuth | None = None, key: str | None = None) -> None:
         self.nats_url = nats_url
         self.gateway = gateway.rstrip("/")
         self.stream = stream
         self.refresh_s = refresh_s
         self.auth = auth  # a real OpenFaaS gateway's basic auth, sent on /system/functions and invocations
+        self.key = key  # the connector-key every invocation is signed with (ingestor.signedcalls)
         self.refresh_error: str | None = "not yet read"  # why the last read of /system/functions failed
         self.nc: Client | None = None
         self._js: JetStreamContext | None = None

@@ -1,6 +1,7 @@
 """The cron connector: invokes functions annotated `topic: cron-function` on their `schedule`.
 
-Standard 5-field cron, minute granularity, evaluated in UTC like OpenFaaS's cron-connector.
+Standard 5-field cron, minute granularity, evaluated in UTC like OpenFaaS's cron-connector, but every
+call is signed with the connector-key, as the functions that change data require (ingestor.signedcalls).
 A failed invocation is logged and counted; the next scheduled run is its retry.
 """
 
@@ -27,10 +28,12 @@ def next_run(schedule: str, after: dt.datetime) -> dt.datetime:
 
 
 class CronConnector:
-    def __init__(self, gateway: str, refresh_s: float = 30, auth: aiohttp.BasicAuth | None = None) -> None:
+    def __init__(self, gateway: str, refresh_s: float = 30, auth: aiohttp.BasicAuth | None = None,
+                 key: str | None = None) -> None:
         self.gateway = gateway.rstrip("/")
         self.refresh_s = refresh_s
         self.auth = auth  # a real OpenFaaS gateway's basic auth (the local gateway has none)
+        self.key = key  # the connector-key every invocation is signed with (ingestor.signedcalls)
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
 
@@ -83,7 +86,7 @@ class CronConnector:
 
     async def _fire(self, session: aiohttp.ClientSession, name: str, timeout: float) -> None:
         result = await invoke(session, self.gateway, name, b"", timeout=timeout + 5,
-                              headers={"X-Trigger": "cron"})
+                              headers={"X-Trigger": "cron"}, key=self.key)
         _runs.labels(name, result.outcome.value).inc()
         if result.outcome is not Outcome.OK:
             log.error("scheduled invocation failed", extra={"function": name, "reason": result.reason[:500]})

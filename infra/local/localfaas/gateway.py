@@ -1,7 +1,8 @@
 """The local gateway: OpenFaaS's HTTP surface for the functions the supervisor runs.
 
-/function/<name>[/path]        synchronous invoke (any method, query and headers pass through)
-/async-function/<name>[/path]  202 + X-Call-Id; queued on NATS, result POSTed to X-Callback-Url
+/function/<name>[/path]        synchronous invoke (METHODS; the path as received, still percent-encoded,
+                               the query and the headers pass through)
+/async-function/<name>[/path]  202 + X-Call-Id; queued on NATS, result POSTed to X-Callback-Url (localfaas.asyncqueue)
 /system/functions, /system/function/<name>   what stack.yml declares, with annotations
 /healthz, /metrics             the runtime's own health and Prometheus counters
 """
@@ -14,20 +15,25 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from ingestor import jsoncodec, metrics
-from localfaas.asyncqueue import AsyncQueue
+from ingestor.webhooks import ssrf
+from localfaas.asyncqueue import CALLBACK_HEADER, AsyncQueue
 from localfaas.catalog import timeout_of
 from localfaas.supervisor import Supervisor
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
               "transfer-encoding", "upgrade", "host", "content-length"}
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")  # what a function can be called with
 _invocations = metrics.counter("gateway_invocations_total", "Invocations through the gateway", ["function", "code"])
 _seconds = metrics.histogram("gateway_invocation_seconds", "Invocation latency through the gateway", ["function"])
 
 
-def error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status, dumps=_dumps)
+def error(status: int, code: str, message: str, allow: tuple[str, ...] = ()) -> web.Response:
+    headers = {"Allow": ", ".join(allow)} if allow else None
+    return web.json_response({"error": {"code": code, "message": message}}, status=status, dumps=_dumps,
+                             headers=headers)
 
 
 def _dumps(value: Any) -> str:
@@ -102,9 +108,11 @@ class Gateway:
         return web.json_response(self._status(name), dumps=_dumps)
 
     async def invoke(self, request: web.Request) -> web.StreamResponse:
-        return await self._forward(request, request.match_info["name"], request.match_info.get("tail", ""))
+        if request.method not in METHODS:
+            return error(405, "method_not_allowed", f"functions answer {', '.join(METHODS)}", allow=METHODS)
+        return await self._forward(request, request.match_info["name"])
 
-    async def _forward(self, request: web.Request, name: str, tail: str) -> web.StreamResponse:
+    async def _forward(self, request: web.Request, name: str) -> web.StreamResponse:
         fn = self.supervisor.functions.get(name)
         if fn is None:
             return error(404, "not_found", f"no function named {name!r}")
@@ -114,10 +122,12 @@ class Gateway:
         assert self.session is not None
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         headers.setdefault("X-Call-Id", str(uuid.uuid4()))
+        tail, query = as_received(request)
         started = time.perf_counter()
         try:
             async with self.session.request(
-                request.method, f"{fn.url}/{tail}", params=request.query, headers=headers,
+                request.method, URL(f"{fn.url}{tail or '/'}" + (f"?{query}" if query else ""), encoded=True),
+                headers=headers,
                 data=await request.read(),
                 timeout=aiohttp.ClientTimeout(total=timeout_of(fn.spec.annotations)),
             ) as upstream:
@@ -139,9 +149,22 @@ class Gateway:
         name = request.match_info["name"]
         if name not in self.supervisor.functions:
             return error(404, "not_found", f"no function named {name!r}")
+        callback = request.headers.get(CALLBACK_HEADER)
+        if callback is not None:
+            try:
+                await self.queue.check_callback(callback)
+            except ssrf.UnsafeTarget as exc:
+                return error(400, "bad_callback_url", f"{CALLBACK_HEADER}: {exc}")
         call_id = request.headers.get("X-Call-Id") or str(uuid.uuid4())
-        await self.queue.enqueue(
-            call_id, name, request.match_info.get("tail", ""), request.query_string,
-            {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}, await request.read(),
-        )
+        await self.queue.enqueue(call_id, name, *as_received(request), request.headers, await request.read(),
+                                 callback)
         return web.Response(status=202, headers={"X-Call-Id": call_id})
+
+
+def as_received(request: web.Request) -> tuple[str, str]:
+    """The path after /function/<name> and the query exactly as the client sent them (%2F, %3F and %23
+    stay encoded: decoding them would move a path's "?" into the query or cut it at "#")."""
+    path, _, query = request.raw_path.partition("?")
+    _, _, rest = path.lstrip("/").partition("/")  # past "function" or "async-function"
+    _, slash, tail = rest.partition("/")  # past the name: the function's own path
+    return slash + tail, query

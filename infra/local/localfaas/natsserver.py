@@ -11,13 +11,15 @@ import time
 import urllib.request
 from pathlib import Path
 
-from localfaas import procs
+from localfaas import ports, procs
 from localfaas.procs import child_preexec
 
 MAX_PAYLOAD = 8 * 1024 * 1024
 
 
 def free_port() -> int:
+    """A port nothing listens on right now, for addresses meant to be unreachable. A server needs a
+    `ports.Reservation` instead: this number may be handed to anyone once it is returned."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -34,8 +36,10 @@ def binary() -> str:
 class NatsServer:
     def __init__(self, store_dir: Path, port: int = 0, monitor_port: int = 0) -> None:
         self.store_dir = Path(store_dir)
-        self.port = port or free_port()
-        self.monitor_port = monitor_port or free_port()
+        # ports chosen here stay reserved while this object lives, so a restart finds them free
+        self._reserved = [ports.reserve() for p in (port, monitor_port) if not p]
+        self.port = port or self._reserved[0].port
+        self.monitor_port = monitor_port or self._reserved[-1].port
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

@@ -5,26 +5,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import signal
 import sys
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nats
 from aiohttp import web
 
-from ingestor import jsoncodec, streams
+from ingestor import config, jsoncodec, redaction, signedcalls, streams
 from localfaas import bridge as ha_bridge
+from localfaas import ports
 from localfaas import stack as stackfile
 from localfaas.asyncqueue import STREAM as ASYNC_STREAM
 from localfaas.asyncqueue import AsyncQueue
 from localfaas.connector import TopicConnector
 from localfaas.cron import CronConnector
 from localfaas.gateway import Gateway
-from localfaas.natsserver import NatsServer, free_port
+from localfaas.natsserver import NatsServer
 from localfaas.supervisor import Supervisor
 
 log = logging.getLogger("runtime")
+STOP_CALLS_S = 5.0
+SLOW_STOP_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -36,18 +43,34 @@ class Options:
     secrets_dir: Path
 
 
+def connector_key(secrets_dir: Path) -> str:
+    """The key the connectors sign with and the functions check: .secrets/connector-key, made on first run."""
+    path = secrets_dir / signedcalls.SECRET
+    if not path.is_file() or not path.read_text(encoding="utf-8").strip():
+        secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+        log.info("generated the connector-key secret", extra={"path": str(path)})
+    value = path.read_text(encoding="utf-8").strip()
+    redaction.register(value)
+    return value
+
+
 async def run(options: Options) -> None:
+    gateway_socket = ports.listener(port=options.port)  # bound now: its port is ours before anyone learns it
     nats_server = NatsServer(options.data_dir / "nats", port=options.nats_port)
     await asyncio.to_thread(nats_server.start)
+    bridge_port = None
+    if os.environ.get("HA_URL"):
+        bridge_port = ports.Reservation(port=config.env_int("BRIDGE_HEALTH_PORT", 0))
     # stack.yml's ${NATS_URL:-…}, ${DATA_DIR:-…}, ${GATEWAY_URL:-…} and ${BRIDGE_URL:-…} resolve to this runtime
-    port = options.port or free_port()
     os.environ["NATS_URL"] = nats_server.url
     os.environ["DATA_DIR"] = str(options.data_dir)
-    os.environ["GATEWAY_URL"] = f"http://127.0.0.1:{port}"
-    if os.environ.get("HA_URL"):
-        os.environ.setdefault("BRIDGE_HEALTH_PORT", str(free_port()))
-        os.environ["BRIDGE_URL"] = f"http://127.0.0.1:{os.environ['BRIDGE_HEALTH_PORT']}"
+    os.environ["GATEWAY_URL"] = f"http://127.0.0.1:{gateway_socket.getsockname()[1]}"
+    if bridge_port is not None:
+        os.environ["BRIDGE_URL"] = f"http://127.0.0.1:{bridge_port.port}"
     stack = stackfile.load(options.stack)
+    key = connector_key(options.secrets_dir)
     nc = await nats.connect(nats_server.url, name="local-runtime")
     js = nc.jetstream(timeout=10)
     await streams.ensure(js, streams.ha_stream())
@@ -55,43 +78,51 @@ async def run(options: Options) -> None:
 
     supervisor = Supervisor(stack, {"NATS_URL": nats_server.url, "DATA_DIR": str(options.data_dir)},
                             options.secrets_dir)
-    queue = AsyncQueue(js)
+    queue = AsyncQueue(js, allow_private=config.env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False))
     gateway = Gateway(supervisor, queue)
-    runner = web.AppRunner(gateway.app, access_log=None)
+    # on Ctrl-C a call still in the gateway gets 5 s (its message, unacknowledged, is redelivered later)
+    runner = web.AppRunner(gateway.app, access_log=None, shutdown_timeout=STOP_CALLS_S)
     connector: TopicConnector | None = None
     cron: CronConnector | None = None
     bridge: ha_bridge.BridgeProcess | None = None
     try:
         await supervisor.start()
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", port)
-        await site.start()
+        await web.SockSite(runner, gateway_socket).start()
         gateway_url = os.environ["GATEWAY_URL"]
         queue.start(gateway_url)
-        connector = TopicConnector(nats_server.url, gateway_url)
+        connector = TopicConnector(nats_server.url, gateway_url, key=key)
         await connector.start()
-        cron = CronConnector(gateway_url)
+        cron = CronConnector(gateway_url, key=key)
         cron.start()
-        bridge = await ha_bridge.start_if_configured(nats_server.url, options.data_dir, options.secrets_dir)
+        bridge = await ha_bridge.start_if_configured(nats_server.url, options.data_dir, options.secrets_dir,
+                                                     bridge_port.port if bridge_port else None)
         ready = {"event": "ready", "gateway": gateway_url, "nats": nats_server.url,
                  "bridge": bridge.health_url if bridge else None,
                  "functions": {n: fn.url for n, fn in supervisor.functions.items()},
-                 "pids": {n: fn.proc.pid for n, fn in supervisor.functions.items() if fn.proc}}
+                 "pids": {n: fn.proc.pid for n, fn in supervisor.functions.items() if fn.proc},
+                 "not_ready": supervisor.not_ready}  # each with the reason; the supervisor keeps restarting them
         (options.data_dir / "runtime.json").write_bytes(jsoncodec.dumps(ready))
         print(jsoncodec.dumps(ready).decode(), flush=True)
-        log.info("ready", extra={"gateway": gateway_url, "nats": nats_server.url})
+        log.info("ready", extra={"gateway": gateway_url, "nats": nats_server.url,
+                                 "not_ready": sorted(supervisor.not_ready)})
         await _until_signalled()
     finally:
         log.info("stopping")
-        if bridge is not None:
-            await bridge.stop()
-        for part in (cron, connector, queue):
-            if part is not None:
-                await part.stop()
-        await runner.cleanup()
-        await supervisor.stop()
-        await nc.close()
-        await asyncio.to_thread(nats_server.stop)
+        steps: list[tuple[str, Callable[[], Awaitable[Any]] | None]] = [
+            ("gateway-bridge", bridge and bridge.stop), ("cron", cron and cron.stop),
+            ("connector", connector and connector.stop), ("async queue", queue.stop), ("gateway", runner.cleanup),
+            ("functions", supervisor.stop), ("runtime's NATS client", nc.close),
+            ("nats-server", lambda: asyncio.to_thread(nats_server.stop))]
+        for name, stop in steps:
+            started = time.monotonic()
+            if stop is not None:
+                await stop()
+            if time.monotonic() - started > SLOW_STOP_S:  # each part is timed, so a slow stop says where
+                log.warning("slow to stop", extra={"part": name, "seconds": round(time.monotonic() - started, 1)})
+        gateway_socket.close()
+        if bridge_port is not None:
+            bridge_port.release()
         (options.data_dir / "runtime.json").unlink(missing_ok=True)
         log.info("stopped")
 

@@ -2,10 +2,12 @@
 
 A real gateway protects /system/functions with basic auth: the credentials come from the OpenFaaS
 secrets `basic-auth-user` / `basic-auth-password` (files in SECRETS_DIR, as OpenFaaS mounts them),
-else BASIC_AUTH_USER / BASIC_AUTH_PASSWORD. Operators get /health (liveness: 200 while the process
-runs), /ready (200 while NATS is connected and the gateway's function list was read) and /metrics
-(Prometheus). With --cron (CONNECTOR_CRON=true) the same process also runs the cron connector, so
-one Deployment serves both kinds of trigger; run it as one replica then, or schedules fire twice.
+else BASIC_AUTH_USER / BASIC_AUTH_PASSWORD. Every invocation is signed with the `connector-key` secret
+(else CONNECTOR_KEY), which the functions that change data require (ingestor.signedcalls). Operators get
+/health (liveness: 200 while the process runs), /ready (200 while NATS is connected and the gateway's
+function list was read) and /metrics (Prometheus). With --cron (CONNECTOR_CRON=true) the same process also
+runs the cron connector, so one Deployment serves both kinds of trigger; run it as one replica then, or
+schedules fire twice.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from ingestor import config, jsoncodec, logs, metrics
+from ingestor import config, jsoncodec, logs, metrics, signedcalls
 from localfaas.connector import TopicConnector
 from localfaas.cron import CronConnector
 
@@ -39,7 +41,8 @@ def status(connector: TopicConnector, cron: CronConnector | None) -> dict[str, A
     ready = connector.nats_connected and connector.refresh_error is None
     return {"status": "ok" if ready else "degraded", "nats_connected": connector.nats_connected,
             "gateway": connector.gateway, "gateway_error": connector.refresh_error,
-            "gateway_auth": connector.auth is not None, "cron": cron is not None,
+            "gateway_auth": connector.auth is not None, "connector_key": connector.key is not None,
+            "cron": cron is not None,
             "subscriptions": sorted(f"{fn}:{topic}" for fn, topic in connector.subscriptions)}
 
 
@@ -65,8 +68,12 @@ def app(connector: TopicConnector, cron: CronConnector | None) -> web.Applicatio
 
 async def run(args: argparse.Namespace) -> None:
     auth = gateway_auth()
-    connector = TopicConnector(args.nats_url, args.gateway, refresh_s=args.refresh_s, auth=auth)
-    cron = CronConnector(args.gateway, refresh_s=args.refresh_s, auth=auth) if args.cron else None
+    key = signedcalls.key()
+    if not key:
+        log.warning("no connector-key secret: functions with REQUIRE_CONNECTOR_SIGNATURE refuse this connector's "
+                    "calls, which then wait (make secrets creates it; mount it beside basic-auth)")
+    connector = TopicConnector(args.nats_url, args.gateway, refresh_s=args.refresh_s, auth=auth, key=key)
+    cron = CronConnector(args.gateway, refresh_s=args.refresh_s, auth=auth, key=key) if args.cron else None
     runner = web.AppRunner(app(connector, cron), access_log=None)
     await runner.setup()
     try:

@@ -12,6 +12,8 @@ from typing import Any
 import yaml
 from croniter import croniter
 
+from ingestor import config, signedcalls
+
 CRON_TOPIC = "cron-function"
 LANGUAGE = "python3-ingestor"
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
@@ -94,6 +96,12 @@ def _function(name: str, raw: Any, root: Path) -> FunctionSpec:
         limits=_strings(raw.get("limits"), f"{name}.limits"),
         requests=_strings(raw.get("requests"), f"{name}.requests"),
     )
+    try:
+        signed_only = config.boolean(signedcalls.REQUIRED, spec.environment.get(signedcalls.REQUIRED) or "false")
+    except config.ConfigError as exc:
+        raise StackError(f"{name}: {exc}") from None
+    if signed_only and signedcalls.SECRET not in spec.secrets:
+        raise StackError(f"{name}: {signedcalls.REQUIRED} needs the {signedcalls.SECRET} secret in its secrets:")
     if CRON_TOPIC in spec.topics:
         if spec.topics != [CRON_TOPIC]:
             raise StackError(f"{name}: a cron function listens to no other topic")

@@ -1,43 +1,80 @@
-"""Runs each function of the stack as its own process through the template entry; restarts crashes."""
+"""Runs each function of the stack as its own process through the template entry; restarts crashes.
+
+Each function gets a port reserved for the runtime's lifetime (localfaas.ports), so no other process,
+function or not, is handed it, and a restart finds it free. A function is ready only when its port
+answers /_/ready with the function's own name: whatever else answers there never counts. A function
+that does not come up is restarted with backoff (0.5 s doubling to a minute); the runtime says why once
+per failure streak, reports it not ready meanwhile, and says so again when it recovers.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import aiohttp
 
 from ingestor import metrics
-from localfaas.natsserver import free_port
+from localfaas.ports import Reservation, reserve
 from localfaas.procs import child_preexec
 from localfaas.stack import FunctionSpec, Stack
 
 log = logging.getLogger("supervisor")
 REPO = Path(__file__).resolve().parents[3]
 TEMPLATE_ENTRY = REPO / "templates" / "python3-ingestor" / "index.py"
+READY_TIMEOUT_S = 30
+BACKOFF_CAP_S = 60.0
 _restarts = metrics.counter("function_restarts_total", "Function processes restarted after exiting", ["function"])
 
 
 @dataclass
 class FunctionProcess:
     spec: FunctionSpec
-    port: int
+    reservation: Reservation
     proc: subprocess.Popen[bytes] | None = None
     ready: bool = False
+    problem: str | None = None  # why it is not ready, once it failed to come up
     restarts: int = 0
     started_at: float = 0.0
-    backoff: float = field(default=0.5)
+    backoff: float = 0.5
+    last_words: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=1))
+    stderr_reader: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self.reservation.port
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    async def exit_reason(self) -> str:
+        """The exit code and the last line the process wrote to stderr (a traceback's last line says why)."""
+        assert self.proc is not None
+        if self.stderr_reader is not None:
+            await asyncio.to_thread(self.stderr_reader.join, 1)
+        last = f": {self.last_words[0]}" if self.last_words else ""
+        return f"exited with code {self.proc.returncode}{last}"
+
+
+def _relay(stream: IO[bytes], last_words: collections.deque[str]) -> None:
+    """Passes a child's stderr through, keeping its last line: why it exited, if it did."""
+    for line in stream:
+        sys.stderr.buffer.write(line)
+        sys.stderr.buffer.flush()
+        if line.strip():
+            last_words.append(line.decode("utf-8", "replace").strip()[:500])
+    stream.close()
 
 
 class Supervisor:
@@ -45,9 +82,13 @@ class Supervisor:
         self.stack = stack
         self.env = env
         self.secrets_dir = secrets_dir
-        self.functions = {name: FunctionProcess(spec, free_port()) for name, spec in stack.functions.items()}
+        self.functions = {name: FunctionProcess(spec, reserve()) for name, spec in stack.functions.items()}
         self._stopping = False
         self._watchers: list[asyncio.Task[None]] = []
+
+    @property
+    def not_ready(self) -> dict[str, str]:
+        return {name: fn.problem or "starting" for name, fn in self.functions.items() if not fn.ready}
 
     def _environment(self, fn: FunctionProcess) -> dict[str, str]:
         shared = [str(p) for p in self.stack.copy] + [os.environ.get("PYTHONPATH", "")]
@@ -68,52 +109,90 @@ class Supervisor:
         if missing:
             log.warning("secrets missing", extra={"function": fn.spec.name, "secrets": missing})
         fn.proc = subprocess.Popen([sys.executable, str(TEMPLATE_ENTRY)], env=self._environment(fn),
-                                   preexec_fn=child_preexec, start_new_session=True)
+                                   stderr=subprocess.PIPE, preexec_fn=child_preexec, start_new_session=True)
+        assert fn.proc.stderr is not None
+        fn.last_words.clear()
+        fn.stderr_reader = threading.Thread(target=_relay, args=(fn.proc.stderr, fn.last_words),
+                                            name=f"stderr-{fn.spec.name}", daemon=True)
+        fn.stderr_reader.start()
         fn.ready = False
         fn.started_at = time.monotonic()
 
-    async def _wait_ready(self, session: aiohttp.ClientSession, fn: FunctionProcess, timeout: float) -> None:
+    async def _answers_as(self, session: aiohttp.ClientSession, fn: FunctionProcess) -> str | None:
+        """The function name the port answers /_/ready with, if anything answers."""
+        try:
+            async with session.get(f"{fn.url}/_/ready", timeout=aiohttp.ClientTimeout(total=1)) as r:
+                if r.status != 200:
+                    return None
+                answer = await r.json(content_type=None)
+                return str(answer.get("function")) if isinstance(answer, dict) else repr(answer)[:100]
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return None
+
+    async def _wait_ready(self, session: aiohttp.ClientSession, fn: FunctionProcess, timeout: float) -> str | None:
+        """None once `fn` answers as itself; else why not (it exited, or never answered as itself)."""
         deadline = time.monotonic() + timeout
+        impostor = None
         while time.monotonic() < deadline:
             if fn.proc is None or fn.proc.poll() is not None:
-                return
-            try:
-                async with session.get(f"{fn.url}/_/ready", timeout=aiohttp.ClientTimeout(total=1)) as r:
-                    if r.status == 200:
-                        fn.ready = True
-                        return
-            except (aiohttp.ClientError, TimeoutError):
-                pass
+                return await fn.exit_reason() if fn.proc else "not started"
+            answered = await self._answers_as(session, fn)
+            if answered == fn.spec.name:
+                fn.ready = True
+                return None
+            impostor = answered or impostor
             await asyncio.sleep(0.05)
+        if impostor:
+            return f"port {fn.port} is answered by {impostor!r}, not by this function"
+        return f"did not answer /_/ready within {timeout:g} s"
 
-    async def start(self, timeout: float = 30) -> None:
+    def _report(self, fn: FunctionProcess, reason: str | None) -> None:
+        """Say why a function is not ready once per failure streak, and when it is ready again."""
+        if reason is None:
+            if fn.problem is not None:
+                log.info("function ready again", extra={"function": fn.spec.name, "restarts": fn.restarts})
+            fn.problem = None
+            return
+        if fn.problem is None:
+            log.error("function not ready; restarting it with backoff until it is",
+                      extra={"function": fn.spec.name, "reason": reason})
+        fn.problem = reason
+
+    async def start(self, timeout: float = READY_TIMEOUT_S) -> None:
+        """Starts every function and waits until each is ready or has failed once; `not_ready` says which."""
         for fn in self.functions.values():
             self._spawn(fn)
         async with aiohttp.ClientSession() as session:
-            await asyncio.gather(*(self._wait_ready(session, fn, timeout) for fn in self.functions.values()))
-        not_ready = [n for n, fn in self.functions.items() if not fn.ready]
-        if not_ready:
-            raise RuntimeError(f"functions did not become ready: {', '.join(not_ready)}")
+            reasons = await asyncio.gather(*(self._wait_ready(session, fn, timeout) for fn in self.functions.values()))
+        for fn, reason in zip(self.functions.values(), reasons, strict=True):
+            self._report(fn, reason)
         self._watchers = [asyncio.create_task(self._keep_alive(fn)) for fn in self.functions.values()]
 
     async def _keep_alive(self, fn: FunctionProcess) -> None:
-        """Restart `fn` whenever it exits: backoff 0.5 s doubling to 10 s, reset after 60 s up."""
+        """Restart `fn` whenever it exits (backoff reset after a minute up); watch a slow starter come up."""
         async with aiohttp.ClientSession() as session:
             while not self._stopping:
                 await asyncio.sleep(0.1)
-                if fn.proc is None or fn.proc.poll() is None:
+                if fn.proc is None:
+                    continue
+                if fn.proc.poll() is None:
+                    if not fn.ready and await self._wait_ready(session, fn, 1) is None:
+                        self._report(fn, None)  # it was slower than READY_TIMEOUT_S, but it came up
                     continue
                 fn.ready = False
-                fn.backoff = 0.5 if time.monotonic() - fn.started_at > 60 else min(fn.backoff * 2, 10)
-                log.warning("function exited; restarting",
-                            extra={"function": fn.spec.name, "code": fn.proc.returncode, "in_s": fn.backoff})
+                reason = await fn.exit_reason()
+                fn.backoff = 0.5 if time.monotonic() - fn.started_at > 60 else min(fn.backoff * 2, BACKOFF_CAP_S)
+                if fn.problem is None:
+                    log.warning("function exited; restarting",
+                                extra={"function": fn.spec.name, "reason": reason, "in_s": fn.backoff})
                 await asyncio.sleep(fn.backoff)
                 if self._stopping:
                     return
                 fn.restarts += 1
                 _restarts.labels(fn.spec.name).inc()
                 self._spawn(fn)
-                await self._wait_ready(session, fn, 30)
+                reason = await self._wait_ready(session, fn, READY_TIMEOUT_S)
+                self._report(fn, reason)
 
     async def stop(self, grace: float = 10) -> None:
         self._stopping = True
@@ -129,3 +208,5 @@ class Supervisor:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+        for fn in self.functions.values():
+            fn.reservation.release()

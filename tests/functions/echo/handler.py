@@ -12,6 +12,7 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     return json_response({
         "method": event.method,
         "path": event.path,
+        "raw_path": event.raw_path,
         "query": dict(event.query),
         "headers": {k.lower(): v for k, v in event.headers.items()},
         "body": base64.b64encode(event.body).decode(),

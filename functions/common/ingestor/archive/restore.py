@@ -12,7 +12,7 @@ from typing import Any
 
 from ingestor.archive import summaries
 from ingestor.archive.errors import ArchiveError
-from ingestor.archive.run import Archiver
+from ingestor.archive.run import NOT_CONFIGURED, Archiver
 from ingestor.archive.verify import verify
 from ingestor.store.model import EventFilter
 
@@ -29,6 +29,8 @@ def days(first: dt.date, last: dt.date) -> list[dt.date]:
 
 def restore(archiver: Archiver, first: dt.date, last: dt.date, batch: int = 5000) -> dict[str, Any]:
     """Every archived day in [first, last] back into the store; days without a manifest are listed as such."""
+    if not archiver.settings.enabled:  # never read a default bucket: whoever owns it would feed the store
+        raise ArchiveError(NOT_CONFIGURED)
     result: dict[str, Any] = {"from": first.isoformat(), "to": last.isoformat(), "days": [], "restored_rows": 0}
     for day in days(first, last):
         manifest = archiver.manifest(day)

@@ -26,7 +26,7 @@ from ingestor.store.model import EventFilter, StoreError
 
 log = logging.getLogger("ingestor.archive")
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # validate refuses events before 2000
-NOT_CONFIGURED = "archive not configured (set ARCHIVE_S3_ENDPOINT and/or ARCHIVE_S3_BUCKET): nothing archived or pruned"
+NOT_CONFIGURED = "archive not configured (set ARCHIVE_S3_ENDPOINT and ARCHIVE_S3_BUCKET): nothing archived or pruned"
 
 _days = metrics.counter("archive_days_total", "Days handled by retention-archive, by outcome", ["outcome"])
 _events = metrics.counter("archive_events_total", "Events archived (uploaded) by retention-archive")

@@ -24,7 +24,7 @@ class Settings:
     max_days_per_run: int  # bounds a run's length (a first run may face years of backlog); the next run goes on
     access_key: str | None
     secret_key: str | None
-    enabled: bool = True  # ARCHIVE_S3_ENDPOINT or ARCHIVE_S3_BUCKET set: without either, nothing is pruned
+    enabled: bool = True  # ARCHIVE_S3_ENDPOINT and ARCHIVE_S3_BUCKET both set: else no S3 is touched, nothing pruned
 
     def describe(self) -> dict[str, object]:
         """What status shows: everything but the credentials."""
@@ -62,5 +62,6 @@ def load() -> Settings:
         max_days_per_run=config.env_int("ARCHIVE_MAX_DAYS_PER_RUN", 62),
         access_key=config.secret("s3-access-key", "ARCHIVE_S3_ACCESS_KEY"),
         secret_key=config.secret("s3-secret-key", "ARCHIVE_S3_SECRET_KEY"),
-        enabled=bool(config.env_str("ARCHIVE_S3_ENDPOINT") or config.env_str("ARCHIVE_S3_BUCKET")),
+        # never a default endpoint or bucket: a guessed bucket on AWS could be someone else's, fed to restore
+        enabled=bool(config.env_str("ARCHIVE_S3_ENDPOINT") and config.env_str("ARCHIVE_S3_BUCKET")),
     )
