@@ -183,7 +183,7 @@ def test_events_nested_past_the_depth_limit_are_dead_lettered_while_the_batch_fl
 def test_a_batch_with_a_deep_event_posted_to_validate_is_answered_200_with_the_rejection(
         runtime: LocalRuntime) -> None:
     body = batch_with_attributes("deep-http", many(2, prefix="sensor.deephttp"), {1: nested(300, "1")})
-    reply = call("POST", f"{runtime.gateway}/function/validate", body, {"Content-Type": "application/json"})
+    reply = runtime.signed_call("POST", "validate", body, {"Content-Type": "application/json"})
     assert reply.status == 200, reply.body[:500]
     assert reply.json()["rejections"] == [{"index": 1, "reason": "event: nested deeper than 64 levels"}]
 

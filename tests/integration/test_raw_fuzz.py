@@ -20,7 +20,6 @@ import pytest
 from ingestor.store import open_event_store
 from ingestor.store.model import EventFilter
 from tests.support.ha_events import many
-from tests.support.http import call
 from tests.support.jetstream import JetStreamClient
 from tests.support.metrics import sample
 from tests.support.runtime import LocalRuntime, wait_for
@@ -123,7 +122,7 @@ def test_hostile_raw_payloads_neither_crash_nor_wedge_nor_lose_anything(
     bodies = payloads(SEED)
 
     for body in bodies:
-        reply = call("POST", f"{runtime.gateway}/function/validate", body, {"Content-Type": "application/json"})
+        reply = runtime.signed_call("POST", "validate", body, {"Content-Type": "application/json"})
         assert reply.status < 500 or reply.status == 503, (reply.status, body[:200], reply.body[:300])
 
     for n, body in enumerate(bodies):
