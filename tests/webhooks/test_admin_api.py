@@ -101,6 +101,14 @@ def test_private_targets_are_refused_unless_allowed(monkeypatch: pytest.MonkeyPa
     assert "WEBHOOK_ALLOW_PRIVATE_TARGETS" in got["error"]["message"]
 
 
+def test_a_6to4_address_of_loopback_is_refused_like_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "false")
+    api.current.cache_clear()
+    status, got = call("POST", "/webhooks", {"url": "http://[2002:7f00:1::]/", "filters": {"event_types": ["*"]}})
+    assert status == 400 and got["error"]["code"] == "url_refused"
+    assert "carries 127.0.0.1 as 6to4), a loopback address" in got["error"]["message"]
+
+
 def test_patch_changes_only_what_it_names_and_put_keeps_the_secret() -> None:
     hook = register(secret="first-secret-value-0001", name="mine")
     status, patched = call("PATCH", f"/webhooks/{hook['id']}", {"enabled": False})

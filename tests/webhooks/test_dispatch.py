@@ -152,6 +152,17 @@ def test_a_target_that_turns_private_is_refused_at_delivery_time(store: WebhookS
         strict.stop()
 
 
+def test_a_stored_target_carrying_an_internal_ipv4_address_is_refused_at_delivery_time(store: WebhookStore) -> None:
+    """Registered before the guard knew 6to4: never attempted (a connection error would be retried)."""
+    strict = Dispatcher(store, replace(FAST, allow_private=False))
+    try:
+        hook = store.create("6to4", "http://[2002:7f00:1::]:9/hook", SECRET, {"event_types": ["*"]}, True)
+        assert strict.dispatch([ha_record("light.kitchen")]).failed == 1
+        assert "carries 127.0.0.1 as 6to4" in store.attempts(hook.id, 1, None)[0]["error"]
+    finally:
+        strict.stop()
+
+
 def test_what_an_invocation_has_no_time_for_is_left_to_the_sweeper(store: WebhookStore) -> None:
     hurried = Dispatcher(store, replace(FAST, inline_budget_s=0))
     try:
