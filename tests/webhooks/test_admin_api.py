@@ -9,9 +9,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy import insert
 
 from ingestor.responses import HTTPError
 from ingestor.webhooks import api
+from ingestor.webhooks.schema import webhook_attempts
 
 KEY = "test-admin-key-1234"
 
@@ -28,6 +30,23 @@ def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     api.store.cache_clear()
     api.current.cache_clear()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The metadata DB on each backend, for tests of what a database could refuse."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("METADATA_DB_URL", request.getfixturevalue("postgres").new_database())
+        api.store.cache_clear()
+    return request.param
+
+
+def attempts_logged(webhook_id: str, count: int) -> None:
+    rows = [{"webhook_id": webhook_id, "delivery_id": f"d{n}", "event_id": f"e{n}", "event_type": "state_changed",
+             "attempt": 1, "status_code": 200, "latency_ms": 1.0, "outcome": "delivered",
+             "at": f"2026-11-20T12:00:{n:02d}.000000Z"} for n in range(count)]
+    with api.store()._tx() as conn:
+        conn.execute(insert(webhook_attempts), rows)
 
 
 def call(method: str, path: str, body: Any = None, query: dict[str, str] | None = None,
@@ -136,6 +155,35 @@ def test_the_list_paginates_with_a_cursor() -> None:
     assert [w["id"] for w in first["items"] + second["items"] + third["items"]] == ids
     assert third["next_cursor"] is None
     assert call("GET", "/webhooks", query={"cursor": "bogus"})[0] == 400
+
+
+def test_the_delivery_log_pages_newest_first_with_a_cursor(backend: str) -> None:
+    hook = register()
+    attempts_logged(hook["id"], 5)
+    seen, cursor = [], None
+    for _ in range(3):
+        _, page = call("GET", f"/webhooks/{hook['id']}/deliveries", query={"limit": "2", **({"cursor": cursor}
+                                                                                          if cursor else {})})
+        seen += [a["delivery_id"] for a in page["items"]]
+        cursor = page["next_cursor"]
+    assert seen == ["d4", "d3", "d2", "d1", "d0"] and cursor is None
+
+
+@pytest.mark.parametrize("cursor", ["99999999999999999999999999", "9223372036854775808", "²", "①", "１", "-1", "0",
+                                    "1.5", " 1", "1\n", "0x10", "1e3"])
+def test_a_malformed_delivery_log_cursor_is_a_400_naming_it(backend: str, cursor: str) -> None:
+    hook = register()
+    attempts_logged(hook["id"], 1)
+    status, got = call("GET", f"/webhooks/{hook['id']}/deliveries", query={"cursor": cursor})
+    assert status == 400 and got["error"]["code"] == "bad_parameter", got
+    assert got["error"]["message"].startswith("cursor: "), got
+
+
+@pytest.mark.parametrize("cursor", ["bogus", "wh_" + "0" * 24 + "\n", "wh_" + "Z" * 24, "²"])
+def test_a_malformed_list_cursor_is_a_400_naming_it(cursor: str) -> None:
+    register()
+    status, got = call("GET", "/webhooks", query={"cursor": cursor})
+    assert status == 400 and got["error"]["message"].startswith("cursor: "), got
 
 
 def test_the_openapi_document_describes_every_route() -> None:

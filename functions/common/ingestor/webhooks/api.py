@@ -11,14 +11,14 @@ import logging
 import re
 from typing import Any
 
-from ingestor import config, metadata
+from ingestor import config, cursors, metadata
 from ingestor.httpapi import Api, Param, Request, Route
-from ingestor.responses import BadRequest, HTTPError
+from ingestor.responses import HTTPError
 from ingestor.webhooks import filters, settings, validation
 from ingestor.webhooks.store import Webhook, WebhookStore
 
 log = logging.getLogger("webhooks")
-_ID = re.compile(r"^wh_[0-9a-f]{24}$")
+_ID = re.compile(r"wh_[0-9a-f]{24}\Z")
 TAG = "webhooks"
 
 
@@ -69,8 +69,6 @@ def create(request: Request) -> dict[str, Any]:
 
 def listing(request: Request) -> dict[str, Any]:
     limit, cursor = request.params["limit"], request.params["cursor"]
-    if cursor is not None and not _ID.match(cursor):
-        raise BadRequest(f"cursor: expected a cursor from next_cursor, got {cursor[:40]!r}", code="bad_parameter")
     hooks = store().page(limit + 1, cursor)
     more = len(hooks) > limit
     return {"items": [shape(h) for h in hooks[:limit]], "next_cursor": hooks[limit - 1].id if more else None}
@@ -110,9 +108,7 @@ def resume(request: Request) -> dict[str, Any]:
 def deliveries(request: Request) -> dict[str, Any]:
     hook = _found(request.params["webhook_id"])
     limit, cursor = request.params["limit"], request.params["cursor"]
-    if cursor is not None and not cursor.isdigit():
-        raise BadRequest(f"cursor: expected a cursor from next_cursor, got {cursor[:40]!r}", code="bad_parameter")
-    rows = store().attempts(hook.id, limit + 1, int(cursor) if cursor else None)
+    rows = store().attempts(hook.id, limit + 1, cursors.row_id(cursor) if cursor else None)
     more = len(rows) > limit
     items = [{"delivery_id": r["delivery_id"], "event_id": r["event_id"], "event_type": r["event_type"],
               "attempt": r["attempt"], "status_code": r["status_code"], "latency_ms": r["latency_ms"],
@@ -157,7 +153,14 @@ def _page(item: dict[str, Any]) -> dict[str, Any]:
 
 
 _WID = Param("webhook_id", "the webhook's id", max_length=64)
-_CURSOR = Param("cursor", "next_cursor of the previous page", max_length=64)
+def _webhook_id(raw: str) -> str:
+    if not _ID.match(raw):
+        raise cursors.CursorError
+    return raw
+
+
+_CURSOR = Param("cursor", "next_cursor of the previous page", max_length=64, check=_webhook_id)
+_LOG_CURSOR = Param("cursor", "next_cursor of the previous page", max_length=64, check=cursors.row_id)
 
 ROUTES = [
     Route("POST", "/webhooks", create, "Register a webhook", body=REGISTRATION, response=_REF, status=201, tag=TAG,
@@ -174,7 +177,7 @@ ROUTES = [
     Route("POST", "/webhooks/{webhook_id}/resume", resume, "Un-pause a webhook paused after failures",
           params=(_WID,), response=_REF, tag=TAG, needs_key=True),
     Route("GET", "/webhooks/{webhook_id}/deliveries", deliveries, "Delivery attempts, newest first",
-          params=(_WID, Param("limit", kind="integer", minimum=1, maximum=500, default=50), _CURSOR),
+          params=(_WID, Param("limit", kind="integer", minimum=1, maximum=500, default=50), _LOG_CURSOR),
           response=_page(ATTEMPT), tag=TAG, needs_key=True),
 ]
 
