@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -155,6 +156,29 @@ def test_the_list_paginates_with_a_cursor() -> None:
     assert [w["id"] for w in first["items"] + second["items"] + third["items"]] == ids
     assert third["next_cursor"] is None
     assert call("GET", "/webhooks", query={"cursor": "bogus"})[0] == 400
+
+
+def test_webhooks_created_within_one_millisecond_list_in_creation_order(monkeypatch: pytest.MonkeyPatch,
+                                                                       backend: str) -> None:
+    monkeypatch.setattr(time, "time", lambda: 1_790_000_000.123)  # every id made in the same millisecond
+    ids = [register()["id"] for _ in range(20)]
+    assert ids == sorted(ids)
+    listed, cursor = [], None
+    while True:
+        _, page = call("GET", "/webhooks", query={"limit": "3", **({"cursor": cursor} if cursor else {})})
+        listed += [w["id"] for w in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert listed == ids
+
+
+def test_ids_keep_increasing_when_the_newest_webhook_is_deleted_and_the_clock_steps_back(
+        monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
+    first = register()["id"]
+    call("DELETE", f"/webhooks/{first}")
+    monkeypatch.setattr(time, "time", lambda: 1_000_000_000.0)  # 2001: an NTP step, or a wrong clock
+    assert register()["id"] > first
 
 
 def test_the_delivery_log_pages_newest_first_with_a_cursor(backend: str) -> None:

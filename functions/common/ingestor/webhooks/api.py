@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from typing import Any
 
 from ingestor import config, cursors, metadata
 from ingestor.httpapi import Api, Param, Request, Route
 from ingestor.responses import HTTPError
 from ingestor.webhooks import filters, settings, validation
-from ingestor.webhooks.store import Webhook, WebhookStore
+from ingestor.webhooks.store import ID, Webhook, WebhookStore
 
 log = logging.getLogger("webhooks")
-_ID = re.compile(r"wh_[0-9a-f]{24}\Z")
 TAG = "webhooks"
 
 
@@ -50,7 +48,7 @@ def shape(hook: Webhook) -> dict[str, Any]:
 
 
 def _found(webhook_id: str) -> Webhook:
-    hook = store().get(webhook_id) if _ID.match(webhook_id) else None
+    hook = store().get(webhook_id) if ID.fullmatch(webhook_id) else None
     if hook is None:
         raise HTTPError(404, "not_found", f"no webhook {webhook_id!r}")
     return hook
@@ -154,7 +152,7 @@ def _page(item: dict[str, Any]) -> dict[str, Any]:
 
 _WID = Param("webhook_id", "the webhook's id", max_length=64)
 def _webhook_id(raw: str) -> str:
-    if not _ID.match(raw):
+    if not ID.fullmatch(raw):
         raise cursors.CursorError
     return raw
 
