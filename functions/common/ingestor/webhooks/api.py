@@ -150,13 +150,14 @@ def _page(item: dict[str, Any]) -> dict[str, Any]:
                                              "next_cursor": {"type": "string", "nullable": True}}}
 
 
-_WID = Param("webhook_id", "the webhook's id", max_length=64)
 def _webhook_id(raw: str) -> str:
+    """The list's cursor is the id of the last webhook of the previous page."""
     if not ID.fullmatch(raw):
         raise cursors.CursorError
     return raw
 
 
+_WID = Param("webhook_id", "the webhook's id", max_length=64)
 _CURSOR = Param("cursor", "next_cursor of the previous page", max_length=64, check=_webhook_id)
 _LOG_CURSOR = Param("cursor", "next_cursor of the previous page", max_length=64, check=cursors.row_id)
 
