@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -18,13 +17,6 @@ from tests.webhooks.receiver import receiving
 SECRET = "dispatch-test-secret-0001"
 FAST = Settings(allow_private=True, timeout_s=2, max_attempts=4, backoff_s=0.05, backoff_cap_s=0.2, pause_after=5,
                 workers=4, inline_budget_s=10, sweep_s=0)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/metadata.db"
-    return request.getfixturevalue("postgres").new_database()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import insert
@@ -14,13 +13,6 @@ from ingestor.webhooks.schema import webhooks
 from ingestor.webhooks.store import WebhookStore
 
 FILTERS = {"event_types": ["*"]}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/metadata.db"
-    return request.getfixturevalue("postgres").new_database()
 
 
 @pytest.fixture
