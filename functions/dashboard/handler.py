@@ -29,7 +29,8 @@ TYPES = {
 }
 COMPRESSIBLE = (".html", ".js", ".mjs", ".css", ".json", ".svg", ".txt", ".map")
 INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
-SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+MAX_SEGMENT, MAX_PATH = 255, 1024  # NAME_MAX and a generous bound on the app's own paths
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,17 @@ def _not_found(path: str) -> dict[str, Any]:
 
 
 def resolve(relative: str) -> Path | None:
-    """The file under ROOT that `relative` names, or None for anything else (traversal, dotfiles, dirs)."""
+    """The file under ROOT that `relative` names, or None for anything else (traversal, dotfiles, dirs,
+    names longer than a file system takes)."""
     parts = relative.split("/")
-    if not relative or any(not SAFE_SEGMENT.match(p) for p in parts):
+    if not relative or len(relative) > MAX_PATH or any(len(p) > MAX_SEGMENT or not SAFE_SEGMENT.fullmatch(p)
+                                                       for p in parts):
         return None
-    candidate = (ROOT / relative).resolve()
-    if not candidate.is_relative_to(ROOT) or not candidate.is_file():
+    try:
+        candidate = (ROOT / relative).resolve()
+        if not candidate.is_relative_to(ROOT) or not candidate.is_file():
+            return None
+    except OSError:  # e.g. a symlink loop
         return None
     return candidate
 
@@ -115,8 +121,11 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     if path.startswith("/static/"):
         target = resolve(path[len("/static/"):])
         if target is not None:
-            return serve(_load(target), event.headers, False)
-    return _not_found(path)
+            try:
+                return serve(_load(target), event.headers, False)
+            except OSError:  # removed or unreadable since it was resolved
+                pass
+    return _not_found(path[:200])
 
 
 def health() -> dict[str, Any]:

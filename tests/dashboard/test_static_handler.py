@@ -89,6 +89,17 @@ def test_traversal_directories_and_unknown_files_answer_404(path: str) -> None:
     assert json.loads(reply["body"])["error"]["code"] == "not_found"
 
 
+@pytest.mark.parametrize("path", [
+    "/static/" + "a" * 5000, "/static/js/" + "a" * 256 + ".js", "/static/" + "a/" * 3000 + "main.js",
+    "/static/js/main.js\n", "/static/js/main.js\x00", "/static/js/main\x00.js", "/static/\udcff\udcfe",
+    "/static/js/mäin.js", "/static/" + "é" * 300, "/static/js/main.js%00", "/static/ ", "/static/js/main.js ",
+])
+def test_hostile_paths_answer_404_never_500(path: str) -> None:
+    reply = get(path)
+    assert reply["statusCode"] == 404, reply
+    assert json.loads(reply["body"])["error"]["code"] == "not_found"
+
+
 def test_a_symlink_leading_out_of_static_is_refused(tmp_path: Path) -> None:
     link = FUNCTION / "static" / "js" / "escape-test.js"
     outside = tmp_path / "secret.js"

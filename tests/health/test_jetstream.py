@@ -45,7 +45,7 @@ def test_the_stream_figures_count_the_dead_letters_it_holds(monitor: JetStreamMo
 @pytest.mark.parametrize("last", [1, 7, 29, 30, 50])
 def test_the_last_dead_letters_are_read_oldest_first_however_many_are_held(monitor: JetStreamMonitor,
                                                                          last: int) -> None:
-    read = monitor.run(lambda js: monitor.last_messages(js, dlq.SUBJECT, 30, last))
+    read = monitor.run(lambda js: monitor.last_messages(js, dlq.SUBJECT, 30, last)).messages
     assert [m.data for m in read] == [f'{{"n": {i}}}'.encode() for i in range(max(30 - last, 0), 30)]
 
 
@@ -54,7 +54,7 @@ def test_dead_letters_since_a_time_are_counted_and_read_from_that_time(monitor: 
     assert monitor.run(lambda js: monitor.count_since(js, dlq.SUBJECT, past)) == 30
     future = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
     assert monitor.run(lambda js: monitor.count_since(js, dlq.SUBJECT, future)) == 0
-    read = monitor.run(lambda js: monitor.last_messages(js, dlq.SUBJECT, 30, 50, (past, 30)))
+    read = monitor.run(lambda js: monitor.last_messages(js, dlq.SUBJECT, 30, 50, (past, 30))).messages
     assert len(read) == 30 and read[0].seq == 2
 
 

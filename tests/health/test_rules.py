@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from types import SimpleNamespace
 from typing import Any
 
-from ingestor.health import rules
+from ingestor.health import probes, rules
 from ingestor.health.model import Component, overall
 from ingestor.health.runner import ProbeTimeout
 from ingestor.health.settings import Settings
@@ -107,6 +108,18 @@ def test_dead_letters_in_the_window_degrade_with_the_count_and_reasons() -> None
     assert rules.dead_letters(0, 10, [], SETTINGS).status == "ok"
     shorter = dataclasses.replace(SETTINGS, dlq_window_s=600)
     assert "last 10 minutes" in rules.dead_letters(1, 1, [], shorter).reasons[0]
+
+
+def test_fresh_dead_letters_whose_records_cannot_be_read_are_still_degraded_saying_why() -> None:
+    c = rules.dead_letters(3, 10, [], SETTINGS, "TimeoutError: no answer")
+    assert c.status == "degraded"
+    assert c.reasons == ["3 dead letters in the last hour", "their reasons could not be read: TimeoutError: no answer"]
+
+
+def test_dead_letters_that_cannot_even_be_counted_are_degraded_never_ok() -> None:
+    c = probes.dlq_component(SimpleNamespace(settings=SETTINGS), ProbeTimeout("no answer within 4 s"))
+    assert c.status == "degraded" and c.reasons == ["dead letters not readable: ProbeTimeout: no answer within 4 s"]
+    assert overall([Component("nats", "nats"), c]) == "degraded"
 
 
 def test_a_function_slow_once_is_degraded_and_silent_twice_unhealthy() -> None:

@@ -115,6 +115,41 @@ def test_malformed_parts_are_refused_with_a_reason(part: Any, reason: str) -> No
     assert reason in (problem(part) or "")
 
 
+def part_of(kind: str, *items: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {"type": kind, "snapshot_id": "s1", "part": 1, "parts": 1, "items": list(items), **fields}
+
+
+@pytest.mark.parametrize(("part", "reason"), [
+    (part_of("devices", {"id": "d1", "name": {"en": "Lamp"}}), "items[0].name: expected a string or null, got dict"),
+    (part_of("entities", {"entity_id": "light.a", "platform": ["hue"]}), "items[0].platform: expected a string"),
+    (part_of("areas", {"area_id": "a", "icon": 7}), "items[0].icon: expected a string or null, got int"),
+    (part_of("areas", {"area_id": "kitchen"}, {"area_id": "x\x00y"}), "items[1].area_id: NUL characters"),
+    (part_of("entities", {"entity_id": "x" * 80 + ".a"}), "items[0].domain: at most 64 characters"),
+    (part_of("entities", {"entity_id": "light." + "a" * 300}), "items[0].entity_id: at most 255 characters"),
+    (part_of("states", {"entity_id": "light.a", "attributes": ["x"]}), "attributes must be an object or null"),
+    (part_of("states", {"entity_id": "light.a", "last_changed": "2" * 40}), "items[0].last_changed: at most 32"),
+    (part_of("areas", snapshot_id="s" * 65), "snapshot_id: at most 64 characters"),
+    (part_of("areas", part=1, parts=2**63), "part/parts: expected integers"),
+])
+def test_a_part_the_database_could_not_store_is_refused_naming_the_item_and_field(part: Any, reason: str) -> None:
+    assert reason in (problem(part) or ""), problem(part)
+
+
+def test_real_home_assistant_registry_parts_pass_the_check() -> None:
+    assert [problem(p) for p in snapshot("s1")] == [None] * 5
+
+
+def test_a_part_at_every_limit_is_accepted_and_stored(db: MetadataDB) -> None:
+    longest = "d" * 64 + "." + "e" * 190  # a 64-character domain in a 255-character entity id
+    parts = [part_of("entities", {"entity_id": longest, "unique_id": 12345, "name": "Ünïcode ☃ " * 100},
+                     snapshot_id="s" * 64, parts=2),
+             part_of("states", {"entity_id": longest, "state": 21.5, "attributes": None}, snapshot_id="s" * 64,
+                     part=2, parts=2)]
+    assert [problem(p) for p in parts] == [None, None]
+    db.apply(parts)
+    assert db.health()["entities"] == 1
+
+
 def test_events_seen_before_the_registry_snapshot_get_their_area_once_it_is_applied(db: MetadataDB) -> None:
     directory = Directory(db, ttl_s=3600)  # the periodic refresh alone would wait an hour
     directory.miss_reload_s = 0

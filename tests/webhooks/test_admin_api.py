@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy import insert
 
 from ingestor.responses import HTTPError
 from ingestor.webhooks import api
+from ingestor.webhooks.schema import webhook_attempts
 
 KEY = "test-admin-key-1234"
 
@@ -28,6 +31,23 @@ def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     api.store.cache_clear()
     api.current.cache_clear()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The metadata DB on each backend, for tests of what a database could refuse."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("METADATA_DB_URL", request.getfixturevalue("postgres").new_database())
+        api.store.cache_clear()
+    return request.param
+
+
+def attempts_logged(webhook_id: str, count: int) -> None:
+    rows = [{"webhook_id": webhook_id, "delivery_id": f"d{n}", "event_id": f"e{n}", "event_type": "state_changed",
+             "attempt": 1, "status_code": 200, "latency_ms": 1.0, "outcome": "delivered",
+             "at": f"2026-11-20T12:00:{n:02d}.000000Z"} for n in range(count)]
+    with api.store()._tx() as conn:
+        conn.execute(insert(webhook_attempts), rows)
 
 
 def call(method: str, path: str, body: Any = None, query: dict[str, str] | None = None,
@@ -101,6 +121,14 @@ def test_private_targets_are_refused_unless_allowed(monkeypatch: pytest.MonkeyPa
     assert "WEBHOOK_ALLOW_PRIVATE_TARGETS" in got["error"]["message"]
 
 
+def test_a_6to4_address_of_loopback_is_refused_like_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "false")
+    api.current.cache_clear()
+    status, got = call("POST", "/webhooks", {"url": "http://[2002:7f00:1::]/", "filters": {"event_types": ["*"]}})
+    assert status == 400 and got["error"]["code"] == "url_refused"
+    assert "carries 127.0.0.1 as 6to4), a loopback address" in got["error"]["message"]
+
+
 def test_patch_changes_only_what_it_names_and_put_keeps_the_secret() -> None:
     hook = register(secret="first-secret-value-0001", name="mine")
     status, patched = call("PATCH", f"/webhooks/{hook['id']}", {"enabled": False})
@@ -128,6 +156,58 @@ def test_the_list_paginates_with_a_cursor() -> None:
     assert [w["id"] for w in first["items"] + second["items"] + third["items"]] == ids
     assert third["next_cursor"] is None
     assert call("GET", "/webhooks", query={"cursor": "bogus"})[0] == 400
+
+
+def test_webhooks_created_within_one_millisecond_list_in_creation_order(monkeypatch: pytest.MonkeyPatch,
+                                                                       backend: str) -> None:
+    monkeypatch.setattr(time, "time", lambda: 1_790_000_000.123)  # every id made in the same millisecond
+    ids = [register()["id"] for _ in range(20)]
+    assert ids == sorted(ids)
+    listed, cursor = [], None
+    while True:
+        _, page = call("GET", "/webhooks", query={"limit": "3", **({"cursor": cursor} if cursor else {})})
+        listed += [w["id"] for w in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert listed == ids
+
+
+def test_ids_keep_increasing_when_the_newest_webhook_is_deleted_and_the_clock_steps_back(
+        monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
+    first = register()["id"]
+    call("DELETE", f"/webhooks/{first}")
+    monkeypatch.setattr(time, "time", lambda: 1_000_000_000.0)  # 2001: an NTP step, or a wrong clock
+    assert register()["id"] > first
+
+
+def test_the_delivery_log_pages_newest_first_with_a_cursor(backend: str) -> None:
+    hook = register()
+    attempts_logged(hook["id"], 5)
+    seen, cursor = [], None
+    for _ in range(3):
+        _, page = call("GET", f"/webhooks/{hook['id']}/deliveries", query={"limit": "2", **({"cursor": cursor}
+                                                                                          if cursor else {})})
+        seen += [a["delivery_id"] for a in page["items"]]
+        cursor = page["next_cursor"]
+    assert seen == ["d4", "d3", "d2", "d1", "d0"] and cursor is None
+
+
+@pytest.mark.parametrize("cursor", ["99999999999999999999999999", "9223372036854775808", "²", "①", "１", "-1", "0",
+                                    "1.5", " 1", "1\n", "0x10", "1e3"])
+def test_a_malformed_delivery_log_cursor_is_a_400_naming_it(backend: str, cursor: str) -> None:
+    hook = register()
+    attempts_logged(hook["id"], 1)
+    status, got = call("GET", f"/webhooks/{hook['id']}/deliveries", query={"cursor": cursor})
+    assert status == 400 and got["error"]["code"] == "bad_parameter", got
+    assert got["error"]["message"].startswith("cursor: "), got
+
+
+@pytest.mark.parametrize("cursor", ["bogus", "wh_" + "0" * 24 + "\n", "wh_" + "Z" * 24, "²"])
+def test_a_malformed_list_cursor_is_a_400_naming_it(cursor: str) -> None:
+    register()
+    status, got = call("GET", "/webhooks", query={"cursor": cursor})
+    assert status == 400 and got["error"]["message"].startswith("cursor: "), got
 
 
 def test_the_openapi_document_describes_every_route() -> None:

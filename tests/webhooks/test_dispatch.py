@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -18,13 +17,6 @@ from tests.webhooks.receiver import receiving
 SECRET = "dispatch-test-secret-0001"
 FAST = Settings(allow_private=True, timeout_s=2, max_attempts=4, backoff_s=0.05, backoff_cap_s=0.2, pause_after=5,
                 workers=4, inline_budget_s=10, sweep_s=0)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/metadata.db"
-    return request.getfixturevalue("postgres").new_database()
 
 
 @pytest.fixture
@@ -148,6 +140,17 @@ def test_a_target_that_turns_private_is_refused_at_delivery_time(store: WebhookS
             assert strict.dispatch([ha_record("light.kitchen")]).failed == 1
             assert rx.all() == []
             assert "target refused" in store.attempts(hook.id, 1, None)[0]["error"]
+    finally:
+        strict.stop()
+
+
+def test_a_stored_target_carrying_an_internal_ipv4_address_is_refused_at_delivery_time(store: WebhookStore) -> None:
+    """Registered before the guard knew 6to4: never attempted (a connection error would be retried)."""
+    strict = Dispatcher(store, replace(FAST, allow_private=False))
+    try:
+        hook = store.create("6to4", "http://[2002:7f00:1::]:9/hook", SECRET, {"event_types": ["*"]}, True)
+        assert strict.dispatch([ha_record("light.kitchen")]).failed == 1
+        assert "carries 127.0.0.1 as 6to4" in store.attempts(hook.id, 1, None)[0]["error"]
     finally:
         strict.stop()
 

@@ -44,6 +44,7 @@ class Param:
     maximum: float | None = None
     enum: tuple[str, ...] | None = None
     max_length: int = MAX_STRING
+    check: Callable[[str], object] | None = None  # a string's own rule: raises ValueError saying what is expected
 
     def parse(self, raw: str) -> Any:
         """The typed value, or BadRequest naming the parameter and what it accepts."""
@@ -54,6 +55,11 @@ class Param:
                 raise self._bad(raw[:40] + "...", f"at most {self.max_length} characters")
             if self.enum is not None and raw not in self.enum:
                 raise self._bad(raw, "one of " + ", ".join(self.enum))
+            if self.check is not None:
+                try:
+                    self.check(raw)
+                except ValueError as exc:
+                    raise self._bad(raw if len(raw) <= 40 else raw[:40] + "...", str(exc)) from None
             return raw
         if self.kind == "time":
             try:

@@ -4,7 +4,7 @@ Its own connection, not `bus.default()`: the bus reconnects forever (right for p
 connect while NATS is down never returns and each health call would leave one more attempt running.
 Here a connection that fails or drops is simply opened again by the next probe. Dead letters are read
 through ephemeral consumers (memory storage, deleted after use, and expiring by themselves if a delete
-is lost), so nothing durable is left behind.
+is lost), so nothing durable is left behind, with pull requests bounded in bytes (READ_BYTES).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import threading
 import uuid
 from collections.abc import Callable, Coroutine
@@ -21,11 +22,14 @@ from typing import Any, TypeVar
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, Header
 
 T = TypeVar("T")
 FETCH_BATCH = 250
 EPHEMERAL_IDLE_S = 30.0
+READ_BYTES = 16 * 1024 * 1024  # what one read of dead letters may fetch (nats-server's own limit is 64 MiB)
+MAX_PASSES = 3
+API = "$JS.API"  # JetStream's API subjects (no domain), as the context from Client.jetstream() uses
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,14 @@ class StoredMessage:
     seq: int
     time: dt.datetime
     data: bytes
+
+
+@dataclass(frozen=True)
+class Recent:
+    """Messages read oldest first; `limited` when the byte bound left older ones of those asked for out."""
+
+    messages: list[StoredMessage]
+    limited: bool
 
 
 async def _quiet(_: Exception) -> None:
@@ -98,36 +110,92 @@ class JetStreamMonitor:
         return int(info.num_pending or 0)
 
     async def last_messages(self, js: JetStreamContext, subject: str, total: int, last: int,
-                            since: tuple[dt.datetime, int] | None = None) -> list[StoredMessage]:
-        """The last `last` messages on `subject` (of `total` held), oldest first.
+                            since: tuple[dt.datetime, int] | None = None, max_bytes: int = READ_BYTES) -> Recent:
+        """The last `last` messages on `subject` (of `total` held), oldest first, at most about `max_bytes`.
 
         `since` = (time, how many are at or after it): when those are all that is wanted, they are read
-        from that time; otherwise the start is found by a binary search over stream sequences.
+        from that time; otherwise the start is found by a binary search over stream sequences. When the
+        bytes run out before the newest, fewer (newer) ones are read again, sized by what was seen, so the
+        result is the newest that fit (`limited`); if not even one fits, the newest alone.
         """
-        if total <= 0 or last <= 0:
-            return []
-        if since is not None and since[1] <= last:
-            config = self._ephemeral(subject, DeliverPolicy.BY_START_TIME, opt_start_time=since[0])
-        elif total > last:
-            start = await self._start_of_last(js, subject, last)
-            config = self._ephemeral(subject, DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start)
-        else:
-            config = self._ephemeral(subject, DeliverPolicy.ALL)
-        await js.add_consumer(self.stream, config=config)
+        wanted = min(total, last)
+        if wanted <= 0:
+            return Recent([], False)
+        read: list[StoredMessage] = []
+        for _ in range(MAX_PASSES):
+            if since is not None and since[1] <= wanted:
+                config = self._ephemeral(subject, DeliverPolicy.BY_START_TIME, opt_start_time=since[0])
+            else:
+                start = await self._start_of_last(js, subject, wanted) if total > wanted else 0
+                config = self._ephemeral(subject, DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start) if start \
+                    else self._ephemeral(subject, DeliverPolicy.ALL)
+            read, whole = await self._read(js, config, wanted, max_bytes)
+            if whole:
+                return Recent(read[-wanted:], wanted < min(total, last))
+            if not read:
+                break
+            average = max(sum(len(m.data) for m in read) / len(read), 1.0)
+            wanted, since = max(1, min(len(read), int(max_bytes // average))), None  # < wanted: not whole
+        if read:
+            return Recent(read, True)
+        newest = await js.get_last_msg(self.stream, subject)
+        return Recent([StoredMessage(newest.seq or 0, newest.time or dt.datetime.now(dt.UTC), newest.data or b"")],
+                      True)
+
+    async def _read(self, js: JetStreamContext, config: ConsumerConfig, wanted: int,
+                    max_bytes: int) -> tuple[list[StoredMessage], bool]:
+        """Up to `wanted` messages of an ephemeral consumer, oldest first, within `max_bytes`; False when
+        the bytes ran out before the messages did.
+
+        Pull requests carry max_bytes (what the server may send for each), so the server never holds
+        more for this connection than the bytes still allowed: never a slow consumer, however large the
+        messages are. Each request has its own inbox, so a status left over from the last one is not read."""
+        assert self._nc is not None
+        info = await js.add_consumer(self.stream, config=config)
+        wanted = min(wanted, int(info.num_pending or 0))
         out: list[StoredMessage] = []
+        used = 0
         try:
-            sub = await js.pull_subscribe_bind(consumer=config.name, stream=self.stream)
-            wanted = int((await sub.consumer_info()).num_pending or 0)
             while len(out) < wanted:
-                try:
-                    msgs = await sub.fetch(min(FETCH_BATCH, wanted - len(out)), timeout=self.timeout)
-                except TimeoutError:
-                    break
-                out.extend(StoredMessage(m.metadata.sequence.stream, m.metadata.timestamp, m.data) for m in msgs)
-            await sub.unsubscribe()
+                batch = min(FETCH_BATCH, wanted - len(out))
+                request = {"batch": batch, "max_bytes": max_bytes - used, "no_wait": True,
+                           "expires": int(self.timeout * 1e9)}
+                got, status = await self._pull(config.name, request, out)
+                used += got
+                if got:
+                    continue
+                if status.startswith("409") and "MaxBytes" in status:
+                    return out, False  # the next message does not fit in what is left
+                if status.startswith(("404", "408")):
+                    break  # fewer than counted (some aged out meanwhile): all there is was read
+                raise RuntimeError(f"reading {self.stream}: JetStream answered {status}")
         finally:
             await self._drop(js, config.name)
-        return out[-last:]
+        return out, True
+
+    async def _pull(self, consumer: str, request: dict[str, Any], out: list[StoredMessage]) -> tuple[int, str]:
+        """One pull request: its messages appended to `out`; (bytes received, the status that ended it:
+        "404 No Messages", "409 Message Size Exceeds MaxBytes", ..., or "" when the batch was filled)."""
+        assert self._nc is not None
+        inbox = self._nc.new_inbox()
+        sub = await self._nc.subscribe(inbox)
+        received, count = 0, 0
+        try:
+            await self._nc.publish(f"{API}.CONSUMER.MSG.NEXT.{self.stream}.{consumer}", json.dumps(request).encode(),
+                                   reply=inbox)
+            while count < request["batch"]:
+                msg = await sub.next_msg(timeout=self.timeout)
+                headers = msg.headers or {}
+                if not msg.data and headers.get(Header.STATUS):
+                    return received, f"{headers[Header.STATUS]} {headers.get(Header.DESCRIPTION, '')}"
+                out.append(StoredMessage(msg.metadata.sequence.stream, msg.metadata.timestamp, msg.data))
+                received += len(msg.data) + len(msg.subject) + sum(len(k) + len(v) for k, v in
+                                                                   (msg.headers or {}).items())
+                count += 1
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        return received, ""
 
     async def _start_of_last(self, js: JetStreamContext, subject: str, last: int) -> int:
         """The highest stream sequence from which at least `last` messages on `subject` remain (binary search)."""

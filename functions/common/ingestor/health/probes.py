@@ -5,6 +5,7 @@ Every probe raises on trouble; the runner turns a raise or a timeout into that c
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
 import time
@@ -217,25 +218,38 @@ def nats_component(deps: Deps, state: dict[str, Any] | Exception) -> Component:
 
 def dead_letters(deps: Deps, scan: int, window_only: bool) -> dict[str, Any]:
     """DLQ figures: total held, how many in the window, and a summary of the last `scan` records
-    (only those within the window when `window_only`: the reasons GET / gives must be current)."""
+    (only those within the window when `window_only`: the reasons GET / gives must be current).
+
+    The counts come from the stream and a consumer's pending count, without reading a record, so they
+    stand even when the records cannot be read in time; `unread` then says why the summary is empty."""
     settings = deps.settings
+    budget = settings.probe_timeout_s * 2
 
     async def work(js: JetStreamContext) -> dict[str, Any]:
+        started = time.monotonic()
         _, total = await deps.monitor.stream_state(js, dlq.SUBJECT)
         since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=settings.dlq_window_s)
         in_window = await deps.monitor.count_since(js, dlq.SUBJECT, since) if total else 0
         wanted = min(scan, in_window) if window_only else scan
-        messages = await deps.monitor.last_messages(js, dlq.SUBJECT, total, wanted, (since, in_window))
-        return {"total": total, "in_window": in_window,
-                **deadletters.summarise(messages, min(settings.dlq_recent, wanted))}
+        counts = {"total": total, "in_window": in_window}
+        try:
+            read = await asyncio.wait_for(
+                deps.monitor.last_messages(js, dlq.SUBJECT, total, wanted, (since, in_window), settings.dlq_max_bytes),
+                max(budget - (time.monotonic() - started) - 0.25, 0.1))
+        except Exception as exc:  # noqa: BLE001 - any NATS error or the deadline: the counts still stand
+            return {**counts, **deadletters.summarise([], 0), "limited": False, "unread": problem(exc)}
+        return {**counts, **deadletters.summarise(read.messages, min(settings.dlq_recent, wanted)),
+                "limited": read.limited, "unread": None}
 
-    return deps.monitor.run(work, timeout=settings.probe_timeout_s * 2)
+    return deps.monitor.run(work, timeout=budget)
 
 
 def dlq_component(deps: Deps, found: dict[str, Any] | Exception) -> Component:
+    """Dead letters that cannot be counted may be fresh ones: degraded, never ok."""
     if isinstance(found, Exception):
-        return Component("dlq", "nats", "unknown", [f"dead letters not readable: {_why(found)}"])
-    return rules.dead_letters(found["in_window"], found["total"], found["by_reason"], deps.settings)
+        return Component("dlq", "nats", "degraded", [f"dead letters not readable: {_why(found)}"])
+    return rules.dead_letters(found["in_window"], found["total"], found["by_reason"], deps.settings,
+                              found.get("unread"))
 
 
 def _why(exc: Exception) -> str:

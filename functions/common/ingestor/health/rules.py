@@ -126,8 +126,10 @@ def context_sources(status: dict[str, Any]) -> list[Component]:
     return out
 
 
-def dead_letters(in_window: int, total: int, reasons: list[dict[str, Any]], settings: Settings) -> Component:
-    """Any dead letter within the window (an hour by default): degraded, naming the commonest reasons."""
+def dead_letters(in_window: int, total: int, reasons: list[dict[str, Any]], settings: Settings,
+                 unread: str | None = None) -> Component:
+    """Any dead letter within the window (an hour by default): degraded, naming the commonest reasons
+    (or why they could not be read)."""
     window = _window(settings.dlq_window_s)
     c = Component("dlq", "nats", details={"in_window": in_window, "window_s": settings.dlq_window_s,
                                           "total": total, "by_reason": reasons})
@@ -135,6 +137,8 @@ def dead_letters(in_window: int, total: int, reasons: list[dict[str, Any]], sett
         top = "; ".join(f"{r['reason']} ({r['count']})" for r in reasons[:3])
         c.worsen("degraded", f"{in_window} dead letter{'s' if in_window != 1 else ''} in the last {window}"
                              f"{': ' + top if top else ''}")
+        if unread:
+            c.reasons.append(f"their reasons could not be read: {unread}")
     return c
 
 

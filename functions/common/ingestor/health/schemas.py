@@ -51,6 +51,8 @@ RECENT = _obj({"time": _n(TIME), "stage": _n(STR), "reason": STR, "batch_id": _n
 DLQ = _obj({"total": _n({**INT, "description": "dead letters the stream holds"}),
             "in_window": _n(INT), "window_s": NUM,
             "scanned": {**INT, "description": "records by_reason counts (the last HEALTH_DLQ_SCAN)"},
+            "limited": {"type": "boolean", "description": "true when HEALTH_DLQ_MAX_BYTES allowed fewer "
+                                                          "(the newest that fit)"},
             "by_reason": {"type": "array", "items": REASON_COUNT},
             "recent": {"type": "array", "items": RECENT, "description": "newest first"}},
            ["total", "by_reason", "recent"])

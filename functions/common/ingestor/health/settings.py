@@ -23,6 +23,7 @@ class Settings:
     dlq_window_s: float = 3600.0  # dead letters younger than this make the system degraded
     dlq_recent: int = 50
     dlq_scan: int = 1000
+    dlq_max_bytes: int = 16 * 1024 * 1024  # what one look at the dead letters may read
     bridge_grace_s: float = 60.0  # disconnected from HA shorter than this: reconnecting (degraded)
 
     @classmethod
@@ -43,5 +44,6 @@ class Settings:
             dlq_window_s=config.env_float("HEALTH_DLQ_WINDOW_S", 3600.0),
             dlq_recent=config.env_int("HEALTH_DLQ_RECENT", 50),
             dlq_scan=config.env_int("HEALTH_DLQ_SCAN", 1000),
+            dlq_max_bytes=config.env_int("HEALTH_DLQ_MAX_BYTES", 16 * 1024 * 1024),
             bridge_grace_s=config.env_float("HEALTH_BRIDGE_GRACE_S", 60.0),
         )

@@ -158,10 +158,13 @@ class HealthSystem:
                                "outcomes": outcomes.get((row["function"], row["topic"]))})
         found = first["dlq:scan"]
         dlq: dict[str, Any] = {"total": None, "in_window": None, "window_s": s.dlq_window_s, "scanned": 0,
-                               "by_reason": [], "recent": []}
+                               "limited": False, "by_reason": [], "recent": []}
         if isinstance(found, Exception):
             problems.append(f"dead letters not readable: {probes.problem(found)}")
         else:
+            unread = found.pop("unread", None)
+            if unread:
+                problems.append(f"dead-letter records not readable: {unread}")
             dlq.update(found)
         functions = [{"function": fn["name"], **requests.get(fn["name"], {"invocations": None, "errors": None})}
                      for fn in listed]

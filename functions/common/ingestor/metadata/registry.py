@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Engine, Table, func, select, update
+from sqlalchemy import Engine, String, Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -23,10 +23,12 @@ from ingestor.timeutil import format_timestamp
 
 TYPES = ("config", "areas", "devices", "entities", "states")
 _ID = {"areas": "area_id", "devices": "id", "entities": "entity_id", "states": "entity_id"}
+MAX_PARTS = 10_000  # a snapshot's parts: an Integer column, and far more than any home needs
 
 
 def problem(part: Any) -> str | None:
-    """Why `part` is not a registry part, or None."""
+    """Why `part` is not a registry part the metadata DB can take, or None: its shape, then every row it
+    makes against the columns they go to (type, length, no NUL), so a database never refuses one."""
     if not isinstance(part, dict):
         return "part: expected an object"
     if part.get("type") not in TYPES:
@@ -34,15 +36,81 @@ def problem(part: Any) -> str | None:
     if not isinstance(part.get("snapshot_id"), str) or not part["snapshot_id"]:
         return "snapshot_id: expected a non-empty string"
     if not isinstance(part.get("part"), int) or not isinstance(part.get("parts"), int) \
-            or not 1 <= part["part"] <= part["parts"]:
-        return "part/parts: expected integers with 1 <= part <= parts"
+            or not 1 <= part["part"] <= part["parts"] <= MAX_PARTS:
+        return f"part/parts: expected integers with 1 <= part <= parts <= {MAX_PARTS}"
     items = part.get("items")
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         return "items: expected a list of objects"
     key = _ID.get(part["type"])
     if key and not all(isinstance(i.get(key), str) and i[key] for i in items):
         return f"items: every {part['type']} item needs a string {key}"
+    if part["type"] == "states" and not all(isinstance(i.get("attributes"), dict | None) for i in items):
+        return "items: a state's attributes must be an object or null"
+    reason = _unstorable(registry_parts, _part_row(part))
+    if reason:
+        return reason
+    table, rows = _rows(part, "")
+    for index, row in enumerate(rows):
+        reason = _unstorable(table, row)
+        if reason:
+            return f"items[{index}].{reason}"
     return None
+
+
+def _unstorable(table: Table, row: dict[str, Any]) -> str | None:
+    for name, value in row.items():
+        kind = table.c[name].type
+        if value is None:
+            continue
+        if isinstance(kind, String):
+            if not isinstance(value, str):
+                return f"{name}: expected a string or null, got {type(value).__name__}"
+            if "\x00" in value:
+                return f"{name}: NUL characters cannot be stored"
+            if kind.length is not None and len(value) > kind.length:
+                return f"{name}: at most {kind.length} characters, got {len(value)}"
+    return None
+
+
+def _part_row(part: dict[str, Any]) -> dict[str, Any]:
+    return {"snapshot_id": part["snapshot_id"], "part": part["part"], "parts": part["parts"]}
+
+
+def _rows(part: dict[str, Any], now: str) -> tuple[Table, list[dict[str, Any]]]:
+    """The table a part goes to and its rows (HA's objects mapped to columns)."""
+    track = {"last_snapshot": part["snapshot_id"], "updated_at": now, "removed_at": None}
+    items = part["items"]
+    kind = part["type"]
+    if kind == "config":
+        return settings, [{"key": "ha_config", "value": _json(item), "updated_at": now} for item in items[-1:]]
+    if kind == "areas":
+        return areas, [{"area_id": a["area_id"], "name": a.get("name"), "aliases": _json(a.get("aliases")),
+                        "icon": a.get("icon"), **track} for a in items]
+    if kind == "devices":
+        return devices, [{
+            "device_id": d["id"], "name": d.get("name"), "name_by_user": d.get("name_by_user"),
+            "manufacturer": d.get("manufacturer"), "model": d.get("model"), "area_id": d.get("area_id"),
+            "sw_version": d.get("sw_version"), "hw_version": d.get("hw_version"),
+            "serial_number": d.get("serial_number"), "via_device_id": d.get("via_device_id"),
+            "entry_type": d.get("entry_type"), "disabled_by": d.get("disabled_by"),
+            "identifiers": _json(d.get("identifiers")), "config_entries": _json(d.get("config_entries")), **track,
+        } for d in items]
+    if kind == "entities":
+        return entities, [{
+            "entity_id": e["entity_id"], "domain": e["entity_id"].split(".", 1)[0], "in_registry": True,
+            "registry_id": e.get("id"), "unique_id": _text(e.get("unique_id")), "platform": e.get("platform"),
+            "device_id": e.get("device_id"), "area_id": e.get("area_id"), "name": e.get("name"),
+            "original_name": e.get("original_name"), "entity_category": e.get("entity_category"),
+            "disabled_by": e.get("disabled_by"), "hidden_by": e.get("hidden_by"), "icon": e.get("icon"), **track,
+        } for e in items]
+    # states: every entity HA has, registered or not (zone.home has no registry entry)
+    return entities, [{
+        "entity_id": s["entity_id"], "domain": s["entity_id"].split(".", 1)[0],
+        "friendly_name": _text((s.get("attributes") or {}).get("friendly_name")),
+        "device_class": _text((s.get("attributes") or {}).get("device_class")),
+        "unit_of_measurement": _text((s.get("attributes") or {}).get("unit_of_measurement")),
+        "state": _text(s.get("state")), "last_changed": s.get("last_changed"), **track,
+    } for s in items]
 
 
 def _json(value: Any) -> str | None:
@@ -75,52 +143,14 @@ class MetadataDB:
             self.prepare()
             with self.engine.begin() as conn:
                 for part in parts:
-                    self._apply_part(conn, part, now)
-                    self._upsert(conn, registry_parts, [{"snapshot_id": part["snapshot_id"], "part": part["part"],
-                                                        "parts": part["parts"]}])
+                    self._upsert(conn, *_rows(part, now))
+                    self._upsert(conn, registry_parts, [_part_row(part)])
                 for snapshot_id in {p["snapshot_id"] for p in parts}:
                     self._finish_if_complete(conn, snapshot_id, now)
         except OperationalError as exc:
             raise StoreUnavailable(f"metadata DB unavailable: {type(exc.orig).__name__}") from exc
         except DBAPIError as exc:
             raise StoreError(f"metadata DB refused the update: {type(exc.orig).__name__}") from exc
-
-    def _apply_part(self, conn: Any, part: dict[str, Any], now: str) -> None:
-        track = {"last_snapshot": part["snapshot_id"], "updated_at": now, "removed_at": None}
-        items = part["items"]
-        kind = part["type"]
-        if kind == "config":
-            for item in items:
-                self._upsert(conn, settings, [{"key": "ha_config", "value": _json(item), "updated_at": now}])
-        elif kind == "areas":
-            self._upsert(conn, areas, [{"area_id": a["area_id"], "name": a.get("name"),
-                                        "aliases": _json(a.get("aliases")), "icon": a.get("icon"), **track}
-                                       for a in items])
-        elif kind == "devices":
-            self._upsert(conn, devices, [{
-                "device_id": d["id"], "name": d.get("name"), "name_by_user": d.get("name_by_user"),
-                "manufacturer": d.get("manufacturer"), "model": d.get("model"), "area_id": d.get("area_id"),
-                "sw_version": d.get("sw_version"), "hw_version": d.get("hw_version"),
-                "serial_number": d.get("serial_number"), "via_device_id": d.get("via_device_id"),
-                "entry_type": d.get("entry_type"), "disabled_by": d.get("disabled_by"),
-                "identifiers": _json(d.get("identifiers")), "config_entries": _json(d.get("config_entries")), **track,
-            } for d in items])
-        elif kind == "entities":
-            self._upsert(conn, entities, [{
-                "entity_id": e["entity_id"], "domain": e["entity_id"].split(".", 1)[0], "in_registry": True,
-                "registry_id": e.get("id"), "unique_id": _text(e.get("unique_id")), "platform": e.get("platform"),
-                "device_id": e.get("device_id"), "area_id": e.get("area_id"), "name": e.get("name"),
-                "original_name": e.get("original_name"), "entity_category": e.get("entity_category"),
-                "disabled_by": e.get("disabled_by"), "hidden_by": e.get("hidden_by"), "icon": e.get("icon"), **track,
-            } for e in items])
-        else:  # states: every entity HA has, registered or not (zone.home has no registry entry)
-            self._upsert(conn, entities, [{
-                "entity_id": s["entity_id"], "domain": s["entity_id"].split(".", 1)[0],
-                "friendly_name": _text((s.get("attributes") or {}).get("friendly_name")),
-                "device_class": _text((s.get("attributes") or {}).get("device_class")),
-                "unit_of_measurement": _text((s.get("attributes") or {}).get("unit_of_measurement")),
-                "state": _text(s.get("state")), "last_changed": s.get("last_changed"), **track,
-            } for s in items])
 
     def _finish_if_complete(self, conn: Any, snapshot_id: str, now: str) -> None:
         received, parts = conn.execute(

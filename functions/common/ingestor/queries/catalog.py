@@ -6,17 +6,15 @@ as HA shows it. Text filters are bound parameters with LIKE's wildcards escaped.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select, tuple_
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from ingestor import jsoncodec
+from ingestor.cursors import Keyset
 from ingestor.metadata.registry import MetadataDB
 from ingestor.metadata.schema import areas, devices, entities
-from ingestor.responses import BadRequest, HTTPError
+from ingestor.responses import HTTPError
 from ingestor.store.model import StoreError, StoreUnavailable
 
 d, e, a = devices.c, entities.c, areas.c
@@ -35,18 +33,8 @@ def _rows(db: MetadataDB, statement: Any) -> list[Any]:
         raise StoreError(f"metadata DB refused the query: {type(exc.orig).__name__}") from exc
 
 
-def encode_cursor(*key: Any) -> str:
-    return base64.urlsafe_b64encode(jsoncodec.dumps(list(key))).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, size: int) -> list[str]:
-    try:
-        key = jsoncodec.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, TypeError):
-        key = None
-    if not isinstance(key, list) or len(key) != size or not all(isinstance(k, str) for k in key):
-        raise BadRequest("cursor: not a cursor this API made (use next_cursor as given)", code="bad_parameter")
-    return key
+DEVICES = Keyset((str, str))  # (name, device_id)
+ENTITIES = Keyset((str,))  # (entity_id,)
 
 
 def _entity_counts() -> Any:
@@ -87,12 +75,12 @@ def list_devices(db: MetadataDB, manufacturer: str | None, model: str | None, ar
         clauses.append(or_(*(c.icontains(q, autoescape=True) for c in (d.name, d.name_by_user, d.manufacturer,
                                                                         d.model, d.device_id))))
     if cursor:
-        clauses.append(tuple_(DEVICE_NAME, d.device_id) > tuple_(*decode_cursor(cursor, 2)))
+        clauses.append(tuple_(DEVICE_NAME, d.device_id) > tuple_(*DEVICES.decode(cursor)))
     rows = _rows(db, _device_select().where(*clauses).order_by(DEVICE_NAME, d.device_id).limit(limit + 1))
     items = [_device(r) for r in rows[:limit]]
     more = len(rows) > limit
     last = items[-1] if more else None
-    return {"items": items, "next_cursor": encode_cursor(last["name"] or "", last["device_id"]) if last else None}
+    return {"items": items, "next_cursor": DEVICES.encode(last["name"] or "", last["device_id"]) if last else None}
 
 
 def _entity_select() -> Any:
@@ -133,11 +121,11 @@ def list_entities(db: MetadataDB, domain: str | None, platform: str | None, area
         clauses.append(or_(*(c.icontains(q, autoescape=True) for c in (e.entity_id, e.name, e.original_name,
                                                                         e.friendly_name))))
     if cursor:
-        clauses.append(e.entity_id > decode_cursor(cursor, 1)[0])
+        clauses.append(e.entity_id > ENTITIES.decode(cursor)[0])
     rows = _rows(db, _entity_select().where(*clauses).order_by(e.entity_id).limit(limit + 1))
     items = [_entity(r) for r in rows[:limit]]
     more = len(rows) > limit
-    return {"items": items, "next_cursor": encode_cursor(items[-1]["entity_id"]) if more else None}
+    return {"items": items, "next_cursor": ENTITIES.encode(items[-1]["entity_id"]) if more else None}
 
 
 def entity(db: MetadataDB, entity_id: str) -> dict[str, Any] | None:

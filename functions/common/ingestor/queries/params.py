@@ -12,9 +12,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ingestor.cursors import MAX_CURSOR, Keyset
 from ingestor.httpapi import Param
 from ingestor.responses import BadRequest
-from ingestor.store import cursor as cursors
+from ingestor.store.cursor import EVENTS
 from ingestor.store.model import EventFilter
 
 MAX_POINTS = 2000
@@ -49,7 +50,11 @@ def limit(default: int, maximum: int) -> Param:
     return Param("limit", "Page size", "integer", default=default, minimum=1, maximum=maximum)
 
 
-CURSOR = Param("cursor", "next_cursor of the previous page", max_length=512)
+def cursor(keyset: Keyset) -> Param:
+    return Param("cursor", "next_cursor of the previous page", max_length=MAX_CURSOR, check=keyset.decode)
+
+
+CURSOR = cursor(EVENTS)
 
 
 @dataclass(frozen=True)
@@ -107,13 +112,3 @@ def _points(r: Range, seconds: int) -> int:
 def bucket_starts(r: Range, seconds: int) -> list[dt.datetime]:
     first = int(r.start.timestamp()) // seconds * seconds
     return [EARLIEST + dt.timedelta(seconds=t) for t in range(first, math.ceil(r.end.timestamp()), seconds)]
-
-
-def check_cursor(cursor: str | None) -> str | None:
-    if cursor:
-        try:
-            cursors.decode(cursor)
-        except ValueError:
-            raise BadRequest("cursor: not a cursor this API made (use next_cursor as given)",
-                             code="bad_parameter") from None
-    return cursor

@@ -41,7 +41,7 @@ def _range(req: Request) -> params.Range:
 def _events(req: Request) -> Any:
     r = _range(req)
     p = req.params
-    return events.search(event_store(), params.event_filter(p, r), p["limit"], params.check_cursor(p["cursor"]))
+    return events.search(event_store(), params.event_filter(p, r), p["limit"], p["cursor"])
 
 
 @guarded
@@ -190,13 +190,13 @@ def routes() -> list[Route]:
               (Param("manufacturer", "Exact manufacturer"), Param("model", "Exact model"), params.AREA_ID,
                Param("platform", "Devices with an entity of this integration, e.g. hue"),
                Param("q", "Case-insensitive substring of name, manufacturer, model or id"),
-               params.limit(100, 1000), params.CURSOR), s.DEVICES, tag=TAG_CATALOG),
+               params.limit(100, 1000), params.cursor(catalog.DEVICES)), s.DEVICES, tag=TAG_CATALOG),
         Route("GET", "/devices/{device_id}", _device, "One device and its entities",
               (Param("device_id", "Device id", max_length=64),), s.DEVICE_DETAIL, tag=TAG_CATALOG),
         Route("GET", "/entities", _entities, "Entities from the metadata DB",
               (params.DOMAIN, Param("platform", "Integration, e.g. hue"), params.AREA_ID, params.DEVICE_ID,
                Param("q", "Case-insensitive substring of entity_id or name"), params.limit(100, 1000),
-               params.CURSOR), s.ENTITIES, tag=TAG_CATALOG),
+               params.cursor(catalog.ENTITIES)), s.ENTITIES, tag=TAG_CATALOG),
         Route("GET", "/areas", _areas_list, "Areas with their device and entity counts", (), s.AREAS,
               tag=TAG_CATALOG),
         Route("GET", "/config", _config, "This function's configuration (URLs without passwords)", (), s.CONFIG,

@@ -142,11 +142,8 @@ def team_context(repo: GamesRepository, team: str, league: str | None, now: dt.d
 
 def games(repo: GamesRepository, team: str | None, league: str | None, status: str | None, season: int | None,
           limit: int, cursor: str | None) -> dict[str, Any]:
-    try:
-        page, next_cursor = repo.games(team=team, league=league, status=status, season=season, limit=limit,
-                                       cursor=cursor)
-    except ValueError as exc:
-        raise HTTPError(400, "bad_parameter", f"cursor: {exc}") from None
+    page, next_cursor = repo.games(team=team, league=league, status=status, season=season, limit=limit,
+                                   cursor=cursor)
     return {"items": [g.api() for g in page], "next_cursor": next_cursor}
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ingestor import jsoncodec
+from ingestor.cursors import Keyset
 from ingestor.metadata.schema import MIGRATIONS
 from ingestor.sports.model import Game, Side
 from ingestor.sports.schema import game_scores, games, sports_feeds
@@ -50,19 +49,7 @@ def _game_row(game: Game, now: str) -> dict[str, Any]:
             "updated_at": now}
 
 
-def encode_cursor(start_time: str, game_id: str) -> str:
-    return base64.urlsafe_b64encode(jsoncodec.dumps([start_time, game_id])).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[str, str]:
-    """Raises ValueError for anything this module did not make."""
-    try:
-        start_time, game_id = jsoncodec.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, TypeError):
-        raise ValueError("invalid cursor") from None
-    if not isinstance(start_time, str) or not isinstance(game_id, str):
-        raise ValueError("invalid cursor")
-    return start_time, game_id
+GAMES = Keyset((str, str))  # (start_time, game_id)
 
 
 class GamesRepository:
@@ -139,7 +126,7 @@ class GamesRepository:
             query = query.where(games.c.start_time >= after)
         start = func.coalesce(games.c.start_time, "")
         if cursor:
-            at, game_id = decode_cursor(cursor)
+            at, game_id = GAMES.decode(cursor)
             query = query.where(or_(start > at, and_(start == at, games.c.game_id > game_id)) if ascending
                                 else or_(start < at, and_(start == at, games.c.game_id < game_id)))
         order = (start.asc(), games.c.game_id.asc()) if ascending else (start.desc(), games.c.game_id.desc())
@@ -147,7 +134,7 @@ class GamesRepository:
             rows = conn.execute(query.order_by(*order).limit(limit + 1)).all()
         page = [_row_game(row) for row in rows[:limit]]
         more = len(rows) > limit
-        return page, encode_cursor(page[-1].start_time or "", page[-1].game_id) if more and page else None
+        return page, GAMES.encode(page[-1].start_time or "", page[-1].game_id) if more and page else None
 
     def timeline(self, game_id: str) -> list[dict[str, Any]]:
         with self._conn() as conn:

@@ -7,10 +7,11 @@ import functools
 from typing import Any
 
 from ingestor import metadata
+from ingestor.cursors import MAX_CURSOR
 from ingestor.httpapi import Param, Request, Route
 from ingestor.sports import queries
 from ingestor.sports.model import GAME_SCHEMA, LEAGUES, SIDE_SCHEMA, STATUSES
-from ingestor.sports.repository import GamesRepository
+from ingestor.sports.repository import GAMES, GamesRepository
 
 TAG = "sports"
 TEAM = Param("team", "Team abbreviation as ESPN writes it, e.g. SF, BOS", max_length=16)
@@ -106,7 +107,7 @@ def routes() -> list[Route]:
                Param("status", "Only games in this status", enum=STATUSES),
                Param("season", "Season year as ESPN gives it", "integer", minimum=1900, maximum=3000),
                Param("limit", "Page size", "integer", default=50, minimum=1, maximum=500),
-               Param("cursor", "next_cursor of the previous page", max_length=512)),
+               Param("cursor", "next_cursor of the previous page", max_length=MAX_CURSOR, check=GAMES.decode)),
               GAMES_SCHEMA, tag=TAG),
         Route("GET", "/sports/games/{game_id}", _game, "One game", (GAME_ID,), GAME_SCHEMA, tag=TAG),
         Route("GET", "/sports/games/{game_id}/timeline", _timeline, "A game's score timeline",

@@ -1,24 +1,20 @@
-"""Opaque pagination cursors: the (time, event_id) key of the last item of a page."""
+"""The event stores' page cursor: the (time in microseconds, event_id) key of the last item of a page.
+
+Its time must be one every backend can hold: InfluxDB counts nanoseconds in 64 bits (1677-09-21 to 2262-04-11).
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
+from ingestor.cursors import INT64_MAX, INT64_MIN, Keyset
 
-from ingestor import jsoncodec
+EVENTS = Keyset((int, str), low=INT64_MIN // 1000 + 1, high=INT64_MAX // 1000)
 
 
 def encode(micros: int, event_id: str) -> str:
-    return base64.urlsafe_b64encode(jsoncodec.dumps([micros, event_id])).decode().rstrip("=")
+    return EVENTS.encode(micros, event_id)
 
 
 def decode(cursor: str) -> tuple[int, str]:
-    """Raises ValueError for anything that is not a cursor this module made."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        micros, event_id = jsoncodec.loads(raw)
-    except (binascii.Error, ValueError, TypeError):
-        raise ValueError("invalid cursor") from None
-    if not isinstance(micros, int) or not isinstance(event_id, str):
-        raise ValueError("invalid cursor")
+    """Raises CursorError (a ValueError) for anything that is not a cursor this module made."""
+    micros, event_id = EVENTS.decode(cursor)
     return micros, event_id

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from typing import Any
 
-from ingestor import config, metadata
+from ingestor import config, cursors, metadata
 from ingestor.httpapi import Api, Param, Request, Route
-from ingestor.responses import BadRequest, HTTPError
+from ingestor.responses import HTTPError
 from ingestor.webhooks import filters, settings, validation
-from ingestor.webhooks.store import Webhook, WebhookStore
+from ingestor.webhooks.store import ID, Webhook, WebhookStore
 
 log = logging.getLogger("webhooks")
-_ID = re.compile(r"^wh_[0-9a-f]{24}$")
 TAG = "webhooks"
 
 
@@ -50,7 +48,7 @@ def shape(hook: Webhook) -> dict[str, Any]:
 
 
 def _found(webhook_id: str) -> Webhook:
-    hook = store().get(webhook_id) if _ID.match(webhook_id) else None
+    hook = store().get(webhook_id) if ID.fullmatch(webhook_id) else None
     if hook is None:
         raise HTTPError(404, "not_found", f"no webhook {webhook_id!r}")
     return hook
@@ -69,8 +67,6 @@ def create(request: Request) -> dict[str, Any]:
 
 def listing(request: Request) -> dict[str, Any]:
     limit, cursor = request.params["limit"], request.params["cursor"]
-    if cursor is not None and not _ID.match(cursor):
-        raise BadRequest(f"cursor: expected a cursor from next_cursor, got {cursor[:40]!r}", code="bad_parameter")
     hooks = store().page(limit + 1, cursor)
     more = len(hooks) > limit
     return {"items": [shape(h) for h in hooks[:limit]], "next_cursor": hooks[limit - 1].id if more else None}
@@ -110,9 +106,7 @@ def resume(request: Request) -> dict[str, Any]:
 def deliveries(request: Request) -> dict[str, Any]:
     hook = _found(request.params["webhook_id"])
     limit, cursor = request.params["limit"], request.params["cursor"]
-    if cursor is not None and not cursor.isdigit():
-        raise BadRequest(f"cursor: expected a cursor from next_cursor, got {cursor[:40]!r}", code="bad_parameter")
-    rows = store().attempts(hook.id, limit + 1, int(cursor) if cursor else None)
+    rows = store().attempts(hook.id, limit + 1, cursors.row_id(cursor) if cursor else None)
     more = len(rows) > limit
     items = [{"delivery_id": r["delivery_id"], "event_id": r["event_id"], "event_type": r["event_type"],
               "attempt": r["attempt"], "status_code": r["status_code"], "latency_ms": r["latency_ms"],
@@ -156,8 +150,16 @@ def _page(item: dict[str, Any]) -> dict[str, Any]:
                                              "next_cursor": {"type": "string", "nullable": True}}}
 
 
+def _webhook_id(raw: str) -> str:
+    """The list's cursor is the id of the last webhook of the previous page."""
+    if not ID.fullmatch(raw):
+        raise cursors.CursorError
+    return raw
+
+
 _WID = Param("webhook_id", "the webhook's id", max_length=64)
-_CURSOR = Param("cursor", "next_cursor of the previous page", max_length=64)
+_CURSOR = Param("cursor", "next_cursor of the previous page", max_length=64, check=_webhook_id)
+_LOG_CURSOR = Param("cursor", "next_cursor of the previous page", max_length=64, check=cursors.row_id)
 
 ROUTES = [
     Route("POST", "/webhooks", create, "Register a webhook", body=REGISTRATION, response=_REF, status=201, tag=TAG,
@@ -174,7 +176,7 @@ ROUTES = [
     Route("POST", "/webhooks/{webhook_id}/resume", resume, "Un-pause a webhook paused after failures",
           params=(_WID,), response=_REF, tag=TAG, needs_key=True),
     Route("GET", "/webhooks/{webhook_id}/deliveries", deliveries, "Delivery attempts, newest first",
-          params=(_WID, Param("limit", kind="integer", minimum=1, maximum=500, default=50), _CURSOR),
+          params=(_WID, Param("limit", kind="integer", minimum=1, maximum=500, default=50), _LOG_CURSOR),
           response=_page(ATTEMPT), tag=TAG, needs_key=True),
 ]
 

@@ -5,6 +5,10 @@ host's own services, the LAN or a cloud metadata endpoint (169.254.169.254). Eve
 resolves to is checked, at registration and again before each delivery (DNS can change).
 WEBHOOK_ALLOW_PRIVATE_TARGETS=true allows loopback, private and link-local targets (a receiver on the
 same LAN); unspecified, multicast and reserved addresses are refused whatever the setting.
+
+An IPv6 address can carry an IPv4 one that a tunnel or translator on the path delivers to (6to4, NAT64,
+Teredo, ISATAP, the IPv4-mapped, -compatible and -translated forms): such an address is judged by the
+IPv4 address it carries as well, so `[2002:7f00:1::]` is loopback like 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -43,15 +47,40 @@ def parse(url: object) -> SplitResult:
     return parts
 
 
-def _unwrap(address: IPAddress) -> IPAddress:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
+_ISATAP_IDS = (0x0000_5EFE, 0x0200_5EFE)  # interface identifier ::0:5efe:a.b.c.d, ::200:5efe:a.b.c.d
 
 
-def refusal(address: IPAddress, allow_private: bool) -> str | None:
-    """Why `address` may not be called, or None."""
-    address = _unwrap(address)
+def embedded(address: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """The IPv4 addresses `address` carries, each with the name of its form.
+
+    NAT64 addresses are read at the /96 position (RFC 6052), the one the well-known prefix uses; the
+    local-use prefix 64:ff9b:1::/48 allows other positions, and an address in it is refused as reserved anyway.
+    """
+    value = int(address)
+    low32 = ipaddress.IPv4Address(value & 0xFFFF_FFFF)
+    found: list[tuple[str, ipaddress.IPv4Address]] = []
+    if address.ipv4_mapped is not None:
+        found.append(("IPv4-mapped", address.ipv4_mapped))
+    if address.sixtofour is not None:
+        found.append(("6to4", address.sixtofour))
+    if address.teredo is not None:
+        server, client = address.teredo
+        found += [("Teredo client", client), ("Teredo server", server)]
+    if any(address in prefix for prefix in _NAT64):
+        found.append(("NAT64", low32))
+    if address in _TRANSLATED:
+        found.append(("IPv4-translated", low32))
+    if address in _COMPATIBLE and value > 1:  # not :: or ::1
+        found.append(("IPv4-compatible", low32))
+    if (value >> 32) & 0xFFFF_FFFF in _ISATAP_IDS:
+        found.append(("ISATAP", low32))
+    return found
+
+
+def _judge(address: IPAddress, allow_private: bool) -> str | None:
     if address.is_unspecified:
         return "unspecified"
     if address.is_multicast:
@@ -65,6 +94,22 @@ def refusal(address: IPAddress, allow_private: bool) -> str | None:
     if not address.is_global:  # shared (100.64/10), documentation and benchmark ranges
         return None if allow_private else "non-public"
     return None
+
+
+def refusal(address: IPAddress, allow_private: bool) -> str | None:
+    """Why `address` may not be called, or None: "loopback", or for an IPv6 address carrying a refused IPv4
+    one "loopback (carries 127.0.0.1 as 6to4)". IPv4-mapped and well-known NAT64 addresses are only ways to
+    write or reach their IPv4 address, so that alone judges them; the other forms are judged as themselves too."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return _judge(address, allow_private)
+    carried = embedded(address)
+    for form, inner in carried:
+        reason = _judge(inner, allow_private)
+        if reason:
+            return f"{reason} (carries {inner} as {form})"
+    if any(form in ("IPv4-mapped", "NAT64") for form, _ in carried) and address not in _NAT64[1]:
+        return None
+    return _judge(address, allow_private)
 
 
 def resolve(host: str, port: int) -> list[IPAddress]:
@@ -83,7 +128,9 @@ def check(url: object, allow_private: bool) -> str:
     for address in resolve(host, port):
         reason = refusal(address, allow_private)
         if reason:
-            hint = "" if reason in ("unspecified", "multicast", "reserved") else \
+            kind, _, carried = reason.partition(" ")
+            hint = "" if kind in ("unspecified", "multicast", "reserved") else \
                 " (set WEBHOOK_ALLOW_PRIVATE_TARGETS=true to allow it)"
-            raise UnsafeTarget(f"host {host!r} resolves to {address}, a {reason} address{hint}")
+            raise UnsafeTarget(f"host {host!r} resolves to {address}{' ' + carried if carried else ''}, "
+                               f"a {kind} address{hint}")
     return str(url)

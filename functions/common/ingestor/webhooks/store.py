@@ -7,6 +7,7 @@ race on is a compare-and-set (claims hold a lease; results are written only whil
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 import time
 import uuid
@@ -20,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ingestor import jsoncodec, redaction
-from ingestor.metadata.schema import MIGRATIONS
+from ingestor.metadata.schema import MIGRATIONS, settings
 from ingestor.store.migrate import upgrade
 from ingestor.store.model import StoreError, StoreUnavailable
 from ingestor.store.sqlengine import engine_for
@@ -28,6 +29,8 @@ from ingestor.timeutil import format_timestamp
 from ingestor.webhooks.schema import webhook_attempts, webhook_deliveries, webhooks
 
 CHUNK = 500
+ID = re.compile(r"wh_[0-9a-f]{24}")
+LAST_ID = "webhooks.last_id"  # the settings row holding the last id issued
 PENDING, DELIVERED, FAILED, SKIPPED = "pending", "delivered", "failed", "skipped_paused"
 
 
@@ -35,9 +38,14 @@ def now_iso(offset_s: float = 0.0) -> str:
     return format_timestamp(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset_s))
 
 
-def new_id() -> str:
-    """Time-ordered, so listing by id is listing by creation."""
-    return f"wh_{int(time.time() * 1000):012x}{secrets.token_hex(6)}"
+def new_id(now_ms: int, after: str | None) -> str:
+    """`wh_` + 24 hex digits: the millisecond, then 48 random bits, but always above `after` (the last id
+    issued). Ids thus increase in creation order even within one millisecond or when the clock steps back,
+    and listing by id is listing by creation; ids made before this rule have the same form."""
+    value = (now_ms << 48) | secrets.randbits(48)
+    if after is not None and ID.fullmatch(after):
+        value = max(value, int(after[3:], 16) + 1)
+    return f"wh_{value:024x}"
 
 
 @dataclass(frozen=True)
@@ -127,12 +135,27 @@ class WebhookStore:
 
     def create(self, name: str, url: str, secret: str, filters: dict[str, list[str]], enabled: bool) -> Webhook:
         stamp = now_iso()
-        row = {"id": new_id(), "name": name, "url": url, "secret": secret, "filters": jsoncodec.dumps(filters).decode(),
+        row = {"name": name, "url": url, "secret": secret, "filters": jsoncodec.dumps(filters).decode(),
                "enabled": enabled, "paused": False, "consecutive_failures": 0, "created_at": stamp,
                "updated_at": stamp}
         with self._tx() as conn:
+            row["id"] = new_id(int(time.time() * 1000), self._last_id(conn, stamp))
+            conn.execute(update(settings).where(settings.c.key == LAST_ID).values(value=jsoncodec.dumps(row["id"])
+                                                                                   .decode()))
             conn.execute(insert(webhooks), [row])
             return _webhook(conn.execute(select(webhooks).where(webhooks.c.id == row["id"])).one())
+
+    def _last_id(self, conn: Connection, stamp: str) -> str | None:
+        """The last id issued, its settings row locked until commit: creations in every process take turns.
+
+        The lock is the transaction's first statement, a write: SQLite then waits for the write lock
+        (busy_timeout) instead of failing to upgrade a read, and PostgreSQL holds the row lock. The
+        greatest stored id counts too, for databases from before the row existed."""
+        conn.execute(self._insert(settings).values(key=LAST_ID, value="null", updated_at=stamp)
+                     .on_conflict_do_update(index_elements=["key"], set_={"updated_at": stamp}))
+        issued = jsoncodec.loads(conn.execute(select(settings.c.value).where(settings.c.key == LAST_ID)).scalar_one())
+        stored = conn.execute(select(func.max(webhooks.c.id))).scalar()
+        return max((i for i in (issued, stored) if isinstance(i, str) and ID.fullmatch(i)), default=None)
 
     def get(self, webhook_id: str) -> Webhook | None:
         with self._tx() as conn:
