@@ -2,8 +2,9 @@
 
 HA's pins (aiohttp, SQLAlchemy, orjson…) conflict with the project's, so it lives in `.venv-ha`,
 built once from `tests/homeassistant/requirements-ha-2024.3.3.txt` (as pip constraints: without
-them pip backtracks for many minutes) and reused while its stamp matches the requirements.
-The measured facts this follows are in docs/home-assistant.md.
+them pip backtracks for many minutes) and reused while its stamp matches the recipe (that file and
+PACKAGES). A changed recipe updates a complete venv in place, so HA processes other test runs have
+started from it keep running. The measured facts this follows are in docs/home-assistant.md.
 """
 
 from __future__ import annotations
@@ -42,39 +43,48 @@ PACKAGES = [
     f"homeassistant=={HA_VERSION}", "home-assistant-frontend==20240307.0", "Pillow==10.2.0", "janus==1.0.0",
     "securetar==2024.2.1", "psutil-home-assistant==0.0.1", "SQLAlchemy==2.0.27", "fnv-hash-fast==0.5.0",
     "josepy<2",  # josepy 2.x breaks an import on HA's HTTP path: every request answers 500
+    # The `influxdb:` integration's client libraries (its manifest's pins): the layout-equality tests run it.
+    "influxdb==5.3.1", "influxdb-client==1.24.0",
 ]
 CLIENT_ID = "http://127.0.0.1/"  # IndieAuth client id: any URL on the same host is accepted
 
 
-def _stamp_value() -> str:
-    digest = hashlib.sha256(CONSTRAINTS.read_bytes() + "\n".join(PACKAGES).encode()).hexdigest()
+def _stamp_value(constraints: Path, packages: list[str]) -> str:
+    digest = hashlib.sha256(constraints.read_bytes() + "\n".join(packages).encode()).hexdigest()
     return f"{digest}\n"
 
 
-def ensure_venv(venv: Path = VENV) -> tuple[Path, float]:
+def ensure_venv(venv: Path = VENV, constraints: Path = CONSTRAINTS, packages: list[str] = PACKAGES,
+                executable: str = "hass") -> tuple[Path, float]:
     """The `hass` executable of a complete HA virtualenv, built if missing; returns (hass, seconds spent).
 
-    Idempotent and safe across concurrent test processes (a file lock); a stamp written last marks it
-    complete, so an interrupted install is redone rather than trusted.
+    Idempotent and safe across concurrent test processes (a file lock). A stamp written last marks it
+    complete for one recipe: no stamp (missing or interrupted build) builds it from scratch; a stamp of
+    another recipe updates it in place with pip (never removed: other runs' HA may be using it), and
+    an interrupted update is simply redone, as the old stamp stays until the update has finished.
     """
     stamp = venv / ".ha-installed"
-    hass = venv / "bin" / "hass"
+    hass = venv / "bin" / executable
+    recipe = _stamp_value(constraints, packages)
     started = time.monotonic()
     venv.parent.mkdir(parents=True, exist_ok=True)
     with open(venv.parent / f"{venv.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp.is_file() and stamp.read_text() == _stamp_value() and hass.is_file():
+        built = stamp.is_file() and hass.is_file()
+        if built and stamp.read_text() == recipe:
             return hass, time.monotonic() - started
-        shutil.rmtree(venv, ignore_errors=True)
+        if not built:
+            shutil.rmtree(venv, ignore_errors=True)
         log_path = venv.parent / f"{venv.name}-install.log"
         with open(log_path, "wb") as log:
             try:
-                subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, stdout=log, stderr=log)
+                if not built:
+                    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, stdout=log, stderr=log)
                 pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
-                subprocess.run([*pip, "-c", str(CONSTRAINTS), *PACKAGES], check=True, stdout=log, stderr=log)
+                subprocess.run([*pip, "-c", str(constraints), *packages], check=True, stdout=log, stderr=log)
             except subprocess.CalledProcessError:
                 raise RuntimeError(f"installing Home Assistant failed; see {log_path}") from None
-        stamp.write_text(_stamp_value())
+        stamp.write_text(recipe)
     return hass, time.monotonic() - started
 
 
