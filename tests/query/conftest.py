@@ -1,12 +1,11 @@
 """The query function served (template entry, real process) over a real event store and metadata DB
-holding the dataset's home: once per module and backend (SQLite, InfluxDB 1.x)."""
+holding the dataset's home: once per module and backend (SQLite, InfluxDB 1.x, InfluxDB 1.x with Home
+Assistant's layout written beside the events)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -18,8 +17,9 @@ from tests.query import dataset
 from tests.support.function import served
 from tests.support.http import Reply, call
 from tests.support.runtime import REPO
+from tests.support.servers import store_url
 
-BACKENDS = ["sqlite", "influxdb1"]
+BACKENDS = ["sqlite", "influxdb1", "influxdb1-ha"]
 
 
 @dataclass
@@ -41,12 +41,6 @@ class Served:
         return reply.json()
 
 
-def make_store_url(backend: str, folder: Path, request: pytest.FixtureRequest) -> str:
-    if backend == "sqlite":
-        return f"sqlite:///{folder}/events.db"
-    return request.getfixturevalue("influxdb").url(f"q_{uuid.uuid4().hex[:12]}")
-
-
 def load(store_url: str, metadata_url: str, home: dataset.Home) -> None:
     store = open_event_store(store_url)
     store.write(home.records)
@@ -65,9 +59,9 @@ def home() -> dataset.Home:
 def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
         home: dataset.Home) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp(f"query-{request.param}")
-    store_url = make_store_url(request.param, folder, request)
+    events_url = store_url(request.param, folder, request)
     metadata_url = f"sqlite:///{folder}/metadata.db"
-    load(store_url, metadata_url, home)
-    env = {"EVENT_STORE_URL": store_url, "METADATA_DB_URL": metadata_url, "SECRETS_DIR": str(folder / "secrets")}
+    load(events_url, metadata_url, home)
+    env = {"EVENT_STORE_URL": events_url, "METADATA_DB_URL": metadata_url, "SECRETS_DIR": str(folder / "secrets")}
     with served(REPO / "functions" / "query", "query", folder / "query.log", env) as url:
-        yield Served(url, request.param, home, store_url, metadata_url)
+        yield Served(url, request.param, home, events_url, metadata_url)

@@ -11,7 +11,7 @@ import pytest
 from ingestor.store import open_event_store
 from tests.support.servers import store_url
 
-BACKENDS = ["sqlite", "postgresql", "influxdb1"]
+BACKENDS = ["sqlite", "postgresql", "influxdb1", "influxdb1-ha"]
 
 
 @pytest.fixture(params=BACKENDS)

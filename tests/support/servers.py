@@ -128,9 +128,11 @@ class InfluxDB1Server:
 
 
 def store_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """A fresh event store of `backend` (sqlite | postgresql | influxdb1) on the session's servers."""
+    """A fresh event store of `backend` on the session's servers: sqlite | postgresql | influxdb1 |
+    influxdb1-ha (InfluxDB 1.x writing Home Assistant's layout too, with HA's default options)."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_path}/events.db"
     if backend == "postgresql":
         return request.getfixturevalue("postgres").new_database()
-    return request.getfixturevalue("influxdb").url(f"t_{uuid.uuid4().hex[:12]}")
+    url = request.getfixturevalue("influxdb").url(f"t_{uuid.uuid4().hex[:12]}")
+    return f"{url}?layout=homeassistant" if backend == "influxdb1-ha" else url

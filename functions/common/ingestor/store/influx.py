@@ -5,21 +5,29 @@ v1 HTTP API; the password may instead be the secret `influxdb-password`), and
 `influxdb2://host:8086/<bucket>?org=<org>[&tls=1&ca=<file>]` (2.x; token from the secret
 `influxdb-token` or INFLUXDB_TOKEN). A point is keyed by measurement, tags and time, so writing an
 event again overwrites it with itself: writes are idempotent on event_id.
+
+`&layout=homeassistant` also writes every state change as Home Assistant's `influxdb:` integration does
+(halayout.py, with the options of INFLUXDB_HA_CONFIG), beside the events' own points, so dashboards built on
+HA's layout keep working. The events' points are then read from their own measurements only (named by the
+measurements holding an event_type tag: HA's points never have one), and deletes leave HA's points alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ingestor import config
+from ingestor import config, metrics
 from ingestor.store import cursor as cursors
+from ingestor.store import haconfig
 from ingestor.store import influxql as iql
 from ingestor.store import series as series_
+from ingestor.store.halayout import HaLayout
 from ingestor.store.influxtransport import ClientTransport, HttpTransport, Transport
 from ingestor.store.lineprotocol import AGGREGATE_MEASUREMENTS, aggregate_point, point, record_from
 from ingestor.store.model import (
@@ -32,6 +40,7 @@ from ingestor.store.model import (
     Health,
     Page,
     StoreError,
+    StoreUnavailable,
 )
 from ingestor.store.timerange import from_micros, to_micros
 from ingestor.timeutil import parse_timestamp
@@ -42,6 +51,12 @@ TRACE_BEFORE = dt.timedelta(hours=1)
 TRACE_AFTER = dt.timedelta(days=3)
 
 
+logger = logging.getLogger(__name__)
+_ha_refused = metrics.counter("store_ha_layout_refused_total",
+                              "Batches of HA-layout points InfluxDB refused (the events themselves were stored)")
+LAYOUTS = ("native", "homeassistant")
+
+
 def open_influx(url: str) -> InfluxEventStore:
     parts = urlsplit(url)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
@@ -49,15 +64,20 @@ def open_influx(url: str) -> InfluxEventStore:
     base = f"{'https' if tls else 'http'}://{parts.hostname}:{parts.port or 8086}"
     verify: bool | str = query.get("ca") or True
     name = unquote(parts.path.strip("/")) or "ha_events"
-    if parts.scheme.startswith("influxdb2"):
+    layout = query.get("layout", "native")
+    if layout not in LAYOUTS:
+        raise ValueError(f"EVENT_STORE_URL: layout={layout!r} is not one of {', '.join(LAYOUTS)}")
+    v2 = parts.scheme.startswith("influxdb2")
+    ha = HaLayout(haconfig.load(), api="2" if v2 else "1") if layout == "homeassistant" else None
+    if v2:
         token = config.secret("influxdb-token", "INFLUXDB_TOKEN")
         if not token or "org" not in query:
             raise ValueError("influxdb2:// needs ?org= and the secret influxdb-token (or INFLUXDB_TOKEN)")
-        return InfluxEventStore(ClientTransport(base, query["org"], name, token, verify=verify))
+        return InfluxEventStore(ClientTransport(base, query["org"], name, token, verify=verify), ha_layout=ha)
     password = unquote(parts.password) if parts.password else config.secret("influxdb-password", "INFLUXDB_PASSWORD")
     auth = (unquote(parts.username), password or "") if parts.username else None
     transport = HttpTransport(base, name, query.get("rp"), auth=auth, verify=verify)
-    return InfluxEventStore(transport, create_database=True)
+    return InfluxEventStore(transport, create_database=True, ha_layout=ha)
 
 
 def _rows(series: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, str], dict[str, Any]]]:
@@ -73,10 +93,12 @@ def _identifier(name: str) -> str:
 
 
 class InfluxEventStore:
-    def __init__(self, transport: Transport, create_database: bool = False) -> None:
+    def __init__(self, transport: Transport, create_database: bool = False, ha_layout: HaLayout | None = None) -> None:
         self.transport = transport
         self.backend = transport.name
+        self.ha_layout = ha_layout
         self._create_database = create_database
+        self._ha_reasons: set[str] = set()
 
     def _prepare(self) -> None:
         if self._create_database:
@@ -84,27 +106,57 @@ class InfluxEventStore:
             self._create_database = False
 
     def write(self, records: list[dict[str, Any]]) -> None:
-        if records:
-            self._prepare()
-            self.transport.write("\n".join(point(r) for r in records))
+        if not records:
+            return
+        self._prepare()
+        self.transport.write("\n".join(point(r) for r in records))
+        ha_lines = self.ha_layout.lines(records) if self.ha_layout is not None else []
+        if ha_lines:
+            self._write_ha(ha_lines)
+
+    def _write_ha(self, lines: list[str]) -> None:
+        """HA's points, after the events': an outage raises (the batch is retried, rewriting is harmless);
+        a refusal (a field type conflict HA's own writes left in the database) loses what HA would lose too,
+        and is counted and logged once per reason, as the events themselves are stored."""
+        try:
+            self.transport.write("\n".join(lines))
+        except StoreUnavailable:
+            raise
+        except StoreError as exc:
+            _ha_refused.inc()
+            reason = str(exc)
+            if reason not in self._ha_reasons and len(self._ha_reasons) < 100:
+                self._ha_reasons.add(reason)
+                logger.error("InfluxDB refused points of HA's layout (the events are stored): %s", reason)
+
+    def _event_measurements(self) -> list[str]:
+        """The measurements of the events' own points (HA's points never carry an event_type tag)."""
+        return sorted({s.get("name", "") for s in self._select('SHOW TAG VALUES WITH KEY = "event_type"')})
+
+    def _events(self) -> str:
+        """The FROM clause of the events' own points: every measurement, unless HA's points share the database
+        (their fields' types would then blur the events' columns), then the event measurements by name."""
+        if self.ha_layout is None:
+            return iql.EVENTS
+        return ", ".join(_identifier(n) for n in self._event_measurements()) or iql.NOTHING
 
     def delete(self, start: dt.datetime, end: dt.datetime) -> int:
-        """Events of [start, end) go; the summaries of the same range (aggregates_*) stay."""
+        """Events of [start, end) go; the summaries of the same range (aggregates_*) and HA's points stay."""
         self._prepare()
         removed = self.count(EventFilter(start=start, end=end))
         start_ns, end_ns = to_micros(start) * 1000, to_micros(end) * 1000
-        measurements = self._measurements()
-        if not set(measurements) & set(AGGREGATE_MEASUREMENTS.values()):
-            self.transport.delete(start_ns, end_ns)
-        elif self.backend == "influxdb1":  # DELETE FROM each event measurement, in one request
-            events = [m for m in measurements if m not in AGGREGATE_MEASUREMENTS.values()]
-            if events:
-                self.transport.query("; ".join(f"DELETE FROM {_identifier(m)} WHERE time >= {start_ns} "
-                                               f"AND time < {end_ns}" for m in events))
-        else:  # 2.x deletes by predicate without `!=`: keep the summaries by writing them back
+        if self.backend == "influxdb1":
+            self.transport.query(f"DELETE FROM {iql.EVENTS} WHERE {iql.IS_EVENT} AND time >= {start_ns} "
+                                 f"AND time < {end_ns}")
+        elif self.ha_layout is not None:  # 2.x deletes by predicate, without `!=` or OR: one per measurement
+            for name in self._event_measurements() if removed else []:
+                self.transport.delete(start_ns, end_ns, f"_measurement={_identifier(name)}")  # type: ignore
+        elif set(self._measurements()) & set(AGGREGATE_MEASUREMENTS.values()):  # write the summaries back
             kept = [a for period in AGGREGATE_MEASUREMENTS for a in self.aggregates(None, period, start, end)]
-            self.transport.delete(start_ns, end_ns)
+            self.transport.delete(start_ns, end_ns)  # type: ignore[attr-defined]
             self.write_aggregates(kept)
+        else:
+            self.transport.delete(start_ns, end_ns)  # type: ignore[attr-defined]
         return removed
 
     def _measurements(self) -> list[str]:
@@ -123,7 +175,7 @@ class InfluxEventStore:
             ts, event_id = cursors.decode(cursor)
             extra.append(f"time <= {ts * 1000}")
         # LIMIT applies per measurement: the newest `limit` overall are among the union.
-        records = self._records(f"SELECT * FROM {iql.EVENTS} WHERE {iql.where(f, extra)} "
+        records = self._records(f"SELECT * FROM {self._events()} WHERE {iql.where(f, extra)} "
                                 f"ORDER BY time DESC LIMIT {limit + 1 + (64 if cursor else 0)}")
         keyed = sorted(((to_micros(parse_timestamp(r["time_fired"])), r["event_id"], r) for r in records),
                        key=lambda k: (k[0], k[1]), reverse=True)
@@ -135,12 +187,12 @@ class InfluxEventStore:
 
     def count(self, f: EventFilter) -> int:
         return sum(int(c.get("count") or 0) for _, _, c in _rows(self._select(
-            f'SELECT count("event_id") FROM {iql.EVENTS} WHERE {iql.where(f)}')))
+            f'SELECT count("event_id") FROM {self._events()} WHERE {iql.where(f)}')))
 
     def counts(self, f: EventFilter, by: GroupBy, limit: int = 20) -> list[tuple[str | None, int]]:
         totals: dict[str | None, int] = defaultdict(int)
         for _, tags, columns in _rows(self._select(
-                f'SELECT count("event_id") FROM {iql.EVENTS} WHERE {iql.where(f)} GROUP BY "{by}"')):
+                f'SELECT count("event_id") FROM {self._events()} WHERE {iql.where(f)} GROUP BY "{by}"')):
             totals[tags.get(by) or None] += int(columns.get("count") or 0)
         return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0] or ""))[:limit]
 
@@ -152,7 +204,7 @@ class InfluxEventStore:
         the time a ULID context id carries bounds the scan to when its events can have happened."""
         created = iql.ulid_time(context_id)
         window = EventFilter(start=created - TRACE_BEFORE, end=created + TRACE_AFTER) if created else EventFilter()
-        q = f'SELECT * FROM {iql.EVENTS} WHERE {iql.where(window, [f"{field} = {iql.string(context_id)}"])}'
+        q = f'SELECT * FROM {self._events()} WHERE {iql.where(window, [f"{field} = {iql.string(context_id)}"])}'
         return sorted(self._records(q), key=lambda r: r["time_fired"])
 
     def by_context(self, context_id: str) -> list[dict[str, Any]]:
@@ -163,7 +215,7 @@ class InfluxEventStore:
 
     def durations(self, f: EventFilter, limit: int = 50) -> list[DurationStat]:
         """Aggregated here: InfluxQL cannot group by a field (the state left)."""
-        q = (f'SELECT "entity_id", "old_state", "duration_in_state" FROM {iql.EVENTS} '
+        q = (f'SELECT "entity_id", "old_state", "duration_in_state" FROM {self._events()} '
              f'WHERE {iql.where(f, ["duration_in_state >= 0"])} LIMIT {SCAN_LIMIT}')
         groups: dict[tuple[str, str | None], list[float]] = defaultdict(list)
         for _, _, c in _rows(self._select(q)):
@@ -173,7 +225,7 @@ class InfluxEventStore:
 
     def duration_samples(self, f: EventFilter, limit: int = 50_000) -> list[DurationSample]:
         """Single durations, newest first; LIMIT applies per measurement, so the union is cut here."""
-        q = (f'SELECT "event_id", "entity_id", "old_state", "duration_in_state" FROM {iql.EVENTS} '
+        q = (f'SELECT "event_id", "entity_id", "old_state", "duration_in_state" FROM {self._events()} '
              f'WHERE {iql.where(f, ["duration_in_state >= 0"])} ORDER BY time DESC LIMIT {int(limit)}')
         found = [DurationSample(c.get("event_id") or "", c.get("entity_id") or "", c.get("old_state"),
                                 from_micros(int(c["time"])), float(c["duration_in_state"]))
@@ -184,7 +236,7 @@ class InfluxEventStore:
     def grid(self, f: EventFilter, by: GroupBy, seconds: int) -> list[tuple[str | None, Any, int]]:
         cells: dict[tuple[str | None, int], int] = defaultdict(int)
         for _, tags, c in _rows(self._select(
-                f'SELECT count("event_id") FROM {iql.EVENTS} WHERE {iql.where(f)} '
+                f'SELECT count("event_id") FROM {self._events()} WHERE {iql.where(f)} '
                 f'GROUP BY time({int(seconds)}s), "{by}" fill(none)')):
             if c.get("count"):
                 cells[(tags.get(by) or None, int(c["time"]))] += int(c["count"])
@@ -194,7 +246,7 @@ class InfluxEventStore:
     def last_seen(self, f: EventFilter, by: GroupBy, limit: int = 1000) -> list[tuple[str | None, Any]]:
         newest: dict[str | None, int] = {}
         for _, tags, c in _rows(self._select(
-                f'SELECT last("event_id") FROM {iql.EVENTS} WHERE {iql.where(f)} GROUP BY "{by}"')):
+                f'SELECT last("event_id") FROM {self._events()} WHERE {iql.where(f)} GROUP BY "{by}"')):
             key = tags.get(by) or None
             newest[key] = max(newest.get(key, c["time"]), c["time"])
         ordered = sorted(newest.items(), key=lambda kv: (-kv[1], kv[0] or ""))[:limit]
@@ -206,7 +258,7 @@ class InfluxEventStore:
         at = start
         while at < end:
             upto = min(at + window, end)
-            records = self._records(f"SELECT * FROM {iql.EVENTS} WHERE "
+            records = self._records(f"SELECT * FROM {self._events()} WHERE "
                                     f"{iql.where(EventFilter(start=at, end=upto))} ORDER BY time ASC")
             records.sort(key=lambda r: (r["time_fired"], r["event_id"]))
             for i in range(0, len(records), batch):
@@ -257,7 +309,7 @@ class InfluxEventStore:
     def stats(self, f: EventFilter, seconds: int) -> list[Aggregate]:
         acc: dict[int, list[float]] = {}
         q = (f'SELECT count("event_id") AS n, count("state_value") AS nv, sum("state_value") AS sv, '
-             f'min("state_value") AS lo, max("state_value") AS hi FROM {iql.EVENTS} WHERE {iql.where(f)} '
+             f'min("state_value") AS lo, max("state_value") AS hi FROM {self._events()} WHERE {iql.where(f)} '
              f"GROUP BY time({int(seconds)}s) fill(none)")
         for _, _, c in _rows(self._select(q)):
             if not c.get("n"):

@@ -9,6 +9,7 @@ from ingestor.store.model import EventFilter
 from ingestor.store.timerange import to_micros
 
 EVENTS = '/.*/'  # every measurement; event points are told apart by their event_type tag
+NOTHING = '/^$/'  # no measurement (none has an empty name)
 IS_EVENT = "\"event_type\" != ''"
 
 

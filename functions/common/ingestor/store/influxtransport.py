@@ -19,7 +19,6 @@ class Transport(Protocol):
 
     def write(self, lines: str) -> None: ...
     def query(self, q: str) -> list[dict[str, Any]]: ...
-    def delete(self, start_ns: int, stop_ns: int) -> None: ...
     def ping(self) -> None: ...
     def close(self) -> None: ...
 
@@ -85,10 +84,6 @@ class HttpTransport:
     def query(self, q: str) -> list[dict[str, Any]]:
         return _series(self._request("POST", "/query", params={**self._params(), "epoch": "u"}, data={"q": q}).json())
 
-    def delete(self, start_ns: int, stop_ns: int) -> None:
-        self._request("POST", "/query", params=self._params(),
-                      data={"q": f"DELETE WHERE time >= {start_ns} AND time < {stop_ns}"})
-
     def ping(self) -> None:
         self._request("GET", "/ping")
 
@@ -128,14 +123,16 @@ class ClientTransport(HttpTransport):
         except Exception as exc:  # urllib3 connection errors surface as many types
             raise StoreUnavailable(f"InfluxDB unreachable: {type(exc).__name__}") from None
 
-    def delete(self, start_ns: int, stop_ns: int) -> None:
+    def delete(self, start_ns: int, stop_ns: int, predicate: str = "") -> None:
+        """The 2.x delete API: every point of [start, stop) matching `predicate` (tag and _measurement
+        equality only, joined by AND)."""
         import datetime as dt
 
         def at(ns: int) -> dt.datetime:
             return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC)
 
         try:
-            self.client.delete_api().delete(at(start_ns), at(stop_ns), "", bucket=self.bucket, org=self.org)
+            self.client.delete_api().delete(at(start_ns), at(stop_ns), predicate, bucket=self.bucket, org=self.org)
         except Exception as exc:
             raise StoreUnavailable(f"InfluxDB delete failed: {type(exc).__name__}") from None
 
