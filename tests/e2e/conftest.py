@@ -31,11 +31,11 @@ class Sandbox:
         return f"{self.runtime.gateway}/function/query"
 
 
-def e2e_stack(path: Path) -> Path:
-    """stack.yml reduced to STAGES (handler paths made absolute, since the file lives elsewhere)."""
+def e2e_stack(path: Path, stages: tuple[str, ...] = STAGES) -> Path:
+    """stack.yml reduced to `stages` (handler paths made absolute, since the file lives elsewhere)."""
     stack = yaml.safe_load((REPO / "stack.yml").read_text())
     stack["functions"] = {name: {**spec, "handler": str((REPO / spec["handler"]).resolve())}
-                          for name, spec in stack["functions"].items() if name in STAGES}
+                          for name, spec in stack["functions"].items() if name in stages}
     stack["configuration"]["copy"] = [str(REPO / "functions" / "common")]
     path.write_text(yaml.safe_dump(stack, sort_keys=False))
     return path
