@@ -53,6 +53,7 @@ bench: setup
 	$(PY) bench/pipeline_throughput.py
 	$(PY) bench/bridge_throughput.py
 	$(PY) bench/store_benchmark.py
+	$(PY) bench/influx_layout_benchmark.py
 	$(PY) bench/archive_benchmark.py
 	$(PY) bench/webhook_dispatch.py
 	$(PY) bench/query_latency.py

@@ -1,4 +1,5 @@
-"""Event store write throughput and dashboard query latency, per backend (SQLite, PostgreSQL, InfluxDB 1.x).
+"""Event store write throughput and dashboard query latency, per backend (SQLite, PostgreSQL, InfluxDB 1.x, and
+InfluxDB 1.x with layout=homeassistant: HA's own points written beside the events').
 
 Writes: fresh events written at batch sizes 1, 100 and 1,000 into a fresh database per backend and batch
 size; only the wall time of `store.write` counts. Queries: 1,000,000 events (30 days of a home: ~300
@@ -9,7 +10,8 @@ with their own event id, time, state and context. The servers are the tests' (te
 PostgreSQL with fsync=off, InfluxDB 1.x with its default WAL fsync; SQLite is WAL with synchronous=NORMAL.
 Prints figures; asserts nothing about time.
 
-    python bench/store_benchmark.py [--events 1000000] [--backends sqlite,postgresql,influxdb1] [--runs 30]
+    python bench/store_benchmark.py [--events 1000000] [--backends sqlite,postgresql,influxdb1,influxdb1-ha]
+                                    [--runs 30]
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from ingestor.timeutil import format_timestamp  # noqa: E402
 from tests.support.ha_events import state_changed  # noqa: E402
 from tests.support.servers import InfluxDB1Server, PostgresServer  # noqa: E402
 
-BACKENDS = ("sqlite", "postgresql", "influxdb1")
+BACKENDS = ("sqlite", "postgresql", "influxdb1", "influxdb1-ha")
 WRITES = ((1, 2_000), (100, 50_000), (1_000, 100_000))  # (batch size, events written)
 LOAD_BATCH = 5_000
 LOAD_BUDGET_S = 360  # a load projected past this is reported (never silently shrunk)
@@ -417,9 +419,12 @@ class PostgresBackend:
 
 
 class InfluxBackend:
-    name = "influxdb1"
+    """InfluxDB 1.x; layout=homeassistant also writes each state change as HA's influxdb: integration does
+    (with HA's default options), so the two rows compare what that layout costs."""
 
-    def __init__(self) -> None:
+    def __init__(self, layout: str = "native") -> None:
+        self.layout = layout
+        self.name = "influxdb1" if layout == "native" else "influxdb1-ha"
         self.server: InfluxDB1Server | None = None
 
     def start(self) -> None:
@@ -428,7 +433,7 @@ class InfluxBackend:
 
     def url(self, tag: str) -> str:
         assert self.server
-        return self.server.url(tag)
+        return self.server.url(tag) + ("" if self.layout == "native" else f"?layout={self.layout}")
 
     def after_load(self, tag: str) -> str | None:
         return None
@@ -691,7 +696,8 @@ def main() -> None:
     results = {name: Result() for name in names}
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="ha-ingestor-bench-") as tmp:
-        backends = {"sqlite": SqliteBackend(Path(tmp)), "postgresql": PostgresBackend(), "influxdb1": InfluxBackend()}
+        backends = {"sqlite": SqliteBackend(Path(tmp)), "postgresql": PostgresBackend(), "influxdb1": InfluxBackend(),
+                    "influxdb1-ha": InfluxBackend("homeassistant")}
         try:
             for name in names:
                 try:

@@ -41,7 +41,7 @@ def test_only_state_changes_become_points() -> None:
 
 
 def test_a_non_finite_state_number_leaves_out_the_value_but_keeps_the_attributes_on_api_v1_too() -> None:
-    """HA's 1.x client sends value=nan, which InfluxDB refuses with the whole batch; its 2.x client leaves it out."""
+    """HA's 1.x client sends value=nan, and InfluxDB refuses that point whole; HA's 2.x client leaves it out."""
     point = layout().point(record(state="nan", unit_of_measurement="W", friendly_name="N"))
     assert point is not None and point.fields == {"friendly_name_str": "N"}
     assert layout().line(HaPoint("W", {}, {}, 1)) is None

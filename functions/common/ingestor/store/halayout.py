@@ -11,9 +11,9 @@ What InfluxDB stores is what HA's writes leave stored: its client libraries esca
 then keeps as they are (a backslash doubled by the 1.x client; a newline kept as the two characters `\\n`),
 and this module reproduces that, then writes it with the shared line-protocol escaping.
 
-Where HA would lose data this writes it: a non-finite state number is left out rather than failing the
-whole batch (HA's 1.x client sends `nan`, which InfluxDB refuses), and `precision` us/ns on API v1, which
-HA's 1.x client refuses at setup, are honoured.
+Where HA would lose data this writes it: a non-finite state number is left out of a point that keeps its
+other fields (HA's 1.x client sends `value=nan`, and InfluxDB refuses that point whole), and `precision`
+us/ns on API v1, which HA's 1.x client refuses at setup, are honoured.
 """
 
 from __future__ import annotations
@@ -154,6 +154,7 @@ class HaLayout:
         self._admits = entity_filter(options.include, options.exclude)
         self._entity = EntityConfig(options)
         self._ignored = set(options.ignore_attributes)
+        self._name = functools.lru_cache(maxsize=65536)(self._escaped_name)  # names repeat point after point
 
     def point(self, record: dict[str, Any]) -> HaPoint | None:
         state, entity_id = record.get("state"), record.get("entity_id")
@@ -240,7 +241,7 @@ class HaLayout:
     def _stored_text(self, text: str) -> str:
         return text if self.api == "2" else text.replace("\n", "\\n")
 
-    def _name(self, name: str) -> str:
+    def _escaped_name(self, name: str) -> str:
         escaped = _escape_tag(self._stored_name(name))
         trailing = len(escaped) - len(escaped.rstrip("\\"))
         return escaped + "\\" if trailing % 2 else escaped  # an odd last backslash would escape the delimiter
