@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
 from demo import home
 from demo.readiness import bridge_subscribed
 from tests.e2e.reads import QueryAPI
 from tests.support.homeassistant import HomeAssistant, ensure_venv
-from tests.support.runtime import REPO, LocalRuntime
+from tests.support.runtime import LocalRuntime, stack_of
 
 # Every stage between HA and the query API, configured exactly as stack.yml configures them.
 STAGES = ("validate", "normalize", "weather-enrich", "write", "metadata-sync", "query")
@@ -31,17 +30,6 @@ class Sandbox:
         return f"{self.runtime.gateway}/function/query"
 
 
-def e2e_stack(path: Path, stages: tuple[str, ...] = STAGES) -> Path:
-    """stack.yml reduced to `stages` (handler paths made absolute, since the file lives elsewhere)."""
-    stack = yaml.safe_load((REPO / "stack.yml").read_text())
-    stack["functions"] = {name: {**spec, "handler": str((REPO / spec["handler"]).resolve())}
-                          for name, spec in stack["functions"].items() if name in stages}
-    stack["configuration"]["copy"] = [str(REPO / "functions" / "common")]
-    path.write_text(yaml.safe_dump(stack, sort_keys=False))
-    return path
-
-
-
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     ensure_venv()
@@ -51,7 +39,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     try:
         (workdir / "secrets").mkdir()
         (workdir / "secrets" / "ha-token").write_text(ha.token or "")
-        runtime = LocalRuntime(workdir, stack=e2e_stack(workdir / "stack.e2e.yml"),
+        runtime = LocalRuntime(workdir, stack=stack_of(workdir / "stack.e2e.yml", STAGES),
                                env={"HA_URL": ha.url, "BRIDGE_BATCH_MS": "50"})
         runtime.start(timeout=180)
         deadline = time.monotonic() + 60

@@ -19,10 +19,9 @@ import pytest
 
 from demo.driver import HAClient
 from demo.readiness import bridge_subscribed
-from tests.e2e.conftest import e2e_stack
 from tests.halayout import snapshot
 from tests.halayout.scenario import quiet, start_ha
-from tests.support.runtime import LocalRuntime
+from tests.support.runtime import LocalRuntime, stack_of
 from tests.support.servers import InfluxDB1Server
 
 pytestmark = pytest.mark.integration
@@ -63,7 +62,7 @@ def test_an_influxdb_outage_loses_has_points_but_none_of_ha_ingestors(
     try:
         (tmp_path / "secrets").mkdir()
         (tmp_path / "secrets" / "ha-token").write_text(ha.token or "")
-        stack = e2e_stack(tmp_path / "stack.yml", ("validate", "normalize", "weather-enrich", "write"))
+        stack = stack_of(tmp_path / "stack.yml", ("validate", "normalize", "weather-enrich", "write"))
         runtime = LocalRuntime(tmp_path, stack=stack, env={
             "HA_URL": ha.url, "BRIDGE_BATCH_MS": "50", "EVENT_STORE_URL": f"{server.url(b)}?layout=homeassistant",
             "INFLUXDB_HA_CONFIG": str(ha.config_dir / "configuration.yaml")}).start(timeout=180)

@@ -12,11 +12,24 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from localfaas.call import signature
 from tests.support.http import Reply, call
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_STACK = REPO / "tests" / "stack.test.yml"
+
+
+def stack_of(path: Path, stages: tuple[str, ...]) -> Path:
+    """stack.yml reduced to `stages`, written to `path` (handler paths made absolute, since the file lives
+    elsewhere): a runtime of the real configuration of just those functions."""
+    stack = yaml.safe_load((REPO / "stack.yml").read_text())
+    stack["functions"] = {name: {**spec, "handler": str((REPO / spec["handler"]).resolve())}
+                          for name, spec in stack["functions"].items() if name in stages}
+    stack["configuration"]["copy"] = [str(REPO / "functions" / "common")]
+    path.write_text(yaml.safe_dump(stack, sort_keys=False))
+    return path
 
 
 class LocalRuntime:
