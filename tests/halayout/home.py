@@ -94,9 +94,8 @@ def configure(influxdb: str, files: dict[str, str] | None = None) -> Any:
     return write
 
 
-def drive(client: HAClient, rest: list[tuple[str, str, dict[str, Any]]] | None = None) -> int:
-    """The changes, in order: service calls on real entities between the REST-set states. Returns the calls."""
-    calls = 0
+def drive(client: HAClient, rest: list[tuple[str, str, dict[str, Any]]] | None = None) -> None:
+    """The changes, in order: a service call on a real entity after every two REST-set states."""
     states = list(REST_STATES if rest is None else rest)
     services: list[tuple[str, str, dict[str, Any]]] = [
         ("input_number", "set_value", {"entity_id": "input_number.living_room_temperature_raw", "value": 21.5}),
@@ -120,9 +119,6 @@ def drive(client: HAClient, rest: list[tuple[str, str, dict[str, Any]]] | None =
             if states:
                 entity, state, attributes = states.pop(0)
                 client.request("POST", f"/api/states/{entity}", {"state": state, "attributes": attributes})
-                calls += 1
         if services:
             domain, service, data = services.pop(0)
             client.call(domain, service, **data)
-            calls += 1
-    return calls
