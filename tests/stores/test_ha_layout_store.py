@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from ingestor import normalization
-from ingestor.store import open_event_store
+from ingestor.store import haconfig, open_event_store
 from ingestor.store.model import Aggregate, EventFilter
 from tests.halayout import snapshot
 from tests.support.ha_events import state_changed
@@ -81,3 +81,16 @@ def test_a_ha_point_influxdb_refuses_leaves_the_events_stored_counted_and_logged
     assert store.count(EventFilter()) == 2
     assert REGISTRY.get_sample_value("ha_ingestor_store_ha_layout_refused_total") == refused + 2
     assert caplog.text.count("refused points of HA's layout") == 1 and "field type conflict" in caplog.text
+
+
+def test_a_tag_value_ending_in_a_backslash_is_stored_with_a_space_after_it(
+        influxdb: InfluxDB1Server, database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """InfluxDB 1.x cannot store a tag value ending in a backslash (HA's own write of it is refused, point and
+    all); the point is kept, as the events' tags are, with one space after it (the backslash doubled, as HA's
+    1.x client doubles every backslash)."""
+    monkeypatch.setenv(haconfig.SETTING, "tags_attributes: room")
+    store = open_event_store(f"{influxdb.url(database)}?layout=homeassistant")
+    store.write([reading("sensor.t", T0, "21.5", room="hall\\")])
+    store.close()
+    (point,) = snapshot.snapshot(influxdb, database)["°C"].points
+    assert ("room", "hall\\\\ ") in point[1]

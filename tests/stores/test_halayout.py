@@ -66,11 +66,6 @@ def test_names_and_text_are_stored_as_each_client_leaves_them() -> None:
     assert layout(api="2").line(point) == 'a\\b,entity_id=x\\ny k\\ey="one\ntwo \\\\ three" 5'
 
 
-def test_a_name_ending_in_a_backslash_does_not_escape_the_delimiter_after_it() -> None:
-    line = layout(api="2").line(HaPoint("m", {"room": "a\\"}, {"v": 1.0}, 5))
-    assert line == "m,room=a\\\\ v=1.0 5"
-
-
 def test_attributes_of_python_types_json_flattens_are_written_as_ha_holds_them() -> None:
     fields = layout().point(record(
         "light.l", "on", supported_color_modes=["brightness", "hs"], hs_color=[30.5, 50.0], rgb_color=[255, 0, 0],

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingestor.store.haconfig import EntityOptions, Filter, HaInfluxOptions
-from ingestor.store.lineprotocol import _escape_tag, _float, _string
+from ingestor.store.lineprotocol import _float, _string, _tag_value
 from ingestor.store.timerange import to_micros
 from ingestor.timeutil import parse_timestamp
 
@@ -242,9 +242,9 @@ class HaLayout:
         return text if self.api == "2" else text.replace("\n", "\\n")
 
     def _escaped_name(self, name: str) -> str:
-        escaped = _escape_tag(self._stored_name(name))
-        trailing = len(escaped) - len(escaped.rstrip("\\"))
-        return escaped + "\\" if trailing % 2 else escaped  # an odd last backslash would escape the delimiter
+        """Escaped as a tag value is: one ending in a backslash (which InfluxDB cannot store, so HA loses the
+        point) gets a space after it."""
+        return _tag_value(self._stored_name(name))
 
     def line(self, p: HaPoint) -> str | None:
         """The point as one line of line protocol (microsecond timestamps), or None if it has no field."""
