@@ -1,5 +1,6 @@
-"""Real servers for the archive tests: one SeaweedFS (S3) per session (InfluxDB and PostgreSQL are the
-session's, from tests/conftest.py); every test gets its own bucket and its own database."""
+"""Real servers for the archive tests: one S3 server per session and kind (tests/support/s3servers.py: SeaweedFS
+today; every test using `s3server` runs against each kind listed there), one nats-server (the archive's lease),
+InfluxDB and PostgreSQL from tests/conftest.py; every test gets its own bucket and its own database."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from ingestor.archive.s3 import Bucket
 from ingestor.archive.settings import Settings
 from ingestor.store import open_event_store
 from ingestor.store.model import EventFilter
+from localfaas.natsserver import NatsServer
 from tests.support.faultproxy import FaultProxy
 from tests.support.ha_events import state_changed
-from tests.support.seaweedfs import SeaweedFS
+from tests.support.s3servers import S3_SERVERS, S3Server
 from tests.support.servers import store_url
 
 NOW = dt.datetime(2026, 11, 1, 3, 17, tzinfo=dt.UTC)  # raw window 365 days: 2025-11-01 onward is kept raw
@@ -33,18 +35,31 @@ ALL = EventFilter()
 EARLY = dt.datetime(2025, 10, 1, tzinfo=dt.UTC)
 
 
-@pytest.fixture(scope="session")
-def seaweed() -> Iterator[SeaweedFS]:
-    server = SeaweedFS().start()
+@pytest.fixture(scope="session", params=sorted(S3_SERVERS))
+def s3server(request: pytest.FixtureRequest) -> Iterator[S3Server]:
+    server = S3_SERVERS[request.param]().start()
     yield server
     server.cleanup()
 
 
+@pytest.fixture(scope="session")
+def nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    with NatsServer(tmp_path_factory.mktemp("archive-nats")) as server:
+        yield server
+
+
 @pytest.fixture()
-def proxy(seaweed: SeaweedFS) -> Iterator[FaultProxy]:
-    front = FaultProxy(seaweed.port)
+def proxy(s3server: S3Server) -> Iterator[FaultProxy]:
+    front = FaultProxy(s3server.port)
     yield front
     front.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "influxdb1"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    event_store = open_event_store(store_url(request.param, tmp_path, request))
+    yield event_store
+    event_store.close()
 
 
 @pytest.fixture(params=["sqlite", "influxdb1"])
@@ -61,7 +76,7 @@ def sqlite_store(tmp_path: Path) -> Iterator[Any]:
     event_store.close()
 
 
-def settings_for(endpoint: str, bucket: str, server: SeaweedFS, **overrides: Any) -> Settings:
+def settings_for(endpoint: str, bucket: str, server: S3Server, **overrides: Any) -> Settings:
     values: dict[str, Any] = dict(
         endpoint=endpoint, bucket=bucket, region="us-east-1", prefix="home/", raw_retention_days=365,
         summary_retention_days=1825, schedule="17 3 * * *", create_bucket=True, max_attempts=2,
@@ -77,21 +92,21 @@ def bucket_name() -> str:
 
 
 @pytest.fixture()
-def archiver_for(seaweed: SeaweedFS, bucket_name: str) -> Callable[..., Archiver]:
-    """An Archiver for `store`, through `endpoint` (SeaweedFS itself unless a proxy is given)."""
+def archiver_for(s3server: S3Server, bucket_name: str) -> Callable[..., Archiver]:
+    """An Archiver for `store`, through `endpoint` (the S3 server itself unless a proxy is given)."""
 
     def make(event_store: Any, endpoint: str | None = None, **overrides: Any) -> Archiver:
-        current = settings_for(endpoint or seaweed.endpoint, bucket_name, seaweed, **overrides)
+        current = settings_for(endpoint or s3server.endpoint, bucket_name, s3server, **overrides)
         return Archiver(event_store, Bucket(current), current)
 
     return make
 
 
 @pytest.fixture()
-def s3(seaweed: SeaweedFS) -> Any:
+def s3(s3server: S3Server) -> Any:
     """A plain boto3 client, to look at (and damage) what the archive wrote."""
-    return boto3.client("s3", endpoint_url=seaweed.endpoint, region_name="us-east-1",
-                        aws_access_key_id=seaweed.access_key, aws_secret_access_key=seaweed.secret_key,
+    return boto3.client("s3", endpoint_url=s3server.endpoint, region_name="us-east-1",
+                        aws_access_key_id=s3server.access_key, aws_secret_access_key=s3server.secret_key,
                         config=Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
                                       response_checksum_validation="when_required"))
 
@@ -132,6 +147,23 @@ def everything(event_store: Any, flt: EventFilter = ALL) -> list[dict[str, Any]]
         end = min(end, dt.datetime(2025, 11, 4, tzinfo=dt.UTC))
     records = [r for batch in event_store.export(start, end) for r in batch]
     return sorted(records, key=lambda r: (r["time_fired"], r["event_id"]))
+
+
+def raw_rows(event_store: Any) -> list[Any]:
+    """Every event row exactly as the store holds it (SQL columns; InfluxDB fields and tags), in a fixed order:
+    what "byte for byte" is checked on, below the store's own reading."""
+    if getattr(event_store, "backend", "").startswith("influxdb"):
+        from ingestor.store import influxql
+
+        series = event_store.transport.query(f"SELECT * FROM {influxql.EVENTS}")
+        # a query over several measurements answers the union of their columns: a field's absence is None
+        rows = [(s["name"], tuple((c, x) for c, x in zip(s["columns"], v, strict=True) if x is not None))
+                for s in series for v in s.get("values", []) if not s["name"].startswith("aggregates_")]
+        return sorted(rows, key=repr)
+    from sqlalchemy import text
+
+    with event_store.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(text("SELECT * FROM events ORDER BY ts, event_id"))]
 
 
 @pytest.fixture()

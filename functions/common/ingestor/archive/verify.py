@@ -1,40 +1,51 @@
-"""Is an archived day what its manifest says? HEAD (exists, size, checksum metadata), then a full
-re-download: sha256 of the compressed bytes, sha256 of the NDJSON, row count, every line parses."""
+"""Is an archived object what its manifest says? HEAD (exists, size, checksum metadata), then a streaming
+re-download: its sha256 and size must be the manifest's. `fetch` keeps the bytes in a staged file for
+decoding (restore, merging late events); the content (rows, sha256 of the records) is checked as they are
+read (dayfile.read)."""
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import zlib
-from typing import Any
+import os
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
-from ingestor import jsoncodec
 from ingestor.archive.errors import VerificationError
 from ingestor.archive.s3 import Bucket
 
 
-def verify(bucket: Bucket, expected: dict[str, Any]) -> list[dict[str, Any]]:
-    """The archived records when the object matches `expected` (a manifest); VerificationError otherwise."""
+def _download(bucket: Bucket, expected: dict[str, Any], sink: Callable[[bytes], Any]) -> None:
     key = expected["object"]
     head = bucket.head(key)
     if head is None:
         raise VerificationError(f"{key}: missing")
     if head["size"] != expected["bytes"]:
         raise VerificationError(f"{key}: {head['size']} bytes, expected {expected['bytes']}")
-    if head["metadata"].get("sha256") not in (None, expected["sha256_gzip"]):
+    if head["metadata"].get("sha256") not in (None, expected["sha256"]):
         raise VerificationError(f"{key}: sha256 metadata differs from the manifest")
-    body = bucket.get(key)
-    if body is None:
+    sha = hashlib.sha256()
+
+    def take(chunk: bytes) -> None:
+        sha.update(chunk)
+        sink(chunk)
+
+    size = bucket.download(key, take)
+    if size is None:
         raise VerificationError(f"{key}: vanished during verification")
-    if len(body) != expected["bytes"] or hashlib.sha256(body).hexdigest() != expected["sha256_gzip"]:
+    if size != expected["bytes"] or sha.hexdigest() != expected["sha256"]:
         raise VerificationError(f"{key}: sha256 of the stored bytes differs from what was uploaded")
-    try:
-        ndjson = gzip.decompress(body)
-        records = [jsoncodec.loads(line) for line in ndjson.splitlines() if line]
-    except (OSError, EOFError, zlib.error, jsoncodec.JSONDecodeError) as exc:
-        raise VerificationError(f"{key}: unreadable ({type(exc).__name__})") from None
-    if hashlib.sha256(ndjson).hexdigest() != expected["sha256_ndjson"]:
-        raise VerificationError(f"{key}: sha256 of the NDJSON differs from the manifest")
-    if len(records) != expected["rows"]:
-        raise VerificationError(f"{key}: {len(records)} rows, the manifest says {expected['rows']}")
-    return records
+
+
+def verify_stored(bucket: Bucket, expected: dict[str, Any]) -> None:
+    """The stored bytes are the manifest's (nothing is kept: a freshly uploaded object's content was
+    checked on the staged file it was uploaded from)."""
+    _download(bucket, expected, lambda chunk: None)
+
+
+def fetch(bucket: Bucket, expected: dict[str, Any], directory: str) -> str:
+    """The object, verified byte for byte, in a staged file under `directory`; its path."""
+    path = os.path.join(directory, "fetched-" + os.path.basename(expected["object"]))
+    file: BinaryIO
+    with open(path, "wb") as file:
+        _download(bucket, expected, file.write)
+    return path

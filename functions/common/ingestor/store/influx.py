@@ -254,16 +254,38 @@ class InfluxEventStore:
 
     def export(self, start: dt.datetime, end: dt.datetime, batch: int = 5000,
                window: dt.timedelta = dt.timedelta(hours=1)) -> Iterator[list[dict[str, Any]]]:
-        """Oldest first, window by window (a window's events are read whole, then handed out in lists)."""
+        """Oldest first, in lists of at most about `batch`: each hour is cut, by its per-minute counts, into
+        reads of about `batch` events (a read is sorted whole; only a single minute holding more is larger),
+        so memory stays bounded however busy the day."""
         at = start
         while at < end:
             upto = min(at + window, end)
-            records = self._records(f"SELECT * FROM {self._events()} WHERE "
-                                    f"{iql.where(EventFilter(start=at, end=upto))} ORDER BY time ASC")
-            records.sort(key=lambda r: (r["time_fired"], r["event_id"]))
-            for i in range(0, len(records), batch):
-                yield records[i:i + batch]
+            for lo, hi in self._export_windows(at, upto, batch):
+                records = self._records(f"SELECT * FROM {self._events()} WHERE "
+                                        f"{iql.where(EventFilter(start=lo, end=hi))} ORDER BY time ASC")
+                records.sort(key=lambda r: (r["time_fired"], r["event_id"]))
+                for i in range(0, len(records), batch):
+                    yield records[i:i + batch]
             at = upto
+
+    def _export_windows(self, start: dt.datetime, end: dt.datetime,
+                        batch: int) -> list[tuple[dt.datetime, dt.datetime]]:
+        per_minute: dict[int, int] = defaultdict(int)
+        for _, _, c in _rows(self._select(f'SELECT count("event_id") FROM {self._events()} WHERE '
+                                          f"{iql.where(EventFilter(start=start, end=end))} "
+                                          "GROUP BY time(1m) fill(none)")):
+            per_minute[int(c["time"])] += int(c.get("count") or 0)
+        windows: list[tuple[dt.datetime, dt.datetime]] = []
+        lo, taken = start, 0
+        for minute in sorted(per_minute):
+            edge = max(from_micros(minute), start)
+            if taken and taken + per_minute[minute] > batch:
+                windows.append((lo, edge))
+                lo, taken = edge, 0
+            taken += per_minute[minute]
+        if taken:
+            windows.append((lo, end))
+        return windows
 
     # --- aggregates (retention-archive's summaries of pruned days) ----------------------------------
 

@@ -96,8 +96,13 @@ def record_from(columns: dict[str, Any], micros: int, measurement: str) -> dict[
         value = columns.get(name)
         return None if value in (None, "") else str(value)
 
-    weather = {k: columns[f"weather_{k}"] for k in (*WEATHER_FLOATS, *WEATHER_STRINGS)
-               if columns.get(f"weather_{k}") is not None}
+    def number(name: str) -> float | None:
+        """A float field as a float: InfluxDB's JSON answers 21.0 as 21, which would read back as an int."""
+        value = columns.get(name)
+        return None if value is None else float(value)
+
+    weather = {k: number(f"weather_{k}") if k in WEATHER_FLOATS else columns[f"weather_{k}"]
+               for k in (*WEATHER_FLOATS, *WEATHER_STRINGS) if columns.get(f"weather_{k}") is not None}
     record: dict[str, Any] = {
         "event_id": columns.get("event_id"),
         "event_type": text("event_type") or measurement,
@@ -105,8 +110,8 @@ def record_from(columns: dict[str, Any], micros: int, measurement: str) -> dict[
         **{name: text(name) for name in ("origin", "entity_id", "domain", "state", "old_state", "unit",
                                           "device_class", "friendly_name", "device_id", "area_id",
                                           "device_manufacturer", "device_model")},
-        "state_value": columns.get("state_value"),
-        "duration_in_state": columns.get("duration_in_state"),
+        "state_value": number("state_value"),
+        "duration_in_state": number("duration_in_state"),
         "attributes": jsoncodec.loads(columns["attributes"]) if columns.get("attributes") else {},
         "context": {"id": text("context_id"), "parent_id": text("context_parent_id"),
                     "user_id": text("context_user_id")},

@@ -1,0 +1,191 @@
+"""A day as Parquet (pyarrow, zstd), for analytics tools that read S3 directly (DuckDB, Spark, pandas, Athena).
+
+One column per record field, so a query reads only what it needs: `time_fired` is a UTC timestamp, `state_value`
+a double, JSON fields (`attributes`, `weather`, `data`, and `extra` for fields the schema does not know) are
+the JSON text the store holds. Two columns are stored compactly and put back exactly on restore:
+- `event_id` is null where it equals the id the pipeline derives from the row itself (ingestor.event_id: the
+  entity, time and state of a state change; type, time, context and data otherwise): 16 random bytes a row saved.
+  The file's metadata names the derivation (`ha_ingestor.event_id`); restore refuses one it does not know.
+- `duration_in_state_us` holds durations in whole microseconds (what normalize produces); a duration that is
+  not exactly representable so goes to the double column `duration_in_state` instead.
+The top-level key order of the records is kept in the file's metadata. A record the layout cannot reproduce
+exactly is caught before upload (the staged file is decoded and its digest compared): the day then fails with
+a message to archive it as NDJSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from ingestor import event_id, jsoncodec
+from ingestor.archive.digest import Digest, line
+from ingestor.archive.errors import ArchiveError, VerificationError
+from ingestor.store.timerange import from_micros, to_micros
+from ingestor.timeutil import format_timestamp, parse_timestamp
+
+NAME = "parquet"
+EXTENSION = "parquet"
+CONTENT_TYPE = "application/vnd.apache.parquet"
+ROW_GROUP = 65_536  # rows buffered before a row group is written: bounds memory, keeps dictionaries useful
+ZSTD_LEVEL = 9
+DERIVATION = "1"  # ingestor.event_id as of this layout; a changed derivation needs a new value and its reader
+STRINGS = ("event_type", "origin", "entity_id", "domain", "state", "old_state", "unit", "device_class",
+           "friendly_name", "device_id", "area_id", "device_manufacturer", "device_model")
+JSONS = ("attributes", "weather", "data")
+KNOWN = frozenset(("event_id", "time_fired", "state_value", "duration_in_state", "context", *STRINGS, *JSONS))
+CONTEXT = ("id", "parent_id", "user_id")
+_KEYS = b"ha_ingestor.record_keys"
+_DERIVATION = b"ha_ingestor.event_id"
+
+
+def _pa() -> Any:
+    """pyarrow, imported on first use: NDJSON-only processes never pay for it."""
+    import pyarrow
+    import pyarrow.parquet  # noqa: F401
+
+    return pyarrow
+
+
+def schema() -> Any:
+    pa = _pa()
+    return pa.schema([
+        ("time_fired", pa.timestamp("us", tz="UTC")), ("event_id", pa.string()),
+        *[(name, pa.string()) for name in STRINGS],
+        ("state_value", pa.float64()), ("duration_in_state_us", pa.int64()), ("duration_in_state", pa.float64()),
+        *[(f"context_{name}", pa.string()) for name in CONTEXT],
+        *[(name, pa.string()) for name in (*JSONS, "extra")]])
+
+
+def derived_id(record: dict[str, Any]) -> str | None:
+    """The id the pipeline gives the raw event this record came from, or None when the row cannot say."""
+    try:
+        if record["event_type"] == "state_changed":
+            state = record["state"]
+            new = None if state is None else {"last_updated": record["time_fired"], "state": state}
+            raw = {"event_type": "state_changed", "time_fired": record["time_fired"],
+                   "data": {"entity_id": record["entity_id"], "new_state": new}}
+        else:
+            raw = {"event_type": record["event_type"], "time_fired": record["time_fired"],
+                   "context": {"id": (record["context"] or {}).get("id")}, "data": record["data"]}
+        return event_id.event_id(raw)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else jsoncodec.dumps(value).decode()
+
+
+class Writer:
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self._writer: Any = None
+        self._keys: tuple[str, ...] = ()
+        self._pending: list[Any] = []
+        self._pending_rows = 0
+
+    def _open(self, first: dict[str, Any]) -> None:
+        pa = _pa()
+        self._keys = tuple(k for k in first if k in KNOWN)
+        if set(self._keys) != KNOWN:
+            raise ArchiveError(f"records lack {sorted(KNOWN - set(self._keys))}: Parquet cannot hold them exactly; "
+                               "archive with ARCHIVE_FORMAT=ndjson")
+        meta = {_KEYS: jsoncodec.dumps(self._keys), _DERIVATION: DERIVATION.encode()}
+        self._schema = schema().with_metadata(meta)
+        self._writer = pa.parquet.ParquetWriter(
+            self._file, self._schema, compression="zstd", compression_level=ZSTD_LEVEL,
+            use_dictionary=[n for n in self._schema.names if n not in ("time_fired", "duration_in_state_us")],
+            column_encoding={"time_fired": "DELTA_BINARY_PACKED", "duration_in_state_us": "DELTA_BINARY_PACKED"})
+
+    def write(self, records: list[dict[str, Any]], lines: list[bytes]) -> None:
+        if not records:
+            return
+        if self._writer is None:
+            self._open(records[0])
+        pa = _pa()
+        n = len(self._keys)
+        columns: dict[str, list[Any]] = {name: [] for name in self._schema.names}
+        for record in records:
+            keys = tuple(record)
+            if keys[:n] != self._keys:
+                raise ArchiveError(f"event {record.get('event_id')}: its fields differ in order from the day's "
+                                   "first record; archive with ARCHIVE_FORMAT=ndjson")
+            columns["time_fired"].append(to_micros(parse_timestamp(record["time_fired"])))
+            eid = record["event_id"]
+            columns["event_id"].append(None if eid == derived_id(record) else eid)
+            for name in STRINGS:
+                columns[name].append(record[name])
+            columns["state_value"].append(record["state_value"])
+            duration = record["duration_in_state"]
+            micros = None
+            if isinstance(duration, float) and abs(duration) < 1e12 and round(duration * 1e6) / 1e6 == duration:
+                micros = round(duration * 1e6)
+            columns["duration_in_state_us"].append(micros)
+            columns["duration_in_state"].append(duration if micros is None else None)
+            context = record["context"]
+            if not isinstance(context, dict) or tuple(context) != CONTEXT:
+                raise ArchiveError(f"event {eid}: context is not {{id, parent_id, user_id}}; archive with "
+                                   "ARCHIVE_FORMAT=ndjson")
+            for name in CONTEXT:
+                columns[f"context_{name}"].append(context[name])
+            for name in JSONS:
+                columns[name].append(_json(record[name]))
+            columns["extra"].append(_json({k: record[k] for k in keys[n:]}) if len(keys) > n else None)
+        try:
+            self._pending.append(pa.RecordBatch.from_pydict(columns, schema=self._schema))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
+            raise ArchiveError(f"Parquet cannot hold these records ({exc}); archive with ARCHIVE_FORMAT=ndjson") \
+                from None
+        self._pending_rows += len(records)
+        if self._pending_rows >= ROW_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._writer.write_table(_pa().Table.from_batches(self._pending), row_group_size=self._pending_rows)
+            self._pending, self._pending_rows = [], 0
+
+    def close(self) -> None:
+        if self._writer is None:  # no records: an empty file of the schema
+            self._writer = _pa().parquet.ParquetWriter(self._file, schema())
+        self._flush()
+        self._writer.close()
+
+
+def read(path: str, batch: int, digest: Digest) -> Iterator[list[dict[str, Any]]]:
+    """Records in lists of `batch`, rebuilt exactly; each goes into `digest` as its NDJSON line."""
+    pa = _pa()
+    try:
+        file = pa.parquet.ParquetFile(path)
+        meta = file.schema_arrow.metadata or {}
+        if meta.get(_DERIVATION) != DERIVATION.encode() or _KEYS not in meta:
+            raise VerificationError(f"not an HA Ingestor day file of a known layout ({_DERIVATION.decode()}="
+                                    f"{meta.get(_DERIVATION)!r})")
+        keys = tuple(jsoncodec.loads(meta[_KEYS]))
+        for chunk in file.iter_batches(batch_size=batch):
+            chunk = chunk.set_column(0, "time_fired", chunk.column(0).cast(pa.int64()))
+            yield [_record(row, keys, digest) for row in chunk.to_pylist()]
+    except (pa.ArrowException, OSError, jsoncodec.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise VerificationError(f"unreadable Parquet ({type(exc).__name__}: {exc})") from None
+    except ArchiveError as exc:
+        raise VerificationError(str(exc)) from None
+
+
+def _record(row: dict[str, Any], keys: tuple[str, ...], digest: Digest) -> dict[str, Any]:
+    fields: dict[str, Any] = {name: row[name] for name in STRINGS}
+    fields["time_fired"] = format_timestamp(from_micros(row["time_fired"]))
+    fields["state_value"] = row["state_value"]
+    micros = row["duration_in_state_us"]
+    fields["duration_in_state"] = micros / 1e6 if micros is not None else row["duration_in_state"]
+    fields["context"] = {name: row[f"context_{name}"] for name in CONTEXT}
+    for name in JSONS:
+        fields[name] = None if row[name] is None else jsoncodec.loads(row[name])
+    fields["event_id"] = row["event_id"]
+    if fields["event_id"] is None:
+        fields["event_id"] = derived_id(fields)
+    record = {key: fields[key] for key in keys}
+    if row["extra"] is not None:
+        record.update(jsoncodec.loads(row["extra"]))
+    digest.add(record, line(record))
+    return record
