@@ -5,9 +5,11 @@ InfluxDB and PostgreSQL from tests/conftest.py; every test gets its own bucket a
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import boto3
@@ -164,6 +166,60 @@ def raw_rows(event_store: Any) -> list[Any]:
 
     with event_store.engine.connect() as conn:
         return [tuple(row) for row in conn.execute(text("SELECT * FROM events ORDER BY ts, event_id"))]
+
+
+FUNCTION = Path(__file__).resolve().parents[2] / "functions" / "retention-archive"
+
+
+def days_ago(n: int) -> dt.date:
+    return (dt.datetime.now(dt.UTC) - dt.timedelta(days=n)).date()
+
+
+def load_handler() -> ModuleType:
+    """retention-archive's handler.py, freshly imported (it reads its configuration at import, as at start)."""
+    spec = importlib.util.spec_from_file_location("retention_archive_handler", FUNCTION / "handler.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def invoke(handler: ModuleType, method: str, path: str = "/", query: dict[str, str] | None = None) -> Any:
+    """(status, body) as the template answers the call."""
+    from ingestor import jsoncodec
+    from ingestor.responses import HTTPError, from_error
+
+    event = SimpleNamespace(method=method, path=path, query=query or {}, headers={}, body=b"")
+    try:
+        reply = handler.handle(event, SimpleNamespace())
+    except HTTPError as exc:
+        reply = from_error(exc)
+    return reply["statusCode"], jsoncodec.loads(reply["body"])
+
+
+@pytest.fixture()
+def function_env(tmp_path: Path, s3server: S3Server, bucket_name: str, nats: NatsServer) -> dict[str, str]:
+    """The function's environment: a SQLite store holding two days older than the raw window and a recent one."""
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "s3-access-key").write_text(s3server.access_key)
+    (secrets / "s3-secret-key").write_text(s3server.secret_key)
+    url = f"sqlite:///{tmp_path}/events.db"
+    events = open_event_store(url)
+    events.write(day_records(days_ago(400)) + day_records(days_ago(399)) + day_records(days_ago(3)))
+    events.close()
+    return {"EVENT_STORE_URL": url, "SECRETS_DIR": str(secrets), "ARCHIVE_S3_ENDPOINT": s3server.endpoint,
+            "ARCHIVE_S3_BUCKET": bucket_name, "ARCHIVE_PREFIX": "ha", "RAW_RETENTION_DAYS": "365",
+            "ARCHIVE_S3_MAX_ATTEMPTS": "1", "NATS_URL": nats.url}
+
+
+@pytest.fixture()
+def handler(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    for name, value in function_env.items():
+        monkeypatch.setenv(name, value)
+    module = load_handler()
+    yield module
+    module.jobs().close()
 
 
 @pytest.fixture()

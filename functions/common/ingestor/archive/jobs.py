@@ -28,11 +28,11 @@ Listener = Callable[[str, dict[str, Any]], None]
 
 
 class Jobs:
-    def __init__(self, current: settings.Settings, store: Any, bus: buses.Bus | None = None) -> None:
+    def __init__(self, current: settings.Settings, store: Any, bus: buses.Bus) -> None:
         self.settings = current
         self.store = store
         self.bucket = Bucket(current)
-        self._bus = bus
+        self.bus = bus
         self.bucket_problem: str | None = None
 
     @classmethod
@@ -43,11 +43,8 @@ class Jobs:
             store = stores.open_event_store(stores.default_url())
         except ValueError as exc:
             raise settings.config.ConfigError(f"EVENT_STORE_URL: {exc}") from None
-        return cls(current, store)
-
-    @property
-    def bus(self) -> buses.Bus:
-        return self._bus or buses.default()
+        url = settings.config.env_str("NATS_URL", "nats://127.0.0.1:4222") or "nats://127.0.0.1:4222"
+        return cls(current, store, buses.Bus(url, name=settings.config.env_str("FUNCTION_NAME") or "ingestor.archive"))
 
     def prepare(self) -> str | None:
         """Create or check the bucket now; returns the problem (also shown by status until it is solved)."""
@@ -97,3 +94,4 @@ class Jobs:
 
     def close(self) -> None:
         self.store.close()
+        self.bus.close()

@@ -51,10 +51,10 @@ def _holder() -> str:
 
 
 class Lease:
-    def __init__(self, settings: Settings, progress: Progress, bus: buses.Bus | None = None) -> None:
+    def __init__(self, settings: Settings, progress: Progress, bus: buses.Bus) -> None:
         self.settings = settings
         self.progress = progress
-        self.bus = bus or buses.default()
+        self.bus = bus
         self.key = key_for(settings)
         self.holder = _holder()
         self.since = iso(dt.datetime.now(dt.UTC))
@@ -63,6 +63,7 @@ class Lease:
         self._lost: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._writing = threading.Lock()  # the heartbeat and a day's start renew from two threads
 
     def _value(self) -> bytes:
         return jsoncodec.dumps({"holder": self.holder, "since": self.since, "action": self.progress.action,
@@ -110,7 +111,13 @@ class Lease:
         self._revision, self._renewed = revision, time.monotonic()
         self._thread = threading.Thread(target=self._beat, name="archive-lease", daemon=True)
         self._thread.start()
+        self.progress.listeners.append(self._on_progress)
         return self
+
+    def _on_progress(self, what: str, snapshot: dict[str, Any]) -> None:
+        """A new day or a finished one is shown at once (status reads the lease), not at the next beat."""
+        if what in ("start", "day") and not self._stop.is_set():
+            self.renew()
 
     def _beat(self) -> None:
         while not self._stop.wait(self.settings.lease_s / 4):
@@ -123,11 +130,15 @@ class Lease:
             except KeyWrongLastSequenceError:
                 return None
 
-        try:
-            revision = self._call(write)
-        except ArchiveError as exc:
-            log.warning("could not renew the archive lease", extra={"error": str(exc)})
-            return
+        with self._writing:
+            try:
+                revision = self._call(write)
+            except ArchiveError as exc:
+                log.warning("could not renew the archive lease", extra={"error": str(exc)})
+                return
+            self._apply(revision)
+
+    def _apply(self, revision: int | None) -> None:
         if revision is None:
             self._lost = "another job took the archive lease over"
             self._stop.set()
@@ -154,7 +165,8 @@ class Lease:
                 await (await _kv(js)).delete(self.key, last=self._revision)
 
         try:
-            self._call(drop)
+            with self._writing:
+                self._call(drop)
         except ArchiveError as exc:  # it expires by itself
             log.warning("could not release the archive lease", extra={"error": str(exc)})
 
@@ -165,7 +177,7 @@ class Lease:
         self.release()
 
 
-def holder(settings: Settings, bus: buses.Bus | None = None) -> dict[str, Any] | None:
+def holder(settings: Settings, bus: buses.Bus) -> dict[str, Any] | None:
     """The live lease's value (who, since, progress), or None when no job holds it."""
     async def read(js: JetStreamContext) -> dict[str, Any] | None:
         try:
@@ -175,7 +187,7 @@ def holder(settings: Settings, bus: buses.Bus | None = None) -> dict[str, Any] |
         return jsoncodec.loads(entry.value) if entry.value else None
 
     try:
-        found = (bus or buses.default()).call(read)
+        found = bus.call(read)
     except HTTPError as exc:
         raise ArchiveError(f"NATS unavailable: {exc.message}") from None
     if not found or float(found.get("expires_at") or 0) <= time.time():

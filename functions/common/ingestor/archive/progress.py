@@ -24,7 +24,7 @@ class Progress:
         self.days_done = 0
         self.days_total = 0
         self.events_done = 0
-        self.listeners: list[Callable[[str, dict[str, Any]], None]] = []  # (what, snapshot): day | events | done
+        self.listeners: list[Callable[[str, dict[str, Any]], None]] = []  # (what, snapshot): start | events | day
 
     def _tell(self, what: str) -> None:
         snapshot = self.snapshot()
@@ -38,6 +38,7 @@ class Progress:
     def start_day(self, day: dt.date) -> None:
         with self._lock:
             self.day, self.day_events = day.isoformat(), 0
+        self._tell("start")
 
     def advance(self, events: int) -> None:
         with self._lock:

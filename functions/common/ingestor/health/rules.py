@@ -90,10 +90,15 @@ def bridge(body: dict[str, Any] | None, problem: str | None, disconnected_for: f
 
 
 def archive(status: dict[str, Any]) -> Component:
-    """Not configured: unknown. Last run failed, or the bucket unreadable: degraded."""
+    """Not configured: unknown. Last run failed, a day quarantined (each named with its recovery step in the
+    status' errors), a bad setting or the bucket unreadable: degraded. A running job is shown in the details."""
     last = status.get("last_run") or {}
+    running = status.get("running") or {}
     c = Component("archive", "archive", details={
-        "next_run": status.get("next_run"), "archive": status.get("archive"),
+        "state": status.get("state"), "next_run": status.get("next_run"), "archive": status.get("archive"),
+        "running": {"action": running.get("action"), "holder": running.get("holder"), "since": running.get("since"),
+                    "day": (running.get("progress") or {}).get("day")} if running else None,
+        "quarantined": [q.get("day") for q in status.get("quarantined") or []],
         "last_run": {k: last.get(k) for k in ("started_at", "finished_at", "ok", "error", "dry_run") if k in last}
         or None})
     errors = [str(e) for e in status.get("errors") or []]
