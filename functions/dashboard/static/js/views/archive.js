@@ -1,4 +1,5 @@
-// Archive: what retention-archive has put in S3 (days, objects, bytes), its last and next run, its errors.
+// Archive: what retention-archive has put in S3 (days, objects, bytes), the job running now, quarantined days
+// with their recovery step, its last and next run, its errors.
 
 import {api} from "../api.js";
 import {bytes, card, errorBox, fill, h, number, panel, table, when} from "../dom.js";
@@ -16,14 +17,25 @@ export async function render(root, ctx) {
   if (!ctx.current()) return;
   const archive = s.archive || {};
   const last = s.last_run || null;
+  const running = s.running || null;
+  const progress = (running && running.progress) || {};
   fill(body,
     (s.errors || []).map((e) => h("div.error", {role: "alert"}, e)),
+    running ? h("p", {id: "archive-running"}, `${running.action} running since ${when(running.since)} on ` +
+      `${running.holder}: ${progress.day || "planning"} (${progress.days_done || 0}/${progress.days_total || 0} ` +
+      `days, ${number(progress.day_events || 0)} events of the current day)`) : null,
+    (s.quarantined || []).length ? panel("Quarantined days", table([
+      {label: "Day", key: "day"},
+      {label: "Reason", key: "reason"},
+      {label: "Recovery", render: (q) => (q.recovery || {}).cli || ""},
+    ], s.quarantined)) : null,
     h("div.cards", {},
       card("Archived days", number(archive.days), {id: "archived-days"}),
       card("Objects", number(archive.objects)),
       card("Size", bytes(archive.bytes)),
       card("First day", archive.first_day || "-"),
       card("Last day", archive.last_day || "-"),
+      card("State", s.state || "-"),
       card("Next run", when(s.next_run))),
     panel("Last run", last ? h("div", {},
       h("p", {}, `${last.ok ? "succeeded" : "failed"} · started ${when(last.started_at)} · finished ` +
