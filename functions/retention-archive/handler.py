@@ -27,6 +27,7 @@ from ingestor.responses import BadRequest, HTTPError, Unavailable, error_respons
 from ingestor.store.model import StoreError
 
 log = logging.getLogger(__name__)
+UNSIGNED_READS = ("/status",)  # the dashboard and health read it; run, restore and recover change data
 HEALTH_STATUS_CACHE_S = 60  # health checks come every few seconds; listing the bucket need not
 _health_cache: tuple[float, dict[str, Any]] | None = None
 

@@ -4,6 +4,7 @@ uploads, in both formats."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import hashlib
 import json
@@ -229,3 +230,24 @@ def test_a_run_archives_at_most_max_days_per_run_and_the_next_goes_on(
     second = archiver.run(NOW)
     assert second.ok and [d.day for d in second.days] == [str(OLD_DAYS[3])] and second.days_left == 0
     assert sqlite_store.count(OLD) == 0
+
+
+def test_influxdb_export_reads_a_busy_hour_in_windows_of_about_a_batch(influxdb: Any) -> None:
+    """Each read is sorted whole in memory: on a busy day an hour's read would hold tens of thousands of events."""
+    from ingestor.store import open_event_store
+
+    store = open_event_store(influxdb.url(f"t_{secrets.token_hex(6)}"))
+    try:
+        records = day_records(OLD_DAYS[0], 600)  # 600 events; those of 01:00-02:00 are the busy hour
+        store.write(records)
+        start, end = day_bounds(OLD_DAYS[0])
+        hour = (start + dt.timedelta(hours=1), start + dt.timedelta(hours=2))
+        windows = store._export_windows(*hour, 10)
+        counts = [store.count(EventFilter(start=lo, end=hi)) for lo, hi in windows]
+        assert sum(counts) == store.count(EventFilter(start=hour[0], end=hour[1])) > 20
+        assert len(windows) > 2 and all(0 < n <= 10 for n in counts)  # no minute holds more than 10 here
+        exported = [r for batch in store.export(start, end, batch=10) for r in batch]
+        assert [(r["time_fired"], r["event_id"]) for r in exported] == sorted(
+            (r["time_fired"], r["event_id"]) for r in records)
+    finally:
+        store.close()

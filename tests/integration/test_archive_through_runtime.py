@@ -67,6 +67,7 @@ def test_old_events_are_archived_verified_pruned_and_restored(archiving_runtime:
 
     status = call("GET", f"{rt.gateway}/function/retention-archive/status").json()
     assert "test-secret-key" not in str(status)
+    assert status["state"] == "idle" and status["errors"] == [] and status["archive"]["days"] == 1
 
     day_text = OLD.strftime("%Y-%m-%d")
     restored = rt.signed_call("POST", f"retention-archive/restore?from={day_text}&to={day_text}")

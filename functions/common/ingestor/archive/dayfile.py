@@ -80,10 +80,9 @@ class DayWriter:
         for _ in self.codec.read(self.path, batch, again):
             pass
         if (again.rows, again.sha256) != (self.digest.rows, self.digest.sha256):
-            raise VerificationError(f"the {self.codec.NAME} file does not give back the records written "
-                                    f"({again.rows} of {self.digest.rows} rows, content sha256 "
-                                    f"{'differs' if again.rows == self.digest.rows else 'n/a'}); archive this day "
-                                    "with ARCHIVE_FORMAT=ndjson")
+            what = "different content" if again.rows == self.digest.rows else f"{again.rows} rows"
+            raise VerificationError(f"the {self.codec.NAME} file does not give back the {self.digest.rows} records "
+                                    f"written ({what}); archive this day with ARCHIVE_FORMAT=ndjson")
         return DayFile(self.day, self.codec, self.path, size, sha, self.digest.sha256, self.digest.rows,
                        self.digest.time_min, self.digest.time_max)
 

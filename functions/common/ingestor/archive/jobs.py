@@ -20,7 +20,7 @@ from ingestor.archive import recover, restore, settings, status
 from ingestor.archive.errors import ArchiveError
 from ingestor.archive.lease import Lease, holder
 from ingestor.archive.progress import Progress
-from ingestor.archive.run import Archiver, Report
+from ingestor.archive.run import NOT_CONFIGURED, Archiver, Report
 from ingestor.archive.s3 import Bucket
 
 log = logging.getLogger(__name__)
@@ -84,13 +84,12 @@ class Jobs:
         if action not in recover.ACTIONS:
             raise ValueError(f"action must be one of {', '.join(recover.ACTIONS)}, got {action!r}")
         if not self.settings.enabled:
-            raise ArchiveError(status.NOT_CONFIGURED)
+            raise ArchiveError(NOT_CONFIGURED)
         with self._leased(f"recover ({action})", listeners or []) as archiver:
             return recover.recover(archiver, day, action)
 
     def status(self) -> dict[str, Any]:
-        out = status.status(self.bucket, self.settings, running=lambda: holder(self.settings, self.bus))
-        return out
+        return status.status(self.bucket, self.settings, running=lambda: holder(self.settings, self.bus))
 
     def close(self) -> None:
         self.store.close()
