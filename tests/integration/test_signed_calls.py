@@ -83,6 +83,12 @@ def test_every_triggered_function_refuses_an_unsigned_call(runtime: LocalRuntime
     assert reply.json()["error"]["code"] == "unsigned_call"
 
 
+@pytest.mark.parametrize("path", ["run", "restore?from=2025-01-01", "recover?day=2025-01-01&action=rebuild"])
+def test_the_archive_routes_that_change_data_refuse_an_unsigned_call(runtime: LocalRuntime, path: str) -> None:
+    reply = call("POST", f"{runtime.gateway}/function/retention-archive/{path}", b"")
+    assert reply.status == 401 and reply.json()["error"]["code"] == "unsigned_call", reply.body
+
+
 def test_status_reads_health_and_metrics_stay_open(runtime: LocalRuntime) -> None:
     for path in ("retention-archive/status", "context-poll/config", "context-poll/status", "write/_/health",
                  "metadata-sync/_/ready"):
