@@ -17,7 +17,8 @@ import datetime as dt
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ingestor.archive.errors import ArchiveError, Busy
 from ingestor.archive.jobs import Jobs
@@ -26,6 +27,7 @@ from ingestor.config import ConfigError
 from ingestor.responses import BadRequest, HTTPError, Unavailable, error_response, json_response
 from ingestor.store.model import StoreError
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 UNSIGNED_READS = ("/status",)  # the dashboard and health read it; run, restore and recover change data
 HEALTH_STATUS_CACHE_S = 60  # health checks come every few seconds; listing the bucket need not
@@ -70,20 +72,23 @@ def _date(query: Any, name: str) -> dt.date:
         raise BadRequest(f"{name}: expected a date YYYY-MM-DD, got {value!r}", code="bad_date") from None
 
 
-def _busy(exc: Busy) -> HTTPError:
-    return HTTPError(409, "busy", str(exc), details={"holder": exc.holder, "since": exc.since, "action": exc.action,
-                                                      "day": exc.day})
+def _job(call: Callable[[], T], bad: str, failed: str) -> T:
+    """A job that changes data: a bad argument is a 400, a held lease a 409 naming its holder, a failure a 503."""
+    try:
+        return call()
+    except ValueError as exc:
+        raise BadRequest(str(exc), code=bad) from None
+    except Busy as exc:
+        raise HTTPError(409, "busy", str(exc), details={"holder": exc.holder, "since": exc.since,
+                                                        "action": exc.action, "day": exc.day}) from None
+    except (ArchiveError, StoreError) as exc:
+        raise Unavailable(str(exc), code=failed) from None
 
 
 def _run(dry_run: bool, scheduled: bool) -> dict[str, Any]:
     global _health_cache
     current = jobs() if scheduled else _configured()  # the daily run of an unconfigured archive is skipped
-    try:
-        report, unsaved = current.run(dry_run=dry_run)
-    except Busy as exc:
-        raise _busy(exc) from None
-    except ArchiveError as exc:
-        raise Unavailable(str(exc), code="archive_failed") from None
+    report, unsaved = _job(lambda: current.run(dry_run=dry_run), "bad_request", "archive_failed")
     _health_cache = None
     body = report.as_dict()
     if unsaved:
@@ -95,14 +100,8 @@ def _run(dry_run: bool, scheduled: bool) -> dict[str, Any]:
 
 def _restore(query: Any) -> dict[str, Any]:
     first, last = _date(query, "from"), _date(query, "to") if query.get("to") else _date(query, "from")
-    try:
-        result = _configured().restore(first, last)
-    except ValueError as exc:
-        raise BadRequest(str(exc), code="bad_range") from None
-    except Busy as exc:
-        raise _busy(exc) from None
-    except (ArchiveError, StoreError) as exc:
-        raise Unavailable(str(exc), code="restore_failed") from None
+    current = _configured()
+    result = _job(lambda: current.restore(first, last), "bad_range", "restore_failed")
     if result["ok"]:
         return json_response(result)
     return error_response(503, "restore_failed", result["error"], details=result)
@@ -111,14 +110,8 @@ def _restore(query: Any) -> dict[str, Any]:
 def _recover(query: Any) -> dict[str, Any]:
     global _health_cache
     day, action = _date(query, "day"), str(query.get("action") or "")
-    try:
-        result = _configured().recover(day, action)
-    except ValueError as exc:
-        raise BadRequest(str(exc), code="bad_action") from None
-    except Busy as exc:
-        raise _busy(exc) from None
-    except (ArchiveError, StoreError) as exc:
-        raise Unavailable(str(exc), code="recover_failed") from None
+    current = _configured()
+    result = _job(lambda: current.recover(day, action), "bad_action", "recover_failed")
     _health_cache = None
     return json_response(result)
 
