@@ -18,6 +18,7 @@ from localfaas import ports, procs
 
 ACCESS_KEY = "test-access-key"
 SECRET_KEY = "test-secret-key-0123456789"
+MAX_VOLUMES = 4000  # volume slots, not disk: an empty volume is a few small files
 
 
 def weed_binary() -> str:
@@ -69,7 +70,10 @@ class SeaweedFS:
                 f"-volume.port={volume}", f"-volume.port.grpc={volume_grpc}",
                 f"-filer.port={filer}", f"-filer.port.grpc={filer_grpc}",
                 f"-s3.port={self.port}", f"-s3.port.grpc={s3_grpc}", f"-s3.config={config}",
-                f"-admin.port={admin}", f"-admin.port.grpc={admin_grpc}", "-admin.ui=false", "-webdav=false"]
+                f"-admin.port={admin}", f"-admin.port.grpc={admin_grpc}", "-admin.ui=false", "-webdav=false",
+                # every bucket is a collection that takes 7 volume slots at its first write; the default limit
+                # (free disk / 128 MB) ran out after about 70 buckets, failing writes with 500 InternalError
+                f"-volume.max={MAX_VOLUMES}"]
         with open(self.dir / "weed.log", "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir,
                                          preexec_fn=procs.child_preexec)
