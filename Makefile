@@ -14,7 +14,7 @@ PORT ?= 8080
 NATS_PORT ?= 4222
 STACK ?= stack.yml
 
-.PHONY: setup run demo test lint test-servers ha-venv bench template build push deploy secrets validate-manifests constraints audit clean
+.PHONY: setup run demo test lint test-servers ha-venv tools bench template build push deploy secrets validate-manifests constraints audit clean
 
 setup: $(STAMP)
 
@@ -33,17 +33,26 @@ demo: setup ha-venv
 	$(PY) -m demo
 
 test: setup lint test-servers ha-venv
+	@if command -v go >/dev/null; then tools/build-tools.sh; else echo "no Go: the tests of OpenFaaS's gateway and MinIO skip"; fi
 	$(PY) -m pytest
+
+# OpenFaaS's gateway and MinIO, built from their Go modules at the versions tools/go/*/go.mod pin, into .tools/bin
+# (Go's caches in TOOLS_CACHE, default ~/.cache/ha-ingestor-go: a second run builds nothing). docs/deploy.md.
+tools:
+	tools/build-tools.sh
 
 # The real Home Assistant the bridge tests start, in its own virtualenv (.venv-ha; ~2 min the first time).
 ha-venv: setup
 	$(PY) -m tests.support.homeassistant
 
-# The real servers the store tests start and the dashboard tests' browser (Debian's packages); installed once, as root.
+# The real servers the tests start, the dashboard tests' browser and the Prometheus beside OpenFaaS's gateway
+# (Debian's packages); installed once, as root.
 test-servers:
-	@if ! command -v influxd >/dev/null || ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v chromium >/dev/null; then \
-	  if [ "$$(id -u)" != 0 ]; then echo "install Debian's postgresql, influxdb and chromium (root needed)"; exit 1; fi; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql influxdb chromium >/dev/null; \
+	@if ! command -v influxd >/dev/null || ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v chromium >/dev/null \
+	    || ! command -v prometheus >/dev/null; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "install Debian's postgresql, influxdb, chromium and prometheus (root needed)"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql influxdb chromium >/dev/null \
+	    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
 	fi
 
 lint: setup

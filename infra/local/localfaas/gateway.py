@@ -110,9 +110,9 @@ class Gateway:
     async def invoke(self, request: web.Request) -> web.StreamResponse:
         if request.method not in METHODS:
             return error(405, "method_not_allowed", f"functions answer {', '.join(METHODS)}", allow=METHODS)
-        return await self._forward(request, request.match_info["name"])
+        return await self.forward(request, request.match_info["name"])
 
-    async def _forward(self, request: web.Request, name: str) -> web.StreamResponse:
+    async def forward(self, request: web.Request, name: str) -> web.StreamResponse:
         fn = self.supervisor.functions.get(name)
         if fn is None:
             return error(404, "not_found", f"no function named {name!r}")

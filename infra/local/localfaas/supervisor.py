@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -67,19 +68,25 @@ class FunctionProcess:
         return f"exited with code {self.proc.returncode}{last}"
 
 
-def _relay(stream: IO[bytes], last_words: collections.deque[str]) -> None:
+LineSink = Callable[[str, bytes], None]
+
+
+def _relay(stream: IO[bytes], last_words: collections.deque[str], name: str, sink: LineSink | None) -> None:
     """Passes a child's stderr through, keeping its last line: why it exited, if it did."""
     for line in stream:
         sys.stderr.buffer.write(line)
         sys.stderr.buffer.flush()
+        if sink is not None:
+            sink(name, line)
         if line.strip():
             last_words.append(line.decode("utf-8", "replace").strip()[:500])
     stream.close()
 
 
 class Supervisor:
-    def __init__(self, stack: Stack, env: dict[str, str], secrets_dir: Path) -> None:
+    def __init__(self, stack: Stack, env: dict[str, str], secrets_dir: Path, log_sink: LineSink | None = None) -> None:
         self.stack = stack
+        self.log_sink = log_sink  # also handed each line a function writes (the provider's /system/logs)
         self.env = env
         self.secrets_dir = secrets_dir
         self.functions = {name: FunctionProcess(spec, reserve()) for name, spec in stack.functions.items()}
@@ -112,8 +119,9 @@ class Supervisor:
                                    stderr=subprocess.PIPE, preexec_fn=child_preexec, start_new_session=True)
         assert fn.proc.stderr is not None
         fn.last_words.clear()
-        fn.stderr_reader = threading.Thread(target=_relay, args=(fn.proc.stderr, fn.last_words),
-                                            name=f"stderr-{fn.spec.name}", daemon=True)
+        fn.stderr_reader = threading.Thread(
+            target=_relay, args=(fn.proc.stderr, fn.last_words, fn.spec.name, self.log_sink),
+            name=f"stderr-{fn.spec.name}", daemon=True)
         fn.stderr_reader.start()
         fn.ready = False
         fn.started_at = time.monotonic()

@@ -1,0 +1,136 @@
+"""OpenFaaS's real gateway in front of the local provider (`python -m localfaas.openfaas`), and deploying
+stack.yml to it.
+
+faas-cli cannot be built here (the Go module proxy this machine reaches refuses github.com/openfaas/faas-cli,
+docs/deploy.md), so `deploy` sends what `faas-cli deploy -f stack.yml` sends: stack.yml read with its ${VAR}s
+expanded, one FunctionDeployment per function (github.com/openfaas/faas-provider/types), PUT first and POST
+when the gateway answers 404, with the basic auth `faas-cli login` stores.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import selectors
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localfaas import netns, ofgateway
+from localfaas import stack as stackfile
+from tests.support.http import Reply, call
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def unavailable() -> str | None:
+    """Why the real gateway cannot run here, if it cannot."""
+    if ofgateway.binary() is None:
+        return "the OpenFaaS gateway is not built: `make tools` (needs Go)"
+    if shutil.which("prometheus") is None:
+        return "prometheus is not installed: `make test-servers`"
+    return netns.supported()
+
+
+def need_gateway() -> None:
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
+
+
+class OpenFaaSStack:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.ready: dict[str, Any] = {}
+        self.log = workdir / "openfaas.log"
+
+    @property
+    def gateway(self) -> str:
+        return self.ready["gateway"]
+
+    @property
+    def secrets(self) -> Path:
+        return Path(self.ready["secrets_dir"])
+
+    def secret(self, name: str) -> str:
+        return (self.secrets / name).read_text().strip()
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """The Authorization header `faas-cli login` makes of the gateway's user and password."""
+        pair = f"{self.secret('basic-auth-user')}:{self.secret('basic-auth-password')}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+
+    def start(self, timeout: float = 60) -> OpenFaaSStack:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in
+                                                            ("functions/common", "infra/local", "gateway-bridge"))}
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "localfaas.openfaas", "--port", "0", "--data-dir", str(self.workdir / "data"),
+                 "--secrets-dir", str(self.workdir / "secrets")], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log)
+        assert self.proc.stdout is not None
+        selector = selectors.DefaultSelector()
+        selector.register(self.proc.stdout, selectors.EVENT_READ)
+        line = self.proc.stdout.readline() if selector.select(timeout) else b""
+        if not line:
+            self.stop()
+            raise RuntimeError(f"not ready in {timeout} s; log: {self.log.read_text()[-3000:]}")
+        self.ready = json.loads(line)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def system(self, method: str, path: str, doc: Any = None, auth: bool = True, timeout: float = 60) -> Reply:
+        body = None if doc is None else json.dumps(doc).encode()
+        return call(method, f"{self.gateway}{path}", body, self.auth if auth else {}, timeout)
+
+    def create_secret(self, name: str, value: str) -> Reply:
+        """`faas-cli secret create <name> --from-literal <value>`."""
+        return self.system("POST", "/system/secrets", {"name": name, "value": value})
+
+    def deploy(self, functions: list[str] | None = None, stack: Path = REPO / "stack.yml",
+               env: dict[str, str] | None = None) -> dict[str, Reply]:
+        """`faas-cli deploy -f <stack> [--filter]`: every function's answer, by name."""
+        loaded = stackfile.load(stack, {**os.environ, **self.ready_env(), **(env or {})})
+        replies = {}
+        for name, spec in loaded.functions.items():
+            if functions is None or name in functions:
+                request = deployment(spec)
+                reply = self.system("PUT", "/system/functions", request, timeout=120)
+                if reply.status == 404:
+                    reply = self.system("POST", "/system/functions", request, timeout=120)
+                replies[name] = reply
+        return replies
+
+    def ready_env(self) -> dict[str, str]:
+        """What a user exports before `make deploy` against this gateway (its printed URLs)."""
+        return {"NATS_URL": self.ready["nats"], "DATA_DIR": self.ready["data_dir"], "GATEWAY_URL": self.gateway}
+
+    def invoke(self, target: str, body: bytes = b"", method: str = "POST", headers: dict[str, str] | None = None,
+               timeout: float = 60) -> Reply:
+        """`faas-cli invoke` / curl $OPENFAAS_URL/function/<target>: no credentials."""
+        return call(method, f"{self.gateway}/function/{target}", body if method != "GET" else None, headers, timeout)
+
+
+def deployment(spec: stackfile.FunctionSpec) -> dict[str, Any]:
+    """The FunctionDeployment faas-cli sends for one function of stack.yml."""
+    request: dict[str, Any] = {"service": spec.name, "image": spec.image, "envVars": spec.environment,
+                               "secrets": spec.secrets, "labels": spec.labels, "annotations": spec.annotations}
+    if spec.limits:
+        request["limits"] = spec.limits
+    if spec.requests:
+        request["requests"] = spec.requests
+    return request
