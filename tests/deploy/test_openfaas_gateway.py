@@ -1,7 +1,7 @@
 """stack.yml deployed through OpenFaaS's real gateway (built from its Go module) to the local provider.
 
-One stack for the module: NATS, the provider, the gateway and its Prometheus, the topic connector; the
-whole stack.yml deployed once (about 30 s on 2 busy cores), then each test looks at one behaviour.
+One stack for tests/deploy (conftest.py): NATS, the provider, the gateway and its Prometheus, the topic
+connector; the whole stack.yml deployed once, then each test looks at one behaviour.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import datetime as dt
 import os
 import signal
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,28 +19,11 @@ from localfaas import stack as stackfile
 from tests.e2e.reads import QueryAPI
 from tests.support.ha_events import many
 from tests.support.jetstream import JetStreamClient
-from tests.support.openfaas import REPO, OpenFaaSStack, need_gateway
+from tests.support.openfaas import REPO, SECRETS, OpenFaaSStack
 from tests.support.runtime import stack_of, wait_for
 
 pytestmark = pytest.mark.integration
 FUNCTIONS = sorted(stackfile.load(REPO / "stack.yml", {}).functions)
-SECRETS = {"connector-key": None, "webhooks-api-key": "webhooks-admin-key", "s3-access-key": "minio",
-           "s3-secret-key": "minio-secret"}
-
-
-@pytest.fixture(scope="module")
-def openfaas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenFaaSStack]:
-    need_gateway()
-    stack = OpenFaaSStack(tmp_path_factory.mktemp("openfaas")).start()
-    try:
-        for name, value in SECRETS.items():
-            assert stack.create_secret(name, value or stack.secret(name)).status == 201
-        replies = stack.deploy()
-        assert {n: r.status for n, r in replies.items()} == {n: 202 for n in FUNCTIONS}, \
-            {n: r.body[:300] for n, r in replies.items()}
-        yield stack
-    finally:
-        stack.stop()
 
 
 def listed(openfaas: OpenFaaSStack) -> dict[str, dict]:

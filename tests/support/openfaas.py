@@ -9,23 +9,31 @@ when the gateway answers 404, with the basic auth `faas-cli login` stores.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import datetime as dt
 import json
 import os
 import selectors
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 
-from localfaas import netns, ofgateway
+from localfaas import netns, ofgateway, ports
 from localfaas import stack as stackfile
+from localfaas.cronsigner import CronSigner
 from tests.support.http import Reply, call
 
 REPO = Path(__file__).resolve().parents[2]
+SECRETS = {"connector-key": None, "webhooks-api-key": "webhooks-admin-key", "s3-access-key": "minio",
+           "s3-secret-key": "minio-secret"}  # what `make secrets` creates; None: the stack's own connector-key
 
 
 def unavailable() -> str | None:
@@ -134,3 +142,33 @@ def deployment(spec: stackfile.FunctionSpec) -> dict[str, Any]:
     if spec.requests:
         request["requests"] = spec.requests
     return request
+
+
+class SignerThread:
+    """localfaas.cronsigner's app on a free port, on an event loop of its own, with the clock its gate reads
+    set by the test (the signatures themselves carry the real time, which the functions check)."""
+
+    def __init__(self, gateway: str, key: str, user: str, password: str) -> None:
+        self.now = dt.datetime.now(dt.UTC)
+        self.signer = CronSigner(gateway, key, aiohttp.BasicAuth(user, password), clock=lambda: self.now)
+        self._loop = asyncio.new_event_loop()
+        threading.Thread(target=self._loop.run_forever, daemon=True).start()
+        self._runner = web.AppRunner(self.signer.app, access_log=None)
+        self._socket = ports.listener()
+        self._run(self._start())
+
+    def _run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(30)
+
+    async def _start(self) -> None:
+        await self._runner.setup()
+        await web.SockSite(self._runner, self._socket).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+
+    def close(self) -> None:
+        self._run(self._runner.cleanup())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._socket.close()
