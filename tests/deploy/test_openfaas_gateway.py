@@ -133,25 +133,12 @@ def test_a_handler_folder_missing_from_the_stack_is_refused_before_anything_is_s
 
 def test_a_killed_function_is_restarted_and_the_gateway_reports_its_replicas(openfaas: OpenFaaSStack) -> None:
     """availableReplicas is left out when 0: the gateway marshals FunctionStatus with omitempty."""
-    pid = _pid_of(openfaas, "health")
+    pid = openfaas.process("health")[0]
     os.kill(pid, signal.SIGKILL)
     assert wait_for(lambda: listed(openfaas)["health"].get("availableReplicas", 0) == 0, 10, 0.05)
     assert wait_for(lambda: listed(openfaas)["health"].get("availableReplicas") == 1, 30, 0.2)
-    assert _pid_of(openfaas, "health") != pid
+    assert openfaas.process("health")[0] != pid
     assert openfaas.invoke("health/_/ready", method="GET").status == 200
-
-
-def _pid_of(openfaas: OpenFaaSStack, name: str) -> int:
-    """The process the provider runs for `name` (its environment names the function and this stack's folder)."""
-    wanted = {f"FUNCTION_NAME={name}".encode(), f"FUNCTION_ROOT={REPO / 'functions' / name}".encode()}
-    for proc in Path("/proc").iterdir():
-        try:
-            environ = set((proc / "environ").read_bytes().split(b"\0")) if proc.name.isdigit() else set()
-        except OSError:
-            continue
-        if wanted <= environ and any(e.startswith(b"SECRETS_DIR=" + str(openfaas.workdir).encode()) for e in environ):
-            return int(proc.name)
-    raise AssertionError(f"no process of {name}")
 
 
 def test_logs_return_what_the_function_wrote(openfaas: OpenFaaSStack) -> None:

@@ -26,7 +26,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from localfaas import netns, ofgateway, ports
+from localfaas import netns, ofgateway, ports, tools
 from localfaas import stack as stackfile
 from localfaas.cronsigner import CronSigner
 from tests.support.http import Reply, call
@@ -38,7 +38,7 @@ SECRETS = {"connector-key": None, "webhooks-api-key": "webhooks-admin-key", "s3-
 
 def unavailable() -> str | None:
     """Why the real gateway cannot run here, if it cannot."""
-    if ofgateway.binary() is None:
+    if tools.binary(ofgateway.BINARY) is None:
         return "the OpenFaaS gateway is not built: `make tools` (needs Go)"
     if shutil.which("prometheus") is None:
         return "prometheus is not installed: `make test-servers`"
@@ -100,6 +100,18 @@ class OpenFaaSStack:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def process(self, name: str) -> tuple[int, dict[str, str]]:
+        """The pid and environment of the process the provider runs for function `name` in this stack."""
+        for proc in Path("/proc").iterdir():
+            try:
+                raw = (proc / "environ").read_bytes() if proc.name.isdigit() else b""
+            except OSError:
+                continue
+            env = dict(e.decode(errors="replace").partition("=")[::2] for e in raw.split(b"\0") if b"=" in e)
+            if env.get("FUNCTION_NAME") == name and env.get("SECRETS_DIR", "").startswith(str(self.workdir)):
+                return int(proc.name), env
+        raise LookupError(f"no process of {name}")
 
     def system(self, method: str, path: str, doc: Any = None, auth: bool = True, timeout: float = 60) -> Reply:
         body = None if doc is None else json.dumps(doc).encode()

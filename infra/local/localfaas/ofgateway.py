@@ -18,10 +18,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from localfaas import netns, procs
+from localfaas import netns, procs, tools
 from localfaas.procs import child_preexec
 
-REPO = Path(__file__).resolve().parents[3]
 BINARY = "openfaas-gateway"
 GATEWAY_PORT, METRICS_PORT, PROVIDER_PORT, PROMETHEUS_PORT = 8080, 8082, 8081, 9090  # inside the namespace
 PROMETHEUS_CONFIG = f"""global:
@@ -31,12 +30,6 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:{METRICS_PORT}"]
 """
-
-
-def binary() -> Path | None:
-    """The gateway `make tools` built (TOOLS_BIN, else .tools/bin), if it did."""
-    path = Path(os.environ.get("TOOLS_BIN") or REPO / ".tools" / "bin") / BINARY
-    return path if os.access(path, os.X_OK) else None
 
 
 def _preexec() -> None:
@@ -63,7 +56,7 @@ class OpenFaaSGateway:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30) -> OpenFaaSGateway:
-        path = binary()
+        path = tools.binary(BINARY)
         if path is None:
             raise RuntimeError(f"{BINARY} not built: run `make tools` (needs Go)")
         prometheus = shutil.which("prometheus")
