@@ -1,5 +1,5 @@
 """Real servers for the archive tests: one S3 server per session and kind (tests/support/s3servers.py: SeaweedFS
-today; every test using `s3server` runs against each kind listed there), one nats-server (the archive's lease),
+and MinIO; every test using `s3server` runs against each kind listed there), one nats-server (the archive's lease),
 InfluxDB and PostgreSQL from tests/conftest.py; every test gets its own bucket and its own database."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ingestor.store.model import EventFilter
 from localfaas.natsserver import NatsServer
 from tests.support.faultproxy import FaultProxy
 from tests.support.ha_events import state_changed
-from tests.support.s3servers import S3_SERVERS, S3Server
+from tests.support.s3servers import S3_SERVERS, S3Server, unavailable
 from tests.support.servers import store_url
 
 NOW = dt.datetime(2026, 11, 1, 3, 17, tzinfo=dt.UTC)  # raw window 365 days: 2025-11-01 onward is kept raw
@@ -39,6 +39,8 @@ EARLY = dt.datetime(2025, 10, 1, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="session", params=sorted(S3_SERVERS))
 def s3server(request: pytest.FixtureRequest) -> Iterator[S3Server]:
+    if reason := unavailable(request.param):
+        pytest.skip(reason)
     server = S3_SERVERS[request.param]().start()
     yield server
     server.cleanup()
