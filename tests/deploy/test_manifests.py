@@ -230,3 +230,38 @@ def test_yaml_passes_yamllint_with_the_repository_config(path: Path) -> None:
     problems = [f"{p.line}:{p.column} {p.message}"
                 for p in linter.run(path.read_text(encoding="utf-8"), conf, str(path)) if p.level == "error"]
     assert problems == []
+
+
+OPTIONAL_CRON = K3S / "optional" / "cron-connector.yaml"
+
+
+def test_the_optional_cron_connector_is_valid_kubernetes_strictly_and_pinned() -> None:
+    (doc,) = yaml.safe_load_all(OPTIONAL_CRON.read_text(encoding="utf-8"))
+    kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    pod = doc["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True and doc["spec"]["replicas"] == 1
+    images = {c["name"]: c["image"] for c in pod["containers"]}
+    assert re.fullmatch(r"ghcr\.io/openfaas/cron-connector:\d+\.\d+\.\d+", images["cron-connector"])
+    assert images["cron-signer"] in OUR_IMAGES
+
+
+def test_the_optional_cron_connector_calls_only_its_signer_which_alone_holds_the_connector_key() -> None:
+    (doc,) = yaml.safe_load_all(OPTIONAL_CRON.read_text(encoding="utf-8"))
+    pod = doc["spec"]["template"]["spec"]
+    by_name = {c["name"]: c for c in pod["containers"]}
+    cron_env = {e["name"]: e["value"] for e in by_name["cron-connector"]["env"]}
+    signer_env = {e["name"]: e["value"] for e in by_name["cron-signer"]["env"]}
+    assert cron_env["gateway_url"] == f"http://127.0.0.1:{signer_env['CRON_SIGNER_PORT']}"
+    assert signer_env["CRON_SIGNER_HOST"] == "127.0.0.1"
+    assert by_name["cron-signer"]["command"][-1] == "localfaas.cronsigner"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+
+    def secrets_of(container: str) -> set[str]:
+        (mount,) = by_name[container]["volumeMounts"]
+        volume = volumes[mount["name"]]
+        if "secret" in volume:
+            return {volume["secret"]["secretName"]}
+        return {source["secret"]["name"] for source in volume["projected"]["sources"]}
+
+    assert secrets_of("cron-connector") == {"basic-auth"}
+    assert secrets_of("cron-signer") == {"basic-auth", "connector-key"}
