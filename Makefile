@@ -68,6 +68,7 @@ bench: setup
 	$(PY) bench/query_latency.py
 	$(PY) bench/dashboard_first_chart.py
 	$(PY) bench/e2e_latency.py
+	$(PY) bench/openfaas_gateway.py
 
 # faas-cli reads templates from ./template only: templates/ is the source.
 template:
