@@ -209,8 +209,11 @@ class Provider:
     async def _start(self, d: Deployment) -> None:
         stack = Stack(self.state_dir / "stack.yml", "", [self.root / "functions" / "common"], {d.spec.name: d.spec})
         d.supervisor = Supervisor(stack, self.env, self._function_secrets(d.spec), log_sink=d.log_line)
-        # waits for the first start, as a rollout does; a function that fails it keeps being restarted
-        await d.supervisor.start(READY_TIMEOUT_S)
+        try:  # waits for the first start, as a rollout does; a function that fails it keeps being restarted
+            await d.supervisor.start(READY_TIMEOUT_S)
+        except OSError as exc:  # no process could be started at all: nothing of it is left running
+            await self._stop(d)
+            raise Refused(500, f"{d.spec.name}: cannot start its process: {exc}") from None
         if d.supervisor.not_ready:
             log.error("deployed function not ready", extra={"function": d.spec.name,
                                                            "reason": d.supervisor.not_ready[d.spec.name]})
@@ -227,8 +230,8 @@ class Provider:
             if spec.name in self.deployments:
                 raise Refused(409, f"function {spec.name} already exists: update it (PUT)")
             d = Deployment(spec, req, dt.datetime.now(dt.UTC))
-            self.deployments[spec.name] = d
             await self._start(d)
+            self.deployments[spec.name] = d
         log.info("deployed", extra={"function": spec.name, "image": spec.image})
         return web.Response(status=202)
 
