@@ -24,7 +24,7 @@ import datetime as dt
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 from aiohttp import web
@@ -84,15 +84,11 @@ class CronSigner:
             web.route("*", "/function/{target}", self.call),
             web.route("*", "/function/{target}/{tail:.*}", self.refuse_path),
         ])
-        self.app.on_startup.append(self._open)
-        self.app.on_cleanup.append(self._close)
+        self.app.cleanup_ctx.append(self._session)
 
-    async def _open(self, _: web.Application) -> None:
-        self.session = aiohttp.ClientSession(auto_decompress=False)
-
-    async def _close(self, _: web.Application) -> None:
-        if self.session:
-            await self.session.close()
+    async def _session(self, _: web.Application) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession(auto_decompress=False) as self.session:
+            yield
 
     async def healthz(self, _: web.Request) -> web.Response:
         return web.Response(text="OK")
