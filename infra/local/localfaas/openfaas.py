@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
 import sys
 from pathlib import Path
@@ -25,8 +24,6 @@ from aiohttp import web
 
 from ingestor import jsoncodec, logs, redaction, streams
 from localfaas import ports
-from localfaas.asyncqueue import STREAM as ASYNC_STREAM
-from localfaas.asyncqueue import AsyncQueue
 from localfaas.connector import TopicConnector
 from localfaas.cron import CronConnector
 from localfaas.natsserver import NatsServer
@@ -60,10 +57,9 @@ async def run(args: argparse.Namespace) -> None:
     nc = await nats.connect(nats_server.url, name="openfaas-provider")
     js = nc.jetstream(timeout=10)
     await streams.ensure(js, streams.ha_stream())
-    await streams.ensure(js, ASYNC_STREAM)
-    queue = AsyncQueue(js)
+    # no asynchronous invocations: OpenFaaS CE's gateway queues them on NATS Streaming, which is not run here
     provider = Provider(REPO, data_dir / "provider", {"NATS_URL": nats_server.url, "DATA_DIR": str(data_dir)},
-                        queue, credentials=(user, password))
+                        credentials=(user, password))
     provider_socket = ports.listener()
     provider_runner = web.AppRunner(provider.app, access_log=None, shutdown_timeout=5)
     await provider_runner.setup()
@@ -73,7 +69,6 @@ async def run(args: argparse.Namespace) -> None:
     cron: CronConnector | None = None
     try:
         await asyncio.to_thread(gateway.start)
-        queue.start(gateway.url)
         auth = aiohttp.BasicAuth(user, password)
         connector = TopicConnector(nats_server.url, gateway.url, auth=auth, key=key)
         await connector.start(require_gateway=False)
@@ -91,7 +86,6 @@ async def run(args: argparse.Namespace) -> None:
             await cron.stop()
         if connector is not None:
             await connector.stop()
-        await queue.stop()
         await asyncio.to_thread(gateway.stop)
         await provider_runner.cleanup()  # stops every function
         await nc.close()
@@ -107,7 +101,6 @@ def main() -> int:
     p.add_argument("--secrets-dir", type=Path, default=Path(".secrets"))
     args = p.parse_args()
     logs.setup("openfaas-provider")
-    os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_TARGETS", "false")
     try:
         asyncio.run(run(args))
     except (RuntimeError, OSError) as exc:

@@ -26,7 +26,6 @@ from typing import Any
 from aiohttp import web
 
 from ingestor import jsoncodec
-from localfaas.asyncqueue import AsyncQueue
 from localfaas.gateway import Gateway, error
 from localfaas.stack import FunctionSpec, Stack
 from localfaas.supervisor import READY_TIMEOUT_S, Supervisor
@@ -64,7 +63,7 @@ class Deployment:
 
 
 class Provider:
-    def __init__(self, root: Path, state_dir: Path, env: dict[str, str], queue: AsyncQueue | None = None,
+    def __init__(self, root: Path, state_dir: Path, env: dict[str, str],
                  credentials: tuple[str, str] | None = None) -> None:
         self.root = root  # the repository: functions/<name> and functions/common
         self.state_dir = state_dir
@@ -74,7 +73,8 @@ class Provider:
         self.secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.deployments: dict[str, Deployment] = {}
         self._lock = asyncio.Lock()
-        self.gateway = Gateway(self, queue)  # type: ignore[arg-type]  # invocations: the local gateway's forwarding
+        # invocations: the local gateway's forwarding, over this provider's processes (no async route here)
+        self.gateway = Gateway(self, None)  # type: ignore[arg-type]
         self.app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._auth])
         self.app.add_routes([
             web.get("/healthz", self.healthz),
