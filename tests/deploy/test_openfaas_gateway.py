@@ -7,8 +7,10 @@ connector; the whole stack.yml deployed once, then each test looks at one behavi
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -146,6 +148,22 @@ def test_logs_return_what_the_function_wrote(openfaas: OpenFaaSStack) -> None:
     lines = [line for line in reply.body.decode().splitlines() if line]
     assert lines and all('"name":"query"' in line for line in lines)
     assert any("serving" in line for line in lines)
+
+
+def test_following_logs_streams_what_a_restarted_function_writes(openfaas: OpenFaaSStack) -> None:
+    """tail=1: the gateway sends the response's headers with its first line."""
+    request = urllib.request.Request(f"{openfaas.gateway}/system/logs?name=webhooks&follow=true&tail=1",
+                                     headers=openfaas.auth)
+    with urllib.request.urlopen(request, timeout=30) as stream:
+        assert json.loads(stream.readline())["name"] == "webhooks"  # the last line written so far
+        killed = dt.datetime.now(dt.UTC)
+        os.kill(openfaas.process("webhooks")[0], signal.SIGKILL)  # its restart writes "serving" again
+        line = json.loads(stream.readline())
+        while "serving" not in line["text"]:
+            line = json.loads(stream.readline())
+    assert dt.datetime.fromisoformat(line["timestamp"].replace("Z", "+00:00")) > killed
+    assert line["name"] == "webhooks" and line["namespace"] == "openfaas-fn"
+    assert wait_for(lambda: listed(openfaas)["webhooks"].get("availableReplicas") == 1, 30, 0.2)
 
 
 def test_remove_stops_the_function_and_a_redeploy_brings_it_back(openfaas: OpenFaaSStack) -> None:

@@ -339,7 +339,7 @@ class Provider:
         await response.prepare(request)
         lines = [entry for entry in d.logs if since is None or entry[1] >= since]
         sent = d.written
-        for _, when, text in lines[-tail:] if tail >= 0 else lines:
+        for _, when, text in lines[len(lines) - tail:] if 0 <= tail < len(lines) else lines:
             await response.write(_message(name, when, text))
         while follow and self.deployments.get(name) is d:  # until the client goes or the function is removed
             await asyncio.sleep(0.2)
