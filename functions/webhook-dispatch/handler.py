@@ -1,9 +1,9 @@
 """webhook-dispatch: sends each event of ha.events.enriched and sports.events to the matching webhooks.
 
 Deliveries are recorded before they are sent, first attempts are made within the invocation, and
-retries are sent by a sweeper thread from the database (ingestor.webhooks.dispatch), so the batch is
-acknowledged quickly and nothing is lost across restarts. A database that cannot be reached is a
-503: the topic connector redelivers the batch later.
+retries, held deliveries and dead letters are handled by a sweeper thread from the database
+(ingestor.webhooks.dispatch), so the batch is acknowledged quickly and nothing is lost across
+restarts. A database that cannot be reached is a 503: the topic connector redelivers the batch later.
 """
 
 from __future__ import annotations
@@ -28,16 +28,17 @@ def dispatcher() -> Dispatcher:
 
 def handle(event: Any, context: Any) -> dict[str, Any]:
     batch = envelope.parse(event.body)
+    source = event.headers.get("X-Nats-Subject") or "ha.events.enriched"
     try:
-        summary = dispatcher().dispatch(batch.events)
+        summary = dispatcher().dispatch(batch.events, batch.batch_id, source)
     except StoreUnavailable as exc:
         raise Unavailable(str(exc)) from None
     except StoreError as exc:
         raise HTTPError(500, "store_error", str(exc)) from None
     return json_response({"batch_id": batch.batch_id, "events": summary.events, "matched": summary.matched,
-                          "delivered": summary.delivered, "retrying": summary.retrying, "failed": summary.failed,
-                          "skipped_paused": summary.skipped_paused, "deferred": summary.deferred,
-                          "duplicates": summary.duplicates, "paused": summary.paused})
+                          "delivered": summary.delivered, "retrying": summary.retrying, "held": summary.held,
+                          "dead_lettered": summary.dead_lettered, "deferred": summary.deferred,
+                          "duplicates": summary.duplicates, "rejected": summary.rejected, "paused": summary.paused})
 
 
 def health() -> dict[str, Any]:

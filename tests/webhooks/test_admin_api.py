@@ -46,7 +46,7 @@ def attempts_logged(webhook_id: str, count: int) -> None:
     rows = [{"webhook_id": webhook_id, "delivery_id": f"d{n}", "event_id": f"e{n}", "event_type": "state_changed",
              "attempt": 1, "status_code": 200, "latency_ms": 1.0, "outcome": "delivered",
              "at": f"2026-11-20T12:00:{n:02d}.000000Z"} for n in range(count)]
-    with api.store()._tx() as conn:
+    with api.store().transaction() as conn:
         conn.execute(insert(webhook_attempts), rows)
 
 

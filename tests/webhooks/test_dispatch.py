@@ -1,22 +1,21 @@
-"""Dispatch in process against real HTTP receivers on 127.0.0.1: matching, retries, exactly once, pausing."""
+"""Dispatch in process against real HTTP receivers on 127.0.0.1: matching, retries, exactly once, dead letters."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 
+from ingestor.bus import Bus
 from ingestor.webhooks.dispatch import Dispatcher
-from ingestor.webhooks.settings import Settings
 from ingestor.webhooks.store import WebhookStore
+from tests.support.jetstream import JetStreamClient
 from tests.webhooks.events import ha_record, sports_event
 from tests.webhooks.receiver import receiving
+from tests.webhooks.sweeping import FAST, dead_letters, drain
 
 SECRET = "dispatch-test-secret-0001"
-FAST = Settings(allow_private=True, timeout_s=2, max_attempts=4, backoff_s=0.05, backoff_cap_s=0.2, pause_after=5,
-                workers=4, inline_budget_s=10, sweep_s=0)
 
 
 @pytest.fixture
@@ -25,18 +24,10 @@ def store(db_url: str) -> WebhookStore:
 
 
 @pytest.fixture
-def dispatcher(store: WebhookStore) -> Iterator[Dispatcher]:
-    found = Dispatcher(store, FAST)
+def dispatcher(store: WebhookStore, nats: Bus) -> Iterator[Dispatcher]:
+    found = Dispatcher(store, FAST, nats)
     yield found
     found.stop()
-
-
-def drain(dispatcher: Dispatcher, seconds: float = 5) -> None:
-    """Run the sweeper by hand until nothing is pending (or time is up)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        dispatcher.sweep()
-        time.sleep(0.05)
 
 
 def test_only_matching_events_arrive_signed(store: WebhookStore, dispatcher: Dispatcher) -> None:
@@ -78,13 +69,13 @@ def test_a_redelivered_batch_sends_nothing_twice(store: WebhookStore, dispatcher
         assert len(rx.all()) == 2
 
 
-def test_pending_retries_survive_a_restart(store: WebhookStore, db_url: str) -> None:
+def test_pending_retries_survive_a_restart(store: WebhookStore, db_url: str, nats: Bus) -> None:
     with receiving(SECRET, script=[500]) as rx:
         store.create("rx", rx.url, SECRET, {"event_types": ["*"]}, True)
-        first = Dispatcher(store, FAST)
+        first = Dispatcher(store, FAST, nats)
         assert first.dispatch([ha_record("light.kitchen")]).retrying == 1
         first.stop()  # the process goes away with a retry pending
-        second = Dispatcher(WebhookStore(db_url), FAST)
+        second = Dispatcher(WebhookStore(db_url), FAST, nats)
         try:
             drain(second, 2)
         finally:
@@ -92,71 +83,60 @@ def test_pending_retries_survive_a_restart(store: WebhookStore, db_url: str) -> 
         assert [r.answered for r in rx.all()] == [500, 200]
 
 
-def test_a_4xx_fails_for_good_without_retries(store: WebhookStore, dispatcher: Dispatcher) -> None:
+def test_a_4xx_is_dead_lettered_with_its_event_without_retries(
+        store: WebhookStore, dispatcher: Dispatcher, js: JetStreamClient) -> None:
     with receiving(SECRET, default=404) as rx:
         hook = store.create("rx", rx.url, SECRET, {"event_types": ["*"]}, True)
-        assert dispatcher.dispatch([ha_record("light.kitchen")]).failed == 1
+        event = ha_record("light.kitchen")
+        assert dispatcher.dispatch([event]).dead_lettered == 1
         drain(dispatcher, 1)
         assert len(rx.all()) == 1
         (attempt,) = store.attempts(hook.id, 10, None)
-        assert attempt["outcome"] == "failed" and attempt["status_code"] == 404 and attempt["error"] == "HTTP 404"
+        assert (attempt["outcome"], attempt["status_code"], attempt["error"]) == ("dead_lettered", 404, "HTTP 404")
+        (letter,) = dead_letters(js, hook.id)
+        assert letter["stage"] == "webhook-dispatch" and letter["delivery_id"] == attempt["delivery_id"]
+        assert letter["entries"][0]["reason"] == "HTTP 404" and letter["entries"][0]["payload"] == event
+        assert store.deliveries_by_state(hook.id) == {"dead_lettered": 1}
 
 
-def test_retries_stop_after_max_attempts(store: WebhookStore, dispatcher: Dispatcher) -> None:
+def test_retries_stop_after_max_attempts_with_a_dead_letter(
+        store: WebhookStore, dispatcher: Dispatcher, js: JetStreamClient) -> None:
     with receiving(SECRET, default=502) as rx:
         hook = store.create("rx", rx.url, SECRET, {"event_types": ["*"]}, True)
         dispatcher.dispatch([ha_record("light.kitchen")])
         drain(dispatcher, 3)
         assert len(rx.all()) == FAST.max_attempts
         newest = store.attempts(hook.id, 1, None)[0]
-        assert newest["outcome"] == "failed" and "gave up after 4 attempts" in newest["error"]
+        assert newest["outcome"] == "dead_lettered" and "gave up after 4 attempts" in newest["error"]
+        assert [e["reason"] for d in dead_letters(js, hook.id) for e in d["entries"]] == [newest["error"]]
 
 
-def test_a_webhook_that_keeps_failing_is_paused_then_skipped_until_resumed(
-        store: WebhookStore, dispatcher: Dispatcher) -> None:
-    with receiving(SECRET, default=500) as rx:
-        hook = store.create("rx", rx.url, SECRET, {"event_types": ["*"]}, True)
-        summary = dispatcher.dispatch([ha_record(f"light.l{i}") for i in range(FAST.pause_after)])
-        assert summary.paused == [hook.id]
-        paused = store.get(hook.id)
-        assert paused.paused and "5 consecutive failed attempts" in (paused.paused_reason or "")
-        assert store.deliveries_by_state(hook.id) == {"skipped_paused": FAST.pause_after}
-        later = dispatcher.dispatch([ha_record("light.later")])
-        assert later.skipped_paused == 1
-        drain(dispatcher, 0.5)
-        assert len(rx.all()) == FAST.pause_after
-        assert store.attempts(hook.id, 1, None)[0]["outcome"] == "skipped_paused"
-        rx.default = 200
-        store.resume(hook.id)
-        assert dispatcher.dispatch([ha_record("light.after_resume")]).delivered == 1
-        assert not store.get(hook.id).paused
-
-
-def test_a_target_that_turns_private_is_refused_at_delivery_time(store: WebhookStore) -> None:
-    strict = Dispatcher(store, replace(FAST, allow_private=False))
+def test_a_target_that_turns_private_is_refused_at_delivery_time(store: WebhookStore, nats: Bus) -> None:
+    strict = Dispatcher(store, replace(FAST, allow_private=False), nats)
     try:
         with receiving(SECRET) as rx:
             hook = store.create("rx", rx.url, SECRET, {"event_types": ["*"]}, True)
-            assert strict.dispatch([ha_record("light.kitchen")]).failed == 1
+            assert strict.dispatch([ha_record("light.kitchen")]).dead_lettered == 1
             assert rx.all() == []
             assert "target refused" in store.attempts(hook.id, 1, None)[0]["error"]
     finally:
         strict.stop()
 
 
-def test_a_stored_target_carrying_an_internal_ipv4_address_is_refused_at_delivery_time(store: WebhookStore) -> None:
+def test_a_stored_target_carrying_an_internal_ipv4_address_is_refused_at_delivery_time(
+        store: WebhookStore, nats: Bus) -> None:
     """Registered before the guard knew 6to4: never attempted (a connection error would be retried)."""
-    strict = Dispatcher(store, replace(FAST, allow_private=False))
+    strict = Dispatcher(store, replace(FAST, allow_private=False), nats)
     try:
         hook = store.create("6to4", "http://[2002:7f00:1::]:9/hook", SECRET, {"event_types": ["*"]}, True)
-        assert strict.dispatch([ha_record("light.kitchen")]).failed == 1
+        assert strict.dispatch([ha_record("light.kitchen")]).dead_lettered == 1
         assert "carries 127.0.0.1 as 6to4" in store.attempts(hook.id, 1, None)[0]["error"]
     finally:
         strict.stop()
 
 
-def test_what_an_invocation_has_no_time_for_is_left_to_the_sweeper(store: WebhookStore) -> None:
-    hurried = Dispatcher(store, replace(FAST, inline_budget_s=0))
+def test_what_an_invocation_has_no_time_for_is_left_to_the_sweeper(store: WebhookStore, nats: Bus) -> None:
+    hurried = Dispatcher(store, replace(FAST, inline_budget_s=0), nats)
     try:
         with receiving(SECRET) as rx:
             store.create("rx", rx.url, SECRET, {"event_types": ["*"]}, True)

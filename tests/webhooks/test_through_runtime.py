@@ -113,7 +113,7 @@ def test_a_retry_pending_when_the_dispatcher_is_killed_is_sent_after_its_restart
         admin(runtime, "DELETE", f"/webhooks/{hook['id']}")
 
 
-def test_a_receiver_that_keeps_failing_is_paused_visibly_and_resumes(
+def test_a_receiver_that_keeps_failing_is_paused_visibly_holds_its_events_and_resumes(
         runtime: LocalRuntime, js: JetStreamClient) -> None:
     with receiving(SECRET, default=500) as rx:
         hook = register(runtime, rx, {"entity_ids": ["switch.broken_*"]})
@@ -124,22 +124,24 @@ def test_a_receiver_that_keeps_failing_is_paused_visibly_and_resumes(
             return got if got["paused"] else None
 
         found = wait_for(paused, 30, interval=0.3)
-        assert found, "the webhook should be paused after 3 failed attempts"
-        assert "3 consecutive failed attempts" in found["paused_reason"] and found["consecutive_failures"] >= 3
+        assert found, "the webhook should be paused after failing for a second, 3 attempts or more"
+        assert found["state"] == "paused" and found["paused_since"] and "HTTP 500" in found["paused_reason"]
+        assert found["held"] == 1 and found["retry_backlog"] == 0 and found["oldest_undelivered_age_s"] >= 1
         assert wait_for(lambda: sample(f"{runtime.ready['functions']['webhook-dispatch']}/_/metrics",
                                        "ha_ingestor_webhooks_paused") >= 1, 10)
-        sent = len(rx.all())
         js.publish_batch("ha.events.enriched", f"broken-{uuid.uuid4().hex[:8]}", [ha_record("switch.broken_2")])
-        _, log = admin(runtime, "GET", f"/webhooks/{hook['id']}/deliveries")
-        assert wait_for(lambda: admin(runtime, "GET", f"/webhooks/{hook['id']}/deliveries")[1]["items"][0]["outcome"]
-                        == "skipped_paused", 15)
-        assert len(rx.all()) == sent
+        assert wait_for(lambda: admin(runtime, "GET", f"/webhooks/{hook['id']}")[1]["held"] == 2, 15)
+        assert "switch.broken_2" not in {r.json()["event"]["entity_id"] for r in rx.all()}, "held, not sent"
         rx.default = 200
         status, resumed = admin(runtime, "POST", f"/webhooks/{hook['id']}/resume")
         assert status == 200 and resumed["paused"] is False and resumed["consecutive_failures"] == 0
+        assert wait_for(lambda: len(rx.delivered()) == 2, 30), "what it held is sent after the resume"
+        assert [r.json()["event"]["entity_id"] for r in rx.delivered()] == ["switch.broken_1", "switch.broken_2"]
         js.publish_batch("ha.events.enriched", f"broken-{uuid.uuid4().hex[:8]}", [ha_record("switch.broken_3")])
         assert wait_for(lambda: [r for r in rx.delivered() if r.json()["event"]["entity_id"] == "switch.broken_3"],
                         30)
+        _, now = admin(runtime, "GET", f"/webhooks/{hook['id']}")
+        assert (now["state"], now["held"], now["retry_backlog"]) == ("active", 0, 0)
         admin(runtime, "DELETE", f"/webhooks/{hook['id']}")
 
 

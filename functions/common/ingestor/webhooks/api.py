@@ -6,6 +6,7 @@ every other answer carries "****" and the last 4 characters.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 from typing import Any
@@ -14,7 +15,7 @@ from ingestor import config, cursors, metadata
 from ingestor.httpapi import Api, Param, Request, Route
 from ingestor.responses import HTTPError
 from ingestor.webhooks import filters, settings, validation
-from ingestor.webhooks.store import ID, Webhook, WebhookStore
+from ingestor.webhooks.store import ID, OUTCOMES, Backlog, Webhook, WebhookStore
 
 log = logging.getLogger("webhooks")
 TAG = "webhooks"
@@ -38,13 +39,19 @@ def masked(secret: str) -> str:
     return "****" + secret[-4:]
 
 
-def shape(hook: Webhook) -> dict[str, Any]:
+def shape(hook: Webhook, backlog: Backlog | None = None) -> dict[str, Any]:
+    """A webhook as the API shows it: its registration, its state and what it has not delivered yet."""
+    backlog = backlog if backlog is not None else store().backlogs([hook.id]).get(hook.id, Backlog())
+    age = backlog.age_s(dt.datetime.now(dt.UTC))
     return {"id": hook.id, "name": hook.name, "url": hook.url, "secret": masked(hook.secret),
-            "filters": {k: v for k, v in hook.filters.items() if v}, "enabled": hook.enabled, "paused": hook.paused,
-            "paused_reason": hook.paused_reason, "consecutive_failures": hook.consecutive_failures,
+            "filters": {k: v for k, v in hook.filters.items() if v}, "enabled": hook.enabled, "state": hook.state,
+            "paused": hook.paused, "paused_since": hook.paused_at, "paused_reason": hook.paused_reason,
+            "failing_since": hook.failing_since, "consecutive_failures": hook.consecutive_failures,
+            "last_error": hook.last_error, "retry_backlog": backlog.pending, "held": backlog.held,
+            "oldest_undelivered_at": backlog.oldest_at,
+            "oldest_undelivered_age_s": None if age is None else round(age, 1),
             "created_at": hook.created_at, "updated_at": hook.updated_at, "last_delivery_at": hook.last_delivery_at,
             "last_status": hook.last_status}
-
 
 
 def _found(webhook_id: str) -> Webhook:
@@ -69,7 +76,9 @@ def listing(request: Request) -> dict[str, Any]:
     limit, cursor = request.params["limit"], request.params["cursor"]
     hooks = store().page(limit + 1, cursor)
     more = len(hooks) > limit
-    return {"items": [shape(h) for h in hooks[:limit]], "next_cursor": hooks[limit - 1].id if more else None}
+    backlogs = store().backlogs([h.id for h in hooks[:limit]])
+    return {"items": [shape(h, backlogs.get(h.id, Backlog())) for h in hooks[:limit]],
+            "next_cursor": hooks[limit - 1].id if more else None}
 
 
 def one(request: Request) -> dict[str, Any]:
@@ -99,7 +108,8 @@ def remove(request: Request) -> dict[str, Any]:
 
 def resume(request: Request) -> dict[str, Any]:
     hook = _found(request.params["webhook_id"])
-    log.info("webhook resumed", extra={"webhook_id": hook.id, "was_paused": hook.paused})
+    log.info("webhook resumed by the API: what it held is sent, in order", extra={"webhook_id": hook.id,
+                                                                                  "was_paused": hook.paused})
     return shape(store().resume(hook.id) or hook)
 
 
@@ -133,15 +143,25 @@ WEBHOOK = {"type": "object", "properties": {
     "id": {"type": "string"}, "name": {"type": "string"}, "url": {"type": "string"},
     "secret": {"type": "string", "description": "masked: ****abcd (in full only in the 201 that generated it)"},
     "filters": {"$ref": "#/components/schemas/Filters"}, "enabled": {"type": "boolean"},
-    "paused": {"type": "boolean"}, "paused_reason": {"type": "string", "nullable": True},
-    "consecutive_failures": {"type": "integer"}, "created_at": {"type": "string"}, "updated_at": {"type": "string"},
+    "state": {"type": "string", "enum": ["active", "failing", "paused", "disabled"],
+              "description": "failing: its last attempt failed; paused: failing for long, its events are held"},
+    "paused": {"type": "boolean"}, "paused_since": {"type": "string", "nullable": True},
+    "paused_reason": {"type": "string", "nullable": True}, "failing_since": {"type": "string", "nullable": True},
+    "consecutive_failures": {"type": "integer"}, "last_error": {"type": "string", "nullable": True},
+    "retry_backlog": {"type": "integer", "description": "deliveries waiting for a retry"},
+    "held": {"type": "integer", "description": "deliveries held while paused, or waiting their turn after"},
+    "oldest_undelivered_at": {"type": "string", "nullable": True},
+    "oldest_undelivered_age_s": {"type": "number", "nullable": True},
+    "created_at": {"type": "string"}, "updated_at": {"type": "string"},
     "last_delivery_at": {"type": "string", "nullable": True}, "last_status": {"type": "integer", "nullable": True}}}
 _REF = {"$ref": "#/components/schemas/Webhook"}
 ATTEMPT = {"type": "object", "properties": {
     "delivery_id": {"type": "string"}, "event_id": {"type": "string"}, "event_type": {"type": "string"},
     "attempt": {"type": "integer"}, "status_code": {"type": "integer", "nullable": True},
     "latency_ms": {"type": "number", "nullable": True}, "error": {"type": "string", "nullable": True},
-    "outcome": {"type": "string", "enum": ["delivered", "retrying", "failed", "skipped_paused"]},
+    "outcome": {"type": "string", "enum": [*OUTCOMES, "failed", "skipped_paused"],
+                "description": "delivered, dead_lettered, skipped: final; retrying, held: not yet (failed and "
+                               "skipped_paused: written by earlier versions)"},
     "at": {"type": "string"}}}
 
 
@@ -173,7 +193,7 @@ ROUTES = [
           response=_REF, tag=TAG, needs_key=True),
     Route("DELETE", "/webhooks/{webhook_id}", remove, "Delete a webhook and its delivery log", params=(_WID,),
           status=204, tag=TAG, needs_key=True),
-    Route("POST", "/webhooks/{webhook_id}/resume", resume, "Un-pause a webhook paused after failures",
+    Route("POST", "/webhooks/{webhook_id}/resume", resume, "Un-pause a webhook now; what it held is sent, in order",
           params=(_WID,), response=_REF, tag=TAG, needs_key=True),
     Route("GET", "/webhooks/{webhook_id}/deliveries", deliveries, "Delivery attempts, newest first",
           params=(_WID, Param("limit", kind="integer", minimum=1, maximum=500, default=50), _LOG_CURSOR),

@@ -1,7 +1,7 @@
 """One delivery attempt: sign, POST, and say what the answer means.
 
 2xx: delivered. 408, 429, 5xx, timeouts and connection errors: retry later. Other 4xx, redirects (not
-followed: a redirect could point inside the network) and refused targets: failed for good.
+followed: a redirect could point inside the network) and refused targets: not retried (dead-lettered).
 """
 
 from __future__ import annotations
@@ -88,9 +88,10 @@ def send(session: requests.Session, settings: Settings, url: str, secret: str, d
                    kind="http_5xx" if status >= 500 else "http_4xx")
 
 
-def backoff(settings: Settings, attempts_made: int, retry_after_s: float | None = None) -> float:
-    """Seconds before the next attempt: base · 2^(n-1), capped, with jitter in [½, 1]; Retry-After when longer."""
-    delay = min(settings.backoff_s * 2 ** max(attempts_made - 1, 0), settings.backoff_cap_s)
+def backoff(settings: Settings, tries: int, retry_after_s: float | None = None) -> float:
+    """Seconds before the next attempt after `tries` of the schedule: base · 2^(n-1), capped, with jitter in
+    [½, 1]; Retry-After when longer."""
+    delay = min(settings.backoff_s * 2 ** max(tries - 1, 0), settings.backoff_cap_s)
     delay *= random.uniform(0.5, 1.0)
     if retry_after_s is not None:
         delay = max(delay, min(retry_after_s, settings.backoff_cap_s))

@@ -1,7 +1,7 @@
-"""The webhooks repository: registrations, the delivery queue and the attempt log, in the metadata DB.
+"""The webhooks repository: registrations, their delivery state and the attempt log, in the metadata DB.
 
-SQLAlchemy Core over SQLite (default) or PostgreSQL. Every statement that a concurrent sender could
-race on is a compare-and-set (claims hold a lease; results are written only while it is still held).
+SQLAlchemy Core over SQLite (default) or PostgreSQL. The delivery queue itself (what is sent, retried,
+held and dead-lettered) is ingestor.webhooks.queue, on the same database.
 """
 
 from __future__ import annotations
@@ -10,17 +10,17 @@ import datetime as dt
 import re
 import secrets
 import time
-import uuid
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, false, func, insert, or_, select, text, true, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, not_, or_, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from ingestor import jsoncodec, redaction
+from ingestor import jsoncodec, metrics, redaction
 from ingestor.metadata.schema import MIGRATIONS, settings
 from ingestor.store.migrate import upgrade
 from ingestor.store.model import StoreError, StoreUnavailable
@@ -31,7 +31,14 @@ from ingestor.webhooks.schema import webhook_attempts, webhook_deliveries, webho
 CHUNK = 500
 ID = re.compile(r"wh_[0-9a-f]{24}")
 LAST_ID = "webhooks.last_id"  # the settings row holding the last id issued
-PENDING, DELIVERED, FAILED, SKIPPED = "pending", "delivered", "failed", "skipped_paused"
+PENDING, HELD, DELIVERED, DEAD, SKIPPED = "pending", "held", "delivered", "dead_lettered", "skipped"
+WAITING = (PENDING, HELD)
+OUTCOMES = ("delivered", "retrying", "held", "dead_lettered", "skipped")
+"""What an entry of the delivery log says; delivered, dead_lettered and skipped are final. Logs written by
+earlier versions may also hold `failed` and `skipped_paused`."""
+
+_logged = metrics.counter("webhook_deliveries_total", "Delivery log entries by outcome (the log's own counts): "
+                          "delivered, dead_lettered and skipped are final; retrying and held are not", ["outcome"])
 
 
 def now_iso(offset_s: float = 0.0) -> str:
@@ -63,42 +70,52 @@ class Webhook:
     updated_at: str
     last_delivery_at: str | None
     last_status: int | None
+    paused_at: str | None = None
+    failing_since: str | None = None
+    last_error: str | None = None
+
+    @property
+    def state(self) -> str:
+        """disabled, paused (its events are held), failing (its last attempt failed) or active."""
+        if not self.enabled:
+            return "disabled"
+        if self.paused:
+            return "paused"
+        return "failing" if self.consecutive_failures else "active"
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """A claimed delivery: everything a sender needs."""
+class Backlog:
+    """What a webhook has not delivered yet: on its retry schedule, held, and since when."""
 
-    delivery_id: str
-    webhook_id: str
-    event_id: str
-    event_type: str | None
-    payload: bytes
-    attempts: int  # made before this one
-    lease_owner: str
+    pending: int = 0
+    held: int = 0
+    oldest_at: str | None = None  # when the oldest of them arrived
+    unpublished_dead_letters: int = 0  # dead-lettered, not yet on ha.events.dlq (NATS unreachable)
 
-
-@dataclass(frozen=True)
-class Result:
-    """One attempt's result: `outcome` delivered, retrying (the delivery stays pending) or failed."""
-
-    delivery: Delivery
-    outcome: str  # delivered | retrying | failed
-    status_code: int | None
-    latency_ms: float | None
-    error: str | None
-    next_attempt_at: str | None
-    at: str
+    def age_s(self, now: dt.datetime) -> float | None:
+        if self.oldest_at is None:
+            return None
+        return max((now - dt.datetime.fromisoformat(self.oldest_at.replace("Z", "+00:00"))).total_seconds(), 0.0)
 
 
 def _webhook(row: Any) -> Webhook:
     redaction.register(row.secret)
     return Webhook(row.id, row.name, row.url, row.secret, jsoncodec.loads(row.filters), bool(row.enabled),
                    bool(row.paused), row.paused_reason, int(row.consecutive_failures or 0), row.created_at,
-                   row.updated_at, row.last_delivery_at, row.last_status)
+                   row.updated_at, row.last_delivery_at, row.last_status, row.paused_at, row.failing_since,
+                   row.last_error)
 
 
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+def log_entry(d: Any, attempt: int, outcome: str, at: str, status_code: int | None = None,
+              latency_ms: float | None = None, error: str | None = None) -> dict[str, Any]:
+    """One row of the delivery log, for a delivery (or a row of one) `d`."""
+    return {"webhook_id": d.webhook_id, "delivery_id": d.delivery_id, "event_id": d.event_id,
+            "event_type": d.event_type, "attempt": attempt, "status_code": status_code, "latency_ms": latency_ms,
+            "error": error[:500] if error else error, "outcome": outcome, "at": at}
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
@@ -110,7 +127,7 @@ class WebhookStore:
         self._ready = False
 
     @contextmanager
-    def _tx(self) -> Iterator[Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """A transaction; a database that cannot be reached is StoreUnavailable (503, retry later)."""
         try:
             if not self._ready:
@@ -125,9 +142,21 @@ class WebhookStore:
         except DBAPIError as exc:
             raise StoreError(f"metadata DB refused the operation: {type(exc.orig).__name__}") from exc
 
+    @contextmanager
+    def logging(self) -> Iterator[tuple[Connection, list[dict[str, Any]]]]:
+        """A transaction and a list of delivery-log entries written with it; once it commits, they are
+        counted in webhook_deliveries_total, so the metric and the log agree entry for entry."""
+        entries: list[dict[str, Any]] = []
+        with self.transaction() as conn:
+            yield conn, entries
+            for chunk in chunks(entries):
+                conn.execute(insert(webhook_attempts), list(chunk))
+        for outcome, count in Counter(e["outcome"] for e in entries).items():
+            _logged.labels(outcome).inc(count)
+
     def ping(self) -> float:
         started = time.perf_counter()
-        with self._tx() as conn:
+        with self.transaction() as conn:
             conn.execute(text("SELECT 1"))
         return (time.perf_counter() - started) * 1000
 
@@ -138,7 +167,7 @@ class WebhookStore:
         row = {"name": name, "url": url, "secret": secret, "filters": jsoncodec.dumps(filters).decode(),
                "enabled": enabled, "paused": False, "consecutive_failures": 0, "created_at": stamp,
                "updated_at": stamp}
-        with self._tx() as conn:
+        with self.transaction() as conn:
             row["id"] = new_id(int(time.time() * 1000), self._last_id(conn, stamp))
             conn.execute(update(settings).where(settings.c.key == LAST_ID).values(value=jsoncodec.dumps(row["id"])
                                                                                    .decode()))
@@ -158,7 +187,7 @@ class WebhookStore:
         return max((i for i in (issued, stored) if isinstance(i, str) and ID.fullmatch(i)), default=None)
 
     def get(self, webhook_id: str) -> Webhook | None:
-        with self._tx() as conn:
+        with self.transaction() as conn:
             row = conn.execute(select(webhooks).where(webhooks.c.id == webhook_id)).first()
         return None if row is None else _webhook(row)
 
@@ -166,11 +195,11 @@ class WebhookStore:
         query = select(webhooks).order_by(webhooks.c.id).limit(limit)
         if after:
             query = query.where(webhooks.c.id > after)
-        with self._tx() as conn:
+        with self.transaction() as conn:
             return [_webhook(r) for r in conn.execute(query)]
 
     def all_enabled(self) -> list[Webhook]:
-        with self._tx() as conn:
+        with self.transaction() as conn:
             return [_webhook(r) for r in conn.execute(select(webhooks).where(webhooks.c.enabled == true()))]
 
     def update(self, webhook_id: str, values: dict[str, Any]) -> Webhook | None:
@@ -178,145 +207,44 @@ class WebhookStore:
         if "filters" in values:
             values["filters"] = jsoncodec.dumps(values["filters"]).decode()
         values["updated_at"] = now_iso()
-        with self._tx() as conn:
+        with self.transaction() as conn:
             conn.execute(update(webhooks).where(webhooks.c.id == webhook_id).values(**values))
             row = conn.execute(select(webhooks).where(webhooks.c.id == webhook_id)).first()
         return None if row is None else _webhook(row)
 
     def delete(self, webhook_id: str) -> bool:
-        with self._tx() as conn:
+        with self.transaction() as conn:
             gone = conn.execute(delete(webhooks).where(webhooks.c.id == webhook_id)).rowcount
             conn.execute(delete(webhook_deliveries).where(webhook_deliveries.c.webhook_id == webhook_id))
             conn.execute(delete(webhook_attempts).where(webhook_attempts.c.webhook_id == webhook_id))
         return bool(gone)
 
     def resume(self, webhook_id: str) -> Webhook | None:
+        """Un-pause: the circuit closes and what was held is sent in order of arrival (by the sweeper)."""
         return self.update(webhook_id, {"paused": False, "paused_reason": None, "paused_at": None,
-                                        "consecutive_failures": 0})
+                                        "consecutive_failures": 0, "failing_since": None, "next_probe_at": None})
 
     def paused_count(self) -> int:
-        with self._tx() as conn:
+        with self.transaction() as conn:
             return int(conn.execute(select(func.count()).select_from(webhooks)
                                     .where(webhooks.c.paused == true())).scalar() or 0)
 
-    # the delivery queue
-
-    def record(self, rows: list[dict[str, Any]], lease_s: float) -> tuple[list[Delivery], list[dict[str, Any]]]:
-        """Insert new deliveries (a row already there, from a redelivered batch, is left alone).
-
-        Rows come with `state` pending or skipped_paused. Returns the pending ones this call inserted,
-        claimed for the caller, and the skipped ones it inserted (logged here, in the same transaction).
-        """
-        if not rows:
-            return [], []
-        owner = uuid.uuid4().hex
-        stamp = now_iso()
-        full = [{**r, "attempts": 0, "lease_owner": owner, "next_attempt_at": stamp, "created_at": stamp,
-                 "updated_at": stamp, "lease_until": now_iso(lease_s) if r["state"] == PENDING else None}
-                for r in rows]
-        claimed: list[Delivery] = []
-        skipped: list[dict[str, Any]] = []
-        with self._tx() as conn:
-            for chunk in _chunks(full):
-                conn.execute(self._insert(webhook_deliveries).on_conflict_do_nothing(index_elements=["delivery_id"]),
-                             list(chunk))
-                ids = [r["delivery_id"] for r in chunk]
-                mine = conn.execute(select(webhook_deliveries).where(
-                    webhook_deliveries.c.delivery_id.in_(ids), webhook_deliveries.c.lease_owner == owner,
-                    webhook_deliveries.c.created_at == stamp))
-                for row in mine:
-                    if row.state == PENDING:
-                        claimed.append(_delivery(row))
-                    else:
-                        skipped.append({"webhook_id": row.webhook_id, "delivery_id": row.delivery_id,
-                                        "event_id": row.event_id, "event_type": row.event_type, "attempt": 0,
-                                        "outcome": SKIPPED, "error": "webhook paused", "at": stamp})
-            if skipped:
-                conn.execute(insert(webhook_attempts), skipped)
-        return claimed, skipped
-
-    def claim_due(self, limit: int, lease_s: float) -> list[Delivery]:
-        """Pending deliveries whose time has come, of webhooks neither paused nor disabled, leased to us."""
-        owner = uuid.uuid4().hex
-        stamp = now_iso()
-        due = and_(webhook_deliveries.c.state == PENDING, webhook_deliveries.c.next_attempt_at <= stamp,
-                   or_(webhook_deliveries.c.lease_until.is_(None), webhook_deliveries.c.lease_until < stamp))
-        with self._tx() as conn:
-            ids = [r.delivery_id for r in conn.execute(
-                select(webhook_deliveries.c.delivery_id)
-                .join(webhooks, webhooks.c.id == webhook_deliveries.c.webhook_id)
-                .where(due, webhooks.c.paused == false(), webhooks.c.enabled == true())
-                .order_by(webhook_deliveries.c.next_attempt_at).limit(limit))]
-            if not ids:
-                return []
-            conn.execute(update(webhook_deliveries).where(webhook_deliveries.c.delivery_id.in_(ids), due)
-                         .values(lease_owner=owner, lease_until=now_iso(lease_s)))
-            return [_delivery(r) for r in conn.execute(select(webhook_deliveries).where(
-                webhook_deliveries.c.delivery_id.in_(ids), webhook_deliveries.c.lease_owner == owner))]
-
-    def release(self, deliveries: list[Delivery]) -> None:
-        """Give back deliveries not attempted (the invocation's time ran out): the sweeper sends them."""
-        if not deliveries:
-            return
-        with self._tx() as conn:
-            conn.execute(update(webhook_deliveries).where(
-                webhook_deliveries.c.delivery_id == bindparam("k_id"),
-                webhook_deliveries.c.lease_owner == bindparam("k_owner")).values(lease_owner=None, lease_until=None),
-                [{"k_id": d.delivery_id, "k_owner": d.lease_owner} for d in deliveries])
-
-    def finish(self, results: list[Result], pause_after: int) -> list[str]:
-        """Write attempts and their consequences in one transaction; returns the webhooks paused now."""
-        if not results:
-            return []
-        paused: list[str] = []
-        pending: list[dict[str, Any]] = []
-        done: list[dict[str, Any]] = []
-        for r in results:
-            state = {"delivered": DELIVERED, "failed": FAILED}.get(r.outcome, PENDING)
-            (pending if state == PENDING else done).append({
-                "k_id": r.delivery.delivery_id, "k_owner": r.delivery.lease_owner, "v_state": state,
-                "v_attempts": r.delivery.attempts + 1, "v_next": r.next_attempt_at, "v_status": r.status_code,
-                "v_error": r.error, "v_at": r.at})
-        with self._tx() as conn:
-            for rows, finished in ((pending, False), (done, True)):
-                if rows:  # one statement, many parameter sets
-                    conn.execute(_RESULT_FINISHED if finished else _RESULT_PENDING, rows)
-            conn.execute(insert(webhook_attempts), [{
-                "webhook_id": r.delivery.webhook_id, "delivery_id": r.delivery.delivery_id,
-                "event_id": r.delivery.event_id, "event_type": r.delivery.event_type,
-                "attempt": r.delivery.attempts + 1, "status_code": r.status_code, "latency_ms": r.latency_ms,
-                "error": r.error, "outcome": r.outcome, "at": r.at} for r in results])
-            by_webhook: dict[str, list[Result]] = {}
-            for r in results:
-                by_webhook.setdefault(r.delivery.webhook_id, []).append(r)
-            for webhook_id, mine in by_webhook.items():
-                if self._count(conn, webhook_id, mine, pause_after):
-                    paused.append(webhook_id)
-        return paused
-
-    def _count(self, conn: Connection, webhook_id: str, results: list[Result], pause_after: int) -> bool:
-        """Update the consecutive-failure count and pause at the threshold; True when paused now."""
-        ok = [i for i, r in enumerate(results) if r.outcome == "delivered"]
-        last = results[-1]
-        values: dict[str, Any] = {"last_delivery_at": last.at, "last_status": last.status_code}
-        if ok:
-            values["consecutive_failures"] = len(results) - 1 - ok[-1]
-        else:
-            values["consecutive_failures"] = webhooks.c.consecutive_failures + len(results)
-        conn.execute(update(webhooks).where(webhooks.c.id == webhook_id).values(**values))
-        reason = (f"paused after {pause_after} consecutive failed attempts; last: "
-                  f"{last.error or f'HTTP {last.status_code}'}")[:500]
-        stamp = now_iso()
-        paused = conn.execute(update(webhooks).where(
-            webhooks.c.id == webhook_id, webhooks.c.paused == false(),
-            webhooks.c.consecutive_failures >= pause_after).values(
-            paused=True, paused_reason=reason, paused_at=stamp)).rowcount
-        if paused:
-            conn.execute(update(webhook_deliveries).where(
-                webhook_deliveries.c.webhook_id == webhook_id, webhook_deliveries.c.state == PENDING).values(
-                state=SKIPPED, payload="", last_error="webhook paused", updated_at=stamp, lease_owner=None,
-                lease_until=None))
-        return bool(paused)
+    def backlogs(self, ids: Sequence[str] | None = None) -> dict[str, Backlog]:
+        """Per webhook (all, or `ids`): deliveries not yet delivered and when the oldest arrived."""
+        d = webhook_deliveries
+        waiting = select(d.c.webhook_id, d.c.state, func.count(), func.min(d.c.created_at)).where(
+            or_(d.c.state.in_(WAITING), and_(d.c.state == DEAD, d.c.dlq_at.is_(None))))
+        if ids is not None:
+            waiting = waiting.where(d.c.webhook_id.in_(list(ids)))
+        found: dict[str, dict[str, Any]] = {}
+        with self.transaction() as conn:
+            for webhook_id, state, count, oldest in conn.execute(waiting.group_by(d.c.webhook_id, d.c.state)):
+                mine = found.setdefault(webhook_id, {"oldest": []})
+                mine[state] = int(count)
+                if state in WAITING:
+                    mine["oldest"].append(oldest)
+        return {wid: Backlog(v.get(PENDING, 0), v.get(HELD, 0), min(v["oldest"], default=None), v.get(DEAD, 0))
+                for wid, v in found.items()}
 
     # the log
 
@@ -324,11 +252,11 @@ class WebhookStore:
         query = select(webhook_attempts).where(webhook_attempts.c.webhook_id == webhook_id)
         if before is not None:
             query = query.where(webhook_attempts.c.id < before)
-        with self._tx() as conn:
+        with self.transaction() as conn:
             return [dict(r._mapping) for r in conn.execute(query.order_by(webhook_attempts.c.id.desc()).limit(limit))]
 
     def deliveries_by_state(self, webhook_id: str) -> dict[str, int]:
-        with self._tx() as conn:
+        with self.transaction() as conn:
             rows = conn.execute(select(webhook_deliveries.c.state, func.count())
                                 .where(webhook_deliveries.c.webhook_id == webhook_id)
                                 .group_by(webhook_deliveries.c.state))
@@ -338,11 +266,12 @@ class WebhookStore:
         """Bound growth: the last `keep` attempts per webhook, none older than `log_days`; finished
         deliveries are kept `dedup_days` (longer than the stream keeps messages that could be redelivered)."""
         removed = 0
-        with self._tx() as conn:
+        with self.transaction() as conn:
             removed += conn.execute(delete(webhook_attempts).where(
                 webhook_attempts.c.at < now_iso(-86400 * log_days))).rowcount
             removed += conn.execute(delete(webhook_deliveries).where(
-                webhook_deliveries.c.state != PENDING,
+                webhook_deliveries.c.state.not_in(WAITING),
+                not_(and_(webhook_deliveries.c.state == DEAD, webhook_deliveries.c.dlq_at.is_(None))),
                 webhook_deliveries.c.updated_at < now_iso(-86400 * dedup_days))).rowcount
             for (webhook_id,) in conn.execute(select(webhooks.c.id)):
                 edge = conn.execute(select(webhook_attempts.c.id).where(webhook_attempts.c.webhook_id == webhook_id)
@@ -352,22 +281,3 @@ class WebhookStore:
                         webhook_attempts.c.webhook_id == webhook_id, webhook_attempts.c.id <= edge)).rowcount
         return removed
 
-
-def _result_update(finished: bool) -> Any:
-    values: dict[str, Any] = {"state": bindparam("v_state"), "attempts": bindparam("v_attempts"),
-                              "next_attempt_at": bindparam("v_next"), "lease_owner": None, "lease_until": None,
-                              "last_status": bindparam("v_status"), "last_error": bindparam("v_error"),
-                              "updated_at": bindparam("v_at")}
-    if finished:
-        values["payload"] = ""  # sent for good: the event need not be kept
-    return update(webhook_deliveries).where(webhook_deliveries.c.delivery_id == bindparam("k_id"),
-                                            webhook_deliveries.c.lease_owner == bindparam("k_owner")).values(**values)
-
-
-_RESULT_PENDING = _result_update(False)
-_RESULT_FINISHED = _result_update(True)
-
-
-def _delivery(row: Any) -> Delivery:
-    return Delivery(row.delivery_id, row.webhook_id, row.event_id, row.event_type, row.payload.encode(),
-                    int(row.attempts or 0), row.lease_owner)
