@@ -1,20 +1,28 @@
-"""webhook-dispatch served alone: bad input is a 400, and an unreachable metadata DB a 503 (redeliver later)."""
+"""webhook-dispatch served alone: bad input is a 400 (or, for one event, a dead letter), and an unreachable
+metadata DB a 503 (redeliver later)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ingestor import envelope
-from localfaas.natsserver import free_port
+from ingestor.bus import Bus
+from ingestor.webhooks.store import WebhookStore
+from localfaas.natsserver import NatsServer, free_port
 from tests.support.function import served
 from tests.support.http import call
+from tests.support.jetstream import JetStreamClient
 from tests.support.runtime import REPO
 from tests.webhooks.events import ha_record
+from tests.webhooks.receiver import receiving
 
 pytestmark = pytest.mark.integration
 DISPATCH = REPO / "functions" / "webhook-dispatch"
+SECRET = "function-test-secret-0001"
 
 
 def test_an_unreachable_metadata_db_is_503_and_unhealthy(tmp_path: Path) -> None:
@@ -33,3 +41,32 @@ def test_a_malformed_batch_is_a_400_naming_the_problem(tmp_path: Path) -> None:
         ok = call("POST", url, envelope.encode("b2", [ha_record("light.a")]))
         assert ok.status == 200 and ok.json()["matched"] == 0
         assert call("GET", f"{url}/_/health").json()["status"] == "ok"
+
+
+def nested(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"leaf": 1}
+    for _ in range(levels - 1):
+        value = {"inner": value}
+    return value
+
+
+def test_an_event_nested_too_deep_is_dead_lettered_alone_and_the_rest_delivered(
+        tmp_path: Path, nats_server: NatsServer, nats: Bus, js: JetStreamClient) -> None:
+    """Past orjson's 254 levels the event cannot be serialized: before the guard, a 500 for the whole batch,
+    retried, then the batch dead-lettered by the connector."""
+    url_db = f"sqlite:///{tmp_path}/metadata.db"
+    deep = {**ha_record("light.deep"), "attributes": nested(300)}
+    env = {"METADATA_DB_URL": url_db, "WEBHOOK_SWEEP_S": "0", "NATS_URL": nats_server.url,
+           "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true"}
+    with receiving(SECRET) as rx:
+        WebhookStore(url_db).create("rx", rx.url, SECRET, {"event_types": ["*"]}, True)
+        with served(DISPATCH, "webhook-dispatch", tmp_path / "log", env) as url:
+            body = json.dumps({"v": 1, "batch_id": "deep-batch", "events": [ha_record("light.fine"), deep]})
+            reply = call("POST", url, body.encode(), {"X-Nats-Subject": "ha.events.enriched"})
+        assert reply.status == 200, reply.body
+        assert (reply.json()["rejected"], reply.json()["delivered"]) == (1, 1)
+        assert [r.json()["event"]["entity_id"] for r in rx.delivered()] == ["light.fine"]
+    (letter,) = [m for m in js.messages("ha.events.dlq") if m["stage"] == "webhook-dispatch"
+                 and m["dlq_id"].startswith("deep-batch")]
+    assert letter["subject"] == "ha.events.enriched"
+    assert [(e["index"], e["reason"]) for e in letter["entries"]] == [(1, "event: nested deeper than 128 levels")]
