@@ -15,6 +15,7 @@ import requests
 
 from ingestor.webhooks import signing, ssrf
 from ingestor.webhooks.settings import Settings
+from ingestor.webhooks.transport import OneWriteAdapter
 
 USER_AGENT = "ha-ingestor-webhooks/1"
 MAX_ERROR = 300
@@ -47,10 +48,11 @@ def headers_for(secret: str, delivery_id: str, event_type: str | None, body: byt
 
 
 def new_session(pool: int) -> requests.Session:
-    """Pooled connections; proxies from the environment are ignored, so the checked host is the one called."""
+    """Pooled connections writing each request whole (ingestor.webhooks.transport); proxies from the
+    environment are ignored, so the checked host is the one called."""
     session = requests.Session()
     session.trust_env = False
-    adapter = requests.adapters.HTTPAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
+    adapter = OneWriteAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
