@@ -12,6 +12,7 @@ from ingestor.health.model import Component, overall
 from ingestor.health.runner import ProbeTimeout
 from ingestor.health.settings import Settings
 from ingestor.health.system import HealthSystem
+from ingestor.webhooks.store import Backlog, Webhook
 
 SETTINGS = Settings(gateway_url="http://gw", bridge_url=None, nats_url="nats://n", store_url="sqlite:///x",
                     metadata_url="sqlite:///y", connector_metrics_url=None)
@@ -135,3 +136,42 @@ def test_a_function_slow_once_is_degraded_and_silent_twice_unhealthy() -> None:
     assert second.status == "unhealthy"
     assert second.reasons == ["health check failed: no answer within 2 s, 2 checks in a row"]
     assert recovered.status == "ok" and again.status == "degraded"
+
+
+def webhook(state: str = "active", **changes: Any) -> Webhook:
+    hook = Webhook("wh_1", "garage", "https://example.org/hook", "s" * 20, {"event_types": ["*"]},
+                   state != "disabled", state == "paused", None, 3 if state in ("failing", "paused") else 0,
+                   "2026-11-23T11:00:00.000000Z", "2026-11-23T11:00:00.000000Z", None, None,
+                   "2026-11-23T11:58:00.000000Z" if state == "paused" else None, None,
+                   "HTTP 503" if state in ("failing", "paused") else None)
+    return dataclasses.replace(hook, **changes)
+
+
+def oldest(seconds_ago: float) -> str:
+    return (NOW - dt.timedelta(seconds=seconds_ago)).isoformat().replace("+00:00", "Z")
+
+
+def test_a_paused_webhook_is_degraded_naming_it_its_held_events_and_last_error() -> None:
+    c = rules.webhooks([webhook("paused")], {"wh_1": Backlog(0, 42, oldest(120))}, SETTINGS, NOW)
+    assert c.status == "degraded"
+    assert c.reasons == ["webhook garage (wh_1) paused since 2026-11-23T11:58:00.000000Z: 42 deliveries held; "
+                         "last error: HTTP 503"]
+    (row,) = c.details["webhooks"]
+    assert (row["state"], row["held"], row["oldest_undelivered_age_s"]) == ("paused", 42, 120.0)
+
+
+def test_a_webhook_backlog_older_or_larger_than_the_threshold_is_degraded_and_a_young_one_ok() -> None:
+    young = rules.webhooks([webhook("failing")], {"wh_1": Backlog(30, 0, oldest(20))}, SETTINGS, NOW)
+    assert young.status == "ok" and young.details["retry_backlog"] == 30
+    old = rules.webhooks([webhook("failing")], {"wh_1": Backlog(30, 0, oldest(301))}, SETTINGS, NOW)
+    assert old.status == "degraded" and "30 deliveries undelivered, the oldest 301 s old (threshold 300 s)" \
+        in old.reasons[0]
+    large = rules.webhooks([webhook()], {"wh_1": Backlog(10_001, 0, oldest(5))}, SETTINGS, NOW)
+    assert large.status == "degraded" and "10001 deliveries undelivered (threshold 10000)" in large.reasons[0]
+
+
+def test_dead_letters_waiting_to_be_published_are_degraded_and_no_webhook_is_unknown() -> None:
+    waiting = rules.webhooks([webhook()], {"wh_1": Backlog(unpublished_dead_letters=2)}, SETTINGS, NOW)
+    assert waiting.status == "degraded" and "2 dead-lettered deliveries not yet written" in waiting.reasons[0]
+    assert rules.webhooks([], {}, SETTINGS, NOW).status == "unknown"
+    assert rules.webhooks([webhook("disabled")], {}, SETTINGS, NOW).status == "ok"

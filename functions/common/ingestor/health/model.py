@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Status = Literal["ok", "degraded", "unhealthy", "unknown"]
-Kind = Literal["bridge", "nats", "function", "store", "metadata", "archive", "context"]
+Kind = Literal["bridge", "nats", "function", "store", "metadata", "archive", "context", "webhook"]
 # "unknown" (not configured, or not deployed) says nothing bad about the system, so it ranks with "ok".
 _RANK = {"unknown": 0, "ok": 0, "degraded": 1, "unhealthy": 2}
 

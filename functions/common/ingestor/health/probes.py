@@ -61,6 +61,12 @@ class Deps:
 
         return MetadataDB(self.settings.metadata_url)
 
+    @cached_property
+    def webhook_store(self) -> Any:
+        from ingestor.webhooks.store import WebhookStore
+
+        return WebhookStore(self.settings.metadata_url)
+
     def bridge_disconnected(self, connected: bool) -> float | None:
         """Seconds the bridge has been seen disconnected (None while connected)."""
         with self._lock:
@@ -171,6 +177,12 @@ def metadata(deps: Deps) -> Component:
     if state.get("status") != "ok":
         c.worsen("degraded", f"metadata DB unavailable: {state.get('reason') or 'no reason given'}")
     return c
+
+
+def webhooks(deps: Deps) -> Component:
+    """The webhooks' states and backlogs, from the metadata DB where webhook-dispatch keeps them."""
+    hooks = deps.webhook_store.page(100_000, None)
+    return rules.webhooks(hooks, deps.webhook_store.backlogs(), deps.settings, dt.datetime.now(dt.UTC))
 
 
 # -- NATS -----------------------------------------------------------------------------------------

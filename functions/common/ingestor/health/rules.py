@@ -7,6 +7,7 @@ from typing import Any
 
 from ingestor.health.model import Component
 from ingestor.health.settings import Settings
+from ingestor.webhooks.store import Backlog, Webhook
 
 
 def _reason_of(body: Any) -> str | None:
@@ -129,6 +130,47 @@ def context_sources(status: dict[str, Any]) -> list[Component]:
                                  f"{source.get('failures')} failures{error}")
         out.append(c)
     return out
+
+
+def webhooks(hooks: list[Webhook], backlogs: dict[str, Backlog], settings: Settings, now: dt.datetime) -> Component:
+    """Every webhook's state and backlog. Paused (its events held), a backlog older than
+    HEALTH_WEBHOOK_BACKLOG_AGE_S or larger than HEALTH_WEBHOOK_BACKLOG, dead letters that could not be
+    published: degraded, naming the webhook. None registered: unknown."""
+    rows = []
+    c = Component("webhooks", "webhook")
+    for hook in hooks:
+        backlog = backlogs.get(hook.id, Backlog())
+        age = backlog.age_s(now)
+        rows.append({"id": hook.id, "name": hook.name, "state": hook.state, "paused_since": hook.paused_at,
+                     "failing_since": hook.failing_since, "consecutive_failures": hook.consecutive_failures,
+                     "last_error": hook.last_error, "retry_backlog": backlog.pending, "held": backlog.held,
+                     "oldest_undelivered_at": backlog.oldest_at,
+                     "oldest_undelivered_age_s": None if age is None else round(age, 1),
+                     "unpublished_dead_letters": backlog.unpublished_dead_letters})
+        who = f"webhook {hook.name} ({hook.id})"
+        waiting = backlog.pending + backlog.held
+        if hook.state == "paused":
+            c.worsen("degraded", f"{who} paused since {hook.paused_at}: {_deliveries(backlog.held)} held"
+                                 f"{'; last error: ' + hook.last_error if hook.last_error else ''}")
+        elif age is not None and age > settings.webhook_backlog_age_s:
+            c.worsen("degraded", f"{who}: {_deliveries(waiting)} undelivered, the oldest {age:.0f} s old "
+                                 f"(threshold {settings.webhook_backlog_age_s:g} s)"
+                                 f"{'; last error: ' + hook.last_error if hook.last_error else ''}")
+        elif waiting > settings.webhook_backlog:
+            c.worsen("degraded", f"{who}: {_deliveries(waiting)} undelivered (threshold {settings.webhook_backlog})")
+        if backlog.unpublished_dead_letters:
+            c.worsen("degraded", f"{who}: {backlog.unpublished_dead_letters} dead-lettered deliveries not yet "
+                                 "written to ha.events.dlq (kept in the metadata DB until NATS takes them)")
+    c.details = {"webhooks": rows, "paused": sum(r["state"] == "paused" for r in rows),
+                 "retry_backlog": sum(r["retry_backlog"] for r in rows), "held": sum(r["held"] for r in rows)}
+    if not hooks:
+        c.status = "unknown"
+        c.reasons.append("no webhooks registered")
+    return c
+
+
+def _deliveries(count: int) -> str:
+    return f"{count} deliver{'ies' if count != 1 else 'y'}"
 
 
 def dead_letters(in_window: int, total: int, reasons: list[dict[str, Any]], settings: Settings,

@@ -21,7 +21,8 @@ OVERALL = {"type": "string", "enum": ["ok", "degraded", "unhealthy"]}
 
 COMPONENT = _obj({
     "name": STR,
-    "kind": {"type": "string", "enum": ["bridge", "nats", "function", "store", "metadata", "archive", "context"]},
+    "kind": {"type": "string", "enum": ["bridge", "nats", "function", "store", "metadata", "archive", "context",
+                                        "webhook"]},
     "status": {"type": "string", "enum": ["ok", "degraded", "unhealthy", "unknown"]},
     "reasons": {"type": "array", "items": STR, "description": "why the status is not ok; empty when ok"},
     "details": {"type": "object", "additionalProperties": True, "description": "the component's own figures"},

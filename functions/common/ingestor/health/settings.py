@@ -25,6 +25,8 @@ class Settings:
     dlq_scan: int = 1000
     dlq_max_bytes: int = 16 * 1024 * 1024  # what one look at the dead letters may read
     bridge_grace_s: float = 60.0  # disconnected from HA shorter than this: reconnecting (degraded)
+    webhook_backlog_age_s: float = 300.0  # a webhook's oldest undelivered event older than this: degraded
+    webhook_backlog: int = 10_000  # more undelivered deliveries of one webhook than this: degraded
 
     @classmethod
     def load(cls) -> Settings:
@@ -46,4 +48,6 @@ class Settings:
             dlq_scan=config.env_int("HEALTH_DLQ_SCAN", 1000),
             dlq_max_bytes=config.env_int("HEALTH_DLQ_MAX_BYTES", 16 * 1024 * 1024),
             bridge_grace_s=config.env_float("HEALTH_BRIDGE_GRACE_S", 60.0),
+            webhook_backlog_age_s=config.env_float("HEALTH_WEBHOOK_BACKLOG_AGE_S", 300.0),
+            webhook_backlog=config.env_int("HEALTH_WEBHOOK_BACKLOG", 10_000),
         )

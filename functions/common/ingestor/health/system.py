@@ -59,6 +59,7 @@ class HealthSystem:
             "dlq:window": lambda: probes.dead_letters(d, s.dlq_recent, window_only=True),
             "store": lambda: probes.event_store(d),
             "metadata": lambda: probes.metadata(d),
+            "webhooks": lambda: probes.webhooks(d),
         }, factor=2)
         listed = first["functions"]
         components = [probes.gateway_component(d, listed), _failed(first["bridge"], "bridge", "bridge"),
@@ -75,7 +76,8 @@ class HealthSystem:
             second = self._gather(later)
             components += [self._function(n, second[f"fn:{n}"]) for n in sorted(names)]
         components += [_failed(first["store"], "event-store", "store"),
-                       _failed(first["metadata"], "metadata-db", "metadata", "degraded")]
+                       _failed(first["metadata"], "metadata-db", "metadata", "degraded"),
+                       _failed(first["webhooks"], "webhooks", "webhook", "degraded")]
         components.append(self._archive(names, second.get("archive")))
         components += self._context(names, second.get("context"))
         return {"status": overall(components), "checked_at": _now(), "components": [c.as_dict() for c in components]}
