@@ -227,7 +227,7 @@ def test_webhooks_can_be_created_and_deleted_from_the_view(view: Tab, house: sta
     expect(view.page.locator("tr", has_text="Doors")).to_have_count(0, timeout=WAIT_MS)
 
 
-def test_a_paused_webhook_can_be_resumed_from_the_view(view: Tab, house: stack.Home) -> None:
+def test_a_paused_webhook_shows_what_it_holds_and_can_be_resumed_from_the_view(view: Tab, house: stack.Home) -> None:
     dead = call("POST", f"{house.gateway}/function/webhooks/webhooks", json.dumps({
         "url": "http://127.0.0.1:9/nobody-listens", "name": "Garage (dead)",
         "filters": {"entity_ids": ["binary_sensor.garage_*"]}}).encode(), {"Content-Type": "application/json"}).json()
@@ -236,10 +236,13 @@ def test_a_paused_webhook_can_be_resumed_from_the_view(view: Tab, house: stack.H
     assert wait_for(lambda: (house.get(f"webhooks/webhooks/{dead['id']}") or {}).get("paused"), 60, 0.5)
     view.open("webhooks")
     row = view.page.locator(f"tr[data-webhook-id='{dead['id']}']")
-    expect(row).to_contain_text("paused", timeout=WAIT_MS)
+    expect(row).to_contain_text("paused since", timeout=WAIT_MS)
+    expect(row).to_contain_text("1 held")  # the garage event: kept, not dropped
+    expect(row).to_contain_text("connection error")  # its last error
+    view.shot("webhooks-paused")
     row.locator("button", has_text="Resume").click()
-    expect(row).to_contain_text("active", timeout=WAIT_MS)
-    assert house.get(f"webhooks/webhooks/{dead['id']}")["paused"] is False
+    expect(row.locator("button", has_text="Resume")).to_have_count(0, timeout=WAIT_MS)
+    expect(row).not_to_contain_text("paused")
     call("DELETE", f"{house.gateway}/function/webhooks/webhooks/{dead['id']}")
 
 

@@ -1,8 +1,28 @@
-// Webhooks: the registered webhooks (secrets masked), their delivery log, create / delete / resume.
-// When the API answers 401 the view asks for the API key; it is kept for this tab only (sessionStorage).
+// Webhooks: the registered webhooks (secrets masked) with their state and backlog, their delivery log,
+// create / delete / resume. When the API answers 401 the view asks for the API key; it is kept for this
+// tab only (sessionStorage).
 
 import {api, apiKey, setApiKey} from "../api.js";
-import {errorBox, fill, h, number, panel, statusBadge, table, when} from "../dom.js";
+import {duration, errorBox, fill, h, number, panel, statusBadge, table, when} from "../dom.js";
+
+// active, failing (its last attempt failed, retrying), paused (failing for long: its events are held and
+// the oldest is tried now and then), disabled.
+function state(w) {
+  if (w.state === "disabled" || !w.enabled) return statusBadge("unknown", "disabled");
+  if (w.state === "paused" || w.paused) {
+    return h("span", {title: w.paused_reason || ""}, statusBadge("degraded", "paused"),
+      ` since ${when(w.paused_since)}`);
+  }
+  if (w.state === "failing") return h("span", {}, statusBadge("degraded", "failing"), ` since ${when(w.failing_since)}`);
+  return statusBadge("ok", "active");
+}
+
+function backlog(w) {
+  const parts = [];
+  if (w.retry_backlog) parts.push(`${number(w.retry_backlog)} retrying`);
+  if (w.held) parts.push(`${number(w.held)} held`);
+  return parts.length ? parts.join(" · ") : "-";
+}
 
 const list = (value) => value.split(",").map((s) => s.trim()).filter(Boolean);
 
@@ -102,11 +122,12 @@ export async function render(root, ctx) {
       {label: "Name", render: (w) => w.name || "-"},
       {label: "URL", key: "url", mono: true},
       {label: "Secret", key: "secret", mono: true, phone: false},
-      {label: "State", render: (w) => (!w.enabled ? statusBadge("unknown", "disabled")
-        : w.paused ? statusBadge("degraded", `paused${w.paused_reason ? `: ${w.paused_reason}` : ""}`)
-          : statusBadge("ok", "active"))},
+      {label: "State", render: state},
+      {label: "Backlog", render: backlog},
+      {label: "Oldest undelivered", render: (w) => duration(w.oldest_undelivered_age_s), phone: false},
       {label: "Last", render: (w) => (w.last_status ? `${w.last_status} · ${when(w.last_delivery_at)}` : "-"),
         phone: false},
+      {label: "Last error", render: (w) => w.last_error || "-", phone: false},
       {label: "", render: (w) => h("span", {}, h("button", {type: "button", onclick: () => showDeliveries(w)},
         "Deliveries"), " ",
       w.paused ? h("button", {type: "button", onclick: () => action("Resume", () =>
