@@ -4,11 +4,17 @@ For each function and each of its `topic` annotation's subjects there is a durab
 (`<function>--<subject>`). The message body is POSTed to the function through the gateway:
   2xx -> ack
   4xx -> dead-letter with the function's reason, then term
-  503/429, gateway unreachable -> nak with backoff, forever (a stage that is down only delays)
+  503/429, gateway unreachable -> nak, forever (a stage that is down only delays): while the function
+      stays unavailable its subscription takes one message at a time, spaced by the backoff (doubling up
+      to UNAVAILABLE_CAP_S), and back to full speed at the first answer, so the pipeline resumes within
+      seconds of a store coming back however long it was away
   other 5xx, timeout -> nak with backoff; after `max-deliver` such failures, dead-letter, then term
 Per-function settings come from annotations: com.ha-ingestor.max-deliver (5),
 com.ha-ingestor.concurrency (4), com.ha-ingestor.timeout (30s), com.ha-ingestor.backoff (1s, doubling
 per failure up to a minute).
+
+An outage is logged once when it starts and once when it ends, however many retries it takes: a
+function that answers 503 (its store is down) or times out.
 
 It runs inside the local runtime, and alone beside a real OpenFaaS gateway (`python -m
 localfaas.connector`, see localfaas.service: the gateway's basic auth, /health, /ready, /metrics,
@@ -30,6 +36,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from ingestor import dlq, metrics, streams
 from ingestor.bus import PAYLOAD_MARGIN
+from ingestor.outage import Outage
 from localfaas import catalog
 from localfaas.catalog import FunctionInfo, duration, timeout_of
 from localfaas.invoke import Outcome, Result, invoke
@@ -39,6 +46,9 @@ log = logging.getLogger("connector")
 _messages = metrics.counter("connector_messages_total", "Messages handled by the topic connector, by outcome",
                             ["function", "topic", "outcome"])
 BACKOFF_CAP_S = 60.0
+UNAVAILABLE_CAP_S = 2.0
+"""The longest wait between two tries of an unavailable function: how long the pipeline may lag behind a
+dependency that came back."""
 
 
 _SUBJECT_CHARS = {".": "_", "*": "star", ">": "all"}
@@ -66,7 +76,12 @@ class Subscription:
         self.timeout = timeout_of(fn.annotations)
         self.backoff_base = duration(fn.setting("backoff", "1s"))
         self.failures: dict[int, int] = {}  # stream sequence -> failed attempts (not counting unavailable)
+        self.unavailable = 0  # answers "unavailable" in a row: while > 0, one message at a time, spaced
         self.task: asyncio.Task[None] | None = None
+
+    def probe_delay(self) -> float:
+        """The wait before the next try of an unavailable function: the backoff, capped at UNAVAILABLE_CAP_S."""
+        return min(backoff(self.backoff_base, self.unavailable), UNAVAILABLE_CAP_S)
 
     def count(self, outcome: str) -> None:
         _messages.labels(self.fn.name, self.topic, outcome).inc()
@@ -80,8 +95,10 @@ class Subscription:
                                   max_ack_pending=max(self.concurrency * 4, 16)),
         )
         while True:
+            if self.unavailable:  # probing: one message, then wait; its answer ends the outage or extends it
+                await asyncio.sleep(self.probe_delay())
             try:
-                msgs = await sub.fetch(self.concurrency, timeout=1)
+                msgs = await sub.fetch(1 if self.unavailable else self.concurrency, timeout=1)
             except TimeoutError:
                 continue
             except Exception as exc:  # connection trouble: nats-py reconnects; try again shortly
@@ -99,6 +116,12 @@ class Subscription:
                                                                  "X-Nats-Subject": msg.subject},
                               key=self.connector.key)
         outcome = result.outcome
+        outage = self.connector.outage(self.fn.name)
+        if outcome is Outcome.UNAVAILABLE or result.timed_out:
+            outage.failed(result.reason[:500])
+        else:
+            outage.recovered()
+        self.unavailable = self.unavailable + 1 if outcome is Outcome.UNAVAILABLE else 0
         if outcome is Outcome.OK:
             self.failures.pop(seq, None)
             await msg.ack()
@@ -106,8 +129,8 @@ class Subscription:
         elif outcome is Outcome.BAD_INPUT:
             await self.dead_letter(msg, result, "bad_input")
             self.count("dlq_bad_input")
-        elif outcome is Outcome.UNAVAILABLE:
-            await msg.nak(delay=backoff(self.backoff_base, msg.metadata.num_delivered))
+        elif outcome is Outcome.UNAVAILABLE:  # back for a later probe
+            await msg.nak(delay=self.probe_delay())
             self.count("unavailable")
         else:
             failed = self.failures[seq] = self.failures.get(seq, 0) + 1
@@ -148,6 +171,15 @@ class TopicConnector:
         self._session: aiohttp.ClientSession | None = None
         self.subscriptions: dict[tuple[str, str], Subscription] = {}
         self._refresher: asyncio.Task[None] | None = None
+        self._outages: dict[str, Outage] = {}
+
+    def outage(self, function: str) -> Outage:
+        """The outage record of `function`: unavailable (503/429/401, gateway unreachable) or timing out."""
+        if function not in self._outages:
+            self._outages[function] = Outage(
+                log, "function unavailable or timing out; its messages wait and are retried",
+                "function answers again", function=function)
+        return self._outages[function]
 
     @property
     def js(self) -> JetStreamContext:

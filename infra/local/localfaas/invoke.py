@@ -42,6 +42,11 @@ class Result:
         return Outcome.FAILED
 
     @property
+    def timed_out(self) -> bool:
+        """No answer in time: from the caller's own timeout, or the gateway's 504."""
+        return self.error == "timeout" or self.status == 504
+
+    @property
     def reason(self) -> str:
         """Why it failed, from the function's {"error": {...}} body when it sent one."""
         if self.error:
