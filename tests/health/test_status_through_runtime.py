@@ -54,7 +54,7 @@ def test_a_healthy_stack_is_ok_and_lists_every_function_ok(runtime: LocalRuntime
     assert all(c["status"] == "ok" and c["reasons"] == [] for c in functions.values())
     kinds = {c["kind"] for c in body["components"]}
     assert kinds == {"bridge", "nats", "function", "store", "metadata", "archive", "context", "webhook"}
-    assert component(body, "webhooks")["reasons"] == ["no webhooks registered"]
+    assert component(body, "webhook-deliveries")["reasons"] == ["no webhooks registered"]
     assert component(body, "bridge") == {"name": "bridge", "kind": "bridge", "status": "unknown",
                                          "reasons": ["not configured (BRIDGE_URL empty)"], "details": {}}
     assert component(body, "event-store")["details"]["backend"] == "postgresql"

@@ -137,7 +137,7 @@ def webhooks(hooks: list[Webhook], backlogs: dict[str, Backlog], settings: Setti
     HEALTH_WEBHOOK_BACKLOG_AGE_S or larger than HEALTH_WEBHOOK_BACKLOG, dead letters that could not be
     published: degraded, naming the webhook. None registered: unknown."""
     rows = []
-    c = Component("webhooks", "webhook")
+    c = Component("webhook-deliveries", "webhook")
     for hook in hooks:
         backlog = backlogs.get(hook.id, Backlog())
         age = backlog.age_s(now)

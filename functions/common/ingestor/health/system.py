@@ -77,7 +77,7 @@ class HealthSystem:
             components += [self._function(n, second[f"fn:{n}"]) for n in sorted(names)]
         components += [_failed(first["store"], "event-store", "store"),
                        _failed(first["metadata"], "metadata-db", "metadata", "degraded"),
-                       _failed(first["webhooks"], "webhooks", "webhook", "degraded")]
+                       _failed(first["webhooks"], "webhook-deliveries", "webhook", "degraded")]
         components.append(self._archive(names, second.get("archive")))
         components += self._context(names, second.get("context"))
         return {"status": overall(components), "checked_at": _now(), "components": [c.as_dict() for c in components]}
