@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -13,7 +14,7 @@ from ingestor.webhooks.store import WebhookStore
 from tests.support.jetstream import JetStreamClient
 from tests.webhooks.events import ha_record, sports_event
 from tests.webhooks.receiver import receiving
-from tests.webhooks.sweeping import FAST, dead_letters, drain
+from tests.webhooks.sweeping import FAST, dead_letters, drain, running
 
 SECRET = "dispatch-test-secret-0001"
 
@@ -176,3 +177,33 @@ def test_the_delivery_log_pages_newest_first_and_is_pruned_to_the_newest(
         assert len(ids) == 7 and ids == sorted(ids, reverse=True)
         assert store.prune(keep=3, log_days=30, dedup_days=8) == 4
         assert [a["id"] for a in store.attempts(hook.id, 10, None)] == ids[:3]
+
+
+def test_a_failing_webhooks_new_deliveries_are_left_to_the_sweeper_so_the_batch_does_not_wait_for_it(
+        store: WebhookStore, dispatcher: Dispatcher) -> None:
+    with receiving(SECRET, default=500) as down, receiving(SECRET) as fine:
+        failing = store.create("down", down.url, SECRET, {"event_types": ["*"]}, True)
+        store.create("fine", fine.url, SECRET, {"event_types": ["*"]}, True)
+        dispatcher.dispatch([ha_record("light.first")])
+        assert store.get(failing.id).state == "failing"
+        tried = len(down.all())
+        summary = dispatcher.dispatch([ha_record("light.second"), ha_record("light.third")])
+        assert (summary.delivered, summary.deferred) == (2, 2), "the healthy webhook's, sent; the failing one's, left"
+        assert len(down.all()) == tried
+        down.default = 200
+        drain(dispatcher, 1)
+        assert {r.json()["event"]["entity_id"] for r in down.delivered()} >= {"light.second", "light.third"}
+
+
+def test_one_sweep_round_claims_at_most_a_quarter_of_the_senders_for_one_webhook(
+        store: WebhookStore, nats: Bus) -> None:
+    with receiving(SECRET, default=500) as busy, receiving(SECRET, default=500) as other:
+        many = store.create("busy", busy.url, SECRET, {"event_types": ["*"]}, True)
+        few = store.create("other", other.url, SECRET, {"event_types": ["*"]}, True)
+        wide = replace(FAST, workers=8, backoff_s=0.01, backoff_cap_s=0.01)
+        with running(store, wide, nats) as dispatcher:
+            dispatcher.dispatch([ha_record(f"light.l{i}") for i in range(10)])  # both fail: 11 retries due
+            time.sleep(0.05)
+            claimed = dispatcher.queue.claim_due(500, dispatcher.per_webhook)
+        assert dispatcher.per_webhook == 2
+        assert sorted(d.webhook_id for d in claimed) == sorted([many.id, many.id, few.id, few.id])

@@ -8,6 +8,11 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 
+SQLITE_BEGIN = "sqlite_begin"
+"""An execution option: the statement that opens a SQLite transaction. "BEGIN IMMEDIATE" takes the write
+lock first, waiting for it (busy_timeout); a plain BEGIN that reads and then writes while another process
+has written meanwhile fails at once with "database is locked", whatever the timeout."""
+
 
 def engine_for(url: str) -> Engine:
     """An engine for `sqlite:///path` or `postgresql://…` (psycopg 3 is used whatever the driver)."""
@@ -38,7 +43,7 @@ def _sqlite(url: URL) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql(conn.get_execution_options().get(SQLITE_BEGIN, "BEGIN"))
 
     return engine
 

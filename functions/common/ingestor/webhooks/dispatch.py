@@ -86,11 +86,16 @@ class Dispatcher:
         self.settings = settings
         self.queue = DeliveryQueue(store, settings)
         self._nats = nats  # where dead letters go; the process's bus (NATS_URL) when None
-        self.session = delivery.new_session(settings.workers)
+        self.session = delivery.new_session(2 * settings.workers)
+        # first attempts and the sweeper's have their own senders: retries to a receiver that hangs never
+        # delay other webhooks' first attempts
         self.pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="webhook-send")
+        self.sweep_pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="webhook-sweep")
+        self.per_webhook = max(1, settings.workers // 4)  # a round's attempts of one webhook
         self._sweeper: threading.Thread | None = None
         self._stop = threading.Event()
         self._dlq_failing = False  # dead letters could not be published: logged once until they can
+        self._tidied = float("-inf")
 
     @property
     def nats(self) -> bus.Bus:
@@ -99,8 +104,10 @@ class Dispatcher:
     # a batch from the topic connector
 
     def dispatch(self, events: list[Any], batch_id: str | None = None, source: str = "ha.events.enriched") -> Summary:
-        """Record a delivery per matching (event, webhook) and make the first attempts. An event nested too
-        deep (or that JSON cannot carry) is dead-lettered alone, before anything serializes it."""
+        """Record a delivery per matching (event, webhook) and make the first attempts, except to webhooks
+        failing now: theirs are left to the sweeper, so a receiver that is down or hangs does not hold up
+        the batch, nor the other webhooks. An event nested too deep (or that JSON cannot carry) is
+        dead-lettered alone, before anything serializes it."""
         summary = Summary(events=len(events))
         hooks = {h.id: h for h in self.store.all_enabled()}
         matchers = {h.id: filters.matcher(h.filters) for h in hooks.values()}
@@ -133,10 +140,12 @@ class Dispatcher:
         summary.matched = len(rows)
         if not rows:
             return summary
-        recorded = self.queue.record(rows)
+        recorded = self.queue.record(rows, later={h.id for h in hooks.values() if h.consecutive_failures})
         summary.held = recorded.held
-        summary.duplicates = len(rows) - len(recorded.claimed) - recorded.held
-        self._send(recorded.claimed, {}, hooks, summary, deadline=time.monotonic() + self.settings.inline_budget_s)
+        summary.deferred = recorded.later
+        summary.duplicates = len(rows) - len(recorded.claimed) - recorded.held - recorded.later
+        self._send(self.pool, recorded.claimed, {}, hooks, summary,
+                   deadline=time.monotonic() + self.settings.inline_budget_s)
         return summary
 
     def _reject(self, batch_id: str, source: str, rejected: list[dict[str, Any]]) -> None:
@@ -152,14 +161,17 @@ class Dispatcher:
 
     def sweep(self, limit: int = 500) -> Summary:
         """One round; `events` of the summary is how many deliveries were claimed."""
-        self._tidy()
+        if time.monotonic() - self._tidied >= self.settings.sweep_s:  # not every round of a backlog
+            self._tidied = time.monotonic()
+            self._tidy()
         probes = self.queue.claim_probes()
         ordered = self.queue.claim_held()
-        due = self.queue.claim_due(limit)
+        due = self.queue.claim_due(limit, self.per_webhook)
         summary = Summary(events=len(probes) + len(due) + sum(len(chunk) for chunk in ordered.values()))
         if summary.events:
             hooks = {h.id: h for h in self.store.all_enabled()}
-            self._send(probes + due, ordered, hooks, summary, deadline=time.monotonic() + self.settings.lease_s / 2)
+            self._send(self.sweep_pool, probes + due, ordered, hooks, summary,
+                       deadline=time.monotonic() + self.settings.lease_s / 2)
         self._publish_dead_letters()
         return summary
 
@@ -177,6 +189,7 @@ class Dispatcher:
         if self._sweeper:
             self._sweeper.join(self.settings.lease_s)
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self.sweep_pool.shutdown(wait=True, cancel_futures=True)
         self.session.close()
 
     def _sweep_loop(self) -> None:
@@ -248,14 +261,14 @@ class Dispatcher:
 
     # sending
 
-    def _send(self, parallel: list[Delivery], ordered: dict[str, list[Delivery]], hooks: dict[str, Webhook],
-              summary: Summary, deadline: float) -> None:
+    def _send(self, pool: ThreadPoolExecutor, parallel: list[Delivery], ordered: dict[str, list[Delivery]],
+              hooks: dict[str, Webhook], summary: Summary, deadline: float) -> None:
         """Attempt `parallel` deliveries concurrently and each webhook's `ordered` ones one after another,
         then write every result at once; what there was no time (or no webhook) for is given back."""
         if not parallel and not ordered:
             return
-        alone = [(d, self.pool.submit(self._attempt, d, hooks.get(d.webhook_id), deadline)) for d in parallel]
-        runs = [(chunk, self.pool.submit(self._in_order, chunk, hooks.get(wid), deadline))
+        alone = [(d, pool.submit(self._attempt, d, hooks.get(d.webhook_id), deadline)) for d in parallel]
+        runs = [(chunk, pool.submit(self._in_order, chunk, hooks.get(wid), deadline))
                 for wid, chunk in ordered.items()]
         results: list[Result] = []
         unsent: list[Delivery] = []

@@ -14,7 +14,7 @@ results are written only while it is still held.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +73,7 @@ class Result:
 class Recorded:
     claimed: list[Delivery] = field(default_factory=list)  # pending, leased to the caller for a first attempt
     held: int = 0
+    later: int = 0  # pending, left to the sweeper
 
 
 @dataclass
@@ -98,19 +99,21 @@ class DeliveryQueue:
 
     # new deliveries
 
-    def record(self, rows: list[dict[str, Any]]) -> Recorded:
+    def record(self, rows: list[dict[str, Any]], later: Collection[str] = ()) -> Recorded:
         """Insert new deliveries ({delivery_id, webhook_id, event_id, event_type, payload, ordinal}); a row
         already there (a redelivered batch) is left alone. Those of a webhook that is paused, or still
-        sending what it held, are held behind the rest; the others are claimed for the caller."""
+        sending what it held, are held behind the rest; those of the webhooks `later` are due at once, for
+        the sweeper; the others are claimed for the caller."""
         out = Recorded()
         if not rows:
             return out
         owner, stamp = uuid.uuid4().hex, now_iso()
         with self.store.logging() as (conn, log):
             holding = self._holding(conn, sorted({r["webhook_id"] for r in rows}))
+            lease = now_iso(self.settings.lease_s)
             full = [{**r, "state": HELD if r["webhook_id"] in holding else PENDING, "attempts": 0, "tries": 0,
                      "lease_owner": owner, "next_attempt_at": stamp, "created_at": stamp, "updated_at": stamp,
-                     "lease_until": None if r["webhook_id"] in holding else now_iso(self.settings.lease_s)}
+                     "lease_until": None if r["webhook_id"] in holding or r["webhook_id"] in later else lease}
                     for r in rows]
             for chunk in chunks(full):
                 conn.execute(self.store._insert(d).on_conflict_do_nothing(index_elements=["delivery_id"]),
@@ -118,7 +121,9 @@ class DeliveryQueue:
                 mine = conn.execute(select(d).where(d.c.delivery_id.in_([r["delivery_id"] for r in chunk]),
                                                     d.c.lease_owner == owner, d.c.created_at == stamp))
                 for row in mine:
-                    if row.state == PENDING:
+                    if row.state == PENDING and row.lease_until is None:
+                        out.later += 1
+                    elif row.state == PENDING:
                         out.claimed.append(_delivery(row))
                     else:
                         out.held += 1
@@ -135,15 +140,18 @@ class DeliveryQueue:
 
     # claims
 
-    def claim_due(self, limit: int) -> list[Delivery]:
-        """Pending deliveries whose time has come, of webhooks neither paused nor disabled, leased to us."""
+    def claim_due(self, limit: int, per_webhook: int) -> list[Delivery]:
+        """Pending deliveries whose time has come, of webhooks neither paused nor disabled, leased to us;
+        at most `per_webhook` of one webhook, so a receiver that is slow to fail cannot take every sender."""
         owner, stamp = uuid.uuid4().hex, now_iso()
         due = and_(d.c.state == PENDING, d.c.next_attempt_at <= stamp, _unleased(stamp))
-        with self.store.transaction() as conn:
-            ids = [r.delivery_id for r in conn.execute(
-                select(d.c.delivery_id).join(webhooks, webhooks.c.id == d.c.webhook_id)
-                .where(due, webhooks.c.paused == false(), webhooks.c.enabled == true())
-                .order_by(d.c.next_attempt_at).limit(limit))]
+        with self.store.transaction(write=True) as conn:
+            ranked = (select(d.c.delivery_id, d.c.next_attempt_at, func.row_number().over(
+                partition_by=d.c.webhook_id, order_by=d.c.next_attempt_at).label("n"))
+                .join(webhooks, webhooks.c.id == d.c.webhook_id)
+                .where(due, webhooks.c.paused == false(), webhooks.c.enabled == true()).subquery())
+            ids = [r.delivery_id for r in conn.execute(select(ranked.c.delivery_id).where(ranked.c.n <= per_webhook)
+                                                       .order_by(ranked.c.next_attempt_at).limit(limit))]
             if not ids:
                 return []
             conn.execute(update(d).where(d.c.delivery_id.in_(ids), due)
@@ -157,7 +165,7 @@ class DeliveryQueue:
         failed and waits for its retry) or another sender has it, nothing of that webhook is taken."""
         owner, stamp = uuid.uuid4().hex, now_iso()
         out: dict[str, list[Delivery]] = {}
-        with self.store.transaction() as conn:
+        with self.store.transaction(write=True) as conn:
             draining = [wid for (wid,) in conn.execute(
                 select(d.c.webhook_id).join(webhooks, webhooks.c.id == d.c.webhook_id)
                 .where(d.c.state == HELD, webhooks.c.paused == false(), webhooks.c.enabled == true()).distinct())]
@@ -188,7 +196,7 @@ class DeliveryQueue:
         due = and_(webhooks.c.paused == true(), webhooks.c.enabled == true(),
                    or_(webhooks.c.next_probe_at.is_(None), webhooks.c.next_probe_at <= stamp))
         out: list[Delivery] = []
-        with self.store.transaction() as conn:
+        with self.store.transaction(write=True) as conn:
             for (wid,) in conn.execute(select(webhooks.c.id).where(due)).all():
                 if not conn.execute(update(webhooks).where(webhooks.c.id == wid, due)
                                     .values(next_probe_at=now_iso(self.settings.probe_s))).rowcount:
@@ -209,7 +217,7 @@ class DeliveryQueue:
         """Give back deliveries not attempted (time ran out): they are taken again later, as they were."""
         if not deliveries:
             return
-        with self.store.transaction() as conn:
+        with self.store.transaction(write=True) as conn:
             conn.execute(update(d).where(d.c.delivery_id == bindparam("k_id"), d.c.lease_owner == bindparam("k_owner"))
                          .values(lease_owner=None, lease_until=None),
                          [{"k_id": x.delivery_id, "k_owner": x.lease_owner} for x in deliveries])
@@ -350,7 +358,7 @@ class DeliveryQueue:
 
     def published(self, ids: list[str]) -> None:
         stamp = now_iso()
-        with self.store.transaction() as conn:
+        with self.store.transaction(write=True) as conn:
             for chunk in chunks(ids):
                 conn.execute(update(d).where(d.c.delivery_id.in_(list(chunk)), d.c.state == DEAD)
                              .values(dlq_at=stamp, payload=""))

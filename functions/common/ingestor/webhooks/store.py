@@ -24,7 +24,7 @@ from ingestor import jsoncodec, metrics, redaction
 from ingestor.metadata.schema import MIGRATIONS, settings
 from ingestor.store.migrate import upgrade
 from ingestor.store.model import StoreError, StoreUnavailable
-from ingestor.store.sqlengine import engine_for
+from ingestor.store.sqlengine import SQLITE_BEGIN, engine_for
 from ingestor.timeutil import format_timestamp
 from ingestor.webhooks.schema import webhook_attempts, webhook_deliveries, webhooks
 
@@ -127,16 +127,21 @@ class WebhookStore:
         self._ready = False
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """A transaction; a database that cannot be reached is StoreUnavailable (503, retry later)."""
+    def transaction(self, write: bool = False) -> Iterator[Connection]:
+        """A transaction (`write`: one that changes rows, so on SQLite it takes the write lock first, and
+        senders in several processes wait their turn); a database that cannot be reached is
+        StoreUnavailable (503, retry later)."""
         try:
             if not self._ready:
                 with self.engine.connect():  # fail fast when unreachable (upgrade retries for seconds)
                     pass
                 upgrade(self.engine, MIGRATIONS)
                 self._ready = True
-            with self.engine.begin() as conn:
-                yield conn
+            with self.engine.connect() as conn:
+                if write:
+                    conn = conn.execution_options(**{SQLITE_BEGIN: "BEGIN IMMEDIATE"})
+                with conn.begin():
+                    yield conn
         except OperationalError as exc:
             raise StoreUnavailable(f"metadata DB unavailable: {type(exc.orig).__name__}") from exc
         except DBAPIError as exc:
@@ -147,7 +152,7 @@ class WebhookStore:
         """A transaction and a list of delivery-log entries written with it; once it commits, they are
         counted in webhook_deliveries_total, so the metric and the log agree entry for entry."""
         entries: list[dict[str, Any]] = []
-        with self.transaction() as conn:
+        with self.transaction(write=True) as conn:
             yield conn, entries
             for chunk in chunks(entries):
                 conn.execute(insert(webhook_attempts), list(chunk))
@@ -167,7 +172,7 @@ class WebhookStore:
         row = {"name": name, "url": url, "secret": secret, "filters": jsoncodec.dumps(filters).decode(),
                "enabled": enabled, "paused": False, "consecutive_failures": 0, "created_at": stamp,
                "updated_at": stamp}
-        with self.transaction() as conn:
+        with self.transaction(write=True) as conn:
             row["id"] = new_id(int(time.time() * 1000), self._last_id(conn, stamp))
             conn.execute(update(settings).where(settings.c.key == LAST_ID).values(value=jsoncodec.dumps(row["id"])
                                                                                    .decode()))
@@ -207,13 +212,13 @@ class WebhookStore:
         if "filters" in values:
             values["filters"] = jsoncodec.dumps(values["filters"]).decode()
         values["updated_at"] = now_iso()
-        with self.transaction() as conn:
+        with self.transaction(write=True) as conn:
             conn.execute(update(webhooks).where(webhooks.c.id == webhook_id).values(**values))
             row = conn.execute(select(webhooks).where(webhooks.c.id == webhook_id)).first()
         return None if row is None else _webhook(row)
 
     def delete(self, webhook_id: str) -> bool:
-        with self.transaction() as conn:
+        with self.transaction(write=True) as conn:
             gone = conn.execute(delete(webhooks).where(webhooks.c.id == webhook_id)).rowcount
             conn.execute(delete(webhook_deliveries).where(webhook_deliveries.c.webhook_id == webhook_id))
             conn.execute(delete(webhook_attempts).where(webhook_attempts.c.webhook_id == webhook_id))
@@ -266,7 +271,7 @@ class WebhookStore:
         """Bound growth: the last `keep` attempts per webhook, none older than `log_days`; finished
         deliveries are kept `dedup_days` (longer than the stream keeps messages that could be redelivered)."""
         removed = 0
-        with self.transaction() as conn:
+        with self.transaction(write=True) as conn:
             removed += conn.execute(delete(webhook_attempts).where(
                 webhook_attempts.c.at < now_iso(-86400 * log_days))).rowcount
             removed += conn.execute(delete(webhook_deliveries).where(
