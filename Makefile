@@ -65,6 +65,7 @@ bench: setup
 	$(PY) bench/influx_layout_benchmark.py
 	$(PY) bench/archive_benchmark.py
 	$(PY) bench/webhook_dispatch.py
+	$(PY) bench/store_outage_recovery.py
 	$(PY) bench/query_latency.py
 	$(PY) bench/dashboard_first_chart.py
 	$(PY) bench/e2e_latency.py

@@ -235,7 +235,7 @@ class DeliveryQueue:
         for r in results:
             by_webhook.setdefault(r.delivery.webhook_id, []).append(r)
         with self.store.logging() as (conn, log):
-            paused = {wid: self._circuit(conn, wid, mine, stamp, done) for wid, mine in by_webhook.items()}
+            paused = self._circuits(conn, by_webhook, stamp, done)
             updates: dict[bool, list[dict[str, Any]]] = {True: [], False: []}  # by "delivered"
             for r in results:
                 state, outcome, tries, retry_at, error = self._consequence(r, paused[r.delivery.webhook_id], stamp)
@@ -263,6 +263,23 @@ class DeliveryQueue:
             return (HELD if x.held else PENDING), "retrying", tries, r.retry_at, r.error
         error = f"{r.error}; gave up after {x.attempts + 1} attempts" if r.retryable else r.error
         return DEAD, "dead_lettered", tries, None, error
+
+    def _circuits(self, conn: Connection, by_webhook: dict[str, list[Result]], stamp: str,
+                  done: Finished) -> dict[str, bool]:
+        """Each webhook's circuit after its attempts; whether it is paused now. A healthy webhook whose
+        attempts all succeeded needs one row of one statement for all of them."""
+        known = {r.id: r for r in conn.execute(select(webhooks.c.id, webhooks.c.paused, webhooks.c.consecutive_failures)
+                                               .where(webhooks.c.id.in_(list(by_webhook))))}
+        healthy = [wid for wid, mine in by_webhook.items() if wid in known and not known[wid].paused
+                   and not known[wid].consecutive_failures and all(r.ok for r in mine)]
+        if healthy:
+            conn.execute(_LAST_DELIVERY, [{"k_id": wid, "v_at": by_webhook[wid][-1].at,
+                                           "v_status": by_webhook[wid][-1].status_code} for wid in healthy])
+        paused = dict.fromkeys(healthy, False)
+        for wid, mine in by_webhook.items():
+            if wid not in paused:
+                paused[wid] = self._circuit(conn, wid, mine, stamp, done)
+        return paused
 
     def _circuit(self, conn: Connection, wid: str, mine: list[Result], stamp: str, done: Finished) -> bool:
         """Count the webhook's attempts: a success closes (and resumes) it; failures for long enough,
@@ -377,3 +394,5 @@ def _result_update(delivered: bool) -> Any:
 
 _UPDATED = _result_update(False)
 _DELIVERED = _result_update(True)
+_LAST_DELIVERY = update(webhooks).where(webhooks.c.id == bindparam("k_id")).values(
+    last_delivery_at=bindparam("v_at"), last_status=bindparam("v_status"))
