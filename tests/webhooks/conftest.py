@@ -1,4 +1,5 @@
-"""The metadata DB the webhooks tests run on (SQLite and PostgreSQL alike), and a real nats-server for dead letters."""
+"""The metadata DB the webhooks tests run on (SQLite and PostgreSQL alike), a real nats-server for dead letters,
+and a dispatcher on the compressed clock (tests.webhooks.sweeping.FAST) whose sweeper the tests run by hand."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import pytest
 
 from ingestor import streams
 from ingestor.bus import Bus
+from ingestor.webhooks.dispatch import Dispatcher
+from ingestor.webhooks.store import WebhookStore
 from localfaas.natsserver import NatsServer
 from tests.support.jetstream import JetStreamClient
+from tests.webhooks.sweeping import FAST, running
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -40,3 +44,14 @@ def js(nats_server: NatsServer, nats: Bus) -> Iterator[JetStreamClient]:
     client = JetStreamClient(nats_server.url)
     yield client
     client.close()
+
+
+@pytest.fixture
+def store(db_url: str) -> WebhookStore:
+    return WebhookStore(db_url)
+
+
+@pytest.fixture
+def dispatcher(store: WebhookStore, nats: Bus) -> Iterator[Dispatcher]:
+    with running(store, FAST, nats) as found:
+        yield found

@@ -25,11 +25,6 @@ PAUSING = replace(FAST, max_attempts=50, pause_after=5, pause_after_s=0.6, probe
 
 
 @pytest.fixture
-def store(db_url: str) -> WebhookStore:
-    return WebhookStore(db_url)
-
-
-@pytest.fixture
 def dispatcher(store: WebhookStore, nats: Bus) -> Iterator[Dispatcher]:
     with running(store, PAUSING, nats) as found:
         yield found

@@ -4,12 +4,12 @@ whatever busy_timeout, and the batch a 503 (seen under load in the receiver-faul
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from ingestor.webhooks.dispatch import delivery_id
 from ingestor.webhooks.queue import DeliveryQueue
 from ingestor.webhooks.store import WebhookStore
+from tests.support.concurrently import concurrently
 from tests.webhooks.sweeping import FAST
 
 
@@ -17,26 +17,18 @@ def test_senders_with_their_own_connections_record_and_claim_at_once_without_dat
         tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/metadata.db"
     hook = WebhookStore(url).create("rx", "http://127.0.0.1:9/hook", "s" * 20, {"event_types": ["*"]}, True)
-    errors: list[BaseException] = []
     recorded: list[int] = []
 
     def sender(n: int) -> None:
         queue = DeliveryQueue(WebhookStore(url), FAST)  # its own engine: another process, as far as SQLite goes
-        try:
-            for batch in range(15):
-                rows = [{"delivery_id": delivery_id(hook.id, f"e{n}-{batch}-{i}"), "webhook_id": hook.id,
-                         "event_id": f"e{n}-{batch}-{i}", "event_type": "state_changed", "payload": "{}",
-                         "ordinal": i} for i in range(20)]
-                recorded.append(len(queue.record(rows, later={hook.id}).claimed) + 20)
-                queue.release(queue.claim_due(50, 50))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+        for batch in range(15):
+            rows = [{"delivery_id": delivery_id(hook.id, f"e{n}-{batch}-{i}"), "webhook_id": hook.id,
+                     "event_id": f"e{n}-{batch}-{i}", "event_type": "state_changed", "payload": "{}",
+                     "ordinal": i} for i in range(20)]
+            recorded.append(len(queue.record(rows, later={hook.id}).claimed) + 20)
+            queue.release(queue.claim_due(50, 50))
 
-    threads = [threading.Thread(target=sender, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
+    errors = concurrently(sender, 6)
     assert not errors, errors[:3]
     assert sum(recorded) == 6 * 15 * 20
     assert WebhookStore(url).deliveries_by_state(hook.id) == {"pending": 6 * 15 * 20}

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import replace
-
-import pytest
 
 from ingestor.bus import Bus
 from ingestor.webhooks.dispatch import Dispatcher
@@ -17,18 +14,6 @@ from tests.webhooks.receiver import receiving
 from tests.webhooks.sweeping import FAST, dead_letters, drain, running
 
 SECRET = "dispatch-test-secret-0001"
-
-
-@pytest.fixture
-def store(db_url: str) -> WebhookStore:
-    return WebhookStore(db_url)
-
-
-@pytest.fixture
-def dispatcher(store: WebhookStore, nats: Bus) -> Iterator[Dispatcher]:
-    found = Dispatcher(store, FAST, nats)
-    yield found
-    found.stop()
 
 
 def test_only_matching_events_arrive_signed(store: WebhookStore, dispatcher: Dispatcher) -> None:

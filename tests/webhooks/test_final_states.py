@@ -4,32 +4,17 @@ the delivery metrics are the log's own counts: in process against real receivers
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 
-import pytest
 from prometheus_client import REGISTRY
 
-from ingestor.bus import Bus
 from ingestor.webhooks.dispatch import Dispatcher
 from ingestor.webhooks.store import OUTCOMES, WebhookStore
 from tests.webhooks.events import ha_record
 from tests.webhooks.receiver import receiving
-from tests.webhooks.sweeping import FAST, sweep_until
+from tests.webhooks.sweeping import sweep_until
 
 SECRET = "final-states-secret-00001"
 FINAL = {"delivered", "dead_lettered", "skipped"}
-
-
-@pytest.fixture
-def store(db_url: str) -> WebhookStore:
-    return WebhookStore(db_url)
-
-
-@pytest.fixture
-def dispatcher(store: WebhookStore, nats: Bus) -> Iterator[Dispatcher]:
-    found = Dispatcher(store, FAST, nats)
-    yield found
-    found.stop()
 
 
 def counted() -> Counter[str]:

@@ -3,7 +3,6 @@ own engine and connections, as each function process has), on SQLite and Postgre
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -11,6 +10,7 @@ from sqlalchemy import insert
 
 from ingestor.webhooks.schema import webhooks
 from ingestor.webhooks.store import WebhookStore
+from tests.support.concurrently import concurrently
 
 FILTERS = {"event_types": ["*"]}
 
@@ -33,20 +33,12 @@ def test_stores_taking_turns_within_one_millisecond_issue_increasing_ids(db_url:
 def test_concurrent_creations_all_succeed_with_distinct_ids_each_process_increasing(db_url: str,
                                                                                   same_millisecond: None) -> None:
     made: dict[int, list[str]] = {}
-    errors: list[BaseException] = []
 
     def worker(n: int) -> None:
         store = WebhookStore(db_url)
-        try:
-            made[n] = [create(store, f"t{n}-{i}") for i in range(10)]
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+        made[n] = [create(store, f"t{n}-{i}") for i in range(10)]
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    errors = concurrently(worker, 4, timeout=60)
     assert not errors, errors
     everything = [i for ids in made.values() for i in ids]
     assert len(set(everything)) == 40 and all(ids == sorted(ids) for ids in made.values())
