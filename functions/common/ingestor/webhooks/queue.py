@@ -116,7 +116,7 @@ class DeliveryQueue:
                      "lease_until": None if r["webhook_id"] in holding or r["webhook_id"] in later else lease}
                     for r in rows]
             for chunk in chunks(full):
-                conn.execute(self.store._insert(d).on_conflict_do_nothing(index_elements=["delivery_id"]),
+                conn.execute(self.store.dialect_insert(d).on_conflict_do_nothing(index_elements=["delivery_id"]),
                              list(chunk))
                 mine = conn.execute(select(d).where(d.c.delivery_id.in_([r["delivery_id"] for r in chunk]),
                                                     d.c.lease_owner == owner, d.c.created_at == stamp))

@@ -123,7 +123,7 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
 class WebhookStore:
     def __init__(self, url: str) -> None:
         self.engine: Engine = engine_for(url)
-        self._insert = sqlite.insert if self.engine.dialect.name == "sqlite" else postgresql.insert
+        self.dialect_insert = sqlite.insert if self.engine.dialect.name == "sqlite" else postgresql.insert
         self._ready = False
 
     @contextmanager
@@ -185,7 +185,7 @@ class WebhookStore:
         The lock is the transaction's first statement, a write: SQLite then waits for the write lock
         (busy_timeout) instead of failing to upgrade a read, and PostgreSQL holds the row lock. The
         greatest stored id counts too, for databases from before the row existed."""
-        conn.execute(self._insert(settings).values(key=LAST_ID, value="null", updated_at=stamp)
+        conn.execute(self.dialect_insert(settings).values(key=LAST_ID, value="null", updated_at=stamp)
                      .on_conflict_do_update(index_elements=["key"], set_={"updated_at": stamp}))
         issued = jsoncodec.loads(conn.execute(select(settings.c.value).where(settings.c.key == LAST_ID)).scalar_one())
         stored = conn.execute(select(func.max(webhooks.c.id))).scalar()
