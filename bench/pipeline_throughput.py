@@ -38,13 +38,13 @@ sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra
 
 import nats  # noqa: E402
 
-from ingestor import envelope, jsoncodec, streams  # noqa: E402
+from ingestor import envelope, jsoncodec, streams, subjects  # noqa: E402
 from localfaas.natsserver import NatsServer  # noqa: E402
 from tests.support.ha_events import many  # noqa: E402
 from tests.support.runtime import LocalRuntime, wait_for  # noqa: E402
 
-STAGES = (("validate", "ha.events.raw"), ("normalize", "ha.events.valid"),
-          ("weather-enrich", "ha.events.normalized"), ("write", "ha.events.enriched"))
+STAGES = (("validate", subjects.RAW), ("normalize", subjects.VALID),
+          ("weather-enrich", subjects.NORMALIZED), ("write", subjects.ENRICHED))
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -111,7 +111,7 @@ class Capture:
         doc = jsoncodec.loads(msg.data)
         with self._cond:
             self._messages[doc["batch_id"]] = msg.data
-            if msg.subject == "ha.events.normalized":
+            if msg.subject == subjects.NORMALIZED:
                 tag = doc["batch_id"].rsplit("-", 1)[0]
                 self._normalized[tag] = self._normalized.get(tag, 0) + len(doc["events"])
             self._cond.notify_all()
@@ -139,7 +139,7 @@ async def publish_all(nats_url: str, batches: list[list[dict[str, Any]]], tag: s
     nc = await nats.connect(nats_url)
     js = nc.jetstream(timeout=30)
     for chunk in range(0, len(batches), 64):
-        await asyncio.gather(*(js.publish("ha.events.raw", envelope.encode(f"{tag}-{i}", b),
+        await asyncio.gather(*(js.publish(subjects.RAW, envelope.encode(f"{tag}-{i}", b),
                                           headers={"Nats-Msg-Id": f"{tag}-{i}"})
                                for i, b in enumerate(batches[chunk:chunk + 64], start=chunk)))
     await nc.close()

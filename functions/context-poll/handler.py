@@ -11,8 +11,8 @@ import hashlib
 import logging
 from typing import Any
 
-from ingestor import bus, metadata
-from ingestor.context import cache, samples, settings
+from ingestor import bus, metadata, subjects
+from ingestor.context import cache, settings
 from ingestor.context.poller import Poller
 from ingestor.metadata.registry import MetadataDB
 from ingestor.responses import json_response
@@ -26,7 +26,7 @@ def _publish(records: list[dict[str, Any]]) -> None:
     if records:
         batch_id = "context-" + hashlib.blake2b("".join(r["event_id"] for r in records).encode(),
                                                 digest_size=12).hexdigest()
-        bus.default().publish_batch(samples.SUBJECT, batch_id, records)
+        bus.default().publish_batch(subjects.CONTEXT_SAMPLES, batch_id, records)
 
 
 @functools.cache

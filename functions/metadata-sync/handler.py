@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ingestor import metadata, stage
+from ingestor import metadata, stage, subjects
 from ingestor.metadata.registry import MetadataDB, problem
 from ingestor.responses import Unavailable
 from ingestor.store.model import StoreUnavailable
@@ -29,7 +29,7 @@ def _deliver(batch_id: str, parts: list[dict[str, Any]]) -> None:
 
 
 def handle(event: Any, context: Any) -> dict[str, Any]:
-    return stage.run(event, "metadata-sync", "ha.registry", _deliver, _check)
+    return stage.run(event, "metadata-sync", subjects.REGISTRY, _deliver, _check)
 
 
 def health() -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ingestor import metadata, normalization, stage
+from ingestor import metadata, normalization, stage, subjects
 from ingestor.metadata.directory import Directory
 from ingestor.metadata.registry import MetadataDB
 
@@ -26,11 +26,11 @@ def _record(event: Any) -> tuple[Any, str | None]:
         return None, str(exc)
 
 
-PUBLISH = stage.publisher("ha.events.normalized")
+PUBLISH = stage.publisher(subjects.NORMALIZED)
 
 
 def handle(event: Any, context: Any) -> dict[str, Any]:
-    return stage.run(event, "normalize", "ha.events.valid", PUBLISH, _record)
+    return stage.run(event, "normalize", subjects.VALID, PUBLISH, _record)
 
 
 health = stage.health

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingestor import stage, validation
+from ingestor import stage, subjects, validation
 
 RULES = validation.ValidationRules.from_env()
 
@@ -14,11 +14,11 @@ def _check(event: Any) -> tuple[Any, str | None]:
     return (None, reason) if reason else (event, None)
 
 
-PUBLISH = stage.publisher("ha.events.valid")
+PUBLISH = stage.publisher(subjects.VALID)
 
 
 def handle(event: Any, context: Any) -> dict[str, Any]:
-    return stage.run(event, "validate", "ha.events.raw", PUBLISH, _check, max_depth=RULES.max_depth)
+    return stage.run(event, "validate", subjects.RAW, PUBLISH, _check, max_depth=RULES.max_depth)
 
 
 health = stage.health

@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ingestor import config, stage
+from ingestor import config, stage, subjects
 from ingestor.context import cache, enrich
 from ingestor.store import records
 
 SOURCES = config.env_list("CONTEXT_SOURCES", ["weather", "air_quality"])
 SNAPSHOT = cache.Snapshot(config.env_float("ENRICH_CACHE_S", 5))
-PUBLISH = stage.publisher("ha.events.enriched")
+PUBLISH = stage.publisher(subjects.ENRICHED)
 
 
 def handle(event: Any, context: Any) -> dict[str, Any]:
@@ -26,7 +26,7 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
         reason = records.problem(record)
         return (None, reason) if reason else (enrich.attach(record, values), None)
 
-    return stage.run(event, "weather-enrich", "ha.events.normalized", PUBLISH, _enrich)
+    return stage.run(event, "weather-enrich", subjects.NORMALIZED, PUBLISH, _enrich)
 
 
 health = stage.health

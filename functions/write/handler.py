@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ingestor import stage, store
+from ingestor import stage, store, subjects
 from ingestor.store import records, retry
 
 
@@ -28,7 +28,7 @@ def _deliver(batch_id: str, batch: list[dict[str, Any]]) -> None:
 
 
 def handle(event: Any, context: Any) -> dict[str, Any]:
-    return stage.run(event, "write", "ha.events.enriched", _deliver, _check)
+    return stage.run(event, "write", subjects.ENRICHED, _deliver, _check)
 
 
 def health() -> dict[str, Any]:

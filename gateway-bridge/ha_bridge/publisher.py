@@ -21,7 +21,7 @@ import nats
 from ha_bridge.batcher import Batch
 from ha_bridge.spool import Spool
 from ha_bridge.state import BridgeState
-from ingestor import dlq, envelope, jsoncodec, metrics, streams
+from ingestor import dlq, envelope, jsoncodec, metrics, streams, subjects
 from ingestor.bus import PAYLOAD_MARGIN, Bus
 from ingestor.responses import Unavailable
 
@@ -239,9 +239,9 @@ class Outbox:
             self.bus.publish(subject, payload, batch_id)
         elif len(events) == 1:
             reason = f"event of {len(payload)} bytes exceeds the NATS message limit of {limit} bytes"
-            record = dlq.record(f"{batch_id}-dlq", "gateway-bridge", subject,
+            record = dlq.record(subjects.bridge_dlq_id(batch_id), "gateway-bridge", subject,
                                 [{"reason": reason, "payload": summary(events[0], len(payload))}], max_bytes=limit)
-            self.bus.publish(dlq.SUBJECT, record, f"{batch_id}-dlq")
+            self.bus.publish(subjects.DLQ, record, subjects.bridge_dlq_id(batch_id))
             _dead.inc()
             log.error("event too large for NATS: dead-lettered", extra={"batch_id": batch_id, "bytes": len(payload)})
         else:

@@ -20,9 +20,6 @@ DEFAULT_EVENT_TYPES = (
     "device_registry_updated", "entity_registry_updated", "area_registry_updated",
 )
 REGISTRY_EVENTS = frozenset({"device_registry_updated", "entity_registry_updated", "area_registry_updated"})
-RAW_SUBJECT = "ha.events.raw"
-REGISTRY_SUBJECT = "ha.registry"
-EXIT_CONFIG = 78  # EX_CONFIG: a supervisor must not restart into the same bad token or URL
 
 
 def websocket_url(ha_url: str) -> str:

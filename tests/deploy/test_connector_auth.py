@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ingestor import envelope, signedcalls
+from ingestor import envelope, signedcalls, subjects
 from localfaas import ports
 from localfaas.natsserver import NatsServer
 from localfaas.service import gateway_auth
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 USER, PASSWORD = "admin", "s3cret-gateway-password"
 CONNECTOR_KEY = "connector-key-shared-with-the-functions"
 FUNCTIONS = [
-    {"name": "sink", "annotations": {"topic": "ha.events.raw", "com.ha-ingestor.timeout": "5s"}},
+    {"name": "sink", "annotations": {"topic": subjects.RAW, "com.ha-ingestor.timeout": "5s"}},
     {"name": "tick", "annotations": {"topic": "cron-function", "schedule": "17 3 * * *"}},
 ]
 
@@ -150,7 +150,7 @@ def test_connector_reads_functions_and_invokes_them_with_the_gateway_basic_auth_
         (tmp_path / "connector.log").read_text()[-3000:]
     js = JetStreamClient(nats_server.url)
     try:
-        js.publish("ha.events.raw", envelope.encode("auth-batch-1", [{"event_type": "state_changed"}]), "auth-batch-1")
+        js.publish(subjects.RAW, envelope.encode("auth-batch-1", [{"event_type": "state_changed"}]), "auth-batch-1")
         assert wait_for(lambda: gateway.invocations, 60)
     finally:
         js.close()
@@ -159,7 +159,7 @@ def test_connector_reads_functions_and_invokes_them_with_the_gateway_basic_auth_
     signedcalls.verify(CONNECTOR_KEY, gateway.signatures[0], "POST", "/", "", gateway.invocations[0])
     assert CONNECTOR_KEY not in (tmp_path / "connector.log").read_text()
     assert wait_for(lambda: sample(admin + "/metrics", "ha_ingestor_connector_messages_total",
-                                   function="sink", topic="ha.events.raw", outcome="acked") == 1, 30)
+                                   function="sink", topic=subjects.RAW, outcome="acked") == 1, 30)
     health = get(admin + "/health")
     assert health is not None and health.json()["subscriptions"] == ["sink:ha.events.raw"]
     assert health.json()["cron"] is True and health.json()["connector_key"] is True

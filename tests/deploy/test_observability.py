@@ -22,6 +22,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from ingestor import subjects
 from localfaas import ports
 from localfaas.natsserver import free_port
 from tests.support import ha_events
@@ -197,13 +198,13 @@ def test_local_scrape_config_paths_answer_and_export_every_metric_the_pipeline_d
         runtime: LocalRuntime, bridge_metrics: str) -> None:
     js = JetStreamClient(runtime.nats_url)
     try:
-        js.publish_batch("ha.events.raw", "observability-batch-1", ha_events.many(5))
-        assert wait_for(lambda: js.events("ha.events.enriched"), 60), "the batch did not reach ha.events.enriched"
+        js.publish_batch(subjects.RAW, "observability-batch-1", ha_events.many(5))
+        assert wait_for(lambda: js.events(subjects.ENRICHED), 60), "the batch did not reach ha.events.enriched"
     finally:
         js.close()
     gateway = runtime.gateway.removeprefix("http://")
     assert wait_for(lambda: sample(runtime.gateway + "/metrics", "ha_ingestor_connector_messages_total",
-                                   function="write", topic="ha.events.enriched", outcome="acked") >= 1, 60)
+                                   function="write", topic=subjects.ENRICHED, outcome="acked") >= 1, 60)
     names = exported(bridge_metrics)
     scraped = []
     for job in config("local")["scrape_configs"]:

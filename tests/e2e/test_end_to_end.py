@@ -17,6 +17,7 @@ import pytest
 from demo import home
 from demo.driver import Driver, Expected, HAClient
 from demo.recorder import EventRecorder
+from ingestor import subjects
 from tests.e2e.conftest import Sandbox
 from tests.e2e.reads import QueryAPI
 from tests.support.jetstream import JetStreamClient
@@ -130,6 +131,6 @@ def test_nothing_was_dead_lettered(sandbox: Sandbox, driven: Any) -> None:
                "the caused events stored")
     js = JetStreamClient(sandbox.runtime.nats_url)
     try:
-        assert js.messages("ha.events.dlq") == []
+        assert js.messages(subjects.DLQ) == []
     finally:
         js.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from ingestor import subjects
 from ingestor.archive.run import NOT_CONFIGURED
 from ingestor.store import open_event_store
 from ingestor.store.model import EventFilter
@@ -45,8 +46,8 @@ def test_old_events_are_archived_verified_pruned_and_restored(archiving_runtime:
     store = open_event_store(f"sqlite:///{tmp_path}/data/events.db")
     js = JetStreamClient(rt.nats_url)
     try:
-        js.publish_batch("ha.events.raw", "last-year", many(30, prefix="sensor.archived", start=OLD))
-        js.publish_batch("ha.events.raw", "this-year", many(5, prefix="sensor.recent"))
+        js.publish_batch(subjects.RAW, "last-year", many(30, prefix="sensor.archived", start=OLD))
+        js.publish_batch(subjects.RAW, "this-year", many(5, prefix="sensor.recent"))
         assert wait_for(lambda: store.count(EventFilter()) == 35, 30)
     finally:
         js.close()

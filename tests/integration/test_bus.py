@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestor import streams
+from ingestor import streams, subjects
 from ingestor.bus import Bus
 from ingestor.responses import HTTPError
 from localfaas.natsserver import NatsServer
@@ -26,10 +26,10 @@ def bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bus]:
 
 def test_a_message_over_max_payload_is_a_413_to_dead_letter_not_an_outage_to_retry(bus: Bus) -> None:
     with pytest.raises(HTTPError) as caught:
-        bus.publish("ha.events.valid", b"x" * bus.max_payload, "too-big")
+        bus.publish(subjects.VALID, b"x" * bus.max_payload, "too-big")
     assert caught.value.status == 413 and "max_payload" in caught.value.message
 
 
 def test_an_oversize_batch_of_many_events_is_split_and_published(bus: Bus) -> None:
     events = [{"event_id": str(i), "pad": "y" * (bus.max_payload // 4)} for i in range(12)]
-    assert bus.publish_batch("ha.events.valid", "split-me", events) > 1
+    assert bus.publish_batch(subjects.VALID, "split-me", events) > 1

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from ingestor import subjects
 from ingestor.store import open_event_store
 from ingestor.store.model import EventFilter
 from tests.support.ha_events import many
@@ -42,14 +43,14 @@ def poll(runtime: LocalRuntime) -> dict:
 
 
 def enriched(js: JetStreamClient, batch: str) -> list[dict]:
-    return [e for m in js.messages("ha.events.enriched") if m["batch_id"] == f"{batch}:weather-enrich"
+    return [e for m in js.messages(subjects.ENRICHED) if m["batch_id"] == f"{batch}:weather-enrich"
             for e in m["events"]]
 
 
 def test_a_batch_arrives_enriched_with_every_source_and_the_series_are_stored(
         runtime: LocalRuntime, js: JetStreamClient) -> None:
     assert {name: r["result"] for name, r in poll(runtime).items()} == dict.fromkeys(SOURCES, "fetched")
-    js.publish_batch("ha.events.raw", "enrich-1", many(5, prefix="sensor.enriched"))
+    js.publish_batch(subjects.RAW, "enrich-1", many(5, prefix="sensor.enriched"))
     events = wait_for(lambda: enriched(js, "enrich-1"), 30)
     assert len(events) == 5
     weather = events[0]["weather"]
@@ -78,7 +79,7 @@ def test_with_providers_down_events_flow_with_stale_values_marked_and_the_breake
     asked = providers.total()
     assert {r["result"] for r in poll(runtime).values()} == {"breaker_open"}
     for b in range(20):
-        js.publish_batch("ha.events.raw", f"degraded-{b}", many(10, prefix=f"sensor.degraded{b}"))
+        js.publish_batch(subjects.RAW, f"degraded-{b}", many(10, prefix=f"sensor.degraded{b}"))
 
     def all_arrived() -> list[dict] | None:
         events = [e for b in range(20) for e in enriched(js, f"degraded-{b}")]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ingestor import subjects
 from tests.support.http import call
 from tests.support.jetstream import JetStreamClient
 from tests.support.metrics import sample
@@ -33,7 +34,7 @@ def connector_count(runtime: LocalRuntime, outcome: str, topic: str = "ha.test.s
 
 def dead_letters_of(js: JetStreamClient, message_id: str) -> list[dict]:
     """Dead letters the connector wrote for the status function's message `message_id`."""
-    return [m for m in js.messages("ha.events.dlq")
+    return [m for m in js.messages(subjects.DLQ)
             if m["stage"] == "status" and m["entries"][0]["payload"]["id"] == message_id]
 
 

@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from ingestor import event_id as ids
+from ingestor import subjects
 from tests.support.ha_events import many, sample_events
 from tests.support.jetstream import JetStreamClient
 from tests.support.metrics import sample
@@ -21,20 +22,20 @@ pytestmark = pytest.mark.integration
 def normalized_for(js: JetStreamClient, prefix: str, count: int, timeout: float = 30) -> list[dict]:
     """Events on ha.events.normalized whose entity starts with `prefix`, once `count` have arrived."""
     def found() -> list[dict]:
-        return [e for e in js.events("ha.events.normalized") if (e["entity_id"] or "").startswith(prefix)]
+        return [e for e in js.events(subjects.NORMALIZED) if (e["entity_id"] or "").startswith(prefix)]
     wait_for(lambda: len(found()) >= count, timeout)
     time.sleep(1.5)  # anything extra (a duplicate) would show up by now
     return found()
 
 
 def dlq_for(js: JetStreamClient, predicate) -> list[dict]:
-    return [m for m in js.messages("ha.events.dlq") if predicate(m)]
+    return [m for m in js.messages(subjects.DLQ) if predicate(m)]
 
 
 def test_a_raw_batch_arrives_normalized_field_by_field(runtime: LocalRuntime, js: JetStreamClient) -> None:
     raw = sample_events()
-    js.publish_batch("ha.events.raw", "sample-batch", raw)
-    records = wait_for(lambda: [m for m in js.messages("ha.events.normalized")
+    js.publish_batch(subjects.RAW, "sample-batch", raw)
+    records = wait_for(lambda: [m for m in js.messages(subjects.NORMALIZED)
                                 if m["batch_id"] == "sample-batch:normalize"], 30)
     assert records, "nothing arrived on ha.events.normalized"
     events = records[0]["events"]
@@ -84,11 +85,11 @@ def test_invalid_events_go_to_the_dlq_with_reasons_while_valid_ones_flow_on(
     bad_entity = json.loads(json.dumps(good[1]))
     bad_entity["data"]["entity_id"] = "Sensor.Not Valid"
     unknown_type = {**good[0], "event_type": "totally_unknown_event"}
-    js.publish_batch("ha.events.raw", "mixed-batch", [good[0], no_time, bad_entity, unknown_type, good[1], "junk"])
+    js.publish_batch(subjects.RAW, "mixed-batch", [good[0], no_time, bad_entity, unknown_type, good[1], "junk"])
 
     assert len(normalized_for(js, "sensor.mixed", 2)) == 2
     (record,) = wait_for(lambda: dlq_for(js, lambda m: m["dlq_id"] == "mixed-batch:validate:dlq"), 15)
-    assert record["stage"] == "validate" and record["subject"] == "ha.events.raw"
+    assert record["stage"] == "validate" and record["subject"] == subjects.RAW
     reasons = {e["index"]: e["reason"] for e in record["entries"]}
     assert set(reasons) == {1, 2, 3, 5}
     assert reasons[1].startswith("time_fired")
@@ -99,7 +100,7 @@ def test_invalid_events_go_to_the_dlq_with_reasons_while_valid_ones_flow_on(
 
 def test_malformed_json_on_the_raw_subject_is_dead_lettered_with_its_reason(
         runtime: LocalRuntime, js: JetStreamClient) -> None:
-    js.publish("ha.events.raw", b'{"v": 1, "batch_id": "broken", "events": [', msg_id="malformed-1")
+    js.publish(subjects.RAW, b'{"v": 1, "batch_id": "broken", "events": [', msg_id="malformed-1")
     (record,) = wait_for(lambda: dlq_for(js, lambda m: m["stage"] == "validate" and m.get("kind") == "bad_input"
                                          and m["entries"][0].get("payload_encoding") == "text"), 15)
     assert record["status"] == 400
@@ -110,7 +111,7 @@ def test_malformed_json_on_the_raw_subject_is_dead_lettered_with_its_reason(
 def test_a_batch_without_one_valid_event_is_dead_lettered_whole_with_every_reason(
         runtime: LocalRuntime, js: JetStreamClient) -> None:
     bad = [{"event_type": "state_changed"}, {"event_type": 5}]
-    js.publish_batch("ha.events.raw", "all-bad", bad)
+    js.publish_batch(subjects.RAW, "all-bad", bad)
     (record,) = wait_for(lambda: dlq_for(js, lambda m: m.get("kind") == "bad_input"
                                          and isinstance(m["entries"][0]["payload"], dict)
                                          and m["entries"][0]["payload"].get("batch_id") == "all-bad"), 15)
@@ -141,7 +142,7 @@ def test_an_oversize_body_is_refused_with_413_and_dead_lettered(runtime: LocalRu
     reply = runtime.signed_call("POST", "validate", big)
     assert reply.status == 413
     assert reply.json()["error"]["code"] == "request_entity_too_large"
-    js.publish("ha.events.raw", big, msg_id="big-1")
+    js.publish(subjects.RAW, big, msg_id="big-1")
     (record,) = wait_for(lambda: dlq_for(js, lambda m: m.get("status") == 413), 15)
     assert record["kind"] == "bad_input" and record["stage"] == "validate"
 
@@ -171,7 +172,7 @@ def test_events_nested_past_the_depth_limit_are_dead_lettered_while_the_batch_fl
     # 245 levels around floats made orjson 3.11.4 abort validate; 300 and 1000 are past orjson's own limit.
     body = batch_with_attributes("deep-batch", many(4, prefix="sensor.deep"), {
         1: nested(245, "[1.5,1.5,1.5,1.5]"), 2: nested(300, "1"), 3: nested(1000, '"x"')})
-    js.publish("ha.events.raw", body, msg_id="deep-batch")
+    js.publish(subjects.RAW, body, msg_id="deep-batch")
 
     assert len(normalized_for(js, "sensor.deep", 1)) == 1
     (record,) = wait_for(lambda: dlq_for(js, lambda m: m["dlq_id"] == "deep-batch:validate:dlq"), 15)
@@ -191,7 +192,7 @@ def test_a_batch_with_a_deep_event_posted_to_validate_is_answered_200_with_the_r
 def test_a_message_near_max_payload_is_dead_lettered_within_max_payload(
         runtime: LocalRuntime, js: JetStreamClient) -> None:
     body = b"\xff" * (7 * 1024 * 1024)  # invalid UTF-8: kept as base64, which alone would be 9.3 MiB
-    js.publish("ha.events.raw", body, msg_id="near-max-1")
+    js.publish(subjects.RAW, body, msg_id="near-max-1")
     (record,) = wait_for(lambda: dlq_for(js, lambda m: m["entries"][0].get("payload_bytes") == len(body)), 30)
     entry = record["entries"][0]
     assert (record["kind"], record["status"], entry["payload_encoding"]) == ("bad_input", 413, "truncated-base64")
@@ -201,9 +202,9 @@ def test_a_message_near_max_payload_is_dead_lettered_within_max_payload(
 
 def test_a_redelivered_batch_is_not_duplicated_downstream(runtime: LocalRuntime, js: JetStreamClient) -> None:
     events = many(5, prefix="sensor.redelivered")
-    js.publish_batch("ha.events.raw", "same-batch", events)
+    js.publish_batch(subjects.RAW, "same-batch", events)
     normalized_for(js, "sensor.redelivered", 5)
-    js.publish("ha.events.raw", json.dumps({"v": 1, "batch_id": "same-batch", "events": events}).encode(),
+    js.publish(subjects.RAW, json.dumps({"v": 1, "batch_id": "same-batch", "events": events}).encode(),
                msg_id=f"replay-{uuid.uuid4()}")  # the same batch again, past raw's own dedup
     time.sleep(2)
     assert len(normalized_for(js, "sensor.redelivered", 5)) == 5
@@ -216,7 +217,7 @@ def test_killing_functions_while_batches_flow_loses_nothing_and_duplicates_nothi
 
     def publish() -> None:
         for b in range(batches):
-            js.publish_batch("ha.events.raw", f"kill-{b}", events[b * 5:(b + 1) * 5])
+            js.publish_batch(subjects.RAW, f"kill-{b}", events[b * 5:(b + 1) * 5])
             time.sleep(0.01)
 
     publisher = threading.Thread(target=publish)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from ingestor import subjects
 from ingestor.store import open_event_store
 from ingestor.store.model import EventFilter
 from tests.support.ha_events import many
@@ -113,7 +114,7 @@ def pids(runtime: LocalRuntime) -> dict[str, int]:
 
 def outcome(runtime: LocalRuntime, name: str) -> float:
     return sample(f"{runtime.gateway}/metrics", "ha_ingestor_connector_messages_total",
-                  function="validate", topic="ha.events.raw", outcome=name)
+                  function="validate", topic=subjects.RAW, outcome=name)
 
 
 def test_hostile_raw_payloads_neither_crash_nor_wedge_nor_lose_anything(
@@ -126,9 +127,9 @@ def test_hostile_raw_payloads_neither_crash_nor_wedge_nor_lose_anything(
         assert reply.status < 500 or reply.status == 503, (reply.status, body[:200], reply.body[:300])
 
     for n, body in enumerate(bodies):
-        js.publish("ha.events.raw", body, msg_id=f"fuzz-{SEED}-{n}")
+        js.publish(subjects.RAW, body, msg_id=f"fuzz-{SEED}-{n}")
     good = many(1, prefix="sensor.after_fuzz")
-    js.publish_batch("ha.events.raw", f"after-fuzz-{SEED}", good)
+    js.publish_batch(subjects.RAW, f"after-fuzz-{SEED}", good)
 
     store = open_event_store(f"sqlite:///{runtime.workdir}/data/events.db")
     try:
@@ -142,7 +143,7 @@ def test_hostile_raw_payloads_neither_crash_nor_wedge_nor_lose_anything(
                 "write--ha_events_enriched"]
     assert wait_for(lambda: all(js.backlog(d) == (0, 0) for d in durables), 60), {d: js.backlog(d) for d in durables}
 
-    refused = [m for m in js.messages("ha.events.dlq") if m["stage"] == "validate" and m.get("kind") == "bad_input"]
+    refused = [m for m in js.messages(subjects.DLQ) if m["stage"] == "validate" and m.get("kind") == "bad_input"]
     assert len(refused) == outcome(runtime, "dlq_bad_input")
     assert all(m["entries"][0]["reason"] and "payload_bytes" in m["entries"][0] for m in refused)
     assert pids(runtime) == before

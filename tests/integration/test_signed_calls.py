@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestor import envelope, normalization, signedcalls
+from ingestor import envelope, normalization, signedcalls, subjects
 from ingestor.metadata.registry import MetadataDB
 from ingestor.store import open_event_store
 from ingestor.store.model import EventFilter
@@ -64,7 +64,7 @@ def test_a_call_signed_with_another_key_or_too_long_ago_is_refused(runtime: Loca
 
 def test_a_one_area_snapshot_posted_to_metadata_sync_is_refused_and_removes_nothing(
         runtime: LocalRuntime, js: JetStreamClient) -> None:
-    js.publish_batch("ha.registry", "home-registry", snapshot("home"))  # the bridge's, through the connector
+    js.publish_batch(subjects.REGISTRY, "home-registry", snapshot("home"))  # the bridge's, through the connector
     known = wait_for(lambda: (areas(runtime) or 0) > 1 and areas(runtime), 30)
     assert known, "the real snapshot never reached the metadata DB"
     forged = [{"type": "areas", "snapshot_id": "forged", "fetched_at": "2026-11-22T11:30:00.000000Z",
@@ -100,7 +100,7 @@ def test_status_reads_health_and_metrics_stay_open(runtime: LocalRuntime) -> Non
 def test_the_connectors_calls_are_signed_so_the_pipeline_stores_events(
         runtime: LocalRuntime, js: JetStreamClient) -> None:
     event = state_changed("lock.back_door", "unlocked", "locked", at=dt.datetime.now(dt.UTC), unit=None)
-    js.publish_batch("ha.events.raw", "back-door", [event])
+    js.publish_batch(subjects.RAW, "back-door", [event])
     store = open_event_store(f"sqlite:///{runtime.workdir}/data/events.db")
     assert wait_for(lambda: store.count(EventFilter(text="lock.back_door")) == 1, 30)
 

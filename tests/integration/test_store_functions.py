@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ingestor import normalization
+from ingestor import normalization, subjects
 from ingestor.metadata.registry import MetadataDB
 from ingestor.store import open_event_store
 from ingestor.store.model import EventFilter
@@ -33,14 +33,14 @@ def stored(runtime: LocalRuntime, flt: EventFilter) -> int:
 
 
 def test_raw_events_end_in_the_store_through_every_stage(runtime: LocalRuntime, js: JetStreamClient) -> None:
-    js.publish_batch("ha.events.raw", "to-store", many(12, prefix="sensor.stored"))
+    js.publish_batch(subjects.RAW, "to-store", many(12, prefix="sensor.stored"))
     assert wait_for(lambda: stored(runtime, EventFilter(text="sensor.stored")) == 12, 30)
 
 
 def test_a_redelivered_batch_is_stored_once(runtime: LocalRuntime, js: JetStreamClient) -> None:
     records = [normalization.normalize_event(e) for e in many(8, prefix="sensor.twice")]
     for _ in range(3):  # the same records under different message ids: past JetStream's own dedup
-        js.publish("ha.events.normalized", json.dumps({"v": 1, "batch_id": f"twice-{uuid.uuid4().hex}",
+        js.publish(subjects.NORMALIZED, json.dumps({"v": 1, "batch_id": f"twice-{uuid.uuid4().hex}",
                                                        "events": records}).encode())
     assert wait_for(lambda: stored(runtime, EventFilter(text="sensor.twice")) == 8, 30)
     time.sleep(1.5)
@@ -50,23 +50,23 @@ def test_a_redelivered_batch_is_stored_once(runtime: LocalRuntime, js: JetStream
 def test_records_the_store_cannot_take_are_dead_lettered_and_the_rest_stored(
         runtime: LocalRuntime, js: JetStreamClient) -> None:
     good = normalization.normalize_event(many(1, prefix="sensor.kept")[0])
-    js.publish_batch("ha.events.enriched", "partly-bad", [good, {**good, "event_id": "nope"}, {"x": 1}])
+    js.publish_batch(subjects.ENRICHED, "partly-bad", [good, {**good, "event_id": "nope"}, {"x": 1}])
     assert wait_for(lambda: stored(runtime, EventFilter(text="sensor.kept")) == 1, 30)
-    (record,) = wait_for(lambda: [m for m in js.messages("ha.events.dlq") if m["dlq_id"] == "partly-bad:write:dlq"],
+    (record,) = wait_for(lambda: [m for m in js.messages(subjects.DLQ) if m["dlq_id"] == "partly-bad:write:dlq"],
                          15)
     assert [e["reason"] for e in record["entries"]] == ["event_id: expected 32 lowercase hex characters",
                                                         "event_id: expected 32 lowercase hex characters"]
-    assert record["stage"] == "write" and record["subject"] == "ha.events.enriched"
+    assert record["stage"] == "write" and record["subject"] == subjects.ENRICHED
 
 
 def test_normalize_joins_area_and_device_from_the_registry(runtime: LocalRuntime, js: JetStreamClient) -> None:
-    js.publish_batch("ha.registry", "registry-1", snapshot("snap-1"))
+    js.publish_batch(subjects.REGISTRY, "registry-1", snapshot("snap-1"))
     db = MetadataDB(f"sqlite:///{runtime.workdir}/data/metadata.db")
     assert wait_for(lambda: db.health().get("devices") == 1, 30)
     light = sample_events()[0]
     uptime = state_changed("sensor.uptime", "1", "2", at=dt.datetime.now(dt.UTC), unit="d")
-    js.publish_batch("ha.events.raw", "joined", [light, uptime])
-    normalized = wait_for(lambda: [e for m in js.messages("ha.events.normalized") if m["batch_id"] == "joined:normalize"
+    js.publish_batch(subjects.RAW, "joined", [light, uptime])
+    normalized = wait_for(lambda: [e for m in js.messages(subjects.NORMALIZED) if m["batch_id"] == "joined:normalize"
                                    for e in m["events"]], 30)
     by_entity = {e["entity_id"]: e for e in normalized}
     assert by_entity["input_boolean.living_room_light"]["area_id"] == "living_room"
@@ -88,16 +88,16 @@ def test_a_store_outage_delays_writes_and_loses_nothing(pg_runtime: tuple[LocalR
     js = JetStreamClient(rt.nats_url)
     store = open_event_store(server.url)
     try:
-        js.publish_batch("ha.events.raw", "before-outage", many(10, prefix="sensor.outage_a"))
+        js.publish_batch(subjects.RAW, "before-outage", many(10, prefix="sensor.outage_a"))
         assert wait_for(lambda: store.count(EventFilter()) == 10, 30)
         server.stop()
         for b in range(5):
-            js.publish_batch("ha.events.raw", f"during-outage-{b}", many(10, prefix=f"sensor.outage_b{b}"))
+            js.publish_batch(subjects.RAW, f"during-outage-{b}", many(10, prefix=f"sensor.outage_b{b}"))
         assert wait_for(lambda: sample(f"{rt.gateway}/metrics", "ha_ingestor_connector_messages_total",
-                                       function="write", topic="ha.events.enriched", outcome="unavailable") >= 3, 60)
+                                       function="write", topic=subjects.ENRICHED, outcome="unavailable") >= 3, 60)
         server.start()
         assert wait_for(lambda: store.count(EventFilter()) == 60, 90)
-        assert not [m for m in js.messages("ha.events.dlq") if m["stage"] == "write"]
+        assert not [m for m in js.messages(subjects.DLQ) if m["stage"] == "write"]
     finally:
         js.close()
         store.close()
@@ -116,8 +116,8 @@ def test_write_dead_letters_a_forged_event_type_and_influxdb_gets_no_measurement
         try:
             good = normalization.normalize_event(many(1, prefix="sensor.influx_kept")[0])
             forged = ["x,entity_id=forged value=1 1\nforged_measurement", "#dropped_as_a_comment"]
-            js.publish_batch("ha.events.enriched", "forged", [good, *({**good, "event_type": t} for t in forged)])
-            (record,) = wait_for(lambda: [m for m in js.messages("ha.events.dlq") if m["dlq_id"] == "forged:write:dlq"],
+            js.publish_batch(subjects.ENRICHED, "forged", [good, *({**good, "event_type": t} for t in forged)])
+            (record,) = wait_for(lambda: [m for m in js.messages(subjects.DLQ) if m["dlq_id"] == "forged:write:dlq"],
                                  30)
         finally:
             js.close()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ingestor import subjects
 from localfaas.catalog import duration, timeout_of
-from localfaas.connector import backoff, durable_name
+from localfaas.connector import backoff
 from localfaas.invoke import Outcome, Result
 
 
@@ -27,8 +28,13 @@ def test_the_reason_carries_the_functions_error_body() -> None:
 
 
 def test_consumer_names_hold_no_subject_wildcards_or_dots() -> None:
-    assert durable_name("validate", "ha.events.raw") == "validate--ha_events_raw"
-    assert durable_name("f", "ha.*.x.>") == "f--ha_star_x_all"
+    assert subjects.durable_name("validate", subjects.RAW) == "validate--ha_events_raw"
+    assert subjects.durable_name("f", "ha.*.x.>") == "f--ha_star_x_all"
+
+
+def test_the_function_a_consumer_feeds_is_read_back_from_its_name() -> None:
+    assert subjects.function_of(subjects.durable_name("weather-enrich", subjects.NORMALIZED)) == "weather-enrich"
+    assert subjects.function_of("health-dlq-reader") is None
 
 
 def test_backoff_doubles_from_its_base_and_caps_at_a_minute() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ingestor import dlq, jsoncodec
+from ingestor import dlq, jsoncodec, subjects
 
 ROOM = 64 * 1024
 
@@ -21,7 +21,7 @@ def nested(levels: int) -> Any:
 
 
 def written(entries: list[Any], max_bytes: int = ROOM, **extra: Any) -> dict[str, Any]:
-    encoded = dlq.record("b1:validate:dlq", "validate", "ha.events.raw", entries, max_bytes=max_bytes, **extra)
+    encoded = dlq.record("b1:validate:dlq", "validate", subjects.RAW, entries, max_bytes=max_bytes, **extra)
     assert len(encoded) <= max_bytes
     return jsoncodec.loads(encoded)
 
@@ -29,7 +29,7 @@ def written(entries: list[Any], max_bytes: int = ROOM, **extra: Any) -> dict[str
 def test_a_record_that_fits_keeps_every_payload_whole() -> None:
     doc = written([{"index": 0, "reason": "event_type: missing", "payload": {"a": [1, None]}}], status=422)
     assert doc["entries"] == [{"index": 0, "reason": "event_type: missing", "payload": {"a": [1, None]}}]
-    assert (doc["v"], doc["stage"], doc["subject"], doc["status"]) == (1, "validate", "ha.events.raw", 422)
+    assert (doc["v"], doc["stage"], doc["subject"], doc["status"]) == (1, "validate", subjects.RAW, 422)
 
 
 @pytest.mark.parametrize(("payload", "problem"), [

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ingestor import subjects
 from localfaas import stack
 from tests.support.runtime import REPO
 
@@ -25,8 +26,8 @@ def test_variables_expand_with_defaults_like_faas_cli() -> None:
 
 def test_the_project_stack_declares_validate_and_normalize_on_their_topics() -> None:
     loaded = stack.load(REPO / "stack.yml", env={"NATS_URL": "nats://127.0.0.1:1"})
-    assert loaded.functions["validate"].topics == ["ha.events.raw"]
-    assert loaded.functions["normalize"].topics == ["ha.events.valid"]
+    assert loaded.functions["validate"].topics == [subjects.RAW]
+    assert loaded.functions["normalize"].topics == [subjects.VALID]
     assert loaded.functions["validate"].environment["NATS_URL"] == "nats://127.0.0.1:1"
     assert loaded.copy == [REPO / "functions" / "common"]
     assert all(f.limits and f.requests for f in loaded.functions.values())

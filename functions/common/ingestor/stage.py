@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ingestor import bus, dlq, envelope, jsoncodec, metrics
+from ingestor import bus, dlq, envelope, jsoncodec, metrics, subjects
 from ingestor.responses import BadRequest, json_response
 
 Transform = Callable[[Any], tuple[Any, str | None]]
@@ -59,9 +59,9 @@ def run(event: Any, stage: str, source: str, deliver: Deliver, transform: Transf
                          details=details, status=422)
     out_id = envelope.derive_id(batch.batch_id, stage)
     if rejected:
-        nats = bus.default()
-        record = dlq.record(f"{out_id}:dlq", stage, source, rejected, max_bytes=nats.max_payload - bus.PAYLOAD_MARGIN)
-        nats.publish(dlq.SUBJECT, record, f"{out_id}:dlq")
+        nats, dlq_id = bus.default(), subjects.stage_dlq_id(out_id)
+        record = dlq.record(dlq_id, stage, source, rejected, max_bytes=nats.max_payload - bus.PAYLOAD_MARGIN)
+        nats.publish(subjects.DLQ, record, dlq_id)
     deliver(out_id, passed)
     _events.labels(stage, "out").inc(len(passed))
     return json_response({"batch_id": out_id, "accepted": len(passed), "rejected": len(rejected),

@@ -1,7 +1,7 @@
 """The topic connector: JetStream subjects -> function invocations, at-least-once, nothing silent.
 
 For each function and each of its `topic` annotation's subjects there is a durable pull consumer
-(`<function>--<subject>`). The message body is POSTed to the function through the gateway:
+(ingestor.subjects.durable_name). The message body is POSTed to the function through the gateway:
   2xx -> ack
   4xx -> dead-letter with the function's reason, then term
   503/429, gateway unreachable -> nak with backoff, forever (a stage that is down only delays)
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 
 import aiohttp
 import nats
@@ -28,25 +27,16 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from ingestor import dlq, metrics, streams
+from ingestor import dlq, metrics, streams, subjects
 from ingestor.bus import PAYLOAD_MARGIN
 from localfaas import catalog
 from localfaas.catalog import FunctionInfo, duration, timeout_of
 from localfaas.invoke import Outcome, Result, invoke
-from localfaas.stack import CRON_TOPIC
 
 log = logging.getLogger("connector")
 _messages = metrics.counter("connector_messages_total", "Messages handled by the topic connector, by outcome",
                             ["function", "topic", "outcome"])
 BACKOFF_CAP_S = 60.0
-
-
-_SUBJECT_CHARS = {".": "_", "*": "star", ">": "all"}
-
-
-def durable_name(function: str, topic: str) -> str:
-    """Consumer names may not hold '.', '*' or '>'."""
-    return f"{function}--{re.sub(r'[^A-Za-z0-9_-]', lambda m: _SUBJECT_CHARS.get(m[0], '_'), topic)}"
 
 
 def backoff(base: float, failures: int) -> float:
@@ -74,7 +64,7 @@ class Subscription:
     async def run(self) -> None:
         js = self.connector.js
         sub = await js.pull_subscribe(
-            self.topic, durable=durable_name(self.fn.name, self.topic), stream=self.connector.stream,
+            self.topic, durable=subjects.durable_name(self.fn.name, self.topic), stream=self.connector.stream,
             config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
                                   ack_wait=self.timeout + 30, max_deliver=-1,
                                   max_ack_pending=max(self.concurrency * 4, 16)),
@@ -121,12 +111,12 @@ class Subscription:
     async def dead_letter(self, msg: Msg, result: Result, kind: str) -> None:
         """Publish the message with its reason to the DLQ (acknowledged), then term it."""
         seq = msg.metadata.sequence.stream
-        dlq_id = f"connector:{self.fn.name}:{msg.metadata.stream}:{seq}"
+        dlq_id = subjects.connector_dlq_id(self.fn.name, msg.metadata.stream, seq)
         entry = {"reason": result.reason, **dlq.payload_of(msg.data)}
         room = self.connector.nc.max_payload - PAYLOAD_MARGIN if self.connector.nc else dlq.DEFAULT_MAX_BYTES
         record = dlq.record(dlq_id, self.fn.name, msg.subject, [entry], max_bytes=room, kind=kind,
                             status=result.status, deliveries=msg.metadata.num_delivered, stream_sequence=seq)
-        await self.connector.js.publish(dlq.SUBJECT, record, headers={"Nats-Msg-Id": dlq_id})
+        await self.connector.js.publish(subjects.DLQ, record, headers={"Nats-Msg-Id": dlq_id})
         self.failures.pop(seq, None)
         await msg.term()
         log.warning("dead-lettered", extra={"function": self.fn.name, "topic": msg.subject, "kind": kind,
@@ -134,7 +124,7 @@ class Subscription:
 
 
 class TopicConnector:
-    def __init__(self, nats_url: str, gateway: str, stream: str = streams.HA_STREAM, refresh_s: float = 30,
+    def __init__(self, nats_url: str, gateway: str, stream: str = subjects.STREAM, refresh_s: float = 30,
                  auth: aiohttp.BasicAuth | None = None, key: str | None = None) -> None:
         self.nats_url = nats_url
         self.gateway = gateway.rstrip("/")
@@ -180,7 +170,7 @@ class TopicConnector:
     async def refresh(self) -> None:
         """Subscribe functions that appeared on the gateway; stop those that went away."""
         wanted = {(fn.name, topic): fn for fn in await catalog.functions(self.session, self.gateway)
-                  for topic in fn.topics if topic != CRON_TOPIC}
+                  for topic in fn.topics if topic != subjects.CRON}
         self.refresh_error = None
         for key in set(self.subscriptions) - set(wanted):
             task = self.subscriptions.pop(key).task

@@ -9,7 +9,6 @@ from typing import Any
 from ingestor.context.model import Source
 
 EVENT_TYPE = "context_sample"
-SUBJECT = "ha.context.samples"
 
 
 def records(source: Source, values: dict[str, Any], fetched_at: str) -> list[dict[str, Any]]:

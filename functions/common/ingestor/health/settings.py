@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingestor import config, metadata, store, streams
+from ingestor import config, metadata, store, subjects
 
 
 @dataclass(frozen=True)
@@ -15,7 +15,7 @@ class Settings:
     store_url: str
     metadata_url: str
     connector_metrics_url: str | None
-    stream: str = streams.HA_STREAM
+    stream: str = subjects.STREAM
     probe_timeout_s: float = 2.0
     cache_s: float = 2.0
     lag_pending: int = 10_000  # a consumer with more unprocessed messages than this is degraded

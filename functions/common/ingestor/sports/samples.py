@@ -1,16 +1,15 @@
-"""Observed scores as series samples on `ha.context.samples`, which `write` stores like any context value:
-entity `sports.<league>_<game_id>_home_score` / `_away_score`, numeric state_value, charted beside HA sensors."""
+"""Observed scores as series samples on ha.context.samples (subjects.CONTEXT_SAMPLES), which `write` stores like any
+context value: entity `sports.<league>_<game_id>_home_score` / `_away_score`, numeric state_value, charted beside
+HA sensors."""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Any
 
-from ingestor.context.samples import SUBJECT
 from ingestor.sports.model import Game
 
 EVENT_TYPE = "sports_score"
-__all__ = ["EVENT_TYPE", "SUBJECT", "records"]
 
 
 def records(game: Game, time_fired: str) -> list[dict[str, Any]]:
