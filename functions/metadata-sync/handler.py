@@ -6,8 +6,8 @@ import functools
 from typing import Any
 
 from ingestor import metadata, stage, subjects
+from ingestor.errors import Unavailable
 from ingestor.metadata.registry import MetadataDB, problem
-from ingestor.responses import Unavailable
 from ingestor.store.model import StoreUnavailable
 
 

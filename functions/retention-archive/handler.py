@@ -24,7 +24,8 @@ from ingestor.archive.errors import ArchiveError, Busy
 from ingestor.archive.jobs import Jobs
 from ingestor.archive.run import NOT_CONFIGURED
 from ingestor.config import ConfigError
-from ingestor.responses import BadRequest, HTTPError, Unavailable, error_response, json_response
+from ingestor.errors import Conflict, Invalid, Unavailable
+from ingestor.responses import HTTPError, error_response, json_response
 from ingestor.store.model import StoreError
 
 T = TypeVar("T")
@@ -56,7 +57,7 @@ def jobs() -> Jobs:
 def _configured() -> Jobs:
     current = jobs()
     if not current.settings.enabled:
-        raise HTTPError(409, "archive_not_configured", NOT_CONFIGURED)
+        raise Conflict(NOT_CONFIGURED, code="archive_not_configured")
     return current
 
 
@@ -69,7 +70,7 @@ def _date(query: Any, name: str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        raise BadRequest(f"{name}: expected a date YYYY-MM-DD, got {value!r}", code="bad_date") from None
+        raise Invalid(f"{name}: expected a date YYYY-MM-DD, got {value!r}", code="bad_date") from None
 
 
 def _job(call: Callable[[], T], bad: str, failed: str) -> T:
@@ -77,10 +78,10 @@ def _job(call: Callable[[], T], bad: str, failed: str) -> T:
     try:
         return call()
     except ValueError as exc:
-        raise BadRequest(str(exc), code=bad) from None
+        raise Invalid(str(exc), code=bad) from None
     except Busy as exc:
-        raise HTTPError(409, "busy", str(exc), details={"holder": exc.holder, "since": exc.since,
-                                                        "action": exc.action, "day": exc.day}) from None
+        raise Conflict(str(exc), code="busy", details={"holder": exc.holder, "since": exc.since,
+                                                       "action": exc.action, "day": exc.day}) from None
     except (ArchiveError, StoreError) as exc:
         raise Unavailable(str(exc), code=failed) from None
 

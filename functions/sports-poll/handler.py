@@ -11,7 +11,8 @@ import functools
 from typing import Any
 
 from ingestor import bus, metadata
-from ingestor.responses import HTTPError, Unavailable, json_response
+from ingestor.errors import Unavailable
+from ingestor.responses import HTTPError, json_response
 from ingestor.sports import settings
 from ingestor.sports.poller import SportsPoller
 from ingestor.sports.repository import GamesRepository

@@ -23,7 +23,7 @@ from ha_bridge.spool import Spool
 from ha_bridge.state import BridgeState
 from ingestor import dlq, envelope, jsoncodec, metrics, streams, subjects
 from ingestor.bus import PAYLOAD_MARGIN, Bus
-from ingestor.responses import Unavailable
+from ingestor.errors import Unavailable
 
 log = logging.getLogger("ha_bridge.publisher")
 

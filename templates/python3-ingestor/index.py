@@ -32,7 +32,7 @@ from flask import Flask, Response, request  # noqa: E402
 from waitress import serve  # noqa: E402
 from werkzeug.exceptions import HTTPException  # noqa: E402
 
-from ingestor import config, jsoncodec, logs, metrics, responses, signedcalls  # noqa: E402
+from ingestor import config, errors, jsoncodec, logs, metrics, responses, signedcalls  # noqa: E402
 
 FUNCTION_NAME = config.env_str("FUNCTION_NAME") or os.environ.get("HOSTNAME", socket.gethostname())
 logs.setup(FUNCTION_NAME)
@@ -140,7 +140,7 @@ def _check_signature(event: Event) -> None:
     key = signedcalls.key()
     if not key:
         _say_once("REQUIRE_CONNECTOR_SIGNATURE is set but the connector-key secret is missing: refusing every call")
-        raise responses.Unavailable("this function accepts only the connectors' signed calls and has no "
+        raise errors.Unavailable("this function accepts only the connectors' signed calls and has no "
                                     "connector-key secret to check them", code="connector_key_missing")
     try:
         signedcalls.verify(key, event.headers.get(signedcalls.HEADER), event.method, event.path,
@@ -159,7 +159,7 @@ def _invoke(path: str) -> Response:
         event = Event()
         _check_signature(event)
         response = _to_response(handler.handle(event, Context()))
-    except responses.HTTPError as exc:
+    except (errors.Problem, responses.HTTPError) as exc:  # the domain's errors, answered with their status
         response = _to_response(responses.from_error(exc))
     except HTTPException:
         raise

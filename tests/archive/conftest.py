@@ -187,12 +187,13 @@ def load_handler() -> ModuleType:
 def invoke(handler: ModuleType, method: str, path: str = "/", query: dict[str, str] | None = None) -> Any:
     """(status, body) as the template answers the call."""
     from ingestor import jsoncodec
+    from ingestor.errors import Problem
     from ingestor.responses import HTTPError, from_error
 
     event = SimpleNamespace(method=method, path=path, query=query or {}, headers={}, body=b"")
     try:
         reply = handler.handle(event, SimpleNamespace())
-    except HTTPError as exc:
+    except (Problem, HTTPError) as exc:
         reply = from_error(exc)
     return reply["statusCode"], jsoncodec.loads(reply["body"])
 

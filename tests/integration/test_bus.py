@@ -9,7 +9,8 @@ import pytest
 
 from ingestor import streams, subjects
 from ingestor.bus import Bus
-from ingestor.responses import HTTPError
+from ingestor.errors import TooLarge
+from ingestor.responses import status_of
 from localfaas.natsserver import NatsServer
 
 
@@ -25,9 +26,9 @@ def bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bus]:
 
 
 def test_a_message_over_max_payload_is_a_413_to_dead_letter_not_an_outage_to_retry(bus: Bus) -> None:
-    with pytest.raises(HTTPError) as caught:
+    with pytest.raises(TooLarge) as caught:
         bus.publish(subjects.VALID, b"x" * bus.max_payload, "too-big")
-    assert caught.value.status == 413 and "max_payload" in caught.value.message
+    assert status_of(caught.value) == 413 and "max_payload" in caught.value.message
 
 
 def test_an_oversize_batch_of_many_events_is_split_and_published(bus: Bus) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ingestor import subjects
-from ingestor.responses import Unavailable
+from ingestor.errors import Unavailable
 from ingestor.sports.poller import SportsPoller
 from ingestor.sports.repository import GamesRepository
 from ingestor.sports.settings import Settings, parse_teams

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ingestor import envelope, jsoncodec
-from ingestor.responses import BadRequest
+from ingestor.errors import Invalid, TooLarge
+from ingestor.responses import status_of
 
 
 def test_a_well_formed_envelope_parses() -> None:
@@ -24,16 +25,16 @@ def test_a_well_formed_envelope_parses() -> None:
     (b'{"batch_id": "b", "events": [1]}', "bad_envelope"),
 ])
 def test_malformed_envelopes_are_400_with_a_code(body: bytes, code: str) -> None:
-    with pytest.raises(BadRequest) as caught:
+    with pytest.raises(Invalid) as caught:
         envelope.parse(body)
-    assert (caught.value.status, caught.value.code) == (400, code)
+    assert (status_of(caught.value), caught.value.code) == (400, code)
 
 
 def test_too_many_events_is_413(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENVELOPE_MAX_EVENTS", "3")
-    with pytest.raises(BadRequest) as caught:
+    with pytest.raises(TooLarge) as caught:
         envelope.parse(envelope.encode("b", [1, 2, 3, 4]))
-    assert (caught.value.status, caught.value.code) == (413, "batch_too_large")
+    assert (status_of(caught.value), caught.value.code) == (413, "batch_too_large")
 
 
 def test_derived_ids_are_stable_per_stage_and_keep_the_root() -> None:

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ingestor import bus, dlq, envelope, jsoncodec, metrics, subjects
-from ingestor.responses import BadRequest, json_response
+from ingestor.errors import Refused
+from ingestor.responses import json_response
 
 Transform = Callable[[Any], tuple[Any, str | None]]
 """Returns (output, None) for an event that passes, (None, reason) for one that is rejected."""
@@ -37,7 +38,7 @@ def run(event: Any, stage: str, source: str, deliver: Deliver, transform: Transf
     An event nested deeper than `max_depth` is rejected before the transform sees it, so nothing a
     stage does (hashing, storing, publishing) ever serializes a value JSON cannot carry.
 
-    A batch in which no event passes is answered 422 with every reason, so the caller (or the
+    A batch in which no event passes is Refused with every reason, so the caller (or the
     topic connector, which dead-letters the whole message) sees why; nothing is published then.
     """
     batch = envelope.parse(event.body)
@@ -55,8 +56,7 @@ def run(event: Any, stage: str, source: str, deliver: Deliver, transform: Transf
     _events.labels(stage, "rejected").inc(len(rejected))
     if not passed:
         details = [{"index": r["index"], "reason": r["reason"]} for r in rejected]
-        raise BadRequest(f"no event of batch {batch.batch_id} passed {stage}", code="no_valid_event",
-                         details=details, status=422)
+        raise Refused(f"no event of batch {batch.batch_id} passed {stage}", code="no_valid_event", details=details)
     out_id = envelope.derive_id(batch.batch_id, stage)
     if rejected:
         nats, dlq_id = bus.default(), subjects.stage_dlq_id(out_id)

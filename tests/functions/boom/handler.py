@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ingestor import config
-from ingestor.responses import BadRequest
+from ingestor.errors import Invalid
 
 
 def handle(event: Any, context: Any) -> Any:
@@ -13,7 +13,7 @@ def handle(event: Any, context: Any) -> Any:
     if kind == "raise":
         raise RuntimeError(f"exploded holding {config.secret('api-key')}")
     if kind == "bad":
-        raise BadRequest(f"bad input near {config.secret('api-key')}", code="bad_thing")
+        raise Invalid(f"bad input near {config.secret('api-key')}", code="bad_thing")
     if kind == "dict":
         return {"statusCode": 201, "body": {"created": True}}
     if kind == "none":

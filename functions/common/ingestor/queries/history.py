@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ingestor.errors import NotFound
 from ingestor.httpapi import iso
 from ingestor.queries.params import Range
 from ingestor.queries.stats import point
-from ingestor.responses import HTTPError
 from ingestor.store.model import EventFilter
 from ingestor.timeutil import parse_timestamp
 
@@ -51,7 +51,7 @@ def history(store: Any, meta: dict[str, Any] | None, entity_id: str, r: Range, l
     events = list(reversed(page.items))
     series = store.series(entity_id, r.start, r.end, bucket_s)
     if not events and not series and meta is None and not store.query(EventFilter(entity_id=entity_id), 1).items:
-        raise HTTPError(404, "not_found", f"no entity {entity_id!r}: not in the metadata DB and no stored event")
+        raise NotFound(f"no entity {entity_id!r}: not in the metadata DB and no stored event")
     values = [ev.get("state") for ev in events if ev.get("state") not in NOT_VALUES]
     newest = events[-1] if events else {}
     return {

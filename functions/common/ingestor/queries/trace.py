@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingestor.responses import HTTPError
+from ingestor.errors import NotFound
 
 MAX_EVENTS = 500
 MAX_NODES = 200
@@ -106,7 +106,7 @@ def trace(store: Any, context_id: str, depth: int, direction: str) -> dict[str, 
     elif direction == "both":
         down = _down_both(walk, chain, depth)
     if not start.events and not start.children and (direction != "up" or not store.by_parent(context_id)):
-        raise HTTPError(404, "not_found", f"no stored event has context {context_id!r} or names it as parent")
+        raise NotFound(f"no stored event has context {context_id!r} or names it as parent")
     return {"context_id": context_id, "root": root.shape(), "depth": depth, "truncated": walk.truncated,
             "event_count": walk.events, "node_count": walk.nodes, "levels_up": up, "levels_down": down}
 

@@ -1,4 +1,4 @@
-"""Writing to a store with retries for transient outages, then a 503 so the connector redelivers."""
+"""Writing to a store with retries for transient outages, then Unavailable so the connector redelivers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from ingestor import metrics
-from ingestor.responses import BadRequest, Unavailable
+from ingestor.errors import Refused, Unavailable
 from ingestor.store.model import StoreError, StoreUnavailable
 
 _outcomes = metrics.counter("store_writes_total", "Batches written to the event store, by outcome", ["outcome"])
@@ -21,7 +21,7 @@ def _write(store: Any, records: list[dict[str, Any]]) -> None:
 
 
 def write(store: Any, records: list[dict[str, Any]]) -> None:
-    """Write a batch: a store still down after three tries is a 503, a refusal a 422 (dead-lettered)."""
+    """Write a batch: a store still down after three tries is Unavailable, a refusal Refused (dead-lettered)."""
     try:
         _write(store, records)
     except StoreUnavailable as exc:
@@ -29,6 +29,6 @@ def write(store: Any, records: list[dict[str, Any]]) -> None:
         raise Unavailable(str(exc), code="store_unavailable") from None
     except StoreError as exc:
         _outcomes.labels("refused").inc()
-        raise BadRequest(str(exc), code="store_refused", status=422) from None
+        raise Refused(str(exc), code="store_refused") from None
     _outcomes.labels("written").inc()
     _events.inc(len(records))

@@ -11,8 +11,8 @@ import logging
 from typing import Any
 
 from ingestor import config, cursors, metadata
+from ingestor.errors import NotFound
 from ingestor.httpapi import Api, Param, Request, Route
-from ingestor.responses import HTTPError
 from ingestor.webhooks import filters, settings, validation
 from ingestor.webhooks.store import ID, Webhook, WebhookStore
 
@@ -50,7 +50,7 @@ def shape(hook: Webhook) -> dict[str, Any]:
 def _found(webhook_id: str) -> Webhook:
     hook = store().get(webhook_id) if ID.fullmatch(webhook_id) else None
     if hook is None:
-        raise HTTPError(404, "not_found", f"no webhook {webhook_id!r}")
+        raise NotFound(f"no webhook {webhook_id!r}")
     return hook
 
 
