@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ingestor import config, stage, subjects
+from ingestor import config, record, stage, subjects
 from ingestor.context import cache, enrich
-from ingestor.store import records
 
-SOURCES = config.env_list("CONTEXT_SOURCES", ["weather", "air_quality"])
+SOURCES = [name for name in config.env_list("CONTEXT_SOURCES", ["weather", "air_quality"])
+           if name in record.CONTEXT_SOURCES]  # context-poll reports the others as problems
 SNAPSHOT = cache.Snapshot(config.env_float("ENRICH_CACHE_S", 5))
 PUBLISH = stage.publisher(subjects.ENRICHED)
 
@@ -22,9 +22,9 @@ PUBLISH = stage.publisher(subjects.ENRICHED)
 def handle(event: Any, context: Any) -> dict[str, Any]:
     values = enrich.current(SNAPSHOT.get(), dt.datetime.now(dt.UTC), SOURCES)
 
-    def _enrich(record: Any) -> tuple[Any, str | None]:
-        reason = records.problem(record)
-        return (None, reason) if reason else (enrich.attach(record, values), None)
+    def _enrich(event: Any) -> tuple[Any, str | None]:
+        reason = record.problem(event)
+        return (None, reason) if reason else (enrich.attach(event, values), None)
 
     return stage.run(event, "weather-enrich", subjects.NORMALIZED, PUBLISH, _enrich)
 

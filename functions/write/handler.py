@@ -9,8 +9,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ingestor import stage, store, subjects
-from ingestor.store import records, retry
+from ingestor import record, stage, store, subjects
+from ingestor.store import retry
 
 
 @functools.cache
@@ -18,9 +18,9 @@ def event_store() -> Any:
     return store.open_event_store(store.default_url())
 
 
-def _check(record: Any) -> tuple[Any, str | None]:
-    reason = records.problem(record)
-    return (None, reason) if reason else (record, None)
+def _check(event: Any) -> tuple[Any, str | None]:
+    reason = record.problem(event)
+    return (None, reason) if reason else (event, None)
 
 
 def _deliver(batch_id: str, batch: list[dict[str, Any]]) -> None:

@@ -7,10 +7,9 @@ import dataclasses
 import re
 from urllib.parse import parse_qs
 
-from ingestor import subjects
+from ingestor import record, subjects
 from ingestor.sports.poller import SportsPoller
 from ingestor.sports.repository import GamesRepository
-from ingestor.store import records
 from tests.sports.conftest import Published, settings_for
 from tests.sports.espn_server import ScoreboardServer, steps
 
@@ -48,7 +47,7 @@ def test_scores_are_published_as_series_samples_the_store_accepts(espn_server: S
                                                                  poller: SportsPoller, published: Published) -> None:
     _run_sequence(espn_server, poller)
     samples = published.records(subjects.CONTEXT_SAMPLES)
-    assert all(records.problem(s) is None for s in samples)
+    assert all(record.problem(s) is None for s in samples)
     home = [s["state_value"] for s in samples if s["entity_id"] == f"sports.nfl_{SF_GAME}_home_score"]
     away = [s["state_value"] for s in samples if s["entity_id"] == f"sports.nfl_{SF_GAME}_away_score"]
     assert home == [0.0, 7.0, 7.0, 14.0, 17.0, 17.0] and away == [0.0, 0.0, 10.0, 10.0, 10.0, 10.0]

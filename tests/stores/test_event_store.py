@@ -50,7 +50,7 @@ def test_a_written_record_reads_back_field_by_field(store: Any) -> None:
     record.update(device_manufacturer="Acme", device_model="T-1000",
                   weather={"temperature": 3.5, "humidity": 80.0, "pressure": 1012.0, "condition": "rain",
                            "wind_speed": 4.2, "fetched_at": "2026-11-20T11:55:00.000000Z"},
-                  air_quality={"aqi": 12})  # a key a later stage adds: kept, not dropped
+                  air_quality={"aqi": 12})  # a context source beside weather: kept, not dropped
     store.write([record])
     (back,) = store.query(EVERYTHING).items
     assert back == record

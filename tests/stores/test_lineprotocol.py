@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingestor.store import records
+from ingestor import record
 from ingestor.store.lineprotocol import point, record_from
 
 RECORD = {
@@ -51,13 +51,13 @@ def test_a_row_reads_back_into_the_record() -> None:
 def test_an_event_type_outside_the_validated_form_is_never_written_as_a_measurement(event_type: str) -> None:
     with pytest.raises(ValueError, match="not a valid event type"):
         point({**RECORD, "event_type": event_type})
-    assert records.problem({**RECORD, "event_type": event_type}) == (
+    assert record.problem({**RECORD, "event_type": event_type}) == (
         "event_type: expected letters, digits, _ . : - (1 to 64), as validate accepts")
 
 
 def test_event_types_integrations_fire_are_measurements_as_they_are() -> None:
     assert point({**RECORD, "event_type": "ios.action_fired"}).startswith("ios.action_fired,")
-    assert records.problem({**RECORD, "event_type": "shelly.click"}) is None
+    assert record.problem({**RECORD, "event_type": "shelly.click"}) is None
 
 
 def test_a_backslash_inside_a_tag_value_is_written_as_it_is() -> None:

@@ -1,4 +1,4 @@
-"""normalize_event: real HA events become the event record of docs/design.md, field by field."""
+"""normalize_event: real HA events become the event record (ingestor.record), field by field."""
 
 from __future__ import annotations
 
@@ -8,17 +8,14 @@ from typing import Any
 
 import pytest
 
+from ingestor import record
 from ingestor.event_id import event_id
 from ingestor.normalization import NormalizationError, coerce_state_value, normalize_event
 from ingestor.units import unit_name
 from ingestor.validation import ValidationRules, validate_event
 from tests.support.ha_events import recorded
 
-RECORD_KEYS = [
-    "event_id", "event_type", "time_fired", "origin", "entity_id", "domain", "state", "old_state",
-    "state_value", "unit", "device_class", "friendly_name", "attributes", "duration_in_state", "context",
-    "device_id", "area_id", "device_manufacturer", "device_model", "weather", "data",
-]
+RECORD_KEYS = list(record.FIELDS)  # docs/design.md's order, pinned in tests/unit/test_record.py
 USER = "e243fa91b1db4c91955005050c9e4671"
 CLICK = "01M81G5SXSR9VEPMR50TY4GN0R"  # context of the user's service call in the samples
 

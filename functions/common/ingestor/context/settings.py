@@ -11,8 +11,9 @@ from ingestor.context.carbon import CarbonIntensity
 from ingestor.context.electricity import OctopusAgile
 from ingestor.context.model import Location, Source
 from ingestor.context.weather import OpenMeteoWeather, OpenWeatherMap
+from ingestor.record import CONTEXT_SOURCES
 
-SOURCES = ("weather", "air_quality", "carbon_intensity", "electricity_price")
+SOURCES = CONTEXT_SOURCES
 
 
 @dataclass(frozen=True)
