@@ -7,26 +7,11 @@ dead provider cannot slow the pipeline; its events carry the stale value or null
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
+from ingestor import subjects
+from ingestor.context import enrich, settings
+from ingestor.stage import Stage
 
-from ingestor import config, record, stage, subjects
-from ingestor.context import cache, enrich
-
-SOURCES = [name for name in config.env_list("CONTEXT_SOURCES", ["weather", "air_quality"])
-           if name in record.CONTEXT_SOURCES]  # context-poll reports the others as problems
-SNAPSHOT = cache.Snapshot(config.env_float("ENRICH_CACHE_S", 5))
-PUBLISH = stage.publisher(subjects.ENRICHED)
-
-
-def handle(event: Any, context: Any) -> dict[str, Any]:
-    values = enrich.current(SNAPSHOT.get(), dt.datetime.now(dt.UTC), SOURCES)
-
-    def _enrich(event: Any) -> tuple[Any, str | None]:
-        reason = record.problem(event)
-        return (None, reason) if reason else (enrich.attach(event, values), None)
-
-    return stage.run(event, "weather-enrich", subjects.NORMALIZED, PUBLISH, _enrich)
-
-
-health = stage.health
+ENRICHER = enrich.Enricher(settings.enriched_sources(), settings.enrich_cache_s())
+STAGE = Stage("weather-enrich", subjects.NORMALIZED, enrich.an_object, target=subjects.ENRICHED,
+              amend=ENRICHER.attach_all)
+handle, health = STAGE.handle, STAGE.health

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ingestor import record
+from ingestor.errors import Invalid
 from ingestor.event_id import event_id
 from ingestor.record import Context, EventRecord
 from ingestor.timeutil import format_timestamp, parse_timestamp
@@ -19,7 +20,7 @@ from ingestor.units import unit_name
 from ingestor.validation import is_entity_id
 
 
-class NormalizationError(ValueError):
+class NormalizationError(Invalid, ValueError):
     """The event lacks what a record is built from (it should not have passed validation)."""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, TypedDict
 
+from ingestor.errors import Invalid
 from ingestor.timeutil import parse_timestamp
 from ingestor.validation import EVENT_TYPE
 
@@ -91,6 +92,14 @@ def new(event_id: str, event_type: str, time_fired: str, *, origin: str | None =
             "context": {"id": None, "parent_id": None, "user_id": None} if context is None else context,
             "device_id": device_id, "area_id": area_id, "device_manufacturer": device_manufacturer,
             "device_model": device_model, "weather": weather, "data": data}
+
+
+def check(value: Any) -> EnrichedRecord:
+    """write's stage check: the record, or Invalid naming why a store cannot take it."""
+    reason = problem(value)
+    if reason:
+        raise Invalid(reason)
+    return value  # type: ignore[no-any-return]
 
 
 def problem(record: Any) -> str | None:

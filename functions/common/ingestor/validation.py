@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeGuard
 
 from ingestor import config, jsoncodec
+from ingestor.errors import Invalid
 from ingestor.timeutil import format_timestamp, parse_timestamp
 
 DEFAULT_EVENT_TYPES: frozenset[str] = frozenset({
@@ -223,6 +224,18 @@ def _check(event: object, rules: ValidationRules, now: datetime) -> None:
     check = _DATA_CHECKS.get(event_type)
     if check is not None:
         check(data, rules)
+
+
+def checker(rules: ValidationRules) -> Callable[[Any], Any]:
+    """validate's stage check: the event as it came, or Invalid with the one reason it fails."""
+
+    def check(event: Any) -> Any:
+        reason = validate_event(event, rules)
+        if reason:
+            raise Invalid(reason)
+        return event
+
+    return check
 
 
 def validate_event(event: object, rules: ValidationRules, now: datetime | None = None) -> str | None:

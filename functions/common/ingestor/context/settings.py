@@ -75,6 +75,17 @@ def load() -> Settings:
     )
 
 
+def enriched_sources() -> list[str]:
+    """CONTEXT_SOURCES as weather-enrich attaches them: the names context-poll does not know are left out (it
+    reports them as problems)."""
+    return [name for name in config.env_list("CONTEXT_SOURCES", ["weather", "air_quality"]) if name in SOURCES]
+
+
+def enrich_cache_s() -> float:
+    """ENRICH_CACHE_S: how long weather-enrich reuses what it read from the shared cache."""
+    return config.env_float("ENRICH_CACHE_S", 5)
+
+
 def location(ha_config: dict[str, Any] | None) -> Location | None:
     """CONTEXT_LATITUDE/CONTEXT_LONGITUDE, else HA's own config as the bridge published it."""
     lat, lon = config.env_str("CONTEXT_LATITUDE"), config.env_str("CONTEXT_LONGITUDE")

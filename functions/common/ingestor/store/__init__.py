@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ingestor import config
+from ingestor.store import retry
 from ingestor.store.model import StoreError, StoreUnavailable
 
-__all__ = ["StoreError", "StoreUnavailable", "open_event_store", "default_url"]
+__all__ = ["StoreError", "StoreUnavailable", "open_event_store", "default_url", "shared", "write_batch",
+           "health_report"]
 
 
 def default_url() -> str:
@@ -26,3 +29,20 @@ def open_event_store(url: str) -> Any:
 
         return open_influx(url)
     raise ValueError(f"unsupported event store URL scheme {scheme!r}: use sqlite:///, postgresql:// or influxdb://")
+
+
+@functools.cache
+def shared() -> Any:
+    """The process's event store at default_url(), opened once and kept across invocations."""
+    return open_event_store(default_url())
+
+
+def write_batch(batch_id: str, records: list[dict[str, Any]]) -> None:
+    """write's delivery: the batch into the shared store, retried while the store is briefly away."""
+    retry.write(shared(), records)
+
+
+def health_report() -> dict[str, Any]:
+    """A /_/health answer for a function that owns the shared store."""
+    state = shared().health()
+    return {"status": state.status, "store": state.backend, "latency_ms": state.latency_ms, "reason": state.reason}
