@@ -6,6 +6,7 @@ Reserved paths: /_/health (liveness; calls the handler's optional `health()`), /
 {"function": FUNCTION_NAME}, so a caller knows which function holds the port), /_/metrics (Prometheus).
 Everything else goes to `handle(event, context)`; with REQUIRE_CONNECTOR_SIGNATURE=true only when the
 connectors signed it (ingestor.signedcalls), but for GET/HEAD of the handler's UNSIGNED_READS paths.
+A handler's optional `start()` runs once when the process starts, before it serves.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def _load_handler() -> ModuleType:
 handler = _load_handler()
 SIGNED_ONLY = signedcalls.required()  # read once: a malformed value stops the function at start
 UNSIGNED_READS: tuple[str, ...] = tuple(getattr(handler, "UNSIGNED_READS", ()))
+if callable(getattr(handler, "start", None)):
+    handler.start()  # what runs with the process, not with the first call (e.g. a retry sweeper)
 
 
 class Event:

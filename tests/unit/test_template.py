@@ -42,6 +42,11 @@ def test_a_none_result_is_an_empty_200(boom: tuple[str, Path]) -> None:
     assert (reply.status, reply.body) == (200, b"")
 
 
+def test_the_handlers_start_runs_once_when_the_process_starts(boom: tuple[str, Path]) -> None:
+    call("GET", f"{boom[0]}/none")
+    assert call("GET", f"{boom[0]}/starts").json() == {"starts": 1}
+
+
 def test_a_handler_exception_is_a_json_500_without_trace_or_secret(boom: tuple[str, Path]) -> None:
     reply = call("POST", f"{boom[0]}/raise")
     assert reply.status == 500

@@ -149,7 +149,8 @@ class Api:
         self.routes = [*routes, Route("GET", "/openapi.json", lambda _: self.openapi(), "This document", tag="meta")]
         self._compiled = [(route, route.pattern()) for route in self.routes]
 
-    def handle(self, event: Any) -> dict[str, Any]:
+    def handle(self, event: Any, context: Any = None) -> dict[str, Any]:
+        """The answer to one request (a python3-http event); usable as a handler's `handle` as it is."""
         path = (event.path or "/").rstrip("/") or "/"
         allowed = []
         for route, pattern in self._compiled:

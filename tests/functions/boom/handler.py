@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ingestor import config
 from ingestor.errors import Invalid
 
+STARTS: list[float] = []
+
+
+def start() -> None:
+    STARTS.append(time.monotonic())
+
 
 def handle(event: Any, context: Any) -> Any:
     kind = event.path.strip("/")
+    if kind == "starts":
+        return {"statusCode": 200, "body": {"starts": len(STARTS)}}
     if kind == "raise":
         raise RuntimeError(f"exploded holding {config.secret('api-key')}")
     if kind == "bad":
