@@ -17,6 +17,7 @@ import pytest
 from botocore.config import Config
 
 from ingestor import normalization
+from ingestor.archive import api
 from ingestor.archive.run import Archiver
 from ingestor.archive.s3 import Bucket
 from ingestor.archive.settings import Settings
@@ -176,11 +177,13 @@ def days_ago(n: int) -> dt.date:
 
 
 def load_handler() -> ModuleType:
-    """retention-archive's handler.py, freshly imported (it reads its configuration at import, as at start)."""
+    """retention-archive's handler.py, freshly imported and started as the template starts it (its configuration
+    is read then)."""
     spec = importlib.util.spec_from_file_location("retention_archive_handler", FUNCTION / "handler.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    module.start()
     return module
 
 
@@ -220,7 +223,7 @@ def handler(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> It
         monkeypatch.setenv(name, value)
     module = load_handler()
     yield module
-    module.jobs().close()
+    api.jobs().close()
 
 
 @pytest.fixture()
