@@ -5,6 +5,6 @@ from __future__ import annotations
 from ingestor import subjects, validation
 from ingestor.stage import Stage
 
-RULES = validation.ValidationRules.from_env()
+RULES = validation.load_rules()
 STAGE = Stage("validate", subjects.RAW, validation.checker(RULES), target=subjects.VALID, max_depth=RULES.max_depth)
 handle, health = STAGE.handle, STAGE.health

@@ -7,11 +7,12 @@ dead provider cannot slow the pipeline; its events carry the stale value or null
 
 from __future__ import annotations
 
-from ingestor import subjects
-from ingestor.context import enrich, settings
+from ingestor import settings, subjects
+from ingestor.context import enrich
+from ingestor.context.settings import Enrichment
 from ingestor.stage import Stage
 
-ENRICHER = enrich.Enricher(settings.enriched_sources(), settings.enrich_cache_s())
+CONFIG = settings.load(Enrichment)
 STAGE = Stage("weather-enrich", subjects.NORMALIZED, enrich.an_object, target=subjects.ENRICHED,
-              amend=ENRICHER.attach_all)
+              amend=enrich.Enricher(CONFIG.sources, CONFIG.cache_s).attach_all)
 handle, health = STAGE.handle, STAGE.health

@@ -24,7 +24,7 @@ from ingestor import dlq, jsoncodec, metrics, subjects
 from ingestor.event_id import event_id
 from ingestor.timeutil import parse_timestamp
 
-log = logging.getLogger("ha_bridge.batcher")
+log = logging.getLogger(__name__)
 
 _received = metrics.counter("bridge_events_received_total", "Events taken in, by source", ["source"])
 _duplicates = metrics.counter("bridge_events_duplicate_total", "Events dropped because their event_id was seen")

@@ -18,7 +18,7 @@ from ha_bridge.connection import CommandFailed, Connection
 from ingestor import envelope, jsoncodec, metrics, subjects
 from ingestor.timeutil import format_timestamp
 
-log = logging.getLogger("ha_bridge.discovery")
+log = logging.getLogger(__name__)
 
 _snapshots = metrics.counter("bridge_registry_snapshots_total", "Registry snapshots published")
 

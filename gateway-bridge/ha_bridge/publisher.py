@@ -25,7 +25,7 @@ from ingestor import dlq, envelope, jsoncodec, metrics, streams, subjects
 from ingestor.bus import PAYLOAD_MARGIN, Bus
 from ingestor.errors import Unavailable
 
-log = logging.getLogger("ha_bridge.publisher")
+log = logging.getLogger(__name__)
 
 _batches = metrics.counter("bridge_batches_published_total", "Batches acknowledged by JetStream", ["subject"])
 _events = metrics.counter("bridge_events_published_total", "Events in batches acknowledged by JetStream", ["subject"])

@@ -30,7 +30,7 @@ from ha_bridge.settings import REGISTRY_EVENTS, Settings
 from ha_bridge.state import BridgeState
 from ingestor import config, metrics
 
-log = logging.getLogger("ha_bridge.session")
+log = logging.getLogger(__name__)
 
 _connect_failures = metrics.counter("bridge_connect_failures_total", "Failed attempts to connect to HA", ["reason"])
 _auth_failures = metrics.counter("bridge_auth_failures_total", "Connections HA refused with auth_invalid")

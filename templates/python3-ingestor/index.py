@@ -37,7 +37,7 @@ from ingestor import config, errors, jsoncodec, logs, metrics, responses, signed
 
 FUNCTION_NAME = config.env_str("FUNCTION_NAME") or os.environ.get("HOSTNAME", socket.gethostname())
 logs.setup(FUNCTION_NAME)
-log = logging.getLogger("index")
+log = logging.getLogger("index")  # this file runs as __main__: its own name says more
 
 _requests = metrics.counter("function_requests_total", "Invocations by status", ["function", "status"])
 _seconds = metrics.histogram("function_seconds", "Invocation duration", ["function"])

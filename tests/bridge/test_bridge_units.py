@@ -13,7 +13,7 @@ import pytest
 from ha_bridge import backfill, discovery, protocol
 from ha_bridge.batcher import Batch, Batcher, batch_id, encode_envelope, event_key
 from ha_bridge.session import Backoff
-from ha_bridge.settings import Settings, websocket_url
+from ha_bridge.settings import load, websocket_url
 from ha_bridge.spool import Spool
 from ha_bridge.state import BridgeState
 from ingestor import envelope, jsoncodec, subjects
@@ -48,7 +48,7 @@ def test_the_token_comes_from_the_secrets_folder_and_never_shows_in_settings(
     monkeypatch.setenv("SECRETS_DIR", str(tmp_path))
     monkeypatch.setenv("HA_URL", "http://ha:8123")
     monkeypatch.delenv("HA_TOKEN", raising=False)
-    settings = Settings.from_env()
+    settings = load()
     assert settings.token == "secret-token-value-1234"
     assert "secret-token-value-1234" not in repr(settings)
 
@@ -58,7 +58,7 @@ def test_no_token_is_a_config_error_that_says_where_to_put_one(tmp_path: Path, m
     monkeypatch.setenv("HA_URL", "http://ha:8123")
     monkeypatch.delenv("HA_TOKEN", raising=False)
     with pytest.raises(ConfigError, match="ha-token"):
-        Settings.from_env()
+        load()
 
 
 def test_a_frame_is_one_message_or_a_coalesced_array() -> None:

@@ -106,7 +106,7 @@ def test_a_function_whose_port_another_process_answers_is_not_ready_says_why_onc
     answered = wait_for(lambda: call("GET", f"{runtime.gateway}/function/slow-start").status == 200, 60, 0.5)
     assert answered, runtime.log.read_text()[-3000:]
     log = [json.loads(line) for line in runtime.log.read_text().splitlines() if line.startswith("{")]
-    said = [e for e in log if e.get("logger") == "supervisor" and e.get("function") == "slow-start"]
+    said = [e for e in log if e.get("logger") == "localfaas.supervisor" and e.get("function") == "slow-start"]
     assert [e["msg"] for e in said] == ["function not ready; restarting it with backoff until it is",
                                         "function ready again"]
     assert "Address already in use" in said[0]["reason"]

@@ -9,7 +9,7 @@ import pytest
 
 from ingestor import jsoncodec
 from ingestor.config import ConfigError
-from ingestor.validation import DEFAULT_EVENT_TYPES, ValidationRules, is_entity_id, validate_event
+from ingestor.validation import DEFAULT_EVENT_TYPES, ValidationRules, is_entity_id, load_rules, validate_event
 from tests.support.ha_events import recorded
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)  # half an hour after the samples were captured
@@ -153,7 +153,7 @@ def test_depth_limit_applies_to_every_event_type() -> None:
 
 def test_depth_limit_comes_from_validate_max_depth(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VALIDATE_MAX_DEPTH", "8")
-    rules = ValidationRules.from_env()
+    rules = load_rules()
     assert rules.max_depth == 8
     assert reason(with_new_state(attributes={"deep": nested(5, "x")}), rules) == "event: nested deeper than 8 levels"
 
@@ -163,7 +163,7 @@ def test_a_depth_limit_outside_4_to_128_is_a_configuration_error(monkeypatch: py
                                                                  value: str) -> None:
     monkeypatch.setenv("VALIDATE_MAX_DEPTH", value)
     with pytest.raises(ConfigError):
-        ValidationRules.from_env()
+        load_rules()
 
 
 def test_rejects_values_json_cannot_hold() -> None:
@@ -433,7 +433,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 
 def test_rules_from_an_empty_environment_are_the_defaults(clean_env: pytest.MonkeyPatch) -> None:
-    rules = ValidationRules.from_env()
+    rules = load_rules()
     assert rules == ValidationRules()
     assert rules.event_types == DEFAULT_EVENT_TYPES
     assert (rules.max_event_bytes, rules.max_future_seconds, rules.min_year, rules.max_depth) == (
@@ -455,14 +455,14 @@ def test_rules_read_every_variable(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("VALIDATE_MAX_EVENT_BYTES", "1024")
     clean_env.setenv("VALIDATE_MAX_FUTURE_SECONDS", "2.5")
     clean_env.setenv("VALIDATE_MIN_YEAR", "2020")
-    assert ValidationRules.from_env() == ValidationRules(
+    assert load_rules() == ValidationRules(
         event_types=frozenset({"state_changed", "call_service"}), max_event_bytes=1024,
         max_future_seconds=2.5, min_year=2020)
 
 
 def test_star_accepts_every_event_type(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("VALIDATE_EVENT_TYPES", "*")
-    assert ValidationRules.from_env().event_types is None
+    assert load_rules().event_types is None
 
 
 @pytest.mark.parametrize(("name", "value", "message"), [
@@ -476,4 +476,4 @@ def test_bad_environment_values_raise_config_error(clean_env: pytest.MonkeyPatch
                                                     message: str) -> None:
     clean_env.setenv(name, value)
     with pytest.raises(ConfigError, match=message):
-        ValidationRules.from_env()
+        load_rules()

@@ -6,6 +6,7 @@ redelivered batch publishes under the same Nats-Msg-Id and JetStream drops the d
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,9 @@ class Batch:
     events: list[Any]
 
 
+@functools.cache
 def max_events() -> int:
+    """ENVELOPE_MAX_EVENTS (10,000): the most events one batch may hold; read once per process."""
     return config.env_int("ENVELOPE_MAX_EVENTS", 10_000)
 
 

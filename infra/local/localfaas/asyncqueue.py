@@ -25,7 +25,7 @@ from ingestor import jsoncodec, metrics, subjects
 from ingestor.webhooks import ssrf
 from localfaas.invoke import Outcome, Result, invoke
 
-log = logging.getLogger("async-queue")
+log = logging.getLogger(__name__)
 STREAM = StreamConfig(name=subjects.ASYNC_STREAM, subjects=[subjects.async_subject(">")], storage=StorageType.FILE,
                       max_age=86_400)
 CALLBACK_HEADER = "X-Callback-Url"

@@ -19,7 +19,7 @@ from pathlib import Path
 from ingestor import config, metrics
 from localfaas.procs import child_preexec
 
-log = logging.getLogger("bridge-supervisor")
+log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[3]
 _restarts = metrics.counter("bridge_process_restarts_total", "gateway-bridge processes restarted after exiting")
 

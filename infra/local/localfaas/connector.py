@@ -33,7 +33,7 @@ from localfaas import catalog
 from localfaas.catalog import FunctionInfo, duration, timeout_of
 from localfaas.invoke import Outcome, Result, invoke
 
-log = logging.getLogger("connector")
+log = logging.getLogger(__name__)
 _messages = metrics.counter("connector_messages_total", "Messages handled by the topic connector, by outcome",
                             ["function", "topic", "outcome"])
 BACKOFF_CAP_S = 60.0

@@ -19,7 +19,7 @@ from localfaas import catalog
 from localfaas.catalog import timeout_of
 from localfaas.invoke import Outcome, invoke
 
-log = logging.getLogger("cron")
+log = logging.getLogger(__name__)
 _runs = metrics.counter("cron_invocations_total", "Scheduled invocations by outcome", ["function", "outcome"])
 
 

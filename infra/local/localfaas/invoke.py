@@ -11,7 +11,7 @@ from yarl import URL
 
 from ingestor import signedcalls
 
-log = logging.getLogger("invoke")
+log = logging.getLogger(__name__)
 
 
 class Outcome(enum.Enum):

@@ -29,7 +29,7 @@ from localfaas.gateway import Gateway
 from localfaas.natsserver import NatsServer
 from localfaas.supervisor import Supervisor
 
-log = logging.getLogger("runtime")
+log = logging.getLogger(__name__)
 STOP_CALLS_S = 5.0
 SLOW_STOP_S = 3.0
 

@@ -25,7 +25,7 @@ from ingestor import config, jsoncodec, logs, metrics, signedcalls
 from localfaas.connector import TopicConnector
 from localfaas.cron import CronConnector
 
-log = logging.getLogger("connector")
+log = logging.getLogger(__name__)
 DEFAULT_USER = "admin"  # OpenFaaS's default gateway user
 
 

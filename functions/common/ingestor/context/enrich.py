@@ -51,8 +51,8 @@ class Enricher:
     """Attaches the configured sources' latest values to each batch, read from the shared cache (ingestor.context.cache)
     at most every `cache_s` seconds."""
 
-    def __init__(self, sources: list[str], cache_s: float) -> None:
-        self.sources = sources
+    def __init__(self, sources: list[str] | tuple[str, ...], cache_s: float) -> None:
+        self.sources = list(sources)
         self.snapshot = cache.Snapshot(cache_s)
 
     def attach_all(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:

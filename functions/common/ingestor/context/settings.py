@@ -12,6 +12,7 @@ from ingestor.context.electricity import OctopusAgile
 from ingestor.context.model import Location, Source
 from ingestor.context.weather import OpenMeteoWeather, OpenWeatherMap
 from ingestor.record import CONTEXT_SOURCES
+from ingestor.settings import setting
 
 SOURCES = CONTEXT_SOURCES
 
@@ -75,15 +76,15 @@ def load() -> Settings:
     )
 
 
-def enriched_sources() -> list[str]:
-    """CONTEXT_SOURCES as weather-enrich attaches them: the names context-poll does not know are left out (it
-    reports them as problems)."""
-    return [name for name in config.env_list("CONTEXT_SOURCES", ["weather", "air_quality"]) if name in SOURCES]
+@dataclass(frozen=True)
+class Enrichment:
+    """What weather-enrich attaches, and how long it reuses what it read from the shared cache."""
 
-
-def enrich_cache_s() -> float:
-    """ENRICH_CACHE_S: how long weather-enrich reuses what it read from the shared cache."""
-    return config.env_float("ENRICH_CACHE_S", 5)
+    sources: tuple[str, ...] = setting("CONTEXT_SOURCES", ("weather", "air_quality"),
+                                       parse=lambda raw: tuple(n.strip() for n in raw.split(",") if n.strip()
+                                                               and n.strip() in SOURCES))
+    """CONTEXT_SOURCES; names context-poll does not know are left out (it reports them as problems)."""
+    cache_s: float = setting("ENRICH_CACHE_S", 5.0)
 
 
 def location(ha_config: dict[str, Any] | None) -> Location | None:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ingestor.health import masking, schemas
-from ingestor.health.settings import Settings
+from ingestor.health import masking, schemas, settings
 from ingestor.health.system import HealthSystem
 from ingestor.httpapi import Api, Param, Request, Route
 from ingestor.responses import json_response
@@ -20,7 +19,7 @@ from ingestor.responses import json_response
 @functools.cache
 def system() -> HealthSystem:
     masking.register_secret_files()
-    return HealthSystem(Settings.load())
+    return HealthSystem(settings.load())
 
 
 def _status(request: Request) -> Any:

@@ -25,6 +25,7 @@ from ingestor.health.model import Component
 from ingestor.health.runner import ProbeTimeout
 from ingestor.health.settings import Settings
 from ingestor.httpapi import iso
+from ingestor.store.protocol import EventStore
 
 OWN_CONSUMER_PREFIX = "health-"
 
@@ -50,7 +51,7 @@ class Deps:
         return Gateway(self.settings.gateway_url, self.http, self._gateway_auth) if self.settings.gateway_url else None
 
     @cached_property
-    def event_store(self) -> Any:
+    def event_store(self) -> EventStore:
         from ingestor import store
 
         return store.open_event_store(self.settings.store_url)

@@ -16,6 +16,7 @@ from ingestor.httpapi import iso
 from ingestor.queries.params import Range
 from ingestor.queries.stats import point
 from ingestor.store.model import EventFilter
+from ingestor.store.protocol import EventStore
 from ingestor.timeutil import parse_timestamp
 
 NOT_VALUES = {"unavailable", "unknown", "", None}
@@ -44,7 +45,7 @@ def timeline(events: list[dict[str, Any]], r: Range, until: dt.datetime, complet
             for s, e, state in segments]
 
 
-def history(store: Any, meta: dict[str, Any] | None, entity_id: str, r: Range, limit: int, bucket_s: int,
+def history(store: EventStore, meta: dict[str, Any] | None, entity_id: str, r: Range, limit: int, bucket_s: int,
             now: dt.datetime) -> dict[str, Any]:
     page = store.query(EventFilter(start=r.start, end=r.end, entity_id=entity_id, event_type="state_changed"),
                        limit=limit)

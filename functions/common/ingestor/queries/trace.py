@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingestor.errors import NotFound
+from ingestor.store.protocol import EventStore
 
 MAX_EVENTS = 500
 MAX_NODES = 200
@@ -32,7 +33,7 @@ class Node:
 
 @dataclass
 class Walk:
-    store: Any
+    store: EventStore
     events: int = 0
     nodes: int = 0
     truncated: bool = False
@@ -87,7 +88,7 @@ def _down(walk: Walk, root: Node, depth: int) -> int:
     return reached
 
 
-def trace(store: Any, context_id: str, depth: int, direction: str) -> dict[str, Any]:
+def trace(store: EventStore, context_id: str, depth: int, direction: str) -> dict[str, Any]:
     walk = Walk(store)
     start = walk.node(context_id, store.by_context(context_id))
     root, chain, up = start, [start], 0

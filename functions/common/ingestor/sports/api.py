@@ -12,6 +12,7 @@ from typing import Any
 from ingestor import bus, metadata
 from ingestor.errors import Unavailable
 from ingestor.httpapi import Api, Request, Route
+from ingestor.settings import describe
 from ingestor.sports import settings
 from ingestor.sports.poller import SportsPoller
 from ingestor.sports.repository import GamesRepository
@@ -54,7 +55,7 @@ API = Api("HA Ingestor sports-poll", "1.0", __doc__ or "", [
     Route("POST", "/", _poll, "Poll what is due (the cron's call)", tag="sports"),
     Route("GET", "/", _status, "Each league's breaker, last poll and feed", tag="sports"),
     Route("GET", "/status", _status, "Same as GET /", tag="sports"),
-    Route("GET", "/config", lambda _: settings.describe(poller().settings), "The configuration", tag="sports"),
+    Route("GET", "/config", lambda _: describe(poller().settings), "The configuration", tag="sports"),
 ])
 
 

@@ -9,6 +9,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 from ingestor import metrics
 from ingestor.errors import Refused, Unavailable
 from ingestor.store.model import StoreError, StoreUnavailable
+from ingestor.store.protocol import EventStore
 
 _outcomes = metrics.counter("store_writes_total", "Batches written to the event store, by outcome", ["outcome"])
 _events = metrics.counter("store_events_written_total", "Events handed to the event store")
@@ -16,11 +17,11 @@ _events = metrics.counter("store_events_written_total", "Events handed to the ev
 
 @retry(retry=retry_if_exception_type(StoreUnavailable), stop=stop_after_attempt(3),
        wait=wait_exponential(multiplier=0.2, max=2), reraise=True)
-def _write(store: Any, records: list[dict[str, Any]]) -> None:
+def _write(store: EventStore, records: list[dict[str, Any]]) -> None:
     store.write(records)
 
 
-def write(store: Any, records: list[dict[str, Any]]) -> None:
+def write(store: EventStore, records: list[dict[str, Any]]) -> None:
     """Write a batch: a store still down after three tries is Unavailable, a refusal Refused (dead-lettered)."""
     try:
         _write(store, records)

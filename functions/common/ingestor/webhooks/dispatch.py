@@ -23,7 +23,7 @@ from ingestor.webhooks import delivery, filters
 from ingestor.webhooks.settings import Settings
 from ingestor.webhooks.store import PENDING, SKIPPED, Delivery, Result, Webhook, WebhookStore, now_iso
 
-log = logging.getLogger("webhook-dispatch")
+log = logging.getLogger(__name__)
 
 _events = metrics.counter("webhook_events_total", "Events seen by webhook-dispatch, by kind", ["kind"])
 _deliveries = metrics.counter("webhook_deliveries_total", "Deliveries by final outcome (and retries scheduled)",
