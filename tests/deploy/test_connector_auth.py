@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from ha_connector.service import gateway_auth
 from ingestor import envelope, signedcalls, subjects
 from localfaas import ports
 from localfaas.natsserver import NatsServer
-from localfaas.service import gateway_auth
 from tests.support import http
 from tests.support.jetstream import JetStreamClient
 from tests.support.metrics import sample
@@ -105,11 +105,11 @@ def start_connector(tmp_path: Path, nats_url: str, gateway_url: str, password: s
     (secrets / "basic-auth-user").write_text(USER + "\n")
     (secrets / "basic-auth-password").write_text(password + "\n")
     (secrets / "connector-key").write_text(CONNECTOR_KEY + "\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in ("functions/common", "infra/local")),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in ("functions/common", "infra/connector")),
            "SECRETS_DIR": str(secrets), "NATS_URL": nats_url, "GATEWAY_URL": gateway_url,
            "CONNECTOR_HTTP_HOST": "127.0.0.1", "CONNECTOR_HTTP_PORT": str(port), "CONNECTOR_CRON": "true"}
     log = open(tmp_path / "connector.log", "wb")  # noqa: SIM115 - owned by the child
-    proc = subprocess.Popen([sys.executable, "-m", "localfaas.connector"], cwd=REPO, env=env, stdout=log, stderr=log)
+    proc = subprocess.Popen([sys.executable, "-m", "ha_connector"], cwd=REPO, env=env, stdout=log, stderr=log)
     log.close()
     return proc, f"http://127.0.0.1:{port}"
 

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from croniter import croniter
 
+from ha_connector.catalog import duration
 from ingestor import signedcalls, subjects
-from localfaas.catalog import duration
 from localfaas.stack import LANGUAGE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,7 +99,10 @@ def test_a_triggered_function_timeout_fits_the_watchdog_timeout_of_its_image() -
 
 
 def function_secrets_in_script(path: Path) -> set[str]:
-    match = re.search(r'^FUNCTION_SECRETS="([^"]*)"', path.read_text(encoding="utf-8"), re.M)
+    """The function secrets a platform's create-secrets.sh makes: the list in infra/secrets.sh, which it sources."""
+    assert 'source "$(dirname "$0")/../secrets.sh"' in path.read_text(encoding="utf-8"), path
+    match = re.search(r'^FUNCTION_SECRETS="([^"]*)"', (path.parents[1] / "secrets.sh").read_text(encoding="utf-8"),
+                      re.M)
     assert match, path
     return {entry.split(":")[0] for entry in match.group(1).split()}
 
@@ -108,7 +111,7 @@ def secrets_named() -> set[str]:
     """Secrets stack.yml lists, and those the shared code reads (config.secret) that functions may be given."""
     listed = {s for fn in functions().values() for s in fn.get("secrets") or []}
     code = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "functions" / "common").rglob("*.py"))
-    return listed | set(re.findall(r'config\.secret\("([a-z0-9-]+)"', code))
+    return listed | set(re.findall(r'(?:config\.)?secret\("([a-z0-9-]+)"', code))
 
 
 @pytest.mark.parametrize("platform", ["faasd", "k3s"])

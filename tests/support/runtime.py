@@ -62,7 +62,7 @@ class LocalRuntime:
 
     def start(self, timeout: float = 60) -> LocalRuntime:
         inherited = {k: v for k, v in os.environ.items() if k != "HA_URL"}  # a bridge only when a test asks
-        paths = ("functions/common", "infra/local", "gateway-bridge")
+        paths = ("functions/common", "infra/connector", "infra/local", "gateway-bridge")
         env = {**inherited, **self.env, "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in paths)}
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(

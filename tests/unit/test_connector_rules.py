@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from ha_connector.catalog import duration, timeout_of
+from ha_connector.invoke import Outcome, Result
+from ha_connector.topics import backoff
 from ingestor import subjects
-from localfaas.catalog import duration, timeout_of
-from localfaas.connector import backoff
-from localfaas.invoke import Outcome, Result
 
 
 @pytest.mark.parametrize(("status", "error", "outcome"), [

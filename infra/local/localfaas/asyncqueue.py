@@ -21,9 +21,9 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 
+from ha_connector.invoke import Outcome, Result, invoke
 from ingestor import jsoncodec, metrics, subjects
 from ingestor.webhooks import ssrf
-from localfaas.invoke import Outcome, Result, invoke
 
 log = logging.getLogger(__name__)
 STREAM = StreamConfig(name=subjects.ASYNC_STREAM, subjects=[subjects.async_subject(">")], storage=StorageType.FILE,

@@ -17,14 +17,14 @@ from typing import Any
 import nats
 from aiohttp import web
 
+from ha_connector.cron import CronConnector
+from ha_connector.topics import TopicConnector
 from ingestor import config, jsoncodec, redaction, signedcalls, streams
 from localfaas import bridge as ha_bridge
 from localfaas import ports
 from localfaas import stack as stackfile
 from localfaas.asyncqueue import STREAM as ASYNC_STREAM
 from localfaas.asyncqueue import AsyncQueue
-from localfaas.connector import TopicConnector
-from localfaas.cron import CronConnector
 from localfaas.gateway import Gateway
 from localfaas.natsserver import NatsServer
 from localfaas.supervisor import Supervisor

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from croniter import croniter
 
+from ha_connector.catalog import Annotated
 from ingestor import config, signedcalls, subjects
 
 LANGUAGE = "python3-ingestor"
@@ -21,20 +22,6 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 class StackError(ValueError):
     """stack.yml is invalid; the message names the function and field."""
-
-
-class Annotated:
-    """What the connectors read from a function's annotations, whether from stack.yml or a gateway."""
-
-    annotations: dict[str, str]
-
-    @property
-    def topics(self) -> list[str]:
-        return [t.strip() for t in self.annotations.get("topic", "").split(",") if t.strip()]
-
-    @property
-    def schedule(self) -> str | None:
-        return self.annotations.get("schedule") if subjects.CRON in self.topics else None
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ import logging
 import aiohttp
 from croniter import croniter
 
+from ha_connector import catalog
+from ha_connector.catalog import timeout_of
+from ha_connector.invoke import Outcome, invoke
 from ingestor import metrics
-from localfaas import catalog
-from localfaas.catalog import timeout_of
-from localfaas.invoke import Outcome, invoke
 
 log = logging.getLogger(__name__)
 _runs = metrics.counter("cron_invocations_total", "Scheduled invocations by outcome", ["function", "outcome"])

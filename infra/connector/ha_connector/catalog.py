@@ -10,7 +10,22 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from localfaas.stack import Annotated
+from ingestor import subjects
+
+
+class Annotated:
+    """What the connectors read from a function's annotations, whether from stack.yml or a gateway."""
+
+    annotations: dict[str, str]
+
+    @property
+    def topics(self) -> list[str]:
+        return [t.strip() for t in self.annotations.get("topic", "").split(",") if t.strip()]
+
+    @property
+    def schedule(self) -> str | None:
+        return self.annotations.get("schedule") if subjects.CRON in self.topics else None
+
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 

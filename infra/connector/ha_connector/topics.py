@@ -10,9 +10,9 @@ Per-function settings come from annotations: com.ha-ingestor.max-deliver (5),
 com.ha-ingestor.concurrency (4), com.ha-ingestor.timeout (30s), com.ha-ingestor.backoff (1s, doubling
 per failure up to a minute).
 
-It runs inside the local runtime, and alone beside a real OpenFaaS gateway (`python -m
-localfaas.connector`, see localfaas.service: the gateway's basic auth, /health, /ready, /metrics,
-optionally the cron connector too), since it learns functions from the gateway's /system/functions.
+It runs inside the local runtime, and alone beside a real OpenFaaS gateway (`python -m ha_connector`, see
+ha_connector.service: the gateway's basic auth, /health, /ready, /metrics, optionally the cron connector too),
+since it learns functions from the gateway's /system/functions.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from ha_connector import catalog
+from ha_connector.catalog import FunctionInfo, duration, timeout_of
+from ha_connector.invoke import Outcome, Result, invoke
 from ingestor import dlq, metrics, streams, subjects
 from ingestor.bus import PAYLOAD_MARGIN
-from localfaas import catalog
-from localfaas.catalog import FunctionInfo, duration, timeout_of
-from localfaas.invoke import Outcome, Result, invoke
 
 log = logging.getLogger(__name__)
 _messages = metrics.counter("connector_messages_total", "Messages handled by the topic connector, by outcome",
@@ -211,8 +211,3 @@ class TopicConnector:
         if self.nc:
             await self.nc.close()
 
-
-if __name__ == "__main__":
-    from localfaas import service
-
-    service.main()

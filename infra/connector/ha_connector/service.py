@@ -1,4 +1,4 @@
-"""The topic connector run alone beside a real OpenFaaS gateway (faasd, k3s): `python -m localfaas.connector`.
+"""The topic connector run alone beside a real OpenFaaS gateway (faasd, k3s): `python -m ha_connector`.
 
 A real gateway protects /system/functions with basic auth: the credentials come from the OpenFaaS
 secrets `basic-auth-user` / `basic-auth-password` (files in SECRETS_DIR, as OpenFaaS mounts them),
@@ -21,9 +21,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from ha_connector.cron import CronConnector
+from ha_connector.topics import TopicConnector
 from ingestor import config, jsoncodec, logs, metrics, signedcalls
-from localfaas.connector import TopicConnector
-from localfaas.cron import CronConnector
 
 log = logging.getLogger(__name__)
 DEFAULT_USER = "admin"  # OpenFaaS's default gateway user
@@ -98,7 +98,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m localfaas.connector",
+    p = argparse.ArgumentParser(prog="python -m ha_connector",
                                 description="HA Ingestor's JetStream topic connector (and cron) for OpenFaaS")
     p.add_argument("--nats-url", default=config.env_str("NATS_URL", "nats://nats.openfaas:4222"))
     p.add_argument("--gateway", default=config.env_str("GATEWAY_URL", "http://gateway.openfaas:8080"))
