@@ -48,6 +48,9 @@ class Batch:
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Latest new_state per entity in the batch: the 'last known state' used as old_state by backfill."""
     event_ids: list[str] = field(default_factory=list)
+    encoded: list[bytes] | None = None
+    """Its events, each encoded once, when the batch was made here (not read back from the spool): what an
+    oversize batch is split from without decoding its payload."""
 
 
 def event_key(event: dict[str, Any]) -> str:
@@ -198,7 +201,7 @@ class Batcher:
             return
         bid = batch_id("raw", self._ids)
         batch = Batch(subjects.RAW, bid, encode_envelope(bid, self._pending), len(self._pending),
-                      self._cursor, self._states, self._ids)
+                      self._cursor, self._states, self._ids, self._pending)
         self._pending, self._ids, self._states, self._cursor = [], [], {}, None
         if not self.emit(batch):
             self.recent.forget(batch.event_ids)

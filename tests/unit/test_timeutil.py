@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from ingestor.timeutil import format_timestamp, parse_timestamp
+from ingestor.timeutil import canonical, format_timestamp, parse_timestamp
 
 
 def test_parses_ha_timestamp_with_utc_offset_to_aware_utc() -> None:
@@ -104,3 +104,10 @@ def test_formatted_strings_sort_in_time_order() -> None:
     texts = [format_timestamp(t) for t in times]
     assert sorted(texts) == [format_timestamp(t) for t in sorted(times)]
     assert len({len(t) for t in texts}) == 1
+
+
+def test_canonical_is_the_stored_form_of_any_offset() -> None:
+    assert canonical("2026-11-22T12:27:31.768+01:00") == "2026-11-22T11:27:31.768000Z"
+    assert canonical("2026-11-22T11:27:31Z") == canonical("2026-11-22T11:27:31.000000+00:00")
+    with pytest.raises(ValueError, match="no timezone offset"):
+        canonical("2026-11-22T11:27:31")

@@ -15,7 +15,7 @@ from ingestor import record
 from ingestor.errors import Invalid
 from ingestor.event_id import event_id
 from ingestor.record import Context, EventRecord
-from ingestor.timeutil import format_timestamp, parse_timestamp
+from ingestor.timeutil import canonical, parse_timestamp
 from ingestor.units import unit_name
 from ingestor.validation import is_entity_id
 
@@ -133,7 +133,10 @@ def normalize_event(event: dict[str, Any]) -> EventRecord:
     if not isinstance(event_type, str):
         raise NormalizationError("event_type: expected a string")
     data = _dict(event.get("data"), "data")
-    time_fired = format_timestamp(_instant(event.get("time_fired"), "time_fired"))
+    try:
+        time_fired = canonical(event.get("time_fired"))
+    except ValueError as exc:
+        raise NormalizationError(f"time_fired: {exc}") from None
     is_state = event_type == "state_changed"
     fields = _state_fields(data) if is_state else _other_fields(event_type, data)
     try:

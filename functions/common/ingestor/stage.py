@@ -40,9 +40,9 @@ class Stage:
     """The subject what passes is published on, idempotently under the derived batch id; or else:"""
     deliver: Deliver | None = None
     amend: Amend | None = None
-    max_depth: int = jsoncodec.MAX_DEPTH
+    max_depth: int | None = jsoncodec.MAX_DEPTH
     """An event nested deeper is rejected before the check sees it, so nothing a stage does (hashing, storing,
-    publishing) ever serializes a value JSON cannot carry."""
+    publishing) ever serializes a value JSON cannot carry. None: the check bounds depth itself (validate's)."""
     health: Callable[[], dict[str, Any]] | None = None
     """The function's /_/health; by default the stage is alive when it answers (NATS connected or not)."""
 
@@ -62,9 +62,11 @@ class Stage:
         source = event.headers.get("X-Nats-Subject") or self.source
         passed: list[Any] = []
         rejected: list[dict[str, Any]] = []
+        limit = self.max_depth  # asked of the whole batch at once; of each event only when it is too deep
+        each = limit is not None and jsoncodec.nested_deeper_than(batch.events, limit + 1)
         for index, item in enumerate(batch.events):
             try:
-                too_deep = jsoncodec.depth_problem(item, self.max_depth)
+                too_deep = jsoncodec.depth_problem(item, limit) if each and limit is not None else None
                 if too_deep:
                     raise Invalid(f"event: {too_deep}")
                 passed.append(self.check(item))
