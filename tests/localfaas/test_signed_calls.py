@@ -17,7 +17,7 @@ from ingestor.metadata.registry import MetadataDB
 from ingestor.store import open_event_store
 from ingestor.store.model import EventFilter
 from localfaas.call import signature
-from tests.stores.test_metadata import snapshot
+from tests.metadata.test_metadata import snapshot
 from tests.support.ha_events import state_changed
 from tests.support.http import call
 from tests.support.jetstream import JetStreamClient

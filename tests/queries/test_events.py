@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from tests.query import dataset
-from tests.query.conftest import Served
-from tests.query.model import matching
+from tests.queries import dataset
+from tests.queries.conftest import Served
+from tests.queries.model import matching
 
 
 def ids(items: list[dict]) -> list[str]:

@@ -19,8 +19,8 @@ import pytest
 
 from demo.driver import HAClient
 from demo.readiness import bridge_subscribed
-from tests.halayout import snapshot
-from tests.halayout.scenario import quiet, start_ha
+from tests.store.halayout import snapshot
+from tests.store.halayout.scenario import quiet, start_ha
 from tests.support.runtime import LocalRuntime, stack_of
 from tests.support.servers import InfluxDB1Server
 

@@ -13,8 +13,8 @@ import jsonschema
 import pytest
 from schemathesis.specs.openapi.definitions import OPENAPI_30
 
-from tests.query import dataset
-from tests.query.conftest import Served, load
+from tests.queries import dataset
+from tests.queries.conftest import Served, load
 from tests.support.function import served
 from tests.support.runtime import REPO
 

@@ -1,4 +1,4 @@
-"""Home Assistant's layout, rule by rule where the side-by-side tests with the real HA (tests/halayout) cannot
+"""Home Assistant's layout, rule by rule where the side-by-side tests with the real HA (tests/store/halayout) cannot
 show it: what HA itself gets wrong or refuses, and cases a drive does not reach deterministically."""
 
 from __future__ import annotations

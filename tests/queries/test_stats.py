@@ -9,8 +9,8 @@ from collections import defaultdict
 import pytest
 
 from ingestor.timeutil import parse_timestamp
-from tests.query.conftest import Served
-from tests.query.model import counts, matching
+from tests.queries.conftest import Served
+from tests.queries.model import counts, matching
 
 
 def window(api: Served) -> tuple[dt.datetime, dt.datetime]:

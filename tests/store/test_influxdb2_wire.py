@@ -14,7 +14,7 @@ import pytest
 from ingestor.store import open_event_store
 from ingestor.store.lineprotocol import point
 from ingestor.store.model import EventFilter, StoreError, StoreUnavailable
-from tests.stores.test_lineprotocol import RECORD
+from tests.store.test_lineprotocol import RECORD
 from tests.support.influxdb2 import InfluxDB2StandIn
 
 TOKEN = "my-influx-token-0123456789"

@@ -9,9 +9,9 @@ from collections import Counter, defaultdict
 import pytest
 
 from ingestor.timeutil import parse_timestamp
-from tests.query import dataset
-from tests.query.conftest import Served
-from tests.query.model import matching
+from tests.queries import dataset
+from tests.queries.conftest import Served
+from tests.queries.model import matching
 
 HOUR = dt.timedelta(hours=1)
 

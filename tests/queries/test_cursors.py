@@ -17,8 +17,8 @@ from ingestor.metadata.registry import MetadataDB
 from ingestor.sports.model import Game, Side
 from ingestor.sports.repository import GamesRepository
 from ingestor.store import open_event_store
-from tests.query import dataset
-from tests.query.conftest import Served
+from tests.queries import dataset
+from tests.queries.conftest import Served
 from tests.support.function import served
 from tests.support.ha_events import state_changed
 from tests.support.runtime import REPO

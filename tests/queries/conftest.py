@@ -13,7 +13,7 @@ import pytest
 
 from ingestor.metadata.registry import MetadataDB
 from ingestor.store import open_event_store
-from tests.query import dataset
+from tests.queries import dataset
 from tests.support.function import served
 from tests.support.http import Reply, call
 from tests.support.runtime import REPO

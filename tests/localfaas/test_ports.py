@@ -19,7 +19,7 @@ from tests.support.metrics import sample
 from tests.support.runtime import REPO, LocalRuntime, wait_for
 
 pytestmark = pytest.mark.integration
-STACK = REPO / "tests" / "integration" / "stack.ports.yml"  # slow-start binds its port 2 s after it starts
+STACK = REPO / "tests" / "localfaas" / "stack.ports.yml"  # slow-start binds its port 2 s after it starts
 
 
 def child_port(runtime: LocalRuntime, name: str) -> int | None:

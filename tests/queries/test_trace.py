@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.query.conftest import Served
+from tests.queries.conftest import Served
 
 
 def walk(node: dict[str, Any], level: int = 0) -> list[tuple[int, str]]:

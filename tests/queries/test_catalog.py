@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.query import dataset
-from tests.query.conftest import Served
+from tests.queries import dataset
+from tests.queries.conftest import Served
 
 
 def test_devices_list_with_area_names_and_entity_counts(api: Served) -> None:

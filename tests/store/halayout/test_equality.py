@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ingestor.timeutil import parse_timestamp
-from tests.halayout import home, scenario, snapshot
+from tests.store.halayout import home, scenario, snapshot
 from tests.support.influxdb2 import InfluxDB2StandIn
 from tests.support.servers import InfluxDB1Server
 

@@ -20,7 +20,7 @@ from demo.driver import HAClient
 from demo.recorder import EventRecorder
 from ingestor import normalization
 from ingestor.store import haconfig, open_event_store
-from tests.halayout import home, snapshot
+from tests.store.halayout import home, snapshot
 from tests.support.homeassistant import HomeAssistant, ensure_venv
 from tests.support.influxdb2 import InfluxDB2StandIn
 from tests.support.servers import InfluxDB1Server

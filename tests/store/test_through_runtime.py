@@ -17,7 +17,7 @@ from ingestor import normalization, subjects
 from ingestor.metadata.registry import MetadataDB
 from ingestor.store import open_event_store
 from ingestor.store.model import EventFilter
-from tests.stores.test_metadata import snapshot
+from tests.metadata.test_metadata import snapshot
 from tests.support.ha_events import many, sample_events, state_changed
 from tests.support.http import call
 from tests.support.jetstream import JetStreamClient

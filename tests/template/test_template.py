@@ -21,7 +21,7 @@ def boom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     (secrets / "api-key").write_text(SECRET)
     log = secrets.parent / "boom.log"
     env = {"SECRETS_DIR": str(secrets), "MAX_BODY_BYTES": "1000"}
-    with served(REPO / "tests" / "functions" / "boom", "boom", log, env) as url:
+    with served(REPO / "tests" / "fake_functions" / "boom", "boom", log, env) as url:
         yield url, log
 
 
@@ -89,7 +89,7 @@ def test_readiness_names_the_function_that_answers(boom: tuple[str, Path]) -> No
 def test_a_signed_only_function_refuses_unsigned_calls_but_not_its_own_paths(tmp_path: Path) -> None:
     (tmp_path / "connector-key").write_text("key-for-the-template-test-0123456789\n")
     env = {"SECRETS_DIR": str(tmp_path), signedcalls.REQUIRED: "true"}
-    with served(REPO / "tests" / "functions" / "boom", "boom", tmp_path / "boom.log", env) as url:
+    with served(REPO / "tests" / "fake_functions" / "boom", "boom", tmp_path / "boom.log", env) as url:
         refused = call("POST", f"{url}/dict", b"{}")
         assert refused.status == 401 and refused.json()["error"]["code"] == "unsigned_call"
         signed = signedcalls.sign("key-for-the-template-test-0123456789", "POST", "/dict", "", b"{}")
@@ -101,6 +101,6 @@ def test_a_signed_only_function_refuses_unsigned_calls_but_not_its_own_paths(tmp
 def test_a_signed_only_function_without_its_key_refuses_every_call(tmp_path: Path) -> None:
     """Fail closed: a deployment that forgot the secret must not fall back to accepting anyone."""
     env = {"SECRETS_DIR": str(tmp_path), signedcalls.REQUIRED: "true", "CONNECTOR_KEY": ""}
-    with served(REPO / "tests" / "functions" / "boom", "boom", tmp_path / "boom.log", env) as url:
+    with served(REPO / "tests" / "fake_functions" / "boom", "boom", tmp_path / "boom.log", env) as url:
         reply = call("POST", f"{url}/dict", b"{}", signedcalls.sign("any-key-at-all", "POST", "/dict", "", b"{}"))
         assert reply.status == 503 and reply.json()["error"]["code"] == "connector_key_missing"

@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 from ingestor import normalization
 from ingestor.store import haconfig, open_event_store
 from ingestor.store.model import Aggregate, EventFilter
-from tests.halayout import snapshot
+from tests.store.halayout import snapshot
 from tests.support.ha_events import state_changed
 from tests.support.servers import InfluxDB1Server
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.query.conftest import Served
-from tests.query.model import matching
+from tests.queries.conftest import Served
+from tests.queries.model import matching
 
 
 def window(api: Served) -> dict[str, str]:

@@ -15,7 +15,7 @@ from ingestor.units import unit_name
 from ingestor.validation import ValidationRules, validate_event
 from tests.support.ha_events import recorded
 
-RECORD_KEYS = list(record.FIELDS)  # docs/design.md's order, pinned in tests/unit/test_record.py
+RECORD_KEYS = list(record.FIELDS)  # docs/design.md's order, pinned in tests/pipeline/test_record.py
 USER = "e243fa91b1db4c91955005050c9e4671"
 CLICK = "01M81G5SXSR9VEPMR50TY4GN0R"  # context of the user's service call in the samples
 

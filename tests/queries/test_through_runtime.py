@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from localfaas.natsserver import free_port
-from tests.query import dataset
-from tests.query.conftest import Served, load
-from tests.query.model import matching
+from tests.queries import dataset
+from tests.queries.conftest import Served, load
+from tests.queries.model import matching
 from tests.support.function import served
 from tests.support.http import call
 from tests.support.runtime import REPO, LocalRuntime
