@@ -18,7 +18,6 @@ import datetime as dt
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from aiohttp import web  # noqa: E402
 
 from ha_bridge.settings import DEFAULT_EVENT_TYPES  # noqa: E402
 from ingestor import subjects  # noqa: E402
-from localfaas import ports  # noqa: E402
+from localfaas import ports, procs  # noqa: E402
 from localfaas.natsserver import NatsServer  # noqa: E402
 from tests.bridge.replay import ReplayServer, load_recording, recorded_events, retimed  # noqa: E402
 from tests.support.metrics import sample  # noqa: E402
@@ -135,11 +134,7 @@ def run_case(workdir: Path, nats_url: str, events: list[dict[str, Any]], per_fra
             "peak_rss_mib": rss_mib(bridge.pid, "VmHWM"),
         }
     finally:
-        bridge.send_signal(signal.SIGTERM)
-        try:
-            bridge.wait(20)
-        except subprocess.TimeoutExpired:
-            bridge.kill()
+        procs.stop(bridge, grace=20)
         log.close()
         replay.stop()
 

@@ -29,7 +29,7 @@ from tests.dashboard import stack  # noqa: E402
 from tests.dashboard.browser import chromium  # noqa: E402
 from tests.support.ha_events import many  # noqa: E402
 from tests.support.jetstream import JetStreamClient  # noqa: E402
-from tests.support.runtime import wait_for  # noqa: E402
+from tests.support.polling import wait_for  # noqa: E402
 
 
 def first_chart_ms(page: object, url: str, reload: bool = False) -> dict[str, float]:

@@ -41,7 +41,8 @@ import nats  # noqa: E402
 from ingestor import envelope, jsoncodec, streams, subjects  # noqa: E402
 from localfaas.natsserver import NatsServer  # noqa: E402
 from tests.support.ha_events import many  # noqa: E402
-from tests.support.runtime import LocalRuntime, wait_for  # noqa: E402
+from tests.support.polling import wait_for  # noqa: E402
+from tests.support.runtime import LocalRuntime  # noqa: E402
 
 STAGES = (("validate", subjects.RAW), ("normalize", subjects.VALID),
           ("weather-enrich", subjects.NORMALIZED), ("write", subjects.ENRICHED))

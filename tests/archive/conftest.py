@@ -5,11 +5,10 @@ InfluxDB and PostgreSQL from tests/conftest.py; every test gets its own bucket a
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -24,6 +23,7 @@ from ingestor.archive.settings import Settings
 from ingestor.store import open_event_store
 from ingestor.store.model import EventFilter
 from localfaas.natsserver import NatsServer
+from tests.support import function
 from tests.support.faultproxy import FaultProxy
 from tests.support.ha_events import state_changed
 from tests.support.s3servers import S3_SERVERS, S3Server
@@ -177,28 +177,13 @@ def days_ago(n: int) -> dt.date:
 
 
 def load_handler() -> ModuleType:
-    """retention-archive's handler.py, freshly imported and started as the template starts it (its configuration
-    is read then)."""
-    spec = importlib.util.spec_from_file_location("retention_archive_handler", FUNCTION / "handler.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.start()
-    return module
+    """retention-archive's handler as a process starting now has it: its configuration read at start."""
+    return function.load_handler("retention-archive")
 
 
 def invoke(handler: ModuleType, method: str, path: str = "/", query: dict[str, str] | None = None) -> Any:
     """(status, body) as the template answers the call."""
-    from ingestor import jsoncodec
-    from ingestor.errors import Problem
-    from ingestor.responses import HTTPError, from_error
-
-    event = SimpleNamespace(method=method, path=path, query=query or {}, headers={}, body=b"")
-    try:
-        reply = handler.handle(event, SimpleNamespace())
-    except (Problem, HTTPError) as exc:
-        reply = from_error(exc)
-    return reply["statusCode"], jsoncodec.loads(reply["body"])
+    return function.invoke(handler, method, path, query=query)
 
 
 @pytest.fixture()

@@ -19,7 +19,8 @@ from ingestor.store.model import EventFilter
 from tests.support.ha_events import many
 from tests.support.http import call
 from tests.support.jetstream import JetStreamClient
-from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import LocalRuntime
 from tests.support.seaweedfs import SeaweedFS
 
 pytestmark = pytest.mark.integration

@@ -21,11 +21,12 @@ from ha_bridge.batcher import batch_id, event_key
 from ingestor import subjects
 from ingestor.validation import ValidationRules, validate_event
 from localfaas.natsserver import NatsServer
-from tests.bridge.bridgeproc import BridgeFactory, BridgeProcess, wait_until
+from tests.bridge.bridgeproc import BridgeFactory, BridgeProcess
 from tests.bridge.proxy import TcpProxy
 from tests.bridge.streamreader import PROBE, StreamReader, probe_value
 from tests.support.homeassistant import HomeAssistant
 from tests.support.http import call
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.integration
 

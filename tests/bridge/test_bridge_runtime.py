@@ -11,11 +11,11 @@ from ingestor import subjects
 from ingestor.metadata.registry import MetadataDB
 from ingestor.store import open_event_store
 from ingestor.store.model import EventFilter
-from tests.bridge.bridgeproc import wait_until
 from tests.bridge.streamreader import PROBE
 from tests.support.homeassistant import HomeAssistant
 from tests.support.http import call
 from tests.support.jetstream import JetStreamClient
+from tests.support.polling import wait_until
 from tests.support.runtime import LocalRuntime
 
 pytestmark = pytest.mark.integration

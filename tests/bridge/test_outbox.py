@@ -21,7 +21,7 @@ from ingestor import jsoncodec, subjects
 from ingestor.bus import Bus
 from localfaas.natsserver import MAX_PAYLOAD, NatsServer
 from tests.support.jetstream import JetStreamClient
-from tests.support.runtime import wait_for
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.integration
 

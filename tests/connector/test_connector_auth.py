@@ -17,12 +17,13 @@ import pytest
 
 from ha_connector.service import gateway_auth
 from ingestor import envelope, signedcalls, subjects
-from localfaas import ports
+from localfaas import ports, procs
 from localfaas.natsserver import NatsServer
 from tests.support import http
 from tests.support.jetstream import JetStreamClient
 from tests.support.metrics import sample
-from tests.support.runtime import REPO, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -133,12 +134,7 @@ def stop_later() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
     for proc in started:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        procs.stop(proc, grace=20)
 
 
 def test_connector_reads_functions_and_invokes_them_with_the_gateway_basic_auth_and_signed(

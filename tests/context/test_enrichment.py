@@ -13,8 +13,9 @@ from ingestor.store.model import EventFilter
 from tests.support.ha_events import many
 from tests.support.http import call
 from tests.support.jetstream import JetStreamClient
+from tests.support.polling import wait_for
 from tests.support.providers import ProviderServer
-from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.runtime import LocalRuntime
 
 pytestmark = pytest.mark.integration
 SOURCES = {"weather", "air_quality", "carbon_intensity", "electricity_price"}

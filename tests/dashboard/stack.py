@@ -17,8 +17,9 @@ from ingestor import subjects
 from tests.dashboard import home
 from tests.support.http import call
 from tests.support.jetstream import JetStreamClient
+from tests.support.polling import wait_for
 from tests.support.providers import ProviderServer
-from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.runtime import LocalRuntime
 
 STACK = Path(__file__).resolve().parent / "stack.dashboard.yml"
 SPORTS_TEAMS = "nfl:SF"

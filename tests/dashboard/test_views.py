@@ -21,7 +21,7 @@ from tests.dashboard import home, stack
 from tests.dashboard.browser import Tab, chromium, tab
 from tests.support.ha_events import state_changed
 from tests.support.http import call
-from tests.support.runtime import wait_for
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.integration
 WAIT_MS = 30000

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -23,12 +22,13 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from ingestor import subjects
-from localfaas import ports
+from localfaas import ports, procs
 from localfaas.natsserver import free_port
 from tests.support import ha_events
 from tests.support.jetstream import JetStreamClient
 from tests.support.metrics import sample
-from tests.support.runtime import REPO, LocalRuntime, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import REPO, LocalRuntime
 
 OBSERVABILITY = REPO / "infra" / "observability"
 STACK = Path(__file__).parent / "stack.deploy.yml"
@@ -184,12 +184,7 @@ def bridge_metrics(runtime: LocalRuntime, tmp_path_factory: pytest.TempPathFacto
         assert text, (workdir / "bridge.log").read_text()[-3000:]
         yield text
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        procs.stop(proc, grace=30)
         reserved.release()
 
 

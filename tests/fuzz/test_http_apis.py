@@ -28,7 +28,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from ingestor import subjects
 from tests.fuzz import inputs, stack
 from tests.support.jetstream import JetStreamClient
-from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import LocalRuntime
 
 pytestmark = pytest.mark.integration
 

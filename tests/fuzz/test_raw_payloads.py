@@ -23,7 +23,8 @@ from ingestor.store.model import EventFilter
 from tests.support.ha_events import many
 from tests.support.jetstream import JetStreamClient
 from tests.support.metrics import sample
-from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import LocalRuntime
 
 pytestmark = pytest.mark.integration
 

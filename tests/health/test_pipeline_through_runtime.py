@@ -14,7 +14,8 @@ from ingestor import subjects
 from tests.health.support import STACK, component, get, health_url, status
 from tests.support import ha_events
 from tests.support.jetstream import JetStreamClient
-from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import LocalRuntime
 
 pytestmark = pytest.mark.integration
 STAGES = ("validate--ha_events_raw", "normalize--ha_events_valid", "weather-enrich--ha_events_normalized",

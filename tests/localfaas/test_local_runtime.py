@@ -17,7 +17,8 @@ from ingestor import subjects
 from tests.support.http import call
 from tests.support.jetstream import JetStreamClient
 from tests.support.metrics import sample
-from tests.support.runtime import REPO, LocalRuntime, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import REPO, LocalRuntime
 
 pytestmark = pytest.mark.integration
 

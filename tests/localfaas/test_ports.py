@@ -16,7 +16,8 @@ import pytest
 
 from tests.support.http import call
 from tests.support.metrics import sample
-from tests.support.runtime import REPO, LocalRuntime, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import REPO, LocalRuntime
 
 pytestmark = pytest.mark.integration
 STACK = REPO / "tests" / "localfaas" / "stack.ports.yml"  # slow-start binds its port 2 s after it starts

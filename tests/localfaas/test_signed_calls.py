@@ -21,7 +21,8 @@ from tests.metadata.test_metadata import snapshot
 from tests.support.ha_events import state_changed
 from tests.support.http import call
 from tests.support.jetstream import JetStreamClient
-from tests.support.runtime import REPO, LocalRuntime, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import REPO, LocalRuntime
 
 pytestmark = pytest.mark.integration
 

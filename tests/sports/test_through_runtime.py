@@ -18,7 +18,8 @@ from tests.sports.espn_server import ScoreboardServer, steps
 from tests.support.http import call
 from tests.support.jetstream import JetStreamClient
 from tests.support.metrics import sample
-from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import LocalRuntime
 
 pytestmark = pytest.mark.integration
 STACK = Path(__file__).resolve().parent / "stack.sports.yml"

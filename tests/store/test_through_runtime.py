@@ -22,7 +22,8 @@ from tests.support.ha_events import many, sample_events, state_changed
 from tests.support.http import call
 from tests.support.jetstream import JetStreamClient
 from tests.support.metrics import sample
-from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import LocalRuntime
 from tests.support.servers import InfluxDB1Server, PostgresServer
 
 pytestmark = pytest.mark.integration

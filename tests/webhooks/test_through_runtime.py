@@ -15,7 +15,8 @@ from ingestor import subjects
 from tests.support.http import call
 from tests.support.jetstream import JetStreamClient
 from tests.support.metrics import sample
-from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import LocalRuntime
 from tests.webhooks.events import ha_record, sports_event
 from tests.webhooks.receiver import Receiver, receiving
 

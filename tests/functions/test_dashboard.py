@@ -1,33 +1,24 @@
-"""The dashboard function's static file handler: what it serves, with which headers, and what it refuses."""
+"""dashboard's handler (ingestor.staticsite): what it serves, with which headers, and what it refuses. The app in a
+browser: tests/dashboard."""
 
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from tests.support.function import load_handler
 from tests.support.runtime import REPO
 
 FUNCTION = REPO / "functions" / "dashboard"
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("dashboard_handler", FUNCTION / "handler.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["dashboard_handler"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-handler = _load()
+handler = load_handler("dashboard")
 
 
 def get(path: str, method: str = "GET", **headers: str) -> dict[str, Any]:
