@@ -9,7 +9,15 @@ import pytest
 
 from ingestor import jsoncodec
 from ingestor.config import ConfigError
-from ingestor.validation import DEFAULT_EVENT_TYPES, ValidationRules, is_entity_id, load_rules, validate_event
+from ingestor.errors import Invalid
+from ingestor.validation import (
+    DEFAULT_EVENT_TYPES,
+    ValidationRules,
+    checker,
+    is_entity_id,
+    load_rules,
+    validate_event,
+)
 from tests.support.ha_events import recorded
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)  # half an hour after the samples were captured
@@ -477,3 +485,11 @@ def test_bad_environment_values_raise_config_error(clean_env: pytest.MonkeyPatch
     clean_env.setenv(name, value)
     with pytest.raises(ConfigError, match=message):
         load_rules()
+
+
+def test_validates_stage_check_passes_an_event_on_as_the_json_it_measured() -> None:
+    event = call_service()
+    passed = checker(ValidationRules())(event)
+    assert jsoncodec.dumps([passed]) == b"[" + jsoncodec.dumps(event) + b"]"  # placed as it is, not encoded again
+    with pytest.raises(Invalid, match="event_type: missing"):
+        checker(ValidationRules())({k: v for k, v in event.items() if k != "event_type"})

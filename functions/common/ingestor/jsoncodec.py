@@ -8,6 +8,8 @@ from typing import Any
 import orjson
 
 JSONDecodeError = orjson.JSONDecodeError
+Fragment = orjson.Fragment
+"""JSON already encoded, which dumps places into a document as it is (validate's events, encoded once)."""
 EncodeError = orjson.JSONEncodeError
 """A value JSON cannot carry: nested past orjson's own limit (254 levels), an integer beyond 64 bits…"""
 

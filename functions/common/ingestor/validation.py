@@ -177,7 +177,8 @@ _DATA_CHECKS: dict[str, Callable[[dict[str, Any], ValidationRules], None]] = {
 }
 
 
-def _check(event: object, rules: ValidationRules, now: datetime) -> None:
+def _check(event: object, rules: ValidationRules, now: datetime) -> bytes:
+    """The event's JSON when it is sound (measured for the size check, so validate passes it on as it is)."""
     if not isinstance(event, dict):
         _fail("event", f"expected an object, got {_kind(event)}")
     # Depth, then size: serializing for the size check is only safe on a value of bounded depth, and
@@ -186,11 +187,11 @@ def _check(event: object, rules: ValidationRules, now: datetime) -> None:
     if too_deep:
         _fail("event", too_deep)
     try:
-        size = len(jsoncodec.dumps(event))
+        encoded = jsoncodec.dumps(event)
     except jsoncodec.EncodeError as exc:
         _fail("event", f"cannot be encoded as JSON ({exc})")
-    if size > rules.max_event_bytes:
-        _fail("event", f"{size} bytes exceeds the {rules.max_event_bytes}-byte limit")
+    if len(encoded) > rules.max_event_bytes:
+        _fail("event", f"{len(encoded)} bytes exceeds the {rules.max_event_bytes}-byte limit")
 
     event_type = _name(event, "event_type", "event_type")
     if not EVENT_TYPE.fullmatch(event_type):
@@ -220,16 +221,18 @@ def _check(event: object, rules: ValidationRules, now: datetime) -> None:
     check = _DATA_CHECKS.get(event_type)
     if check is not None:
         check(data, rules)
+    return encoded
 
 
 def checker(rules: ValidationRules) -> Callable[[Any], Any]:
-    """validate's stage check: the event as it came, or Invalid with the one reason it fails."""
+    """validate's stage check: the event as it came, already encoded (a fragment the batch it is published in
+    takes as it is), or Invalid with the one reason it fails."""
 
     def check(event: Any) -> Any:
-        reason = validate_event(event, rules)
-        if reason:
-            raise Invalid(reason)
-        return event
+        try:
+            return jsoncodec.Fragment(_check(event, rules, datetime.now(UTC)))
+        except _Invalid as exc:
+            raise Invalid(str(exc)) from None
 
     return check
 
