@@ -12,7 +12,6 @@ from ingestor.context import enrich
 from ingestor.context.settings import Enrichment
 from ingestor.stage import Stage
 
-CONFIG = settings.load(Enrichment)
 STAGE = Stage("weather-enrich", subjects.NORMALIZED, enrich.an_object, target=subjects.ENRICHED,
-              amend=enrich.Enricher(CONFIG.sources, CONFIG.cache_s).attach_all)
+              amend=enrich.Enricher(settings.load(Enrichment)).attach_all)
 handle, health = STAGE.handle, STAGE.health

@@ -11,6 +11,7 @@ from typing import Any
 
 from ingestor import metrics
 from ingestor.context import cache
+from ingestor.context.settings import Enrichment
 from ingestor.errors import Invalid
 from ingestor.timeutil import parse_timestamp
 
@@ -51,9 +52,9 @@ class Enricher:
     """Attaches the configured sources' latest values to each batch, read from the shared cache (ingestor.context.cache)
     at most every `cache_s` seconds."""
 
-    def __init__(self, sources: list[str] | tuple[str, ...], cache_s: float) -> None:
-        self.sources = list(sources)
-        self.snapshot = cache.Snapshot(cache_s)
+    def __init__(self, config: Enrichment) -> None:
+        self.sources = list(config.sources)
+        self.snapshot = cache.Snapshot(config.cache_s)
 
     def attach_all(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         values = current(self.snapshot.get(), dt.datetime.now(dt.UTC), self.sources)
