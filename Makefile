@@ -8,7 +8,7 @@ REQUIREMENTS := requirements.txt requirements-dev.txt constraints.txt gateway-br
 	functions/common/requirements.txt templates/python3-ingestor/requirements.txt functions/write/requirements.txt \
 	functions/retention-archive/requirements.txt functions/context-poll/requirements.txt \
 	$(wildcard functions/*/requirements.txt)
-export PYTHONPATH := $(CURDIR)/functions/common:$(CURDIR)/infra/local:$(CURDIR)/gateway-bridge
+export PYTHONPATH := $(CURDIR)/functions/common:$(CURDIR)/infra/connector:$(CURDIR)/infra/local:$(CURDIR)/gateway-bridge
 
 PORT ?= 8080
 NATS_PORT ?= 4222

@@ -18,7 +18,6 @@ import datetime as dt
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,8 @@ sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra
 from aiohttp import web  # noqa: E402
 
 from ha_bridge.settings import DEFAULT_EVENT_TYPES  # noqa: E402
-from localfaas import ports  # noqa: E402
+from ingestor import subjects  # noqa: E402
+from localfaas import ports, procs  # noqa: E402
 from localfaas.natsserver import NatsServer  # noqa: E402
 from tests.bridge.replay import ReplayServer, load_recording, recorded_events, retimed  # noqa: E402
 from tests.support.metrics import sample  # noqa: E402
@@ -105,7 +105,7 @@ def run_case(workdir: Path, nats_url: str, events: list[dict[str, Any]], per_fra
 
     def published() -> float:
         try:
-            return sample(metrics_url, "ha_ingestor_bridge_events_published_total", subject="ha.events.raw")
+            return sample(metrics_url, "ha_ingestor_bridge_events_published_total", subject=subjects.RAW)
         except OSError:
             return 0.0
 
@@ -134,11 +134,7 @@ def run_case(workdir: Path, nats_url: str, events: list[dict[str, Any]], per_fra
             "peak_rss_mib": rss_mib(bridge.pid, "VmHWM"),
         }
     finally:
-        bridge.send_signal(signal.SIGTERM)
-        try:
-            bridge.wait(20)
-        except subprocess.TimeoutExpired:
-            bridge.kill()
+        procs.stop(bridge, grace=20)
         log.close()
         replay.stop()
 

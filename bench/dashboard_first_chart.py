@@ -24,11 +24,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra" / "local")]
 
+from ingestor import subjects  # noqa: E402
 from tests.dashboard import stack  # noqa: E402
 from tests.dashboard.browser import chromium  # noqa: E402
 from tests.support.ha_events import many  # noqa: E402
 from tests.support.jetstream import JetStreamClient  # noqa: E402
-from tests.support.runtime import wait_for  # noqa: E402
+from tests.support.polling import wait_for  # noqa: E402
 
 
 def first_chart_ms(page: object, url: str, reload: bool = False) -> dict[str, float]:
@@ -62,7 +63,7 @@ def main() -> None:
                 bulk = many(args.events, prefix="sensor.bench", start=dt.datetime.now(dt.UTC) - dt.timedelta(hours=20))
                 js = JetStreamClient(home.runtime.nats_url)
                 for i in range(0, len(bulk), 500):
-                    js.publish_batch("ha.events.raw", f"bench-{i}", bulk[i:i + 500])
+                    js.publish_batch(subjects.RAW, f"bench-{i}", bulk[i:i + 500])
                 expected = len(home.events) + args.events
                 wait_for(lambda: (home.get("query/stats/summary?start=-24h") or {}).get("total", 0) >= expected,
                          120, 0.5)

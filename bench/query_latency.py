@@ -3,7 +3,7 @@
 The home of bench/store_benchmark.py (~300 entities in 12 areas on ~90 devices, user actions and automation
 chains; 30 days ending now) is generated in slices of 100,000 events and written through the store's own
 `write` in batches of 5,000; its areas, devices and entities go into a metadata DB. Then the local runtime
-(`python -m localfaas`: gateway + the query function as its own process, tests/query/stack.query.yml) serves
+(`python -m localfaas`: gateway + the query function as its own process, tests/queries/stack.query.yml) serves
 the query function over that store, and each endpoint is called through the gateway `--runs` times after
 2 warm-ups, one request at a time. Prints figures; asserts nothing about time.
 
@@ -34,7 +34,7 @@ from tests.support.http import call  # noqa: E402
 from tests.support.runtime import LocalRuntime  # noqa: E402
 from tests.support.servers import InfluxDB1Server  # noqa: E402
 
-STACK = REPO / "tests" / "query" / "stack.query.yml"
+STACK = REPO / "tests" / "queries" / "stack.query.yml"
 SLICE = 100_000
 BATCH = 5_000
 WARMUPS = 2

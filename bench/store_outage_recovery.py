@@ -1,5 +1,5 @@
 """Recovery after a store outage: how soon writing resumes, and the backlog is written, once the database
-answers again (tests.integration.storeoutage: stack.yml's write through the local runtime, on a PostgreSQL
+answers again (tests.connector.storeoutage: stack.yml's write through the local runtime, on a PostgreSQL
 server that is stopped and on a SQLite file another process locks, both for --outage seconds, while events
 are published to ha.events.enriched at --rate a second).
 
@@ -20,7 +20,7 @@ sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra
 
 from webhook_dispatch import load, machine  # noqa: E402
 
-from tests.integration import storeoutage  # noqa: E402
+from tests.connector import storeoutage  # noqa: E402
 
 
 def main() -> None:

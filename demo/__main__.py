@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 _ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(_ROOT / p) for p in ("functions/common", "infra/local", "gateway-bridge") if str(_ROOT / p)
-                not in sys.path]  # as `make` sets PYTHONPATH, so `.venv/bin/python -m demo` works alone too
+# as `make` sets PYTHONPATH, so `.venv/bin/python -m demo` works alone too
+sys.path[:0] = [str(_ROOT / p) for p in ("functions/common", "infra/connector", "infra/local", "gateway-bridge")
+                if str(_ROOT / p) not in sys.path]
 
 from demo import home  # noqa: E402
 from demo.driver import Driver, HAClient  # noqa: E402

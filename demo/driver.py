@@ -31,7 +31,7 @@ import websocket
 
 from demo import home
 
-log = logging.getLogger("demo.driver")
+log = logging.getLogger(__name__)
 # Measured on HA 2024.3.3: one automation run writes its entity twice (last_triggered and current: 1 when it
 # starts, current: 0 when it ends): attribute-only state_changed events, the state stays "on".
 AUTOMATION_WRITES_PER_RUN = 2

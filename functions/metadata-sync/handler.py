@@ -2,35 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-from typing import Any
+from ingestor import metadata, subjects
+from ingestor.metadata import registry
+from ingestor.stage import Stage
 
-from ingestor import metadata, stage
-from ingestor.metadata.registry import MetadataDB, problem
-from ingestor.responses import Unavailable
-from ingestor.store.model import StoreUnavailable
-
-
-@functools.cache
-def metadata_db() -> MetadataDB:
-    return MetadataDB(metadata.default_url())
-
-
-def _check(part: Any) -> tuple[Any, str | None]:
-    reason = problem(part)
-    return (None, reason) if reason else (part, None)
-
-
-def _deliver(batch_id: str, parts: list[dict[str, Any]]) -> None:
-    try:
-        metadata_db().apply(parts)
-    except StoreUnavailable as exc:
-        raise Unavailable(str(exc), code="metadata_unavailable") from None
-
-
-def handle(event: Any, context: Any) -> dict[str, Any]:
-    return stage.run(event, "metadata-sync", "ha.registry", _deliver, _check)
-
-
-def health() -> dict[str, Any]:
-    return metadata_db().health()
+STAGE = Stage("metadata-sync", subjects.REGISTRY, registry.check,
+              deliver=lambda batch_id, parts: metadata.shared().apply(parts),
+              health=lambda: metadata.shared().health())
+handle, health = STAGE.handle, STAGE.health

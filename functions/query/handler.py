@@ -3,14 +3,7 @@ and its OpenAPI document at GET /openapi.json. The routes live in ingestor.queri
 
 from __future__ import annotations
 
-from typing import Any
-
 from ingestor.queries import routes
 
-
-def handle(event: Any, context: Any) -> dict[str, Any]:
-    return routes.api().handle(event)
-
-
-def health() -> dict[str, Any]:
-    return routes.health()
+API = routes.api()
+handle, health = API.handle, routes.health

@@ -1,24 +1,11 @@
-"""validate: ha.events.raw -> ha.events.valid; events failing the checks go to the DLQ with reasons."""
+"""validate: ha.events.raw -> ha.events.valid; events failing the checks (depth first, VALIDATE_MAX_DEPTH) go to the
+DLQ with reasons."""
 
 from __future__ import annotations
 
-from typing import Any
+from ingestor import subjects, validation
+from ingestor.stage import Stage
 
-from ingestor import stage, validation
-
-RULES = validation.ValidationRules.from_env()
-
-
-def _check(event: Any) -> tuple[Any, str | None]:
-    reason = validation.validate_event(event, RULES)
-    return (None, reason) if reason else (event, None)
-
-
-PUBLISH = stage.publisher("ha.events.valid")
-
-
-def handle(event: Any, context: Any) -> dict[str, Any]:
-    return stage.run(event, "validate", "ha.events.raw", PUBLISH, _check, max_depth=RULES.max_depth)
-
-
-health = stage.health
+RULES = validation.load_rules()
+STAGE = Stage("validate", subjects.RAW, validation.checker(RULES), target=subjects.VALID, max_depth=None)
+handle, health = STAGE.handle, STAGE.health

@@ -7,26 +7,11 @@ dead provider cannot slow the pipeline; its events carry the stale value or null
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
+from ingestor import settings, subjects
+from ingestor.context import enrich
+from ingestor.context.settings import Enrichment
+from ingestor.stage import Stage
 
-from ingestor import config, stage
-from ingestor.context import cache, enrich
-from ingestor.store import records
-
-SOURCES = config.env_list("CONTEXT_SOURCES", ["weather", "air_quality"])
-SNAPSHOT = cache.Snapshot(config.env_float("ENRICH_CACHE_S", 5))
-PUBLISH = stage.publisher("ha.events.enriched")
-
-
-def handle(event: Any, context: Any) -> dict[str, Any]:
-    values = enrich.current(SNAPSHOT.get(), dt.datetime.now(dt.UTC), SOURCES)
-
-    def _enrich(record: Any) -> tuple[Any, str | None]:
-        reason = records.problem(record)
-        return (None, reason) if reason else (enrich.attach(record, values), None)
-
-    return stage.run(event, "weather-enrich", "ha.events.normalized", PUBLISH, _enrich)
-
-
-health = stage.health
+STAGE = Stage("weather-enrich", subjects.NORMALIZED, enrich.an_object, target=subjects.ENRICHED,
+              amend=enrich.Enricher(settings.load(Enrichment)).attach_all)
+handle, health = STAGE.handle, STAGE.health

@@ -6,31 +6,8 @@ Idempotent on event_id, so a redelivered batch adds nothing. While the store is 
 
 from __future__ import annotations
 
-import functools
-from typing import Any
+from ingestor import record, store, subjects
+from ingestor.stage import Stage
 
-from ingestor import stage, store
-from ingestor.store import records, retry
-
-
-@functools.cache
-def event_store() -> Any:
-    return store.open_event_store(store.default_url())
-
-
-def _check(record: Any) -> tuple[Any, str | None]:
-    reason = records.problem(record)
-    return (None, reason) if reason else (record, None)
-
-
-def _deliver(batch_id: str, batch: list[dict[str, Any]]) -> None:
-    retry.write(event_store(), batch)
-
-
-def handle(event: Any, context: Any) -> dict[str, Any]:
-    return stage.run(event, "write", "ha.events.enriched", _deliver, _check)
-
-
-def health() -> dict[str, Any]:
-    state = event_store().health()
-    return {"status": state.status, "store": state.backend, "latency_ms": state.latency_ms, "reason": state.reason}
+STAGE = Stage("write", subjects.ENRICHED, record.check, deliver=store.write_batch, health=store.health_report)
+handle, health = STAGE.handle, STAGE.health

@@ -24,7 +24,7 @@ from ha_bridge.connection import Connection
 from ingestor import metrics
 from ingestor.event_id import state_event_id
 
-log = logging.getLogger("ha_bridge.backfill")
+log = logging.getLogger(__name__)
 
 _backfilled = metrics.counter("bridge_backfill_events_total",
                               "State changes rebuilt from HA's history, before deduplication")

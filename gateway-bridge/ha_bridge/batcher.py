@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ha_bridge.settings import RAW_SUBJECT
-from ingestor import dlq, jsoncodec, metrics
+from ingestor import dlq, jsoncodec, metrics, subjects
 from ingestor.event_id import event_id
 from ingestor.timeutil import parse_timestamp
 
-log = logging.getLogger("ha_bridge.batcher")
+log = logging.getLogger(__name__)
 
 _received = metrics.counter("bridge_events_received_total", "Events taken in, by source", ["source"])
 _duplicates = metrics.counter("bridge_events_duplicate_total", "Events dropped because their event_id was seen")
@@ -49,6 +48,9 @@ class Batch:
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Latest new_state per entity in the batch: the 'last known state' used as old_state by backfill."""
     event_ids: list[str] = field(default_factory=list)
+    encoded: list[bytes] | None = None
+    """Its events, each encoded once, when the batch was made here (not read back from the spool): what an
+    oversize batch is split from without decoding its payload."""
 
 
 def event_key(event: dict[str, Any]) -> str:
@@ -187,19 +189,19 @@ class Batcher:
 
     def _dead_letter(self, event: Any, reason: str) -> None:
         """An event that cannot be forwarded goes to the DLQ (through the outbox, so never lost), not away."""
-        dlq_id = f"bridge-{uuid.uuid4().hex}-dlq"
-        record = dlq.record(dlq_id, "gateway-bridge", RAW_SUBJECT, [{"reason": reason, "payload": event}],
+        dlq_id = subjects.bridge_dlq_id(f"bridge-{uuid.uuid4().hex}")
+        record = dlq.record(dlq_id, "gateway-bridge", subjects.RAW, [{"reason": reason, "payload": event}],
                             max_bytes=DEAD_LETTER_BYTES)
         _unencodable.inc()
         log.error("event cannot be encoded: dead-lettered", extra={"dlq_id": dlq_id, "reason": reason})
-        self.emit(Batch(dlq.SUBJECT, dlq_id, record, 1))
+        self.emit(Batch(subjects.DLQ, dlq_id, record, 1))
 
     def _flush(self) -> None:
         if not self._pending:
             return
         bid = batch_id("raw", self._ids)
-        batch = Batch(RAW_SUBJECT, bid, encode_envelope(bid, self._pending), len(self._pending),
-                      self._cursor, self._states, self._ids)
+        batch = Batch(subjects.RAW, bid, encode_envelope(bid, self._pending), len(self._pending),
+                      self._cursor, self._states, self._ids, self._pending)
         self._pending, self._ids, self._states, self._cursor = [], [], {}, None
         if not self.emit(batch):
             self.recent.forget(batch.event_ids)

@@ -22,7 +22,7 @@ from ha_bridge.protocol import AuthInvalid, Malformed, ProtocolError
 from ha_bridge.settings import Settings
 from ingestor import metrics
 
-log = logging.getLogger("ha_bridge.connection")
+log = logging.getLogger(__name__)
 
 _frames = metrics.counter("bridge_frames_total", "WebSocket frames read from HA, by shape", ["shape"])
 _malformed = metrics.counter("bridge_malformed_messages_total", "Messages from HA that were logged and skipped")

@@ -15,11 +15,10 @@ from typing import Any
 
 from ha_bridge.batcher import Batch
 from ha_bridge.connection import CommandFailed, Connection
-from ha_bridge.settings import REGISTRY_SUBJECT
-from ingestor import envelope, jsoncodec, metrics
+from ingestor import envelope, jsoncodec, metrics, subjects
 from ingestor.timeutil import format_timestamp
 
-log = logging.getLogger("ha_bridge.discovery")
+log = logging.getLogger(__name__)
 
 _snapshots = metrics.counter("bridge_registry_snapshots_total", "Registry snapshots published")
 
@@ -76,7 +75,7 @@ def snapshot(results: dict[str, list[Any]], ha_version: str, max_items: int, max
               "part": index, "parts": len(typed), "items": chunk}
              for index, (name, chunk) in enumerate(typed, start=1)]
     batch_id = f"registry-{snapshot_id}"
-    return Batch(REGISTRY_SUBJECT, batch_id, envelope.encode(batch_id, parts), len(parts))
+    return Batch(subjects.REGISTRY, batch_id, envelope.encode(batch_id, parts), len(parts))
 
 
 def publish_snapshot(conn: Connection, put: Any, ha_version: str, max_items: int, max_bytes: int,

@@ -17,7 +17,7 @@ from typing import Any
 
 from ingestor import jsoncodec, metrics, redaction
 
-log = logging.getLogger("ha_bridge.health")
+log = logging.getLogger(__name__)
 
 _connected = metrics.gauge("bridge_connected", "1 while connected and authenticated to HA")
 _reconnects = metrics.counter("bridge_reconnects_total", "Connections to HA after the first")

@@ -20,14 +20,14 @@ from ha_bridge.batcher import Batcher
 from ha_bridge.health import HealthServer, Status
 from ha_bridge.publisher import Outbox
 from ha_bridge.session import Session
-from ha_bridge.settings import EXIT_CONFIG, Settings
+from ha_bridge.settings import Settings, load
 from ha_bridge.spool import Spool
 from ha_bridge.state import BridgeState
-from ingestor import logs
+from ingestor import config, logs
 from ingestor.bus import Bus
 from ingestor.config import ConfigError
 
-log = logging.getLogger("ha_bridge")
+log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_S = 5.0
 
@@ -113,10 +113,10 @@ def main() -> int:
     logs.setup("gateway-bridge")
     logging.getLogger("nats.aio.client").addFilter(Throttle())
     try:
-        settings = Settings.from_env()
+        settings = load()
     except ConfigError as exc:
         log.error("configuration error; the bridge stops", extra={"error": str(exc)})
-        return EXIT_CONFIG
+        return config.EXIT_CONFIG
     bridge = Bridge(settings)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -9,23 +9,20 @@ queue forever.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
 from collections import deque
 from typing import Any
 
-import nats
-
-from ha_bridge.batcher import Batch
+from ha_bridge.batcher import Batch, encode_envelope
 from ha_bridge.spool import Spool
 from ha_bridge.state import BridgeState
-from ingestor import dlq, envelope, jsoncodec, metrics, streams
+from ingestor import dlq, jsoncodec, metrics, streams, subjects
 from ingestor.bus import PAYLOAD_MARGIN, Bus
-from ingestor.responses import Unavailable
+from ingestor.errors import Unavailable
 
-log = logging.getLogger("ha_bridge.publisher")
+log = logging.getLogger(__name__)
 
 _batches = metrics.counter("bridge_batches_published_total", "Batches acknowledged by JetStream", ["subject"])
 _events = metrics.counter("bridge_events_published_total", "Events in batches acknowledged by JetStream", ["subject"])
@@ -41,22 +38,6 @@ _latency = metrics.histogram("bridge_publish_seconds", "Time from publish to Jet
 
 PAUSE_FRACTION = 0.9  # spool this full: stop reading HA (the gap is backfilled later)
 RESUME_FRACTION = 0.5
-
-
-async def _ensure_stream(url: str) -> None:
-    nc = await nats.connect(url, connect_timeout=2, allow_reconnect=False, name="gateway-bridge-setup")
-    try:
-        await streams.ensure(nc.jetstream(timeout=5), streams.ha_stream())
-    finally:
-        await nc.close()
-
-
-def ensure_stream(url: str) -> None:
-    """Create or update the HA stream, so a fresh (or wiped) NATS does not leave publishes unanswered."""
-    try:
-        asyncio.run(_ensure_stream(url))
-    except Exception as exc:  # any failure here means the same as NATS being down: retry later
-        raise Unavailable(f"cannot ensure the HA stream at {url}: {type(exc).__name__}") from None
 
 
 def summary(event: Any, size: int) -> dict[str, Any]:
@@ -212,14 +193,15 @@ class Outbox:
     def _publish(self, batch: Batch) -> bool:
         started = time.perf_counter()
         try:
-            if not self._stream_ready:
-                ensure_stream(self.nats_url)
+            if not self._stream_ready:  # a fresh (or wiped) NATS must not leave publishes unanswered
+                self.bus.call(lambda js: streams.ensure(js, streams.ha_stream()))  # on the bus's own connection
                 self._stream_ready = True
             limit = self.bus.max_payload - PAYLOAD_MARGIN
             if len(batch.payload) <= limit:
                 self.bus.publish(batch.subject, batch.payload, batch.batch_id)
-            else:
-                self._publish_split(batch.subject, batch.batch_id, jsoncodec.loads(batch.payload)["events"], limit)
+            else:  # split from the events encoded once; a batch read back from the spool is decoded once
+                encoded = batch.encoded or [jsoncodec.dumps(e) for e in jsoncodec.loads(batch.payload)["events"]]
+                self._publish_split(batch.subject, batch.batch_id, encoded, limit)
         except (Unavailable, OSError, TimeoutError) as exc:
             self._stream_ready = False
             self.last_error = f"{type(exc).__name__}: {exc}"
@@ -232,16 +214,17 @@ class Outbox:
         self.last_error = None
         return True
 
-    def _publish_split(self, subject: str, batch_id: str, events: list[Any], limit: int) -> None:
+    def _publish_split(self, subject: str, batch_id: str, events: list[bytes], limit: int) -> None:
         """Halve deterministically (`<id>.0`, `<id>.1`) like Bus.publish_batch; dead-letter a lone giant."""
-        payload = envelope.encode(batch_id, events)
+        payload = encode_envelope(batch_id, events)
         if len(payload) <= limit:
             self.bus.publish(subject, payload, batch_id)
         elif len(events) == 1:
             reason = f"event of {len(payload)} bytes exceeds the NATS message limit of {limit} bytes"
-            record = dlq.record(f"{batch_id}-dlq", "gateway-bridge", subject,
-                                [{"reason": reason, "payload": summary(events[0], len(payload))}], max_bytes=limit)
-            self.bus.publish(dlq.SUBJECT, record, f"{batch_id}-dlq")
+            record = dlq.record(subjects.bridge_dlq_id(batch_id), "gateway-bridge", subject,
+                                [{"reason": reason, "payload": summary(jsoncodec.loads(events[0]), len(payload))}],
+                                max_bytes=limit)
+            self.bus.publish(subjects.DLQ, record, subjects.bridge_dlq_id(batch_id))
             _dead.inc()
             log.error("event too large for NATS: dead-lettered", extra={"batch_id": batch_id, "bytes": len(payload)})
         else:

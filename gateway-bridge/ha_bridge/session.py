@@ -26,11 +26,11 @@ from ha_bridge.connection import CommandFailed, Connection, ConnectionLost, Wait
 from ha_bridge.health import Status
 from ha_bridge.protocol import AuthInvalid, ProtocolError
 from ha_bridge.publisher import Outbox
-from ha_bridge.settings import EXIT_CONFIG, REGISTRY_EVENTS, Settings
+from ha_bridge.settings import REGISTRY_EVENTS, Settings
 from ha_bridge.state import BridgeState
-from ingestor import metrics
+from ingestor import config, metrics
 
-log = logging.getLogger("ha_bridge.session")
+log = logging.getLogger(__name__)
 
 _connect_failures = metrics.counter("bridge_connect_failures_total", "Failed attempts to connect to HA", ["reason"])
 _auth_failures = metrics.counter("bridge_auth_failures_total", "Connections HA refused with auth_invalid")
@@ -117,7 +117,7 @@ class Session:
                 log.error("Home Assistant rejected the access token (auth_invalid); the bridge stops. Create a "
                           "long-lived access token in your HA profile, put it in the ha-token secret (or HA_TOKEN) "
                           "and start the bridge again", extra={"ha_url": self.status.ha_url, "reply": str(exc)})
-                self.exit_code = EXIT_CONFIG
+                self.exit_code = config.EXIT_CONFIG
                 self.stop.set()
                 return
             except (OSError, websocket.WebSocketException, ProtocolError, TimeoutError) as exc:

@@ -17,7 +17,7 @@ from ha_bridge.batcher import Batch
 from ingestor import jsoncodec
 from ingestor.timeutil import format_timestamp, parse_timestamp
 
-log = logging.getLogger("ha_bridge.spool")
+log = logging.getLogger(__name__)
 
 SUFFIX = ".batch"
 ORIGIN = 10**15  # first sequence number: room below it for batches pushed back in front

@@ -22,7 +22,7 @@ from typing import Any
 from ingestor import jsoncodec
 from ingestor.timeutil import format_timestamp, parse_timestamp
 
-log = logging.getLogger("ha_bridge.state")
+log = logging.getLogger(__name__)
 
 
 def _updated(state: dict[str, Any] | None) -> datetime | None:

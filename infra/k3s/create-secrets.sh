@@ -9,40 +9,12 @@
 # DRY_RUN=1 prints the faas-cli and kubectl commands instead of running them (values are never printed).
 set -euo pipefail
 
-SECRETS_DIR=${SECRETS_DIR:-.secrets}
 NAMESPACE=${NAMESPACE:-openfaas}
-DRY_RUN=${DRY_RUN:-}
 
-# name:how  (generate = made here when missing; required = you provide it; optional = only if present)
-FUNCTION_SECRETS="connector-key:generate webhooks-api-key:generate s3-access-key:generate s3-secret-key:generate influxdb-token:generate
-influxdb-password:optional openweathermap-api-key:optional basic-auth-user:optional basic-auth-password:optional"
-SERVICE_SECRETS="ha-token:required connector-key:generate influxdb-token:generate influxdb-admin-password:generate s3-access-key:generate
-s3-secret-key:generate postgres-password:generate"
+# the lists of secrets and how each is made: infra/secrets.sh, shared with the other platform
+source "$(dirname "$0")/../secrets.sh"
 
-random_value() { python3 -c 'import secrets; print(secrets.token_urlsafe(32))'; }
-
-# ensure NAME HOW: make sure $SECRETS_DIR/NAME exists (generating it when allowed); returns 1 to skip it.
-ensure() {
-  local name=$1 how=$2 file="$SECRETS_DIR/$1"
-  if [ -s "$file" ]; then return 0; fi
-  case $how in
-    generate)
-      if [ "$name" = s3-access-key ]; then echo -n "ha-ingestor" > "$file"; else random_value | tr -d '\n' > "$file"; fi
-      chmod 600 "$file"; echo "generated $file" ;;
-    required) echo "missing $file: put the value there (for ha-token: a long-lived access token from HA)" >&2; exit 1 ;;
-    optional) return 1 ;;
-  esac
-}
-
-run() { if [ -n "$DRY_RUN" ]; then echo "+ $*"; else "$@"; fi; }
-
-mkdir -p "$SECRETS_DIR" && chmod 700 "$SECRETS_DIR"
-for entry in $FUNCTION_SECRETS; do
-  name=${entry%%:*}
-  ensure "$name" "${entry#*:}" || continue
-  run faas-cli secret create "$name" --from-file "$SECRETS_DIR/$name" \
-    || run faas-cli secret update "$name" --from-file "$SECRETS_DIR/$name"
-done
+create_function_secrets
 
 for entry in $SERVICE_SECRETS; do
   name=${entry%%:*}

@@ -6,6 +6,7 @@ Reserved paths: /_/health (liveness; calls the handler's optional `health()`), /
 {"function": FUNCTION_NAME}, so a caller knows which function holds the port), /_/metrics (Prometheus).
 Everything else goes to `handle(event, context)`; with REQUIRE_CONNECTOR_SIGNATURE=true only when the
 connectors signed it (ingestor.signedcalls), but for GET/HEAD of the handler's UNSIGNED_READS paths.
+A handler's optional `start()` runs once when the process starts, before it serves.
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ from flask import Flask, Response, request  # noqa: E402
 from waitress import serve  # noqa: E402
 from werkzeug.exceptions import HTTPException  # noqa: E402
 
-from ingestor import config, jsoncodec, logs, metrics, responses, signedcalls  # noqa: E402
+from ingestor import config, errors, jsoncodec, logs, metrics, responses, signedcalls  # noqa: E402
 
 FUNCTION_NAME = config.env_str("FUNCTION_NAME") or os.environ.get("HOSTNAME", socket.gethostname())
 logs.setup(FUNCTION_NAME)
-log = logging.getLogger("index")
+log = logging.getLogger("index")  # this file runs as __main__: its own name says more
 
 _requests = metrics.counter("function_requests_total", "Invocations by status", ["function", "status"])
 _seconds = metrics.histogram("function_seconds", "Invocation duration", ["function"])
@@ -55,6 +56,8 @@ def _load_handler() -> ModuleType:
 handler = _load_handler()
 SIGNED_ONLY = signedcalls.required()  # read once: a malformed value stops the function at start
 UNSIGNED_READS: tuple[str, ...] = tuple(getattr(handler, "UNSIGNED_READS", ()))
+if callable(getattr(handler, "start", None)):
+    handler.start()  # what runs with the process, not with the first call (e.g. a retry sweeper)
 
 
 class Event:
@@ -140,7 +143,7 @@ def _check_signature(event: Event) -> None:
     key = signedcalls.key()
     if not key:
         _say_once("REQUIRE_CONNECTOR_SIGNATURE is set but the connector-key secret is missing: refusing every call")
-        raise responses.Unavailable("this function accepts only the connectors' signed calls and has no "
+        raise errors.Unavailable("this function accepts only the connectors' signed calls and has no "
                                     "connector-key secret to check them", code="connector_key_missing")
     try:
         signedcalls.verify(key, event.headers.get(signedcalls.HEADER), event.method, event.path,
@@ -159,7 +162,7 @@ def _invoke(path: str) -> Response:
         event = Event()
         _check_signature(event)
         response = _to_response(handler.handle(event, Context()))
-    except responses.HTTPError as exc:
+    except (errors.Problem, responses.HTTPError) as exc:  # the domain's errors, answered with their status
         response = _to_response(responses.from_error(exc))
     except HTTPException:
         raise

@@ -5,11 +5,10 @@ InfluxDB and PostgreSQL from tests/conftest.py; every test gets its own bucket a
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -17,12 +16,14 @@ import pytest
 from botocore.config import Config
 
 from ingestor import normalization
+from ingestor.archive import api
 from ingestor.archive.run import Archiver
 from ingestor.archive.s3 import Bucket
 from ingestor.archive.settings import Settings
 from ingestor.store import open_event_store
 from ingestor.store.model import EventFilter
 from localfaas.natsserver import NatsServer
+from tests.support import function
 from tests.support.faultproxy import FaultProxy
 from tests.support.ha_events import state_changed
 from tests.support.s3servers import S3_SERVERS, S3Server, unavailable
@@ -178,25 +179,13 @@ def days_ago(n: int) -> dt.date:
 
 
 def load_handler() -> ModuleType:
-    """retention-archive's handler.py, freshly imported (it reads its configuration at import, as at start)."""
-    spec = importlib.util.spec_from_file_location("retention_archive_handler", FUNCTION / "handler.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """retention-archive's handler as a process starting now has it: its configuration read at start."""
+    return function.load_handler("retention-archive")
 
 
 def invoke(handler: ModuleType, method: str, path: str = "/", query: dict[str, str] | None = None) -> Any:
     """(status, body) as the template answers the call."""
-    from ingestor import jsoncodec
-    from ingestor.responses import HTTPError, from_error
-
-    event = SimpleNamespace(method=method, path=path, query=query or {}, headers={}, body=b"")
-    try:
-        reply = handler.handle(event, SimpleNamespace())
-    except HTTPError as exc:
-        reply = from_error(exc)
-    return reply["statusCode"], jsoncodec.loads(reply["body"])
+    return function.invoke(handler, method, path, query=query)
 
 
 @pytest.fixture()
@@ -221,7 +210,7 @@ def handler(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> It
         monkeypatch.setenv(name, value)
     module = load_handler()
     yield module
-    module.jobs().close()
+    api.jobs().close()
 
 
 @pytest.fixture()

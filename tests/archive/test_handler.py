@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from ingestor import jsoncodec
+from ingestor.archive import api
 from ingestor.health import rules
 from ingestor.store.model import EventFilter
 from localfaas.natsserver import free_port
@@ -49,7 +50,7 @@ def test_the_cron_run_archives_and_status_shows_it_without_secrets(handler: Modu
 
 def test_the_bucket_is_created_when_the_function_starts(handler: ModuleType, s3server: S3Server,
                                                         bucket_name: str, s3: Any) -> None:
-    handler.jobs().prepare()  # what the start-up thread does, awaited here
+    api.jobs().prepare()  # what the start-up thread does, awaited here
     assert s3.head_bucket(Bucket=bucket_name)["ResponseMetadata"]["HTTPStatusCode"] == 200
     status, info = invoke(handler, "GET", "/status")
     assert info["errors"] == [] and info["archive"]["days"] == 0
@@ -62,12 +63,12 @@ def test_a_missing_bucket_that_may_not_be_created_is_reported_clearly(
         monkeypatch.setenv(name, value)
     module = load_handler()
     try:
-        problem = module.jobs().prepare()
+        problem = api.jobs().prepare()
         assert problem == (f"bucket {function_env['ARCHIVE_S3_BUCKET']} does not exist and "
                            "ARCHIVE_S3_CREATE_BUCKET=false: create it, or allow the archive to")
         assert problem in invoke(module, "GET", "/status")[1]["errors"]
     finally:
-        module.jobs().close()
+        api.jobs().close()
 
 
 def test_wrong_credentials_are_named_as_such(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
@@ -75,13 +76,13 @@ def test_wrong_credentials_are_named_as_such(function_env: dict[str, str], monke
     for name, value in function_env.items():
         monkeypatch.setenv(name, value)
     (Path(function_env["SECRETS_DIR"]) / "s3-secret-key").write_text("not-the-secret-key")
-    module = load_handler()
+    load_handler()
     try:
-        problem = module.jobs().prepare() or ""
+        problem = api.jobs().prepare() or ""
         assert "check the credentials (secrets s3-access-key, s3-secret-key)" in problem and "403" in problem
         assert "not-the-secret-key" not in problem
     finally:
-        module.jobs().close()
+        api.jobs().close()
 
 
 @pytest.mark.parametrize(("name", "value", "named"), [
@@ -111,7 +112,7 @@ def test_restore_over_http_brings_the_days_back(handler: ModuleType) -> None:
     status, body = invoke(handler, "POST", "/restore", {"from": str(days_ago(401)), "to": str(days_ago(399))})
     assert status == 200 and body["restored_rows"] == 96 and body["ok"]
     assert [d["outcome"] for d in body["days"]] == ["not archived", "restored", "restored"]
-    assert handler.jobs().store.count(EventFilter(end=dt.datetime.now(dt.UTC) - dt.timedelta(days=365))) == 96
+    assert api.jobs().store.count(EventFilter(end=dt.datetime.now(dt.UTC) - dt.timedelta(days=365))) == 96
 
 
 def test_a_bad_restore_date_is_a_400(handler: ModuleType) -> None:
@@ -125,7 +126,7 @@ def test_a_bad_recover_action_is_a_400(handler: ModuleType) -> None:
 
 
 def test_status_shows_the_running_job_and_its_current_day_and_a_second_run_is_refused(handler: ModuleType) -> None:
-    jobs = handler.jobs()
+    jobs = api.jobs()
     reached, go_on = threading.Event(), threading.Event()
     original = jobs.store.write_aggregates
 
@@ -171,8 +172,8 @@ def test_an_unreachable_s3_is_a_503_and_the_store_keeps_everything(
     module = load_handler()
     status, body = invoke(module, "POST", "/")
     assert status == 503 and body["error"]["code"] == "archive_failed" and "cannot reach" in body["error"]["message"]
-    assert module.jobs().store.count(EventFilter()) == 3 * 48
-    module.jobs().close()
+    assert api.jobs().store.count(EventFilter()) == 3 * 48
+    api.jobs().close()
 
 
 def test_the_function_serves_status_and_health_when_started_by_the_template(
@@ -221,7 +222,7 @@ def test_without_an_s3_configuration_nothing_is_archived_or_pruned(
     assert status == 200 and "not configured" in body["skipped"] and body["days"] == []
     assert invoke(module, "POST", "/run")[0] == 409
     assert invoke(module, "POST", "/restore", {"from": "2025-01-01"})[0] == 409
-    assert module.jobs().store.count(EventFilter()) == 3 * 48
+    assert api.jobs().store.count(EventFilter()) == 3 * 48
     status, info = invoke(module, "GET", "/status")
     assert info["state"] == "off" and "not configured" in info["errors"][0]
-    module.jobs().close()
+    api.jobs().close()

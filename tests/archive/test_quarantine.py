@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ingestor.archive import layout
+from ingestor.archive import api, layout
 from ingestor.health import rules
 from ingestor.store import open_event_store
 from ingestor.store.model import EventFilter
@@ -23,7 +23,7 @@ STUCK, LATER = days_ago(400), [days_ago(399), days_ago(398)]
 
 def old_rows(handler: ModuleType) -> list[dt.date]:
     flt = EventFilter(end=dt.datetime.now(dt.UTC) - dt.timedelta(days=365))
-    return [b.start.date() for b in handler.jobs().store.buckets(flt, 86_400)]
+    return [b.start.date() for b in api.jobs().store.buckets(flt, 86_400)]
 
 
 def test_an_unreadable_manifest_quarantines_its_day_later_days_go_on_and_repair_recovers_it(
@@ -32,7 +32,7 @@ def test_an_unreadable_manifest_quarantines_its_day_later_days_go_on_and_repair_
     assert invoke(handler, "POST", "/restore", {"from": str(STUCK)})[0] == 200  # STUCK back in the store
     manifest = layout.manifest_key("ha/", STUCK)
     s3.put_object(Bucket=bucket_name, Key=manifest, Body=b'{"v": 2, "object": trunc')
-    handler.jobs().store.write(day_records(LATER[1]))
+    api.jobs().store.write(day_records(LATER[1]))
 
     status, body = invoke(handler, "POST", "/")
     assert status == 503 and body["error"]["code"] == "archive_failed"
@@ -69,7 +69,7 @@ def test_a_damaged_object_of_a_pruned_day_plus_a_late_event_is_quarantined_and_r
     damaged = json.loads(archived)["object"]
     s3.put_object(Bucket=bucket_name, Key=damaged, Body=b"\x1f\x8b\x08 not gzip any more")
     late = day_records(STUCK, 49)[48:]  # one late event for the pruned day
-    handler.jobs().store.write(late + day_records(LATER[1]))
+    api.jobs().store.write(late + day_records(LATER[1]))
 
     body = invoke(handler, "POST", "/")[1]["error"]["details"]
     assert {d["day"]: d["outcome"] for d in body["days"]} == {str(STUCK): "quarantined", str(LATER[1]): "archived"}

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,8 @@ from typing import Any
 from localfaas import ports
 from tests.support.http import call
 from tests.support.metrics import sample
-from tests.support.runtime import REPO, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import REPO
 
 # Short timings so outages resolve within a test's budget; production defaults are in settings.py.
 TEST_ENV = {
@@ -121,11 +121,3 @@ class BridgeProcess:
 
 
 BridgeFactory = Callable[..., BridgeProcess]
-
-
-def wait_until(predicate: Any, timeout: float, message: str = "") -> Any:
-    """wait_for that fails the test with `message` when the condition never holds."""
-    started = time.monotonic()
-    value = wait_for(predicate, timeout, interval=0.2)
-    assert value, f"not within {timeout}s ({time.monotonic() - started:.1f}s): {message}"
-    return value

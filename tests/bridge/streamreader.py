@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ingestor import jsoncodec
+from ingestor import jsoncodec, subjects
 from tests.support.jetstream import JetStreamClient
 
 PROBE = "input_number.bridge_probe"
@@ -24,7 +24,7 @@ class StreamReader(JetStreamClient):
         return [Message(m.seq, m.msg_id, jsoncodec.loads(m.data)) for m in self.stored(subject)]
 
     def raw_events(self) -> list[dict[str, Any]]:
-        return [e for m in self.read("ha.events.raw") for e in m.doc["events"]]
+        return [e for m in self.read(subjects.RAW) for e in m.doc["events"]]
 
     def probe_events(self) -> list[dict[str, Any]]:
         """state_changed events of input_number.bridge_probe, in stream order."""

@@ -18,13 +18,15 @@ from typing import Any
 import pytest
 
 from ha_bridge.batcher import batch_id, event_key
+from ingestor import subjects
 from ingestor.validation import ValidationRules, validate_event
 from localfaas.natsserver import NatsServer
-from tests.bridge.bridgeproc import BridgeFactory, BridgeProcess, wait_until
+from tests.bridge.bridgeproc import BridgeFactory, BridgeProcess
 from tests.bridge.proxy import TcpProxy
 from tests.bridge.streamreader import PROBE, StreamReader, probe_value
 from tests.support.homeassistant import HomeAssistant
 from tests.support.http import call
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +73,7 @@ def test_each_message_is_a_batch_named_by_its_event_ids(
         ha: HomeAssistant, bridge: BridgeProcess, stream: StreamReader) -> None:
     values = ha.probe_changes(250)
     assert_each_once(probe_counts(stream, values, timeout=30), values)
-    messages = stream.read("ha.events.raw")
+    messages = stream.read(subjects.RAW)
     assert len(messages) < 250, "events were not batched"
     assert max(len(m.doc["events"]) for m in messages) <= 100  # BRIDGE_BATCH_SIZE
     for message in messages:
@@ -106,7 +108,7 @@ def test_the_automation_chain_arrives_with_its_contexts(
 def registry_snapshots(stream: StreamReader) -> dict[str, list[dict[str, Any]]]:
     """Parts on ha.registry grouped by snapshot_id."""
     snapshots: dict[str, list[dict[str, Any]]] = {}
-    for message in stream.read("ha.registry"):
+    for message in stream.read(subjects.REGISTRY):
         for part in message.doc["events"]:
             snapshots.setdefault(part["snapshot_id"], []).append(part)
     return snapshots
@@ -158,7 +160,7 @@ def test_health_and_metrics_report_the_connection(
     assert health["last_event_time"].endswith("Z") and health["ha_version"] == "2024.3.3"
     assert call("GET", f"{bridge.url}/ready").status == 200
     assert bridge.metric("ha_ingestor_bridge_connected") == 1
-    assert bridge.metric("ha_ingestor_bridge_events_published_total", subject="ha.events.raw") >= 5
+    assert bridge.metric("ha_ingestor_bridge_events_published_total", subject=subjects.RAW) >= 5
     assert bridge.metric("ha_ingestor_bridge_events_received_total", source="live") >= 5
 
 
@@ -300,7 +302,7 @@ def test_frames_over_16_mib_are_read_and_an_event_too_big_for_nats_is_dead_lette
         ha.rest("POST", "/api/states/sensor.bridge_big", {"state": "2", "attributes": blob})  # old + new: 18 MiB
         values = ha.probe_changes(3)
         assert_each_once(probe_counts(stream, values, timeout=30), values)
-        dead = wait_until(lambda: len(d := stream.read("ha.events.dlq")) >= 2 and d, 20, "two dead letters")
+        dead = wait_until(lambda: len(d := stream.read(subjects.DLQ)) >= 2 and d, 20, "two dead letters")
     finally:
         ha.rest("DELETE", "/api/states/sensor.bridge_big")
     entries = [entry for m in dead for entry in m.doc["entries"]]

@@ -15,9 +15,10 @@ import pytest
 from aiohttp import web
 
 from ingestor.event_id import event_id
-from tests.bridge.bridgeproc import BridgeFactory, wait_until
+from tests.bridge.bridgeproc import BridgeFactory
 from tests.bridge.replay import ReplayServer, load_recording, recorded_events
 from tests.bridge.streamreader import StreamReader
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from ingestor import subjects
 from ingestor.metadata.registry import MetadataDB
 from ingestor.store import open_event_store
 from ingestor.store.model import EventFilter
-from tests.bridge.bridgeproc import wait_until
 from tests.bridge.streamreader import PROBE
 from tests.support.homeassistant import HomeAssistant
 from tests.support.http import call
 from tests.support.jetstream import JetStreamClient
+from tests.support.polling import wait_until
 from tests.support.runtime import LocalRuntime
 
 pytestmark = pytest.mark.integration
@@ -38,7 +39,7 @@ def test_the_runtime_starts_the_bridge_and_ha_changes_arrive_normalized(ha: Home
         js = JetStreamClient(runtime.nats_url)
         try:
             def normalized() -> list[float]:
-                return [e["state_value"] for e in js.events("ha.events.normalized")
+                return [e["state_value"] for e in js.events(subjects.NORMALIZED)
                         if e["event_type"] == "state_changed" and e["entity_id"] == PROBE]
             arrived = wait_until(lambda: len(n := normalized()) >= len(values) and n, 30, "normalized events")
         finally:
@@ -53,7 +54,7 @@ def test_the_runtime_starts_the_bridge_and_ha_changes_arrive_normalized(ha: Home
         assert "latitude" in metadata.ha_config()
         js = JetStreamClient(runtime.nats_url)
         try:
-            assert [m for m in js.messages("ha.events.dlq") if m["stage"] == "metadata-sync"] == []
+            assert [m for m in js.messages(subjects.DLQ) if m["stage"] == "metadata-sync"] == []
         finally:
             js.close()
     with pytest.raises(OSError):  # stopping the runtime stopped the bridge too

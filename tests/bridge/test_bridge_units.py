@@ -13,10 +13,10 @@ import pytest
 from ha_bridge import backfill, discovery, protocol
 from ha_bridge.batcher import Batch, Batcher, batch_id, encode_envelope, event_key
 from ha_bridge.session import Backoff
-from ha_bridge.settings import Settings, websocket_url
+from ha_bridge.settings import load, websocket_url
 from ha_bridge.spool import Spool
 from ha_bridge.state import BridgeState
-from ingestor import envelope, jsoncodec
+from ingestor import envelope, jsoncodec, subjects
 from ingestor.config import ConfigError
 from ingestor.event_id import event_id
 from ingestor.validation import ValidationRules, validate_event
@@ -48,7 +48,7 @@ def test_the_token_comes_from_the_secrets_folder_and_never_shows_in_settings(
     monkeypatch.setenv("SECRETS_DIR", str(tmp_path))
     monkeypatch.setenv("HA_URL", "http://ha:8123")
     monkeypatch.delenv("HA_TOKEN", raising=False)
-    settings = Settings.from_env()
+    settings = load()
     assert settings.token == "secret-token-value-1234"
     assert "secret-token-value-1234" not in repr(settings)
 
@@ -58,7 +58,7 @@ def test_no_token_is_a_config_error_that_says_where_to_put_one(tmp_path: Path, m
     monkeypatch.setenv("HA_URL", "http://ha:8123")
     monkeypatch.delenv("HA_TOKEN", raising=False)
     with pytest.raises(ConfigError, match="ha-token"):
-        Settings.from_env()
+        load()
 
 
 def test_a_frame_is_one_message_or_a_coalesced_array() -> None:
@@ -156,15 +156,15 @@ def test_an_event_json_cannot_carry_is_dead_lettered_and_the_others_flow_on() ->
         batcher.put(event)
     batcher.stop()
     dead, forwarded = batches
-    assert dead.subject == "ha.events.dlq" and dead.count == 1
+    assert dead.subject == subjects.DLQ and dead.count == 1
     (entry,) = jsoncodec.loads(dead.payload)["entries"]
     assert entry["reason"] == "event cannot be encoded as JSON (Recursion limit reached)"
     assert entry["payload"].startswith('{"event_type":"call_service"') and '{"a":{"a":' in entry["payload"]
-    assert forwarded.subject == "ha.events.raw" and forwarded.count == 1
+    assert forwarded.subject == subjects.RAW and forwarded.count == 1
 
 
 def a_batch(n: int) -> Batch:
-    return Batch("ha.events.raw", f"raw-{n}", envelope.encode(f"raw-{n}", [{"n": n}]), 1)
+    return Batch(subjects.RAW, f"raw-{n}", envelope.encode(f"raw-{n}", [{"n": n}]), 1)
 
 
 def test_the_spool_is_fifo_keeps_pushed_back_batches_in_front_and_survives_a_restart(tmp_path: Path) -> None:

@@ -7,12 +7,15 @@ import datetime as dt
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.pool import Pool
 
-from ingestor import bus
-from ingestor.context import cache, settings
+from ingestor import bus, metadata
+from ingestor.context import api, cache, settings
 from ingestor.context.model import Location
 from ingestor.context.poller import Poller
 from localfaas.natsserver import NatsServer
@@ -167,3 +170,26 @@ def test_the_location_comes_from_home_assistant_unless_configured(monkeypatch: p
     monkeypatch.setenv("CONTEXT_LATITUDE", "1.5")
     monkeypatch.setenv("CONTEXT_LONGITUDE", "2.5")
     assert settings.location({"latitude": 52.37, "longitude": 4.89}) == Location(1.5, 2.5)
+
+
+def test_every_poll_reads_home_assistants_location_through_the_same_metadata_connection(
+        poller_for: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """context-poll runs every minute for years: a database engine per poll would leak a connection each time."""
+    poller_for(CONTEXT_SOURCES="weather")
+    monkeypatch.setenv("METADATA_DB_URL", f"sqlite:///{tmp_path / 'metadata.db'}")
+    metadata.shared.cache_clear()
+    api.poller.cache_clear()
+    opened: list[object] = []
+
+    def connected(*_: object) -> None:
+        opened.append(_)
+
+    event.listen(Pool, "connect", connected)
+    try:
+        for _ in range(5):
+            api.API.handle(SimpleNamespace(method="POST", path="/", query={}, headers={}, body=b""))
+    finally:
+        event.remove(Pool, "connect", connected)
+        metadata.shared.cache_clear()
+        api.poller.cache_clear()
+    assert len(opened) == 1

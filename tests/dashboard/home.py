@@ -10,7 +10,7 @@ import copy
 import datetime as dt
 from typing import Any
 
-from tests.stores.test_metadata import snapshot
+from tests.metadata.test_metadata import snapshot
 from tests.support.ha_events import sample_events, state_changed
 
 THERMOMETER = {"id": "5b1f0c3a9e7d4c21a8f6e0b2c4d6e8fa", "name": "Kitchen Thermometer", "manufacturer": "Acme",

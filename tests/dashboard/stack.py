@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingestor import subjects
 from tests.dashboard import home
 from tests.support.http import call
 from tests.support.jetstream import JetStreamClient
+from tests.support.polling import wait_for
 from tests.support.providers import ProviderServer
-from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.runtime import LocalRuntime
 
 STACK = Path(__file__).resolve().parent / "stack.dashboard.yml"
 SPORTS_TEAMS = "nfl:SF"
@@ -124,7 +126,7 @@ def start(workdir: Path, timeout: float = 90) -> Home:
         js = JetStreamClient(runtime.nats_url)
         h.publish = js.publish_batch
         h.closers.append(js.close)
-        js.publish_batch("ha.registry", "dashboard-registry", home.registry())
+        js.publish_batch(subjects.REGISTRY, "dashboard-registry", home.registry())
         assert wait_for(lambda: (h.get("query/devices") or {}).get("items"), timeout, 0.5), "devices never queryable"
         reply = call("POST", f"{h.gateway}/function/webhooks/webhooks", json.dumps({
             "url": receiver.url, "name": "Kitchen watcher",
@@ -133,8 +135,8 @@ def start(workdir: Path, timeout: float = 90) -> Home:
         assert reply.status == 201, reply.body
         h.webhook = reply.json()
         h.events = home.everything()
-        js.publish_batch("ha.events.raw", "dashboard-home", h.events)
-        js.publish_batch("ha.events.raw", "dashboard-mixed", [h.events[-1], {**h.events[0], "time_fired": None}])
+        js.publish_batch(subjects.RAW, "dashboard-home", h.events)
+        js.publish_batch(subjects.RAW, "dashboard-mixed", [h.events[-1], {**h.events[0], "time_fired": None}])
         runtime.signed_call("POST", "context-poll")
         runtime.signed_call("POST", "sports-poll")
         assert wait_for(lambda: _count(h, home.TEMPERATURE) == len(home.TEMPERATURES), timeout, 0.5), \

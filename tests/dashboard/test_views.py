@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
+from ingestor import subjects
 from tests.dashboard import home, stack
 from tests.dashboard.browser import Tab, chromium, tab
 from tests.support.ha_events import state_changed
 from tests.support.http import call
-from tests.support.runtime import wait_for
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.integration
 WAIT_MS = 30000
@@ -115,7 +116,7 @@ def test_live_events_lists_stored_events_and_highlights_new_ones(view: Tab, hous
     expect(row).to_contain_text(f"{before} → {last}", timeout=WAIT_MS)
     view.shot("events")
     door = state_changed("binary_sensor.front_door", "off", "on", dt.datetime.now(dt.UTC), unit=None)
-    house.publish("ha.events.raw", "dashboard-live", [door])
+    house.publish(subjects.RAW, "dashboard-live", [door])
     fresh = view.page.locator("tbody tr.new", has_text="binary_sensor.front_door")
     expect(fresh).to_contain_text("off → on", timeout=WAIT_MS)
 
@@ -232,7 +233,7 @@ def test_a_paused_webhook_shows_what_it_holds_and_can_be_resumed_from_the_view(v
         "url": "http://127.0.0.1:9/nobody-listens", "name": "Garage (dead)",
         "filters": {"entity_ids": ["binary_sensor.garage_*"]}}).encode(), {"Content-Type": "application/json"}).json()
     garage = state_changed("binary_sensor.garage_door", "off", "on", dt.datetime.now(dt.UTC), unit=None)
-    house.publish("ha.events.raw", "dashboard-garage", [garage])
+    house.publish(subjects.RAW, "dashboard-garage", [garage])
     assert wait_for(lambda: (house.get(f"webhooks/webhooks/{dead['id']}") or {}).get("paused"), 60, 0.5)
     view.open("webhooks")
     row = view.page.locator(f"tr[data-webhook-id='{dead['id']}']")

@@ -169,8 +169,11 @@ def secret_refs() -> set[str]:
 
 
 def script_secrets(path: Path, variable: str) -> set[str]:
-    match = re.search(rf'^{variable}="([^"]*)"', path.read_text(encoding="utf-8"), re.M)
-    assert match, f"{variable} in {path}"
+    """The secrets a platform's create-secrets.sh makes: the list in infra/secrets.sh, which every script sources."""
+    assert 'source "$(dirname "$0")/../secrets.sh"' in path.read_text(encoding="utf-8"), path
+    shared = path.parents[1] / "secrets.sh"
+    match = re.search(rf'^{variable}="([^"]*)"', shared.read_text(encoding="utf-8"), re.M)
+    assert match, f"{variable} in {shared}"
     return {entry.split(":")[0] for entry in match.group(1).split()}
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -22,12 +21,14 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from localfaas import ports
+from ingestor import subjects
+from localfaas import ports, procs
 from localfaas.natsserver import free_port
 from tests.support import ha_events
 from tests.support.jetstream import JetStreamClient
 from tests.support.metrics import sample
-from tests.support.runtime import REPO, LocalRuntime, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import REPO, LocalRuntime
 
 OBSERVABILITY = REPO / "infra" / "observability"
 STACK = Path(__file__).parent / "stack.deploy.yml"
@@ -183,12 +184,7 @@ def bridge_metrics(runtime: LocalRuntime, tmp_path_factory: pytest.TempPathFacto
         assert text, (workdir / "bridge.log").read_text()[-3000:]
         yield text
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        procs.stop(proc, grace=30)
         reserved.release()
 
 
@@ -197,13 +193,13 @@ def test_local_scrape_config_paths_answer_and_export_every_metric_the_pipeline_d
         runtime: LocalRuntime, bridge_metrics: str) -> None:
     js = JetStreamClient(runtime.nats_url)
     try:
-        js.publish_batch("ha.events.raw", "observability-batch-1", ha_events.many(5))
-        assert wait_for(lambda: js.events("ha.events.enriched"), 60), "the batch did not reach ha.events.enriched"
+        js.publish_batch(subjects.RAW, "observability-batch-1", ha_events.many(5))
+        assert wait_for(lambda: js.events(subjects.ENRICHED), 60), "the batch did not reach ha.events.enriched"
     finally:
         js.close()
     gateway = runtime.gateway.removeprefix("http://")
     assert wait_for(lambda: sample(runtime.gateway + "/metrics", "ha_ingestor_connector_messages_total",
-                                   function="write", topic="ha.events.enriched", outcome="acked") >= 1, 60)
+                                   function="write", topic=subjects.ENRICHED, outcome="acked") >= 1, 60)
     names = exported(bridge_metrics)
     scraped = []
     for job in config("local")["scrape_configs"]:

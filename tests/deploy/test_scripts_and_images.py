@@ -117,8 +117,8 @@ def canonical(name: str) -> str:
 
 def test_connector_image_installs_every_distribution_the_connector_imports() -> None:
     """The image installs functions/common's and infra/connector's requirements: the connector's imports
-    (localfaas.service and everything it loads) must come from those or from what they depend on."""
-    path = f"{REPO}/functions/common{os.pathsep}{REPO}/infra/local"
+    (ha_connector.service and everything it loads) must come from those or from what they depend on."""
+    path = f"{REPO}/functions/common{os.pathsep}{REPO}/infra/connector"
 
     def loaded(imports: str) -> set[str]:
         done = subprocess.run([sys.executable, "-c", f"import sys{imports}; print(' '.join(sys.modules))"],
@@ -126,7 +126,7 @@ def test_connector_image_installs_every_distribution_the_connector_imports() -> 
                               cwd="/", timeout=60)
         return {m.split(".")[0] for m in done.stdout.split()}
 
-    top = loaded(", localfaas.service") - loaded("") - {"ingestor", "localfaas"}  # not what site.py loads itself
+    top = loaded(", ha_connector.service") - loaded("") - {"ingestor", "ha_connector"}  # not what site.py loads itself
     owners = metadata.packages_distributions()
     needed = {canonical(d) for m in top for d in owners.get(m, [])}
     image = installed_closure(set(pins(REPO / "infra" / "connector" / "requirements.txt"))

@@ -10,12 +10,14 @@ import pytest
 import yaml
 from croniter import croniter
 
-from ingestor import signedcalls
-from localfaas.catalog import duration
-from localfaas.stack import CRON_TOPIC, LANGUAGE
+from ha_connector.catalog import duration
+from ingestor import signedcalls, subjects
+from localfaas.stack import LANGUAGE
 
 REPO = Path(__file__).resolve().parents[2]
 FUNCTION_BUDGET = 13  # docs/design.md: OpenFaaS CE runs 15; users keep room for their own
+PIPELINE_SUBJECTS = {subjects.RAW, subjects.VALID, subjects.NORMALIZED, subjects.ENRICHED, subjects.REGISTRY,
+                     subjects.CONTEXT_SAMPLES, subjects.SPORTS_EVENTS}
 SETTINGS = {"timeout": duration, "max-deliver": int, "concurrency": int, "backoff": duration}
 
 
@@ -64,14 +66,14 @@ def test_function_annotations_are_what_the_connectors_need(name: str) -> None:
     if not topics:
         return
     assert "com.ha-ingestor.timeout" in annotations, f"{name}: a triggered function needs its timeout"
-    if CRON_TOPIC in topics:
+    if subjects.CRON in topics:
         schedule = annotations.get("schedule", "")
-        assert topics == [CRON_TOPIC], f"{name}: a cron function listens to no other topic"
+        assert topics == [subjects.CRON], f"{name}: a cron function listens to no other topic"
         assert croniter.is_valid(schedule) and len(schedule.split()) == 5, f"{name}: schedule {schedule!r}"
     else:
         assert "schedule" not in annotations, f"{name}: schedule without topic: cron-function"
-        outside = [t for t in topics if not re.fullmatch(r"(ha|sports)\.[a-z0-9_.]+", t)]
-        assert outside == [], f"{name}: {outside} are outside the stream's subjects ha.> and sports.>"
+        unknown = [t for t in topics if t not in PIPELINE_SUBJECTS]
+        assert unknown == [], f"{name}: {unknown} are not subjects of ingestor.subjects"
         assert int(annotations["com.ha-ingestor.max-deliver"]) >= 1, f"{name}: pipeline topics need max-deliver"
 
 
@@ -97,7 +99,10 @@ def test_a_triggered_function_timeout_fits_the_watchdog_timeout_of_its_image() -
 
 
 def function_secrets_in_script(path: Path) -> set[str]:
-    match = re.search(r'^FUNCTION_SECRETS="([^"]*)"', path.read_text(encoding="utf-8"), re.M)
+    """The function secrets a platform's create-secrets.sh makes: the list in infra/secrets.sh, which it sources."""
+    assert 'source "$(dirname "$0")/../secrets.sh"' in path.read_text(encoding="utf-8"), path
+    match = re.search(r'^FUNCTION_SECRETS="([^"]*)"', (path.parents[1] / "secrets.sh").read_text(encoding="utf-8"),
+                      re.M)
     assert match, path
     return {entry.split(":")[0] for entry in match.group(1).split()}
 
@@ -106,7 +111,7 @@ def secrets_named() -> set[str]:
     """Secrets stack.yml lists, and those the shared code reads (config.secret) that functions may be given."""
     listed = {s for fn in functions().values() for s in fn.get("secrets") or []}
     code = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "functions" / "common").rglob("*.py"))
-    return listed | set(re.findall(r'config\.secret\("([a-z0-9-]+)"', code))
+    return listed | set(re.findall(r'(?:config\.)?secret\("([a-z0-9-]+)"', code))
 
 
 @pytest.mark.parametrize("platform", ["faasd", "k3s"])

@@ -17,9 +17,11 @@ import pytest
 from demo import home
 from demo.driver import Driver, Expected, HAClient
 from demo.recorder import EventRecorder
+from ingestor import subjects
 from tests.e2e.conftest import Sandbox
 from tests.e2e.reads import QueryAPI
 from tests.support.jetstream import JetStreamClient
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -38,16 +40,6 @@ def settled(read: Any, wanted: Any, timeout: float = 120) -> Any:
     while value != wanted and time.monotonic() < deadline:
         time.sleep(0.5)
         value = read()
-    return value
-
-
-def eventually(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    value = predicate()
-    while not value and time.monotonic() < deadline:
-        time.sleep(0.5)
-        value = predicate()
-    assert value, f"{what}: not within {timeout:.0f}s"
     return value
 
 
@@ -92,7 +84,7 @@ def test_every_caused_event_is_queryable_exactly_once(sandbox: Sandbox, driven: 
 def test_the_summary_counts_each_entity_by_event_type_as_caused(sandbox: Sandbox, driven: Any) -> None:
     expected, _, start, end = driven
     api = QueryAPI(sandbox.query_url)
-    eventually(lambda: per_entity(api.events(start, end)) == expected.events, 120, "the caused events stored")
+    wait_until(lambda: per_entity(api.events(start, end)) == expected.events, 120, "the caused events stored")
     for entity_id in sorted(HOME_ENTITIES):
         wanted = Counter({kind: n for (kind, entity), n in expected.events.items() if entity == entity_id})
         assert api.by_event_type(start, end, entity_id) == wanted, entity_id
@@ -101,7 +93,7 @@ def test_the_summary_counts_each_entity_by_event_type_as_caused(sandbox: Sandbox
 def test_a_light_switched_by_an_automation_carries_the_motion_that_caused_it(sandbox: Sandbox, driven: Any) -> None:
     _, _, start, end = driven
     api = QueryAPI(sandbox.query_url)
-    eventually(lambda: api.events(start, end, event_type="automation_triggered"), 120, "automation runs stored")
+    wait_until(lambda: api.events(start, end, event_type="automation_triggered"), 120, "automation runs stored")
     rule = next(r for r in home.RULES if r.automation_id == "hallway_light_on_motion")
     triggers = {e["context"]["id"]: e for e in api.events(start, end, entity_id=rule.trigger)
                 if e["event_type"] == "state_changed" and e["state"] == "on"}
@@ -117,7 +109,7 @@ def test_a_light_switched_by_an_automation_carries_the_motion_that_caused_it(san
 
 def test_the_home_s_devices_and_areas_reach_the_query_api_from_ha_s_registries(sandbox: Sandbox) -> None:
     api = QueryAPI(sandbox.query_url)
-    devices = eventually(lambda: (items := api.get("/devices", limit=100)["items"]) and len(items) >= len(home.DEVICES)
+    devices = wait_until(lambda: (items := api.get("/devices", limit=100)["items"]) and len(items) >= len(home.DEVICES)
                          and items, 60, "HA's device registry in the metadata DB")
     got = {(d["name"], d["manufacturer"], d["model"], d["area_id"]) for d in devices}
     wanted = {(d["name"], d["manufacturer"], d["model"], d["area"].lower().replace(" ", "_")) for d in home.DEVICES}
@@ -126,10 +118,10 @@ def test_the_home_s_devices_and_areas_reach_the_query_api_from_ha_s_registries(s
 
 def test_nothing_was_dead_lettered(sandbox: Sandbox, driven: Any) -> None:
     expected, _, start, end = driven
-    eventually(lambda: per_entity(QueryAPI(sandbox.query_url).events(start, end)) == expected.events, 120,
+    wait_until(lambda: per_entity(QueryAPI(sandbox.query_url).events(start, end)) == expected.events, 120,
                "the caused events stored")
     js = JetStreamClient(sandbox.runtime.nats_url)
     try:
-        assert js.messages("ha.events.dlq") == []
+        assert js.messages(subjects.DLQ) == []
     finally:
         js.close()

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from hypothesis import strategies as st
 
 from ingestor import normalization
-from tests.query import dataset
+from tests.queries import dataset
 from tests.support.ha_events import sample_events
 from tests.webhooks.events import ha_record, sports_event
 

@@ -25,10 +25,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from ingestor import streams
+from ingestor import subjects
 from tests.fuzz import inputs, stack
 from tests.support.jetstream import JetStreamClient
-from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import LocalRuntime
 
 pytestmark = pytest.mark.integration
 
@@ -147,7 +148,7 @@ def drained(runtime: LocalRuntime) -> bool:
     """The topic connector has handed on (and had acknowledged) everything the stream holds."""
     client = JetStreamClient(runtime.nats_url)
     try:
-        infos = client._run(client.js.consumers_info(streams.HA_STREAM))
+        infos = client._run(client.js.consumers_info(subjects.STREAM))
         return all(not i.num_pending and not i.num_ack_pending for i in infos if "--" in i.name)  # the connector's
     finally:
         client.close()

@@ -10,7 +10,8 @@ import pytest
 
 from tests.health.support import component, get, health_url, status
 from tests.support.homeassistant import HomeAssistant, ensure_venv
-from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import LocalRuntime
 
 pytestmark = pytest.mark.integration
 STACK = Path(__file__).resolve().parent / "stack.bridge.yml"

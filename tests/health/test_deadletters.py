@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ingestor import dlq, jsoncodec
+from ingestor import dlq, jsoncodec, subjects
 from ingestor.health import deadletters
 from ingestor.health.jetstream import StoredMessage
 
@@ -19,7 +19,7 @@ def connector_record(batch_id: str, reason_detail: str) -> bytes:
     body = jsoncodec.dumps({"error": {"code": "no_valid_event", "message": f"no event of batch {batch_id} passed",
                                       "details": [{"index": 0, "reason": reason_detail}]}}).decode()
     payload = {"v": 1, "batch_id": batch_id, "events": [{"a": 1}, {"a": 2}]}
-    return dlq.record(f"connector:validate:HA:{batch_id}", "validate", "ha.events.raw",
+    return dlq.record(f"connector:validate:HA:{batch_id}", "validate", subjects.RAW,
                       [{"reason": f"HTTP 422: {body}", "payload": payload}], kind="bad_input", status=422,
                       deliveries=1, stream_sequence=4)
 
@@ -39,14 +39,14 @@ def test_reasons_differing_only_in_quoted_values_and_numbers_share_a_key() -> No
 
 def test_a_whole_batch_rejected_and_one_event_of_a_batch_rejected_group_together() -> None:
     whole = deadletters.parse(stored(connector_record("b1", "time_fired: missing")))
-    one = deadletters.parse(stored(dlq.record("b2:validate:dlq", "validate", "ha.events.raw",
+    one = deadletters.parse(stored(dlq.record("b2:validate:dlq", "validate", subjects.RAW,
                                               [{"index": 1, "reason": "time_fired: missing", "payload": {}}])))
     assert whole.key == one.key == "validate: time_fired: missing"
 
 
 def test_an_error_without_event_reasons_groups_by_status_code_and_message() -> None:
     body = jsoncodec.dumps({"error": {"code": "malformed_json", "message": "malformed JSON: line 1 column 7"}})
-    record = dlq.record("c:1", "normalize", "ha.events.valid", [{"reason": f"HTTP 400: {body.decode()}"}],
+    record = dlq.record("c:1", "normalize", subjects.VALID, [{"reason": f"HTTP 400: {body.decode()}"}],
                         kind="bad_input", status=400)
     letter = deadletters.parse(stored(record))
     assert letter.reason == "HTTP 400 malformed_json: malformed JSON: line 1 column 7"
@@ -54,7 +54,7 @@ def test_an_error_without_event_reasons_groups_by_status_code_and_message() -> N
 
 
 def test_a_stage_record_counts_its_rejected_events() -> None:
-    record = dlq.record("root:write:dlq", "write", "ha.events.enriched",
+    record = dlq.record("root:write:dlq", "write", subjects.ENRICHED,
                         [{"index": 0, "reason": "event_id: missing", "payload": {}},
                          {"index": 3, "reason": "event_id: missing", "payload": {}}])
     letter = deadletters.parse(stored(record))

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ingestor import dlq, streams
+from ingestor import streams, subjects
 from ingestor.health.jetstream import JetStreamMonitor
 from localfaas import ports
 from localfaas.natsserver import NatsServer
@@ -24,50 +24,50 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         client = JetStreamClient(server.url)
         asyncio.run_coroutine_threadsafe(streams.ensure(client.js, streams.ha_stream()), client._loop).result(10)
         for i in range(30):  # dead letters between other traffic, as in the real stream
-            client.publish("ha.events.raw", b'{"v": 1}', f"raw-{i}")
-            client.publish(dlq.SUBJECT, f'{{"n": {i}}}'.encode(), f"dlq-{i}")
+            client.publish(subjects.RAW, b'{"v": 1}', f"raw-{i}")
+            client.publish(subjects.DLQ, f'{{"n": {i}}}'.encode(), f"dlq-{i}")
         client.close()
         yield server.url
 
 
 @pytest.fixture
 def monitor(nats_url: str) -> Iterator[JetStreamMonitor]:
-    watching = JetStreamMonitor(nats_url, streams.HA_STREAM, timeout=5)
+    watching = JetStreamMonitor(nats_url, subjects.STREAM, timeout=5)
     yield watching
     watching.close()
 
 
 def test_the_stream_figures_count_the_dead_letters_it_holds(monitor: JetStreamMonitor) -> None:
-    figures, dead = monitor.run(lambda js: monitor.stream_state(js, dlq.SUBJECT))
+    figures, dead = monitor.run(lambda js: monitor.stream_state(js, subjects.DLQ))
     assert (figures["messages"], figures["first_seq"], figures["last_seq"], dead) == (60, 1, 60, 30)
 
 
 @pytest.mark.parametrize("last", [1, 7, 29, 30, 50])
 def test_the_last_dead_letters_are_read_oldest_first_however_many_are_held(monitor: JetStreamMonitor,
                                                                          last: int) -> None:
-    read = monitor.run(lambda js: monitor.last_messages(js, dlq.SUBJECT, 30, last)).messages
+    read = monitor.run(lambda js: monitor.last_messages(js, subjects.DLQ, 30, last)).messages
     assert [m.data for m in read] == [f'{{"n": {i}}}'.encode() for i in range(max(30 - last, 0), 30)]
 
 
 def test_dead_letters_since_a_time_are_counted_and_read_from_that_time(monitor: JetStreamMonitor) -> None:
     past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-    assert monitor.run(lambda js: monitor.count_since(js, dlq.SUBJECT, past)) == 30
+    assert monitor.run(lambda js: monitor.count_since(js, subjects.DLQ, past)) == 30
     future = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
-    assert monitor.run(lambda js: monitor.count_since(js, dlq.SUBJECT, future)) == 0
-    read = monitor.run(lambda js: monitor.last_messages(js, dlq.SUBJECT, 30, 50, (past, 30))).messages
+    assert monitor.run(lambda js: monitor.count_since(js, subjects.DLQ, future)) == 0
+    read = monitor.run(lambda js: monitor.last_messages(js, subjects.DLQ, 30, 50, (past, 30))).messages
     assert len(read) == 30 and read[0].seq == 2
 
 
 def test_no_consumer_of_its_own_is_left_behind(monitor: JetStreamMonitor) -> None:
-    monitor.run(lambda js: monitor.last_messages(js, dlq.SUBJECT, 30, 5))
-    monitor.run(lambda js: monitor.count_since(js, dlq.SUBJECT, dt.datetime.now(dt.UTC)))
+    monitor.run(lambda js: monitor.last_messages(js, subjects.DLQ, 30, 5))
+    monitor.run(lambda js: monitor.count_since(js, subjects.DLQ, dt.datetime.now(dt.UTC)))
     assert monitor.run(lambda js: monitor.consumers(js)) == []
 
 
 def test_an_unreachable_server_fails_fast_and_a_later_call_connects_once_it_is_up(tmp_path: Path) -> None:
     reserved = ports.reserve()  # nothing listens on it until our nats-server does
     port = reserved.port
-    watching = JetStreamMonitor(f"nats://127.0.0.1:{port}", streams.HA_STREAM, timeout=2)
+    watching = JetStreamMonitor(f"nats://127.0.0.1:{port}", subjects.STREAM, timeout=2)
     try:
         started = time.monotonic()
         with pytest.raises(Exception):  # noqa: B017 - whatever nats-py raises for a refused connection

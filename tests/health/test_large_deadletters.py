@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ingestor import dlq, jsoncodec, streams
+from ingestor import jsoncodec, streams, subjects
 from ingestor.health.jetstream import JetStreamMonitor
 from ingestor.health.settings import Settings
 from ingestor.health.system import HealthSystem
@@ -25,7 +25,7 @@ REASON = "data.entity_id: 'light.x y' is not a valid entity id"
 
 def record(n: int) -> bytes:
     """A stage's dead letter holding one huge rejected event, as ingestor.dlq writes them."""
-    return jsoncodec.dumps({"stage": "validate", "subject": "ha.events.raw", "entries": [
+    return jsoncodec.dumps({"stage": "validate", "subject": subjects.RAW, "entries": [
         {"index": 0, "reason": REASON, "payload": {"n": n, "attributes": "x" * RECORD_BYTES}}]})
 
 
@@ -35,8 +35,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
         client = JetStreamClient(running.url)
         asyncio.run_coroutine_threadsafe(streams.ensure(client.js, streams.ha_stream()), client._loop).result(10)
         for n in range(RECORDS):  # between other traffic, as in the real stream
-            client.publish("ha.events.raw", b'{"v": 1}', f"raw-{n}")
-            client.publish(dlq.SUBJECT, record(n), f"dlq-{n}")
+            client.publish(subjects.RAW, b'{"v": 1}', f"raw-{n}")
+            client.publish(subjects.DLQ, record(n), f"dlq-{n}")
         client.close()
         yield running
 
@@ -46,9 +46,9 @@ def slow_consumer_cuts(server: NatsServer) -> list[str]:
 
 
 def test_the_newest_records_within_the_byte_bound_are_read_on_a_connection_that_stays_up(server: NatsServer) -> None:
-    monitor = JetStreamMonitor(server.url, streams.HA_STREAM, timeout=5)
+    monitor = JetStreamMonitor(server.url, subjects.STREAM, timeout=5)
     try:
-        read = monitor.run(lambda js: monitor.last_messages(js, dlq.SUBJECT, RECORDS, 1000, max_bytes=BOUND), 30)
+        read = monitor.run(lambda js: monitor.last_messages(js, subjects.DLQ, RECORDS, 1000, max_bytes=BOUND), 30)
         numbers = [jsoncodec.loads(m.data)["entries"][0]["payload"]["n"] for m in read.messages]
         assert read.limited and numbers == list(range(RECORDS - len(numbers), RECORDS)) and len(numbers) >= 7
         assert sum(len(m.data) for m in read.messages) <= BOUND

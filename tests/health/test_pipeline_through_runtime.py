@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
+from ingestor import subjects
 from tests.health.support import STACK, component, get, health_url, status
 from tests.support import ha_events
 from tests.support.jetstream import JetStreamClient
-from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import LocalRuntime
 
 pytestmark = pytest.mark.integration
 STAGES = ("validate--ha_events_raw", "normalize--ha_events_valid", "weather-enrich--ha_events_normalized",
@@ -48,7 +50,7 @@ def stages(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_published_events_drain_through_every_stage_and_are_counted(runtime: LocalRuntime,
                                                                     js: JetStreamClient) -> None:
     events = ha_events.sample_events()
-    js.publish_batch("ha.events.raw", f"drain-{uuid.uuid4().hex[:8]}", events)
+    js.publish_batch(subjects.RAW, f"drain-{uuid.uuid4().hex[:8]}", events)
 
     def drained() -> dict[str, Any] | None:
         body = pipeline(runtime)
@@ -61,7 +63,7 @@ def test_published_events_drain_through_every_stage_and_are_counted(runtime: Loc
     assert body, pipeline(runtime)
     found = stages(body)
     validate = found["validate--ha_events_raw"]
-    assert validate["function"] == "validate" and validate["topic"] == "ha.events.raw"
+    assert validate["function"] == "validate" and validate["topic"] == subjects.RAW
     assert validate["invocations"] >= 1 and validate["errors"] == 0
     assert validate["outcomes"]["acked"] >= 1 and validate["last_active"] is not None
     assert found["write--ha_events_enriched"]["outcomes"]["acked"] >= 1
@@ -74,7 +76,7 @@ def test_a_batch_validate_rejects_is_dead_lettered_with_its_reason_and_degrades(
     bad = dict(ha_events.sample_events()[0])
     del bad["time_fired"]
     batch_id = f"bad-{uuid.uuid4().hex[:8]}"
-    js.publish_batch("ha.events.raw", batch_id, [bad])
+    js.publish_batch(subjects.RAW, batch_id, [bad])
 
     def dead_lettered() -> dict[str, Any] | None:
         body = pipeline(runtime)

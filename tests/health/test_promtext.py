@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
+from ingestor import subjects
 from ingestor.health import promtext
 
 
@@ -14,8 +15,8 @@ def exposition() -> str:
     requests.labels("validate", "422").inc(2)
     requests.labels("validate", "503").inc(1)
     messages = Counter("ha_ingestor_connector_messages_total", "", ["function", "topic", "outcome"], registry=registry)
-    messages.labels("validate", "ha.events.raw", "acked").inc(7)
-    messages.labels("validate", "ha.events.raw", "dlq_bad_input").inc(2)
+    messages.labels("validate", subjects.RAW, "acked").inc(7)
+    messages.labels("validate", subjects.RAW, "dlq_bad_input").inc(2)
     return generate_latest(registry).decode()
 
 
@@ -24,7 +25,7 @@ def test_errors_are_answers_4xx_and_5xx() -> None:
 
 
 def test_connector_outcomes_are_per_function_and_topic() -> None:
-    assert promtext.connector_outcomes(exposition()) == {("validate", "ha.events.raw"): {"acked": 7,
+    assert promtext.connector_outcomes(exposition()) == {("validate", subjects.RAW): {"acked": 7,
                                                                                          "dlq_bad_input": 2}}
 
 

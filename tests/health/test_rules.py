@@ -7,6 +7,7 @@ import datetime as dt
 from types import SimpleNamespace
 from typing import Any
 
+from ingestor import subjects
 from ingestor.health import probes, rules
 from ingestor.health.model import Component, overall
 from ingestor.health.runner import ProbeTimeout
@@ -20,7 +21,7 @@ NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 
 
 def consumer(pending: int = 0, ack_pending: int = 0, last_ack_s_ago: float | None = None) -> dict[str, Any]:
-    return {"consumer": "validate--ha_events_raw", "function": "validate", "topic": "ha.events.raw",
+    return {"consumer": "validate--ha_events_raw", "function": "validate", "topic": subjects.RAW,
             "pending": pending, "ack_pending": ack_pending,
             "last_ack_at": NOW - dt.timedelta(seconds=last_ack_s_ago) if last_ack_s_ago is not None else None,
             "created_at": NOW - dt.timedelta(days=1)}

@@ -12,7 +12,8 @@ import pytest
 
 from tests.health.support import STACK, check_schema, component, get, health_url, status
 from tests.support import function
-from tests.support.runtime import REPO, LocalRuntime, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import REPO, LocalRuntime
 from tests.support.servers import PostgresServer
 
 pytestmark = pytest.mark.integration

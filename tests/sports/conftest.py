@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from ingestor.responses import Unavailable
+from ingestor import subjects
+from ingestor.errors import Unavailable
 from ingestor.sports.poller import SportsPoller
 from ingestor.sports.repository import GamesRepository
 from ingestor.sports.settings import Settings, parse_teams
@@ -57,7 +58,7 @@ class Published:
         return [r for s, _, batch in self.batches if s == subject for r in batch]
 
     def events(self) -> list[tuple[str, str]]:
-        return [(r["game_id"], r["event_type"]) for r in self.records("sports.events")]
+        return [(r["game_id"], r["event_type"]) for r in self.records(subjects.SPORTS_EVENTS)]
 
 
 @pytest.fixture

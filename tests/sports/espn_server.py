@@ -9,13 +9,12 @@ made to start "now" for the tests that depend on the clock.
 from __future__ import annotations
 
 import datetime as dt
-import http.server
 import json
-import threading
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from tests.support.standin import StandIn
 
 RECORDED = Path(__file__).resolve().parent / "recorded"
 LEAGUE_OF_PATH = {"/apis/site/v2/sports/football/nfl/scoreboard": "nfl",
@@ -45,41 +44,14 @@ def shifted(doc: dict[str, Any], delta: dt.timedelta) -> dict[str, Any]:
     return doc
 
 
-class ScoreboardServer:
+class ScoreboardServer(StandIn):
+    content_type = "application/json;charset=UTF-8"
+
     def __init__(self) -> None:
+        super().__init__()  # mode: ok | down | garbage | slow
         self.step: dict[str, int] = {"nfl": 1, "nhl": 1}
-        self.mode = "ok"  # ok | down | garbage | slow
         self.dates_down = False  # only the next days' requests (?dates=) fail
         self.shift = dt.timedelta(0)
-        self.requests: Counter[str] = Counter()
-        self.queries: list[str] = []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                path, _, query = self.path.partition("?")
-                server.requests[path] += 1
-                server.queries.append(query)
-                status, payload = server.answer(path, query)
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json;charset=UTF-8")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
     def answer(self, path: str, query: str) -> tuple[int, bytes]:
         if self.mode == "down" or (self.dates_down and "dates=" in query):
@@ -93,10 +65,3 @@ class ScoreboardServer:
             return 404, b'{"code":404,"message":"Failed to get scoreboard"}'
         doc = recorded(league, "upcoming" if "dates=" in query else self.step[league])
         return 200, json.dumps(shifted(doc, self.shift)).encode()
-
-    def total(self) -> int:
-        return sum(self.requests.values())
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()

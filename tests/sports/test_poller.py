@@ -7,9 +7,9 @@ import dataclasses
 import re
 from urllib.parse import parse_qs
 
+from ingestor import record, subjects
 from ingestor.sports.poller import SportsPoller
 from ingestor.sports.repository import GamesRepository
-from ingestor.store import records
 from tests.sports.conftest import Published, settings_for
 from tests.sports.espn_server import ScoreboardServer, steps
 
@@ -36,7 +36,8 @@ def test_the_sequence_emits_exactly_the_followed_games_events(espn_server: Score
 def test_score_changes_carry_the_previous_score(espn_server: ScoreboardServer, poller: SportsPoller,
                                                published: Published) -> None:
     _run_sequence(espn_server, poller)
-    changes = [(e["previous"], e["home"]["score"], e["away"]["score"]) for e in published.records("sports.events")
+    changes = [(e["previous"], e["home"]["score"], e["away"]["score"])
+               for e in published.records(subjects.SPORTS_EVENTS)
                if e["game_id"] == SF_GAME and e["event_type"] == "score_changed"]
     assert changes == [({"home_score": 0, "away_score": 0}, 7, 0), ({"home_score": 7, "away_score": 0}, 7, 10),
                        ({"home_score": 7, "away_score": 10}, 14, 10), ({"home_score": 14, "away_score": 10}, 17, 10)]
@@ -45,8 +46,8 @@ def test_score_changes_carry_the_previous_score(espn_server: ScoreboardServer, p
 def test_scores_are_published_as_series_samples_the_store_accepts(espn_server: ScoreboardServer,
                                                                  poller: SportsPoller, published: Published) -> None:
     _run_sequence(espn_server, poller)
-    samples = published.records("ha.context.samples")
-    assert all(records.problem(s) is None for s in samples)
+    samples = published.records(subjects.CONTEXT_SAMPLES)
+    assert all(record.problem(s) is None for s in samples)
     home = [s["state_value"] for s in samples if s["entity_id"] == f"sports.nfl_{SF_GAME}_home_score"]
     away = [s["state_value"] for s in samples if s["entity_id"] == f"sports.nfl_{SF_GAME}_away_score"]
     assert home == [0.0, 7.0, 7.0, 14.0, 17.0, 17.0] and away == [0.0, 0.0, 10.0, 10.0, 10.0, 10.0]
@@ -108,7 +109,7 @@ def test_after_an_outage_the_changes_missed_are_reported_once(espn_server: Score
     poller.poll()
     espn_server.mode, espn_server.step = "ok", {"nfl": 5, "nhl": 1}
     poller.poll()
-    changes = [e for e in published.records("sports.events") if e["event_type"] == "score_changed"]
+    changes = [e for e in published.records(subjects.SPORTS_EVENTS) if e["event_type"] == "score_changed"]
     assert [(c["previous"], c["home"]["score"], c["away"]["score"]) for c in changes] == [
         ({"home_score": 0, "away_score": 0}, 7, 0), ({"home_score": 7, "away_score": 0}, 14, 10)]
 

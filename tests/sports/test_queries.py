@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from ingestor import jsoncodec
+from ingestor.errors import NotFound, Problem
 from ingestor.httpapi import Api
-from ingestor.responses import HTTPError, from_error
+from ingestor.responses import HTTPError, from_error, status_of
 from ingestor.sports import queries, routes
 from ingestor.sports.poller import SportsPoller
 from ingestor.sports.repository import GamesRepository
@@ -115,9 +116,9 @@ def test_timeline_lists_the_observed_changes(espn_server: ScoreboardServer, poll
 
 
 def test_an_unknown_game_is_a_404(repo: GamesRepository) -> None:
-    with pytest.raises(HTTPError) as caught:
+    with pytest.raises(NotFound) as caught:
         queries.timeline(repo, "999")
-    assert caught.value.status == 404
+    assert status_of(caught.value) == 404
 
 
 def test_games_page_through_newest_first(espn_server: ScoreboardServer, poller: SportsPoller,
@@ -133,7 +134,7 @@ def test_games_page_through_newest_first(espn_server: ScoreboardServer, poller: 
 def _get(api: Api, path: str, **query: str) -> tuple[int, Any]:
     try:
         response = api.handle(SimpleNamespace(path=path, method="GET", query=query, headers={}, body=b""))
-    except HTTPError as exc:  # the template's entry answers these
+    except (Problem, HTTPError) as exc:  # the template's entry answers these
         response = from_error(exc)
     return response["statusCode"], jsoncodec.loads(response["body"])
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ingestor import store
+from ingestor import store, subjects
 from ingestor.sports import queries
 from ingestor.sports.repository import GamesRepository
 from ingestor.store.model import EventFilter
@@ -18,7 +18,8 @@ from tests.sports.espn_server import ScoreboardServer, steps
 from tests.support.http import call
 from tests.support.jetstream import JetStreamClient
 from tests.support.metrics import sample
-from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import LocalRuntime
 
 pytestmark = pytest.mark.integration
 STACK = Path(__file__).resolve().parent / "stack.sports.yml"
@@ -53,7 +54,7 @@ def step_to(espn: ScoreboardServer, runtime: LocalRuntime, nfl: int, nhl: int) -
 
 
 def game_events(js: JetStreamClient) -> list[tuple[str, str]]:
-    return [(e["game_id"], e["event_type"]) for e in js.events("sports.events")]
+    return [(e["game_id"], e["event_type"]) for e in js.events(subjects.SPORTS_EVENTS)]
 
 
 def repo_of(runtime: LocalRuntime) -> GamesRepository:
@@ -64,13 +65,13 @@ def test_the_scoreboard_sequence_puts_exactly_the_expected_events_on_sports_even
         runtime: LocalRuntime, espn: ScoreboardServer, js: JetStreamClient) -> None:
     for step in range(1, max(steps("nfl"), steps("nhl")) + 1):
         step_to(espn, runtime, min(step, steps("nfl")), min(step, steps("nhl")))
-    events = js.events("sports.events")
+    events = js.events(subjects.SPORTS_EVENTS)
     assert [e["event_type"] for e in events if e["game_id"] == SF_GAME] == SF_EVENTS
     assert [e["event_type"] for e in events if e["game_id"] == BOS_GAME] == BOS_EVENTS
     assert len(events) == len(SF_EVENTS) + len(BOS_EVENTS), "games of teams not followed must not appear"
     assert len({e["event_id"] for e in events}) == len(events)
     assert all(e["domain"] == "sports" and e["teams"] for e in events)
-    assert all(m.msg_id and m.msg_id.startswith("sports-") for m in js.stored("sports.events"))
+    assert all(m.msg_id and m.msg_id.startswith("sports-") for m in js.stored(subjects.SPORTS_EVENTS))
     final = [e for e in events if e["game_id"] == SF_GAME][-1]
     assert (final["status"], final["home"]["score"], final["away"]["score"]) == ("final", 17, 10)
 

@@ -13,7 +13,8 @@ import pytest
 
 from tests.sports.espn_server import ScoreboardServer, steps
 from tests.support.http import call
-from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import LocalRuntime
 from tests.webhooks.receiver import Receiver, receiving
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,8 @@ keep-alive and `Expect: 100-continue` passing through untouched), and for a requ
 `match` it can:
 - "cut":  forward half of the body, then close both connections (an upload failing mid-body);
 - "flip": invert one byte in the middle of the body (a corrupted upload the server accepts);
-- "refuse": close the client connection at once (the server unreachable).
+- "refuse": close the client connection at once (the server unreachable);
+- "slow": hold every answer `delay` seconds before passing it on (a server busy with a long read).
 `faults` counts how often a fault was injected.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 
 
 class FaultProxy:
@@ -21,6 +23,7 @@ class FaultProxy:
         self.upstream_port = upstream_port
         self.mode: str | None = None
         self.match = b""
+        self.delay = 0.0
         self.faults = 0
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port = self._server.getsockname()[1]
@@ -31,8 +34,8 @@ class FaultProxy:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def arm(self, mode: str | None, match: str = "") -> None:
-        self.mode, self.match = mode, match.encode()
+    def arm(self, mode: str | None, match: str = "", delay: float = 0.0) -> None:
+        self.mode, self.match, self.delay = mode, match.encode(), delay
 
     def close(self) -> None:
         self._closed = True
@@ -53,13 +56,15 @@ class FaultProxy:
             except OSError:
                 client.close()
                 continue
-            threading.Thread(target=self._down, args=(upstream, client), daemon=True).start()
+            threading.Thread(target=self._down, args=(upstream, client, self.delay if self.mode == "slow" else 0.0),
+                             daemon=True).start()
             threading.Thread(target=self._up, args=(client, upstream), daemon=True).start()
 
     @staticmethod
-    def _down(upstream: socket.socket, client: socket.socket) -> None:
+    def _down(upstream: socket.socket, client: socket.socket, delay: float) -> None:
         try:
             while data := upstream.recv(65536):
+                time.sleep(delay)
                 client.sendall(data)
         except OSError:
             pass

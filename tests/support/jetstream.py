@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from ingestor import envelope, jsoncodec
+from ingestor import envelope, jsoncodec, streams
 
 T = TypeVar("T")
 
@@ -35,6 +35,10 @@ class JetStreamClient:
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def ensure_stream(self) -> None:
+        """The stream the runtime creates at start (for tests with a nats-server of their own)."""
+        self._run(streams.ensure(self.js, streams.ha_stream()))
 
     def publish(self, subject: str, payload: bytes, msg_id: str | None = None) -> None:
         headers = {"Nats-Msg-Id": msg_id} if msg_id else None

@@ -8,13 +8,12 @@ re-dated around the current half hour, keeping their format, so "the price valid
 from __future__ import annotations
 
 import datetime as dt
-import http.server
 import json
-import threading
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from tests.support.standin import StandIn
 
 RECORDED = Path(__file__).resolve().parents[1] / "context" / "recorded"
 ROUTES = {
@@ -41,42 +40,12 @@ def agile_now(now: dt.datetime | None = None) -> dict[str, Any]:
     return doc
 
 
-class ProviderServer:
+class ProviderServer(StandIn):
     def __init__(self) -> None:
-        self.mode = "ok"  # ok | down | slow | garbage | wrong_shape
+        super().__init__()  # mode: ok | down | slow | garbage | wrong_shape
         self.slow_s = 6.0
-        self.requests: Counter[str] = Counter()
-        self.queries: list[str] = []
-        server = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                path, _, query = self.path.partition("?")
-                server.requests[path] += 1
-                server.queries.append(query)
-                status, body = server.answer(path)
-                payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout test)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def answer(self, path: str) -> tuple[int, Any]:
+    def answer(self, path: str, query: str = "") -> tuple[int, Any]:
         if self.mode == "down":
             return 503, b"<html>503 Service Unavailable</html>"
         if self.mode == "slow":
@@ -92,10 +61,3 @@ class ProviderServer:
         if path.endswith("/standard-unit-rates/"):
             return 200, agile_now()
         return 404, {"detail": "Not found."}
-
-    def total(self) -> int:
-        return sum(self.requests.values())
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()

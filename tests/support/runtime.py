@@ -8,7 +8,6 @@ import selectors
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +61,7 @@ class LocalRuntime:
 
     def start(self, timeout: float = 60) -> LocalRuntime:
         inherited = {k: v for k, v in os.environ.items() if k != "HA_URL"}  # a bridge only when a test asks
-        paths = ("functions/common", "infra/local", "gateway-bridge")
+        paths = ("functions/common", "infra/connector", "infra/local", "gateway-bridge")
         env = {**inherited, **self.env, "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in paths)}
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
@@ -114,13 +113,3 @@ class LocalRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def wait_for(predicate: Any, timeout: float, interval: float = 0.1) -> Any:
-    """Poll until predicate() is truthy; return its value, or fail with the last value seen."""
-    deadline = time.monotonic() + timeout
-    value = predicate()
-    while not value and time.monotonic() < deadline:
-        time.sleep(interval)
-        value = predicate()
-    return value

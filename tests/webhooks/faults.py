@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ingestor import subjects
 from ingestor.webhooks.dispatch import delivery_id
 from tests.support.http import call
 from tests.support.jetstream import JetStreamClient
@@ -112,7 +113,7 @@ class Run:
             for first in range(0, count, self.batch):
                 events = [ha_record(ENTITIES[i % len(ENTITIES)], state=str(i), salt=uuid.uuid4().hex)
                           for i in range(first, min(first + self.batch, count))]
-                js.publish_batch("ha.events.enriched", f"faults-{uuid.uuid4().hex[:12]}", events)
+                js.publish_batch(subjects.ENRICHED, f"faults-{uuid.uuid4().hex[:12]}", events)
                 self.published += [(time.monotonic(), e) for e in events]
                 time.sleep(max(0.0, started + (first + self.batch) / self.rate - time.monotonic()))
             deadline = time.monotonic() + settle_s

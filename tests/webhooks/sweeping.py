@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ingestor import subjects
 from ingestor.bus import Bus
 from ingestor.webhooks.dispatch import Dispatcher
 from ingestor.webhooks.settings import Settings
@@ -47,4 +48,4 @@ def sweep_until(dispatcher: Dispatcher, done: Callable[[], Any], seconds: float)
 
 def dead_letters(js: JetStreamClient, webhook_id: str) -> list[dict[str, Any]]:
     """The dead letters on ha.events.dlq for deliveries of `webhook_id`."""
-    return [m for m in js.messages("ha.events.dlq") if m.get("webhook_id") == webhook_id]
+    return [m for m in js.messages(subjects.DLQ) if m.get("webhook_id") == webhook_id]

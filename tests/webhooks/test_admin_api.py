@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import insert
 
-from ingestor.responses import HTTPError
+from ingestor.errors import Problem
+from ingestor.responses import HTTPError, status_of
 from ingestor.webhooks import api
 from ingestor.webhooks.schema import webhook_attempts
 
@@ -57,8 +58,8 @@ def call(method: str, path: str, body: Any = None, query: dict[str, str] | None 
     event = SimpleNamespace(method=method, path=path, query=query or {}, body=raw, headers=headers)
     try:
         reply = api.API.handle(event)
-    except HTTPError as exc:
-        return exc.status, {"error": {"code": exc.code, "message": exc.message}}
+    except (Problem, HTTPError) as exc:  # what the template answers for it
+        return status_of(exc), {"error": {"code": exc.code, "message": exc.message}}
     body_out = reply["body"]
     return reply["statusCode"], json.loads(body_out) if body_out else None
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ingestor import envelope
+from ingestor import envelope, subjects
 from ingestor.bus import Bus
 from ingestor.webhooks.store import WebhookStore
 from localfaas.natsserver import NatsServer, free_port
@@ -62,11 +62,11 @@ def test_an_event_nested_too_deep_is_dead_lettered_alone_and_the_rest_delivered(
         WebhookStore(url_db).create("rx", rx.url, SECRET, {"event_types": ["*"]}, True)
         with served(DISPATCH, "webhook-dispatch", tmp_path / "log", env) as url:
             body = json.dumps({"v": 1, "batch_id": "deep-batch", "events": [ha_record("light.fine"), deep]})
-            reply = call("POST", url, body.encode(), {"X-Nats-Subject": "ha.events.enriched"})
+            reply = call("POST", url, body.encode(), {"X-Nats-Subject": subjects.ENRICHED})
         assert reply.status == 200, reply.body
         assert (reply.json()["rejected"], reply.json()["delivered"]) == (1, 1)
         assert [r.json()["event"]["entity_id"] for r in rx.delivered()] == ["light.fine"]
-    (letter,) = [m for m in js.messages("ha.events.dlq") if m["stage"] == "webhook-dispatch"
+    (letter,) = [m for m in js.messages(subjects.DLQ) if m["stage"] == "webhook-dispatch"
                  and m["dlq_id"].startswith("deep-batch")]
-    assert letter["subject"] == "ha.events.enriched"
+    assert letter["subject"] == subjects.ENRICHED
     assert [(e["index"], e["reason"]) for e in letter["entries"]] == [(1, "event: nested deeper than 128 levels")]

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from ingestor import subjects
 from ingestor.webhooks.store import OUTCOMES
 from tests.support.jetstream import JetStreamClient
 from tests.support.runtime import LocalRuntime, wait_for
@@ -34,7 +35,7 @@ class Letters:
         self.js = js
 
     def all(self) -> list[dict[str, Any]]:
-        return [m for m in self.js.messages("ha.events.dlq") if m.get("kind") == "webhook"]
+        return [m for m in self.js.messages(subjects.DLQ) if m.get("kind") == "webhook"]
 
     def ids(self) -> set[str]:
         return {m["delivery_id"] for m in self.all()}

@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
+from ingestor import subjects
 from tests.support.http import call
 from tests.support.jetstream import JetStreamClient
 from tests.support.metrics import sample
-from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import LocalRuntime
 from tests.webhooks.events import ha_record, sports_event
 from tests.webhooks.receiver import Receiver, receiving
 
@@ -63,7 +65,7 @@ def test_only_matching_events_arrive_correctly_signed(runtime: LocalRuntime, js:
         hook = register(runtime, rx, {"entity_ids": ["light.match_*"], "event_types": ["state_changed"]})
         events = [ha_record("light.match_kitchen"), ha_record("light.other"),
                   ha_record("light.match_hall", event_type="call_service"), ha_record("light.match_hall")]
-        js.publish_batch("ha.events.enriched", f"match-{uuid.uuid4().hex[:8]}", events)
+        js.publish_batch(subjects.ENRICHED, f"match-{uuid.uuid4().hex[:8]}", events)
         assert wait_for(lambda: len(rx.all()) >= 2, 30)
         settle()
         got = rx.all()
@@ -83,7 +85,7 @@ def test_a_receiver_failing_twice_gets_the_delivery_exactly_once_after_retries(
         runtime: LocalRuntime, js: JetStreamClient) -> None:
     with receiving(SECRET, script=[503, 503]) as rx:
         hook = register(runtime, rx, {"entity_ids": ["switch.retry_*"]})
-        js.publish_batch("ha.events.enriched", f"retry-{uuid.uuid4().hex[:8]}", [ha_record("switch.retry_me")])
+        js.publish_batch(subjects.ENRICHED, f"retry-{uuid.uuid4().hex[:8]}", [ha_record("switch.retry_me")])
         assert wait_for(lambda: rx.delivered(), 30)
         settle(3)
         assert [r.answered for r in rx.all()] == [503, 503, 200]
@@ -100,7 +102,7 @@ def test_a_retry_pending_when_the_dispatcher_is_killed_is_sent_after_its_restart
     with receiving(SECRET, script=[503], retry_after=1) as rx:  # the retry waits at least 1 s (the cap)
         hook = register(runtime, rx, {"entity_ids": ["switch.killed_*"]})
         before = runtime.function_pid("webhook-dispatch")
-        js.publish_batch("ha.events.enriched", f"killed-{uuid.uuid4().hex[:8]}", [ha_record("switch.killed_1")])
+        js.publish_batch(subjects.ENRICHED, f"killed-{uuid.uuid4().hex[:8]}", [ha_record("switch.killed_1")])
         assert wait_for(lambda: rx.all(), 30, interval=0.01)
         runtime.kill_function("webhook-dispatch")
         killed_at = time.monotonic()
@@ -117,7 +119,7 @@ def test_a_receiver_that_keeps_failing_is_paused_visibly_holds_its_events_and_re
         runtime: LocalRuntime, js: JetStreamClient) -> None:
     with receiving(SECRET, default=500) as rx:
         hook = register(runtime, rx, {"entity_ids": ["switch.broken_*"]})
-        js.publish_batch("ha.events.enriched", f"broken-{uuid.uuid4().hex[:8]}", [ha_record("switch.broken_1")])
+        js.publish_batch(subjects.ENRICHED, f"broken-{uuid.uuid4().hex[:8]}", [ha_record("switch.broken_1")])
 
         def paused() -> dict[str, Any] | None:
             got = admin(runtime, "GET", f"/webhooks/{hook['id']}")[1]
@@ -129,7 +131,7 @@ def test_a_receiver_that_keeps_failing_is_paused_visibly_holds_its_events_and_re
         assert found["held"] == 1 and found["retry_backlog"] == 0 and found["oldest_undelivered_age_s"] >= 1
         assert wait_for(lambda: sample(f"{runtime.ready['functions']['webhook-dispatch']}/_/metrics",
                                        "ha_ingestor_webhooks_paused") >= 1, 10)
-        js.publish_batch("ha.events.enriched", f"broken-{uuid.uuid4().hex[:8]}", [ha_record("switch.broken_2")])
+        js.publish_batch(subjects.ENRICHED, f"broken-{uuid.uuid4().hex[:8]}", [ha_record("switch.broken_2")])
         assert wait_for(lambda: admin(runtime, "GET", f"/webhooks/{hook['id']}")[1]["held"] == 2, 15)
         assert "switch.broken_2" not in {r.json()["event"]["entity_id"] for r in rx.all()}, "held, not sent"
         rx.default = 200
@@ -137,7 +139,7 @@ def test_a_receiver_that_keeps_failing_is_paused_visibly_holds_its_events_and_re
         assert status == 200 and resumed["paused"] is False and resumed["consecutive_failures"] == 0
         assert wait_for(lambda: len(rx.delivered()) == 2, 30), "what it held is sent after the resume"
         assert [r.json()["event"]["entity_id"] for r in rx.delivered()] == ["switch.broken_1", "switch.broken_2"]
-        js.publish_batch("ha.events.enriched", f"broken-{uuid.uuid4().hex[:8]}", [ha_record("switch.broken_3")])
+        js.publish_batch(subjects.ENRICHED, f"broken-{uuid.uuid4().hex[:8]}", [ha_record("switch.broken_3")])
         assert wait_for(lambda: [r for r in rx.delivered() if r.json()["event"]["entity_id"] == "switch.broken_3"],
                         30)
         _, now = admin(runtime, "GET", f"/webhooks/{hook['id']}")
@@ -150,7 +152,7 @@ def test_a_sports_event_reaches_the_team_webhook_and_not_the_ha_one(
     with receiving(SECRET) as team, receiving(SECRET) as home:
         fan = register(runtime, team, {"teams": ["SF"]})
         house = register(runtime, home, {"event_types": ["*"]})
-        js.publish_batch("sports.events", f"sports-{uuid.uuid4().hex[:8]}",
+        js.publish_batch(subjects.SPORTS_EVENTS, f"sports-{uuid.uuid4().hex[:8]}",
                          [sports_event("score_changed", home="SF"), sports_event(home="BOS", away="NYR")])
         assert wait_for(lambda: team.all(), 30)
         settle()

@@ -19,7 +19,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from ingestor import config, envelope, metrics
-from ingestor.responses import HTTPError, Unavailable
+from ingestor.errors import TooLarge, Unavailable
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -83,14 +83,14 @@ class Bus:
     def publish(self, subject: str, payload: bytes, msg_id: str) -> bool:
         """Publish and wait for JetStream's ack; True when it was a duplicate.
 
-        Raises Unavailable (retry later) or, for a message the server can never take, a 413 HTTPError,
-        so the connector dead-letters it instead of retrying it forever.
+        Raises Unavailable (retry later) or, for a message the server can never take, TooLarge, so the
+        connector dead-letters it instead of retrying it forever.
         """
         js = self._jetstream()
         if len(payload) > self.max_payload - PAYLOAD_MARGIN:
             _failures.labels(subject).inc()
-            raise HTTPError(413, "payload_too_large", f"{len(payload)} bytes for {subject} exceed the NATS "
-                            f"max_payload of {self.max_payload} bytes (less {PAYLOAD_MARGIN} for headers)")
+            raise TooLarge(f"{len(payload)} bytes for {subject} exceed the NATS max_payload of {self.max_payload} "
+                           f"bytes (less {PAYLOAD_MARGIN} for headers)", code="payload_too_large")
         try:
             ack = self._run(js.publish(subject, payload, headers={"Nats-Msg-Id": msg_id}, timeout=self.timeout))
         except Exception as exc:

@@ -12,6 +12,9 @@ from pathlib import Path
 from ingestor import redaction
 
 DEFAULT_SECRETS_DIR = "/var/openfaas/secrets"
+EXIT_CONFIG = 78
+"""EX_CONFIG: how a long-running process (the bridge) says its configuration is wrong, so that whoever
+supervises it does not restart it into the same mistake."""
 
 
 class ConfigError(ValueError):

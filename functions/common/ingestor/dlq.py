@@ -1,4 +1,4 @@
-"""Dead-letter records on `ha.events.dlq`: what failed, where, and why, with the payload kept.
+"""Dead-letter records on `ha.events.dlq` (ingestor.subjects.DLQ): what failed, where, and why, with the payload kept.
 
 A dead letter is the last resort of every failure path, so `record` never raises and what it returns
 always fits the room it is given (the NATS max_payload): a payload that JSON cannot carry (nested past
@@ -15,7 +15,6 @@ from typing import Any
 
 from ingestor import jsoncodec
 
-SUBJECT = "ha.events.dlq"
 DEFAULT_MAX_BYTES = 1024 * 1024 - 1024
 """NATS' default max_payload, less room for headers; writers pass their connection's own limit."""
 REASON_CHARS = 2000

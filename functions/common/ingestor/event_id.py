@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ingestor import jsoncodec
-from ingestor.timeutil import format_timestamp, parse_timestamp
+from ingestor.timeutil import canonical
 
 
 def _digest(parts: list[Any]) -> str:
@@ -21,7 +21,7 @@ def _digest(parts: list[Any]) -> str:
 
 
 def _time(value: object) -> str:
-    return format_timestamp(parse_timestamp(value))
+    return canonical(value)
 
 
 def state_event_id(state: Mapping[str, Any]) -> str:

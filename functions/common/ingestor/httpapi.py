@@ -1,10 +1,10 @@
 """Declared HTTP routes for the API functions: one table gives dispatch, parameter checks and OpenAPI.
 
 A function lists its `Route`s; `Api.handle(event)` matches the path, parses and checks every declared
-parameter (a bad value is a 400 naming it, never a 500 deep inside), checks the API key of routes
-that need one, and calls the route's handler with a `Request`; a store that cannot be reached is a 503,
-one that refuses is a 500 with its reason. `GET /openapi.json` is served from
-the same declarations, so the document cannot drift from what the code accepts.
+parameter (a bad value is Invalid naming it, never a 500 deep inside), checks the API key of routes
+that need one, and calls the route's handler with a `Request`. What a handler raises (ingestor.errors: a store
+that cannot be reached is Unavailable) is answered by the template, through ingestor.responses.status_of.
+`GET /openapi.json` is served from the same declarations, so the document cannot drift from what the code accepts.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ingestor import jsoncodec
-from ingestor.responses import BadRequest, HTTPError, Unavailable, json_response
-from ingestor.store.model import StoreError, StoreUnavailable
+from ingestor.errors import Invalid
+from ingestor.responses import HTTPError, json_response
 from ingestor.store.timerange import parse_time
 from ingestor.timeutil import format_timestamp
 
@@ -47,7 +47,7 @@ class Param:
     check: Callable[[str], object] | None = None  # a string's own rule: raises ValueError saying what is expected
 
     def parse(self, raw: str) -> Any:
-        """The typed value, or BadRequest naming the parameter and what it accepts."""
+        """The typed value, or Invalid naming the parameter and what it accepts."""
         if "\x00" in raw:
             raise self._bad(raw, "no NUL characters")
         if self.kind == "string":
@@ -82,8 +82,8 @@ class Param:
             raise self._bad(raw, f"between {self.minimum} and {self.maximum}")
         return value
 
-    def _bad(self, raw: str, accepted: str) -> BadRequest:
-        return BadRequest(f"{self.name}: expected {accepted}, got {raw!r}", code="bad_parameter")
+    def _bad(self, raw: str, accepted: str) -> Invalid:
+        return Invalid(f"{self.name}: expected {accepted}, got {raw!r}", code="bad_parameter")
 
     def schema(self) -> dict[str, Any]:
         if self.kind == "time":
@@ -149,7 +149,8 @@ class Api:
         self.routes = [*routes, Route("GET", "/openapi.json", lambda _: self.openapi(), "This document", tag="meta")]
         self._compiled = [(route, route.pattern()) for route in self.routes]
 
-    def handle(self, event: Any) -> dict[str, Any]:
+    def handle(self, event: Any, context: Any = None) -> dict[str, Any]:
+        """The answer to one request (a python3-http event); usable as a handler's `handle` as it is."""
         path = (event.path or "/").rstrip("/") or "/"
         allowed = []
         for route, pattern in self._compiled:
@@ -172,7 +173,7 @@ class Api:
             raw = path_values.get(param.name) if param.name in path_values else event.query.get(param.name)
             if raw is None or (raw == "" and param.name not in path_values):
                 if param.required:
-                    raise BadRequest(f"{param.name}: required", code="missing_parameter")
+                    raise Invalid(f"{param.name}: required", code="missing_parameter")
                 params[param.name] = param.default if param.kind != "time" or param.default is None \
                     else param.parse(param.default)
             else:
@@ -182,13 +183,8 @@ class Api:
             try:
                 body = jsoncodec.loads(event.body or b"")
             except ValueError:
-                raise BadRequest("body: expected a JSON document", code="bad_json") from None
-        try:
-            result = route.handler(Request(params, body, event.headers, event))
-        except StoreUnavailable as exc:  # a database that cannot be reached: retry later
-            raise Unavailable(str(exc)) from None
-        except StoreError as exc:
-            raise HTTPError(500, "store_error", str(exc)) from None
+                raise Invalid("body: expected a JSON document", code="bad_json") from None
+        result = route.handler(Request(params, body, event.headers, event))
         if isinstance(result, dict) and "statusCode" in result:
             return result
         return json_response(result, route.status)

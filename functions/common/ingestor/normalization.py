@@ -1,4 +1,4 @@
-"""A validated raw HA event becomes the event record of docs/design.md: one flat shape for every event type.
+"""A validated raw HA event becomes the event record (ingestor.record): one flat shape for every event type.
 
 Later stages fill device_id, area_id, device_manufacturer, device_model and weather; this stage
 only reads the event itself, so its output depends on nothing but its input.
@@ -11,13 +11,16 @@ import re
 from datetime import datetime
 from typing import Any
 
+from ingestor import record
+from ingestor.errors import Invalid
 from ingestor.event_id import event_id
-from ingestor.timeutil import format_timestamp, parse_timestamp
+from ingestor.record import Context, EventRecord
+from ingestor.timeutil import canonical, parse_timestamp
 from ingestor.units import unit_name
 from ingestor.validation import is_entity_id
 
 
-class NormalizationError(ValueError):
+class NormalizationError(Invalid, ValueError):
     """The event lacks what a record is built from (it should not have passed validation)."""
 
 
@@ -119,28 +122,21 @@ def _other_fields(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
     else:
         domain = _str_or_none(data.get("domain")) if event_type == "call_service" else None
     named = event_type in ("automation_triggered", "script_started")
-    return {
-        "entity_id": entity_id,
-        "domain": domain,
-        "state": None,
-        "old_state": None,
-        "state_value": None,
-        "unit": None,
-        "device_class": None,
-        "friendly_name": _str_or_none(data.get("name")) if named else None,
-        "attributes": {},
-        "duration_in_state": None,
-    }
+    return {"entity_id": entity_id, "domain": domain,
+            "friendly_name": _str_or_none(data.get("name")) if named else None}
 
 
-def normalize_event(event: dict[str, Any]) -> dict[str, Any]:
+def normalize_event(event: dict[str, Any]) -> EventRecord:
     """The event record of a validated raw HA event; NormalizationError if it lacks what is needed."""
     event = _dict(event, "event")
     event_type = event.get("event_type")
     if not isinstance(event_type, str):
         raise NormalizationError("event_type: expected a string")
     data = _dict(event.get("data"), "data")
-    time_fired = format_timestamp(_instant(event.get("time_fired"), "time_fired"))
+    try:
+        time_fired = canonical(event.get("time_fired"))
+    except ValueError as exc:
+        raise NormalizationError(f"time_fired: {exc}") from None
     is_state = event_type == "state_changed"
     fields = _state_fields(data) if is_state else _other_fields(event_type, data)
     try:
@@ -151,17 +147,7 @@ def normalize_event(event: dict[str, Any]) -> dict[str, Any]:
         raise NormalizationError(f"event_id: cannot be derived ({exc})") from None
     context = event.get("context")
     context = context if isinstance(context, dict) else {}
-    return {
-        "event_id": eid,
-        "event_type": event_type,
-        "time_fired": time_fired,
-        "origin": _str_or_none(event.get("origin")),
-        **fields,
-        "context": {key: _str_or_none(context.get(key)) for key in ("id", "parent_id", "user_id")},
-        "device_id": None,
-        "area_id": None,
-        "device_manufacturer": None,
-        "device_model": None,
-        "weather": None,
-        "data": None if is_state else data,
-    }
+    ids: Context = {"id": _str_or_none(context.get("id")), "parent_id": _str_or_none(context.get("parent_id")),
+                    "user_id": _str_or_none(context.get("user_id"))}
+    return record.new(eid, event_type, time_fired, origin=_str_or_none(event.get("origin")), context=ids,
+                      data=None if is_state else data, **fields)

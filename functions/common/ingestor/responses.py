@@ -1,16 +1,24 @@
-"""HTTP response shapes of the python3-http contract; errors are {"error": {"code", "message"}}."""
+"""HTTP response shapes of the python3-http contract; errors are {"error": {"code", "message"}}.
+
+This is the edge: `status_of` is the one place a domain error (ingestor.errors) becomes a status code.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ingestor import jsoncodec, redaction
+from ingestor import errors, jsoncodec, redaction
 
 JSON = {"Content-Type": "application/json"}
 
+STATUS: tuple[tuple[type[errors.Problem], int], ...] = (
+    (errors.Unavailable, 503), (errors.Invalid, 400), (errors.NotFound, 404), (errors.Conflict, 409),
+    (errors.TooLarge, 413), (errors.Refused, 422),
+)
+
 
 class HTTPError(Exception):
-    """Raised at a boundary; the template turns it into the error response."""
+    """What only the edge says in HTTP's own terms: no such route (404), wrong method (405), not allowed (401)."""
 
     def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
         super().__init__(message)
@@ -20,16 +28,11 @@ class HTTPError(Exception):
         self.details = details
 
 
-class BadRequest(HTTPError):
-    def __init__(self, message: str, code: str = "bad_request", details: Any = None, status: int = 400) -> None:
-        super().__init__(status, code, message, details)
-
-
-class Unavailable(HTTPError):
-    """A dependency (NATS, a store) is down: 503 tells the connector to redeliver later."""
-
-    def __init__(self, message: str, code: str = "unavailable") -> None:
-        super().__init__(503, code, message)
+def status_of(exc: errors.Problem | HTTPError) -> int:
+    """The status a failure is answered with; any other domain error (a store's refusal) is a 500."""
+    if isinstance(exc, HTTPError):
+        return exc.status
+    return next((status for kind, status in STATUS if isinstance(exc, kind)), 500)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -43,5 +46,5 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
     return json_response({"error": error}, status)
 
 
-def from_error(exc: HTTPError) -> dict[str, Any]:
-    return error_response(exc.status, exc.code, exc.message, exc.details)
+def from_error(exc: errors.Problem | HTTPError) -> dict[str, Any]:
+    return error_response(status_of(exc), exc.code, exc.message, exc.details)

@@ -1,73 +1,99 @@
-"""One pipeline stage step: transform each event of a batch, forward the good, dead-letter the bad.
+"""A pipeline stage, declared: what it reads, how it checks each event, where what passes goes.
 
-Every stage (validate, normalize, weather-enrich, write, metadata-sync) differs only in its per-event
-transform and where what passes goes, so batch handling, dead-lettering and counting live here once.
+Every stage (validate, normalize, weather-enrich, write, metadata-sync) differs only in its per-event check
+and where what passes goes, so batch handling, dead-lettering, counting and the answer live here once and a
+stage's handler is its declaration:
+
+    STAGE = Stage("validate", subjects.RAW, validation.checker(RULES), target=subjects.VALID)
+    handle, health = STAGE.handle, STAGE.health
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from ingestor import bus, dlq, envelope, jsoncodec, metrics
-from ingestor.responses import BadRequest, json_response
+from ingestor import bus, dlq, envelope, jsoncodec, metrics, subjects
+from ingestor.errors import Invalid, Refused
+from ingestor.responses import json_response
 
-Transform = Callable[[Any], tuple[Any, str | None]]
-"""Returns (output, None) for an event that passes, (None, reason) for one that is rejected."""
+Check = Callable[[Any], Any]
+"""One event in, what passes on for it out (the event, or what the stage makes of it); raises Invalid naming
+why an event cannot pass."""
 Deliver = Callable[[str, list[Any]], None]
-"""Hands on what passed, under the stage's batch id: publish it, or write it to a store."""
+"""Hands on what passed, under the stage's batch id (e.g. writes it to a store)."""
+Amend = Callable[[list[Any]], list[Any]]
+"""What passed, amended as a batch before it is handed on (e.g. the context values attached once per batch)."""
 
 _events = metrics.counter("stage_events_total", "Events handled by a stage, by outcome", ["stage", "outcome"])
 
 
-def publisher(target: str) -> Deliver:
-    """Deliver by publishing on `target`, idempotently under the derived batch id."""
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    """Also the suffix of the batch ids it publishes (ingestor.envelope.derive_id) and its dead letters' stage."""
+    source: str
+    """The subject it reads, named in dead letters when the connector's X-Nats-Subject header is absent."""
+    check: Check
+    target: str | None = None
+    """The subject what passes is published on, idempotently under the derived batch id; or else:"""
+    deliver: Deliver | None = None
+    amend: Amend | None = None
+    max_depth: int | None = jsoncodec.MAX_DEPTH
+    """An event nested deeper is rejected before the check sees it, so nothing a stage does (hashing, storing,
+    publishing) ever serializes a value JSON cannot carry. None: the check bounds depth itself (validate's)."""
+    health: Callable[[], dict[str, Any]] | None = None
+    """The function's /_/health; by default the stage is alive when it answers (NATS connected or not)."""
 
-    def deliver(batch_id: str, events: list[Any]) -> None:
-        bus.default().publish_batch(target, batch_id, events)
+    def __post_init__(self) -> None:
+        if (self.target is None) == (self.deliver is None):
+            raise ValueError(f"stage {self.name}: give a target subject or a deliver function, one of them")
+        if self.health is None:
+            object.__setattr__(self, "health", self._alive)
 
-    return deliver
+    def handle(self, event: Any, context: Any = None) -> dict[str, Any]:
+        """Handle one batch (the request `event`): deliver what passes and dead-letter the rest.
 
-
-def run(event: Any, stage: str, source: str, deliver: Deliver, transform: Transform,
-        max_depth: int = jsoncodec.MAX_DEPTH) -> dict[str, Any]:
-    """Handle one batch (the request `event`); deliver what passes and dead-letter the rest.
-
-    `source` names the subject in dead letters when the connector's X-Nats-Subject header is absent.
-    An event nested deeper than `max_depth` is rejected before the transform sees it, so nothing a
-    stage does (hashing, storing, publishing) ever serializes a value JSON cannot carry.
-
-    A batch in which no event passes is answered 422 with every reason, so the caller (or the
-    topic connector, which dead-letters the whole message) sees why; nothing is published then.
-    """
-    batch = envelope.parse(event.body)
-    source = event.headers.get("X-Nats-Subject") or source
-    passed: list[Any] = []
-    rejected: list[dict[str, Any]] = []
-    for index, event in enumerate(batch.events):
-        too_deep = jsoncodec.depth_problem(event, max_depth)
-        output, reason = (None, f"event: {too_deep}") if too_deep else transform(event)
-        if reason is None:
-            passed.append(output)
+        A batch in which no event passes is Refused with every reason, so the caller (or the topic connector,
+        which dead-letters the whole message) sees why; nothing is delivered then.
+        """
+        batch = envelope.parse(event.body)
+        source = event.headers.get("X-Nats-Subject") or self.source
+        passed: list[Any] = []
+        rejected: list[dict[str, Any]] = []
+        limit = self.max_depth  # asked of the whole batch at once; of each event only when it is too deep
+        each = limit is not None and jsoncodec.nested_deeper_than(batch.events, limit + 1)
+        for index, item in enumerate(batch.events):
+            try:
+                too_deep = jsoncodec.depth_problem(item, limit) if each and limit is not None else None
+                if too_deep:
+                    raise Invalid(f"event: {too_deep}")
+                passed.append(self.check(item))
+            except Invalid as exc:
+                rejected.append({"index": index, "reason": str(exc), "payload": item})
+        _events.labels(self.name, "in").inc(len(batch.events))
+        _events.labels(self.name, "rejected").inc(len(rejected))
+        reasons = [{"index": r["index"], "reason": r["reason"]} for r in rejected]
+        if not passed:
+            raise Refused(f"no event of batch {batch.batch_id} passed {self.name}", code="no_valid_event",
+                          details=reasons)
+        out_id = envelope.derive_id(batch.batch_id, self.name)
+        if rejected:
+            nats, dlq_id = bus.default(), subjects.stage_dlq_id(out_id)
+            record = dlq.record(dlq_id, self.name, source, rejected, max_bytes=nats.max_payload - bus.PAYLOAD_MARGIN)
+            nats.publish(subjects.DLQ, record, dlq_id)
+        if self.amend is not None:
+            passed = self.amend(passed)
+        if self.deliver is not None:
+            self.deliver(out_id, passed)
         else:
-            rejected.append({"index": index, "reason": reason, "payload": event})
-    _events.labels(stage, "in").inc(len(batch.events))
-    _events.labels(stage, "rejected").inc(len(rejected))
-    if not passed:
-        details = [{"index": r["index"], "reason": r["reason"]} for r in rejected]
-        raise BadRequest(f"no event of batch {batch.batch_id} passed {stage}", code="no_valid_event",
-                         details=details, status=422)
-    out_id = envelope.derive_id(batch.batch_id, stage)
-    if rejected:
-        nats = bus.default()
-        record = dlq.record(f"{out_id}:dlq", stage, source, rejected, max_bytes=nats.max_payload - bus.PAYLOAD_MARGIN)
-        nats.publish(dlq.SUBJECT, record, f"{out_id}:dlq")
-    deliver(out_id, passed)
-    _events.labels(stage, "out").inc(len(passed))
-    return json_response({"batch_id": out_id, "accepted": len(passed), "rejected": len(rejected),
-                          "rejections": [{"index": r["index"], "reason": r["reason"]} for r in rejected]})
+            bus.default().publish_batch(self.target or "", out_id, passed)
+        _events.labels(self.name, "out").inc(len(passed))
+        return json_response({"batch_id": out_id, "accepted": len(passed), "rejected": len(rejected),
+                              "rejections": reasons})
 
-
-def health() -> dict[str, Any]:
-    """A stage is alive when its process answers; whether NATS is connected is shown, not judged."""
-    return {"status": "ok", "nats_connected": bus.default().is_connected()}
+    @staticmethod
+    def _alive() -> dict[str, Any]:
+        """A stage is alive when its process answers; whether NATS is connected is shown, not judged."""
+        return {"status": "ok", "nats_connected": bus.default().is_connected()}

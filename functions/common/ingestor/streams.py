@@ -6,9 +6,9 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
-from ingestor import config
+from ingestor import config, subjects
 
-HA_STREAM = "HA"
+HA_STREAM = subjects.STREAM
 DAY = 86_400
 
 
@@ -16,7 +16,7 @@ def ha_stream() -> StreamConfig:
     """Bounded by age and size (7 days, 8 GiB by default) so a stage may be down for days."""
     return StreamConfig(
         name=HA_STREAM,
-        subjects=["ha.>", "sports.>"],
+        subjects=list(subjects.STREAM_SUBJECTS),
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         discard=DiscardPolicy.OLD,

@@ -6,6 +6,7 @@ Every stored time is UTC with microseconds and a Z suffix, fixed width, so strin
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 
@@ -17,10 +18,28 @@ def parse_timestamp(value: object) -> datetime:
     """An aware UTC datetime from an ISO 8601 string with a timezone offset ("+00:00" or "Z").
 
     Naive timestamps are refused: guessing their zone would silently shift events by hours.
-    Raises ValueError with the offending value (shortened) otherwise.
+    Raises ValueError with the offending value (shortened) otherwise. The same text is parsed once: an event's
+    time_fired, last_changed and last_updated are often one instant, read again by every check and stage.
     """
     if not isinstance(value, str):
         raise ValueError(f"expected an ISO 8601 timestamp string, got {type(value).__name__}")
+    return _parse(value)
+
+
+def canonical(value: object) -> str:
+    """An ISO 8601 timestamp (as parse_timestamp takes it) as the store keeps it: UTC, microseconds, Z."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected an ISO 8601 timestamp string, got {type(value).__name__}")
+    return _canonical(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical(value: str) -> str:
+    return format_timestamp(_parse(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:

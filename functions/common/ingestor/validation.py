@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeGuard
 
-from ingestor import config, jsoncodec
+from ingestor import jsoncodec, settings
+from ingestor.errors import Invalid
+from ingestor.settings import setting
 from ingestor.timeutil import format_timestamp, parse_timestamp
 
 DEFAULT_EVENT_TYPES: frozenset[str] = frozenset({
@@ -39,40 +41,35 @@ def is_entity_id(value: object) -> TypeGuard[str]:
             and ENTITY_ID.fullmatch(value) is not None)
 
 
+def _event_types(raw: str) -> frozenset[str] | None:
+    names = [item.strip() for item in raw.split(",") if item.strip()]
+    if "*" in names:
+        return None
+    if not names:
+        raise ValueError("lists no event type; use * to accept all")
+    for name in names:
+        if not EVENT_TYPE.fullmatch(name):
+            raise ValueError(f"{name!r} is not an event type name")
+    return frozenset(names)
+
+
 @dataclass(frozen=True)
 class ValidationRules:
-    event_types: frozenset[str] | None = DEFAULT_EVENT_TYPES
-    """Accepted event types; None accepts every type."""
-    max_event_bytes: int = 262144
-    max_future_seconds: float = 300.0
-    min_year: int = 2000
+    event_types: frozenset[str] | None = setting("VALIDATE_EVENT_TYPES", DEFAULT_EVENT_TYPES, parse=_event_types)
+    """Accepted event types (a comma list); None ("*") accepts every type."""
+    max_event_bytes: int = setting("VALIDATE_MAX_EVENT_BYTES", 262144)
+    max_future_seconds: float = setting("VALIDATE_MAX_FUTURE_SECONDS", 300.0)
+    min_year: int = setting("VALIDATE_MIN_YEAR", 2000)
     max_state_length: int = 255
-    max_depth: int = 64
-    """How deep objects and arrays may nest in an event (HA's own run about 6 levels)."""
+    max_depth: int = setting("VALIDATE_MAX_DEPTH", 64, minimum=4, maximum=jsoncodec.MAX_DEPTH)
+    """How deep objects and arrays may nest in an event (HA's own run about 6 levels; an event's attributes sit
+    4 levels down)."""
 
-    @classmethod
-    def from_env(cls) -> ValidationRules:
-        """VALIDATE_EVENT_TYPES (comma list, "*" for all), VALIDATE_MAX_EVENT_BYTES,
-        VALIDATE_MAX_FUTURE_SECONDS, VALIDATE_MIN_YEAR, VALIDATE_MAX_DEPTH; ConfigError on a bad value."""
-        names = config.env_list("VALIDATE_EVENT_TYPES", sorted(DEFAULT_EVENT_TYPES))
-        event_types: frozenset[str] | None = None
-        if "*" not in names:
-            if not names:
-                raise config.ConfigError("VALIDATE_EVENT_TYPES lists no event type; use * to accept all")
-            for name in names:
-                if not EVENT_TYPE.fullmatch(name):
-                    raise config.ConfigError(f"VALIDATE_EVENT_TYPES: {name!r} is not an event type name")
-            event_types = frozenset(names)
-        max_depth = config.env_int("VALIDATE_MAX_DEPTH", cls.max_depth)
-        if not 4 <= max_depth <= jsoncodec.MAX_DEPTH:  # an event's attributes sit 4 levels down
-            raise config.ConfigError(f"VALIDATE_MAX_DEPTH must be between 4 and {jsoncodec.MAX_DEPTH}, got {max_depth}")
-        return cls(
-            event_types=event_types,
-            max_event_bytes=config.env_int("VALIDATE_MAX_EVENT_BYTES", cls.max_event_bytes),
-            max_future_seconds=config.env_float("VALIDATE_MAX_FUTURE_SECONDS", cls.max_future_seconds),
-            min_year=config.env_int("VALIDATE_MIN_YEAR", cls.min_year),
-            max_depth=max_depth,
-        )
+
+def load_rules() -> ValidationRules:
+    """The rules from VALIDATE_EVENT_TYPES, VALIDATE_MAX_EVENT_BYTES, VALIDATE_MAX_FUTURE_SECONDS, VALIDATE_MIN_YEAR
+    and VALIDATE_MAX_DEPTH; ConfigError naming the variable on a bad value."""
+    return settings.load(ValidationRules)
 
 
 class _Invalid(Exception):
@@ -180,7 +177,8 @@ _DATA_CHECKS: dict[str, Callable[[dict[str, Any], ValidationRules], None]] = {
 }
 
 
-def _check(event: object, rules: ValidationRules, now: datetime) -> None:
+def _check(event: object, rules: ValidationRules, now: datetime) -> bytes:
+    """The event's JSON when it is sound (measured for the size check, so validate passes it on as it is)."""
     if not isinstance(event, dict):
         _fail("event", f"expected an object, got {_kind(event)}")
     # Depth, then size: serializing for the size check is only safe on a value of bounded depth, and
@@ -189,11 +187,11 @@ def _check(event: object, rules: ValidationRules, now: datetime) -> None:
     if too_deep:
         _fail("event", too_deep)
     try:
-        size = len(jsoncodec.dumps(event))
+        encoded = jsoncodec.dumps(event)
     except jsoncodec.EncodeError as exc:
         _fail("event", f"cannot be encoded as JSON ({exc})")
-    if size > rules.max_event_bytes:
-        _fail("event", f"{size} bytes exceeds the {rules.max_event_bytes}-byte limit")
+    if len(encoded) > rules.max_event_bytes:
+        _fail("event", f"{len(encoded)} bytes exceeds the {rules.max_event_bytes}-byte limit")
 
     event_type = _name(event, "event_type", "event_type")
     if not EVENT_TYPE.fullmatch(event_type):
@@ -223,6 +221,20 @@ def _check(event: object, rules: ValidationRules, now: datetime) -> None:
     check = _DATA_CHECKS.get(event_type)
     if check is not None:
         check(data, rules)
+    return encoded
+
+
+def checker(rules: ValidationRules) -> Callable[[Any], Any]:
+    """validate's stage check: the event as it came, already encoded (a fragment the batch it is published in
+    takes as it is), or Invalid with the one reason it fails."""
+
+    def check(event: Any) -> Any:
+        try:
+            return jsoncodec.Fragment(_check(event, rules, datetime.now(UTC)))
+        except _Invalid as exc:
+            raise Invalid(str(exc)) from None
+
+    return check
 
 
 def validate_event(event: object, rules: ValidationRules, now: datetime | None = None) -> str | None:

@@ -21,12 +21,13 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 
-from ingestor import jsoncodec, metrics
+from ha_connector.invoke import Outcome, Result, invoke
+from ingestor import jsoncodec, metrics, subjects
 from ingestor.webhooks import ssrf
-from localfaas.invoke import Outcome, Result, invoke
 
-log = logging.getLogger("async-queue")
-STREAM = StreamConfig(name="FAAS_ASYNC", subjects=["faas.async.>"], storage=StorageType.FILE, max_age=86_400)
+log = logging.getLogger(__name__)
+STREAM = StreamConfig(name=subjects.ASYNC_STREAM, subjects=[subjects.async_subject(">")], storage=StorageType.FILE,
+                      max_age=86_400)
 CALLBACK_HEADER = "X-Callback-Url"
 FORWARDED = frozenset({"accept", "accept-language", "content-encoding", "content-language", "content-type",
                        "user-agent", "x-call-id", "x-request-id", "traceparent", "tracestate"})
@@ -59,7 +60,7 @@ class AsyncQueue:
         doc = {"call_id": call_id, "function": name, "path": path, "query": query,
                "headers": {**kept_headers(headers), "X-Call-Id": call_id}, "callback": callback,
                "body": base64.b64encode(body).decode()}
-        await self.js.publish(f"faas.async.{name}", jsoncodec.dumps(doc), headers={"Nats-Msg-Id": call_id})
+        await self.js.publish(subjects.async_subject(name), jsoncodec.dumps(doc), headers={"Nats-Msg-Id": call_id})
 
     def start(self, gateway: str) -> None:
         self.gateway = gateway
@@ -72,7 +73,7 @@ class AsyncQueue:
 
     async def _run(self) -> None:
         sub = await self.js.pull_subscribe(
-            "faas.async.>", durable="queue-worker",
+            subjects.async_subject(">"), durable="queue-worker",
             config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=600, max_deliver=-1),
         )
         async with aiohttp.ClientSession() as session:

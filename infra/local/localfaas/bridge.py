@@ -16,12 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-from ingestor import metrics
+from ingestor import config, metrics
 from localfaas.procs import child_preexec
 
-log = logging.getLogger("bridge-supervisor")
+log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[3]
-EXIT_CONFIG = 78
 _restarts = metrics.counter("bridge_process_restarts_total", "gateway-bridge processes restarted after exiting")
 
 
@@ -60,7 +59,7 @@ class BridgeProcess:
             if self.proc is None or self.proc.poll() is None:
                 continue
             code = self.proc.returncode
-            if code == EXIT_CONFIG:
+            if code == config.EXIT_CONFIG:
                 log.error("gateway-bridge stopped on a configuration or token error (see its log); fix it and "
                           "restart the runtime", extra={"code": code})
                 return

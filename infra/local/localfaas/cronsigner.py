@@ -30,11 +30,11 @@ import aiohttp
 from aiohttp import web
 from croniter import croniter
 
+from ha_connector import catalog
+from ha_connector.catalog import FunctionInfo, timeout_of
+from ha_connector.invoke import invoke
+from ha_connector.service import gateway_auth
 from ingestor import config, logs, metrics, signedcalls
-from localfaas import catalog
-from localfaas.catalog import FunctionInfo, timeout_of
-from localfaas.invoke import invoke
-from localfaas.service import gateway_auth
 
 log = logging.getLogger("cronsigner")
 GRACE_S = 30.0

@@ -17,10 +17,10 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
+from ha_connector.catalog import timeout_of
 from ingestor import jsoncodec, metrics
 from ingestor.webhooks import ssrf
 from localfaas.asyncqueue import CALLBACK_HEADER, AsyncQueue
-from localfaas.catalog import timeout_of
 from localfaas.supervisor import Supervisor
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",

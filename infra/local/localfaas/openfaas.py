@@ -22,10 +22,10 @@ import aiohttp
 import nats
 from aiohttp import web
 
+from ha_connector.cron import CronConnector
+from ha_connector.topics import TopicConnector
 from ingestor import jsoncodec, logs, redaction, streams
 from localfaas import ports
-from localfaas.connector import TopicConnector
-from localfaas.cron import CronConnector
 from localfaas.natsserver import NatsServer
 from localfaas.ofgateway import OpenFaaSGateway
 from localfaas.provider import Provider

@@ -17,19 +17,19 @@ from typing import Any
 import nats
 from aiohttp import web
 
+from ha_connector.cron import CronConnector
+from ha_connector.topics import TopicConnector
 from ingestor import config, jsoncodec, redaction, signedcalls, streams
 from localfaas import bridge as ha_bridge
 from localfaas import ports
 from localfaas import stack as stackfile
 from localfaas.asyncqueue import STREAM as ASYNC_STREAM
 from localfaas.asyncqueue import AsyncQueue
-from localfaas.connector import TopicConnector
-from localfaas.cron import CronConnector
 from localfaas.gateway import Gateway
 from localfaas.natsserver import NatsServer
 from localfaas.supervisor import Supervisor
 
-log = logging.getLogger("runtime")
+log = logging.getLogger(__name__)
 STOP_CALLS_S = 5.0
 SLOW_STOP_S = 3.0
 

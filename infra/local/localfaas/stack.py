@@ -12,9 +12,9 @@ from typing import Any
 import yaml
 from croniter import croniter
 
-from ingestor import config, signedcalls
+from ha_connector.catalog import Annotated
+from ingestor import config, signedcalls, subjects
 
-CRON_TOPIC = "cron-function"
 LANGUAGE = "python3-ingestor"
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -22,20 +22,6 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 class StackError(ValueError):
     """stack.yml is invalid; the message names the function and field."""
-
-
-class Annotated:
-    """What the connectors read from a function's annotations, whether from stack.yml or a gateway."""
-
-    annotations: dict[str, str]
-
-    @property
-    def topics(self) -> list[str]:
-        return [t.strip() for t in self.annotations.get("topic", "").split(",") if t.strip()]
-
-    @property
-    def schedule(self) -> str | None:
-        return self.annotations.get("schedule") if CRON_TOPIC in self.topics else None
 
 
 @dataclass(frozen=True)
@@ -102,8 +88,8 @@ def _function(name: str, raw: Any, root: Path) -> FunctionSpec:
         raise StackError(f"{name}: {exc}") from None
     if signed_only and signedcalls.SECRET not in spec.secrets:
         raise StackError(f"{name}: {signedcalls.REQUIRED} needs the {signedcalls.SECRET} secret in its secrets:")
-    if CRON_TOPIC in spec.topics:
-        if spec.topics != [CRON_TOPIC]:
+    if subjects.CRON in spec.topics:
+        if spec.topics != [subjects.CRON]:
             raise StackError(f"{name}: a cron function listens to no other topic")
         if not spec.schedule or not croniter.is_valid(spec.schedule) or len(spec.schedule.split()) != 5:
             raise StackError(f"{name}: schedule must be a 5-field cron expression, got {spec.schedule!r}")

@@ -30,7 +30,7 @@ from localfaas.ports import Reservation, reserve
 from localfaas.procs import child_preexec
 from localfaas.stack import FunctionSpec, Stack
 
-log = logging.getLogger("supervisor")
+log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[3]
 TEMPLATE_ENTRY = REPO / "templates" / "python3-ingestor" / "index.py"
 READY_TIMEOUT_S = 30

@@ -22,13 +22,14 @@ from ingestor.archive.lease import Lease, holder
 from ingestor.archive.progress import Progress
 from ingestor.archive.run import NOT_CONFIGURED, Archiver, Report
 from ingestor.archive.s3 import Bucket
+from ingestor.store.protocol import EventStore
 
 log = logging.getLogger(__name__)
 Listener = Callable[[str, dict[str, Any]], None]
 
 
 class Jobs:
-    def __init__(self, current: settings.Settings, store: Any, bus: buses.Bus) -> None:
+    def __init__(self, current: settings.Settings, store: EventStore, bus: buses.Bus) -> None:
         self.settings = current
         self.store = store
         self.bucket = Bucket(current)

@@ -28,7 +28,7 @@ from ingestor import config, jsoncodec
 from ingestor.archive.errors import ArchiveError, Busy
 from ingestor.archive.progress import Progress, iso
 from ingestor.archive.settings import Settings
-from ingestor.responses import HTTPError
+from ingestor.errors import Unavailable
 
 log = logging.getLogger(__name__)
 BUCKET = "ha_archive_lease"
@@ -73,7 +73,7 @@ class Lease:
     def _call(self, fn: Any) -> Any:
         try:
             return self.bus.call(fn)
-        except HTTPError as exc:  # Unavailable: NATS unreachable or not answering
+        except Unavailable as exc:  # NATS unreachable or not answering
             raise ArchiveError(f"the archive lease (NATS at {self.bus.url}, NATS_URL) is unavailable: "
                                f"{exc.message}") from None
 
@@ -188,7 +188,7 @@ def holder(settings: Settings, bus: buses.Bus) -> dict[str, Any] | None:
 
     try:
         found = bus.call(read)
-    except HTTPError as exc:
+    except Unavailable as exc:
         raise ArchiveError(f"NATS unavailable: {exc.message}") from None
     if not found or float(found.get("expires_at") or 0) <= time.time():
         return None

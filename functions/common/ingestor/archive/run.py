@@ -29,6 +29,7 @@ from ingestor.archive.s3 import Bucket
 from ingestor.archive.settings import Settings
 from ingestor.archive.verify import fetch, verify_stored
 from ingestor.store.model import EventFilter, StoreError
+from ingestor.store.protocol import EventStore
 
 log = logging.getLogger(__name__)
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # validate refuses events before 2000
@@ -93,7 +94,7 @@ def _flat(batches: Iterable[list[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
 
 
 class Archiver:
-    def __init__(self, store: Any, bucket: Bucket, settings: Settings, progress: Progress | None = None,
+    def __init__(self, store: EventStore, bucket: Bucket, settings: Settings, progress: Progress | None = None,
                  guard: Callable[[], None] | None = None) -> None:
         self.store = store
         self.bucket = bucket

@@ -10,6 +10,9 @@ import datetime as dt
 from typing import Any
 
 from ingestor import metrics
+from ingestor.context import cache
+from ingestor.context.settings import Enrichment
+from ingestor.errors import Invalid
 from ingestor.timeutil import parse_timestamp
 
 _attached = metrics.counter("context_attached_total", "Context values attached to batches, by freshness",
@@ -36,3 +39,23 @@ def current(snapshot: dict[str, dict[str, Any]], now: dt.datetime, sources: list
 def attach(record: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     record.update(values)
     return record
+
+
+def an_object(record: Any) -> dict[str, Any]:
+    """weather-enrich's stage check: what it attaches to must be an object; write checks the whole record."""
+    if not isinstance(record, dict):
+        raise Invalid("record: expected an object")
+    return record
+
+
+class Enricher:
+    """Attaches the configured sources' latest values to each batch, read from the shared cache (ingestor.context.cache)
+    at most every `cache_s` seconds."""
+
+    def __init__(self, config: Enrichment) -> None:
+        self.sources = list(config.sources)
+        self.snapshot = cache.Snapshot(config.cache_s)
+
+    def attach_all(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        values = current(self.snapshot.get(), dt.datetime.now(dt.UTC), self.sources)
+        return [attach(record, values) for record in records]

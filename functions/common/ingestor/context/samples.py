@@ -6,26 +6,23 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from ingestor import record
 from ingestor.context.model import Source
+from ingestor.record import EventRecord
 
 EVENT_TYPE = "context_sample"
-SUBJECT = "ha.context.samples"
 
 
-def records(source: Source, values: dict[str, Any], fetched_at: str) -> list[dict[str, Any]]:
+def records(source: Source, values: dict[str, Any], fetched_at: str) -> list[EventRecord]:
     out = []
     for metric in source.metrics:
         value = values.get(metric.key)
         if not isinstance(value, int | float):
             continue
         entity = f"context.{source.key}_{metric.key}"
-        out.append({
-            "event_id": hashlib.blake2b(f"{entity}|{fetched_at}".encode(), digest_size=16).hexdigest(),
-            "event_type": EVENT_TYPE, "time_fired": fetched_at, "origin": "LOCAL", "entity_id": entity,
-            "domain": "context", "state": str(value), "old_state": None, "state_value": float(value),
-            "unit": metric.unit, "device_class": None, "friendly_name": f"{metric.name} ({source.provider})",
-            "attributes": {"source": source.key, "provider": source.provider}, "duration_in_state": None,
-            "context": {"id": None, "parent_id": None, "user_id": None}, "device_id": None, "area_id": None,
-            "device_manufacturer": None, "device_model": None, "weather": None, "data": None,
-        })
+        out.append(record.new(
+            hashlib.blake2b(f"{entity}|{fetched_at}".encode(), digest_size=16).hexdigest(), EVENT_TYPE, fetched_at,
+            origin="LOCAL", entity_id=entity, domain="context", state=str(value), state_value=float(value),
+            unit=metric.unit, friendly_name=f"{metric.name} ({source.provider})",
+            attributes={"source": source.key, "provider": source.provider}))
     return out

@@ -11,8 +11,10 @@ from ingestor.context.carbon import CarbonIntensity
 from ingestor.context.electricity import OctopusAgile
 from ingestor.context.model import Location, Source
 from ingestor.context.weather import OpenMeteoWeather, OpenWeatherMap
+from ingestor.record import CONTEXT_SOURCES
+from ingestor.settings import setting
 
-SOURCES = ("weather", "air_quality", "carbon_intensity", "electricity_price")
+SOURCES = CONTEXT_SOURCES
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,17 @@ def load() -> Settings:
         rate_per_min={name: config.env_float("OPENWEATHERMAP_RATE_PER_MIN", 60) if name == "weather" and owm
                       else 30.0 for name in sources},
     )
+
+
+@dataclass(frozen=True)
+class Enrichment:
+    """What weather-enrich attaches, and how long it reuses what it read from the shared cache."""
+
+    sources: tuple[str, ...] = setting("CONTEXT_SOURCES", ("weather", "air_quality"),
+                                       parse=lambda raw: tuple(n.strip() for n in raw.split(",") if n.strip()
+                                                               and n.strip() in SOURCES))
+    """CONTEXT_SOURCES; names context-poll does not know are left out (it reports them as problems)."""
+    cache_s: float = setting("ENRICH_CACHE_S", 5.0)
 
 
 def location(ha_config: dict[str, Any] | None) -> Location | None:

@@ -62,11 +62,7 @@ def view(settings: Settings, found: dict[str, Any], checked_at: str) -> dict[str
         "stream": _stream(stream) if stream is not None else None,
         "context": context,
         "archive": (archive_status or {}).get("config") if isinstance(archive_status, dict) else None,
-        "health": {"probe_timeout_s": settings.probe_timeout_s, "cache_s": settings.cache_s,
-                   "lag_pending": settings.lag_pending, "lag_stall_s": settings.lag_stall_s,
-                   "dlq_window_s": settings.dlq_window_s, "dlq_recent": settings.dlq_recent,
-                   "dlq_scan": settings.dlq_scan, "dlq_max_bytes": settings.dlq_max_bytes,
-                   "bridge_grace_s": settings.bridge_grace_s},
+        "health": settings.thresholds,
         "problems": [redaction.redact(p) for p in problems],
     }
     return masking.scrub(out)

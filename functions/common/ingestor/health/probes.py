@@ -17,7 +17,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerInfo
 from nats.js.errors import NotFoundError
 
-from ingestor import dlq
+from ingestor import subjects
 from ingestor.health import deadletters, masking, rules
 from ingestor.health.gatewayclient import Gateway, HttpClient, TimedOut, Unreachable, basic_auth
 from ingestor.health.jetstream import JetStreamMonitor
@@ -25,6 +25,7 @@ from ingestor.health.model import Component
 from ingestor.health.runner import ProbeTimeout
 from ingestor.health.settings import Settings
 from ingestor.httpapi import iso
+from ingestor.store.protocol import EventStore
 
 OWN_CONSUMER_PREFIX = "health-"
 
@@ -50,7 +51,7 @@ class Deps:
         return Gateway(self.settings.gateway_url, self.http, self._gateway_auth) if self.settings.gateway_url else None
 
     @cached_property
-    def event_store(self) -> Any:
+    def event_store(self) -> EventStore:
         from ingestor import store
 
         return store.open_event_store(self.settings.store_url)
@@ -188,12 +189,12 @@ def webhooks(deps: Deps) -> Component:
 # -- NATS -----------------------------------------------------------------------------------------
 
 def consumer_row(info: ConsumerInfo) -> dict[str, Any]:
-    """A connector consumer as a pipeline stage; its name is `<function>--<subject>` (localfaas.connector)."""
+    """A connector consumer as a pipeline stage (its name: ingestor.subjects.durable_name)."""
     name = info.name
     config = info.config
     topic = config.filter_subject or ",".join(config.filter_subjects or [])
     delivered, floor = info.delivered, info.ack_floor
-    return {"function": name.split("--", 1)[0] if "--" in name else None, "topic": topic, "consumer": name,
+    return {"function": subjects.function_of(name), "topic": topic, "consumer": name,
             "pending": int(info.num_pending or 0), "ack_pending": int(info.num_ack_pending or 0),
             "redelivered": int(info.num_redelivered or 0),
             "delivered": int(delivered.consumer_seq) if delivered else 0,
@@ -202,7 +203,7 @@ def consumer_row(info: ConsumerInfo) -> dict[str, Any]:
 
 
 async def _nats_state(monitor: JetStreamMonitor, js: JetStreamContext) -> dict[str, Any]:
-    stream, dlq_total = await monitor.stream_state(js, dlq.SUBJECT)
+    stream, dlq_total = await monitor.stream_state(js, subjects.DLQ)
     consumers = [consumer_row(i) for i in await monitor.consumers(js) if not i.name.startswith(OWN_CONSUMER_PREFIX)]
     return {"stream": stream, "dlq_total": dlq_total, "consumers": sorted(consumers, key=lambda r: r["consumer"])}
 
@@ -239,14 +240,14 @@ def dead_letters(deps: Deps, scan: int, window_only: bool) -> dict[str, Any]:
 
     async def work(js: JetStreamContext) -> dict[str, Any]:
         started = time.monotonic()
-        _, total = await deps.monitor.stream_state(js, dlq.SUBJECT)
+        _, total = await deps.monitor.stream_state(js, subjects.DLQ)
         since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=settings.dlq_window_s)
-        in_window = await deps.monitor.count_since(js, dlq.SUBJECT, since) if total else 0
+        in_window = await deps.monitor.count_since(js, subjects.DLQ, since) if total else 0
         wanted = min(scan, in_window) if window_only else scan
         counts = {"total": total, "in_window": in_window}
         try:
             read = await asyncio.wait_for(
-                deps.monitor.last_messages(js, dlq.SUBJECT, total, wanted, (since, in_window), settings.dlq_max_bytes),
+                deps.monitor.last_messages(js, subjects.DLQ, total, wanted, (since, in_window), settings.dlq_max_bytes),
                 max(budget - (time.monotonic() - started) - 0.25, 0.1))
         except Exception as exc:  # noqa: BLE001 - any NATS error or the deadline: the counts still stand
             return {**counts, **deadletters.summarise([], 0), "limited": False, "unread": problem(exc)}

@@ -4,50 +4,52 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingestor import config, metadata, store, streams
+from ingestor import config, metadata, settings, store, subjects
+from ingestor.settings import setting
+
+
+def _url(raw: str) -> str | None:
+    return raw.rstrip("/") or None
 
 
 @dataclass(frozen=True)
 class Settings:
-    gateway_url: str | None
-    bridge_url: str | None
-    nats_url: str
-    store_url: str
-    metadata_url: str
-    connector_metrics_url: str | None
-    stream: str = streams.HA_STREAM
-    probe_timeout_s: float = 2.0
-    cache_s: float = 2.0
-    lag_pending: int = 10_000  # a consumer with more unprocessed messages than this is degraded
-    lag_stall_s: float = 300.0  # pending > 0 and no ack for this long: degraded
-    dlq_window_s: float = 3600.0  # dead letters younger than this make the system degraded
-    dlq_recent: int = 50
-    dlq_scan: int = 1000
-    dlq_max_bytes: int = 16 * 1024 * 1024  # what one look at the dead letters may read
-    bridge_grace_s: float = 60.0  # disconnected from HA shorter than this: reconnecting (degraded)
-    webhook_backlog_age_s: float = 300.0  # a webhook's oldest undelivered event older than this: degraded
-    webhook_backlog: int = 10_000  # more undelivered deliveries of one webhook than this: degraded
+    gateway_url: str | None = setting("GATEWAY_URL", parse=_url)
+    bridge_url: str | None = setting("BRIDGE_URL", parse=_url)
+    nats_url: str = setting("NATS_URL", "nats://127.0.0.1:4222")
+    store_url: str = ""
+    metadata_url: str = ""
+    connector_metrics_url: str | None = None
+    """CONNECTOR_METRICS_URL, else the gateway's /metrics (the local runtime's connector)."""
+    stream: str = subjects.STREAM
+    probe_timeout_s: float = setting("HEALTH_PROBE_TIMEOUT_S", 2.0)
+    cache_s: float = setting("HEALTH_CACHE_S", 2.0)
+    lag_pending: int = setting("HEALTH_LAG_PENDING", 10_000)
+    """A consumer with more unprocessed messages than this is degraded."""
+    lag_stall_s: float = setting("HEALTH_LAG_STALL_S", 300.0)
+    """Pending > 0 and no ack for this long: degraded."""
+    dlq_window_s: float = setting("HEALTH_DLQ_WINDOW_S", 3600.0)
+    """Dead letters younger than this make the system degraded."""
+    dlq_recent: int = setting("HEALTH_DLQ_RECENT", 50)
+    dlq_scan: int = setting("HEALTH_DLQ_SCAN", 1000)
+    dlq_max_bytes: int = setting("HEALTH_DLQ_MAX_BYTES", 16 * 1024 * 1024)
+    """What one look at the dead letters may read."""
+    bridge_grace_s: float = setting("HEALTH_BRIDGE_GRACE_S", 60.0)
+    """Disconnected from HA shorter than this: reconnecting (degraded)."""
+    webhook_backlog_age_s: float = setting("HEALTH_WEBHOOK_BACKLOG_AGE_S", 300.0)
+    """A webhook's oldest undelivered event older than this: degraded."""
+    webhook_backlog: int = setting("HEALTH_WEBHOOK_BACKLOG", 10_000)
+    """More undelivered deliveries of one webhook than this: degraded."""
 
-    @classmethod
-    def load(cls) -> Settings:
-        gateway = (config.env_str("GATEWAY_URL") or "").rstrip("/") or None
-        connector_metrics = config.env_str("CONNECTOR_METRICS_URL") or (f"{gateway}/metrics" if gateway else None)
-        return cls(
-            gateway_url=gateway,
-            bridge_url=(config.env_str("BRIDGE_URL") or "").rstrip("/") or None,
-            nats_url=config.env_str("NATS_URL", "nats://127.0.0.1:4222") or "",
-            store_url=store.default_url(),
-            metadata_url=metadata.default_url(),
-            connector_metrics_url=connector_metrics,
-            probe_timeout_s=config.env_float("HEALTH_PROBE_TIMEOUT_S", 2.0),
-            cache_s=config.env_float("HEALTH_CACHE_S", 2.0),
-            lag_pending=config.env_int("HEALTH_LAG_PENDING", 10_000),
-            lag_stall_s=config.env_float("HEALTH_LAG_STALL_S", 300.0),
-            dlq_window_s=config.env_float("HEALTH_DLQ_WINDOW_S", 3600.0),
-            dlq_recent=config.env_int("HEALTH_DLQ_RECENT", 50),
-            dlq_scan=config.env_int("HEALTH_DLQ_SCAN", 1000),
-            dlq_max_bytes=config.env_int("HEALTH_DLQ_MAX_BYTES", 16 * 1024 * 1024),
-            bridge_grace_s=config.env_float("HEALTH_BRIDGE_GRACE_S", 60.0),
-            webhook_backlog_age_s=config.env_float("HEALTH_WEBHOOK_BACKLOG_AGE_S", 300.0),
-            webhook_backlog=config.env_int("HEALTH_WEBHOOK_BACKLOG", 10_000),
-        )
+    @property
+    def thresholds(self) -> dict[str, object]:
+        """What GET /config shows of the rules (docs/health.md)."""
+        return {name: value for name, value in settings.describe(self).items()
+                if not name.endswith("_url") and name != "stream"}
+
+
+def load() -> Settings:
+    gateway = _url(config.env_str("GATEWAY_URL") or "")
+    return settings.load(Settings, store_url=store.default_url(), metadata_url=metadata.default_url(),
+                         connector_metrics_url=config.env_str("CONNECTOR_METRICS_URL")
+                         or (f"{gateway}/metrics" if gateway else None))

@@ -12,14 +12,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
-from ingestor import config, metrics
+from ingestor import metrics, settings
 from ingestor.metadata.registry import MetadataDB
 from ingestor.metadata.schema import devices, entities
+from ingestor.settings import setting
 
 log = logging.getLogger(__name__)
 _refresh_failures = metrics.counter("metadata_refresh_failures_total", "Failed reloads of the entity directory")
@@ -32,11 +34,20 @@ class Placement(NamedTuple):
     device_model: str | None
 
 
+@dataclass(frozen=True)
+class Refresh:
+    ttl_s: float = setting("METADATA_REFRESH_S", 30.0)
+    """How old the directory may be before it is read again."""
+    miss_reload_s: float = setting("METADATA_MISS_RELOAD_S", 1.0)
+    """An entity it does not know reloads it sooner, but not more often than this."""
+
+
 class Directory:
     def __init__(self, db: MetadataDB, ttl_s: float | None = None) -> None:
+        refresh = settings.load(Refresh) if ttl_s is None else settings.load(Refresh, ttl_s=ttl_s)
         self.db = db
-        self.ttl_s = config.env_float("METADATA_REFRESH_S", 30) if ttl_s is None else ttl_s
-        self.miss_reload_s = min(self.ttl_s, config.env_float("METADATA_MISS_RELOAD_S", 1))
+        self.ttl_s = refresh.ttl_s
+        self.miss_reload_s = min(self.ttl_s, refresh.miss_reload_s)
         self._places: dict[str, Placement] = {}
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()

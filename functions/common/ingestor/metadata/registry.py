@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ingestor import jsoncodec
+from ingestor.errors import Invalid
 from ingestor.metadata.schema import MIGRATIONS, areas, devices, entities, registry_parts, settings
 from ingestor.store.migrate import upgrade
 from ingestor.store.model import StoreError, StoreUnavailable
@@ -24,6 +25,14 @@ from ingestor.timeutil import format_timestamp
 TYPES = ("config", "areas", "devices", "entities", "states")
 _ID = {"areas": "area_id", "devices": "id", "entities": "entity_id", "states": "entity_id"}
 MAX_PARTS = 10_000  # a snapshot's parts: an Integer column, and far more than any home needs
+
+
+def check(part: Any) -> dict[str, Any]:
+    """metadata-sync's stage check: the part, or Invalid naming what the metadata DB could not store."""
+    reason = problem(part)
+    if reason:
+        raise Invalid(reason)
+    return part
 
 
 def problem(part: Any) -> str | None:
@@ -148,7 +157,8 @@ class MetadataDB:
                 for snapshot_id in {p["snapshot_id"] for p in parts}:
                     self._finish_if_complete(conn, snapshot_id, now)
         except OperationalError as exc:
-            raise StoreUnavailable(f"metadata DB unavailable: {type(exc.orig).__name__}") from exc
+            raise StoreUnavailable(f"metadata DB unavailable: {type(exc.orig).__name__}",
+                                   code="metadata_unavailable") from exc
         except DBAPIError as exc:
             raise StoreError(f"metadata DB refused the update: {type(exc.orig).__name__}") from exc
 

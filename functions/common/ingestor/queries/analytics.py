@@ -24,6 +24,7 @@ from typing import Any
 from ingestor.httpapi import iso
 from ingestor.queries.params import Range, bucket_starts
 from ingestor.store.model import EventFilter
+from ingestor.store.protocol import EventStore
 from ingestor.store.timerange import to_micros
 from ingestor.timeutil import parse_timestamp
 
@@ -37,7 +38,7 @@ TRANSITION_LIMIT = 10_000  # unavailable starts and ends read at most, each
 PAGE = 1000
 
 
-def areas(store: Any, f: EventFilter, r: Range, bucket_s: int, names: dict[str, str | None]) -> dict[str, Any]:
+def areas(store: EventStore, f: EventFilter, r: Range, bucket_s: int, names: dict[str, str | None]) -> dict[str, Any]:
     starts = bucket_starts(r, bucket_s)
     index = {to_micros(t): i for i, t in enumerate(starts)}
     per_area: dict[str | None, dict[int, int]] = defaultdict(dict)
@@ -53,7 +54,7 @@ def areas(store: Any, f: EventFilter, r: Range, bucket_s: int, names: dict[str, 
             "buckets": [iso(t) for t in starts], "cells": cells}
 
 
-def durations(store: Any, f: EventFilter, r: Range, limit: int, anomaly_limit: int) -> dict[str, Any]:
+def durations(store: EventStore, f: EventFilter, r: Range, limit: int, anomaly_limit: int) -> dict[str, Any]:
     items = [{"entity_id": s.entity_id, "state": s.state, "count": s.count, "mean_s": s.mean, "min_s": s.min,
               "max_s": s.max, "total_s": s.total} for s in store.durations(f, limit)]
     samples = store.duration_samples(f, SAMPLE_LIMIT)
@@ -84,7 +85,7 @@ def durations(store: Any, f: EventFilter, r: Range, limit: int, anomaly_limit: i
                                     "too_short_below x median or longer than too_long_above x median"}}
 
 
-def _events(store: Any, f: EventFilter) -> tuple[list[dict[str, Any]], bool]:
+def _events(store: EventStore, f: EventFilter) -> tuple[list[dict[str, Any]], bool]:
     """Matching events, newest first, at most TRANSITION_LIMIT (and whether there were more)."""
     out: list[dict[str, Any]] = []
     cursor = None
@@ -107,7 +108,7 @@ def _merge(intervals: list[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.da
     return merged
 
 
-def unavailable(store: Any, f: EventFilter, r: Range, until: dt.datetime,
+def unavailable(store: EventStore, f: EventFilter, r: Range, until: dt.datetime,
                 devices_of: dict[str, str]) -> tuple[dict[str, list[tuple[dt.datetime, dt.datetime]]], bool]:
     """Merged unavailable intervals per device_id."""
     went, more_went = _events(store, dataclasses.replace(f, state=UNAVAILABLE))
@@ -139,7 +140,7 @@ def unavailable(store: Any, f: EventFilter, r: Range, until: dt.datetime,
     return {device: _merge(spans) for device, spans in per_device.items()}, more_went or more_came
 
 
-def reliability(store: Any, f: EventFilter, r: Range, now: dt.datetime, devices: dict[str, dict[str, Any]],
+def reliability(store: EventStore, f: EventFilter, r: Range, now: dt.datetime, devices: dict[str, dict[str, Any]],
                 devices_of: dict[str, str], limit: int) -> dict[str, Any]:
     until = min(r.end, now)
     span_s = max((until - r.start).total_seconds(), 1e-9)

@@ -12,9 +12,9 @@ from sqlalchemy import ColumnElement, func, or_, select, tuple_
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ingestor.cursors import Keyset
+from ingestor.errors import NotFound
 from ingestor.metadata.registry import MetadataDB
 from ingestor.metadata.schema import areas, devices, entities
-from ingestor.responses import HTTPError
 from ingestor.store.model import StoreError, StoreUnavailable
 
 d, e, a = devices.c, entities.c, areas.c
@@ -103,7 +103,7 @@ def _entity(row: Any) -> dict[str, Any]:
 def get_device(db: MetadataDB, device_id: str) -> dict[str, Any]:
     rows = _rows(db, _device_select().where(d.device_id == device_id))
     if not rows:
-        raise HTTPError(404, "not_found", f"no device {device_id!r} in the metadata DB")
+        raise NotFound(f"no device {device_id!r} in the metadata DB")
     out = _device(rows[0])
     out["entities"] = [_entity(r) for r in _rows(db, _entity_select().where(e.device_id == device_id)
                                                  .order_by(e.entity_id))]

@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ingestor.errors import NotFound
 from ingestor.httpapi import iso
 from ingestor.queries.params import Range
 from ingestor.queries.stats import point
-from ingestor.responses import HTTPError
 from ingestor.store.model import EventFilter
+from ingestor.store.protocol import EventStore
 from ingestor.timeutil import parse_timestamp
 
 NOT_VALUES = {"unavailable", "unknown", "", None}
@@ -44,14 +45,14 @@ def timeline(events: list[dict[str, Any]], r: Range, until: dt.datetime, complet
             for s, e, state in segments]
 
 
-def history(store: Any, meta: dict[str, Any] | None, entity_id: str, r: Range, limit: int, bucket_s: int,
+def history(store: EventStore, meta: dict[str, Any] | None, entity_id: str, r: Range, limit: int, bucket_s: int,
             now: dt.datetime) -> dict[str, Any]:
     page = store.query(EventFilter(start=r.start, end=r.end, entity_id=entity_id, event_type="state_changed"),
                        limit=limit)
     events = list(reversed(page.items))
     series = store.series(entity_id, r.start, r.end, bucket_s)
     if not events and not series and meta is None and not store.query(EventFilter(entity_id=entity_id), 1).items:
-        raise HTTPError(404, "not_found", f"no entity {entity_id!r}: not in the metadata DB and no stored event")
+        raise NotFound(f"no entity {entity_id!r}: not in the metadata DB and no stored event")
     values = [ev.get("state") for ev in events if ev.get("state") not in NOT_VALUES]
     newest = events[-1] if events else {}
     return {

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingestor.cursors import MAX_CURSOR, Keyset
+from ingestor.errors import Invalid
 from ingestor.httpapi import Param
-from ingestor.responses import BadRequest
 from ingestor.store.cursor import EVENTS
 from ingestor.store.model import EventFilter
 
@@ -72,7 +72,7 @@ def time_range(p: dict[str, Any], now: dt.datetime) -> Range:
     first = min(max(p.get("start") or EARLIEST, EARLIEST), LATEST)
     last = min(max(p.get("end") or now, EARLIEST), LATEST)
     if last <= first:
-        raise BadRequest(f"end: must be after start ({first.isoformat()})", code="bad_parameter")
+        raise Invalid(f"end: must be after start ({first.isoformat()})", code="bad_parameter")
     return Range(first, last)
 
 
@@ -91,7 +91,7 @@ def bucket_seconds(name: str | None, r: Range, preferred: str | None = None) -> 
         seconds = BUCKETS[name]
         points = _points(r, seconds)
         if points > MAX_POINTS:
-            raise BadRequest(f"bucket: {name} over this range gives {points} buckets, at most {MAX_POINTS}; "
+            raise Invalid(f"bucket: {name} over this range gives {points} buckets, at most {MAX_POINTS}; "
                              "use a coarser bucket or a shorter range", code="bad_parameter")
         return seconds
     if preferred is not None and _points(r, BUCKETS[preferred]) <= MAX_POINTS:

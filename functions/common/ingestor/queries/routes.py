@@ -11,10 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ingestor import config, metadata, store
+from ingestor.errors import Invalid
 from ingestor.httpapi import Api, Param, Request, Route
 from ingestor.queries import analytics, catalog, events, history, params, schemas, stats, trace
 from ingestor.queries.sources import event_store, metadata_db, now
-from ingestor.responses import BadRequest
 from ingestor.sports.routes import routes as sports_routes
 from ingestor.store.model import EventFilter
 from ingestor.store.sqlengine import safe_url
@@ -29,7 +29,7 @@ def guarded(fn: Handler) -> Handler:
         try:
             return fn(req)
         except ValueError as exc:
-            raise BadRequest(str(exc), code="bad_parameter") from None
+            raise Invalid(str(exc), code="bad_parameter") from None
     return run
 
 

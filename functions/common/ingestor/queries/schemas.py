@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ingestor import record
+
 S = {"type": "string"}
 S_NULL = {"type": "string", "nullable": True}
 TIME = {"type": "string", "description": "ISO 8601 UTC"}
@@ -37,17 +39,28 @@ def page(item: dict[str, Any]) -> dict[str, Any]:
     return obj(["items", "next_cursor"], items=array(item), next_cursor=S_NULL)
 
 
-EVENT = obj(
-    ["event_id", "event_type", "time_fired", "context"],
-    event_id=S, event_type=S, time_fired=TIME, origin=S_NULL, entity_id=S_NULL, domain=S_NULL, state=S_NULL,
-    old_state=S_NULL, state_value=N_NULL, unit=S_NULL, device_class=S_NULL, friendly_name=S_NULL,
-    attributes={"type": "object", "nullable": True, "additionalProperties": True},
-    duration_in_state=N_NULL,
-    context=obj([], id=S_NULL, parent_id=S_NULL, user_id=S_NULL),
-    device_id=S_NULL, area_id=S_NULL, device_manufacturer=S_NULL, device_model=S_NULL,
-    weather={"type": "object", "nullable": True, "additionalProperties": True},
-    data={"nullable": True, "description": "payload of non-state events (any JSON)"},
-)
+OBJECT_NULL = {"type": "object", "nullable": True, "additionalProperties": True}
+
+
+def _record_field(name: str) -> dict[str, Any]:
+    """A field of the event record (ingestor.record) as a stored event carries it."""
+    if name in ("event_id", "event_type"):
+        return S
+    if name == "time_fired":
+        return TIME
+    if name == "context":
+        return obj([], **dict.fromkeys(record.CONTEXT_KEYS, S_NULL))
+    if name == "data":
+        return {"nullable": True, "description": "payload of non-state events (any JSON)"}
+    if name in record.TEXT_FIELDS:
+        return S_NULL
+    if name in record.NUMBER_FIELDS:
+        return N_NULL
+    return OBJECT_NULL  # attributes and the context sources' values
+
+
+EVENT = obj(["event_id", "event_type", "time_fired", "context"],
+            **{name: _record_field(name) for name in (*record.FIELDS, *record.OPTIONAL_FIELDS)})
 POINT = obj(["t", "count", "mean", "min", "max"], t=TIME, count=INT, mean=N_NULL, min=N_NULL, max=N_NULL)
 COUNT = obj(["key", "count"], key=S_NULL, count=INT)
 NODE = obj(["context_id", "parent_id", "events", "children"], context_id=S, parent_id=S_NULL,

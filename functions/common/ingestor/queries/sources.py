@@ -9,24 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from typing import Any
 
 from ingestor import config, metadata, store
 from ingestor.metadata.registry import MetadataDB
+from ingestor.store import EventStore
 
 
 @functools.cache
-def event_store() -> Any:
-    opened = store.open_event_store(store.default_url())
-    transport = getattr(opened, "transport", None)
-    if transport is not None and hasattr(transport, "timeout"):
-        transport.timeout = config.env_float("STORE_READ_TIMEOUT_S", 50)
-    return opened
+def event_store() -> EventStore:
+    return store.open_event_store(store.default_url(), read_timeout=config.env_float("STORE_READ_TIMEOUT_S", 50))
 
 
-@functools.cache
 def metadata_db() -> MetadataDB:
-    return MetadataDB(metadata.default_url())
+    return metadata.shared()
 
 
 def now() -> dt.datetime:

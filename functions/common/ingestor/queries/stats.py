@@ -8,15 +8,16 @@ from typing import Any
 from ingestor.httpapi import iso
 from ingestor.queries.params import Range
 from ingestor.store.model import Bucket, EventFilter
+from ingestor.store.protocol import EventStore
 
 GROUP_LIMIT = 20
 
 
-def _counts(store: Any, f: EventFilter, by: str, limit: int) -> list[dict[str, Any]]:
+def _counts(store: EventStore, f: EventFilter, by: str, limit: int) -> list[dict[str, Any]]:
     return [{"key": key or None, "count": n} for key, n in store.counts(f, by, limit)]
 
 
-def summary(store: Any, f: EventFilter, r: Range, top: int) -> dict[str, Any]:
+def summary(store: EventStore, f: EventFilter, r: Range, top: int) -> dict[str, Any]:
     total = store.count(f)
     return {"start": iso(r.start), "end": iso(r.end), "total": total,
             "rate_per_min": round(total / (r.seconds / 60), 6),
@@ -36,6 +37,6 @@ def _only_entity(f: EventFilter) -> bool:
     return f.entity_id is not None and rest == EventFilter()
 
 
-def trend(store: Any, f: EventFilter, r: Range, bucket_s: int) -> dict[str, Any]:
+def trend(store: EventStore, f: EventFilter, r: Range, bucket_s: int) -> dict[str, Any]:
     buckets = store.series(f.entity_id, r.start, r.end, bucket_s) if _only_entity(f) else store.buckets(f, bucket_s)
     return {"start": iso(r.start), "end": iso(r.end), "bucket_s": bucket_s, "points": [point(b) for b in buckets]}

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingestor.responses import HTTPError
+from ingestor.errors import NotFound
+from ingestor.store.protocol import EventStore
 
 MAX_EVENTS = 500
 MAX_NODES = 200
@@ -32,7 +33,7 @@ class Node:
 
 @dataclass
 class Walk:
-    store: Any
+    store: EventStore
     events: int = 0
     nodes: int = 0
     truncated: bool = False
@@ -87,7 +88,7 @@ def _down(walk: Walk, root: Node, depth: int) -> int:
     return reached
 
 
-def trace(store: Any, context_id: str, depth: int, direction: str) -> dict[str, Any]:
+def trace(store: EventStore, context_id: str, depth: int, direction: str) -> dict[str, Any]:
     walk = Walk(store)
     start = walk.node(context_id, store.by_context(context_id))
     root, chain, up = start, [start], 0
@@ -106,7 +107,7 @@ def trace(store: Any, context_id: str, depth: int, direction: str) -> dict[str, 
     elif direction == "both":
         down = _down_both(walk, chain, depth)
     if not start.events and not start.children and (direction != "up" or not store.by_parent(context_id)):
-        raise HTTPError(404, "not_found", f"no stored event has context {context_id!r} or names it as parent")
+        raise NotFound(f"no stored event has context {context_id!r} or names it as parent")
     return {"context_id": context_id, "root": root.shape(), "depth": depth, "truncated": walk.truncated,
             "event_count": walk.events, "node_count": walk.nodes, "levels_up": up, "levels_down": down}
 

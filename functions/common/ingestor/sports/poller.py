@@ -25,7 +25,7 @@ from typing import Any
 
 import requests
 
-from ingestor import metrics
+from ingestor import metrics, subjects
 from ingestor.context.resilience import CircuitBreaker, TokenBucket
 from ingestor.sports import detect, espn, samples
 from ingestor.sports.model import Game
@@ -38,7 +38,6 @@ _polls = metrics.counter("sports_polls_total", "Scoreboard polls, by outcome", [
 _errors = metrics.counter("sports_errors_total", "Scoreboard fetches that failed", ["league"])
 _events = metrics.counter("sports_game_events_total", "Game events published", ["league", "event_type"])
 
-EVENTS_SUBJECT = "sports.events"
 Publish = Callable[[str, str, list[dict[str, Any]]], None]  # subject, batch id, records
 
 
@@ -215,11 +214,11 @@ class SportsPoller:
             if change.point and game.status in ("live", "final"):
                 points += samples.records(game, now)
         if events:
-            self.publish(EVENTS_SUBJECT, batch_id("sports-", events), events)
+            self.publish(subjects.SPORTS_EVENTS, batch_id("sports-", events), events)
             for e in events:
                 _events.labels(e["league"], e["event_type"]).inc()
         if points:
-            self.publish(samples.SUBJECT, batch_id("sports-scores-", points), points)
+            self.publish(subjects.CONTEXT_SAMPLES, batch_id("sports-scores-", points), points)
         for game, before, point in plans:
             if not self.repo.record(game, before, now, point):
                 log.info("game changed by another poll; its events were published there",

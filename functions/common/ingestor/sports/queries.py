@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from ingestor.responses import HTTPError
+from ingestor.errors import NotFound
 from ingestor.sports.model import Game
 from ingestor.sports.repository import GamesRepository
 from ingestor.timeutil import format_timestamp, parse_timestamp
@@ -150,13 +150,13 @@ def games(repo: GamesRepository, team: str | None, league: str | None, status: s
 def game(repo: GamesRepository, game_id: str) -> dict[str, Any]:
     found = repo.game(game_id)
     if found is None:
-        raise HTTPError(404, "not_found", f"no game {game_id!r}")
+        raise NotFound(f"no game {game_id!r}")
     return found.api()
 
 
 def timeline(repo: GamesRepository, game_id: str) -> dict[str, Any]:
     found = repo.game(game_id)
     if found is None:
-        raise HTTPError(404, "not_found", f"no game {game_id!r}")
+        raise NotFound(f"no game {game_id!r}")
     return {"game_id": found.game_id, "league": found.league, "home": found.home.api(), "away": found.away.api(),
             "status": found.status, "points": repo.timeline(game_id)}

@@ -1,19 +1,19 @@
-"""Observed scores as series samples on `ha.context.samples`, which `write` stores like any context value:
-entity `sports.<league>_<game_id>_home_score` / `_away_score`, numeric state_value, charted beside HA sensors."""
+"""Observed scores as series samples on ha.context.samples (subjects.CONTEXT_SAMPLES), which `write` stores like any
+context value: entity `sports.<league>_<game_id>_home_score` / `_away_score`, numeric state_value, charted beside
+HA sensors."""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
-from ingestor.context.samples import SUBJECT
+from ingestor import record
+from ingestor.record import EventRecord
 from ingestor.sports.model import Game
 
 EVENT_TYPE = "sports_score"
-__all__ = ["EVENT_TYPE", "SUBJECT", "records"]
 
 
-def records(game: Game, time_fired: str) -> list[dict[str, Any]]:
+def records(game: Game, time_fired: str) -> list[EventRecord]:
     """Ids hash the game, side, status and both scores: observing the same score again stores nothing new."""
     out = []
     for side_name, side in (("home", game.home), ("away", game.away)):
@@ -21,15 +21,10 @@ def records(game: Game, time_fired: str) -> list[dict[str, Any]]:
             continue
         entity = f"sports.{game.league}_{game.game_id}_{side_name}_score"
         key = f"{entity}|{game.status}|{game.home.score}|{game.away.score}"
-        out.append({
-            "event_id": hashlib.blake2b(key.encode(), digest_size=16).hexdigest(),
-            "event_type": EVENT_TYPE, "time_fired": time_fired, "origin": "LOCAL", "entity_id": entity,
-            "domain": "sports", "state": str(side.score), "old_state": None, "state_value": float(side.score),
-            "unit": None, "device_class": None, "friendly_name": f"{side.abbreviation} score ({game.name or ''})",
-            "attributes": {"league": game.league, "game_id": game.game_id, "team": side.abbreviation,
-                           "side": side_name, "status": game.status, "period": game.period, "clock": game.clock},
-            "duration_in_state": None, "context": {"id": None, "parent_id": None, "user_id": None},
-            "device_id": None, "area_id": None, "device_manufacturer": None, "device_model": None, "weather": None,
-            "data": None,
-        })
+        out.append(record.new(
+            hashlib.blake2b(key.encode(), digest_size=16).hexdigest(), EVENT_TYPE, time_fired, origin="LOCAL",
+            entity_id=entity, domain="sports", state=str(side.score), state_value=float(side.score),
+            friendly_name=f"{side.abbreviation} score ({game.name or ''})",
+            attributes={"league": game.league, "game_id": game.game_id, "team": side.abbreviation,
+                        "side": side_name, "status": game.status, "period": game.period, "clock": game.clock}))
     return out

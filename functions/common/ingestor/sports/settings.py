@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
-from ingestor import config
+from ingestor import config, settings
+from ingestor.settings import setting
 from ingestor.sports.espn import PATHS
 
 
 @dataclass(frozen=True)
 class Settings:
-    teams: dict[str, frozenset[str]]  # league -> team abbreviations, upper case
-    problems: list[str]  # SPORTS_TEAMS entries that were ignored, and why
-    base_url: str
-    live_ttl_s: float
-    upcoming_ttl_s: float
-    upcoming_days: int
-    timeout_s: float
-    breaker_threshold: int
-    breaker_reset_s: float
-    rate_per_min: float
-    loop_s: float
+    teams: dict[str, frozenset[str]] = field(default_factory=dict)
+    """League -> team abbreviations, upper case (SPORTS_TEAMS, read by parse_teams)."""
+    problems: list[str] = field(default_factory=list)
+    """SPORTS_TEAMS entries that were ignored, and why."""
+    base_url: str = setting("ESPN_BASE_URL", "https://site.api.espn.com", parse=lambda raw: raw.rstrip("/"))
+    live_ttl_s: float = setting("SPORTS_LIVE_TTL_S", 15.0)
+    upcoming_ttl_s: float = setting("SPORTS_UPCOMING_TTL_S", 300.0)
+    upcoming_days: int = setting("SPORTS_UPCOMING_DAYS", 7)
+    timeout_s: float = setting("SPORTS_TIMEOUT_S", 3.0)
+    breaker_threshold: int = setting("SPORTS_BREAKER_THRESHOLD", 3)
+    breaker_reset_s: float = setting("SPORTS_BREAKER_RESET_S", 120.0)
+    rate_per_min: float = setting("SPORTS_RATE_PER_MIN", 30.0)
+    loop_s: float = setting("SPORTS_LIVE_LOOP_S", 48.0)
 
     @property
     def leagues(self) -> list[str]:
@@ -44,23 +46,4 @@ def parse_teams(entries: list[str]) -> tuple[dict[str, frozenset[str]], list[str
 
 def load() -> Settings:
     teams, problems = parse_teams(config.env_list("SPORTS_TEAMS", []))
-    return Settings(
-        teams=teams, problems=problems,
-        base_url=(config.env_str("ESPN_BASE_URL", "https://site.api.espn.com") or "").rstrip("/"),
-        live_ttl_s=config.env_float("SPORTS_LIVE_TTL_S", 15),
-        upcoming_ttl_s=config.env_float("SPORTS_UPCOMING_TTL_S", 300),
-        upcoming_days=config.env_int("SPORTS_UPCOMING_DAYS", 7),
-        timeout_s=config.env_float("SPORTS_TIMEOUT_S", 3),
-        breaker_threshold=config.env_int("SPORTS_BREAKER_THRESHOLD", 3),
-        breaker_reset_s=config.env_float("SPORTS_BREAKER_RESET_S", 120),
-        rate_per_min=config.env_float("SPORTS_RATE_PER_MIN", 30),
-        loop_s=config.env_float("SPORTS_LIVE_LOOP_S", 48),
-    )
-
-
-def describe(settings: Settings) -> dict[str, Any]:
-    return {"teams": {league: sorted(abbrs) for league, abbrs in settings.teams.items()},
-            "problems": settings.problems, "base_url": settings.base_url, "live_ttl_s": settings.live_ttl_s,
-            "upcoming_ttl_s": settings.upcoming_ttl_s, "upcoming_days": settings.upcoming_days,
-            "timeout_s": settings.timeout_s, "rate_per_min": settings.rate_per_min, "live_loop_s": settings.loop_s,
-            "breaker": {"threshold": settings.breaker_threshold, "reset_s": settings.breaker_reset_s}}
+    return settings.load(Settings, teams=teams, problems=problems)

@@ -1,13 +1,18 @@
-"""The event store: one interface, backends chosen by URL (sqlite:///, postgresql://, influxdb://)."""
+"""The event store: one interface (ingestor.store.protocol.EventStore), backends chosen by URL (sqlite:///,
+postgresql://, influxdb://)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ingestor import config
+from ingestor.store import retry
 from ingestor.store.model import StoreError, StoreUnavailable
+from ingestor.store.protocol import EventStore
 
-__all__ = ["StoreError", "StoreUnavailable", "open_event_store", "default_url"]
+__all__ = ["EventStore", "StoreError", "StoreUnavailable", "open_event_store", "default_url", "shared",
+           "write_batch", "health_report"]
 
 
 def default_url() -> str:
@@ -15,7 +20,9 @@ def default_url() -> str:
     return config.env_str("EVENT_STORE_URL") or f"sqlite:///{config.env_str('DATA_DIR', '.data')}/events.db"
 
 
-def open_event_store(url: str) -> Any:
+def open_event_store(url: str, *, read_timeout: float | None = None) -> EventStore:
+    """The store at `url`. `read_timeout`: how long a read may wait for InfluxDB's answer (default 10 s, what
+    the pipeline's retried writes want; the queries wait longer); the SQL engines take no such limit."""
     scheme = url.split(":", 1)[0].lower()
     if scheme.startswith("sqlite") or scheme.startswith("postgres"):
         from ingestor.store.sql import SqlEventStore
@@ -24,5 +31,22 @@ def open_event_store(url: str) -> Any:
     if scheme in ("influxdb", "influxdbs", "influxdb2", "influxdb2s"):
         from ingestor.store.influx import open_influx
 
-        return open_influx(url)
+        return open_influx(url, timeout=read_timeout)
     raise ValueError(f"unsupported event store URL scheme {scheme!r}: use sqlite:///, postgresql:// or influxdb://")
+
+
+@functools.cache
+def shared() -> EventStore:
+    """The process's event store at default_url(), opened once and kept across invocations."""
+    return open_event_store(default_url())
+
+
+def write_batch(batch_id: str, records: list[dict[str, Any]]) -> None:
+    """write's delivery: the batch into the shared store, retried while the store is briefly away."""
+    retry.write(shared(), records)
+
+
+def health_report() -> dict[str, Any]:
+    """A /_/health answer for a function that owns the shared store."""
+    state = shared().health()
+    return {"status": state.status, "store": state.backend, "latency_ms": state.latency_ms, "reason": state.reason}

@@ -57,7 +57,9 @@ _ha_refused = metrics.counter("store_ha_layout_refused_total",
 LAYOUTS = ("native", "homeassistant")
 
 
-def open_influx(url: str) -> InfluxEventStore:
+def open_influx(url: str, timeout: float | None = None) -> InfluxEventStore:
+    """`timeout`: seconds a request waits for InfluxDB's answer (None: the transport's 10 s)."""
+    waits = {} if timeout is None else {"timeout": timeout}
     parts = urlsplit(url)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     tls = query.get("tls", "0").lower() in ("1", "true") or parts.scheme.endswith("s")
@@ -73,10 +75,10 @@ def open_influx(url: str) -> InfluxEventStore:
         token = config.secret("influxdb-token", "INFLUXDB_TOKEN")
         if not token or "org" not in query:
             raise ValueError("influxdb2:// needs ?org= and the secret influxdb-token (or INFLUXDB_TOKEN)")
-        return InfluxEventStore(ClientTransport(base, query["org"], name, token, verify=verify), ha_layout=ha)
+        return InfluxEventStore(ClientTransport(base, query["org"], name, token, verify=verify, **waits), ha_layout=ha)
     password = unquote(parts.password) if parts.password else config.secret("influxdb-password", "INFLUXDB_PASSWORD")
     auth = (unquote(parts.username), password or "") if parts.username else None
-    transport = HttpTransport(base, name, query.get("rp"), auth=auth, verify=verify)
+    transport = HttpTransport(base, name, query.get("rp"), auth=auth, verify=verify, **waits)
     return InfluxEventStore(transport, create_database=True, ha_layout=ha)
 
 

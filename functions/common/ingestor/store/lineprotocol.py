@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from ingestor import jsoncodec
+from ingestor.record import FIELDS
 from ingestor.store.timerange import from_micros, to_micros
 from ingestor.timeutil import format_timestamp, parse_timestamp
 from ingestor.validation import EVENT_TYPE
@@ -22,7 +23,7 @@ FLOAT_FIELDS = ("state_value", "duration_in_state")
 JSON_FIELDS = ("attributes", "data")
 WEATHER_FLOATS = ("temperature", "humidity", "pressure", "wind_speed")
 WEATHER_STRINGS = ("condition", "fetched_at")
-KNOWN = set(TAGS) | set(STRING_FIELDS) | set(FLOAT_FIELDS) | set(JSON_FIELDS) | {"time_fired", "context", "weather"}
+KNOWN = frozenset(FIELDS)  # the other context sources go to the string field `extra`
 
 
 def _escape_tag(value: str) -> str:

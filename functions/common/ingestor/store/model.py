@@ -6,16 +6,22 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ingestor import errors
+
 GroupBy = Literal["domain", "event_type", "entity_id", "area_id", "device_id"]
 GROUPS: tuple[str, ...] = ("domain", "event_type", "entity_id", "area_id", "device_id")
 
 
-class StoreError(Exception):
+class StoreError(errors.Problem):
     """The store refused an operation: a bug or bad data, not worth retrying."""
 
+    default_code = "store_error"
 
-class StoreUnavailable(StoreError):
-    """The store cannot be reached right now; the caller should retry later (503)."""
+
+class StoreUnavailable(StoreError, errors.Unavailable):
+    """The store cannot be reached right now; the caller should retry later."""
+
+    default_code = "unavailable"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Writing to a store with retries for transient outages, then a 503 so the connector redelivers."""
+"""Writing to a store with retries for transient outages, then Unavailable so the connector redelivers."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from ingestor import metrics
-from ingestor.responses import BadRequest, Unavailable
+from ingestor.errors import Refused, Unavailable
 from ingestor.store.model import StoreError, StoreUnavailable
+from ingestor.store.protocol import EventStore
 
 _outcomes = metrics.counter("store_writes_total", "Batches written to the event store, by outcome", ["outcome"])
 _events = metrics.counter("store_events_written_total", "Events handed to the event store")
@@ -16,12 +17,12 @@ _events = metrics.counter("store_events_written_total", "Events handed to the ev
 
 @retry(retry=retry_if_exception_type(StoreUnavailable), stop=stop_after_attempt(3),
        wait=wait_exponential(multiplier=0.2, max=2), reraise=True)
-def _write(store: Any, records: list[dict[str, Any]]) -> None:
+def _write(store: EventStore, records: list[dict[str, Any]]) -> None:
     store.write(records)
 
 
-def write(store: Any, records: list[dict[str, Any]]) -> None:
-    """Write a batch: a store still down after three tries is a 503, a refusal a 422 (dead-lettered)."""
+def write(store: EventStore, records: list[dict[str, Any]]) -> None:
+    """Write a batch: a store still down after three tries is Unavailable, a refusal Refused (dead-lettered)."""
     try:
         _write(store, records)
     except StoreUnavailable as exc:
@@ -29,6 +30,6 @@ def write(store: Any, records: list[dict[str, Any]]) -> None:
         raise Unavailable(str(exc), code="store_unavailable") from None
     except StoreError as exc:
         _outcomes.labels("refused").inc()
-        raise BadRequest(str(exc), code="store_refused", status=422) from None
+        raise Refused(str(exc), code="store_refused") from None
     _outcomes.labels("written").inc()
     _events.inc(len(records))

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ingestor import jsoncodec
+from ingestor.record import FIELDS
 from ingestor.store import cursor as cursors
 from ingestor.store import series as series_
 from ingestor.store.migrate import upgrade
@@ -37,12 +38,8 @@ from ingestor.timeutil import format_timestamp, parse_timestamp
 ANALYZE_EVERY_S = 3600
 ANALYZE_EVERY_ROWS = 100_000
 _JSON_COLUMNS = ("attributes", "weather", "data")
-_RECORD_KEYS = {*_JSON_COLUMNS, "event_id", "event_type", "origin", "entity_id", "domain", "state", "old_state",
-                "state_value", "unit", "device_class", "friendly_name", "duration_in_state", "device_id", "area_id",
-                "device_manufacturer", "device_model", "time_fired", "context"}
-_PLAIN_COLUMNS = ("event_id", "event_type", "origin", "entity_id", "domain", "state", "old_state", "state_value",
-                  "unit", "device_class", "friendly_name", "duration_in_state", "device_id", "area_id",
-                  "device_manufacturer", "device_model")
+_RECORD_KEYS = frozenset(FIELDS)  # the other context sources go to the JSON column `extra`
+_PLAIN_COLUMNS = tuple(f for f in FIELDS if f not in (*_JSON_COLUMNS, "time_fired", "context"))
 
 
 def to_row(record: dict[str, Any]) -> dict[str, Any]:

@@ -45,7 +45,7 @@ events = Table(
     Column("device_model", Text),
     Column("weather", Text),  # JSON
     Column("data", Text),  # JSON
-    Column("extra", Text),  # JSON: keys later stages add beyond the record of docs/design.md
+    Column("extra", Text),  # JSON: the context sources beside weather (ingestor.record.OPTIONAL_FIELDS)
 )
 
 # Time-ordered scans per filter (recent events, entity history, charts), and the trace lookups.

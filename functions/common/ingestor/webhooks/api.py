@@ -12,12 +12,13 @@ import logging
 from typing import Any
 
 from ingestor import config, cursors, metadata
+from ingestor.errors import NotFound
 from ingestor.httpapi import Api, Param, Request, Route
-from ingestor.responses import HTTPError
+from ingestor.store.model import StoreError
 from ingestor.webhooks import filters, settings, validation
 from ingestor.webhooks.store import ID, OUTCOMES, Backlog, Webhook, WebhookStore
 
-log = logging.getLogger("webhooks")
+log = logging.getLogger(__name__)
 TAG = "webhooks"
 
 
@@ -57,7 +58,7 @@ def shape(hook: Webhook, backlog: Backlog | None = None) -> dict[str, Any]:
 def _found(webhook_id: str) -> Webhook:
     hook = store().get(webhook_id) if ID.fullmatch(webhook_id) else None
     if hook is None:
-        raise HTTPError(404, "not_found", f"no webhook {webhook_id!r}")
+        raise NotFound(f"no webhook {webhook_id!r}")
     return hook
 
 
@@ -203,3 +204,15 @@ ROUTES = [
 API = Api("HA Ingestor webhooks", "1.0", "Register webhooks that receive signed HA and sports events; see "
           "docs/webhooks.md for verifying signatures.", ROUTES,
           components={"Webhook": WEBHOOK, "Filters": FILTERS, "Attempt": ATTEMPT}, api_key=api_key)
+
+
+def start() -> None:
+    if not api_key():
+        log.warning("no webhooks-api-key secret configured: the webhooks admin API is open to anyone who can reach it")
+
+
+def health() -> dict[str, Any]:
+    try:
+        return {"status": "ok", "metadata_db_ms": round(store().ping(), 2)}
+    except StoreError as exc:
+        return {"status": "unhealthy", "reason": str(exc)}

@@ -21,15 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingestor import bus, dlq, envelope, jsoncodec, metrics
-from ingestor.responses import HTTPError
+from ingestor import bus, dlq, envelope, errors, jsoncodec, metrics, subjects
 from ingestor.store.model import StoreError
 from ingestor.webhooks import delivery, filters
 from ingestor.webhooks.queue import Delivery, DeliveryQueue, Finished, Result
 from ingestor.webhooks.settings import Settings
 from ingestor.webhooks.store import Webhook, WebhookStore, now_iso
 
-log = logging.getLogger("webhook-dispatch")
+log = logging.getLogger(__name__)
 STAGE = "webhook-dispatch"
 
 _events = metrics.counter("webhook_events_total", "Events seen by webhook-dispatch, by kind (ha, sports; ignored: "
@@ -41,8 +40,8 @@ _paused = metrics.gauge("webhooks_paused", "Webhooks paused after failing (their
 _pauses = metrics.counter("webhook_pauses_total", "Webhooks paused after failing")
 _resumes = metrics.counter("webhook_resumes_total", "Paused webhooks resumed by a successful delivery")
 _waiting = metrics.gauge("webhook_deliveries_waiting", "Deliveries not yet delivered, by state", ["state"])
-_published = metrics.counter("webhook_dead_letters_published_total", "Dead-lettered deliveries written to "
-                             "ha.events.dlq")
+_published = metrics.counter("webhook_dead_letters_published_total",
+                             f"Dead-lettered deliveries written to {subjects.DLQ}")
 
 
 def delivery_id(webhook_id: str, event_id: str) -> str:
@@ -58,7 +57,7 @@ def event_id_of(event: dict[str, Any], raw: bytes) -> str:
 
 
 def source_of(event: Any) -> str:
-    return "sports.events" if isinstance(event, dict) and filters.is_sports(event) else "ha.events.enriched"
+    return subjects.SPORTS_EVENTS if isinstance(event, dict) and filters.is_sports(event) else subjects.ENRICHED
 
 
 @dataclass
@@ -103,7 +102,7 @@ class Dispatcher:
 
     # a batch from the topic connector
 
-    def dispatch(self, events: list[Any], batch_id: str | None = None, source: str = "ha.events.enriched") -> Summary:
+    def dispatch(self, events: list[Any], batch_id: str | None = None, source: str = subjects.ENRICHED) -> Summary:
         """Record a delivery per matching (event, webhook) and make the first attempts, except to webhooks
         failing now: theirs are left to the sweeper, so a receiver that is down or hangs does not hold up
         the batch, nor the other webhooks. An event nested too deep (or that JSON cannot carry) is
@@ -150,9 +149,9 @@ class Dispatcher:
 
     def _reject(self, batch_id: str, source: str, rejected: list[dict[str, Any]]) -> None:
         """One dead letter for the batch's refused events, as every stage writes (NATS down: Unavailable)."""
-        dlq_id = f"{envelope.derive_id(batch_id, STAGE)}:dlq"
+        dlq_id = subjects.stage_dlq_id(envelope.derive_id(batch_id, STAGE))
         record = dlq.record(dlq_id, STAGE, source, rejected, max_bytes=self.nats.max_payload - bus.PAYLOAD_MARGIN)
-        self.nats.publish(dlq.SUBJECT, record, dlq_id)
+        self.nats.publish(subjects.DLQ, record, dlq_id)
         _events.labels("rejected").inc(len(rejected))
         log.warning("events dead-lettered", extra={"batch_id": batch_id, "events": len(rejected),
                                                    "reason": rejected[0]["reason"]})
@@ -232,9 +231,9 @@ class Dispatcher:
         try:
             for row in rows:
                 dlq_id = f"webhook:{row.delivery_id}"
-                self.nats.publish(dlq.SUBJECT, self._dead_letter(row), dlq_id)
+                self.nats.publish(subjects.DLQ, self._dead_letter(row), dlq_id)
                 sent.append(row.delivery_id)
-        except HTTPError as exc:  # Unavailable: NATS down; the rest wait in the metadata DB
+        except errors.Unavailable as exc:  # NATS down; the rest wait in the metadata DB
             if not self._dlq_failing:
                 self._dlq_failing = True
                 log.warning("dead letters cannot be published; they wait in the metadata DB",

@@ -6,7 +6,7 @@ import re
 import secrets
 from typing import Any
 
-from ingestor.responses import BadRequest
+from ingestor.errors import Invalid
 from ingestor.webhooks import filters, ssrf
 
 FIELDS = ("url", "name", "secret", "filters", "enabled")
@@ -15,8 +15,8 @@ SECRET_MIN, SECRET_MAX = 16, 256
 _SECRET = re.compile(r"^[\x21-\x7e]+$")
 
 
-def _bad(message: str, code: str = "invalid_field") -> BadRequest:
-    return BadRequest(message, code=code)
+def _bad(message: str, code: str = "invalid_field") -> Invalid:
+    return Invalid(message, code=code)
 
 
 def _object(body: Any) -> dict[str, Any]:

@@ -1,0 +1,245 @@
+"""The topic connector: JetStream subjects -> function invocations, at-least-once, nothing silent.
+
+For each function and each of its `topic` annotation's subjects there is a durable pull consumer
+(ingestor.subjects.durable_name). The message body is POSTed to the function through the gateway:
+  2xx -> ack
+  4xx -> dead-letter with the function's reason, then term
+  503/429, gateway unreachable -> nak, forever (a stage that is down only delays): while the function
+      stays unavailable its subscription takes one message at a time, spaced by the backoff (doubling up
+      to UNAVAILABLE_CAP_S), and back to full speed at the first answer, so the pipeline resumes within
+      seconds of a store coming back however long it was away
+  other 5xx, timeout -> nak with backoff; after `max-deliver` such failures, dead-letter, then term
+Per-function settings come from annotations: com.ha-ingestor.max-deliver (5),
+com.ha-ingestor.concurrency (4), com.ha-ingestor.timeout (30s), com.ha-ingestor.backoff (1s, doubling
+per failure up to a minute).
+
+An outage is logged once when it starts and once when it ends, however many retries it takes: a
+function that answers 503 (its store is down) or times out.
+
+It runs inside the local runtime, and alone beside a real OpenFaaS gateway (`python -m ha_connector`, see
+ha_connector.service: the gateway's basic auth, /health, /ready, /metrics, optionally the cron connector too),
+since it learns functions from the gateway's /system/functions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+import nats
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from ha_connector import catalog
+from ha_connector.catalog import FunctionInfo, duration, timeout_of
+from ha_connector.invoke import Outcome, Result, invoke
+from ingestor import dlq, metrics, streams, subjects
+from ingestor.bus import PAYLOAD_MARGIN
+from ingestor.outage import Outage
+
+log = logging.getLogger(__name__)
+_messages = metrics.counter("connector_messages_total", "Messages handled by the topic connector, by outcome",
+                            ["function", "topic", "outcome"])
+BACKOFF_CAP_S = 60.0
+UNAVAILABLE_CAP_S = 2.0
+"""The longest wait between two tries of an unavailable function: how long the pipeline may lag behind a
+dependency that came back."""
+
+
+def backoff(base: float, failures: int) -> float:
+    """base, 2·base, 4·base… capped at a minute."""
+    return min(base * 2 ** max(failures - 1, 0), BACKOFF_CAP_S)
+
+
+class Subscription:
+    """One durable consumer feeding one function."""
+
+    def __init__(self, connector: TopicConnector, fn: FunctionInfo, topic: str) -> None:
+        self.connector = connector
+        self.fn = fn
+        self.topic = topic
+        self.max_deliver = int(fn.setting("max-deliver", "5"))
+        self.concurrency = int(fn.setting("concurrency", "4"))
+        self.timeout = timeout_of(fn.annotations)
+        self.backoff_base = duration(fn.setting("backoff", "1s"))
+        self.failures: dict[int, int] = {}  # stream sequence -> failed attempts (not counting unavailable)
+        self.unavailable = 0  # answers "unavailable" in a row: while > 0, one message at a time, spaced
+        self.task: asyncio.Task[None] | None = None
+
+    def probe_delay(self) -> float:
+        """The wait before the next try of an unavailable function: the backoff, capped at UNAVAILABLE_CAP_S."""
+        return min(backoff(self.backoff_base, self.unavailable), UNAVAILABLE_CAP_S)
+
+    def count(self, outcome: str) -> None:
+        _messages.labels(self.fn.name, self.topic, outcome).inc()
+
+    async def run(self) -> None:
+        js = self.connector.js
+        sub = await js.pull_subscribe(
+            self.topic, durable=subjects.durable_name(self.fn.name, self.topic), stream=self.connector.stream,
+            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+                                  ack_wait=self.timeout + 30, max_deliver=-1,
+                                  max_ack_pending=max(self.concurrency * 4, 16)),
+        )
+        while True:
+            if self.unavailable:  # probing: one message, then wait; its answer ends the outage or extends it
+                await asyncio.sleep(self.probe_delay())
+            try:
+                msgs = await sub.fetch(1 if self.unavailable else self.concurrency, timeout=1)
+            except TimeoutError:
+                continue
+            except Exception as exc:  # connection trouble: nats-py reconnects; try again shortly
+                log.warning("fetch failed", extra={"function": self.fn.name, "topic": self.topic, "error": str(exc)})
+                await asyncio.sleep(1)
+                continue
+            for outcome in await asyncio.gather(*(self.handle(m) for m in msgs), return_exceptions=True):
+                if isinstance(outcome, Exception):  # ack/nak lost: JetStream redelivers after ack_wait
+                    log.warning("message not settled", extra={"function": self.fn.name, "error": repr(outcome)})
+
+    async def handle(self, msg: Msg) -> None:
+        seq = msg.metadata.sequence.stream
+        result = await invoke(self.connector.session, self.connector.gateway, self.fn.name, msg.data,
+                              timeout=self.timeout + 5, headers={"Content-Type": "application/json",
+                                                                 "X-Nats-Subject": msg.subject},
+                              key=self.connector.key)
+        outcome = result.outcome
+        outage = self.connector.outage(self.fn.name)
+        if outcome is Outcome.UNAVAILABLE or result.timed_out:
+            outage.failed(result.reason[:500])
+        else:
+            outage.recovered()
+        self.unavailable = self.unavailable + 1 if outcome is Outcome.UNAVAILABLE else 0
+        if outcome is Outcome.OK:
+            self.failures.pop(seq, None)
+            await msg.ack()
+            self.count("acked")
+        elif outcome is Outcome.BAD_INPUT:
+            await self.dead_letter(msg, result, "bad_input")
+            self.count("dlq_bad_input")
+        elif outcome is Outcome.UNAVAILABLE:  # back for a later probe
+            await msg.nak(delay=self.probe_delay())
+            self.count("unavailable")
+        else:
+            failed = self.failures[seq] = self.failures.get(seq, 0) + 1
+            if failed >= self.max_deliver:
+                await self.dead_letter(msg, result, "max_deliveries")
+                self.count("dlq_max_deliveries")
+            else:
+                await msg.nak(delay=backoff(self.backoff_base, failed))
+                self.count("retried")
+
+    async def dead_letter(self, msg: Msg, result: Result, kind: str) -> None:
+        """Publish the message with its reason to the DLQ (acknowledged), then term it."""
+        seq = msg.metadata.sequence.stream
+        dlq_id = subjects.connector_dlq_id(self.fn.name, msg.metadata.stream, seq)
+        entry = {"reason": result.reason, **dlq.payload_of(msg.data)}
+        room = self.connector.nc.max_payload - PAYLOAD_MARGIN if self.connector.nc else dlq.DEFAULT_MAX_BYTES
+        record = dlq.record(dlq_id, self.fn.name, msg.subject, [entry], max_bytes=room, kind=kind,
+                            status=result.status, deliveries=msg.metadata.num_delivered, stream_sequence=seq)
+        await self.connector.js.publish(subjects.DLQ, record, headers={"Nats-Msg-Id": dlq_id})
+        self.failures.pop(seq, None)
+        await msg.term()
+        log.warning("dead-lettered", extra={"function": self.fn.name, "topic": msg.subject, "kind": kind,
+                                            "status": result.status, "stream_sequence": seq})
+
+
+class TopicConnector:
+    def __init__(self, nats_url: str, gateway: str, stream: str = subjects.STREAM, refresh_s: float = 30,
+                 auth: aiohttp.BasicAuth | None = None, key: str | None = None) -> None:
+        self.nats_url = nats_url
+        self.gateway = gateway.rstrip("/")
+        self.stream = stream
+        self.refresh_s = refresh_s
+        self.auth = auth  # a real OpenFaaS gateway's basic auth, sent on /system/functions and invocations
+        self.key = key  # the connector-key every invocation is signed with (ingestor.signedcalls)
+        self.refresh_error: str | None = "not yet read"  # why the last read of /system/functions failed
+        self.nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.subscriptions: dict[tuple[str, str], Subscription] = {}
+        self._refresher: asyncio.Task[None] | None = None
+        self._outages: dict[str, Outage] = {}
+
+    def outage(self, function: str) -> Outage:
+        """The outage record of `function`: unavailable (503/429/401, gateway unreachable) or timing out."""
+        if function not in self._outages:
+            self._outages[function] = Outage(
+                log, "function unavailable or timing out; its messages wait and are retried",
+                "function answers again", function=function)
+        return self._outages[function]
+
+    @property
+    def js(self) -> JetStreamContext:
+        assert self._js is not None, "connector not started"
+        return self._js
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "connector not started"
+        return self._session
+
+    @property
+    def nats_connected(self) -> bool:
+        return self.nc is not None and self.nc.is_connected
+
+    async def start(self, require_gateway: bool = True) -> None:
+        """Connect and subscribe. Alone beside a gateway that is still starting (require_gateway=False),
+        a first read of /system/functions that fails is retried every few seconds instead of raised."""
+        self.nc = await nats.connect(self.nats_url, name="topic-connector", max_reconnect_attempts=-1,
+                                     reconnect_time_wait=0.5)
+        self._js = self.nc.jetstream(timeout=10)
+        await streams.ensure(self._js, streams.ha_stream())
+        self._session = aiohttp.ClientSession(auth=self.auth)
+        if require_gateway:
+            await self.refresh()
+        else:
+            await self._try_refresh()
+        self._refresher = asyncio.create_task(self._refresh_loop())
+
+    async def refresh(self) -> None:
+        """Subscribe functions that appeared on the gateway; stop those that went away."""
+        wanted = {(fn.name, topic): fn for fn in await catalog.functions(self.session, self.gateway)
+                  for topic in fn.topics if topic != subjects.CRON}
+        self.refresh_error = None
+        for key in set(self.subscriptions) - set(wanted):
+            task = self.subscriptions.pop(key).task
+            if task:
+                task.cancel()
+        for key, fn in wanted.items():
+            if key not in self.subscriptions:
+                sub = self.subscriptions[key] = Subscription(self, fn, key[1])
+                sub.task = asyncio.create_task(sub.run())
+                log.info("subscribed", extra={"function": fn.name, "topic": key[1]})
+
+    async def _try_refresh(self) -> None:
+        try:
+            await self.refresh()
+        except aiohttp.ClientResponseError as exc:
+            self.refresh_error = f"gateway answered {exc.status} on /system/functions"
+            hint = " (check basic-auth-user / basic-auth-password)" if exc.status == 401 else ""
+            log.warning(f"gateway refused the function list{hint}; keeping subscriptions",
+                        extra={"status": exc.status})
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self.refresh_error = f"gateway unreachable: {type(exc).__name__}"
+            log.warning("gateway unreachable; keeping subscriptions", extra={"error": str(exc)})
+
+    async def _refresh_loop(self) -> None:
+        while True:  # after a failure, look again soon: a gateway that is starting answers within seconds
+            await asyncio.sleep(self.refresh_s if self.refresh_error is None else min(self.refresh_s, 2.0))
+            await self._try_refresh()
+
+    async def stop(self) -> None:
+        tasks = [s.task for s in self.subscriptions.values() if s.task]
+        if self._refresher:
+            tasks.append(self._refresher)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._session:
+            await self._session.close()
+        if self.nc:
+            await self.nc.close()
+

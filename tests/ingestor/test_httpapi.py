@@ -1,0 +1,98 @@
+"""ingestor.httpapi: declared routes answer bad input with 400s and describe themselves in OpenAPI."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from ingestor import jsoncodec, responses
+from ingestor.errors import Invalid, Problem
+from ingestor.httpapi import Api, Param, Request, Route
+from ingestor.responses import HTTPError
+from ingestor.store.model import StoreError, StoreUnavailable
+
+
+def _echo(request: Request) -> dict[str, Any]:
+    return {key: str(value) for key, value in request.params.items()}
+
+
+API = Api("t", "1", "test", [
+    Route("GET", "/items", _echo, "list", params=(Param("limit", kind="integer", minimum=1, maximum=10, default=5),
+                                                   Param("start", kind="time", default="-1h"),
+                                                   Param("order", enum=("asc", "desc")))),
+    Route("GET", "/items/{item_id}", _echo, "one", params=(Param("item_id"),)),
+    Route("POST", "/items", lambda r: r.body, "create", body={"type": "object"}, status=201, needs_key=True),
+], api_key=lambda: "s3cret")
+
+
+def call(method: str, path: str, query: dict[str, str] | None = None, body: bytes = b"",
+         headers: dict[str, str] | None = None) -> dict[str, Any]:
+    event = SimpleNamespace(method=method, path=path, query=query or {}, body=body, headers=headers or {})
+    return API.handle(event)
+
+
+def status_of(method: str, path: str, **kwargs: Any) -> int:
+    try:
+        return call(method, path, **kwargs)["statusCode"]
+    except (Problem, HTTPError) as exc:  # what the template answers for it
+        return responses.status_of(exc)
+
+
+def test_defaults_fill_missing_parameters_and_relative_times_resolve() -> None:
+    body = jsoncodec.loads(call("GET", "/items")["body"])
+    assert body["limit"] == "5" and body["order"] == "None" and body["start"].startswith("20")
+
+
+def test_path_parameters_reach_the_handler() -> None:
+    assert jsoncodec.loads(call("GET", "/items/light.kitchen")["body"]) == {"item_id": "light.kitchen"}
+
+
+@pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": "abc"}, {"limit": "11"}, {"start": "yesterday"},
+                                   {"order": "sideways"}, {"order": "a\x00"}])
+def test_bad_parameter_values_are_400_naming_the_parameter(query: dict[str, str]) -> None:
+    with pytest.raises(Invalid) as caught:
+        call("GET", "/items", query)
+    assert responses.status_of(caught.value) == 400 and list(query)[0] in caught.value.message
+
+
+def test_unknown_paths_are_404_and_wrong_methods_405() -> None:
+    assert status_of("GET", "/nope") == 404
+    assert status_of("DELETE", "/items") == 405
+
+
+def test_routes_that_need_a_key_refuse_without_it_and_accept_either_header() -> None:
+    assert status_of("POST", "/items", body=b"{}") == 401
+    assert status_of("POST", "/items", body=b"{}", headers={"X-API-Key": "wrong"}) == 401
+    assert status_of("POST", "/items", body=b"{}", headers={"X-API-Key": "s3cret"}) == 201
+    assert status_of("POST", "/items", body=b"{}", headers={"Authorization": "Bearer s3cret"}) == 201
+
+
+def test_a_body_that_is_not_json_is_400() -> None:
+    assert status_of("POST", "/items", body=b"{nope", headers={"X-API-Key": "s3cret"}) == 400
+
+
+def test_the_openapi_document_lists_every_route_with_its_parameters() -> None:
+    doc = jsoncodec.loads(call("GET", "/openapi.json")["body"])
+    assert set(doc["paths"]) == {"/items", "/items/{item_id}", "/openapi.json"}
+    listed = {p["name"]: p for p in doc["paths"]["/items"]["get"]["parameters"]}
+    assert listed["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 10, "default": 5}
+    assert doc["paths"]["/items/{item_id}"]["get"]["parameters"][0]["in"] == "path"
+    assert doc["paths"]["/items"]["post"]["security"]
+
+
+def _store_down(_: Request) -> None:
+    raise StoreUnavailable("database at sqlite:///x unreachable")
+
+
+def _store_refuses(_: Request) -> None:
+    raise StoreError("no such column")
+
+
+def test_a_store_that_cannot_be_reached_is_503_and_one_that_refuses_is_500() -> None:
+    api = Api("t", "1", "", [Route("GET", "/down", _store_down, "down"), Route("GET", "/refuses", _store_refuses, "r")])
+    for path, status in (("/down", 503), ("/refuses", 500)):
+        with pytest.raises(StoreError) as caught:
+            api.handle(SimpleNamespace(method="GET", path=path, query={}, body=b"", headers={}))
+        assert responses.status_of(caught.value) == status

@@ -1,0 +1,36 @@
+"""ingestor.jsoncodec: the depth bound every stage applies, asked of orjson and exact at every limit."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from ingestor import jsoncodec
+
+
+def nested(levels: int, rng: random.Random, leaf: Any = 1) -> Any:
+    value = leaf
+    for _ in range(levels):
+        value = [value] if rng.random() < 0.5 else {"k": value}
+    return value
+
+
+@pytest.mark.parametrize("limit", [1, 4, 64, 128, 253, 254, 300])
+def test_the_depth_bound_is_exact_at_every_limit(limit: int) -> None:
+    rng = random.Random(limit)
+    for levels in (limit - 1, limit, limit + 1, 255, 1000):
+        value = nested(levels, rng)
+        assert jsoncodec.nested_deeper_than(value, limit) is (levels > limit), (levels, limit)
+
+
+def test_a_batch_is_bounded_by_its_deepest_event() -> None:
+    rng = random.Random(7)
+    batch = [nested(3, rng), nested(10, rng), nested(2, rng)]
+    assert not jsoncodec.nested_deeper_than(batch, 11) and jsoncodec.nested_deeper_than(batch, 10)
+
+
+def test_a_value_json_cannot_carry_is_measured_by_its_nesting_alone() -> None:
+    assert not jsoncodec.nested_deeper_than([[2**70]], 2)  # orjson cannot encode it; the walk still measures it
+    assert jsoncodec.nested_deeper_than([[{1, 2}]], 1)

@@ -1,0 +1,63 @@
+"""GET /entities/{entity_id}/history: the state timeline and numeric series of one entity."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tests.queries.conftest import Served
+from tests.queries.model import matching
+
+
+def window(api: Served) -> dict[str, str]:
+    return {"start": api.home.t0.isoformat(), "end": (api.home.t0 + dt.timedelta(days=2)).isoformat()}
+
+
+def test_a_numeric_sensor_has_a_timeline_and_a_series(api: Served) -> None:
+    body = api.ok("/entities/sensor.living_temperature/history", bucket="1h", **window(api))
+    changes = list(reversed(matching(api.home.records, api.home.t0, api.home.t0 + dt.timedelta(days=2),
+                                     entity_id="sensor.living_temperature")))
+    assert body["numeric"] is True and body["unit"] == "°C" and body["friendly_name"] == "Living Temperature"
+    assert [s["start"] for s in body["timeline"]] == [r["time_fired"] for r in changes]
+    assert [s["state"] for s in body["timeline"]] == [r["state"] for r in changes]
+    assert all(s["duration_s"] == 600 for s in body["timeline"][:-1])
+    assert body["timeline"][-1]["end"] == window(api)["end"].replace("+00:00", ".000000Z")
+    assert len(body["series"]) == 48 and sum(p["count"] for p in body["series"]) == len(changes)
+    assert body["bucket_s"] == 3600 and body["truncated"] is False
+
+
+def test_a_light_is_not_numeric_and_its_first_segment_starts_before_its_first_change(api: Served) -> None:
+    start = api.home.t0 + dt.timedelta(hours=1)
+    body = api.ok("/entities/light.kitchen/history", start=start.isoformat(), end=window(api)["end"])
+    assert body["numeric"] is False
+    first = body["timeline"][0]
+    changes = list(reversed(matching(api.home.records, start, entity_id="light.kitchen")))
+    assert first["end"] == changes[0]["time_fired"] and first["state"] == changes[0]["old_state"]
+    assert first["start"] == start.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+
+
+def test_the_limit_keeps_the_newest_changes_and_says_truncated(api: Served) -> None:
+    body = api.ok("/entities/sensor.living_temperature/history", limit=10, **window(api))
+    newest = matching(api.home.records, api.home.t0, entity_id="sensor.living_temperature")[:10]
+    assert body["truncated"] is True
+    assert [s["start"] for s in body["timeline"]][-10:] == [r["time_fired"] for r in reversed(newest)]
+
+
+def test_a_known_entity_without_events_in_the_range_is_empty(api: Served) -> None:
+    body = api.ok("/entities/sensor.attic_temperature/history")
+    assert (body["timeline"], body["series"], body["unit"]) == ([], [], "°C")
+
+
+def test_an_unknown_entity_is_a_404(api: Served) -> None:
+    reply = api.get("/entities/sensor.nope' OR '1'='1/history")
+    assert reply.status == 404 and reply.json()["error"]["code"] == "not_found"
+
+
+def test_a_huge_range_chooses_a_coarse_bucket(api: Served) -> None:
+    body = api.ok("/entities/sensor.living_temperature/history", start="1970-01-01T00:00:00Z",
+                  end="2100-01-01T00:00:00Z")
+    assert body["bucket_s"] >= 86400 and sum(p["count"] for p in body["series"]) == 288
+
+
+def test_the_history_limit_is_bounded(api: Served) -> None:
+    reply = api.get("/entities/light.kitchen/history", limit=10001)
+    assert reply.status == 400 and reply.json()["error"]["message"].startswith("limit:")

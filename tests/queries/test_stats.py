@@ -1,0 +1,93 @@
+"""GET /stats/summary and /stats/trend, on every backend."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+
+import pytest
+
+from ingestor.timeutil import parse_timestamp
+from tests.queries.conftest import Served
+from tests.queries.model import counts, matching
+
+
+def window(api: Served) -> tuple[dt.datetime, dt.datetime]:
+    return api.home.t0, api.home.t0 + dt.timedelta(days=2)
+
+
+def test_summary_totals_rate_and_counts(api: Served) -> None:
+    start, end = window(api)
+    chosen = matching(api.home.records, start, end)
+    body = api.ok("/stats/summary", start=start.isoformat(), end=end.isoformat(), top=3)
+    assert body["total"] == len(chosen)
+    assert body["rate_per_min"] == pytest.approx(len(chosen) / (48 * 60), rel=1e-5)
+    for field, key in (("by_domain", "domain"), ("by_event_type", "event_type"), ("by_area", "area_id")):
+        assert {c["key"]: c["count"] for c in body[field]} == dict(counts(chosen, key)), field
+    top = counts(chosen, "entity_id").most_common(3)
+    assert [(c["key"], c["count"]) for c in body["top_entities"]] == top
+    assert body["start"] == start.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+
+
+def test_summary_honours_filters(api: Served) -> None:
+    start, end = window(api)
+    body = api.ok("/stats/summary", start=start.isoformat(), end=end.isoformat(), area_id="kitchen")
+    assert body["total"] == len(matching(api.home.records, start, end, area_id="kitchen"))
+    assert {c["key"] for c in body["by_area"]} == {"kitchen"}
+
+
+def test_summary_of_an_empty_range_is_zeros(api: Served) -> None:
+    body = api.ok("/stats/summary", start="2001-01-01T00:00:00Z", end="2001-01-02T00:00:00Z")
+    assert (body["total"], body["rate_per_min"], body["by_domain"], body["top_entities"]) == (0, 0, [], [])
+
+
+def expected_trend(api: Served, start: dt.datetime, end: dt.datetime, width: int, **f: str) -> dict[str, list]:
+    buckets: dict[int, list] = defaultdict(list)
+    for r in matching(api.home.records, start, end, **f):
+        buckets[int(parse_timestamp(r["time_fired"]).timestamp()) // width * width].append(r["state_value"])
+    return {dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000000Z"): v
+            for t, v in sorted(buckets.items())}
+
+
+@pytest.mark.parametrize(("bucket", "width"), [("5m", 300), ("1h", 3600), ("6h", 21600), ("1d", 86400)])
+def test_trend_counts_and_values_per_bucket(api: Served, bucket: str, width: int) -> None:
+    start, end = window(api)
+    body = api.ok("/stats/trend", start=start.isoformat(), end=end.isoformat(), bucket=bucket,
+                  entity_id="sensor.living_temperature")
+    expected = expected_trend(api, start, end, width, entity_id="sensor.living_temperature")
+    assert body["bucket_s"] == width
+    assert [p["t"] for p in body["points"]] == list(expected)
+    for p in body["points"]:
+        values = expected[p["t"]]
+        assert p["count"] == len(values)
+        assert (p["min"], p["max"]) == (min(values), max(values))
+        assert p["mean"] == pytest.approx(sum(values) / len(values))
+
+
+def test_trend_without_values_has_null_means(api: Served) -> None:
+    start, end = window(api)
+    body = api.ok("/stats/trend", start=start.isoformat(), end=end.isoformat(), event_type="call_service")
+    assert body["points"] and all(p["mean"] is None and p["count"] >= 1 for p in body["points"])
+
+
+def test_trend_chooses_a_bucket_that_keeps_2000_points_at_most(api: Served) -> None:
+    body = api.ok("/stats/trend", start="-1h")
+    assert body["bucket_s"] == 300
+    body = api.ok("/stats/trend", start="-30d")
+    assert body["bucket_s"] == 1800
+    body = api.ok("/stats/trend", start="1970-01-01T00:00:00Z", end="2100-01-01T00:00:00Z")
+    span_s = (dt.datetime(2100, 1, 1, tzinfo=dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)).total_seconds()
+    assert body["bucket_s"] % 86400 == 0 and math.ceil(span_s / body["bucket_s"]) <= 2000
+    assert sum(p["count"] for p in body["points"]) == len(api.home.records)
+
+
+def test_an_explicit_bucket_over_2000_points_is_a_400_naming_the_limit(api: Served) -> None:
+    reply = api.get("/stats/trend", start="-30d", bucket="5m")
+    assert reply.status == 400
+    assert reply.json()["error"]["message"].startswith("bucket:") and "2000" in reply.json()["error"]["message"]
+
+
+def test_an_unknown_bucket_is_a_400(api: Served) -> None:
+    reply = api.get("/stats/trend", bucket="7m")
+    assert reply.status == 400 and reply.json()["error"]["message"].startswith("bucket:")

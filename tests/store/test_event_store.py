@@ -1,0 +1,257 @@
+"""The event store's behaviour, identical on every backend (SQLite, PostgreSQL, InfluxDB 1.x)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from ingestor import normalization
+from ingestor.cursors import CursorError
+from ingestor.store.model import Bucket, EventFilter
+from tests.support.ha_events import many, sample_events, state_changed
+
+T0 = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+EVERYTHING = EventFilter()
+
+
+def records(events: list[dict[str, Any]], **overrides: Any) -> list[dict[str, Any]]:
+    out = [normalization.normalize_event(e) for e in events]
+    for r in out:
+        r.update(overrides)
+    return out
+
+
+def placed(entity: str, at: dt.datetime, old: str, new: str, area: str | None = None, device: str | None = None,
+           unit: str | None = "°C") -> dict[str, Any]:
+    record = normalization.normalize_event(state_changed(entity, old, new, at, unit=unit))
+    record.update(area_id=area, device_id=device)
+    return record
+
+
+@pytest.fixture()
+def home(store: Any) -> list[dict[str, Any]]:
+    """A small home: two areas, a device, numbers, switches and an automation chain."""
+    written = [
+        placed("sensor.living_temp", T0, "20.0", "21.0", area="living_room", device="dev1"),
+        placed("sensor.living_temp", T0 + dt.timedelta(minutes=1), "21.0", "23.0", area="living_room", device="dev1"),
+        placed("sensor.kitchen_humidity", T0 + dt.timedelta(minutes=2), "40", "44", area="kitchen", unit="%"),
+        placed("light.kitchen", T0 + dt.timedelta(minutes=7), "off", "on", area="kitchen", unit=None),
+        placed("light.kitchen", T0 + dt.timedelta(minutes=9), "on", "off", area="kitchen", unit=None),
+        *records(sample_events()[1:]),  # the recorded automation chain and template sensor (2026-11-22)
+    ]
+    store.write(written)
+    return written
+
+
+def test_a_written_record_reads_back_field_by_field(store: Any) -> None:
+    record = placed("sensor.living_temp", T0, "20.0", "21.5", area="living_room", device="dev1")
+    record.update(device_manufacturer="Acme", device_model="T-1000",
+                  weather={"temperature": 3.5, "humidity": 80.0, "pressure": 1012.0, "condition": "rain",
+                           "wind_speed": 4.2, "fetched_at": "2026-11-20T11:55:00.000000Z"},
+                  air_quality={"aqi": 12})  # a context source beside weather: kept, not dropped
+    store.write([record])
+    (back,) = store.query(EVERYTHING).items
+    assert back == record
+
+
+def test_every_recorded_sample_round_trips(store: Any) -> None:
+    written = records(sample_events()[1:])
+    store.write(written)
+    back = {r["event_id"]: r for r in store.query(EVERYTHING, limit=50).items}
+    assert back == {r["event_id"]: r for r in written}
+
+
+def test_writing_the_same_batch_again_adds_nothing(store: Any) -> None:
+    batch = records(many(30, start=T0))
+    store.write(batch)
+    store.write(batch)
+    store.write(batch[:10])
+    assert store.count(EVERYTHING) == 30
+
+
+def test_query_returns_newest_first(store: Any, home: list[dict[str, Any]]) -> None:
+    times = [r["time_fired"] for r in store.query(EVERYTHING).items]
+    assert times == sorted(times, reverse=True) and len(times) == len(home)
+
+
+@pytest.mark.parametrize(("flt", "expected"), [
+    (EventFilter(entity_id="light.kitchen"), 2),
+    (EventFilter(domain="sensor"), 4),
+    (EventFilter(area_id="kitchen"), 3),
+    (EventFilter(device_id="dev1"), 2),
+    (EventFilter(event_type="state_changed"), 11),
+    (EventFilter(event_type="call_service"), 0),
+    (EventFilter(start=T0 + dt.timedelta(minutes=1), end=T0 + dt.timedelta(minutes=8)), 3),
+    (EventFilter(text="HUMIDITY"), 1),  # friendly name, any case
+    (EventFilter(text="23.0"), 1),  # state
+    (EventFilter(domain="light", start=T0 + dt.timedelta(minutes=8)), 1),
+])
+def test_query_filters(store: Any, home: list[dict[str, Any]], flt: EventFilter, expected: int) -> None:
+    assert len(store.query(flt).items) == expected
+    assert store.count(flt) == expected
+
+
+def test_cursor_pages_cover_every_event_once_in_order(store: Any) -> None:
+    store.write(records(many(57, start=T0)))
+    seen: list[str] = []
+    page = store.query(EVERYTHING, limit=10)
+    while True:
+        seen += [r["time_fired"] + r["event_id"] for r in page.items]
+        if page.next_cursor is None:
+            break
+        page = store.query(EVERYTHING, limit=10, cursor=page.next_cursor)
+    assert len(seen) == len(set(seen)) == 57
+    assert seen == sorted(seen, reverse=True)
+
+
+@pytest.mark.parametrize("cursor", ["bm90LWEtY3Vyc29y",  # not-a-cursor
+                                    "WzkyMjMzNzIwMzY4NTQ3NzU4MDgsIngiXQ"])  # [2**63, "x"]: beyond any backend
+def test_a_forged_cursor_is_refused(store: Any, cursor: str) -> None:
+    with pytest.raises(CursorError):
+        store.query(EVERYTHING, cursor=cursor)
+
+
+def test_counts_group_by_each_dimension(store: Any, home: list[dict[str, Any]]) -> None:
+    assert store.counts(EVERYTHING, "domain")[:2] == [("sensor", 4), ("automation", 2)]
+    assert store.counts(EVERYTHING, "event_type") == [("state_changed", 11)]
+    assert store.counts(EVERYTHING, "entity_id", limit=2) == [("automation.count_lights_turned_on", 2),
+                                                               ("light.kitchen", 2)]
+    assert dict(store.counts(EVERYTHING, "area_id"))["kitchen"] == 3
+
+
+def test_buckets_count_and_aggregate_state_value(store: Any, home: list[dict[str, Any]]) -> None:
+    flt = EventFilter(entity_id="sensor.living_temp")
+    assert store.buckets(flt, 300) == [Bucket(T0, 2, 22.0, 21.0, 23.0)]
+    kitchen = store.buckets(EventFilter(area_id="kitchen"), 300)
+    assert [(b.start, b.count) for b in kitchen] == [(T0, 1), (T0 + dt.timedelta(minutes=5), 2)]
+    assert (kitchen[1].mean, kitchen[1].min, kitchen[1].max) == (0.5, 0.0, 1.0)
+
+
+def test_trace_lookup_by_context_and_by_parent(store: Any, home: list[dict[str, Any]]) -> None:
+    chain = sample_events()[1:5]
+    trigger, caused = chain[0]["context"]["id"], chain[1]["context"]["id"]
+    assert [r["entity_id"] for r in store.by_context(trigger)] == ["input_boolean.living_room_light"]
+    children = store.by_parent(trigger)
+    assert {r["entity_id"] for r in children} == {"automation.count_lights_turned_on", "counter.light_on_events"}
+    assert all(r["context"]["id"] == caused for r in children)
+    assert store.by_context("no-such-context") == []
+
+
+def test_duration_statistics_per_entity_and_state_left(store: Any, home: list[dict[str, Any]]) -> None:
+    stats = {(d.entity_id, d.state): d for d in store.durations(EventFilter(domain="light"))}
+    assert set(stats) == {("light.kitchen", "off"), ("light.kitchen", "on")}
+    on = stats[("light.kitchen", "on")]  # each made-up state change ends a state that lasted 30 s
+    assert (on.count, on.total, on.mean, on.min, on.max) == (1, 30.0, 30.0, 30.0, 30.0)
+    sensors = {(d.entity_id, d.state): d for d in store.durations(EventFilter(entity_id="sensor.living_temp"))}
+    assert set(sensors) == {("sensor.living_temp", "20.0"), ("sensor.living_temp", "21.0")}
+
+
+def test_export_streams_a_range_oldest_first_in_batches(store: Any) -> None:
+    written = records(many(45, start=T0))
+    store.write(written)
+    batches = list(store.export(T0, T0 + dt.timedelta(seconds=1), batch=20))
+    assert [len(b) for b in batches] == [20, 20, 5]
+    exported = [r for b in batches for r in b]
+    assert [r["event_id"] for r in exported] == [r["event_id"] for r in sorted(written, key=lambda r: r["time_fired"])]
+
+
+def test_delete_removes_exactly_the_range(store: Any, home: list[dict[str, Any]]) -> None:
+    removed = store.delete(T0, T0 + dt.timedelta(minutes=5))
+    assert removed == 3
+    assert store.count(EVERYTHING) == len(home) - 3
+    assert store.count(EventFilter(end=T0 + dt.timedelta(minutes=5))) == 0
+
+
+def test_health_reports_ok_and_a_latency(store: Any) -> None:
+    health = store.health()
+    assert health.status == "ok" and health.latency_ms is not None
+
+
+HOSTILE = ["x' OR '1'='1", "'; DROP TABLE events; --", '" OR 1=1 --', "a\\' OR ''='", "%", "x%y_z", ".*", "/.*/",
+           "\\", "') OR true; DELETE FROM events WHERE ('", "name\nnewline", "; DROP MEASUREMENT state_changed"]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_filter_values_match_nothing_and_harm_nothing(store: Any, home: list[dict[str, Any]],
+                                                              value: str) -> None:
+    for flt in (EventFilter(entity_id=value), EventFilter(domain=value), EventFilter(area_id=value),
+                EventFilter(device_id=value), EventFilter(event_type=value), EventFilter(text=value)):
+        assert store.query(flt).items == []
+        assert store.count(flt) == 0
+    assert store.by_context(value) == [] and store.by_parent(value) == []
+    assert store.count(EVERYTHING) == len(home)
+
+
+def test_hostile_values_inside_records_round_trip_exactly(store: Any) -> None:
+    record = placed("sensor.hostile", T0, "a", "x' OR '1'='1, \"quoted\" \\ back=slash", area="a b,c=d")
+    record.update(friendly_name="'; DROP TABLE events; --", device_model='model "7", rev=2 \\',
+                  attributes={"note": "line\nbreak", "q": "'\"\\"})
+    store.write([record])
+    (back,) = store.query(EventFilter(entity_id="sensor.hostile")).items
+    assert back == record
+    assert store.count(EventFilter(text="DROP TABLE")) == 1
+
+
+def test_backslashes_in_tag_values_round_trip_exactly(store: Any) -> None:
+    record = placed("sensor.slashes", T0, "a", "b", area="c:\\temp\\x", device="d\\,e f=g")
+    record.update(device_class="a\\b")
+    store.write([record])
+    (back,) = store.query(EventFilter(entity_id="sensor.slashes")).items
+    assert back == record
+    assert store.count(EventFilter(area_id="c:\\temp\\x")) == 1
+
+
+def test_state_value_keeps_one_type_across_numbers_and_booleans(store: Any) -> None:
+    """In InfluxDB a field keeps its first type: 1 must be written as 1.0 so 0.5 is accepted later."""
+    batch = [placed("sensor.mixed", T0, "off", "on", unit=None),
+             placed("sensor.mixed", T0 + dt.timedelta(seconds=1), "on", "7")]
+    batch[1]["state_value"] = 7  # an int, as a later stage might produce
+    store.write(batch)
+    store.write([placed("sensor.mixed", T0 + dt.timedelta(seconds=2), "7", "0.5")])
+    assert [r["state_value"] for r in store.query(EventFilter(entity_id="sensor.mixed")).items] == [0.5, 7.0, 1.0]
+
+
+# --- read methods the query function added (state filters, device counts, last seen, duration samples) ---
+
+
+def test_state_and_old_state_filters_match_exactly(store: Any, home: list[dict[str, Any]]) -> None:
+    on = sorted(r["event_id"] for r in home if r["state"] == "on")
+    assert len(on) > 1 and sorted(r["event_id"] for r in store.query(EventFilter(state="on")).items) == on
+    assert [r["state"] for r in store.query(EventFilter(old_state="on", entity_id="light.kitchen")).items] == ["off"]
+    assert store.count(EventFilter(state="o")) == 0  # exact, not a substring
+    for value in HOSTILE:
+        assert store.count(EventFilter(state=value)) == 0 and store.count(EventFilter(old_state=value)) == 0
+
+
+def test_counts_group_by_device(store: Any, home: list[dict[str, Any]]) -> None:
+    assert dict(store.counts(EventFilter(start=T0, end=T0 + dt.timedelta(hours=1)), "device_id")) == \
+        {"dev1": 2, None: 3}
+
+
+def test_last_seen_per_dimension_newest_first(store: Any, home: list[dict[str, Any]]) -> None:
+    seen = store.last_seen(EventFilter(start=T0, end=T0 + dt.timedelta(hours=1)), "area_id")
+    assert seen == [("kitchen", T0 + dt.timedelta(minutes=9)), ("living_room", T0 + dt.timedelta(minutes=1))]
+    assert store.last_seen(EventFilter(start=T0, end=T0 + dt.timedelta(minutes=5)), "device_id", limit=1) == \
+        [(None, T0 + dt.timedelta(minutes=2))]
+    assert store.last_seen(EventFilter(entity_id="no.such"), "device_id") == []
+
+
+def test_duration_samples_are_single_durations_newest_first(store: Any, home: list[dict[str, Any]]) -> None:
+    samples = store.duration_samples(EventFilter(domain="light"))
+    assert [(s.entity_id, s.state, s.time, s.duration) for s in samples] == [
+        ("light.kitchen", "on", T0 + dt.timedelta(minutes=9), 30.0),
+        ("light.kitchen", "off", T0 + dt.timedelta(minutes=7), 30.0)]
+    assert samples[0].event_id == home[4]["event_id"]
+    assert len(store.duration_samples(EventFilter(start=T0, end=T0 + dt.timedelta(hours=1)), limit=3)) == 3
+
+
+def test_grid_counts_per_value_and_bucket(store: Any, home: list[dict[str, Any]]) -> None:
+    window = EventFilter(start=T0, end=T0 + dt.timedelta(hours=1))
+    assert store.grid(window, "area_id", 300) == [
+        ("kitchen", T0, 1), ("living_room", T0, 2), ("kitchen", T0 + dt.timedelta(minutes=5), 2)]
+    assert store.grid(EventFilter(start=T0 - dt.timedelta(days=1), end=T0), "area_id", 300) == []
+    everything = store.grid(EVERYTHING, "area_id", 86400)
+    assert sum(n for _, _, n in everything) == len(home)
+    assert [(key, n) for key, _, n in everything if key is None] == [(None, len(home) - 5)]
