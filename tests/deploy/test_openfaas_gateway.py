@@ -22,7 +22,8 @@ from tests.e2e.reads import QueryAPI
 from tests.support.ha_events import many
 from tests.support.jetstream import JetStreamClient
 from tests.support.openfaas import REPO, SECRETS, OpenFaaSStack
-from tests.support.runtime import stack_of, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import stack_of
 
 pytestmark = pytest.mark.integration
 FUNCTIONS = sorted(stackfile.load(REPO / "stack.yml", {}).functions)

@@ -19,7 +19,8 @@ import pytest
 from ingestor import subjects
 from ingestor.webhooks.store import OUTCOMES
 from tests.support.jetstream import JetStreamClient
-from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import LocalRuntime
 from tests.webhooks.faults import FILTERS, KEY, Group, Receiver, Run, health
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,8 @@ import pytest
 
 from ingestor.webhooks.store import OUTCOMES
 from tests.support.jetstream import JetStreamClient
-from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import LocalRuntime
 from tests.webhooks.faults import FILTERS, KEY, Group, Receiver, Run, admin, health
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from urllib3.connection import HTTPConnection
 from ingestor import jsoncodec
 from ingestor.webhooks import delivery
 from ingestor.webhooks.transport import OneWriteHTTPConnection, OneWriteHTTPSConnection
-from tests.support.runtime import wait_for
+from tests.support.polling import wait_for
 from tests.webhooks.events import ha_record
 from tests.webhooks.receiver import receiving
 
