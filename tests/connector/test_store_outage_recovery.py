@@ -48,7 +48,8 @@ def test_nothing_published_during_the_outage_is_lost_or_written_twice(outage: Ou
 
 @pytest.mark.parametrize("writer", ["write-pg", "write-sqlite"])
 def test_the_outage_is_logged_once_when_it_starts_and_once_when_it_ends(outage: Outage, writer: str) -> None:
-    connector = [e for e in logged(outage.log) if e.get("logger") == "connector" and e.get("function") == writer]
+    connector = [e for e in logged(outage.log)
+                 if e.get("logger") == "ha_connector.topics" and e.get("function") == writer]
     assert [e["msg"] for e in connector if e["msg"].startswith("function unavailable")] == [OUTAGE_STARTED], connector
     (ended,) = [e for e in connector if e["msg"] == OUTAGE_ENDED]
     assert OUTAGE_S - SEEN_WITHIN_S <= ended["seconds"] <= OUTAGE_S + RESUME_WITHIN_S and ended["failures"] >= 1

@@ -80,10 +80,10 @@ def scoreboard(now: dt.datetime) -> dict[str, Any]:
 class Providers(ProviderServer):
     """Open-Meteo (recorded) and ESPN's scoreboard on one local server."""
 
-    def answer(self, path: str) -> tuple[int, Any]:
+    def answer(self, path: str, query: str) -> tuple[int, Any]:
         if path.endswith("/scoreboard"):
             return 200, scoreboard(dt.datetime.now(dt.UTC))
-        return super().answer(path)
+        return super().answer(path, query)
 
 
 @dataclass
@@ -141,6 +141,8 @@ def start(workdir: Path, timeout: float = 90) -> Home:
         runtime.signed_call("POST", "sports-poll")
         assert wait_for(lambda: _count(h, home.TEMPERATURE) == len(home.TEMPERATURES), timeout, 0.5), \
             "the temperatures never became queryable"
+        assert wait_for(lambda: (h.get("query/stats/summary?start=-24h") or {}).get("total", 0) >= len(h.events),
+                        timeout, 0.5), "the home's events were never all stored"
         assert wait_for(lambda: receiver.bodies, timeout, 0.5), "the webhook never received an event"
         return h
     except BaseException:
