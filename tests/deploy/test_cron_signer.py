@@ -1,4 +1,4 @@
-"""OpenFaaS's cron-connector reaching the signed cron functions through localfaas.cronsigner.
+"""OpenFaaS's cron-connector reaching the signed cron functions through ha_connector.cronsigner.
 
 cron-connector itself cannot be built here (the Go module proxy refuses github.com/openfaas/cron-connector,
 docs/deploy.md), so each test makes the requests it makes (main.go, types/cron_function.go at b07e85a):

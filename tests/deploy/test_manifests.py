@@ -256,7 +256,7 @@ def test_the_optional_cron_connector_calls_only_its_signer_which_alone_holds_the
     signer_env = {e["name"]: e["value"] for e in by_name["cron-signer"]["env"]}
     assert cron_env["gateway_url"] == f"http://127.0.0.1:{signer_env['CRON_SIGNER_PORT']}"
     assert signer_env["CRON_SIGNER_HOST"] == "127.0.0.1"
-    assert by_name["cron-signer"]["command"][-1] == "localfaas.cronsigner"
+    assert by_name["cron-signer"]["command"][-1] == "ha_connector.cronsigner"
     volumes = {v["name"]: v for v in pod["volumes"]}
 
     def secrets_of(container: str) -> set[str]:

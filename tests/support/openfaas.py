@@ -26,10 +26,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from ha_connector.cronsigner import CronSigner
 from localfaas import netns, ofgateway, ports, tools
 from localfaas import stack as stackfile
-from localfaas.cronsigner import CronSigner
 from tests.support.http import Reply, call
+from tests.support.runtime import pythonpath
 
 REPO = Path(__file__).resolve().parents[2]
 SECRETS = {"connector-key": None, "webhooks-api-key": "webhooks-admin-key", "s3-access-key": "minio",
@@ -76,8 +77,7 @@ class OpenFaaSStack:
         return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
 
     def start(self, timeout: float = 60) -> OpenFaaSStack:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in
-                                                            ("functions/common", "infra/local", "gateway-bridge"))}
+        env = {**os.environ, "PYTHONPATH": pythonpath()}
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "localfaas.openfaas", "--port", "0", "--data-dir", str(self.workdir / "data"),
@@ -157,7 +157,7 @@ def deployment(spec: stackfile.FunctionSpec) -> dict[str, Any]:
 
 
 class SignerThread:
-    """localfaas.cronsigner's app on a free port, on an event loop of its own, with the clock its gate reads
+    """ha_connector.cronsigner's app on a free port, on an event loop of its own, with the clock its gate reads
     set by the test (the signatures themselves carry the real time, which the functions check)."""
 
     def __init__(self, gateway: str, key: str, user: str, password: str) -> None:

@@ -31,6 +31,14 @@ def stack_of(path: Path, stages: tuple[str, ...]) -> Path:
     return path
 
 
+SOURCES = ("functions/common", "infra/connector", "infra/local", "gateway-bridge")
+
+
+def pythonpath() -> str:
+    """The source folders a process of the project imports from (pyproject's pythonpath, absolute)."""
+    return os.pathsep.join(str(REPO / p) for p in SOURCES)
+
+
 class LocalRuntime:
     def __init__(self, workdir: Path, stack: Path = TEST_STACK, env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
@@ -61,8 +69,7 @@ class LocalRuntime:
 
     def start(self, timeout: float = 60) -> LocalRuntime:
         inherited = {k: v for k, v in os.environ.items() if k != "HA_URL"}  # a bridge only when a test asks
-        paths = ("functions/common", "infra/connector", "infra/local", "gateway-bridge")
-        env = {**inherited, **self.env, "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in paths)}
+        env = {**inherited, **self.env, "PYTHONPATH": pythonpath()}
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "localfaas", "-f", str(self.stack), "--port", "0", "--nats-port", "0",

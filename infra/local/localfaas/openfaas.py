@@ -3,7 +3,7 @@
 NATS with JetStream, the provider (localfaas.provider: functions as processes), OpenFaaS's gateway built
 by `make tools` (basic auth on), and the project's topic connector discovering functions through that
 gateway with basic auth; with --cron also the project's cron (OpenFaaS's cron-connector goes through
-localfaas.cronsigner instead; docs/deploy.md). Nothing is deployed: `faas-cli login`, `faas-cli secret
+ha_connector.cronsigner instead; docs/deploy.md). Nothing is deployed: `faas-cli login`, `faas-cli secret
 create` and `make deploy OPENFAAS_URL=<gateway>` do that, with NATS_URL and DATA_DIR exported as printed.
 Prints one JSON line when ready: the URLs and the secrets folder (`basic-auth-user`, `basic-auth-password`,
 `connector-key`; made on first start). `make run` stays the one-command way to run HA Ingestor; this is

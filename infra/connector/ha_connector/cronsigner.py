@@ -1,4 +1,4 @@
-"""Signs OpenFaaS cron-connector's calls, but only the calls its schedules make: `python -m localfaas.cronsigner`.
+"""Signs OpenFaaS cron-connector's calls, but only the calls its schedules make: `python -m ha_connector.cronsigner`.
 
 The cron functions (context-poll, sports-poll, retention-archive) accept only calls signed with the
 `connector-key` (ingestor.signedcalls). OpenFaaS's cron-connector cannot sign, and the gateway tells a
@@ -36,7 +36,7 @@ from ha_connector.invoke import invoke
 from ha_connector.service import gateway_auth
 from ingestor import config, logs, metrics, signedcalls
 
-log = logging.getLogger("cronsigner")
+log = logging.getLogger(__name__)
 GRACE_S = 30.0
 PASSED = ("/system/namespaces", "/system/functions")
 _calls = metrics.counter("cron_signer_calls_total", "cron-connector calls by outcome", ["function", "outcome"])
@@ -175,7 +175,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m localfaas.cronsigner", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m ha_connector.cronsigner", description=__doc__.split("\n")[0])
     p.add_argument("--gateway", default=config.env_str("GATEWAY_URL", "http://gateway.openfaas:8080"))
     p.add_argument("--host", default=config.env_str("CRON_SIGNER_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=config.env_int("CRON_SIGNER_PORT", 8081))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from localfaas.cronsigner import Gate
+from ha_connector.cronsigner import Gate
 
 DAY = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
 
