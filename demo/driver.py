@@ -79,7 +79,7 @@ class HAClient:
 
 @dataclass
 class Expected:
-    """What the driver's actions must make HA fire, per (event_type, entity_id), and call_service in total."""
+    """What the driver's actions must make HA fire, per (event_type, entity_id), and call_service records in total."""
 
     events: Counter[tuple[str, str]] = field(default_factory=Counter)
     call_service: int = 0
@@ -87,11 +87,11 @@ class Expected:
     def state_changed(self, entity_id: str, times: int = 1) -> None:
         self.events[("state_changed", entity_id)] += times
 
-    def service_call(self, entity_id: str | None = None) -> None:
-        """A call_service event; it names the entity when the call targets exactly one (not an automation's
-        list)."""
-        self.call_service += 1
-        if entity_id is not None:
+    def service_call(self, *entity_ids: str) -> None:
+        """A call_service event on these entities: stored as one record per entity (one record naming none when
+        it names none)."""
+        self.call_service += max(1, len(entity_ids))
+        for entity_id in entity_ids:
             self.events[("call_service", entity_id)] += 1
 
 
@@ -127,10 +127,11 @@ class Driver:
         for rule in home.rules_for(entity_id, state):
             self.expected.events[("automation_triggered", rule.entity_id)] += 1
             self.expected.state_changed(rule.entity_id, AUTOMATION_WRITES_PER_RUN)
-            self.expected.service_call()  # the action targets a list of entities
-            if self.states.get(rule.target) != rule.target_state:
-                self.expected.state_changed(rule.target)
-                self.states[rule.target] = rule.target_state
+            self.expected.service_call(*rule.targets)
+            for target in rule.targets:
+                if self.states.get(target) != rule.target_state:
+                    self.expected.state_changed(target)
+                    self.states[target] = rule.target_state
 
     def switch(self, entity_id: str, on: bool) -> None:
         state = "on" if on else "off"

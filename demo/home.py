@@ -110,14 +110,14 @@ DEVICES: list[dict[str, Any]] = [
 
 @dataclass(frozen=True)
 class Rule:
-    """An automation: when `trigger` turns `to`, call `service` on `target` (which only this rule drives)."""
+    """An automation: when `trigger` turns `to`, call `service` on `targets` (which only this rule drives)."""
 
     automation_id: str
     alias: str
     trigger: str
     to: str
     service: str
-    target: str
+    targets: tuple[str, ...]
     data: tuple[tuple[str, Any], ...] = ()
 
     @property
@@ -131,32 +131,35 @@ class Rule:
 
     def config(self) -> dict[str, Any]:
         # queued: a trigger while a run is in progress waits instead of being dropped, so counts stay exact
+        target = list(self.targets) if len(self.targets) > 1 else self.targets[0]
         return {"id": self.automation_id, "alias": self.alias, "mode": "queued", "max": 1000,
                 "trigger": [{"platform": "state", "entity_id": self.trigger, "to": self.to}],
-                "action": [{"service": self.service, "target": {"entity_id": self.target}, "data": dict(self.data)}]}
+                "action": [{"service": self.service, "target": {"entity_id": target}, "data": dict(self.data)}]}
 
 
-def _pair(area: str, sensor: str, light: str) -> list[Rule]:
+def _pair(area: str, sensor: str, *lights: str) -> list[Rule]:
     key = area.lower().replace(" ", "_")
-    return [Rule(f"{key}_light_on_motion", f"{area}: light on when motion is detected", sensor, "on",
-                 "light.turn_on", light),
-            Rule(f"{key}_light_off_when_clear", f"{area}: light off when motion clears", sensor, "off",
-                 "light.turn_off", light)]
+    what = "lights" if len(lights) > 1 else "light"
+    return [Rule(f"{key}_light_on_motion", f"{area}: {what} on when motion is detected", sensor, "on",
+                 "light.turn_on", lights),
+            Rule(f"{key}_light_off_when_clear", f"{area}: {what} off when motion clears", sensor, "off",
+                 "light.turn_off", lights)]
 
 
 RULES: list[Rule] = [
-    *_pair("Hallway", "binary_sensor.hallway_motion", "light.hallway_ceiling"),
+    # one call on two lights: HA fires one call_service event naming both, stored as a record per light
+    *_pair("Hallway", "binary_sensor.hallway_motion", "light.hallway_ceiling", "light.living_room_ceiling"),
     *_pair("Kitchen", "binary_sensor.kitchen_motion", "light.kitchen_ceiling"),
     *_pair("Office", "binary_sensor.office_motion", "light.desk_lamp"),
     Rule("garden_path_on_gate_open", "Garden: path lights on when the gate opens", "binary_sensor.garden_gate", "on",
-         "light.turn_on", "light.garden_path"),
+         "light.turn_on", ("light.garden_path",)),
     Rule("garden_path_off_gate_closed", "Garden: path lights off when the gate closes", "binary_sensor.garden_gate",
-         "off", "light.turn_off", "light.garden_path"),
+         "off", "light.turn_off", ("light.garden_path",)),
     Rule("bedroom_radiator_off_window_open", "Bedroom: radiator off while the window is open",
-         "binary_sensor.bedroom_window", "on", "climate.set_hvac_mode", "climate.bedroom_radiator",
+         "binary_sensor.bedroom_window", "on", "climate.set_hvac_mode", ("climate.bedroom_radiator",),
          (("hvac_mode", "off"),)),
     Rule("bedroom_radiator_on_window_closed", "Bedroom: radiator back on when the window closes",
-         "binary_sensor.bedroom_window", "off", "climate.set_hvac_mode", "climate.bedroom_radiator",
+         "binary_sensor.bedroom_window", "off", "climate.set_hvac_mode", ("climate.bedroom_radiator",),
          (("hvac_mode", "heat"),)),
 ]
 

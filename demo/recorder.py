@@ -56,9 +56,10 @@ class EventRecorder:
             time.sleep(0.1)
 
     def counts(self, entity_ids: set[str]) -> tuple[Counter[tuple[str, str]], int]:
-        """(per (event_type, entity_id) for those entities, call_service events in total).
+        """(per (event_type, entity_id) for those entities, call_service records in total).
 
-        A call_service event counts for an entity when it targets that one entity (as the ingestor records it).
+        A call_service event counts for each entity its service_data.entity_id names (one id or a list), as the
+        ingestor records it: one record per entity, or one record when it names none.
         """
         per_entity: Counter[tuple[str, str]] = Counter()
         services = 0
@@ -66,10 +67,12 @@ class EventRecorder:
             for _, event in self.events:
                 kind, data = event["event_type"], event["data"]
                 if kind == "call_service":
-                    services += 1
                     target = (data.get("service_data") or {}).get("entity_id")
-                    if isinstance(target, str) and target in entity_ids:
-                        per_entity[(kind, target)] += 1
+                    targets = list(dict.fromkeys([target] if isinstance(target, str) else target or []))
+                    services += max(1, len(targets))
+                    for entity_id in targets:
+                        if entity_id in entity_ids:
+                            per_entity[(kind, entity_id)] += 1
                 elif data.get("entity_id") in entity_ids:
                     per_entity[(kind, data["entity_id"])] += 1
         return per_entity, services

@@ -19,7 +19,7 @@ from demo.driver import Driver, Expected, HAClient
 from demo.recorder import EventRecorder
 from ingestor import subjects
 from tests.e2e.conftest import Sandbox
-from tests.e2e.reads import QueryAPI
+from tests.e2e.reads import QueryAPI, iso
 from tests.support.jetstream import JetStreamClient
 from tests.support.polling import wait_until
 
@@ -90,7 +90,7 @@ def test_the_summary_counts_each_entity_by_event_type_as_caused(sandbox: Sandbox
         assert api.by_event_type(start, end, entity_id) == wanted, entity_id
 
 
-def test_a_light_switched_by_an_automation_carries_the_motion_that_caused_it(sandbox: Sandbox, driven: Any) -> None:
+def test_lights_switched_by_an_automation_carry_the_motion_that_caused_it(sandbox: Sandbox, driven: Any) -> None:
     _, _, start, end = driven
     api = QueryAPI(sandbox.query_url)
     wait_until(lambda: api.events(start, end, event_type="automation_triggered"), 120, "automation runs stored")
@@ -98,13 +98,45 @@ def test_a_light_switched_by_an_automation_carries_the_motion_that_caused_it(san
     triggers = {e["context"]["id"]: e for e in api.events(start, end, entity_id=rule.trigger)
                 if e["event_type"] == "state_changed" and e["state"] == "on"}
     runs = [e for e in api.events(start, end, entity_id=rule.entity_id) if e["event_type"] == "automation_triggered"]
-    lights = {e["context"]["id"]: e for e in api.events(start, end, entity_id=rule.target) if e["state"] == "on"}
     assert runs, "no hallway motion in the driven steps"
-    for run in runs:
-        assert run["context"]["parent_id"] in triggers, "the run's parent is the motion that triggered it"
-        light = lights[run["context"]["id"]]  # the light's change happened in the run's context
-        assert light["area_id"] == "hallway"
-        assert light["device_manufacturer"] == "Signify Netherlands B.V."
+    for light, area in zip(rule.targets, ("hallway", "living_room"), strict=True):
+        switched = {e["context"]["id"]: e for e in api.events(start, end, entity_id=light, event_type="state_changed")
+                    if e["state"] == "on"}
+        for run in runs:
+            assert run["context"]["parent_id"] in triggers, "the run's parent is the motion that triggered it"
+            change = switched[run["context"]["id"]]  # the light's change happened in the run's context
+            assert change["area_id"] == area
+            assert change["device_manufacturer"] == "Signify Netherlands B.V."
+
+
+def test_an_automation_s_call_on_two_lights_is_a_record_per_light_that_counts_filters_and_areas_see(
+        sandbox: Sandbox, driven: Any) -> None:
+    """HA fires one call_service event whose service_data.entity_id lists both lights of the hallway rule."""
+    _, recorder, start, end = driven
+    api = QueryAPI(sandbox.query_url)
+    rule = next(r for r in home.RULES if r.automation_id == "hallway_light_on_motion")
+    fired = [e for _, e in recorder.events if e["event_type"] == "call_service" and e["data"]["service"] == "turn_on"
+             and e["data"]["service_data"].get("entity_id") == list(rule.targets)]
+    assert fired, "the hallway rule never ran"
+    calls = wait_until(lambda: (found := [e for e in api.events(start, end, event_type="call_service")
+                                          if e["context"]["id"] in {f["context"]["id"] for f in fired}])
+                       and len(found) >= 2 * len(fired) and found, 120, "the rule's calls stored")
+    by_context: dict[str, list[dict[str, Any]]] = {}
+    for record in calls:
+        by_context.setdefault(record["context"]["id"], []).append(record)
+    for event in fired:
+        records = sorted(by_context[event["context"]["id"]], key=lambda r: r["entity_id"])
+        assert [(r["entity_id"], r["domain"], r["area_id"]) for r in records] == [
+            ("light.hallway_ceiling", "light", "hallway"), ("light.living_room_ceiling", "light", "living_room")]
+        assert all((r["data"]["domain"], r["data"]["service"]) == ("light", "turn_on") for r in records)
+        assert [r["data"]["service_data"]["entity_id"] for r in records] == sorted(rule.targets)
+    for light, area in zip(rule.targets, ("hallway", "living_room"), strict=True):
+        assert api.by_event_type(start, end, light)["call_service"] >= len(fired)
+        in_area = api.get("/stats/summary", start=iso(start), end=iso(end), area_id=area, event_type="call_service",
+                          top=100)
+        assert any(row["key"] == light for row in in_area["top_entities"])
+    summary = api.get("/stats/summary", start=iso(start), end=iso(end), event_type="call_service", top=100)
+    assert None not in {row["key"] for row in summary["by_area"]}, "a call without an area"
 
 
 def test_the_home_s_devices_and_areas_reach_the_query_api_from_ha_s_registries(sandbox: Sandbox) -> None:

@@ -1,4 +1,4 @@
-"""normalize_event: real HA events become the event record (ingestor.record), field by field."""
+"""normalize / normalize_event: real HA events become the event records (ingestor.record), field by field."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from ingestor import record
-from ingestor.event_id import event_id
-from ingestor.normalization import NormalizationError, coerce_state_value, normalize_event
+from ingestor.event_id import event_id, target_event_id
+from ingestor.normalization import NormalizationError, coerce_state_value, normalize, normalize_event
 from ingestor.units import unit_name
 from ingestor.validation import ValidationRules, validate_event
 from tests.support.ha_events import recorded
@@ -185,12 +185,51 @@ def test_call_service_on_one_entity_names_it() -> None:
     assert record["context"] == {"id": CLICK, "parent_id": None, "user_id": USER}
 
 
-@pytest.mark.parametrize("service_data", [
-    {"entity_id": ["light.a", "light.b"]}, {"entity_id": "all"}, {}, {"entity_id": None},
-])
-def test_call_service_without_a_single_entity_uses_the_service_domain(service_data: dict[str, Any]) -> None:
-    record = normalize_event(call_service(service_data))
+@pytest.mark.parametrize("service_data", [{"entity_id": "all"}, {}, {"entity_id": None}, {"entity_id": ["none"]},
+                                          {"area_id": "kitchen"}])
+def test_call_service_naming_no_entity_is_one_record_with_the_service_domain(service_data: dict[str, Any]) -> None:
+    [record] = normalize(call_service(service_data))
     assert (record["entity_id"], record["domain"]) == (None, "input_boolean")
+    assert record["event_id"] == event_id(call_service(service_data))
+
+
+def test_call_service_with_a_list_of_one_entity_names_it() -> None:
+    """What an automation fires for `target: {entity_id: light.hallway}` (HA makes the target a list)."""
+    event = call_service({"entity_id": ["light.hallway_ceiling"]})
+    [record] = normalize(event)
+    assert (record["entity_id"], record["domain"]) == ("light.hallway_ceiling", "light")
+    assert record["event_id"] == event_id(event) and record["data"] == event["data"]
+
+
+def test_call_service_on_several_entities_is_one_record_per_entity() -> None:
+    event = call_service({"entity_id": ["light.hallway_ceiling", "switch.tv_plug"], "brightness": 80})
+    records = normalize(event)
+    assert [(r["entity_id"], r["domain"]) for r in records] == [("light.hallway_ceiling", "light"),
+                                                              ("switch.tv_plug", "switch")]
+    assert [r["data"]["service_data"] for r in records] == [{"entity_id": "light.hallway_ceiling", "brightness": 80},
+                                                            {"entity_id": "switch.tv_plug", "brightness": 80}]
+    assert all(r["data"]["domain"] == "input_boolean" and r["data"]["service"] == "turn_on" for r in records)
+    assert {(r["time_fired"], r["context"]["id"]) for r in records} == {(records[0]["time_fired"], CLICK)}
+    assert event["data"]["service_data"]["entity_id"] == ["light.hallway_ceiling", "switch.tv_plug"]  # untouched
+
+
+def test_the_records_of_one_call_have_ids_that_a_replay_repeats_and_nothing_else_shares() -> None:
+    event = call_service({"entity_id": ["light.a", "light.b", "light.c"]})
+    ids = [r["event_id"] for r in normalize(event)]
+    assert ids == [r["event_id"] for r in normalize(json.loads(json.dumps(event)))]
+    assert ids == [target_event_id(event_id(event), e) for e in ("light.a", "light.b", "light.c")]
+    later = call_service({"entity_id": ["light.a", "light.b", "light.c"]})
+    later["time_fired"] = "2026-11-22T11:27:32.768000+00:00"
+    assert len(set(ids) | {event_id(event)} | {r["event_id"] for r in normalize(later)}) == 7
+
+
+@pytest.mark.parametrize(("value", "entities"), [
+    ("light.a, light.b", ["light.a", "light.b"]),
+    (["light.a", "light.a", "light.b"], ["light.a", "light.b"]),
+    (["light.a", "not an entity", 7, "light.b"], ["light.a", "light.b"]),
+])
+def test_the_targets_of_a_call_are_read_as_ha_reads_them(value: Any, entities: list[str]) -> None:
+    assert [r["entity_id"] for r in normalize(call_service({"entity_id": value}))] == entities
 
 
 def test_call_service_with_non_object_service_data_names_no_entity() -> None:

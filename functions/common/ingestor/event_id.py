@@ -37,6 +37,15 @@ def _state_change_id(entity_id: str, when: object, state: str | None) -> str:
     return _digest(["state_changed", entity_id, _time(when), state])
 
 
+def target_event_id(call_id: str, entity_id: str) -> str:
+    """Id of the record of one entity of a service call that targets several (`call_id`: the call's event id).
+
+    Derived from the call's id and the entity alone, so a replayed call gives each entity's record the same id
+    again, and the records of one call differ from each other.
+    """
+    return _digest(["call_service_target", call_id, entity_id])
+
+
 def event_id(event: Mapping[str, Any]) -> str:
     """32 hex characters identifying a raw HA event (the `event` object of an HA event message).
 

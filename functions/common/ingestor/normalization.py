@@ -1,7 +1,9 @@
 """A validated raw HA event becomes the event record (ingestor.record): one flat shape for every event type.
 
-Later stages fill device_id, area_id, device_manufacturer, device_model and weather; this stage
-only reads the event itself, so its output depends on nothing but its input.
+One event is one record, except a service call that targets several entities (automations call services with
+a list, `service_data.entity_id: [...]`): it becomes one record per entity, so every count, filter and area
+join sees each entity it acted on. Later stages fill device_id, area_id, device_manufacturer, device_model and
+weather; this stage only reads the event itself, so its output depends on nothing but its input.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from ingestor import record
 from ingestor.errors import Invalid
-from ingestor.event_id import event_id
+from ingestor.event_id import event_id, target_event_id
 from ingestor.record import Context, EventRecord
 from ingestor.timeutil import canonical, parse_timestamp
 from ingestor.units import unit_name
@@ -109,11 +111,27 @@ def _state_fields(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def service_targets(data: dict[str, Any]) -> list[str]:
+    """The entities a call_service event's `service_data.entity_id` names, in order, each once.
+
+    HA accepts one id, a list of ids or ids separated by commas; "all", "none" and anything that is not an
+    entity id name no entity. (Area and device targets are not expanded: HA resolves them when it runs the
+    service, and the event does not say to which entities.)
+    """
+    service_data = data.get("service_data")
+    value = service_data.get("entity_id") if isinstance(service_data, dict) else None
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",")]
+    if not isinstance(value, list):
+        return []
+    return list(dict.fromkeys(v for v in value if is_entity_id(v)))
+
+
 def _other_fields(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
     """The same fields for any other event: its entity, if it names exactly one, and no state."""
     if event_type == "call_service":
-        service_data = data.get("service_data")
-        candidate = service_data.get("entity_id") if isinstance(service_data, dict) else None
+        targets = service_targets(data)
+        candidate: object = targets[0] if len(targets) == 1 else None
     else:
         candidate = data.get("entity_id")
     entity_id = candidate if is_entity_id(candidate) else None
@@ -126,8 +144,28 @@ def _other_fields(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
             "friendly_name": _str_or_none(data.get("name")) if named else None}
 
 
+def normalize(event: dict[str, Any]) -> list[EventRecord]:
+    """The event records of a validated raw HA event; NormalizationError if it lacks what is needed.
+
+    A call_service event naming several entities gives one record per entity: its entity_id and domain, an id
+    derived from the call's id and the entity (a replayed call collides, record by record), and the call's
+    data with service_data.entity_id naming that entity only (the call's records share its time and context).
+    Every other event gives one record.
+    """
+    one = normalize_event(event)
+    targets = service_targets(one["data"]) if one["event_type"] == "call_service" else []
+    if len(targets) < 2:
+        return [one]
+    data = one["data"]
+    return [{**one, "event_id": target_event_id(one["event_id"], entity_id), "entity_id": entity_id,
+             "domain": entity_id.split(".", 1)[0],
+             "data": {**data, "service_data": {**data["service_data"], "entity_id": entity_id}}}
+            for entity_id in targets]
+
+
 def normalize_event(event: dict[str, Any]) -> EventRecord:
-    """The event record of a validated raw HA event; NormalizationError if it lacks what is needed."""
+    """The record of a validated raw HA event as one event (a call on several entities names none of them:
+    `normalize` gives its records per entity); NormalizationError if it lacks what is needed."""
     event = _dict(event, "event")
     event_type = event.get("event_type")
     if not isinstance(event_type, str):
