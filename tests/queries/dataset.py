@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingestor.timeutil import format_timestamp
+from ingestor.units import unit_name
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 HOUR = dt.timedelta(hours=1)
@@ -43,6 +44,7 @@ ENTITIES = [  # entity_id, platform, device, own area (None: the device's), name
     ("script.night_plug", "script", None, None, "Night Plug", None),
     ("sensor.outdoor_temperature", "met", None, None, "Outdoor Temperature", "°C"),
 ]
+HA_NAMED = "sensor.kitchen_plug_power"  # in HA's registry as "Power"; its friendly_name is "Kitchen Plug Power"
 
 
 def ulid(at: dt.datetime, seed: str) -> str:
@@ -85,10 +87,11 @@ class Home:
             "event_id": hashlib.md5(f"query-test:{len(self.records)}".encode()).hexdigest(),  # noqa: S324
             "event_type": event_type, "time_fired": format_timestamp(at), "origin": "LOCAL",
             "entity_id": entity_id, "domain": entity_id.split(".")[0] if entity_id else None,
-            "state": state, "old_state": old, "state_value": value, "unit": unit,
+            "state": state, "old_state": old, "state_value": value, "unit": unit_name(unit),
             "device_class": "temperature" if unit == "°C" else None,
             "friendly_name": name or (meta[4] if meta else None),
-            "attributes": {"friendly_name": name or (meta[4] if meta else None)} if entity_id else {},
+            "attributes": {"friendly_name": name or (meta[4] if meta else None),
+                           **({"unit_of_measurement": unit} if unit else {})} if entity_id else {},
             "duration_in_state": duration,
             "context": {"id": context or ulid(at, f"ctx{len(self.records)}"), "parent_id": parent, "user_id": user},
             "device_id": device, "area_id": area,
@@ -158,6 +161,9 @@ def registry_parts() -> list[dict[str, Any]]:
             for i, n, m, mo, ar in DEVICES]},
         {**base, "type": "entities", "part": 3, "items": [
             {"entity_id": e, "platform": p, "device_id": d, "area_id": a, "name": n, "id": f"reg-{e}"}
+            if e != HA_NAMED else  # named as HA 2024 names an entity of a device: its own part only
+            {"entity_id": e, "platform": p, "device_id": d, "area_id": a, "name": None, "original_name": "Power",
+             "has_entity_name": True, "id": f"reg-{e}"}
             for e, p, d, a, n, _ in ENTITIES]},
         {**base, "type": "states", "part": 4, "items": [
             {"entity_id": e, "state": "1",

@@ -108,8 +108,8 @@ def test_reliability_per_device(api: Served) -> None:
     assert plug["events"] == len(plug_events)
     assert plug["last_seen"] == plug_events[0]["time_fired"]
     assert plug["events_per_hour"] == pytest.approx(len(plug_events) / 48)
-    assert (plug["name"], plug["manufacturer"], plug["model"], plug["area_id"], plug["entity_count"]) == \
-        ("Kitchen Plug", "Shelly", "Plug S", "kitchen", 2)
+    assert (plug["name"], plug["manufacturer"], plug["model"], plug["area_id"], plug["area_name"],
+            plug["entity_count"]) == ("Kitchen Plug", "Shelly", "Plug S", "kitchen", "Kitchen", 2)
     quiet = by_id["dev_quiet"]
     assert (quiet["events"], quiet["last_seen"], quiet["availability"]) == (0, None, 1)
     assert body["items"][0]["device_id"] == "dev_plug"  # least available first

@@ -62,6 +62,14 @@ def test_entity_filters(api: Served, query: dict[str, str], expected: set[str]) 
     assert {e["entity_id"] for e in api.ok("/entities", **query)["items"]} == expected
 
 
+def test_an_entity_is_named_as_ha_displays_it_with_its_device_area_and_unit(api: Served) -> None:
+    """HA's registry names it "Power" (the device's name is prepended): "Power" alone says nothing in a list."""
+    power = next(e for e in api.ok("/entities", device_id="dev_plug")["items"] if e["entity_id"] == dataset.HA_NAMED)
+    assert power["name"] == "Kitchen Plug Power"
+    assert (power["device_name"], power["area_id"], power["area_name"]) == ("Kitchen Plug", "kitchen", "Kitchen")
+    assert (power["unit_of_measurement"], power["unit"]) == ("W", "watt")
+
+
 def test_entity_pages_cover_every_entity_once(api: Served) -> None:
     seen, cursor = [], None
     while True:

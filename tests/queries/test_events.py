@@ -50,6 +50,14 @@ def test_each_filter_returns_exactly_the_matching_events(api: Served, filters: d
     assert ids(api.ok("/events", limit=1000, **filters, **span(api))["items"]) == ids(expected)
 
 
+def test_events_carry_their_area_s_and_device_s_names_and_the_unit_as_ha_displays_it(api: Served) -> None:
+    items = api.ok("/events", entity_id="sensor.kitchen_plug_power", limit=1, **span(api))["items"]
+    assert [(e["area_id"], e["area_name"], e["device_name"]) for e in items] == [("kitchen", "Kitchen", "Kitchen Plug")]
+    assert (items[0]["unit"], items[0]["unit_of_measurement"]) == ("watt", "W")
+    outdoor = api.ok("/events", entity_id="sensor.outdoor_temperature", limit=1, **span(api))["items"][0]
+    assert (outdoor["area_name"], outdoor["device_name"], outdoor["unit_of_measurement"]) == (None, None, "°C")
+
+
 @pytest.mark.parametrize("q", ["kitchen plug", "50% off_sale", "%", "_", "'q' \"dq\" \\ back", "DROP TABLE",
                                "/.*/ (?i)", "ünïcødé 🏠", "47%_x", "UNAVAILABLE"])
 def test_text_search_is_literal_and_case_insensitive(api: Served, q: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections import defaultdict
 
 import pytest
 
@@ -30,6 +29,16 @@ def test_summary_totals_rate_and_counts(api: Served) -> None:
     assert body["start"] == start.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
 
 
+def test_summary_names_its_entities_and_areas(api: Served) -> None:
+    start, end = window(api)
+    body = api.ok("/stats/summary", start=start.isoformat(), end=end.isoformat(), top=20)
+    entities = {c["key"]: c["name"] for c in body["top_entities"]}
+    assert entities["sensor.living_temperature"] == "Living Temperature"
+    assert entities["counter.loop"] is None  # an entity the metadata DB does not know
+    assert {c["key"]: c["name"] for c in body["by_area"]} == {"living_room": "Living Room", "kitchen": "Kitchen",
+                                                             "bedroom": "Bedroom", None: None}
+
+
 def test_summary_honours_filters(api: Served) -> None:
     start, end = window(api)
     body = api.ok("/stats/summary", start=start.isoformat(), end=end.isoformat(), area_id="kitchen")
@@ -43,7 +52,9 @@ def test_summary_of_an_empty_range_is_zeros(api: Served) -> None:
 
 
 def expected_trend(api: Served, start: dt.datetime, end: dt.datetime, width: int, **f: str) -> dict[str, list]:
-    buckets: dict[int, list] = defaultdict(list)
+    """Every bucket of [start, end) with the state values of the matching records in it (empty: none)."""
+    first = int(start.timestamp()) // width * width
+    buckets: dict[int, list] = {t: [] for t in range(first, math.ceil(end.timestamp()), width)}
     for r in matching(api.home.records, start, end, **f):
         buckets[int(parse_timestamp(r["time_fired"]).timestamp()) // width * width].append(r["state_value"])
     return {dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000000Z"): v
@@ -56,19 +67,45 @@ def test_trend_counts_and_values_per_bucket(api: Served, bucket: str, width: int
     body = api.ok("/stats/trend", start=start.isoformat(), end=end.isoformat(), bucket=bucket,
                   entity_id="sensor.living_temperature")
     expected = expected_trend(api, start, end, width, entity_id="sensor.living_temperature")
-    assert body["bucket_s"] == width
+    assert body["bucket_s"] == width and body["values"] is True
     assert [p["t"] for p in body["points"]] == list(expected)
     for p in body["points"]:
         values = expected[p["t"]]
         assert p["count"] == len(values)
-        assert (p["min"], p["max"]) == (min(values), max(values))
-        assert p["mean"] == pytest.approx(sum(values) / len(values))
+        if values:
+            assert (p["min"], p["max"]) == (min(values), max(values))
+            assert p["mean"] == pytest.approx(sum(values) / len(values))
+        else:
+            assert (p["mean"], p["min"], p["max"]) == (None, None, None)
 
 
-def test_trend_without_values_has_null_means(api: Served) -> None:
+def test_a_trend_has_every_bucket_of_the_range_counting_zero_where_nothing_happened(api: Served) -> None:
     start, end = window(api)
-    body = api.ok("/stats/trend", start=start.isoformat(), end=end.isoformat(), event_type="call_service")
-    assert body["points"] and all(p["mean"] is None and p["count"] >= 1 for p in body["points"])
+    body = api.ok("/stats/trend", start=start.isoformat(), end=end.isoformat(), bucket="1h", event_type="call_service")
+    expected = expected_trend(api, start, end, 3600, event_type="call_service")
+    assert [(p["t"], p["count"]) for p in body["points"]] == [(t, len(v)) for t, v in expected.items()]
+    assert len(body["points"]) == 48 and 0 < sum(p["count"] for p in body["points"]) < 48
+
+
+def test_a_trend_s_rate_is_its_buckets_sum_over_the_range_as_in_the_summary(api: Served) -> None:
+    start, end = api.home.t0 + dt.timedelta(minutes=7), api.home.t0 + dt.timedelta(hours=30)
+    query = {"start": start.isoformat(), "end": end.isoformat()}
+    body = api.ok("/stats/trend", bucket="1h", **query)
+    total = sum(p["count"] for p in body["points"])
+    assert body["total"] == total == len(matching(api.home.records, start, end))
+    assert body["rate_per_min"] == pytest.approx(total / ((end - start).total_seconds() / 60), rel=1e-5)
+    assert body["rate_per_min"] == api.ok("/stats/summary", **query)["rate_per_min"]
+
+
+def test_a_trend_of_several_entities_gives_no_values_since_they_mix_units(api: Served) -> None:
+    """°C, %, W and on/off in one selection: no mean of them is a number of anything."""
+    start, end = window(api)
+    body = api.ok("/stats/trend", start=start.isoformat(), end=end.isoformat(), bucket="1h")
+    assert body["values"] is False and sum(p["count"] for p in body["points"]) == len(matching(api.home.records,
+                                                                                                start, end))
+    assert all((p["mean"], p["min"], p["max"]) == (None, None, None) for p in body["points"])
+    one_area = api.ok("/stats/trend", start=start.isoformat(), end=end.isoformat(), bucket="1h", area_id="kitchen")
+    assert one_area["values"] is False and all(p["mean"] is None for p in one_area["points"])
 
 
 def test_trend_chooses_a_bucket_that_keeps_2000_points_at_most(api: Served) -> None:

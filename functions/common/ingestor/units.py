@@ -1,7 +1,8 @@
-"""Stable names for HA's unit_of_measurement symbols.
+"""Stable names for HA's unit_of_measurement symbols, and the symbols back for people.
 
 Symbols vary in spelling (HA itself writes micro both as the micro sign and as Greek mu) and
-are awkward as identifiers in queries; names are what the store, queries and dashboards use.
+are awkward as identifiers in queries; names are what the store and machines use (`unit`). People
+read the symbol as HA displays it (`unit_of_measurement`: °C, W, kWh, %), which the query API adds.
 A symbol not listed (currency rates such as "EUR/kWh", integration-specific units) is kept as is.
 """
 
@@ -56,6 +57,9 @@ _NAMES: dict[str, str] = {
 }
 
 
+_SYMBOLS: dict[str, str] = {name: symbol for symbol, name in _NAMES.items()}
+
+
 def unit_name(unit: str | None) -> str | None:
     """The stable name of an HA unit symbol; unknown symbols come back stripped; None or blank → None."""
     if unit is None:
@@ -64,3 +68,15 @@ def unit_name(unit: str | None) -> str | None:
     if not symbol:
         return None
     return _NAMES.get(symbol.replace(_MICRO_SIGN, _GREEK_MU), symbol)
+
+
+def unit_symbol(name: str | None) -> str | None:
+    """The symbol HA displays for a unit name (`celsius` -> `°C`); an unlisted name is its own symbol."""
+    return _SYMBOLS.get(name, name) if name else None
+
+
+def displayed(unit: str | None, attributes: object = None) -> str | None:
+    """What HA displays for a record's unit: its own unit_of_measurement attribute when the record kept it, else
+    the symbol of the normalized name."""
+    own = attributes.get("unit_of_measurement") if isinstance(attributes, dict) else None
+    return (own.strip() or None) if isinstance(own, str) else unit_symbol(unit)

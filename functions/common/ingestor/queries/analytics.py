@@ -153,7 +153,7 @@ def reliability(store: EventStore, f: EventFilter, r: Range, now: dt.datetime, d
         spans = down.get(device_id, [])
         down_s = sum((e - s).total_seconds() for s, e in spans)
         items.append({"device_id": device_id, "name": meta.get("name"), "manufacturer": meta.get("manufacturer"),
-                      "model": meta.get("model"), "area_id": meta.get("area_id"),
+                      "model": meta.get("model"), "area_id": meta.get("area_id"), "area_name": meta.get("area_name"),
                       "entity_count": meta.get("entity_count", 0), "events": counts.get(device_id, 0),
                       "events_per_hour": round(counts.get(device_id, 0) / (span_s / 3600), 6),
                       "last_seen": iso(seen.get(device_id)), "unavailable_periods": len(spans),

@@ -1,11 +1,14 @@
 """Devices, entities and areas from the metadata DB, with filters and keyset pagination.
 
 Things HA no longer has (removed_at set) are left out. An entity's area is its own, else its device's,
-as HA shows it. Text filters are bound parameters with LIKE's wildcards escaped.
+as HA shows it. An entity's name is the one HA displays (its friendly_name, which includes the device's name:
+"Kitchen Climate Temperature", not "Temperature"). Text filters are bound parameters with LIKE's wildcards
+escaped.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select, tuple_
@@ -16,6 +19,7 @@ from ingestor.errors import NotFound
 from ingestor.metadata.registry import MetadataDB
 from ingestor.metadata.schema import areas, devices, entities
 from ingestor.store.model import StoreError, StoreUnavailable
+from ingestor.units import unit_name
 
 d, e, a = devices.c, entities.c, areas.c
 DEVICE_NAME = func.coalesce(d.name_by_user, d.name, "")
@@ -83,21 +87,27 @@ def list_devices(db: MetadataDB, manufacturer: str | None, model: str | None, ar
     return {"items": items, "next_cursor": DEVICES.encode(last["name"] or "", last["device_id"]) if last else None}
 
 
+ENTITY_NAME = func.coalesce(e.friendly_name, e.name, e.original_name)
+
+
 def _entity_select() -> Any:
-    return (select(e.entity_id, e.name, e.original_name, e.domain, e.platform, e.device_id,
-                   ENTITY_AREA.label("area_id"), e.disabled_by, e.friendly_name, e.device_class,
-                   e.unit_of_measurement, e.state, e.last_changed, e.entity_category)
-            .select_from(entities.outerjoin(devices, e.device_id == d.device_id))
+    return (select(e.entity_id, ENTITY_NAME.label("display_name"), e.domain, e.platform, e.device_id,
+                   ENTITY_AREA.label("area_id"), a.name.label("area_name"), DEVICE_NAME.label("device_name"),
+                   e.disabled_by, e.friendly_name, e.device_class, e.unit_of_measurement, e.state, e.last_changed,
+                   e.entity_category)
+            .select_from(entities.outerjoin(devices, e.device_id == d.device_id)
+                         .outerjoin(areas, a.area_id == ENTITY_AREA))
             .where(e.removed_at.is_(None)))
 
 
 def _entity(row: Any) -> dict[str, Any]:
     m = row._mapping
-    return {"entity_id": m["entity_id"], "name": m["name"] or m["original_name"] or m["friendly_name"],
-            "domain": m["domain"], "platform": m["platform"], "device_id": m["device_id"], "area_id": m["area_id"],
-            "disabled": m["disabled_by"] is not None, "friendly_name": m["friendly_name"],
-            "device_class": m["device_class"], "unit": m["unit_of_measurement"], "state": m["state"],
-            "last_changed": m["last_changed"], "entity_category": m["entity_category"]}
+    return {"entity_id": m["entity_id"], "name": m["display_name"], "domain": m["domain"],
+            "platform": m["platform"], "device_id": m["device_id"], "device_name": m["device_name"] or None,
+            "area_id": m["area_id"], "area_name": m["area_name"], "disabled": m["disabled_by"] is not None,
+            "friendly_name": m["friendly_name"], "device_class": m["device_class"],
+            "unit": unit_name(m["unit_of_measurement"]), "unit_of_measurement": m["unit_of_measurement"],
+            "state": m["state"], "last_changed": m["last_changed"], "entity_category": m["entity_category"]}
 
 
 def get_device(db: MetadataDB, device_id: str) -> dict[str, Any]:
@@ -150,9 +160,19 @@ def list_areas(db: MetadataDB) -> dict[str, Any]:
                       for r in rows]}
 
 
-def area_names(db: MetadataDB) -> dict[str, str | None]:
-    """Every area's name, removed ones included (old events still name them)."""
-    return {r[0]: r[1] for r in _rows(db, select(a.area_id, a.name))}
+@dataclass(frozen=True)
+class Names:
+    """What HA calls each area, device and entity (removed ones included: old events still name them)."""
+
+    areas: dict[str, str | None]
+    devices: dict[str, str | None]
+    entities: dict[str, str | None]
+
+
+def names(db: MetadataDB) -> Names:
+    return Names({r[0]: r[1] for r in _rows(db, select(a.area_id, a.name))},
+                 {r[0]: r[1] or None for r in _rows(db, select(d.device_id, DEVICE_NAME))},
+                 {r[0]: r[1] for r in _rows(db, select(e.entity_id, ENTITY_NAME))})
 
 
 def all_devices(db: MetadataDB) -> dict[str, dict[str, Any]]:

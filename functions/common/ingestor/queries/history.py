@@ -4,6 +4,11 @@ The timeline holds the newest `limit` state changes of the range (`truncated` wh
 the state the entity was in when the range (or the kept part) began, taken from the first change's
 old_state and duration_in_state. The series comes from store.series, which also reads the hourly and
 daily summaries of days whose raw events were pruned.
+
+`numeric` says how to chart it, as HA's history panel decides: an entity with a unit of measurement or a
+state_class is numeric (a line over time; states that are not numbers, such as unavailable, are gaps); so is
+one without either whose every state is a number (a counter). Anything else (on/off, modes) is a timeline of
+states.
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ from typing import Any
 
 from ingestor.errors import NotFound
 from ingestor.httpapi import iso
+from ingestor.queries.catalog import Names
 from ingestor.queries.params import Range
 from ingestor.queries.stats import point
 from ingestor.store.model import EventFilter
 from ingestor.store.protocol import EventStore
 from ingestor.timeutil import parse_timestamp
+from ingestor.units import displayed, unit_name
 
 NOT_VALUES = {"unavailable", "unknown", "", None}
 
@@ -45,8 +52,14 @@ def timeline(events: list[dict[str, Any]], r: Range, until: dt.datetime, complet
             for s, e, state in segments]
 
 
+def _numeric(values: list[Any], unit: str | None, attributes: dict[str, Any]) -> bool:
+    if unit or attributes.get("state_class"):
+        return True
+    return bool(values) and all(_is_number(v) for v in values)
+
+
 def history(store: EventStore, meta: dict[str, Any] | None, entity_id: str, r: Range, limit: int, bucket_s: int,
-            now: dt.datetime) -> dict[str, Any]:
+            now: dt.datetime, names: Names) -> dict[str, Any]:
     page = store.query(EventFilter(start=r.start, end=r.end, entity_id=entity_id, event_type="state_changed"),
                        limit=limit)
     events = list(reversed(page.items))
@@ -55,11 +68,20 @@ def history(store: EventStore, meta: dict[str, Any] | None, entity_id: str, r: R
         raise NotFound(f"no entity {entity_id!r}: not in the metadata DB and no stored event")
     values = [ev.get("state") for ev in events if ev.get("state") not in NOT_VALUES]
     newest = events[-1] if events else {}
+    meta = meta or {}
+    attributes = newest.get("attributes") if isinstance(newest.get("attributes"), dict) else {}
+    unit = unit_name(newest.get("unit") or meta.get("unit"))
+    area, device = newest.get("area_id") or meta.get("area_id"), newest.get("device_id") or meta.get("device_id")
     return {
         "entity_id": entity_id, "start": iso(r.start), "end": iso(r.end),
-        "numeric": bool(values) and all(_is_number(v) for v in values),
-        "unit": newest.get("unit") or (meta or {}).get("unit"),
-        "friendly_name": newest.get("friendly_name") or (meta or {}).get("friendly_name"),
+        "numeric": _numeric(values, unit, attributes),
+        "unit": unit,
+        "unit_of_measurement": displayed(unit, attributes) if newest else meta.get("unit_of_measurement"),
+        "device_class": newest.get("device_class") or meta.get("device_class"),
+        "state_class": attributes.get("state_class") if isinstance(attributes.get("state_class"), str) else None,
+        "friendly_name": newest.get("friendly_name") or meta.get("friendly_name") or names.entities.get(entity_id),
+        "area_id": area, "area_name": names.areas.get(area) if area else None,
+        "device_id": device, "device_name": names.devices.get(device) if device else None,
         "timeline": timeline(events, r, min(r.end, now), page.next_cursor is None),
         "series": [point(b) for b in series], "bucket_s": bucket_s, "truncated": page.next_cursor is not None,
     }

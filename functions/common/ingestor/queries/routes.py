@@ -14,7 +14,7 @@ from ingestor import config, metadata, store
 from ingestor.errors import Invalid
 from ingestor.httpapi import Api, Param, Request, Route
 from ingestor.queries import analytics, catalog, events, history, params, schemas, stats, trace
-from ingestor.queries.sources import event_store, metadata_db, now
+from ingestor.queries.sources import event_store, metadata_db, names, now
 from ingestor.sports.routes import routes as sports_routes
 from ingestor.store.model import EventFilter
 from ingestor.store.sqlengine import safe_url
@@ -41,7 +41,7 @@ def _range(req: Request) -> params.Range:
 def _events(req: Request) -> Any:
     r = _range(req)
     p = req.params
-    return events.search(event_store(), params.event_filter(p, r), p["limit"], p["cursor"])
+    return events.search(event_store(), params.event_filter(p, r), p["limit"], p["cursor"], names())
 
 
 @guarded
@@ -50,13 +50,13 @@ def _history(req: Request) -> Any:
     p = req.params
     meta = catalog.entity(metadata_db(), p["entity_id"])
     return history.history(event_store(), meta, p["entity_id"], r, p["limit"],
-                           params.bucket_seconds(p["bucket"], r), now())
+                           params.bucket_seconds(p["bucket"], r), now(), names())
 
 
 @guarded
 def _summary(req: Request) -> Any:
     r = _range(req)
-    return stats.summary(event_store(), params.event_filter(req.params, r), r, req.params["top"])
+    return stats.summary(event_store(), params.event_filter(req.params, r), r, req.params["top"], names())
 
 
 @guarded
@@ -77,7 +77,7 @@ def _areas(req: Request) -> Any:
     p = req.params
     f = EventFilter(start=r.start, end=r.end, domain=p["domain"], event_type=p["event_type"])
     return analytics.areas(event_store(), f, r, params.bucket_seconds(p["bucket"], r, preferred="1h"),
-                           catalog.area_names(metadata_db()))
+                           names().areas)
 
 
 @guarded
@@ -151,6 +151,9 @@ DURATIONS_RULE = (f"Anomalies: per entity and state left, with at least {analyti
 RELIABILITY_RULE = ("Per device: events and last event in the range; an unavailable period is an entity of the device "
                     "entering 'unavailable' until its next change (or the range end), periods of one device's "
                     "entities merged; availability = 1 - unavailable_s / range_s. Least available first.")
+TREND_RULE = ("Every bucket of the range, empty ones included (count 0); total and rate_per_min are the points' "
+              "sum and that sum per minute of the range. mean/min/max of state_value are given (values: true) only "
+              "with entity_id: across entities they would mix units; otherwise they are null.")
 TOP = Param("top", "How many top entities", "integer", default=10, minimum=1, maximum=100)
 
 
@@ -166,8 +169,8 @@ def routes() -> list[Route]:
                           "series: count/mean/min/max per bucket, pruned days from their summaries."),
         Route("GET", "/stats/summary", _summary, "Totals, rate and counts by domain, event type, entity, area",
               (*params.filters("-24h"), TOP), s.SUMMARY, tag=TAG_STATS),
-        Route("GET", "/stats/trend", _trend, "Event counts and state_value mean/min/max per time bucket",
-              (*params.filters("-24h"), params.BUCKET), s.TREND, tag=TAG_STATS),
+        Route("GET", "/stats/trend", _trend, "Event counts per time bucket; state_value mean/min/max of one entity",
+              (*params.filters("-24h"), params.BUCKET), s.TREND, tag=TAG_STATS, description=TREND_RULE),
         Route("GET", "/analytics/trace/{context_id}", _trace, "Automation causality tree through context.parent_id",
               (Param("context_id", "An HA context id", max_length=64),
                Param("depth", "Levels walked in each direction", "integer", default=10, minimum=1, maximum=50),

@@ -60,17 +60,24 @@ def _record_field(name: str) -> dict[str, Any]:
 
 
 EVENT = obj(["event_id", "event_type", "time_fired", "context"],
-            **{name: _record_field(name) for name in (*record.FIELDS, *record.OPTIONAL_FIELDS)})
+            **{name: _record_field(name) for name in (*record.FIELDS, *record.OPTIONAL_FIELDS)},
+            area_name={**S_NULL, "description": "the area's name (GET /events)"},
+            device_name={**S_NULL, "description": "the device's name (GET /events)"},
+            unit_of_measurement={**S_NULL, "description": "the unit as HA displays it, e.g. °C (GET /events); unit "
+                                                          "is its normalized name, e.g. celsius"})
 POINT = obj(["t", "count", "mean", "min", "max"], t=TIME, count=INT, mean=N_NULL, min=N_NULL, max=N_NULL)
-COUNT = obj(["key", "count"], key=S_NULL, count=INT)
+COUNT = obj(["key", "count"], key=S_NULL, count=INT, name={**S_NULL, "description": "the entity's or area's name"})
 NODE = obj(["context_id", "parent_id", "events", "children"], context_id=S, parent_id=S_NULL,
            events=array(ref("Event")), children=array(ref("TraceNode")))
 DEVICE = obj(["device_id", "name", "manufacturer", "model", "sw_version", "area_id", "area_name", "entity_count"],
              device_id=S, name=S_NULL, manufacturer=S_NULL, model=S_NULL, sw_version=S_NULL, hw_version=S_NULL,
              area_id=S_NULL, area_name=S_NULL, entity_count=INT, disabled=BOOL)
 ENTITY = obj(["entity_id", "name", "domain", "platform", "device_id", "area_id", "disabled"],
-             entity_id=S, name=S_NULL, domain=S_NULL, platform=S_NULL, device_id=S_NULL, area_id=S_NULL,
-             disabled=BOOL, friendly_name=S_NULL, device_class=S_NULL, unit=S_NULL, state=S_NULL,
+             entity_id=S, name={**S_NULL, "description": "the name HA displays (friendly_name)"}, domain=S_NULL,
+             platform=S_NULL, device_id=S_NULL, device_name=S_NULL, area_id=S_NULL, area_name=S_NULL,
+             disabled=BOOL, friendly_name=S_NULL, device_class=S_NULL,
+             unit={**S_NULL, "description": "normalized unit name, e.g. celsius"},
+             unit_of_measurement={**S_NULL, "description": "the unit as HA displays it, e.g. °C"}, state=S_NULL,
              last_changed=S_NULL, entity_category=S_NULL)
 AREA = obj(["area_id", "name", "device_count", "entity_count"], area_id=S, name=S_NULL, device_count=INT,
            entity_count=INT)
@@ -79,8 +86,12 @@ COMPONENTS: dict[str, Any] = {"Event": EVENT, "Point": POINT, "Count": COUNT, "T
 
 EVENTS = page(ref("Event"))
 HISTORY = obj(
-    ["entity_id", "start", "end", "numeric", "unit", "friendly_name", "timeline", "series", "truncated", "bucket_s"],
-    entity_id=S, start=TIME, end=TIME, numeric=BOOL, unit=S_NULL, friendly_name=S_NULL,
+    ["entity_id", "start", "end", "numeric", "unit", "unit_of_measurement", "friendly_name", "timeline", "series",
+     "truncated", "bucket_s"],
+    entity_id=S, start=TIME, end=TIME,
+    numeric={**BOOL, "description": "chart as a line (a unit, a state_class, or only numbers), else a timeline"},
+    unit=S_NULL, unit_of_measurement=S_NULL, device_class=S_NULL, state_class=S_NULL, friendly_name=S_NULL,
+    area_id=S_NULL, area_name=S_NULL, device_id=S_NULL, device_name=S_NULL,
     timeline=array(obj(["start", "end", "state", "duration_s"], start=TIME, end=TIME, state=S_NULL,
                        duration_s=N)),
     series=array(ref("Point")), truncated=BOOL, bucket_s=INT,
@@ -88,7 +99,10 @@ HISTORY = obj(
 SUMMARY = obj(["start", "end", "total", "rate_per_min", "by_domain", "by_event_type", "top_entities", "by_area"],
               start=TIME, end=TIME, total=INT, rate_per_min=N, by_domain=array(ref("Count")),
               by_event_type=array(ref("Count")), top_entities=array(ref("Count")), by_area=array(ref("Count")))
-TREND = obj(["start", "end", "bucket_s", "points"], start=TIME, end=TIME, bucket_s=INT, points=array(ref("Point")))
+TREND = obj(["start", "end", "bucket_s", "total", "rate_per_min", "values", "points"], start=TIME, end=TIME,
+            bucket_s=INT, total=INT, rate_per_min=N,
+            values={**BOOL, "description": "whether mean/min/max are given (one entity only)"},
+            points=array(ref("Point")))
 TRACE = obj(["context_id", "root", "depth", "truncated", "event_count"], context_id=S, root=ref("TraceNode"),
             depth=INT, truncated=BOOL, event_count=INT, node_count=INT, levels_up=INT, levels_down=INT)
 AREAS_ACTIVITY = obj(
@@ -111,7 +125,8 @@ RELIABILITY = obj(
     ["items"], start=TIME, end=TIME,
     items=array(obj(["device_id", "name", "manufacturer", "model", "area_id", "entity_count", "events",
                      "events_per_hour", "last_seen", "unavailable_periods", "unavailable_s", "availability"],
-                    device_id=S, name=S_NULL, manufacturer=S_NULL, model=S_NULL, area_id=S_NULL, entity_count=INT,
+                    device_id=S, name=S_NULL, manufacturer=S_NULL, model=S_NULL, area_id=S_NULL, area_name=S_NULL,
+                    entity_count=INT,
                     events=INT, events_per_hour=N, last_seen=TIME_NULL, unavailable_periods=INT,
                     unavailable_s=N, availability={"type": "number", "minimum": 0, "maximum": 1},
                     known=BOOL)),

@@ -1,4 +1,10 @@
-"""Event statistics: totals, rate, counts by dimension, time-bucketed trends."""
+"""Event statistics: totals, rate, counts by dimension, time-bucketed trends.
+
+A trend has a point for every bucket of the range (zero events where there were none), so a chart of it shows
+the whole range and invents nothing between buckets. Its rate is the points' sum over the range, the same
+figure the summary gives. Values (mean/min/max of state_value) are given for one entity only: across entities
+they would mix units (watts, °C and on/off 1/0 in one mean), so a trend of several entities counts events only.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +12,40 @@ import dataclasses
 from typing import Any
 
 from ingestor.httpapi import iso
-from ingestor.queries.params import Range
+from ingestor.queries.catalog import Names
+from ingestor.queries.params import Range, bucket_starts
 from ingestor.store.model import Bucket, EventFilter
 from ingestor.store.protocol import EventStore
+from ingestor.store.timerange import to_micros
 
 GROUP_LIMIT = 20
 
 
-def _counts(store: EventStore, f: EventFilter, by: str, limit: int) -> list[dict[str, Any]]:
-    return [{"key": key or None, "count": n} for key, n in store.counts(f, by, limit)]
+def _counts(store: EventStore, f: EventFilter, by: str, limit: int, named: dict[str, str | None] | None = None
+            ) -> list[dict[str, Any]]:
+    rows = [{"key": key or None, "count": n} for key, n in store.counts(f, by, limit)]
+    if named is not None:
+        for row in rows:
+            row["name"] = named.get(row["key"]) if row["key"] else None
+    return rows
 
 
-def summary(store: EventStore, f: EventFilter, r: Range, top: int) -> dict[str, Any]:
+def rate_per_min(total: int, r: Range) -> float:
+    return round(total / (r.seconds / 60), 6)
+
+
+def summary(store: EventStore, f: EventFilter, r: Range, top: int, names: Names) -> dict[str, Any]:
     total = store.count(f)
-    return {"start": iso(r.start), "end": iso(r.end), "total": total,
-            "rate_per_min": round(total / (r.seconds / 60), 6),
+    return {"start": iso(r.start), "end": iso(r.end), "total": total, "rate_per_min": rate_per_min(total, r),
             "by_domain": _counts(store, f, "domain", GROUP_LIMIT),
             "by_event_type": _counts(store, f, "event_type", GROUP_LIMIT),
-            "top_entities": _counts(store, f, "entity_id", top),
-            "by_area": _counts(store, f, "area_id", GROUP_LIMIT)}
+            "top_entities": _counts(store, f, "entity_id", top, names.entities),
+            "by_area": _counts(store, f, "area_id", GROUP_LIMIT, names.areas)}
 
 
-def point(b: Bucket) -> dict[str, Any]:
-    return {"t": iso(b.start), "count": b.count, "mean": b.mean, "min": b.min, "max": b.max}
+def point(b: Bucket, values: bool = True) -> dict[str, Any]:
+    return {"t": iso(b.start), "count": b.count, "mean": b.mean if values else None,
+            "min": b.min if values else None, "max": b.max if values else None}
 
 
 def _only_entity(f: EventFilter) -> bool:
@@ -37,6 +54,17 @@ def _only_entity(f: EventFilter) -> bool:
     return f.entity_id is not None and rest == EventFilter()
 
 
+def every_bucket(buckets: list[Bucket], r: Range, bucket_s: int) -> list[Bucket]:
+    """`buckets` with the empty ones of the range added (count 0, no values), oldest first."""
+    found = {to_micros(b.start): b for b in buckets}
+    return [found.get(to_micros(t)) or Bucket(t, 0, None, None, None) for t in bucket_starts(r, bucket_s)]
+
+
 def trend(store: EventStore, f: EventFilter, r: Range, bucket_s: int) -> dict[str, Any]:
     buckets = store.series(f.entity_id, r.start, r.end, bucket_s) if _only_entity(f) else store.buckets(f, bucket_s)
-    return {"start": iso(r.start), "end": iso(r.end), "bucket_s": bucket_s, "points": [point(b) for b in buckets]}
+    points = every_bucket(buckets, r, bucket_s)
+    total = sum(b.count for b in points)
+    values = f.entity_id is not None
+    return {"start": iso(r.start), "end": iso(r.end), "bucket_s": bucket_s, "total": total,
+            "rate_per_min": rate_per_min(total, r), "values": values,
+            "points": [point(b, values) for b in points]}
