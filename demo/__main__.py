@@ -28,6 +28,7 @@ sys.path[:0] = [str(_ROOT / p) for p in ("functions/common", "infra/connector", 
 from demo import home  # noqa: E402
 from demo.driver import Driver, HAClient  # noqa: E402
 from demo.readiness import bridge_subscribed  # noqa: E402
+from demo.weather import OfflineWeather  # noqa: E402
 from tests.support.homeassistant import HomeAssistant, ensure_venv  # noqa: E402
 from tests.support.runtime import REPO, LocalRuntime  # noqa: E402
 
@@ -122,13 +123,15 @@ def main(argv: list[str] | None = None) -> int:
     say(f"Home Assistant {'installed' if install_s > 5 else 'ready'} in .venv-ha ({install_s:.0f}s)")
     ha: HomeAssistant | None = None
     runtime: LocalRuntime | None = None
+    weather = OfflineWeather()  # no Internet here: context-poll fetches the demo's own (made-up) weather
     stop = threading.Event()
     driver_thread: threading.Thread | None = None
     try:
         ha = start_home_assistant(workdir)
         say(f"Home Assistant is running at {ha.url} (log in as owner / {PASSWORD}); "
             f"{len(home.DEVICES)} devices in {len(home.AREAS)} areas, {len(home.RULES)} automations")
-        runtime = LocalRuntime(workdir, stack=args.stack.resolve(), env={"HA_URL": ha.url}).start(timeout=180)
+        runtime = LocalRuntime(workdir, stack=args.stack.resolve(), env={"HA_URL": ha.url, **weather.env()}
+                               ).start(timeout=180)
         say(f"local stack ready: gateway {runtime.gateway}, NATS {runtime.nats_url} (log: {runtime.log})")
         wait(lambda: bridge_subscribed(runtime.ready["bridge"]), 60, "the bridge subscribing to HA")
         driver = Driver(HAClient(ha.url, ha.token or ""), args.seed)
@@ -169,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             runtime.stop()
         if ha is not None:
             ha.stop()
+        weather.close()
         say("stopped")
 
 

@@ -45,6 +45,7 @@ def test_the_bridge_is_ok_then_reconnecting_then_unhealthy_when_ha_goes_away(ha:
         assert reconnecting["reasons"][0].startswith("reconnecting to Home Assistant")
         down = wait_for(lambda: (c := component(status(url), "bridge"))["status"] == "unhealthy" and c, 30)
         assert down, component(status(url), "bridge")
-        assert down["reasons"][0].startswith("disconnected from Home Assistant for ")
+        assert down["reasons"][0].startswith("Home Assistant not connected for ")
+        assert down["reasons"][0].endswith("check HA_URL and the token in the ha-token secret (HA_TOKEN)")
         assert status(url)["status"] == "unhealthy"
         assert (ha.token or "").encode() not in runtime.log.read_bytes()

@@ -76,7 +76,17 @@ def test_the_bridge_is_degraded_while_reconnecting_then_unhealthy() -> None:
     assert reconnecting.status == "degraded" and "reconnecting" in reconnecting.reasons[0]
     down = rules.bridge(body, None, SETTINGS.bridge_grace_s + 1, SETTINGS)
     assert down.status == "unhealthy" and "ConnectionRefusedError" in down.reasons[0]
+    assert down.reasons[0].startswith("Home Assistant not connected for 61 s") and "HA_URL" in down.reasons[0]
     assert rules.bridge(None, "refused", None, SETTINGS).status == "unhealthy"
+
+
+def test_no_bridge_means_home_assistant_is_not_connected_naming_the_settings_that_connect_it() -> None:
+    """`make run` without HA_URL captures nothing: that is not a healthy system, whatever else answers."""
+    c = probes.bridge(SimpleNamespace(settings=SETTINGS))
+    assert c.status == "degraded"
+    assert c.reasons[0].startswith("Home Assistant not connected")
+    assert all(s in c.reasons[0] for s in ("HA_URL", ".secrets/ha-token", "HA_TOKEN", "BRIDGE_URL"))
+    assert overall([Component("a", "store"), c]) == "degraded"
 
 
 def test_a_connected_bridge_whose_publishes_nats_refuses_is_degraded() -> None:
@@ -97,10 +107,37 @@ def test_archive_not_configured_is_unknown_and_a_failed_last_run_degraded() -> N
 def test_an_open_context_breaker_degrades_that_source_only() -> None:
     found = rules.context_sources({
         "weather": {"provider": "open-meteo", "breaker": "open", "failures": 3, "last_error": "timeout"},
-        "carbon_intensity": {"provider": "ng", "breaker": "closed", "failures": 0}})
+        "carbon_intensity": {"provider": "ng", "breaker": "closed", "failures": 0, "fetched_at": "2026-11-23T12:00:00Z",
+                             "last_poll": {"result": "cached"}}})
     by_name = {c.name: c for c in found}
     assert by_name["context:weather"].status == "degraded" and "timeout" in by_name["context:weather"].reasons[0]
     assert by_name["context:carbon_intensity"].status == "ok"
+
+
+def test_a_context_source_without_a_location_is_not_configured_rather_than_ok() -> None:
+    [c] = rules.context_sources({"weather": {"provider": "open-meteo", "breaker": "closed", "failures": 0,
+                                             "fetched_at": None, "last_poll": {"result": "no_location"}}})
+    assert c.status == "unknown" and c.reasons[0].startswith("not configured: no location")
+    assert "CONTEXT_LATITUDE" in c.reasons[0] and "Home Assistant" in c.reasons[0]
+
+
+def test_a_context_source_that_never_fetched_is_unknown_and_one_that_fetched_is_ok() -> None:
+    fresh, failing, fetched = rules.context_sources({
+        "air_quality": {"provider": "open-meteo", "breaker": "closed", "fetched_at": None, "last_poll": None},
+        "carbon_intensity": {"provider": "ng", "breaker": "closed", "failures": 1, "fetched_at": None,
+                             "last_poll": {"result": "failed", "error": "HTTP 502"}},
+        "weather": {"provider": "open-meteo", "breaker": "closed", "fetched_at": "2026-11-23T12:00:00Z",
+                    "last_poll": {"result": "failed", "error": "HTTP 502"}}})
+    assert (fresh.status, fresh.reasons) == ("unknown", ["not polled yet (context-poll runs every minute)"])
+    assert (failing.status, failing.reasons) == ("unknown", ["nothing fetched yet: the last attempt failed (HTTP 502)"])
+    assert (fetched.status, fetched.reasons) == ("ok", [])  # a value it fetched, kept while the breaker is closed
+
+
+def test_a_context_source_asked_for_that_cannot_run_is_degraded_with_its_problem() -> None:
+    [c] = rules.context_sources({"electricity_price": {
+        "provider": None, "breaker": None, "problem": "electricity_price needs OCTOPUS_PRODUCT and OCTOPUS_TARIFF"}})
+    assert c.status == "degraded" and c.reasons == [
+        "not configured: electricity_price needs OCTOPUS_PRODUCT and OCTOPUS_TARIFF"]
 
 
 def test_dead_letters_in_the_window_degrade_with_the_count_and_reasons() -> None:

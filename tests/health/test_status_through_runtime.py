@@ -47,8 +47,12 @@ def _component_status(runtime: LocalRuntime, name: str) -> str:
     return component(status(health_url(runtime)), name)["status"]
 
 
-def test_a_healthy_stack_is_ok_and_lists_every_function_ok(runtime: LocalRuntime) -> None:
-    body = wait_for(lambda: (b := status(health_url(runtime)))["status"] == "ok" and b, 30)
+def test_a_stack_without_home_assistant_is_degraded_saying_how_to_connect_it(runtime: LocalRuntime) -> None:
+    """Every function ok and nothing else wrong; only the bridge is missing (a stack with HA connected is ok:
+    test_bridge_through_runtime)."""
+    body = wait_for(lambda: (b := status(health_url(runtime)))["status"] == "degraded"
+                    and [c["name"] for c in b["components"] if c["status"] not in ("ok", "unknown")] == ["bridge"]
+                    and b, 30)
     assert body, status(health_url(runtime))
     functions = {c["name"]: c for c in body["components"] if c["kind"] == "function" and c["name"] != "gateway"}
     assert sorted(functions) == _functions(runtime)
@@ -56,8 +60,10 @@ def test_a_healthy_stack_is_ok_and_lists_every_function_ok(runtime: LocalRuntime
     kinds = {c["kind"] for c in body["components"]}
     assert kinds == {"bridge", "nats", "function", "store", "metadata", "archive", "context", "webhook"}
     assert component(body, "webhook-deliveries")["reasons"] == ["no webhooks registered"]
-    assert component(body, "bridge") == {"name": "bridge", "kind": "bridge", "status": "unknown",
-                                         "reasons": ["not configured (BRIDGE_URL empty)"], "details": {}}
+    bridge = component(body, "bridge")
+    assert bridge["status"] == "degraded" and bridge["reasons"][0].startswith("Home Assistant not connected")
+    assert "HA_URL" in bridge["reasons"][0]
+    assert get(health_url(runtime), "/?strict=true").status == 200
     assert component(body, "event-store")["details"]["backend"] == "postgresql"
     assert {c["consumer"] for c in component(body, "nats")["details"]["consumers"]} >= {
         "validate--ha_events_raw", "normalize--ha_events_valid", "weather-enrich--ha_events_normalized",

@@ -44,12 +44,17 @@ def _ha_config() -> dict[str, Any] | None:
 
 
 def _status(_: Request) -> dict[str, Any]:
+    """Each source's state; a source CONTEXT_SOURCES asks for that cannot run is listed with its `problem`."""
     known = cache.read_all()
     current = poller()
-    return {name: {"provider": source.provider, "breaker": current.breakers[name].state,
-                   "failures": current.breakers[name].failures, "last_error": current.breakers[name].last_error,
-                   "fetched_at": (known.get(name) or {}).get("fetched_at"), "last_poll": known.get(f"status.{name}")}
-            for name, source in current.settings.sources.items()}
+    running = {name: {"provider": source.provider, "breaker": current.breakers[name].state,
+                      "failures": current.breakers[name].failures, "last_error": current.breakers[name].last_error,
+                      "fetched_at": (known.get(name) or {}).get("fetched_at"),
+                      "last_poll": known.get(f"status.{name}")}
+               for name, source in current.settings.sources.items()}
+    unable = {name: {"provider": None, "breaker": None, "failures": 0, "last_error": None, "fetched_at": None,
+                     "last_poll": None, "problem": problem} for name, problem in current.settings.problems.items()}
+    return running | unable
 
 
 def _poll(_: Request) -> dict[str, Any]:

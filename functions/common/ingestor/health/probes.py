@@ -136,7 +136,7 @@ def metrics_text(deps: Deps, url: str) -> str:
 def bridge(deps: Deps) -> Component:
     url = deps.settings.bridge_url
     if not url:
-        return Component("bridge", "bridge", "unknown", ["not configured (BRIDGE_URL empty)"])
+        return rules.no_bridge()
     try:
         answer = deps.http.get(f"{url}/health")
         body = answer.json()

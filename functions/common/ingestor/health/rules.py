@@ -66,6 +66,21 @@ def consumer_lag(c: Component, consumers: list[dict[str, Any]], settings: Settin
                                      f"(threshold {settings.lag_stall_s:g} s)")
 
 
+NO_HOME_ASSISTANT = ("Home Assistant not connected: no bridge is configured, so no event is captured. Set HA_URL "
+                     "(e.g. HA_URL=http://homeassistant.local:8123) and put a long-lived access token (HA: your "
+                     "profile, Security) in .secrets/ha-token or HA_TOKEN, then restart `make run` (it starts the "
+                     "bridge); on OpenFaaS, run gateway-bridge and set BRIDGE_URL on the health function to its "
+                     "health server")
+CONNECTION_HINT = "check HA_URL and the token in the ha-token secret (HA_TOKEN)"
+
+
+def no_bridge() -> Component:
+    """No bridge configured: nothing is captured, so the system is not ok. Degraded rather than unhealthy: every
+    part of the stack works and would keep what it is given (`?strict=true`, for monitors of the stack, stays
+    200), and the reason says what to set."""
+    return Component("bridge", "bridge", "degraded", [NO_HOME_ASSISTANT])
+
+
 def bridge(body: dict[str, Any] | None, problem: str | None, disconnected_for: float | None,
            settings: Settings) -> Component:
     """Connected and publishing: ok. Disconnected from HA: degraded while it reconnects (for the grace
@@ -80,8 +95,9 @@ def bridge(body: dict[str, Any] | None, problem: str | None, disconnected_for: f
         if disconnected_for is not None and disconnected_for < settings.bridge_grace_s:
             c.worsen("degraded", f"reconnecting to Home Assistant ({disconnected_for:.0f} s){error}")
         else:
-            c.worsen("unhealthy", f"disconnected from Home Assistant"
-                                  f"{f' for {disconnected_for:.0f} s' if disconnected_for else ''}{error}")
+            c.worsen("unhealthy", f"Home Assistant not connected"
+                                  f"{f' for {disconnected_for:.0f} s' if disconnected_for else ''}{error}; "
+                                  f"{CONNECTION_HINT}")
     if body.get("nats_publishing") is False:
         c.worsen("degraded", f"NATS is not taking its publishes (spooling {body.get('spool_depth')} batches)"
                              f"{': ' + str(body['nats_error']) if body.get('nats_error') else ''}")
@@ -116,18 +132,35 @@ def archive(status: dict[str, Any]) -> Component:
     return c
 
 
+NO_LOCATION = ("not configured: no location to fetch for (set CONTEXT_LATITUDE and CONTEXT_LONGITUDE, or connect "
+               "Home Assistant, whose location is used)")
+
+
 def context_sources(status: dict[str, Any]) -> list[Component]:
-    """One component per context source; an open (or half-open) breaker: degraded."""
+    """One component per context source. It has fetched: ok. An open (or half-open) breaker, or a source the
+    configuration asks for that cannot run: degraded. No location to fetch for, not polled yet, or nothing fetched
+    yet (its breaker still closed): unknown, since "ok" would claim a value that was never fetched."""
     out = []
     for name, source in sorted(status.items()):
         if not isinstance(source, dict):
             continue
         c = Component(f"context:{name}", "context", details=source)
+        last = source.get("last_poll") if isinstance(source.get("last_poll"), dict) else {}
         breaker = source.get("breaker")
-        if breaker and breaker != "closed":
+        if source.get("problem"):
+            c.worsen("degraded", f"not configured: {source['problem']}")
+        elif breaker and breaker != "closed":
             error = f": {source['last_error']}" if source.get("last_error") else ""
             c.worsen("degraded", f"{source.get('provider') or name}: breaker {breaker} after "
                                  f"{source.get('failures')} failures{error}")
+        elif last.get("result") == "no_location":
+            c.status = "unknown"
+            c.reasons.append(NO_LOCATION)
+        elif not source.get("fetched_at"):
+            c.status = "unknown"
+            c.reasons.append("not polled yet (context-poll runs every minute)" if not last else
+                             f"nothing fetched yet: the last attempt failed ({last['error']})"
+                             if last.get("result") == "failed" else "nothing fetched yet")
         out.append(c)
     return out
 
