@@ -87,6 +87,7 @@ def test_duration_anomalies_find_the_too_short_and_too_long_stays(api: Served) -
     body = api.ok("/analytics/durations", entity_id="light.kitchen", **window(api))
     found = {(a["state"], a["kind"], a["duration_s"]) for a in body["anomalies"]}
     assert found == {("on", "too_short", 60.0), ("off", "too_long", 43200.0)}
+    assert {a["name"] for a in body["anomalies"]} == {i["name"] for i in body["items"]} == {"Kitchen Light"}
     expected = statistics.median(expected_durations(api)[("light.kitchen", "off")])
     assert next(a for a in body["anomalies"] if a["kind"] == "too_long")["expected_s"] == expected
     assert body["rule"]["min_samples"] == 5

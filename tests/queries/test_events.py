@@ -56,6 +56,7 @@ def test_events_carry_their_area_s_and_device_s_names_and_the_unit_as_ha_display
     assert (items[0]["unit"], items[0]["unit_of_measurement"]) == ("watt", "W")
     outdoor = api.ok("/events", entity_id="sensor.outdoor_temperature", limit=1, **span(api))["items"][0]
     assert (outdoor["area_name"], outdoor["device_name"], outdoor["unit_of_measurement"]) == (None, None, "°C")
+    assert (items[0]["entity_name"], outdoor["entity_name"]) == ("Kitchen Plug Power", "Outdoor Temperature")
 
 
 @pytest.mark.parametrize("q", ["kitchen plug", "50% off_sale", "%", "_", "'q' \"dq\" \\ back", "DROP TABLE",

@@ -19,6 +19,7 @@ def test_a_numeric_sensor_has_a_timeline_and_a_series(api: Served) -> None:
     assert body["numeric"] is True and body["friendly_name"] == "Living Temperature"
     assert [s["start"] for s in body["timeline"]] == [r["time_fired"] for r in changes]
     assert [s["state"] for s in body["timeline"]] == [r["state"] for r in changes]
+    assert body["changes"] == len(changes)
     assert all(s["duration_s"] == 600 for s in body["timeline"][:-1])
     assert body["timeline"][-1]["end"] == window(api)["end"].replace("+00:00", ".000000Z")
     assert len(body["series"]) == 48 and sum(p["count"] for p in body["series"]) == len(changes)
@@ -54,6 +55,7 @@ def test_a_light_is_not_numeric_and_its_first_segment_starts_before_its_first_ch
     changes = list(reversed(matching(api.home.records, start, entity_id="light.kitchen")))
     assert first["end"] == changes[0]["time_fired"] and first["state"] == changes[0]["old_state"]
     assert first["start"] == start.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+    assert body["changes"] == len(body["timeline"]) - 1  # that first segment began before the range
 
 
 def test_the_limit_keeps_the_newest_changes_and_says_truncated(api: Served) -> None:

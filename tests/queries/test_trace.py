@@ -33,6 +33,13 @@ def test_both_directions_root_the_tree_at_the_trigger(api: Served, start: int) -
         node = node["children"][0] if node["children"] else node
 
 
+def test_a_trace_s_events_carry_the_names_of_their_entity_area_and_device(api: Served) -> None:
+    body = api.ok(f"/analytics/trace/{api.home.chain[0]}")
+    [motion] = body["root"]["events"]
+    assert (motion["entity_name"], motion["area_name"], motion["device_name"]) == (
+        "Bedroom Motion", "Bedroom", "Bedroom Motion")
+
+
 def test_down_follows_children_only(api: Served) -> None:
     trigger, run, script = api.home.chain
     body = api.ok(f"/analytics/trace/{run}", direction="down")

@@ -54,9 +54,10 @@ def areas(store: EventStore, f: EventFilter, r: Range, bucket_s: int, names: dic
             "buckets": [iso(t) for t in starts], "cells": cells}
 
 
-def durations(store: EventStore, f: EventFilter, r: Range, limit: int, anomaly_limit: int) -> dict[str, Any]:
-    items = [{"entity_id": s.entity_id, "state": s.state, "count": s.count, "mean_s": s.mean, "min_s": s.min,
-              "max_s": s.max, "total_s": s.total} for s in store.durations(f, limit)]
+def durations(store: EventStore, f: EventFilter, r: Range, limit: int, anomaly_limit: int,
+              names: dict[str, str | None]) -> dict[str, Any]:
+    items = [{"entity_id": s.entity_id, "name": names.get(s.entity_id), "state": s.state, "count": s.count,
+              "mean_s": s.mean, "min_s": s.min, "max_s": s.max, "total_s": s.total} for s in store.durations(f, limit)]
     samples = store.duration_samples(f, SAMPLE_LIMIT)
     groups: dict[tuple[str, str | None], list[Any]] = defaultdict(list)
     for s in samples:
@@ -73,7 +74,8 @@ def durations(store: EventStore, f: EventFilter, r: Range, limit: int, anomaly_l
                 else None
             if kind:
                 severity = median / max(s.duration, 1e-9) if kind == "too_short" else s.duration / median
-                anomalies.append((severity, {"event_id": s.event_id, "entity_id": entity_id, "state": state,
+                anomalies.append((severity, {"event_id": s.event_id, "entity_id": entity_id,
+                                             "name": names.get(entity_id), "state": state,
                                              "time_fired": iso(s.time), "duration_s": s.duration,
                                              "expected_s": median, "kind": kind}))
     anomalies.sort(key=lambda a: (-a[0], a[1]["time_fired"], a[1]["event_id"]))

@@ -82,6 +82,6 @@ def history(store: EventStore, meta: dict[str, Any] | None, entity_id: str, r: R
         "friendly_name": newest.get("friendly_name") or meta.get("friendly_name") or names.entities.get(entity_id),
         "area_id": area, "area_name": names.areas.get(area) if area else None,
         "device_id": device, "device_name": names.devices.get(device) if device else None,
-        "timeline": timeline(events, r, min(r.end, now), page.next_cursor is None),
+        "timeline": timeline(events, r, min(r.end, now), page.next_cursor is None), "changes": len(events),
         "series": [point(b) for b in series], "bucket_s": bucket_s, "truncated": page.next_cursor is not None,
     }

@@ -68,7 +68,8 @@ def _trend(req: Request) -> Any:
 
 @guarded
 def _trace(req: Request) -> Any:
-    return trace.trace(event_store(), req.params["context_id"], req.params["depth"], req.params["direction"])
+    found = trace.trace(event_store(), req.params["context_id"], req.params["depth"], req.params["direction"])
+    return {**found, "root": events.labelled_tree(found["root"], names())}
 
 
 @guarded
@@ -85,7 +86,7 @@ def _durations(req: Request) -> Any:
     r = _range(req)
     p = req.params
     f = EventFilter(start=r.start, end=r.end, entity_id=p["entity_id"], domain=p["domain"], area_id=p["area_id"])
-    return analytics.durations(event_store(), f, r, p["limit"], p["anomalies"])
+    return analytics.durations(event_store(), f, r, p["limit"], p["anomalies"], names().entities)
 
 
 @guarded

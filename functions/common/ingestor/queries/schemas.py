@@ -61,10 +61,12 @@ def _record_field(name: str) -> dict[str, Any]:
 
 EVENT = obj(["event_id", "event_type", "time_fired", "context"],
             **{name: _record_field(name) for name in (*record.FIELDS, *record.OPTIONAL_FIELDS)},
-            area_name={**S_NULL, "description": "the area's name (GET /events)"},
-            device_name={**S_NULL, "description": "the device's name (GET /events)"},
-            unit_of_measurement={**S_NULL, "description": "the unit as HA displays it, e.g. °C (GET /events); unit "
-                                                          "is its normalized name, e.g. celsius"})
+            entity_name={**S_NULL, "description": "the entity's name (friendly_name, or the metadata DB's for a "
+                                                  "record without one, such as a service call's)"},
+            area_name={**S_NULL, "description": "the area's name"},
+            device_name={**S_NULL, "description": "the device's name"},
+            unit_of_measurement={**S_NULL, "description": "the unit as HA displays it, e.g. °C; unit is its "
+                                                          "normalized name, e.g. celsius"})
 POINT = obj(["t", "count", "mean", "min", "max"], t=TIME, count=INT, mean=N_NULL, min=N_NULL, max=N_NULL)
 COUNT = obj(["key", "count"], key=S_NULL, count=INT, name={**S_NULL, "description": "the entity's or area's name"})
 NODE = obj(["context_id", "parent_id", "events", "children"], context_id=S, parent_id=S_NULL,
@@ -92,6 +94,7 @@ HISTORY = obj(
     numeric={**BOOL, "description": "chart as a line (a unit, a state_class, or only numbers), else a timeline"},
     unit=S_NULL, unit_of_measurement=S_NULL, device_class=S_NULL, state_class=S_NULL, friendly_name=S_NULL,
     area_id=S_NULL, area_name=S_NULL, device_id=S_NULL, device_name=S_NULL,
+    changes={**INT, "description": "state changes in the range (the timeline's segments that begin with one)"},
     timeline=array(obj(["start", "end", "state", "duration_s"], start=TIME, end=TIME, state=S_NULL,
                        duration_s=N)),
     series=array(ref("Point")), truncated=BOOL, bucket_s=INT,
@@ -114,9 +117,10 @@ AREAS_ACTIVITY = obj(
 DURATIONS = obj(
     ["items", "anomalies"],
     items=array(obj(["entity_id", "state", "count", "mean_s", "min_s", "max_s", "total_s"], entity_id=S,
-                    state=S_NULL, count=INT, mean_s=N, min_s=N, max_s=N, total_s=N)),
+                    name=S_NULL, state=S_NULL, count=INT, mean_s=N, min_s=N, max_s=N, total_s=N)),
     anomalies=array(obj(["event_id", "entity_id", "state", "time_fired", "duration_s", "expected_s", "kind"],
-                        event_id=S, entity_id=S, state=S_NULL, time_fired=TIME, duration_s=N, expected_s=N,
+                        event_id=S, entity_id=S, name=S_NULL, state=S_NULL, time_fired=TIME, duration_s=N,
+                        expected_s=N,
                         kind={"type": "string", "enum": ["too_short", "too_long"]})),
     start=TIME, end=TIME, samples=INT, sampled=BOOL,
     rule=obj([], min_samples=INT, too_short_below=N, too_long_above=N, description=S),
