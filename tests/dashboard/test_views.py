@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,33 +17,13 @@ from playwright.sync_api import Browser, expect
 
 from ingestor import subjects
 from tests.dashboard import home, stack
-from tests.dashboard.browser import Tab, chromium, tab
+from tests.dashboard.browser import Tab, tab
 from tests.support.ha_events import state_changed
 from tests.support.http import call
 from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.integration
 WAIT_MS = 30000
-
-
-@pytest.fixture(scope="module")
-def house(tmp_path_factory: pytest.TempPathFactory) -> Iterator[stack.Home]:
-    started = stack.start(tmp_path_factory.mktemp("dashboard"))
-    yield started
-    stack.stop(started)
-
-
-@pytest.fixture(scope="module")
-def browser(house: stack.Home) -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture()
-def view(browser: Browser, house: stack.Home) -> Iterator[Tab]:
-    with tab(browser, house.dashboard) as t:
-        yield t
-        assert t.problems == [], "\n".join(t.problems)
 
 
 def text_of(t: Tab, selector: str) -> str:
@@ -113,7 +92,7 @@ def test_live_events_lists_stored_events_and_highlights_new_ones(view: Tab, hous
     view.open("events")
     last, before = home.TEMPERATURES[-1], home.TEMPERATURES[-2]
     row = view.page.locator("tbody tr", has_text=home.TEMPERATURE).first
-    expect(row).to_contain_text(f"{before} → {last}", timeout=WAIT_MS)
+    expect(row).to_contain_text(f"{before} °C → {last} °C", timeout=WAIT_MS)
     view.shot("events")
     door = state_changed("binary_sensor.front_door", "off", "on", dt.datetime.now(dt.UTC), unit=None)
     house.publish(subjects.RAW, "dashboard-live", [door])
@@ -142,12 +121,13 @@ def test_html_in_states_and_names_is_shown_as_text(view: Tab) -> None:
     assert view.page.evaluate("window.__xss") is None
 
 
-def test_entity_history_draws_the_series_and_the_state_timeline(view: Tab) -> None:
+def test_entity_history_names_the_entity_its_place_and_its_state_with_its_unit(view: Tab) -> None:
     view.open(f"entity/{home.TEMPERATURE}")
     view.rendered("chart-series")
-    view.rendered("chart-timeline")
-    expect(view.page.locator("#entity-title")).to_contain_text("Kitchen Temperature")
-    expect(view.page.locator("#current-state .value")).to_contain_text(str(home.TEMPERATURES[-1]))
+    expect(view.page.locator("#entity-title")).to_have_text("Kitchen Temperature")
+    expect(view.page.locator("#entity-where")).to_contain_text(f"{home.TEMPERATURE} · Kitchen · Kitchen Thermometer")
+    expect(view.page.locator("#current-state .value")).to_have_text(f"{home.TEMPERATURES[-1]} °C")
+    assert view.page.locator("#chart-timeline").count() == 0, "a numeric sensor is a line, not a state timeline"
     view.shot("entity")
 
 
@@ -288,11 +268,15 @@ def test_pipeline_shows_stages_lag_and_dead_letters_with_reasons(view: Tab, hous
     view.shot("pipeline")
 
 
-def test_configuration_shows_the_system_settings_and_context_sources(view: Tab) -> None:
+def test_configuration_is_tables_of_named_settings_with_secrets_masked(view: Tab, house: stack.Home) -> None:
     view.open("config")
-    expect(view.page.locator("#config-system pre")).to_be_visible(timeout=WAIT_MS)
-    expect(view.page.locator("#config-context tbody tr", has_text="weather")).to_be_visible(timeout=WAIT_MS)
-    expect(view.page.locator("#config-query pre")).to_be_visible(timeout=WAIT_MS)
+    endpoints = view.page.locator("#config-endpoints")
+    expect(endpoints.locator("tr", has_text="Event store")).to_be_visible(timeout=WAIT_MS)
+    expect(view.page.locator("#config-functions tr[data-function='write']")).to_be_visible(timeout=WAIT_MS)
+    expect(view.page.locator("#config-context tr[data-source='weather']")).to_be_visible(timeout=WAIT_MS)
+    expect(view.page.locator("#config-query tr", has_text="Backend")).to_be_visible(timeout=WAIT_MS)
+    assert view.page.locator("main pre").count() == 0, "raw JSON instead of a table"
+    assert house.webhook["secret"] not in view.page.content()
     view.shot("config")
 
 

@@ -1,5 +1,7 @@
 // ECharts (vendored, loaded as a classic script: window.echarts) behind a tiny lifecycle:
 // charts follow the theme, resize with their container, and report their first real render.
+// And the shapes every view draws with: a time axis spanning exactly the selected range, value series that hold
+// each value until the next (never smoothed), category axes sized to their labels.
 
 import {theme} from "./theme.js";
 
@@ -9,12 +11,15 @@ window.__dashboard = window.__dashboard || {chartsRendered: 0, firstChartAt: nul
 const palette = ["#1f6fd1", "#e8743b", "#19a979", "#945ecf", "#ed4a7b", "#13a4b4", "#bf399e", "#6c8893", "#ee6868",
   "#2f6497"];
 
+export const narrow = () => window.matchMedia("(max-width: 760px)").matches;
+
 function baseOption() {
   const dark = theme() === "dark";
   return {
+    // ECharts' default font: it measures labels (containLabel, truncation) in the font of each label's own style,
+    // so a family set only here would be drawn wider than measured and cut at the chart's edge
     backgroundColor: "transparent", color: palette, animation: false,
-    textStyle: {fontFamily: "system-ui, sans-serif"},
-    grid: {left: 48, right: 16, top: 30, bottom: 40, containLabel: true},
+    grid: {left: 8, right: 16, top: 30, bottom: 8, containLabel: true},
     tooltip: {confine: true, backgroundColor: dark ? "#262a35" : "#fff", borderColor: dark ? "#3a4050" : "#ddd",
       textStyle: {color: dark ? "#e4e7ee" : "#1d2330"}},
   };
@@ -81,4 +86,34 @@ export function rethemeAll() {
   for (const c of live) c.retheme();
 }
 
-export const timeAxis = (name) => ({type: "time", name, axisLabel: {hideOverlap: true}});
+const DAY = {month: "short", day: "numeric"};
+const TIME = {hour: "numeric", minute: "2-digit"};
+
+/** A time axis over exactly [window.start, window.end]: labels are times of day within two days, dates beyond
+ * (in the reader's locale, as every other date of the app). */
+export function timeAxis(win, name) {
+  const long = win.seconds > 2 * 86400;
+  return {
+    type: "time", name, min: win.start.getTime(), max: win.end.getTime(),
+    splitNumber: narrow() ? 3 : 6,
+    axisLabel: {hideOverlap: true, formatter: (value) => {
+      const d = new Date(value);
+      return long || (d.getHours() === 0 && d.getMinutes() === 0) ? d.toLocaleDateString(undefined, DAY)
+        : d.toLocaleTimeString(undefined, TIME);
+    }},
+  };
+}
+
+/** Height for a chart of `rows` categories (one label each, never squeezed), within [min, max] px. */
+export const rowsHeight = (rows, {per = 26, extra = 60, min = 160, max = 900} = {}) =>
+  `${Math.max(min, Math.min(max, extra + rows * per))}px`;
+
+/** What a bucket's width reads as: "5-minute", "1-hour", "1-day". */
+export function bucketName(seconds) {
+  if (seconds % 86400 === 0) return `${seconds / 86400}-day`;
+  if (seconds % 3600 === 0) return `${seconds / 3600}-hour`;
+  return `${Math.round(seconds / 60)}-minute`;
+}
+
+/** Category-axis labels of at most `width` px, cut with an ellipsis (the full text is in the tooltip). */
+export const labelWidth = (width) => ({width, overflow: "truncate", ellipsis: "…"});

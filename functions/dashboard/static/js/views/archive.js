@@ -2,7 +2,13 @@
 // with their recovery step, its last and next run, its errors.
 
 import {api} from "../api.js";
-import {bytes, card, errorBox, fill, h, number, panel, table, when} from "../dom.js";
+import {bytes, card, errorBox, facts, fill, h, number, panel, table, when} from "../dom.js";
+
+export const SETTING_LABELS = {enabled: "Archiving", endpoint: "S3 endpoint", bucket: "Bucket", region: "Region",
+  prefix: "Key prefix", format: "Format", raw_retention_days: "Raw events kept (days)",
+  summary_retention_days: "Summaries kept (days)", schedule: "Schedule (UTC cron)", max_days_per_run: "Days per run",
+  export_batch: "Export batch (events)", max_attempts: "S3 attempts", part_size_mb: "Upload part size (MB)",
+  credentials: "Credentials"};
 
 export async function render(root, ctx) {
   const body = h("div");
@@ -21,9 +27,9 @@ export async function render(root, ctx) {
   const progress = (running && running.progress) || {};
   fill(body,
     (s.errors || []).map((e) => h("div.error", {role: "alert"}, e)),
-    running ? h("p", {id: "archive-running"}, `${running.action} running since ${when(running.since)} on ` +
-      `${running.holder}: ${progress.day || "planning"} (${progress.days_done || 0}/${progress.days_total || 0} ` +
-      `days, ${number(progress.day_events || 0)} events of the current day)`) : null,
+    running ? h("p", {id: "archive-running"}, `${running.action} running since `, when(running.since),
+      ` on ${running.holder}: ${progress.day || "planning"} (${progress.days_done || 0}/` +
+      `${progress.days_total || 0} days, ${number(progress.day_events || 0)} events of the current day)`) : null,
     (s.quarantined || []).length ? panel("Quarantined days", table([
       {label: "Day", key: "day"},
       {label: "Reason", key: "reason"},
@@ -38,8 +44,8 @@ export async function render(root, ctx) {
       card("State", s.state || "-"),
       card("Next run", when(s.next_run))),
     panel("Last run", last ? h("div", {},
-      h("p", {}, `${last.ok ? "succeeded" : "failed"} · started ${when(last.started_at)} · finished ` +
-        `${when(last.finished_at)}`),
+      h("p", {}, `${last.ok ? "succeeded" : "failed"} · started `, when(last.started_at), " · finished ",
+        when(last.finished_at)),
       last.error ? h("div.error", {}, last.error) : null,
       (last.days || []).length ? table([
         {label: "Day", key: "day"},
@@ -47,5 +53,5 @@ export async function render(root, ctx) {
         {label: "Events", render: (d) => number(d.rows), num: true},
         {label: "Size", render: (d) => bytes(d.bytes), num: true},
       ], last.days) : null) : h("p.empty", {}, "No run yet.")),
-    panel("Settings", h("pre.json", {}, JSON.stringify(s.config || {}, null, 2))));
+    panel("Settings", facts(s.config || {}, SETTING_LABELS)));
 }

@@ -1,20 +1,22 @@
-// Devices and entities from Home Assistant's registry (metadata-sync), by area; a device opens its entities.
+// Devices and entities from Home Assistant's registry (metadata-sync), by area. A device opens its entities beside
+// the list (above it on a phone, scrolled into view), so the detail is where the eye already is.
 
 import {api} from "../api.js";
-import {card, entityLink, errorBox, fill, h, link, number, panel, table} from "../dom.js";
+import {card, entityCell, errorBox, fill, h, link, number, panel, table, withUnit} from "../dom.js";
 
-async function showDevice(el, id) {
+async function showDevice(el, id, scroll) {
   try {
     const d = await api(`query/devices/${encodeURIComponent(id)}`);
     fill(el, h("h2", {id: "device-title"}, d.name || d.device_id),
       h("p.muted", {}, [d.manufacturer, d.model, d.sw_version && `firmware ${d.sw_version}`, d.area_name || d.area_id]
         .filter(Boolean).join(" · ")),
       table([
-        {label: "Entity", render: (e) => entityLink(e.entity_id), mono: true},
-        {label: "Name", key: "name"},
+        {label: "Entity", render: (e) => entityCell(e.entity_id, e.name)},
+        {label: "State", render: (e) => withUnit(e.state, e.unit_of_measurement), phone: false},
         {label: "Platform", key: "platform", phone: false},
         {label: "Disabled", render: (e) => (e.disabled ? "yes" : ""), phone: false},
       ], d.entities || []));
+    if (scroll) el.scrollIntoView({block: "start"});
   } catch (err) {
     fill(el, errorBox(err, "Device"));
   }
@@ -28,9 +30,10 @@ export async function render(root, ctx) {
   const search = h("input", {name: "q", placeholder: "Search devices", "aria-label": "Search devices"});
   const entitySearch = h("input", {name: "eq", placeholder: "Search entities", "aria-label": "Search entities"});
   root.append(h("h1", {}, "Devices & entities"), panel("Areas", areas),
-    panel("Devices", h("form.filters", {onsubmit: (e) => { e.preventDefault(); loadDevices(); }}, search,
-      h("button.primary", {type: "submit"}, "Search")), devices),
-    h("section.panel", {id: "device-detail"}, detail),
+    h("div.split", {},
+      h("section.panel.detail", {id: "device-detail"}, detail),
+      panel("Devices", h("form.filters", {onsubmit: (e) => { e.preventDefault(); loadDevices(); }}, search,
+        h("button.primary", {type: "submit"}, "Search")), devices)),
     panel("Entities", h("form.filters", {onsubmit: (e) => { e.preventDefault(); loadEntities(); }}, entitySearch,
       h("button.primary", {type: "submit"}, "Search")), entities));
   fill(detail, h("p.muted", {}, "Select a device to see its entities."));
@@ -56,7 +59,7 @@ export async function render(root, ctx) {
         {label: "Model", key: "model", phone: false},
         {label: "Area", render: (x) => x.area_name || x.area_id || ""},
         {label: "Entities", render: (x) => number(x.entity_count), num: true},
-      ], d.items) : h("p.empty", {}, "No devices match."));
+      ], d.items, (x) => ({class: x.device_id === ctx.arg ? "selected" : null})) : h("p.empty", {}, "No devices match."));
     } catch (err) {
       fill(devices, errorBox(err, "Devices"));
     }
@@ -67,15 +70,16 @@ export async function render(root, ctx) {
       const e = await api("query/entities", {params: {q: entitySearch.value.trim(), limit: 200}});
       if (!ctx.current()) return;
       fill(entities, (e.items || []).length ? table([
-        {label: "Entity", render: (x) => entityLink(x.entity_id), mono: true},
-        {label: "Name", key: "name"},
+        {label: "Entity", render: (x) => entityCell(x.entity_id, x.name)},
         {label: "Domain", key: "domain", phone: false},
-        {label: "Area", key: "area_id", phone: false},
+        {label: "Area", render: (x) => x.area_name || x.area_id || ""},
+        {label: "Device", render: (x) => x.device_name || "", phone: false},
       ], e.items) : h("p.empty", {}, "No entities match."));
     } catch (err) {
       fill(entities, errorBox(err, "Entities"));
     }
   }
 
-  await Promise.all([loadAreas(), loadDevices(), loadEntities(), ctx.arg ? showDevice(detail, ctx.arg) : null]);
+  const phone = window.matchMedia("(max-width: 760px)").matches;
+  await Promise.all([loadAreas(), loadDevices(), loadEntities(), ctx.arg ? showDevice(detail, ctx.arg, phone) : null]);
 }

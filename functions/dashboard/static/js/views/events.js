@@ -1,16 +1,23 @@
-// Live events: the newest events matching the filters, polled every few seconds; new rows highlighted.
+// Live events: the newest events matching the filters, polled every few seconds; new rows highlighted. Each row
+// says what happened in words: a state change with its unit, the service a call ran on the entity, an automation.
 
 import {api} from "../api.js";
-import {entityLink, errorBox, fill, h, table, traceLink, when} from "../dom.js";
+import {describe, entityCell, errorBox, fill, h, ident, table, traceLink, when} from "../dom.js";
 
 const POLL_MS = 4000;
 const FILTERS = [
-  ["entity_id", "Entity id"], ["domain", "Domain"], ["event_type", "Event type"], ["area_id", "Area"],
+  ["entity_id", "Entity id"], ["domain", "Domain"], ["event_type", "Event type"], ["area_id", "Area id"],
   ["q", "Search name or state"],
 ];
 
 function fromHash(arg) {
   return Object.fromEntries(new URLSearchParams(arg || ""));
+}
+
+/** The entity as people know it; an event without one (a call naming none, a core event) by its kind. */
+function subject(e) {
+  if (e.entity_id) return entityCell(e.entity_id, e.entity_name);
+  return h("span", {}, e.event_type === "call_service" ? "service call" : e.event_type.replace(/_/g, " "));
 }
 
 export async function render(root, ctx) {
@@ -43,24 +50,26 @@ export async function render(root, ctx) {
 
   const columns = [
     {label: "Time", render: (e) => when(e.time_fired)},
-    {label: "Entity", render: (e) => (e.entity_id ? entityLink(e.entity_id) : e.event_type), mono: true},
-    {label: "State", render: (e) => (e.entity_id ? `${e.old_state ?? "∅"} → ${e.state ?? "∅"}` : "")},
-    {label: "Name", key: "friendly_name", phone: false},
-    {label: "Area", key: "area_id", phone: false},
+    {label: "Entity", render: subject},
+    {label: "What", render: (e) => ident(describe(e))},
+    {label: "Area", render: (e) => e.area_name || e.area_id || "", phone: false},
     {label: "Type", key: "event_type", phone: false},
     {label: "Context", render: (e) => (e.context && e.context.id ? traceLink(e.context.id, "trace") : ""),
       phone: false},
   ];
 
+  let win = ctx.window();  // "Older events" pages through the range of the list they continue
+
   function params(cursor) {
     const values = Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value.trim()]));
-    return {...values, start: ctx.range, limit: 100, cursor};
+    return {...values, ...win.params, limit: 100, cursor};
   }
 
   async function load() {
     if (loading) return;
     loading = true;
     try {
+      win = ctx.window();
       const page = await api("query/events", {params: params()});
       if (!ctx.current()) return;
       const items = page.items || [];

@@ -1,8 +1,8 @@
 // Pipeline: per-stage throughput and lag (JetStream consumers), the stream, and the dead letters by reason.
 
 import {api} from "../api.js";
-import {card, errorBox, fill, h, number, panel, bytes, table, when} from "../dom.js";
-import {chart} from "../charts.js";
+import {card, errorBox, fill, h, ident, number, panel, bytes, table, when} from "../dom.js";
+import {chart, labelWidth, narrow, rowsHeight} from "../charts.js";
 
 const REFRESH_MS = 5000;
 
@@ -34,11 +34,21 @@ export async function render(root, ctx) {
     fill(stream, card("Stream", s.name || "-"), card("Messages", number(s.messages)), card("Size", bytes(s.bytes)),
       card("Dead letters", number((p.dlq || {}).total), {id: "dlq-total"}), card("Checked", when(p.checked_at)));
     const items = p.stages || [];
-    const names = items.map((x) => `${x.function} ← ${x.topic}`);
+    // a function with two topics is two stages: its name says which only where it has to
+    const twice = new Set(items.map((x) => x.function).filter((f, i, all) => all.indexOf(f) !== i));
+    const names = items.map((x) => (twice.has(x.function) ? `${x.function} ← ${x.topic}` : x.function));
+    const labels = labelWidth(narrow() ? 100 : 220);
+    lagEl.style.height = rateEl.style.height = rowsHeight(items.length, {per: 28, extra: 70});
+    const axisTip = {trigger: "axis", axisPointer: {type: "shadow"}, formatter: (ps) => {
+      const x = items[ps[0].dataIndex];
+      return `${window.echarts.format.encodeHTML(`${x.function} ← ${x.topic}`)}<br>` +
+        ps.map((q) => `${q.marker}${q.seriesName}: ${number(q.value, 2)}`).join("<br>");
+    }};
     const lagOption = {
-      tooltip: {trigger: "axis", axisPointer: {type: "shadow"}}, legend: {bottom: 0},
-      grid: {left: 10, right: 20, top: 10, bottom: 40, containLabel: true},
-      xAxis: {type: "value"}, yAxis: {type: "category", data: names, axisLabel: {width: 200, overflow: "truncate"}},
+      tooltip: axisTip, legend: {bottom: 0},
+      grid: {left: 8, right: 20, top: 8, bottom: 36, containLabel: true},
+      xAxis: {type: "value", minInterval: 1, axisLabel: {hideOverlap: true}},
+      yAxis: {type: "category", inverse: true, data: names, axisLabel: labels},
       series: [
         {name: "pending", type: "bar", stack: "q", data: items.map((x) => x.pending || 0)},
         {name: "in flight", type: "bar", stack: "q", data: items.map((x) => x.ack_pending || 0)},
@@ -53,10 +63,10 @@ export async function render(root, ctx) {
     });
     previous = {at: now, items};
     const rateOption = {
-      tooltip: {trigger: "axis", axisPointer: {type: "shadow"}}, legend: {bottom: 0},
-      grid: {left: 10, right: 20, top: 10, bottom: 40, containLabel: true},
-      xAxis: {type: "value"},
-      yAxis: {type: "category", data: names, axisLabel: {width: 200, overflow: "truncate"}},
+      tooltip: axisTip, legend: {bottom: 0},
+      grid: {left: 8, right: 20, top: 8, bottom: 36, containLabel: true},
+      xAxis: {type: "value", axisLabel: {hideOverlap: true}},
+      yAxis: {type: "category", inverse: true, data: names, axisLabel: labels},
       series: [{name: "messages delivered per second", type: "bar", data: perSecond}],
     };
     if (lag) { lag.update(lagOption); rate.update(rateOption); } else {
@@ -65,7 +75,7 @@ export async function render(root, ctx) {
     }
     fill(stages, table([
       {label: "Function", key: "function"},
-      {label: "Topic", key: "topic", mono: true, phone: false},
+      {label: "Topic", render: (x) => ident(x.topic), mono: true, phone: false},
       {label: "Pending", render: (x) => number(x.pending), num: true},
       {label: "In flight", render: (x) => number(x.ack_pending), num: true, phone: false},
       {label: "Delivered", render: (x) => number(x.delivered), num: true},
@@ -83,7 +93,7 @@ export async function render(root, ctx) {
         {label: "Time", render: (r) => when(r.time)},
         {label: "Stage", key: "stage"},
         {label: "Reason", key: "reason"},
-        {label: "Batch", key: "batch_id", mono: true, phone: false},
+        {label: "Batch", render: (r) => ident(r.batch_id || ""), mono: true, phone: false},
         {label: "Events", render: (r) => number(r.events), num: true, phone: false},
       ], d.recent)) : null);
   }

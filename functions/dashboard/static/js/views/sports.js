@@ -1,7 +1,7 @@
 // Sports: followed teams' games (live first), each team's status and recent results, a game's score timeline.
 
 import {api} from "../api.js";
-import {chart, timeAxis} from "../charts.js";
+import {chart} from "../charts.js";
 import {card, errorBox, fill, h, link, panel, statusBadge, table, when} from "../dom.js";
 
 const REFRESH_MS = 15000;
@@ -29,7 +29,7 @@ export async function render(root, ctx) {
   const teams = h("div.cards");
   const games = h("div");
   const timeline = h("div");
-  root.append(h("h1", {}, "Sports"), teams, panel("Games", games), h("section.panel", {}, timeline));
+  root.append(h("h1", {}, "Sports"), teams, panel("Games", games), h("section.panel", {}, timeline));  // hidden while empty
   let shownTeams = false;
   let scoreChart = null;
 
@@ -38,7 +38,8 @@ export async function render(root, ctx) {
       const t = await api(`query/sports/games/${encodeURIComponent(id)}/timeline`);
       if (!ctx.current()) return;
       const option = {
-        tooltip: {trigger: "axis"}, legend: {bottom: 0}, xAxis: timeAxis(), yAxis: {type: "value", minInterval: 1},
+        tooltip: {trigger: "axis"}, legend: {bottom: 0}, grid: {left: 8, right: 16, top: 20, bottom: 30, containLabel: true},
+        xAxis: {type: "time", axisLabel: {hideOverlap: true}}, yAxis: {type: "value", minInterval: 1},
         series: [
           {name: t.home && t.home.abbreviation ? t.home.abbreviation : "home", type: "line", step: "end",
             data: t.points.map((p) => [p.t, p.home_score])},

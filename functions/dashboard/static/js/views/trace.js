@@ -1,34 +1,81 @@
-// Automation trace: the tree of contexts linked by context.parent_id, each with the events it caused.
+// Automation trace: the tree of contexts linked by context.parent_id, each with the events it caused. A context
+// is named by what ran in it (the automation or script, a user's action); an event by its entity's name and what
+// happened, so no two nodes read alike.
 
 import {api} from "../api.js";
-import {chart} from "../charts.js";
-import {entityLink, errorBox, fill, h, panel, table, when} from "../dom.js";
+import {chart, narrow} from "../charts.js";
+import {describe, entityCell, errorBox, fill, h, ident, panel, table, when} from "../dom.js";
 
-function describe(event) {
-  if (event.entity_id) return `${event.entity_id}: ${event.old_state ?? "∅"} → ${event.state ?? "∅"}`;
-  const service = event.data && event.data.service ? ` ${event.data.domain || ""}.${event.data.service}` : "";
-  return `${event.event_type}${service}`;
+const pad = (n) => String(n).padStart(2, "0");
+const clock = (iso) => {
+  const d = new Date(iso);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+};
+
+/** What an event did, then whose it is: [what, who] (a truncated label loses the name, not the deed). */
+function eventParts(e) {
+  const who = e.entity_name || e.entity_id || "";
+  if (e.event_type === "state_changed") return [e.old_state === e.state ? "attributes changed" : describe(e), who];
+  return [describe(e), who];
 }
 
-function toTree(node, focus) {
+/** Each event's label; deeds that read alike (an automation writes its entity twice per run) are numbered. */
+function labels(events, withClock) {
+  const seen = new Map();
+  return events.map((e) => {
+    const [what, who] = eventParts(e);
+    const key = `${what}|${who}`;
+    const n = (seen.get(key) || 0) + 1;
+    seen.set(key, n);
+    return `${withClock ? `${clock(e.time_fired)} ` : ""}${what}${n > 1 ? ` (${n})` : ""}${who ? ` · ${who}` : ""}`;
+  });
+}
+
+/** What ran in a context: the automation or script it started, else whose action it was. */
+function contextLabel(node) {
+  const events = node.events || [];
+  const run = events.find((e) => e.event_type === "automation_triggered" || e.event_type === "script_started");
+  if (run) return (run.data && run.data.name) || run.entity_name || run.entity_id || "automation";
+  const user = events.find((e) => e.context && e.context.user_id);
+  if (user) return "a user's action";
+  return `context …${String(node.context_id).slice(-6)}`;
+}
+
+/** The tree's data; an event that is not in the last column gets only its column's width for its label. */
+function toTree(node, focus, widths, level = 0) {
   const mine = node.context_id === focus;
-  const events = (node.events || []).map((e) => ({name: describe(e), value: e.time_fired,
-    itemStyle: mine ? {color: "#e8743b", borderColor: "#e8743b"} : undefined}));
+  const color = mine ? {color: "#e8743b", borderColor: "#e8743b"} : undefined;
+  const events = labels(node.events || [], true)
+    .map((name, i) => ({name, value: node.events[i].event_id, itemStyle: color,
+      label: {width: level + 1 < widths.last ? widths.column : widths.right}}));
   return {
-    name: `context …${String(node.context_id).slice(-6)}`, value: node.context_id,
-    symbol: "rect", symbolSize: 12,
-    itemStyle: mine ? {color: "#e8743b", borderColor: "#e8743b"} : undefined,
-    children: [...events, ...(node.children || []).map((c) => toTree(c, focus))],
+    name: contextLabel(node), value: node.context_id, symbol: "rect", symbolSize: 12, itemStyle: color,
+    children: [...events, ...(node.children || []).map((c) => toTree(c, focus, widths, level + 1))],
   };
+}
+
+/** The outline a phone shows instead of the chart: each context, then what happened in it, indented. */
+function outline(node, focus, level = 0) {
+  return h("li", {class: node.context_id === focus ? "focus" : null},
+    h("div.context", {}, contextLabel(node)),
+    h("ul", {}, labels(node.events || [], false).map((label, i) => h("li", {},
+      h("span.muted", {}, clock(node.events[i].time_fired)), " ", label)),
+    (node.children || []).map((c) => outline(c, focus, level + 1))));
+}
+
+/** Columns of the tree: the root is column 0, a context's events one further than it. */
+function columns(node) {
+  const own = (node.events || []).length ? 1 : 0;
+  return Math.max(own, ...(node.children || []).map((c) => 1 + columns(c)));
 }
 
 function leaves(node) {
   return (node.events || []).length + (node.children || []).reduce((n, c) => n + leaves(c), 0) || 1;
 }
 
-function flatten(node, depth = 0, out = []) {
-  for (const e of node.events || []) out.push({...e, _depth: depth, _context: node.context_id});
-  for (const c of node.children || []) flatten(c, depth + 1, out);
+function flatten(node, level = 0, out = []) {
+  for (const e of node.events || []) out.push({...e, _depth: level, _context: node.context_id});
+  for (const c of node.children || []) flatten(c, level + 1, out);
   return out;
 }
 
@@ -59,30 +106,37 @@ export async function render(root, ctx) {
   }
   if (!ctx.current()) return;
   const nodes = count(trace.root);
-  const el = h("div.chart.tall", {id: "chart-trace"});
-  el.style.height = `${Math.min(1200, Math.max(240, leaves(trace.root) * 34 + 40))}px`;
+  const phone = narrow();
+  const el = phone ? h("ul.trace-outline", {id: "trace-outline"}, outline(trace.root, ctx.arg))
+    : h("div.chart.tall", {id: "chart-trace"});
+  if (!phone) el.style.height = `${Math.min(1600, Math.max(200, leaves(trace.root) * 30 + 40))}px`;
   fill(body,
     h("p", {id: "trace-summary"}, `${trace.event_count} events in ${nodes} contexts` +
       (trace.truncated ? " (truncated: raise the depth to see more)" : "")),
     panel("Tree", el),
     panel("Events, in causal order", table([
-      {label: "Depth", render: (e) => String(e._depth), num: true},
+      {label: "Depth", render: (e) => String(e._depth), num: true, phone: false},
       {label: "Time", render: (e) => when(e.time_fired)},
-      {label: "What", render: (e) => (e.entity_id ? entityLink(e.entity_id) : e.event_type), mono: true},
-      {label: "State", render: (e) => (e.entity_id ? `${e.old_state ?? "∅"} → ${e.state ?? "∅"}` : "")},
-      {label: "Context", render: (e) => e._context, mono: true, phone: false},
+      {label: "Entity", render: (e) => (e.entity_id ? entityCell(e.entity_id, e.entity_name)
+        : e.event_type.replace(/_/g, " "))},
+      {label: "What", render: (e) => describe(e)},
+      {label: "Context", render: (e) => ident(e._context), mono: true, phone: false},
     ], flatten(trace.root), (e) => ({class: e._context === ctx.arg ? "new" : null}))));
+  if (phone) return;
   const width = el.clientWidth || 800;
-  const left = Math.round(Math.min(110, width * 0.22));
-  const right = Math.round(Math.min(300, width * 0.45));
+  // Context names sit left of their square, events right of their dot, each within the room of its column.
+  const left = Math.round(Math.min(200, width * 0.18));
+  const right = Math.round(Math.min(420, width * 0.4));
+  const last = columns(trace.root);
+  const widths = {last, right: right - 14, column: Math.max(60, Math.round((width - left - right) / Math.max(1, last))
+    - 24)};
   chart(el, {
-    tooltip: {trigger: "item", formatter: (p) => window.echarts.format.encodeHTML(`${p.name}\n${p.value}`)
-      .replace("\n", "<br>")},
-    series: [{type: "tree", data: [toTree(trace.root, ctx.arg)], top: 20, bottom: 20, left, right,
-      symbolSize: 9, orient: "LR", expandAndCollapse: true, initialTreeDepth: -1,
-      label: {position: "left", verticalAlign: "middle", align: "right", fontSize: 12, width: left - 10,
-        overflow: "truncate"},
-      leaves: {label: {position: "right", verticalAlign: "middle", align: "left", width: right - 10,
-        overflow: "truncate"}}}],
+    tooltip: {trigger: "item", formatter: (p) => window.echarts.format.encodeHTML(p.name)},
+    series: [{type: "tree", data: [toTree(trace.root, ctx.arg, widths)], top: 16, bottom: 16, left, right,
+      symbolSize: 9, orient: "LR", expandAndCollapse: false, initialTreeDepth: -1,
+      label: {position: "left", verticalAlign: "middle", align: "right", fontSize: 12, width: left - 14,
+        overflow: "truncate", ellipsis: "…"},
+      leaves: {label: {position: "right", verticalAlign: "middle", align: "left", fontSize: 12,
+        overflow: "truncate", ellipsis: "…"}}}],
   }, ctx.cleanup);
 }

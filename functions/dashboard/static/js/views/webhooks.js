@@ -3,7 +3,7 @@
 // tab only (sessionStorage).
 
 import {api, apiKey, setApiKey} from "../api.js";
-import {duration, errorBox, fill, h, number, panel, statusBadge, table, when} from "../dom.js";
+import {duration, errorBox, fill, h, ident, number, panel, statusBadge, table, when} from "../dom.js";
 
 // active, failing (its last attempt failed, retrying), paused (failing for long: its events are held and
 // the oldest is tried now and then), disabled.
@@ -11,9 +11,10 @@ function state(w) {
   if (w.state === "disabled" || !w.enabled) return statusBadge("unknown", "disabled");
   if (w.state === "paused" || w.paused) {
     return h("span", {title: w.paused_reason || ""}, statusBadge("degraded", "paused"),
-      ` since ${when(w.paused_since)}`);
+      " since ", when(w.paused_since));
   }
-  if (w.state === "failing") return h("span", {}, statusBadge("degraded", "failing"), ` since ${when(w.failing_since)}`);
+  if (w.state === "failing") return h("span", {}, statusBadge("degraded", "failing"), " since ",
+    when(w.failing_since));
   return statusBadge("ok", "active");
 }
 
@@ -120,12 +121,12 @@ export async function render(root, ctx) {
     const items = page.items || [];
     fill(hooks, items.length ? table([
       {label: "Name", render: (w) => w.name || "-"},
-      {label: "URL", key: "url", mono: true},
+      {label: "URL", render: (w) => ident(w.url), mono: true},
       {label: "Secret", key: "secret", mono: true, phone: false},
       {label: "State", render: state},
       {label: "Backlog", render: backlog},
       {label: "Oldest undelivered", render: (w) => duration(w.oldest_undelivered_age_s), phone: false},
-      {label: "Last", render: (w) => (w.last_status ? `${w.last_status} · ${when(w.last_delivery_at)}` : "-"),
+      {label: "Last", render: (w) => (w.last_status ? h("span", {}, `${w.last_status} · `, when(w.last_delivery_at)) : "-"),
         phone: false},
       {label: "Last error", render: (w) => w.last_error || "-", phone: false},
       {label: "", render: (w) => h("span", {}, h("button", {type: "button", onclick: () => showDeliveries(w)},
