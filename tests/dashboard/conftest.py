@@ -1,10 +1,35 @@
-"""Says where the browser tests left their screenshots."""
+"""The running stack with stored events and one Chromium, shared by every browser test of the package; and where
+the browser tests left their screenshots."""
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Iterator
 
-from tests.dashboard.browser import SHOTS
+import pytest
+from playwright.sync_api import Browser
+
+from tests.dashboard import stack
+from tests.dashboard.browser import SHOTS, Tab, chromium, tab
+
+
+@pytest.fixture(scope="session")
+def house(tmp_path_factory: pytest.TempPathFactory) -> Iterator[stack.Home]:
+    started = stack.start(tmp_path_factory.mktemp("dashboard"))
+    yield started
+    stack.stop(started)
+
+
+@pytest.fixture(scope="session")
+def browser(house: stack.Home) -> Iterator[Browser]:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture()
+def view(browser: Browser, house: stack.Home) -> Iterator[Tab]:
+    with tab(browser, house.dashboard) as t:
+        yield t
+        assert t.problems == [], "\n".join(t.problems)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
