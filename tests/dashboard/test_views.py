@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, expect
 from ingestor import subjects
 from tests.dashboard import home, stack
 from tests.dashboard.browser import Tab, tab
+from tests.dashboard.layout import chart_option
 from tests.support.ha_events import state_changed
 from tests.support.http import call
 from tests.support.polling import wait_for
@@ -157,6 +158,9 @@ def test_trace_shows_the_automation_chain_as_a_tree(view: Tab) -> None:
         expect(events.locator("tbody tr", has_text=entity).first).to_be_visible()
     expect(view.page.locator("#trace-summary")).to_contain_text("contexts")
     assert re.search(r"in [2-9]\d* contexts", text_of(view, "#trace-summary")), "the parent context is missing"
+    [root] = chart_option(view.page, "chart-trace")["series"][0]["data"]
+    contexts = [c["name"] for c in root["children"] if c.get("children")]
+    assert (root["name"], contexts) == ("a user's action", ["Count lights turned on"]), "contexts named by what ran"
     view.shot("trace")
 
 
@@ -164,6 +168,7 @@ def test_devices_lists_areas_devices_and_a_device_s_entities(view: Tab) -> None:
     view.open("devices")
     for area in ("Living Room", "Kitchen", "Office"):
         expect(view.page.locator(".card", has_text=area).first).to_be_visible(timeout=WAIT_MS)
+    expect(view.page.locator(".card[data-area='kitchen']")).to_contain_text("1 device · 2 entities")
     device = view.page.locator("tbody tr", has_text=home.THERMOMETER["name"]).first
     expect(device).to_contain_text("Acme")
     view.shot("devices")

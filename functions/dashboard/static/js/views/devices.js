@@ -4,6 +4,8 @@
 import {api} from "../api.js";
 import {card, entityCell, errorBox, fill, h, link, number, panel, table, withUnit} from "../dom.js";
 
+const plural = (n, one, many = `${one}s`) => `${number(n)} ${n === 1 ? one : many}`;
+
 async function showDevice(el, id, scroll) {
   try {
     const d = await api(`query/devices/${encodeURIComponent(id)}`);
@@ -42,7 +44,7 @@ export async function render(root, ctx) {
     try {
       const a = await api("query/areas");
       fill(areas, (a.items || []).length ? h("div.cards", {}, a.items.map((x) => card(x.name || x.area_id,
-        `${number(x.device_count)} devices · ${number(x.entity_count)} entities`, {class: "card small", dataset: {area: x.area_id}})))
+        `${plural(x.device_count, "device")} · ${plural(x.entity_count, "entity", "entities")}`, {class: "card small", dataset: {area: x.area_id}})))
         : h("p.empty", {}, "No areas known yet."));
     } catch (err) {
       fill(areas, errorBox(err, "Areas"));

@@ -31,11 +31,14 @@ function labels(events, withClock) {
   });
 }
 
-/** What ran in a context: the automation or script it started, else whose action it was. */
+/** What ran in a context: the automation or script it started or whose state it changed, else whose action it
+ * was. */
 function contextLabel(node) {
   const events = node.events || [];
   const run = events.find((e) => e.event_type === "automation_triggered" || e.event_type === "script_started");
   if (run) return (run.data && run.data.name) || run.entity_name || run.entity_id || "automation";
+  const own = events.find((e) => /^(automation|script)\./.test(e.entity_id || ""));  // it wrote its own state
+  if (own) return own.entity_name || own.entity_id;
   const user = events.find((e) => e.context && e.context.user_id);
   if (user) return "a user's action";
   return `context …${String(node.context_id).slice(-6)}`;
