@@ -5,10 +5,11 @@ summed over the window."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import Browser
 
 from tests.dashboard import home, stack
-from tests.dashboard.browser import Tab
-from tests.dashboard.layout import chart_option
+from tests.dashboard.browser import Tab, tab
+from tests.dashboard.layout import chart_option, label_problems
 
 pytestmark = pytest.mark.integration
 DAY_MS = 86400 * 1000
@@ -70,3 +71,29 @@ def test_the_rate_cards_are_the_rate_chart_s_buckets_summed_over_the_window(view
     average = view.page.evaluate("n => n.toLocaleString(undefined, {maximumFractionDigits: 2})", total / 1440)
     assert (cards["total"], cards["average"]) == (f"{total:,}", average)
     assert cards["note"] == "average over the last 24 hours"
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+@pytest.mark.parametrize("minutes_to_the_hour", [1, 7, 30])
+def test_time_labels_near_either_end_of_the_range_stay_clear_of_the_value_labels(
+        browser: Browser, house: stack.Home, width: int, minutes_to_the_hour: int) -> None:
+    """The first whole hour can fall a few minutes after the range's start: its label, centred on its tick, would
+    sit over the value axis's labels (it did at 15:53 for '4:00 PM')."""
+    with tab(browser, house.dashboard, viewport={"width": width, "height": 900}) as t:
+        t.open("pipeline")
+        t.rendered("chart-lag")
+        t.page.evaluate("""async (minutes) => {
+          const {chart, timeAxis} = await import(new URL("static/js/charts.js", document.baseURI));
+          const end = new Date(2026, 10, 30, 16, 0, 0);
+          end.setMinutes(-minutes);  // the range ends, and so starts, this many minutes before a whole hour
+          const start = new Date(end.getTime() - 86400000);
+          const el = document.createElement("div");
+          el.className = "chart";
+          el.id = "chart-probe";
+          document.querySelector("main").prepend(el);
+          chart(el, {xAxis: timeAxis({start, end, seconds: 86400}), yAxis: {type: "value", name: "°C", scale: true},
+                     series: [{type: "line", data: [[start.getTime(), 19], [end.getTime(), 22.25]]}]}, []);
+        }""", minutes_to_the_hour)
+        t.rendered("chart-probe")
+        assert [p for p in label_problems(t.page) if p.startswith("chart-probe")] == []
+        assert t.problems == []

@@ -1,6 +1,6 @@
 """Every view as a person sees it, on a desktop (1366×900) and a phone (390×844), light and dark: a screenshot of
 each into test-artifacts/screenshots/, and no text that overflows its box or breaks inside a word, no chart label
-overlapping another or cut at the chart's edge."""
+overlapping another or cut at the chart's edge, no element printed as "[object ...]"."""
 
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ def looked_at(browser: Browser, house: stack.Home, name: str, size: str, scheme:
         opened(t, name)
         t.shot(f"{name}-{size}-{scheme}")
         return {"overflows": overflows(t.page), "broken words": broken_words(t.page),
-                "labels": label_problems(t.page), "problems": t.problems}
+                "labels": label_problems(t.page), "problems": t.problems,
+                "an element printed as text": "[object " in t.page.inner_text("main")}
 
 
 @pytest.mark.parametrize("size", SIZES)

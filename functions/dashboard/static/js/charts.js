@@ -93,10 +93,14 @@ const TIME = {hour: "numeric", minute: "2-digit"};
  * (in the reader's locale, as every other date of the app). */
 export function timeAxis(win, name) {
   const long = win.seconds > 2 * 86400;
+  const [min, max] = [win.start.getTime(), win.end.getTime()];
+  // a tick this close to either end would centre its label over the value axis's labels or past the chart's edge
+  const margin = (max - min) * (narrow() ? 0.09 : 0.04);
   return {
-    type: "time", name, min: win.start.getTime(), max: win.end.getTime(),
+    type: "time", name, min, max,
     splitNumber: narrow() ? 3 : 6,
     axisLabel: {hideOverlap: true, formatter: (value) => {
+      if (value - min < margin || max - value < margin) return "";
       const d = new Date(value);
       return long || (d.getHours() === 0 && d.getMinutes() === 0) ? d.toLocaleDateString(undefined, DAY)
         : d.toLocaleTimeString(undefined, TIME);

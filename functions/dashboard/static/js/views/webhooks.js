@@ -124,7 +124,7 @@ export async function render(root, ctx) {
       {label: "URL", render: (w) => ident(w.url), mono: true},
       {label: "Secret", key: "secret", mono: true, phone: false},
       {label: "State", render: state},
-      {label: "Backlog", render: backlog},
+      {label: "Backlog", render: backlog, phone: false},
       {label: "Oldest undelivered", render: (w) => duration(w.oldest_undelivered_age_s), phone: false},
       {label: "Last", render: (w) => (w.last_status ? h("span", {}, `${w.last_status} · `, when(w.last_delivery_at)) : "-"),
         phone: false},
