@@ -15,7 +15,8 @@ from ingestor.context.model import Location
 from ingestor.context.weather import OpenMeteoWeather
 from tests.health.support import component, status
 from tests.support.http import call
-from tests.support.runtime import LocalRuntime, stack_of, wait_for
+from tests.support.polling import wait_for
+from tests.support.runtime import LocalRuntime, stack_of
 
 AMSTERDAM = Location(52.3731, 4.8922)  # the demo home's location (demo/home.py)
 

@@ -76,5 +76,5 @@ def test_a_record_a_store_cannot_take_is_refused_with_the_field_and_the_problem(
     assert record.problem(stored_record(**fields)) == reason
 
 
-def test_the_query_apis_event_schema_names_every_field_of_the_record() -> None:
-    assert list(schemas.EVENT["properties"]) == [*record.FIELDS, *record.OPTIONAL_FIELDS]
+def test_the_query_apis_event_schema_names_every_field_of_the_record_then_its_labels() -> None:
+    assert list(schemas.EVENT["properties"]) == [*record.FIELDS, *record.OPTIONAL_FIELDS, *schemas.LABELS]

@@ -59,14 +59,16 @@ def _record_field(name: str) -> dict[str, Any]:
     return OBJECT_NULL  # attributes and the context sources' values
 
 
+LABELS = {  # what the query API adds to a stored record (ingestor.queries.events.labelled)
+    "entity_name": {**S_NULL, "description": "the entity's name (friendly_name, or the metadata DB's for a record "
+                                             "without one, such as a service call's)"},
+    "area_name": {**S_NULL, "description": "the area's name"},
+    "device_name": {**S_NULL, "description": "the device's name"},
+    "unit_of_measurement": {**S_NULL, "description": "the unit as HA displays it, e.g. °C; unit is its normalized "
+                                                     "name, e.g. celsius"},
+}
 EVENT = obj(["event_id", "event_type", "time_fired", "context"],
-            **{name: _record_field(name) for name in (*record.FIELDS, *record.OPTIONAL_FIELDS)},
-            entity_name={**S_NULL, "description": "the entity's name (friendly_name, or the metadata DB's for a "
-                                                  "record without one, such as a service call's)"},
-            area_name={**S_NULL, "description": "the area's name"},
-            device_name={**S_NULL, "description": "the device's name"},
-            unit_of_measurement={**S_NULL, "description": "the unit as HA displays it, e.g. °C; unit is its "
-                                                          "normalized name, e.g. celsius"})
+            **{name: _record_field(name) for name in (*record.FIELDS, *record.OPTIONAL_FIELDS)}, **LABELS)
 POINT = obj(["t", "count", "mean", "min", "max"], t=TIME, count=INT, mean=N_NULL, min=N_NULL, max=N_NULL)
 COUNT = obj(["key", "count"], key=S_NULL, count=INT, name={**S_NULL, "description": "the entity's or area's name"})
 NODE = obj(["context_id", "parent_id", "events", "children"], context_id=S, parent_id=S_NULL,
