@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -18,7 +17,7 @@ import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from ingestor import config, envelope, metrics
+from ingestor import config, envelope, metrics, natsconn
 from ingestor.errors import TooLarge, Unavailable
 
 T = TypeVar("T")
@@ -42,7 +41,6 @@ class Bus:
         self._lock = threading.Lock()
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
-        self._last_error_log = float("-inf")
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout or self.timeout + 1)
@@ -52,27 +50,13 @@ class Bus:
             if self._js is None:
                 try:
                     self._nc = self._run(
-                        nats.connect(
-                            self.url,
-                            name=self.name,
-                            connect_timeout=2,
-                            max_reconnect_attempts=-1,
-                            reconnect_time_wait=0.5,
-                            error_cb=self._on_error,
-                        ),
+                        nats.connect(self.url, connect_timeout=2, **natsconn.options(log, self.name)),
                         timeout=10,
                     )
                 except Exception as exc:
                     raise Unavailable(f"NATS unreachable at {self.url}: {type(exc).__name__}") from None
                 self._js = self._nc.jetstream(timeout=self.timeout)
             return self._js
-
-    async def _on_error(self, exc: Exception) -> None:
-        """nats-py reports every failed reconnect; one line per 30 s is enough to see an outage."""
-        now = time.monotonic()
-        if now - self._last_error_log >= 30:
-            self._last_error_log = now
-            log.warning("NATS connection trouble", extra={"error": type(exc).__name__, "url": self.url})
 
     @property
     def max_payload(self) -> int:

@@ -26,6 +26,10 @@ class Annotated:
     def schedule(self) -> str | None:
         return self.annotations.get("schedule") if subjects.CRON in self.topics else None
 
+    def setting(self, key: str, default: str) -> str:
+        """A runtime or connector setting from the annotation `com.ha-ingestor.<key>`."""
+        return self.annotations.get(f"com.ha-ingestor.{key}", default)
+
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -48,10 +52,6 @@ def timeout_of(annotations: dict[str, str], default: str = "30s") -> float:
 class FunctionInfo(Annotated):
     name: str
     annotations: dict[str, str]
-
-    def setting(self, key: str, default: str) -> str:
-        """A connector setting from the annotation `com.ha-ingestor.<key>`."""
-        return self.annotations.get(f"com.ha-ingestor.{key}", default)
 
 
 async def functions(session: aiohttp.ClientSession, gateway: str) -> list[FunctionInfo]:

@@ -14,7 +14,9 @@ com.ha-ingestor.concurrency (4), com.ha-ingestor.timeout (30s), com.ha-ingestor.
 per failure up to a minute).
 
 An outage is logged once when it starts and once when it ends, however many retries it takes: a
-function that answers 503 (its store is down) or times out.
+function that answers 503 (its store is down) or times out, and NATS refusing fetches. Messages in
+flight when the connector stops are returned (nak), so they are redelivered at once on the next
+start instead of after the acknowledgement timeout.
 
 It runs inside the local runtime, and alone beside a real OpenFaaS gateway (`python -m ha_connector`, see
 ha_connector.service: the gateway's basic auth, /health, /ready, /metrics, optionally the cron connector too),
@@ -36,7 +38,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from ha_connector import catalog
 from ha_connector.catalog import FunctionInfo, duration, timeout_of
 from ha_connector.invoke import Outcome, Result, invoke
-from ingestor import dlq, metrics, streams, subjects
+from ha_connector.settle import returned_if_cancelled
+from ingestor import dlq, metrics, natsconn, streams, subjects
 from ingestor.bus import PAYLOAD_MARGIN
 from ingestor.outage import Outage
 
@@ -90,21 +93,24 @@ class Subscription:
             try:
                 msgs = await sub.fetch(1 if self.unavailable else self.concurrency, timeout=1)
             except TimeoutError:
+                self.connector.fetching.recovered()
                 continue
             except Exception as exc:  # connection trouble: nats-py reconnects; try again shortly
-                log.warning("fetch failed", extra={"function": self.fn.name, "topic": self.topic, "error": str(exc)})
+                self.connector.fetching.failed(f"{type(exc).__name__}: {exc}")
                 await asyncio.sleep(1)
                 continue
+            self.connector.fetching.recovered()
             for outcome in await asyncio.gather(*(self.handle(m) for m in msgs), return_exceptions=True):
                 if isinstance(outcome, Exception):  # ack/nak lost: JetStream redelivers after ack_wait
                     log.warning("message not settled", extra={"function": self.fn.name, "error": repr(outcome)})
 
     async def handle(self, msg: Msg) -> None:
         seq = msg.metadata.sequence.stream
-        result = await invoke(self.connector.session, self.connector.gateway, self.fn.name, msg.data,
-                              timeout=self.timeout + 5, headers={"Content-Type": "application/json",
-                                                                 "X-Nats-Subject": msg.subject},
-                              key=self.connector.key)
+        async with returned_if_cancelled(msg):
+            result = await invoke(self.connector.session, self.connector.gateway, self.fn.name, msg.data,
+                                  timeout=self.timeout + 5, headers={"Content-Type": "application/json",
+                                                                     "X-Nats-Subject": msg.subject},
+                                  key=self.connector.key)
         outcome = result.outcome
         outage = self.connector.outage(self.fn.name)
         if outcome is Outcome.UNAVAILABLE or result.timed_out:
@@ -161,6 +167,8 @@ class TopicConnector:
         self._session: aiohttp.ClientSession | None = None
         self.subscriptions: dict[tuple[str, str], Subscription] = {}
         self._refresher: asyncio.Task[None] | None = None
+        self.fetching = Outage(log, "cannot fetch messages from NATS; retrying every second",
+                               "fetching messages from NATS again")
         self._outages: dict[str, Outage] = {}
 
     def outage(self, function: str) -> Outage:
@@ -188,8 +196,7 @@ class TopicConnector:
     async def start(self, require_gateway: bool = True) -> None:
         """Connect and subscribe. Alone beside a gateway that is still starting (require_gateway=False),
         a first read of /system/functions that fails is retried every few seconds instead of raised."""
-        self.nc = await nats.connect(self.nats_url, name="topic-connector", max_reconnect_attempts=-1,
-                                     reconnect_time_wait=0.5)
+        self.nc = await nats.connect(self.nats_url, **natsconn.options(log, "topic-connector"))
         self._js = self.nc.jetstream(timeout=10)
         await streams.ensure(self._js, streams.ha_stream())
         self._session = aiohttp.ClientSession(auth=self.auth)

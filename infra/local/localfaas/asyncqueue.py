@@ -22,7 +22,9 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 
 from ha_connector.invoke import Outcome, Result, invoke
+from ha_connector.settle import returned_if_cancelled
 from ingestor import jsoncodec, metrics, subjects
+from ingestor.outage import Outage
 from ingestor.webhooks import ssrf
 
 log = logging.getLogger(__name__)
@@ -76,19 +78,28 @@ class AsyncQueue:
             subjects.async_subject(">"), durable="queue-worker",
             config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=600, max_deliver=-1),
         )
+        fetching = Outage(log, "cannot fetch queued calls from NATS; retrying every second",
+                          "fetching queued calls from NATS again")
         async with aiohttp.ClientSession() as session:
             while True:
                 try:
                     msgs = await sub.fetch(8, timeout=1)
                 except TimeoutError:
+                    fetching.recovered()
                     continue
+                except Exception as exc:  # NATS down or restarting: nats-py reconnects, the worker waits
+                    fetching.failed(f"{type(exc).__name__}: {exc}")
+                    await asyncio.sleep(1)
+                    continue
+                fetching.recovered()
                 await asyncio.gather(*(self._handle(session, m) for m in msgs))
 
     async def _handle(self, session: aiohttp.ClientSession, msg: Msg) -> None:
         call = jsoncodec.loads(msg.data)
-        result = await invoke(session, self.gateway, call["function"], base64.b64decode(call["body"]),
-                              path=call["path"], query=call["query"], headers=kept_headers(call["headers"]),
-                              timeout=300)
+        async with returned_if_cancelled(msg):
+            result = await invoke(session, self.gateway, call["function"], base64.b64decode(call["body"]),
+                                  path=call["path"], query=call["query"], headers=kept_headers(call["headers"]),
+                                  timeout=300)
         attempt = msg.metadata.num_delivered
         if result.outcome in (Outcome.UNAVAILABLE, Outcome.FAILED) and attempt < self.max_deliver:
             await msg.nak(delay=min(2 ** attempt, 60))

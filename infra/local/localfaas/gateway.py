@@ -4,13 +4,14 @@
                                the query and the headers pass through)
 /async-function/<name>[/path]  202 + X-Call-Id; queued on NATS, result POSTed to X-Callback-Url (localfaas.asyncqueue)
 /system/functions, /system/function/<name>   what stack.yml declares, with annotations
-/healthz, /metrics             the runtime's own health and Prometheus counters
+/healthz, /metrics             the runtime's own health (503 while a part it supervises is down) and counters
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -41,9 +42,11 @@ def _dumps(value: Any) -> str:
 
 
 class Gateway:
-    def __init__(self, supervisor: Supervisor, queue: AsyncQueue) -> None:
+    def __init__(self, supervisor: Supervisor, queue: AsyncQueue,
+                 parts: dict[str, Callable[[], dict[str, Any]]] | None = None) -> None:
         self.supervisor = supervisor
         self.queue = queue
+        self.parts = parts or {}  # what else the runtime supervises (nats-server): name -> {"down": bool, ...}
         self.invocations: dict[str, int] = {}
         self.session: aiohttp.ClientSession | None = None
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -87,7 +90,13 @@ class Gateway:
         }
 
     async def healthz(self, _: web.Request) -> web.Response:
-        return web.Response(text="OK")
+        """200 while every supervised part runs (functions still starting make it degraded), else 503."""
+        parts = {name: status() for name, status in self.parts.items()}
+        not_ready = self.supervisor.not_ready
+        down = sorted(name for name, part in parts.items() if part.get("down"))
+        status = "unhealthy" if down else "degraded" if not_ready else "ok"
+        body = {"status": status, **parts, "functions_not_ready": not_ready}
+        return web.json_response(body, status=503 if down else 200, dumps=_dumps)
 
     async def metrics(self, _: web.Request) -> web.Response:
         body, content_type = metrics.exposition()
@@ -134,8 +143,10 @@ class Gateway:
                 body = await upstream.read()
                 out = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
                 response = web.Response(status=upstream.status, body=body, headers=out)
+            self.supervisor.answered(name)
         except TimeoutError:
             response = error(504, "function_timeout", f"function {name} did not answer in time")
+            self.supervisor.timed_out(name)
         except aiohttp.ClientError as exc:
             response = error(502, "function_failed", f"function {name} failed: {type(exc).__name__}")
         self.invocations[name] = self.invocations.get(name, 0) + 1

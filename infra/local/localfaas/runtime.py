@@ -19,7 +19,7 @@ from aiohttp import web
 
 from ha_connector.cron import CronConnector
 from ha_connector.topics import TopicConnector
-from ingestor import config, jsoncodec, redaction, signedcalls, streams
+from ingestor import config, jsoncodec, natsconn, redaction, signedcalls, streams
 from localfaas import bridge as ha_bridge
 from localfaas import ports
 from localfaas import stack as stackfile
@@ -27,6 +27,7 @@ from localfaas.asyncqueue import STREAM as ASYNC_STREAM
 from localfaas.asyncqueue import AsyncQueue
 from localfaas.gateway import Gateway
 from localfaas.natsserver import NatsServer
+from localfaas.natswatch import NatsWatch
 from localfaas.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
@@ -71,15 +72,21 @@ async def run(options: Options) -> None:
         os.environ["BRIDGE_URL"] = f"http://127.0.0.1:{bridge_port.port}"
     stack = stackfile.load(options.stack)
     key = connector_key(options.secrets_dir)
-    nc = await nats.connect(nats_server.url, name="local-runtime")
+    nc = await nats.connect(nats_server.url, **natsconn.options(log, "local-runtime"))
     js = nc.jetstream(timeout=10)
-    await streams.ensure(js, streams.ha_stream())
-    await streams.ensure(js, ASYNC_STREAM)
+
+    async def ensure_streams() -> None:
+        await streams.ensure(js, streams.ha_stream())
+        await streams.ensure(js, ASYNC_STREAM)
+
+    await ensure_streams()
+    nats_watch = NatsWatch(nats_server, on_restart=ensure_streams)
+    nats_watch.start()
 
     supervisor = Supervisor(stack, {"NATS_URL": nats_server.url, "DATA_DIR": str(options.data_dir)},
                             options.secrets_dir)
     queue = AsyncQueue(js, allow_private=config.env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False))
-    gateway = Gateway(supervisor, queue)
+    gateway = Gateway(supervisor, queue, parts={"nats": nats_watch.status})
     # on Ctrl-C a call still in the gateway gets 5 s (its message, unacknowledged, is redelivered later)
     runner = web.AppRunner(gateway.app, access_log=None, shutdown_timeout=STOP_CALLS_S)
     connector: TopicConnector | None = None
@@ -113,11 +120,14 @@ async def run(options: Options) -> None:
             ("gateway-bridge", bridge and bridge.stop), ("cron", cron and cron.stop),
             ("connector", connector and connector.stop), ("async queue", queue.stop), ("gateway", runner.cleanup),
             ("functions", supervisor.stop), ("runtime's NATS client", nc.close),
-            ("nats-server", lambda: asyncio.to_thread(nats_server.stop))]
+            ("nats supervision", nats_watch.stop), ("nats-server", lambda: asyncio.to_thread(nats_server.stop))]
         for name, stop in steps:
             started = time.monotonic()
-            if stop is not None:
-                await stop()
+            try:
+                if stop is not None:
+                    await stop()
+            except Exception as exc:  # one part failing to stop (its NATS gone) must not leave the others running
+                log.warning("could not stop cleanly", extra={"part": name, "error": f"{type(exc).__name__}: {exc}"})
             if time.monotonic() - started > SLOW_STOP_S:  # each part is timed, so a slow stop says where
                 log.warning("slow to stop", extra={"part": name, "seconds": round(time.monotonic() - started, 1)})
         gateway_socket.close()

@@ -4,7 +4,9 @@ Each function gets a port reserved for the runtime's lifetime (localfaas.ports),
 function or not, is handed it, and a restart finds it free. A function is ready only when its port
 answers /_/ready with the function's own name: whatever else answers there never counts. A function
 that does not come up is restarted with backoff (0.5 s doubling to a minute); the runtime says why once
-per failure streak, reports it not ready meanwhile, and says so again when it recovers.
+per failure streak, reports it not ready meanwhile, and says so again when it recovers. A function that
+is running but hung (it timed out `com.ha-ingestor.restart-after-timeouts` calls in a row, 3 by
+default, 0 never) is killed and restarted the same way: a process that never answers never recovers.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ REPO = Path(__file__).resolve().parents[3]
 TEMPLATE_ENTRY = REPO / "templates" / "python3-ingestor" / "index.py"
 READY_TIMEOUT_S = 30
 BACKOFF_CAP_S = 60.0
+RESTART_AFTER_TIMEOUTS = "3"
 _restarts = metrics.counter("function_restarts_total", "Function processes restarted after exiting", ["function"])
 
 
@@ -46,6 +49,7 @@ class FunctionProcess:
     ready: bool = False
     problem: str | None = None  # why it is not ready, once it failed to come up
     restarts: int = 0
+    timeouts: int = 0  # calls in a row that got no answer in time
     started_at: float = 0.0
     backoff: float = 0.5
     last_words: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=1))
@@ -96,6 +100,22 @@ class Supervisor:
     @property
     def not_ready(self) -> dict[str, str]:
         return {name: fn.problem or "starting" for name, fn in self.functions.items() if not fn.ready}
+
+    def timed_out(self, name: str) -> None:
+        """A call got no answer in time; after too many in a row the process is taken for hung and killed
+        (its keep-alive restarts it)."""
+        fn = self.functions[name]
+        fn.timeouts += 1
+        limit = int(fn.spec.setting("restart-after-timeouts", RESTART_AFTER_TIMEOUTS))
+        if limit <= 0 or fn.timeouts < limit or fn.proc is None or fn.proc.poll() is not None:
+            return
+        reason = f"timed out {fn.timeouts} calls in a row"
+        log.error("function hung; restarting it", extra={"function": name, "reason": reason})
+        fn.timeouts, fn.ready, fn.problem = 0, False, reason
+        fn.proc.kill()
+
+    def answered(self, name: str) -> None:
+        self.functions[name].timeouts = 0
 
     def _environment(self, fn: FunctionProcess) -> dict[str, str]:
         shared = [str(p) for p in self.stack.copy] + [os.environ.get("PYTHONPATH", "")]
