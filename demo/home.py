@@ -178,8 +178,8 @@ def configuration(port: int, name: str = "HA Ingestor demo home") -> dict[str, A
         "homeassistant": {"name": name, "latitude": 52.3731, "longitude": 4.8922, "elevation": 2,
                           "unit_system": "metric", "time_zone": "UTC", "currency": "EUR", "country": "NL"},
         "http": {"server_host": "127.0.0.1", "server_port": port},
-        "api": {}, "websocket_api": {}, "config": {}, "history": {},
-        "recorder": {"commit_interval": 1},  # backs the bridge's backfill after a gap
+        "api": {}, "websocket_api": {}, "config": {}, "history": {}, "logbook": {},
+        "recorder": {"commit_interval": 1},  # with history and logbook, backs the bridge's backfill after a gap
         "logger": {"default": "warning"},
         "ingestor_demo": {"devices": DEVICES},
         "automation": [rule.config() for rule in RULES],

@@ -3,11 +3,14 @@
 /health always answers 200 while the process runs (a liveness probe must not restart the bridge
 because HA is down: that would only lose its in-memory state); its body says how things are.
 /ready is 200 only while connected and authenticated to HA; `status` is "ok" when, in addition,
-JetStream takes publishes. No field can hold the token.
+JetStream takes publishes and HA has both backfill sources (history, logbook); otherwise "degraded",
+with each reason in `warnings`. No field can hold the token.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import logging
 import threading
 import time
@@ -15,7 +18,9 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ha_bridge.sources import Sources
 from ingestor import jsoncodec, metrics, redaction
+from ingestor.timeutil import parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +34,7 @@ class Status:
     """The bridge's state as /health shows it; written by the session and reader threads."""
 
     ha_url: str
+    replica: str = "bridge"
     connected: bool = False
     authenticated: bool = False
     subscribed: bool = False
@@ -39,10 +45,21 @@ class Status:
     connect_failures: int = 0
     last_error: str | None = None
     paused: bool = False
+    sources: Sources | None = None
+    ha_clock_offset_s: float = 0.0  # HA's clock minus ours, from the events' time_fired
+    _offset_sampled_at: float = 0.0
 
-    def event_seen(self) -> None:
-        self.last_event_at = time.time()
-        _last_event.set(self.last_event_at)
+    def event_seen(self, time_fired: Any = None) -> None:
+        self.last_event_at = now = time.time()
+        _last_event.set(now)
+        if time_fired is not None and now - self._offset_sampled_at >= 1.0:  # once a second is plenty
+            self._offset_sampled_at = now
+            with contextlib.suppress(ValueError, TypeError):
+                self.ha_clock_offset_s = parse_timestamp(time_fired).timestamp() - now
+
+    def ha_now(self) -> dt.datetime:
+        """The bridge's estimate of HA's clock now."""
+        return dt.datetime.fromtimestamp(time.time() + self.ha_clock_offset_s, dt.UTC)
 
     def set_connected(self, connected: bool, ha_version: str | None = None) -> None:
         self.connected = self.authenticated = connected
@@ -83,9 +100,12 @@ class HealthServer:
     def body(self) -> dict[str, Any]:
         s = self.status
         extra = self.extra()
-        ok = s.connected and s.authenticated and extra.get("nats_publishing", True)
+        warnings = s.sources.risks() if s.sources else []
+        ok = s.connected and s.authenticated and extra.get("nats_publishing", True) and not warnings
         return {
             "status": "ok" if ok else "degraded",
+            "warnings": warnings,
+            "replica": s.replica,
             "ha_url": s.ha_url,
             "connected": s.connected,
             "authenticated": s.authenticated,
@@ -97,6 +117,7 @@ class HealthServer:
             "connect_failures": s.connect_failures,
             "paused": s.paused,
             "last_error": s.last_error,
+            "backfill_sources": s.sources.doc() if s.sources else None,
             **extra,
         }
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
+from ha_bridge.backfiller import Backfiller
 from ha_bridge.batcher import Batcher
+from ha_bridge.gaps import Gaps
 from ha_bridge.health import HealthServer, Status
 from ha_bridge.publisher import Outbox
 from ha_bridge.session import Session
@@ -48,8 +49,11 @@ class Bridge:
         self.bus = Bus(settings.nats_url, name="gateway-bridge", timeout=settings.ack_timeout_s)
         self.outbox = Outbox(self.bus, self.spool, self.state, settings.nats_url)
         self.batcher = Batcher(settings.batch_size, settings.batch_ms, settings.dedup_size, self.outbox.put)
-        self.status = Status(ha_url=_display_url(settings.ws_url))
-        self.session = Session(settings, self.status, self.batcher, self.outbox, self.state, self.stop)
+        self.gaps = Gaps(settings.spool_dir)
+        self.backfiller = Backfiller(settings, self.gaps, self.batcher, self.outbox, self.bus)
+        self.status = Status(ha_url=_display_url(settings.ws_url), replica=settings.replica)
+        self.session = Session(settings, self.status, self.batcher, self.outbox, self.state, self.gaps,
+                               self.backfiller, self.stop)
         self.health = HealthServer(settings.health_host, settings.health_port, self.status, self.figures)
 
     def figures(self) -> dict[str, Any]:
@@ -58,14 +62,17 @@ class Bridge:
             **self.outbox.figures(),
             "queued_events": self.batcher.depth(),
             "cursor": self.state.cursor.isoformat() if self.state.cursor else None,
+            "backfill": self.backfiller.status(),
         }
 
     def run(self) -> int:
         self.health.start()
         self.outbox.start()
         self.batcher.start()
+        self.backfiller.start()
         self.session.start()
-        log.info("gateway-bridge started", extra={"ha_url": self.status.ha_url, "nats_url": self.settings.nats_url,
+        log.info("gateway-bridge started", extra={"replica": self.settings.replica, "ha_url": self.status.ha_url,
+                                                  "nats_url": self.settings.nats_url,
                                                   "health_port": self.health.port,
                                                   "event_types": list(self.settings.event_types)})
         while not self.stop.wait(1):
@@ -77,6 +84,7 @@ class Bridge:
         log.info("stopping")
         self.stop.set()
         self.session.join(10)
+        self.backfiller.stop()
         self.batcher.stop()
         self.outbox.close(SHUTDOWN_GRACE_S)
         self.health.stop()
@@ -87,31 +95,8 @@ class Bridge:
         log.info("stopped", extra={"spool_depth": self.spool.depth})
 
 
-class Throttle(logging.Filter):
-    """nats-py logs every failed reconnect (twice a second) at ERROR with a traceback, because the shared
-    Bus sets no error callback: keep one short line per interval; the outbox logs the outage itself."""
-
-    def __init__(self, interval_s: float = 60.0) -> None:
-        super().__init__()
-        self.interval_s = interval_s
-        self._last: dict[str, float] = {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.exc_info[1] is not None:
-            record.msg = f"{record.getMessage()}: {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
-            record.args, record.exc_info, record.exc_text = None, None, None
-        key = record.getMessage()[:80]
-        now = time.monotonic()
-        if now - self._last.get(key, -self.interval_s) < self.interval_s:
-            return False
-        self._last[key] = now
-        record.levelno, record.levelname = logging.WARNING, "WARNING"
-        return True
-
-
 def main() -> int:
     logs.setup("gateway-bridge")
-    logging.getLogger("nats.aio.client").addFilter(Throttle())
     try:
         settings = load()
     except ConfigError as exc:

@@ -60,6 +60,9 @@ class Outbox:
         self.last_error: str | None = None
         self._memory: deque[Batch] = deque()
         self._cond = threading.Condition()
+        self._put = 0  # batches accepted so far; each batch's number is its position
+        self._waiting: deque[int] = deque()  # numbers of the batches in memory, not yet durable
+        self.refused = 0  # batches refused because the spool was full
         self._wake = threading.Event()
         self._stopping = False
         self._deadline = 0.0
@@ -89,16 +92,36 @@ class Outbox:
                         log.error("spool full: refusing batches until it drains; state changes will be backfilled",
                                   extra={"spool_bytes": self.spool.bytes, "max_bytes": self.spool.max_bytes})
                     self.refusing = True
+                    self.refused += 1
                     _dropped.inc(batch.count)
                     return False
+                self._put += 1
                 self.spool.append(batch)
                 _spooled.inc()
                 self._durable(batch)
                 self._gauges()
             else:
+                self._put += 1
                 self._memory.append(batch)
-            self._cond.notify()
+                self._waiting.append(self._put)
+            self._cond.notify_all()
         return True
+
+    def accepted(self) -> int:
+        """How many batches have been accepted so far: a mark to wait for with wait_durable()."""
+        with self._cond:
+            return self._put
+
+    def wait_durable(self, mark: int, timeout: float) -> bool:
+        """Whether every batch accepted up to `mark` is durable (acknowledged or spooled) within `timeout`."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._waiting and self._waiting[0] <= mark:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return True
 
     def paused(self, currently: bool) -> bool:
         """Whether reading HA should stop so the spool stays bounded (hysteresis between 90% and 50%)."""
@@ -144,7 +167,9 @@ class Outbox:
                         self.spool.pop()
                     else:
                         self._memory.popleft()
+                        self._waiting.popleft()
                         self._durable(batch)
+                        self._cond.notify_all()
                     if self.refusing and self.spool.bytes < self.spool.max_bytes * RESUME_FRACTION:
                         self.refusing = False
                     if self.down and not self.spool.depth:
@@ -167,6 +192,8 @@ class Outbox:
         batches = list(self._memory)
         self._memory.clear()
         self.spool.push_front(batches)
+        self._waiting.clear()
+        self._cond.notify_all()
         _spooled.inc(len(batches))
         for batch in batches:
             self._durable(batch)

@@ -1,16 +1,17 @@
-"""The connection lifecycle: connect, authenticate, subscribe, discover, backfill, keep alive, reconnect.
+"""The connection lifecycle: connect, authenticate, subscribe, discover, record the gap, keep alive, reconnect.
 
 Runs on its own thread. Every (re)connection does the whole sequence, so nothing depends on what
 a previous connection had set up. Subscriptions come before discovery and backfill: an event that
-happens meanwhile arrives live, and its backfilled twin is dropped by event_id. A rejected token
-stops the bridge with one clear error: retrying the same token cannot succeed, and a retry storm
-gets the bridge's address banned by HA's `ip_ban`.
+happens meanwhile arrives live, and its backfilled twin is dropped by event_id. The gap since the
+last durable event is recorded on disk and filled by the backfiller in the background: a backfill
+that fails (HA without its history or logbook, a timeout) never costs the live connection. A
+rejected token stops the bridge with one clear error: retrying the same token cannot succeed, and a
+retry storm gets the bridge's address banned by HA's `ip_ban`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import random
 import threading
@@ -20,13 +21,16 @@ from typing import Any
 
 import websocket
 
-from ha_bridge import backfill, discovery
+from ha_bridge import discovery, observed
+from ha_bridge.backfiller import Backfiller
 from ha_bridge.batcher import Batcher
 from ha_bridge.connection import CommandFailed, Connection, ConnectionLost, Waiter
+from ha_bridge.gaps import Gaps
 from ha_bridge.health import Status
 from ha_bridge.protocol import AuthInvalid, ProtocolError
 from ha_bridge.publisher import Outbox
 from ha_bridge.settings import REGISTRY_EVENTS, Settings
+from ha_bridge.sources import Sources, announce
 from ha_bridge.state import BridgeState
 from ingestor import config, metrics
 
@@ -37,6 +41,10 @@ _auth_failures = metrics.counter("bridge_auth_failures_total", "Connections HA r
 
 STABLE_AFTER_S = 30.0  # a connection that lasted this long resets the backoff
 REGISTRY_MAX_DELAY_S = 30.0  # debounce, but a steady stream of registry updates still refreshes
+GAP_END_MARGIN = dt.timedelta(seconds=60)
+"""A gap ends where the live events of the new connection begin, on HA's clock, which the bridge only
+estimates (from the events' time_fired): the margin covers the estimate's error; the overlap costs only
+repeats that are dropped by event_id."""
 
 
 class Backoff:
@@ -57,14 +65,18 @@ class Backoff:
 
 class Session:
     def __init__(self, settings: Settings, status: Status, batcher: Batcher, outbox: Outbox,
-                 state: BridgeState, stop: threading.Event) -> None:
+                 state: BridgeState, gaps: Gaps, backfiller: Backfiller, stop: threading.Event) -> None:
         self.settings = settings
         self.status = status
         self.batcher = batcher
         self.outbox = outbox
         self.state = state
+        self.gaps = gaps
+        self.backfiller = backfiller
         self.stop = stop
         self.exit_code = 0
+        self.sources: Sources | None = None
+        self._last_reason = "the bridge started"  # why the previous connection ended, for the gap's record
         self._registry_lock = threading.Lock()
         self._registry_due: float | None = None
         self._registry_first: float | None = None
@@ -80,7 +92,7 @@ class Session:
 
     def on_event(self, event: dict[str, Any]) -> None:
         """Called on the socket reader thread: only enqueue, never wait."""
-        self.status.event_seen()
+        self.status.event_seen(event.get("time_fired"))
         self.batcher.put(event)
         if event.get("event_type") in REGISTRY_EVENTS:
             self.registry_changed()
@@ -154,6 +166,7 @@ class Session:
             if time.monotonic() - started >= STABLE_AFTER_S:
                 backoff.reset()
             delay = backoff.next()
+            self._last_reason = reason
             self.status.last_error = f"disconnected: {reason}"
             log.warning("disconnected from HA", extra={"reason": reason, "retry_in_s": round(delay, 2)})
             self.stop.wait(delay)
@@ -183,37 +196,44 @@ class Session:
                 waiter.result(s.request_timeout_s)
             except CommandFailed as exc:
                 log.error("HA refused a subscription", extra={"event_type": kind, "error": str(exc)})
+        subscribed_at = self.status.ha_now()
         self.status.subscribed = True
         log.info("subscribed", extra={"event_types": list(s.event_types)})
 
-        entity_ids = self._discover(conn) | set(before_gap)
-        recheck: Callable[[], None] | None = None
+        results = self._discover(conn)
+        sources = Sources.of((results.get("config") or [None])[0])
+        announce(self.sources, sources)
+        self.sources = self.status.sources = sources
+        states = [st for st in results.get("states", [])
+                  if isinstance(st, dict) and isinstance(st.get("entity_id"), str)]
         if s.backfill and cursor is not None:
-            start = max(cursor, dt.datetime.now(dt.UTC) - dt.timedelta(hours=s.backfill_max_hours))
-            self._backfill(conn, start, entity_ids, before_gap)
-            # A second pass once HA's recorder has committed (every 5 s by default): changes made just
-            # before the subscription may not have been in its database the first time.
-            recheck = functools.partial(self._backfill, conn, start, entity_ids, before_gap)
-        self._keep_alive(conn, recheck)
+            self._record_gap(cursor, subscribed_at, sources)
+        self.backfiller.attach(conn, sources, {st["entity_id"] for st in states} | set(before_gap), before_gap,
+                               {st["entity_id"]: st for st in states})
+        try:
+            self._keep_alive(conn)
+        finally:
+            self.backfiller.detach()
 
-    def _discover(self, conn: Connection) -> set[str]:
+    def _record_gap(self, cursor: dt.datetime, subscribed_at: dt.datetime, sources: Sources) -> None:
+        """The period since the last durable event, kept until backfilled; without HA's logbook also the
+        bridge's own record of it (observed.py)."""
+        oldest = dt.datetime.now(dt.UTC) - dt.timedelta(hours=self.settings.backfill_max_hours)
+        gap = self.gaps.add(max(cursor, oldest), subscribed_at + GAP_END_MARGIN)
+        log.info("gap recorded for backfill", extra={**gap.doc(), "sources": sources.doc()})
+        if not sources.logbook and subscribed_at > cursor:
+            for event in observed.gap_events(self.settings.replica, cursor, subscribed_at, self._last_reason):
+                self.batcher.put(event, "backfill")
+
+    def _discover(self, conn: Connection) -> dict[str, list[Any]]:
         s = self.settings
         results = discovery.publish_snapshot(conn, self.outbox.put, conn.ha_version or "unknown",
                                              s.part_max_items, s.part_max_bytes, s.request_timeout_s)
-        states = results.get("states", [])
-        self.state.remember(states)
-        return {st["entity_id"] for st in states if isinstance(st, dict) and isinstance(st.get("entity_id"), str)}
+        self.state.remember(results.get("states", []))
+        return results
 
-    def _backfill(self, conn: Connection, start: dt.datetime, entity_ids: set[str],
-                  before_gap: dict[str, dict[str, Any]]) -> None:
-        events = backfill.run(conn, start, entity_ids, before_gap, self.settings.request_timeout_s)
-        for event in events:
-            self.batcher.put(event, "backfill")
-        log.info("backfilled the gap", extra={"since": start.isoformat(), "state_changes": len(events)})
-
-    def _keep_alive(self, conn: Connection, recheck: Callable[[], None] | None) -> None:
+    def _keep_alive(self, conn: Connection) -> None:
         s = self.settings
-        recheck_at = time.monotonic() + s.backfill_recheck_s if recheck else None
         next_ping = time.monotonic() + s.ping_interval_s
         pong: Waiter | None = None
         pong_deadline = 0.0
@@ -231,9 +251,6 @@ class Session:
                 next_ping = now + s.ping_interval_s
             if self._registry_refresh_due(now):
                 self._discover(conn)
-            if recheck is not None and recheck_at is not None and now >= recheck_at:
-                recheck_at = None
-                recheck()
             if self.outbox.paused(False):
                 self.status.paused = True
                 log.error("spool nearly full: disconnecting from HA until NATS drains it",

@@ -6,6 +6,8 @@ naming the variable (exit code 78) instead of failing later inside a thread.
 
 from __future__ import annotations
 
+import dataclasses
+import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +18,7 @@ from ingestor.config import ConfigError
 from ingestor.settings import secret, setting
 
 DEFAULT_EVENT_TYPES = (
-    "state_changed", "call_service", "automation_triggered", "script_started",
+    "state_changed", "call_service", "automation_triggered", "script_started", "logbook_entry",
     "homeassistant_start", "homeassistant_stop",
     "device_registry_updated", "entity_registry_updated", "area_registry_updated",
 )
@@ -70,6 +72,8 @@ class Settings:
     """Ids seen recently: backfill overlaps the live stream by seconds to minutes."""
     health_host: str = setting("BRIDGE_HEALTH_HOST", "0.0.0.0")
     health_port: int = setting("BRIDGE_HEALTH_PORT", 8080)
+    replica: str = setting("BRIDGE_REPLICA", "")
+    """Which replica this is (BRIDGE_REPLICA, else the host name): in logs, /health and its gap records."""
 
     @property
     def ws_url(self) -> str:
@@ -106,5 +110,6 @@ class Settings:
 
 
 def load() -> Settings:
-    """Every value read and checked once, at start."""
-    return settings.load(Settings)
+    """Every value read and checked once, at start; a replica not named is named by its host."""
+    loaded = settings.load(Settings)
+    return loaded if loaded.replica else dataclasses.replace(loaded, replica=socket.gethostname())

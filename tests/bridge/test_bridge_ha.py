@@ -230,12 +230,18 @@ def test_ha_restarted_mid_stream_reconnects_resubscribes_and_backfills_the_outag
     assert_each_once(counts, before + during + after)
 
     by_value = {probe_value(e): e for e in reversed(stream.probe_events())}  # the first event of each value
-    assert all(by_value[v]["context"]["id"].startswith("backfill-") for v in during)
-    assert not any(by_value[v]["context"]["id"].startswith("backfill-") for v in before + after)
+    # HA's history has no contexts: marked unknown, except the latest change, whose context get_states has
+    assert all(by_value[v]["context"]["id"].startswith("backfill-") for v in during[:-1])
+    assert all(by_value[v]["backfill"] == {"source": "history", "unknown": ["id", "parent_id", "user_id"]}
+               for v in during[:-1])
+    assert by_value[during[-1]]["backfill"] == {"source": "history", "unknown": []}
+    assert not by_value[during[-1]]["context"]["id"].startswith("backfill-")
+    assert not any(by_value[v]["context"]["id"].startswith("backfill-") or "backfill" in by_value[v]
+                   for v in before + after)
     assert by_value[during[0]]["data"]["old_state"]["state"] == f"{before[-1]}.0"
     rules = ValidationRules()
     for value in during:
-        assert set(by_value[value]) == HA_EVENT_KEYS and validate_event(by_value[value], rules) is None
+        assert set(by_value[value]) == HA_EVENT_KEYS | {"backfill"} and validate_event(by_value[value], rules) is None
     assert bridge.metric("ha_ingestor_bridge_backfill_events_total") >= len(during)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import random
 import threading
 import time
 from pathlib import Path
@@ -11,7 +13,7 @@ from typing import Any
 import pytest
 
 from ha_bridge import backfill, discovery, protocol
-from ha_bridge.batcher import Batch, Batcher, batch_id, encode_envelope, event_key
+from ha_bridge.batcher import GRACE_S, Batch, Batcher, batch_id, encode_envelope, event_key
 from ha_bridge.session import Backoff
 from ha_bridge.settings import load, websocket_url
 from ha_bridge.spool import Spool
@@ -126,13 +128,67 @@ def test_the_batcher_flushes_at_n_events() -> None:
     assert [b.count for b in batches] == [10, 10, 5]
 
 
-def test_the_batcher_flushes_after_t_milliseconds() -> None:
+def at(event: dict[str, Any], moment: dt.datetime) -> dict[str, Any]:
+    """`event` as if HA had fired it at `moment` (a state change keeps its id rule: new_state moves too)."""
+    moved = copy.deepcopy(event)
+    moved["time_fired"] = moment.isoformat()
+    if moved["event_type"] == "state_changed" and moved["data"].get("new_state"):
+        moved["data"]["new_state"]["last_updated"] = moment.isoformat()
+    return moved
+
+
+def test_a_quiet_window_is_flushed_a_grace_after_its_end_on_ha_s_clock() -> None:
     batcher, batches = collecting_batcher(size=1000, ms=100)
+    now = dt.datetime.now(dt.UTC)
+    window_start = now.replace(microsecond=now.microsecond // 100_000 * 100_000)
     started = time.monotonic()
-    batcher.put(RECORDED[0])
+    batcher.put(at(RECORDED[0], window_start + dt.timedelta(milliseconds=10)))  # 90 ms of its window left
     while not batches and time.monotonic() - started < 5:
+        time.sleep(0.002)
+    assert batches and 0.09 + GRACE_S - 0.01 <= time.monotonic() - started < 0.5
+    batcher.stop()
+
+
+def test_an_event_of_a_later_window_flushes_the_earlier_one_at_once() -> None:
+    batcher, batches = collecting_batcher(size=1000, ms=60_000)
+    base = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
+    batcher.put(at(RECORDED[0], base + dt.timedelta(seconds=1)))
+    batcher.put(at(RECORDED[1], base + dt.timedelta(seconds=2)))
+    batcher.put(at(RECORDED[2], base + dt.timedelta(seconds=61)))
+    deadline = time.monotonic() + 5
+    while not batches and time.monotonic() < deadline:
         time.sleep(0.005)
-    assert batches and 0.09 <= time.monotonic() - started < 1.0
+    assert [b.count for b in batches] == [2]
+    batcher.stop()
+    assert [b.count for b in batches] == [2, 1]
+
+
+def test_two_replicas_fed_the_same_events_at_different_moments_publish_the_same_batches() -> None:
+    base = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    events = [at(e, base + dt.timedelta(milliseconds=3 * i)) for i, e in enumerate(RECORDED[:300])]  # 0.9 s
+    replicas = [collecting_batcher(size=1000, ms=100) for _ in range(2)]
+    pauses = random.Random(17)
+    for slow, (batcher, _) in enumerate(replicas):
+        for event in events:
+            batcher.put(event)
+            if slow:  # the second replica reads them one by one, within HA's pace, its flush timer running
+                time.sleep(pauses.uniform(0, 0.004))
+        batcher.stop()
+    first, second = ([b.batch_id for b in batches] for _, batches in replicas)
+    assert first == second, "the replicas cut different batches"
+    assert sum(b.count for b in replicas[0][1]) == 300 and len(first) >= 9  # one per 100 ms of HA's time
+
+
+def test_backfilled_events_are_batched_apart_from_live_ones_and_handed_over_at_the_marker() -> None:
+    batcher, batches = collecting_batcher(size=1000, ms=50)
+    old = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
+    for i, event in enumerate(RECORDED[:4]):
+        batcher.put(at(event, old + dt.timedelta(seconds=i)), "backfill")
+    batcher.put(RECORDED[5])
+    assert batcher.flush_marker().wait(5)
+    backfilled = [b for b in batches if b.source == "backfill"]
+    assert [b.count for b in backfilled] == [4] and backfilled[0].cursor is None, "backfill moved the cursor"
+    assert [b.count for b in batches if b.source == "live"] == [1]
     batcher.stop()
 
 
@@ -217,9 +273,10 @@ def test_a_backfilled_change_has_ha_s_shape_and_passes_validate() -> None:
     (rebuilt,) = backfill.events_for_entity(data["entity_id"], [compressed(data["old_state"]),
                                                                  compressed(data["new_state"])],
                                             cursor.timestamp(), cursor.timestamp() - 15, known=data["old_state"])
-    assert list(rebuilt) == list(live) and list(rebuilt["data"]["new_state"]) == list(data["new_state"])
+    assert list(rebuilt) == [*live, "backfill"] and list(rebuilt["data"]["new_state"]) == list(data["new_state"])
     assert rebuilt["time_fired"] == rebuilt["data"]["new_state"]["last_updated"]
     assert rebuilt["context"] == {"id": f"backfill-{event_id(live)}", "parent_id": None, "user_id": None}
+    assert rebuilt["backfill"] == {"source": "history", "unknown": ["id", "parent_id", "user_id"]}
     assert rebuilt["data"]["old_state"] is data["old_state"], "the last state the bridge forwarded is old_state"
     assert validate_event(rebuilt, ValidationRules()) is None
 

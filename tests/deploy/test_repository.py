@@ -30,7 +30,7 @@ def test_the_design_document_and_the_home_assistant_samples_are_in_the_repositor
     samples = sorted((REPO / "tests" / "support" / "ha_samples").glob("sample_*.json"))
     assert [p.name for p in samples] == [
         "sample_area_registry_list.json", "sample_auth_handshake.json", "sample_device_registry_list.json",
-        "sample_entity_registry_list.json", "sample_get_states.json", "sample_state_changed.json",
-        "sample_state_changed_parent_chain.json", "sample_state_changed_same_context.json",
+        "sample_entity_registry_list.json", "sample_get_states.json", "sample_logbook.json",
+        "sample_state_changed.json", "sample_state_changed_parent_chain.json", "sample_state_changed_same_context.json",
         "sample_subscribe_events.json",
     ]

@@ -142,3 +142,38 @@ def test_naive_last_updated_cannot_be_hashed() -> None:
     event["data"]["new_state"]["last_updated"] = "2026-11-22T11:27:31.769542"
     with pytest.raises(ValueError, match="no timezone offset"):
         event_id(event)
+
+
+def automation_triggered() -> dict[str, Any]:
+    return {"event_type": "automation_triggered",
+            "data": {"name": "Count lights turned on", "entity_id": "automation.count_lights_turned_on",
+                     "source": "state of input_boolean.living_room_light"},
+            "origin": "LOCAL", "time_fired": "2026-11-30T12:57:05.604079+00:00",
+            "context": {"id": "01M8P8FHT3SWFRDAFC9J4M15DM", "parent_id": "01M8P8FHSZHMGZ2JBQZ0R0J08Q", "user_id": None}}
+
+
+def test_an_automation_run_is_identified_by_its_time_context_and_entity_not_its_parent_or_other_data() -> None:
+    """HA's logbook gives back the run's context id but not its parent: the rebuilt run must collide."""
+    rebuilt = automation_triggered()
+    rebuilt["context"] = {**rebuilt["context"], "parent_id": None}
+    rebuilt["data"] = {k: v for k, v in rebuilt["data"].items() if k != "source"}
+    assert event_id(rebuilt) == event_id(automation_triggered())
+    other_run = {**automation_triggered(), "context": {**automation_triggered()["context"], "id": "01OTHER"}}
+    assert event_id(other_run) != event_id(automation_triggered())
+
+
+def test_a_logbook_entry_is_identified_without_its_context_which_the_logbook_does_not_give() -> None:
+    entry = {"event_type": "logbook_entry", "data": {"name": "Door", "message": "opened"},
+             "origin": "LOCAL", "time_fired": "2026-11-30T12:57:05.619471+00:00",
+             "context": {"id": "01M8P8FHTK6XFT8AW92V2NW6DE", "parent_id": None, "user_id": None}}
+    rebuilt = {**entry, "context": {"id": "backfill-x", "parent_id": None, "user_id": None}}
+    assert event_id(rebuilt) == event_id(entry)
+    assert event_id({**entry, "data": {"name": "Door", "message": "closed"}}) != event_id(entry)
+
+
+def test_ha_s_start_and_stop_are_identified_by_their_moment() -> None:
+    stop = {"event_type": "homeassistant_stop", "data": {}, "origin": "LOCAL",
+            "time_fired": "2026-11-30T12:57:07.633311+00:00",
+            "context": {"id": "01A", "parent_id": None, "user_id": None}}
+    assert event_id({**stop, "context": {"id": "backfill-y"}}) == event_id(stop)
+    assert event_id({**stop, "event_type": "homeassistant_start"}) != event_id(stop)

@@ -448,12 +448,12 @@ def test_rules_from_an_empty_environment_are_the_defaults(clean_env: pytest.Monk
         262144, 300.0, 2000, 64)
 
 
-def test_default_event_types_are_the_documented_fifteen() -> None:
+def test_default_event_types_are_the_documented_seventeen() -> None:
     documented = {
         "state_changed", "call_service", "automation_triggered", "script_started", "homeassistant_start",
         "homeassistant_started", "homeassistant_stop", "homeassistant_final_write", "device_registry_updated",
         "entity_registry_updated", "area_registry_updated", "service_registered", "component_loaded",
-        "core_config_updated", "logbook_entry",
+        "core_config_updated", "logbook_entry", "ha_disconnected", "ha_reconnected",
     }
     assert documented == DEFAULT_EVENT_TYPES
 

@@ -99,11 +99,12 @@ class Bus:
             subject, f"{batch_id}.1", events[half:]
         )
 
-    def call(self, fn: Callable[[JetStreamContext], Coroutine[Any, Any, T]]) -> T:
-        """Run `fn(jetstream)` on the bus's loop, e.g. a key-value read. Raises Unavailable."""
+    def call(self, fn: Callable[[JetStreamContext], Coroutine[Any, Any, T]], timeout: float | None = None) -> T:
+        """Run `fn(jetstream)` on the bus's loop, e.g. a key-value read, for at most `timeout` seconds (the
+        bus's own by default). Raises Unavailable."""
         js = self._jetstream()
         try:
-            return self._run(fn(js))
+            return self._run(fn(js), timeout)
         except (TimeoutError, ConnectionError, nats.errors.Error) as exc:
             raise Unavailable(f"NATS call failed: {type(exc).__name__}") from None
 

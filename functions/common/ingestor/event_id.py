@@ -1,8 +1,16 @@
-"""Deterministic event ids, so a replayed or re-fetched event collides with the one already stored.
+"""Deterministic event ids, so a replayed, re-fetched or twice-captured event collides with the one stored.
 
-A state change is identified by what HA itself keys it on: the entity, the moment its state
-object was last updated, and the state. The context id is left out on purpose: HA's history API
-(used to backfill gaps) returns the same state without it, and must map to the same id.
+An id hashes only what every source of the event gives exactly, so the same event captured live by two
+bridge replicas, or live by one and rebuilt from HA's history or logbook by the other, gets one id:
+
+- state_changed: the entity, the moment its state object was last updated, and the state. The context
+  is left out on purpose: HA's history API returns the same state without it.
+- automation_triggered, script_started: the moment it fired, its context id and the entity; HA's logbook
+  gives exactly these (`when`, `context_id`, `entity_id`), not the whole data or the parent context.
+- logbook_entry: the moment, the name, the message and the entity; the logbook gives no context id.
+- homeassistant_start / homeassistant_stop: the type and the moment, all the logbook keeps of them.
+- any other event (call_service, registry updates, …): the moment, the context id and the whole data;
+  no HA API gives them back, so only live captures must collide.
 """
 
 from __future__ import annotations
@@ -13,6 +21,9 @@ from typing import Any
 
 from ingestor import jsoncodec
 from ingestor.timeutil import canonical
+
+RUN_EVENTS = frozenset({"automation_triggered", "script_started"})
+LIFECYCLE_EVENTS = frozenset({"homeassistant_start", "homeassistant_stop"})
 
 
 def _digest(parts: list[Any]) -> str:
@@ -59,5 +70,13 @@ def event_id(event: Mapping[str, Any]) -> str:
             return _state_change_id(data["entity_id"], new_state["last_updated"], new_state["state"])
         # Entity removed: no state to key on. null cannot collide with a real state, which is a str.
         return _state_change_id(data["entity_id"], event["time_fired"], None)
+    kind = event["event_type"]
+    when = _time(event["time_fired"])
     context_id = (event.get("context") or {}).get("id")
-    return _digest([event["event_type"], _time(event["time_fired"]), context_id, data])
+    if kind in RUN_EVENTS:
+        return _digest([kind, when, context_id, data.get("entity_id")])
+    if kind == "logbook_entry":
+        return _digest([kind, when, data.get("name"), data.get("message"), data.get("entity_id")])
+    if kind in LIFECYCLE_EVENTS:
+        return _digest([kind, when])
+    return _digest([kind, when, context_id, data])

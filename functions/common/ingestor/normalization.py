@@ -187,5 +187,19 @@ def normalize_event(event: dict[str, Any]) -> EventRecord:
     context = context if isinstance(context, dict) else {}
     ids: Context = {"id": _str_or_none(context.get("id")), "parent_id": _str_or_none(context.get("parent_id")),
                     "user_id": _str_or_none(context.get("user_id"))}
-    return record.new(eid, event_type, time_fired, origin=_str_or_none(event.get("origin")), context=ids,
+    made = record.new(eid, event_type, time_fired, origin=_str_or_none(event.get("origin")), context=ids,
                       data=None if is_state else data, **fields)
+    marker = _backfill(event.get("backfill"))
+    if marker is not None:
+        made[record.BACKFILL] = marker  # type: ignore[literal-required]
+    return made
+
+
+def _backfill(marker: Any) -> record.BackfillMark | None:
+    """The bridge's mark on an event it rebuilt from HA's history or logbook: where from, and which context
+    fields HA could not give back (the trace view says so instead of linking wrongly). Live events have none."""
+    if not isinstance(marker, dict) or not isinstance(marker.get("source"), str):
+        return None
+    unknown = marker.get("unknown")
+    fields = [f for f in unknown if f in record.CONTEXT_KEYS] if isinstance(unknown, list) else []
+    return {"source": marker["source"][:32], "unknown": fields}

@@ -61,6 +61,18 @@ class EnrichedRecord(EventRecord, total=False):
     electricity_price: dict[str, Any] | None
 
 
+class BackfillMark(TypedDict):
+    """On the record of an event the bridge rebuilt from HA's history or logbook, and only there
+    (gateway-bridge/README.md, Backfill): where it came from and which context fields HA could not give back."""
+
+    source: str
+    """"history" or "logbook"."""
+    unknown: list[str]
+    """Of CONTEXT_KEYS: what the trace view shows as unknown instead of linking it wrongly."""
+
+
+BACKFILL = "backfill"
+"""The optional field holding a BackfillMark (stores keep it with the other optional values)."""
 FIELDS: tuple[str, ...] = tuple(EventRecord.__annotations__)
 """The fields every record has, in the order of docs/design.md."""
 OPTIONAL_FIELDS: tuple[str, ...] = tuple(name for name in EnrichedRecord.__annotations__ if name not in FIELDS)
@@ -74,7 +86,7 @@ NUMBER_FIELDS = ("state_value", "duration_in_state")
 OBJECT_FIELDS = ("attributes", "context", *CONTEXT_SOURCES)
 
 _EVENT_ID = re.compile(r"[0-9a-f]{32}")
-_KNOWN = frozenset(FIELDS) | frozenset(OPTIONAL_FIELDS)
+_KNOWN = frozenset(FIELDS) | frozenset(OPTIONAL_FIELDS) | {BACKFILL}
 
 
 def new(event_id: str, event_type: str, time_fired: str, *, origin: str | None = None, entity_id: str | None = None,

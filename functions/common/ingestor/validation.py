@@ -23,6 +23,7 @@ DEFAULT_EVENT_TYPES: frozenset[str] = frozenset({
     "homeassistant_start", "homeassistant_started", "homeassistant_stop", "homeassistant_final_write",
     "device_registry_updated", "entity_registry_updated", "area_registry_updated",
     "service_registered", "component_loaded", "core_config_updated", "logbook_entry",
+    "ha_disconnected", "ha_reconnected",  # the bridge's own record of a gap when HA has no logbook
 })
 
 # HA caps event types at 64 characters; integrations use dots and dashes (ios.action_fired, shelly.click).
