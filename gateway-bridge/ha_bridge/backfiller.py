@@ -143,7 +143,9 @@ class Backfiller:
             connected, gap = work
             try:
                 counts, left_out = self._fill(connected, gap)
-                if gap.end > dt.datetime.now(dt.UTC) - RECENT and self._pause(connected.generation):
+                sources = connected.sources
+                recent = gap.end > dt.datetime.now(dt.UTC) - RECENT
+                if recent and (sources.history or sources.logbook) and self._pause(connected.generation):
                     more, also_left_out = self._fill(connected, gap)  # what HA's recorder had not yet committed
                     counts, left_out = counts + more, left_out + also_left_out
                 if self._current(connected.generation):
@@ -181,6 +183,9 @@ class Backfiller:
         self.report.last_gap = {**gap.doc(), "events": dict(counts), "already_forwarded": left_out,
                                 "sources": sources.doc()}
         log.info("backfilled a gap", extra=self.report.last_gap)
+        if sources.missing():
+            log.warning("a gap was backfilled without some of HA's integrations: what only they hold is lost",
+                        extra={**gap.doc(), "missing": sources.missing()})
 
     def _fill(self, connected: Connected, gap: Gap) -> tuple[Counter[str], int]:
         """One pass over `gap`: its events durable, by type, and how many the stream already held."""

@@ -48,19 +48,31 @@ repeats that are dropped by event_id."""
 
 
 class Backoff:
-    """Exponential backoff with jitter: min_s doubling to max_s, each delay drawn from [d/2, d]."""
+    """Retry delays drawn from [d/2, d]: d = min_s for the first FAST_FOR_S of an outage (an HA restart takes
+    seconds, and every second before the bridge is back costs events no API gives back: call_service),
+    then min_s doubling to max_s."""
 
-    def __init__(self, min_s: float, max_s: float, rng: Callable[[], float] = random.random) -> None:
-        self.min_s, self.max_s, self.rng = min_s, max_s, rng
+    FAST_FOR_S = 60.0
+
+    def __init__(self, min_s: float, max_s: float, rng: Callable[[], float] = random.random,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.min_s, self.max_s, self.rng, self.clock = min_s, max_s, rng, clock
         self.attempt = 0
+        self.since: float | None = None
 
     def next(self) -> float:
-        delay = min(self.max_s, self.min_s * 2 ** min(self.attempt, 32))
-        self.attempt += 1
+        if self.since is None:
+            self.since = self.clock()
+        if self.clock() - self.since < self.FAST_FOR_S:
+            delay = self.min_s
+        else:
+            delay = min(self.max_s, self.min_s * 2 ** min(self.attempt, 32))
+            self.attempt += 1
         return delay / 2 + self.rng() * delay / 2
 
     def reset(self) -> None:
         self.attempt = 0
+        self.since = None
 
 
 class Session:

@@ -237,10 +237,15 @@ def test_the_spool_is_fifo_keeps_pushed_back_batches_in_front_and_survives_a_res
     assert order == ["raw-1", "raw-2", "raw-3", "raw-4"] and reopened.bytes == 0
 
 
-def test_backoff_doubles_from_the_minimum_to_the_cap_with_jitter() -> None:
-    highest = Backoff(1, 300, rng=lambda: 1.0)
+def test_backoff_retries_at_the_minimum_for_a_minute_then_doubles_to_the_cap_with_jitter() -> None:
+    now = [0.0]
+    highest = Backoff(1, 300, rng=lambda: 1.0, clock=lambda: now[0])
+    assert [highest.next() for _ in range(5)] == [1, 1, 1, 1, 1]  # an HA restart: back within a second
+    now[0] = 61.0
     assert [highest.next() for _ in range(11)] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]
-    lowest = Backoff(1, 300, rng=lambda: 0.0)
+    lowest = Backoff(1, 300, rng=lambda: 0.0, clock=lambda: now[0])
+    assert lowest.next() == 0.5
+    now[0] = 200.0
     assert [lowest.next() for _ in range(3)] == [0.5, 1, 2]
     highest.reset()
     assert highest.next() == 1

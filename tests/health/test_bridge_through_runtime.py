@@ -29,7 +29,8 @@ def test_the_bridge_is_ok_then_reconnecting_then_unhealthy_when_ha_goes_away(ha:
                                                                              tmp_path: Path) -> None:
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "ha-token").write_text(ha.token or "")
-    with LocalRuntime(tmp_path, stack=STACK, env={"HA_URL": ha.url}) as runtime:
+    # one replica: this is the timeline of one bridge's status (replicas are combined by rules.bridges)
+    with LocalRuntime(tmp_path, stack=STACK, env={"HA_URL": ha.url, "BRIDGE_REPLICAS": "1"}) as runtime:
         url = health_url(runtime)
         body = wait_for(lambda: (b := status(url)) and component(b, "bridge")["status"] == "ok" and b, 60)
         assert body, component(status(url), "bridge")

@@ -86,7 +86,7 @@ def test_a_missing_stream_is_named_as_such(tmp_path: Path) -> None:
     from ingestor.health.settings import Settings
 
     with NatsServer(tmp_path / "empty") as server:
-        settings = Settings(gateway_url=None, bridge_url=None, nats_url=server.url, store_url="sqlite:///x",
+        settings = Settings(gateway_url=None, bridge_urls=(), nats_url=server.url, store_url="sqlite:///x",
                             metadata_url="sqlite:///y", connector_metrics_url=None)
         deps = probes.Deps(settings)
         try:

@@ -60,7 +60,7 @@ def test_the_newest_records_within_the_byte_bound_are_read_on_a_connection_that_
 
 @pytest.fixture
 def system(server: NatsServer, tmp_path: Path) -> Iterator[HealthSystem]:
-    settings = Settings(gateway_url=None, bridge_url=None, nats_url=server.url,
+    settings = Settings(gateway_url=None, bridge_urls=(), nats_url=server.url,
                         store_url=f"sqlite:///{tmp_path}/events.db", metadata_url=f"sqlite:///{tmp_path}/meta.db",
                         connector_metrics_url=None, cache_s=0)
     found = HealthSystem(settings)

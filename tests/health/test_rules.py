@@ -15,7 +15,7 @@ from ingestor.health.settings import Settings
 from ingestor.health.system import HealthSystem
 from ingestor.webhooks.store import Backlog, Webhook
 
-SETTINGS = Settings(gateway_url="http://gw", bridge_url=None, nats_url="nats://n", store_url="sqlite:///x",
+SETTINGS = Settings(gateway_url="http://gw", bridge_urls=(), nats_url="nats://n", store_url="sqlite:///x",
                     metadata_url="sqlite:///y", connector_metrics_url=None)
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 
@@ -93,6 +93,32 @@ def test_a_connected_bridge_whose_publishes_nats_refuses_is_degraded() -> None:
     c = rules.bridge({"connected": True, "authenticated": True, "nats_publishing": False, "spool_depth": 7},
                      None, None, SETTINGS)
     assert c.status == "degraded" and "spooling 7" in c.reasons[0]
+
+
+def test_a_bridge_whose_ha_lacks_a_backfill_source_is_degraded_with_the_reason() -> None:
+    warning = "HA has no history integration: the state changes of a gap … cannot be backfilled"
+    c = rules.bridge({"connected": True, "authenticated": True, "warnings": [warning]}, None, None, SETTINGS)
+    assert c.status == "degraded" and c.reasons == [warning]
+
+
+def replica(name: str, connected: bool, down_for: float | None = None) -> Component:
+    body = {"replica": name, "connected": connected, "authenticated": connected, "last_error": None}
+    return rules.bridge(body, None, down_for, SETTINGS)
+
+
+def test_one_replica_down_is_degraded_naming_it_and_the_one_still_capturing() -> None:
+    c = rules.bridges([replica("bridge-1", True), replica("bridge-2", False, SETTINGS.bridge_grace_s + 5)])
+    assert c.status == "degraded"
+    assert c.reasons == ["bridge-2: disconnected from Home Assistant for 65 s (capture continues through bridge-1)"]
+    assert c.details["replicas"]["bridge-1"]["status"] == "ok"
+    assert c.details["replicas"]["bridge-2"]["status"] == "unhealthy"
+
+
+def test_every_replica_down_is_as_bad_as_the_best_of_them() -> None:
+    both_down = rules.bridges([replica("a", False, SETTINGS.bridge_grace_s + 5), replica("b", False, 2)])
+    assert both_down.status == "degraded", "one is still within its grace, reconnecting"
+    assert rules.bridges([replica("a", False, 999), replica("b", False, 999)]).status == "unhealthy"
+    assert rules.bridges([replica("a", True), replica("b", True)]).status == "ok"
 
 
 def test_archive_not_configured_is_unknown_and_a_failed_last_run_degraded() -> None:

@@ -5,9 +5,6 @@ a timeout that a restart or a returned message can avoid."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,36 +54,6 @@ def attempts(runtime: LocalRuntime, message_id: str) -> int:
     return path.read_text().split().count(message_id) if path.exists() else 0
 
 
-def nats_server_pid(runtime: LocalRuntime) -> int:
-    for proc in Path("/proc").iterdir():
-        try:
-            args = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if args[0].endswith(b"nats-server") and args[-2].startswith(str(runtime.workdir).encode()):
-            return int(proc.name)
-    raise LookupError("no nats-server of this runtime")
-
-
-def kill_nats_and_take_its_port(runtime: LocalRuntime) -> socket.socket:
-    """SIGKILL the runtime's nats-server and listen on its port before the supervisor restarts it."""
-    port = int(runtime.nats_url.rsplit(":", 1)[1])
-    squatter = socket.socket()
-    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    os.kill(nats_server_pid(runtime), signal.SIGKILL)
-    deadline = time.monotonic() + 1
-    while True:
-        try:
-            squatter.bind(("127.0.0.1", port))
-            squatter.listen()
-            return squatter
-        except OSError:
-            if time.monotonic() > deadline:
-                squatter.close()
-                raise
-            time.sleep(0.005)
-
-
 def pid_of(runtime: LocalRuntime, name: str) -> int | None:
     try:
         return runtime.function_pid(name)
@@ -110,16 +77,12 @@ def publish(runtime: LocalRuntime, doc: dict[str, Any]) -> None:
 def test_a_dead_nats_server_is_restarted_with_backoff_and_its_outage_logged_once(runtime: LocalRuntime) -> None:
     assert healthz(runtime)[0] == 200
     offset = runtime.log.stat().st_size
-    # Someone else takes the port as nats-server dies, so every restart fails until it is freed.
-    squatter = kill_nats_and_take_its_port(runtime)
-    try:
+    with runtime.nats_held_down():  # every restart fails until the block ends
         down = wait_for(lambda: (h := healthz(runtime))[0] == 503 and h[1], 10)
         assert down and down["status"] == "unhealthy" and down["nats"]["down"] is True, down
         assert "exited with code" in down["nats"]["reason"] or "exited with" in down["nats"]["reason"]
         time.sleep(6)  # a few failed restarts
         during = log_lines(runtime, offset)
-    finally:
-        squatter.close()
     back = wait_for(lambda: (h := healthz(runtime))[0] == 200 and h[1], 40)
     assert back and back["nats"]["down"] is False and back["nats"]["restarts"] == 1, back
 
@@ -137,15 +100,12 @@ def test_a_dead_nats_server_is_restarted_with_backoff_and_its_outage_logged_once
 
 def test_ctrl_c_while_nats_server_is_down_exits_0_and_leaves_nothing_behind(tmp_path: Path) -> None:
     runtime = faults_runtime(tmp_path).start()
-    squatter = kill_nats_and_take_its_port(runtime)
-    try:
+    with runtime.nats_held_down():
         assert wait_for(lambda: healthz(runtime)[0] == 503, 10)
         assert runtime.stop() == 0, log_lines(runtime)[-5:]
-    finally:
-        squatter.close()
     assert not (tmp_path / "data" / "runtime.json").exists()
     with pytest.raises(LookupError):
-        nats_server_pid(runtime)
+        runtime.nats_server_pid()
 
 
 def test_a_function_failing_for_a_while_is_logged_once_when_it_starts_and_once_when_it_ends(

@@ -6,8 +6,12 @@ import json
 import os
 import selectors
 import signal
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +104,53 @@ class LocalRuntime:
             if b"index.py" in cmdline and b"PORT=" + port in environ and b"FUNCTION_NAME=" + name.encode() in environ:
                 return int(proc.name)
         raise LookupError(f"no process for {name}")
+
+    def bridge_pid(self, replica: str) -> int | None:
+        """The current pid of a gateway-bridge replica the runtime runs ("bridge-1", …), None while it is down."""
+        wanted = (f"BRIDGE_REPLICA={replica}".encode(), f"SECRETS_DIR={self.workdir / 'secrets'}".encode())
+        for proc in Path("/proc").iterdir():
+            try:
+                environ = (proc / "environ").read_bytes().split(b"\0")
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"ha_bridge" in cmdline and all(w in environ for w in wanted):
+                return int(proc.name)
+        return None
+
+    def nats_server_pid(self) -> int:
+        for proc in Path("/proc").iterdir():
+            try:
+                args = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if args[0].endswith(b"nats-server") and args[-2].startswith(str(self.workdir).encode()):
+                return int(proc.name)
+        raise LookupError("no nats-server of this runtime")
+
+    @contextmanager
+    def nats_held_down(self) -> Iterator[None]:
+        """SIGKILL the runtime's nats-server and keep its port taken, so every restart the runtime tries fails
+        until the block ends: NATS down for as long as the test says."""
+        port = int(self.nats_url.rsplit(":", 1)[1])
+        squatter = socket.socket()
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        os.kill(self.nats_server_pid(), signal.SIGKILL)
+        deadline = time.monotonic() + 1
+        while True:  # the port is ours as soon as the kernel has reaped the listener, before any restart
+            try:
+                squatter.bind(("127.0.0.1", port))
+                squatter.listen()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    squatter.close()
+                    raise
+                time.sleep(0.005)
+        try:
+            yield
+        finally:
+            squatter.close()
 
     def kill_function(self, name: str) -> None:
         os.kill(self.function_pid(name), signal.SIGKILL)

@@ -31,6 +31,12 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
     return hmac.compare_digest(expected, signature)
 
 
+class Server(ThreadingHTTPServer):
+    # http.server listens with a backlog of 5: a dispatcher's 16 concurrent senders after an outage would have
+    # their connections refused, which a real receiver (any production server) does not do.
+    request_queue_size = 128
+
+
 @dataclass
 class Received:
     path: str
@@ -99,7 +105,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        server = Server(("127.0.0.1", port), Handler)
         server.daemon_threads = True
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         self._thread.start()

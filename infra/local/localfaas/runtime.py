@@ -61,15 +61,13 @@ async def run(options: Options) -> None:
     gateway_socket = ports.listener(port=options.port)  # bound now: its port is ours before anyone learns it
     nats_server = NatsServer(options.data_dir / "nats", port=options.nats_port)
     await asyncio.to_thread(nats_server.start)
-    bridge_port = None
-    if os.environ.get("HA_URL"):
-        bridge_port = ports.Reservation(port=config.env_int("BRIDGE_HEALTH_PORT", 0))
+    bridges = ha_bridge.plan(nats_server.url, options.data_dir, options.secrets_dir)
     # stack.yml's ${NATS_URL:-…}, ${DATA_DIR:-…}, ${GATEWAY_URL:-…} and ${BRIDGE_URL:-…} resolve to this runtime
     os.environ["NATS_URL"] = nats_server.url
     os.environ["DATA_DIR"] = str(options.data_dir)
     os.environ["GATEWAY_URL"] = f"http://127.0.0.1:{gateway_socket.getsockname()[1]}"
-    if bridge_port is not None:
-        os.environ["BRIDGE_URL"] = f"http://127.0.0.1:{bridge_port.port}"
+    if bridges is not None:  # the health function reads every replica's /health
+        os.environ["BRIDGE_URL"] = ",".join(url.removesuffix("/health") for url in bridges.health_urls)
     stack = stackfile.load(options.stack)
     key = connector_key(options.secrets_dir)
     nc = await nats.connect(nats_server.url, **natsconn.options(log, "local-runtime"))
@@ -91,7 +89,6 @@ async def run(options: Options) -> None:
     runner = web.AppRunner(gateway.app, access_log=None, shutdown_timeout=STOP_CALLS_S)
     connector: TopicConnector | None = None
     cron: CronConnector | None = None
-    bridge: ha_bridge.BridgeProcess | None = None
     try:
         await supervisor.start()
         await runner.setup()
@@ -102,10 +99,11 @@ async def run(options: Options) -> None:
         await connector.start()
         cron = CronConnector(gateway_url, key=key)
         cron.start()
-        bridge = await ha_bridge.start_if_configured(nats_server.url, options.data_dir, options.secrets_dir,
-                                                     bridge_port.port if bridge_port else None)
+        if bridges is not None:
+            await bridges.start()
+        urls = bridges.health_urls if bridges else []
         ready = {"event": "ready", "gateway": gateway_url, "nats": nats_server.url,
-                 "bridge": bridge.health_url if bridge else None,
+                 "bridge": urls[0] if urls else None, "bridges": urls,
                  "functions": {n: fn.url for n, fn in supervisor.functions.items()},
                  "pids": {n: fn.proc.pid for n, fn in supervisor.functions.items() if fn.proc},
                  "not_ready": supervisor.not_ready}  # each with the reason; the supervisor keeps restarting them
@@ -117,7 +115,7 @@ async def run(options: Options) -> None:
     finally:
         log.info("stopping")
         steps: list[tuple[str, Callable[[], Awaitable[Any]] | None]] = [
-            ("gateway-bridge", bridge and bridge.stop), ("cron", cron and cron.stop),
+            ("gateway-bridge", bridges and bridges.stop), ("cron", cron and cron.stop),
             ("connector", connector and connector.stop), ("async queue", queue.stop), ("gateway", runner.cleanup),
             ("functions", supervisor.stop), ("runtime's NATS client", nc.close),
             ("nats supervision", nats_watch.stop), ("nats-server", lambda: asyncio.to_thread(nats_server.stop))]
@@ -131,8 +129,6 @@ async def run(options: Options) -> None:
             if time.monotonic() - started > SLOW_STOP_S:  # each part is timed, so a slow stop says where
                 log.warning("slow to stop", extra={"part": name, "seconds": round(time.monotonic() - started, 1)})
         gateway_socket.close()
-        if bridge_port is not None:
-            bridge_port.release()
         (options.data_dir / "runtime.json").unlink(missing_ok=True)
         log.info("stopped")
 

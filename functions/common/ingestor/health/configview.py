@@ -55,7 +55,8 @@ def view(settings: Settings, found: dict[str, Any], checked_at: str) -> dict[str
     out = {
         "checked_at": checked_at,
         "functions": [function_entry(fn) for fn in listed or []],
-        "endpoints": {"gateway": masking.url(settings.gateway_url), "bridge": masking.url(settings.bridge_url),
+        "endpoints": {"gateway": masking.url(settings.gateway_url),
+                      "bridge": [masking.url(u) for u in settings.bridge_urls],
                       "nats": masking.url(settings.nats_url), "event_store": masking.url(settings.store_url),
                       "metadata_db": masking.url(settings.metadata_url),
                       "connector_metrics": masking.url(settings.connector_metrics_url)},

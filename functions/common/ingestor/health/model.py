@@ -30,6 +30,11 @@ class Component:
                 "details": self.details}
 
 
+def rank(status: Status) -> int:
+    """0 for ok and unknown, 1 for degraded, 2 for unhealthy."""
+    return _RANK[status]
+
+
 def overall(components: list[Component]) -> Literal["ok", "degraded", "unhealthy"]:
     """The worst component's status; "unknown" components count as ok."""
     rank = max((_RANK[c.status] for c in components), default=0)

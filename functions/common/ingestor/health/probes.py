@@ -38,7 +38,7 @@ class Deps:
     http: HttpClient = field(init=False)
     monitor: JetStreamMonitor = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _bridge_down_since: float | None = None
+    _bridge_down_since: dict[str, float] = field(default_factory=dict)  # per replica's URL
     _gateway_auth: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
@@ -68,15 +68,13 @@ class Deps:
 
         return WebhookStore(self.settings.metadata_url)
 
-    def bridge_disconnected(self, connected: bool) -> float | None:
-        """Seconds the bridge has been seen disconnected (None while connected)."""
+    def bridge_disconnected(self, url: str, connected: bool) -> float | None:
+        """Seconds the bridge replica at `url` has been seen disconnected (None while connected)."""
         with self._lock:
             if connected:
-                self._bridge_down_since = None
+                self._bridge_down_since.pop(url, None)
                 return None
-            if self._bridge_down_since is None:
-                self._bridge_down_since = time.monotonic()
-            return time.monotonic() - self._bridge_down_since
+            return time.monotonic() - self._bridge_down_since.setdefault(url, time.monotonic())
 
 
 # -- the gateway and functions --------------------------------------------------------------------
@@ -134,19 +132,23 @@ def metrics_text(deps: Deps, url: str) -> str:
 # -- the bridge -----------------------------------------------------------------------------------
 
 def bridge(deps: Deps) -> Component:
-    url = deps.settings.bridge_url
-    if not url:
+    urls = deps.settings.bridge_urls
+    if not urls:
         return rules.no_bridge()
+    return rules.bridges([_bridge_replica(deps, url) for url in urls])
+
+
+def _bridge_replica(deps: Deps, url: str) -> Component:
     try:
         answer = deps.http.get(f"{url}/health")
         body = answer.json()
     except Unreachable as exc:
-        deps.bridge_disconnected(False)
+        deps.bridge_disconnected(url, False)
         return rules.bridge(None, f"{url}: {exc}", None, deps.settings)
     if not isinstance(body, dict):
         return rules.bridge(None, f"{url}/health did not answer an object", None, deps.settings)
     body = masking.scrub(body)
-    down = deps.bridge_disconnected(bool(body.get("connected") and body.get("authenticated")))
+    down = deps.bridge_disconnected(url, bool(body.get("connected") and body.get("authenticated")))
     return rules.bridge(body, None, down, deps.settings)
 
 

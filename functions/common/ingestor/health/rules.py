@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ingestor.health.model import Component
+from ingestor.health.model import Component, rank
 from ingestor.health.settings import Settings
 from ingestor.webhooks.store import Backlog, Webhook
 
@@ -103,7 +103,35 @@ def bridge(body: dict[str, Any] | None, problem: str | None, disconnected_for: f
                              f"{': ' + str(body['nats_error']) if body.get('nats_error') else ''}")
     if body.get("paused"):
         c.worsen("degraded", "reading from HA paused: the spool is nearly full")
+    for warning in body.get("warnings") or []:  # e.g. HA without the history or logbook integration
+        c.worsen("degraded", str(warning))
     return c
+
+
+def bridges(replicas: list[Component]) -> Component:
+    """The bridge's replicas as one component. Every replica ok: ok. Some ok: degraded (capture goes on,
+    the redundancy is gone), each other replica's reasons prefixed with its name. None ok: the best of them
+    (one reconnecting is degraded), since the system is only as bad as its best capturing replica."""
+    if len(replicas) == 1:
+        return replicas[0]
+    c = Component("bridge", "bridge")
+    named = {_replica_name(r, i): r for i, r in enumerate(replicas, start=1)}
+    c.details = {"replicas": {name: {"status": r.status, "reasons": r.reasons, **r.details}
+                              for name, r in named.items()}}
+    working = [name for name, r in named.items() if r.status == "ok"]
+    best = min((r.status for r in replicas), key=rank)
+    for name, r in named.items():
+        if r.status == "ok":
+            continue
+        status = "degraded" if working else r.status if r.status == best else best
+        suffix = f" (capture continues through {', '.join(working)})" if working else ""
+        for reason in r.reasons:
+            c.worsen(status, f"{name}: {reason}{suffix}")
+    return c
+
+
+def _replica_name(replica: Component, index: int) -> str:
+    return str(replica.details.get("replica") or f"replica {index}")
 
 
 def archive(status: dict[str, Any]) -> Component:

@@ -12,10 +12,15 @@ def _url(raw: str) -> str | None:
     return raw.rstrip("/") or None
 
 
+def _urls(raw: str) -> tuple[str, ...]:
+    return tuple(url.strip().rstrip("/") for url in raw.split(",") if url.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     gateway_url: str | None = setting("GATEWAY_URL", parse=_url)
-    bridge_url: str | None = setting("BRIDGE_URL", parse=_url)
+    bridge_urls: tuple[str, ...] = setting("BRIDGE_URL", (), parse=_urls)
+    """One per replica of the bridge (comma separated)."""
     nats_url: str = setting("NATS_URL", "nats://127.0.0.1:4222")
     store_url: str = ""
     metadata_url: str = ""
@@ -45,7 +50,7 @@ class Settings:
     def thresholds(self) -> dict[str, object]:
         """What GET /config shows of the rules (docs/health.md)."""
         return {name: value for name, value in settings.describe(self).items()
-                if not name.endswith("_url") and name != "stream"}
+                if not name.endswith(("_url", "_urls")) and name != "stream"}
 
 
 def load() -> Settings:
