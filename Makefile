@@ -61,6 +61,7 @@ lint: setup
 bench: setup
 	$(PY) bench/pipeline_throughput.py
 	$(PY) bench/bridge_throughput.py
+	$(PY) bench/bridge_failover.py
 	$(PY) bench/store_benchmark.py
 	$(PY) bench/influx_layout_benchmark.py
 	$(PY) bench/archive_benchmark.py

@@ -142,16 +142,20 @@ class Backfiller:
         while (work := self._next()) is not None:
             connected, gap = work
             try:
+                started = time.monotonic()
                 counts, left_out = self._fill(connected, gap)
+                seconds = time.monotonic() - started
                 sources = connected.sources
                 recent = gap.end > dt.datetime.now(dt.UTC) - RECENT
                 if recent and (sources.history or sources.logbook) and self._pause(connected.generation):
+                    started = time.monotonic()
                     more, also_left_out = self._fill(connected, gap)  # what HA's recorder had not yet committed
                     counts, left_out = counts + more, left_out + also_left_out
+                    seconds += time.monotonic() - started
                 if self._current(connected.generation):
                     self.gaps.done(gap)
                     self.outage.recovered()
-                    self._filled(gap, connected.sources, counts, left_out)
+                    self._filled(gap, connected.sources, counts, left_out, seconds)
             except ConnectionLost:
                 pass  # the session reconnects; the gap waits for the next connection
             except (CommandFailed, TimeoutError, Unavailable, Retry) as exc:
@@ -176,12 +180,12 @@ class Backfiller:
             self._next_try = time.monotonic() + self._backoff
             self._backoff = min(self._backoff * 2, BACKOFF_MAX_S)
 
-    def _filled(self, gap: Gap, sources: Sources, counts: Counter[str], left_out: int) -> None:
+    def _filled(self, gap: Gap, sources: Sources, counts: Counter[str], left_out: int, seconds: float) -> None:
         self.report.events.update(counts)
         self.report.left_out += left_out
         self.report.gaps_filled += 1
         self.report.last_gap = {**gap.doc(), "events": dict(counts), "already_forwarded": left_out,
-                                "sources": sources.doc()}
+                                "sources": sources.doc(), "seconds": round(seconds, 3)}
         log.info("backfilled a gap", extra=self.report.last_gap)
         if sources.missing():
             log.warning("a gap was backfilled without some of HA's integrations: what only they hold is lost",

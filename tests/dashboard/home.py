@@ -21,6 +21,8 @@ HTML_PROBE = "sensor.hallway_note"
 HTML_STATE = '<img src=x onerror="window.__xss=1">'
 CHAIN_ROOT = "01M81G5SXSR9VEPMR50TY4GN0R"    # the user's light switch in the recorded chain
 CHAIN_CHILD = "01M81G5SXSWE0Y1B7XWHMS3C22"   # the automation it triggered
+BACKFILLED_RUN = "01M8P8FHT3SWFRDAFC9J4M15DM"  # an automation run the bridge rebuilt from HA's logbook
+BACKFILLED_CHANGE = "backfill-0d6c2ab5b4b1b9c4a6a7f2c1e0d9b8a7"  # a change from HA's history: context unknown
 TEMPERATURES = [round(19.5 + (i % 12) * 0.25, 2) for i in range(36)]
 
 
@@ -100,6 +102,22 @@ def html_probe(now: dt.datetime) -> list[dict[str, Any]]:
     return [event]
 
 
+def backfilled(now: dt.datetime) -> list[dict[str, Any]]:
+    """An automation run and the counter change it made as the bridge rebuilds them after a gap
+    (gateway-bridge/README.md, Backfill): the run from HA's logbook, its context id known but not its cause;
+    the change from HA's history, its context unknown."""
+    at = now - dt.timedelta(minutes=30)
+    run = {"event_type": "automation_triggered", "origin": "LOCAL", "time_fired": at.isoformat(),
+           "data": {"name": "Count lights turned on", "entity_id": "automation.count_lights_turned_on",
+                    "source": "state of input_boolean.living_room_light"},
+           "context": {"id": BACKFILLED_RUN, "parent_id": None, "user_id": None},
+           "backfill": {"source": "logbook", "unknown": ["parent_id"]}}
+    change = state_changed("counter.light_on_events", "4", "5", at + dt.timedelta(milliseconds=5), unit=None,
+                           context_id=BACKFILLED_CHANGE)
+    change["backfill"] = {"source": "history", "unknown": ["id", "parent_id", "user_id"]}
+    return [run, change]
+
+
 def everything(now: dt.datetime | None = None) -> list[dict[str, Any]]:
     now = now or dt.datetime.now(dt.UTC)
-    return temperatures(now) + light_switching(now) + chain(now) + html_probe(now)
+    return temperatures(now) + light_switching(now) + chain(now) + backfilled(now) + html_probe(now)

@@ -164,6 +164,19 @@ def test_trace_shows_the_automation_chain_as_a_tree(view: Tab) -> None:
     view.shot("trace")
 
 
+def test_trace_says_what_a_backfilled_event_s_context_is_missing_instead_of_linking_it(view: Tab) -> None:
+    view.open(f"trace/{home.BACKFILLED_RUN}")
+    view.rendered("chart-trace")
+    run = view.page.locator("section.panel", has_text="Events, in causal order").locator("tbody tr").first
+    expect(run).to_contain_text("automation_triggered")
+    expect(run).to_contain_text("cause unknown (backfilled)")
+    view.open(f"trace/{home.BACKFILLED_CHANGE}")
+    view.rendered("chart-trace")
+    change = view.page.locator("section.panel", has_text="Events, in causal order").locator("tbody tr").first
+    expect(change).to_contain_text("counter.light_on_events")
+    expect(change).to_contain_text("context unknown (backfilled)")
+
+
 def test_devices_lists_areas_devices_and_a_device_s_entities(view: Tab) -> None:
     view.open("devices")
     for area in ("Living Room", "Kitchen", "Office"):

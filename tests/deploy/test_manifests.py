@@ -26,7 +26,7 @@ K3S = REPO / "infra" / "k3s"
 FAASD = REPO / "infra" / "faasd"
 KUBERNETES_VERSION = "1.30"  # k3s v1.30 and later
 OUR_IMAGES = {"ha-ingestor/gateway-bridge", "ha-ingestor/topic-connector"}
-STATEFUL = {"nats", "influxdb", "postgres", "minio"}
+STATEFUL = {"nats", "influxdb", "postgres", "minio", "gateway-bridge"}
 
 
 def kustomization() -> dict[str, Any]:
@@ -112,16 +112,21 @@ def test_stateful_services_keep_their_data_on_persistent_volumes() -> None:
         assert claims and claims <= mounts, name
 
 
-def test_bridge_is_one_replica_replaced_with_recreate_on_its_spool_volume_and_probed_on_health() -> None:
+def test_bridge_is_two_replicas_each_on_its_own_spool_volume_replaced_one_at_a_time_and_probed_on_health() -> None:
     bridge = next(d for _, d in workloads() if d["metadata"]["name"] == "gateway-bridge")
-    assert bridge["spec"]["replicas"] == 1 and bridge["spec"]["strategy"] == {"type": "Recreate"}
+    assert bridge["kind"] == "StatefulSet" and bridge["spec"]["replicas"] == 2
+    assert bridge["spec"]["updateStrategy"] == {"type": "RollingUpdate"}
     c = bridge["spec"]["template"]["spec"]["containers"][0]
     assert c["livenessProbe"]["httpGet"]["path"] == "/health"
-    volumes = {v["name"]: v for v in bridge["spec"]["template"]["spec"]["volumes"]}
-    claim = volumes["spool"]["persistentVolumeClaim"]["claimName"]
-    assert any(d["kind"] == "PersistentVolumeClaim" and d["metadata"]["name"] == claim for _, d in documents())
-    spool = next(m for m in c["volumeMounts"] if m["name"] == "spool")["mountPath"]
+    (claim,) = bridge["spec"]["volumeClaimTemplates"]
+    spool = next(m for m in c["volumeMounts"] if m["name"] == claim["metadata"]["name"])["mountPath"]
     assert {"name": "BRIDGE_SPOOL_DIR", "value": spool} in c["env"]
+    replica = next(e for e in c["env"] if e["name"] == "BRIDGE_REPLICA")
+    assert replica["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    service = next(d for _, d in documents() if d["kind"] == "Service" and d["metadata"]["name"] == "gateway-bridge")
+    assert service["spec"]["clusterIP"] == "None" and bridge["spec"]["serviceName"] == "gateway-bridge"
+    budget = next(d for _, d in documents() if d["kind"] == "PodDisruptionBudget")
+    assert budget["spec"]["minAvailable"] == 1
 
 
 def test_connector_reads_the_gateway_basic_auth_and_the_connector_key_and_runs_cron_as_a_single_replica() -> None:
@@ -197,7 +202,8 @@ def test_faasd_compose_file_follows_the_compose_specification() -> None:
 def test_faasd_services_do_not_clash_with_faasd_own_and_pin_their_images() -> None:
     services = compose()["services"]
     assert not set(services) & {"nats", "gateway", "prometheus", "queue-worker", "basic-auth-plugin"}
-    assert {"ha-nats", "influxdb", "postgres", "minio", "gateway-bridge", "topic-connector"} <= set(services)
+    assert {"ha-nats", "influxdb", "postgres", "minio", "gateway-bridge-1", "gateway-bridge-2",
+            "topic-connector"} <= set(services)
     for name, service in services.items():
         assert ":" in service["image"] and not service["image"].endswith(":latest"), name
         assert service.get("user") not in (None, "0", "root"), name
@@ -208,7 +214,11 @@ def test_faasd_services_do_not_clash_with_faasd_own_and_pin_their_images() -> No
 def test_faasd_services_use_the_jetstream_server_the_gateway_basic_auth_and_the_connector_key_files() -> None:
     services = compose()["services"]
     env = {name: dict(e.split("=", 1) for e in s.get("environment", [])) for name, s in services.items()}
-    assert env["gateway-bridge"]["NATS_URL"] == env["topic-connector"]["NATS_URL"] == "nats://ha-nats:4222"
+    assert env["gateway-bridge-1"]["NATS_URL"] == env["gateway-bridge-2"]["NATS_URL"] == "nats://ha-nats:4222"
+    assert env["topic-connector"]["NATS_URL"] == "nats://ha-nats:4222"
+    bridge_dirs = {v["source"] for name in ("gateway-bridge-1", "gateway-bridge-2") for v in services[name]["volumes"]
+                   if v["target"] == env[name]["BRIDGE_SPOOL_DIR"]}
+    assert len(bridge_dirs) == 2, "each replica needs a spool of its own"
     targets = {v["target"] for v in services["topic-connector"]["volumes"]}
     secrets_dir = env["topic-connector"]["SECRETS_DIR"]
     assert {f"{secrets_dir}/{name}" for name in ("basic-auth-user", "basic-auth-password", "connector-key")} <= targets

@@ -56,7 +56,7 @@ def view(settings: Settings, found: dict[str, Any], checked_at: str) -> dict[str
         "checked_at": checked_at,
         "functions": [function_entry(fn) for fn in listed or []],
         "endpoints": {"gateway": masking.url(settings.gateway_url),
-                      "bridge": [masking.url(u) for u in settings.bridge_urls],
+                      "bridge": ",".join(str(masking.url(u)) for u in settings.bridge_urls) or None,
                       "nats": masking.url(settings.nats_url), "event_store": masking.url(settings.store_url),
                       "metadata_db": masking.url(settings.metadata_url),
                       "connector_metrics": masking.url(settings.connector_metrics_url)},

@@ -31,10 +31,14 @@ function labels(events, withClock) {
   });
 }
 
+// A backfilled event whose context HA could not give back (gateway-bridge/README.md, Backfill) says so.
+const unknown = (e, field) => Boolean(e.backfill && (e.backfill.unknown || []).includes(field));
+
 /** What ran in a context: the automation or script it started or whose state it changed, else whose action it
- * was. */
+ * was; a context HA could not give back to a backfill says so. */
 function contextLabel(node) {
   const events = node.events || [];
+  if (events.length && events.every((e) => unknown(e, "id"))) return "context unknown (backfilled)";
   const run = events.find((e) => e.event_type === "automation_triggered" || e.event_type === "script_started");
   if (run) return (run.data && run.data.name) || run.entity_name || run.entity_id || "automation";
   const own = events.find((e) => /^(automation|script)\./.test(e.entity_id || ""));  // it wrote its own state
@@ -123,7 +127,9 @@ export async function render(root, ctx) {
       {label: "Entity", render: (e) => (e.entity_id ? entityCell(e.entity_id, e.entity_name)
         : e.event_type.replace(/_/g, " "))},
       {label: "What", render: (e) => describe(e)},
-      {label: "Context", render: (e) => ident(e._context), mono: true, phone: false},
+      {label: "Context", render: (e) => (unknown(e, "id") ? "context unknown (backfilled)" : ident(e._context)),
+        mono: true, phone: false},
+      {label: "Cause", render: (e) => (unknown(e, "parent_id") ? "cause unknown (backfilled)" : ""), phone: false},
     ], flatten(trace.root), (e) => ({class: e._context === ctx.arg ? "new" : null}))));
   if (phone) return;
   const width = el.clientWidth || 800;
