@@ -45,7 +45,7 @@ from ingestor.event_id import event_id  # noqa: E402
 from localfaas.natsserver import NatsServer  # noqa: E402
 from tests.bridge.bridgeproc import BridgeProcess  # noqa: E402
 from tests.bridge.drive import Driver, Window, now, recorder, register_webhook, settled, start_pipeline, tally  # noqa: E402  # noqa: E402
-from tests.bridge.streamreader import StreamReader  # noqa: E402
+from tests.bridge.streamreader import StreamReader, probe_value  # noqa: E402
 from tests.support.homeassistant import HomeAssistant, ensure_venv  # noqa: E402
 from tests.support.runtime import LocalRuntime, wait_for  # noqa: E402
 from tests.webhooks.receiver import receiving  # noqa: E402
@@ -167,7 +167,8 @@ def backfill_rate(ha: HomeAssistant, steps: int) -> dict[str, Any]:
     stream = StreamReader(nats.url)
     try:
         bridge.start().wait_connected(60)
-        time.sleep(2)
+        first = ha.probe_changes(3)  # durable events: the cursor the gap will start from
+        wait_for(lambda: {probe for e in stream.probe_events() if (probe := probe_value(e))} >= set(first), 30)
         bridge.stop()
         listening = recorder(ha)
         window = Window(now(), now())
