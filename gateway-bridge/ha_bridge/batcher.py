@@ -10,7 +10,9 @@ batches, and JetStream keeps only the first, a batch is cut by HA's own clock, n
 live events whose time_fired falls in the same BRIDGE_BATCH_MS window (aligned to the epoch) form one
 batch, cut again every BRIDGE_BATCH_SIZE events. A window is flushed as soon as an event of a later window
 arrives (HA sends events in the order it fires them), or, in a quiet moment, a little after its end
-(GRACE_S, measured on the local clock from the first event's arrival). A batch the two replicas still cut
+(GRACE_S, measured on the local clock from the first event's arrival). Arrival is stamped when the reader
+hands an event over, so a batcher thread that falls behind (a loaded machine) still puts every event that
+arrived before a window's deadline into that window. A batch the two replicas still cut
 differently (an event delayed past the grace) only costs work: the store and the webhook deliveries drop
 the second copy by event_id. Backfilled events are cut the same way in windows of BACKFILL_WINDOW_S,
 flushed when the backfill of a gap is handed over (flush_marker), so two replicas backfilling the same
@@ -129,8 +131,10 @@ class _Window:
 
 
 class Batcher:
-    def __init__(self, size: int, window_ms: int, dedup_size: int, emit: Callable[[Batch], bool]) -> None:
+    def __init__(self, size: int, window_ms: int, dedup_size: int, emit: Callable[[Batch], bool],
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.size = size
+        self.clock = clock
         self.window_us = max(int(window_ms * 1000), 1)
         self.emit = emit
         self.recent = RecentIds(dedup_size)
@@ -145,7 +149,7 @@ class Batcher:
 
     def put(self, event: dict[str, Any], source: str = "live") -> None:
         """Never blocks: called from the socket reader thread ("live") and the backfill ("backfill")."""
-        self._queue.put((event, source))
+        self._queue.put((event, source, self.clock()))
 
     def flush_marker(self) -> threading.Event:
         """An Event set once everything put before this call has been handed to emit()."""
@@ -163,26 +167,28 @@ class Batcher:
     def _run(self) -> None:
         while True:
             deadlines = [w.deadline for w in (*self._live.values(), *self._backfill.values())]
-            timeout = max(min(deadlines) - time.monotonic(), 0) if deadlines else None
+            timeout = max(min(deadlines) - self.clock(), 0) if deadlines else None
             try:
                 item = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                item = None
+            except queue.Empty:  # nothing arrived before the earliest deadline: that window is complete
+                self._flush_due(self.clock())
+                continue
             if item is _STOP:
                 self._flush_all()
                 return
             if isinstance(item, threading.Event):
                 self._flush_all()
                 item.set()
-            elif item is not None:
+            else:
+                event, source, arrived = item
+                self._flush_due(arrived)  # the windows that were complete when this event arrived
                 try:
-                    self._add(*item)
+                    self._add(event, source, arrived)
                 except Exception:  # one odd event must not stop the flow of all the others
                     log.exception("could not batch an event; skipped")
-            self._flush_due(time.monotonic())
             _queue_depth.set(self._queue.qsize())
 
-    def _add(self, event: dict[str, Any], source: str) -> None:
+    def _add(self, event: dict[str, Any], source: str, now: float) -> None:
         _received.labels(source).inc()
         try:
             encoded = jsoncodec.dumps(event)
@@ -197,7 +203,6 @@ class Batcher:
             fired = parse_timestamp(event.get("time_fired"))
         except ValueError:
             fired = None
-        now = time.monotonic()
         if source == "live":
             window = self._live_window(fired, now)
         else:

@@ -109,11 +109,29 @@ def test_the_envelope_is_byte_identical_to_the_shared_encoder() -> None:
     assert encode_envelope("raw-x", [jsoncodec.dumps(e) for e in events]) == envelope.encode("raw-x", events)
 
 
-def collecting_batcher(size: int, ms: int) -> tuple[Batcher, list[Batch]]:
+class ManualClock:
+    """The batcher's local clock, moved by the test: arrival moments exactly as the test says they were."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def collecting_batcher(size: int, ms: int, clock: ManualClock | None = None,
+                       start: bool = True) -> tuple[Batcher, list[Batch]]:
     batches: list[Batch] = []
-    batcher = Batcher(size, ms, dedup_size=1000, emit=batches.append)
-    batcher.start()
+    batcher = Batcher(size, ms, dedup_size=1000, emit=batches.append, clock=clock or time.monotonic)
+    if start:
+        batcher.start()
     return batcher, batches
+
+
+def wait_for_batches(batches: list[Batch], n: int) -> None:
+    deadline = time.monotonic() + 5
+    while len(batches) < n and time.monotonic() < deadline:
+        time.sleep(0.002)
 
 
 def test_the_batcher_flushes_at_n_events() -> None:
@@ -138,15 +156,44 @@ def at(event: dict[str, Any], moment: dt.datetime) -> dict[str, Any]:
 
 
 def test_a_quiet_window_is_flushed_a_grace_after_its_end_on_ha_s_clock() -> None:
-    batcher, batches = collecting_batcher(size=1000, ms=100)
-    now = dt.datetime.now(dt.UTC)
-    window_start = now.replace(microsecond=now.microsecond // 100_000 * 100_000)
-    started = time.monotonic()
+    clock = ManualClock()
+    batcher, batches = collecting_batcher(size=1000, ms=100, clock=clock)
+    window_start = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
     batcher.put(at(RECORDED[0], window_start + dt.timedelta(milliseconds=10)))  # 90 ms of its window left
-    while not batches and time.monotonic() - started < 5:
-        time.sleep(0.002)
-    assert batches and 0.09 + GRACE_S - 0.01 <= time.monotonic() - started < 0.5
+    clock.now = 0.09 + GRACE_S - 0.001
+    time.sleep(0.2)
+    assert batches == [], "flushed before its window's end and the grace"
+    clock.now = 0.09 + GRACE_S
+    wait_for_batches(batches, 1)
+    assert [b.count for b in batches] == [1]
     batcher.stop()
+
+
+class SlowBatcherClock(ManualClock):
+    """The reader's moments as the test sets them; the batcher's thread is slow: each time it reads the
+    clock, another second has passed (a loaded machine)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batcher_now = 10.0
+
+    def __call__(self) -> float:
+        if threading.current_thread().name != "batcher":
+            return self.now
+        self.batcher_now += 1.0
+        return self.batcher_now
+
+
+def test_events_that_arrived_before_a_window_s_deadline_stay_in_it_when_the_batcher_runs_late() -> None:
+    clock = SlowBatcherClock()
+    batcher, batches = collecting_batcher(size=1000, ms=100, clock=clock)
+    window_start = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
+    for i in range(3):
+        clock.now = i * 0.001
+        batcher.put(at(RECORDED[i], window_start + dt.timedelta(milliseconds=10 + i)))
+    wait_for_batches(batches, 1)
+    batcher.stop()
+    assert [b.count for b in batches] == [3]
 
 
 def test_an_event_of_a_later_window_flushes_the_earlier_one_at_once() -> None:
@@ -164,19 +211,25 @@ def test_an_event_of_a_later_window_flushes_the_earlier_one_at_once() -> None:
 
 
 def test_two_replicas_fed_the_same_events_at_different_moments_publish_the_same_batches() -> None:
-    base = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    base = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
     events = [at(e, base + dt.timedelta(milliseconds=3 * i)) for i, e in enumerate(RECORDED[:300])]  # 0.9 s
-    replicas = [collecting_batcher(size=1000, ms=100) for _ in range(2)]
-    pauses = random.Random(17)
-    for slow, (batcher, _) in enumerate(replicas):
-        for event in events:
+    replicas = []
+    # one replica reads them all in one burst (a backlog), the other one by one, each within 4 ms of its
+    # firing on HA's clock, its flush timer running meanwhile
+    for paced in (False, True):
+        clock = ManualClock()
+        batcher, batches = collecting_batcher(size=1000, ms=100, clock=clock)
+        pauses = random.Random(17)
+        for i, event in enumerate(events):
+            if paced:
+                clock.now = max(clock.now, 0.003 * i + pauses.uniform(0, 0.004))
+                time.sleep(0.0005)  # let the batcher's thread run between events
             batcher.put(event)
-            if slow:  # the second replica reads them one by one, within HA's pace, its flush timer running
-                time.sleep(pauses.uniform(0, 0.004))
         batcher.stop()
-    first, second = ([b.batch_id for b in batches] for _, batches in replicas)
+        replicas.append(batches)
+    first, second = ([b.batch_id for b in batches] for batches in replicas)
     assert first == second, "the replicas cut different batches"
-    assert sum(b.count for b in replicas[0][1]) == 300 and len(first) >= 9  # one per 100 ms of HA's time
+    assert sum(b.count for b in replicas[0]) == 300 and len(first) == 9  # one per 100 ms of HA's time
 
 
 def test_backfilled_events_are_batched_apart_from_live_ones_and_handed_over_at_the_marker() -> None:
