@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 
 _left_out = metrics.counter("bridge_backfill_already_forwarded_total",
                             "Backfilled events left out because ha.events.raw already held them")
-_forwarded = metrics.counter("bridge_backfill_forwarded_total", "Backfilled events handed to the outbox, by type",
+_forwarded = metrics.counter("bridge_backfill_forwarded_total",
+                             "Backfilled events handed to the batcher (which drops one it has just seen live), by type",
                              ["event_type"])
 
 BACKOFF_MIN_S = 5.0
