@@ -54,13 +54,15 @@ class JetStreamClient:
                 subject, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE))
             out: list[Stored] = []
             try:
-                while True:
-                    try:
-                        msgs = await sub.fetch(500, timeout=0.5)
-                    except TimeoutError:
-                        return out
+                # as many as the new consumer has pending: a fetch that times out is no sign of the stream's
+                # end (on a loaded machine the first one can take longer than any short timeout)
+                left = (await sub.consumer_info()).num_pending
+                while left > 0:
+                    msgs = await sub.fetch(min(left, 500), timeout=10)
                     out += [Stored(m.metadata.sequence.stream, (m.headers or {}).get("Nats-Msg-Id"), m.data)
                             for m in msgs]
+                    left -= len(msgs)
+                return out
             finally:
                 await sub.unsubscribe()
         return self._run(read())
