@@ -168,7 +168,7 @@ def test_trace_says_what_a_backfilled_event_s_context_is_missing_instead_of_link
     view.open(f"trace/{home.BACKFILLED_RUN}")
     view.rendered("chart-trace")
     run = view.page.locator("section.panel", has_text="Events, in causal order").locator("tbody tr").first
-    expect(run).to_contain_text("automation_triggered")
+    expect(run).to_contain_text("automation.count_lights_turned_on")  # the run, named by its automation
     expect(run).to_contain_text("cause unknown (backfilled)")
     view.open(f"trace/{home.BACKFILLED_CHANGE}")
     view.rendered("chart-trace")
