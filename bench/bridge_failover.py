@@ -47,7 +47,8 @@ from tests.bridge.bridgeproc import BridgeProcess  # noqa: E402
 from tests.bridge.drive import Driver, Window, now, recorder, register_webhook, settled, start_pipeline, tally  # noqa: E402  # noqa: E402
 from tests.bridge.streamreader import StreamReader, probe_value  # noqa: E402
 from tests.support.homeassistant import HomeAssistant, ensure_venv  # noqa: E402
-from tests.support.runtime import LocalRuntime, wait_for  # noqa: E402
+from tests.support.polling import wait_for  # noqa: E402
+from tests.support.runtime import LocalRuntime  # noqa: E402
 from tests.webhooks.receiver import receiving  # noqa: E402
 
 

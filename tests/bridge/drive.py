@@ -12,6 +12,8 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,9 @@ from ingestor.event_id import event_id
 from ingestor.store import open_event_store
 from tests.support.homeassistant import HomeAssistant
 from tests.support.http import call
+from tests.support.polling import wait_for
 from tests.support.runtime import LocalRuntime, stack_of
-from tests.webhooks.receiver import Receiver
+from tests.webhooks.receiver import Receiver, receiving
 
 DRIVEN = ("state_changed", "call_service", "automation_triggered", "script_started", "logbook_entry")
 STAGES = ("validate", "normalize", "weather-enrich", "write", "webhook-dispatch", "webhooks")
@@ -51,6 +54,49 @@ def register_webhook(runtime: LocalRuntime, receiver: Receiver) -> None:
                  {"Content-Type": "application/json", "X-API-Key": API_KEY})
     if reply.status != 201:
         raise RuntimeError(f"webhook registration refused: {reply.status} {reply.body[:300]!r}")
+
+
+@dataclass
+class Pipeline:
+    """A running start_pipeline() with its webhook's receiver."""
+
+    ha: HomeAssistant
+    runtime: LocalRuntime
+    receiver: Receiver
+    workdir: Path
+
+    @property
+    def database(self) -> Path:
+        return self.workdir / "data" / "events.db"
+
+    @property
+    def replicas(self) -> list[str]:
+        return [f"bridge-{i}" for i in range(1, len(self.runtime.ready["bridges"]) + 1)]
+
+    def health(self, replica: str) -> dict[str, Any]:
+        try:
+            return call("GET", self.runtime.ready["bridges"][self.replicas.index(replica)], timeout=3).json()
+        except OSError:
+            return {}
+
+    def all_subscribed(self) -> bool:
+        return all(self.health(r).get("subscribed") for r in self.replicas)
+
+
+@contextmanager
+def running_pipeline(ha: HomeAssistant, workdir: Path, replicas: int) -> Iterator[Pipeline]:
+    """start_pipeline() with a webhook for every event to a receiver that verifies each signature, every
+    replica subscribed to HA."""
+    runtime = start_pipeline(ha, workdir, replicas)
+    try:
+        with receiving(SECRET) as receiver:
+            register_webhook(runtime, receiver)
+            found = Pipeline(ha, runtime, receiver, workdir)
+            if not wait_for(found.all_subscribed, 60):
+                raise RuntimeError(f"the replicas did not subscribe: {[found.health(r) for r in found.replicas]}")
+            yield found
+    finally:
+        runtime.stop()
 
 
 class Driver:

@@ -36,6 +36,15 @@ def recorded_events(recording: dict[str, Any]) -> list[dict[str, Any]]:
     return events
 
 
+def compressed(state: dict[str, Any]) -> dict[str, Any]:
+    """A state as history/history_during_period returns it (HA's compressed format, epoch floats)."""
+    row = {"s": state["state"], "a": state["attributes"],
+           "lu": dt.datetime.fromisoformat(state["last_updated"]).timestamp()}
+    if state["last_changed"] != state["last_updated"]:
+        row["lc"] = dt.datetime.fromisoformat(state["last_changed"]).timestamp()
+    return row
+
+
 def retimed(events: list[dict[str, Any]], count: int, start: dt.datetime) -> list[dict[str, Any]]:
     """`count` recorded events cycled, each moved to its own microsecond so every event_id is new."""
     out = []

@@ -14,6 +14,7 @@ from ha_bridge import backfill, logbook
 from ha_bridge.gaps import Gap, Gaps
 from ingestor.event_id import event_id
 from ingestor.validation import ValidationRules, validate_event
+from tests.bridge.replay import compressed
 from tests.support.ha_events import sample
 
 RECORDING = sample("logbook")
@@ -79,14 +80,6 @@ def test_state_change_rows_and_other_integrations_events_are_not_rebuilt_from_th
 def test_only_the_event_types_the_bridge_subscribes_to_are_rebuilt() -> None:
     only = logbook.events(ROWS, ["automation_triggered"])
     assert only and {e["event_type"] for e in only} == {"automation_triggered"}
-
-
-def compressed(state: dict[str, Any]) -> dict[str, Any]:
-    row = {"s": state["state"], "a": state["attributes"],
-           "lu": dt.datetime.fromisoformat(state["last_updated"]).timestamp()}
-    if state["last_changed"] != state["last_updated"]:
-        row["lc"] = dt.datetime.fromisoformat(state["last_changed"]).timestamp()
-    return row
 
 
 def test_the_latest_backfilled_change_of_an_entity_takes_its_real_context_from_get_states() -> None:

@@ -13,60 +13,24 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from demo.recorder import EventRecorder
 from ha_bridge.session import GAP_END_MARGIN
 from ingestor.event_id import event_id
-from tests.bridge.drive import (
-    DRIVEN,
-    SECRET,
-    Driver,
-    Window,
-    now,
-    recorder,
-    register_webhook,
-    settled,
-    start_pipeline,
-    tally,
-)
+from tests.bridge.drive import DRIVEN, Driver, Pipeline, Window, now, recorder, running_pipeline, settled, tally
 from tests.support.homeassistant import HomeAssistant
-from tests.support.http import call
-from tests.support.runtime import LocalRuntime, wait_for
-from tests.webhooks.receiver import Receiver, receiving
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.integration
 
 
-@dataclass
-class Single:
-    ha: HomeAssistant
-    runtime: LocalRuntime
-    receiver: Receiver
-    database: Path
-
-    def health(self) -> dict[str, Any]:
-        try:
-            return call("GET", self.runtime.ready["bridges"][0], timeout=3).json()
-        except OSError:
-            return {}
-
-
 @pytest.fixture
-def single(ha: HomeAssistant, tmp_path: Path) -> Iterator[Single]:
-    runtime = start_pipeline(ha, tmp_path, replicas=1)
-    try:
-        with receiving(SECRET) as receiver:
-            register_webhook(runtime, receiver)
-            found = Single(ha, runtime, receiver, tmp_path / "data" / "events.db")
-            assert wait_for(lambda: found.health().get("subscribed"), 60), found.health()
-            yield found
-    finally:
-        runtime.stop()
+def single(ha: HomeAssistant, tmp_path: Path) -> Iterator[Pipeline]:
+    with running_pipeline(ha, tmp_path, replicas=1) as found:
+        yield found
 
 
 def calls_fired_between(listening: EventRecorder, start: dt.datetime, end: dt.datetime) -> set[str]:
@@ -75,7 +39,7 @@ def calls_fired_between(listening: EventRecorder, start: dt.datetime, end: dt.da
 
 
 def test_killing_the_only_replica_mid_drive_loses_only_the_service_calls_of_its_gap_and_duplicates_nothing(
-        single: Single) -> None:
+        single: Pipeline) -> None:
     listening = recorder(single.ha)
     window = Window(now(), now())
     with Driver(single.ha) as driver:
@@ -85,7 +49,7 @@ def test_killing_the_only_replica_mid_drive_loses_only_the_service_calls_of_its_
         killed = now()
         os.kill(pid, signal.SIGKILL)
         assert wait_for(lambda: single.runtime.bridge_pid("bridge-1") not in (None, pid)
-                        and single.health().get("subscribed"), 60), "bridge-1 did not come back"
+                        and single.health("bridge-1").get("subscribed"), 60), "bridge-1 did not come back"
         back = now()
         time.sleep(4)
     listening.quiet_for(2)
@@ -98,7 +62,7 @@ def test_killing_the_only_replica_mid_drive_loses_only_the_service_calls_of_its_
 
     assert driver.steps > 50 and all(found.fired[kind] for kind in DRIVEN), found.rows()
     assert {kind for kind, n in found.lost.items() if n} == {"call_service"}, found.rows()
-    backfill = single.health()["backfill"]
+    backfill = single.health("bridge-1")["backfill"]
     assert backfill["pending_gaps"] == 0 and backfill["gaps_filled"] == 1, backfill
     gap = backfill["last_gap"]  # from the last durable event before the kill to the new subscription (+ a margin)
     start, end = dt.datetime.fromisoformat(gap["start"]), dt.datetime.fromisoformat(gap["end"]) - GAP_END_MARGIN

@@ -22,7 +22,7 @@ from ingestor import envelope, jsoncodec, subjects
 from ingestor.config import ConfigError
 from ingestor.event_id import event_id
 from ingestor.validation import ValidationRules, validate_event
-from tests.bridge.replay import load_recording, recorded_events
+from tests.bridge.replay import compressed, load_recording, recorded_events
 
 RECORDED = recorded_events(load_recording())
 STATE_CHANGES = [e for e in RECORDED if e["event_type"] == "state_changed" and e["data"]["old_state"]]
@@ -302,15 +302,6 @@ def test_backoff_retries_at_the_minimum_for_a_minute_then_doubles_to_the_cap_wit
     assert [lowest.next() for _ in range(3)] == [0.5, 1, 2]
     highest.reset()
     assert highest.next() == 1
-
-
-def compressed(state: dict[str, Any]) -> dict[str, Any]:
-    """A state as history/history_during_period returns it (HA's compressed format, epoch floats)."""
-    row = {"s": state["state"], "a": state["attributes"],
-           "lu": dt.datetime.fromisoformat(state["last_updated"]).timestamp()}
-    if state["last_changed"] != state["last_updated"]:
-        row["lc"] = dt.datetime.fromisoformat(state["last_changed"]).timestamp()
-    return row
 
 
 def test_a_backfilled_change_has_the_event_id_of_the_live_event_it_stands_for() -> None:

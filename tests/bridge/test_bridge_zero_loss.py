@@ -16,30 +16,12 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.bridge.drive import (
-    DRIVEN,
-    SECRET,
-    Driver,
-    Tally,
-    Window,
-    now,
-    recorder,
-    register_webhook,
-    settled,
-    start_pipeline,
-    tally,
-)
+from tests.bridge.drive import DRIVEN, Driver, Pipeline, Tally, Window, now, recorder, running_pipeline, settled, tally
 from tests.support.homeassistant import HomeAssistant
-from tests.support.http import call
 from tests.support.polling import wait_for
-from tests.support.runtime import LocalRuntime
-from tests.webhooks.receiver import Receiver, receiving
 
 pytestmark = pytest.mark.integration
 
@@ -47,40 +29,10 @@ LIFECYCLE = ("homeassistant_start", "homeassistant_stop")
 REPLICAS = ("bridge-1", "bridge-2")
 
 
-@dataclass
-class Pipeline:
-    ha: HomeAssistant
-    runtime: LocalRuntime
-    receiver: Receiver
-    workdir: Path
-
-    @property
-    def database(self) -> Path:
-        return self.workdir / "data" / "events.db"
-
-    def health(self, replica: str) -> dict[str, Any]:
-        url = self.runtime.ready["bridges"][REPLICAS.index(replica)]
-        try:
-            return call("GET", url, timeout=3).json()
-        except OSError:
-            return {}
-
-    def all_subscribed(self) -> bool:
-        return all(self.health(r).get("subscribed") for r in REPLICAS)
-
-
 @pytest.fixture(scope="module")
 def pipeline(ha: HomeAssistant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
-    workdir = tmp_path_factory.mktemp("zero-loss")
-    runtime = start_pipeline(ha, workdir, replicas=2)
-    try:
-        with receiving(SECRET) as receiver:
-            register_webhook(runtime, receiver)
-            found = Pipeline(ha, runtime, receiver, workdir)
-            assert wait_for(found.all_subscribed, 60), [found.health(r) for r in REPLICAS]
-            yield found
-    finally:
-        runtime.stop()
+    with running_pipeline(ha, tmp_path_factory.mktemp("zero-loss"), replicas=2) as found:
+        yield found
 
 
 def assert_perfect(found: Tally) -> None:

@@ -43,6 +43,20 @@ def pythonpath() -> str:
     return os.pathsep.join(str(REPO / p) for p in SOURCES)
 
 
+def process_with(command: bytes, *environment: bytes) -> int | None:
+    """The pid of a process whose command line contains `command` and whose environment has every
+    `NAME=value` given (the runtime restarts its children, so their pids are looked up, not kept)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if command in cmdline and all(e in environ for e in environment):
+            return int(proc.name)
+    return None
+
+
 class LocalRuntime:
     def __init__(self, workdir: Path, stack: Path = TEST_STACK, env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
@@ -95,28 +109,15 @@ class LocalRuntime:
     def function_pid(self, name: str) -> int:
         """The current pid of a function process (it changes when the supervisor restarts it)."""
         port = self.ready["functions"][name].rsplit(":", 1)[1].encode()
-        for proc in Path("/proc").iterdir():
-            try:
-                environ = (proc / "environ").read_bytes().split(b"\0")
-                cmdline = (proc / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"index.py" in cmdline and b"PORT=" + port in environ and b"FUNCTION_NAME=" + name.encode() in environ:
-                return int(proc.name)
-        raise LookupError(f"no process for {name}")
+        pid = process_with(b"index.py", b"PORT=" + port, b"FUNCTION_NAME=" + name.encode())
+        if pid is None:
+            raise LookupError(f"no process for {name}")
+        return pid
 
     def bridge_pid(self, replica: str) -> int | None:
         """The current pid of a gateway-bridge replica the runtime runs ("bridge-1", …), None while it is down."""
-        wanted = (f"BRIDGE_REPLICA={replica}".encode(), f"SECRETS_DIR={self.workdir / 'secrets'}".encode())
-        for proc in Path("/proc").iterdir():
-            try:
-                environ = (proc / "environ").read_bytes().split(b"\0")
-                cmdline = (proc / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"ha_bridge" in cmdline and all(w in environ for w in wanted):
-                return int(proc.name)
-        return None
+        return process_with(b"ha_bridge", f"BRIDGE_REPLICA={replica}".encode(),
+                            f"SECRETS_DIR={self.workdir / 'secrets'}".encode())
 
     def nats_server_pid(self) -> int:
         for proc in Path("/proc").iterdir():
