@@ -107,8 +107,8 @@ def test_k3s_config_discovers_function_pods_and_the_annotated_services() -> None
     assert relabel({"__meta_kubernetes_pod_ip": "10.42.0.8"}, functions["relabel_configs"]) is None
     manifests = [d for p in (REPO / "infra" / "k3s").glob("*.yaml")
                  for d in yaml.safe_load_all(p.read_text(encoding="utf-8"))
-                 if d and d["metadata"]["name"] in ("gateway-bridge", "topic-connector")
-                 and d["kind"] in ("Deployment", "StatefulSet")]
+                 if d and d["kind"] in ("Deployment", "StatefulSet")
+                 and d["metadata"]["name"] in ("gateway-bridge", "topic-connector")]
     assert len(manifests) == 2
     services = jobs["ha-ingestor-services"]
     for deployment in manifests:  # the bridge and the connector are scraped where they serve /metrics
