@@ -102,6 +102,16 @@ class Provider:
         return {name: sup.functions[name] for name, d in self.deployments.items()
                 if (sup := d.supervisor) is not None}
 
+    def answered(self, name: str) -> None:
+        """The local gateway's forwarding reports each call's outcome to the process's supervisor, which restarts
+        a process that stopped answering (Supervisor.timed_out)."""
+        if (d := self.deployments.get(name)) is not None and d.supervisor is not None:
+            d.supervisor.answered(name)
+
+    def timed_out(self, name: str) -> None:
+        if (d := self.deployments.get(name)) is not None and d.supervisor is not None:
+            d.supervisor.timed_out(name)
+
     # -- edge ---------------------------------------------------------------------------------------------
 
     @web.middleware
