@@ -183,7 +183,7 @@ def test_gateway_auth_is_off_without_a_password_so_the_local_runtime_is_unchange
     monkeypatch.setenv("SECRETS_DIR", str(tmp_path))
     monkeypatch.delenv("BASIC_AUTH_PASSWORD", raising=False)
     monkeypatch.delenv("BASIC_AUTH_USER", raising=False)
-    assert gateway_auth() is None
+    assert gateway_auth() == {}
     (tmp_path / "basic-auth-password").write_text("only-a-password")
     auth = gateway_auth()
-    assert auth is not None and (auth.login, auth.password) == ("admin", "only-a-password")
+    assert auth == {"Authorization": "Basic " + base64.b64encode(b"admin:only-a-password").decode()}

@@ -22,11 +22,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
 from ha_connector.cronsigner import CronSigner
+from ha_connector.service import basic_auth
 from localfaas import netns, ofgateway, ports, tools
 from localfaas import stack as stackfile
 from tests.support.http import Reply, call
@@ -162,7 +162,7 @@ class SignerThread:
 
     def __init__(self, gateway: str, key: str, user: str, password: str) -> None:
         self.now = dt.datetime.now(dt.UTC)
-        self.signer = CronSigner(gateway, key, aiohttp.BasicAuth(user, password), clock=lambda: self.now)
+        self.signer = CronSigner(gateway, key, basic_auth(user, password), clock=lambda: self.now)
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=self._loop.run_forever, daemon=True).start()
         self._runner = web.AppRunner(self.signer.app, access_log=None)

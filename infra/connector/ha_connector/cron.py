@@ -28,7 +28,7 @@ def next_run(schedule: str, after: dt.datetime) -> dt.datetime:
 
 
 class CronConnector:
-    def __init__(self, gateway: str, refresh_s: float = 30, auth: aiohttp.BasicAuth | None = None,
+    def __init__(self, gateway: str, refresh_s: float = 30, auth: dict[str, str] | None = None,
                  key: str | None = None) -> None:
         self.gateway = gateway.rstrip("/")
         self.refresh_s = refresh_s
@@ -47,7 +47,7 @@ class CronConnector:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run(self) -> None:
-        async with aiohttp.ClientSession(auth=self.auth) as session:
+        async with aiohttp.ClientSession(headers=self.auth) as session:
             schedules: dict[str, tuple[str, float]] = {}
             due: dict[str, dt.datetime] = {}
             refreshed = 0.0

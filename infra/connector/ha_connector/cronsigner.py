@@ -63,7 +63,7 @@ class Gate:
 
 
 class CronSigner:
-    def __init__(self, gateway: str, key: str, auth: aiohttp.BasicAuth | None, refresh_s: float = 10.0,
+    def __init__(self, gateway: str, key: str, auth: dict[str, str] | None, refresh_s: float = 10.0,
                  gate: Gate | None = None, clock: Callable[[], dt.datetime] | None = None) -> None:
         self.gateway = gateway.rstrip("/")
         self.key = key
@@ -124,7 +124,7 @@ class CronSigner:
         assert self.session is not None
         stale = time.monotonic() - self._read_at > self.refresh_s
         if stale or name not in self.functions:
-            async with aiohttp.ClientSession(auth=self.auth) as session:
+            async with aiohttp.ClientSession(headers=self.auth) as session:
                 listed = await catalog.functions(session, self.gateway)
             self.functions = {fn.name: fn for fn in listed}
             self._read_at = time.monotonic()

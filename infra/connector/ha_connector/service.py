@@ -29,12 +29,17 @@ log = logging.getLogger(__name__)
 DEFAULT_USER = "admin"  # OpenFaaS's default gateway user
 
 
-def gateway_auth() -> aiohttp.BasicAuth | None:
-    """The gateway's basic auth, or None when no password is configured (the local gateway needs none)."""
+def gateway_auth() -> dict[str, str]:
+    """The gateway's basic auth as the header every request carries, or none when no password is configured (the
+    local gateway needs none)."""
     password = config.secret("basic-auth-password", "BASIC_AUTH_PASSWORD")
     if not password:
-        return None
-    return aiohttp.BasicAuth(config.secret("basic-auth-user", "BASIC_AUTH_USER") or DEFAULT_USER, password)
+        return {}
+    return basic_auth(config.secret("basic-auth-user", "BASIC_AUTH_USER") or DEFAULT_USER, password)
+
+
+def basic_auth(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": aiohttp.encode_basic_auth(user, password)}
 
 
 def status(connector: TopicConnector, cron: CronConnector | None) -> dict[str, Any]:

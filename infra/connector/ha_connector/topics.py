@@ -154,7 +154,7 @@ class Subscription:
 
 class TopicConnector:
     def __init__(self, nats_url: str, gateway: str, stream: str = subjects.STREAM, refresh_s: float = 30,
-                 auth: aiohttp.BasicAuth | None = None, key: str | None = None) -> None:
+                 auth: dict[str, str] | None = None, key: str | None = None) -> None:
         self.nats_url = nats_url
         self.gateway = gateway.rstrip("/")
         self.stream = stream
@@ -199,7 +199,7 @@ class TopicConnector:
         self.nc = await nats.connect(self.nats_url, **natsconn.options(log, "topic-connector"))
         self._js = self.nc.jetstream(timeout=10)
         await streams.ensure(self._js, streams.ha_stream())
-        self._session = aiohttp.ClientSession(auth=self.auth)
+        self._session = aiohttp.ClientSession(headers=self.auth)
         if require_gateway:
             await self.refresh()
         else:

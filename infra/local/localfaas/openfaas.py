@@ -18,10 +18,10 @@ import secrets
 import sys
 from pathlib import Path
 
-import aiohttp
 import nats
 from aiohttp import web
 
+from ha_connector import service
 from ha_connector.cron import CronConnector
 from ha_connector.topics import TopicConnector
 from ingestor import jsoncodec, logs, redaction, streams
@@ -69,7 +69,7 @@ async def run(args: argparse.Namespace) -> None:
     cron: CronConnector | None = None
     try:
         await asyncio.to_thread(gateway.start)
-        auth = aiohttp.BasicAuth(user, password)
+        auth = service.basic_auth(user, password)
         connector = TopicConnector(nats_server.url, gateway.url, auth=auth, key=key)
         await connector.start(require_gateway=False)
         if args.cron:
