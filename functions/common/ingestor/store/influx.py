@@ -42,6 +42,7 @@ from ingestor.store.model import (
     StoreError,
     StoreUnavailable,
 )
+from ingestor.store.rollups import categorical
 from ingestor.store.timerange import from_micros, to_micros
 from ingestor.timeutil import parse_timestamp
 
@@ -221,7 +222,8 @@ class InfluxEventStore:
              f'WHERE {iql.where(f, ["duration_in_state >= 0"])} LIMIT {SCAN_LIMIT}')
         groups: dict[tuple[str, str | None], list[float]] = defaultdict(list)
         for _, _, c in _rows(self._select(q)):
-            groups[(c.get("entity_id") or "", c.get("old_state"))].append(float(c["duration_in_state"]))
+            if categorical(c.get("old_state")):
+                groups[(c.get("entity_id") or "", c.get("old_state"))].append(float(c["duration_in_state"]))
         stats = [DurationStat(e, s, len(v), sum(v) / len(v), min(v), max(v), sum(v)) for (e, s), v in groups.items()]
         return sorted(stats, key=lambda d: (-d.total, d.entity_id, d.state or ""))[:limit]
 
@@ -231,7 +233,7 @@ class InfluxEventStore:
              f'WHERE {iql.where(f, ["duration_in_state >= 0"])} ORDER BY time DESC LIMIT {int(limit)}')
         found = [DurationSample(c.get("event_id") or "", c.get("entity_id") or "", c.get("old_state"),
                                 from_micros(int(c["time"])), float(c["duration_in_state"]))
-                 for _, _, c in _rows(self._select(q))]
+                 for _, _, c in _rows(self._select(q)) if categorical(c.get("old_state"))]
         found.sort(key=lambda d: (d.time, d.event_id), reverse=True)
         return found[:limit]
 
