@@ -42,6 +42,7 @@ sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra
 
 import psycopg  # noqa: E402
 
+from ingestor.event_id import other_event_id, state_change_id_at  # noqa: E402
 from ingestor.normalization import coerce_state_value, normalize_event  # noqa: E402
 from ingestor.store import open_event_store  # noqa: E402
 from ingestor.store.model import EventFilter  # noqa: E402
@@ -276,9 +277,34 @@ class Home:
                                          "source": f"state of {auto.trigger.entity_id}"}, None)
         return self._triggered[auto.entity.entity_id]
 
-    def generate(self, count: int, start_us: int, end_us: int, seed: int, namespace: str) -> Dataset:
-        """`count` events spread evenly over [start, end), oldest first, each id unique to `namespace`."""
-        rng = random.Random(seed)
+    def context_values(self, at: int) -> dict[str, Any]:
+        """What weather-enrich attaches with the default sources: the last weather (fetched every 15 min)
+        and air quality (hourly) readings, each with its age when the event passed through."""
+        out = {}
+        for key, refresh, values in (("weather", 900, self._weather), ("air_quality", 3600, self._air)):
+            fetched = at // (refresh * 1_000_000) * refresh * 1_000_000 + 7_000_000
+            if fetched > at:
+                fetched -= refresh * 1_000_000
+            age = round((at - fetched) / 1e6 + 0.4, 1)
+            out[key] = {**values(fetched), "fetched_at": stamp(fetched)[:19] + "Z", "age_s": age,
+                        "stale": age > refresh, "provider": "open-meteo"}
+        return out
+
+    def _weather(self, at: int) -> dict[str, Any]:
+        phase = (at // 900_000_000) % 96
+        return {"temperature": round(8 + 6 * abs(48 - phase) / 48, 1), "humidity": 60 + phase % 30,
+                "pressure": 1013.2 - phase % 7, "condition": ("clear", "cloudy", "rain")[phase // 32],
+                "wind_speed": round(2 + (phase % 11) / 3, 1)}
+
+    def _air(self, at: int) -> dict[str, Any]:
+        hour = (at // 3_600_000_000) % 24
+        return {"aqi": 20 + hour, "us_aqi": 30 + hour, "pm2_5": round(4 + hour / 5, 1), "pm10": 9 + hour % 6,
+                "ozone": 50 + hour}
+
+    def generate(self, count: int, start_us: int, end_us: int, seed: int, namespace: str,
+                 enriched: bool = True) -> Dataset:
+        """`count` events spread evenly over [start, end), oldest first; `namespace` seeds its contexts."""
+        rng = random.Random(f"{namespace}:{seed}")
         records: list[dict[str, Any]] = []
         chains: list[tuple[str, str, int]] = []
         state = {e.entity_id: e.kind.first for e in self.entities}
@@ -295,7 +321,16 @@ class Home:
 
         def emit(template: dict[str, Any], at: int, ctx: dict[str, str | None], **values: Any) -> None:
             record = dict(template)
-            record.update(event_id=_id(namespace, len(records)), time_fired=stamp(at), context=ctx, **values)
+            fired = stamp(at)
+            record.update(time_fired=fired, context=ctx, **values)
+            # The id normalize gives the event: a state change's hashes (entity, time, state), another's
+            # (type, time, context, data); `namespace` keeps separately generated sets apart.
+            if record["event_type"] == "state_changed":
+                record["event_id"] = state_change_id_at(record["entity_id"], fired, record["state"])
+            else:
+                record["event_id"] = other_event_id(record["event_type"], fired, ctx["id"], record["data"])
+            if enriched:
+                record.update(self.context_values(at))
             records.append(record)
 
         def change(entity: Entity, at: int, ctx: dict[str, str | None], new: str | None = None) -> None:

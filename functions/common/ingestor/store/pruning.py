@@ -126,14 +126,12 @@ def _sum_again(conn: Connection, dicts: Dictionaries, reader: Reader, period: in
             select(s.series, s.state, s.secs).where(s.period == period, s.bucket == bucket))}
     for table in (rollups, dim_rollups, state_rollups):
         conn.execute(delete(table).where(table.c.period == period, table.c.bucket == bucket))
-    mine = ru.Deltas()
-    mine.series = {k: v for k, v in kept.series.items() if k[1] == period and k[2] == bucket}
-    mine.dims = {k: v for k, v in kept.dims.items() if k[2] == period and k[3] == bucket}
-    mine.states = {k: v for k, v in kept.states.items() if k[1] == period and k[2] == bucket}
-    for acc in mine.states.values():
+    states = {k: v for k, v in kept.states.items() if k[1] == period and k[2] == bucket}
+    for acc in states.values():
         acc[6] = 0.0
     for (sid, state), value in secs.items():
-        mine._state(sid, period, bucket, state)[6] = value
-    mine.states = {k: v for k, v in mine.states.items() if v[0] or v[1] or v[2] or abs(v[6]) > 1e-9}
-    apply(conn, mine)
+        states.setdefault((sid, period, bucket, state), ru.new_state())[6] = value
+    apply(conn, [(*k, *v) for k, v in kept.series.items() if k[1] == period and k[2] == bucket],
+          [(*k, *v[:6]) for k, v in kept.dims.items() if k[2] == period and k[3] == bucket],
+          [(*k, *v) for k, v in states.items() if v[0] or v[1] or v[2] or abs(v[6]) > 1e-9])
 

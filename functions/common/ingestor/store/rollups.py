@@ -1,6 +1,6 @@
 """Rollups: what `write` adds to the per-bucket summaries for each event it stores, and how partial
 summaries combine. The same code sums raw events at query time, so a rollup and the raw answer to the same
-question are computed alike (tests/stores/test_rollup_exactness.py compares them).
+question are computed alike (tests/store/test_rollup_exactness.py compares them).
 
 Every contribution belongs to one event, so storing an event adds exactly its own, an event already stored
 adds nothing, and a late event lands in its own buckets whenever it comes:
@@ -129,32 +129,33 @@ def stay_buckets(ts: int, duration: float, width_s: int) -> Iterable[tuple[int, 
 
 
 class Deltas:
-    """What a set of events adds to the three rollup tables, keyed as their primary keys."""
+    """What a set of events adds to the three rollup tables, keyed as their primary keys.
+
+    Events are first summed per series and 5-minute bucket; the hour and day buckets and the dimensions
+    are then merged from those sums (`series`, `dims`), which for a batch is far fewer steps than adding
+    each event to its eighteen buckets."""
 
     def __init__(self) -> None:
-        self.series: dict[tuple[int, int, int], list[Any]] = {}
-        self.dims: dict[tuple[int, int, int, int], list[Any]] = {}
+        self.fine: dict[tuple[int, int], list[Any]] = {}
+        self.dims_of: dict[int, tuple[int, ...]] = {}
         self.states: dict[tuple[int, int, int, int], list[Any]] = {}
+        self._series: dict[tuple[int, int, int], list[Any]] | None = None
+        self._dims: dict[tuple[int, int, int, int], list[Any]] | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.series or self.dims or self.states)
+        return bool(self.fine or self.states)
 
     def add(self, sid: int, dim_keys: tuple[int, ...], ts: int, value: float | None, state_key: int | None,
             left_key: int | None, duration: float | None) -> None:
         """One event: `dim_keys` are its key in each dimension (DIMS order); `state_key` and `left_key` the
         ids of its state and old_state when categorical, else None."""
+        self._series = self._dims = None
         seconds = ts // US
-        for period, width in enumerate(PERIODS):
-            bucket = seconds // width
-            acc = self.series.get((sid, period, bucket))
-            if acc is None:
-                acc = self.series[(sid, period, bucket)] = new_value()
-            add_event(acc, ts, value)
-            for dim, key in enumerate(dim_keys):
-                acc = self.dims.get((dim, key, period, bucket))
-                if acc is None:
-                    acc = self.dims[(dim, key, period, bucket)] = new_value()
-                add_event(acc, ts, value)
+        acc = self.fine.get((sid, seconds // 300))
+        if acc is None:
+            acc = self.fine[(sid, seconds // 300)] = new_value()
+            self.dims_of[sid] = dim_keys
+        add_event(acc, ts, value)
         if state_key is None and left_key is None:
             return
         for period in STATE_PERIODS:
@@ -176,6 +177,35 @@ class Deltas:
         if acc is None:
             acc = self.states[(sid, period, bucket, key)] = new_state()
         return acc
+
+    def _merge(self) -> None:
+        series: dict[tuple[int, int, int], list[Any]] = {}
+        dims: dict[tuple[int, int, int, int], list[Any]] = {}
+        for (sid, fine), acc in self.fine.items():
+            buckets = (fine, fine // 12, fine // 288)
+            for period, bucket in enumerate(buckets):
+                target = series.get((sid, period, bucket))
+                if target is None:
+                    target = series[(sid, period, bucket)] = new_value()
+                merge_value(target, acc)
+                for dim, key in enumerate(self.dims_of[sid]):
+                    target = dims.get((dim, key, period, bucket))
+                    if target is None:
+                        target = dims[(dim, key, period, bucket)] = new_value()
+                    merge_value(target, acc)
+        self._series, self._dims = series, dims
+
+    @property
+    def series(self) -> dict[tuple[int, int, int], list[Any]]:
+        if self._series is None:
+            self._merge()
+        return self._series  # type: ignore[return-value]
+
+    @property
+    def dims(self) -> dict[tuple[int, int, int, int], list[Any]]:
+        if self._dims is None:
+            self._merge()
+        return self._dims  # type: ignore[return-value]
 
 
 StateKey = Callable[[str], int]
@@ -215,7 +245,7 @@ _NEWER = ("(excluded.last_ts > rollups.last_ts OR (excluded.last_ts = rollups.la
 
 UPSERT_SERIES = (
     "INSERT INTO rollups (series, period, bucket, n, vn, vsum, vmin, vmax, last_ts, last_value) "
-    "VALUES (:series, :period, :bucket, :n, :vn, :vsum, :vmin, :vmax, :last_ts, :last_value) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (series, period, bucket) DO UPDATE SET n = rollups.n + excluded.n, "
     "vn = rollups.vn + excluded.vn, "
     f"vsum = {_sum('vsum', 'rollups')}, vmin = {_least('vmin', 'rollups')}, vmax = {_greatest('vmax', 'rollups')}, "
@@ -224,7 +254,7 @@ UPSERT_SERIES = (
 
 UPSERT_DIMS = (
     "INSERT INTO dim_rollups (dim, key, period, bucket, n, vn, vsum, vmin, vmax, last_ts) "
-    "VALUES (:dim, :key, :period, :bucket, :n, :vn, :vsum, :vmin, :vmax, :last_ts) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (dim, key, period, bucket) DO UPDATE SET n = dim_rollups.n + excluded.n, "
     "vn = dim_rollups.vn + excluded.vn, "
     f"vsum = {_sum('vsum', 'dim_rollups')}, vmin = {_least('vmin', 'dim_rollups')}, "
@@ -233,23 +263,20 @@ UPSERT_DIMS = (
 
 UPSERT_STATES = (
     'INSERT INTO state_rollups (series, period, bucket, state, n, "left", dn, dsum, dmin, dmax, secs) '
-    "VALUES (:series, :period, :bucket, :state, :n, :left, :dn, :dsum, :dmin, :dmax, :secs) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (series, period, bucket, state) DO UPDATE SET n = state_rollups.n + excluded.n, "
     '"left" = state_rollups."left" + excluded."left", dn = state_rollups.dn + excluded.dn, '
     f"dsum = {_sum('dsum', 'state_rollups')}, dmin = {_least('dmin', 'state_rollups')}, "
     f"dmax = {_greatest('dmax', 'state_rollups')}, secs = state_rollups.secs + excluded.secs")
 
 
-def series_params(deltas: Deltas) -> list[dict[str, Any]]:
-    return [{"series": s, "period": p, "bucket": b, "n": a[0], "vn": a[1], "vsum": a[2], "vmin": a[3],
-             "vmax": a[4], "last_ts": a[5], "last_value": a[6]} for (s, p, b), a in deltas.series.items()]
+def series_params(deltas: Deltas) -> list[tuple[Any, ...]]:
+    return [(*key, *acc) for key, acc in deltas.series.items()]
 
 
-def dim_params(deltas: Deltas) -> list[dict[str, Any]]:
-    return [{"dim": d, "key": k, "period": p, "bucket": b, "n": a[0], "vn": a[1], "vsum": a[2], "vmin": a[3],
-             "vmax": a[4], "last_ts": a[5]} for (d, k, p, b), a in deltas.dims.items()]
+def dim_params(deltas: Deltas) -> list[tuple[Any, ...]]:
+    return [(*key, *acc[:6]) for key, acc in deltas.dims.items()]
 
 
-def state_params(deltas: Deltas) -> list[dict[str, Any]]:
-    return [{"series": s, "period": p, "bucket": b, "state": k, "n": a[0], "left": a[1], "dn": a[2], "dsum": a[3],
-             "dmin": a[4], "dmax": a[5], "secs": a[6]} for (s, p, b, k), a in deltas.states.items()]
+def state_params(deltas: Deltas) -> list[tuple[Any, ...]]:
+    return [(*key, *acc) for key, acc in deltas.states.items()]

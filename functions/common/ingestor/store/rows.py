@@ -53,10 +53,16 @@ _MARK = b'"age_s":#'  # `#` cannot follow a colon in JSON, so a template never h
 
 
 def cut_ages(body: bytes) -> tuple[bytes, str | None]:
-    ages = [m.decode() for m in _AGE.findall(body)]
-    if not ages:
+    if b'"age_s":' not in body:
         return body, None
-    return _AGE.sub(_MARK, body), ",".join(ages)
+    ages: list[str] = []
+
+    def cut(match: re.Match[bytes]) -> bytes:
+        ages.append(match.group(1).decode())
+        return _MARK
+
+    template = _AGE.sub(cut, body)
+    return (template, ",".join(ages)) if ages else (body, None)
 
 
 def put_ages(template: bytes, ages: str | None) -> bytes:
@@ -73,7 +79,26 @@ def put_ages(template: bytes, ages: str | None) -> bytes:
 
 
 def series_of(record: dict[str, Any]) -> Series:
-    return tuple(record.get(name) for name in SERIES_FIELDS)
+    get = record.get
+    return (get("event_type"), get("entity_id"), get("domain"), get("area_id"), get("device_id"), get("unit"),
+            get("device_class"), get("friendly_name"), get("origin"), get("device_manufacturer"),
+            get("device_model"))
+
+
+_DAY_NUMBERS: dict[str, int] = {}
+
+
+def micros_of(text: str) -> int:
+    """time_fired in µs; the stored form ("2026-11-20T12:00:00.000000Z") without a datetime."""
+    if len(text) == 27 and text[26] == "Z" and text[10] == "T" and text[19] == ".":
+        day = _DAY_NUMBERS.get(text[:10])
+        if day is None:
+            if len(_DAY_NUMBERS) > 4096:
+                _DAY_NUMBERS.clear()
+            day = _DAY_NUMBERS[text[:10]] = to_micros(parse_timestamp(text[:10] + "T00:00:00Z")) // 86_400_000_000
+        return (((day * 24 + int(text[11:13])) * 60 + int(text[14:16])) * 60 + int(text[17:19])) * 1_000_000 \
+            + int(text[20:26])
+    return to_micros(parse_timestamp(text))
 
 
 def _number(value: Any) -> float | None:
@@ -91,7 +116,7 @@ def split(record: dict[str, Any], doc: Callable[[bytes], int]) -> Row:
         template, ages = cut_ages(jsoncodec.dumps([weather, extra]))
         enrich = doc(template)
     data = record.get("data")
-    return Row(bytes.fromhex(record["event_id"]), to_micros(parse_timestamp(record["time_fired"])),
+    return Row(bytes.fromhex(record["event_id"]), micros_of(record["time_fired"]),
                record.get("state"), record.get("old_state"), _number(record.get("state_value")),
                _number(record.get("duration_in_state")), doc(jsoncodec.dumps(attributes)) if attributes else 0,
                context.get("id"), context.get("parent_id"), context.get("user_id"), enrich, ages,

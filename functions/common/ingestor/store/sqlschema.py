@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 
 from ingestor.store.migrate import Migration
+from ingestor.record import MAX_NAME
 
 metadata = MetaData()
 
@@ -106,7 +107,6 @@ def _v3_trend_index(conn: Connection) -> None:
 # --- step 4: the tiered layout -------------------------------------------------------------------------
 
 tiered = MetaData()
-MAX_NAME = 255  # characters of any string kept in a dictionary (series, strings)
 
 # Every distinct combination of an event's descriptive strings; `key` is a hash of them (NULLs included).
 series = Table(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select
+from sqlalchemy import Connection, and_, or_, select
 
 from ingestor.normalization import coerce_state_value
 from ingestor.store import rollups as ru
@@ -19,8 +19,6 @@ from ingestor.store.rows import Row, Series
 from ingestor.store.sqldicts import Dictionaries
 from ingestor.store.sqlread import DAY_US, Reader
 from ingestor.store.sqlschema import CAT_OLD_STATE, CAT_STATE, FLAG_VALUE_EXCEPTIONS, blocks, hot_events
-from ingestor.store.timerange import to_micros
-from ingestor.timeutil import parse_timestamp
 
 CHUNK = 500
 
@@ -38,11 +36,20 @@ def cat_flags(state: str | None, old_state: str | None) -> int:
     return (CAT_STATE if ru.categorical(state) else 0) | (CAT_OLD_STATE if ru.categorical(old_state) else 0)
 
 
-def hot_values(sid: int, row: Row) -> dict[str, Any]:
-    return {"eid": row.eid, "series": sid, "ts": row.ts, "state": row.state, "old_state": row.old_state,
-            "value": row.value, "duration": row.duration, "attrs": row.attrs, "ctx": row.ctx, "parent": row.parent,
-            "usr": row.user, "enrich": row.enrich, "ages": row.ages, "data": row.data,
-            "cat": cat_flags(row.state, row.old_state)}
+INSERT_HOT = ("INSERT INTO hot_events (eid, series, ts, state, old_state, value, duration, attrs, ctx, parent, usr, "
+              "enrich, ages, data, cat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def hot_values(sid: int, row: Row) -> tuple[Any, ...]:
+    return (row.eid, sid, row.ts, row.state, row.old_state, row.value, row.duration, row.attrs, row.ctx, row.parent,
+            row.user, row.enrich, row.ages, row.data, cat_flags(row.state, row.old_state))
+
+
+def executemany(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """Many rows through the driver directly (`?` placeholders; psycopg's are `%s`): for bulk writes,
+    SQLAlchemy's per-row parameter handling costs more than the database's work."""
+    if rows:
+        conn.exec_driver_sql(sql.replace("?", "%s") if conn.dialect.name == "postgresql" else sql, rows)
 
 
 def stored_ids(conn: Connection, reader: Reader, candidates: dict[bytes, tuple[Series, int]]) -> set[bytes]:
@@ -99,7 +106,7 @@ def write(conn: Connection, dicts: Dictionaries, backend: str, records: list[dic
         eid = bytes.fromhex(record["event_id"])
         if eid not in fresh:
             fresh[eid] = record
-            candidates[eid] = (rw.series_of(record), to_micros(parse_timestamp(record["time_fired"])))
+            candidates[eid] = (rw.series_of(record), rw.micros_of(record["time_fired"]))
     for eid in stored_ids(conn, reader, candidates):
         del fresh[eid]
     if not fresh:
@@ -113,7 +120,7 @@ def write(conn: Connection, dicts: Dictionaries, backend: str, records: list[dic
     ids = dicts.doc_ids(conn, bodies)
     real = {temporary: ids[body] for body, temporary in bodies.items()}
     deltas = ru.Deltas()
-    values: list[dict[str, Any]] = []
+    values: list[tuple[Any, ...]] = []
     series_keys: dict[Series, tuple[int, tuple[int, ...]]] = {}
     for series_values, row in split:
         row = row._replace(attrs=real.get(row.attrs, row.attrs), enrich=real.get(row.enrich, row.enrich),
@@ -130,15 +137,14 @@ def write(conn: Connection, dicts: Dictionaries, backend: str, records: list[dic
                    dicts.string_id(conn, row.state) if ru.categorical(row.state) else None,  # type: ignore[arg-type]
                    dicts.string_id(conn, row.old_state) if ru.categorical(row.old_state) else None,  # type: ignore
                    row.duration)
-    conn.execute(insert(hot_events), values)
-    apply(conn, deltas)
+    executemany(conn, INSERT_HOT, values)
+    apply(conn, ru.series_params(deltas), ru.dim_params(deltas), ru.state_params(deltas))
     return len(values)
 
 
-def apply(conn: Connection, deltas: ru.Deltas) -> None:
-    from sqlalchemy import text
-
-    for sql, params in ((ru.UPSERT_SERIES, ru.series_params(deltas)), (ru.UPSERT_DIMS, ru.dim_params(deltas)),
-                        (ru.UPSERT_STATES, ru.state_params(deltas))):
-        if params:
-            conn.execute(text(sql), params)
+def apply(conn: Connection, series_rows: list[tuple[Any, ...]], dim_rows: list[tuple[Any, ...]],
+          state_rows: list[tuple[Any, ...]]) -> None:
+    """Add rows of (key..., values...) to the three rollup tables."""
+    executemany(conn, ru.UPSERT_SERIES, series_rows)
+    executemany(conn, ru.UPSERT_DIMS, dim_rows)
+    executemany(conn, ru.UPSERT_STATES, state_rows)
