@@ -123,3 +123,25 @@ def test_every_event_is_stored_once(loaded: Any, history: model.History) -> None
     assert sorted(r["event_id"] for r in exported) == sorted(r["event_id"] for r in history.records)
     by_id = {r["event_id"]: r for r in history.records}
     assert all(r == by_id[r["event_id"]] for r in exported)
+
+
+def test_a_bulk_load_of_history_stores_what_writing_it_would(tmp_path: Path, history: model.History,
+                                                            request: pytest.FixtureRequest) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    written, loaded = opened("sqlite", tmp_path / "a", request), opened("sqlite", tmp_path / "b", request)
+    for batch in history.batches:
+        written.write(batch)
+    for batch in history.batches:  # straight into blocks for past days, out of order and some twice
+        loaded.load(batch)
+    end = START + dt.timedelta(hours=HOURS)
+    assert [r for b in loaded.export(START, end) for r in b] == [r for b in written.export(START, end) for r in b]
+    for width in (300, 3600, 86_400):
+        a, b = loaded.stats(EventFilter(), width), written.stats(EventFilter(), width)
+        assert [(x.start, x.count, x.value_count, x.min, x.max) for x in a] == \
+            [(x.start, x.count, x.value_count, x.min, x.max) for x in b]
+        assert [x.mean for x in a] == pytest.approx([x.mean for x in b])
+    a, b = loaded.durations(EventFilter(), limit=1000), written.durations(EventFilter(), limit=1000)
+    assert [(d.entity_id, d.state, d.count, d.min, d.max) for d in a] == \
+        [(d.entity_id, d.state, d.count, d.min, d.max) for d in b]
+    assert [d.total for d in a] == pytest.approx([d.total for d in b])

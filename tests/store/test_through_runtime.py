@@ -51,12 +51,16 @@ def test_a_redelivered_batch_is_stored_once(runtime: LocalRuntime, js: JetStream
 def test_records_the_store_cannot_take_are_dead_lettered_and_the_rest_stored(
         runtime: LocalRuntime, js: JetStreamClient) -> None:
     good = normalization.normalize_event(many(1, prefix="sensor.kept")[0])
-    js.publish_batch(subjects.ENRICHED, "partly-bad", [good, {**good, "event_id": "nope"}, {"x": 1}])
+    js.publish_batch(subjects.ENRICHED, "partly-bad", [good, {**good, "event_id": "nope"}, {"x": 1},
+                                                          {**good, "friendly_name": "nul\u0000inside"},
+                                                          {**good, "state": "x" * 256}])
     assert wait_for(lambda: stored(runtime, EventFilter(text="sensor.kept")) == 1, 30)
     (record,) = wait_for(lambda: [m for m in js.messages(subjects.DLQ) if m["dlq_id"] == "partly-bad:write:dlq"],
                          15)
-    assert [e["reason"] for e in record["entries"]] == ["event_id: expected 32 lowercase hex characters",
-                                                        "event_id: expected 32 lowercase hex characters"]
+    assert [e["reason"] for e in record["entries"]] == [
+        "event_id: expected 32 lowercase hex characters", "event_id: expected 32 lowercase hex characters",
+        "friendly_name: contains a NUL character, which the store cannot keep",
+        "state: 256 characters, at most 255 are kept (refused, not shortened)"]
     assert record["stage"] == "write" and record["subject"] == subjects.ENRICHED
 
 

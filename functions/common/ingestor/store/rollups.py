@@ -24,6 +24,7 @@ from ingestor.store.blocks import decimal_parts
 PERIODS = (300, 3600, 86_400)  # period code -> bucket width in seconds
 STATE_PERIODS = (1, 2)
 DIMS = ("all", "domain", "event_type", "area_id", "device_id")  # dimension code -> series field
+DEVICE = 4  # the dimension with no 5-minute rows
 SERIES_POS = {"domain": 2, "event_type": 0, "area_id": 3, "device_id": 4, "entity_id": 1}
 US = 1_000_000
 
@@ -189,6 +190,8 @@ class Deltas:
                     target = series[(sid, period, bucket)] = new_value()
                 merge_value(target, acc)
                 for dim, key in enumerate(self.dims_of[sid]):
+                    if dim == DEVICE and period == 0:
+                        continue
                     target = dims.get((dim, key, period, bucket))
                     if target is None:
                         target = dims[(dim, key, period, bucket)] = new_value()
@@ -271,11 +274,12 @@ UPSERT_STATES = (
 
 
 def series_params(deltas: Deltas) -> list[tuple[Any, ...]]:
-    return [(*key, *acc) for key, acc in deltas.series.items()]
+    """Rows of `rollups`; newest times as µs after their bucket's start."""
+    return [(s, p, b, *acc[:5], acc[5] - b * PERIODS[p] * US, acc[6]) for (s, p, b), acc in deltas.series.items()]
 
 
 def dim_params(deltas: Deltas) -> list[tuple[Any, ...]]:
-    return [(*key, *acc[:6]) for key, acc in deltas.dims.items()]
+    return [(d, k, p, b, *acc[:5], acc[5] - b * PERIODS[p] * US) for (d, k, p, b), acc in deltas.dims.items()]
 
 
 def state_params(deltas: Deltas) -> list[tuple[Any, ...]]:

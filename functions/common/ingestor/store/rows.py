@@ -46,23 +46,27 @@ class Row(NamedTuple):
     data: int
 
 
-# `"age_s":<number>` as a key of an object: outside strings a `{` or `,` is followed by a key's opening
-# quote; inside a string that quote would be escaped, so this never matches text within a value.
-_AGE = re.compile(rb'(?<=[{,])"age_s":(-?[0-9][0-9.eE+-]*)')
+# `"age_s":<number>` as a key of an object: outside strings a `{` or `,` comes right before a key's opening
+# quote; inside a string that quote would be escaped, so these bytes never occur within a value.
+_KEY = b'"age_s":'
+_NUMBER = re.compile(rb"-?[0-9][0-9.eE+-]*")
 _MARK = b'"age_s":#'  # `#` cannot follow a colon in JSON, so a template never holds it otherwise
 
 
 def cut_ages(body: bytes) -> tuple[bytes, str | None]:
-    if b'"age_s":' not in body:
+    if _KEY not in body:
         return body, None
+    parts = body.split(_KEY)
     ages: list[str] = []
-
-    def cut(match: re.Match[bytes]) -> bytes:
-        ages.append(match.group(1).decode())
-        return _MARK
-
-    template = _AGE.sub(cut, body)
-    return (template, ",".join(ages)) if ages else (body, None)
+    out = [parts[0]]
+    for before, part in zip(parts, parts[1:], strict=False):
+        number = _NUMBER.match(part) if before[-1:] in (b"{", b",") else None
+        if number is None:
+            out.append(part)
+        else:
+            ages.append(number.group().decode())
+            out.append(b"#" + part[number.end():])
+    return (_KEY.join(out), ",".join(ages)) if ages else (body, None)
 
 
 def put_ages(template: bytes, ages: str | None) -> bytes:

@@ -148,6 +148,20 @@ class SqlEventStore:
             raise self._guard(exc) from exc
         self.compact(COMPACT_SECONDS)
 
+    def load(self, records: list[dict[str, Any]]) -> int:
+        """Bulk-load history in one transaction, as `write` and compaction together would store it: events
+        of days older than yesterday straight into their blocks (best with whole days: a block is rewritten
+        for each load that adds to it). Returns how many events were new."""
+        if not records:
+            return 0
+        try:
+            self._prepare()
+            with self.writing() as conn:
+                return sqlwrite.write(conn, self.dicts, self.backend, records,
+                                      cold_before=compaction.cutoff_day(self.now_us()))
+        except DBAPIError as exc:
+            raise self._guard(exc) from exc
+
     def compact(self, seconds: float, before_day: int | None = None) -> int:
         """Move hot days older than yesterday into blocks for up to `seconds`; returns the events moved.
         A failure is logged (once until compaction works again) and left for the next call: the events

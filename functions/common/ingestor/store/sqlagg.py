@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, cast, func, select
 
 from ingestor.normalization import coerce_state_value
 from ingestor.store import rollups as ru
@@ -88,11 +88,14 @@ class Aggregator:
         periods = tiers.allowed(ask.width, (1, 2) if source == "state" else (0, 1, 2)) if source != "raw" else ()
         pieces = tiers.segments(start, end, periods) if periods else [(None, start, end)] if start < end else []
         out: dict[Key, list[Any]] = {}
+        device = "device_id" in (ask.group, *(["device_id"] if ask.f.device_id is not None else []))
         for period, lo, hi in pieces:
             if period is None:
                 self._raw(ask, lo, hi, out)
-            elif source == "dims":
+            elif source == "dims" and not (period == 0 and device):  # no 5-minute device rows
                 self._dims(ask, period, lo, hi, out)
+            elif source == "dims":
+                self._series(ask, period, lo, hi, out)
             elif source == "state":
                 self._states(ask, period, lo, hi, out)
             else:
@@ -111,43 +114,55 @@ class Aggregator:
             group = self.reader.series_of(sid)[pos] if pos is not None else None
             ru.add_event(self._acc(out, (group, _bucket(row.ts, ask.width))), row.ts, row.value)
 
+    def _grouped(self, table: Any, keys: list[Any], period: int, lo: int, hi: int, width: int | None,
+                 clauses: list[Any]) -> tuple[list[Any], int]:
+        """Rollup rows of `period` in [lo, hi) summed in the database per `keys` and output bucket.
+        Returns the rows (keys..., bucket or None, n, vn, vsum, vmin, vmax, last_ts) and the period width."""
+        t = table.c
+        span = ru.PERIODS[period]
+        first, last = lo // tiers.US // span, hi // tiers.US // span
+        per = width // span if width else None
+        bucket = (t.bucket // per if per != 1 else t.bucket).label("b") if per else None
+        newest = func.max(cast(t.bucket, BigInteger) * (span * tiers.US) + t.last_ts)  # from its bucket's start
+        columns = [*keys, *([bucket] if bucket is not None else []), func.sum(t.n), func.sum(t.vn),
+                   func.sum(t.vsum), func.min(t.vmin), func.max(t.vmax), newest]
+        q = select(*columns).where(t.period == period, t.bucket >= first, t.bucket < last, *clauses)
+        q = q.group_by(*keys, *([bucket] if bucket is not None else []))
+        rows = []
+        for row in self.conn.execute(q):
+            head = list(row[:len(keys)])
+            b = row[len(keys)] * per * span * tiers.US if per else None
+            rows.append((*head, b, *row[len(keys) + (1 if per else 0):]))
+        return rows, span
+
     def _series(self, ask: Ask, period: int, lo: int, hi: int, out: dict[Key, list[Any]]) -> None:
         sids = self.reader.matching(ask.f)
         if sids is not None and not sids:
             return
-        width = ru.PERIODS[period]
-        r = rollups.c
-        q = select(r.series, r.bucket, r.n, r.vn, r.vsum, r.vmin, r.vmax, r.last_ts, r.last_value).where(
-            r.period == period, r.bucket >= lo // tiers.US // width, r.bucket < hi // tiers.US // width)
-        if sids is not None:
-            q = q.where(r.series.in_(sids))
+        clauses = [rollups.c.series.in_(sids)] if sids is not None else []
+        rows, _ = self._grouped(rollups, [rollups.c.series], period, lo, hi, ask.width, clauses)
         pos = GROUP_POS.get(ask.group) if ask.group else None
-        for sid, bucket, *values in self.conn.execute(q):
+        for sid, bucket, *values in rows:
             group = self.reader.series_of(sid)[pos] if pos is not None else None
-            ru.merge_value(self._acc(out, (group, _bucket(bucket * width * tiers.US, ask.width))), values)
+            ru.merge_value(self._acc(out, (group, bucket)), values)
 
     def _dims(self, ask: Ask, period: int, lo: int, hi: int, out: dict[Key, list[Any]]) -> None:
-        width = ru.PERIODS[period]
         d = dim_rollups.c
         single = self._single_dim(ask.f)
         if single is not None:
-            dim = DIM_OF[single[0]]
             key = self.dicts.find_string(self.conn, single[1])
             if key is None:
                 return
-            q = select(d.key, d.bucket, d.n, d.vn, d.vsum, d.vmin, d.vmax, d.last_ts).where(d.dim == dim,
-                                                                                            d.key == key)
+            clauses = [d.dim == DIM_OF[single[0]], d.key == key]
         elif ask.group is not None:
-            q = select(d.key, d.bucket, d.n, d.vn, d.vsum, d.vmin, d.vmax, d.last_ts).where(
-                d.dim == DIM_OF[ask.group])
+            clauses = [d.dim == DIM_OF[ask.group]]
         else:
-            q = select(d.key, d.bucket, d.n, d.vn, d.vsum, d.vmin, d.vmax, d.last_ts).where(d.dim == 0, d.key == 0)
-        q = q.where(d.period == period, d.bucket >= lo // tiers.US // width, d.bucket < hi // tiers.US // width)
-        rows = list(self.conn.execute(q))
+            clauses = [d.dim == 0, d.key == 0]
+        rows, _ = self._grouped(dim_rollups, [d.key], period, lo, hi, ask.width, clauses)
         names = self.dicts.string_values(self.conn, [r[0] for r in rows]) if ask.group else {}
         for key, bucket, *values in rows:
             group = (names.get(key) if key else None) if ask.group else None
-            ru.merge_value(self._acc(out, (group, _bucket(bucket * width * tiers.US, ask.width))), values)
+            ru.merge_value(self._acc(out, (group, bucket)), values)
 
     def _states(self, ask: Ask, period: int, lo: int, hi: int, out: dict[Key, list[Any]]) -> None:
         key = self.dicts.find_string(self.conn, ask.f.state)  # type: ignore[arg-type]
@@ -156,18 +171,21 @@ class Aggregator:
         sids = self.reader.matching(dataclasses.replace(ask.f, state=None))
         if sids is not None and not sids:
             return
-        width = ru.PERIODS[period]
         s = state_rollups.c
-        q = select(s.series, s.bucket, s.n).where(s.state == key, s.period == period, s.n > 0,
-                                                  s.bucket >= lo // tiers.US // width,
-                                                  s.bucket < hi // tiers.US // width)
+        span = ru.PERIODS[period]
+        per = ask.width // span if ask.width else None
+        bucket = (s.bucket // per if per != 1 else s.bucket).label("b") if per else None
+        q = select(s.series, *([bucket] if bucket is not None else []), func.sum(s.n)).where(
+            s.state == key, s.period == period, s.n > 0, s.bucket >= lo // tiers.US // span,
+            s.bucket < hi // tiers.US // span).group_by(s.series, *([bucket] if bucket is not None else []))
         if sids is not None:
             q = q.where(s.series.in_(sids))
         value = coerce_state_value(ask.f.state)
         pos = GROUP_POS.get(ask.group) if ask.group else None
-        for sid, bucket, n in self.conn.execute(q):
+        for row in self.conn.execute(q):
+            sid, n = row[0], int(row[-1])
             group = self.reader.series_of(sid)[pos] if pos is not None else None
-            acc = self._acc(out, (group, _bucket(bucket * width * tiers.US, ask.width)))
+            acc = self._acc(out, (group, row[1] * per * span * tiers.US if per else None))
             ru.merge_value(acc, (n, n if value is not None else 0, None if value is None else value * n,
                                  value, value, -1, None))
 
@@ -194,10 +212,12 @@ class Aggregator:
                 continue
             width = ru.PERIODS[period]
             s = state_rollups.c
-            q = select(s.series, s.state, s.n, s.left, s.dn, s.dsum, s.dmin, s.dmax, s.secs).where(
+            q = select(s.series, s.state, func.sum(s.n), func.sum(s.left), func.sum(s.dn), func.sum(s.dsum),
+                       func.min(s.dmin), func.max(s.dmax), func.sum(s.secs)).where(
                 s.period == period, s.dn > 0, s.bucket >= lo // tiers.US // width, s.bucket < hi // tiers.US // width)
             if sids is not None:
                 q = q.where(s.series.in_(sids))
+            q = q.group_by(s.series, s.state)
             rows = list(self.conn.execute(q))
             names = self.dicts.string_values(self.conn, [r[1] for r in rows])
             for sid, state, *values in rows:

@@ -185,10 +185,13 @@ block_contexts = Table(
     Column("series", Integer, nullable=False),
     Column("day", Integer, nullable=False),
     PrimaryKeyConstraint("kind", "key", "series", "day", name="pk_block_contexts"),
+    sqlite_with_rowid=False,
 )
 
 # Per series and bucket (period 0: 5 minutes, 1: hour, 2: day; bucket = start // width): events, and the
-# count, sum, min and max of state_value; the newest event's time and value.
+# count, sum, min and max of state_value; the newest event's time (µs after the bucket's start) and value.
+# The rollup tables are clustered on their keys in SQLite (WITHOUT ROWID): a second copy of every key
+# in an index would cost a third of their size.
 rollups = Table(
     "rollups", tiered,
     Column("series", Integer, nullable=False),
@@ -202,10 +205,12 @@ rollups = Table(
     Column("last_ts", BigInteger, nullable=False),
     Column("last_value", Float),
     PrimaryKeyConstraint("series", "period", "bucket", name="pk_rollups"),
+    sqlite_with_rowid=False,
 )
 
 # The same per dimension (0: every event, key 0; 1: domain, 2: event type, 3: area, 4: device; key = strings.id,
-# 0 for none), so a filter on one dimension reads one row per bucket whatever the number of series.
+# 0 for none), so a filter on one dimension reads one row per bucket whatever the number of series. Devices
+# are many and have few series each: they have no 5-minute rows (their series' rows answer).
 dim_rollups = Table(
     "dim_rollups", tiered,
     Column("dim", SmallInteger, nullable=False),
@@ -219,6 +224,7 @@ dim_rollups = Table(
     Column("vmax", Float),
     Column("last_ts", BigInteger, nullable=False),
     PrimaryKeyConstraint("dim", "key", "period", "bucket", name="pk_dim_rollups"),
+    sqlite_with_rowid=False,
 )
 
 # Per series, hour or day bucket and state (strings.id; 0 stands for every plain-decimal state together):
@@ -238,6 +244,7 @@ state_rollups = Table(
     Column("dmax", Float),
     Column("secs", Float, nullable=False),
     PrimaryKeyConstraint("series", "period", "bucket", "state", name="pk_state_rollups"),
+    sqlite_with_rowid=False,
 )
 
 # Progress of the move from the first layout and of compaction, and who is doing it.

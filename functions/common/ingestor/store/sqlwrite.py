@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, or_, select
 
 from ingestor.normalization import coerce_state_value
+from ingestor.store import compaction
 from ingestor.store import rollups as ru
 from ingestor.store import rows as rw
 from ingestor.store.rows import Row, Series
@@ -97,8 +98,13 @@ def stored_ids(conn: Connection, reader: Reader, candidates: dict[bytes, tuple[S
     return found
 
 
-def write(conn: Connection, dicts: Dictionaries, backend: str, records: list[dict[str, Any]]) -> int:
-    """Store the events of `records` not stored yet, and add them to the rollups; returns how many."""
+def write(conn: Connection, dicts: Dictionaries, backend: str, records: list[dict[str, Any]],
+          cold_before: int | None = None) -> int:
+    """Store the events of `records` not stored yet, and add them to the rollups; returns how many.
+
+    Events of days before `cold_before` (days since the epoch) go straight into their series' blocks, as
+    compaction would put them (a bulk load of history; merged with what the blocks hold); the rest go to
+    the hot tier."""
     reader = Reader(conn, dicts, backend)
     fresh: dict[bytes, dict[str, Any]] = {}
     candidates: dict[bytes, tuple[Series, int]] = {}
@@ -121,6 +127,7 @@ def write(conn: Connection, dicts: Dictionaries, backend: str, records: list[dic
     real = {temporary: ids[body] for body, temporary in bodies.items()}
     deltas = ru.Deltas()
     values: list[tuple[Any, ...]] = []
+    cold: dict[tuple[int, int], list[Row]] = defaultdict(list)
     series_keys: dict[Series, tuple[int, tuple[int, ...]]] = {}
     for series_values, row in split:
         row = row._replace(attrs=real.get(row.attrs, row.attrs), enrich=real.get(row.enrich, row.enrich),
@@ -132,14 +139,20 @@ def write(conn: Connection, dicts: Dictionaries, backend: str, records: list[dic
         sid, dims = known
         if row.value != coerce_state_value(row.state):
             dicts.flag(conn, sid, FLAG_VALUE_EXCEPTIONS)
-        values.append(hot_values(sid, row))
+        if cold_before is not None and row.ts // DAY_US < cold_before:
+            cold[(sid, row.ts // DAY_US)].append(row)
+        else:
+            values.append(hot_values(sid, row))
         deltas.add(sid, dims, row.ts, row.value,
                    dicts.string_id(conn, row.state) if ru.categorical(row.state) else None,  # type: ignore[arg-type]
                    dicts.string_id(conn, row.old_state) if ru.categorical(row.old_state) else None,  # type: ignore
                    row.duration)
     executemany(conn, INSERT_HOT, values)
+    for (sid, day), rows in cold.items():
+        merged = compaction.stored_rows(conn, reader, sid, day) + rows
+        compaction.write_blocks(conn, reader, sid, day, sorted(merged, key=lambda r: (r.ts, r.eid)))
     apply(conn, ru.series_params(deltas), ru.dim_params(deltas), ru.state_params(deltas))
-    return len(values)
+    return len(values) + sum(len(rows) for rows in cold.values())
 
 
 def apply(conn: Connection, series_rows: list[tuple[Any, ...]], dim_rows: list[tuple[Any, ...]],
