@@ -17,7 +17,6 @@ Prints figures; asserts nothing about time.
 from __future__ import annotations
 
 import argparse
-import base64
 import datetime as dt
 import gc
 import hashlib
@@ -45,6 +44,7 @@ import psycopg  # noqa: E402
 from ingestor.event_id import other_event_id, state_change_id_at  # noqa: E402
 from ingestor.normalization import coerce_state_value, normalize_event  # noqa: E402
 from ingestor.store import open_event_store  # noqa: E402
+from ingestor.store.blocks import ulid_text  # noqa: E402
 from ingestor.store.model import EventFilter  # noqa: E402
 from ingestor.timeutil import format_timestamp  # noqa: E402
 from tests.support.ha_events import state_changed  # noqa: E402
@@ -201,6 +201,8 @@ class Dataset:
 class Home:
     """~300 entities in 12 areas on ~90 devices; records are copies of normalized per-entity templates."""
 
+    chain_p, user_p = CHAIN_P, USER_P
+
     def __init__(self) -> None:
         self.entities: list[Entity] = []
         self.devices: set[str] = set()
@@ -232,6 +234,7 @@ class Home:
         self.cumulative = list(accumulate(e.kind.weight for e in self.singles))
         self.controllable = [e for e in self.entities if (e.kind.domain, e.kind.first) in SERVICES]
         self._calls: dict[tuple[str, str], dict[str, Any]] = {}
+        self._fetched: dict[tuple[str, int], dict[str, Any]] = {}
         self._triggered: dict[str, dict[str, Any]] = {}
 
     def _add(self, slug: str, kind_name: str, area: str | None, device: str | None) -> Entity:
@@ -286,8 +289,12 @@ class Home:
             if fetched > at:
                 fetched -= refresh * 1_000_000
             age = round((at - fetched) / 1e6 + 0.4, 1)
-            out[key] = {**values(fetched), "fetched_at": stamp(fetched)[:19] + "Z", "age_s": age,
-                        "stale": age > refresh, "provider": "open-meteo"}
+            base = self._fetched.get((key, fetched))
+            if base is None:
+                if len(self._fetched) > 64:
+                    self._fetched.clear()
+                base = self._fetched[(key, fetched)] = {**values(fetched), "fetched_at": stamp(fetched)[:19] + "Z"}
+            out[key] = {**base, "age_s": age, "stale": age > refresh, "provider": "open-meteo"}
         return out
 
     def _weather(self, at: int) -> dict[str, Any]:
@@ -315,8 +322,7 @@ class Home:
 
         def context(at: int, parent: str | None = None, user: str | None = None) -> dict[str, str | None]:
             """A ULID as HA makes them: 48 bits of milliseconds, 80 random, in Crockford's base 32."""
-            n = ((at // 1000) << 80) | rng.getrandbits(80)
-            ulid = base64.b32encode(n.to_bytes(20, "big")).decode()[-26:].translate(TO_CROCKFORD)
+            ulid = ulid_text((at // 1000).to_bytes(6, "big") + rng.getrandbits(80).to_bytes(10, "big"))
             return {"id": ulid, "parent_id": parent, "user_id": user}
 
         def emit(template: dict[str, Any], at: int, ctx: dict[str, str | None], **values: Any) -> None:
@@ -347,7 +353,7 @@ class Home:
         while len(records) < count:
             at = max(last + 1, start_us + int((len(records) + rng.random() * 0.9) * step))
             roll = rng.random()
-            if roll < CHAIN_P:
+            if roll < self.chain_p:
                 auto = rng.choice(self.automations)
                 trigger_ctx = context(at)
                 change(auto.trigger, at, trigger_ctx)
@@ -363,7 +369,7 @@ class Home:
                         change(target, at + 40_000 + k * 1_000, ctx, new)
                 chains.append((trigger_ctx["id"], ctx["id"], len(records) - before))  # type: ignore[arg-type]
                 at += 40_000 + len(auto.targets) * 1_000
-            elif roll < CHAIN_P + USER_P:
+            elif roll < self.chain_p + self.user_p:
                 target = rng.choice(self.controllable)
                 new = target.kind.next_state(rng, state[target.entity_id])
                 ctx = context(at, user=rng.choice(USERS))

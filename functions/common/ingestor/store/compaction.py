@@ -8,7 +8,7 @@ one tier; the next write carries on. Rollups do not change: they count events, w
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, delete, func, select
 
 from ingestor.store import blocks as bk
 from ingestor.store.rows import Row
@@ -49,24 +49,39 @@ def trace_keys(row: Row) -> list[tuple[int, int]]:
     return keys
 
 
+INSERT_BLOCK = "INSERT INTO blocks (series, day, first_ts, last_ts, n, times, payload) VALUES (?, ?, ?, ?, ?, ?, ?)"
+INSERT_CONTEXT = "INSERT INTO block_contexts (kind, key, series, day) VALUES (?, ?, ?, ?)"
+
+
+def encoded(reader: Reader, sid: int, day: int, rows: list[Row]) -> tuple[list[tuple], list[tuple]]:
+    """The rows of `blocks` and `block_contexts` that hold `rows` (one series and day, sorted)."""
+    if not rows:
+        return [], []
+    values = reader.series_of(sid)
+    parts = max(1, -(-len(rows) // BLOCK_EVENTS))
+    size = -(-len(rows) // parts)
+    out = []
+    for start in range(0, len(rows), size):
+        part = rows[start:start + size]
+        times, payload = bk.encode(part, values[0], values[1], reader.data_of)
+        out.append((sid, day, part[0].ts, part[-1].ts, len(part), times, payload))
+    keys = sorted({key for row in rows for key in trace_keys(row)})
+    return out, [(kind, key, sid, day) for kind, key in keys]
+
+
 def write_blocks(conn: Connection, reader: Reader, sid: int, day: int, rows: list[Row]) -> None:
     """Replace the series' blocks of `day` (and their trace entries) by blocks of `rows` (sorted)."""
     conn.execute(delete(blocks).where(blocks.c.series == sid, blocks.c.day == day))
     conn.execute(delete(block_contexts).where(block_contexts.c.series == sid, block_contexts.c.day == day))
-    if not rows:
-        return
-    values = reader.series_of(sid)
-    parts = max(1, -(-len(rows) // BLOCK_EVENTS))
-    size = -(-len(rows) // parts)
-    for start in range(0, len(rows), size):
-        part = rows[start:start + size]
-        times, payload = bk.encode(part, values[0], values[1], reader.data_of)
-        conn.execute(insert(blocks).values(series=sid, day=day, first_ts=part[0].ts, last_ts=part[-1].ts,
-                                           n=len(part), times=times, payload=payload))
-    keys = sorted({key for row in rows for key in trace_keys(row)})
-    if keys:
-        conn.execute(insert(block_contexts), [{"kind": kind, "key": key, "series": sid, "day": day}
-                                              for kind, key in keys])
+    block_rows, context_rows = encoded(reader, sid, day, rows)
+    executemany(conn, INSERT_BLOCK, block_rows)
+    executemany(conn, INSERT_CONTEXT, context_rows)
+
+
+def executemany(conn: Connection, sql: str, rows: list[tuple]) -> None:
+    """Many rows through the driver directly (`?` placeholders; psycopg's are `%s`)."""
+    if rows:
+        conn.exec_driver_sql(sql.replace("?", "%s") if conn.dialect.name == "postgresql" else sql, rows)
 
 
 def stored_rows(conn: Connection, reader: Reader, sid: int, day: int) -> list[Row]:

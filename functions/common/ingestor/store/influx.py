@@ -188,19 +188,20 @@ class InfluxEventStore:
         more = len(keyed) > limit
         return Page([k[2] for k in page], cursors.encode(page[-1][0], page[-1][1]) if more else None)
 
-    def count(self, f: EventFilter) -> int:
+    def count(self, f: EventFilter, info: dict[str, Any] | None = None) -> int:
         return sum(int(c.get("count") or 0) for _, _, c in _rows(self._select(
             f'SELECT count("event_id") FROM {self._events()} WHERE {iql.where(f)}')))
 
-    def counts(self, f: EventFilter, by: GroupBy, limit: int = 20) -> list[tuple[str | None, int]]:
+    def counts(self, f: EventFilter, by: GroupBy, limit: int = 20,
+               info: dict[str, Any] | None = None) -> list[tuple[str | None, int]]:
         totals: dict[str | None, int] = defaultdict(int)
         for _, tags, columns in _rows(self._select(
                 f'SELECT count("event_id") FROM {self._events()} WHERE {iql.where(f)} GROUP BY "{by}"')):
             totals[tags.get(by) or None] += int(columns.get("count") or 0)
         return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0] or ""))[:limit]
 
-    def buckets(self, f: EventFilter, seconds: int) -> list[Bucket]:
-        return [Bucket(a.start, a.count, a.mean, a.min, a.max) for a in self.stats(f, seconds)]
+    def buckets(self, f: EventFilter, seconds: int, info: dict[str, Any] | None = None) -> list[Bucket]:
+        return [Bucket(a.start, a.count, a.mean, a.min, a.max) for a in self.stats(f, seconds, info)]
 
     def _trace(self, field: str, context_id: str) -> list[dict[str, Any]]:
         """Context ids are fields (as tags they would explode series cardinality), so a lookup scans;
@@ -216,7 +217,7 @@ class InfluxEventStore:
     def by_parent(self, parent_id: str) -> list[dict[str, Any]]:
         return self._trace('"context_parent_id"', parent_id)
 
-    def durations(self, f: EventFilter, limit: int = 50) -> list[DurationStat]:
+    def durations(self, f: EventFilter, limit: int = 50, info: dict[str, Any] | None = None) -> list[DurationStat]:
         """Aggregated here: InfluxQL cannot group by a field (the state left)."""
         q = (f'SELECT "entity_id", "old_state", "duration_in_state" FROM {self._events()} '
              f'WHERE {iql.where(f, ["duration_in_state >= 0"])} LIMIT {SCAN_LIMIT}')
@@ -237,7 +238,8 @@ class InfluxEventStore:
         found.sort(key=lambda d: (d.time, d.event_id), reverse=True)
         return found[:limit]
 
-    def grid(self, f: EventFilter, by: GroupBy, seconds: int) -> list[tuple[str | None, Any, int]]:
+    def grid(self, f: EventFilter, by: GroupBy, seconds: int,
+             info: dict[str, Any] | None = None) -> list[tuple[str | None, Any, int]]:
         cells: dict[tuple[str | None, int], int] = defaultdict(int)
         for _, tags, c in _rows(self._select(
                 f'SELECT count("event_id") FROM {self._events()} WHERE {iql.where(f)} '
@@ -247,7 +249,8 @@ class InfluxEventStore:
         ordered = sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0] is not None, kv[0][0] or ""))
         return [(key, from_micros(t), n) for (key, t), n in ordered]
 
-    def last_seen(self, f: EventFilter, by: GroupBy, limit: int = 1000) -> list[tuple[str | None, Any]]:
+    def last_seen(self, f: EventFilter, by: GroupBy, limit: int = 1000,
+                  info: dict[str, Any] | None = None) -> list[tuple[str | None, Any]]:
         newest: dict[str | None, int] = {}
         for _, tags, c in _rows(self._select(
                 f'SELECT last("event_id") FROM {self._events()} WHERE {iql.where(f)} GROUP BY "{by}"')):
@@ -332,7 +335,7 @@ class InfluxEventStore:
              f"WHERE time >= {day_start * 1000} AND time < {iql.time_ns(end)} GROUP BY time(1d) fill(none)")
         return sorted({int(c["time"]) for _, _, c in _rows(self._select(q)) if c.get("count")})
 
-    def stats(self, f: EventFilter, seconds: int) -> list[Aggregate]:
+    def stats(self, f: EventFilter, seconds: int, info: dict[str, Any] | None = None) -> list[Aggregate]:
         acc: dict[int, list[float]] = {}
         q = (f'SELECT count("event_id") AS n, count("state_value") AS nv, sum("state_value") AS sv, '
              f'min("state_value") AS lo, max("state_value") AS hi FROM {self._events()} WHERE {iql.where(f)} '
@@ -350,9 +353,10 @@ class InfluxEventStore:
                           a[2] / a[1] if a[1] else None, a[3] if a[1] else None, a[4] if a[1] else None)
                 for t, a in sorted(acc.items())]
 
-    def series(self, entity_id: str, start: dt.datetime, end: dt.datetime, bucket_s: int) -> list[Bucket]:
+    def series(self, entity_id: str, start: dt.datetime, end: dt.datetime, bucket_s: int,
+               info: dict[str, Any] | None = None) -> list[Bucket]:
         """Chart buckets of one entity over any range: raw rows, or the summaries of pruned days."""
-        return series_.series(self, entity_id, start, end, bucket_s)
+        return series_.series(self, entity_id, start, end, bucket_s, info)
 
     def health(self) -> Health:
         started = time.perf_counter()

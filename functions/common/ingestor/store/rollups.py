@@ -182,20 +182,25 @@ class Deltas:
     def _merge(self) -> None:
         series: dict[tuple[int, int, int], list[Any]] = {}
         dims: dict[tuple[int, int, int, int], list[Any]] = {}
+        get_series, get_dims = series.get, dims.get
         for (sid, fine), acc in self.fine.items():
-            buckets = (fine, fine // 12, fine // 288)
-            for period, bucket in enumerate(buckets):
-                target = series.get((sid, period, bucket))
+            series[(sid, 0, fine)] = acc  # the 5-minute row is the partial itself
+            keys = self.dims_of[sid]
+            for period, bucket in ((1, fine // 12), (2, fine // 288)):
+                target = get_series((sid, period, bucket))
                 if target is None:
-                    target = series[(sid, period, bucket)] = new_value()
-                merge_value(target, acc)
-                for dim, key in enumerate(self.dims_of[sid]):
+                    series[(sid, period, bucket)] = acc[:]
+                else:
+                    merge_value(target, acc)
+            for dim, key in enumerate(keys):
+                for period, bucket in ((0, fine), (1, fine // 12), (2, fine // 288)):
                     if dim == DEVICE and period == 0:
                         continue
-                    target = dims.get((dim, key, period, bucket))
+                    target = get_dims((dim, key, period, bucket))
                     if target is None:
-                        target = dims[(dim, key, period, bucket)] = new_value()
-                    merge_value(target, acc)
+                        dims[(dim, key, period, bucket)] = acc[:]
+                    else:
+                        merge_value(target, acc)
         self._series, self._dims = series, dims
 
     @property

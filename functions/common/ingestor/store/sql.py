@@ -365,9 +365,10 @@ class SqlEventStore:
         q = select(a.start_ts).distinct().where(a.period == "day", a.start_ts >= day_start, a.start_ts < to_micros(end))
         return self._read(lambda reader: [int(r[0]) for r in reader.conn.execute(q)])
 
-    def series(self, entity_id: str, start: Any, end: Any, bucket_s: int) -> list[Bucket]:
-        """Chart buckets of one entity over any range: raw rows, or the summaries of pruned days."""
-        return series_.series(self, entity_id, start, end, bucket_s)
+    def series(self, entity_id: str, start: Any, end: Any, bucket_s: int,
+               info: dict[str, Any] | None = None) -> list[Bucket]:
+        """Chart buckets of one entity over any range: rollups and raw events, or the summaries of pruned days."""
+        return series_.series(self, entity_id, start, end, bucket_s, info)
 
     def health(self) -> Health:
         started = time.perf_counter()

@@ -46,11 +46,8 @@ def hot_values(sid: int, row: Row) -> tuple[Any, ...]:
             row.user, row.enrich, row.ages, row.data, cat_flags(row.state, row.old_state))
 
 
-def executemany(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
-    """Many rows through the driver directly (`?` placeholders; psycopg's are `%s`): for bulk writes,
-    SQLAlchemy's per-row parameter handling costs more than the database's work."""
-    if rows:
-        conn.exec_driver_sql(sql.replace("?", "%s") if conn.dialect.name == "postgresql" else sql, rows)
+executemany = compaction.executemany
+"""For bulk writes: SQLAlchemy's per-row parameter handling costs more than the database's own work."""
 
 
 def stored_ids(conn: Connection, reader: Reader, candidates: dict[bytes, tuple[Series, int]]) -> set[bytes]:
@@ -148,9 +145,21 @@ def write(conn: Connection, dicts: Dictionaries, backend: str, records: list[dic
                    dicts.string_id(conn, row.old_state) if ru.categorical(row.old_state) else None,  # type: ignore
                    row.duration)
     executemany(conn, INSERT_HOT, values)
-    for (sid, day), rows in cold.items():
-        merged = compaction.stored_rows(conn, reader, sid, day) + rows
-        compaction.write_blocks(conn, reader, sid, day, sorted(merged, key=lambda r: (r.ts, r.eid)))
+    if cold:
+        stored = {(int(sid), int(day)) for sid, day in conn.execute(
+            select(blocks.c.series, blocks.c.day).distinct().where(blocks.c.day.in_(sorted({d for _, d in cold}))))}
+        block_rows: list[tuple[Any, ...]] = []
+        context_rows: list[tuple[Any, ...]] = []
+        for (sid, day), rows in cold.items():
+            if (sid, day) in stored:  # merged with what the series' blocks of that day hold
+                rows = compaction.stored_rows(conn, reader, sid, day) + rows
+                compaction.write_blocks(conn, reader, sid, day, sorted(rows, key=lambda r: (r.ts, r.eid)))
+                continue
+            new_blocks, new_contexts = compaction.encoded(reader, sid, day, sorted(rows, key=lambda r: (r.ts, r.eid)))
+            block_rows += new_blocks
+            context_rows += new_contexts
+        executemany(conn, compaction.INSERT_BLOCK, block_rows)
+        executemany(conn, compaction.INSERT_CONTEXT, context_rows)
     apply(conn, ru.series_params(deltas), ru.dim_params(deltas), ru.state_params(deltas))
     return len(values) + sum(len(rows) for rows in cold.values())
 
