@@ -83,7 +83,7 @@ def home(seed: int, start: dt.datetime, hours: int, events: int) -> History:
     order = records[:]
     batches = []
     while order:
-        size = rng.randint(1, 40)
+        size = rng.randint(1, 150)
         batches.append(order[:size])
         order = order[size:]
     rng.shuffle(batches)
