@@ -220,6 +220,7 @@ def measure(url: str, runs: int, tables: bool, write_seconds: float) -> None:
         db.apply(registry(home))
         db.engine.dispose()
         env = {"TEST_EVENT_STORE_URL": url, "TEST_METADATA_DB_URL": metadata_url}
+        (Path(folder) / "runtime").mkdir()
         with LocalRuntime(Path(folder) / "runtime", stack=STACK, env=env) as runtime:
             base = f"{runtime.gateway}/function/query"
             print(f"\n## query API through the gateway, ms p50 / p95 ({runs} runs after {WARMUPS} warm-ups)\n")
