@@ -7,7 +7,7 @@ build: the busy home (bench/busy_home.py, ~400 entities, ~274,000 events a day) 
     second process while the previous one loads. Resumable: days already holding events are skipped. Logs
     each day (events/s, size on disk, load average) to stderr.
 measure: bytes per event on disk (SQLite: the file after a checkpoint, per table with --tables), then through
-    the local runtime's gateway (query function, tests/query/stack.query.yml) p50/p95 of every query endpoint
+    the local runtime's gateway (query function, tests/queries/stack.query.yml) p50/p95 of every query endpoint
     at 1, 7, 30 and 365 days, then `write` throughput into the full store (today's events, batches of 1,000
     and 5,000, for --write-seconds each) and the time a fresh process takes to open the store and answer.
 Prints figures; asserts nothing about time. A benchmark, not a test: run it in the background.
@@ -44,7 +44,7 @@ from ingestor.store.model import EventFilter  # noqa: E402
 from tests.support.http import call  # noqa: E402
 from tests.support.runtime import LocalRuntime  # noqa: E402
 
-STACK = REPO / "tests" / "query" / "stack.query.yml"
+STACK = REPO / "tests" / "queries" / "stack.query.yml"
 PER_DAY = 274_000
 RANGES = (("1 d", "-1d"), ("7 d", "-7d"), ("30 d", "-30d"), ("365 d", "-365d"))
 WARMUPS = 2

@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from ingestor.timeutil import parse_timestamp
-from tests.stores.rollup_model import kept_state
+from tests.store.rollup_model import kept_state
 
 __all__ = ["counts", "kept_state", "matching"]
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, delete, func, insert, inspect, select, text, update
 
 from ingestor import jsoncodec
+from ingestor.record import FIELDS
 from ingestor.store import sqlwrite
 from ingestor.store.model import StoreUnavailable
 from ingestor.store.sqlschema import events, store_state
@@ -36,9 +37,7 @@ NAME = "layout"
 BATCH = 5000
 LEASE_S = 30
 ME = uuid.uuid4().hex
-_PLAIN = ("event_id", "event_type", "origin", "entity_id", "domain", "state", "old_state", "state_value", "unit",
-          "device_class", "friendly_name", "duration_in_state", "device_id", "area_id", "device_manufacturer",
-          "device_model")
+_PLAIN = tuple(f for f in FIELDS if f not in ("attributes", "weather", "data", "time_fired", "context"))
 _movers: dict[str, threading.Thread] = {}
 _lock = threading.Lock()
 

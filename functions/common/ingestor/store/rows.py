@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ingestor import jsoncodec
+from ingestor.record import FIELDS
 from ingestor.store.timerange import from_micros, to_micros
 from ingestor.timeutil import format_timestamp, parse_timestamp
 
@@ -23,7 +24,9 @@ SERIES_FIELDS = ("event_type", "entity_id", "domain", "area_id", "device_id", "u
                  "friendly_name", "origin", "device_manufacturer", "device_model")
 ROW_FIELDS = ("event_id", "time_fired", "state", "old_state", "state_value", "duration_in_state", "attributes",
               "context", "data", "weather")
-RECORD_KEYS = frozenset(SERIES_FIELDS) | frozenset(ROW_FIELDS)
+RECORD_KEYS = frozenset(FIELDS)  # the record's own fields (ingestor.record); the rest are enrichment, kept as JSON
+if frozenset(SERIES_FIELDS) | frozenset(ROW_FIELDS) != RECORD_KEYS:  # the split must cover the record, no more
+    raise ImportError(f"store rows leave out or add: {sorted(RECORD_KEYS ^ {*SERIES_FIELDS, *ROW_FIELDS})}")
 
 Series = tuple[str | None, ...]  # values of SERIES_FIELDS, in that order
 

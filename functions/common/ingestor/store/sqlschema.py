@@ -26,8 +26,8 @@ from sqlalchemy import (
     text,
 )
 
-from ingestor.store.migrate import Migration
 from ingestor.record import MAX_NAME
+from ingestor.store.migrate import Migration
 
 metadata = MetaData()
 
