@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ingestor import normalization
-from ingestor.store import records
+from ingestor import record as records
 from ingestor.store.model import EventFilter
 from tests.support.ha_events import many
 
