@@ -196,7 +196,7 @@ def startup(url: str) -> float:
     return float(out.stdout.strip())
 
 
-def measure(url: str, runs: int, tables: bool, write_seconds: float) -> None:
+def measure(url: str, runs: int, tables: bool, write_seconds: float, only: list[str] | None = None) -> None:
     store = open_event_store(url)
     total = store.count(EventFilter())
     print(f"# scale benchmark, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine()}, load {os.getloadavg()}")
@@ -227,6 +227,8 @@ def measure(url: str, runs: int, tables: bool, write_seconds: float) -> None:
             print("| endpoint | " + " | ".join(label for label, _ in RANGES) + " |")
             print("|---|" + "---:|" * len(RANGES))
             for label, path, query, ranged in endpoints(home, chain, device):
+                if only and not any(label.startswith(o) for o in only):
+                    continue
                 cells = []
                 for _, start in (RANGES if ranged else RANGES[:1]):
                     q = {**query, **({"start": start} if ranged else {})}
@@ -254,11 +256,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--tables", action="store_true", help="bytes per event of each SQLite table and index")
     parser.add_argument("--write-seconds", type=float, default=60)
+    parser.add_argument("--only", help="comma-separated endpoint labels (prefixes) to time, e.g. 'devices,areas'")
     args = parser.parse_args()
     if args.phase == "build":
         build(args.url, args.days, args.per_day)
     else:
-        measure(args.url, args.runs, args.tables, args.write_seconds)
+        measure(args.url, args.runs, args.tables, args.write_seconds, args.only.split(",") if args.only else None)
 
 
 if __name__ == "__main__":
