@@ -17,7 +17,6 @@ Prints figures; asserts nothing about time.
 from __future__ import annotations
 
 import argparse
-import base64
 import datetime as dt
 import gc
 import hashlib
@@ -42,8 +41,10 @@ sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra
 
 import psycopg  # noqa: E402
 
+from ingestor.event_id import other_event_id, state_change_id_at  # noqa: E402
 from ingestor.normalization import coerce_state_value, normalize_event  # noqa: E402
 from ingestor.store import open_event_store  # noqa: E402
+from ingestor.store.blocks import ulid_text  # noqa: E402
 from ingestor.store.model import EventFilter  # noqa: E402
 from ingestor.timeutil import format_timestamp  # noqa: E402
 from tests.support.ha_events import state_changed  # noqa: E402
@@ -200,6 +201,8 @@ class Dataset:
 class Home:
     """~300 entities in 12 areas on ~90 devices; records are copies of normalized per-entity templates."""
 
+    chain_p, user_p = CHAIN_P, USER_P
+
     def __init__(self) -> None:
         self.entities: list[Entity] = []
         self.devices: set[str] = set()
@@ -231,6 +234,7 @@ class Home:
         self.cumulative = list(accumulate(e.kind.weight for e in self.singles))
         self.controllable = [e for e in self.entities if (e.kind.domain, e.kind.first) in SERVICES]
         self._calls: dict[tuple[str, str], dict[str, Any]] = {}
+        self._fetched: dict[tuple[str, int], dict[str, Any]] = {}
         self._triggered: dict[str, dict[str, Any]] = {}
 
     def _add(self, slug: str, kind_name: str, area: str | None, device: str | None) -> Entity:
@@ -276,9 +280,38 @@ class Home:
                                          "source": f"state of {auto.trigger.entity_id}"}, None)
         return self._triggered[auto.entity.entity_id]
 
-    def generate(self, count: int, start_us: int, end_us: int, seed: int, namespace: str) -> Dataset:
-        """`count` events spread evenly over [start, end), oldest first, each id unique to `namespace`."""
-        rng = random.Random(seed)
+    def context_values(self, at: int) -> dict[str, Any]:
+        """What weather-enrich attaches with the default sources: the last weather (fetched every 15 min)
+        and air quality (hourly) readings, each with its age when the event passed through."""
+        out = {}
+        for key, refresh, values in (("weather", 900, self._weather), ("air_quality", 3600, self._air)):
+            fetched = at // (refresh * 1_000_000) * refresh * 1_000_000 + 7_000_000
+            if fetched > at:
+                fetched -= refresh * 1_000_000
+            age = round((at - fetched) / 1e6 + 0.4, 1)
+            base = self._fetched.get((key, fetched))
+            if base is None:
+                if len(self._fetched) > 64:
+                    self._fetched.clear()
+                base = self._fetched[(key, fetched)] = {**values(fetched), "fetched_at": stamp(fetched)[:19] + "Z"}
+            out[key] = {**base, "age_s": age, "stale": age > refresh, "provider": "open-meteo"}
+        return out
+
+    def _weather(self, at: int) -> dict[str, Any]:
+        phase = (at // 900_000_000) % 96
+        return {"temperature": round(8 + 6 * abs(48 - phase) / 48, 1), "humidity": 60 + phase % 30,
+                "pressure": 1013.2 - phase % 7, "condition": ("clear", "cloudy", "rain")[phase // 32],
+                "wind_speed": round(2 + (phase % 11) / 3, 1)}
+
+    def _air(self, at: int) -> dict[str, Any]:
+        hour = (at // 3_600_000_000) % 24
+        return {"aqi": 20 + hour, "us_aqi": 30 + hour, "pm2_5": round(4 + hour / 5, 1), "pm10": 9 + hour % 6,
+                "ozone": 50 + hour}
+
+    def generate(self, count: int, start_us: int, end_us: int, seed: int, namespace: str,
+                 enriched: bool = True) -> Dataset:
+        """`count` events spread evenly over [start, end), oldest first; `namespace` seeds its contexts."""
+        rng = random.Random(f"{namespace}:{seed}")
         records: list[dict[str, Any]] = []
         chains: list[tuple[str, str, int]] = []
         state = {e.entity_id: e.kind.first for e in self.entities}
@@ -289,13 +322,21 @@ class Home:
 
         def context(at: int, parent: str | None = None, user: str | None = None) -> dict[str, str | None]:
             """A ULID as HA makes them: 48 bits of milliseconds, 80 random, in Crockford's base 32."""
-            n = ((at // 1000) << 80) | rng.getrandbits(80)
-            ulid = base64.b32encode(n.to_bytes(20, "big")).decode()[-26:].translate(TO_CROCKFORD)
+            ulid = ulid_text((at // 1000).to_bytes(6, "big") + rng.getrandbits(80).to_bytes(10, "big"))
             return {"id": ulid, "parent_id": parent, "user_id": user}
 
         def emit(template: dict[str, Any], at: int, ctx: dict[str, str | None], **values: Any) -> None:
             record = dict(template)
-            record.update(event_id=_id(namespace, len(records)), time_fired=stamp(at), context=ctx, **values)
+            fired = stamp(at)
+            record.update(time_fired=fired, context=ctx, **values)
+            # The id normalize gives the event: a state change's hashes (entity, time, state), another's
+            # (type, time, context, data); `namespace` keeps separately generated sets apart.
+            if record["event_type"] == "state_changed":
+                record["event_id"] = state_change_id_at(record["entity_id"], fired, record["state"])
+            else:
+                record["event_id"] = other_event_id(record["event_type"], fired, ctx["id"], record["data"])
+            if enriched:
+                record.update(self.context_values(at))
             records.append(record)
 
         def change(entity: Entity, at: int, ctx: dict[str, str | None], new: str | None = None) -> None:
@@ -312,7 +353,7 @@ class Home:
         while len(records) < count:
             at = max(last + 1, start_us + int((len(records) + rng.random() * 0.9) * step))
             roll = rng.random()
-            if roll < CHAIN_P:
+            if roll < self.chain_p:
                 auto = rng.choice(self.automations)
                 trigger_ctx = context(at)
                 change(auto.trigger, at, trigger_ctx)
@@ -328,7 +369,7 @@ class Home:
                         change(target, at + 40_000 + k * 1_000, ctx, new)
                 chains.append((trigger_ctx["id"], ctx["id"], len(records) - before))  # type: ignore[arg-type]
                 at += 40_000 + len(auto.targets) * 1_000
-            elif roll < CHAIN_P + USER_P:
+            elif roll < self.chain_p + self.user_p:
                 target = rng.choice(self.controllable)
                 new = target.kind.next_state(rng, state[target.entity_id])
                 ctx = context(at, user=rng.choice(USERS))

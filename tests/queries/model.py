@@ -7,6 +7,9 @@ from collections import Counter
 from typing import Any
 
 from ingestor.timeutil import parse_timestamp
+from tests.store.rollup_model import kept_state
+
+__all__ = ["counts", "kept_state", "matching"]
 
 
 def matching(records: list[dict[str, Any]], start: dt.datetime | None = None, end: dt.datetime | None = None,

@@ -11,7 +11,7 @@ import pytest
 from ingestor.timeutil import parse_timestamp
 from tests.queries import dataset
 from tests.queries.conftest import Served
-from tests.queries.model import matching
+from tests.queries.model import kept_state, matching
 
 HOUR = dt.timedelta(hours=1)
 
@@ -65,7 +65,7 @@ def test_area_heatmap_over_a_huge_range_stays_within_2000_buckets(api: Served) -
 def expected_durations(api: Served) -> dict[tuple[str, str], list[float]]:
     groups: dict[tuple[str, str], list[float]] = defaultdict(list)
     for r in matching(api.home.records, api.home.t0, api.home.t0 + dt.timedelta(days=2)):
-        if r["duration_in_state"] is not None:
+        if r["duration_in_state"] is not None and kept_state(r["old_state"]):
             groups[(r["entity_id"], r["old_state"])].append(r["duration_in_state"])
     return groups
 

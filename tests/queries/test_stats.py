@@ -128,3 +128,21 @@ def test_an_explicit_bucket_over_2000_points_is_a_400_naming_the_limit(api: Serv
 def test_an_unknown_bucket_is_a_400(api: Served) -> None:
     reply = api.get("/stats/trend", bucket="7m")
     assert reply.status == 400 and reply.json()["error"]["message"].startswith("bucket:")
+
+
+ROLLUP_TIERS = {"1d", "1h"}
+
+
+@pytest.mark.parametrize(("path", "query"), [("/stats/summary", {}), ("/stats/trend", {"bucket": "1h"}),
+                                             ("/analytics/areas", {"bucket": "1h"})])
+def test_aggregates_over_whole_hours_read_the_rollups_and_say_so(api: Served, path: str, query: dict) -> None:
+    start, end = window(api)
+    body = api.ok(path, start=start.isoformat(), end=end.isoformat(), **query)
+    assert set(body["resolution"].split("+")) <= ROLLUP_TIERS, body["resolution"]
+
+
+def test_a_range_cut_mid_bucket_reads_raw_events_for_the_cut_part(api: Served) -> None:
+    start, end = window(api)
+    body = api.ok("/stats/summary", start=(start + dt.timedelta(minutes=7, seconds=30)).isoformat(),
+                  end=end.isoformat())
+    assert "raw" in body["resolution"].split("+")

@@ -144,8 +144,19 @@ def test_duration_statistics_per_entity_and_state_left(store: Any, home: list[di
     assert set(stats) == {("light.kitchen", "off"), ("light.kitchen", "on")}
     on = stats[("light.kitchen", "on")]  # each made-up state change ends a state that lasted 30 s
     assert (on.count, on.total, on.mean, on.min, on.max) == (1, 30.0, 30.0, 30.0, 30.0)
-    sensors = {(d.entity_id, d.state): d for d in store.durations(EventFilter(entity_id="sensor.living_temp"))}
-    assert set(sensors) == {("sensor.living_temp", "20.0"), ("sensor.living_temp", "21.0")}
+
+
+def test_duration_statistics_leave_plain_numbers_out_but_not_the_states_numbers_go_through(store: Any) -> None:
+    """A sensor's every value would be a group of its own; its stays in `unavailable` are what counts."""
+    store.write([placed("sensor.power", T0, "20.5", "21.0"), placed("sensor.power", T0 + dt.timedelta(minutes=1),
+                                                                     "21.0", "unavailable"),
+                 placed("sensor.power", T0 + dt.timedelta(minutes=2), "unavailable", "22.5")])
+    stats = store.durations(EventFilter(entity_id="sensor.power"))
+    assert [(d.entity_id, d.state, d.count, d.total) for d in stats] == [("sensor.power", "unavailable", 1, 30.0)]
+    seen = [placed("sensor.last_seen", T0 + dt.timedelta(minutes=i), f"2026-11-20T11:5{i}:00+00:00",
+                   f"2026-11-20T11:5{i + 1}:00+00:00", unit=None) for i in range(3)]
+    store.write(seen)
+    assert store.durations(EventFilter(entity_id="sensor.last_seen")) == []  # timestamps: every value its own
 
 
 def test_export_streams_a_range_oldest_first_in_batches(store: Any) -> None:
@@ -244,7 +255,8 @@ def test_duration_samples_are_single_durations_newest_first(store: Any, home: li
         ("light.kitchen", "on", T0 + dt.timedelta(minutes=9), 30.0),
         ("light.kitchen", "off", T0 + dt.timedelta(minutes=7), 30.0)]
     assert samples[0].event_id == home[4]["event_id"]
-    assert len(store.duration_samples(EventFilter(start=T0, end=T0 + dt.timedelta(hours=1)), limit=3)) == 3
+    assert len(store.duration_samples(EventFilter(start=T0, end=T0 + dt.timedelta(hours=1)), limit=1)) == 1
+    assert store.duration_samples(EventFilter(entity_id="sensor.living_temp")) == []  # numbers: see durations
 
 
 def test_grid_counts_per_value_and_bucket(store: Any, home: list[dict[str, Any]]) -> None:

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from ingestor.store import influxrollups as ir
 from ingestor.store import open_event_store
 from ingestor.store.lineprotocol import point
 from ingestor.store.model import EventFilter, StoreError, StoreUnavailable
@@ -34,26 +35,32 @@ def influx2(stand_in: InfluxDB2StandIn) -> str:
     return f"influxdb2://127.0.0.1:{stand_in.port}/ha_bucket?org=home"
 
 
-def test_a_write_is_one_v2_request_with_token_org_bucket_and_microseconds(influx2: str,
+def test_a_batch_is_one_v2_request_with_token_org_bucket_and_microseconds(influx2: str,
                                                                         stand_in: InfluxDB2StandIn) -> None:
     store = open_event_store(influx2)
     second = {**RECORD, "event_id": "f" * 32, "time_fired": "2026-11-20T12:00:01.000000Z"}
     store.write([RECORD, second])
-    (request,) = stand_in.requests
-    assert (request["method"], request["path"]) == ("POST", "/api/v2/write")
+    (request,) = [r for r in stand_in.writes("ha_bucket") if r["body"].startswith(point(RECORD).encode())]
+    assert request["method"] == "POST"
     assert request["query"] == {"org": ["home"], "bucket": ["ha_bucket"], "precision": ["us"]}
     assert request["headers"]["authorization"] == f"Token {TOKEN}"
     assert request["headers"]["content-type"].startswith("text/plain")
     assert request["body"].decode() == f"{point(RECORD)}\n{point(second)}"
+    rollups = stand_in.writes("ha_bucket")[stand_in.writes("ha_bucket").index(request) + 1:]
+    assert rollups and all(r["body"].startswith((b"rollup_", b"stays_")) for r in rollups)  # then its rollups
 
 
 def test_reads_are_influxql_on_the_bucket_through_the_v1_endpoint(influx2: str, stand_in: InfluxDB2StandIn) -> None:
-    assert open_event_store(influx2).count(EventFilter(entity_id="sensor.t")) == 3
-    (request,) = stand_in.requests
-    assert (request["path"], request["query"]["db"], request["query"]["epoch"]) == ("/query", ["ha_bucket"], ["u"])
-    assert request["headers"]["authorization"] == f"Token {TOKEN}"
-    q = parse_qs(request["body"].decode())["q"][0]
-    assert q == "SELECT count(\"event_id\") FROM /.*/ WHERE \"event_type\" != '' AND \"entity_id\" = 'sensor.t'"
+    day = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
+    f = EventFilter(entity_id="sensor.t", start=day, end=day + dt.timedelta(days=1))
+    assert open_event_store(influx2).count(f) == 3
+    for request in stand_in.requests:
+        assert (request["path"], request["query"]["db"], request["query"]["epoch"]) == ("/query", ["ha_bucket"], ["u"])
+        assert request["headers"]["authorization"] == f"Token {TOKEN}"
+    q = parse_qs(stand_in.requests[-1]["body"].decode())["q"][0]
+    assert q == ('SELECT sum("n") AS n, sum("vn") AS vn, sum("vsum") AS vsum, min("vmin") AS vmin, '
+                 'max("vmax") AS vmax, max("newest") AS newest FROM "rollup_1d" WHERE "entity_id" = \'sensor.t\' AND '
+                 "time >= 1795132800000000000 AND time < 1795219200000000000")
 
 
 def test_a_refused_write_is_a_store_error_with_the_servers_reason(influx2: str, stand_in: InfluxDB2StandIn) -> None:
@@ -80,7 +87,8 @@ def test_influxdb2_needs_an_org_and_a_token(tmp_path: Path, monkeypatch: pytest.
 def test_has_layout_writes_the_events_then_has_points_in_a_second_request(stand_in: InfluxDB2StandIn) -> None:
     store = open_event_store(f"influxdb2://127.0.0.1:{stand_in.port}/ha_bucket?org=home&layout=homeassistant")
     store.write([RECORD])
-    events, ha = stand_in.writes("ha_bucket")
+    writes = [w for w in stand_in.writes("ha_bucket") if not w["body"].startswith((b"rollup", b"stays_"))]
+    events, ha = writes
     assert events["body"].decode() == point(RECORD)
     assert ha["body"].decode() == '°C,domain=sensor,entity_id=t value=21.0 1795176000000001'
     assert ha["query"]["precision"] == ["us"]
@@ -92,6 +100,7 @@ def test_has_layout_deletes_each_event_measurement_by_predicate_leaving_has_poin
     assert store.delete(dt.datetime(2026, 11, 20, tzinfo=dt.UTC), dt.datetime(2026, 11, 21, tzinfo=dt.UTC)) == 3
     queries = [parse_qs(r["body"].decode())["q"][0] for r in stand_in.requests if r["path"] == "/query"]
     assert 'SHOW TAG VALUES WITH KEY = "event_type"' in queries
-    (delete,) = [json.loads(r["body"]) for r in stand_in.requests if r["path"] == "/api/v2/delete"]
+    delete, *rollups = [json.loads(r["body"]) for r in stand_in.requests if r["path"] == "/api/v2/delete"]
     assert delete["predicate"] == '_measurement="state_changed"'
+    assert {r["predicate"] for r in rollups} == {f'_measurement="{m}"' for m in ir.MEASUREMENTS}
     assert (delete["start"], delete["stop"]) == ("2026-11-20T00:00:00+00:00", "2026-11-21T00:00:00+00:00")

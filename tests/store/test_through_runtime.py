@@ -15,7 +15,7 @@ import pytest
 
 from ingestor import normalization, subjects
 from ingestor.metadata.registry import MetadataDB
-from ingestor.store import open_event_store
+from ingestor.store import influxrollups, open_event_store
 from ingestor.store.model import EventFilter
 from tests.metadata.test_metadata import snapshot
 from tests.support.ha_events import many, sample_events, state_changed
@@ -51,12 +51,16 @@ def test_a_redelivered_batch_is_stored_once(runtime: LocalRuntime, js: JetStream
 def test_records_the_store_cannot_take_are_dead_lettered_and_the_rest_stored(
         runtime: LocalRuntime, js: JetStreamClient) -> None:
     good = normalization.normalize_event(many(1, prefix="sensor.kept")[0])
-    js.publish_batch(subjects.ENRICHED, "partly-bad", [good, {**good, "event_id": "nope"}, {"x": 1}])
+    js.publish_batch(subjects.ENRICHED, "partly-bad", [good, {**good, "event_id": "nope"}, {"x": 1},
+                                                          {**good, "friendly_name": "nul\u0000inside"},
+                                                          {**good, "state": "x" * 256}])
     assert wait_for(lambda: stored(runtime, EventFilter(text="sensor.kept")) == 1, 30)
     (record,) = wait_for(lambda: [m for m in js.messages(subjects.DLQ) if m["dlq_id"] == "partly-bad:write:dlq"],
                          15)
-    assert [e["reason"] for e in record["entries"]] == ["event_id: expected 32 lowercase hex characters",
-                                                        "event_id: expected 32 lowercase hex characters"]
+    assert [e["reason"] for e in record["entries"]] == [
+        "event_id: expected 32 lowercase hex characters", "event_id: expected 32 lowercase hex characters",
+        "friendly_name: contains a NUL character, which the store cannot keep",
+        "state: 256 characters, at most 255 are kept (refused, not shortened)"]
     assert record["stage"] == "write" and record["subject"] == subjects.ENRICHED
 
 
@@ -124,5 +128,6 @@ def test_write_dead_letters_a_forged_event_type_and_influxdb_gets_no_measurement
             js.close()
     assert [(e["index"], e["reason"]) for e in record["entries"]] == [
         (i, "event_type: expected letters, digits, _ . : - (1 to 64), as validate accepts") for i in (1, 2)]
-    assert influx_query(influxdb, database, "SHOW MEASUREMENTS") == ["state_changed"]
+    rollups = influxrollups.MEASUREMENTS | {influxrollups.READY}  # the store's own, beside the events'
+    assert [m for m in influx_query(influxdb, database, "SHOW MEASUREMENTS") if m not in rollups] == ["state_changed"]
     assert influx_query(influxdb, database, 'SELECT "event_id" FROM "state_changed"') == [good["event_id"]]

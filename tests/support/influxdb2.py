@@ -1,5 +1,6 @@
 """A stand-in for an InfluxDB 2.x server (none can run here): it keeps every request as it arrived, answers
-writes with `status` (204 unless a test says otherwise) and InfluxQL reads with a fixed count."""
+writes with `status` (204 unless a test says otherwise) and InfluxQL reads with a fixed count (as a raw
+count names it, and as the rollups' sums do)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 QUERY_REPLY = {"results": [{"statement_id": 0, "series": [{
-    "name": "state_changed", "columns": ["time", "count"], "values": [[0, 3]]}]}]}
+    "name": "state_changed", "columns": ["time", "count", "n"], "values": [[0, 3, 3]]}]}]}
 
 
 class InfluxDB2StandIn:

@@ -45,7 +45,17 @@ def state_event_id(state: Mapping[str, Any]) -> str:
 
 
 def _state_change_id(entity_id: str, when: object, state: str | None) -> str:
-    return _digest(["state_changed", entity_id, _time(when), state])
+    return state_change_id_at(entity_id, _time(when), state)
+
+
+def state_change_id_at(entity_id: str | None, time_text: str, state: str | None) -> str:
+    """The id of a state change at `time_text` (already in the stored form, format_timestamp's)."""
+    return _digest(["state_changed", entity_id, time_text, state])
+
+
+def other_event_id(event_type: str | None, time_text: str, context_id: str | None, data: Any) -> str:
+    """The id of any other event fired at `time_text` (format_timestamp's form) in `context_id`."""
+    return _digest([event_type, time_text, context_id, data])
 
 
 def target_event_id(call_id: str, entity_id: str) -> str:
@@ -79,4 +89,4 @@ def event_id(event: Mapping[str, Any]) -> str:
         return _digest([kind, when, data.get("name"), data.get("message"), data.get("entity_id")])
     if kind in LIFECYCLE_EVENTS:
         return _digest([kind, when])
-    return _digest([kind, when, context_id, data])
+    return other_event_id(kind, when, context_id, data)

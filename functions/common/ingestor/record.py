@@ -12,7 +12,7 @@ from typing import Any, TypedDict
 
 from ingestor.errors import Invalid
 from ingestor.timeutil import parse_timestamp
-from ingestor.validation import EVENT_TYPE
+from ingestor.validation import EVENT_TYPE, MAX_CONTEXT_ID_LENGTH
 
 
 class Context(TypedDict):
@@ -86,6 +86,7 @@ NUMBER_FIELDS = ("state_value", "duration_in_state")
 OBJECT_FIELDS = ("attributes", "context", *CONTEXT_SOURCES)
 
 _EVENT_ID = re.compile(r"[0-9a-f]{32}")
+MAX_NAME = 255  # characters: HA's own limit for entity ids and states; the stores' dictionaries keep names alike
 _KNOWN = frozenset(FIELDS) | frozenset(OPTIONAL_FIELDS) | {BACKFILL}
 
 
@@ -132,8 +133,12 @@ def problem(record: Any) -> str | None:
     if unknown:
         return f"{sorted(unknown)[0][:60]!r}: not a field of the event record"
     for name in TEXT_FIELDS:
-        if record.get(name) is not None and not isinstance(record[name], str):
-            return f"{name}: expected a string or null"
+        value = record.get(name)
+        if value is not None:
+            if not isinstance(value, str):
+                return f"{name}: expected a string or null"
+            if found := _text_problem(name, value, MAX_NAME):
+                return found
     for name in NUMBER_FIELDS:
         value = record.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
@@ -141,4 +146,26 @@ def problem(record: Any) -> str | None:
     for name in OBJECT_FIELDS:
         if record.get(name) is not None and not isinstance(record[name], dict):
             return f"{name}: expected an object or null"
+    for key, value in (record.get("context") or {}).items():
+        if value is not None:
+            if not isinstance(value, str):
+                return f"context.{key}: expected a string or null"
+            if found := _text_problem(f"context.{key}", value, MAX_CONTEXT_ID_LENGTH):
+                return found
+    return None
+
+
+def _text_problem(name: str, value: str, limit: int) -> str | None:
+    """A text one backend would refuse is refused for every backend, alone, with its reason, instead of failing
+    its whole batch in one database and passing in another: a NUL (PostgreSQL cannot store one), text that is
+    not UTF-8, a string longer than the stores' dictionaries keep. Nothing is ever cut short silently."""
+    if len(value) > limit:
+        return f"{name}: {len(value)} characters, at most {limit} are kept (refused, not shortened)"
+    if "\x00" in value:
+        return f"{name}: contains a NUL character, which the store cannot keep"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{name}: not valid UTF-8 text"
     return None

@@ -81,7 +81,7 @@ def write_b(url: str, config: Path, events: list[dict[str, Any]], monkeypatch: p
 
 def compared(server: InfluxDB1Server, a: str, b: str) -> list[str]:
     return snapshot.differences(snapshot.snapshot(server, a),
-                                snapshot.snapshot(server, b, snapshot.event_measurements(server, b)))
+                                snapshot.snapshot(server, b, snapshot.own_measurements(server, b)))
 
 
 def run_v1(server: InfluxDB1Server, workdir: Path, block: str, monkeypatch: pytest.MonkeyPatch,

@@ -9,6 +9,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from ingestor.store import influxrollups
 from tests.support.servers import InfluxDB1Server
 
 
@@ -67,6 +68,11 @@ def measurements(server: InfluxDB1Server, db: str) -> list[str]:
 def event_measurements(server: InfluxDB1Server, db: str) -> set[str]:
     """HA Ingestor's own measurements of events (the ones with an event_type tag)."""
     return {s["name"] for s in influxql(server, db, 'SHOW TAG VALUES WITH KEY = "event_type"')}
+
+
+def own_measurements(server: InfluxDB1Server, db: str) -> set[str]:
+    """Every measurement HA Ingestor writes beside HA's: its events' and its rollups'."""
+    return event_measurements(server, db) | set(influxrollups.MEASUREMENTS) | {influxrollups.READY}
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from typing import Any
 
 from ingestor.httpapi import iso
 from ingestor.queries.params import Range, bucket_starts
+from ingestor.queries.stats import resolution
 from ingestor.store.model import EventFilter
 from ingestor.store.protocol import EventStore
 from ingestor.store.timerange import to_micros
@@ -42,7 +43,8 @@ def areas(store: EventStore, f: EventFilter, r: Range, bucket_s: int, names: dic
     starts = bucket_starts(r, bucket_s)
     index = {to_micros(t): i for i, t in enumerate(starts)}
     per_area: dict[str | None, dict[int, int]] = defaultdict(dict)
-    for area_id, start, n in store.grid(f, "area_id", bucket_s):
+    info: dict[str, Any] = {}
+    for area_id, start, n in store.grid(f, "area_id", bucket_s, info=info):
         per_area[area_id][to_micros(start)] = n
     rows = list(per_area.items())
     rows.sort(key=lambda row: (-sum(row[1].values()), row[0] or ""))
@@ -51,13 +53,15 @@ def areas(store: EventStore, f: EventFilter, r: Range, bucket_s: int, names: dic
     return {"start": iso(r.start), "end": iso(r.end), "bucket_s": bucket_s,
             "areas": [{"area_id": area_id, "name": names.get(area_id) or area_id if area_id else NO_AREA,
                        "count": sum(counts.values())} for area_id, counts in rows],
-            "buckets": [iso(t) for t in starts], "cells": cells}
+            "buckets": [iso(t) for t in starts], "cells": cells, "resolution": resolution(info)}
 
 
 def durations(store: EventStore, f: EventFilter, r: Range, limit: int, anomaly_limit: int,
               names: dict[str, str | None]) -> dict[str, Any]:
+    info: dict[str, Any] = {}
     items = [{"entity_id": s.entity_id, "name": names.get(s.entity_id), "state": s.state, "count": s.count,
-              "mean_s": s.mean, "min_s": s.min, "max_s": s.max, "total_s": s.total} for s in store.durations(f, limit)]
+              "mean_s": s.mean, "min_s": s.min, "max_s": s.max, "total_s": s.total}
+             for s in store.durations(f, limit, info=info)]
     samples = store.duration_samples(f, SAMPLE_LIMIT)
     groups: dict[tuple[str, str | None], list[Any]] = defaultdict(list)
     for s in samples:
@@ -79,7 +83,7 @@ def durations(store: EventStore, f: EventFilter, r: Range, limit: int, anomaly_l
                                              "time_fired": iso(s.time), "duration_s": s.duration,
                                              "expected_s": median, "kind": kind}))
     anomalies.sort(key=lambda a: (-a[0], a[1]["time_fired"], a[1]["event_id"]))
-    return {"start": iso(r.start), "end": iso(r.end), "items": items,
+    return {"start": iso(r.start), "end": iso(r.end), "items": items, "resolution": resolution(info),
             "anomalies": [a for _, a in anomalies[:anomaly_limit]], "samples": len(samples),
             "sampled": len(samples) >= SAMPLE_LIMIT,
             "rule": {"min_samples": MIN_SAMPLES, "too_short_below": TOO_SHORT, "too_long_above": TOO_LONG,
@@ -146,8 +150,9 @@ def reliability(store: EventStore, f: EventFilter, r: Range, now: dt.datetime, d
                 devices_of: dict[str, str], limit: int) -> dict[str, Any]:
     until = min(r.end, now)
     span_s = max((until - r.start).total_seconds(), 1e-9)
-    counts = {key: n for key, n in store.counts(f, "device_id", 100_000) if key}
-    seen = {key: t for key, t in store.last_seen(f, "device_id", 100_000) if key}
+    infos: list[dict[str, Any]] = [{}, {}]
+    counts = {key: n for key, n in store.counts(f, "device_id", 100_000, info=infos[0]) if key}
+    seen = {key: t for key, t in store.last_seen(f, "device_id", 100_000, info=infos[1]) if key}
     down, truncated = unavailable(store, f, r, until, devices_of)
     items = []
     for device_id in sorted(set(devices) | set(counts) | set(down)):
@@ -162,4 +167,5 @@ def reliability(store: EventStore, f: EventFilter, r: Range, now: dt.datetime, d
                       "unavailable_s": round(down_s, 6),
                       "availability": round(min(1.0, max(0.0, 1 - down_s / span_s)), 6), "known": bool(meta)})
     items.sort(key=lambda i: (i["availability"], -i["events"], i["device_id"]))
-    return {"start": iso(r.start), "end": iso(r.end), "items": items[:limit], "truncated": truncated}
+    return {"start": iso(r.start), "end": iso(r.end), "items": items[:limit], "truncated": truncated,
+            "resolution": resolution(*infos)}

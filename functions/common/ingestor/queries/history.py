@@ -20,7 +20,7 @@ from ingestor.errors import NotFound
 from ingestor.httpapi import iso
 from ingestor.queries.catalog import Names
 from ingestor.queries.params import Range
-from ingestor.queries.stats import point
+from ingestor.queries.stats import point, resolution
 from ingestor.store.model import EventFilter
 from ingestor.store.protocol import EventStore
 from ingestor.timeutil import parse_timestamp
@@ -63,7 +63,8 @@ def history(store: EventStore, meta: dict[str, Any] | None, entity_id: str, r: R
     page = store.query(EventFilter(start=r.start, end=r.end, entity_id=entity_id, event_type="state_changed"),
                        limit=limit)
     events = list(reversed(page.items))
-    series = store.series(entity_id, r.start, r.end, bucket_s)
+    info: dict[str, Any] = {}
+    series = store.series(entity_id, r.start, r.end, bucket_s, info=info)
     if not events and not series and meta is None and not store.query(EventFilter(entity_id=entity_id), 1).items:
         raise NotFound(f"no entity {entity_id!r}: not in the metadata DB and no stored event")
     values = [ev.get("state") for ev in events if ev.get("state") not in NOT_VALUES]
@@ -84,4 +85,5 @@ def history(store: EventStore, meta: dict[str, Any] | None, entity_id: str, r: R
         "device_id": device, "device_name": names.devices.get(device) if device else None,
         "timeline": timeline(events, r, min(r.end, now), page.next_cursor is None), "changes": len(events),
         "series": [point(b) for b in series], "bucket_s": bucket_s, "truncated": page.next_cursor is not None,
+        "resolution": resolution(info),
     }

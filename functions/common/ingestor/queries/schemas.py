@@ -17,6 +17,9 @@ N = {"type": "number"}
 N_NULL = {"type": "number", "nullable": True}
 INT = {"type": "integer", "minimum": 0}
 BOOL = {"type": "boolean"}
+RESOLUTION = {"type": "string", "example": "1d+1h+5m+raw",
+              "description": "the tiers that answered, coarsest first: 1d, 1h, 5m rollups (whole buckets) and "
+                             "raw events (the rest); `raw` alone when no rollup fits the range or filter"}
 
 
 def ref(name: str) -> dict[str, Any]:
@@ -99,25 +102,28 @@ HISTORY = obj(
     changes={**INT, "description": "state changes in the range (the timeline's segments that begin with one)"},
     timeline=array(obj(["start", "end", "state", "duration_s"], start=TIME, end=TIME, state=S_NULL,
                        duration_s=N)),
-    series=array(ref("Point")), truncated=BOOL, bucket_s=INT,
+    series=array(ref("Point")), truncated=BOOL, bucket_s=INT, resolution=RESOLUTION,
 )
-SUMMARY = obj(["start", "end", "total", "rate_per_min", "by_domain", "by_event_type", "top_entities", "by_area"],
+SUMMARY = obj(["start", "end", "total", "rate_per_min", "by_domain", "by_event_type", "top_entities", "by_area",
+               "resolution"],
               start=TIME, end=TIME, total=INT, rate_per_min=N, by_domain=array(ref("Count")),
-              by_event_type=array(ref("Count")), top_entities=array(ref("Count")), by_area=array(ref("Count")))
-TREND = obj(["start", "end", "bucket_s", "total", "rate_per_min", "values", "points"], start=TIME, end=TIME,
-            bucket_s=INT, total=INT, rate_per_min=N,
+              by_event_type=array(ref("Count")), top_entities=array(ref("Count")), by_area=array(ref("Count")),
+              resolution=RESOLUTION)
+TREND = obj(["start", "end", "bucket_s", "total", "rate_per_min", "values", "points", "resolution"], start=TIME,
+            end=TIME, bucket_s=INT, total=INT, rate_per_min=N,
             values={**BOOL, "description": "whether mean/min/max are given (one entity only)"},
-            points=array(ref("Point")))
+            points=array(ref("Point")), resolution=RESOLUTION)
 TRACE = obj(["context_id", "root", "depth", "truncated", "event_count"], context_id=S, root=ref("TraceNode"),
             depth=INT, truncated=BOOL, event_count=INT, node_count=INT, levels_up=INT, levels_down=INT)
 AREAS_ACTIVITY = obj(
-    ["start", "end", "bucket_s", "areas", "buckets", "cells"], start=TIME, end=TIME, bucket_s=INT,
+    ["start", "end", "bucket_s", "areas", "buckets", "cells", "resolution"], start=TIME, end=TIME, bucket_s=INT,
+    resolution=RESOLUTION,
     areas=array(obj(["area_id", "name", "count"], area_id=S_NULL, name=S_NULL, count=INT)),
     buckets=array(TIME),
     cells=array({"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 3, "maxItems": 3}),
 )
 DURATIONS = obj(
-    ["items", "anomalies"],
+    ["items", "anomalies", "resolution"], resolution=RESOLUTION,
     items=array(obj(["entity_id", "state", "count", "mean_s", "min_s", "max_s", "total_s"], entity_id=S,
                     name=S_NULL, state=S_NULL, count=INT, mean_s=N, min_s=N, max_s=N, total_s=N)),
     anomalies=array(obj(["event_id", "entity_id", "state", "time_fired", "duration_s", "expected_s", "kind"],
@@ -128,7 +134,7 @@ DURATIONS = obj(
     rule=obj([], min_samples=INT, too_short_below=N, too_long_above=N, description=S),
 )
 RELIABILITY = obj(
-    ["items"], start=TIME, end=TIME,
+    ["items", "resolution"], start=TIME, end=TIME, resolution=RESOLUTION,
     items=array(obj(["device_id", "name", "manufacturer", "model", "area_id", "entity_count", "events",
                      "events_per_hour", "last_seen", "unavailable_periods", "unavailable_s", "availability"],
                     device_id=S, name=S_NULL, manufacturer=S_NULL, model=S_NULL, area_id=S_NULL, area_name=S_NULL,

@@ -21,9 +21,9 @@ from ingestor.store.timerange import to_micros
 GROUP_LIMIT = 20
 
 
-def _counts(store: EventStore, f: EventFilter, by: str, limit: int, named: dict[str, str | None] | None = None
-            ) -> list[dict[str, Any]]:
-    rows = [{"key": key or None, "count": n} for key, n in store.counts(f, by, limit)]
+def _counts(store: EventStore, f: EventFilter, by: str, limit: int, info: dict[str, Any],
+            named: dict[str, str | None] | None = None) -> list[dict[str, Any]]:
+    rows = [{"key": key or None, "count": n} for key, n in store.counts(f, by, limit, info=info)]
     if named is not None:
         for row in rows:
             row["name"] = named.get(row["key"]) if row["key"] else None
@@ -34,13 +34,21 @@ def rate_per_min(total: int, r: Range) -> float:
     return round(total / (r.seconds / 60), 6)
 
 
+def resolution(*infos: dict[str, Any]) -> str:
+    """The tiers several reads used together, coarsest first (store/tiers.py names them)."""
+    used = {part for info in infos for part in str(info.get("resolution") or "raw").split("+")}
+    return "+".join(p for p in ("1d", "1h", "5m", "raw") if p in used)
+
+
 def summary(store: EventStore, f: EventFilter, r: Range, top: int, names: Names) -> dict[str, Any]:
-    total = store.count(f)
+    infos: list[dict[str, Any]] = [{} for _ in range(5)]
+    total = store.count(f, info=infos[0])
     return {"start": iso(r.start), "end": iso(r.end), "total": total, "rate_per_min": rate_per_min(total, r),
-            "by_domain": _counts(store, f, "domain", GROUP_LIMIT),
-            "by_event_type": _counts(store, f, "event_type", GROUP_LIMIT),
-            "top_entities": _counts(store, f, "entity_id", top, names.entities),
-            "by_area": _counts(store, f, "area_id", GROUP_LIMIT, names.areas)}
+            "by_domain": _counts(store, f, "domain", GROUP_LIMIT, infos[1]),
+            "by_event_type": _counts(store, f, "event_type", GROUP_LIMIT, infos[2]),
+            "top_entities": _counts(store, f, "entity_id", top, infos[3], names.entities),
+            "by_area": _counts(store, f, "area_id", GROUP_LIMIT, infos[4], names.areas),
+            "resolution": resolution(*infos)}
 
 
 def point(b: Bucket, values: bool = True) -> dict[str, Any]:
@@ -61,10 +69,12 @@ def every_bucket(buckets: list[Bucket], r: Range, bucket_s: int) -> list[Bucket]
 
 
 def trend(store: EventStore, f: EventFilter, r: Range, bucket_s: int) -> dict[str, Any]:
-    buckets = store.series(f.entity_id, r.start, r.end, bucket_s) if _only_entity(f) else store.buckets(f, bucket_s)
+    info: dict[str, Any] = {}
+    buckets = store.series(f.entity_id, r.start, r.end, bucket_s, info=info) if _only_entity(f) \
+        else store.buckets(f, bucket_s, info=info)
     points = every_bucket(buckets, r, bucket_s)
     total = sum(b.count for b in points)
     values = f.entity_id is not None
     return {"start": iso(r.start), "end": iso(r.end), "bucket_s": bucket_s, "total": total,
             "rate_per_min": rate_per_min(total, r), "values": values,
-            "points": [point(b, values) for b in points]}
+            "points": [point(b, values) for b in points], "resolution": resolution(info)}

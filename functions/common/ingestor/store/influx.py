@@ -14,22 +14,26 @@ measurements holding an event_type tag: HA's points never have one), and deletes
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ingestor import config, metrics
 from ingestor.store import cursor as cursors
-from ingestor.store import haconfig
+from ingestor.store import haconfig, tiers
 from ingestor.store import influxql as iql
+from ingestor.store import influxrollups as ir
+from ingestor.store import rollups as ru
 from ingestor.store import series as series_
 from ingestor.store.halayout import HaLayout
 from ingestor.store.influxtransport import ClientTransport, HttpTransport, Transport
-from ingestor.store.lineprotocol import AGGREGATE_MEASUREMENTS, aggregate_point, point, record_from
+from ingestor.store.lineprotocol import AGGREGATE_MEASUREMENTS, TAGS, aggregate_point, point, record_from
 from ingestor.store.model import (
     Aggregate,
     Bucket,
@@ -42,6 +46,8 @@ from ingestor.store.model import (
     StoreError,
     StoreUnavailable,
 )
+from ingestor.store.rollups import categorical
+from ingestor.store.rows import micros_of
 from ingestor.store.timerange import from_micros, to_micros
 from ingestor.timeutil import parse_timestamp
 
@@ -49,6 +55,7 @@ SCAN_LIMIT = 200_000  # rows a client-side aggregation (durations) reads at most
 # What a context causes happens after it is created: automations with delays run for hours, rarely days.
 TRACE_BEFORE = dt.timedelta(hours=1)
 TRACE_AFTER = dt.timedelta(days=3)
+MIN_US, MAX_US = -(2**63) // 1000 + 1, (2**63 - 1) // 1000  # what InfluxDB's nanosecond times hold
 
 
 logger = logging.getLogger(__name__)
@@ -101,6 +108,12 @@ class InfluxEventStore:
         self.ha_layout = ha_layout
         self._create_database = create_database
         self._ha_reasons: set[str] = set()
+        # One batch's rollups at a time: the last to sum a bucket then read it after every earlier batch's
+        # points were written (threads of one write function; several write replicas could still race).
+        self._rolling = threading.Lock()
+        self._ready = False  # the rollups hold every event (influxrollups.READY): reads may use them
+        self._ready_checked = -float("inf")
+        self._marked_day = -1.0
 
     def _prepare(self) -> None:
         if self._create_database:
@@ -111,10 +124,89 @@ class InfluxEventStore:
         if not records:
             return
         self._prepare()
+        if not self._rollups_ready():
+            self._start_rollups()
+        elif self._marked_day != time.time() // 86_400:
+            self._mark_ready()
         self.transport.write("\n".join(point(r) for r in records))
         ha_lines = self.ha_layout.lines(records) if self.ha_layout is not None else []
         if ha_lines:
             self._write_ha(ha_lines)
+        self._roll_up([micros_of(r["time_fired"]) for r in records])
+
+    def _rollups_ready(self) -> bool:
+        """Whether the rollups hold every event: true once READY's point exists (looked up again at most
+        once a minute until it does; it never goes away)."""
+        if not self._ready and time.monotonic() - self._ready_checked >= ir.READY_RECHECK_S:
+            self._ready_checked = time.monotonic()
+            self._ready = any(True for _ in _rows(self._select(f"SELECT * FROM {_identifier(ir.READY)} LIMIT 1")))
+        return self._ready
+
+    def _start_rollups(self) -> None:
+        """A database without events gets rollups from its first write on; one that holds events written
+        before rollups existed answers from raw points until `python -m ingestor.store rollups` built them."""
+        if not any(True for _ in _rows(self._select(f'SELECT "event_id" FROM {self._events()} '
+                                                    f"WHERE {iql.IS_EVENT} LIMIT 1"))):
+            self._mark_ready()
+
+    def _mark_ready(self) -> None:
+        self.transport.write(ir.ready_point(time.time_ns() // 1000))
+        self._ready, self._marked_day = True, time.time() // 86_400
+
+    def build_rollups(self, progress: Callable[[str], None] = lambda _: None) -> int:
+        """Sum the rollups of every day holding events from its raw points, oldest first, then mark them
+        complete (reads then use them). Idempotent: safe to stop and run again. Returns the days built."""
+        self._prepare()
+        days = sorted({int(c["time"]) for _, _, c in _rows(self._select(
+            f'SELECT count("event_id") FROM {self._events()} WHERE {iql.IS_EVENT} AND time >= {MIN_US * 1000} '
+            f"GROUP BY time(1d) fill(none)")) if c.get("count")})
+        for n, day in enumerate(days, 1):
+            self._roll_up(list(range(day, day + series_.DAY_US, ir.PERIODS["5m"] * ir.US)))
+            progress(f"{n} of {len(days)} days: {from_micros(day).date()}")
+        self._mark_ready()
+        return len(days)
+
+    def _roll_up(self, times_us: list[int]) -> None:
+        """Sum again the 5-minute buckets these times fall in, from their raw points, then their hours and
+        days from the rollups below them (influxrollups.py)."""
+        with self._rolling:
+            self._sum_buckets(times_us)
+
+    def _sum_buckets(self, times_us: list[int]) -> None:
+        tags = ", ".join(f'"{t}"' for t in TAGS)
+        for lo, hi in ir.runs(times_us, 300):
+            rows = [(t, c) for _, t, c in _rows(self._select(
+                f'SELECT "event_id", "state_value", "duration_in_state", "old_state" FROM {self._events()} '
+                f"WHERE {iql.IS_EVENT} AND time >= {lo * 1000} AND time < {hi * 1000} GROUP BY {tags}"))]
+            values, stays = ir.sums(rows)
+            lines = [ir.value_point(ir.ROLLUPS["5m"], key, start, acc) for (key, start), acc in values.items()]
+            lines += [ir.stay_point(ir.STAYS["5m"], key, state, start, acc)
+                      for (key, start, state), acc in stays.items()]
+            if lines:
+                self.transport.write("\n".join(lines))
+        for below, period, seconds in (("5m", "1h", 3600), ("1h", "1d", 86_400)):
+            for lo, hi in ir.runs(times_us, seconds):
+                self._merge_up(below, period, seconds, lo, hi)
+
+    def _merge_up(self, below: str, period: str, seconds: int, lo: int, hi: int) -> None:
+        window = f"time >= {lo * 1000} AND time < {hi * 1000} GROUP BY time({seconds}s), * fill(none)"
+        lines = []
+        for _, tags, c in _rows(self._select(
+                f'SELECT sum("n") AS n, sum("vn") AS vn, sum("vsum") AS vsum, min("vmin") AS vmin, '
+                f'max("vmax") AS vmax, max("newest") AS newest, last("last") AS last '
+                f"FROM {_identifier(ir.ROLLUPS[below])} WHERE {window}")):
+            if c.get("n"):
+                acc = [c["n"], c.get("vn") or 0, c.get("vsum"), c.get("vmin"), c.get("vmax"),
+                       int(c.get("newest") or 0), c.get("last")]
+                lines.append(ir.value_point(ir.ROLLUPS[period], ir.rollup_key(tags), int(c["time"]), acc))
+        for _, tags, c in _rows(self._select(
+                f'SELECT sum("dn") AS dn, sum("dsum") AS dsum, min("dmin") AS dmin, max("dmax") AS dmax '
+                f"FROM {_identifier(ir.STAYS[below])} WHERE {window}")):
+            if c.get("dn") and tags.get("state"):
+                acc = [0, 0, c["dn"], c.get("dsum"), c.get("dmin"), c.get("dmax"), 0.0]
+                lines.append(ir.stay_point(ir.STAYS[period], ir.rollup_key(tags), tags["state"], int(c["time"]), acc))
+        if lines:
+            self.transport.write("\n".join(lines))
 
     def _write_ha(self, lines: list[str]) -> None:
         """HA's points, after the events': an outage raises (the batch is retried, rewriting is harmless);
@@ -159,7 +251,21 @@ class InfluxEventStore:
             self.write_aggregates(kept)
         else:
             self.transport.delete(start_ns, end_ns)  # type: ignore[attr-defined]
+        self._drop_rollups(start_ns, end_ns)
         return removed
+
+    def _drop_rollups(self, start_ns: int, end_ns: int) -> None:
+        """The rollups of a deleted range: every bucket it touches goes, then those it only cuts are summed
+        again from what is left (5-minute ones from raw points, hours and days from the rollups below)."""
+        for name, seconds in ir.PERIODS.items():
+            width = seconds * 1_000_000_000
+            lo, hi = start_ns // width * width, -(-end_ns // width) * width
+            for measurement in (ir.ROLLUPS[name], ir.STAYS[name]):
+                if self.backend == "influxdb1":
+                    self.transport.query(f"DELETE FROM {_identifier(measurement)} WHERE time >= {lo} AND time < {hi}")
+                else:
+                    self.transport.delete(lo, hi, f"_measurement={_identifier(measurement)}")  # type: ignore
+        self._roll_up([start_ns // 1000, (end_ns - 1) // 1000])
 
     def _measurements(self) -> list[str]:
         return [str(c.get("name")) for _, _, c in _rows(self._select("SHOW MEASUREMENTS"))]
@@ -187,19 +293,65 @@ class InfluxEventStore:
         more = len(keyed) > limit
         return Page([k[2] for k in page], cursors.encode(page[-1][0], page[-1][1]) if more else None)
 
-    def count(self, f: EventFilter) -> int:
-        return sum(int(c.get("count") or 0) for _, _, c in _rows(self._select(
-            f'SELECT count("event_id") FROM {self._events()} WHERE {iql.where(f)}')))
+    def count(self, f: EventFilter, info: dict[str, Any] | None = None) -> int:
+        return sum(acc[0] for acc in self._values(f, None, None, info).values())
 
-    def counts(self, f: EventFilter, by: GroupBy, limit: int = 20) -> list[tuple[str | None, int]]:
-        totals: dict[str | None, int] = defaultdict(int)
-        for _, tags, columns in _rows(self._select(
-                f'SELECT count("event_id") FROM {self._events()} WHERE {iql.where(f)} GROUP BY "{by}"')):
-            totals[tags.get(by) or None] += int(columns.get("count") or 0)
-        return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0] or ""))[:limit]
+    def counts(self, f: EventFilter, by: GroupBy, limit: int = 20,
+               info: dict[str, Any] | None = None) -> list[tuple[str | None, int]]:
+        found = self._values(f, None, by, info)
+        return sorted(((key, acc[0]) for (key, _), acc in found.items() if acc[0]),
+                      key=lambda kv: (-kv[1], kv[0] or ""))[:limit]
 
-    def buckets(self, f: EventFilter, seconds: int) -> list[Bucket]:
-        return [Bucket(a.start, a.count, a.mean, a.min, a.max) for a in self.stats(f, seconds)]
+    def _values(self, f: EventFilter, width: int | None, group: str | None, info: dict[str, Any] | None,
+                newest: bool = False) -> dict[tuple[str | None, int | None], list[Any]]:
+        """Per (group value, bucket start µs): [n, vn, vsum, vmin, vmax, newest µs]: the rollups for whole
+        buckets, raw points for the rest (store/tiers.py); text and state filters read raw points only."""
+        start = max(to_micros(f.start), MIN_US) if f.start is not None else MIN_US
+        end = min(to_micros(f.end), MAX_US) if f.end is not None else MAX_US
+        raw_only = bool(f.text) or f.state is not None or f.old_state is not None or not self._rollups_ready()
+        pieces = [(None, start, end)] if raw_only else tiers.segments(start, end, tiers.allowed(width))
+        out: dict[tuple[str | None, int | None], list[Any]] = {}
+        for period, lo, hi in pieces:
+            if lo >= hi:
+                continue
+            measurement = _identifier(ir.ROLLUPS[tiers.NAMES[period]]) if period is not None else self._events()
+            clauses = [f"time >= {lo * 1000}", f"time < {hi * 1000}"]
+            if period is None:
+                select = ('count("event_id") AS n, count("state_value") AS vn, sum("state_value") AS vsum, '
+                          'min("state_value") AS vmin, max("state_value") AS vmax')
+                where = iql.where(f, clauses)
+                tag = group
+            else:
+                select = ('sum("n") AS n, sum("vn") AS vn, sum("vsum") AS vsum, min("vmin") AS vmin, '
+                          'max("vmax") AS vmax, max("newest") AS newest')
+                where = iql.where(dataclasses.replace(f, start=None, end=None, event_type=None),
+                                  clauses + ([f'"type" = {iql.string(f.event_type)}'] if f.event_type else []),
+                                  events_only=False)
+                tag = "type" if group == "event_type" else group
+            grouping = [f"time({width}s)"] if width else []
+            grouping += [f'"{tag}"'] if tag else []
+            q = f"SELECT {select} FROM {measurement} WHERE {where}"
+            if grouping:
+                q += f" GROUP BY {', '.join(grouping)}" + (" fill(none)" if width else "")
+            for _, tags, c in _rows(self._select(q)):
+                if not c.get("n"):
+                    continue
+                key = (tags.get(tag) or None if tag else None, int(c["time"]) if width else None)
+                acc = out.setdefault(key, ru.new_value())
+                newest_us = int(c["newest"]) if c.get("newest") is not None else -1
+                ru.merge_value(acc, (int(c["n"]), int(c.get("vn") or 0), c.get("vsum"), c.get("vmin"),
+                                     c.get("vmax"), newest_us))
+            if period is None and newest and not width:  # raw points: their newest time per group, selected
+                for _, tags, c in _rows(self._select(f'SELECT last("event_id") FROM {measurement} WHERE {where}'
+                                                     + (f' GROUP BY "{tag}"' if tag else ""))):
+                    acc = out.setdefault((tags.get(tag) or None if tag else None, None), ru.new_value())
+                    acc[5] = max(acc[5], int(c["time"]))
+        if info is not None:
+            info["resolution"] = tiers.resolution([p for p in pieces if p[1] < p[2]])
+        return out
+
+    def buckets(self, f: EventFilter, seconds: int, info: dict[str, Any] | None = None) -> list[Bucket]:
+        return [Bucket(a.start, a.count, a.mean, a.min, a.max) for a in self.stats(f, seconds, info)]
 
     def _trace(self, field: str, context_id: str) -> list[dict[str, Any]]:
         """Context ids are fields (as tags they would explode series cardinality), so a lookup scans;
@@ -215,14 +367,37 @@ class InfluxEventStore:
     def by_parent(self, parent_id: str) -> list[dict[str, Any]]:
         return self._trace('"context_parent_id"', parent_id)
 
-    def durations(self, f: EventFilter, limit: int = 50) -> list[DurationStat]:
-        """Aggregated here: InfluxQL cannot group by a field (the state left)."""
-        q = (f'SELECT "entity_id", "old_state", "duration_in_state" FROM {self._events()} '
-             f'WHERE {iql.where(f, ["duration_in_state >= 0"])} LIMIT {SCAN_LIMIT}')
-        groups: dict[tuple[str, str | None], list[float]] = defaultdict(list)
-        for _, _, c in _rows(self._select(q)):
-            groups[(c.get("entity_id") or "", c.get("old_state"))].append(float(c["duration_in_state"]))
-        stats = [DurationStat(e, s, len(v), sum(v) / len(v), min(v), max(v), sum(v)) for (e, s), v in groups.items()]
+    def durations(self, f: EventFilter, limit: int = 50, info: dict[str, Any] | None = None) -> list[DurationStat]:
+        """Whole hours and days from the stay rollups; the rest summed here from raw points (InfluxQL cannot
+        group by a field: the state left)."""
+        start = max(to_micros(f.start), MIN_US) if f.start is not None else MIN_US
+        end = min(to_micros(f.end), MAX_US) if f.end is not None else MAX_US
+        plain = f == dataclasses.replace(f, state=None, old_state=None, text=None) and self._rollups_ready()
+        pieces = tiers.segments(start, end, (2, 1)) if plain else [(None, start, end)]
+        groups: dict[tuple[str, str], list[Any]] = {}
+        for period, lo, hi in pieces:
+            if lo >= hi:
+                continue
+            clauses = [f"time >= {lo * 1000}", f"time < {hi * 1000}"]
+            if period is None:
+                q = (f'SELECT "entity_id", "old_state", "duration_in_state" FROM {self._events()} '
+                     f'WHERE {iql.where(f, [*clauses, "duration_in_state >= 0"])} LIMIT {SCAN_LIMIT}')
+                for _, _, c in _rows(self._select(q)):
+                    if categorical(c.get("old_state")) and c.get("old_state"):
+                        acc = groups.setdefault((c.get("entity_id") or "", c["old_state"]), ru.new_state())
+                        ru.add_duration(acc, float(c["duration_in_state"]))
+                continue
+            where = iql.where(dataclasses.replace(f, start=None, end=None), clauses, events_only=False)
+            for _, tags, c in _rows(self._select(
+                    f'SELECT sum("dn") AS dn, sum("dsum") AS dsum, min("dmin") AS dmin, max("dmax") AS dmax '
+                    f'FROM {_identifier(ir.STAYS[tiers.NAMES[period]])} WHERE {where} GROUP BY "entity_id", "state"')):
+                if c.get("dn"):
+                    acc = groups.setdefault((tags.get("entity_id") or "", tags.get("state") or ""), ru.new_state())
+                    ru.merge_state(acc, (0, 0, int(c["dn"]), c.get("dsum"), c.get("dmin"), c.get("dmax"), 0.0))
+        if info is not None:
+            info["resolution"] = tiers.resolution([p for p in pieces if p[1] < p[2]])
+        stats = [DurationStat(e, s, a[2], a[3] / a[2], float(a[4]), float(a[5]), float(a[3]))
+                 for (e, s), a in groups.items() if a[2]]
         return sorted(stats, key=lambda d: (-d.total, d.entity_id, d.state or ""))[:limit]
 
     def duration_samples(self, f: EventFilter, limit: int = 50_000) -> list[DurationSample]:
@@ -231,26 +406,21 @@ class InfluxEventStore:
              f'WHERE {iql.where(f, ["duration_in_state >= 0"])} ORDER BY time DESC LIMIT {int(limit)}')
         found = [DurationSample(c.get("event_id") or "", c.get("entity_id") or "", c.get("old_state"),
                                 from_micros(int(c["time"])), float(c["duration_in_state"]))
-                 for _, _, c in _rows(self._select(q))]
+                 for _, _, c in _rows(self._select(q)) if categorical(c.get("old_state"))]
         found.sort(key=lambda d: (d.time, d.event_id), reverse=True)
         return found[:limit]
 
-    def grid(self, f: EventFilter, by: GroupBy, seconds: int) -> list[tuple[str | None, Any, int]]:
-        cells: dict[tuple[str | None, int], int] = defaultdict(int)
-        for _, tags, c in _rows(self._select(
-                f'SELECT count("event_id") FROM {self._events()} WHERE {iql.where(f)} '
-                f'GROUP BY time({int(seconds)}s), "{by}" fill(none)')):
-            if c.get("count"):
-                cells[(tags.get(by) or None, int(c["time"]))] += int(c["count"])
+    def grid(self, f: EventFilter, by: GroupBy, seconds: int,
+             info: dict[str, Any] | None = None) -> list[tuple[str | None, Any, int]]:
+        cells = {(key, bucket): acc[0] for (key, bucket), acc in self._values(f, int(seconds), by, info).items()
+                 if acc[0]}
         ordered = sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0] is not None, kv[0][0] or ""))
-        return [(key, from_micros(t), n) for (key, t), n in ordered]
+        return [(key, from_micros(t), n) for (key, t), n in ordered]  # type: ignore[arg-type]
 
-    def last_seen(self, f: EventFilter, by: GroupBy, limit: int = 1000) -> list[tuple[str | None, Any]]:
-        newest: dict[str | None, int] = {}
-        for _, tags, c in _rows(self._select(
-                f'SELECT last("event_id") FROM {self._events()} WHERE {iql.where(f)} GROUP BY "{by}"')):
-            key = tags.get(by) or None
-            newest[key] = max(newest.get(key, c["time"]), c["time"])
+    def last_seen(self, f: EventFilter, by: GroupBy, limit: int = 1000,
+                  info: dict[str, Any] | None = None) -> list[tuple[str | None, Any]]:
+        found = self._values(f, None, by, info, newest=True)
+        newest = {key: acc[5] for (key, _), acc in found.items() if acc[0]}
         ordered = sorted(newest.items(), key=lambda kv: (-kv[1], kv[0] or ""))[:limit]
         return [(key, from_micros(int(t))) for key, t in ordered]
 
@@ -330,27 +500,16 @@ class InfluxEventStore:
              f"WHERE time >= {day_start * 1000} AND time < {iql.time_ns(end)} GROUP BY time(1d) fill(none)")
         return sorted({int(c["time"]) for _, _, c in _rows(self._select(q)) if c.get("count")})
 
-    def stats(self, f: EventFilter, seconds: int) -> list[Aggregate]:
-        acc: dict[int, list[float]] = {}
-        q = (f'SELECT count("event_id") AS n, count("state_value") AS nv, sum("state_value") AS sv, '
-             f'min("state_value") AS lo, max("state_value") AS hi FROM {self._events()} WHERE {iql.where(f)} '
-             f"GROUP BY time({int(seconds)}s) fill(none)")
-        for _, _, c in _rows(self._select(q)):
-            if not c.get("n"):
-                continue
-            a = acc.setdefault(c["time"], [0, 0, 0.0, float("inf"), float("-inf")])
-            a[0] += c["n"]
-            a[1] += c.get("nv") or 0
-            a[2] += c.get("sv") or 0.0
-            if c.get("lo") is not None:
-                a[3], a[4] = min(a[3], c["lo"]), max(a[4], c["hi"])
+    def stats(self, f: EventFilter, seconds: int, info: dict[str, Any] | None = None) -> list[Aggregate]:
+        found = self._values(f, int(seconds), None, info)
         return [Aggregate(f.entity_id or "", f"{seconds}s", from_micros(t), int(a[0]), int(a[1]),
                           a[2] / a[1] if a[1] else None, a[3] if a[1] else None, a[4] if a[1] else None)
-                for t, a in sorted(acc.items())]
+                for (_, t), a in sorted(found.items(), key=lambda kv: kv[0][1]) if a[0]]  # type: ignore[arg-type]
 
-    def series(self, entity_id: str, start: dt.datetime, end: dt.datetime, bucket_s: int) -> list[Bucket]:
+    def series(self, entity_id: str, start: dt.datetime, end: dt.datetime, bucket_s: int,
+               info: dict[str, Any] | None = None) -> list[Bucket]:
         """Chart buckets of one entity over any range: raw rows, or the summaries of pruned days."""
-        return series_.series(self, entity_id, start, end, bucket_s)
+        return series_.series(self, entity_id, start, end, bucket_s, info)
 
     def health(self) -> Health:
         started = time.perf_counter()

@@ -40,8 +40,9 @@ def time_ns(when: dt.datetime) -> str:
     return f"{to_micros(when) * 1000}"
 
 
-def where(f: EventFilter, extra: list[str] | None = None) -> str:
-    clauses = [IS_EVENT]
+def where(f: EventFilter, extra: list[str] | None = None, events_only: bool = True) -> str:
+    """The filter as InfluxQL; `events_only=False` for measurements that are not events (rollups)."""
+    clauses = [IS_EVENT] if events_only else []
     if f.start is not None:
         clauses.append(f"time >= {time_ns(f.start)}")
     if f.end is not None:

@@ -43,15 +43,17 @@ def combine(parts: list[Aggregate], bucket_s: int) -> list[Bucket]:
                    a[4] if a[1] else None) for k, a in sorted(acc.items())]
 
 
-def series(store: Any, entity_id: str, start: dt.datetime, end: dt.datetime, bucket_s: int) -> list[Bucket]:
+def series(store: Any, entity_id: str, start: dt.datetime, end: dt.datetime, bucket_s: int,
+           info: dict[str, Any] | None = None) -> list[Bucket]:
+    """`info["resolution"]` says which tiers the raw part was read from (store/tiers.py)."""
     if bucket_s <= 0:
         raise ValueError("bucket_s must be positive")
     summarized = set(store.summarized_days(start, end))
     period = "day" if bucket_s % 86_400 == 0 else "hour"
     kept = [a for a in store.aggregates(entity_id, period, start, end)
             if to_micros(a.start) // DAY_US * DAY_US in summarized]
-    raw = [s for s in store.stats(EventFilter(entity_id=entity_id, start=start, end=end), raw_unit(bucket_s))
-           if to_micros(s.start) // DAY_US * DAY_US not in summarized]
+    raw = [s for s in store.stats(EventFilter(entity_id=entity_id, start=start, end=end), raw_unit(bucket_s),
+                                  info=info) if to_micros(s.start) // DAY_US * DAY_US not in summarized]
     return combine(kept + raw, bucket_s)
 
 

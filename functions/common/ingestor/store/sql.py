@@ -1,21 +1,34 @@
 """The event store on SQLite (the embedded default, WAL) or PostgreSQL, through SQLAlchemy Core.
 
-Every user value reaches SQL as a bound parameter; text search escapes LIKE's wildcards.
+The tiered layout (sqlschema.py, docs/design.md "Stores"): new events go to the hot tier with their rollups
+in one transaction; days older than yesterday are compacted into column blocks (compaction.py) a little
+after each write; reads take raw events from both tiers (sqlread.py) and aggregates from the rollups where
+whole buckets allow (sqlagg.py). Every user value reaches SQL as a bound parameter; text search escapes
+LIKE's wildcards.
+
+Writers take the store's write lock for each transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory
+lock), so the check for events already stored and the insert cannot interleave with another writer's.
+Reads run in one snapshot (SQLite's WAL read transaction; PostgreSQL REPEATABLE READ), so an event that
+compaction moves between tiers meanwhile is seen exactly once.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, text, tuple_
+from sqlalchemy import Connection, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from ingestor import jsoncodec
-from ingestor.record import FIELDS
+from ingestor import metrics
+from ingestor.cursors import CursorError
+from ingestor.store import compaction, layout, pruning, sqlwrite
 from ingestor.store import cursor as cursors
+from ingestor.store import rows as rw
 from ingestor.store import series as series_
 from ingestor.store.migrate import upgrade
 from ingestor.store.model import (
@@ -30,45 +43,25 @@ from ingestor.store.model import (
     StoreError,
     StoreUnavailable,
 )
+from ingestor.store.rows import Row
+from ingestor.store.sqlagg import Aggregator, Ask, top
+from ingestor.store.sqldicts import Dictionaries
 from ingestor.store.sqlengine import engine_for, safe_url
-from ingestor.store.sqlschema import MIGRATIONS, aggregates, events
+from ingestor.store.sqlread import Reader, Scan
+from ingestor.store.sqlschema import MIGRATIONS, aggregates
 from ingestor.store.timerange import from_micros, to_micros
-from ingestor.timeutil import format_timestamp, parse_timestamp
 
+log = logging.getLogger(__name__)
 ANALYZE_EVERY_S = 3600
 ANALYZE_EVERY_ROWS = 100_000
-_JSON_COLUMNS = ("attributes", "weather", "data")
-_RECORD_KEYS = frozenset(FIELDS)  # the other context sources go to the JSON column `extra`
-_PLAIN_COLUMNS = tuple(f for f in FIELDS if f not in (*_JSON_COLUMNS, "time_fired", "context"))
+COMPACT_SECONDS = 0.25  # compaction work after a write, at most (the write itself is already committed)
+WRITE_LOCK = 0x4841_4941  # PostgreSQL advisory lock id of the store's writers ("HAIA")
+_compacted = metrics.counter("store_compacted_events_total", "Events moved from the hot tier into blocks")
+_compaction_failures = metrics.counter("store_compaction_failures_total", "Compaction steps that failed")
 
 
-def to_row(record: dict[str, Any]) -> dict[str, Any]:
-    context = record.get("context") or {}
-    row = {name: record.get(name) for name in _PLAIN_COLUMNS}
-    row.update({name: None if record.get(name) is None else jsoncodec.dumps(record[name]).decode()
-                for name in _JSON_COLUMNS})
-    row["ts"] = to_micros(parse_timestamp(record["time_fired"]))
-    row["context_id"] = context.get("id")
-    row["context_parent_id"] = context.get("parent_id")
-    row["context_user_id"] = context.get("user_id")
-    extra = {k: v for k, v in record.items() if k not in _RECORD_KEYS}
-    row["extra"] = jsoncodec.dumps(extra).decode() if extra else None
-    return row
-
-
-def from_row(row: Any) -> dict[str, Any]:
-    values = row._mapping
-    record = {name: values[name] for name in _PLAIN_COLUMNS}
-    record["time_fired"] = format_timestamp(from_micros(values["ts"]))
-    record["context"] = {"id": values["context_id"], "parent_id": values["context_parent_id"],
-                         "user_id": values["context_user_id"]}
-    for name in _JSON_COLUMNS:
-        record[name] = None if values[name] is None else jsoncodec.loads(values[name])
-    if record["attributes"] is None:
-        record["attributes"] = {}
-    if values["extra"]:
-        record.update(jsoncodec.loads(values["extra"]))
-    return record
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 class SqlEventStore:
@@ -76,24 +69,26 @@ class SqlEventStore:
         self.url = url
         self.engine = engine_for(url)
         self.backend = self.engine.dialect.name
-        dialect = sqlite if self.backend == "sqlite" else postgresql
-        self._insert = dialect.insert(events)
-        self._insert_aggregates = dialect.insert(aggregates)
+        self._insert_aggregates = (sqlite if self.backend == "sqlite" else postgresql).insert(aggregates)
+        self.dicts = Dictionaries()
         self._ready = False
         self._analyzed_at = float("-inf")
         self._written_since_analyze = 0
+        self._compaction_failing = False
+        self.now_us = lambda: time.time_ns() // 1000  # the clock compaction goes by (tests move it)
+
+    # --- connections -----------------------------------------------------------------------------------
 
     def _prepare(self) -> None:
         if not self._ready:
             upgrade(self.engine, MIGRATIONS)
+            layout.ensure(self)  # raises StoreUnavailable while the first layout's rows are being moved
             self._ready = True
         self._analyze_now_and_then()
 
     def _analyze_now_and_then(self) -> None:
         """SQLite plans with statistics only ANALYZE gathers (PostgreSQL's autovacuum does this itself):
-        without them, or with ones taken when the table was small, a 24-hour count reads the whole
-        history. So: at start, hourly, and after every ANALYZE_EVERY_ROWS rows written; bounded sampling
-        keeps each run quick."""
+        at start, hourly, and after every ANALYZE_EVERY_ROWS rows written; bounded sampling keeps it quick."""
         if self.backend != "sqlite" or (time.monotonic() - self._analyzed_at < ANALYZE_EVERY_S
                                         and self._written_since_analyze < ANALYZE_EVERY_ROWS):
             return
@@ -101,154 +96,224 @@ class SqlEventStore:
         self._written_since_analyze = 0
         with self.engine.begin() as conn:
             conn.exec_driver_sql("PRAGMA analysis_limit=1000")
-            conn.exec_driver_sql("ANALYZE events")
+            conn.exec_driver_sql("ANALYZE")
 
     def _guard(self, exc: DBAPIError) -> StoreError:
         if isinstance(exc, OperationalError) or exc.connection_invalidated:
             return StoreUnavailable(f"{self.backend} unavailable: {type(exc.orig).__name__}")
         return StoreError(f"{self.backend} refused the operation: {type(exc.orig).__name__}")
 
-    # --- writing -------------------------------------------------------------------------------
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A write transaction holding the store's write lock; the dictionaries learn its ids on commit."""
+        try:
+            with self.engine.connect().execution_options(writing=True) as conn, conn.begin():
+                if self.backend == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK})
+                yield conn
+        except BaseException:
+            self.dicts.rollback()
+            raise
+        self.dicts.commit()
+
+    @contextmanager
+    def reading(self) -> Iterator[Reader]:
+        """One snapshot of the store for a read that takes several queries."""
+        with self.engine.connect() as conn:
+            if self.backend == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield Reader(conn, self.dicts, self.backend)
+
+    def _read(self, fn: Any) -> Any:
+        try:
+            self._prepare()
+            with self.reading() as reader:
+                return fn(reader)
+        except DBAPIError as exc:
+            raise self._guard(exc) from exc
+
+    # --- writing -------------------------------------------------------------------------------------
 
     def write(self, records: list[dict[str, Any]]) -> None:
-        """Insert a batch in one transaction; an event_id already stored is left as it is."""
+        """Store a batch in one transaction with its rollups; events already stored are left as they are."""
         if not records:
             return
-        rows = [to_row(r) for r in records]
         try:
             self._prepare()
-            with self.engine.begin() as conn:
-                conn.execute(self._insert.on_conflict_do_nothing(index_elements=["event_id"]), rows)
-            self._written_since_analyze += len(rows)
+            with self.writing() as conn:
+                written = sqlwrite.write(conn, self.dicts, self.backend, records)
+            self._written_since_analyze += written
         except DBAPIError as exc:
             raise self._guard(exc) from exc
+        self.compact(COMPACT_SECONDS)
+
+    def load(self, records: list[dict[str, Any]]) -> int:
+        """Bulk-load history in one transaction, as `write` and compaction together would store it: events
+        of days older than yesterday straight into their blocks (best with whole days: a block is rewritten
+        for each load that adds to it). Returns how many events were new."""
+        if not records:
+            return 0
+        try:
+            self._prepare()
+            with self.writing() as conn:
+                return sqlwrite.write(conn, self.dicts, self.backend, records,
+                                      cold_before=compaction.cutoff_day(self.now_us()))
+        except DBAPIError as exc:
+            raise self._guard(exc) from exc
+
+    def compact(self, seconds: float, before_day: int | None = None) -> int:
+        """Move hot days older than yesterday into blocks for up to `seconds`; returns the events moved.
+        A failure is logged (once until compaction works again) and left for the next call: the events
+        stay in the hot tier, where every read finds them."""
+        deadline = time.monotonic() + seconds
+        before = compaction.cutoff_day(self.now_us()) if before_day is None else before_day
+        moved = 0
+        try:
+            while time.monotonic() < deadline:
+                with self.engine.connect() as conn:
+                    todo = compaction.plan(conn, before, 64)
+                if not todo:
+                    break
+                for sid, day, _ in todo:
+                    with self.writing() as conn:
+                        moved += compaction.compact(conn, Reader(conn, self.dicts, self.backend), sid, day)
+                    if time.monotonic() >= deadline:
+                        break
+            self._compaction_failing = False
+        except DBAPIError as exc:
+            _compaction_failures.inc()
+            if not self._compaction_failing:
+                log.warning("compaction failed; the events stay in the hot tier and it is tried again",
+                            extra={"error": str(self._guard(exc))})
+            self._compaction_failing = True
+        _compacted.inc(moved)
+        return moved
 
     def delete(self, start: Any, end: Any) -> int:
+        """Remove the events of [start, end) and take them out of the rollups. The hourly and daily rollups
+        of whole days removed are kept as the summaries of those days (aggregates), unless retention wrote
+        its own first, so a chart over a pruned day still shows it."""
         try:
             self._prepare()
-            with self.engine.begin() as conn:
-                result = conn.execute(delete(events).where(events.c.ts >= to_micros(start),
-                                                           events.c.ts < to_micros(end)))
-            return int(result.rowcount or 0)
+            with self.writing() as conn:
+                return pruning.remove(conn, self.dicts, self.backend, to_micros(start), to_micros(end))
         except DBAPIError as exc:
             raise self._guard(exc) from exc
 
-    # --- reading -------------------------------------------------------------------------------
+    # --- raw reads -------------------------------------------------------------------------------------
 
-    def _where(self, f: EventFilter) -> list[ColumnElement[bool]]:
-        c = events.c
-        clauses: list[ColumnElement[bool]] = []
-        if f.start is not None:
-            clauses.append(c.ts >= to_micros(f.start))
-        if f.end is not None:
-            clauses.append(c.ts < to_micros(f.end))
-        for name in ("entity_id", "domain", "event_type", "area_id", "device_id", "state", "old_state"):
-            value = getattr(f, name)
-            if value is not None:
-                clauses.append(c[name] == value)
-        if f.text:
-            clauses.append(or_(c.friendly_name.icontains(f.text, autoescape=True),
-                               c.state.icontains(f.text, autoescape=True)))
-        return clauses
-
-    def _rows(self, statement: Any) -> list[Any]:
-        try:
-            self._prepare()
-            with self.engine.connect() as conn:
-                return list(conn.execute(statement))
-        except DBAPIError as exc:
-            raise self._guard(exc) from exc
+    def _records(self, reader: Reader, found: list[tuple[int, Row]]) -> list[dict[str, Any]]:
+        docs = self.dicts.docs(reader.conn, [i for _, r in found for i in (r.attrs, r.enrich, r.data)])
+        return [rw.join(row, reader.series_of(sid), docs.__getitem__) for sid, row in found]
 
     def query(self, f: EventFilter, limit: int = 100, cursor: str | None = None) -> Page:
         """Newest first; `cursor` continues after the last item of the previous page."""
-        clauses = self._where(f)
-        if cursor:  # a row-value comparison, which both databases answer from the time index
-            clauses.append(tuple_(events.c.ts, events.c.event_id) < tuple_(*cursors.decode(cursor)))
-        rows = self._rows(select(events).where(*clauses)
-                          .order_by(events.c.ts.desc(), events.c.event_id.desc()).limit(limit + 1))
-        items = [from_row(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        return Page(items, cursors.encode(rows[limit - 1].ts, rows[limit - 1].event_id) if more else None)
+        after = None
+        if cursor:
+            ts, event_id = cursors.decode(cursor)
+            after = (ts, bytes.fromhex(event_id))
 
-    def count(self, f: EventFilter) -> int:
-        return int(self._rows(select(func.count()).select_from(events).where(*self._where(f)))[0][0])
+        def read(reader: Reader) -> Page:
+            found = list(reader.scan(Scan(f, desc=True, after=after, limit=limit + 1)))
+            items = self._records(reader, found[:limit])
+            more = len(found) > limit
+            last = found[limit - 1][1] if more else None
+            return Page(items, cursors.encode(last.ts, last.eid.hex()) if last else None)
 
-    def counts(self, f: EventFilter, by: GroupBy, limit: int = 20) -> list[tuple[str | None, int]]:
-        column = events.c[by]
-        n = func.count().label("n")
-        rows = self._rows(select(column, n).where(*self._where(f)).group_by(column)
-                          .order_by(n.desc(), column).limit(limit))
-        return [(r[0], int(r[1])) for r in rows]
-
-    def buckets(self, f: EventFilter, seconds: int) -> list[Bucket]:
-        """Counts and state_value mean/min/max per time bucket, aligned to the epoch (UTC days)."""
-        return [Bucket(a.start, a.count, a.mean, a.min, a.max) for a in self.stats(f, seconds)]
+        return self._read(read)
 
     def by_context(self, context_id: str) -> list[dict[str, Any]]:
         """Events caused in the context `context_id`, oldest first."""
-        rows = self._rows(select(events).where(events.c.context_id == context_id).order_by(events.c.ts))
-        return [from_row(r) for r in rows]
+        return self._read(lambda reader: self._records(reader, reader.by_context(context_id, 0)))
 
     def by_parent(self, parent_id: str) -> list[dict[str, Any]]:
         """Events whose context's parent is `parent_id` (what an automation run caused), oldest first."""
-        rows = self._rows(select(events).where(events.c.context_parent_id == parent_id).order_by(events.c.ts))
-        return [from_row(r) for r in rows]
-
-    def durations(self, f: EventFilter, limit: int = 50) -> list[DurationStat]:
-        """How long entities stayed in each state: per (entity, state left), longest total first."""
-        c = events.c
-        total = func.sum(c.duration_in_state).label("total")
-        rows = self._rows(
-            select(c.entity_id, c.old_state, func.count(c.duration_in_state), func.avg(c.duration_in_state),
-                   func.min(c.duration_in_state), func.max(c.duration_in_state), total)
-            .where(*self._where(f), c.duration_in_state.is_not(None))
-            .group_by(c.entity_id, c.old_state).order_by(total.desc(), c.entity_id, c.old_state).limit(limit))
-        return [DurationStat(r[0], r[1], int(r[2]), float(r[3]), float(r[4]), float(r[5]), float(r[6])) for r in rows]
+        return self._read(lambda reader: self._records(reader, reader.by_context(parent_id, 1)))
 
     def duration_samples(self, f: EventFilter, limit: int = 50_000) -> list[DurationSample]:
-        """Single durations (not aggregated) for percentile-based analytics, newest first, at most `limit`."""
-        c = events.c
-        rows = self._rows(select(c.event_id, c.entity_id, c.old_state, c.ts, c.duration_in_state)
-                          .where(*self._where(f), c.duration_in_state >= 0)
-                          .order_by(c.ts.desc(), c.event_id.desc()).limit(limit))
-        return [DurationSample(r[0], r[1] or "", r[2], from_micros(int(r[3])), float(r[4])) for r in rows]
+        """Single stays (duration_in_state >= 0) in states the state rollups keep, newest first, at most
+        `limit`: the raw material of the duration anomalies."""
 
-    def grid(self, f: EventFilter, by: GroupBy, seconds: int) -> list[tuple[str | None, Any, int]]:
-        """Event counts per (value of `by`, epoch-aligned bucket): a heatmap in one scan; by bucket, then key
-        (None, for events without a value, first)."""
-        width = int(seconds) * 1_000_000
-        column = events.c[by]
-        bucket = ((events.c.ts // width) * width).label("bucket")
+        def read(reader: Reader) -> list[DurationSample]:
+            found = reader.scan(Scan(f, desc=True, limit=limit, durations="nonneg", categorical=True))
+            return [DurationSample(row.eid.hex(), reader.series_of(sid)[1] or "", row.old_state, from_micros(row.ts),
+                                   float(row.duration))  # type: ignore[arg-type]
+                    for sid, row in found]
+
+        return self._read(read)
+
+    def export(self, start: Any, end: Any, batch: int = 5000) -> Iterator[list[dict[str, Any]]]:
+        """The events of [start, end) oldest first, in lists of `batch`, a UTC day read at a time."""
+        self._prepare()
+        first, last = to_micros(start), to_micros(end)
+        day = first // compaction.DAY_US
+        while day * compaction.DAY_US < last:
+            lo, hi = max(first, day * compaction.DAY_US), min(last, (day + 1) * compaction.DAY_US)
+            window = EventFilter(start=from_micros(lo), end=from_micros(hi))
+            records = self._read(lambda reader, w=window: self._records(reader, list(reader.scan(Scan(w)))))
+            for i in range(0, len(records), batch):
+                yield records[i:i + batch]
+            day += 1
+
+    # --- aggregates ------------------------------------------------------------------------------------
+
+    def _values(self, ask: Ask, info: dict[str, Any] | None) -> dict[Any, list[Any]]:
+        found, resolution = self._read(lambda reader: Aggregator(reader).values(ask))
+        if info is not None:
+            info["resolution"] = resolution
+        return found
+
+    def count(self, f: EventFilter, info: dict[str, Any] | None = None) -> int:
+        return sum(acc[0] for acc in self._values(Ask(f), info).values())
+
+    def counts(self, f: EventFilter, by: GroupBy, limit: int = 20,
+               info: dict[str, Any] | None = None) -> list[tuple[str | None, int]]:
+        found = self._values(Ask(f, group=by), info)
+        return top(((key, acc[0]) for (key, _), acc in found.items() if acc[0]), limit)
+
+    def buckets(self, f: EventFilter, seconds: int, info: dict[str, Any] | None = None) -> list[Bucket]:
+        """Counts and state_value mean/min/max per time bucket, aligned to the epoch (UTC days)."""
+        return [Bucket(a.start, a.count, a.mean, a.min, a.max) for a in self.stats(f, seconds, info)]
+
+    def stats(self, f: EventFilter, seconds: int, info: dict[str, Any] | None = None) -> list[Aggregate]:
+        """Like buckets, with the count of numeric values the mean is over (so partial results combine)."""
+        found = self._values(Ask(f, width=int(seconds)), info)
+        return [Aggregate(f.entity_id or "", f"{seconds}s", from_micros(bucket), acc[0], acc[1],
+                          acc[2] / acc[1] if acc[1] else None, _float(acc[3]), _float(acc[4]))
+                for (_, bucket), acc in sorted(found.items(), key=lambda kv: kv[0][1]) if acc[0]]
+
+    def grid(self, f: EventFilter, by: GroupBy, seconds: int,
+             info: dict[str, Any] | None = None) -> list[tuple[str | None, Any, int]]:
+        """Event counts per (value of `by`, epoch-aligned bucket); by bucket, then key (None first)."""
+        found = self._values(Ask(f, width=int(seconds), group=by), info)
         cells: dict[tuple[str | None, int], int] = {}
-        for r in self._rows(select(column, bucket, func.count()).where(*self._where(f))
-                            .group_by(column, text("bucket"))):
-            key = (r[0] or None, int(r[1]))  # "" is no value, as in InfluxDB's tags
-            cells[key] = cells.get(key, 0) + int(r[2])
+        for (key, bucket), acc in found.items():
+            if acc[0]:
+                cells[(key or None, bucket)] = cells.get((key or None, bucket), 0) + acc[0]  # type: ignore
         ordered = sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0] is not None, kv[0][0] or ""))
         return [(key, from_micros(t), n) for (key, t), n in ordered]
 
-    def last_seen(self, f: EventFilter, by: GroupBy, limit: int = 1000) -> list[tuple[str | None, Any]]:
+    def last_seen(self, f: EventFilter, by: GroupBy, limit: int = 1000,
+                  info: dict[str, Any] | None = None) -> list[tuple[str | None, Any]]:
         """The time of the newest matching event per value of `by`, most recent first."""
-        column = events.c[by]
-        newest = func.max(events.c.ts).label("newest")
-        rows = self._rows(select(column, newest).where(*self._where(f)).group_by(column)
-                          .order_by(newest.desc(), column).limit(limit))
-        return [(r[0], from_micros(int(r[1]))) for r in rows]
+        found = self._values(Ask(f, group=by, last=True), info)
+        newest = [(key, acc[5]) for (key, _), acc in found.items() if acc[0]]
+        newest.sort(key=lambda kv: (-kv[1], kv[0] is None, kv[0] or ""))
+        return [(key, from_micros(int(t))) for key, t in newest[:limit]]
 
-    def export(self, start: Any, end: Any, batch: int = 5000) -> Iterator[list[dict[str, Any]]]:
-        """The events of [start, end) oldest first, in lists of `batch`, without holding them all."""
-        last: tuple[int, str] | None = None
-        while True:
-            clauses = [events.c.ts >= to_micros(start), events.c.ts < to_micros(end)]
-            if last:
-                clauses.append(tuple_(events.c.ts, events.c.event_id) > tuple_(*last))
-            rows = self._rows(select(events).where(*clauses).order_by(events.c.ts, events.c.event_id).limit(batch))
-            if not rows:
-                return
-            yield [from_row(r) for r in rows]
-            last = (rows[-1].ts, rows[-1].event_id)
+    def durations(self, f: EventFilter, limit: int = 50, info: dict[str, Any] | None = None) -> list[DurationStat]:
+        """How long entities stayed in each state (states that are not plain decimals): per (entity, state
+        left), longest total first."""
+        found, resolution = self._read(lambda reader: Aggregator(reader).durations(f))
+        if info is not None:
+            info["resolution"] = resolution
+        stats = [DurationStat(entity or "", state, acc[2], acc[3] / acc[2], float(acc[4]), float(acc[5]),
+                              float(acc[3])) for (entity, state), acc in found.items() if acc[2]]
+        stats.sort(key=lambda d: (-d.total, d.entity_id, d.state or ""))
+        return stats[:limit]
 
-    # --- aggregates (retention-archive's summaries of pruned days) ----------------------------------
+    # --- summaries of pruned days (retention-archive) ------------------------------------------------------
 
     def write_aggregates(self, rows: list[Aggregate]) -> None:
         """Upsert on (entity_id, period, start): writing the same summaries again changes nothing."""
@@ -262,7 +327,7 @@ class SqlEventStore:
             set_={name: insert.excluded[name] for name in ("count", "value_count", "mean", "min", "max")})
         try:
             self._prepare()
-            with self.engine.begin() as conn:
+            with self.writing() as conn:
                 conn.execute(upsert, values)
         except DBAPIError as exc:
             raise self._guard(exc) from exc
@@ -273,16 +338,20 @@ class SqlEventStore:
         clauses = [a.period == period, a.start_ts >= to_micros(start), a.start_ts < to_micros(end)]
         if entity_id is not None:
             clauses.append(a.entity_id == entity_id)
-        rows = self._rows(select(aggregates).where(*clauses).order_by(a.start_ts, a.entity_id))
-        return [Aggregate(m["entity_id"], m["period"], from_micros(m["start_ts"]), int(m["count"]),
-                          int(m["value_count"]), _float(m["mean"]), _float(m["min"]), _float(m["max"]))
-                for m in (r._mapping for r in rows)]
+
+        def read(reader: Reader) -> list[Aggregate]:
+            rows = reader.conn.execute(select(aggregates).where(*clauses).order_by(a.start_ts, a.entity_id))
+            return [Aggregate(m["entity_id"], m["period"], from_micros(m["start_ts"]), int(m["count"]),
+                              int(m["value_count"]), _float(m["mean"]), _float(m["min"]), _float(m["max"]))
+                    for m in (r._mapping for r in rows)]
+
+        return self._read(read)
 
     def delete_aggregates(self, period: str, before: Any) -> int:
         """Drop summaries older than the long-retention window."""
         try:
             self._prepare()
-            with self.engine.begin() as conn:
+            with self.writing() as conn:
                 result = conn.execute(delete(aggregates).where(aggregates.c.period == period,
                                                                aggregates.c.start_ts < to_micros(before)))
             return int(result.rowcount or 0)
@@ -293,23 +362,13 @@ class SqlEventStore:
         """Starts (microseconds) of the UTC days in [start, end) that have daily summaries."""
         day_start = to_micros(start) // series_.DAY_US * series_.DAY_US
         a = aggregates.c
-        rows = self._rows(select(a.start_ts).distinct().where(a.period == "day", a.start_ts >= day_start,
-                                                              a.start_ts < to_micros(end)))
-        return [int(r[0]) for r in rows]
+        q = select(a.start_ts).distinct().where(a.period == "day", a.start_ts >= day_start, a.start_ts < to_micros(end))
+        return self._read(lambda reader: [int(r[0]) for r in reader.conn.execute(q)])
 
-    def stats(self, f: EventFilter, seconds: int) -> list[Aggregate]:
-        """Like buckets, with the count of numeric values the mean is over (so partial results combine)."""
-        width = int(seconds) * 1_000_000
-        start = ((events.c.ts // width) * width).label("bucket")
-        v = events.c.state_value
-        rows = self._rows(select(start, func.count(), func.count(v), func.avg(v), func.min(v), func.max(v))
-                          .where(*self._where(f)).group_by(text("bucket")).order_by(text("bucket")))
-        return [Aggregate(f.entity_id or "", f"{seconds}s", from_micros(int(r[0])), int(r[1]), int(r[2]),
-                          _float(r[3]), _float(r[4]), _float(r[5])) for r in rows]
-
-    def series(self, entity_id: str, start: Any, end: Any, bucket_s: int) -> list[Bucket]:
-        """Chart buckets of one entity over any range: raw rows, or the summaries of pruned days."""
-        return series_.series(self, entity_id, start, end, bucket_s)
+    def series(self, entity_id: str, start: Any, end: Any, bucket_s: int,
+               info: dict[str, Any] | None = None) -> list[Bucket]:
+        """Chart buckets of one entity over any range: rollups and raw events, or the summaries of pruned days."""
+        return series_.series(self, entity_id, start, end, bucket_s, info)
 
     def health(self) -> Health:
         started = time.perf_counter()
@@ -326,5 +385,4 @@ class SqlEventStore:
         self.engine.dispose()
 
 
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
+__all__ = ["SqlEventStore", "CursorError"]

@@ -43,7 +43,10 @@ def _sqlite(url: URL) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql(conn.get_execution_options().get(SQLITE_BEGIN, "BEGIN"))
+        # A writer takes the write lock at BEGIN (IMMEDIATE): one that read first and then tried to
+        # write could fail with "database is locked" instead of waiting its turn (SQLITE_BEGIN above).
+        options = conn.get_execution_options()
+        conn.exec_driver_sql(options.get(SQLITE_BEGIN) or ("BEGIN IMMEDIATE" if options.get("writing") else "BEGIN"))
 
     return engine
 

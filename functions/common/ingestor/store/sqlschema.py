@@ -1,4 +1,11 @@
-"""The SQL event store's table, indexes designed for the dashboard's queries, and its migrations."""
+"""The SQL event store's tables and their migrations.
+
+Steps 1-3 made the first layout (one wide `events` row per event, ten indexes: ~640 bytes an event).
+Step 4 adds the tiered layout (docs/design.md, "Stores"): dictionaries (series, strings, docs), the hot tier
+(`hot_events`, one row per event of the recent days), the cold tier (`blocks`, one row per series and UTC
+day, compressed column by column), the trace index of the cold tier, and the rollups `write` keeps in the
+same transaction as the events. Rows of the first layout are moved over by store/layout.py, batch by batch.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +15,23 @@ from sqlalchemy import (
     Connection,
     Float,
     Index,
+    Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
     text,
 )
 
+from ingestor.record import MAX_NAME
 from ingestor.store.migrate import Migration
 
 metadata = MetaData()
 
+# The first layout's table (steps 1-3): read only by the move to the tiered layout, then dropped.
 events = Table(
     "events", metadata,
     Column("event_id", String(32), primary_key=True),
@@ -92,6 +104,164 @@ def _v3_trend_index(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_events_ts_value ON events (ts, state_value)"))
 
 
+# --- step 4: the tiered layout -------------------------------------------------------------------------
+
+tiered = MetaData()
+
+# Every distinct combination of an event's descriptive strings; `key` is a hash of them (NULLs included).
+series = Table(
+    "series", tiered,
+    Column("id", Integer, primary_key=True),
+    Column("key", LargeBinary(16), nullable=False, unique=True),
+    *(Column(name, String(MAX_NAME)) for name in ("event_type", "entity_id", "domain", "area_id", "device_id", "unit",
+                                                  "device_class", "friendly_name", "origin", "device_manufacturer",
+                                                  "device_model")),
+    Column("flags", Integer, nullable=False, server_default="0"),  # FLAG_* below
+)
+FLAG_VALUE_EXCEPTIONS = 1  # some event of the series has a state_value other than coerce_state_value(state)
+
+# Short strings the rollups key on: states, and the domain / event type / area / device of the dimension rollups.
+strings = Table(
+    "strings", tiered,
+    Column("id", Integer, primary_key=True),
+    Column("value", String(MAX_NAME), nullable=False, unique=True),
+)
+
+# JSON documents (attributes, data, enrichment templates), once per distinct content.
+docs = Table(
+    "docs", tiered,
+    Column("id", Integer, primary_key=True),
+    Column("hash", LargeBinary(16), nullable=False, unique=True),
+    Column("body", LargeBinary, nullable=False),
+)
+
+hot_events = Table(
+    "hot_events", tiered,
+    Column("eid", LargeBinary(16), nullable=False),
+    Column("series", Integer, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("state", String(MAX_NAME)),
+    Column("old_state", String(MAX_NAME)),
+    Column("value", Float),
+    Column("duration", Float),
+    Column("attrs", Integer, nullable=False),
+    Column("ctx", String(64)),
+    Column("parent", String(64)),
+    Column("usr", String(64)),
+    Column("enrich", Integer, nullable=False),
+    Column("ages", Text),
+    Column("data", Integer, nullable=False),
+    Column("cat", SmallInteger, nullable=False),  # CAT_* below: which of state, old_state the state rollups keep
+    PrimaryKeyConstraint("eid", name="pk_hot_events"),
+)
+CAT_STATE, CAT_OLD_STATE = 1, 2
+HOT_INDEXES = [
+    Index("ix_hot_ts", hot_events.c.ts),
+    Index("ix_hot_series_ts", hot_events.c.series, hot_events.c.ts),
+    Index("ix_hot_ctx", hot_events.c.ctx),
+    Index("ix_hot_parent", hot_events.c.parent),
+]
+
+blocks = Table(
+    "blocks", tiered,
+    Column("id", Integer, primary_key=True),
+    Column("series", Integer, nullable=False),
+    Column("day", Integer, nullable=False),  # days since the epoch (UTC)
+    Column("first_ts", BigInteger, nullable=False),
+    Column("last_ts", BigInteger, nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("times", LargeBinary, nullable=False),  # the time column alone, read without the rest
+    Column("payload", LargeBinary, nullable=False),
+)
+BLOCK_INDEXES = [Index("ix_blocks_series_day", blocks.c.series, blocks.c.day),
+                 Index("ix_blocks_day", blocks.c.day)]
+
+# Cold events that a trace cannot find by the time in their context id: kind 0 = their context id, kind 1 =
+# their parent id. `key` is the id's first 8 bytes as an integer (ULIDs) or a hash (other ids).
+block_contexts = Table(
+    "block_contexts", tiered,
+    Column("kind", SmallInteger, nullable=False),
+    Column("key", BigInteger, nullable=False),
+    Column("series", Integer, nullable=False),
+    Column("day", Integer, nullable=False),
+    PrimaryKeyConstraint("kind", "key", "series", "day", name="pk_block_contexts"),
+    sqlite_with_rowid=False,
+)
+
+# Per series and bucket (period 0: 5 minutes, 1: hour, 2: day; bucket = start // width): events, and the
+# count, sum, min and max of state_value; the newest event's time (µs after the bucket's start) and value.
+# The rollup tables are clustered on their keys in SQLite (WITHOUT ROWID): a second copy of every key
+# in an index would cost a third of their size.
+rollups = Table(
+    "rollups", tiered,
+    Column("series", Integer, nullable=False),
+    Column("period", SmallInteger, nullable=False),
+    Column("bucket", Integer, nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("vn", Integer, nullable=False),
+    Column("vsum", Float),
+    Column("vmin", Float),
+    Column("vmax", Float),
+    Column("last_ts", BigInteger, nullable=False),
+    Column("last_value", Float),
+    PrimaryKeyConstraint("series", "period", "bucket", name="pk_rollups"),
+    sqlite_with_rowid=False,
+)
+
+# The same per dimension (0: every event, key 0; 1: domain, 2: event type, 3: area, 4: device; key = strings.id,
+# 0 for none), so a filter on one dimension reads one row per bucket whatever the number of series. Devices
+# are many and have few series each: they have no 5-minute rows (their series' rows answer).
+dim_rollups = Table(
+    "dim_rollups", tiered,
+    Column("dim", SmallInteger, nullable=False),
+    Column("key", Integer, nullable=False),
+    Column("period", SmallInteger, nullable=False),
+    Column("bucket", Integer, nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("vn", Integer, nullable=False),
+    Column("vsum", Float),
+    Column("vmin", Float),
+    Column("vmax", Float),
+    Column("last_ts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("dim", "key", "period", "bucket", name="pk_dim_rollups"),
+    sqlite_with_rowid=False,
+)
+
+# Per series, hour or day bucket and state (strings.id; 0 stands for every plain-decimal state together):
+# events entering the state, events leaving it, the durations of the stays they ended (count, sum, min, max,
+# in the bucket of the event that ended the stay), and the seconds of those stays that fall in the bucket.
+state_rollups = Table(
+    "state_rollups", tiered,
+    Column("series", Integer, nullable=False),
+    Column("period", SmallInteger, nullable=False),
+    Column("bucket", Integer, nullable=False),
+    Column("state", Integer, nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("left", Integer, nullable=False),
+    Column("dn", Integer, nullable=False),
+    Column("dsum", Float),
+    Column("dmin", Float),
+    Column("dmax", Float),
+    Column("secs", Float, nullable=False),
+    PrimaryKeyConstraint("series", "period", "bucket", "state", name="pk_state_rollups"),
+    sqlite_with_rowid=False,
+)
+
+# Progress of the move from the first layout and of compaction, and who is doing it.
+store_state = Table(
+    "store_state", tiered,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text),
+    Column("owner", String(64)),
+    Column("beat", BigInteger),  # last sign of life of the owner, microseconds since the epoch
+)
+
+
+def _v4_tiered(conn: Connection) -> None:
+    tiered.create_all(conn)
+
+
 MIGRATIONS = [Migration(1, "events table and its indexes", _v1_initial),
               Migration(2, "aggregates table (hourly and daily summaries per entity)", _v2_aggregates),
-              Migration(3, "covering index for trend charts", _v3_trend_index)]
+              Migration(3, "covering index for trend charts", _v3_trend_index),
+              Migration(4, "tiered layout: dictionaries, hot and cold tiers, trace index, rollups", _v4_tiered)]

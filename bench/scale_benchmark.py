@@ -1,0 +1,268 @@
+"""A year of a busy home in the event store (100 million events), then the query API's latency over it.
+
+build: the busy home (bench/busy_home.py, ~400 entities, ~274,000 events a day) day by day from today back
+    (newest first, so a build still running already holds the most recent days whole) into the store at
+    --url, through the store's own code: `load` on SQL stores (the path of `write` and compaction together,
+    straight into blocks for past days), `write` in batches of 5,000 on InfluxDB. A day is generated in a
+    second process while the previous one loads. Resumable: days already holding events are skipped. Logs
+    each day (events/s, size on disk, load average) to stderr.
+measure: bytes per event on disk (SQLite: the file after a checkpoint, per table with --tables), then through
+    the local runtime's gateway (query function, tests/queries/stack.query.yml) p50/p95 of every query endpoint
+    at 1, 7, 30 and 365 days, then `write` throughput into the full store (today's events, batches of 1,000
+    and 5,000, for --write-seconds each) and the time a fresh process takes to open the store and answer.
+Prints figures; asserts nothing about time. A benchmark, not a test: run it in the background.
+
+    nohup python bench/scale_benchmark.py build --url sqlite:////data/year.db > bench/results/build.log 2>&1 &
+    python bench/scale_benchmark.py measure --url sqlite:////data/year.db [--runs 20] [--tables]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import multiprocessing
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra" / "local")]
+
+from bench.busy_home import BusyHome  # noqa: E402
+from bench.query_latency import registry  # noqa: E402
+from bench.store_benchmark import DAY_US, machine  # noqa: E402
+from ingestor.metadata.registry import MetadataDB  # noqa: E402
+from ingestor.store import open_event_store  # noqa: E402
+from ingestor.store.model import EventFilter  # noqa: E402
+from tests.support.http import call  # noqa: E402
+from tests.support.runtime import LocalRuntime  # noqa: E402
+
+STACK = REPO / "tests" / "queries" / "stack.query.yml"
+PER_DAY = 274_000
+RANGES = (("1 d", "-1d"), ("7 d", "-7d"), ("30 d", "-30d"), ("365 d", "-365d"))
+WARMUPS = 2
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message} (load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
+
+
+def today_us() -> int:
+    return int(time.time()) // 86_400 * DAY_US
+
+
+def _day(args: tuple[int, int, int]) -> tuple[int, list[dict[str, Any]]]:
+    day, per_day, seed = args
+    start = day * DAY_US
+    return day, BusyHome().generate(per_day, start, start + DAY_US, seed=seed, namespace=f"day{day}").records
+
+
+def size_of(url: str) -> int:
+    if url.startswith("sqlite"):
+        path = Path(urllib.parse.urlsplit(url).path)
+        return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+    return 0
+
+
+def built_days(store: Any, first: int, last: int) -> set[int]:
+    found = store.stats(EventFilter(start=_time(first * DAY_US), end=_time((last + 1) * DAY_US)), 86_400)
+    return {int(a.start.timestamp()) // 86_400 for a in found if a.count}
+
+
+def _time(micros: int) -> dt.datetime:
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=micros)
+
+
+def build(url: str, days: int, per_day: int) -> None:
+    store = open_event_store(url)
+    last = today_us() // DAY_US
+    first = last - days + 1
+    done = built_days(store, first, last)
+    todo = [d for d in range(last, first - 1, -1) if d not in done]  # newest first: recent days exist soonest
+    log(f"building {len(todo)} of {days} days ({len(done)} already there), {per_day:,} events a day, into {url}")
+    began, loaded = time.perf_counter(), 0
+    sql = hasattr(store, "load")
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        pending = pool.apply_async(_day, ((todo[0], per_day, todo[0]),)) if todo else None
+        for n in range(len(todo)):
+            day, records = pending.get()  # type: ignore[union-attr]
+            if n + 1 < len(todo):  # the next day is made while this one loads (one ahead, no more)
+                pending = pool.apply_async(_day, ((todo[n + 1], per_day, todo[n + 1]),))
+            started = time.perf_counter()
+            if sql:
+                store.load(records)
+                store.compact(60)  # today and yesterday went hot: nothing to compact but older days' leftovers
+            else:
+                for i in range(0, len(records), 5000):
+                    store.write(records[i:i + 5000])
+            spent = time.perf_counter() - started
+            loaded += len(records)
+            elapsed = time.perf_counter() - began
+            log(f"day {_time(day * DAY_US).date()}: {len(records):,} events in {spent:.1f} s "
+                f"({len(records) / spent:,.0f}/s); {loaded:,} in {elapsed / 60:.1f} min "
+                f"({loaded / elapsed:,.0f}/s overall); {size_of(url) / max(loaded, 1):.1f} B/event so far")
+    log(f"built {loaded:,} events in {(time.perf_counter() - began) / 60:.1f} min")
+    store.close()
+
+
+# --- measuring -----------------------------------------------------------------------------------------
+
+
+def sqlite_tables(url: str) -> list[tuple[str, int]]:
+    path = urllib.parse.urlsplit(url).path
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return list(conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"))
+
+
+def endpoints(home: BusyHome, chain: str | None, device: str) -> list[tuple[str, str, dict[str, str], bool]]:
+    """(label, path, query, takes a range)."""
+    numeric = "sensor.main_power_total"
+    out = [
+        ("events (page of 100)", "/events", {}, True),
+        ("events, one entity", "/events", {"entity_id": "light.kitchen_lamp"}, True),
+        ("events, area + domain", "/events", {"area_id": "kitchen", "domain": "light"}, True),
+        ("events, text search", "/events", {"q": "kitchen"}, True),
+        ("history, numeric entity", f"/entities/{numeric}/history", {}, True),
+        ("history, light", "/entities/light.kitchen_lamp/history", {}, True),
+        ("stats summary", "/stats/summary", {}, True),
+        ("stats trend, all events", "/stats/trend", {}, True),
+        ("stats trend, one entity", "/stats/trend", {"entity_id": numeric}, True),
+        ("stats trend, domain", "/stats/trend", {"domain": "light"}, True),
+        ("area heatmap", "/analytics/areas", {}, True),
+        ("durations + anomalies", "/analytics/durations", {}, True),
+        ("reliability", "/analytics/reliability", {}, True),
+        ("devices", "/devices", {}, False),
+        ("device detail", f"/devices/{device}", {}, False),
+        ("entities, domain=light", "/entities", {"domain": "light"}, False),
+        ("areas", "/areas", {}, False),
+    ]
+    if chain:
+        out.append(("automation trace", f"/analytics/trace/{chain}", {}, False))
+    return out
+
+
+def timed(url: str, runs: int) -> tuple[float, float, str]:
+    times, resolution = [], ""
+    for n in range(WARMUPS + runs):
+        started = time.perf_counter()
+        reply = call("GET", url, timeout=300)
+        spent = (time.perf_counter() - started) * 1000
+        if reply.status != 200:
+            raise RuntimeError(f"{reply.status} {reply.body[:200]!r}")
+        if n >= WARMUPS:
+            times.append(spent)
+        if n == 0:
+            body = reply.json()
+            resolution = body.get("resolution", "") if isinstance(body, dict) else ""
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))], resolution
+
+
+def write_rate(url: str, seconds: float, batch: int) -> float:
+    """Today's events, fresh ones, through `write` (the pipeline's path) for `seconds`."""
+    store = open_event_store(url)
+    home = BusyHome()
+    start = today_us() + (time.time_ns() // 1000 - today_us()) // 2
+    records = home.generate(batch * 200, start, start + 3_600_000_000, seed=int(time.time()),
+                            namespace=f"w{time.time_ns()}").records
+    done, spent = 0, 0.0
+    for i in range(0, len(records), batch):
+        began = time.perf_counter()
+        store.write(records[i:i + batch])
+        spent += time.perf_counter() - began
+        done += len(records[i:i + batch])
+        if spent >= seconds:
+            break
+    store.close()
+    return done / spent
+
+
+def startup(url: str) -> float:
+    code = ("import sys,time; t=time.perf_counter(); sys.path[:0]=[sys.argv[2]]; "
+            "from ingestor.store import open_event_store; from ingestor.store.model import EventFilter; "
+            "import datetime as dt; s=open_event_store(sys.argv[1]); "
+            "s.count(EventFilter(start=dt.datetime.now(dt.UTC)-dt.timedelta(hours=1))); "
+            "print(time.perf_counter()-t)")
+    out = subprocess.run([sys.executable, "-c", code, url, str(REPO / "functions" / "common")], capture_output=True,
+                         text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def measure(url: str, runs: int, tables: bool, write_seconds: float, only: list[str] | None = None) -> None:
+    store = open_event_store(url)
+    total = store.count(EventFilter())
+    print(f"# scale benchmark, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine()}, load {os.getloadavg()}")
+    print(f"\n{total:,} events in {url.split(':', 1)[0]}")
+    size = size_of(url)
+    if size:
+        print(f"\non disk: {size / 1e9:.2f} GB = {size / total:.1f} bytes/event (database file and WAL)")
+    if tables and url.startswith("sqlite"):
+        for name, pages in sqlite_tables(url):
+            print(f"  {name:32s} {pages / total:6.2f} B/event")
+    chain = None
+    found = store.query(EventFilter(event_type="automation_triggered"), limit=1).items
+    if found:
+        chain = found[0]["context"]["parent_id"]
+    store.close()
+    home = BusyHome()
+    device = next(e.device_id for e in home.entities if e.device_id)
+    with tempfile.TemporaryDirectory(prefix="ha-ingestor-scale-") as folder:
+        metadata_url = f"sqlite:///{folder}/metadata.db"
+        db = MetadataDB(metadata_url)
+        db.apply(registry(home))
+        db.engine.dispose()
+        env = {"TEST_EVENT_STORE_URL": url, "TEST_METADATA_DB_URL": metadata_url}
+        (Path(folder) / "runtime").mkdir()
+        with LocalRuntime(Path(folder) / "runtime", stack=STACK, env=env) as runtime:
+            base = f"{runtime.gateway}/function/query"
+            print(f"\n## query API through the gateway, ms p50 / p95 ({runs} runs after {WARMUPS} warm-ups)\n")
+            print("| endpoint | " + " | ".join(label for label, _ in RANGES) + " |")
+            print("|---|" + "---:|" * len(RANGES))
+            for label, path, query, ranged in endpoints(home, chain, device):
+                if only and not any(label.startswith(o) for o in only):
+                    continue
+                cells = []
+                for _, start in (RANGES if ranged else RANGES[:1]):
+                    q = {**query, **({"start": start} if ranged else {})}
+                    target = f"{base}{urllib.parse.quote(path, safe='/')}" + (
+                        f"?{urllib.parse.urlencode(q)}" if q else "")
+                    try:
+                        p50, p95, resolution = timed(target, runs)
+                        cells.append(f"{p50:,.0f} / {p95:,.0f}" + (f" ({resolution})" if resolution else ""))
+                    except Exception as exc:  # noqa: BLE001 - reported in its cell
+                        cells.append(f"error: {str(exc)[:60]}")
+                    log(f"{label} {q}: {cells[-1]}")
+                print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
+    print("\n## write into the full store (today's events, through `write`)\n")
+    for batch in (1000, 5000):
+        print(f"- batch {batch:,}: {write_rate(url, write_seconds, batch):,.0f} events/s", flush=True)
+    print(f"\n## start-up: a fresh process opens the store and answers a 1-hour count: {startup(url):.2f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("phase", choices=("build", "measure"))
+    parser.add_argument("--url", required=True, help="the event store (sqlite:////path, postgresql://, influxdb://)")
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--per-day", type=int, default=PER_DAY)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--tables", action="store_true", help="bytes per event of each SQLite table and index")
+    parser.add_argument("--write-seconds", type=float, default=60)
+    parser.add_argument("--only", help="comma-separated endpoint labels (prefixes) to time, e.g. 'devices,areas'")
+    args = parser.parse_args()
+    if args.phase == "build":
+        build(args.url, args.days, args.per_day)
+    else:
+        measure(args.url, args.runs, args.tables, args.write_seconds, args.only.split(",") if args.only else None)
+
+
+if __name__ == "__main__":
+    main()

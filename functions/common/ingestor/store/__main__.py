@@ -1,0 +1,47 @@
+"""`python -m ingestor.store move [URL]`: move a database of the first layout into the tiered layout now, in
+the foreground, printing progress (what the first start of the store otherwise does in the background while
+it answers 503).
+`python -m ingestor.store rollups [URL]`: on InfluxDB, sum the rollups of the events written before rollups
+existed (until then reads answer from raw points).
+URL defaults to EVENT_STORE_URL (else the SQLite file in DATA_DIR). Both are safe to stop and rerun."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from ingestor.store import default_url, layout, open_event_store
+from ingestor.store.migrate import upgrade
+from ingestor.store.sqlschema import MIGRATIONS
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("move", "rollups"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    store = open_event_store(argv[1] if len(argv) > 1 else default_url())
+    if argv[0] == "rollups":
+        if not hasattr(store, "build_rollups"):
+            print("SQL stores write their rollups with the events (and the move builds them)", file=sys.stderr)
+            return 2
+        store.build_rollups(lambda line: print(line, flush=True))
+        return 0
+    if not hasattr(store, "engine"):
+        print("only SQL stores have a layout to move", file=sys.stderr)
+        return 2
+    upgrade(store.engine, MIGRATIONS)
+    if not layout.claim(store):
+        print(f"another process holds the move's lease (it lapses {layout.LEASE_S} s after its last batch)",
+              file=sys.stderr)
+        return 1
+    started, moved = time.monotonic(), 0
+    while True:
+        n = layout.move(store, batches=20)
+        moved += n
+        print(f"{moved:,} events moved in {time.monotonic() - started:,.0f} s", flush=True)
+        if n == 0:
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,107 @@
+"""Compaction: a series' events of one UTC day move from the hot tier into the cold tier's block(s).
+
+Days older than yesterday (UTC) are compacted, oldest first, one (series, day) per transaction: the day's
+hot rows and any block already there (late events merge into it) become new blocks, their trace index
+entries are rewritten, and the hot rows go. A kill between two transactions leaves every event in exactly
+one tier; the next write carries on. Rollups do not change: they count events, wherever they are kept.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, delete, func, select
+
+from ingestor.store import blocks as bk
+from ingestor.store.rows import Row
+from ingestor.store.sqlread import DAY_US, ROW_COLUMNS, Reader, ulid_key
+from ingestor.store.sqlschema import block_contexts, blocks, hot_events
+
+HOT_DAYS = 2  # today and yesterday stay hot
+BLOCK_EVENTS = 8192  # events per block at most: a day with more is kept in several parts
+
+
+def cutoff_day(now_us: int) -> int:
+    """Days before this one (days since the epoch) are compacted."""
+    return now_us // DAY_US - (HOT_DAYS - 1)
+
+
+def plan(conn: Connection, before_day: int, limit: int) -> list[tuple[int, int, int]]:
+    """(series, day, hot events) to compact next: the oldest day's series, most events first."""
+    oldest = conn.execute(select(func.min(hot_events.c.ts))).scalar()
+    if oldest is None or oldest // DAY_US >= before_day:
+        return []
+    day = oldest // DAY_US
+    h = hot_events.c
+    n = func.count().label("n")
+    rows = conn.execute(select(h.series, n).where(h.ts >= day * DAY_US, h.ts < (day + 1) * DAY_US)
+                        .group_by(h.series).order_by(n.desc()).limit(limit))
+    return [(int(sid), day, int(count)) for sid, count in rows]
+
+
+def trace_keys(row: Row) -> list[tuple[int, int]]:
+    """The block_contexts entries of an event: (kind, key)."""
+    keys = []
+    if row.ctx is not None:
+        raw = bk.ulid_bytes(row.ctx)
+        if raw is None or row.parent is not None or int.from_bytes(raw[:6], "big") != row.ts // 1000:
+            keys.append((0, ulid_key(row.ctx)))
+    if row.parent is not None:
+        keys.append((1, ulid_key(row.parent)))
+    return keys
+
+
+INSERT_BLOCK = "INSERT INTO blocks (series, day, first_ts, last_ts, n, times, payload) VALUES (?, ?, ?, ?, ?, ?, ?)"
+INSERT_CONTEXT = "INSERT INTO block_contexts (kind, key, series, day) VALUES (?, ?, ?, ?)"
+
+
+def encoded(reader: Reader, sid: int, day: int, rows: list[Row]) -> tuple[list[tuple], list[tuple]]:
+    """The rows of `blocks` and `block_contexts` that hold `rows` (one series and day, sorted)."""
+    if not rows:
+        return [], []
+    values = reader.series_of(sid)
+    parts = max(1, -(-len(rows) // BLOCK_EVENTS))
+    size = -(-len(rows) // parts)
+    out = []
+    for start in range(0, len(rows), size):
+        part = rows[start:start + size]
+        times, payload = bk.encode(part, values[0], values[1], reader.data_of)
+        out.append((sid, day, part[0].ts, part[-1].ts, len(part), times, payload))
+    keys = sorted({key for row in rows for key in trace_keys(row)})
+    return out, [(kind, key, sid, day) for kind, key in keys]
+
+
+def write_blocks(conn: Connection, reader: Reader, sid: int, day: int, rows: list[Row]) -> None:
+    """Replace the series' blocks of `day` (and their trace entries) by blocks of `rows` (sorted)."""
+    conn.execute(delete(blocks).where(blocks.c.series == sid, blocks.c.day == day))
+    conn.execute(delete(block_contexts).where(block_contexts.c.series == sid, block_contexts.c.day == day))
+    block_rows, context_rows = encoded(reader, sid, day, rows)
+    executemany(conn, INSERT_BLOCK, block_rows)
+    executemany(conn, INSERT_CONTEXT, context_rows)
+
+
+def executemany(conn: Connection, sql: str, rows: list[tuple]) -> None:
+    """Many rows through the driver directly (`?` placeholders; psycopg's are `%s`)."""
+    if rows:
+        conn.exec_driver_sql(sql.replace("?", "%s") if conn.dialect.name == "postgresql" else sql, rows)
+
+
+def stored_rows(conn: Connection, reader: Reader, sid: int, day: int) -> list[Row]:
+    """The rows of the series' blocks of `day`, in order."""
+    out: list[Row] = []
+    for times, first, payload in conn.execute(select(blocks.c.times, blocks.c.first_ts, blocks.c.payload)
+                                              .where(blocks.c.series == sid, blocks.c.day == day)
+                                              .order_by(blocks.c.first_ts)):
+        out += reader.block(sid, times, first, payload).rows()
+    return out
+
+
+def compact(conn: Connection, reader: Reader, sid: int, day: int) -> int:
+    """Move the series' hot events of `day` into its blocks; returns how many moved."""
+    h = hot_events.c
+    window = (h.series == sid, h.ts >= day * DAY_US, h.ts < (day + 1) * DAY_US)
+    hot = [Row(bytes(r[0]), *r[1:]) for r in conn.execute(select(*ROW_COLUMNS).where(*window))]
+    if not hot:
+        return 0
+    merged = sorted(stored_rows(conn, reader, sid, day) + hot, key=lambda r: (r.ts, r.eid))
+    write_blocks(conn, reader, sid, day, merged)
+    conn.execute(delete(hot_events).where(*window))
+    return len(hot)

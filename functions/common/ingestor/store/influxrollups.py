@@ -1,0 +1,112 @@
+"""Rollups on InfluxDB: measurements of their own, written by `write`, so no continuous query is needed (the
+same on 1.x, 2.x and 3.x).
+
+InfluxDB has no transactions, so a rollup is never incremented: after a batch's points are written, every
+5-minute bucket the batch touched is summed again from the raw points in it (per series: the events' tags),
+then the hours and days those buckets belong to from the 5-minute and hour rollups. A point is keyed by
+measurement, tags and time, so writing a rollup again overwrites it: a redelivered batch sums to the same
+rollups, and a kill before the rollups are written means the batch was not acknowledged, so its redelivery
+sums them. Rollup points carry the events' tags but `type` for the event type (not `event_type`, so event
+reads never see them).
+
+A database written before rollups existed answers from raw points (as before) until
+`python -m ingestor.store rollups` has summed its history; the point READY then says the rollups are whole.
+
+Measurements: rollup_5m, rollup_1h, rollup_1d (fields n, vn: integers; vsum, vmin, vmax, last: floats;
+newest: the newest event's time in µs) and stays_5m, stays_1h, stays_1d (tag `state`: the state left, for
+states the SQL store's state rollups keep too; fields dn: integer; dsum, dmin, dmax: floats).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ingestor.store.lineprotocol import TAGS, _float, _tag_value
+from ingestor.store.rollups import add_duration, add_event, categorical, new_state, new_value
+
+US = 1_000_000
+PERIODS = {"5m": 300, "1h": 3600, "1d": 86_400}
+ROLLUPS = {name: f"rollup_{name}" for name in PERIODS}
+STAYS = {name: f"stays_{name}" for name in PERIODS}
+ROLLUP_TAGS = tuple("type" if t == "event_type" else t for t in TAGS)  # the events' tags, as rollups name them
+MEASUREMENTS = frozenset(ROLLUPS.values()) | frozenset(STAYS.values())
+# Written once the rollups hold every event: when the first write finds no events, or when
+# `python -m ingestor.store rollups` has summed a database written before rollups existed. Until then reads
+# answer from raw points.
+# The point is written again each day a writer runs, at that day's start, so a retention policy that drops
+# old points never drops the last of them.
+READY = "rollups_ready"
+READY_RECHECK_S = 60
+
+
+def ready_point(now_us: int) -> str:
+    return f"{READY} complete=true {now_us // (PERIODS['1d'] * US) * PERIODS['1d'] * US}"
+
+
+def runs(times_us: Iterable[int], width_s: int) -> list[tuple[int, int]]:
+    """Contiguous runs [start, end) µs of the buckets of `width_s` holding any of the times."""
+    width = width_s * US
+    buckets = sorted({t // width for t in times_us})
+    out: list[tuple[int, int]] = []
+    for b in buckets:
+        if out and out[-1][1] == b * width:
+            out[-1] = (out[-1][0], (b + 1) * width)
+        else:
+            out.append((b * width, (b + 1) * width))
+    return out
+
+
+def tag_key(tags: dict[str, str]) -> tuple[str, ...]:
+    """The events' tags of a raw series as the rollups' tag values, in ROLLUP_TAGS order."""
+    return tuple(tags.get("event_type" if t == "type" else t) or "" for t in ROLLUP_TAGS)
+
+
+def sums(rows: Iterable[tuple[dict[str, str], dict[str, Any]]]) -> tuple[dict, dict]:
+    """Per (tags, 5-minute bucket µs): value sums; per (tags, bucket, state left): stay sums."""
+    values: dict[tuple[tuple[str, ...], int], list[Any]] = {}
+    stays: dict[tuple[tuple[str, ...], int, str], list[Any]] = {}
+    width = PERIODS["5m"] * US
+    for tags, c in rows:
+        ts = int(c["time"])
+        key = (tag_key(tags), ts // width * width)
+        acc = values.get(key)
+        if acc is None:
+            acc = values[key] = new_value()
+        value = c.get("state_value")
+        add_event(acc, ts, None if value is None else float(value))
+        duration, left = c.get("duration_in_state"), c.get("old_state")
+        if duration is not None and categorical(left) and left:  # a tag value cannot be empty
+            skey = (key[0], key[1], left)
+            sacc = stays.get(skey)
+            if sacc is None:
+                sacc = stays[skey] = new_state()
+            add_duration(sacc, float(duration))
+    return values, stays
+
+
+def _tags(values: tuple[str, ...]) -> str:
+    return "".join(f",{name}={_tag_value(v)}" for name, v in zip(ROLLUP_TAGS, values, strict=True) if v)
+
+
+def value_point(measurement: str, tags: tuple[str, ...], start_us: int, acc: list[Any]) -> str:
+    fields = [f"n={int(acc[0])}i", f"vn={int(acc[1])}i", f"newest={int(acc[5])}i"]
+    for name, value in (("vsum", acc[2]), ("vmin", acc[3]), ("vmax", acc[4]), ("last", acc[6])):
+        number = _float(value)
+        if number is not None:
+            fields.append(f"{name}={number}")
+    return f"{measurement}{_tags(tags)} {','.join(fields)} {start_us}"  # written in µs, as the events are
+
+
+def stay_point(measurement: str, tags: tuple[str, ...], state: str, start_us: int, acc: list[Any]) -> str:
+    fields = [f"dn={int(acc[2])}i"]
+    for name, value in (("dsum", acc[3]), ("dmin", acc[4]), ("dmax", acc[5])):
+        number = _float(value)
+        if number is not None:
+            fields.append(f"{name}={number}")
+    return f"{measurement}{_tags(tags)},state={_tag_value(state)} {','.join(fields)} {start_us}"
+
+
+def rollup_key(tags: dict[str, str]) -> tuple[str, ...]:
+    """The tag values of a rollup series (GROUP BY * of a rollup measurement), in ROLLUP_TAGS order."""
+    return tuple(tags.get(t) or "" for t in ROLLUP_TAGS)

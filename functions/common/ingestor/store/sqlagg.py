@@ -1,0 +1,230 @@
+"""Aggregates over the SQL store: counts, value statistics, last times and state durations, per group and
+time bucket, from the rollups for whole buckets and from raw events for the rest (store/tiers.py).
+
+Which rollups can answer a filter: a state filter (a state the state rollups keep) reads the state rollups;
+no filter, or a filter on one of domain, event type, area and device alone, read the dimension rollups (one
+row per bucket); other series filters read the series rollups of the series they match. Text, old_state and
+plain-decimal state filters are answered from raw events only. Raw pieces are summed by the same functions
+that built the rollups (store/rollups.py), so both give the same answer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import BigInteger, cast, func, select
+
+from ingestor.normalization import coerce_state_value
+from ingestor.store import rollups as ru
+from ingestor.store import tiers
+from ingestor.store.model import EventFilter
+from ingestor.store.sqlread import Reader, Scan, bounds
+from ingestor.store.sqlschema import dim_rollups, rollups, state_rollups
+
+GROUP_POS = {"entity_id": 1, "domain": 2, "event_type": 0, "area_id": 3, "device_id": 4}
+DIM_OF = {name: code for code, name in enumerate(ru.DIMS) if code}
+Key = tuple[Any, int | None]  # (group value, bucket start µs)
+
+
+@dataclasses.dataclass(frozen=True)
+class Ask:
+    f: EventFilter
+    width: int | None = None  # bucket width in seconds; None: the whole range
+    group: str | None = None  # a series field to group by
+    last: bool = False  # the newest event's time is wanted (state rollups do not keep it)
+
+
+def _bucket(ts: int, width: int | None) -> int | None:
+    if width is None:
+        return None
+    w = width * tiers.US
+    return ts // w * w
+
+
+class Aggregator:
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+        self.conn = reader.conn
+        self.dicts = reader.dicts
+
+    # --- choosing the source ---------------------------------------------------------------------------
+
+    def _single_dim(self, f: EventFilter) -> tuple[str, str] | None:
+        """(dimension, value) when the filter is on one of domain/event type/area/device only."""
+        used = [(name, getattr(f, name)) for name in ("domain", "event_type", "area_id", "device_id")
+                if getattr(f, name) is not None]
+        if f.entity_id is None and len(used) == 1:
+            return used[0]
+        return None
+
+    def source(self, ask: Ask) -> str:
+        """"raw", "state", "dims" or "series": where the whole buckets of this question are read from."""
+        f = ask.f
+        if f.text or f.old_state is not None:
+            return "raw"
+        if f.state is not None:
+            if ask.last or not ru.categorical(f.state) or ask.group not in (None, "entity_id", "domain",
+                                                                            "event_type", "area_id", "device_id"):
+                return "raw"
+            self.dicts.refresh_flags(self.conn)
+            sids = self.reader.matching(dataclasses.replace(f, state=None))
+            return "raw" if self.dicts.value_exceptions(sids if sids is not None else self.dicts.series) else "state"
+        single = self._single_dim(f)
+        if f.entity_id is None and single is None and not any(
+                getattr(f, n) is not None for n in ("domain", "event_type", "area_id", "device_id")):
+            return "dims" if ask.group in (None, *DIM_OF) else "series"
+        if single is not None and ask.group in (None, single[0]):
+            return "dims"
+        return "series"
+
+    # --- the answer ----------------------------------------------------------------------------------
+
+    def values(self, ask: Ask) -> tuple[dict[Key, list[Any]], str]:
+        """Per (group value, bucket start): [n, vn, vsum, vmin, vmax, last_ts, last_value]; and the tiers read."""
+        start, end = bounds(ask.f)
+        source = self.source(ask)
+        periods = tiers.allowed(ask.width, (1, 2) if source == "state" else (0, 1, 2)) if source != "raw" else ()
+        pieces = tiers.segments(start, end, periods) if periods else [(None, start, end)] if start < end else []
+        out: dict[Key, list[Any]] = {}
+        device = "device_id" in (ask.group, *(["device_id"] if ask.f.device_id is not None else []))
+        for period, lo, hi in pieces:
+            if period is None:
+                self._raw(ask, lo, hi, out)
+            elif source == "dims" and not (period == 0 and device):  # no 5-minute device rows
+                self._dims(ask, period, lo, hi, out)
+            elif source == "dims":
+                self._series(ask, period, lo, hi, out)
+            elif source == "state":
+                self._states(ask, period, lo, hi, out)
+            else:
+                self._series(ask, period, lo, hi, out)
+        return out, tiers.resolution(pieces)
+
+    def _acc(self, out: dict[Key, list[Any]], key: Key) -> list[Any]:
+        acc = out.get(key)
+        if acc is None:
+            acc = out[key] = ru.new_value()
+        return acc
+
+    def _raw(self, ask: Ask, lo: int, hi: int, out: dict[Key, list[Any]]) -> None:
+        pos = GROUP_POS.get(ask.group) if ask.group else None
+        for sid, row in self.reader.scan(Scan(ask.f, window=(lo, hi))):
+            group = self.reader.series_of(sid)[pos] if pos is not None else None
+            ru.add_event(self._acc(out, (group, _bucket(row.ts, ask.width))), row.ts, row.value)
+
+    def _grouped(self, table: Any, keys: list[Any], period: int, lo: int, hi: int, width: int | None,
+                 clauses: list[Any]) -> tuple[list[Any], int]:
+        """Rollup rows of `period` in [lo, hi) summed in the database per `keys` and output bucket.
+        Returns the rows (keys..., bucket or None, n, vn, vsum, vmin, vmax, last_ts) and the period width."""
+        t = table.c
+        span = ru.PERIODS[period]
+        first, last = lo // tiers.US // span, hi // tiers.US // span
+        per = width // span if width else None
+        bucket = (t.bucket // per if per != 1 else t.bucket).label("b") if per else None
+        newest = func.max(cast(t.bucket, BigInteger) * (span * tiers.US) + t.last_ts)  # from its bucket's start
+        columns = [*keys, *([bucket] if bucket is not None else []), func.sum(t.n), func.sum(t.vn),
+                   func.sum(t.vsum), func.min(t.vmin), func.max(t.vmax), newest]
+        q = select(*columns).where(t.period == period, t.bucket >= first, t.bucket < last, *clauses)
+        q = q.group_by(*keys, *([bucket] if bucket is not None else []))
+        rows = []
+        for row in self.conn.execute(q):
+            head = list(row[:len(keys)])
+            b = row[len(keys)] * per * span * tiers.US if per else None
+            rows.append((*head, b, *row[len(keys) + (1 if per else 0):]))
+        return rows, span
+
+    def _series(self, ask: Ask, period: int, lo: int, hi: int, out: dict[Key, list[Any]]) -> None:
+        sids = self.reader.matching(ask.f)
+        if sids is not None and not sids:
+            return
+        clauses = [rollups.c.series.in_(sids)] if sids is not None else []
+        rows, _ = self._grouped(rollups, [rollups.c.series], period, lo, hi, ask.width, clauses)
+        pos = GROUP_POS.get(ask.group) if ask.group else None
+        for sid, bucket, *values in rows:
+            group = self.reader.series_of(sid)[pos] if pos is not None else None
+            ru.merge_value(self._acc(out, (group, bucket)), values)
+
+    def _dims(self, ask: Ask, period: int, lo: int, hi: int, out: dict[Key, list[Any]]) -> None:
+        d = dim_rollups.c
+        single = self._single_dim(ask.f)
+        if single is not None:
+            key = self.dicts.find_string(self.conn, single[1])
+            if key is None:
+                return
+            clauses = [d.dim == DIM_OF[single[0]], d.key == key]
+        elif ask.group is not None:
+            clauses = [d.dim == DIM_OF[ask.group]]
+        else:
+            clauses = [d.dim == 0, d.key == 0]
+        rows, _ = self._grouped(dim_rollups, [d.key], period, lo, hi, ask.width, clauses)
+        names = self.dicts.string_values(self.conn, [r[0] for r in rows]) if ask.group else {}
+        for key, bucket, *values in rows:
+            group = (names.get(key) if key else None) if ask.group else None
+            ru.merge_value(self._acc(out, (group, bucket)), values)
+
+    def _states(self, ask: Ask, period: int, lo: int, hi: int, out: dict[Key, list[Any]]) -> None:
+        key = self.dicts.find_string(self.conn, ask.f.state)  # type: ignore[arg-type]
+        if key is None:
+            return
+        sids = self.reader.matching(dataclasses.replace(ask.f, state=None))
+        if sids is not None and not sids:
+            return
+        s = state_rollups.c
+        span = ru.PERIODS[period]
+        per = ask.width // span if ask.width else None
+        bucket = (s.bucket // per if per != 1 else s.bucket).label("b") if per else None
+        q = select(s.series, *([bucket] if bucket is not None else []), func.sum(s.n)).where(
+            s.state == key, s.period == period, s.n > 0, s.bucket >= lo // tiers.US // span,
+            s.bucket < hi // tiers.US // span).group_by(s.series, *([bucket] if bucket is not None else []))
+        if sids is not None:
+            q = q.where(s.series.in_(sids))
+        value = coerce_state_value(ask.f.state)
+        pos = GROUP_POS.get(ask.group) if ask.group else None
+        for row in self.conn.execute(q):
+            sid, n = row[0], int(row[-1])
+            group = self.reader.series_of(sid)[pos] if pos is not None else None
+            acc = self._acc(out, (group, row[1] * per * span * tiers.US if per else None))
+            ru.merge_value(acc, (n, n if value is not None else 0, None if value is None else value * n,
+                                 value, value, -1, None))
+
+    # --- durations -----------------------------------------------------------------------------------
+
+    def durations(self, f: EventFilter) -> tuple[dict[tuple[str | None, str], list[Any]], str]:
+        """Per (entity, state left): [n, left, dn, dsum, dmin, dmax, secs] of the stays ended in the range,
+        for states the state rollups keep (plain-decimal states are not grouped: each number would be
+        its own group)."""
+        start, end = bounds(f)
+        plain = dataclasses.replace(f, state=None, old_state=None, text=None)
+        eligible = f == plain
+        pieces = tiers.segments(start, end, (2, 1)) if eligible else [(None, start, end)]
+        out: dict[tuple[str | None, str], list[Any]] = {}
+        sids = self.reader.matching(f)
+        for period, lo, hi in pieces:
+            if period is None:
+                scan = Scan(f, durations="any", categorical=True, window=(lo, hi))
+                for sid, row in self.reader.scan(scan):
+                    acc = out.setdefault((self.reader.series_of(sid)[1], row.old_state), ru.new_state())  # type: ignore
+                    ru.add_duration(acc, row.duration)  # type: ignore[arg-type]
+                continue
+            if sids is not None and not sids:
+                continue
+            width = ru.PERIODS[period]
+            s = state_rollups.c
+            q = select(s.series, s.state, func.sum(s.n), func.sum(s.left), func.sum(s.dn), func.sum(s.dsum),
+                       func.min(s.dmin), func.max(s.dmax), func.sum(s.secs)).where(
+                s.period == period, s.dn > 0, s.bucket >= lo // tiers.US // width, s.bucket < hi // tiers.US // width)
+            if sids is not None:
+                q = q.where(s.series.in_(sids))
+            q = q.group_by(s.series, s.state)
+            rows = list(self.conn.execute(q))
+            names = self.dicts.string_values(self.conn, [r[1] for r in rows])
+            for sid, state, *values in rows:
+                acc = out.setdefault((self.reader.series_of(sid)[1], names[state]), ru.new_state())
+                ru.merge_state(acc, (0, 0, values[2], values[3], values[4], values[5], 0.0))
+        return out, tiers.resolution(pieces)
+
+
+def top(groups: Iterable[tuple[Any, int]], limit: int) -> list[tuple[Any, int]]:
+    return sorted(groups, key=lambda kv: (-kv[1], kv[0] is None, kv[0] or ""))[:limit]

@@ -1,0 +1,194 @@
+"""The SQL store's dictionaries: series, strings and JSON documents, each stored once and cached per process.
+
+Ids only grow and rows never change (but for series flags), so a process caches what it has read. Another
+process may add series at any time: readers that resolve a filter into series ids first load the series
+newer than the newest they know (one indexed query). New ids enter the caches only when their transaction
+commits (`commit`); a failed write forgets them (`rollback`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from ingestor.store.rows import SERIES_FIELDS, Series
+from ingestor.store.sqlschema import FLAG_VALUE_EXCEPTIONS, docs, series, strings
+
+DOC_CACHE_BYTES = 32 * 1024 * 1024
+
+
+def _hash(body: bytes) -> bytes:
+    return hashlib.blake2b(body, digest_size=16).digest()
+
+
+def series_key(values: Series) -> bytes:
+    return _hash("\x1f".join("\x00" if v is None else "\x01" + v for v in values).encode())
+
+
+class Dictionaries:
+    def __init__(self) -> None:
+        self.series: dict[int, Series] = {}
+        self.series_flags: dict[int, int] = {}
+        self._series_ids: dict[Series, int] = {}
+        self._max_series = 0
+        self._strings: dict[str, int] = {}
+        self._string_values: dict[int, str] = {}
+        self._doc_ids: dict[bytes, int] = {}  # hash -> id
+        self._docs: OrderedDict[int, bytes] = OrderedDict()
+        self._doc_bytes = 0
+        self._pending: dict[tuple[str, Any], Any] = {}
+
+    # --- transactions ------------------------------------------------------------------------------
+
+    def commit(self) -> None:
+        for (kind, key), value in self._pending.items():
+            if kind == "series":
+                self._series_ids[key] = value
+                self.series[value] = key
+                self.series_flags.setdefault(value, 0)
+                self._max_series = max(self._max_series, value)
+            elif kind == "flags":
+                self.series_flags[key] = value
+            elif kind == "string":
+                self._strings[key] = value
+                self._string_values[value] = key
+            else:
+                self._doc_ids[key] = value
+        self._pending.clear()
+
+    def rollback(self) -> None:
+        self._pending.clear()
+
+    def _uncommitted(self, kind: str, key: Any) -> Any:
+        return self._pending.get((kind, key))
+
+    # --- series -------------------------------------------------------------------------------------
+
+    def refresh_series(self, conn: Connection) -> None:
+        """Load the series created since this process last looked, and every series' flags."""
+        newest = conn.execute(select(func.max(series.c.id))).scalar() or 0
+        if newest > self._max_series:
+            for row in conn.execute(select(series).where(series.c.id > self._max_series)):
+                values = tuple(row._mapping[name] for name in SERIES_FIELDS)
+                self.series[row.id] = values
+                self._series_ids[values] = row.id
+                self.series_flags[row.id] = row.flags
+            self._max_series = newest
+
+    def refresh_flags(self, conn: Connection) -> None:
+        for sid, flags in conn.execute(select(series.c.id, series.c.flags).where(series.c.flags != 0)):
+            self.series_flags[sid] = flags
+
+    def series_id(self, conn: Connection, values: Series) -> int:
+        found = self._series_ids.get(values) or self._uncommitted("series", values)
+        if found:
+            return int(found)
+        key = series_key(values)
+        found = conn.execute(select(series.c.id).where(series.c.key == key)).scalar()
+        if found is None:
+            row = dict(zip(SERIES_FIELDS, values, strict=True))
+            found = conn.execute(insert(series).values(key=key, flags=0, **row)).inserted_primary_key[0]
+        self._pending[("series", values)] = int(found)
+        return int(found)
+
+    def flag(self, conn: Connection, sid: int, flag: int) -> None:
+        flags = self._uncommitted("flags", sid) or self.series_flags.get(sid, 0)
+        if flags & flag:
+            return
+        conn.execute(update(series).where(series.c.id == sid).values(flags=series.c.flags.op("|")(flag)))
+        self._pending[("flags", sid)] = flags | flag
+
+    def value_exceptions(self, sids: Iterable[int]) -> bool:
+        return any(self.series_flags.get(s, 0) & FLAG_VALUE_EXCEPTIONS for s in sids)
+
+    # --- strings ------------------------------------------------------------------------------------
+
+    def string_id(self, conn: Connection, value: str) -> int:
+        found = self._strings.get(value) or self._uncommitted("string", value)
+        if found:
+            return int(found)
+        found = conn.execute(select(strings.c.id).where(strings.c.value == value)).scalar()
+        if found is None:
+            found = conn.execute(insert(strings).values(value=value)).inserted_primary_key[0]
+        self._pending[("string", value)] = int(found)
+        return int(found)
+
+    def find_string(self, conn: Connection, value: str) -> int | None:
+        """The id of `value` if it was ever stored (a reader's lookup: never inserts)."""
+        found = self._strings.get(value)
+        if found is None:
+            found = conn.execute(select(strings.c.id).where(strings.c.value == value)).scalar()
+            if found is not None:
+                self._strings[value] = int(found)
+                self._string_values[int(found)] = value
+        return found
+
+    def string_values(self, conn: Connection, ids: Iterable[int]) -> dict[int, str]:
+        missing = [i for i in set(ids) if i and i not in self._string_values]
+        for start in range(0, len(missing), 500):
+            for sid, value in conn.execute(select(strings.c.id, strings.c.value)
+                                           .where(strings.c.id.in_(missing[start:start + 500]))):
+                self._string_values[sid] = value
+                self._strings[value] = sid
+        return self._string_values
+
+    # --- documents ----------------------------------------------------------------------------------
+
+    def doc_ids(self, conn: Connection, bodies: Iterable[bytes]) -> dict[bytes, int]:
+        """Ids of JSON documents (stored when new), by body."""
+        out: dict[bytes, int] = {}
+        wanted: dict[bytes, bytes] = {}
+        for body in bodies:
+            if body in out or body in wanted.values():
+                continue
+            digest = _hash(body)
+            found = self._doc_ids.get(digest) or self._uncommitted("doc", digest)
+            if found:
+                out[body] = found
+            else:
+                wanted[digest] = body
+        keys = list(wanted)
+        for start in range(0, len(keys), 500):
+            for digest, did in conn.execute(select(docs.c.hash, docs.c.id)
+                                            .where(docs.c.hash.in_(keys[start:start + 500]))):
+                out[wanted.pop(bytes(digest))] = did
+                self._pending[("doc", bytes(digest))] = did
+        for digest, body in wanted.items():
+            did = conn.execute(insert(docs).values(hash=digest, body=body)).inserted_primary_key[0]
+            out[body] = did
+            self._pending[("doc", digest)] = did
+            self._remember(did, body)
+        return out
+
+    def _remember(self, did: int, body: bytes) -> None:
+        if did in self._docs:
+            self._docs.move_to_end(did)
+            return
+        self._docs[did] = body
+        self._doc_bytes += len(body)
+        while self._doc_bytes > DOC_CACHE_BYTES and self._docs:
+            _, old = self._docs.popitem(last=False)
+            self._doc_bytes -= len(old)
+
+    def load_docs(self, conn: Connection, ids: Iterable[int]) -> None:
+        missing = sorted({i for i in ids if i and i not in self._docs})
+        for start in range(0, len(missing), 500):
+            for did, body in conn.execute(select(docs.c.id, docs.c.body)
+                                          .where(docs.c.id.in_(missing[start:start + 500]))):
+                self._remember(did, bytes(body))
+
+    def docs(self, conn: Connection, ids: Iterable[int]) -> dict[int, bytes]:
+        """The bodies of documents by id (from the cache, else read)."""
+        wanted = {i for i in ids if i}
+        self.load_docs(conn, wanted)
+        out = {i: self._docs[i] for i in wanted if i in self._docs}
+        missing = [i for i in wanted if i not in out]  # evicted meanwhile: a read larger than the cache
+        for start in range(0, len(missing), 500):
+            for did, body in conn.execute(select(docs.c.id, docs.c.body)
+                                          .where(docs.c.id.in_(missing[start:start + 500]))):
+                out[did] = bytes(body)
+        return out

@@ -1,0 +1,315 @@
+"""Raw events from both tiers of the SQL store, in (time, event_id) order, day by day.
+
+A read first turns its filter into the series it can match (dictionary lookups, in Python), then asks the
+day rollups which UTC days hold any of them, and reads each such day from the hot tier (SQL, with every
+filter and the page limit pushed down) and from the cold tier (the day's blocks of those series: the time
+column first, the rest only for blocks with events in the window), merged in order.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select, tuple_
+
+from ingestor import jsoncodec
+from ingestor.store.blocks import Block, decode_times, ulid_bytes
+from ingestor.store.model import EventFilter
+from ingestor.store.rollups import categorical
+from ingestor.store.rows import Row, Series
+from ingestor.store.sqldicts import Dictionaries
+from ingestor.store.sqlschema import CAT_OLD_STATE, block_contexts, blocks, dim_rollups, hot_events, rollups
+from ingestor.store.timerange import to_micros
+
+DAY_US = 86_400_000_000
+END_OF_TIME = 253_402_300_800_000_000  # 10000-01-01 in µs: every rollup bucket index fits 32 bits
+ROW_COLUMNS = [hot_events.c[name] for name in ("eid", "ts", "state", "old_state", "value", "duration", "attrs", "ctx",
+                                               "parent", "usr", "enrich", "ages", "data")]
+SERIES_MATCH = ("event_type", "entity_id", "domain", "area_id", "device_id")
+_POS = {"event_type": 0, "entity_id": 1, "domain": 2, "area_id": 3, "device_id": 4}
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+@dataclasses.dataclass(frozen=True)
+class Scan:
+    """What to read: a filter, and what the filter alone cannot say."""
+
+    f: EventFilter
+    desc: bool = False
+    after: tuple[int, bytes] | None = None  # (ts, eid) already read: continue after it
+    limit: int | None = None
+    durations: str | None = None  # "any": only events with a duration_in_state; "nonneg": one >= 0 ...
+    categorical: bool = False  # ... that leave a state the state rollups keep
+    window: tuple[int, int] | None = None  # [start, end) in µs, instead of the filter's own
+
+
+def bounds(f: EventFilter) -> tuple[int, int]:
+    """The filter's [start, end) in µs (open ends as far as the store goes)."""
+    return (to_micros(f.start) if f.start is not None else -END_OF_TIME,
+            to_micros(f.end) if f.end is not None else END_OF_TIME)
+
+
+def lower(backend: str, text: str) -> str:
+    """Case folding as each database's lower() does it: SQLite folds ASCII letters only."""
+    return text.translate(_ASCII_LOWER) if backend == "sqlite" else text.lower()
+
+
+def ulid_key(text: str) -> int:
+    """The block_contexts key of a context id: a ULID's first 8 bytes, else a hash."""
+    raw = ulid_bytes(text) or hashlib.blake2b(text.encode(), digest_size=8).digest()
+    return int.from_bytes(raw[:8], "big", signed=True)
+
+
+class Reader:
+    """Raw reads within one connection."""
+
+    def __init__(self, conn: Connection, dicts: Dictionaries, backend: str) -> None:
+        self.conn = conn
+        self.dicts = dicts
+        self.backend = backend
+        self._data: dict[int, Any] = {}
+
+    # --- series ------------------------------------------------------------------------------------
+
+    def series_of(self, sid: int) -> Series:
+        found = self.dicts.series.get(sid)
+        if found is None:
+            self.dicts.refresh_series(self.conn)
+            found = self.dicts.series[sid]
+        return found
+
+    def matching(self, f: EventFilter) -> list[int] | None:
+        """Series ids the filter's series fields allow (None: every series); text is left to the events."""
+        wanted = [(_POS[name], getattr(f, name)) for name in SERIES_MATCH if getattr(f, name) is not None]
+        if not wanted:
+            return None
+        self.dicts.refresh_series(self.conn)
+        return [sid for sid, values in self.dicts.series.items() if all(values[p] == v for p, v in wanted)]
+
+    def named(self, text: str, within: list[int] | None) -> set[int]:
+        """Series whose friendly_name contains `text`, case-insensitively."""
+        self.dicts.refresh_series(self.conn)
+        needle = lower(self.backend, text)
+        ids = self.dicts.series if within is None else within
+        return {sid for sid in ids if (name := self.dicts.series[sid][7]) and needle in lower(self.backend, name)}
+
+    # --- documents -----------------------------------------------------------------------------------
+
+    def data_of(self, did: int) -> Any:
+        found = self._data.get(did)
+        if found is None:
+            found = self._data[did] = jsoncodec.loads(self.dicts.docs(self.conn, [did])[did])
+        return found
+
+    def block(self, sid: int, times: bytes, first: int, payload: bytes | None) -> Block:
+        values = self.series_of(sid)
+        return Block(bytes(times), first, None if payload is None else bytes(payload), values[0], values[1],
+                     self.data_of)
+
+    def payloads(self, found: list[tuple[int, Block]]) -> None:
+        """Fetch the payloads of blocks read by their time column alone."""
+        for start in range(0, len(found), 200):
+            chunk = dict(found[start:start + 200])
+            for bid, payload in self.conn.execute(select(blocks.c.id, blocks.c.payload)
+                                                  .where(blocks.c.id.in_(list(chunk)))):
+                chunk[bid]._payload = bytes(payload)
+
+    # --- days ----------------------------------------------------------------------------------------
+
+    def days(self, sids: list[int] | None, start: int, end: int) -> list[int]:
+        """UTC days (days since the epoch) in [start, end) µs holding events of `sids`, oldest first."""
+        first, last = start // DAY_US, (end - 1) // DAY_US
+        if sids is None:
+            q = (select(dim_rollups.c.bucket).where(dim_rollups.c.dim == 0, dim_rollups.c.key == 0,
+                                                    dim_rollups.c.period == 2, dim_rollups.c.bucket >= first,
+                                                    dim_rollups.c.bucket <= last))
+        elif not sids:
+            return []
+        else:
+            q = (select(rollups.c.bucket).distinct().where(rollups.c.series.in_(sids), rollups.c.period == 2,
+                                                           rollups.c.bucket >= first, rollups.c.bucket <= last))
+        days = {int(r[0]) for r in self.conn.execute(q)}
+        # Events the rollups do not know yet cannot exist: both are written in one transaction. Blocks
+        # moved from the first layout before their rollups were rebuilt are covered by the same rule.
+        return sorted(days)
+
+    # --- the scan --------------------------------------------------------------------------------------
+
+    def scan(self, s: Scan) -> Iterator[tuple[int, Row]]:
+        f = s.f
+        sids = self.matching(f)
+        named = self.named(f.text, sids) if f.text else None
+        start, end = s.window or bounds(f)
+        if s.after is not None:
+            if s.desc:
+                end = min(end, s.after[0] + 1)
+            else:
+                start = max(start, s.after[0])
+        if start >= end:
+            return
+        left = s.limit
+        days = self.days(sids, start, end)
+        for day in (reversed(days) if s.desc else days):
+            lo, hi = max(start, day * DAY_US), min(end, (day + 1) * DAY_US)
+            got = self._day(s, sids, named, lo, hi, left)
+            yield from got
+            if left is not None:
+                left -= len(got)
+                if left <= 0:
+                    return
+
+    def _day(self, s: Scan, sids: list[int] | None, named: set[int] | None, lo: int, hi: int,
+             limit: int | None) -> list[tuple[int, Row]]:
+        hot = self._hot(s, sids, named, lo, hi, limit)
+        cold = self._cold(s, sids, named, lo, hi)
+        if not cold:
+            return hot
+        found: list[tuple[int, bytes | None, int, Any]] = [(r.ts, r.eid, sid, r) for sid, r in hot]
+        found += [(block.ts[i], None, sid, (block, i)) for sid, block, indexes in cold for i in indexes]
+        found.sort(key=lambda c: c[0], reverse=s.desc)
+        ordered = _break_ties(found, s.desc)
+        if s.after is not None:
+            ordered = [c for c in ordered if _beyond(c, s.after, s.desc)]
+        if limit is not None:
+            ordered = ordered[:limit]
+        return [(c[2], c[3] if isinstance(c[3], Row) else c[3][0].row(c[3][1])) for c in ordered]
+
+    def _hot(self, s: Scan, sids: list[int] | None, named: set[int] | None, lo: int, hi: int,
+             limit: int | None) -> list[tuple[int, Row]]:
+        h = hot_events.c
+        clauses = [h.ts >= lo, h.ts < hi]
+        if sids is not None:
+            clauses.append(h.series.in_(sids))
+        if s.f.state is not None:
+            clauses.append(h.state == s.f.state)
+        if s.f.old_state is not None:
+            clauses.append(h.old_state == s.f.old_state)
+        if s.f.text:
+            clauses.append(or_(h.series.in_(sorted(named or ())), h.state.icontains(s.f.text, autoescape=True)))
+        if s.durations:
+            clauses.append(h.duration >= 0 if s.durations == "nonneg" else h.duration.is_not(None))
+        if s.categorical:
+            clauses.append(h.cat.op("&")(CAT_OLD_STATE) != 0)
+        if s.after is not None:
+            after = tuple_(h.ts, h.eid)
+            clauses.append(after < tuple_(*s.after) if s.desc else after > tuple_(*s.after))
+        order = [h.ts.desc(), h.eid.desc()] if s.desc else [h.ts, h.eid]
+        q = select(h.series, *ROW_COLUMNS).where(*clauses).order_by(*order)
+        if limit is not None:
+            q = q.limit(limit)
+        return [(r[0], Row(bytes(r[1]), *r[2:])) for r in self.conn.execute(q)]
+
+    def _cold(self, s: Scan, sids: list[int] | None, named: set[int] | None, lo: int,
+              hi: int) -> list[tuple[int, Block, list[int]]]:
+        b = blocks.c
+        day = lo // DAY_US
+        clauses = [b.day == day, b.first_ts < hi, b.last_ts >= lo]
+        if sids is not None:
+            if not sids:
+                return []
+            clauses.append(b.series.in_(sids))
+        windows = []
+        for bid, sid, first, times in self.conn.execute(select(b.id, b.series, b.first_ts, b.times).where(*clauses)
+                                                        .order_by(b.series, b.first_ts)):
+            block = self.block(sid, times, first, None)
+            lo_i, hi_i = bisect.bisect_left(block.ts, lo), bisect.bisect_left(block.ts, hi)
+            if lo_i < hi_i:
+                windows.append((bid, sid, block, lo_i, hi_i))
+        self.payloads([(bid, block) for bid, _, block, _, _ in windows])
+        out = []
+        for _, sid, block, lo_i, hi_i in windows:
+            indexes = [i for i in range(lo_i, hi_i) if self._keeps(s, named, sid, block, i)]
+            if indexes:
+                out.append((sid, block, indexes))
+        return out
+
+    def _keeps(self, s: Scan, named: set[int] | None, sid: int, block: Block, i: int) -> bool:
+        f = s.f
+        if f.state is not None and block.states[i] != f.state:
+            return False
+        if f.old_state is not None and block.old_states[i] != f.old_state:
+            return False
+        if f.text and sid not in (named or ()):
+            state = block.states[i]
+            if state is None or lower(self.backend, f.text) not in lower(self.backend, state):
+                return False
+        if s.durations:
+            duration = block.durations[i]
+            if duration is None or (s.durations == "nonneg" and duration < 0):
+                return False
+        return not s.categorical or categorical(block.old_states[i])
+
+    # --- traces ----------------------------------------------------------------------------------------
+
+    def by_context(self, context_id: str, kind: int) -> list[tuple[int, Row]]:
+        """Events whose context id (kind 0) or parent id (kind 1) is `context_id`, in time order."""
+        column = hot_events.c.ctx if kind == 0 else hot_events.c.parent
+        found = [(r[0], Row(bytes(r[1]), *r[2:]))
+                 for r in self.conn.execute(select(hot_events.c.series, *ROW_COLUMNS).where(column == context_id))]
+        places = {(int(r[0]), int(r[1])) for r in self.conn.execute(
+            select(block_contexts.c.series, block_contexts.c.day).where(
+                block_contexts.c.kind == kind, block_contexts.c.key == ulid_key(context_id)))}
+        clauses = [and_(blocks.c.series == sid, blocks.c.day == day) for sid, day in places]
+        raw = ulid_bytes(context_id)
+        if kind == 0 and raw is not None:  # events whose time is the id's own millisecond are not indexed
+            millis = int.from_bytes(raw[:6], "big")
+            lo, hi = millis * 1000, millis * 1000 + 1000
+            touched = [bid for bid, times, first in self.conn.execute(
+                select(blocks.c.id, blocks.c.times, blocks.c.first_ts).where(
+                    blocks.c.day == lo // DAY_US, blocks.c.first_ts < hi, blocks.c.last_ts >= lo))
+                if count_in_window(bytes(times), first, lo, hi)]
+            if touched:
+                clauses.append(blocks.c.id.in_(touched))
+        seen = {r.eid for _, r in found}
+        if clauses:
+            for sid, times, first, payload in self.conn.execute(
+                    select(blocks.c.series, blocks.c.times, blocks.c.first_ts, blocks.c.payload).where(or_(*clauses))):
+                block = self.block(sid, times, first, payload)
+                column_values = block.contexts if kind == 0 else block.parents
+                for i, value in enumerate(column_values):
+                    if value == context_id:
+                        row = block.row(i)
+                        if row.eid not in seen:
+                            seen.add(row.eid)
+                            found.append((sid, row))
+        found.sort(key=lambda item: (item[1].ts, item[1].eid))
+        return found
+
+
+Candidate = tuple[int, bytes | None, int, Any]  # (ts, eid if known, series, Row or (block, index))
+
+
+def _break_ties(found: list[Candidate], desc: bool) -> list[Candidate]:
+    """Candidates sorted by time, with those at the same time ordered by event_id (worked out only for them)."""
+    out: list[Candidate] = []
+    i = 0
+    while i < len(found):
+        j = i + 1
+        while j < len(found) and found[j][0] == found[i][0]:
+            j += 1
+        if j - i == 1:
+            out.append(found[i])
+        else:
+            run = [(c[0], c[1] if c[1] is not None else c[3][0].eid(c[3][1]), c[2], c[3]) for c in found[i:j]]
+            run.sort(key=lambda c: c[1], reverse=desc)
+            out += run
+        i = j
+    return out
+
+
+def _beyond(candidate: Candidate, after: tuple[int, bytes], desc: bool) -> bool:
+    ts = candidate[0]
+    if ts != after[0]:
+        return ts < after[0] if desc else ts > after[0]
+    eid = candidate[1] if candidate[1] is not None else candidate[3][0].eid(candidate[3][1])
+    return eid < after[1] if desc else eid > after[1]
+
+
+def count_in_window(times: bytes, first: int, lo: int, hi: int) -> int:
+    ts = decode_times(times, first)
+    return bisect.bisect_left(ts, hi) - bisect.bisect_left(ts, lo)
+

@@ -1,0 +1,172 @@
+"""Writing a batch to the SQL store: the new events into the hot tier and their rollups, in one transaction.
+
+An event already stored (by event_id, in either tier) is skipped before anything is counted, so a
+redelivered batch changes nothing. Callers hold the store's write lock (sql.py), so no other writer can
+slip the same event in between the check and the insert.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select
+
+from ingestor.normalization import coerce_state_value
+from ingestor.store import compaction
+from ingestor.store import rollups as ru
+from ingestor.store import rows as rw
+from ingestor.store.rows import Row, Series
+from ingestor.store.sqldicts import Dictionaries
+from ingestor.store.sqlread import DAY_US, Reader
+from ingestor.store.sqlschema import CAT_OLD_STATE, CAT_STATE, FLAG_VALUE_EXCEPTIONS, blocks, hot_events
+
+CHUNK = 500
+
+
+def dim_keys(conn: Connection, dicts: Dictionaries, values: Series) -> tuple[int, ...]:
+    """The series' key in each rollup dimension (rollups.DIMS): 0 for every event, then string ids."""
+    keys = [0]
+    for name in ru.DIMS[1:]:
+        value = values[ru.SERIES_POS[name]]
+        keys.append(dicts.string_id(conn, value) if value else 0)
+    return tuple(keys)
+
+
+def cat_flags(state: str | None, old_state: str | None) -> int:
+    return (CAT_STATE if ru.categorical(state) else 0) | (CAT_OLD_STATE if ru.categorical(old_state) else 0)
+
+
+INSERT_HOT = ("INSERT INTO hot_events (eid, series, ts, state, old_state, value, duration, attrs, ctx, parent, usr, "
+              "enrich, ages, data, cat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def hot_values(sid: int, row: Row) -> tuple[Any, ...]:
+    return (row.eid, sid, row.ts, row.state, row.old_state, row.value, row.duration, row.attrs, row.ctx, row.parent,
+            row.user, row.enrich, row.ages, row.data, cat_flags(row.state, row.old_state))
+
+
+executemany = compaction.executemany
+"""For bulk writes: SQLAlchemy's per-row parameter handling costs more than the database's own work."""
+
+
+def stored_ids(conn: Connection, reader: Reader, candidates: dict[bytes, tuple[Series, int]]) -> set[bytes]:
+    """Which of the event ids (with their series and time) are stored already, in either tier."""
+    ids = list(candidates)
+    found: set[bytes] = set()
+    for start in range(0, len(ids), CHUNK):
+        found.update(bytes(r[0]) for r in conn.execute(
+            select(hot_events.c.eid).where(hot_events.c.eid.in_(ids[start:start + CHUNK]))))
+    days = sorted({ts // DAY_US for eid, (_, ts) in candidates.items() if eid not in found})
+    if not days:
+        return found
+    compacted = {int(r[0]) for r in conn.execute(select(blocks.c.day).distinct().where(blocks.c.day.in_(days)))}
+    if not compacted:
+        return found
+    # An event can only collide with one of the same type and entity (both are in what its id hashes).
+    reader.dicts.refresh_series(conn)
+    same: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
+    for sid, values in reader.dicts.series.items():
+        same[(values[0], values[1])].append(sid)
+    wanted: dict[tuple[int, int], dict[int, list[bytes]]] = defaultdict(lambda: defaultdict(list))
+    for eid, (values, ts) in candidates.items():
+        if eid not in found and ts // DAY_US in compacted:
+            for sid in same.get((values[0], values[1]), ()):
+                wanted[(sid, ts // DAY_US)][ts].append(eid)
+    if not wanted:
+        return found
+    places = list(wanted)
+    for start in range(0, len(places), 100):
+        clauses = [and_(blocks.c.series == sid, blocks.c.day == day) for sid, day in places[start:start + 100]]
+        candidates_blocks = [(int(r[0]), int(r[1]), int(r[2]), bytes(r[3]), r[4]) for r in conn.execute(
+            select(blocks.c.id, blocks.c.series, blocks.c.first_ts, blocks.c.times, blocks.c.day)
+            .where(or_(*clauses)))]
+        for bid, sid, first, times, day in candidates_blocks:
+            block = reader.block(sid, times, first, None)
+            times_wanted = wanted[(sid, day)]
+            hits = [i for i, ts in enumerate(block.ts) if ts in times_wanted]
+            if not hits:
+                continue
+            reader.payloads([(bid, block)])
+            for i in hits:
+                eid = block.eid(i)
+                if eid in times_wanted[block.ts[i]]:
+                    found.add(eid)
+    return found
+
+
+def write(conn: Connection, dicts: Dictionaries, backend: str, records: list[dict[str, Any]],
+          cold_before: int | None = None) -> int:
+    """Store the events of `records` not stored yet, and add them to the rollups; returns how many.
+
+    Events of days before `cold_before` (days since the epoch) go straight into their series' blocks, as
+    compaction would put them (a bulk load of history; merged with what the blocks hold); the rest go to
+    the hot tier."""
+    reader = Reader(conn, dicts, backend)
+    fresh: dict[bytes, dict[str, Any]] = {}
+    candidates: dict[bytes, tuple[Series, int]] = {}
+    for record in records:
+        eid = bytes.fromhex(record["event_id"])
+        if eid not in fresh:
+            fresh[eid] = record
+            candidates[eid] = (rw.series_of(record), rw.micros_of(record["time_fired"]))
+    for eid in stored_ids(conn, reader, candidates):
+        del fresh[eid]
+    if not fresh:
+        return 0
+    bodies: dict[bytes, int] = {}
+
+    def collect(body: bytes) -> int:
+        return bodies.setdefault(body, -len(bodies) - 1)
+
+    split = [(candidates[eid][0], rw.split(record, collect)) for eid, record in fresh.items()]
+    ids = dicts.doc_ids(conn, bodies)
+    real = {temporary: ids[body] for body, temporary in bodies.items()}
+    deltas = ru.Deltas()
+    values: list[tuple[Any, ...]] = []
+    cold: dict[tuple[int, int], list[Row]] = defaultdict(list)
+    series_keys: dict[Series, tuple[int, tuple[int, ...]]] = {}
+    for series_values, row in split:
+        row = row._replace(attrs=real.get(row.attrs, row.attrs), enrich=real.get(row.enrich, row.enrich),
+                           data=real.get(row.data, row.data))
+        known = series_keys.get(series_values)
+        if known is None:
+            sid = dicts.series_id(conn, series_values)
+            known = series_keys[series_values] = (sid, dim_keys(conn, dicts, series_values))
+        sid, dims = known
+        if row.value != coerce_state_value(row.state):
+            dicts.flag(conn, sid, FLAG_VALUE_EXCEPTIONS)
+        if cold_before is not None and row.ts // DAY_US < cold_before:
+            cold[(sid, row.ts // DAY_US)].append(row)
+        else:
+            values.append(hot_values(sid, row))
+        deltas.add(sid, dims, row.ts, row.value,
+                   dicts.string_id(conn, row.state) if ru.categorical(row.state) else None,  # type: ignore[arg-type]
+                   dicts.string_id(conn, row.old_state) if ru.categorical(row.old_state) else None,  # type: ignore
+                   row.duration)
+    executemany(conn, INSERT_HOT, values)
+    if cold:
+        stored = {(int(sid), int(day)) for sid, day in conn.execute(
+            select(blocks.c.series, blocks.c.day).distinct().where(blocks.c.day.in_(sorted({d for _, d in cold}))))}
+        block_rows: list[tuple[Any, ...]] = []
+        context_rows: list[tuple[Any, ...]] = []
+        for (sid, day), rows in cold.items():
+            if (sid, day) in stored:  # merged with what the series' blocks of that day hold
+                rows = compaction.stored_rows(conn, reader, sid, day) + rows
+                compaction.write_blocks(conn, reader, sid, day, sorted(rows, key=lambda r: (r.ts, r.eid)))
+                continue
+            new_blocks, new_contexts = compaction.encoded(reader, sid, day, sorted(rows, key=lambda r: (r.ts, r.eid)))
+            block_rows += new_blocks
+            context_rows += new_contexts
+        executemany(conn, compaction.INSERT_BLOCK, block_rows)
+        executemany(conn, compaction.INSERT_CONTEXT, context_rows)
+    apply(conn, ru.series_params(deltas), ru.dim_params(deltas), ru.state_params(deltas))
+    return len(values) + sum(len(rows) for rows in cold.values())
+
+
+def apply(conn: Connection, series_rows: list[tuple[Any, ...]], dim_rows: list[tuple[Any, ...]],
+          state_rows: list[tuple[Any, ...]]) -> None:
+    """Add rows of (key..., values...) to the three rollup tables."""
+    executemany(conn, ru.UPSERT_SERIES, series_rows)
+    executemany(conn, ru.UPSERT_DIMS, dim_rows)
+    executemany(conn, ru.UPSERT_STATES, state_rows)

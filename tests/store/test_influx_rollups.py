@@ -1,0 +1,82 @@
+"""InfluxDB has no transactions: its rollups are summed again from the raw points of the buckets a batch
+touched. The write function takes batches concurrently (threads of one process), so two batches landing in
+the same buckets at once must still leave rollups equal to the points stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingestor.store import open_event_store
+from ingestor.store.lineprotocol import point
+from ingestor.store.model import EventFilter
+from tests.store import rollup_model as model
+from tests.store.conftest import opened
+from tests.support.servers import store_url
+
+START = (dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+
+
+def test_batches_written_at_once_into_the_same_buckets_leave_rollups_equal_to_the_points(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    history = model.home(seed=21, start=START, hours=4, events=4800)  # 48 five-minute buckets, ~100 events each
+    width = 300 * 1_000_000
+    buckets: dict[int, list[dict[str, Any]]] = {}
+    for r in history.records:
+        buckets.setdefault(model.micros(r) // width, []).append(r)
+    store = opened("influxdb1", tmp_path, request)
+    together = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def write(lane: int) -> None:  # both lanes write half of the same bucket at the same moment, bucket by bucket
+        try:
+            for bucket in sorted(buckets):
+                together.wait(timeout=60)
+                store.write(buckets[bucket][lane::2])
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(lane,)) for lane in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    whole = EventFilter(start=START, end=START + dt.timedelta(hours=4))
+    info: dict[str, Any] = {}
+    got = {int(s.start.timestamp()) * 1_000_000 // width: s.count for s in store.stats(whole, 300, info)}
+    assert info["resolution"] == "5m"  # read from the rollups alone
+    assert got == {bucket: len(events) for bucket, events in buckets.items()}
+    store.close()
+
+
+def test_a_database_written_before_rollups_answers_from_raw_points_until_its_rollups_are_built(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    history = model.home(seed=22, start=START, hours=30, events=1500)
+    url = store_url("influxdb1", tmp_path, request)
+    old = open_event_store(url)
+    old._prepare()
+    old.transport.write("\n".join(point(r) for r in history.records[:1000]))  # as the previous version wrote them
+    store = open_event_store(url)
+    for batch in history.batches:  # a writer of this version, on the old database: rollups of its batches only
+        store.write([r for r in batch if r in history.records[1000:]])
+    whole = EventFilter(start=START - dt.timedelta(days=1), end=START + dt.timedelta(days=2))
+    info: dict[str, Any] = {}
+    assert store.count(whole, info=info) == len(history.records) and info["resolution"] == "raw"
+
+    store.build_rollups()
+
+    fresh = open_event_store(url)  # another process: it finds the rollups complete
+    for reader in (store, fresh):
+        got = [(int(s.start.timestamp()) * 1_000_000, s.count, s.value_count, s.min, s.max)
+               for s in reader.stats(whole, 3600, info=info)]
+        assert "1h" in info["resolution"]
+        assert got == [(bucket, a[0], a[1], a[3], a[4]) for (_, bucket), a in
+                       sorted(model.values(history.records, whole, 3600, None).items(), key=lambda kv: kv[0][1])]
+        durations = {(d.entity_id, d.state): d.count for d in reader.durations(whole, limit=1000)}
+        assert durations == {key: len(v) for key, v in model.durations(history.records, whole).items()}
+    store.close()
