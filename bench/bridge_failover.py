@@ -41,6 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra" / "local"),
                 str(REPO / "gateway-bridge")]
 
+from bench import storerows  # noqa: E402
 from ingestor.event_id import event_id  # noqa: E402
 from localfaas.natsserver import NatsServer  # noqa: E402
 from tests.bridge.bridgeproc import BridgeProcess  # noqa: E402
@@ -70,11 +71,11 @@ class StoreArrivals:
         last = 0
         while not self._stop.is_set():
             try:
-                rows = conn.execute("SELECT rowid, ts FROM events WHERE rowid > ?", (last,)).fetchall()
+                rows = conn.execute(storerows.NEW_ROWS, (last,)).fetchall()
             except sqlite3.OperationalError:
                 rows = []
             arrived = time.time()
-            for rowid, ts in rows:
+            for rowid, _, _, ts in rows:
                 last = max(last, rowid)
                 self.seen.append((arrived, ts / 1e6))
             self._stop.wait(self.interval)

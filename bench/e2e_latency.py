@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra" / "local"),
                 str(REPO / "gateway-bridge")]
 
+from bench import storerows  # noqa: E402
 from demo import home  # noqa: E402
 from demo.driver import pump  # noqa: E402
 from tests.support.homeassistant import HomeAssistant, ensure_venv  # noqa: E402
@@ -63,11 +64,10 @@ class StoreWatch:
         conn = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, check_same_thread=False)
         try:
             # rows get increasing rowids as they are committed: each poll reads only what is new since the last
-            last = conn.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
+            last = conn.execute(storerows.LAST_ROWID).fetchone()[0]
             while not self._stop.is_set():
                 try:
-                    rows = conn.execute("SELECT rowid, entity_id, state, ts FROM events WHERE rowid > ?",
-                                        (last,)).fetchall()
+                    rows = conn.execute(storerows.NEW_ROWS, (last,)).fetchall()
                 except sqlite3.OperationalError:  # locked for a moment
                     rows = []
                 now = time.time()

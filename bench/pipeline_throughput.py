@@ -38,6 +38,7 @@ sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra
 
 import nats  # noqa: E402
 
+from bench import storerows  # noqa: E402
 from ingestor import envelope, jsoncodec, streams, subjects  # noqa: E402
 from localfaas.natsserver import NatsServer  # noqa: E402
 from tests.support.ha_events import many  # noqa: E402
@@ -55,14 +56,13 @@ def events_for(batch: int, total: int, prefix: str) -> list[list[dict[str, Any]]
 
 
 def stored(db: Path, prefix: str) -> int:
-    """Rows of the run's entities (`<prefix>_0` … `<prefix>_9`) in the SQLite event store."""
+    """Events of the run's entities (`<prefix>_0` … `<prefix>_9`) in the SQLite event store."""
     if not db.exists():
         return 0
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            return conn.execute("SELECT count(*) FROM events WHERE entity_id >= ? AND entity_id < ?",
-                                (prefix + "_", prefix + "_~")).fetchone()[0]
-    except sqlite3.OperationalError:  # the table is not created before the first write
+            return conn.execute(storerows.ENTITIES_BETWEEN, (prefix + "_", prefix + "_~")).fetchone()[0]
+    except sqlite3.OperationalError:  # the tables are not created before the first write
         return 0
 
 
