@@ -1,7 +1,7 @@
 // Sports: followed teams' games (live first), each team's status and recent results, a game's score timeline.
 
 import {api} from "../api.js";
-import {chart} from "../charts.js";
+import {chart, timeAxis} from "../charts.js";
 import {card, errorBox, fill, h, link, panel, statusBadge, table, when} from "../dom.js";
 
 const REFRESH_MS = 15000;
@@ -37,9 +37,15 @@ export async function render(root, ctx) {
     try {
       const t = await api(`query/sports/games/${encodeURIComponent(id)}/timeline`);
       if (!ctx.current()) return;
+      // the axis spans the game's points (a quarter of an hour at least) and, like every time axis of the app, puts
+      // no label so close to an end that it would sit on the score axis's labels
+      const times = t.points.map((p) => new Date(p.t).getTime());
+      const first = times.length ? Math.min(...times) : Date.now();
+      const last = Math.max(first + 15 * 60 * 1000, ...times);
+      const span = {start: new Date(first), end: new Date(last), seconds: (last - first) / 1000};
       const option = {
         tooltip: {trigger: "axis"}, legend: {bottom: 0}, grid: {left: 8, right: 16, top: 20, bottom: 30, containLabel: true},
-        xAxis: {type: "time", axisLabel: {hideOverlap: true}}, yAxis: {type: "value", minInterval: 1},
+        xAxis: timeAxis(span), yAxis: {type: "value", minInterval: 1},
         series: [
           {name: t.home && t.home.abbreviation ? t.home.abbreviation : "home", type: "line", step: "end",
             data: t.points.map((p) => [p.t, p.home_score])},
