@@ -111,3 +111,37 @@ def test_ages_are_cut_out_of_a_document_and_put_back_byte_for_byte() -> None:
     assert ages == "712.4,1e-05,-3" and b"712.4" not in template and b'\\"age_s\\":9' in template
     assert put_ages(template, ages) == body
     assert cut_ages(b'{"age_s":"text","x":{"age_s":null}}') == (b'{"age_s":"text","x":{"age_s":null}}', None)
+
+
+def _mixed(n: int) -> list[Row]:
+    """Decimals, named states and no state in one block, with a value a later stage set."""
+    pick = random.Random(5)
+    rows = []
+    for i in range(n):
+        ts = T0 + i * 7_000_000
+        state = pick.choice(["21.5", "-3", "1520.125", "unavailable", "on", None, "0.05"])
+        rows.append(state_row(ts, state, None, None, eid=bytes.fromhex(state_change_id_at(
+            "light.kitchen", stamp(ts), state)), value=blocks.coerce_state_value(state)))
+    rows[7] = rows[7]._replace(value=99.0)
+    return rows
+
+
+def test_a_window_of_a_block_decodes_the_states_and_values_the_whole_block_has() -> None:
+    rows = _mixed(120)
+    times, payload = blocks.encode(rows, "state_changed", "light.kitchen", DATA.__getitem__)
+    for lo, hi in ((0, 120), (0, 1), (5, 9), (7, 8), (60, 120), (119, 120), (30, 30)):
+        window = blocks.Block(times, rows[0].ts, payload, "state_changed", "light.kitchen", DATA.__getitem__)
+        assert window.states_between(lo, hi) == [r.state for r in rows[lo:hi]]
+        assert window.values_between(lo, hi) == [r.value for r in rows[lo:hi]]
+        assert "states" not in window.__dict__  # decoded the window only
+
+
+def test_a_block_of_decimals_names_no_state_but_what_its_first_event_left() -> None:
+    rows, old = [], "unavailable"
+    for i in range(10):
+        ts, state = T0 + i * 1_000_000, f"{i}.5"
+        rows.append(state_row(ts, state, old, None,
+                              eid=bytes.fromhex(state_change_id_at("light.kitchen", stamp(ts), state))))
+        old = state
+    assert roundtrip(rows).named_states() == ["unavailable"]  # left before the block began
+    assert set(roundtrip(light(10)).named_states()) == {"on", "off"}

@@ -28,6 +28,7 @@ import zlib
 from array import array
 from collections.abc import Callable
 from functools import cached_property
+from itertools import accumulate
 from typing import Any
 
 from ingestor import jsoncodec
@@ -102,10 +103,8 @@ def encode_times(ts: list[int]) -> bytes:
 
 def decode_times(times: bytes, first: int) -> list[int]:
     raw = zlib.decompress(times)
-    out, at = [], first
-    for delta in _unshuffled(raw, "q", len(raw) // 8):
-        at += delta
-        out.append(at)
+    out = list(accumulate(_unshuffled(raw, "q", len(raw) // 8), initial=first))
+    del out[0]
     return out
 
 
@@ -241,22 +240,48 @@ class Block:
         return len(self.ts)
 
     @cached_property
-    def states(self) -> list[str | None]:
+    def _state_columns(self) -> tuple[array, array, bytes]:
+        """(codes, mantissa deltas, scales): 0 no state, 1 the next decimal, k >= 2 the block's state k - 2."""
         raw = self._section("s")
         n, numeric = self.n, self._meta["m"]
-        codes = _unshuffled(raw[:4 * n], "I", n)
-        mantissas = _unshuffled(raw[4 * n:4 * n + 8 * numeric], "q", numeric)
-        scales = raw[4 * n + 8 * numeric:]
+        return (_unshuffled(raw[:4 * n], "I", n), _unshuffled(raw[4 * n:4 * n + 8 * numeric], "q", numeric),
+                raw[4 * n + 8 * numeric:])
+
+    @cached_property
+    def states(self) -> list[str | None]:
+        return self.states_between(0, self.n)
+
+    def states_between(self, lo: int, hi: int) -> list[str | None]:
+        """states[lo:hi], decoding only those: a read at a range's edge wants a few of a day's events."""
+        if "states" in self.__dict__:
+            return self.states[lo:hi]
+        codes, mantissas, scales = self._state_columns
         local = self._meta["st"]
+        j = codes[:lo].count(1)
+        mantissa = sum(mantissas[:j])
         out: list[str | None] = []
-        j, mantissa = 0, 0
-        for code in codes:
+        for code in codes[lo:hi]:
             if code == 1:
                 mantissa += mantissas[j]
                 out.append(decimal_text(mantissa, scales[j]))
                 j += 1
             else:
                 out.append(local[code - 2] if code else None)
+        return out
+
+    def named_states(self) -> list[str | None]:
+        """Every state an event of the block may be in or leave, but the decimals: a cheap test of a whole block."""
+        left = self._exceptions("o").values()
+        return [*self._meta["st"], *left]
+
+    def values_between(self, lo: int, hi: int) -> list[float | None]:
+        """values[lo:hi], decoding only those states."""
+        if "values" in self.__dict__:
+            return self.values[lo:hi]
+        out = [coerce_state_value(state) for state in self.states_between(lo, hi)]
+        for i, value in self._exceptions("v").items():
+            if lo <= i < hi:
+                out[i - lo] = None if value is None else float(value)
         return out
 
     @cached_property
@@ -268,10 +293,7 @@ class Block:
 
     @cached_property
     def values(self) -> list[float | None]:
-        out = [coerce_state_value(state) for state in self.states]
-        for i, value in self._exceptions("v").items():
-            out[i] = None if value is None else float(value)
-        return out
+        return self.values_between(0, self.n)
 
     @cached_property
     def durations(self) -> list[float | None]:

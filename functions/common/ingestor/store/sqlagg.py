@@ -110,9 +110,9 @@ class Aggregator:
 
     def _raw(self, ask: Ask, lo: int, hi: int, out: dict[Key, list[Any]]) -> None:
         pos = GROUP_POS.get(ask.group) if ask.group else None
-        for sid, row in self.reader.scan(Scan(ask.f, window=(lo, hi))):
+        for sid, ts, value in self.reader.cells(Scan(ask.f, window=(lo, hi)), ("value",)):
             group = self.reader.series_of(sid)[pos] if pos is not None else None
-            ru.add_event(self._acc(out, (group, _bucket(row.ts, ask.width))), row.ts, row.value)
+            ru.add_event(self._acc(out, (group, _bucket(ts, ask.width))), ts, value)
 
     def _grouped(self, table: Any, keys: list[Any], period: int, lo: int, hi: int, width: int | None,
                  clauses: list[Any]) -> tuple[list[Any], int]:
@@ -204,9 +204,9 @@ class Aggregator:
         for period, lo, hi in pieces:
             if period is None:
                 scan = Scan(f, durations="any", categorical=True, window=(lo, hi))
-                for sid, row in self.reader.scan(scan):
-                    acc = out.setdefault((self.reader.series_of(sid)[1], row.old_state), ru.new_state())  # type: ignore
-                    ru.add_duration(acc, row.duration)  # type: ignore[arg-type]
+                for sid, _, old_state, duration in self.reader.cells(scan, ("old_state", "duration")):
+                    acc = out.setdefault((self.reader.series_of(sid)[1], old_state), ru.new_state())
+                    ru.add_duration(acc, duration)
                 continue
             if sids is not None and not sids:
                 continue

@@ -29,6 +29,7 @@ DAY_US = 86_400_000_000
 END_OF_TIME = 253_402_300_800_000_000  # 10000-01-01 in µs: every rollup bucket index fits 32 bits
 ROW_COLUMNS = [hot_events.c[name] for name in ("eid", "ts", "state", "old_state", "value", "duration", "attrs", "ctx",
                                                "parent", "usr", "enrich", "ages", "data")]
+BLOCK_COLUMN = {"old_state": "old_states", "duration": "durations"}  # a hot_events column: the Block's
 SERIES_MATCH = ("event_type", "entity_id", "domain", "area_id", "device_id")
 _POS = {"event_type": 0, "entity_id": 1, "domain": 2, "area_id": 3, "device_id": 4}
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -162,6 +163,31 @@ class Reader:
                 if left <= 0:
                     return
 
+    def cells(self, s: Scan, columns: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
+        """(series, time, *columns) of the scan's events, in no particular order and without a limit: what an
+        aggregate needs, and no more. A cold block decodes only those columns (and those its filter reads),
+        never the event ids and context ids a Row needs, which cost most of a block's decoding."""
+        if s.desc or s.after is not None or s.limit is not None:
+            raise ValueError("cells are unordered: no direction, cursor or limit")
+        f = s.f
+        sids = self.matching(f)
+        named = self.named(f.text, sids) if f.text else None
+        start, end = s.window or bounds(f)
+        if start >= end:
+            return
+        h = hot_events.c
+        for day in self.days(sids, start, end):
+            lo, hi = max(start, day * DAY_US), min(end, (day + 1) * DAY_US)
+            q = select(h.series, h.ts, *(h[name] for name in columns)).where(*self._hot_clauses(s, sids, named, lo, hi))
+            yield from (tuple(r) for r in self.conn.execute(q))
+            for sid, block, indexes in self._cold(s, sids, named, lo, hi):
+                first, last = indexes[0], indexes[-1] + 1
+                ts = block.ts
+                values = [block.values_between(first, last) if name == "value" else
+                          getattr(block, BLOCK_COLUMN[name])[first:last] for name in columns]
+                for i in indexes:
+                    yield (sid, ts[i], *(v[i - first] for v in values))
+
     def _day(self, s: Scan, sids: list[int] | None, named: set[int] | None, lo: int, hi: int,
              limit: int | None) -> list[tuple[int, Row]]:
         hot = self._hot(s, sids, named, lo, hi, limit)
@@ -181,6 +207,15 @@ class Reader:
     def _hot(self, s: Scan, sids: list[int] | None, named: set[int] | None, lo: int, hi: int,
              limit: int | None) -> list[tuple[int, Row]]:
         h = hot_events.c
+        clauses = self._hot_clauses(s, sids, named, lo, hi)
+        order = [h.ts.desc(), h.eid.desc()] if s.desc else [h.ts, h.eid]
+        q = select(h.series, *ROW_COLUMNS).where(*clauses).order_by(*order)
+        if limit is not None:
+            q = q.limit(limit)
+        return [(r[0], Row(bytes(r[1]), *r[2:])) for r in self.conn.execute(q)]
+
+    def _hot_clauses(self, s: Scan, sids: list[int] | None, named: set[int] | None, lo: int, hi: int) -> list[Any]:
+        h = hot_events.c
         clauses = [h.ts >= lo, h.ts < hi]
         if sids is not None:
             clauses.append(h.series.in_(sids))
@@ -197,14 +232,11 @@ class Reader:
         if s.after is not None:
             after = tuple_(h.ts, h.eid)
             clauses.append(after < tuple_(*s.after) if s.desc else after > tuple_(*s.after))
-        order = [h.ts.desc(), h.eid.desc()] if s.desc else [h.ts, h.eid]
-        q = select(h.series, *ROW_COLUMNS).where(*clauses).order_by(*order)
-        if limit is not None:
-            q = q.limit(limit)
-        return [(r[0], Row(bytes(r[1]), *r[2:])) for r in self.conn.execute(q)]
+        return clauses
 
     def _cold(self, s: Scan, sids: list[int] | None, named: set[int] | None, lo: int,
               hi: int) -> list[tuple[int, Block, list[int]]]:
+        """Per block of the day with events in [lo, hi) that pass the scan: (series, block, their indexes)."""
         b = blocks.c
         day = lo // DAY_US
         clauses = [b.day == day, b.first_ts < hi, b.last_ts >= lo]
@@ -222,6 +254,8 @@ class Reader:
         self.payloads([(bid, block) for bid, _, block, _, _ in windows])
         out = []
         for _, sid, block, lo_i, hi_i in windows:
+            if s.categorical and not any(map(categorical, block.named_states())):
+                continue  # a block of decimals: no event leaves a state the state rollups keep
             indexes = [i for i in range(lo_i, hi_i) if self._keeps(s, named, sid, block, i)]
             if indexes:
                 out.append((sid, block, indexes))
