@@ -83,3 +83,21 @@ def test_processes_starting_together_apply_each_step_once(url: str) -> None:
 def test_migrations_out_of_order_are_refused(url: str) -> Any:
     with pytest.raises(ValueError, match="increasing"):
         upgrade(engine_for(url), [V2[1], V2[0]])
+
+
+def test_a_tiered_database_made_before_the_stays_index_gets_it_and_stay_reads_use_it(url: str) -> None:
+    engine = engine_for(url)
+    upgrade(engine, MIGRATIONS[:4])
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_hot_stays"))  # as step 4 made hot_events before the index existed
+    upgrade(engine, MIGRATIONS)
+    if url.startswith("sqlite"):
+        with engine.connect() as conn:
+            plan = " ".join(str(r[-1]) for r in conn.execute(text(
+                "EXPLAIN QUERY PLAN SELECT ts FROM hot_events WHERE ts >= 0 AND ts < 10 AND duration >= 0 "
+                "AND cat >= 2 ORDER BY ts DESC")))
+        assert "ix_hot_stays" in plan
+    else:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_hot_stays'")).scalar() \
+                .endswith("WHERE (cat >= 2)")

@@ -17,12 +17,20 @@ from typing import Any
 from sqlalchemy import Connection, and_, or_, select, tuple_
 
 from ingestor import jsoncodec
-from ingestor.store.blocks import Block, decode_times, ulid_bytes
+from ingestor.store.blocks import Block, decimal_parts, decode_times, ulid_bytes
 from ingestor.store.model import EventFilter
 from ingestor.store.rollups import categorical
 from ingestor.store.rows import Row, Series
 from ingestor.store.sqldicts import Dictionaries
-from ingestor.store.sqlschema import CAT_OLD_STATE, block_contexts, blocks, dim_rollups, hot_events, rollups
+from ingestor.store.sqlschema import (
+    LEAVES_CATEGORICAL,
+    block_contexts,
+    blocks,
+    dim_rollups,
+    hot_events,
+    rollups,
+    state_rollups,
+)
 from ingestor.store.timerange import to_micros
 
 DAY_US = 86_400_000_000
@@ -138,6 +146,31 @@ class Reader:
         # moved from the first layout before their rollups were rebuilt are covered by the same rule.
         return sorted(days)
 
+    def holding(self, f: EventFilter, sids: list[int] | None, start: int, end: int) -> dict[int, list[int]] | None:
+        """For a filter on a state or old state the state rollups keep: the series per UTC day with an event in
+        it (entered or left), from the daily state rollups, so a read of the rare "unavailable" passes over
+        every other series' blocks; None for any other filter."""
+        wanted = [(name, getattr(f, name)) for name in ("state", "old_state")
+                  if getattr(f, name) is not None and categorical(getattr(f, name))]
+        if not wanted or (sids is not None and not sids):
+            return None if not wanted else {}
+        sr = state_rollups.c
+        found: dict[int, set[int]] | None = None
+        for name, value in wanted:
+            key = self.dicts.find_string(self.conn, value)
+            if key is None:
+                return {}
+            q = select(sr.bucket, sr.series).where(
+                sr.period == 2, sr.state == key, sr.bucket >= start // DAY_US, sr.bucket <= (end - 1) // DAY_US,
+                sr.n > 0 if name == "state" else sr.left + sr.dn > 0)
+            if sids is not None:
+                q = q.where(sr.series.in_(sids))
+            days: dict[int, set[int]] = {}
+            for day, sid in self.conn.execute(q):
+                days.setdefault(int(day), set()).add(int(sid))
+            found = days if found is None else {d: found[d] & days[d] for d in found.keys() & days.keys()}
+        return {day: sorted(series) for day, series in (found or {}).items() if series}
+
     # --- the scan --------------------------------------------------------------------------------------
 
     def scan(self, s: Scan) -> Iterator[tuple[int, Row]]:
@@ -153,10 +186,11 @@ class Reader:
         if start >= end:
             return
         left = s.limit
-        days = self.days(sids, start, end)
+        holding = self.holding(f, sids, start, end)
+        days = sorted(holding) if holding is not None else self.days(sids, start, end)
         for day in (reversed(days) if s.desc else days):
             lo, hi = max(start, day * DAY_US), min(end, (day + 1) * DAY_US)
-            got = self._day(s, sids, named, lo, hi, left)
+            got = self._day(s, holding[day] if holding is not None else sids, named, lo, hi, left)
             yield from got
             if left is not None:
                 left -= len(got)
@@ -176,8 +210,11 @@ class Reader:
         if start >= end:
             return
         h = hot_events.c
-        for day in self.days(sids, start, end):
+        holding = self.holding(f, sids, start, end)
+        for day in sorted(holding) if holding is not None else self.days(sids, start, end):
             lo, hi = max(start, day * DAY_US), min(end, (day + 1) * DAY_US)
+            if holding is not None:
+                sids = holding[day]
             q = select(h.series, h.ts, *(h[name] for name in columns)).where(*self._hot_clauses(s, sids, named, lo, hi))
             yield from (tuple(r) for r in self.conn.execute(q))
             for sid, block, indexes in self._cold(s, sids, named, lo, hi):
@@ -228,7 +265,7 @@ class Reader:
         if s.durations:
             clauses.append(h.duration >= 0 if s.durations == "nonneg" else h.duration.is_not(None))
         if s.categorical:
-            clauses.append(h.cat.op("&")(CAT_OLD_STATE) != 0)
+            clauses.append(LEAVES_CATEGORICAL)
         if s.after is not None:
             after = tuple_(h.ts, h.eid)
             clauses.append(after < tuple_(*s.after) if s.desc else after > tuple_(*s.after))
@@ -254,8 +291,8 @@ class Reader:
         self.payloads([(bid, block) for bid, _, block, _, _ in windows])
         out = []
         for _, sid, block, lo_i, hi_i in windows:
-            if s.categorical and not any(map(categorical, block.named_states())):
-                continue  # a block of decimals: no event leaves a state the state rollups keep
+            if not _may_hold(s, block):
+                continue
             indexes = [i for i in range(lo_i, hi_i) if self._keeps(s, named, sid, block, i)]
             if indexes:
                 out.append((sid, block, indexes))
@@ -312,6 +349,17 @@ class Reader:
                             found.append((sid, row))
         found.sort(key=lambda item: (item[1].ts, item[1].eid))
         return found
+
+
+def _may_hold(s: Scan, block: Block) -> bool:
+    """Whether the block may hold an event the scan keeps, from its named states alone (a block's states are
+    these, decimals or none; its old states too, but where an old state is an exception): a state filter or
+    a stays read then passes over most of a day's blocks without decoding a column."""
+    named = block.named_states()
+    for wanted in (s.f.state, s.f.old_state):
+        if wanted is not None and decimal_parts(wanted) is None and wanted not in named:
+            return False
+    return not s.categorical or any(map(categorical, named))
 
 
 Candidate = tuple[int, bytes | None, int, Any]  # (ts, eid if known, series, Row or (block, index))

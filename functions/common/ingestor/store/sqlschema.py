@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    literal_column,
     text,
 )
 
@@ -155,12 +156,19 @@ hot_events = Table(
     PrimaryKeyConstraint("eid", name="pk_hot_events"),
 )
 CAT_STATE, CAT_OLD_STATE = 1, 2
+# Leaves a state the state rollups keep (cat is CAT_OLD_STATE or both): a literal, so that a query with this
+# very term may use the partial index below on SQLite (a bound parameter would not match its WHERE).
+LEAVES_CATEGORICAL = hot_events.c.cat >= literal_column(str(CAT_OLD_STATE))
 HOT_INDEXES = [
     Index("ix_hot_ts", hot_events.c.ts),
     Index("ix_hot_series_ts", hot_events.c.series, hot_events.c.ts),
     Index("ix_hot_ctx", hot_events.c.ctx),
     Index("ix_hot_parent", hot_events.c.parent),
 ]
+# The stays of categorical states (a few % of the events): duration samples read them newest first without
+# walking every hot event.
+HOT_STAYS = Index("ix_hot_stays", hot_events.c.ts, sqlite_where=LEAVES_CATEGORICAL,
+                  postgresql_where=LEAVES_CATEGORICAL)
 
 blocks = Table(
     "blocks", tiered,
@@ -261,7 +269,12 @@ def _v4_tiered(conn: Connection) -> None:
     tiered.create_all(conn)
 
 
+def _v5_hot_stays(conn: Connection) -> None:
+    HOT_STAYS.create(conn, checkfirst=True)  # new databases have it from step 4: it is bound to hot_events
+
+
 MIGRATIONS = [Migration(1, "events table and its indexes", _v1_initial),
               Migration(2, "aggregates table (hourly and daily summaries per entity)", _v2_aggregates),
               Migration(3, "covering index for trend charts", _v3_trend_index),
-              Migration(4, "tiered layout: dictionaries, hot and cold tiers, trace index, rollups", _v4_tiered)]
+              Migration(4, "tiered layout: dictionaries, hot and cold tiers, trace index, rollups", _v4_tiered),
+              Migration(5, "partial index of the hot tier's categorical stays", _v5_hot_stays)]
