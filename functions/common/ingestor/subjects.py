@@ -29,6 +29,8 @@ CONTEXT_SAMPLES = "ha.context.samples"
 """Context values and sports scores as event records -> write."""
 SPORTS_EVENTS = "sports.events"
 """game_started, score_changed, game_ended -> webhook-dispatch."""
+ALERTS = "ha.alerts"
+"""alert_started, alert_ended (ingestor.alerts.events), published by health's evaluation -> webhook-dispatch."""
 
 CRON = "cron-function"
 """The `topic` annotation of a function the cron connector invokes on its `schedule` (OpenFaaS's convention)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from ingestor.alerts import api as alerts
 from ingestor.health import masking, schemas, settings
 from ingestor.health.system import HealthSystem
 from ingestor.httpapi import Api, Param, Request, Route
@@ -42,9 +43,14 @@ API = Api(
               response=schemas.PIPELINE, tag="health"),
         Route("GET", "/config", lambda _: system().config(), "The system's configuration, secrets masked",
               response=schemas.CONFIG, tag="health"),
+        *alerts.routes(lambda: system().deps.event_store, lambda: system().status()),
     ],
     components=schemas.COMPONENTS,
 )
+
+
+UNSIGNED_READS = ("/", "/status", "/pipeline", "/config", "/openapi.json", *alerts.UNSIGNED_READS)
+"""With REQUIRE_CONNECTOR_SIGNATURE=true (stack.yml), every other call (the cron's POST /) must be signed."""
 
 
 def health() -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Connection, Integer, MetaData, String, Table, Text
 
+from ingestor.alerts.schema import create as _v5_alerts
 from ingestor.sports.schema import create as _v3_sports
 from ingestor.store.migrate import Migration
 from ingestor.webhooks.schema import add_circuit as _v4_webhook_circuit
@@ -90,4 +91,5 @@ def _v1_initial(conn: Connection) -> None:
 MIGRATIONS = [Migration(1, "areas, devices, entities, settings, registry parts", _v1_initial),
               Migration(2, "webhooks and deliveries", _v2_webhooks),
               Migration(3, "sports games and scores", _v3_sports),
-              Migration(4, "webhook circuit, held and dead-lettered deliveries", _v4_webhook_circuit)]
+              Migration(4, "webhook circuit, held and dead-lettered deliveries", _v4_webhook_circuit),
+              Migration(5, "alerts and their history", _v5_alerts)]

@@ -132,6 +132,8 @@ FILTERS = {"type": "object", "additionalProperties": False, "minProperties": 1, 
     "domains": _STRINGS, "areas": _STRINGS,
     "teams": {**_STRINGS, "description": "team abbreviations, optionally league-scoped (nfl:SF)"},
     "game_events": {"type": "array", "items": {"type": "string", "enum": list(filters.GAME_EVENTS)}},
+    "alert_events": {"type": "array", "items": {"type": "string", "enum": list(filters.ALERT_EVENTS)},
+                     "description": "alerts' starts and ends (docs/alerts.md)"},
 }}
 REGISTRATION = {"type": "object", "additionalProperties": False, "required": ["url", "filters"], "properties": {
     "url": {"type": "string", "format": "uri", "maxLength": 2048},

@@ -31,8 +31,8 @@ from ingestor.webhooks.store import Webhook, WebhookStore, now_iso
 log = logging.getLogger(__name__)
 STAGE = "webhook-dispatch"
 
-_events = metrics.counter("webhook_events_total", "Events seen by webhook-dispatch, by kind (ha, sports; ignored: "
-                          "not an object; rejected: dead-lettered, e.g. nested too deep)", ["kind"])
+_events = metrics.counter("webhook_events_total", "Events seen by webhook-dispatch, by kind (ha, sports, alert; "
+                          "ignored: not an object; rejected: dead-lettered, e.g. nested too deep)", ["kind"])
 _attempts = metrics.counter("webhook_attempts_total", "Delivery attempts by result", ["result"])
 _latency = metrics.histogram("webhook_attempt_seconds", "Latency of delivery attempts",
                              buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
@@ -57,6 +57,8 @@ def event_id_of(event: dict[str, Any], raw: bytes) -> str:
 
 
 def source_of(event: Any) -> str:
+    if isinstance(event, dict) and filters.is_alert(event):
+        return subjects.ALERTS
     return subjects.SPORTS_EVENTS if isinstance(event, dict) and filters.is_sports(event) else subjects.ENRICHED
 
 
@@ -125,7 +127,7 @@ class Dispatcher:
             if problem is not None:
                 rejected.append({"index": index, "reason": f"event: {problem}", "payload": event})
                 continue
-            _events.labels("sports" if filters.is_sports(event) else "ha").inc()
+            _events.labels("alert" if filters.is_alert(event) else "sports" if filters.is_sports(event) else "ha").inc()
             eid = event_id_of(event, payload)
             etype = event.get("event_type") if isinstance(event.get("event_type"), str) else None
             for hook_id, matcher in matchers.items():

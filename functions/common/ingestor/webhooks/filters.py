@@ -6,6 +6,7 @@ within one. `event_types: ["*"]` is every type; entity_ids are fnmatch globs ("s
 Sports events (domain "sports", on sports.events) match only webhooks with `teams` and/or
 `game_events`: a team matches the home or away abbreviation, case-insensitive, optionally scoped to a
 league as "nfl:SF". A webhook with only HA filters never gets sports events, and the other way round.
+Alerts (domain "alert", on ha.alerts) match only webhooks with `alert_events` (alert_started, alert_ended).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from typing import Any
 
 HA_FIELDS = ("event_types", "entity_ids", "domains", "areas")
 SPORTS_FIELDS = ("teams", "game_events")
-FIELDS = HA_FIELDS + SPORTS_FIELDS
+ALERT_FIELDS = ("alert_events",)
+FIELDS = HA_FIELDS + SPORTS_FIELDS + ALERT_FIELDS
 GAME_EVENTS = ("game_started", "score_changed", "game_ended")
+ALERT_EVENTS = ("alert_started", "alert_ended")  # ingestor.alerts.events
 MAX_ITEMS = 100
 
 _PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
@@ -29,6 +32,7 @@ _PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
     "areas": (re.compile(r"^[^\x00-\x1f]{1,255}$"), "an area id such as living_room"),
     "teams": (re.compile(r"^([A-Za-z]{2,8}:)?[A-Za-z0-9]{1,8}$"), "a team abbreviation such as SF or nfl:SF"),
     "game_events": (re.compile(r"^(game_started|score_changed|game_ended)$"), "one of " + ", ".join(GAME_EVENTS)),
+    "alert_events": (re.compile(r"^(alert_started|alert_ended)$"), "one of " + ", ".join(ALERT_EVENTS)),
 }
 
 
@@ -78,6 +82,7 @@ class Matcher:
     areas: frozenset[str]
     teams: tuple[tuple[str | None, str], ...]  # (league or None, abbreviation), lower case
     game_events: frozenset[str]
+    alert_events: frozenset[str] = frozenset()
 
     @property
     def wants_ha(self) -> bool:
@@ -88,6 +93,8 @@ class Matcher:
         return bool(self.teams or self.game_events)
 
     def matches(self, event: dict[str, Any]) -> bool:
+        if is_alert(event):
+            return event.get("event_type") in self.alert_events
         return self._sports(event) if is_sports(event) else self._ha(event)
 
     def _ha(self, event: dict[str, Any]) -> bool:
@@ -129,6 +136,10 @@ def is_sports(event: dict[str, Any]) -> bool:
     return event.get("domain") == "sports"
 
 
+def is_alert(event: dict[str, Any]) -> bool:
+    return event.get("domain") == "alert"
+
+
 def matcher(filters: dict[str, list[str]]) -> Matcher:
     teams = []
     for team in filters.get("teams") or []:
@@ -137,4 +148,5 @@ def matcher(filters: dict[str, list[str]]) -> Matcher:
     types = frozenset(filters.get("event_types") or [])
     return Matcher(event_types=types, any_type="*" in types, entity_globs=tuple(filters.get("entity_ids") or []),
                    domains=frozenset(filters.get("domains") or []), areas=frozenset(filters.get("areas") or []),
-                   teams=tuple(teams), game_events=frozenset(filters.get("game_events") or []))
+                   teams=tuple(teams), game_events=frozenset(filters.get("game_events") or []),
+                   alert_events=frozenset(filters.get("alert_events") or []))

@@ -1,0 +1,163 @@
+"""One evaluation: read what the rules need, open and close alerts, publish their starts and ends.
+
+Rules that could not be evaluated (the event store is down, a read failed) leave their open alerts as they
+are: an alert closes only when its rule, evaluated, no longer finds the problem. The alerts are written
+before they are published; what could not be published (NATS down) is published at a later tick.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingestor import bus, metrics, subjects
+from ingestor.alerts import events, rules
+from ingestor.alerts.rules import Finding
+from ingestor.alerts.settings import Settings
+from ingestor.alerts.store import Alert, AlertStore
+from ingestor.httpapi import iso
+from ingestor.store.model import EventFilter
+from ingestor.store.protocol import EventStore
+
+log = logging.getLogger(__name__)
+_opened = metrics.counter("alerts_opened_total", "Alerts opened, by rule", ["rule"])
+_closed = metrics.counter("alerts_closed_total", "Alerts closed, by rule", ["rule"])
+_seconds = metrics.histogram("alert_evaluation_seconds", "Time one evaluation of the alert rules takes")
+UNAVAILABLE_STATES = ("unavailable", "unknown")
+
+
+@dataclass
+class Outcome:
+    evaluated_at: str
+    opened: list[str] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # rule -> why it was not evaluated
+    published: int = 0
+    unpublished: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"evaluated_at": self.evaluated_at, "opened": self.opened, "closed": self.closed,
+                "skipped": self.skipped, "published": self.published, "unpublished": self.unpublished,
+                "seconds": round(self.seconds, 4)}
+
+
+def store_findings(store: EventStore, now: dt.datetime, settings: Settings) -> list[Finding]:
+    """The rules that read the event store (a read failure raises: the caller skips them)."""
+    baseline = EventFilter(start=now - dt.timedelta(seconds=settings.silent_baseline_s), end=now)
+    counts = {k: n for k, n in store.counts(baseline, "entity_id", settings.max_entities) if k}
+    seen = {k: t for k, t in store.last_seen(EventFilter(end=now), "entity_id", settings.max_entities) if k}
+    found = rules.silent(counts, seen, now, settings)
+    spikes: dict[str, int] = {}
+    window = now - dt.timedelta(seconds=settings.unavailable_window_s)
+    for state in UNAVAILABLE_STATES:
+        for entity, n in store.counts(EventFilter(start=window, end=now, state=state), "entity_id",
+                                      settings.max_entities):
+            if entity:
+                spikes[entity] = spikes.get(entity, 0) + n
+    found += rules.unavailable(spikes, settings)
+    found += rules.battery(_battery_levels(store, [e for e in seen if "battery" in e and
+                                                   e.startswith("sensor.")], now), settings)
+    return found
+
+
+def _battery_levels(store: EventStore, entities: list[str], now: dt.datetime) -> dict[str, tuple[float, dt.datetime]]:
+    """Each battery sensor's latest numeric reading in % (one newest-first read each)."""
+    levels = {}
+    for entity in entities:
+        items = store.query(EventFilter(entity_id=entity, end=now), limit=1).items
+        if not items:
+            continue
+        item = items[0]
+        value, unit = item.get("state_value"), (item.get("attributes") or {}).get("unit_of_measurement")
+        if isinstance(value, int | float) and unit in (None, "%"):
+            levels[entity] = (float(value), _time(item.get("time_fired")) or now)
+    return levels
+
+
+def _time(value: Any) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class Evaluator:
+    def __init__(self, alerts: AlertStore, settings: Settings, event_store: Callable[[], EventStore],
+                 status: Callable[[], dict[str, Any]], nats: bus.Bus | None = None) -> None:
+        self.alerts = alerts
+        self.settings = settings
+        self._event_store = event_store
+        self._status = status  # health's GET / body
+        self._nats = nats
+
+    @property
+    def nats(self) -> bus.Bus:
+        return self._nats or bus.default()
+
+    def evaluate(self, now: dt.datetime | None = None) -> Outcome:
+        started = time.perf_counter()
+        now = now or dt.datetime.now(dt.UTC)
+        outcome = Outcome(iso(now) or "")
+        status = self._status()
+        found = rules.components(status.get("components") or [], self.settings)
+        evaluated = set(rules.COMPONENT_RULES)
+        if any(f.rule == rules.STORE_DOWN for f in found):
+            outcome.skipped = {rule: "the event store is down" for rule in rules.STORE_RULES}
+        else:
+            try:
+                found += store_findings(self._event_store(), now, self.settings)
+                evaluated |= set(rules.STORE_RULES)
+            except Exception as exc:  # noqa: BLE001 - any store failure: its rules wait for the next tick
+                why = f"{type(exc).__name__}: {exc}"
+                outcome.skipped = {rule: why for rule in rules.STORE_RULES}
+                log.warning("alert rules that read the event store not evaluated", extra={"error": why})
+        self._apply(found, evaluated, now, outcome)
+        self._publish(outcome)
+        outcome.seconds = time.perf_counter() - started
+        _seconds.observe(outcome.seconds)
+        return outcome
+
+    def _apply(self, found: list[Finding], evaluated: set[str], now: dt.datetime, outcome: Outcome) -> None:
+        active = {a.key: a for a in self.alerts.active()}
+        findings = {f.key: f for f in found}
+        opening = [f for key, f in findings.items() if key not in active]
+        closing = [(a, {"resolved": True, "evaluated_at": iso(now)}) for key, a in active.items()
+                   if a.rule in evaluated and key not in findings]
+        opened = self.alerts.apply(opening, closing, iso(now) or "")
+        for f in opened:
+            _opened.labels(f.rule).inc()
+            log.warning("alert opened", extra={"rule": f.rule, "subject": f.subject, "severity": f.severity})
+            outcome.opened.append(f"{f.rule}:{f.subject}")
+        for alert, _ in closing:
+            _closed.labels(alert.rule).inc()
+            log.info("alert closed", extra={"rule": alert.rule, "subject": alert.subject})
+            outcome.closed.append(f"{alert.rule}:{alert.subject}")
+
+    def _publish(self, outcome: Outcome) -> None:
+        """Each unpublished start and end, in order; NATS refusing: logged once, retried next tick."""
+        pending = self.alerts.unsent()
+        for index, alert in enumerate(pending):
+            sent = [events.event(alert, events.STARTED)] if not alert.start_sent else []
+            if alert.ended_at is not None:
+                sent.append(events.event(alert, events.ENDED))
+            try:
+                for event in sent:
+                    self.nats.publish_batch(subjects.ALERTS, event["event_id"], [event])
+            except Exception as exc:  # noqa: BLE001 - the rows stay unsent: the next tick publishes them
+                outcome.unpublished = len(pending) - index
+                log.warning("alert events not published; retried at the next evaluation",
+                            extra={"error": f"{type(exc).__name__}: {exc}", "waiting": outcome.unpublished})
+                return
+            self.alerts.mark_sent(alert)
+            outcome.published += len(sent)
+
+
+def as_list(found: list[Alert]) -> list[dict[str, Any]]:
+    return [a.as_dict() for a in found]

@@ -1,0 +1,121 @@
+"""The rules: plain data in (what the store and the health probes found), findings out. No I/O here.
+
+A finding names its rule and subject (an entity id or a component); an open alert with the same pair is the
+same problem, still there. Every finding carries the figures it rests on (`evidence`) and the threshold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ingestor.alerts.settings import Settings
+from ingestor.httpapi import iso
+
+Severity = Literal["warning", "critical"]
+SILENT, UNAVAILABLE, BATTERY = "sensor_silent", "unavailable_spike", "low_battery"
+BRIDGE_DOWN, STORE_DOWN, NATS_DOWN, LAG, DEAD_LETTERS = (
+    "bridge_down", "store_down", "nats_down", "pipeline_lag", "dead_letters")
+STORE_RULES = (SILENT, UNAVAILABLE, BATTERY)
+"""The rules that read the event store: not evaluated (their alerts kept as they are) while it is down."""
+COMPONENT_RULES = (BRIDGE_DOWN, STORE_DOWN, NATS_DOWN, LAG, DEAD_LETTERS)
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    subject: str
+    severity: Severity
+    summary: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.rule, self.subject
+
+
+def ignored(entity_id: str, settings: Settings) -> bool:
+    return any(fnmatch.fnmatchcase(entity_id, glob) for glob in settings.ignore)
+
+
+def silent(counts: dict[str, int], last_seen: dict[str, dt.datetime], now: dt.datetime,
+           settings: Settings) -> list[Finding]:
+    """An entity of the watched domains silent for `silent_factor` times its usual interval (the baseline
+    window over its event count in it), and at least `silent_min_s`."""
+    found = []
+    for entity, count in counts.items():
+        last = last_seen.get(entity)
+        if last is None or count < settings.silent_min_events or ignored(entity, settings) \
+                or entity.split(".", 1)[0] not in settings.silent_domains:
+            continue
+        usual = settings.silent_baseline_s / count
+        bound = max(usual * settings.silent_factor, settings.silent_min_s)
+        quiet = (now - last).total_seconds()
+        if quiet > bound:
+            found.append(Finding(SILENT, entity, "warning",
+                                 f"{entity} has sent nothing for {_duration(quiet)}; it usually reports every "
+                                 f"{_duration(usual)}",
+                                 {"last_seen": iso(last), "silent_s": round(quiet, 1), "usual_interval_s":
+                                  round(usual, 1), "events_in_baseline": count, "baseline_s":
+                                  settings.silent_baseline_s, "threshold_s": round(bound, 1)}))
+    return found
+
+
+def unavailable(counts: dict[str, int], settings: Settings) -> list[Finding]:
+    """An entity that became 'unavailable' or 'unknown' `unavailable_count` times or more within the window."""
+    return [Finding(UNAVAILABLE, entity, "warning",
+                    f"{entity} became unavailable or unknown {count} times in the last "
+                    f"{_duration(settings.unavailable_window_s)}",
+                    {"count": count, "window_s": settings.unavailable_window_s,
+                     "threshold": settings.unavailable_count})
+            for entity, count in sorted(counts.items())
+            if count >= settings.unavailable_count and not ignored(entity, settings)]
+
+
+def battery(levels: dict[str, tuple[float, dt.datetime]], settings: Settings) -> list[Finding]:
+    """A battery level (its latest reading, in %) below `battery_pct`."""
+    return [Finding(BATTERY, entity, "warning", f"{entity} is at {level:g} % (below {settings.battery_pct:g} %)",
+                    {"level": level, "at": iso(at), "threshold_pct": settings.battery_pct})
+            for entity, (level, at) in sorted(levels.items())
+            if level < settings.battery_pct and not ignored(entity, settings)]
+
+
+def components(found: list[dict[str, Any]], settings: Settings) -> list[Finding]:
+    """From health's components (GET /): the bridge, the event store or NATS unhealthy; a consumer's lag over
+    health's bound (NATS degraded); dead letters in health's window at or over `dlq_count`."""
+    out = []
+    for c in found:
+        name, status, reasons = c["name"], c["status"], c.get("reasons") or []
+        evidence = {"component": name, "status": status, "reasons": reasons}
+        if name == "bridge" and status == "unhealthy":
+            out.append(Finding(BRIDGE_DOWN, name, "critical", _first("the bridge to Home Assistant is down", reasons),
+                               evidence))
+        elif name == "event-store" and status == "unhealthy":
+            out.append(Finding(STORE_DOWN, name, "critical", _first("the event store is down", reasons), evidence))
+        elif name == "nats" and status == "unhealthy":
+            out.append(Finding(NATS_DOWN, name, "critical", _first("NATS is down", reasons), evidence))
+        elif name == "nats" and status == "degraded":
+            out.append(Finding(LAG, name, "warning", _first("the pipeline is lagging", reasons), evidence))
+        elif name == "dlq":
+            details = c.get("details") or {}
+            count = details.get("in_window") or 0
+            if count >= settings.dlq_count:
+                out.append(Finding(DEAD_LETTERS, name, "warning",
+                                   f"{count} dead letters in the last {_duration(details.get('window_s') or 0)}",
+                                   {**evidence, "in_window": count, "window_s": details.get("window_s"),
+                                    "by_reason": details.get("by_reason") or [], "threshold": settings.dlq_count}))
+    return out
+
+
+def _first(what: str, reasons: list[str]) -> str:
+    return f"{what}: {reasons[0]}" if reasons else what
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 7200:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"

@@ -1,0 +1,131 @@
+"""Alerts in the metadata DB: open, close, list; and which starts and ends are still to be published."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ingestor import jsoncodec
+from ingestor.alerts.rules import Finding
+from ingestor.alerts.schema import alerts
+from ingestor.metadata.schema import MIGRATIONS
+from ingestor.store.migrate import upgrade
+from ingestor.store.model import StoreError, StoreUnavailable
+from ingestor.store.sqlengine import SQLITE_BEGIN, engine_for
+
+a = alerts
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: str
+    rule: str
+    subject: str
+    severity: str
+    summary: str
+    evidence: dict[str, Any]
+    started_at: str
+    ended_at: str | None
+    end_evidence: dict[str, Any] | None
+    start_sent: bool
+    end_sent: bool
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.rule, self.subject
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "rule": self.rule, "subject": self.subject, "severity": self.severity,
+                "summary": self.summary, "started_at": self.started_at, "ended_at": self.ended_at,
+                "active": self.ended_at is None, "evidence": self.evidence, "end_evidence": self.end_evidence}
+
+
+def alert_id(rule: str, subject: str, started_at: str) -> str:
+    return "alr_" + hashlib.sha256(f"{rule}\n{subject}\n{started_at}".encode()).hexdigest()[:32]
+
+
+def _alert(row: Any) -> Alert:
+    return Alert(row.id, row.rule, row.subject, row.severity, row.summary, jsoncodec.loads(row.evidence),
+                 row.started_at, row.ended_at, jsoncodec.loads(row.end_evidence) if row.end_evidence else None,
+                 bool(row.start_sent), bool(row.end_sent))
+
+
+class AlertStore:
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = engine_for(url)
+        self._ready = False
+
+    @contextmanager
+    def transaction(self, write: bool = False) -> Iterator[Connection]:
+        """A transaction (`write`: SQLite's write lock taken first); unreachable: StoreUnavailable."""
+        try:
+            if not self._ready:
+                upgrade(self.engine, MIGRATIONS)
+                self._ready = True
+            with self.engine.connect() as conn:
+                if write:
+                    conn = conn.execution_options(**{SQLITE_BEGIN: "BEGIN IMMEDIATE"})
+                with conn.begin():
+                    yield conn
+        except OperationalError as exc:
+            raise StoreUnavailable(f"metadata DB unavailable: {type(exc.orig).__name__}") from exc
+        except DBAPIError as exc:
+            raise StoreError(f"metadata DB refused the operation: {type(exc.orig).__name__}") from exc
+
+    def active(self) -> list[Alert]:
+        with self.transaction() as conn:
+            rows = conn.execute(select(a).where(a.c.ended_at.is_(None)).order_by(a.c.started_at.desc(), a.c.id))
+            return [_alert(r) for r in rows]
+
+    def history(self, limit: int, before: str | None = None) -> list[Alert]:
+        """Every alert, active or ended, newest start first; `before` continues after an alert id."""
+        query = select(a).order_by(a.c.started_at.desc(), a.c.id.desc()).limit(limit)
+        with self.transaction() as conn:
+            if before:
+                anchor = conn.execute(select(a.c.started_at, a.c.id).where(a.c.id == before)).first()
+                if anchor is not None:
+                    query = query.where(or_(a.c.started_at < anchor.started_at,
+                                            and_(a.c.started_at == anchor.started_at, a.c.id < anchor.id)))
+            return [_alert(r) for r in conn.execute(query)]
+
+    def apply(self, opened: list[Finding], closed: list[tuple[Alert, dict[str, Any]]], at: str) -> list[Finding]:
+        """Open an alert per finding and close the given ones, in one transaction. Returns the findings
+        actually opened (another evaluator may have opened the same one first)."""
+        done = []
+        with self.transaction(write=True) as conn:
+            for alert, evidence in closed:
+                conn.execute(update(a).where(a.c.id == alert.id, a.c.ended_at.is_(None))
+                             .values(ended_at=at, end_evidence=jsoncodec.dumps(evidence).decode()))
+            for f in opened:
+                exists = conn.execute(select(a.c.id).where(a.c.rule == f.rule, a.c.subject == f.subject,
+                                                           a.c.ended_at.is_(None))).first()
+                if exists is None:
+                    conn.execute(insert(a).values(
+                        id=alert_id(f.rule, f.subject, at), rule=f.rule, subject=f.subject, severity=f.severity,
+                        summary=f.summary, evidence=jsoncodec.dumps(f.evidence).decode(), started_at=at,
+                        start_sent=False, end_sent=False))
+                    done.append(f)
+        return done
+
+    def unsent(self) -> list[Alert]:
+        """Alerts whose start, or end, is not yet published, oldest first."""
+        with self.transaction() as conn:
+            rows = conn.execute(select(a).where(or_(a.c.start_sent.is_(False),
+                                                    and_(a.c.ended_at.is_not(None), a.c.end_sent.is_(False))))
+                                .order_by(a.c.started_at, a.c.id))
+            return [_alert(r) for r in rows]
+
+    def mark_sent(self, alert: Alert) -> None:
+        values: dict[str, Any] = {"start_sent": True}
+        if alert.ended_at is not None:
+            values["end_sent"] = True
+        with self.transaction(write=True) as conn:
+            conn.execute(update(a).where(a.c.id == alert.id).values(**values))
+
+

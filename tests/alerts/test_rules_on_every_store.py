@@ -1,0 +1,89 @@
+"""The rules that read the event store find the same problems, with the same figures, on every backend (SQLite,
+PostgreSQL, InfluxDB 1.x); the alerts and their history outlive a restart of the process on either metadata DB
+(SQLite, PostgreSQL), and two evaluators racing open one alert, not two."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingestor import normalization
+from ingestor.alerts.evaluate import store_findings
+from ingestor.alerts.rules import Finding
+from ingestor.alerts.settings import Settings
+from ingestor.alerts.store import AlertStore
+from ingestor.store import open_event_store
+from tests.support.ha_events import state_changed
+from tests.support.servers import store_url
+
+pytestmark = pytest.mark.integration
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+SETTINGS = Settings(silent_baseline_s=7200, silent_factor=5, silent_min_s=900, silent_min_events=12,
+                    unavailable_window_s=3600, unavailable_count=5, battery_pct=15)
+
+
+def event(entity: str, state: str, minutes_ago: float, unit: str | None = "°C") -> dict[str, Any]:
+    return normalization.normalize_event(state_changed(entity, "0", state, NOW - dt.timedelta(minutes=minutes_ago),
+                                                       unit=unit))
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "influxdb1"])
+def events(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    store = open_event_store(store_url(request.param, tmp_path, request))
+    store.write([
+        # every 5 minutes, then nothing for 55 minutes: 12 events in the 2 h baseline (usual interval 600 s)
+        *(event("sensor.quiet", str(i), 55 + 5 * i) for i in range(12)),
+        *(event("sensor.quiet", str(i), 122 + 5 * i) for i in range(8)),  # before the baseline: not counted
+        # every 6 minutes up to a minute ago
+        *(event("sensor.steady", str(i), 1 + 6 * i) for i in range(19)),
+        # five times unavailable in the last hour, and once before it
+        *(event("binary_sensor.door", s, m, None) for s, m in
+          [("unavailable", 5), ("on", 6), ("unavailable", 10), ("unknown", 20), ("on", 21), ("unavailable", 30),
+           ("unavailable", 50), ("unavailable", 70)]),
+        event("sensor.phone_battery", "40", 30, "%"), event("sensor.phone_battery", "9", 3, "%"),
+        event("sensor.remote_battery", "80", 3, "%"),
+    ])
+    yield store
+    store.close()
+
+
+def test_silence_unavailable_spikes_and_low_batteries_are_found_with_their_figures(events: Any) -> None:
+    found = {f.key: f for f in store_findings(events, NOW, SETTINGS)}
+    assert set(found) == {("sensor_silent", "sensor.quiet"), ("unavailable_spike", "binary_sensor.door"),
+                          ("low_battery", "sensor.phone_battery")}
+    quiet = found["sensor_silent", "sensor.quiet"].evidence
+    assert (quiet["events_in_baseline"], quiet["usual_interval_s"], quiet["silent_s"], quiet["threshold_s"]) \
+        == (12, 600.0, 3300.0, 3000.0), quiet
+    assert found["unavailable_spike", "binary_sensor.door"].evidence["count"] == 5
+    assert found["low_battery", "sensor.phone_battery"].evidence["level"] == 9.0
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/metadata.db" if request.param == "sqlite" \
+        else request.getfixturevalue("postgres").new_database()
+
+
+def test_alerts_and_their_history_outlive_a_restart(metadata_url: str) -> None:
+    first = AlertStore(metadata_url)
+    down = Finding("store_down", "event-store", "critical", "the event store is down", {"reasons": ["refused"]})
+    lag = Finding("pipeline_lag", "nats", "warning", "the pipeline is lagging", {})
+    assert first.apply([down, lag], [], "2026-11-30T10:00:00.000000Z") == [down, lag]
+    (ended,) = [a for a in first.active() if a.rule == "pipeline_lag"]
+    first.apply([], [(ended, {"resolved": True})], "2026-11-30T10:05:00.000000Z")
+    first.engine.dispose()
+
+    again = AlertStore(metadata_url)  # a new process
+    assert [(a.rule, a.ended_at) for a in again.active()] == [("store_down", None)]
+    history = again.history(10)
+    assert sorted((a.rule, a.started_at, a.ended_at) for a in history) == [
+        ("pipeline_lag", "2026-11-30T10:00:00.000000Z", "2026-11-30T10:05:00.000000Z"),
+        ("store_down", "2026-11-30T10:00:00.000000Z", None)]
+    assert {a.rule: a.evidence for a in history} == {"store_down": {"reasons": ["refused"]}, "pipeline_lag": {}}
+    assert again.history(1) == history[:1] and again.history(1, history[0].id) == history[1:], "paged"
+    assert again.apply([down], [], "2026-11-30T10:06:00.000000Z") == [], "already open: not opened twice"
+    assert len(again.history(10)) == 2
