@@ -36,7 +36,8 @@ class Settings:
     """How many entities one evaluation looks at (the most recently seen)."""
 
     def describe(self) -> dict[str, object]:
-        return settings.describe(self)
+        """Each threshold under the variable that sets it (what a user changes in stack.yml)."""
+        return {settings.variable(Settings, name): value for name, value in settings.describe(self).items()}
 
 
 def load() -> Settings:

@@ -17,6 +17,7 @@ const VIEWS = [
   {name: "sports", label: "Sports", load: () => import("./views/sports.js")},
   {name: "webhooks", label: "Webhooks", load: () => import("./views/webhooks.js")},
   {name: "archive", label: "Archive", load: () => import("./views/archive.js")},
+  {name: "alerts", label: "Alerts", load: () => import("./views/alerts.js")},
   {name: "pipeline", label: "Pipeline", load: () => import("./views/pipeline.js")},
   {name: "config", label: "Configuration", load: () => import("./views/config.js")},
 ];
