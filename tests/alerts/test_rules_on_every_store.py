@@ -1,6 +1,6 @@
 """The rules that read the event store find the same problems, with the same figures, on every backend (SQLite,
-PostgreSQL, InfluxDB 1.x); the alerts and their history outlive a restart of the process on either metadata DB
-(SQLite, PostgreSQL), and two evaluators racing open one alert, not two."""
+PostgreSQL, InfluxDB 1.x), the energy rule reading their hourly buckets; the alerts and their history outlive a
+restart of the process on either metadata DB (SQLite, PostgreSQL), and an alert already open is not opened twice."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import insert
 
 from ingestor import normalization
 from ingestor.alerts.evaluate import store_findings
 from ingestor.alerts.rules import Finding
 from ingestor.alerts.settings import Settings
 from ingestor.alerts.store import AlertStore
+from ingestor.metadata.schema import entities
 from ingestor.store import open_event_store
 from tests.support.ha_events import state_changed
 from tests.support.servers import store_url
@@ -23,7 +25,21 @@ from tests.support.servers import store_url
 pytestmark = pytest.mark.integration
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 SETTINGS = Settings(silent_baseline_s=7200, silent_factor=5, silent_min_s=900, silent_min_events=12,
-                    unavailable_window_s=3600, unavailable_count=5, battery_pct=15)
+                    unavailable_window_s=3600, unavailable_count=5, battery_pct=15, energy_days=14, energy_min_days=7,
+                    energy_sigma=4, energy_min_delta=0.25)
+HOUR = NOW.replace(minute=0, second=0) - dt.timedelta(hours=1)  # the last whole hour
+POWER = {"sensor.kettle_power": "W", "sensor.fridge_power": "W", "sensor.new_heater_power": "W"}
+
+
+def power(entity: str, watts: float, at: dt.datetime) -> dict[str, Any]:
+    return normalization.normalize_event(state_changed(entity, "0", str(watts), at, unit="W"))
+
+
+def hourly(entity: str, days: range, watts: Any, last: float) -> list[dict[str, Any]]:
+    """Two readings in the same hour of each earlier day (`watts(day)`), two in the last whole hour (`last`)."""
+    at = [HOUR - dt.timedelta(days=d) + dt.timedelta(minutes=m) for d in days for m in (10, 40)]
+    return [*(power(entity, watts(i // 2 + days.start), t) for i, t in enumerate(at)),
+            power(entity, last, HOUR + dt.timedelta(minutes=5)), power(entity, last, HOUR + dt.timedelta(minutes=50))]
 
 
 def event(entity: str, state: str, minutes_ago: float, unit: str | None = "°C") -> dict[str, Any]:
@@ -46,20 +62,29 @@ def events(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
            ("unavailable", 50), ("unavailable", 70)]),
         event("sensor.phone_battery", "40", 30, "%"), event("sensor.phone_battery", "9", 3, "%"),
         event("sensor.remote_battery", "80", 3, "%"),
+        # 101..108 W in this hour on the 8 days before; 900 W now: an outlier. 104 W now: not
+        *hourly("sensor.kettle_power", range(1, 9), lambda d: 100 + d, 900),
+        *hourly("sensor.fridge_power", range(1, 9), lambda d: 100 + d, 104),
+        # only 3 earlier days (7 needed): no usual range yet
+        *hourly("sensor.new_heater_power", range(1, 4), lambda d: 50, 2000),
     ])
     yield store
     store.close()
 
 
 def test_silence_unavailable_spikes_and_low_batteries_are_found_with_their_figures(events: Any) -> None:
-    found = {f.key: f for f in store_findings(events, NOW, SETTINGS)}
+    found = {f.key: f for f in store_findings(events, NOW, SETTINGS, POWER)}
     assert set(found) == {("sensor_silent", "sensor.quiet"), ("unavailable_spike", "binary_sensor.door"),
-                          ("low_battery", "sensor.phone_battery")}
+                          ("low_battery", "sensor.phone_battery"), ("energy_outlier", "sensor.kettle_power")}
     quiet = found["sensor_silent", "sensor.quiet"].evidence
     assert (quiet["events_in_baseline"], quiet["usual_interval_s"], quiet["silent_s"], quiet["threshold_s"]) \
         == (12, 600.0, 3300.0, 3000.0), quiet
     assert found["unavailable_spike", "binary_sensor.door"].evidence["count"] == 5
     assert found["low_battery", "sensor.phone_battery"].evidence["level"] == 9.0
+    kettle = found["energy_outlier", "sensor.kettle_power"].evidence
+    assert (kettle["value"], kettle["usual_mean"], kettle["usual_stdev"], kettle["days"], kettle["unit"]) \
+        == (900.0, 104.5, 2.291, 8, "W"), kettle
+    assert (kettle["usual_min"], kettle["usual_max"]) == (101.0, 108.0)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -87,3 +112,15 @@ def test_alerts_and_their_history_outlive_a_restart(metadata_url: str) -> None:
     assert again.history(1) == history[:1] and again.history(1, history[0].id) == history[1:], "paged"
     assert again.apply([down], [], "2026-11-30T10:06:00.000000Z") == [], "already open: not opened twice"
     assert len(again.history(10)) == 2
+
+
+def test_the_power_sensors_are_the_registry_sensors_in_watts_or_kilowatts(metadata_url: str) -> None:
+    alerts = AlertStore(metadata_url)
+    alerts.active()  # the metadata DB migrated
+    rows = [("sensor.kettle_power", "sensor", "W", None), ("sensor.heat_pump", "sensor", "kW", None),
+            ("sensor.meter", "sensor", "kWh", None), ("switch.kettle", "switch", "W", None),
+            ("sensor.old_plug", "sensor", "W", "2026-11-01T00:00:00.000000Z")]
+    with alerts.transaction(write=True) as conn:
+        conn.execute(insert(entities), [{"entity_id": e, "domain": d, "unit_of_measurement": u, "removed_at": r,
+                                         "in_registry": True} for e, d, u, r in rows])
+    assert alerts.power_sensors() == {"sensor.kettle_power": "W", "sensor.heat_pump": "kW"}

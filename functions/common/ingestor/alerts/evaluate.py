@@ -46,8 +46,10 @@ class Outcome:
                 "seconds": round(self.seconds, 4)}
 
 
-def store_findings(store: EventStore, now: dt.datetime, settings: Settings) -> list[Finding]:
-    """The rules that read the event store (a read failure raises: the caller skips them)."""
+def store_findings(store: EventStore, now: dt.datetime, settings: Settings,
+                   power: dict[str, str] | None = None) -> list[Finding]:
+    """The rules that read the event store (a read failure raises: the caller skips them). `power`: the
+    power sensors and their units (from the metadata DB)."""
     baseline = EventFilter(start=now - dt.timedelta(seconds=settings.silent_baseline_s), end=now)
     counts = {k: n for k, n in store.counts(baseline, "entity_id", settings.max_entities) if k}
     seen = {k: t for k, t in store.last_seen(EventFilter(end=now), "entity_id", settings.max_entities) if k}
@@ -62,7 +64,24 @@ def store_findings(store: EventStore, now: dt.datetime, settings: Settings) -> l
     found += rules.unavailable(spikes, settings)
     found += rules.battery(_battery_levels(store, [e for e in seen if "battery" in e and
                                                    e.startswith("sensor.")], now), settings)
+    found += rules.energy([r for e, unit in sorted((power or {}).items())
+                           if (r := _hourly_range(store, e, unit, now, settings))], settings)
     return found
+
+
+def _hourly_range(store: EventStore, entity: str, unit: str, now: dt.datetime,
+                  settings: Settings) -> rules.HourlyRange | None:
+    """The last whole hour's mean and the same hour's means on the earlier days: one read of hourly buckets
+    (the store's hourly rollups)."""
+    hour = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
+    start = hour - dt.timedelta(days=settings.energy_days)
+    means = {a.start: a.mean for a in store.stats(EventFilter(entity_id=entity, start=start,
+                                                              end=hour + dt.timedelta(hours=1)), 3600)
+             if a.mean is not None}
+    if hour not in means:
+        return None
+    earlier = [m for t, m in means.items() if t < hour and t.hour == hour.hour]
+    return rules.HourlyRange(entity, unit, hour, means[hour], earlier)
 
 
 def _battery_levels(store: EventStore, entities: list[str], now: dt.datetime) -> dict[str, tuple[float, dt.datetime]]:
@@ -112,7 +131,7 @@ class Evaluator:
             outcome.skipped = {rule: "the event store is down" for rule in rules.STORE_RULES}
         else:
             try:
-                found += store_findings(self._event_store(), now, self.settings)
+                found += store_findings(self._event_store(), now, self.settings, self.alerts.power_sensors())
                 evaluated |= set(rules.STORE_RULES)
             except Exception as exc:  # noqa: BLE001 - any store failure: its rules wait for the next tick
                 why = f"{type(exc).__name__}: {exc}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import statistics
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -15,10 +16,10 @@ from ingestor.alerts.settings import Settings
 from ingestor.httpapi import iso
 
 Severity = Literal["warning", "critical"]
-SILENT, UNAVAILABLE, BATTERY = "sensor_silent", "unavailable_spike", "low_battery"
+SILENT, UNAVAILABLE, BATTERY, ENERGY = "sensor_silent", "unavailable_spike", "low_battery", "energy_outlier"
 BRIDGE_DOWN, STORE_DOWN, NATS_DOWN, LAG, DEAD_LETTERS = (
     "bridge_down", "store_down", "nats_down", "pipeline_lag", "dead_letters")
-STORE_RULES = (SILENT, UNAVAILABLE, BATTERY)
+STORE_RULES = (SILENT, UNAVAILABLE, BATTERY, ENERGY)
 """The rules that read the event store: not evaluated (their alerts kept as they are) while it is down."""
 COMPONENT_RULES = (BRIDGE_DOWN, STORE_DOWN, NATS_DOWN, LAG, DEAD_LETTERS)
 
@@ -80,6 +81,39 @@ def battery(levels: dict[str, tuple[float, dt.datetime]], settings: Settings) ->
                     {"level": level, "at": iso(at), "threshold_pct": settings.battery_pct})
             for entity, (level, at) in sorted(levels.items())
             if level < settings.battery_pct and not ignored(entity, settings)]
+
+
+@dataclass(frozen=True)
+class HourlyRange:
+    """A power sensor's mean over the last whole hour, and its means of the same hour on earlier days."""
+
+    entity_id: str
+    unit: str
+    hour: dt.datetime  # the start of the last whole hour (UTC)
+    value: float
+    earlier: list[float]
+
+
+def energy(ranges: list[HourlyRange], settings: Settings) -> list[Finding]:
+    """A power reading far outside its usual range for that hour of the day: further than `energy_sigma`
+    standard deviations from the earlier days' mean, and by more than `energy_min_delta` of that mean."""
+    found = []
+    for r in ranges:
+        if len(r.earlier) < settings.energy_min_days or ignored(r.entity_id, settings):
+            continue
+        mean = statistics.fmean(r.earlier)
+        spread = statistics.pstdev(r.earlier)
+        delta = abs(r.value - mean)
+        if delta > settings.energy_sigma * spread and delta > settings.energy_min_delta * abs(mean):
+            way = "above" if r.value > mean else "below"
+            found.append(Finding(ENERGY, r.entity_id, "warning",
+                                 f"{r.entity_id} averaged {r.value:.4g} {r.unit} from {r.hour:%H:%M} UTC, {way} its "
+                                 f"usual {mean:.4g} ± {spread:.2g} {r.unit} for that hour",
+                                 {"hour": iso(r.hour), "value": round(r.value, 3), "unit": r.unit,
+                                  "usual_mean": round(mean, 3), "usual_stdev": round(spread, 3),
+                                  "usual_min": min(r.earlier), "usual_max": max(r.earlier), "days": len(r.earlier),
+                                  "sigma": settings.energy_sigma}))
+    return found
 
 
 def components(found: list[dict[str, Any]], settings: Settings) -> list[Finding]:

@@ -30,6 +30,14 @@ class Settings:
     """A battery sensor (an entity id holding 'battery', in %) reading below this is low."""
     dlq_count: int = setting("ALERT_DLQ_COUNT", 10, minimum=1)
     """Dead letters within health's window (HEALTH_DLQ_WINDOW_S) that raise an alert."""
+    energy_days: int = setting("ALERT_ENERGY_DAYS", 14, minimum=2)
+    """A power sensor's usual range for an hour of the day: its means of that hour over this many days ..."""
+    energy_min_days: int = setting("ALERT_ENERGY_MIN_DAYS", 7, minimum=2)
+    """... of which at least this many hold readings (fewer: no usual range, no alert)."""
+    energy_sigma: float = setting("ALERT_ENERGY_SIGMA", 4.0, minimum=1.0)
+    """The last whole hour's mean further than this many standard deviations from those days' mean ..."""
+    energy_min_delta: float = setting("ALERT_ENERGY_MIN_DELTA", 0.25, minimum=0.0)
+    """... and further than this fraction of it (a flat history has no spread to speak of)."""
     ignore: tuple[str, ...] = setting("ALERT_IGNORE_ENTITIES", (), parse=_list)
     """Entity-id globs no entity rule applies to."""
     max_entities: int = setting("ALERT_MAX_ENTITIES", 10_000, minimum=1)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from ingestor import jsoncodec
 from ingestor.alerts.rules import Finding
 from ingestor.alerts.schema import alerts
-from ingestor.metadata.schema import MIGRATIONS
+from ingestor.metadata.schema import MIGRATIONS, entities
 from ingestor.store.migrate import upgrade
 from ingestor.store.model import StoreError, StoreUnavailable
 from ingestor.store.sqlengine import SQLITE_BEGIN, engine_for
@@ -112,6 +112,14 @@ class AlertStore:
                         start_sent=False, end_sent=False))
                     done.append(f)
         return done
+
+    def power_sensors(self, units: tuple[str, ...] = ("W", "kW")) -> dict[str, str]:
+        """The registry's sensors measuring power (by their unit), with that unit."""
+        e = entities
+        with self.transaction() as conn:
+            rows = conn.execute(select(e.c.entity_id, e.c.unit_of_measurement).where(
+                e.c.domain == "sensor", e.c.unit_of_measurement.in_(units), e.c.removed_at.is_(None)))
+            return {r.entity_id: r.unit_of_measurement for r in rows}
 
     def unsent(self) -> list[Alert]:
         """Alerts whose start, or end, is not yet published, oldest first."""

@@ -8,6 +8,7 @@ import {duration, errorBox, facts, fill, h, ident, panel, plain, statusBadge, ta
 const REFRESH_MS = 15000;
 const PAGE = 50;
 const RULES = {sensor_silent: "Sensor silent", unavailable_spike: "Unavailable spike", low_battery: "Low battery",
+  energy_outlier: "Energy outlier",
   bridge_down: "Bridge down", store_down: "Event store down", nats_down: "NATS down", pipeline_lag: "Pipeline lag",
   dead_letters: "Dead letters"};
 
