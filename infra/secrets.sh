@@ -4,7 +4,7 @@
 # shellcheck shell=bash
 
 # functions' secrets (stack.yml's `secrets:`), created with faas-cli
-FUNCTION_SECRETS="connector-key:generate webhooks-api-key:generate s3-access-key:generate s3-secret-key:generate influxdb-token:generate
+FUNCTION_SECRETS="connector-key:generate webhooks-api-key:generate alerts-api-key:generate s3-access-key:generate s3-secret-key:generate influxdb-token:generate
 influxdb-password:optional openweathermap-api-key:optional basic-auth-user:optional basic-auth-password:optional"
 # services' secrets (the bridge, the connector, NATS, InfluxDB, PostgreSQL, MinIO), as each platform mounts them
 SERVICE_SECRETS="ha-token:required connector-key:generate influxdb-token:generate influxdb-admin-password:generate s3-access-key:generate

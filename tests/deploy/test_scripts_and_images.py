@@ -29,10 +29,11 @@ def test_secret_script_creates_every_secret_and_never_prints_a_value(platform: s
     done = run_script(platform, secrets, tmp_path)
     assert done.returncode == 0, done.stderr
     created = set(re.findall(r"faas-cli secret create (\S+) --from-file", done.stdout))
-    assert created == {"connector-key", "webhooks-api-key", "s3-access-key", "s3-secret-key", "influxdb-token"}
+    assert created == {"connector-key", "webhooks-api-key", "alerts-api-key", "s3-access-key", "s3-secret-key",
+                       "influxdb-token"}
     generated = {p.name: p.read_text() for p in secrets.iterdir()}
-    assert {"connector-key", "webhooks-api-key", "s3-secret-key", "influxdb-token", "influxdb-admin-password",
-            "postgres-password"} <= set(generated)
+    assert {"connector-key", "webhooks-api-key", "alerts-api-key", "s3-secret-key", "influxdb-token",
+            "influxdb-admin-password", "postgres-password"} <= set(generated)
     assert all(len(v) >= 32 for k, v in generated.items() if k not in ("ha-token", "s3-access-key"))
     assert all(value not in done.stdout + done.stderr for value in generated.values())
     if platform == "faasd":

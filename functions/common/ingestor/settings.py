@@ -74,6 +74,28 @@ def describe(settings: Any) -> dict[str, Any]:
     return shown
 
 
+def override(current: T, values: dict[str, Any]) -> T:
+    """`current` with the fields whose variables `values` names set as if the environment said so (numbers and
+    lists given as JSON are taken as their text); an unknown variable or a bad value is a ConfigError naming it."""
+    hints = typing.get_type_hints(type(current))
+    by_env = {f.metadata[_ENV]: f for f in dataclasses.fields(current)  # type: ignore[arg-type]
+              if f.metadata.get(_ENV) and _SECRET not in f.metadata}
+    changed: dict[str, Any] = {}
+    for env, value in values.items():
+        field = by_env.get(env)
+        if field is None:
+            raise ConfigError(f"{env}: not a setting here; expected one of {', '.join(sorted(by_env))}")
+        if isinstance(value, bool) or not isinstance(value, str | int | float | list):
+            raise ConfigError(f"{env}: expected a number, a string or a list of strings, got {value!r}")
+        raw = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
+        changed[field.name] = _checked(field, _parse(field, hints[field.name], raw))
+    made = dataclasses.replace(current, **changed)  # type: ignore[type-var]
+    check = getattr(made, "check", None)
+    if callable(check):
+        check()
+    return made
+
+
 def variable(cls: type, name: str) -> str:
     """The environment variable a field is read from, for messages that name it."""
     return str(next(f for f in dataclasses.fields(cls) if f.name == name).metadata[_ENV])

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingestor import bus, metrics, subjects
+from ingestor import settings as settings_
 from ingestor.alerts import events, rules
 from ingestor.alerts.rules import Finding
 from ingestor.alerts.settings import Settings
@@ -108,13 +109,17 @@ def _time(value: Any) -> dt.datetime | None:
 
 
 class Evaluator:
-    def __init__(self, alerts: AlertStore, settings: Settings, event_store: Callable[[], EventStore],
+    def __init__(self, alerts: AlertStore, base: Settings, event_store: Callable[[], EventStore],
                  status: Callable[[], dict[str, Any]], nats: bus.Bus | None = None) -> None:
         self.alerts = alerts
-        self.settings = settings
+        self.base = base  # the environment's thresholds; those changed through the API override them
         self._event_store = event_store
         self._status = status  # health's GET / body
         self._nats = nats
+
+    def settings(self) -> Settings:
+        """The thresholds in force: the environment's, with those changed through the API."""
+        return settings_.override(self.base, self.alerts.thresholds())
 
     @property
     def nats(self) -> bus.Bus:
@@ -124,14 +129,15 @@ class Evaluator:
         started = time.perf_counter()
         now = now or dt.datetime.now(dt.UTC)
         outcome = Outcome(iso(now) or "")
+        settings = self.settings()
         status = self._status()
-        found = rules.components(status.get("components") or [], self.settings)
+        found = rules.components(status.get("components") or [], settings)
         evaluated = set(rules.COMPONENT_RULES)
         if any(f.rule == rules.STORE_DOWN for f in found):
             outcome.skipped = {rule: "the event store is down" for rule in rules.STORE_RULES}
         else:
             try:
-                found += store_findings(self._event_store(), now, self.settings, self.alerts.power_sensors())
+                found += store_findings(self._event_store(), now, settings, self.alerts.power_sensors())
                 evaluated |= set(rules.STORE_RULES)
             except Exception as exc:  # noqa: BLE001 - any store failure: its rules wait for the next tick
                 why = f"{type(exc).__name__}: {exc}"

@@ -8,18 +8,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ingestor import jsoncodec
 from ingestor.alerts.rules import Finding
 from ingestor.alerts.schema import alerts
-from ingestor.metadata.schema import MIGRATIONS, entities
+from ingestor.metadata.schema import MIGRATIONS, entities, settings
 from ingestor.store.migrate import upgrade
 from ingestor.store.model import StoreError, StoreUnavailable
 from ingestor.store.sqlengine import SQLITE_BEGIN, engine_for
 
 a = alerts
+THRESHOLDS = "alert_thresholds"
+"""The metadata DB's `settings` row holding the thresholds changed through the API: {ALERT_…: value}."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,19 @@ class AlertStore:
             rows = conn.execute(select(e.c.entity_id, e.c.unit_of_measurement).where(
                 e.c.domain == "sensor", e.c.unit_of_measurement.in_(units), e.c.removed_at.is_(None)))
             return {r.entity_id: r.unit_of_measurement for r in rows}
+
+    def thresholds(self) -> dict[str, Any]:
+        """The thresholds changed through the API (they override the environment's)."""
+        with self.transaction() as conn:
+            row = conn.execute(select(settings.c.value).where(settings.c.key == THRESHOLDS)).first()
+        return jsoncodec.loads(row.value) if row else {}
+
+    def set_thresholds(self, values: dict[str, Any], at: str) -> None:
+        with self.transaction(write=True) as conn:
+            conn.execute(delete(settings).where(settings.c.key == THRESHOLDS))
+            if values:
+                conn.execute(insert(settings).values(key=THRESHOLDS, value=jsoncodec.dumps(values).decode(),
+                                                     updated_at=at))
 
     def unsent(self) -> list[Alert]:
         """Alerts whose start, or end, is not yet published, oldest first."""

@@ -46,6 +46,7 @@ API = Api(
         *alerts.routes(lambda: system().deps.event_store, lambda: system().status()),
     ],
     components=schemas.COMPONENTS,
+    api_key=alerts.api_key,  # only PUT /alerts/thresholds needs it
 )
 
 

@@ -65,7 +65,10 @@ export async function render(root, ctx) {
     fill(active, now.alerts.length ? table(ACTIVE, now.alerts, rowOf) : h("p.empty", {}, "No active alert."));
     shown = past.alerts;
     showHistory(past.next_cursor);
-    fill(thresholds, facts(now.thresholds || {}));
+    const changed = now.changed || [];
+    fill(thresholds, facts(now.thresholds || {}), h("p.muted", {}, changed.length
+      ? `Changed through the API: ${changed.join(", ")}; the others are the environment's (stack.yml).`
+      : "From the environment (stack.yml); PUT /function/health/alerts/thresholds changes them with the key."));
   }
 
   function showHistory(cursor) {
