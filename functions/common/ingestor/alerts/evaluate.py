@@ -116,6 +116,7 @@ class Evaluator:
         self._event_store = event_store
         self._status = status  # health's GET / body
         self._nats = nats
+        self._unpublished = False  # publishing failed: logged once, until it succeeds again
 
     def settings(self) -> Settings:
         """The thresholds in force: the environment's, with those changed through the API."""
@@ -131,17 +132,21 @@ class Evaluator:
         outcome = Outcome(iso(now) or "")
         settings = self.settings()
         status = self._status()
-        found = rules.components(status.get("components") or [], settings)
+        components = status.get("components") or []
+        found = rules.components(components, settings)
         evaluated = set(rules.COMPONENT_RULES)
+        if not any(c["name"] == "dlq" and "in_window" in (c.get("details") or {}) for c in components):
+            evaluated.discard(rules.DEAD_LETTERS)  # not counted this time: its alert neither opens nor closes
+            outcome.skipped[rules.DEAD_LETTERS] = "the dead letters could not be counted"
         if any(f.rule == rules.STORE_DOWN for f in found):
-            outcome.skipped = {rule: "the event store is down" for rule in rules.STORE_RULES}
+            outcome.skipped |= {rule: "the event store is down" for rule in rules.STORE_RULES}
         else:
             try:
                 found += store_findings(self._event_store(), now, settings, self.alerts.power_sensors())
                 evaluated |= set(rules.STORE_RULES)
             except Exception as exc:  # noqa: BLE001 - any store failure: its rules wait for the next tick
                 why = f"{type(exc).__name__}: {exc}"
-                outcome.skipped = {rule: why for rule in rules.STORE_RULES}
+                outcome.skipped |= {rule: why for rule in rules.STORE_RULES}
                 log.warning("alert rules that read the event store not evaluated", extra={"error": why})
         self._apply(found, evaluated, now, outcome)
         self._publish(outcome)
@@ -166,7 +171,7 @@ class Evaluator:
             outcome.closed.append(f"{alert.rule}:{alert.subject}")
 
     def _publish(self, outcome: Outcome) -> None:
-        """Each unpublished start and end, in order; NATS refusing: logged once, retried next tick."""
+        """Each unpublished start and end, in order; NATS refusing: logged once, retried at each tick."""
         pending = self.alerts.unsent()
         for index, alert in enumerate(pending):
             sent = [events.event(alert, events.STARTED)] if not alert.start_sent else []
@@ -177,11 +182,16 @@ class Evaluator:
                     self.nats.publish_batch(subjects.ALERTS, event["event_id"], [event])
             except Exception as exc:  # noqa: BLE001 - the rows stay unsent: the next tick publishes them
                 outcome.unpublished = len(pending) - index
-                log.warning("alert events not published; retried at the next evaluation",
-                            extra={"error": f"{type(exc).__name__}: {exc}", "waiting": outcome.unpublished})
+                if not self._unpublished:
+                    log.warning("alert events not published; retried at each evaluation until they are",
+                                extra={"error": f"{type(exc).__name__}: {exc}", "waiting": outcome.unpublished})
+                self._unpublished = True
                 return
             self.alerts.mark_sent(alert)
             outcome.published += len(sent)
+        if self._unpublished and pending:
+            log.info("alert events published again", extra={"published": outcome.published})
+        self._unpublished = False
 
 
 def as_list(found: list[Alert]) -> list[dict[str, Any]]:
