@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy import and_, delete, insert, or_, select, update
 
 from ingestor import jsoncodec
 from ingestor.alerts.rules import Finding
 from ingestor.alerts.schema import alerts
-from ingestor.metadata.schema import MIGRATIONS, entities, settings
-from ingestor.store.migrate import upgrade
-from ingestor.store.model import StoreError, StoreUnavailable
-from ingestor.store.sqlengine import SQLITE_BEGIN, engine_for
+from ingestor.metadata.database import MetadataDatabase
+from ingestor.metadata.schema import entities, settings
 
 a = alerts
 THRESHOLDS = "alert_thresholds"
@@ -58,28 +53,7 @@ def _alert(row: Any) -> Alert:
                  bool(row.start_sent), bool(row.end_sent))
 
 
-class AlertStore:
-    def __init__(self, url: str) -> None:
-        self.engine: Engine = engine_for(url)
-        self._ready = False
-
-    @contextmanager
-    def transaction(self, write: bool = False) -> Iterator[Connection]:
-        """A transaction (`write`: SQLite's write lock taken first); unreachable: StoreUnavailable."""
-        try:
-            if not self._ready:
-                upgrade(self.engine, MIGRATIONS)
-                self._ready = True
-            with self.engine.connect() as conn:
-                if write:
-                    conn = conn.execution_options(**{SQLITE_BEGIN: "BEGIN IMMEDIATE"})
-                with conn.begin():
-                    yield conn
-        except OperationalError as exc:
-            raise StoreUnavailable(f"metadata DB unavailable: {type(exc.orig).__name__}") from exc
-        except DBAPIError as exc:
-            raise StoreError(f"metadata DB refused the operation: {type(exc.orig).__name__}") from exc
-
+class AlertStore(MetadataDatabase):
     def active(self) -> list[Alert]:
         with self.transaction() as conn:
             rows = conn.execute(select(a).where(a.c.ended_at.is_(None)).order_by(a.c.started_at.desc(), a.c.id))

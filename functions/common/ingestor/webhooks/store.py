@@ -16,15 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, not_, or_, select, text, true, update
+from sqlalchemy import Connection, and_, delete, func, insert, not_, or_, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ingestor import jsoncodec, metrics, redaction
-from ingestor.metadata.schema import MIGRATIONS, settings
-from ingestor.store.migrate import upgrade
-from ingestor.store.model import StoreError, StoreUnavailable
-from ingestor.store.sqlengine import SQLITE_BEGIN, engine_for
+from ingestor.metadata.database import MetadataDatabase
+from ingestor.metadata.schema import settings
 from ingestor.timeutil import format_timestamp
 from ingestor.webhooks.schema import webhook_attempts, webhook_deliveries, webhooks
 
@@ -120,32 +117,10 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[start:start + size]
 
 
-class WebhookStore:
+class WebhookStore(MetadataDatabase):
     def __init__(self, url: str) -> None:
-        self.engine: Engine = engine_for(url)
+        super().__init__(url)
         self.dialect_insert = sqlite.insert if self.engine.dialect.name == "sqlite" else postgresql.insert
-        self._ready = False
-
-    @contextmanager
-    def transaction(self, write: bool = False) -> Iterator[Connection]:
-        """A transaction (`write`: one that changes rows, so on SQLite it takes the write lock first, and
-        senders in several processes wait their turn); a database that cannot be reached is
-        StoreUnavailable (503, retry later)."""
-        try:
-            if not self._ready:
-                with self.engine.connect():  # fail fast when unreachable (upgrade retries for seconds)
-                    pass
-                upgrade(self.engine, MIGRATIONS)
-                self._ready = True
-            with self.engine.connect() as conn:
-                if write:
-                    conn = conn.execution_options(**{SQLITE_BEGIN: "BEGIN IMMEDIATE"})
-                with conn.begin():
-                    yield conn
-        except OperationalError as exc:
-            raise StoreUnavailable(f"metadata DB unavailable: {type(exc.orig).__name__}") from exc
-        except DBAPIError as exc:
-            raise StoreError(f"metadata DB refused the operation: {type(exc.orig).__name__}") from exc
 
     @contextmanager
     def logging(self) -> Iterator[tuple[Connection, list[dict[str, Any]]]]:
