@@ -19,7 +19,7 @@ from ingestor import store as event_stores
 from ingestor.store.model import EventFilter
 from ingestor.store.protocol import EventStore
 from tests.health.support import get, health_url
-from tests.support.homeassistant import HomeAssistant, ensure_venv
+from tests.support.homeassistant import HomeAssistant, ensure_venv, running
 from tests.support.http import call
 from tests.support.polling import wait_for
 from tests.support.runtime import LocalRuntime
@@ -35,9 +35,8 @@ PROBE, FLAPPY, PRIMER = "sensor.alert_probe", "binary_sensor.alert_flappy", "bin
 @pytest.fixture(scope="module")
 def ha(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HomeAssistant]:
     ensure_venv()
-    instance = HomeAssistant(tmp_path_factory.mktemp("homeassistant") / "config").start()
-    yield instance
-    instance.stop()
+    with running(tmp_path_factory.mktemp("homeassistant") / "config") as instance:
+        yield instance
 
 
 @pytest.fixture
