@@ -33,6 +33,7 @@ def test_a_start_and_an_end_made_while_nats_is_down_are_published_once_when_it_i
         runtime: LocalRuntime, js: JetStreamClient, tmp_path: Path) -> None:
     now: dict[str, str] = {"store": "unhealthy"}
     bus = Bus(runtime.nats_url, timeout=1)
+    bus.call(lambda jetstream: jetstream.stream_info(subjects.STREAM))  # connected before NATS goes down
     alerts = AlertStore(f"sqlite:///{tmp_path}/metadata.db")
     evaluator = Evaluator(alerts, Settings(), lambda: None, lambda: status(now["store"]), bus)  # type: ignore
     with runtime.nats_held_down():
