@@ -183,3 +183,10 @@ def all_devices(db: MetadataDB) -> dict[str, dict[str, Any]]:
 def entity_devices(db: MetadataDB) -> dict[str, str]:
     """entity_id -> device_id, for events stored before their entity had a device."""
     return {r[0]: r[1] for r in _rows(db, select(e.entity_id, e.device_id).where(e.device_id.is_not(None)))}
+
+
+def measuring(db: MetadataDB, device_classes: tuple[str, ...], units: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Current entities of one of `device_classes` or measured in one of `units` (HA's symbols), by entity_id."""
+    rows = _rows(db, _entity_select().where(or_(e.device_class.in_(device_classes),
+                                                e.unit_of_measurement.in_(units))).order_by(e.entity_id))
+    return [_entity(r) for r in rows]

@@ -13,7 +13,7 @@ from typing import Any
 from ingestor import config, metadata, store
 from ingestor.errors import Invalid
 from ingestor.httpapi import Api, Param, Request, Route
-from ingestor.queries import analytics, catalog, events, history, params, schemas, stats, trace
+from ingestor.queries import analytics, catalog, energy, events, history, params, schemas, stats, trace
 from ingestor.queries.sources import event_store, metadata_db, names, now
 from ingestor.sports.routes import routes as sports_routes
 from ingestor.store.model import EventFilter
@@ -125,6 +125,32 @@ def _areas_list(req: Request) -> Any:
     return catalog.list_areas(metadata_db())
 
 
+def _energy_entities() -> list[dict[str, Any]]:
+    return catalog.measuring(metadata_db(), energy.DEVICE_CLASSES, energy.UNITS)
+
+
+@guarded
+def _energy_summary(req: Request) -> Any:
+    at = now()
+    start = req.params["start"] or at.replace(hour=0, minute=0, second=0, microsecond=0)
+    r = params.time_range({**req.params, "start": start}, at)
+    return energy.summary(event_store(), _energy_entities(), r)
+
+
+@guarded
+def _energy_hourly(req: Request) -> Any:
+    r = _range(req)
+    bucket = params.bucket_seconds(req.params["bucket"], r, preferred="1h")
+    if bucket not in (3600, 86_400):
+        raise Invalid("bucket: energy is given per hour (1h) or per day (1d)", code="bad_parameter")
+    return energy.hourly(event_store(), _energy_entities(), r, bucket, req.params["entity_id"])
+
+
+@guarded
+def _energy_correlation(req: Request) -> Any:
+    return energy.correlation(event_store(), _energy_entities(), _range(req), req.params["entity_id"])
+
+
 def _config(req: Request) -> Any:
     return {"event_store": {"backend": event_store().backend, "url": _safe(store.default_url())},
             "metadata_db": {"url": _safe(metadata.default_url())},
@@ -155,6 +181,12 @@ RELIABILITY_RULE = ("Per device: events and last event in the range; an unavaila
 TREND_RULE = ("Every bucket of the range, empty ones included (count 0); total and rate_per_min are the points' "
               "sum and that sum per minute of the range. mean/min/max of state_value are given (values: true) only "
               "with entity_id: across entities they would mix units; otherwise they are null.")
+TAG_ENERGY = "energy"
+METER = Param("entity_id", "One energy meter instead of the sum of all (a whole-home meter beside per-device "
+                           "meters would count twice)")
+ENERGY_RULE = ("Meters: device_class energy or Wh/kWh/MWh, read as total_increasing (a drop below 90 % of the previous "
+               "reading is a reset, counted from zero, as HA's statistics do); energy in kWh. Hours without a "
+               "reading are null; what the meter rose meanwhile lands in the next hour with one.")
 TOP = Param("top", "How many top entities", "integer", default=10, minimum=1, maximum=100)
 
 
@@ -190,6 +222,21 @@ def routes() -> list[Route]:
         Route("GET", "/analytics/reliability", _reliability, "Per device: event rate, last seen, unavailability",
               (params.start("-7d"), params.END, params.AREA_ID, params.limit(100, 1000)), s.RELIABILITY,
               tag=TAG_ANALYTICS, description=RELIABILITY_RULE),
+        Route("GET", "/energy/summary", _energy_summary, "Energy per meter (top consumers, shares), current power",
+              (Param("start", "Range start (inclusive); default today 00:00 UTC", "time"), params.END),
+              s.ENERGY_SUMMARY, tag=TAG_ENERGY, description=ENERGY_RULE),
+        Route("GET", "/energy/hourly", _energy_hourly, "Energy, cost and carbon per hour or day",
+              (params.start("-7d"), params.END, METER,
+               Param("bucket", "1h (default when it fits) or 1d", enum=("1h", "1d"))),
+              s.ENERGY_HOURLY, tag=TAG_ENERGY,
+              description=ENERGY_RULE + " Cost and carbon: each hour's energy times that hour's mean stored price "
+                                        "and carbon intensity, in their units; null where either is missing."),
+        Route("GET", "/energy/correlation", _energy_correlation,
+              "Correlation of hourly energy with outdoor temperature, price and carbon intensity",
+              (params.start("-30d"), params.END, METER), s.ENERGY_CORRELATION, tag=TAG_ENERGY,
+              description="Pearson r over the hours that have both figures (an hour whose energy spans a gap is "
+                          "left out), n those hours, p_value of the two-sided t-test of r = 0; significant when "
+                          "p_value < alpha. r is null below 3 hours or for a constant series."),
         Route("GET", "/devices", _devices, "Devices from the metadata DB",
               (Param("manufacturer", "Exact manufacturer"), Param("model", "Exact model"), params.AREA_ID,
                Param("platform", "Devices with an entity of this integration, e.g. hue"),

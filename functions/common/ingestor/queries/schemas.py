@@ -113,6 +113,30 @@ TREND = obj(["start", "end", "bucket_s", "total", "rate_per_min", "values", "poi
             end=TIME, bucket_s=INT, total=INT, rate_per_min=N,
             values={**BOOL, "description": "whether mean/min/max are given (one entity only)"},
             points=array(ref("Point")), resolution=RESOLUTION)
+READING = {**obj(["value", "state", "unit", "time"], value=N_NULL, state=S_NULL, unit=S_NULL, time=TIME),
+           "nullable": True}
+ENERGY_SUMMARY = obj(
+    ["start", "end", "unit", "total_kwh", "meters", "power", "resolution"], start=TIME, end=TIME, unit=S,
+    total_kwh=N, resolution=RESOLUTION,
+    meters=array(obj(["entity_id", "name", "area_name", "energy_kwh", "share", "hours", "resets", "reading"],
+                     entity_id=S, name=S_NULL, area_name=S_NULL, energy_kwh=N, share=N_NULL, hours=INT, resets=INT,
+                     reading=READING)),
+    power=array(obj(["entity_id", "name", "area_name", "current"], entity_id=S, name=S_NULL, area_name=S_NULL,
+                    current=READING)))
+ENERGY_HOURLY = obj(
+    ["start", "end", "bucket_s", "entities", "units", "total_kwh", "total_cost", "total_carbon", "points",
+     "resolution"], start=TIME, end=TIME, bucket_s=INT, entities=array(S),
+    units=obj(["energy", "price", "cost", "carbon_intensity", "carbon"], energy=S, price=S_NULL, cost=S_NULL,
+              carbon_intensity=S_NULL, carbon=S_NULL),
+    total_kwh=N, total_cost=N_NULL, total_carbon=N_NULL, resolution=RESOLUTION,
+    points=array(obj(["t", "energy_kwh", "cost", "carbon", "hours"], t=TIME, energy_kwh=N_NULL, cost=N_NULL,
+                     carbon=N_NULL, hours=INT, price=N_NULL, carbon_intensity=N_NULL)))
+ENERGY_CORRELATION = obj(
+    ["start", "end", "entities", "alpha", "energy_hours", "factors", "resolution"], start=TIME, end=TIME,
+    entities=array(S), alpha=N, energy_hours=INT, resolution=RESOLUTION,
+    factors=array(obj(["factor", "entity_id", "unit", "r", "n", "p_value", "significant", "first", "last"],
+                      factor=S, entity_id=S, unit=S_NULL, r=N_NULL, n=INT, p_value=N_NULL, significant=BOOL,
+                      first=TIME_NULL, last=TIME_NULL)))
 TRACE = obj(["context_id", "root", "depth", "truncated", "event_count"], context_id=S, root=ref("TraceNode"),
             depth=INT, truncated=BOOL, event_count=INT, node_count=INT, levels_up=INT, levels_down=INT)
 AREAS_ACTIVITY = obj(

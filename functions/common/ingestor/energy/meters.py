@@ -1,0 +1,93 @@
+"""Energy meters read as Home Assistant's statistics read them: hourly energy from a cumulative reading.
+
+A meter (device_class energy, or a unit of Wh/kWh/MWh) is a `total_increasing` reading: the energy of an
+hour is how much it rose. A drop below 90 % of the previous reading is a reset (a new cycle, a replaced
+meter), after which the meter counts again from zero: HA's recorder rule (sensor/recorder.py
+`reset_detected`). A smaller dip is noise: the reading it recovers to is not counted twice.
+
+Hours are read from the hourly rollups (min and max of the readings), so a year costs ~8,760 buckets, not
+millions of events. Without a reset a monotone meter's hour rose from the last reading before it to its
+maximum; an hour whose minimum falls below 90 % of that baseline holds a reset, and only such hours (and the
+first hour, which has no baseline) read their raw events to follow the meter exactly. An hour with no
+reading adds nothing: what the meter rose meanwhile lands in the next hour that has one (its `span_h` says
+over how many hours), as in HA's statistics.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from ingestor.store.model import Bucket
+
+RESET_RATIO = 0.9
+HOUR = dt.timedelta(hours=1)
+
+# unit of measurement -> factor to kWh (energy) or to W (power), as HA spells them
+ENERGY_UNITS = {"Wh": 0.001, "kWh": 1.0, "MWh": 1000.0}
+POWER_UNITS = {"W": 1.0, "kW": 1000.0, "MW": 1_000_000.0}
+
+
+def kind(device_class: str | None, unit: str | None) -> str | None:
+    """"energy" (a meter), "power" (a rate) or None: what HA's energy dashboard would take it for."""
+    if unit in ENERGY_UNITS or (device_class == "energy" and unit is None):
+        return "energy"
+    if unit in POWER_UNITS or (device_class == "power" and unit is None):
+        return "power"
+    return None
+
+
+def reset_detected(value: float, previous: float) -> bool:
+    return value < RESET_RATIO * previous
+
+
+def follow(readings: Iterable[float], baseline: float | None) -> tuple[float, float | None, int]:
+    """The energy of a run of readings after `baseline` (HA's rule), the new baseline and the resets seen."""
+    energy, resets = 0.0, 0
+    for value in readings:
+        if baseline is None:
+            baseline = value
+        elif reset_detected(value, baseline):
+            energy += value  # a new cycle counts from zero
+            resets += 1
+            baseline = value
+        elif value > baseline:
+            energy += value - baseline
+            baseline = value
+    return energy, baseline, resets
+
+
+@dataclass(frozen=True)
+class Hour:
+    start: dt.datetime
+    energy: float  # in the meter's own unit
+    span_h: int  # hours since the previous reading's (1: this hour's energy is this hour's alone; 0: no reading before)
+    resets: int
+
+
+RawHour = Callable[[dt.datetime], list[float]]  # the readings of the hour starting then, oldest first
+
+
+def hours(buckets: list[Bucket], baseline: float | None, since: dt.datetime | None, raw: RawHour) -> list[Hour]:
+    """Hourly energy of a meter from its hourly buckets (oldest first), given the reading before them
+    (`baseline`, taken at `since`)."""
+    out: list[Hour] = []
+    last_hour = None if since is None else since - dt.timedelta(seconds=since.timestamp() % 3600)
+    for b in buckets:
+        if b.max is None or b.min is None:
+            continue
+        span = 0 if last_hour is None else max(1, round((b.start - last_hour) / HOUR))
+        if baseline is None or reset_detected(b.min, baseline):
+            readings = raw(b.start)
+            if readings:
+                energy, baseline, resets = follow(readings, baseline)
+            else:  # raw events pruned: the hour's summary is all there is
+                energy, resets = (b.max, 1) if baseline is not None else (b.max - b.min, 0)
+                baseline = b.max
+        else:
+            energy, resets = max(0.0, b.max - baseline), 0
+            baseline = max(baseline, b.max)
+        out.append(Hour(b.start, energy, span, resets))
+        last_hour = b.start
+    return out

@@ -1,0 +1,73 @@
+"""What energy analytics reads from the event store: a meter's hourly energy, an entity's latest reading, and
+the hourly means of the context series (price, carbon intensity, outdoor temperature).
+
+Every range is read from the hourly rollups (store.series: pruned days from their summaries), so a year is
+~8,760 buckets per series whatever the number of events; raw events are read only for an hour holding a
+meter reset (energy/meters.py) and for the one reading before the range.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from ingestor.energy import meters
+from ingestor.store.model import EventFilter
+from ingestor.store.protocol import EventStore
+from ingestor.store.timerange import to_micros
+from ingestor.timeutil import parse_timestamp
+
+HOUR_S = 3600
+BASELINE_LOOKBACK = dt.timedelta(days=31)  # how far back the reading before a range is looked for
+RAW_PAGE = 1000
+
+# the context series (ingestor.context.samples names them context.<source>_<metric>)
+PRICE = "context.electricity_price_price"
+CARBON = "context.carbon_intensity_intensity"
+TEMPERATURE = "context.weather_temperature"
+
+
+@dataclass(frozen=True)
+class Reading:
+    value: float | None
+    state: str | None
+    unit: str | None
+    time: dt.datetime
+
+
+def latest(store: EventStore, entity_id: str, start: dt.datetime | None, end: dt.datetime) -> Reading | None:
+    """The newest event of `entity_id` in [start, end) with a number, else the newest event at all."""
+    page = store.query(EventFilter(entity_id=entity_id, start=start, end=end), limit=10)
+    if not page.items:
+        return None
+    item = next((i for i in page.items if i.get("state_value") is not None), page.items[0])
+    return Reading(item.get("state_value"), item.get("state"), item.get("unit"), parse_timestamp(item["time_fired"]))
+
+
+def _raw_values(store: EventStore, entity_id: str, start: dt.datetime, end: dt.datetime) -> list[float]:
+    values: list[float] = []
+    cursor = None
+    while True:
+        page = store.query(EventFilter(entity_id=entity_id, start=start, end=end), RAW_PAGE, cursor)
+        values.extend(i["state_value"] for i in page.items if i.get("state_value") is not None)
+        cursor = page.next_cursor
+        if cursor is None:
+            return values[::-1]  # newest first -> oldest first
+
+
+def meter_hours(store: EventStore, entity_id: str, start: dt.datetime, end: dt.datetime,
+                info: dict[str, Any] | None = None) -> list[meters.Hour]:
+    """The meter's energy per hour of [start, end) that has a reading, in the meter's own unit."""
+    before = latest(store, entity_id, start - BASELINE_LOOKBACK, start)
+    baseline = before.value if before else None
+    buckets = store.series(entity_id, start, end, HOUR_S, info=info)
+    return meters.hours(buckets, baseline, before.time if baseline is not None else None,
+                        lambda hour: _raw_values(store, entity_id, max(hour, start), hour + meters.HOUR))
+
+
+def hourly_means(store: EventStore, entity_id: str, start: dt.datetime, end: dt.datetime,
+                 info: dict[str, Any] | None = None) -> dict[int, float]:
+    """Mean value per hour (µs of the hour's start) where the series has one."""
+    return {to_micros(b.start): b.mean for b in store.series(entity_id, start, end, HOUR_S, info=info)
+            if b.mean is not None}

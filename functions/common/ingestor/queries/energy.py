@@ -1,0 +1,175 @@
+"""GET /energy/summary, /energy/hourly and /energy/correlation: the home's energy from its own meters.
+
+Meters and power sensors are the metadata DB's current entities of device_class energy/power or measured in
+Wh/kWh/MWh / W/kW/MW (energy/meters.py). Energy is given in kWh whatever the meter counts in; cost and carbon
+in the units of the stored price and carbon series (p/kWh -> p, gCO2/kWh -> gCO2). The home's energy is the
+sum of its meters unless `entity_id` names one (a whole-home meter beside per-device meters would count
+twice: pick it). Cost and carbon of an hour are its energy times the hour's mean price / intensity, and are
+left out (null) where either is missing; a day's are the sums over its hours that have both.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from ingestor.energy import correlation as corr
+from ingestor.energy import meters, reading
+from ingestor.errors import Invalid
+from ingestor.httpapi import iso
+from ingestor.queries.params import Range, bucket_starts
+from ingestor.queries.stats import resolution
+from ingestor.store.protocol import EventStore
+from ingestor.store.timerange import from_micros, to_micros
+from ingestor.units import unit_symbol
+
+DEVICE_CLASSES = ("energy", "power")
+UNITS = (*meters.ENERGY_UNITS, *meters.POWER_UNITS)
+ENERGY_UNIT = "kWh"
+PER_KWH = "/kWh"
+# stored unit names of the context series -> (as shown, the unit of energy x it)
+RATE_UNITS = {"pence_per_kilowatt_hour": ("p/kWh", "p"), "gram_co2_per_kilowatt_hour": ("gCO2/kWh", "gCO2")}
+FACTORS = {"temperature": reading.TEMPERATURE, "price": reading.PRICE, "carbon_intensity": reading.CARBON}
+
+
+def rate_units(unit: str | None) -> tuple[str | None, str | None]:
+    """(rate as shown, amount per kWh) for a context series' stored unit, e.g. ("EUR/kWh", "EUR")."""
+    if unit in RATE_UNITS:
+        return RATE_UNITS[unit]
+    shown = unit_symbol(unit)
+    if shown and shown.endswith(PER_KWH):
+        return shown, shown[: -len(PER_KWH)]
+    return shown, None
+
+
+def _meters(entities: list[dict[str, Any]], entity_id: str | None) -> list[dict[str, Any]]:
+    found = [e for e in entities if meters.kind(e["device_class"], e["unit_of_measurement"]) == "energy"]
+    if entity_id is None:
+        return found
+    chosen = [e for e in found if e["entity_id"] == entity_id]
+    if not chosen:
+        raise Invalid(f"entity_id: {entity_id!r} is not an energy meter (device_class energy or Wh/kWh/MWh)",
+                      code="bad_parameter")
+    return chosen
+
+
+def _factor(entity: dict[str, Any]) -> float:
+    return meters.ENERGY_UNITS.get(entity["unit_of_measurement"], 1.0)  # no unit: HA's energy default, kWh
+
+
+def _hours_kwh(store: EventStore, chosen: list[dict[str, Any]], r: Range,
+               info: dict[str, Any]) -> tuple[dict[str, list[meters.Hour]], dict[int, list[float]]]:
+    """Per meter its hours; per hour (µs) [kWh, meters whose energy there is that hour's alone]."""
+    per_meter: dict[str, list[meters.Hour]] = {}
+    per_hour: dict[int, list[float]] = defaultdict(lambda: [0.0, 0])
+    for e in chosen:
+        hours = reading.meter_hours(store, e["entity_id"], r.start, r.end, info)
+        per_meter[e["entity_id"]] = hours
+        for h in hours:
+            acc = per_hour[to_micros(h.start)]
+            acc[0] += h.energy * _factor(e)
+            if h.span_h == 1:
+                acc[1] += 1
+    return per_meter, per_hour
+
+
+def summary(store: EventStore, entities: list[dict[str, Any]], r: Range) -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    chosen = _meters(entities, None)
+    per_meter, _ = _hours_kwh(store, chosen, r, info)
+    rows = []
+    for e in chosen:
+        hours = per_meter[e["entity_id"]]
+        now = reading.latest(store, e["entity_id"], None, r.end)
+        rows.append({"entity_id": e["entity_id"], "name": e["name"], "area_name": e["area_name"],
+                     "energy_kwh": round(sum(h.energy for h in hours) * _factor(e), 6),
+                     "hours": len(hours), "resets": sum(h.resets for h in hours),
+                     "reading": _reading(now, e["unit_of_measurement"])})
+    total = sum(row["energy_kwh"] for row in rows)
+    for row in rows:
+        row["share"] = round(row["energy_kwh"] / total, 6) if total > 0 else None
+    rows.sort(key=lambda row: (-row["energy_kwh"], row["entity_id"]))
+    power = []
+    for e in entities:
+        if meters.kind(e["device_class"], e["unit_of_measurement"]) != "power":
+            continue
+        now = reading.latest(store, e["entity_id"], r.start, r.end)
+        power.append({"entity_id": e["entity_id"], "name": e["name"], "area_name": e["area_name"],
+                      "current": _reading(now, e["unit_of_measurement"])})
+    return {"start": iso(r.start), "end": iso(r.end), "unit": ENERGY_UNIT, "total_kwh": round(total, 6),
+            "meters": rows, "power": power, "resolution": resolution(info)}
+
+
+def _reading(found: reading.Reading | None, unit: str | None) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    return {"value": found.value, "state": found.state, "unit": unit, "time": iso(found.time)}
+
+
+def _context_unit(store: EventStore, entity_id: str, r: Range) -> str | None:
+    found = reading.latest(store, entity_id, None, r.end)
+    return found.unit if found else None
+
+
+def hourly(store: EventStore, entities: list[dict[str, Any]], r: Range, bucket_s: int,
+           entity_id: str | None) -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    chosen = _meters(entities, entity_id)
+    _, per_hour = _hours_kwh(store, chosen, r, info)
+    price = reading.hourly_means(store, reading.PRICE, r.start, r.end, info)
+    carbon = reading.hourly_means(store, reading.CARBON, r.start, r.end, info)
+    points: dict[int, dict[str, Any]] = {to_micros(t): {"t": iso(t), "energy_kwh": None, "cost": None,
+                                                        "carbon": None, "hours": 0}
+                                         for t in bucket_starts(r, bucket_s)}
+    width = bucket_s * 1_000_000
+    for hour, (kwh, _) in sorted(per_hour.items()):
+        p = points.get(hour // width * width)
+        if p is None:
+            continue
+        p["energy_kwh"] = (p["energy_kwh"] or 0.0) + kwh
+        p["hours"] += 1
+        for key, rates in (("cost", price), ("carbon", carbon)):
+            if hour in rates:
+                p[key] = (p[key] or 0.0) + kwh * rates[hour]
+    for p in points.values():
+        for key in ("energy_kwh", "cost", "carbon"):
+            if p[key] is not None:
+                p[key] = round(p[key], 6)
+    if bucket_s == reading.HOUR_S:
+        for hour, p in points.items():
+            p["price"], p["carbon_intensity"] = price.get(hour), carbon.get(hour)
+    price_unit, cost_unit = rate_units(_context_unit(store, reading.PRICE, r))
+    carbon_unit, carbon_amount = rate_units(_context_unit(store, reading.CARBON, r))
+    listed = list(points.values())
+    return {"start": iso(r.start), "end": iso(r.end), "bucket_s": bucket_s,
+            "entities": [e["entity_id"] for e in chosen],
+            "units": {"energy": ENERGY_UNIT, "price": price_unit, "cost": cost_unit,
+                      "carbon_intensity": carbon_unit, "carbon": carbon_amount},
+            "total_kwh": round(sum(p["energy_kwh"] or 0.0 for p in listed), 6),
+            "total_cost": _total(listed, "cost"), "total_carbon": _total(listed, "carbon"),
+            "points": listed, "resolution": resolution(info)}
+
+
+def _total(points: list[dict[str, Any]], key: str) -> float | None:
+    values = [p[key] for p in points if p[key] is not None]
+    return round(sum(values), 6) if values else None
+
+
+def correlation(store: EventStore, entities: list[dict[str, Any]], r: Range, entity_id: str | None) -> dict[str, Any]:
+    """Only hours whose energy is that hour's alone (every meter read in the hour before too) are paired."""
+    info: dict[str, Any] = {}
+    chosen = _meters(entities, entity_id)
+    _, per_hour = _hours_kwh(store, chosen, r, info)
+    whole = {hour: kwh for hour, (kwh, alone) in per_hour.items() if alone == len(chosen)}
+    factors = []
+    for name, series in FACTORS.items():
+        means = reading.hourly_means(store, series, r.start, r.end, info)
+        hours = sorted(set(whole) & set(means))
+        found = corr.pearson([whole[h] for h in hours], [means[h] for h in hours])
+        factors.append({"factor": name, "entity_id": series, "unit": rate_units(_context_unit(store, series, r))[0],
+                        "r": None if found.r is None else round(found.r, 6), "n": found.n,
+                        "p_value": found.p_value, "significant": found.significant,
+                        "first": iso(from_micros(hours[0])) if hours else None,
+                        "last": iso(from_micros(hours[-1])) if hours else None})
+    return {"start": iso(r.start), "end": iso(r.end), "entities": [e["entity_id"] for e in chosen],
+            "alpha": corr.ALPHA, "energy_hours": len(whole), "factors": factors, "resolution": resolution(info)}

@@ -1,0 +1,166 @@
+"""GET /energy/summary, /energy/hourly and /energy/correlation, served by the query function over SQLite,
+PostgreSQL and InfluxDB 1.x, checked against figures worked out in the test from the raw readings
+(tests/queries/energy_home.py): a meter reset, a missing hour, Wh and kWh meters, known correlations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+
+from ingestor.store import open_event_store
+from ingestor.timeutil import parse_timestamp
+from tests.queries import energy_home
+from tests.queries.conftest import Served
+from tests.queries.energy_home import HEATER, HOME, HOUR, HOURS, KETTLE, MISSING_HOUR, RESET_HOUR
+from tests.support.function import served
+from tests.support.runtime import REPO
+from tests.support.servers import store_url
+
+TOLERANCE = 1e-6
+
+
+@pytest.fixture(scope="module")
+def home() -> energy_home.EnergyHome:
+    return energy_home.build()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql", "influxdb1"])
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+        home: energy_home.EnergyHome) -> Iterator[Served]:
+    folder = tmp_path_factory.mktemp(f"energy-{request.param}")
+    events_url = store_url(request.param, folder, request)
+    metadata_url = f"sqlite:///{folder}/metadata.db"
+    store = open_event_store(events_url)
+    store.write(home.records)
+    store.close()
+    load_metadata(metadata_url)
+    env = {"EVENT_STORE_URL": events_url, "METADATA_DB_URL": metadata_url, "SECRETS_DIR": str(folder / "secrets")}
+    with served(REPO / "functions" / "query", "query", folder / "query.log", env) as url:
+        yield Served(url, request.param, home, events_url, metadata_url)  # type: ignore[arg-type]
+
+
+def load_metadata(url: str) -> None:
+    from ingestor.metadata.registry import MetadataDB
+
+    db = MetadataDB(url)
+    db.apply(energy_home.registry_parts())
+    db.engine.dispose()
+
+
+def window(home: energy_home.EnergyHome) -> dict[str, str]:
+    return {"start": home.t0.isoformat(), "end": (home.t0 + HOURS * HOUR).isoformat()}
+
+
+def hour_of(home: energy_home.EnergyHome, stamp: str) -> int:
+    return int((parse_timestamp(stamp) - home.t0) / HOUR)
+
+
+def test_summary_gives_each_meter_s_energy_across_its_reset_and_its_missing_hour(api: Served) -> None:
+    home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
+    body = api.ok("/energy/summary", **window(home))
+    expected = {e: sum(home.meter_hours(e).values()) for e in (HOME, KETTLE)}
+    got = {m["entity_id"]: m for m in body["meters"]}
+    assert set(got) == {HOME, KETTLE}
+    for entity_id, kwh in expected.items():
+        assert got[entity_id]["energy_kwh"] == pytest.approx(kwh, abs=TOLERANCE)
+    assert body["total_kwh"] == pytest.approx(sum(expected.values()), abs=TOLERANCE)
+    assert (got[HOME]["resets"], got[KETTLE]["resets"]) == (1, 0)
+    assert (got[HOME]["hours"], got[KETTLE]["hours"]) == (HOURS - 1, HOURS)
+    assert body["unit"] == "kWh"
+
+
+def test_summary_ranks_top_consumers_with_shares_summing_to_one(api: Served) -> None:
+    body = api.ok("/energy/summary", **window(api.home))  # type: ignore[arg-type]
+    energies = [m["energy_kwh"] for m in body["meters"]]
+    assert energies == sorted(energies, reverse=True)
+    assert sum(m["share"] for m in body["meters"]) == pytest.approx(1.0, abs=TOLERANCE)
+    assert body["meters"][0]["share"] == pytest.approx(energies[0] / sum(energies), abs=TOLERANCE)
+
+
+def test_summary_shows_the_latest_readings_in_the_units_ha_shows(api: Served) -> None:
+    home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
+    body = api.ok("/energy/summary", **window(home))
+    got = {m["entity_id"]: m["reading"] for m in body["meters"]}
+    last_kettle = home.readings[KETTLE][-1]
+    assert (got[KETTLE]["value"], got[KETTLE]["unit"]) == (last_kettle[1], "Wh")
+    assert parse_timestamp(got[KETTLE]["time"]) == last_kettle[0]
+    assert got[HOME]["unit"] == "kWh"
+    [power] = body["power"]
+    assert (power["entity_id"], power["name"]) == (HEATER, "Heater Power")
+    assert (power["current"]["value"], power["current"]["unit"]) == (energy_home.HEATER_NOW, "W")
+    assert parse_timestamp(power["current"]["time"]) == home.readings[HEATER][-1][0]
+
+
+def test_hourly_energy_cost_and_carbon_match_the_raw_readings_and_stored_prices(api: Served) -> None:
+    home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
+    body = api.ok("/energy/hourly", bucket="1h", **window(home))
+    assert len(body["points"]) == HOURS
+    assert body["units"] == {"energy": "kWh", "price": "p/kWh", "cost": "p", "carbon_intensity": "gCO2/kWh",
+                             "carbon": "gCO2"}
+    energy = home.hourly()
+    for p in body["points"]:
+        h = hour_of(home, p["t"])
+        assert p["energy_kwh"] == pytest.approx(energy[h], abs=TOLERANCE)
+        assert p["price"] == pytest.approx(home.price[h], abs=TOLERANCE)
+        assert p["cost"] == pytest.approx(energy[h] * home.price[h], abs=TOLERANCE)
+        assert p["carbon"] == pytest.approx(energy[h] * home.carbon[h], abs=TOLERANCE)
+    assert body["total_cost"] == pytest.approx(sum(energy[h] * home.price[h] for h in energy), abs=1e-4)
+
+
+def test_an_hour_without_readings_is_null_and_the_next_holds_what_the_meter_rose_meanwhile(api: Served) -> None:
+    home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
+    body = api.ok("/energy/hourly", bucket="1h", entity_id=HOME, **window(home))
+    points = {hour_of(home, p["t"]): p for p in body["points"]}
+    assert points[MISSING_HOUR]["energy_kwh"] is None and points[MISSING_HOUR]["cost"] is None
+    rose = home.meter_hours(HOME)
+    assert points[MISSING_HOUR + 1]["energy_kwh"] == pytest.approx(rose[MISSING_HOUR + 1], abs=TOLERANCE)
+    two_hours = 6 * energy_home.home_rise(MISSING_HOUR) + 6 * energy_home.home_rise(MISSING_HOUR + 1)
+    assert points[MISSING_HOUR + 1]["energy_kwh"] == pytest.approx(two_hours, abs=TOLERANCE)
+    assert points[RESET_HOUR]["energy_kwh"] == pytest.approx(rose[RESET_HOUR], abs=TOLERANCE)
+    assert body["entities"] == [HOME]
+
+
+def test_daily_energy_and_cost_are_the_sums_of_their_hours(api: Served) -> None:
+    home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
+    body = api.ok("/energy/hourly", bucket="1d", **window(home))
+    energy = home.hourly()
+    days: dict[dt.datetime, list[float]] = {}
+    for h, kwh in energy.items():
+        at = home.t0 + h * HOUR
+        day = days.setdefault(at.replace(hour=0), [0.0, 0.0])
+        day[0] += kwh
+        day[1] += kwh * home.price[h]
+    got = {parse_timestamp(p["t"]): (p["energy_kwh"], p["cost"]) for p in body["points"]}
+    assert set(got) == set(days)
+    for day, (kwh, cost) in days.items():
+        assert got[day] == (pytest.approx(kwh, abs=TOLERANCE), pytest.approx(cost, abs=TOLERANCE))
+
+
+def test_correlation_gives_the_known_coefficient_with_its_hours_and_significance(api: Served) -> None:
+    home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
+    body = api.ok("/energy/correlation", **window(home))
+    factors = {f["factor"]: f for f in body["factors"]}
+    whole = home.whole_hours()
+    assert MISSING_HOUR not in whole and MISSING_HOUR + 1 not in whole and 0 not in whole
+    temperature = factors["temperature"]
+    assert temperature["n"] == len(whole) == body["energy_hours"]
+    assert temperature["r"] == pytest.approx(energy_home.TEMPERATURE_R, abs=TOLERANCE)
+    assert temperature["significant"] is True and temperature["p_value"] < 0.05
+    assert temperature["unit"] == "°C"
+    energy = home.hourly()
+    price = factors["price"]
+    assert price["r"] == pytest.approx(energy_home.pearson([energy[h] for h in whole],
+                                                           [home.price[h] for h in whole]), abs=TOLERANCE)
+    assert price["n"] == len(whole)
+
+
+def test_correlation_of_a_range_without_data_has_no_coefficient_and_says_n_is_zero(api: Served) -> None:
+    body = api.ok("/energy/correlation", start="2001-01-01T00:00:00Z", end="2001-01-08T00:00:00Z")
+    assert [(f["r"], f["n"], f["significant"]) for f in body["factors"]] == [(None, 0, False)] * 3
+
+
+def test_an_entity_that_is_no_meter_is_refused(api: Served) -> None:
+    reply = api.get("/energy/hourly", entity_id=HEATER)
+    assert reply.status == 400 and "not an energy meter" in reply.body.decode()
