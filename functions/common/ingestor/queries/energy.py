@@ -29,6 +29,7 @@ ENERGY_UNIT = "kWh"
 PER_KWH = "/kWh"
 # stored unit names of the context series -> (as shown, the unit of energy x it)
 RATE_UNITS = {"pence_per_kilowatt_hour": ("p/kWh", "p"), "gram_co2_per_kilowatt_hour": ("gCO2/kWh", "gCO2")}
+HOUR_US = reading.HOUR_S * 1_000_000
 FACTORS = {"temperature": reading.TEMPERATURE, "price": reading.PRICE, "carbon_intensity": reading.CARBON}
 
 
@@ -156,11 +157,14 @@ def _total(points: list[dict[str, Any]], key: str) -> float | None:
 
 
 def correlation(store: EventStore, entities: list[dict[str, Any]], r: Range, entity_id: str | None) -> dict[str, Any]:
-    """Only hours whose energy is that hour's alone (every meter read in the hour before too) are paired."""
+    """Only whole hours of the range whose energy is theirs alone (every meter read in the hour before too) are
+    paired."""
     info: dict[str, Any] = {}
     chosen = _meters(entities, entity_id)
     _, per_hour = _hours_kwh(store, chosen, r, info)
-    whole = {hour: kwh for hour, (kwh, alone) in per_hour.items() if alone == len(chosen)}
+    first, last = to_micros(r.start), to_micros(r.end) - HOUR_US
+    whole = {hour: kwh for hour, (kwh, alone) in per_hour.items()
+             if alone == len(chosen) and first <= hour <= last}
     factors = []
     for name, series in FACTORS.items():
         means = reading.hourly_means(store, series, r.start, r.end, info)

@@ -12,6 +12,7 @@ const VIEWS = [
   {name: "events", label: "Live events", load: () => import("./views/events.js")},
   {name: "entity", label: "Entity history", load: () => import("./views/entity.js")},
   {name: "analytics", label: "Analytics", load: () => import("./views/analytics.js")},
+  {name: "energy", label: "Energy", load: () => import("./views/energy.js")},
   {name: "trace", label: "Automation trace", load: () => import("./views/trace.js")},
   {name: "devices", label: "Devices", load: () => import("./views/devices.js")},
   {name: "sports", label: "Sports", load: () => import("./views/sports.js")},

@@ -1,0 +1,141 @@
+"""The Energy view as a person sees it, in Chromium over the real local runtime (query + dashboard): today's
+figures per meter and the current power in HA's units, the energy chart spanning exactly the selected range in
+kWh with the tariff's cost unit, correlations with their hours, the empty state of a home without an energy
+entity, and a phone-width layout where nothing overlaps."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import Browser
+
+from ingestor.metadata.registry import MetadataDB
+from ingestor.store import open_event_store
+from tests.dashboard.browser import Tab, chromium, tab
+from tests.dashboard.layout import broken_words, chart_option, label_problems, overflows
+from tests.queries import energy_home
+from tests.support.http import call
+from tests.support.runtime import LocalRuntime
+
+pytestmark = pytest.mark.integration
+STACK = Path(__file__).resolve().parent / "stack.energy.yml"
+DAY_MS = 86400 * 1000
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+def started(workdir: Path, home: energy_home.EnergyHome | None) -> LocalRuntime:
+    data = workdir / "data"
+    data.mkdir(parents=True)
+    if home is not None:
+        store = open_event_store(f"sqlite:///{data}/events.db")
+        store.write(home.records)
+        store.close()
+        db = MetadataDB(f"sqlite:///{data}/metadata.db")
+        db.apply(energy_home.registry_parts())
+        db.engine.dispose()
+    return LocalRuntime(workdir, stack=STACK).start(90)
+
+
+@pytest.fixture(scope="module")
+def home() -> energy_home.EnergyHome:
+    return energy_home.build()
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory, home: energy_home.EnergyHome) -> Iterator[LocalRuntime]:
+    rt = started(tmp_path_factory.mktemp("energy-view"), home)
+    yield rt
+    rt.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture()
+def view(browser: Browser, runtime: LocalRuntime) -> Iterator[Tab]:
+    with tab(browser, f"{runtime.gateway}/function/dashboard/") as t:
+        yield t
+        assert t.problems == [], "\n".join(t.problems)
+
+
+def api(runtime: LocalRuntime, path: str) -> dict:
+    reply = call("GET", f"{runtime.gateway}/function/query{path}", timeout=30)
+    assert reply.status == 200, reply.body[:400]
+    return reply.json()
+
+
+def settled(t: Tab) -> None:
+    t.open("energy")
+    for chart_id in ("chart-energy", "chart-consumers"):
+        t.rendered(chart_id)
+    t.page.wait_for_selector("tr[data-factor='temperature']", timeout=30000)
+
+
+def test_today_shows_each_meter_in_kwh_and_the_current_power_in_watts(view: Tab) -> None:
+    settled(view)
+    total = view.page.inner_text("#energy-total .value")
+    assert total.endswith(" kWh")
+    meters = view.page.eval_on_selector_all("tr[data-meter]", "rows => rows.map((r) => r.dataset.meter)")
+    assert set(meters) <= {energy_home.HOME, energy_home.KETTLE} and meters
+    power = view.page.inner_text(f"[data-power='{energy_home.HEATER}'] .value")
+    assert power == "1234.5\u00a0W"
+    assert "since" in view.page.inner_text("#energy-total .note")
+
+
+def test_the_energy_chart_spans_the_range_in_kwh_with_the_tariff_s_cost_unit(view: Tab, runtime: LocalRuntime) -> None:
+    settled(view)
+    option = chart_option(view.page, "chart-energy")
+    [x], (energy_axis, cost_axis) = option["xAxis"], option["yAxis"]
+    assert (x["type"], x["max"] - x["min"]) == ("time", DAY_MS)
+    assert (energy_axis["name"], cost_axis["name"]) == ("kWh", "p")
+    bars = option["series"][0]["data"]
+    assert all(x["min"] <= t <= x["max"] for t, _ in bars)
+    note = view.page.inner_text("#energy-note")
+    assert "Last 24 hours, per hour" in note and "p/kWh" in note
+    hourly = api(runtime, f"/energy/hourly?bucket=1h&start={_iso(x['min'])}&end={_iso(x['max'])}")
+    assert sum(v for _, v in bars if v is not None) == pytest.approx(hourly["total_kwh"], abs=1e-6)
+
+
+def _iso(ms: float) -> str:
+    return quote(dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat())
+
+
+def test_correlations_give_their_coefficient_with_the_hours_behind_it(view: Tab) -> None:
+    settled(view)
+    rows = view.page.eval_on_selector_all("tr[data-factor]", "rows => rows.map((r) => [r.dataset.factor, "
+                                          "[...r.cells].map((c) => c.textContent)])")
+    assert [factor for factor, _ in rows] == ["temperature", "price", "carbon_intensity"]
+    for _, (name, r, hours, significant) in rows:
+        assert int(hours.replace(",", "")) > 0, (name, hours)
+        assert r != "—" and ("yes" in significant or "no" in significant)
+
+
+def test_the_energy_view_at_phone_width_has_nothing_overlapping(browser: Browser, runtime: LocalRuntime) -> None:
+    with tab(browser, f"{runtime.gateway}/function/dashboard/", **PHONE) as t:
+        settled(t)
+        t.shot("energy-phone-light")
+        found = {"overflows": overflows(t.page), "broken words": broken_words(t.page),
+                 "labels": label_problems(t.page), "problems": t.problems,
+                 "an element printed as text": "[object " in t.page.inner_text("main")}
+    assert {k: v for k, v in found.items() if v} == {}
+
+
+def test_a_home_without_an_energy_entity_is_told_so_and_shown_no_chart(
+        browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> None:
+    rt = started(tmp_path_factory.mktemp("energy-empty"), None)
+    try:
+        with tab(browser, f"{rt.gateway}/function/dashboard/") as t:
+            t.open("energy")
+            t.page.wait_for_selector("#energy-empty", timeout=30000)
+            assert "No energy entity" in t.page.inner_text("#energy-empty")
+            assert t.page.locator(".chart").count() == 0
+            assert t.problems == []
+    finally:
+        rt.stop()
