@@ -37,6 +37,14 @@ ENTITIES = [  # entity_id, name, device_class, unit
     (HOME, "Home Energy", "energy", "kWh"), (KETTLE, "Kettle Energy", "energy", "Wh"),
     (HEATER, "Heater Power", "power", "W"), (LIVING, "Living Temperature", "temperature", "°C")]
 HEATER_NOW = 1234.5
+SWITCH = "switch.heater"
+
+
+def switch_on(hour: int) -> float:
+    """The fraction of `hour` switch.heater is on: whole hours 1, 2 of every 6, and 46:45-47:15."""
+    if hour in (46, 47):
+        return 0.25
+    return 1.0 if hour % 6 in (1, 2) else 0.0
 
 
 @dataclass
@@ -122,6 +130,13 @@ def build(now: dt.datetime | None = None) -> EnergyHome:
     for h in range(HOURS):
         _state(home, HEATER, t0 + h * HOUR + 30 * MIN, HEATER_NOW if h == HOURS - 1 else 500.0 + h, "power", "W")
         _state(home, LIVING, t0 + h * HOUR + 30 * MIN, 20.0 + h % 3, "temperature", "°C")
+    for h in range(HOURS):
+        if h % 6 in (1, 3) or h in (46, 47):
+            at = t0 + h * HOUR + (45 * MIN if h == 46 else 15 * MIN if h == 47 else dt.timedelta(0))
+            on = h % 6 == 1 or h == 46
+            home.records.append(record.new(
+                _id(SWITCH, at), "state_changed", format_timestamp(at), origin="LOCAL", entity_id=SWITCH,
+                domain="switch", state="on" if on else "off", old_state="off" if on else "on"))
     agile, grid, weather = OctopusAgile("P", "T"), CarbonIntensity(), OpenMeteoWeather()
     for h in range(HOURS):
         price = [10 + 0.5 * (h % 24), 10.3 + 0.5 * (h % 24)]

@@ -164,3 +164,28 @@ def test_correlation_of_a_range_without_data_has_no_coefficient_and_says_n_is_ze
 def test_an_entity_that_is_no_meter_is_refused(api: Served) -> None:
     reply = api.get("/energy/hourly", entity_id=HEATER)
     assert reply.status == 400 and "not an energy meter" in reply.body.decode()
+
+
+def test_a_device_s_impact_compares_the_hours_it_was_on_with_those_it_was_off(api: Served) -> None:
+    home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
+    body = api.ok("/energy/impact", device=energy_home.SWITCH, **window(home))
+    energy = home.hourly()
+    whole = home.whole_hours()
+    on = [energy[h] for h in whole if energy_home.switch_on(h) >= 0.5]
+    off = [energy[h] for h in whole if energy_home.switch_on(h) < 0.5]
+    assert (body["hours_on"], body["hours_off"]) == (len(on), len(off))
+    assert body["on_hours"] == pytest.approx(sum(energy_home.switch_on(h) for h in range(HOURS)), abs=TOLERANCE)
+    assert body["mean_on"] == pytest.approx(sum(on) / len(on), abs=TOLERANCE)
+    assert body["mean_off"] == pytest.approx(sum(off) / len(off), abs=TOLERANCE)
+    per_hour = sum(on) / len(on) - sum(off) / len(off)
+    assert body["per_hour"] == pytest.approx(per_hour, abs=TOLERANCE)
+    assert body["attributed"] == pytest.approx(per_hour * body["on_hours"], abs=TOLERANCE)
+
+
+def test_a_device_with_too_few_hours_on_gets_no_impact_figure(api: Served) -> None:
+    home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
+    body = api.ok("/energy/impact", device=energy_home.SWITCH, start=(home.t0 + 3 * HOUR).isoformat(),
+                  end=(home.t0 + 7 * HOUR).isoformat())
+    assert body["hours_on"] < body["min_hours"]
+    assert (body["per_hour"], body["attributed"]) == (None, None)
+    assert body["mean_off"] is not None

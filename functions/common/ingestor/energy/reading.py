@@ -45,15 +45,28 @@ def latest(store: EventStore, entity_id: str, start: dt.datetime | None, end: dt
     return Reading(item.get("state_value"), item.get("state"), item.get("unit"), parse_timestamp(item["time_fired"]))
 
 
-def _raw_values(store: EventStore, entity_id: str, start: dt.datetime, end: dt.datetime) -> list[float]:
-    values: list[float] = []
+def _raw(store: EventStore, entity_id: str, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+    """The entity's events in [start, end), oldest first."""
+    items: list[dict[str, Any]] = []
     cursor = None
     while True:
         page = store.query(EventFilter(entity_id=entity_id, start=start, end=end), RAW_PAGE, cursor)
-        values.extend(i["state_value"] for i in page.items if i.get("state_value") is not None)
+        items.extend(page.items)
         cursor = page.next_cursor
         if cursor is None:
-            return values[::-1]  # newest first -> oldest first
+            return items[::-1]
+
+
+def _raw_values(store: EventStore, entity_id: str, start: dt.datetime, end: dt.datetime) -> list[float]:
+    return [i["state_value"] for i in _raw(store, entity_id, start, end) if i.get("state_value") is not None]
+
+
+def timeline(store: EventStore, entity_id: str, start: dt.datetime, end: dt.datetime) -> list[tuple[int, str | None]]:
+    """(time µs, state) of each state change in [start, end), oldest first, after the state held at `start`."""
+    before = latest(store, entity_id, start - BASELINE_LOOKBACK, start)
+    out = [(to_micros(start), before.state)] if before else []
+    out += [(to_micros(parse_timestamp(i["time_fired"])), i.get("state")) for i in _raw(store, entity_id, start, end)]
+    return out
 
 
 def meter_hours(store: EventStore, entity_id: str, start: dt.datetime, end: dt.datetime,

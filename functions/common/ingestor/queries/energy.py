@@ -14,6 +14,7 @@ from collections import defaultdict
 from typing import Any
 
 from ingestor.energy import correlation as corr
+from ingestor.energy import impact as device_impact
 from ingestor.energy import meters, reading
 from ingestor.errors import Invalid
 from ingestor.httpapi import iso
@@ -156,15 +157,31 @@ def _total(points: list[dict[str, Any]], key: str) -> float | None:
     return round(sum(values), 6) if values else None
 
 
-def correlation(store: EventStore, entities: list[dict[str, Any]], r: Range, entity_id: str | None) -> dict[str, Any]:
-    """Only whole hours of the range whose energy is theirs alone (every meter read in the hour before too) are
-    paired."""
+def _whole_hours(per_hour: dict[int, list[float]], meters_n: int, r: Range) -> dict[int, float]:
+    """kWh of the whole hours of the range whose energy is theirs alone (every meter read in the hour before)."""
+    first, last = to_micros(r.start), to_micros(r.end) - HOUR_US
+    return {hour: kwh for hour, (kwh, alone) in per_hour.items() if alone == meters_n and first <= hour <= last}
+
+
+def impact(store: EventStore, entities: list[dict[str, Any]], r: Range, device: str, on_state: str,
+           entity_id: str | None) -> dict[str, Any]:
     info: dict[str, Any] = {}
     chosen = _meters(entities, entity_id)
     _, per_hour = _hours_kwh(store, chosen, r, info)
-    first, last = to_micros(r.start), to_micros(r.end) - HOUR_US
-    whole = {hour: kwh for hour, (kwh, alone) in per_hour.items()
-             if alone == len(chosen) and first <= hour <= last}
+    whole = _whole_hours(per_hour, len(chosen), r)
+    changes = [(at, state == on_state) for at, state in reading.timeline(store, device, r.start, r.end)]
+    found = device_impact.impact(whole, device_impact.on_fractions(changes, to_micros(r.start), to_micros(r.end)))
+    rounded = {k: None if v is None else round(v, 6) for k, v in vars(found).items()}
+    return {"start": iso(r.start), "end": iso(r.end), "device": device, "on_state": on_state,
+            "entities": [e["entity_id"] for e in chosen], "unit": ENERGY_UNIT, "min_hours": device_impact.MIN_HOURS,
+            "changes": len(changes), **rounded, "resolution": resolution(info)}
+
+
+def correlation(store: EventStore, entities: list[dict[str, Any]], r: Range, entity_id: str | None) -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    chosen = _meters(entities, entity_id)
+    _, per_hour = _hours_kwh(store, chosen, r, info)
+    whole = _whole_hours(per_hour, len(chosen), r)
     factors = []
     for name, series in FACTORS.items():
         means = reading.hourly_means(store, series, r.start, r.end, info)

@@ -151,6 +151,12 @@ def _energy_correlation(req: Request) -> Any:
     return energy.correlation(event_store(), _energy_entities(), _range(req), req.params["entity_id"])
 
 
+@guarded
+def _energy_impact(req: Request) -> Any:
+    p = req.params
+    return energy.impact(event_store(), _energy_entities(), _range(req), p["device"], p["on_state"], p["entity_id"])
+
+
 def _config(req: Request) -> Any:
     return {"event_store": {"backend": event_store().backend, "url": _safe(store.default_url())},
             "metadata_db": {"url": _safe(metadata.default_url())},
@@ -237,6 +243,13 @@ def routes() -> list[Route]:
               description="Pearson r over the hours that have both figures (an hour whose energy spans a gap is "
                           "left out), n those hours, p_value of the two-sided t-test of r = 0; significant when "
                           "p_value < alpha. r is null below 3 hours or for a constant series."),
+        Route("GET", "/energy/impact", _energy_impact, "A device's impact: the home's hourly energy while on vs off",
+              (Param("device", "The device's entity, e.g. switch.kettle", required=True), params.start("-7d"),
+               params.END, METER, Param("on_state", "The state that counts as on", default="on", max_length=64)),
+              s.ENERGY_IMPACT, tag=TAG_ENERGY,
+              description="From the device's state timeline: the fraction of each hour it was in on_state; hours "
+                          "on are those it was on for half or more. per_hour = mean kWh of the whole hours on - "
+                          "of the hours off (null unless both have min_hours); attributed = per_hour x on_hours."),
         Route("GET", "/devices", _devices, "Devices from the metadata DB",
               (Param("manufacturer", "Exact manufacturer"), Param("model", "Exact model"), params.AREA_ID,
                Param("platform", "Devices with an entity of this integration, e.g. hue"),

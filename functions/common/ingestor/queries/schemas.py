@@ -137,6 +137,11 @@ ENERGY_CORRELATION = obj(
     factors=array(obj(["factor", "entity_id", "unit", "r", "n", "p_value", "significant", "first", "last"],
                       factor=S, entity_id=S, unit=S_NULL, r=N_NULL, n=INT, p_value=N_NULL, significant=BOOL,
                       first=TIME_NULL, last=TIME_NULL)))
+ENERGY_IMPACT = obj(
+    ["start", "end", "device", "on_state", "entities", "unit", "min_hours", "changes", "on_hours", "hours_on",
+     "hours_off", "mean_on", "mean_off", "per_hour", "attributed", "resolution"], start=TIME, end=TIME, device=S,
+    on_state=S, entities=array(S), unit=S, min_hours=INT, changes=INT, on_hours=N, hours_on=INT, hours_off=INT,
+    mean_on=N_NULL, mean_off=N_NULL, per_hour=N_NULL, attributed=N_NULL, resolution=RESOLUTION)
 TRACE = obj(["context_id", "root", "depth", "truncated", "event_count"], context_id=S, root=ref("TraceNode"),
             depth=INT, truncated=BOOL, event_count=INT, node_count=INT, levels_up=INT, levels_down=INT)
 AREAS_ACTIVITY = obj(
