@@ -37,6 +37,7 @@ ENTITIES = [  # entity_id, name, device_class, unit
     (HOME, "Home Energy", "energy", "kWh"), (KETTLE, "Kettle Energy", "energy", "Wh"),
     (HEATER, "Heater Power", "power", "W"), (LIVING, "Living Temperature", "temperature", "°C")]
 HEATER_NOW = 1234.5
+LIVING_DOWN = 12  # times sensor.living_temperature reports 'unavailable'
 SWITCH = "switch.heater"
 
 
@@ -78,6 +79,11 @@ class EnergyHome:
             for hour, kwh in self.meter_hours(e).items():
                 total[hour] = total.get(hour, 0.0) + kwh
         return total
+
+    def read_hours(self, entity_id: str) -> list[int]:
+        """Hours whose energy on this meter is theirs alone: a reading in them and in the hour before."""
+        have = set(self.meter_hours(entity_id))
+        return [h for h in sorted(have) if h - 1 in have]
 
     def whole_hours(self) -> list[int]:
         """Hours whose energy is theirs alone: every meter has a reading in them and in the hour before."""
@@ -130,6 +136,8 @@ def build(now: dt.datetime | None = None) -> EnergyHome:
     for h in range(HOURS):
         _state(home, HEATER, t0 + h * HOUR + 30 * MIN, HEATER_NOW if h == HOURS - 1 else 500.0 + h, "power", "W")
         _state(home, LIVING, t0 + h * HOUR + 30 * MIN, 20.0 + h % 3, "temperature", "°C")
+        if h < LIVING_DOWN:
+            _state(home, LIVING, t0 + h * HOUR + 45 * MIN, None, "temperature", "°C")
     for h in range(HOURS):
         if h % 6 in (1, 3) or h in (46, 47):
             at = t0 + h * HOUR + (45 * MIN if h == 46 else 15 * MIN if h == 47 else dt.timedelta(0))

@@ -189,3 +189,47 @@ def test_a_device_with_too_few_hours_on_gets_no_impact_figure(api: Served) -> No
     assert body["hours_on"] < body["min_hours"]
     assert (body["per_hour"], body["attributed"]) == (None, None)
     assert body["mean_off"] is not None
+
+
+def test_a_shift_recommendation_cites_the_meter_s_peak_energy_and_the_cheapest_window(api: Served) -> None:
+    home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
+    body = api.ok("/energy/recommendations", **window(home))
+    shifts = {i["entity_id"]: i for i in body["items"] if i["kind"] == "shift"}
+    assert set(shifts) == {HOME, KETTLE}
+    by_clock: dict[int, list[float]] = {}
+    for h, price in home.price.items():
+        by_clock.setdefault((home.t0 + h * HOUR).hour, []).append(price)
+    profile = {c: sum(v) / len(v) for c, v in by_clock.items()}
+    peak = max(range(24), key=lambda c: sum(profile[(c + i) % 24] for i in range(3)))
+    cheap_price = min(sum(profile[(c + i) % 24] for i in range(2)) / 2 for c in range(24))
+    for meter in (HOME, KETTLE):
+        rose = home.meter_hours(meter)
+        drawn = [(rose[h], home.price[h]) for h in home.read_hours(meter)
+                 if ((home.t0 + h * HOUR).hour - peak) % 24 < 3]
+        kwh = sum(k for k, _ in drawn)
+        paid = sum(k * p for k, p in drawn) / kwh
+        figures = shifts[meter]["figures"]
+        assert figures["peak_kwh"] == pytest.approx(kwh, abs=TOLERANCE)
+        assert figures["peak_price"] == pytest.approx(paid, abs=TOLERANCE)
+        assert figures["cheap_price"] == pytest.approx(cheap_price, abs=TOLERANCE)
+        assert figures["saving_per_week"] == pytest.approx(kwh * (paid - cheap_price) * 7 / 2, abs=TOLERANCE)
+        assert f"{kwh:.1f} kWh" in shifts[meter]["text"] and "p/kWh" in shifts[meter]["text"]
+        assert shifts[meter]["based_on"] == {"meter": meter, "price_hours": HOURS, "days": 2, "price_unit": "p/kWh"}
+
+
+def test_an_entity_often_unavailable_is_named_with_its_count_and_a_rare_one_is_not(api: Served) -> None:
+    body = api.ok("/energy/recommendations", **window(api.home))  # type: ignore[arg-type]
+    down = [(i["entity_id"], i["figures"]["count"]) for i in body["items"] if i["kind"] == "unavailable"]
+    assert down == [(energy_home.LIVING, energy_home.LIVING_DOWN)]
+    assert f"'unavailable' {energy_home.LIVING_DOWN} times" in body["items"][-1]["text"]
+
+
+def test_no_recommendation_rests_on_too_little_data(api: Served) -> None:
+    home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
+    one_day = {"start": home.t0.isoformat(), "end": (home.t0 + 24 * HOUR).isoformat()}
+    kinds = [i["kind"] for i in api.ok("/energy/recommendations", **one_day)["items"]]
+    assert "shift" not in kinds, "a price for each hour of the day on one day only"
+    two_days = api.ok("/energy/recommendations", **window(home))["items"]
+    temperature = api.ok("/energy/correlation", **window(home))["factors"][0]
+    assert temperature["significant"] and temperature["n"] < 48
+    assert "temperature" not in [i["kind"] for i in two_days], "a significant r over fewer than 48 hours"

@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from ingestor.energy import advice, meters, reading
 from ingestor.energy import correlation as corr
 from ingestor.energy import impact as device_impact
-from ingestor.energy import meters, reading
 from ingestor.errors import Invalid
 from ingestor.httpapi import iso
 from ingestor.queries.params import Range, bucket_starts
 from ingestor.queries.stats import resolution
+from ingestor.store.model import EventFilter
 from ingestor.store.protocol import EventStore
 from ingestor.store.timerange import from_micros, to_micros
 from ingestor.units import unit_symbol
@@ -194,3 +195,26 @@ def correlation(store: EventStore, entities: list[dict[str, Any]], r: Range, ent
                         "last": iso(from_micros(hours[-1])) if hours else None})
     return {"start": iso(r.start), "end": iso(r.end), "entities": [e["entity_id"] for e in chosen],
             "alpha": corr.ALPHA, "energy_hours": len(whole), "factors": factors, "resolution": resolution(info)}
+
+
+def recommendations(store: EventStore, entities: list[dict[str, Any]], r: Range) -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    chosen = _meters(entities, None)
+    per_meter, per_hour = _hours_kwh(store, chosen, r, info)
+    days = round(r.seconds / 86_400, 2)
+    price = reading.hourly_means(store, reading.PRICE, r.start, r.end, info)
+    price_unit, cost_unit = rate_units(_context_unit(store, reading.PRICE, r))
+    found: list[dict[str, Any] | None] = []
+    for e in chosen:
+        energy = {to_micros(h.start): h.energy * _factor(e) for h in per_meter[e["entity_id"]] if h.span_h == 1}
+        found.append(advice.shift(e["entity_id"], energy, price, price_unit, cost_unit, days))
+    whole = _whole_hours(per_hour, len(chosen), r)
+    temperatures = reading.hourly_means(store, reading.TEMPERATURE, r.start, r.end, info)
+    paired = sorted(set(whole) & set(temperatures))
+    found.append(advice.temperature(corr.pearson([whole[h] for h in paired], [temperatures[h] for h in paired]),
+                                    reading.TEMPERATURE))
+    down = store.counts(EventFilter(start=r.start, end=r.end, state=advice.UNAVAILABLE), "entity_id",
+                        advice.UNAVAILABLE_LIMIT, info=info)
+    found += [advice.unavailable(entity_id, n, f"in these {days:g} days") for entity_id, n in down if entity_id]
+    items = [f for f in found if f is not None]
+    return {"start": iso(r.start), "end": iso(r.end), "items": items, "resolution": resolution(info)}

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ingestor import config, metadata, store
+from ingestor.energy import advice
 from ingestor.errors import Invalid
 from ingestor.httpapi import Api, Param, Request, Route
 from ingestor.queries import analytics, catalog, energy, events, history, params, schemas, stats, trace
@@ -157,6 +158,11 @@ def _energy_impact(req: Request) -> Any:
     return energy.impact(event_store(), _energy_entities(), _range(req), p["device"], p["on_state"], p["entity_id"])
 
 
+@guarded
+def _energy_recommendations(req: Request) -> Any:
+    return energy.recommendations(event_store(), _energy_entities(), _range(req))
+
+
 def _config(req: Request) -> Any:
     return {"event_store": {"backend": event_store().backend, "url": _safe(store.default_url())},
             "metadata_db": {"url": _safe(metadata.default_url())},
@@ -250,6 +256,15 @@ def routes() -> list[Route]:
               description="From the device's state timeline: the fraction of each hour it was in on_state; hours "
                           "on are those it was on for half or more. per_hour = mean kWh of the whole hours on - "
                           "of the hours off (null unless both have min_hours); attributed = per_hour x on_hours."),
+        Route("GET", "/energy/recommendations", _energy_recommendations,
+              "Recommendations citing the home's own figures and the data they rest on",
+              (params.start("-7d"), params.END), s.ENERGY_RECOMMENDATIONS, tag=TAG_ENERGY,
+              description=f"shift: a meter's energy in the dearest {advice.PEAK_HOURS} h of the day (mean stored "
+                          f"price per UTC hour of day) vs the cheapest {advice.CHEAP_HOURS} h window, per week; "
+                          f"only with a price for every hour of the day on {advice.MIN_PRICE_DAYS}+ days and "
+                          f"{advice.MIN_SHIFT_KWH}+ kWh in the peak. unavailable: {advice.MIN_UNAVAILABLE}+ times in "
+                          f"the range. temperature: a significant |r| >= {advice.MIN_R} over "
+                          f"{advice.MIN_CORRELATION_HOURS}+ hours."),
         Route("GET", "/devices", _devices, "Devices from the metadata DB",
               (Param("manufacturer", "Exact manufacturer"), Param("model", "Exact model"), params.AREA_ID,
                Param("platform", "Devices with an entity of this integration, e.g. hue"),

@@ -142,6 +142,11 @@ ENERGY_IMPACT = obj(
      "hours_off", "mean_on", "mean_off", "per_hour", "attributed", "resolution"], start=TIME, end=TIME, device=S,
     on_state=S, entities=array(S), unit=S, min_hours=INT, changes=INT, on_hours=N, hours_on=INT, hours_off=INT,
     mean_on=N_NULL, mean_off=N_NULL, per_hour=N_NULL, attributed=N_NULL, resolution=RESOLUTION)
+ENERGY_RECOMMENDATIONS = obj(
+    ["start", "end", "items", "resolution"], start=TIME, end=TIME, resolution=RESOLUTION,
+    items=array(obj(["kind", "entity_id", "text", "figures", "based_on"], kind=S, entity_id=S_NULL, text=S,
+                    figures={"type": "object", "additionalProperties": True},
+                    based_on={"type": "object", "additionalProperties": True})))
 TRACE = obj(["context_id", "root", "depth", "truncated", "event_count"], context_id=S, root=ref("TraceNode"),
             depth=INT, truncated=BOOL, event_count=INT, node_count=INT, levels_up=INT, levels_down=INT)
 AREAS_ACTIVITY = obj(
