@@ -24,6 +24,8 @@ from tests.support.runtime import LocalRuntime
 pytestmark = pytest.mark.integration
 STACK = Path(__file__).resolve().parent / "stack.energy.yml"
 DAY_MS = 86400 * 1000
+SETTLED = """() => [...document.querySelectorAll('main .chart')].every((c) => c.dataset.rendered === '1')
+  && !document.querySelector('main').textContent.includes('Loading…')"""
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 
@@ -76,6 +78,7 @@ def settled(t: Tab) -> None:
     for chart_id in ("chart-energy", "chart-consumers"):
         t.rendered(chart_id)
     t.page.wait_for_selector("tr[data-factor='temperature']", timeout=30000)
+    t.page.wait_for_function(SETTLED, timeout=30000)
 
 
 def test_today_shows_each_meter_in_kwh_and_the_current_power_in_watts(view: Tab) -> None:
@@ -117,14 +120,37 @@ def test_correlations_give_their_coefficient_with_the_hours_behind_it(view: Tab)
         assert r != "—" and ("yes" in significant or "no" in significant)
 
 
+def test_recommendations_cite_their_figures_and_the_data_behind_them(view: Tab) -> None:
+    settled(view)
+    view.page.select_option("#range", "-7d")  # the home's two days: a price for every hour of the day twice
+    view.page.wait_for_selector("li[data-kind]", timeout=30000)
+    items = view.page.eval_on_selector_all("li[data-kind]", "els => els.map((e) => [e.dataset.kind, e.textContent])")
+    kinds = {kind for kind, _ in items}
+    assert kinds <= {"shift", "unavailable", "temperature"} and "unavailable" in kinds
+    assert all("based on:" in text for _, text in items)
+    [down] = [text for kind, text in items if kind == "unavailable"]
+    assert f"{energy_home.LIVING} has reported 'unavailable' {energy_home.LIVING_DOWN} times" in down
+    assert {"shift"} < kinds
+
+
+def test_the_last_24_hours_are_too_thin_for_a_recommendation_and_it_says_so(view: Tab) -> None:
+    settled(view)
+    assert "Nothing to recommend from the last 24 hours" in view.page.inner_text("main")
+
+
 def test_the_energy_view_at_phone_width_has_nothing_overlapping(browser: Browser, runtime: LocalRuntime) -> None:
     with tab(browser, f"{runtime.gateway}/function/dashboard/", **PHONE) as t:
         settled(t)
-        t.shot("energy-phone-light")
-        found = {"overflows": overflows(t.page), "broken words": broken_words(t.page),
-                 "labels": label_problems(t.page), "problems": t.problems,
-                 "an element printed as text": "[object " in t.page.inner_text("main")}
-    assert {k: v for k, v in found.items() if v} == {}
+        for seen in ("24h", "7d"):
+            if seen == "7d":
+                t.page.select_option("#range", "-7d")
+                t.page.wait_for_selector("li[data-kind]", timeout=30000)
+                t.page.wait_for_function(SETTLED, timeout=30000)
+            t.shot(f"energy-phone-{seen}")
+            found = {"overflows": overflows(t.page), "broken words": broken_words(t.page),
+                     "labels": label_problems(t.page), "problems": t.problems,
+                     "an element printed as text": "[object " in t.page.inner_text("main")}
+            assert {k: v for k, v in found.items() if v} == {}, seen
 
 
 def test_a_home_without_an_energy_entity_is_told_so_and_shown_no_chart(

@@ -233,3 +233,13 @@ def test_no_recommendation_rests_on_too_little_data(api: Served) -> None:
     temperature = api.ok("/energy/correlation", **window(home))["factors"][0]
     assert temperature["significant"] and temperature["n"] < 48
     assert "temperature" not in [i["kind"] for i in two_days], "a significant r over fewer than 48 hours"
+
+
+def test_a_week_s_saving_is_reckoned_over_the_days_that_have_prices_not_the_whole_range(api: Served) -> None:
+    home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
+    week = {"start": (home.t0 - 5 * 24 * HOUR).isoformat(), "end": (home.t0 + HOURS * HOUR).isoformat()}
+    longer = {i["entity_id"]: i["figures"] for i in api.ok("/energy/recommendations", **week)["items"]
+              if i["kind"] == "shift"}
+    exact = {i["entity_id"]: i["figures"] for i in api.ok("/energy/recommendations", **window(home))["items"]
+             if i["kind"] == "shift"}
+    assert longer == exact

@@ -38,8 +38,8 @@ def _window(profile: dict[int, float], width: int, pick: Any) -> tuple[int, floa
 
 
 def shift(meter: str, energy: dict[int, float], price: dict[int, float], price_unit: str | None,
-          cost_unit: str | None, days: float) -> dict[str, Any] | None:
-    """`energy` and `price`: kWh and price per hour (µs of its start)."""
+          cost_unit: str | None) -> dict[str, Any] | None:
+    """`energy` and `price`: kWh and price per hour (µs of its start). Per week: over the days with prices."""
     per_hour_of_day: dict[int, list[float]] = defaultdict(list)
     for hour, value in price.items():
         per_hour_of_day[hour // HOUR_US % 24].append(value)
@@ -54,13 +54,14 @@ def shift(meter: str, energy: dict[int, float], price: dict[int, float], price_u
     if kwh < MIN_SHIFT_KWH:
         return None
     paid = sum(k * p for k, p in drawn) / kwh
+    days = round(len(price) / 24, 2)
     weekly = kwh * (paid - cheap_price) * 7 / days
     if weekly <= 0:
         return None
     window = f"{_clock(peak)}–{_clock(peak + PEAK_HOURS)} UTC"
     cheap_window = f"{_clock(cheap)}–{_clock(cheap + CHEAP_HOURS)} UTC"
     return {"kind": "shift", "entity_id": meter,
-            "text": f"{meter} drew {kwh:.1f} kWh in the {window} peak over these {days:g} days at {paid:.1f} "
+            "text": f"{meter} drew {kwh:.1f} kWh in the {window} peak over {days:g} days of prices at {paid:.1f} "
                     f"{price_unit}; the cheapest {CHEAP_HOURS} h window ({cheap_window}) averaged {cheap_price:.1f} "
                     f"{price_unit}: moving it saves {weekly:.1f} {cost_unit}/week",
             "figures": {"peak_kwh": round(kwh, 6), "peak_price": round(paid, 6), "cheap_price": round(cheap_price, 6),

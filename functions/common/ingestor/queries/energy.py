@@ -207,7 +207,7 @@ def recommendations(store: EventStore, entities: list[dict[str, Any]], r: Range)
     found: list[dict[str, Any] | None] = []
     for e in chosen:
         energy = {to_micros(h.start): h.energy * _factor(e) for h in per_meter[e["entity_id"]] if h.span_h == 1}
-        found.append(advice.shift(e["entity_id"], energy, price, price_unit, cost_unit, days))
+        found.append(advice.shift(e["entity_id"], energy, price, price_unit, cost_unit))
     whole = _whole_hours(per_hour, len(chosen), r)
     temperatures = reading.hourly_means(store, reading.TEMPERATURE, r.start, r.end, info)
     paired = sorted(set(whole) & set(temperatures))

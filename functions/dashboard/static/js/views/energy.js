@@ -73,6 +73,8 @@ function consumersOption(items) {
   };
 }
 
+const basis = (b) => Object.entries(b).map(([k, v]) => `${k.replace(/_/g, " ")} ${v}`).join(" · ");
+
 const FACTOR = {temperature: "Outdoor temperature", price: "Electricity price", carbon_intensity: "Carbon intensity"};
 
 export async function render(root, ctx) {
@@ -80,6 +82,7 @@ export async function render(root, ctx) {
   const perHour = h("div");
   const consumers = h("div");
   const correlation = h("div");
+  const advice = h("div");
   root.append(h("h1", {}, "Energy"), today);
   const win = ctx.window();
   const since = midnight();
@@ -88,7 +91,7 @@ export async function render(root, ctx) {
   if (!now || !ctx.current()) return;
   if (!now.meters.length && !now.power.length) return fill(today, h("p.empty", {id: "energy-empty"}, EMPTY));
   root.append(panel("Energy and cost", perHour), h("div.grid", {}, panel("Top consumers", consumers),
-    panel("What goes with it", correlation)));
+    panel("What goes with it", correlation)), panel("Recommendations", advice));
   fill(today, h("div.cards", {},
     card("Today", kwh(now.total_kwh), {id: "energy-total"}, `since ${since.toLocaleTimeString([], {hour: "2-digit",
       minute: "2-digit"})}, ${now.meters.length} meter${now.meters.length === 1 ? "" : "s"}`),
@@ -139,6 +142,16 @@ export async function render(root, ctx) {
         {label: "Significant", render: (f) => (f.r === null ? "too few hours" : f.significant ?
           `yes (p ${f.p_value < 0.001 ? "< 0.001" : `= ${number(f.p_value, 3)}`})` : `no (p = ${number(f.p_value, 2)})`)},
       ], c.factors, (f) => ({dataset: {factor: f.factor}})));
+    }),
+    section(advice, "Recommendations", async () => {
+      const r = await api("query/energy/recommendations", {params: win.params});
+      if (!ctx.current()) return;
+      if (!r.items.length) {
+        return fill(advice, h("p.empty", {}, `Nothing to recommend from the last ${win.label}: no figure is clear ` +
+          "enough yet (see the thresholds in the API's description)."));
+      }
+      fill(advice, h("p.muted", {}, `From the last ${win.label}`), h("ul.advice", {}, r.items.map((i) =>
+        h("li", {dataset: {kind: i.kind}}, i.text, h("div.muted.small", {}, `based on: ${basis(i.based_on)}`)))));
     }),
   ]);
 }
