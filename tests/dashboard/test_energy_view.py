@@ -138,6 +138,19 @@ def test_the_last_24_hours_are_too_thin_for_a_recommendation_and_it_says_so(view
     assert "Nothing to recommend from the last 24 hours" in view.page.inner_text("main")
 
 
+def test_a_device_s_impact_is_shown_with_its_hours_on_and_off(view: Tab) -> None:
+    settled(view)
+    view.page.select_option("#range", "-7d")
+    view.page.wait_for_selector("input[name=device]", timeout=30000)
+    view.page.fill("input[name=device]", energy_home.SWITCH)
+    view.page.click("text=Show impact")
+    view.page.wait_for_selector("#impact-result", timeout=30000)
+    win = view.page.evaluate("() => [...document.querySelectorAll('#energy-impact td')].map((c) => c.textContent)")
+    assert win[0] == "on" and win[3] == "off"
+    assert int(win[1]) >= 3 and int(win[4]) >= 3 and win[2].endswith(" kWh")
+    assert "kWh per hour on" in view.page.inner_text("#impact-result")
+
+
 def test_the_energy_view_at_phone_width_has_nothing_overlapping(browser: Browser, runtime: LocalRuntime) -> None:
     with tab(browser, f"{runtime.gateway}/function/dashboard/", **PHONE) as t:
         settled(t)

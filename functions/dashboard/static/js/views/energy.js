@@ -75,6 +75,28 @@ function consumersOption(items) {
 
 const basis = (b) => Object.entries(b).map(([k, v]) => `${k.replace(/_/g, " ")} ${v}`).join(" · ");
 
+function impactForm(win, out, ctx) {
+  return h("form.filters", {onsubmit: async (e) => {
+    e.preventDefault();
+    const device = e.target.elements.device.value.trim();
+    if (!device) return;
+    await section(out, "Device impact", async () => {
+      const d = await api("query/energy/impact", {params: {...win.params, device}});
+      if (!ctx.current()) return;
+      const perHour = d.per_hour === null ? `not enough hours (${d.min_hours} each needed)` :
+        `${number(d.per_hour, 3)} kWh per hour on`;
+      fill(out, h("p.muted", {}, `Last ${win.label}, ${d.device} ${d.on_state}: ${number(d.on_hours, 1)} h`),
+        table([{label: "", key: "what"}, {label: "Hours", key: "hours", num: true},
+          {label: "Mean", key: "mean", num: true}], [
+          {what: "on", hours: number(d.hours_on), mean: kwh(d.mean_on)},
+          {what: "off", hours: number(d.hours_off), mean: kwh(d.mean_off)}]),
+        h("p", {id: "impact-result"}, d.attributed === null ? perHour :
+          `${perHour}: ${kwh(d.attributed)} over the range`));
+    });
+  }}, h("input", {name: "device", placeholder: "switch.kettle", "aria-label": "Device entity"}),
+  h("button.primary", {type: "submit"}, "Show impact"));
+}
+
 const FACTOR = {temperature: "Outdoor temperature", price: "Electricity price", carbon_intensity: "Carbon intensity"};
 
 export async function render(root, ctx) {
@@ -83,6 +105,7 @@ export async function render(root, ctx) {
   const consumers = h("div");
   const correlation = h("div");
   const advice = h("div");
+  const impactOut = h("div", {id: "energy-impact"});
   root.append(h("h1", {}, "Energy"), today);
   const win = ctx.window();
   const since = midnight();
@@ -91,7 +114,9 @@ export async function render(root, ctx) {
   if (!now || !ctx.current()) return;
   if (!now.meters.length && !now.power.length) return fill(today, h("p.empty", {id: "energy-empty"}, EMPTY));
   root.append(panel("Energy and cost", perHour), h("div.grid", {}, panel("Top consumers", consumers),
-    panel("What goes with it", correlation)), panel("Recommendations", advice));
+    panel("What goes with it", correlation)), panel("Recommendations", advice),
+    panel("Device impact", h("p.muted", {}, "The home's hourly energy while a device is on against while it is off, " +
+      "from its state timeline."), impactForm(win, impactOut, ctx), impactOut));
   fill(today, h("div.cards", {},
     card("Today", kwh(now.total_kwh), {id: "energy-total"}, `since ${since.toLocaleTimeString([], {hour: "2-digit",
       minute: "2-digit"})}, ${now.meters.length} meter${now.meters.length === 1 ? "" : "s"}`),
