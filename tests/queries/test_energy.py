@@ -161,6 +161,14 @@ def test_correlation_of_a_range_without_data_has_no_coefficient_and_says_n_is_ze
     assert [(f["r"], f["n"], f["significant"]) for f in body["factors"]] == [(None, 0, False)] * 3
 
 
+def test_a_range_too_long_for_hours_is_given_in_days(api: Served) -> None:
+    home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
+    body = api.ok("/energy/hourly", start=(home.t0 - 365 * 24 * HOUR).isoformat(),
+                  end=(home.t0 + HOURS * HOUR).isoformat())
+    assert body["bucket_s"] == 86400 and len(body["points"]) in (367, 368)
+    assert body["total_kwh"] == pytest.approx(sum(home.hourly().values()), abs=TOLERANCE)
+
+
 def test_an_entity_that_is_no_meter_is_refused(api: Served) -> None:
     reply = api.get("/energy/hourly", entity_id=HEATER)
     assert reply.status == 400 and "not an energy meter" in reply.body.decode()

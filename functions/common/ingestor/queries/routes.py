@@ -141,9 +141,8 @@ def _energy_summary(req: Request) -> Any:
 @guarded
 def _energy_hourly(req: Request) -> Any:
     r = _range(req)
-    bucket = params.bucket_seconds(req.params["bucket"], r, preferred="1h")
-    if bucket not in (3600, 86_400):
-        raise Invalid("bucket: energy is given per hour (1h) or per day (1d)", code="bad_parameter")
+    name = req.params["bucket"] or ("1h" if params.bucket_seconds(None, r, preferred="1h") == 3600 else "1d")
+    bucket = params.bucket_seconds(name, r)
     return energy.hourly(event_store(), _energy_entities(), r, bucket, req.params["entity_id"])
 
 
@@ -239,7 +238,8 @@ def routes() -> list[Route]:
               s.ENERGY_SUMMARY, tag=TAG_ENERGY, description=ENERGY_RULE),
         Route("GET", "/energy/hourly", _energy_hourly, "Energy, cost and carbon per hour or day",
               (params.start("-7d"), params.END, METER,
-               Param("bucket", "1h (default when it fits) or 1d", enum=("1h", "1d"))),
+               Param("bucket", f"1h (default when it gives at most {params.MAX_POINTS} buckets) or 1d",
+                     enum=("1h", "1d"))),
               s.ENERGY_HOURLY, tag=TAG_ENERGY,
               description=ENERGY_RULE + " Cost and carbon: each hour's energy times that hour's mean stored price "
                                         "and carbon intensity, in their units; null where either is missing."),
