@@ -68,6 +68,7 @@ bench: setup
 	$(PY) bench/webhook_dispatch.py
 	$(PY) bench/store_outage_recovery.py
 	$(PY) bench/query_latency.py
+	$(PY) bench/energy_benchmark.py
 	$(PY) bench/dashboard_first_chart.py
 	$(PY) bench/e2e_latency.py
 	$(PY) bench/openfaas_gateway.py

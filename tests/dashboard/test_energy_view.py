@@ -86,7 +86,7 @@ def test_today_shows_each_meter_in_kwh_and_the_current_power_in_watts(view: Tab)
     total = view.page.inner_text("#energy-total .value")
     assert total.endswith(" kWh")
     meters = view.page.eval_on_selector_all("tr[data-meter]", "rows => rows.map((r) => r.dataset.meter)")
-    assert set(meters) <= {energy_home.HOME, energy_home.KETTLE} and meters
+    assert set(meters) == set(energy_home.METERS)
     power = view.page.inner_text(f"[data-power='{energy_home.HEATER}'] .value")
     assert power == "1234.5\u00a0W"
     assert "since" in view.page.inner_text("#energy-total .note")

@@ -3,7 +3,8 @@ the raw readings with HA's rule, independently of ingestor.energy.
 
 48 hours from T0 (two days before the current hour): sensor.home_energy (kWh, every 10 min) resets to a new
 cycle at RESET_HOUR:30 and has no reading at all in MISSING_HOUR (and one 'unavailable'); sensor.kettle_energy
-(Wh, every 15 min); sensor.heater_power (W); a temperature sensor that is no energy entity. Context: the
+(Wh, every 15 min); sensor.dryer_energy (kWh, every 20 min), a daily meter whose new cycle starts with the
+first reading of DAILY_RESET_HOUR; sensor.heater_power (W); a temperature sensor that is no energy entity. Context: the
 Agile price and carbon intensity every 30 min, outdoor temperature once an hour, built so that its Pearson r
 with the hourly energy of the hours that have a whole hour's energy is exactly TEMPERATURE_R.
 """
@@ -30,11 +31,13 @@ MISSING_HOUR = 30
 TEMPERATURE_R = 0.6
 HOUR = dt.timedelta(hours=1)
 MIN = dt.timedelta(minutes=1)
-HOME, KETTLE, HEATER, LIVING = "sensor.home_energy", "sensor.kettle_energy", "sensor.heater_power", \
-    "sensor.living_temperature"
-METERS = {HOME: ("kWh", 1.0), KETTLE: ("Wh", 0.001)}  # unit, factor to kWh
+HOME, KETTLE, DRYER, HEATER, LIVING = "sensor.home_energy", "sensor.kettle_energy", "sensor.dryer_energy", \
+    "sensor.heater_power", "sensor.living_temperature"
+DAILY_RESET_HOUR = 24  # sensor.dryer_energy's cycle starts again with this hour's first reading (HA's utility_meter)
+METERS = {HOME: ("kWh", 1.0), KETTLE: ("Wh", 0.001), DRYER: ("kWh", 1.0)}  # unit, factor to kWh
 ENTITIES = [  # entity_id, name, device_class, unit
     (HOME, "Home Energy", "energy", "kWh"), (KETTLE, "Kettle Energy", "energy", "Wh"),
+    (DRYER, "Dryer Energy", "energy", "kWh"),
     (HEATER, "Heater Power", "power", "W"), (LIVING, "Living Temperature", "temperature", "°C")]
 HEATER_NOW = 1234.5
 LIVING_DOWN = 12  # times sensor.living_temperature reports 'unavailable'
@@ -133,6 +136,11 @@ def build(now: dt.datetime | None = None) -> EnergyHome:
         for m in range(0, 60, 15):
             wh += 10 + (40 if h % 5 == 0 else 0)
             _state(home, KETTLE, t0 + h * HOUR + m * MIN, wh, "energy", "Wh")
+    dryer = 5.0
+    for h in range(HOURS):
+        for m in range(0, 60, 20):
+            dryer = 0.03 if (h, m) == (DAILY_RESET_HOUR, 0) else dryer + 0.1
+            _state(home, DRYER, t0 + h * HOUR + m * MIN, round(dryer, 6), "energy", "kWh")
     for h in range(HOURS):
         _state(home, HEATER, t0 + h * HOUR + 30 * MIN, HEATER_NOW if h == HOURS - 1 else 500.0 + h, "power", "W")
         _state(home, LIVING, t0 + h * HOUR + 30 * MIN, 20.0 + h % 3, "temperature", "°C")

@@ -13,7 +13,7 @@ from ingestor.store import open_event_store
 from ingestor.timeutil import parse_timestamp
 from tests.queries import energy_home
 from tests.queries.conftest import Served
-from tests.queries.energy_home import HEATER, HOME, HOUR, HOURS, KETTLE, MISSING_HOUR, RESET_HOUR
+from tests.queries.energy_home import DRYER, HEATER, HOME, HOUR, HOURS, KETTLE, MISSING_HOUR, RESET_HOUR
 from tests.support.function import served
 from tests.support.runtime import REPO
 from tests.support.servers import store_url
@@ -60,14 +60,14 @@ def hour_of(home: energy_home.EnergyHome, stamp: str) -> int:
 def test_summary_gives_each_meter_s_energy_across_its_reset_and_its_missing_hour(api: Served) -> None:
     home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
     body = api.ok("/energy/summary", **window(home))
-    expected = {e: sum(home.meter_hours(e).values()) for e in (HOME, KETTLE)}
+    expected = {e: sum(home.meter_hours(e).values()) for e in energy_home.METERS}
     got = {m["entity_id"]: m for m in body["meters"]}
-    assert set(got) == {HOME, KETTLE}
+    assert set(got) == set(energy_home.METERS)
     for entity_id, kwh in expected.items():
         assert got[entity_id]["energy_kwh"] == pytest.approx(kwh, abs=TOLERANCE)
     assert body["total_kwh"] == pytest.approx(sum(expected.values()), abs=TOLERANCE)
-    assert (got[HOME]["resets"], got[KETTLE]["resets"]) == (1, 0)
-    assert (got[HOME]["hours"], got[KETTLE]["hours"]) == (HOURS - 1, HOURS)
+    assert (got[HOME]["resets"], got[KETTLE]["resets"], got[DRYER]["resets"]) == (1, 0, 1)
+    assert (got[HOME]["hours"], got[KETTLE]["hours"], got[DRYER]["hours"]) == (HOURS - 1, HOURS, HOURS)
     assert body["unit"] == "kWh"
 
 
@@ -120,6 +120,15 @@ def test_an_hour_without_readings_is_null_and_the_next_holds_what_the_meter_rose
     assert points[MISSING_HOUR + 1]["energy_kwh"] == pytest.approx(two_hours, abs=TOLERANCE)
     assert points[RESET_HOUR]["energy_kwh"] == pytest.approx(rose[RESET_HOUR], abs=TOLERANCE)
     assert body["entities"] == [HOME]
+
+
+def test_a_daily_meter_s_new_cycle_at_the_hour_counts_from_zero(api: Served) -> None:
+    home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
+    body = api.ok("/energy/hourly", bucket="1h", entity_id=DRYER, **window(home))
+    points = {hour_of(home, p["t"]): p["energy_kwh"] for p in body["points"]}
+    rose = home.meter_hours(DRYER)
+    assert points[energy_home.DAILY_RESET_HOUR] == pytest.approx(0.23, abs=TOLERANCE)  # 0.03 + 0.1 + 0.1
+    assert points == {h: pytest.approx(rose[h], abs=TOLERANCE) for h in range(HOURS)}
 
 
 def test_daily_energy_and_cost_are_the_sums_of_their_hours(api: Served) -> None:
@@ -203,14 +212,14 @@ def test_a_shift_recommendation_cites_the_meter_s_peak_energy_and_the_cheapest_w
     home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
     body = api.ok("/energy/recommendations", **window(home))
     shifts = {i["entity_id"]: i for i in body["items"] if i["kind"] == "shift"}
-    assert set(shifts) == {HOME, KETTLE}
+    assert set(shifts) == set(energy_home.METERS)
     by_clock: dict[int, list[float]] = {}
     for h, price in home.price.items():
         by_clock.setdefault((home.t0 + h * HOUR).hour, []).append(price)
     profile = {c: sum(v) / len(v) for c, v in by_clock.items()}
     peak = max(range(24), key=lambda c: sum(profile[(c + i) % 24] for i in range(3)))
     cheap_price = min(sum(profile[(c + i) % 24] for i in range(2)) / 2 for c in range(24))
-    for meter in (HOME, KETTLE):
+    for meter in energy_home.METERS:
         rose = home.meter_hours(meter)
         drawn = [(rose[h], home.price[h]) for h in home.read_hours(meter)
                  if ((home.t0 + h * HOUR).hour - peak) % 24 < 3]

@@ -7,8 +7,11 @@ meter), after which the meter counts again from zero: HA's recorder rule (sensor
 
 Hours are read from the hourly rollups (min and max of the readings), so a year costs ~8,760 buckets, not
 millions of events. Without a reset a monotone meter's hour rose from the last reading before it to its
-maximum; an hour whose minimum falls below 90 % of that baseline holds a reset, and only such hours (and the
-first hour, which has no baseline) read their raw events to follow the meter exactly. An hour with no
+maximum; an hour whose minimum falls below 90 % of that baseline holds a reset. When its maximum is below the
+baseline too, every reading of the hour follows the reset (readings before it would be at the baseline or above):
+the new cycle counted from zero rose to that maximum (a daily utility meter's midnight). Only an hour with
+readings on both sides of a reset (and the first hour, which has no baseline) reads its raw events to follow the
+meter exactly. One reset per hour is assumed where the rollups answer. An hour with no
 reading adds nothing: what the meter rose meanwhile lands in the next hour that has one (its `span_h` says
 over how many hours), as in HA's statistics.
 """
@@ -78,13 +81,17 @@ def hours(buckets: list[Bucket], baseline: float | None, since: dt.datetime | No
         if b.max is None or b.min is None:
             continue
         span = 0 if last_hour is None else max(1, round((b.start - last_hour) / HOUR))
-        if baseline is None or reset_detected(b.min, baseline):
+        if baseline is not None and reset_detected(b.min, baseline) and b.max < baseline:
+            # every reading follows the reset (any before it would be at the baseline or above): a cycle from zero
+            energy, resets, baseline = b.max, 1, b.max
+        elif baseline is None or reset_detected(b.min, baseline):
             readings = raw(b.start)
             if readings:
                 energy, baseline, resets = follow(readings, baseline)
-            else:  # raw events pruned: the hour's summary is all there is
-                energy, resets = (b.max, 1) if baseline is not None else (b.max - b.min, 0)
-                baseline = b.max
+            elif baseline is None:  # raw events pruned: the hour's summary is all there is
+                energy, resets, baseline = b.max - b.min, 0, b.max
+            else:  # the rise before the reset here; the new cycle's shows in the next hour (it resets from there)
+                energy, resets, baseline = b.max - baseline, 1, b.max
         else:
             energy, resets = max(0.0, b.max - baseline), 0
             baseline = max(baseline, b.max)
