@@ -67,8 +67,19 @@ def test_summary_gives_each_meter_s_energy_across_its_reset_and_its_missing_hour
         assert got[entity_id]["energy_kwh"] == pytest.approx(kwh, abs=TOLERANCE)
     assert body["total_kwh"] == pytest.approx(sum(expected.values()), abs=TOLERANCE)
     assert (got[HOME]["resets"], got[KETTLE]["resets"], got[DRYER]["resets"]) == (1, 0, 1)
-    assert (got[HOME]["hours"], got[KETTLE]["hours"], got[DRYER]["hours"]) == (HOURS - 1, HOURS, HOURS)
     assert body["unit"] == "kWh"
+
+
+def test_summary_over_whole_days_reads_days_and_matches_the_raw_readings(api: Served) -> None:
+    home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
+    first = (home.t0 + 24 * HOUR).replace(hour=0)  # the first UTC midnight after T0
+    body = api.ok("/energy/summary", start=first.isoformat(), end=(first + 24 * HOUR).isoformat())
+    hours = {h for h in range(HOURS) if first <= home.t0 + h * HOUR < first + 24 * HOUR}
+    got = {m["entity_id"]: m["energy_kwh"] for m in body["meters"]}
+    for meter in energy_home.METERS:
+        rose = home.meter_hours(meter)
+        assert got[meter] == pytest.approx(sum(rose.get(h, 0.0) for h in hours), abs=TOLERANCE), meter
+    assert body["resolution"].startswith("1d")
 
 
 def test_summary_ranks_top_consumers_with_shares_summing_to_one(api: Served) -> None:

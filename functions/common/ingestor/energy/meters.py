@@ -72,15 +72,28 @@ class Hour:
 RawHour = Callable[[dt.datetime], list[float]]  # the readings of the hour starting then, oldest first
 
 
-def hours(buckets: list[Bucket], baseline: float | None, since: dt.datetime | None, raw: RawHour) -> list[Hour]:
-    """Hourly energy of a meter from its hourly buckets (oldest first), given the reading before them
-    (`baseline`, taken at `since`)."""
-    out: list[Hour] = []
-    last_hour = None if since is None else since - dt.timedelta(seconds=since.timestamp() % 3600)
+def split_reset(buckets: list[Bucket], baseline: float | None) -> bool:
+    """Whether a bucket after the first holds readings on both sides of a reset (which only its raw events or
+    finer buckets tell apart)."""
     for b in buckets:
         if b.max is None or b.min is None:
             continue
-        span = 0 if last_hour is None else max(1, round((b.start - last_hour) / HOUR))
+        if baseline is not None and reset_detected(b.min, baseline) and b.max >= baseline:
+            return True
+        baseline = b.max if baseline is None or reset_detected(b.min, baseline) else max(baseline, b.max)
+    return False
+
+
+def hours(buckets: list[Bucket], baseline: float | None, since: dt.datetime | None, raw: RawHour,
+          width: dt.timedelta = HOUR) -> list[Hour]:
+    """Energy of a meter per bucket of `width` (hours, or days where no day splits a reset), oldest first, given
+    the reading before them (`baseline`, taken at `since`)."""
+    out: list[Hour] = []
+    last_hour = None if since is None else since - dt.timedelta(seconds=since.timestamp() % width.total_seconds())
+    for b in buckets:
+        if b.max is None or b.min is None:
+            continue
+        span = 0 if last_hour is None else max(1, round((b.start - last_hour) / width))
         if baseline is not None and reset_detected(b.min, baseline) and b.max < baseline:
             # every reading follows the reset (any before it would be at the baseline or above): a cycle from zero
             energy, resets, baseline = b.max, 1, b.max

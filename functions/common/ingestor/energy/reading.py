@@ -19,6 +19,7 @@ from ingestor.store.timerange import to_micros
 from ingestor.timeutil import parse_timestamp
 
 HOUR_S = 3600
+DAY_S = 86_400
 BASELINE_LOOKBACK = dt.timedelta(days=31)  # how far back the reading before a range is looked for
 RAW_PAGE = 1000
 
@@ -70,13 +71,25 @@ def timeline(store: EventStore, entity_id: str, start: dt.datetime, end: dt.date
 
 
 def meter_hours(store: EventStore, entity_id: str, start: dt.datetime, end: dt.datetime,
-                info: dict[str, Any] | None = None) -> list[meters.Hour]:
-    """The meter's energy per hour of [start, end) that has a reading, in the meter's own unit."""
+                info: dict[str, Any] | None = None, width_s: int = HOUR_S) -> list[meters.Hour]:
+    """The meter's energy per bucket of `width_s` of [start, end) that has a reading, in the meter's own unit."""
     before = latest(store, entity_id, start - BASELINE_LOOKBACK, start)
     baseline = before.value if before else None
-    buckets = store.series(entity_id, start, end, HOUR_S, info=info)
+    buckets = store.series(entity_id, start, end, width_s, info=info)
+    width = dt.timedelta(seconds=width_s)
     return meters.hours(buckets, baseline, before.time if baseline is not None else None,
-                        lambda hour: _raw_values(store, entity_id, max(hour, start), hour + meters.HOUR))
+                        lambda t: _raw_values(store, entity_id, max(t, start), t + width), width)
+
+
+def meter_total(store: EventStore, entity_id: str, start: dt.datetime, end: dt.datetime,
+                info: dict[str, Any] | None = None) -> list[meters.Hour]:
+    """The meter's energy over [start, end) in as few buckets as tell it exactly: days (a year is 365 rows), or
+    hours when a day holds readings on both sides of a reset."""
+    before = latest(store, entity_id, start - BASELINE_LOOKBACK, start)
+    days = store.series(entity_id, start, end, DAY_S, info=info)
+    if meters.split_reset(days, before.value if before else None):
+        return meter_hours(store, entity_id, start, end, info)
+    return meter_hours(store, entity_id, start, end, info, DAY_S)
 
 
 def hourly_means(store: EventStore, entity_id: str, start: dt.datetime, end: dt.datetime,

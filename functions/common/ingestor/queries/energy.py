@@ -35,6 +35,20 @@ HOUR_US = reading.HOUR_S * 1_000_000
 FACTORS = {"temperature": reading.TEMPERATURE, "price": reading.PRICE, "carbon_intensity": reading.CARBON}
 
 
+class Reads(dict[str, Any]):
+    """The `info` of several store reads: each read sets "resolution", and every one set is kept."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[dict[str, Any]] = []
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.seen.append({key: value})
+
+    def resolution(self) -> str:
+        return resolution(*self.seen)
+
+
 def rate_units(unit: str | None) -> tuple[str | None, str | None]:
     """(rate as shown, amount per kWh) for a context series' stored unit, e.g. ("EUR/kWh", "EUR")."""
     if unit in RATE_UNITS:
@@ -77,17 +91,14 @@ def _hours_kwh(store: EventStore, chosen: list[dict[str, Any]], r: Range,
 
 
 def summary(store: EventStore, entities: list[dict[str, Any]], r: Range) -> dict[str, Any]:
-    info: dict[str, Any] = {}
-    chosen = _meters(entities, None)
-    per_meter, _ = _hours_kwh(store, chosen, r, info)
+    info = Reads()
     rows = []
-    for e in chosen:
-        hours = per_meter[e["entity_id"]]
+    for e in _meters(entities, None):
+        periods = reading.meter_total(store, e["entity_id"], r.start, r.end, info)
         now = reading.latest(store, e["entity_id"], None, r.end)
         rows.append({"entity_id": e["entity_id"], "name": e["name"], "area_name": e["area_name"],
-                     "energy_kwh": round(sum(h.energy for h in hours) * _factor(e), 6),
-                     "hours": len(hours), "resets": sum(h.resets for h in hours),
-                     "reading": _reading(now, e["unit_of_measurement"])})
+                     "energy_kwh": round(sum(p.energy for p in periods) * _factor(e), 6),
+                     "resets": sum(p.resets for p in periods), "reading": _reading(now, e["unit_of_measurement"])})
     total = sum(row["energy_kwh"] for row in rows)
     for row in rows:
         row["share"] = round(row["energy_kwh"] / total, 6) if total > 0 else None
@@ -100,7 +111,7 @@ def summary(store: EventStore, entities: list[dict[str, Any]], r: Range) -> dict
         power.append({"entity_id": e["entity_id"], "name": e["name"], "area_name": e["area_name"],
                       "current": _reading(now, e["unit_of_measurement"])})
     return {"start": iso(r.start), "end": iso(r.end), "unit": ENERGY_UNIT, "total_kwh": round(total, 6),
-            "meters": rows, "power": power, "resolution": resolution(info)}
+            "meters": rows, "power": power, "resolution": info.resolution()}
 
 
 def _reading(found: reading.Reading | None, unit: str | None) -> dict[str, Any] | None:
@@ -116,7 +127,7 @@ def _context_unit(store: EventStore, entity_id: str, r: Range) -> str | None:
 
 def hourly(store: EventStore, entities: list[dict[str, Any]], r: Range, bucket_s: int,
            entity_id: str | None) -> dict[str, Any]:
-    info: dict[str, Any] = {}
+    info = Reads()
     chosen = _meters(entities, entity_id)
     _, per_hour = _hours_kwh(store, chosen, r, info)
     price = reading.hourly_means(store, reading.PRICE, r.start, r.end, info)
@@ -150,7 +161,7 @@ def hourly(store: EventStore, entities: list[dict[str, Any]], r: Range, bucket_s
                       "carbon_intensity": carbon_unit, "carbon": carbon_amount},
             "total_kwh": round(sum(p["energy_kwh"] or 0.0 for p in listed), 6),
             "total_cost": _total(listed, "cost"), "total_carbon": _total(listed, "carbon"),
-            "points": listed, "resolution": resolution(info)}
+            "points": listed, "resolution": info.resolution()}
 
 
 def _total(points: list[dict[str, Any]], key: str) -> float | None:
@@ -166,7 +177,7 @@ def _whole_hours(per_hour: dict[int, list[float]], meters_n: int, r: Range) -> d
 
 def impact(store: EventStore, entities: list[dict[str, Any]], r: Range, device: str, on_state: str,
            entity_id: str | None) -> dict[str, Any]:
-    info: dict[str, Any] = {}
+    info = Reads()
     chosen = _meters(entities, entity_id)
     _, per_hour = _hours_kwh(store, chosen, r, info)
     whole = _whole_hours(per_hour, len(chosen), r)
@@ -175,11 +186,11 @@ def impact(store: EventStore, entities: list[dict[str, Any]], r: Range, device: 
     rounded = {k: None if v is None else round(v, 6) for k, v in vars(found).items()}
     return {"start": iso(r.start), "end": iso(r.end), "device": device, "on_state": on_state,
             "entities": [e["entity_id"] for e in chosen], "unit": ENERGY_UNIT, "min_hours": device_impact.MIN_HOURS,
-            "changes": len(changes), **rounded, "resolution": resolution(info)}
+            "changes": len(changes), **rounded, "resolution": info.resolution()}
 
 
 def correlation(store: EventStore, entities: list[dict[str, Any]], r: Range, entity_id: str | None) -> dict[str, Any]:
-    info: dict[str, Any] = {}
+    info = Reads()
     chosen = _meters(entities, entity_id)
     _, per_hour = _hours_kwh(store, chosen, r, info)
     whole = _whole_hours(per_hour, len(chosen), r)
@@ -194,11 +205,11 @@ def correlation(store: EventStore, entities: list[dict[str, Any]], r: Range, ent
                         "first": iso(from_micros(hours[0])) if hours else None,
                         "last": iso(from_micros(hours[-1])) if hours else None})
     return {"start": iso(r.start), "end": iso(r.end), "entities": [e["entity_id"] for e in chosen],
-            "alpha": corr.ALPHA, "energy_hours": len(whole), "factors": factors, "resolution": resolution(info)}
+            "alpha": corr.ALPHA, "energy_hours": len(whole), "factors": factors, "resolution": info.resolution()}
 
 
 def recommendations(store: EventStore, entities: list[dict[str, Any]], r: Range) -> dict[str, Any]:
-    info: dict[str, Any] = {}
+    info = Reads()
     chosen = _meters(entities, None)
     per_meter, per_hour = _hours_kwh(store, chosen, r, info)
     days = round(r.seconds / 86_400, 2)
@@ -217,4 +228,4 @@ def recommendations(store: EventStore, entities: list[dict[str, Any]], r: Range)
                         advice.UNAVAILABLE_LIMIT, info=info)
     found += [advice.unavailable(entity_id, n, f"in these {days:g} days") for entity_id, n in down if entity_id]
     items = [f for f in found if f is not None]
-    return {"start": iso(r.start), "end": iso(r.end), "items": items, "resolution": resolution(info)}
+    return {"start": iso(r.start), "end": iso(r.end), "items": items, "resolution": info.resolution()}

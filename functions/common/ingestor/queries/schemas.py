@@ -118,8 +118,8 @@ READING = {**obj(["value", "state", "unit", "time"], value=N_NULL, state=S_NULL,
 ENERGY_SUMMARY = obj(
     ["start", "end", "unit", "total_kwh", "meters", "power", "resolution"], start=TIME, end=TIME, unit=S,
     total_kwh=N, resolution=RESOLUTION,
-    meters=array(obj(["entity_id", "name", "area_name", "energy_kwh", "share", "hours", "resets", "reading"],
-                     entity_id=S, name=S_NULL, area_name=S_NULL, energy_kwh=N, share=N_NULL, hours=INT, resets=INT,
+    meters=array(obj(["entity_id", "name", "area_name", "energy_kwh", "share", "resets", "reading"],
+                     entity_id=S, name=S_NULL, area_name=S_NULL, energy_kwh=N, share=N_NULL, resets=INT,
                      reading=READING)),
     power=array(obj(["entity_id", "name", "area_name", "current"], entity_id=S, name=S_NULL, area_name=S_NULL,
                     current=READING)))
