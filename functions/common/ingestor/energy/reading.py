@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingestor.energy import meters
-from ingestor.store.model import EventFilter
+from ingestor.store.model import Bucket, EventFilter
 from ingestor.store.protocol import EventStore
 from ingestor.store.timerange import to_micros
 from ingestor.timeutil import parse_timestamp
@@ -71,14 +71,11 @@ def timeline(store: EventStore, entity_id: str, start: dt.datetime, end: dt.date
 
 
 def meter_hours(store: EventStore, entity_id: str, start: dt.datetime, end: dt.datetime,
-                info: dict[str, Any] | None = None, width_s: int = HOUR_S) -> list[meters.Hour]:
-    """The meter's energy per bucket of `width_s` of [start, end) that has a reading, in the meter's own unit."""
+                info: dict[str, Any] | None = None) -> list[meters.Hour]:
+    """The meter's energy per hour of [start, end) that has a reading, in the meter's own unit."""
     before = latest(store, entity_id, start - BASELINE_LOOKBACK, start)
-    baseline = before.value if before else None
-    buckets = store.series(entity_id, start, end, width_s, info=info)
-    width = dt.timedelta(seconds=width_s)
-    return meters.hours(buckets, baseline, before.time if baseline is not None else None,
-                        lambda t: _raw_values(store, entity_id, max(t, start), t + width), width)
+    return _periods(store, entity_id, start, end, before, store.series(entity_id, start, end, HOUR_S, info=info),
+                    HOUR_S)
 
 
 def meter_total(store: EventStore, entity_id: str, start: dt.datetime, end: dt.datetime,
@@ -88,8 +85,17 @@ def meter_total(store: EventStore, entity_id: str, start: dt.datetime, end: dt.d
     before = latest(store, entity_id, start - BASELINE_LOOKBACK, start)
     days = store.series(entity_id, start, end, DAY_S, info=info)
     if meters.split_reset(days, before.value if before else None):
-        return meter_hours(store, entity_id, start, end, info)
-    return meter_hours(store, entity_id, start, end, info, DAY_S)
+        return _periods(store, entity_id, start, end, before,
+                        store.series(entity_id, start, end, HOUR_S, info=info), HOUR_S)
+    return _periods(store, entity_id, start, end, before, days, DAY_S)
+
+
+def _periods(store: EventStore, entity_id: str, start: dt.datetime, end: dt.datetime, before: Reading | None,
+             buckets: list[Bucket], width_s: int) -> list[meters.Hour]:
+    baseline = before.value if before else None
+    width = dt.timedelta(seconds=width_s)
+    return meters.hours(buckets, baseline, before.time if before and baseline is not None else None,
+                        lambda t: _raw_values(store, entity_id, max(t, start), t + width), width)
 
 
 def hourly_means(store: EventStore, entity_id: str, start: dt.datetime, end: dt.datetime,

@@ -1,0 +1,175 @@
+"""Energy endpoints over 30 and 365 days: how long each takes on a year of one home's energy data.
+
+The dataset: `--meters` energy meters reading every `--interval` seconds for `--days` days ending now (meter 0
+is a daily-reset meter, HA's utility_meter cycle, so every one of its days holds a reset hour that is read from
+raw events; the others count up for ever), a switch toggled four times a day, and the context series the
+endpoints read: the Agile price and carbon intensity every 30 min, outdoor temperature every 15 min. Written
+day by day through the store's own `write` (which keeps the 5m/1h/1d rollups the endpoints read). Each
+endpoint is then answered by the query function's own code (ingestor.queries.energy) in this process, no HTTP,
+`--runs` times after one warm-up; prints the median and the slowest, and the load average beside them.
+Asserts nothing about time.
+
+    python bench/energy_benchmark.py [--backends sqlite,postgresql,influxdb1] [--days 365] [--meters 10]
+    python bench/energy_benchmark.py --store sqlite:////path/events.db --end 2026-11-30T18:00:00Z  # measure again
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra" / "local")]
+
+from bench.store_benchmark import machine  # noqa: E402
+from ingestor import record  # noqa: E402
+from ingestor.queries import energy  # noqa: E402
+from ingestor.queries.params import Range  # noqa: E402
+from ingestor.store import open_event_store  # noqa: E402
+from ingestor.timeutil import format_timestamp  # noqa: E402
+from ingestor.units import unit_name  # noqa: E402
+
+SWITCH = "switch.heater"
+
+
+def _record(entity_id: str, at: dt.datetime, value: float | None, unit: str | None, state: str | None = None,
+            domain: str = "sensor") -> dict[str, Any]:
+    stamp = format_timestamp(at)
+    return record.new(hashlib.md5(f"{entity_id}|{stamp}".encode()).hexdigest(), "state_changed", stamp,
+                      origin="LOCAL", entity_id=entity_id, domain=domain,
+                      state=state if state is not None else f"{value:.4f}", state_value=value,
+                      unit=unit_name(unit) if unit else None)
+
+
+def day_records(day: dt.datetime, meters: int, interval: int, totals: list[float]) -> list[dict[str, Any]]:
+    out = []
+    for step in range(0, 86_400, interval):
+        at = day + dt.timedelta(seconds=step)
+        hour = at.hour
+        for m in range(meters):
+            totals[m] += (0.02 + 0.01 * m) * (1.5 if 16 <= hour < 19 else 1.0) * interval / 300
+            if m == 0 and step == 0:
+                totals[0] = 0.0  # the daily cycle of a utility meter starts again at midnight
+            out.append(_record(f"sensor.meter_{m}_energy", at, round(totals[m], 4), "kWh"))
+    for half in range(48):
+        at = day + dt.timedelta(minutes=30 * half)
+        out.append(record.new(hashlib.md5(f"p{at}".encode()).hexdigest(), "context_sample", format_timestamp(at),
+                              entity_id="context.electricity_price_price", domain="context",
+                              state_value=10 + 20 * (32 <= half < 38), state="x", unit="pence_per_kilowatt_hour"))
+        out.append(record.new(hashlib.md5(f"c{at}".encode()).hexdigest(), "context_sample", format_timestamp(at),
+                              entity_id="context.carbon_intensity_intensity", domain="context",
+                              state_value=150 + half, state="x", unit="gram_co2_per_kilowatt_hour"))
+    for quarter in range(96):
+        at = day + dt.timedelta(minutes=15 * quarter)
+        out.append(record.new(hashlib.md5(f"t{at}".encode()).hexdigest(), "context_sample", format_timestamp(at),
+                              entity_id="context.weather_temperature", domain="context",
+                              state_value=8 + (quarter % 48) / 8, state="x", unit="celsius"))
+    for hour, state in ((6, "on"), (9, "off"), (17, "on"), (22, "off")):
+        out.append(_record(SWITCH, day + dt.timedelta(hours=hour), None, None, state, "switch"))
+    return out
+
+
+def build(url: str, days: int, meters: int, interval: int, end: dt.datetime) -> tuple[int, float]:
+    store = open_event_store(url)
+    totals = [1000.0] * meters
+    written, started = 0, time.perf_counter()
+    try:
+        for d in range(days, 0, -1):
+            batch = day_records(end - dt.timedelta(days=d), meters, interval, totals)
+            store.write(batch)
+            written += len(batch)
+            if d % 30 == 0:
+                print(f"  {days - d} days, {written:,} events, {time.perf_counter() - started:.0f} s", flush=True)
+    finally:
+        store.close()
+    return written, time.perf_counter() - started
+
+
+def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float]:
+    fn()
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times), max(times)
+
+
+def measure(url: str, meters: int, end: dt.datetime, runs: int) -> None:
+    store = open_event_store(url, read_timeout=120)
+    entities = [{"entity_id": f"sensor.meter_{m}_energy", "name": f"Meter {m}", "area_name": None,
+                 "device_class": "energy", "unit_of_measurement": "kWh"} for m in range(meters)]
+    for days in (30, 365):
+        r = Range(end - dt.timedelta(days=days), end)
+        calls: dict[str, Callable[[], Any]] = {
+            "summary": lambda r=r: energy.summary(store, entities, r),
+            "hourly (1h)" if days <= 30 else "hourly (1d)":
+                lambda r=r, days=days: energy.hourly(store, entities, r, 3600 if days <= 30 else 86_400, None),
+            "hourly, one meter": lambda r=r: energy.hourly(store, entities, r, 86_400, "sensor.meter_1_energy"),
+            "correlation": lambda r=r: energy.correlation(store, entities, r, None),
+            "impact": lambda r=r: energy.impact(store, entities, r, SWITCH, "on", "sensor.meter_1_energy"),
+            "recommendations": lambda r=r: energy.recommendations(store, entities, r),
+        }
+        for name, fn in calls.items():
+            median, slowest = timed(fn, runs)
+            print(f"  {days:>3} d  {name:<20} median {median:8.1f} ms  slowest {slowest:8.1f} ms  "
+                  f"load {os.getloadavg()[0]:.2f}", flush=True)
+    store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backends", default="sqlite")
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--meters", type=int, default=10)
+    parser.add_argument("--interval", type=int, default=300, help="seconds between a meter's readings")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--store", help="measure this store, built before by this script, instead of building one")
+    parser.add_argument("--end", help="with --store: the hour its data ends (ISO 8601)")
+    args = parser.parse_args()
+    if args.store:
+        end = dt.datetime.fromisoformat(args.end) if args.end else dt.datetime.now(dt.UTC)
+        print(f"energy benchmark on {machine()}: {args.store} ({args.meters} meters), data ending {end.isoformat()}")
+        measure(args.store, args.meters, end, args.runs)
+        return
+    print(f"energy benchmark on {machine()}: {args.meters} meters every {args.interval} s, {args.days} days")
+    end = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    servers: list[Any] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            for backend in args.backends.split(","):
+                if backend == "sqlite":
+                    url = f"sqlite:///{tmp}/events.db"
+                elif backend == "postgresql":
+                    from tests.support.servers import PostgresServer
+
+                    servers.append(PostgresServer().start())
+                    url = servers[-1].new_database()
+                elif backend == "influxdb1":
+                    from tests.support.servers import InfluxDB1Server
+
+                    servers.append(InfluxDB1Server().start())
+                    url = servers[-1].url("energy_bench")
+                else:
+                    raise SystemExit(f"unknown backend {backend}")
+                print(f"{backend}: writing")
+                written, seconds = build(url, args.days, args.meters, args.interval, end)
+                print(f"{backend}: {written:,} events in {seconds:.0f} s ({written / seconds:,.0f}/s), "
+                      f"load {os.getloadavg()[0]:.2f}")
+                measure(url, args.meters, end, args.runs)
+        finally:
+            for server in servers:
+                server.stop()
+
+
+if __name__ == "__main__":
+    main()
