@@ -65,7 +65,7 @@ def follow(readings: Iterable[float], baseline: float | None) -> tuple[float, fl
 class Hour:
     start: dt.datetime
     energy: float  # in the meter's own unit
-    span_h: int  # hours since the previous reading's (1: this hour's energy is this hour's alone; 0: no reading before)
+    span_h: int  # buckets since the previous reading's (1: this bucket's energy is its own alone; 0: none before)
     resets: int
 
 

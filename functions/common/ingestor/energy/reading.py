@@ -1,9 +1,9 @@
-"""What energy analytics reads from the event store: a meter's hourly energy, an entity's latest reading, and
-the hourly means of the context series (price, carbon intensity, outdoor temperature).
+"""What energy analytics reads from the event store: a meter's energy per hour (or per day for a total), an
+entity's latest reading, and the hourly means of the context series (price, carbon intensity, temperature).
 
-Every range is read from the hourly rollups (store.series: pruned days from their summaries), so a year is
-~8,760 buckets per series whatever the number of events; raw events are read only for an hour holding a
-meter reset (energy/meters.py) and for the one reading before the range.
+Every range is read from the rollups (store.series: pruned days from their summaries), so its cost grows with
+the buckets (a year: 365 days or 8,760 hours per series), not the events; raw events are read only for an hour
+with readings on both sides of a meter reset (energy/meters.py) and for the one reading before the range.
 """
 
 from __future__ import annotations
