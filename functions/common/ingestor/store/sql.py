@@ -266,11 +266,11 @@ class SqlEventStore:
         return found
 
     def count(self, f: EventFilter, info: dict[str, Any] | None = None) -> int:
-        return sum(acc[0] for acc in self._values(Ask(f), info).values())
+        return sum(acc[0] for acc in self._values(Ask(f, values=False), info).values())
 
     def counts(self, f: EventFilter, by: GroupBy, limit: int = 20,
                info: dict[str, Any] | None = None) -> list[tuple[str | None, int]]:
-        found = self._values(Ask(f, group=by), info)
+        found = self._values(Ask(f, group=by, values=False), info)
         return top(((key, acc[0]) for (key, _), acc in found.items() if acc[0]), limit)
 
     def buckets(self, f: EventFilter, seconds: int, info: dict[str, Any] | None = None) -> list[Bucket]:
@@ -287,7 +287,7 @@ class SqlEventStore:
     def grid(self, f: EventFilter, by: GroupBy, seconds: int,
              info: dict[str, Any] | None = None) -> list[tuple[str | None, Any, int]]:
         """Event counts per (value of `by`, epoch-aligned bucket); by bucket, then key (None first)."""
-        found = self._values(Ask(f, width=int(seconds), group=by), info)
+        found = self._values(Ask(f, width=int(seconds), group=by, values=False), info)
         cells: dict[tuple[str | None, int], int] = {}
         for (key, bucket), acc in found.items():
             if acc[0]:
@@ -298,7 +298,7 @@ class SqlEventStore:
     def last_seen(self, f: EventFilter, by: GroupBy, limit: int = 1000,
                   info: dict[str, Any] | None = None) -> list[tuple[str | None, Any]]:
         """The time of the newest matching event per value of `by`, most recent first."""
-        found = self._values(Ask(f, group=by, last=True), info)
+        found = self._values(Ask(f, group=by, last=True, values=False), info)
         newest = [(key, acc[5]) for (key, _), acc in found.items() if acc[0]]
         newest.sort(key=lambda kv: (-kv[1], kv[0] is None, kv[0] or ""))
         return [(key, from_micros(int(t))) for key, t in newest[:limit]]

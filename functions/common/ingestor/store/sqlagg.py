@@ -34,6 +34,7 @@ class Ask:
     width: int | None = None  # bucket width in seconds; None: the whole range
     group: str | None = None  # a series field to group by
     last: bool = False  # the newest event's time is wanted (state rollups do not keep it)
+    values: bool = True  # value statistics are wanted, not only counts and times
 
 
 def _bucket(ts: int, width: int | None) -> int | None:
@@ -110,9 +111,9 @@ class Aggregator:
 
     def _raw(self, ask: Ask, lo: int, hi: int, out: dict[Key, list[Any]]) -> None:
         pos = GROUP_POS.get(ask.group) if ask.group else None
-        for sid, ts, value in self.reader.cells(Scan(ask.f, window=(lo, hi)), ("value",)):
+        for sid, ts, *value in self.reader.cells(Scan(ask.f, window=(lo, hi)), ("value",) if ask.values else ()):
             group = self.reader.series_of(sid)[pos] if pos is not None else None
-            ru.add_event(self._acc(out, (group, _bucket(ts, ask.width))), ts, value)
+            ru.add_event(self._acc(out, (group, _bucket(ts, ask.width))), ts, value[0] if value else None)
 
     def _grouped(self, table: Any, keys: list[Any], period: int, lo: int, hi: int, width: int | None,
                  clauses: list[Any]) -> tuple[list[Any], int]:

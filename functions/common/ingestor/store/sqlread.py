@@ -217,7 +217,7 @@ class Reader:
                 sids = holding[day]
             q = select(h.series, h.ts, *(h[name] for name in columns)).where(*self._hot_clauses(s, sids, named, lo, hi))
             yield from (tuple(r) for r in self.conn.execute(q))
-            for sid, block, indexes in self._cold(s, sids, named, lo, hi):
+            for sid, block, indexes in self._cold(s, sids, named, lo, hi, payloads=bool(columns) or _filters(s)):
                 first, last = indexes[0], indexes[-1] + 1
                 ts = block.ts
                 values = [block.values_between(first, last) if name == "value" else
@@ -272,8 +272,9 @@ class Reader:
         return clauses
 
     def _cold(self, s: Scan, sids: list[int] | None, named: set[int] | None, lo: int,
-              hi: int) -> list[tuple[int, Block, list[int]]]:
-        """Per block of the day with events in [lo, hi) that pass the scan: (series, block, their indexes)."""
+              hi: int, payloads: bool = True) -> list[tuple[int, Block, list[int]]]:
+        """Per block of the day with events in [lo, hi) that pass the scan: (series, block, their indexes).
+        Without `payloads`, only the time columns are read: enough for a scan that filters on nothing else."""
         b = blocks.c
         day = lo // DAY_US
         clauses = [b.day == day, b.first_ts < hi, b.last_ts >= lo]
@@ -288,6 +289,8 @@ class Reader:
             lo_i, hi_i = bisect.bisect_left(block.ts, lo), bisect.bisect_left(block.ts, hi)
             if lo_i < hi_i:
                 windows.append((bid, sid, block, lo_i, hi_i))
+        if not payloads:
+            return [(sid, block, list(range(lo_i, hi_i))) for _, sid, block, lo_i, hi_i in windows]
         self.payloads([(bid, block) for bid, _, block, _, _ in windows])
         out = []
         for _, sid, block, lo_i, hi_i in windows:
@@ -349,6 +352,12 @@ class Reader:
                             found.append((sid, row))
         found.sort(key=lambda item: (item[1].ts, item[1].eid))
         return found
+
+
+def _filters(s: Scan) -> bool:
+    """Whether the scan keeps events by more than their series and time (what only a block's payload says)."""
+    f = s.f
+    return f.state is not None or f.old_state is not None or bool(f.text) or bool(s.durations) or s.categorical
 
 
 def _may_hold(s: Scan, block: Block) -> bool:
