@@ -149,7 +149,7 @@ async def publish_all(nats_url: str, batches: list[list[dict[str, Any]]], tag: s
 async def create_stream(nats_url: str) -> None:
     """What the runtime does at start: the HA stream every subject lives in."""
     nc = await nats.connect(nats_url)
-    await streams.ensure(nc.jetstream(timeout=10), streams.ha_stream())
+    await streams.ensure_all(nc.jetstream(timeout=10))
     await nc.close()
 
 

@@ -4,9 +4,10 @@ With two replicas, one restarted after a crash backfills a gap the other one cov
 history's copies again would cost the whole pipeline's work for nothing and, in InfluxDB, where a rewrite
 overwrites a point, replace the live rows' real contexts with the backfill's "context unknown". So before
 a gap's events are forwarded, the stream is read from the gap's start (less a margin for clocks that
-disagree) and every event it already holds is left out. The stream is the truth of what was forwarded,
-whichever replica forwarded it. When it cannot be read (NATS down) nothing is left out: the store and
-the webhook deliveries drop repeats by event_id anyway.
+disagree) and every event it already holds is left out. The replay stream (the raw events of the last
+REPLAY_HOURS, kept after validate has consumed them) is the truth of what was forwarded, whichever replica
+forwarded it; a gap older than that window is forwarded whole. When it cannot be read (NATS down) nothing
+is left out: the store and the webhook deliveries drop repeats by event_id anyway.
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ FETCH = 1000
 
 
 async def _read(js: JetStreamContext, since: dt.datetime) -> set[str] | None:
-    last = (await js.stream_info(subjects.STREAM)).state.last_seq
+    last = (await js.stream_info(subjects.REPLAY_STREAM)).state.last_seq
     config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=format_timestamp(since),
                             ack_policy=AckPolicy.NONE, filter_subject=subjects.RAW, inactive_threshold=30)
-    sub = await js.pull_subscribe(subjects.RAW, stream=subjects.STREAM, config=config)
+    sub = await js.pull_subscribe(subjects.RAW, stream=subjects.REPLAY_STREAM, config=config)
     ids: set[str] = set()
     try:
         while True:

@@ -1,8 +1,9 @@
 """The outbox: batches go to JetStream in order, and count as sent only once JetStream acknowledges them.
 
-While NATS answers, batches wait in memory for their ack. When a publish fails, every batch not yet
-acknowledged moves to the on-disk spool (in front of anything already there), and every later batch
-is spooled too, until the spool has been replayed, oldest first. A batch that can never fit in a
+While NATS answers, batches wait in memory for their ack. When a publish fails (NATS away, or the queue full and
+refusing new messages: ingestor.streams), every batch not yet acknowledged moves to the on-disk spool (in front
+of anything already there), and every later batch is spooled too, until the spool has been replayed, oldest
+first; /health says which of the two it is (queue_full). A batch that can never fit in a
 NATS message (one event above max_payload) is dead-lettered with its reason instead of blocking the
 queue forever.
 """
@@ -36,6 +37,7 @@ _nats_up = metrics.gauge("bridge_nats_up", "1 while publishes to JetStream succe
 _latency = metrics.histogram("bridge_publish_seconds", "Time from publish to JetStream ack, per batch",
                              buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5))
 
+NO_READER = f"no function reads {subjects.RAW} yet (validate not subscribed by the topic connector)"
 PAUSE_FRACTION = 0.9  # spool this full: stop reading HA (the gap is backfilled later)
 RESUME_FRACTION = 0.5
 
@@ -58,6 +60,7 @@ class Outbox:
         self.down = False
         self.refusing = False
         self.last_error: str | None = None
+        self.queue_full = False  # the last publish was refused because the queue is at its bounds
         self._memory: deque[Batch] = deque()
         self._cond = threading.Condition()
         self._put = 0  # batches accepted so far; each batch's number is its position
@@ -131,7 +134,7 @@ class Outbox:
     def figures(self) -> dict[str, Any]:
         """For /health, read together so they agree with each other."""
         with self._cond:
-            return {"nats_publishing": not self.down, "nats_error": self.last_error,
+            return {"nats_publishing": not self.down, "nats_error": self.last_error, "queue_full": self.queue_full,
                     "spool_depth": self.spool.depth, "spool_bytes": self.spool.bytes,
                     "unacknowledged_batches": len(self._memory)}
 
@@ -221,7 +224,9 @@ class Outbox:
         started = time.perf_counter()
         try:
             if not self._stream_ready:  # a fresh (or wiped) NATS must not leave publishes unanswered
-                self.bus.call(lambda js: streams.ensure(js, streams.ha_stream()))  # on the bus's own connection
+                self.bus.call(streams.ensure_all)  # on the bus's own connection
+                if not self.bus.call(lambda js: streams.has_reader(js, subjects.RAW)):
+                    raise Unavailable(NO_READER, code="no_reader")  # the queue would not keep them
                 self._stream_ready = True
             limit = self.bus.max_payload - PAYLOAD_MARGIN
             if len(batch.payload) <= limit:
@@ -230,11 +235,15 @@ class Outbox:
                 encoded = batch.encoded or [jsoncodec.dumps(e) for e in jsoncodec.loads(batch.payload)["events"]]
                 self._publish_split(batch.subject, batch.batch_id, encoded, limit)
         except (Unavailable, OSError, TimeoutError) as exc:
-            self._stream_ready = False
+            full = isinstance(exc, Unavailable) and exc.code == "queue_full"
+            self._stream_ready = full  # a full queue is there; anything else may be a NATS started afresh
             self.last_error = f"{type(exc).__name__}: {exc}"
-            if not self.down:
-                log.warning("publish failed; spooling until NATS answers", extra={"error": self.last_error})
+            if not self.down or full != self.queue_full:
+                log.warning("the queue is full; spooling until the stages have made room" if full
+                            else "publish failed; spooling until NATS answers", extra={"error": self.last_error})
+            self.queue_full = full
             return False
+        self.queue_full = False
         _latency.observe(time.perf_counter() - started)
         _batches.labels(batch.subject).inc()
         _events.labels(batch.subject).inc(batch.count)

@@ -29,6 +29,10 @@ pytestmark = pytest.mark.integration
 @pytest.fixture()
 def nats(tmp_path: Path) -> Iterator[NatsServer]:
     with NatsServer(tmp_path / "nats") as server:
+        client = JetStreamClient(server.url)
+        client.ensure_stream()
+        client.subscribe_stage("validate", subjects.RAW)  # the queue keeps raw events for it
+        client.close()
         yield server
 
 
@@ -57,6 +61,19 @@ def stored_ids(nats: NatsServer) -> list[str | None]:
         client.close()
 
 
+def test_raw_events_wait_in_the_spool_while_no_function_reads_them(outbox: Outbox, nats: NatsServer) -> None:
+    client = JetStreamClient(nats.url)
+    try:
+        client._run(client.js.delete_consumer(subjects.STREAM, subjects.durable_name("validate", subjects.RAW)))
+        assert outbox.put(batch_of("raw-early", [{"n": 1}]))
+        assert wait_for(lambda: outbox.figures()["spool_depth"] == 1, 30)
+        assert outbox.figures()["nats_error"] == f"Unavailable: {publisher.NO_READER}"
+        client.subscribe_stage("validate", subjects.RAW)
+        assert wait_for(lambda: stored_ids(nats) == ["raw-early"], 30)
+    finally:
+        client.close()
+
+
 def test_an_oversize_batch_is_split_from_its_encoded_events_without_decoding_its_payload(
         outbox: Outbox, nats: NatsServer, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_decoding(_: bytes) -> Any:
@@ -74,8 +91,10 @@ def test_after_a_failed_publish_the_stream_is_made_again_on_the_bridges_own_conn
     assert wait_for(lambda: stored_ids(nats) == ["raw-1"], 30)
     client = JetStreamClient(nats.url)
     client._run(client.js.delete_stream(subjects.STREAM))  # as a NATS started afresh without its storage
-    client.close()
     assert outbox.put(batch_of("raw-2", [{"n": 2}]))
+    assert wait_for(lambda: outbox.figures()["nats_error"] == f"Unavailable: {publisher.NO_READER}", 30)
+    client.subscribe_stage("validate", subjects.RAW)  # as the connector does
+    client.close()
     assert wait_for(lambda: stored_ids(nats) == ["raw-2"], 60)
     with urllib.request.urlopen(f"{nats.monitor_url}/connz?state=all&limit=1024", timeout=5) as reply:
         names = [c.get("name") for c in json.loads(reply.read())["connections"]]

@@ -22,7 +22,8 @@ from tests.support.jetstream import JetStreamClient
 def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with NatsServer(tmp_path_factory.mktemp("nats")) as server:
         client = JetStreamClient(server.url)
-        asyncio.run_coroutine_threadsafe(streams.ensure(client.js, streams.ha_stream()), client._loop).result(10)
+        asyncio.run_coroutine_threadsafe(streams.ensure_all(client.js), client._loop).result(10)
+        client.subscribe_stage("validate", subjects.RAW)  # the queue keeps raw events for it
         for i in range(30):  # dead letters between other traffic, as in the real stream
             client.publish(subjects.RAW, b'{"v": 1}', f"raw-{i}")
             client.publish(subjects.DLQ, f'{{"n": {i}}}'.encode(), f"dlq-{i}")
@@ -37,9 +38,10 @@ def monitor(nats_url: str) -> Iterator[JetStreamMonitor]:
     watching.close()
 
 
-def test_the_stream_figures_count_the_dead_letters_it_holds(monitor: JetStreamMonitor) -> None:
+def test_the_queue_figures_and_the_dead_letters_in_their_own_stream_are_counted(monitor: JetStreamMonitor) -> None:
     figures, dead = monitor.run(lambda js: monitor.stream_state(js, subjects.DLQ))
-    assert (figures["messages"], figures["first_seq"], figures["last_seq"], dead) == (60, 1, 60, 30)
+    assert (figures["name"], figures["messages"], figures["first_seq"], figures["last_seq"], dead) == \
+        (subjects.STREAM, 30, 1, 30, 30)
 
 
 @pytest.mark.parametrize("last", [1, 7, 29, 30, 50])
@@ -55,13 +57,14 @@ def test_dead_letters_since_a_time_are_counted_and_read_from_that_time(monitor: 
     future = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
     assert monitor.run(lambda js: monitor.count_since(js, subjects.DLQ, future)) == 0
     read = monitor.run(lambda js: monitor.last_messages(js, subjects.DLQ, 30, 50, (past, 30))).messages
-    assert len(read) == 30 and read[0].seq == 2
+    assert len(read) == 30 and read[0].seq == 1
 
 
 def test_no_consumer_of_its_own_is_left_behind(monitor: JetStreamMonitor) -> None:
     monitor.run(lambda js: monitor.last_messages(js, subjects.DLQ, 30, 5))
     monitor.run(lambda js: monitor.count_since(js, subjects.DLQ, dt.datetime.now(dt.UTC)))
-    assert monitor.run(lambda js: monitor.consumers(js)) == []
+    assert monitor.run(lambda js: js.consumers_info(subjects.DLQ_STREAM)) == []
+    assert [c.name for c in monitor.run(lambda js: monitor.consumers(js)) if c.name.startswith("health-")] == []
 
 
 def test_an_unreachable_server_fails_fast_and_a_later_call_connects_once_it_is_up(tmp_path: Path) -> None:

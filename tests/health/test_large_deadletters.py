@@ -33,7 +33,7 @@ def record(n: int) -> bytes:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
     with NatsServer(tmp_path_factory.mktemp("nats-big-dlq")) as running:
         client = JetStreamClient(running.url)
-        asyncio.run_coroutine_threadsafe(streams.ensure(client.js, streams.ha_stream()), client._loop).result(10)
+        asyncio.run_coroutine_threadsafe(streams.ensure_all(client.js), client._loop).result(10)
         for n in range(RECORDS):  # between other traffic, as in the real stream
             client.publish(subjects.RAW, b'{"v": 1}', f"raw-{n}")
             client.publish(subjects.DLQ, record(n), f"dlq-{n}")
@@ -53,7 +53,7 @@ def test_the_newest_records_within_the_byte_bound_are_read_on_a_connection_that_
         assert read.limited and numbers == list(range(RECORDS - len(numbers), RECORDS)) and len(numbers) >= 7
         assert sum(len(m.data) for m in read.messages) <= BOUND
         assert monitor.is_connected() and slow_consumer_cuts(server) == []
-        assert monitor.run(lambda js: monitor.consumers(js)) == []
+        assert monitor.run(lambda js: js.consumers_info(subjects.DLQ_STREAM)) == []  # its readers are gone
     finally:
         monitor.close()
 

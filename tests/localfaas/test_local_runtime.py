@@ -28,7 +28,7 @@ def attempts(runtime: LocalRuntime, message_id: str) -> int:
     return path.read_text().split().count(message_id) if path.exists() else 0
 
 
-def connector_count(runtime: LocalRuntime, outcome: str, topic: str = "ha.test.status") -> float:
+def connector_count(runtime: LocalRuntime, outcome: str, topic: str = "ha.ext.test.status") -> float:
     return sample(f"{runtime.gateway}/metrics", "ha_ingestor_connector_messages_total",
                   function="status", topic=topic, outcome=outcome)
 
@@ -78,7 +78,7 @@ def test_system_functions_lists_each_function_with_its_annotations(runtime: Loca
     declared = yaml.safe_load((REPO / "tests" / "stack.test.yml").read_text())["functions"]
     assert set(listed) == set(declared)
     assert listed["cron-probe"]["annotations"] == {"topic": "cron-function", "schedule": "* * * * *"}
-    assert listed["status"]["annotations"]["topic"] == "ha.test.status,sports.test.status"
+    assert listed["status"]["annotations"]["topic"] == "ha.ext.test.status,sports.test.status"
     assert listed["echo"]["labels"] == {"purpose": "test"}
     assert all(f["availableReplicas"] == 1 for f in listed.values())
 
@@ -93,7 +93,7 @@ def test_function_health_and_metrics_are_served_by_the_template(runtime: LocalRu
 
 def test_connector_acks_a_2xx_message_after_one_attempt(runtime: LocalRuntime, js: JetStreamClient) -> None:
     before = connector_count(runtime, "acked")
-    js.publish("ha.test.status", json.dumps({"id": "ok-1", "status": 200}).encode())
+    js.publish("ha.ext.test.status", json.dumps({"id": "ok-1", "status": 200}).encode())
     assert wait_for(lambda: connector_count(runtime, "acked") == before + 1, 15)
     time.sleep(1)
     assert attempts(runtime, "ok-1") == 1
@@ -107,21 +107,21 @@ def test_connector_delivers_every_topic_of_a_function(runtime: LocalRuntime, js:
 
 def test_connector_dead_letters_a_4xx_with_its_reason_without_retrying(
         runtime: LocalRuntime, js: JetStreamClient) -> None:
-    js.publish("ha.test.status", json.dumps({"id": "bad-1", "status": 422}).encode())
+    js.publish("ha.ext.test.status", json.dumps({"id": "bad-1", "status": 422}).encode())
     entries = wait_for(lambda: dead_letters_of(js, "bad-1"), 15)
     time.sleep(1.5)
     assert attempts(runtime, "bad-1") == 1
     (record,) = entries
     assert record["kind"] == "bad_input"
     assert record["status"] == 422
-    assert record["subject"] == "ha.test.status"
+    assert record["subject"] == "ha.ext.test.status"
     assert "status 422 as asked by bad-1" in record["entries"][0]["reason"]
     assert connector_count(runtime, "dlq_bad_input") >= 1
 
 
 def test_connector_retries_a_5xx_with_backoff_then_dead_letters_after_max_deliveries(
         runtime: LocalRuntime, js: JetStreamClient) -> None:
-    js.publish("ha.test.status", json.dumps({"id": "fail-1", "status": 500}).encode())
+    js.publish("ha.ext.test.status", json.dumps({"id": "fail-1", "status": 500}).encode())
     entries = wait_for(lambda: dead_letters_of(js, "fail-1"), 20)
     time.sleep(1.5)
     assert attempts(runtime, "fail-1") == 3  # com.ha-ingestor.max-deliver: "3"
@@ -135,7 +135,7 @@ def test_connector_retries_a_5xx_with_backoff_then_dead_letters_after_max_delive
 
 def test_connector_recovers_a_5xx_that_succeeds_before_max_deliveries(
         runtime: LocalRuntime, js: JetStreamClient) -> None:
-    js.publish("ha.test.status", json.dumps({"id": "flaky-1", "status": 502, "succeed_after": 2}).encode())
+    js.publish("ha.ext.test.status", json.dumps({"id": "flaky-1", "status": 502, "succeed_after": 2}).encode())
     assert wait_for(lambda: attempts(runtime, "flaky-1") == 3, 20)
     time.sleep(1.5)
     assert attempts(runtime, "flaky-1") == 3
@@ -145,7 +145,7 @@ def test_connector_recovers_a_5xx_that_succeeds_before_max_deliveries(
 def test_connector_keeps_retrying_a_function_that_refuses_its_credentials_instead_of_dead_lettering(
         runtime: LocalRuntime, js: JetStreamClient) -> None:
     """A 401 says the connector-key is wrong, not the message: the messages wait until the keys match."""
-    js.publish("ha.test.status", json.dumps({"id": "unauthorized-1", "status": 401, "succeed_after": 4}).encode())
+    js.publish("ha.ext.test.status", json.dumps({"id": "unauthorized-1", "status": 401, "succeed_after": 4}).encode())
     assert wait_for(lambda: attempts(runtime, "unauthorized-1") == 5, 40)
     time.sleep(1.5)
     assert attempts(runtime, "unauthorized-1") == 5
@@ -154,7 +154,7 @@ def test_connector_keeps_retrying_a_function_that_refuses_its_credentials_instea
 
 def test_connector_keeps_retrying_an_unavailable_function_beyond_max_deliveries(
         runtime: LocalRuntime, js: JetStreamClient) -> None:
-    js.publish("ha.test.status", json.dumps({"id": "down-1", "status": 503, "succeed_after": 5}).encode())
+    js.publish("ha.ext.test.status", json.dumps({"id": "down-1", "status": 503, "succeed_after": 5}).encode())
     assert wait_for(lambda: attempts(runtime, "down-1") == 6, 40)
     time.sleep(1.5)
     assert attempts(runtime, "down-1") == 6

@@ -69,7 +69,7 @@ def healthz(runtime: LocalRuntime) -> tuple[int, dict[str, Any]]:
 def publish(runtime: LocalRuntime, doc: dict[str, Any]) -> None:
     js = JetStreamClient(runtime.nats_url)
     try:
-        js.publish("ha.test.status", json.dumps(doc).encode())
+        js.publish("ha.ext.test.status", json.dumps(doc).encode())
     finally:
         js.close()
 

@@ -19,7 +19,7 @@ def bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bus]:
     server = NatsServer(Path(tmp_path_factory.mktemp("nats")))
     server.start()
     client = Bus(server.url)
-    client.call(lambda js: streams.ensure(js, streams.ha_stream()))
+    client.call(streams.ensure_all)
     yield client
     client.close()
     server.stop()

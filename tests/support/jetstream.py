@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Coroutine
@@ -11,8 +12,9 @@ from typing import Any, TypeVar
 
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
-from ingestor import envelope, jsoncodec, streams
+from ingestor import envelope, jsoncodec, streams, subjects
 
 T = TypeVar("T")
 
@@ -26,19 +28,40 @@ class Stored:
     data: bytes
 
 
+OBSERVER = "test-observer"
+"""A durable consumer of every subject of the queue that never acknowledges: the queue keeps every message for it,
+so a test reads back what passed through a subject after its stages consumed it (as the first layout kept all)."""
+
+
 class JetStreamClient:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, observe: bool = True) -> None:
+        """`observe`: keep every message of the queue for this test to read (OBSERVER), from now on. Off where
+        a test needs the queue as it is without tests (health: an observer's growing backlog degrades it)."""
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=self._loop.run_forever, daemon=True).start()
         self.nc = self._run(nats.connect(url))
         self.js = self.nc.jetstream(timeout=10)
+        self.observing = observe
+        if observe:
+            with contextlib.suppress(NotFoundError):  # no stream yet: ensure_stream() adds the observer
+                self._observe()
+
+    def _observe(self) -> None:
+        self._run(self.js.add_consumer(streams.HA_STREAM, ConsumerConfig(
+            durable_name=OBSERVER, filter_subjects=list(subjects.STREAM_SUBJECTS), ack_policy=AckPolicy.EXPLICIT)))
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     def ensure_stream(self) -> None:
         """The stream the runtime creates at start (for tests with a nats-server of their own)."""
-        self._run(streams.ensure(self.js, streams.ha_stream()))
+        self._run(streams.ensure_all(self.js))
+        if self.observing:
+            self._observe()
+
+    def subscribe_stage(self, function: str, subject: str) -> None:
+        """The consumer the topic connector makes for `function` on `subject` (the queue keeps messages for it)."""
+        self._run(self.js.add_consumer(streams.HA_STREAM, streams.consumer_config(function, subject)))
 
     def publish(self, subject: str, payload: bytes, msg_id: str | None = None) -> None:
         headers = {"Nats-Msg-Id": msg_id} if msg_id else None

@@ -34,7 +34,7 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
 def nats(nats_server: NatsServer) -> Iterator[Bus]:
     """A bus to the module's nats-server with the HA stream, where dead letters land (ha.events.dlq)."""
     client = Bus(nats_server.url)
-    client.call(lambda js: streams.ensure(js, streams.ha_stream()))
+    client.call(streams.ensure_all)
     yield client
     client.close()
 

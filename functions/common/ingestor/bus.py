@@ -28,6 +28,9 @@ _duplicates = metrics.counter("bus_duplicates_total", "Publishes JetStream dropp
 _failures = metrics.counter("bus_publish_failures_total", "Publishes that were not acknowledged", ["subject"])
 
 PAYLOAD_MARGIN = 1024  # room for headers within the server's max_payload
+QUEUE_FULL = ("maximum bytes exceeded", "maximum messages exceeded", "maximum messages per subject exceeded")
+"""How JetStream refuses a message at a stream's bounds (DiscardPolicy.NEW): the queue is full, the message was not
+stored, and its publisher keeps it and retries."""
 
 
 class Bus:
@@ -79,6 +82,9 @@ class Bus:
             ack = self._run(js.publish(subject, payload, headers={"Nats-Msg-Id": msg_id}, timeout=self.timeout))
         except Exception as exc:
             _failures.labels(subject).inc()
+            if getattr(exc, "description", None) in QUEUE_FULL:
+                raise Unavailable(f"the queue is full: {subject} refused ({exc.description}); retried once the "
+                                  "stages have worked off their backlog", code="queue_full") from None
             raise Unavailable(f"publish to {subject} not acknowledged: {type(exc).__name__}") from None
         _published.labels(subject).inc()
         if ack.duplicate:

@@ -10,8 +10,14 @@ from __future__ import annotations
 import re
 
 STREAM = "HA"
-"""The JetStream stream every subject below lives in (ingestor.streams declares its limits)."""
-STREAM_SUBJECTS = ("ha.>", "sports.>")
+"""The pipeline's queue: every subject below but the dead letters, each message kept until every stage that reads
+its subject has acknowledged it (ingestor.streams declares the streams and their limits)."""
+DLQ_STREAM = "HA_DLQ"
+"""The dead letters, kept for days (they are the end of a message's way, read by people and the health function)."""
+REPLAY_STREAM = "HA_REPLAY"
+"""A copy of the raw events of the last hours, for replay and the bridge's backfill (read, never consumed)."""
+EXTENSIONS = "ha.ext.>"
+"""Subjects of a user's own functions (e.g. ha.ext.my-topic): queued in the stream like the pipeline's."""
 
 RAW = "ha.events.raw"
 """HA's events as the bridge read them -> validate."""
@@ -32,6 +38,10 @@ SPORTS_EVENTS = "sports.events"
 ALERTS = "ha.alerts"
 """alert_started, alert_ended (ingestor.alerts.events), published by health's evaluation -> webhook-dispatch."""
 
+STREAM_SUBJECTS = (RAW, VALID, NORMALIZED, ENRICHED, REGISTRY, CONTEXT_SAMPLES, ALERTS, "sports.>", EXTENSIONS)
+"""What the stream HA holds: everything but DLQ; "sports.>" holds SPORTS_EVENTS and the sports subjects of a
+user's own functions."""
+
 CRON = "cron-function"
 """The `topic` annotation of a function the cron connector invokes on its `schedule` (OpenFaaS's convention)."""
 
@@ -51,6 +61,11 @@ def durable_name(function: str, subject: str) -> str:
     """The topic connector's durable consumer for `function` on `subject`: `<function>--<subject>`, with the
     characters a consumer name may not hold ('.', '*', '>') spelled out."""
     return f"{function}{_DURABLE}{re.sub(r'[^A-Za-z0-9_-]', lambda m: _SUBJECT_CHARS.get(m[0], '_'), subject)}"
+
+
+def stream_of(subject: str) -> str:
+    """The stream a subject's messages are stored in."""
+    return DLQ_STREAM if subject == DLQ else STREAM
 
 
 def function_of(durable: str) -> str | None:

@@ -33,7 +33,6 @@ import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from ha_connector import catalog
 from ha_connector.catalog import FunctionInfo, duration, timeout_of
@@ -76,17 +75,17 @@ class Subscription:
         """The wait before the next try of an unavailable function: the backoff, capped at UNAVAILABLE_CAP_S."""
         return min(backoff(self.backoff_base, self.unavailable), UNAVAILABLE_CAP_S)
 
+    async def declare(self) -> None:
+        """Create the durable consumer, or bring an existing one to this function's settings (its position kept)."""
+        await self.connector.js.add_consumer(self.connector.stream, streams.consumer_config(
+            self.fn.name, self.topic, ack_wait=self.timeout + 30, max_ack_pending=max(self.concurrency * 4, 16)))
+
     def count(self, outcome: str) -> None:
         _messages.labels(self.fn.name, self.topic, outcome).inc()
 
     async def run(self) -> None:
         js = self.connector.js
-        sub = await js.pull_subscribe(
-            self.topic, durable=subjects.durable_name(self.fn.name, self.topic), stream=self.connector.stream,
-            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
-                                  ack_wait=self.timeout + 30, max_deliver=-1,
-                                  max_ack_pending=max(self.concurrency * 4, 16)),
-        )
+        sub = await js.pull_subscribe_bind(subjects.durable_name(self.fn.name, self.topic), self.connector.stream)
         while True:
             if self.unavailable:  # probing: one message, then wait; its answer ends the outage or extends it
                 await asyncio.sleep(self.probe_delay())
@@ -124,7 +123,6 @@ class Subscription:
             self.count("acked")
         elif outcome is Outcome.BAD_INPUT:
             await self.dead_letter(msg, result, "bad_input")
-            self.count("dlq_bad_input")
         elif outcome is Outcome.UNAVAILABLE:  # back for a later probe
             await msg.nak(delay=self.probe_delay())
             self.count("unavailable")
@@ -132,13 +130,12 @@ class Subscription:
             failed = self.failures[seq] = self.failures.get(seq, 0) + 1
             if failed >= self.max_deliver:
                 await self.dead_letter(msg, result, "max_deliveries")
-                self.count("dlq_max_deliveries")
             else:
                 await msg.nak(delay=backoff(self.backoff_base, failed))
                 self.count("retried")
 
     async def dead_letter(self, msg: Msg, result: Result, kind: str) -> None:
-        """Publish the message with its reason to the DLQ (acknowledged), then term it."""
+        """Publish the message with its reason to the DLQ (acknowledged), count it, then term it."""
         seq = msg.metadata.sequence.stream
         dlq_id = subjects.connector_dlq_id(self.fn.name, msg.metadata.stream, seq)
         entry = {"reason": result.reason, **dlq.payload_of(msg.data)}
@@ -146,6 +143,7 @@ class Subscription:
         record = dlq.record(dlq_id, self.fn.name, msg.subject, [entry], max_bytes=room, kind=kind,
                             status=result.status, deliveries=msg.metadata.num_delivered, stream_sequence=seq)
         await self.connector.js.publish(subjects.DLQ, record, headers={"Nats-Msg-Id": dlq_id})
+        self.count(f"dlq_{kind}")  # before the term: once the dead letter can be read, it is counted
         self.failures.pop(seq, None)
         await msg.term()
         log.warning("dead-lettered", extra={"function": self.fn.name, "topic": msg.subject, "kind": kind,
@@ -198,7 +196,7 @@ class TopicConnector:
         a first read of /system/functions that fails is retried every few seconds instead of raised."""
         self.nc = await nats.connect(self.nats_url, **natsconn.options(log, "topic-connector"))
         self._js = self.nc.jetstream(timeout=10)
-        await streams.ensure(self._js, streams.ha_stream())
+        await streams.ensure_all(self._js)
         self._session = aiohttp.ClientSession(headers=self.auth)
         if require_gateway:
             await self.refresh()
@@ -215,11 +213,13 @@ class TopicConnector:
             task = self.subscriptions.pop(key).task
             if task:
                 task.cancel()
-        for key, fn in wanted.items():
-            if key not in self.subscriptions:
-                sub = self.subscriptions[key] = Subscription(self, fn, key[1])
-                sub.task = asyncio.create_task(sub.run())
-                log.info("subscribed", extra={"function": fn.name, "topic": key[1]})
+        new = [Subscription(self, fn, key[1]) for key, fn in wanted.items() if key not in self.subscriptions]
+        for sub in new:  # every consumer before any invocation: the queue keeps a message only for existing ones
+            await sub.declare()
+        for sub in new:
+            self.subscriptions[(sub.fn.name, sub.topic)] = sub
+            sub.task = asyncio.create_task(sub.run())
+            log.info("subscribed", extra={"function": sub.fn.name, "topic": sub.topic})
 
     async def _try_refresh(self) -> None:
         try:

@@ -56,7 +56,7 @@ async def run(args: argparse.Namespace) -> None:
     await asyncio.to_thread(nats_server.start)
     nc = await nats.connect(nats_server.url, name="openfaas-provider")
     js = nc.jetstream(timeout=10)
-    await streams.ensure(js, streams.ha_stream())
+    await streams.ensure_all(js)
     # no asynchronous invocations: OpenFaaS CE's gateway queues them on NATS Streaming, which is not run here
     provider = Provider(REPO, data_dir / "provider", {"NATS_URL": nats_server.url, "DATA_DIR": str(data_dir)},
                         credentials=(user, password))

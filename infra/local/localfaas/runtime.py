@@ -74,7 +74,7 @@ async def run(options: Options) -> None:
     js = nc.jetstream(timeout=10)
 
     async def ensure_streams() -> None:
-        await streams.ensure(js, streams.ha_stream())
+        await streams.ensure_all(js)
         await streams.ensure(js, ASYNC_STREAM)
 
     await ensure_streams()

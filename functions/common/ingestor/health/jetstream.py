@@ -1,4 +1,4 @@
-"""JetStream as the health function sees it: the stream, its consumers, and the dead letters on it.
+"""JetStream as the health function sees it: the queue (stream HA), its consumers, and the dead letters (HA_DLQ).
 
 Its own connection, not `bus.default()`: the bus reconnects forever (right for publishers), so a first
 connect while NATS is down never returns and each health call would leave one more attempt running.
@@ -23,6 +23,9 @@ import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, Header
+from nats.js.errors import NotFoundError
+
+from ingestor import subjects
 
 T = TypeVar("T")
 FETCH_BATCH = 250
@@ -92,21 +95,33 @@ class JetStreamMonitor:
     # -- what the probes ask -----------------------------------------------------------------------
 
     async def stream_state(self, js: JetStreamContext, subject: str) -> tuple[dict[str, Any], int]:
-        """The stream's figures, and how many messages on `subject` it holds."""
-        info = await js.stream_info(self.stream, subjects_filter=subject)
+        """The stream's figures, and how many messages on `subject` its own stream (subjects.stream_of) holds."""
+        info = await js.stream_info(self.stream)
         state = info.state
         figures = {"name": info.config.name, "messages": state.messages, "bytes": state.bytes,
-                   "first_seq": state.first_seq, "last_seq": state.last_seq, "consumer_count": state.consumer_count}
-        return figures, int((state.subjects or {}).get(subject, 0))
+                   "max_bytes": info.config.max_bytes, "first_seq": state.first_seq, "last_seq": state.last_seq,
+                   "consumer_count": state.consumer_count}
+        held = (await js.stream_info(subjects.stream_of(subject), subjects_filter=subject)).state.subjects
+        return figures, int((held or {}).get(subject, 0))
 
     async def consumers(self, js: JetStreamContext) -> list[ConsumerInfo]:
         return list(await js.consumers_info(self.stream))
 
+    async def oldest_waiting(self, js: JetStreamContext, info: ConsumerInfo) -> dt.datetime | None:
+        """When the oldest message `info`'s consumer has not acknowledged was stored (None: nothing waits)."""
+        floor = info.ack_floor.stream_seq if info.ack_floor else 0
+        subject = info.config.filter_subject or ">"
+        try:
+            msg = await js.get_msg(self.stream, (floor or 0) + 1, subject=subject, next=True)
+        except NotFoundError:
+            return None
+        return msg.time
+
     async def count_since(self, js: JetStreamContext, subject: str, since: dt.datetime) -> int:
         """Messages on `subject` stored at or after `since` (an ephemeral consumer's pending count)."""
         config = self._ephemeral(subject, DeliverPolicy.BY_START_TIME, opt_start_time=since)
-        info = await js.add_consumer(self.stream, config=config)
-        await self._drop(js, config.name)
+        info = await js.add_consumer(subjects.stream_of(subject), config=config)
+        await self._drop(js, config)
         return int(info.num_pending or 0)
 
     async def last_messages(self, js: JetStreamContext, subject: str, total: int, last: int,
@@ -138,7 +153,7 @@ class JetStreamMonitor:
             wanted, since = max(1, min(len(read), int(max_bytes // average))), None  # < wanted: not whole
         if read:
             return Recent(read, True)
-        newest = await js.get_last_msg(self.stream, subject)
+        newest = await js.get_last_msg(subjects.stream_of(subject), subject)
         return Recent([StoredMessage(newest.seq or 0, newest.time or dt.datetime.now(dt.UTC), newest.data or b"")],
                       True)
 
@@ -151,7 +166,8 @@ class JetStreamMonitor:
         more for this connection than the bytes still allowed: never a slow consumer, however large the
         messages are. Each request has its own inbox, so a status left over from the last one is not read."""
         assert self._nc is not None
-        info = await js.add_consumer(self.stream, config=config)
+        stream = subjects.stream_of(config.filter_subject or "")
+        info = await js.add_consumer(stream, config=config)
         wanted = min(wanted, int(info.num_pending or 0))
         out: list[StoredMessage] = []
         used = 0
@@ -160,7 +176,7 @@ class JetStreamMonitor:
                 batch = min(FETCH_BATCH, wanted - len(out))
                 request = {"batch": batch, "max_bytes": max_bytes - used, "no_wait": True,
                            "expires": int(self.timeout * 1e9)}
-                got, status = await self._pull(config.name, request, out)
+                got, status = await self._pull(stream, config.name or "", request, out)
                 used += got
                 if got:
                     continue
@@ -168,12 +184,13 @@ class JetStreamMonitor:
                     return out, False  # the next message does not fit in what is left
                 if status.startswith(("404", "408")):
                     break  # fewer than counted (some aged out meanwhile): all there is was read
-                raise RuntimeError(f"reading {self.stream}: JetStream answered {status}")
+                raise RuntimeError(f"reading {stream}: JetStream answered {status}")
         finally:
-            await self._drop(js, config.name)
+            await self._drop(js, config)
         return out, True
 
-    async def _pull(self, consumer: str, request: dict[str, Any], out: list[StoredMessage]) -> tuple[int, str]:
+    async def _pull(self, stream: str, consumer: str, request: dict[str, Any],
+                    out: list[StoredMessage]) -> tuple[int, str]:
         """One pull request: its messages appended to `out`; (bytes received, the status that ended it:
         "404 No Messages", "409 Message Size Exceeds MaxBytes", ..., or "" when the batch was filled)."""
         assert self._nc is not None
@@ -181,7 +198,7 @@ class JetStreamMonitor:
         sub = await self._nc.subscribe(inbox)
         received, count = 0, 0
         try:
-            await self._nc.publish(f"{API}.CONSUMER.MSG.NEXT.{self.stream}.{consumer}", json.dumps(request).encode(),
+            await self._nc.publish(f"{API}.CONSUMER.MSG.NEXT.{stream}.{consumer}", json.dumps(request).encode(),
                                    reply=inbox)
             while count < request["batch"]:
                 msg = await sub.next_msg(timeout=self.timeout)
@@ -199,13 +216,14 @@ class JetStreamMonitor:
 
     async def _start_of_last(self, js: JetStreamContext, subject: str, last: int) -> int:
         """The highest stream sequence from which at least `last` messages on `subject` remain (binary search)."""
-        info = await js.stream_info(self.stream)
+        stream = subjects.stream_of(subject)
+        info = await js.stream_info(stream)
         low, high = info.state.first_seq, info.state.last_seq
         while low < high:
             middle = (low + high + 1) // 2
             config = self._ephemeral(subject, DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=middle)
-            pending = int((await js.add_consumer(self.stream, config=config)).num_pending or 0)
-            await self._drop(js, config.name)
+            pending = int((await js.add_consumer(stream, config=config)).num_pending or 0)
+            await self._drop(js, config)
             if pending >= last:
                 low = middle
             else:
@@ -218,9 +236,9 @@ class JetStreamMonitor:
                               ack_policy=AckPolicy.NONE, mem_storage=True, inactive_threshold=EPHEMERAL_IDLE_S,
                               num_replicas=1, **start)
 
-    async def _drop(self, js: JetStreamContext, name: str | None) -> None:
+    async def _drop(self, js: JetStreamContext, config: ConsumerConfig) -> None:
         with contextlib.suppress(Exception):  # it expires by itself after EPHEMERAL_IDLE_S
-            await js.delete_consumer(self.stream, name or "")
+            await js.delete_consumer(subjects.stream_of(config.filter_subject or ""), config.name or "")
 
     def close(self) -> None:
         async def _close() -> None:

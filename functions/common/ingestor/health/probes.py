@@ -190,8 +190,9 @@ def webhooks(deps: Deps) -> Component:
 
 # -- NATS -----------------------------------------------------------------------------------------
 
-def consumer_row(info: ConsumerInfo) -> dict[str, Any]:
-    """A connector consumer as a pipeline stage (its name: ingestor.subjects.durable_name)."""
+def consumer_row(info: ConsumerInfo, oldest_waiting: dt.datetime | None = None) -> dict[str, Any]:
+    """A connector consumer as a pipeline stage (its name: ingestor.subjects.durable_name); its backlog is the
+    messages waiting (pending, ack_pending), the oldest of them stored at `oldest_waiting`."""
     name = info.name
     config = info.config
     topic = config.filter_subject or ",".join(config.filter_subjects or [])
@@ -201,12 +202,19 @@ def consumer_row(info: ConsumerInfo) -> dict[str, Any]:
             "redelivered": int(info.num_redelivered or 0),
             "delivered": int(delivered.consumer_seq) if delivered else 0,
             "last_active": iso(delivered.last_active) if delivered and delivered.last_active else None,
+            "oldest_waiting": iso(oldest_waiting) if oldest_waiting else None,
+            "backlog_age_s": round((dt.datetime.now(dt.UTC) - oldest_waiting).total_seconds(), 1)
+            if oldest_waiting else None,
             "last_ack_at": floor.last_active if floor else None, "created_at": info.created}
 
 
 async def _nats_state(monitor: JetStreamMonitor, js: JetStreamContext) -> dict[str, Any]:
     stream, dlq_total = await monitor.stream_state(js, subjects.DLQ)
-    consumers = [consumer_row(i) for i in await monitor.consumers(js) if not i.name.startswith(OWN_CONSUMER_PREFIX)]
+    consumers = []
+    for info in await monitor.consumers(js):
+        if not info.name.startswith(OWN_CONSUMER_PREFIX):
+            waiting = info.num_pending or info.num_ack_pending
+            consumers.append(consumer_row(info, await monitor.oldest_waiting(js, info) if waiting else None))
     return {"stream": stream, "dlq_total": dlq_total, "consumers": sorted(consumers, key=lambda r: r["consumer"])}
 
 

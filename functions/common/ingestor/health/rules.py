@@ -55,8 +55,10 @@ def consumer_lag(c: Component, consumers: list[dict[str, Any]], settings: Settin
     for info in consumers:
         waiting = info["pending"] + info["ack_pending"]
         who = f"consumer {info['consumer']} ({info['function'] or '?'} ← {info['topic']})"
+        age = info.get("backlog_age_s")
+        oldest = f", the oldest {age:.0f} s old" if age is not None else ""
         if waiting > settings.lag_pending:
-            c.worsen("degraded", f"{who}: {_messages(waiting)} waiting (threshold {settings.lag_pending})")
+            c.worsen("degraded", f"{who}: {_messages(waiting)} waiting{oldest} (threshold {settings.lag_pending})")
             continue
         if waiting > 0:
             since = info["last_ack_at"] or info["created_at"]
@@ -98,7 +100,10 @@ def bridge(body: dict[str, Any] | None, problem: str | None, disconnected_for: f
             c.worsen("unhealthy", f"Home Assistant not connected"
                                   f"{f' for {disconnected_for:.0f} s' if disconnected_for else ''}{error}; "
                                   f"{CONNECTION_HINT}")
-    if body.get("nats_publishing") is False:
+    if body.get("nats_publishing") is False and body.get("queue_full"):
+        c.worsen("degraded", f"the queue is full: spooling {body.get('spool_depth')} batches to disk until the "
+                             "stages work off their backlog (see the nats component's consumers)")
+    elif body.get("nats_publishing") is False:
         c.worsen("degraded", f"NATS is not taking its publishes (spooling {body.get('spool_depth')} batches)"
                              f"{': ' + str(body['nats_error']) if body.get('nats_error') else ''}")
     if body.get("paused"):

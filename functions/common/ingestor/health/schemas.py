@@ -31,12 +31,15 @@ STATUS = _obj({"status": OVERALL, "checked_at": TIME,
                "components": {"type": "array", "items": {"$ref": "#/components/schemas/Component"}}})
 
 STREAM = _obj({"name": STR, "messages": _n(INT), "bytes": _n(INT), "first_seq": _n(INT), "last_seq": _n(INT),
+               "max_bytes": _n({**INT, "description": "the size at which the queue refuses new messages (-1: none)"}),
                "consumer_count": _n(INT)}, ["name", "messages", "bytes", "first_seq", "last_seq"])
 STAGE = _obj({
     "function": STR, "topic": STR, "consumer": STR,
     "pending": {**INT, "description": "messages in the stream not yet delivered to the function"},
     "ack_pending": {**INT, "description": "delivered, not yet acknowledged"},
     "redelivered": INT, "delivered": INT, "last_active": _n(TIME), "last_ack": _n(TIME),
+    "oldest_waiting": _n({**TIME, "description": "when the oldest message not yet acknowledged was stored"}),
+    "backlog_age_s": _n({"type": "number", "description": "its age in seconds (null: nothing waits)"}),
     "invocations": _n({**INT, "description": "the function's requests (all topics), from its /_/metrics"}),
     "errors": _n({**INT, "description": "of which answered 4xx or 5xx"}),
     "outcomes": _n({"type": "object", "additionalProperties": INT,
