@@ -1,4 +1,4 @@
-"""The JetStream streams and the pipeline's consumers, declared once for the bridge, functions and connector.
+"""The queue's JetStream streams and its consumers' shape, declared once for the bridge, functions and connector.
 
 HA is the pipeline's queue: interest retention (a message goes once every consumer of its subject has
 acknowledged it), no age limit (a backlog waits however long its stage is down) and, at its bounds (messages
@@ -42,7 +42,7 @@ HA_STREAM = subjects.STREAM
 HOUR = 3600
 DAY = 86_400
 CONSUMER_ACK_WAIT_S = 60.0
-"""The declared consumers' ack wait until the connector sets its function's own (timeout + 30 s)."""
+"""A consumer's ack wait where no function's timeout sets it (the connector: the function's timeout + 30 s)."""
 CONSUMER_MAX_ACK_PENDING = 16
 
 

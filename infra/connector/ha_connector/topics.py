@@ -1,7 +1,9 @@
 """The topic connector: JetStream subjects -> function invocations, at-least-once, nothing silent.
 
 For each function and each of its `topic` annotation's subjects there is a durable pull consumer
-(ingestor.subjects.durable_name). The message body is POSTed to the function through the gateway:
+(ingestor.subjects.durable_name), made for every new function before any is invoked: the queue keeps a message
+only for the consumers that exist when it arrives (ingestor.streams). The message body is POSTed to the
+function through the gateway:
   2xx -> ack
   4xx -> dead-letter with the function's reason, then term
   503/429, gateway unreachable -> nak, forever (a stage that is down only delays): while the function
