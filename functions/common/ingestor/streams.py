@@ -63,7 +63,7 @@ def ha_stream() -> StreamConfig:
         discard_new_per_subject=True,
         max_msgs_per_subject=config.env_int("STREAM_MAX_MSGS_PER_SUBJECT", 200_000),
         max_age=0,
-        max_bytes=config.env_int("STREAM_MAX_BYTES", 7 * 1024**3),
+        max_bytes=config.env_int("STREAM_MAX_BYTES", 6 * 1024**3),
         duplicate_window=_duplicate_window(),
         compression=StoreCompression.S2,
     )
@@ -79,7 +79,7 @@ def replay_stream() -> StreamConfig:
         discard=DiscardPolicy.OLD,
         max_age=max_age,
         duplicate_window=min(max_age, 60),  # HA dropped the duplicates already; JetStream wants it <= max_age
-        max_bytes=config.env_int("REPLAY_MAX_BYTES", 1024**3),
+        max_bytes=config.env_int("REPLAY_MAX_BYTES", 2 * 1024**3),
         sources=[StreamSource(name=HA_STREAM, filter_subject=subjects.RAW)],
         compression=StoreCompression.S2,
     )
