@@ -216,8 +216,13 @@ class TopicConnector:
             if task:
                 task.cancel()
         new = [Subscription(self, fn, key[1]) for key, fn in wanted.items() if key not in self.subscriptions]
-        for sub in new:  # every consumer before any invocation: the queue keeps a message only for existing ones
-            await sub.declare()
+        try:  # every consumer before any invocation: the queue keeps a message only for existing ones
+            for sub in new:
+                await sub.declare()
+        except (nats.errors.Error, TimeoutError) as exc:  # none starts; the next refresh (in 2 s) tries again
+            self.refresh_error = f"consumers not made: {type(exc).__name__}: {exc}"
+            log.warning("could not make the functions' consumers; retrying", extra={"error": self.refresh_error})
+            return
         for sub in new:
             self.subscriptions[(sub.fn.name, sub.topic)] = sub
             sub.task = asyncio.create_task(sub.run())
