@@ -123,7 +123,7 @@ def start(workdir: Path, timeout: float = 90) -> Home:
     try:
         runtime.start(timeout)
         h = Home(runtime, receiver, providers)
-        js = JetStreamClient(runtime.nats_url)
+        js = JetStreamClient(runtime.nats_url, observe=False)  # publishes only; the dashboard shows health
         h.publish = js.publish_batch
         h.closers.append(js.close)
         js.publish_batch(subjects.REGISTRY, "dashboard-registry", home.registry())
