@@ -35,8 +35,8 @@ def test_the_runtime_starts_the_bridge_and_ha_changes_arrive_normalized(ha: Home
         health_url = runtime.ready["bridge"]
         assert health_url, "the runtime did not start the bridge although HA_URL is set"
         wait_until(lambda: subscribed(health_url), 30, "the bridge subscribed to HA")
+        js = JetStreamClient(runtime.nats_url)  # observing before the changes: the queue keeps them for the test
         values = ha.probe_changes(10)
-        js = JetStreamClient(runtime.nats_url)
         try:
             def normalized() -> list[float]:
                 return [e["state_value"] for e in js.events(subjects.NORMALIZED)
