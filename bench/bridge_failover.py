@@ -48,6 +48,7 @@ from tests.bridge.bridgeproc import BridgeProcess  # noqa: E402
 from tests.bridge.drive import Driver, Window, now, recorder, register_webhook, settled, start_pipeline, tally  # noqa: E402  # noqa: E402
 from tests.bridge.streamreader import StreamReader, probe_value  # noqa: E402
 from tests.support.homeassistant import HomeAssistant, ensure_venv  # noqa: E402
+from tests.support.jetstream import queue_with_validate  # noqa: E402
 from tests.support.polling import wait_for  # noqa: E402
 from tests.support.runtime import LocalRuntime  # noqa: E402
 from tests.webhooks.receiver import receiving  # noqa: E402
@@ -165,6 +166,7 @@ def backfill_rate(ha: HomeAssistant, steps: int) -> dict[str, Any]:
     """One bridge alone: stopped while `steps` driver steps happen, then started; its gap timed from its log."""
     workdir = Path(tempfile.mkdtemp(prefix="bridge-backfill-"))
     nats = NatsServer(workdir / "nats").start()
+    queue_with_validate(nats.url)
     bridge = BridgeProcess(workdir / "bridge", ha.url, nats.url, ha.token, {"LOG_LEVEL": "INFO"})
     stream = StreamReader(nats.url)
     try:

@@ -36,6 +36,7 @@ from ingestor import subjects  # noqa: E402
 from localfaas import ports, procs  # noqa: E402
 from localfaas.natsserver import NatsServer  # noqa: E402
 from tests.bridge.replay import ReplayServer, load_recording, recorded_events, retimed  # noqa: E402
+from tests.support.jetstream import queue_with_validate  # noqa: E402
 from tests.support.metrics import sample  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -156,6 +157,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         with NatsServer(workdir / "nats") as nats_server:
+            queue_with_validate(nats_server.url)
             cases = [("full speed, coalesced arrays of 50", args.events, 50, None),
                      ("full speed, one message per frame", args.events, 1, None),
                      ("100 events/s, one message per frame", int(100 * args.seconds), 1, 100.0),

@@ -12,6 +12,7 @@ from localfaas.natsserver import NatsServer
 from tests.bridge.bridgeproc import BridgeFactory, BridgeProcess
 from tests.bridge.streamreader import StreamReader
 from tests.support.homeassistant import HomeAssistant, ensure_venv
+from tests.support.jetstream import queue_with_validate
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +37,10 @@ def ha(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HomeAssistant]:
 
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    """A nats-server with the queue and validate's consumer, as the topic connector makes it (the bridge holds raw
+    events while nothing reads them)."""
     server = NatsServer(tmp_path / "nats").start()
+    queue_with_validate(server.url)
     yield server
     server.stop()
 

@@ -33,6 +33,17 @@ OBSERVER = "test-observer"
 so a test reads back what passed through a subject after its stages consumed it (as the first layout kept all)."""
 
 
+def queue_with_validate(url: str) -> None:
+    """The queue's streams and validate's consumer, as the topic connector makes it, on a bare nats-server: the
+    bridge holds raw events while nothing reads them."""
+    client = JetStreamClient(url, observe=False)
+    try:
+        client.ensure_stream()
+        client.subscribe_stage("validate", subjects.RAW)
+    finally:
+        client.close()
+
+
 class JetStreamClient:
     def __init__(self, url: str, observe: bool = True) -> None:
         """`observe`: keep every message of the queue for this test to read (OBSERVER), from now on. Off where
