@@ -18,6 +18,7 @@ from tests.bridge.streamreader import StreamReader, probe_value
 from tests.health.support import component, health_url, status
 from tests.support.homeassistant import CONFIG_TEMPLATE, HomeAssistant, ensure_venv
 from tests.support.http import call
+from tests.support.jetstream import queue_with_validate
 from tests.support.metrics import sample
 from tests.support.polling import wait_for
 from tests.support.runtime import LocalRuntime, stack_of
@@ -68,6 +69,7 @@ def test_without_history_and_logbook_the_bridge_captures_reports_degraded_and_re
     (tmp_path / "secrets" / "ha-token").write_text(ha.token or "")
     env = {"HA_URL": ha.url, "HEALTH_CACHE_S": "0.2", "BRIDGE_RECONNECT_MAX_S": "4"}
     with LocalRuntime(tmp_path, stack=stack_of(tmp_path / "stack.yml", ("health",)), env=env) as runtime:
+        queue_with_validate(runtime.nats_url)  # no validate runs here: a consumer of raw events in its place
         assert wait_for(lambda: all(bridge_health(runtime, i).get("subscribed") for i in (0, 1)), 60)
         stream = StreamReader(runtime.nats_url)
         try:

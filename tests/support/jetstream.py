@@ -34,9 +34,10 @@ so a test reads back what passed through a subject after its stages consumed it 
 
 
 def queue_with_validate(url: str) -> None:
-    """The queue's streams and validate's consumer, as the topic connector makes it, on a bare nats-server: the
-    bridge holds raw events while nothing reads them."""
-    client = JetStreamClient(url, observe=False)
+    """The queue's streams and validate's consumer, as the topic connector makes it, on a bare nats-server (the
+    bridge holds raw events while nothing reads them), and the observer, so that what the bridge publishes from
+    its start (its registry snapshot too) stays to be read."""
+    client = JetStreamClient(url)
     try:
         client.ensure_stream()
         client.subscribe_stage("validate", subjects.RAW)
