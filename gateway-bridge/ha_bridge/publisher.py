@@ -70,6 +70,7 @@ class Outbox:
         self._stopping = False
         self._deadline = 0.0
         self._stream_ready = False
+        self._raw_read = False  # a function's consumer of raw events was seen (streams.has_reader)
         self._thread = threading.Thread(target=self._run, name="publisher", daemon=True)
         _spool_depth.set(spool.depth)
         _spool_bytes.set(spool.bytes)
@@ -225,9 +226,11 @@ class Outbox:
         try:
             if not self._stream_ready:  # a fresh (or wiped) NATS must not leave publishes unanswered
                 self.bus.call(streams.ensure_all)  # on the bus's own connection
+                self._stream_ready = True
+            if batch.subject == subjects.RAW and not self._raw_read:
                 if not self.bus.call(lambda js: streams.has_reader(js, subjects.RAW)):
                     raise Unavailable(NO_READER, code="no_reader")  # the queue would not keep them
-                self._stream_ready = True
+                self._raw_read = True
             limit = self.bus.max_payload - PAYLOAD_MARGIN
             if len(batch.payload) <= limit:
                 self.bus.publish(batch.subject, batch.payload, batch.batch_id)
@@ -236,7 +239,7 @@ class Outbox:
                 self._publish_split(batch.subject, batch.batch_id, encoded, limit)
         except (Unavailable, OSError, TimeoutError) as exc:
             full = isinstance(exc, Unavailable) and exc.code == "queue_full"
-            self._stream_ready = full  # a full queue is there; anything else may be a NATS started afresh
+            self._stream_ready = self._raw_read = full  # a full queue is there; else maybe a NATS started afresh
             self.last_error = f"{type(exc).__name__}: {exc}"
             if not self.down or full != self.queue_full:
                 log.warning("the queue is full; spooling until the stages have made room" if full

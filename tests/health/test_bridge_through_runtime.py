@@ -10,6 +10,7 @@ import pytest
 
 from tests.health.support import component, get, health_url, status
 from tests.support.homeassistant import HomeAssistant, ensure_venv
+from tests.support.jetstream import queue_with_validate
 from tests.support.polling import wait_for
 from tests.support.runtime import LocalRuntime
 
@@ -31,6 +32,7 @@ def test_the_bridge_is_ok_then_reconnecting_then_unhealthy_when_ha_goes_away(ha:
     (tmp_path / "secrets" / "ha-token").write_text(ha.token or "")
     # one replica: this is the timeline of one bridge's status (replicas are combined by rules.bridges)
     with LocalRuntime(tmp_path, stack=STACK, env={"HA_URL": ha.url, "BRIDGE_REPLICAS": "1"}) as runtime:
+        queue_with_validate(runtime.nats_url)  # no validate runs here: a consumer of raw events in its place
         url = health_url(runtime)
         body = wait_for(lambda: (b := status(url)) and component(b, "bridge")["status"] == "ok" and b, 60)
         assert body, component(status(url), "bridge")
