@@ -48,7 +48,7 @@ def queue_with_validate(url: str) -> None:
 class JetStreamClient:
     def __init__(self, url: str, observe: bool = True) -> None:
         """`observe`: keep every message of the queue for this test to read (OBSERVER), from now on. Off where
-        a test needs the queue as it is without tests (health: an observer's growing backlog degrades it)."""
+        a test needs the queue as the product leaves it (health: an observer's growing backlog degrades it)."""
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=self._loop.run_forever, daemon=True).start()
         self.nc = self._run(nats.connect(url))
