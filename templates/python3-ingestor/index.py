@@ -11,6 +11,8 @@ A handler's optional `start()` runs once when the process starts, before it serv
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import logging
 import os
@@ -28,6 +30,40 @@ for shared in (FUNCTION_ROOT / "functions" / "common",):
     if shared.is_dir():
         sys.path.insert(0, str(shared))
 sys.path.insert(0, str(FUNCTION_ROOT))
+
+
+class _NatsWithoutWebSocket(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """nats-py imports aiohttp (9 MB of a function's RSS) only for its WebSocket transport, which no function
+    uses (NATS_URL is nats://) and no function imports otherwise: while nats.aio.transport loads, `import
+    aiohttp` fails, as in an image without it. Only then: a later import of aiohttp works."""
+
+    def __init__(self) -> None:
+        self.loader: importlib.abc.Loader | None = None
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if name != "nats.aio.transport" or "aiohttp" in sys.modules:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        if spec is None or spec.loader is None:
+            return spec
+        self.loader, spec.loader = spec.loader, self
+        return spec
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        assert self.loader is not None
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        assert self.loader is not None
+        sys.modules["aiohttp"] = None  # type: ignore[assignment]  # `import aiohttp` raises ImportError
+        try:
+            self.loader.exec_module(module)
+        finally:
+            del sys.modules["aiohttp"]
+
+
+if not os.environ.get("NATS_URL", "").startswith(("ws://", "wss://")):
+    sys.meta_path.insert(0, _NatsWithoutWebSocket())
 
 from flask import Flask, Response, request  # noqa: E402
 from waitress import serve  # noqa: E402

@@ -104,3 +104,10 @@ def test_a_signed_only_function_without_its_key_refuses_every_call(tmp_path: Pat
     with served(REPO / "tests" / "fake_functions" / "boom", "boom", tmp_path / "boom.log", env) as url:
         reply = call("POST", f"{url}/dict", b"{}", signedcalls.sign("any-key-at-all", "POST", "/dict", "", b"{}"))
         assert reply.status == 503 and reply.json()["error"]["code"] == "connector_key_missing"
+
+
+def test_a_function_using_nats_does_not_load_aiohttp_which_it_can_still_import(tmp_path: Path) -> None:
+    """nats-py's WebSocket transport is the only user of aiohttp in a function (9 MB of its RSS)."""
+    with served(REPO / "tests" / "fake_functions" / "modules", "modules", tmp_path / "modules.log", {}) as url:
+        assert call("GET", f"{url}/").json() == {"loaded": ["nats"]}
+        assert call("GET", f"{url}/import/aiohttp").json() == {"loaded": ["aiohttp", "nats"]}
