@@ -6,6 +6,7 @@ connector; the whole stack.yml deployed once, then each test looks at one behavi
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -21,7 +22,7 @@ from localfaas import stack as stackfile
 from tests.e2e.reads import QueryAPI
 from tests.support.ha_events import many
 from tests.support.jetstream import JetStreamClient
-from tests.support.openfaas import REPO, SECRETS, OpenFaaSStack
+from tests.support.openfaas import REPO, SECRETS, OpenFaaSStack, deployment
 from tests.support.polling import wait_for
 from tests.support.runtime import stack_of
 
@@ -37,12 +38,12 @@ def listed(openfaas: OpenFaaSStack) -> dict[str, dict]:
 
 def test_every_function_of_stack_yml_is_deployed_listed_and_answers_through_the_gateway(
         openfaas: OpenFaaSStack) -> None:
+    for name in FUNCTIONS:  # one scaled to zero meanwhile (its zero-duration passed) is scaled up by the call
+        reply = openfaas.invoke(f"{name}/_/ready", method="GET")
+        assert (reply.status, reply.json()) == (200, {"function": name})
     functions = listed(openfaas)
     assert sorted(functions) == FUNCTIONS
     assert {n: (f["replicas"], f["availableReplicas"]) for n, f in functions.items()} == {n: (1, 1) for n in FUNCTIONS}
-    for name in FUNCTIONS:
-        reply = openfaas.invoke(f"{name}/_/ready", method="GET")
-        assert (reply.status, reply.json()) == (200, {"function": name})
 
 
 def test_system_calls_need_the_gateway_basic_auth_and_invocations_do_not(openfaas: OpenFaaSStack) -> None:
@@ -194,3 +195,25 @@ def test_the_key_signs_a_call_that_a_cron_function_accepts(openfaas: OpenFaaSSta
     key = openfaas.secret("connector-key")
     reply = openfaas.invoke("sports-poll", headers=signedcalls.sign(key, "POST", "", "", b""))
     assert reply.status == 200, reply.body
+
+
+def test_an_idle_function_is_scaled_to_zero_and_the_gateway_scales_it_up_for_the_next_call(
+        openfaas: OpenFaaSStack) -> None:
+    """The provider stops a function labelled com.openfaas.scale.zero once idle and lists it at 0 replicas; the
+    real gateway (scale_from_zero, as faasd runs it) then scales it to 1 and waits for it before forwarding."""
+    spec = stackfile.load(REPO / "stack.yml", {**os.environ, **openfaas.ready_env()}).functions["dashboard"]
+    idle = dataclasses.replace(spec, name="idle-dashboard", labels={
+        **spec.labels, "com.openfaas.scale.zero": "true", "com.openfaas.scale.zero-duration": "1s"})
+    assert openfaas.system("POST", "/system/functions", deployment(idle)).status == 202
+    try:
+        assert wait_for(lambda: listed(openfaas)["idle-dashboard"].get("replicas", 0) == 0, 30, 0.2)  # omitempty
+        with pytest.raises(LookupError):
+            openfaas.process("idle-dashboard")
+        logged = openfaas.log.stat().st_size
+        reply = openfaas.invoke("idle-dashboard/_/ready", method="GET")
+        assert (reply.status, reply.json()) == (200, {"function": "idle-dashboard"})
+        scaled = [json.loads(line) for line in openfaas.log.read_bytes()[logged:].splitlines() if b'"scaled"' in line]
+        assert [(e["function"], e["replicas"]) for e in scaled] == [("idle-dashboard", 1)]  # by the gateway
+        assert openfaas.process("idle-dashboard")[0] > 0
+    finally:
+        openfaas.system("DELETE", "/system/functions", {"functionName": "idle-dashboard"})

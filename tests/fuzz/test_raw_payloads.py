@@ -110,7 +110,7 @@ def payloads(seed: int) -> list[bytes]:
 
 
 def pids(runtime: LocalRuntime) -> dict[str, int]:
-    return {name: runtime.function_pid(name) for name in runtime.ready["functions"]}
+    return {name: runtime.function_pid(name) for name in runtime.ready["pids"]}  # the functions kept warm
 
 
 def outcome(runtime: LocalRuntime, name: str) -> float:

@@ -65,6 +65,27 @@ def test_a_function_without_replicas_or_failing_its_health_is_unhealthy() -> Non
     assert failing.details["topics"] == ["a", "b"]
 
 
+def test_a_function_scaled_to_zero_is_ok_and_one_whose_start_failed_is_unhealthy() -> None:
+    idle = {"name": "query", "replicas": 0, "availableReplicas": 0, "labels": {"com.openfaas.scale.zero": "true"}}
+    assert rules.scaled_to_zero(idle)
+    c = rules.idle(idle)
+    assert (c.status, c.reasons, c.details["scaled_to_zero"]) == ("ok", [], True)
+    failed = rules.function({**idle, "replicas": 1}, 503, {"error": {"message": "could not be started"}}, None)
+    assert not rules.scaled_to_zero({**idle, "replicas": 1})
+    assert failed.status == "unhealthy" and "no available replica (0 of 1)" in failed.reasons
+    assert not rules.scaled_to_zero({**idle, "labels": {}})  # a warm function at 0 replicas is down, not idle
+
+
+def test_a_function_scaled_to_zero_is_not_called_by_the_health_check() -> None:
+    from ingestor.health import probes
+    from ingestor.health.settings import Settings
+
+    settings = Settings(gateway_url=None, bridge_urls=(), nats_url="nats://127.0.0.1:1", store_url="sqlite:///x",
+                        metadata_url="sqlite:///y", connector_metrics_url=None)
+    idle = {"name": "query", "replicas": 0, "availableReplicas": 0, "labels": {"com.openfaas.scale.zero": "true"}}
+    assert probes.function(probes.Deps(settings), idle).status == "ok"  # no gateway to call: it was not called
+
+
 def test_a_function_that_reports_itself_degraded_is_degraded() -> None:
     c = rules.function({"name": "x", "availableReplicas": 1}, 503, {"status": "degraded", "reason": "slow"}, None)
     assert c.status == "degraded" and "slow" in c.reasons[0]

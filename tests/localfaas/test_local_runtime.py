@@ -195,7 +195,9 @@ def test_system_functions_lists_what_stack_yml_declares(own_runtime: LocalRuntim
 
 
 def test_ctrl_c_stops_every_process_and_exits_cleanly(own_runtime: LocalRuntime) -> None:
-    children = [own_runtime.function_pid(n) for n in own_runtime.ready["functions"]]
+    assert call("GET", f"{own_runtime.gateway}/function/query/_/ready", timeout=30).status == 200  # from zero
+    running = [n for n in own_runtime.ready["functions"] if n not in own_runtime.ready["scaled_to_zero"]]
+    children = [own_runtime.function_pid(n) for n in [*running, "query"]]
     nats_port = own_runtime.nats_url.rsplit(":", 1)[1]
     assert own_runtime.stop() == 0
     assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]

@@ -3,7 +3,8 @@
 /function/<name>[/path]        synchronous invoke (METHODS; the path as received, still percent-encoded,
                                the query and the headers pass through)
 /async-function/<name>[/path]  202 + X-Call-Id; queued on NATS, result POSTed to X-Callback-Url (localfaas.asyncqueue)
-/system/functions, /system/function/<name>   what stack.yml declares, with annotations
+/system/functions, /system/function/<name>   what stack.yml declares, with annotations; replicas 0 while a
+                               function is scaled to zero (localfaas.scaletozero: its first call starts it)
 /healthz, /metrics             the runtime's own health (503 while a part it supervises is down) and counters
 """
 
@@ -22,6 +23,7 @@ from ha_connector.catalog import timeout_of
 from ingestor import jsoncodec, metrics
 from ingestor.webhooks import ssrf
 from localfaas.asyncqueue import CALLBACK_HEADER, AsyncQueue
+from localfaas.scaletozero import ScaleToZero, StartFailed
 from localfaas.supervisor import Supervisor
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
@@ -43,8 +45,10 @@ def _dumps(value: Any) -> str:
 
 class Gateway:
     def __init__(self, supervisor: Supervisor, queue: AsyncQueue,
-                 parts: dict[str, Callable[[], dict[str, Any]]] | None = None) -> None:
+                 parts: dict[str, Callable[[], dict[str, Any]]] | None = None,
+                 scaler: ScaleToZero | None = None) -> None:
         self.supervisor = supervisor
+        self.scaler = scaler  # starts the functions labelled to scale to zero on their first call
         self.queue = queue
         self.parts = parts or {}  # what else the runtime supervises (nats-server): name -> {"down": bool, ...}
         self.invocations: dict[str, int] = {}
@@ -78,7 +82,7 @@ class Gateway:
             "name": name,
             "image": spec.image,
             "namespace": "openfaas-fn",
-            "replicas": 1,
+            "replicas": 1 if fn.wanted else 0,
             "availableReplicas": 1 if fn.ready else 0,
             "invocationCount": self.invocations.get(name, 0),
             "envProcess": "python index.py",
@@ -122,6 +126,17 @@ class Gateway:
         return await self.forward(request, request.match_info["name"])
 
     async def forward(self, request: web.Request, name: str) -> web.StreamResponse:
+        if self.scaler is None or not self.scaler.manages(name):
+            return await self._forward(request, name)
+        async with self.scaler.use(name):
+            try:
+                await self.scaler.start(name)
+            except StartFailed as exc:
+                _invocations.labels(name, "503").inc()
+                return error(503, "function_unavailable", f"function {name} could not be started: {exc}")
+            return await self._forward(request, name)
+
+    async def _forward(self, request: web.Request, name: str) -> web.StreamResponse:
         fn = self.supervisor.functions.get(name)
         if fn is None:
             return error(404, "not_found", f"no function named {name!r}")

@@ -71,6 +71,7 @@ class OpenFaaSGateway:
             "upstream_timeout": self.upstream_timeout,
             "faas_prometheus_host": "127.0.0.1", "faas_prometheus_port": str(PROMETHEUS_PORT),
             "function_namespace": "openfaas-fn",  # as faasd sets it: metrics name functions <name>.openfaas-fn
+            "scale_from_zero": "true",  # as faasd sets it: a call to a function at 0 replicas scales it to 1
         }
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([str(path)], env=env, stdout=log, stderr=subprocess.STDOUT,

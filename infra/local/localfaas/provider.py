@@ -6,7 +6,10 @@ scale, invoke, secrets, logs, info, namespaces) and runs each function as the te
 its own localfaas.supervisor, which restarts it when it dies. An image `<registry>/<name>:<tag>` is the
 build context of functions/<name> (what `faas-cli build` would put in the image), so the stack.yml that
 faas-cli deploys to faasd or k3s deploys here unchanged. One namespace, `openfaas-fn`; one replica per
-function (0 stops it). Secrets are files, each function sees only those it lists, as in a container.
+function (0 stops it). A function labelled `com.openfaas.scale.zero: "true"` is scaled to 0 replicas once
+idle (localfaas.scaletozero) and listed so, which the real gateway's scale-from-zero acts on; a call through
+this provider's own /function route starts it as well. Secrets are files, each function sees only those it
+lists, as in a container.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from aiohttp import web
 
 from ingestor import jsoncodec
 from localfaas.gateway import Gateway, error
+from localfaas.scaletozero import ScaleToZero
 from localfaas.stack import FunctionSpec, Stack
 from localfaas.supervisor import READY_TIMEOUT_S, Supervisor
 
@@ -74,7 +78,8 @@ class Provider:
         self.deployments: dict[str, Deployment] = {}
         self._lock = asyncio.Lock()
         # invocations: the local gateway's forwarding, over this provider's processes (no async route here)
-        self.gateway = Gateway(self, None)  # type: ignore[arg-type]
+        self.scaler = ScaleToZero(self)
+        self.gateway = Gateway(self, None, scaler=self.scaler)  # type: ignore[arg-type]
         self.app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._auth])
         self.app.add_routes([
             web.get("/healthz", self.healthz),
@@ -94,6 +99,7 @@ class Provider:
         ])
         self.app.on_startup.extend(self.gateway.app.on_startup)
         self.app.on_cleanup.extend(self.gateway.app.on_cleanup)
+        self.app.on_startup.append(self._begin_scaling)
         self.app.on_cleanup.append(self._stop_all)
 
     @property
@@ -111,6 +117,39 @@ class Provider:
     def timed_out(self, name: str) -> None:
         if (d := self.deployments.get(name)) is not None and d.supervisor is not None:
             d.supervisor.timed_out(name)
+
+    # -- scaling to and from zero (localfaas.scaletozero) ----------------------------------------------------
+
+    async def _begin_scaling(self, _: web.Application) -> None:
+        self.scaler.begin(lambda: list(self.deployments))
+
+    def spec_of(self, name: str) -> FunctionSpec | None:
+        d = self.deployments.get(name)
+        return d.spec if d else None
+
+    def is_running(self, name: str) -> bool:
+        d = self.deployments.get(name)
+        return d is not None and d.supervisor is not None
+
+    async def start_function(self, name: str, timeout: float) -> str | None:
+        async with self._lock:
+            d = self.deployments.get(name)
+            if d is None:
+                return f"no function named {name!r}"
+            d.replicas = 1
+            if d.supervisor is None:
+                try:
+                    await self._start(d, timeout)
+                except Refused as exc:
+                    return str(exc)
+            assert d.supervisor is not None
+            return d.supervisor.not_ready.get(name)
+
+    async def stop_function(self, name: str) -> None:
+        async with self._lock:
+            if (d := self.deployments.get(name)) is not None:
+                d.replicas = 0
+                await self._stop(d)
 
     # -- edge ---------------------------------------------------------------------------------------------
 
@@ -216,11 +255,12 @@ class Provider:
             (folder / secret).chmod(0o600)
         return folder
 
-    async def _start(self, d: Deployment) -> None:
+    async def _start(self, d: Deployment, timeout: float = READY_TIMEOUT_S) -> None:
         stack = Stack(self.state_dir / "stack.yml", "", [self.root / "functions" / "common"], {d.spec.name: d.spec})
         d.supervisor = Supervisor(stack, self.env, self._function_secrets(d.spec), log_sink=d.log_line)
+        self.scaler.touch(d.spec.name)
         try:  # waits for the first start, as a rollout does; a function that fails it keeps being restarted
-            await d.supervisor.start(READY_TIMEOUT_S)
+            await d.supervisor.start(timeout)
         except OSError as exc:  # no process could be started at all: nothing of it is left running
             await self._stop(d)
             raise Refused(500, f"{d.spec.name}: cannot start its process: {exc}") from None
@@ -285,6 +325,7 @@ class Provider:
             if replicas > 1:
                 log.warning("one process per function here; scaled to 1", extra={"function": name, "asked": replicas})
             d.replicas = min(replicas, 1)
+            log.info("scaled", extra={"function": name, "replicas": d.replicas})
             if d.replicas == 0:
                 await self._stop(d)
             elif d.supervisor is None:
@@ -292,6 +333,7 @@ class Provider:
         return web.Response(status=202)
 
     async def _stop_all(self, _: web.Application) -> None:
+        await self.scaler.close()
         await asyncio.gather(*(self._stop(d) for d in self.deployments.values()))
 
     # -- secrets, logs ------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from localfaas.asyncqueue import AsyncQueue
 from localfaas.gateway import Gateway
 from localfaas.natsserver import NatsServer
 from localfaas.natswatch import NatsWatch
+from localfaas.scaletozero import ScaleToZero, idle_after
 from localfaas.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
@@ -84,13 +85,16 @@ async def run(options: Options) -> None:
     supervisor = Supervisor(stack, {"NATS_URL": nats_server.url, "DATA_DIR": str(options.data_dir)},
                             options.secrets_dir)
     queue = AsyncQueue(js, allow_private=config.env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False))
-    gateway = Gateway(supervisor, queue, parts={"nats": nats_watch.status})
+    scaler = ScaleToZero(supervisor)
+    gateway = Gateway(supervisor, queue, parts={"nats": nats_watch.status}, scaler=scaler)
     # on Ctrl-C a call still in the gateway gets 5 s (its message, unacknowledged, is redelivered later)
     runner = web.AppRunner(gateway.app, access_log=None, shutdown_timeout=STOP_CALLS_S)
     connector: TopicConnector | None = None
     cron: CronConnector | None = None
     try:
-        await supervisor.start()
+        # functions labelled to scale to zero start on their first call (localfaas.scaletozero)
+        await supervisor.start(names=[n for n, spec in stack.functions.items() if idle_after(spec) is None])
+        scaler.begin(lambda: list(stack.functions))
         await runner.setup()
         await web.SockSite(runner, gateway_socket).start()
         gateway_url = os.environ["GATEWAY_URL"]
@@ -106,6 +110,7 @@ async def run(options: Options) -> None:
                  "bridge": urls[0] if urls else None, "bridges": urls,
                  "functions": {n: fn.url for n, fn in supervisor.functions.items()},
                  "pids": {n: fn.proc.pid for n, fn in supervisor.functions.items() if fn.proc},
+                 "scaled_to_zero": sorted(n for n, fn in supervisor.functions.items() if not fn.wanted),
                  "not_ready": supervisor.not_ready}  # each with the reason; the supervisor keeps restarting them
         (options.data_dir / "runtime.json").write_bytes(jsoncodec.dumps(ready))
         print(jsoncodec.dumps(ready).decode(), flush=True)
@@ -115,7 +120,7 @@ async def run(options: Options) -> None:
     finally:
         log.info("stopping")
         steps: list[tuple[str, Callable[[], Awaitable[Any]] | None]] = [
-            ("gateway-bridge", bridges and bridges.stop), ("cron", cron and cron.stop),
+            ("gateway-bridge", bridges and bridges.stop), ("cron", cron and cron.stop), ("scaler", scaler.close),
             ("connector", connector and connector.stop), ("async queue", queue.stop), ("gateway", runner.cleanup),
             ("functions", supervisor.stop), ("runtime's NATS client", nc.close),
             ("nats supervision", nats_watch.stop), ("nats-server", lambda: asyncio.to_thread(nats_server.stop))]

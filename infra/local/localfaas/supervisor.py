@@ -7,6 +7,8 @@ that does not come up is restarted with backoff (0.5 s doubling to a minute); th
 per failure streak, reports it not ready meanwhile, and says so again when it recovers. A function that
 is running but hung (it timed out `com.ha-ingestor.restart-after-timeouts` calls in a row, 3 by
 default, 0 never) is killed and restarted the same way: a process that never answers never recovers.
+Only the functions that are wanted run: `start` names them, `start_function` and `stop_function` start and
+stop one (localfaas.scaletozero scales functions to and from zero with them).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -46,6 +48,7 @@ class FunctionProcess:
     spec: FunctionSpec
     reservation: Reservation
     proc: subprocess.Popen[bytes] | None = None
+    wanted: bool = False  # should run: kept running (restarted when it exits) until stopped
     ready: bool = False
     problem: str | None = None  # why it is not ready, once it failed to come up
     restarts: int = 0
@@ -58,6 +61,10 @@ class FunctionProcess:
     @property
     def port(self) -> int:
         return self.reservation.port
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     @property
     def url(self) -> str:
@@ -99,7 +106,7 @@ class Supervisor:
 
     @property
     def not_ready(self) -> dict[str, str]:
-        return {name: fn.problem or "starting" for name, fn in self.functions.items() if not fn.ready}
+        return {name: fn.problem or "starting" for name, fn in self.functions.items() if fn.wanted and not fn.ready}
 
     def timed_out(self, name: str) -> None:
         """A call got no answer in time; after too many in a row the process is taken for hung and killed
@@ -186,22 +193,51 @@ class Supervisor:
                       extra={"function": fn.spec.name, "reason": reason})
         fn.problem = reason
 
-    async def start(self, timeout: float = READY_TIMEOUT_S) -> None:
-        """Starts every function and waits until each is ready or has failed once; `not_ready` says which."""
-        for fn in self.functions.values():
+    async def start(self, timeout: float = READY_TIMEOUT_S, names: Iterable[str] | None = None) -> None:
+        """Starts the functions named (default: all) and waits until each is ready or has failed once;
+        `not_ready` says which. The others wait for `start_function`."""
+        starting = [self.functions[name] for name in (self.functions if names is None else names)]
+        for fn in starting:
+            fn.wanted = True
             self._spawn(fn)
         async with aiohttp.ClientSession() as session:
-            reasons = await asyncio.gather(*(self._wait_ready(session, fn, timeout) for fn in self.functions.values()))
-        for fn, reason in zip(self.functions.values(), reasons, strict=True):
+            reasons = await asyncio.gather(*(self._wait_ready(session, fn, timeout) for fn in starting))
+        for fn, reason in zip(starting, reasons, strict=True):
             self._report(fn, reason)
         self._watchers = [asyncio.create_task(self._keep_alive(fn)) for fn in self.functions.values()]
+
+    def spec_of(self, name: str) -> FunctionSpec | None:
+        fn = self.functions.get(name)
+        return fn.spec if fn else None
+
+    def is_running(self, name: str) -> bool:
+        return self.functions[name].running
+
+    async def start_function(self, name: str, timeout: float = READY_TIMEOUT_S) -> str | None:
+        """Starts `name` unless it runs, and waits until it answers: None, else why not. It stays wanted
+        either way, so a start that failed is retried with backoff like any crash."""
+        fn = self.functions[name]
+        fn.wanted = True
+        if fn.ready and fn.running:
+            return None
+        if not fn.running:
+            self._spawn(fn)
+        async with aiohttp.ClientSession() as session:
+            reason = await self._wait_ready(session, fn, timeout)
+        self._report(fn, reason)
+        return reason
+
+    async def stop_function(self, name: str, grace: float = 10) -> None:
+        fn = self.functions[name]
+        fn.wanted, fn.ready, fn.problem = False, False, None
+        await _terminate([fn.proc] if fn.proc else [], grace)
 
     async def _keep_alive(self, fn: FunctionProcess) -> None:
         """Restart `fn` whenever it exits (backoff reset after a minute up); watch a slow starter come up."""
         async with aiohttp.ClientSession() as session:
             while not self._stopping:
                 await asyncio.sleep(0.1)
-                if fn.proc is None:
+                if fn.proc is None or not fn.wanted:
                     continue
                 if fn.proc.poll() is None:
                     if not fn.ready and await self._wait_ready(session, fn, 1) is None:
@@ -216,6 +252,8 @@ class Supervisor:
                 await asyncio.sleep(fn.backoff)
                 if self._stopping:
                     return
+                if not fn.wanted or fn.running:  # stopped, or started on demand, meanwhile
+                    continue
                 fn.restarts += 1
                 _restarts.labels(fn.spec.name).inc()
                 self._spawn(fn)
@@ -226,15 +264,20 @@ class Supervisor:
         self._stopping = True
         for watcher in self._watchers:
             watcher.cancel()
-        running = [fn.proc for fn in self.functions.values() if fn.proc and fn.proc.poll() is None]
-        for proc in running:
-            proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for proc in running:
-            while proc.poll() is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        await _terminate([fn.proc for fn in self.functions.values() if fn.proc], grace)
         for fn in self.functions.values():
             fn.reservation.release()
+
+
+async def _terminate(procs: list[subprocess.Popen[bytes]], grace: float) -> None:
+    """SIGTERM, then SIGKILL for whatever has not exited within `grace` seconds."""
+    running = [proc for proc in procs if proc.poll() is None]
+    for proc in running:
+        proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in running:
+        while proc.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -87,6 +87,8 @@ def functions(deps: Deps) -> list[dict[str, Any]]:
 
 
 def function(deps: Deps, fn: dict[str, Any]) -> Component:
+    if rules.scaled_to_zero(fn):  # calling it would start it
+        return rules.idle(fn)
     assert deps.gateway is not None
     try:
         answer = deps.gateway.call(fn["name"], "_/health")

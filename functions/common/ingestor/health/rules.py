@@ -22,11 +22,25 @@ def _reason_of(body: Any) -> str | None:
     return None
 
 
+def scaled_to_zero(fn: dict[str, Any]) -> bool:
+    """Labelled to scale to zero (com.openfaas.scale.zero) and at 0 replicas now: idle, not down. Its first
+    call starts it; a start that failed leaves it at 1 replica and 0 available, which is unhealthy."""
+    labels = fn.get("labels") or {}
+    return fn.get("replicas") == 0 and str(labels.get("com.openfaas.scale.zero", "")).lower() == "true"
+
+
+def idle(fn: dict[str, Any]) -> Component:
+    """A function scaled to zero: ok, and not called (a health check must not start every function)."""
+    return Component(fn["name"], "function", details={
+        "replicas": 0, "available_replicas": 0, "scaled_to_zero": True,
+        "invocation_count": fn.get("invocationCount"), "schedule": (fn.get("annotations") or {}).get("schedule")})
+
+
 def function(fn: dict[str, Any], status: int | None, body: Any, problem: str | None) -> Component:
     """A function: its replicas (from the gateway) and its own /_/health answer.
 
     No available replica, no answer, or a non-200 answer: unhealthy. A 503 whose body says
-    "degraded" (the function judged itself): degraded.
+    "degraded" (the function judged itself): degraded. (One scaled to zero is `idle`, never probed.)
     """
     name = fn["name"]
     annotations = fn.get("annotations") or {}
