@@ -204,8 +204,8 @@ def main() -> None:
                for n, v in cold.items()], ("function", "call", f"latency, {args.cold} starts (sorted)"))
 
         print(f"## RSS per process (MB; {load()})\n")
-        rows = [(n, f"{after_start[n]:.0f}", f"{after_load.get(n, 0):.0f}", f"{args.events // args.batch} messages")
-                for n in after_start]
+        rows = [(n, f"{after_start[n]:.0f}", f"{after_load.get(n, 0):.0f}",
+                 f"the load ({args.events // args.batch} messages per stage)") for n in after_start if n not in rss]
         rows += [(n, f"{a:.0f}", f"{b:.0f}", f"{args.requests} × GET {HTTP_CALLS[n]}") for n, (a, b) in rss.items()]
         table(rows, ("process", "after start", "after the calls", "calls"))
         for section in QUEUE_SECTIONS:
