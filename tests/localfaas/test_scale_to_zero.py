@@ -82,3 +82,5 @@ def test_a_function_that_fails_to_start_on_demand_answers_503_with_the_reason_an
     assert health["status"] == "degraded"
     assert "no-start cannot start" in health["functions_not_ready"]["no-start"]
     assert replicas(runtime, "no-start") == (1, 0)  # wanted and not available: what the health function reports
+    wait_until(lambda: replicas(runtime, "no-start") == (0, 0), 15, "no-start scaled down 2 s after the call")
+    assert "no-start" not in call("GET", f"{runtime.gateway}/healthz").json()["functions_not_ready"]

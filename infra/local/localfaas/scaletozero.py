@@ -38,7 +38,8 @@ class Pool(Protocol):
 
     def spec_of(self, name: str) -> FunctionSpec | None: ...
 
-    def is_running(self, name: str) -> bool: ...
+    def is_running(self, name: str) -> bool:
+        """Scaled up (started, not stopped since), even while its process is down for a restart."""
 
     async def start_function(self, name: str, timeout: float) -> str | None:
         """Starts `name` unless it runs; None once it answers, else why not."""

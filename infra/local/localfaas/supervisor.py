@@ -211,7 +211,8 @@ class Supervisor:
         return fn.spec if fn else None
 
     def is_running(self, name: str) -> bool:
-        return self.functions[name].running
+        """Scaled up: started and not stopped since, even while a crashed process waits for its restart."""
+        return self.functions[name].wanted
 
     async def start_function(self, name: str, timeout: float = READY_TIMEOUT_S) -> str | None:
         """Starts `name` unless it runs, and waits until it answers: None, else why not. It stays wanted
