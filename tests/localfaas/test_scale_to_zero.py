@@ -65,6 +65,14 @@ def test_an_idle_function_is_stopped_after_its_zero_duration_and_the_next_call_s
     assert pid(runtime, "on-demand") not in (None, first)
 
 
+def test_a_metrics_scrape_of_a_function_at_zero_answers_empty_without_starting_it(runtime: LocalRuntime) -> None:
+    reply = call("GET", f"{runtime.gateway}/function/on-demand/_/metrics")
+    assert (reply.status, reply.body) == (200, b"")
+    assert pid(runtime, "on-demand") is None and replicas(runtime, "on-demand") == (0, 0)
+    assert call("GET", f"{runtime.gateway}/function/on-demand", timeout=30).status == 200
+    assert b"function_requests_total" in call("GET", f"{runtime.gateway}/function/on-demand/_/metrics").body
+
+
 def test_a_call_in_flight_keeps_its_function_running_past_the_zero_duration(runtime: LocalRuntime) -> None:
     reply = call("GET", f"{runtime.gateway}/function/on-demand?sleep=3.5", timeout=30)  # longer than 2 s idle
     assert reply.status == 200, reply.body

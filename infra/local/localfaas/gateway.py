@@ -128,6 +128,8 @@ class Gateway:
     async def forward(self, request: web.Request, name: str) -> web.StreamResponse:
         if self.scaler is None or not self.scaler.manages(name):
             return await self._forward(request, name)
+        if as_received(request)[0] == "/_/metrics" and not self.scaler.is_running(name):
+            return web.Response(text="")  # no counters at zero: a Prometheus scrape must not keep it running
         async with self.scaler.use(name):
             try:
                 await self.scaler.start(name)
