@@ -134,7 +134,8 @@ def test_schemathesis_finds_no_server_error_in_the_documented_api_of(runtime: Lo
          f"{base}/openapi.json", "--url", base, "--header", f"X-API-Key: {KEY}",
          "--checks", "not_a_server_error",
          "--max-examples", str(SCHEMATHESIS_EXAMPLES), "--workers", "2", "--phases", "examples,coverage,fuzzing",
-         "--request-timeout", "60", "--seed", "13", "--generation-database", "none"],
+         "--request-timeout", "60", "--seed", "13", "--generation-database", "none",
+         "--suppress-health-check", "too_slow"],  # as FUZZ: generation time depends on the machine's load
         capture_output=True, text=True, timeout=600, cwd=tmp_path, env={**os.environ, "SCHEMATHESIS_HOOKS": ""})
     assert run.returncode == 0, run.stdout[-12000:] + run.stderr[-3000:]
     assert_nothing_failed(runtime)
