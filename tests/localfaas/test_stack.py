@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from ingestor import subjects
 from localfaas import stack
+from localfaas.scaletozero import idle_after
 from tests.support.runtime import REPO
 
 
@@ -56,3 +58,13 @@ def test_a_cron_function_has_its_schedule(tmp_path: Path) -> None:
 def test_invalid_stacks_are_refused_with_a_clear_reason(tmp_path: Path, functions: str, message: str) -> None:
     with pytest.raises(stack.StackError, match=message):
         stack.load(write(tmp_path, functions))
+
+
+def test_a_zero_duration_that_is_not_a_duration_is_refused_naming_the_function_and_label(tmp_path: Path) -> None:
+    spec = stack.FunctionSpec(name="query", handler=tmp_path, image="query",
+                              labels={"com.openfaas.scale.zero": "true", "com.openfaas.scale.zero-duration": "soon"})
+    with pytest.raises(stack.StackError, match="query: label com.openfaas.scale.zero-duration .* got 'soon'"):
+        idle_after(spec)
+    two_minutes = {**spec.labels, "com.openfaas.scale.zero-duration": "2m"}
+    assert idle_after(dataclasses.replace(spec, labels=two_minutes)) == 120
+    assert idle_after(dataclasses.replace(spec, labels={"com.openfaas.scale.zero": "false"})) is None

@@ -30,8 +30,8 @@ from aiohttp import web
 
 from ingestor import jsoncodec
 from localfaas.gateway import Gateway, error
-from localfaas.scaletozero import ScaleToZero
-from localfaas.stack import FunctionSpec, Stack
+from localfaas.scaletozero import ScaleToZero, idle_after
+from localfaas.stack import FunctionSpec, Stack, StackError
 from localfaas.supervisor import READY_TIMEOUT_S, Supervisor
 
 log = logging.getLogger("provider")
@@ -242,9 +242,14 @@ class Provider:
         missing = [s for s in secrets if not (self.secrets_dir / s).is_file()]
         if missing:
             raise Refused(400, f"{name}: secret(s) not found: {', '.join(missing)} (create them first)")
-        return FunctionSpec(name=name, handler=context, image=image, environment=_strings(req, "envVars"),
+        spec = FunctionSpec(name=name, handler=context, image=image, environment=_strings(req, "envVars"),
                             annotations=_strings(req, "annotations"), labels=_strings(req, "labels"),
                             secrets=list(secrets), limits=_strings(req, "limits"), requests=_strings(req, "requests"))
+        try:
+            idle_after(spec)
+        except StackError as exc:
+            raise Refused(400, str(exc)) from None
+        return spec
 
     def _function_secrets(self, spec: FunctionSpec) -> Path:
         folder = self.state_dir / "functions" / spec.name / "secrets"

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from ha_connector.catalog import duration
-from localfaas.stack import FunctionSpec
+from localfaas.stack import FunctionSpec, StackError
 
 log = logging.getLogger(__name__)
 ZERO = "com.openfaas.scale.zero"
@@ -51,7 +51,14 @@ def idle_after(spec: FunctionSpec) -> float | None:
     """Seconds without a call before `spec` is scaled to zero; None when it stays warm."""
     if spec.labels.get(ZERO, "").strip().lower() != "true":
         return None
-    return duration(spec.labels.get(ZERO_DURATION) or DEFAULT_IDLE)
+    raw = spec.labels.get(ZERO_DURATION) or DEFAULT_IDLE
+    try:
+        seconds = duration(raw)
+    except ValueError:
+        seconds = -1.0
+    if seconds < 0:
+        raise StackError(f"{spec.name}: label {ZERO_DURATION} must be a duration such as 30s or 15m, got {raw!r}")
+    return seconds
 
 
 class ScaleToZero:
