@@ -46,7 +46,7 @@ from tests.support.http import call  # noqa: E402
 from tests.support.runtime import LocalRuntime  # noqa: E402
 
 PAGE_KB = 4
-HTTP_CALLS = {"query": "/events?limit=20", "health": "/", "dashboard": "/", "webhooks": "/openapi.json"}
+HTTP_CALLS = {"query": "/events?limit=20", "dashboard": "/", "webhooks": "/openapi.json"}  # health: warm (alerts)
 # Each: (runtime) -> rows of (figure, value) printed under its own heading. bench/footprint_queue.py's queue
 # bytes per event (steady state, after a store outage) are appended here when it is joined in.
 QUEUE_SECTIONS: list[Callable[[LocalRuntime], list[tuple[str, str]]]] = []

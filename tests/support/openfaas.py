@@ -33,8 +33,9 @@ from tests.support.http import Reply, call
 from tests.support.runtime import pythonpath
 
 REPO = Path(__file__).resolve().parents[2]
-SECRETS = {"connector-key": None, "webhooks-api-key": "webhooks-admin-key", "s3-access-key": "minio",
-           "s3-secret-key": "minio-secret"}  # what `make secrets` creates; None: the stack's own connector-key
+SECRETS = {"connector-key": None, "webhooks-api-key": "webhooks-admin-key", "alerts-api-key": "alerts-admin-key",
+           "s3-access-key": "minio", "s3-secret-key": "minio-secret"}
+# what `make secrets` creates (infra/secrets.sh); None: the stack's own connector-key
 
 
 def unavailable() -> str | None:
