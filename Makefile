@@ -69,6 +69,8 @@ bench: setup
 	$(PY) bench/store_outage_recovery.py
 	$(PY) bench/query_latency.py
 	$(PY) bench/energy_benchmark.py
+	$(PY) bench/alert_evaluation.py
+	$(PY) bench/footprint.py
 	$(PY) bench/dashboard_first_chart.py
 	$(PY) bench/e2e_latency.py
 	$(PY) bench/openfaas_gateway.py

@@ -15,8 +15,9 @@ to --zero-duration so the cold starts can be repeated). Figures:
    first answer), --cold times each; then its RSS after start and after --requests calls.
 
 Per-function RSS for the pipeline stages is read after start (1.) and after the load (2., --events/--batch
-calls each). Queue bytes per event (JetStream) are measured by bench/footprint_queue.py; QUEUE_SECTIONS below is
-where that measurement joins this report. Prints figures with the machine and its load average; asserts nothing.
+calls each). Then queue bytes per event (JetStream) at steady state and after a 1-hour store outage:
+bench/footprint_queue.py, run after the stack has stopped (its own nats-server; --no-queue skips it). Prints
+figures with the machine and its load average; asserts nothing.
 
     .venv/bin/python bench/footprint.py            (about 5 minutes)
 """
@@ -26,11 +27,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +48,6 @@ from tests.support.runtime import LocalRuntime  # noqa: E402
 
 PAGE_KB = 4
 HTTP_CALLS = {"query": "/events?limit=20", "dashboard": "/", "webhooks": "/openapi.json"}  # health: warm (alerts)
-# Each: (runtime) -> rows of (figure, value) printed under its own heading. bench/footprint_queue.py's queue
-# bytes per event (steady state, after a store outage) are appended here when it is joined in.
-QUEUE_SECTIONS: list[Callable[[LocalRuntime], list[tuple[str, str]]]] = []
 
 
 def tree(pid: int) -> list[int]:
@@ -148,6 +146,7 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=3, help="cold starts per HTTP function")
     parser.add_argument("--requests", type=int, default=1000, help="calls per HTTP function after its start")
     parser.add_argument("--zero-duration", default="3s", help="SCALE_ZERO_DURATION for this run")
+    parser.add_argument("--no-queue", action="store_true", help="skip bench/footprint_queue.py")
     args = parser.parse_args()
     print(f"# Footprint: {machine()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {load()} at start\n")
     with tempfile.TemporaryDirectory() as tmp, \
@@ -208,8 +207,9 @@ def main() -> None:
                  f"the load ({args.events // args.batch} messages per stage)") for n in after_start if n not in rss]
         rows += [(n, f"{a:.0f}", f"{b:.0f}", f"{args.requests} × GET {HTTP_CALLS[n]}") for n, (a, b) in rss.items()]
         table(rows, ("process", "after start", "after the calls", "calls"))
-        for section in QUEUE_SECTIONS:
-            table(section(rt), ("figure", "value"))
+    if not args.no_queue:
+        print("\n## queue bytes per event (bench/footprint_queue.py)", flush=True)
+        subprocess.run([sys.executable, str(Path(__file__).with_name("footprint_queue.py"))], check=True)
     print(f"done; {load()}")
 
 
