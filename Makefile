@@ -69,7 +69,7 @@ bench: setup
 	$(PY) bench/store_outage_recovery.py
 	$(PY) bench/query_latency.py
 	$(PY) bench/energy_benchmark.py
-	$(PY) bench/alert_evaluation.py
+	mkdir -p .data && $(PY) bench/alert_evaluation.py --url sqlite:///$(CURDIR)/.data/bench-alerts.db
 	$(PY) bench/footprint.py
 	$(PY) bench/dashboard_first_chart.py
 	$(PY) bench/e2e_latency.py
