@@ -2,24 +2,33 @@
 the cron's signed call to health, which opens and closes alerts, and webhook-dispatch delivers each start and end
 to a receiver on 127.0.0.1 that checks the signature. A sensor goes silent, a binary sensor flaps to
 `unavailable`, PostgreSQL is stopped; each alert opens at the first evaluation that sees the problem and closes
-at the first one that no longer does, and each start and end arrives once."""
+at the first one that no longer does, and each start and end arrives once. The same HA runs the automation
+docs/alerts.md documents, taken from the doc itself, and turns a delivered start and end into a persistent
+notification and its dismissal."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+import websocket
+import yaml
 
+from ingestor import normalization
 from ingestor import store as event_stores
 from ingestor.store.model import EventFilter
 from ingestor.store.protocol import EventStore
 from tests.health.support import get, health_url
-from tests.support.homeassistant import HomeAssistant, ensure_venv, running
+from tests.support.ha_events import state_changed
+from tests.support.homeassistant import CONFIG_TEMPLATE, HomeAssistant, ensure_venv
 from tests.support.http import call
 from tests.support.polling import wait_for
 from tests.support.runtime import LocalRuntime
@@ -30,13 +39,31 @@ pytestmark = pytest.mark.integration
 STACK = Path(__file__).resolve().parent / "stack.alerts.yml"
 SECRET = "alerts-end-to-end-secret-0021"
 PROBE, FLAPPY, PRIMER = "sensor.alert_probe", "binary_sensor.alert_flappy", "binary_sensor.alert_primer"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "alerts.md"
+
+
+def documented_automation() -> str:
+    """The HA configuration docs/alerts.md gives: its YAML block with a webhook trigger, as the doc has it."""
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.S) if "platform: webhook" in b]
+    assert len(blocks) == 1, "docs/alerts.md documents one HA automation"
+    return blocks[0]
+
+
+def with_documented_automation(config_dir: Path, port: int) -> None:
+    """The tests' HA configuration with the doc's block pasted at its end, as a user would."""
+    (config_dir / "configuration.yaml").write_text(
+        CONFIG_TEMPLATE.read_text().replace("__PORT__", str(port)) + "\n" + documented_automation())
 
 
 @pytest.fixture(scope="module")
 def ha(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HomeAssistant]:
     ensure_venv()
-    with running(tmp_path_factory.mktemp("homeassistant") / "config") as instance:
-        yield instance
+    instance = HomeAssistant(tmp_path_factory.mktemp("homeassistant") / "config",
+                             write_config=with_documented_automation)
+    try:
+        yield instance.start()
+    finally:
+        instance.stop()
 
 
 @pytest.fixture
@@ -169,3 +196,92 @@ def test_silence_flapping_and_a_stopped_store_open_and_close_alerts_each_deliver
             == sorted(expected)
         assert all(d.headers["X-Webhook-Event"] == d.json()["event"]["event_type"] for d in got)
     events.close()
+
+
+@contextmanager
+def notification_updates(ha: HomeAssistant) -> Iterator[list[dict[str, Any]]]:
+    """HA's persistent-notification updates ({type: added|removed|updated, notifications}) as they happen, over
+    `persistent_notification/subscribe`; the first (`current`) is HA's notifications at the start."""
+    updates: list[dict[str, Any]] = []
+    conn = websocket.create_connection(ha.ws_url, timeout=30)
+    conn.recv()
+    conn.send(json.dumps({"type": "auth", "access_token": ha.token}))
+    assert json.loads(conn.recv())["type"] == "auth_ok"
+    conn.send(json.dumps({"id": 1, "type": "persistent_notification/subscribe"}))
+
+    def collect() -> None:
+        try:
+            while message := conn.recv():
+                message = json.loads(message)
+                if message.get("type") == "event":
+                    updates.append(message["event"])
+        except (websocket.WebSocketException, OSError):
+            pass  # closed at the end
+
+    reader = threading.Thread(target=collect, daemon=True)
+    reader.start()
+    try:
+        assert wait_for(lambda: updates, 30) and updates[0]["type"] == "current"
+        yield updates
+    finally:
+        conn.close()
+        reader.join(10)
+
+
+def test_the_documented_home_assistant_automation_turns_an_alert_start_and_end_into_a_notification(
+        ha: HomeAssistant, tmp_path: Path) -> None:
+    """The doc's automation in a real HA, the doc's webhook registration, the real webhook-dispatch: a battery
+    reading below the threshold opens `low_battery`, and its start adds one notification naming the alert's rule,
+    subject and severity; a reading above it closes the alert, and its end removes that notification."""
+    battery = "sensor.ha_automation_remote_battery"
+    store_url = f"sqlite:///{tmp_path}/events.db"
+    events = event_stores.open_event_store(store_url)
+    with LocalRuntime(tmp_path, stack=reduced_stack(tmp_path, ("webhooks", "webhook-dispatch", "health")),
+                      env={"TEST_EVENT_STORE_URL": store_url}) as runtime, notification_updates(ha) as updates:
+        hook = f"{ha.url}/api/webhook/ha-ingestor-alerts"
+        reply = call("POST", f"{runtime.gateway}/function/webhooks/webhooks", json.dumps(
+            {"name": "HA notifications", "url": hook, "filters": {"alert_events": ["alert_started", "alert_ended"]}}
+        ).encode(), {"Content-Type": "application/json"})
+        assert reply.status == 201, reply.body[:500]
+
+        events.write([reading(battery, "9")])
+        outcome, _, _ = tick(runtime)
+        assert outcome["opened"] == [f"low_battery:{battery}"], outcome
+        alert = one(alerts(health_url(runtime)), "low_battery", battery)
+        assert wait_for(lambda: len(updates) >= 2, 30), updates
+        added = updates[1]
+        assert added["type"] == "added" and list(added["notifications"]) == [f"low_battery-{battery}"], updates
+        notification = added["notifications"][f"low_battery-{battery}"]
+        assert notification["title"] == "Warning: low battery"
+        since = dt.datetime.fromisoformat(alert["started_at"]).strftime("%H:%M")  # the test HA's zone is UTC
+        assert notification["message"] == f"{alert['summary']} (since {since})" and battery in alert["summary"]
+        assert ha.ws(("persistent_notification/get", {}))[0] == [notification]
+
+        events.write([reading(battery, "80")])
+        outcome, _, _ = tick(runtime)
+        assert outcome["closed"] == [f"low_battery:{battery}"], outcome
+        assert wait_for(lambda: len(updates) >= 3, 30), updates
+        assert updates[2]["type"] == "removed" and list(updates[2]["notifications"]) == [f"low_battery-{battery}"]
+        tick(runtime)
+        time.sleep(2)
+        assert len(updates) == 3, f"each start and end reaches HA once: {updates}"
+        assert ha.ws(("persistent_notification/get", {}))[0] == []
+    events.close()
+
+
+def reading(entity_id: str, percent: str) -> dict[str, Any]:
+    """A battery reading as the pipeline stores it, written straight into the store: the automation is under
+    test here, not the capture."""
+    return normalization.normalize_event(state_changed(entity_id, "50", percent, dt.datetime.now(dt.UTC), unit="%"))
+
+
+def reduced_stack(directory: Path, functions: tuple[str, ...]) -> Path:
+    """The alerts stack with just `functions` (no capture pipeline: the test writes the store), written to
+    `directory` with its paths made absolute."""
+    stack = yaml.safe_load(STACK.read_text())
+    stack["functions"] = {name: {**spec, "handler": str((STACK.parent / spec["handler"]).resolve())}
+                          for name, spec in stack["functions"].items() if name in functions}
+    stack["configuration"]["copy"] = [str((STACK.parent / c).resolve()) for c in stack["configuration"]["copy"]]
+    path = directory / "stack.yml"
+    path.write_text(yaml.safe_dump(stack, sort_keys=False))
+    return path
