@@ -49,6 +49,12 @@ def documented_automation() -> str:
     return blocks[0]
 
 
+def documented_registration(ha: HomeAssistant) -> bytes:
+    """The body of the doc's webhook registration (its `curl … -d '…'` to /webhooks), aimed at this HA."""
+    (body,) = re.findall(r"function/webhooks/webhooks .*?-d '(\{.*?\})'", DOC.read_text(), re.S)
+    return body.replace("http://homeassistant.local:8123", ha.url).encode()
+
+
 def with_documented_automation(config_dir: Path, port: int) -> None:
     """The tests' HA configuration with the doc's block pasted at its end, as a user would."""
     (config_dir / "configuration.yaml").write_text(
@@ -238,11 +244,10 @@ def test_the_documented_home_assistant_automation_turns_an_alert_start_and_end_i
     events = event_stores.open_event_store(store_url)
     with LocalRuntime(tmp_path, stack=reduced_stack(tmp_path, ("webhooks", "webhook-dispatch", "health")),
                       env={"TEST_EVENT_STORE_URL": store_url}) as runtime, notification_updates(ha) as updates:
-        hook = f"{ha.url}/api/webhook/ha-ingestor-alerts"
-        reply = call("POST", f"{runtime.gateway}/function/webhooks/webhooks", json.dumps(
-            {"name": "HA notifications", "url": hook, "filters": {"alert_events": ["alert_started", "alert_ended"]}}
-        ).encode(), {"Content-Type": "application/json"})
+        reply = call("POST", f"{runtime.gateway}/function/webhooks/webhooks", documented_registration(ha),
+                     {"Content-Type": "application/json"})
         assert reply.status == 201, reply.body[:500]
+        assert reply.json()["url"] == f"{ha.url}/api/webhook/ha-ingestor-alerts"
 
         events.write([reading(battery, "9")])
         outcome, _, _ = tick(runtime)
