@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 import websocket
-import yaml
 
 from ingestor import normalization
 from ingestor import store as event_stores
@@ -31,7 +30,7 @@ from tests.support.ha_events import state_changed
 from tests.support.homeassistant import CONFIG_TEMPLATE, HomeAssistant, ensure_venv
 from tests.support.http import call
 from tests.support.polling import wait_for
-from tests.support.runtime import LocalRuntime
+from tests.support.runtime import LocalRuntime, stack_of
 from tests.support.servers import PostgresServer
 from tests.webhooks.receiver import receiving
 
@@ -242,8 +241,10 @@ def test_the_documented_home_assistant_automation_turns_an_alert_start_and_end_i
     battery = "sensor.ha_automation_remote_battery"
     store_url = f"sqlite:///{tmp_path}/events.db"
     events = event_stores.open_event_store(store_url)
-    with LocalRuntime(tmp_path, stack=reduced_stack(tmp_path, ("webhooks", "webhook-dispatch", "health")),
-                      env={"TEST_EVENT_STORE_URL": store_url}) as runtime, notification_updates(ha) as updates:
+    # no capture pipeline: the test writes the store
+    stack = stack_of(tmp_path / "stack.yml", ("webhooks", "webhook-dispatch", "health"), STACK)
+    with LocalRuntime(tmp_path, stack=stack, env={"TEST_EVENT_STORE_URL": store_url}) as runtime, \
+            notification_updates(ha) as updates:
         reply = call("POST", f"{runtime.gateway}/function/webhooks/webhooks", documented_registration(ha),
                      {"Content-Type": "application/json"})
         assert reply.status == 201, reply.body[:500]
@@ -279,14 +280,3 @@ def reading(entity_id: str, percent: str) -> dict[str, Any]:
     test here, not the capture."""
     return normalization.normalize_event(state_changed(entity_id, "50", percent, dt.datetime.now(dt.UTC), unit="%"))
 
-
-def reduced_stack(directory: Path, functions: tuple[str, ...]) -> Path:
-    """The alerts stack with just `functions` (no capture pipeline: the test writes the store), written to
-    `directory` with its paths made absolute."""
-    stack = yaml.safe_load(STACK.read_text())
-    stack["functions"] = {name: {**spec, "handler": str((STACK.parent / spec["handler"]).resolve())}
-                          for name, spec in stack["functions"].items() if name in functions}
-    stack["configuration"]["copy"] = [str((STACK.parent / c).resolve()) for c in stack["configuration"]["copy"]]
-    path = directory / "stack.yml"
-    path.write_text(yaml.safe_dump(stack, sort_keys=False))
-    return path

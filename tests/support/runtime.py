@@ -24,11 +24,11 @@ REPO = Path(__file__).resolve().parents[2]
 TEST_STACK = REPO / "tests" / "stack.test.yml"
 
 
-def stack_of(path: Path, stages: tuple[str, ...]) -> Path:
-    """stack.yml reduced to `stages`, written to `path` (handler paths made absolute, since the file lives
-    elsewhere): a runtime of the real configuration of just those functions."""
-    stack = yaml.safe_load((REPO / "stack.yml").read_text())
-    stack["functions"] = {name: {**spec, "handler": str((REPO / spec["handler"]).resolve())}
+def stack_of(path: Path, stages: tuple[str, ...], source: Path = REPO / "stack.yml") -> Path:
+    """`source` (stack.yml: the real configuration) reduced to `stages`, written to `path` (handler paths made
+    absolute, since the file lives elsewhere): a runtime of just those functions."""
+    stack = yaml.safe_load(source.read_text())
+    stack["functions"] = {name: {**spec, "handler": str((source.parent / spec["handler"]).resolve())}
                           for name, spec in stack["functions"].items() if name in stages}
     stack["configuration"]["copy"] = [str(REPO / "functions" / "common")]
     path.write_text(yaml.safe_dump(stack, sort_keys=False))
