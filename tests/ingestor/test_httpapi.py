@@ -69,6 +69,24 @@ def test_routes_that_need_a_key_refuse_without_it_and_accept_either_header() -> 
     assert status_of("POST", "/items", body=b"{}", headers={"Authorization": "Bearer s3cret"}) == 201
 
 
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
+                                          "multipart/form-data; boundary=x"])
+def test_a_browsers_form_from_another_site_is_refused_before_any_route(content_type: str | None) -> None:
+    headers = {"Origin": "https://evil.example", "X-API-Key": "s3cret"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    assert status_of("POST", "/items", body=b"{}", headers=headers) == 403
+    assert status_of("POST", "/nope", body=b"{}", headers=headers) == 403
+
+
+def test_a_browsers_json_request_and_calls_without_origin_pass() -> None:
+    assert status_of("POST", "/items", body=b"{}", headers={
+        "Origin": "http://127.0.0.1:8080", "Content-Type": "application/json; charset=utf-8", "X-API-Key": "s3cret"}) \
+        == 201
+    assert status_of("POST", "/items", body=b"{}", headers={"X-API-Key": "s3cret"}) == 201  # a script, a connector
+    assert status_of("GET", "/items", headers={"Origin": "https://evil.example"}) == 200  # reads stay as they are
+
+
 def test_a_body_that_is_not_json_is_400() -> None:
     assert status_of("POST", "/items", body=b"{nope", headers={"X-API-Key": "s3cret"}) == 400
 

@@ -138,6 +138,22 @@ class Route:
         return re.compile("^" + re.sub(r"{(\w+)}", r"(?P<\1>[^/]+)", self.path) + "$")
 
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def _refuse_cross_site(event: Any) -> None:
+    """A browser's request that may change data (it carries Origin) must be application/json. A page on another
+    site can make a browser send a form or text/plain POST here with no preflight, and thus with no consent from
+    this server; a JSON one needs a CORS preflight, which no gateway of ours allows. Server-to-server calls
+    (connectors, scripts, tests) send no Origin and are not concerned."""
+    if event.method.upper() in SAFE_METHODS or not event.headers.get("Origin"):
+        return
+    media = (event.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise HTTPError(403, "cross_site_form", "a browser's request that changes data must be sent as "
+                                                "application/json (a form from another site could send this one)")
+
+
 class Api:
     """Routes plus the document that describes them; `api_key` returns the configured key, or None."""
 
@@ -151,6 +167,7 @@ class Api:
 
     def handle(self, event: Any, context: Any = None) -> dict[str, Any]:
         """The answer to one request (a python3-http event); usable as a handler's `handle` as it is."""
+        _refuse_cross_site(event)
         path = (event.path or "/").rstrip("/") or "/"
         allowed = []
         for route, pattern in self._compiled:

@@ -22,7 +22,8 @@ export function query(params) {
 /** fetch + JSON; an error answer becomes an ApiError carrying the API's own message. */
 export async function api(path, {method = "GET", body, params, key = false, signal} = {}) {
   const headers = {Accept: "application/json"};
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  // Every call that may change data is JSON, body or not: the APIs refuse a browser's other kinds (httpapi.py).
+  if (body !== undefined || method !== "GET") headers["Content-Type"] = "application/json";
   if (key && apiKey()) headers["X-API-Key"] = apiKey();
   let response;
   try {
