@@ -177,3 +177,19 @@ def test_an_unreachable_store_is_unhealthy_and_its_password_is_still_never_shown
         answers = b"".join(get(url, p).body for p in ("/", "/pipeline", "/config"))
         assert b"postgresql://ingestor:***@127.0.0.1:9/ha" in answers
     assert password.encode() not in answers and password.encode() not in log.read_bytes()
+
+
+def _replicas(runtime: LocalRuntime, name: str) -> int:
+    (fn,) = [f for f in get(runtime.gateway, "/system/functions").json() if f["name"] == name]
+    return fn["replicas"]
+
+
+def test_a_status_read_leaves_a_function_at_zero_there_and_its_last_status_stands(runtime: LocalRuntime) -> None:
+    """Health reading retention-archive's status every check kept it up for good (issue 19's idle footprint)."""
+    assert get(runtime.gateway, "/function/retention-archive/status").status == 200  # started by this call
+    warm = component(status(health_url(runtime)), "archive")
+    assert wait_for(lambda: _replicas(runtime, "retention-archive") == 0, timeout=30), "retention-archive never idled"
+    idle = component(status(health_url(runtime)), "archive")
+    time.sleep(0.5)
+    assert _replicas(runtime, "retention-archive") == 0  # health did not start it
+    assert idle == warm  # the last status it gave stands while it does not run

@@ -35,6 +35,7 @@ class HealthSystem:
         self._pipeline = Cached(self._compute_pipeline, settings.cache_s)
         self._config = Cached(self._compute_config, settings.cache_s)
         self._slow: dict[str, int] = {}  # function -> consecutive checks its /_/health timed out
+        self._last: dict[str, dict[str, Any]] = {}  # function -> its last GET /status answer
 
     def status(self) -> dict[str, Any]:
         return self._status.get()
@@ -69,17 +70,17 @@ class HealthSystem:
         if names:
             later: dict[str, Callable[[], Any]] = {
                 f"fn:{fn['name']}": functools.partial(probes.function, d, fn) for fn in listed}
-            if ARCHIVE_FUNCTION in names:
-                later["archive"] = lambda: probes.function_json(d, ARCHIVE_FUNCTION, "status")
-            if CONTEXT_FUNCTION in names:
-                later["context"] = lambda: probes.function_json(d, CONTEXT_FUNCTION, "status")
+            idle = {fn["name"] for fn in listed if rules.scaled_to_zero(fn)}
+            for function in (ARCHIVE_FUNCTION, CONTEXT_FUNCTION):
+                if function in names and function not in idle:  # calling one at zero would start it
+                    later[function] = functools.partial(probes.function_json, d, function, "status")
             second = self._gather(later)
             components += [self._function(n, second[f"fn:{n}"]) for n in sorted(names)]
         components += [_failed(first["store"], "event-store", "store"),
                        _failed(first["metadata"], "metadata-db", "metadata", "degraded"),
                        _failed(first["webhooks"], "webhook-deliveries", "webhook", "degraded")]
-        components.append(self._archive(names, second.get("archive")))
-        components += self._context(names, second.get("context"))
+        components.append(self._archive(names, self._status_of(ARCHIVE_FUNCTION, names, second)))
+        components += self._context(names, self._status_of(CONTEXT_FUNCTION, names, second))
         return {"status": overall(components), "checked_at": _now(), "components": [c.as_dict() for c in components]}
 
     def _function(self, name: str, result: Any) -> Component:
@@ -94,10 +95,24 @@ class HealthSystem:
         return Component(name, "function", "unhealthy",
                          [f"health check failed: {result}, {self._slow[name]} checks in a row"])
 
+    def _status_of(self, function: str, names: list[str], second: dict[str, Any]) -> Any:
+        """The function's GET /status now; while it is scaled to zero, the last one it gave (a function that
+        runs on a schedule or on demand has nothing new to say while it does not run), or _Idle before any."""
+        if function in second:
+            found = second[function]
+            if isinstance(found, dict):
+                self._last[function] = found
+            return found
+        if function not in names:
+            return None
+        return self._last.get(function) or _Idle(f"{function} is scaled to zero: its status is read when it next runs")
+
     def _archive(self, names: list[str], found: Any) -> Component:
         if ARCHIVE_FUNCTION not in names:
             return Component("archive", "archive", "unknown", [f"{ARCHIVE_FUNCTION} not deployed"
                                                                if names else "functions not listed"])
+        if isinstance(found, _Idle):
+            return Component("archive", "archive", "unknown", [str(found)])
         if isinstance(found, Exception) or not isinstance(found, dict):
             return Component("archive", "archive", "unknown", [f"status not readable: {probes.problem(found)}"
                                                                if isinstance(found, Exception) else "no status"])
@@ -107,6 +122,8 @@ class HealthSystem:
         if CONTEXT_FUNCTION not in names:
             return [Component("context", "context", "unknown", [f"{CONTEXT_FUNCTION} not deployed"
                                                                 if names else "functions not listed"])]
+        if isinstance(found, _Idle):
+            return [Component("context", "context", "unknown", [str(found)])]
         if isinstance(found, Exception) or not isinstance(found, dict):
             return [Component("context", "context", "unknown", [f"status not readable: {probes.problem(found)}"
                                                                  if isinstance(found, Exception) else "no status"])]
@@ -184,6 +201,10 @@ class HealthSystem:
             "stream": lambda: d.monitor.run(lambda js: js.stream_info(self.settings.stream)),
         })
         return configview.view(self.settings, found, _now())
+
+
+class _Idle(Exception):  # noqa: N818 - a probe result, not raised
+    """A status not read because its function is idle at zero replicas."""
 
 
 def _now() -> str:
