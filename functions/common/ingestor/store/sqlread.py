@@ -173,7 +173,9 @@ class Reader:
 
     # --- the scan --------------------------------------------------------------------------------------
 
-    def scan(self, s: Scan) -> Iterator[tuple[int, Row]]:
+    def _plan(self, s: Scan) -> Iterator[tuple[int, int, list[int] | None, set[int] | None]]:
+        """The UTC days the scan reads, in its direction: [lo, hi) µs, the series to read there and those whose
+        name matches its text."""
         f = s.f
         sids = self.matching(f)
         named = self.named(f.text, sids) if f.text else None
@@ -185,12 +187,16 @@ class Reader:
                 start = max(start, s.after[0])
         if start >= end:
             return
-        left = s.limit
         holding = self.holding(f, sids, start, end)
         days = sorted(holding) if holding is not None else self.days(sids, start, end)
         for day in (reversed(days) if s.desc else days):
-            lo, hi = max(start, day * DAY_US), min(end, (day + 1) * DAY_US)
-            got = self._day(s, holding[day] if holding is not None else sids, named, lo, hi, left)
+            yield (max(start, day * DAY_US), min(end, (day + 1) * DAY_US),
+                   holding[day] if holding is not None else sids, named)
+
+    def scan(self, s: Scan) -> Iterator[tuple[int, Row]]:
+        left = s.limit
+        for lo, hi, sids, named in self._plan(s):
+            got = self._day(s, sids, named, lo, hi, left)
             yield from got
             if left is not None:
                 left -= len(got)
@@ -203,18 +209,8 @@ class Reader:
         never the event ids and context ids a Row needs, which cost most of a block's decoding."""
         if s.desc or s.after is not None or s.limit is not None:
             raise ValueError("cells are unordered: no direction, cursor or limit")
-        f = s.f
-        sids = self.matching(f)
-        named = self.named(f.text, sids) if f.text else None
-        start, end = s.window or bounds(f)
-        if start >= end:
-            return
         h = hot_events.c
-        holding = self.holding(f, sids, start, end)
-        for day in sorted(holding) if holding is not None else self.days(sids, start, end):
-            lo, hi = max(start, day * DAY_US), min(end, (day + 1) * DAY_US)
-            if holding is not None:
-                sids = holding[day]
+        for lo, hi, sids, named in self._plan(s):
             q = select(h.series, h.ts, *(h[name] for name in columns)).where(*self._hot_clauses(s, sids, named, lo, hi))
             yield from (tuple(r) for r in self.conn.execute(q))
             for sid, block, indexes in self._cold(s, sids, named, lo, hi, payloads=bool(columns) or _filters(s)):
