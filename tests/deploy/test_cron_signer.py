@@ -43,7 +43,8 @@ def test_cron_connector_reads_namespaces_and_functions_through_the_signer_with_i
     functions = call("GET", f"{signer.url}/system/functions?namespace=openfaas-fn", headers=openfaas.auth).json()
     schedules = {f["name"]: f["annotations"]["schedule"] for f in functions
                  if (f.get("annotations") or {}).get("topic") == "cron-function"}
-    assert schedules == {"context-poll": "* * * * *", "sports-poll": "* * * * *", "retention-archive": "17 3 * * *"}
+    assert schedules == {"context-poll": "* * * * *", "sports-poll": "* * * * *", "retention-archive": "17 3 * * *",
+                         "health": "* * * * *"}  # health evaluates the alert rules on its tick
     assert call("GET", f"{signer.url}/system/functions").status == 401  # the signer adds no credentials
     assert call("POST", f"{signer.url}/system/functions", b"{}", openfaas.auth).status == 405
 
