@@ -20,7 +20,9 @@ def house(tmp_path_factory: pytest.TempPathFactory) -> Iterator[stack.Home]:
 
 
 @pytest.fixture(scope="session")
-def browser(house: stack.Home) -> Iterator[Browser]:
+def browser() -> Iterator[Browser]:
+    """One Chromium for the whole session, whatever stack a module serves: Playwright's sync API cannot run a
+    second one beside it in the same thread."""
     with chromium() as b:
         yield b
 

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser
 
 from ingestor.metadata.registry import MetadataDB
 from ingestor.store import open_event_store
-from tests.dashboard.browser import Tab, chromium, tab
+from tests.dashboard.browser import Tab, tab
 from tests.dashboard.layout import broken_words, chart_option, label_problems, overflows
 from tests.queries import energy_home
 from tests.support.http import call
@@ -52,12 +52,6 @@ def runtime(tmp_path_factory: pytest.TempPathFactory, home: energy_home.EnergyHo
     rt = started(tmp_path_factory.mktemp("energy-view"), home)
     yield rt
     rt.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture()
