@@ -127,6 +127,26 @@ def test_the_breaker_opens_then_a_trial_closes_it_when_the_provider_is_back(
     assert poller.breakers["weather"].state == "closed"
 
 
+def test_an_open_breaker_is_taken_up_by_the_next_process(poller_for: Any, providers: ProviderServer) -> None:
+    """context-poll is stopped between cron ticks: the next process must not call a provider its breaker shut."""
+    first, _ = poller_for(CONTEXT_SOURCES="weather", CONTEXT_BREAKER_THRESHOLD="2", CONTEXT_BREAKER_RESET_S="300")
+    providers.mode = "down"
+    assert [first.poll(HOME)[0].result for _ in range(2)] == ["failed", "failed"]
+    second, _ = poller_for()
+    assert second.poll(HOME)[0].result == "breaker_open"
+    assert providers.total() == 2
+    assert second.breakers["weather"].last_error == first.breakers["weather"].last_error
+
+
+def test_a_new_process_reports_the_breaker_it_took_up(poller_for: Any, providers: ProviderServer) -> None:
+    first, _ = poller_for(CONTEXT_SOURCES="weather", CONTEXT_BREAKER_THRESHOLD="1", CONTEXT_BREAKER_RESET_S="300")
+    providers.mode = "down"
+    first.poll(HOME)
+    second, _ = poller_for()
+    second.recall(cache.read_all())
+    assert (second.breakers["weather"].state, second.breakers["weather"].failures) == ("open", 1)
+
+
 def test_an_openweathermap_key_never_shows_in_errors_status_or_config(poller_for: Any,
                                                                      providers: ProviderServer) -> None:
     poller, _ = poller_for(CONTEXT_SOURCES="weather", WEATHER_PROVIDER="openweathermap")

@@ -60,3 +60,43 @@ def test_the_bucket_allows_a_burst_then_its_rate() -> None:
     assert sum(bucket.take() for _ in range(100)) == 60
     clock.now = 1.0
     assert bucket.take() and not bucket.take()
+
+
+def test_a_restored_breaker_stays_open_until_its_reset_time() -> None:
+    clock = Clock()
+    first = CircuitBreaker(threshold=1, reset_s=60, clock=clock)
+    first.failure("HTTP 503")
+    clock.now = 30.0
+    second = CircuitBreaker(threshold=1, reset_s=60, clock=clock)
+    second.restore(first.snapshot())
+    assert (second.state, second.failures, second.last_error) == ("open", 1, "HTTP 503")
+    clock.now = 60.0
+    assert second.state == "half_open"
+
+
+def test_an_unreadable_breaker_snapshot_leaves_it_closed() -> None:
+    breaker = CircuitBreaker(threshold=1, clock=Clock())
+    for saved in ({}, {"failures": "x", "opened_at": 1.0}, {"failures": 1, "opened_at": "soon"}):
+        breaker.restore(saved)
+        assert breaker.state == "closed" and breaker.failures == 0
+
+
+def test_a_restored_bucket_keeps_what_was_spent() -> None:
+    clock = Clock()
+    first = TokenBucket(rate=2, per_s=60, clock=clock)
+    assert first.take() and first.take()
+    second = TokenBucket(rate=2, per_s=60, clock=clock)
+    second.restore(first.snapshot())
+    assert not second.take()
+    clock.now = 30.0
+    assert second.take()
+
+
+def test_a_clock_set_back_never_refills_or_breaks_the_bucket() -> None:
+    clock = Clock()
+    clock.now = 100.0
+    bucket = TokenBucket(rate=1, per_s=60, clock=clock)
+    assert bucket.take()
+    clock.now = 40.0
+    assert not bucket.take()
+    assert bucket.tokens >= 0

@@ -92,7 +92,8 @@ def test_a_function_failing_its_health_makes_the_system_unhealthy_naming_it(runt
     finally:
         sick.unlink()
     assert wait_for(lambda: _component_status(runtime, "sick") == "ok", 20)
-    assert get(health_url(runtime), "/?strict=true").status == 200
+    strict = get(health_url(runtime), "/?strict=true")
+    assert strict.status == 200, [c for c in strict.json()["components"] if c["status"] == "unhealthy"]
 
 
 def test_a_killed_function_is_unhealthy_until_the_supervisor_restarts_it(runtime: LocalRuntime) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -43,3 +44,17 @@ def test_the_sequence_records_events_timeline_and_feed_state(espn_server: Scoreb
     assert [r["result"] for r in context["last_results"]] == ["W"] and context["stale"] is True
     page = queries.games(any_repo, "sf", None, None, None, 1, None)
     assert page["items"][0]["game_id"] == "401772945" and page["next_cursor"] is None
+
+
+def test_a_new_poller_takes_up_the_saved_feeds_and_breaker(espn_server: ScoreboardServer,
+                                                          any_repo: GamesRepository) -> None:
+    config = settings_for(espn_server.url, breaker_threshold=1, live_ttl_s=300, upcoming_ttl_s=300)
+    espn_server.step = {"nfl": 1, "nhl": 1}
+    SportsPoller(config, any_repo, Published()).poll(now=NOW)
+    espn_server.mode = "down"
+    SportsPoller(config, any_repo, Published()).poll(now=NOW)  # fresh: served from the saved feeds
+    assert espn_server.total() == 2
+    stale = dataclasses.replace(config, live_ttl_s=0, upcoming_ttl_s=0)
+    assert [o.result for o in SportsPoller(stale, any_repo, Published()).poll(now=NOW)] == ["failed", "failed"]
+    assert [o.result for o in SportsPoller(stale, any_repo, Published()).poll(now=NOW)] == ["breaker_open"] * 2
+    assert espn_server.total() == 4

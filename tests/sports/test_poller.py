@@ -123,6 +123,31 @@ def test_a_fresh_feed_is_served_from_the_cache(espn_server: ScoreboardServer, re
     assert espn_server.total() == 2
 
 
+def test_a_new_poller_process_serves_a_fresh_feed_from_what_the_last_one_saved(
+        espn_server: ScoreboardServer, repo: GamesRepository, published: Published) -> None:
+    """sports-poll is stopped between cron ticks: a feed fresh for five minutes is not fetched every minute."""
+    config = settings_for(espn_server.url, live_ttl_s=15, upcoming_ttl_s=300)
+    espn_server.step = {"nfl": 1, "nhl": 1}
+    assert [o.result for o in SportsPoller(config, repo, published).poll()] == ["fetched", "fetched"]
+    again = SportsPoller(config, repo, published)
+    assert [o.result for o in again.poll()] == ["cached", "cached"]
+    assert espn_server.total() == 2
+    assert again.live() is False and again.status()["nfl"]["cached_games"] == {"today": 1}
+
+
+def test_an_open_breaker_survives_a_restart(espn_server: ScoreboardServer, repo: GamesRepository,
+                                            published: Published) -> None:
+    espn_server.mode = "down"
+    first = SportsPoller(settings_for(espn_server.url), repo, published)
+    for _ in range(3):
+        first.poll()
+    asked = espn_server.total()
+    second = SportsPoller(settings_for(espn_server.url), repo, published)
+    assert [o.result for o in second.poll()] == ["breaker_open", "breaker_open"]
+    assert espn_server.total() == asked
+    assert second.status()["nfl"]["breaker"] == "open"
+
+
 def test_a_live_game_uses_the_short_ttl(espn_server: ScoreboardServer, repo: GamesRepository,
                                         published: Published) -> None:
     now = [1000.0]

@@ -47,6 +47,7 @@ def _status(_: Request) -> dict[str, Any]:
     """Each source's state; a source CONTEXT_SOURCES asks for that cannot run is listed with its `problem`."""
     known = cache.read_all()
     current = poller()
+    current.recall(known)
     running = {name: {"provider": source.provider, "breaker": current.breakers[name].state,
                       "failures": current.breakers[name].failures, "last_error": current.breakers[name].last_error,
                       "fetched_at": (known.get(name) or {}).get("fetched_at"),

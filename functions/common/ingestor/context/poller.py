@@ -2,7 +2,9 @@
 
 A value younger than its source's refresh interval is a cache hit: no request is made. A provider
 that fails, hangs or answers garbage costs at most one timeout per poll and, after `threshold`
-failures, nothing at all until its breaker lets one trial call through.
+failures, nothing at all until its breaker lets one trial call through. The breakers and rate buckets
+are saved with each source's status in the shared cache and taken up by the next process, since
+context-poll is stopped between its cron ticks.
 """
 
 from __future__ import annotations
@@ -45,10 +47,22 @@ class Poller:
         self.breakers = {name: CircuitBreaker(settings.breaker_threshold, settings.breaker_reset_s)
                          for name in settings.sources}
         self.buckets = {name: TokenBucket(settings.rate_per_min[name]) for name in settings.sources}
+        self._recalled = False
+
+    def recall(self, known: dict[str, dict[str, Any]]) -> None:
+        """Take up the guards an earlier process saved (once: from then on this process holds them)."""
+        if self._recalled:
+            return
+        self._recalled = True
+        for name in self.settings.sources:
+            saved = (known.get(f"status.{name}") or {}).get("guards") or {}
+            self.breakers[name].restore(saved.get("breaker") or {})
+            self.buckets[name].restore(saved.get("bucket") or {})
 
     def poll(self, location: Location | None, now: dt.datetime | None = None) -> list[Outcome]:
         now = now or dt.datetime.now(dt.UTC)
         known = cache.read_all()
+        self.recall(known)
         outcomes = [self._poll_one(name, source, location, known.get(name), now)
                     for name, source in self.settings.sources.items()]
         for outcome in outcomes:
@@ -56,7 +70,9 @@ class Poller:
             breaker = self.breakers[outcome.source]
             cache.put(f"status.{outcome.source}", {"result": outcome.result, "error": outcome.error,
                                                    "breaker": breaker.state, "failures": breaker.failures,
-                                                   "at": format_timestamp(now)})
+                                                   "at": format_timestamp(now),
+                                                   "guards": {"breaker": breaker.snapshot(),
+                                                              "bucket": self.buckets[outcome.source].snapshot()}})
         return outcomes
 
     def _poll_one(self, name: str, source: Source, location: Location | None, cached: dict[str, Any] | None,

@@ -7,6 +7,10 @@ taken (the default scoreboard is the truth for anything under way). A fetch that
 league's breaker; while it is open no request is made and nothing is detected, so the games table keeps
 the last known state (served as stale by the queries) and no false event can come from a gap.
 
+The breakers, rate buckets and fetched feeds are saved with each league's feed state and taken up by the next
+process (sports-poll is stopped between its cron ticks), so a feed fresh for five minutes is not fetched on every
+tick and an open breaker stays open.
+
 Order of work for a fetched feed: detect against the stored state, publish the events and score samples,
 then store the new state. A crash or DB failure in between re-detects the same changes next time, with the
 same ids, which JetStream (Nats-Msg-Id) and webhook-dispatch (delivery id) drop.
@@ -29,7 +33,7 @@ from ingestor import metrics, subjects
 from ingestor.context.resilience import CircuitBreaker, TokenBucket
 from ingestor.sports import detect, espn, samples
 from ingestor.sports.model import Game
-from ingestor.sports.repository import GamesRepository
+from ingestor.sports.repository import GamesRepository, game_memo, game_of_memo
 from ingestor.sports.settings import Settings
 from ingestor.timeutil import format_timestamp, parse_timestamp
 
@@ -44,7 +48,7 @@ Publish = Callable[[str, str, list[dict[str, Any]]], None]  # subject, batch id,
 @dataclass
 class Feed:
     games: list[Game]
-    fetched_at: float  # monotonic
+    fetched_at: float  # the poller's clock: wall time, so that another process can judge its age
 
 
 @dataclass
@@ -66,7 +70,7 @@ def batch_id(prefix: str, records: list[dict[str, Any]]) -> str:
 
 class SportsPoller:
     def __init__(self, settings: Settings, repo: GamesRepository, publish: Publish,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
         self.settings = settings
         self.repo = repo
         self.publish = publish
@@ -78,6 +82,29 @@ class SportsPoller:
         self.feeds: dict[tuple[str, str], Feed] = {}
         self.last_poll: dict[str, dict[str, Any]] = {}
         self.busy = threading.Lock()
+        self._recalled = False
+
+    def recall(self) -> None:
+        """Take up what an earlier process saved (once: from then on this process holds it)."""
+        if self._recalled:
+            return
+        for league in self.settings.leagues:
+            saved = self.repo.memory(league)
+            self.breakers[league].restore(saved.get("breaker") or {})
+            self.buckets[league].restore(saved.get("bucket") or {})
+            for kind, feed in (saved.get("feeds") or {}).items():
+                try:
+                    self.feeds[(league, kind)] = Feed([game_of_memo(g) for g in feed["games"]],
+                                                      float(feed["fetched_at"]))
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    log.warning("saved feed unreadable; fetched again", extra={"league": league, "feed": kind})
+        self._recalled = True
+
+    def _memory(self, league: str) -> dict[str, Any]:
+        feeds = {kind: {"fetched_at": feed.fetched_at, "games": [game_memo(g) for g in feed.games]}
+                 for (lg, kind), feed in self.feeds.items() if lg == league}
+        return {"breaker": self.breakers[league].snapshot(), "bucket": self.buckets[league].snapshot(),
+                "feeds": feeds}
 
     # one invocation
 
@@ -110,6 +137,7 @@ class SportsPoller:
         return start - dt.timedelta(minutes=2) <= now <= start + dt.timedelta(hours=3)
 
     def poll(self, now: dt.datetime | None = None) -> list[Outcome]:
+        self.recall()
         outcomes = []
         for league in self.settings.leagues:
             outcome = self._poll_league(league, now or dt.datetime.now(dt.UTC))
@@ -119,7 +147,8 @@ class SportsPoller:
             breaker = self.breakers[league]
             at = format_timestamp(now or dt.datetime.now(dt.UTC))
             self.last_poll[league] = {"at": at, "result": outcome.result, "error": outcome.error}
-            self.repo.record_feed(league, at, outcome.result, breaker.state, breaker.failures, outcome.error)
+            self.repo.record_feed(league, at, outcome.result, breaker.state, breaker.failures, outcome.error,
+                                  self._memory(league))
             outcomes.append(outcome)
         return outcomes
 
@@ -146,7 +175,8 @@ class SportsPoller:
                 error = str(exc)
                 break
             breaker.success()
-            self.feeds[(league, kind)] = Feed(games, asked)
+            teams = self.settings.teams[league]  # only the followed teams' games are kept (and saved)
+            self.feeds[(league, kind)] = Feed([g for g in games if any(g.involves(t) for t in teams)], asked)
             fetched += 1
         if not fetched:
             return Outcome(league, "failed", error)
@@ -168,7 +198,7 @@ class SportsPoller:
 
     def _followed(self, league: str) -> list[Game]:
         """The followed teams' games: today's scoreboard, plus scheduled games of the next days it lacks."""
-        teams = self.settings.teams[league]
+        teams = self.settings.teams[league]  # a feed saved by a process with other teams holds theirs
         today = self.feeds.get((league, "today"))
         upcoming = self.feeds.get((league, "upcoming"))
         games = {g.game_id: g for g in (today.games if today else []) if any(g.involves(t) for t in teams)}
@@ -226,6 +256,7 @@ class SportsPoller:
         return events
 
     def status(self) -> dict[str, Any]:
+        self.recall()
         feeds = self.repo.feeds()
         return {league: {"teams": sorted(self.settings.teams[league]), "breaker": self.breakers[league].state,
                          "failures": self.breakers[league].failures, "last_error": self.breakers[league].last_error,

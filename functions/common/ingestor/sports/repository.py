@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
@@ -13,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ingestor import jsoncodec
 from ingestor.cursors import Keyset
-from ingestor.metadata.schema import MIGRATIONS
+from ingestor.metadata.schema import MIGRATIONS, settings
 from ingestor.sports.model import Game, Side
 from ingestor.sports.schema import game_scores, games, sports_feeds
 from ingestor.store.migrate import upgrade
@@ -48,6 +49,17 @@ def _game_row(game: Game, now: str) -> dict[str, Any]:
             "away_name": game.away.name, "away_score": game.away.score, "raw": jsoncodec.dumps(raw).decode(),
             "updated_at": now}
 
+
+def game_memo(game: Game) -> dict[str, Any]:
+    """A game as JSON-ready values (a row of the games table), for the poller's saved feeds."""
+    return {**_game_row(game, game.updated_at or ""), "game_id": game.game_id}
+
+
+def game_of_memo(memo: dict[str, Any]) -> Game:
+    return _row_game(SimpleNamespace(**memo))
+
+
+MEMORY_KEY = "sports.poller."  # + league: the poller's breaker, rate bucket and feeds, in the settings table
 
 GAMES = Keyset((str, str))  # (start_time, game_id)
 
@@ -144,8 +156,9 @@ class GamesRepository:
                  "clock": r.clock, "status": r.status} for r in rows]
 
     def record_feed(self, league: str, now: str, result: str, breaker: str, failures: int,
-                    error: str | None) -> None:
-        """The poller's latest view of a league's feed, in one upsert; a failed poll adds to errors_total."""
+                    error: str | None, memory: dict[str, Any] | None = None) -> None:
+        """The poller's latest view of a league's feed, in one upsert; a failed poll adds to errors_total.
+        `memory` is what the next poller process takes up (`memory()`), saved in the same transaction."""
         failed = 1 if result == "failed" else 0
         values: dict[str, Any] = {"league": league, "last_poll_at": now, "result": result, "breaker": breaker,
                                   "failures": failures, "last_error": error, "errors_total": failed,
@@ -157,6 +170,17 @@ class GamesRepository:
             changes["last_success_at"] = stmt.excluded.last_success_at
         with self._conn(write=True) as conn:
             conn.execute(stmt.on_conflict_do_update(index_elements=["league"], set_=changes))
+            if memory is not None:
+                saved = self._insert(settings).values(key=MEMORY_KEY + league, value=jsoncodec.dumps(memory).decode(),
+                                                      updated_at=now)
+                conn.execute(saved.on_conflict_do_update(index_elements=["key"], set_={
+                    "value": saved.excluded.value, "updated_at": saved.excluded.updated_at}))
+
+    def memory(self, league: str) -> dict[str, Any]:
+        """What the last poller process saved for `league` (empty when none did)."""
+        with self._conn() as conn:
+            value = conn.execute(select(settings.c.value).where(settings.c.key == MEMORY_KEY + league)).scalar()
+        return jsoncodec.loads(value) if value else {}
 
     def feeds(self) -> dict[str, dict[str, Any]]:
         with self._conn() as conn:
