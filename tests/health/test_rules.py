@@ -76,6 +76,19 @@ def test_a_function_scaled_to_zero_is_ok_and_one_whose_start_failed_is_unhealthy
     assert not rules.scaled_to_zero({**idle, "labels": {}})  # a warm function at 0 replicas is down, not idle
 
 
+def test_a_start_from_zero_is_ok_for_its_grace_then_unhealthy() -> None:
+    fn = {"name": "query", "replicas": 1, "availableReplicas": 0, "labels": {"com.openfaas.scale.zero": "true"}}
+    assert rules.starting(fn)
+    assert not rules.starting({**fn, "labels": {}})  # a warm function with no replica is down, not starting
+    assert not rules.starting({**fn, "availableReplicas": 1}) and not rules.starting({**fn, "replicas": 0})
+    settings = Settings(start_grace_s=60)
+    ok = rules.started(fn, 5, settings)
+    assert (ok.status, ok.reasons, ok.details["starting_for_s"]) == ("ok", [], 5)
+    late = rules.started(fn, 61, settings)
+    assert late.status == "unhealthy" and late.reasons == [
+        "no available replica (0 of 1): its start from zero has not finished in 61 s"]
+
+
 def test_a_function_scaled_to_zero_is_not_called_by_the_health_check() -> None:
     from ingestor.health import probes
     from ingestor.health.settings import Settings

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -194,3 +195,17 @@ def test_a_status_read_leaves_a_function_at_zero_there_and_its_last_status_stand
     time.sleep(0.5)
     assert _replicas(runtime, "retention-archive") == 0  # health did not start it
     assert idle == warm  # the last status it gave stands while it does not run
+
+
+def test_a_function_starting_from_zero_is_ok_while_it_starts_not_unhealthy(runtime: LocalRuntime) -> None:
+    """A cold start under load takes seconds; calling it 'no available replica' raised false alarms."""
+    assert wait_for(lambda: _replicas(runtime, "slow-start") == 0, timeout=30)
+    with ThreadPoolExecutor(1) as pool:
+        cold = pool.submit(get, runtime.gateway, "/function/slow-start", 60)
+        assert wait_for(lambda: _replicas(runtime, "slow-start") == 1, timeout=10)
+        body = status(health_url(runtime))
+        found = component(body, "slow-start")
+        assert (found["status"], found["reasons"]) == ("ok", []), found
+        assert found["details"]["starting_for_s"] >= 0 and found["details"]["available_replicas"] == 0
+        assert body["status"] != "unhealthy", [c for c in body["components"] if c["status"] == "unhealthy"]
+        assert cold.result(timeout=60).status == 200

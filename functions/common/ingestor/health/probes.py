@@ -39,6 +39,7 @@ class Deps:
     monitor: JetStreamMonitor = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _bridge_down_since: dict[str, float] = field(default_factory=dict)  # per replica's URL
+    _starting_since: dict[str, float] = field(default_factory=dict)  # per function starting from zero
     _gateway_auth: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
@@ -76,6 +77,14 @@ class Deps:
                 return None
             return time.monotonic() - self._bridge_down_since.setdefault(url, time.monotonic())
 
+    def starting_for(self, name: str, starting: bool) -> float | None:
+        """Seconds `name` has been seen starting from zero (None once it is not)."""
+        with self._lock:
+            if not starting:
+                self._starting_since.pop(name, None)
+                return None
+            return time.monotonic() - self._starting_since.setdefault(name, time.monotonic())
+
 
 # -- the gateway and functions --------------------------------------------------------------------
 
@@ -89,6 +98,9 @@ def functions(deps: Deps) -> list[dict[str, Any]]:
 def function(deps: Deps, fn: dict[str, Any]) -> Component:
     if rules.scaled_to_zero(fn):  # calling it would start it
         return rules.idle(fn)
+    starting_for = deps.starting_for(fn["name"], rules.starting(fn))
+    if starting_for is not None:  # calling it would wait for its start
+        return rules.started(fn, starting_for, deps.settings)
     assert deps.gateway is not None
     try:
         answer = deps.gateway.call(fn["name"], "_/health")

@@ -24,9 +24,29 @@ def _reason_of(body: Any) -> str | None:
 
 def scaled_to_zero(fn: dict[str, Any]) -> bool:
     """Labelled to scale to zero (com.openfaas.scale.zero) and at 0 replicas now: idle, not down. Its first
-    call starts it; a start that failed leaves it at 1 replica and 0 available, which is unhealthy."""
+    call starts it; while it starts it has 1 replica and 0 available (`starting`)."""
     labels = fn.get("labels") or {}
     return fn.get("replicas") == 0 and str(labels.get("com.openfaas.scale.zero", "")).lower() == "true"
+
+
+def starting(fn: dict[str, Any]) -> bool:
+    """Labelled to scale to zero, asked for replicas and none available yet: a start from zero under way (or one
+    that failed, which only its duration tells apart: see `started`)."""
+    labels = fn.get("labels") or {}
+    return (str(labels.get("com.openfaas.scale.zero", "")).lower() == "true" and bool(fn.get("replicas"))
+            and fn.get("availableReplicas") == 0)
+
+
+def started(fn: dict[str, Any], starting_for: float, settings: Settings) -> Component:
+    """A function starting from zero: ok (not probed: the call would wait for the start) for the grace time,
+    which a cold start takes under load; unhealthy once its start has taken longer than that."""
+    c = Component(fn["name"], "function", details={
+        "replicas": fn.get("replicas"), "available_replicas": 0, "starting_for_s": round(starting_for, 1),
+        "invocation_count": fn.get("invocationCount"), "schedule": (fn.get("annotations") or {}).get("schedule")})
+    if starting_for >= settings.start_grace_s:
+        c.worsen("unhealthy", f"no available replica (0 of {fn.get('replicas')}): its start from zero has not "
+                              f"finished in {starting_for:.0f} s")
+    return c
 
 
 def idle(fn: dict[str, Any]) -> Component:

@@ -41,6 +41,8 @@ class Settings:
     """What one look at the dead letters may read."""
     bridge_grace_s: float = setting("HEALTH_BRIDGE_GRACE_S", 60.0)
     """Disconnected from HA shorter than this: reconnecting (degraded)."""
+    start_grace_s: float = setting("HEALTH_START_GRACE_S", 60.0)
+    """A function scaled to zero whose start from zero takes longer than this: unhealthy (before: starting, ok)."""
     webhook_backlog_age_s: float = setting("HEALTH_WEBHOOK_BACKLOG_AGE_S", 300.0)
     """A webhook's oldest undelivered event older than this: degraded."""
     webhook_backlog: int = setting("HEALTH_WEBHOOK_BACKLOG", 10_000)
