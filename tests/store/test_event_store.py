@@ -9,7 +9,8 @@ import pytest
 
 from ingestor import normalization
 from ingestor.cursors import CursorError
-from ingestor.store.model import Bucket, EventFilter
+from ingestor.store.model import Bucket, Columns, EventFilter
+from ingestor.store.timerange import to_micros
 from tests.support.ha_events import many, sample_events, state_changed
 
 T0 = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
@@ -267,3 +268,35 @@ def test_grid_counts_per_value_and_bucket(store: Any, home: list[dict[str, Any]]
     everything = store.grid(EVERYTHING, "area_id", 86400)
     assert sum(n for _, _, n in everything) == len(home)
     assert [(key, n) for key, _, n in everything if key is None] == [(None, len(home) - 5)]
+
+
+def _columns(found: Columns) -> list[tuple[Any, ...]]:
+    return list(zip(found.start, found.count, found.mean, found.min, found.max, strict=True))
+
+
+@pytest.mark.parametrize("bucket_s", [300, 3600, 86_400])
+def test_series_columns_give_each_entity_s_buckets_in_one_read(store: Any, home: list[dict[str, Any]],
+                                                               bucket_s: int) -> None:
+    """Unaligned ends (raw events), then 5-minute, hour and day rollups: each entity's own buckets, and none for
+    an entity without events."""
+    start, end = T0 - dt.timedelta(seconds=90), T0 + dt.timedelta(days=2, seconds=17)
+    entities = ["sensor.living_temp", "light.kitchen", "sensor.kitchen_humidity", "sensor.never_seen"]
+    found = store.series_columns(entities, start, end, bucket_s)
+    assert list(found) == entities
+    t0, later = to_micros(T0) // (bucket_s * 1_000_000) * bucket_s * 1_000_000, to_micros(T0 + dt.timedelta(minutes=5))
+    light_bucket = later if bucket_s == 300 else t0
+    assert _columns(found["sensor.living_temp"]) == [(t0, 2, 22.0, 21.0, 23.0)]
+    assert _columns(found["light.kitchen"]) == [(light_bucket, 2, 0.5, 0.0, 1.0)]
+    assert _columns(found["sensor.kitchen_humidity"]) == [(t0, 1, 44.0, 44.0, 44.0)]
+    assert _columns(found["sensor.never_seen"]) == []
+    assert store.series_columns([], start, end, bucket_s) == {}
+
+
+def test_series_columns_add_up_an_entity_s_series_across_an_area_move(store: Any) -> None:
+    """An entity moved to another area is two series underneath: its buckets count both."""
+    store.write([placed("sensor.moved", T0, "1", "10", area="hall"),
+                 placed("sensor.moved", T0 + dt.timedelta(minutes=20), "10", "30", area="attic"),
+                 placed("sensor.moved", T0 + dt.timedelta(hours=1), "30", "20", area="attic")])
+    found = store.series_columns(["sensor.moved"], T0 - dt.timedelta(days=1), T0 + dt.timedelta(days=1), 3600)
+    assert _columns(found["sensor.moved"]) == [(to_micros(T0), 2, 20.0, 10.0, 30.0),
+                                               (to_micros(T0 + dt.timedelta(hours=1)), 1, 20.0, 20.0, 20.0)]

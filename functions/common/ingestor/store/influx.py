@@ -37,6 +37,7 @@ from ingestor.store.lineprotocol import AGGREGATE_MEASUREMENTS, TAGS, aggregate_
 from ingestor.store.model import (
     Aggregate,
     Bucket,
+    Columns,
     DurationSample,
     DurationStat,
     EventFilter,
@@ -509,7 +510,22 @@ class InfluxEventStore:
     def series(self, entity_id: str, start: dt.datetime, end: dt.datetime, bucket_s: int,
                info: dict[str, Any] | None = None) -> list[Bucket]:
         """Chart buckets of one entity over any range: raw rows, or the summaries of pruned days."""
-        return series_.series(self, entity_id, start, end, bucket_s, info)
+        return series_.buckets(self.series_columns([entity_id], start, end, bucket_s, info)[entity_id])
+
+    def series_columns(self, entity_ids: list[str], start: dt.datetime, end: dt.datetime, bucket_s: int,
+                       info: dict[str, Any] | None = None) -> dict[str, Columns]:
+        return series_.columns(self, entity_ids, start, end, bucket_s, self._parts, info)
+
+    def _parts(self, entity_ids: list[str], start: dt.datetime, end: dt.datetime, seconds: int,
+               info: dict[str, Any] | None) -> dict[str, list[series_.Part]]:
+        """Per entity (one query per entity and tier): [start µs, count, value count, mean, min, max], oldest first."""
+        out: dict[str, list[series_.Part]] = {}
+        for entity_id in entity_ids:
+            found = self._values(EventFilter(entity_id=entity_id, start=start, end=end), int(seconds), None, info)
+            out[entity_id] = [(t, int(a[0]), int(a[1]), a[2] / a[1] if a[1] else None, a[3] if a[1] else None,
+                               a[4] if a[1] else None)
+                              for (_, t), a in sorted(found.items(), key=lambda kv: kv[0][1]) if a[0]]  # type: ignore
+        return out
 
     def health(self) -> Health:
         started = time.perf_counter()

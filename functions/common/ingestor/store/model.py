@@ -56,6 +56,19 @@ class Bucket:
 
 
 @dataclass(frozen=True)
+class Columns:
+    """One entity's chart buckets as columns, oldest first: what a read of thousands of buckets returns (a year
+    of hours is 8,760 per series) without a datetime and an object per bucket. `start` is µs since the epoch;
+    mean/min/max are None where the bucket has no numeric value."""
+
+    start: list[int]
+    count: list[int]
+    mean: list[float | None]
+    min: list[float | None]
+    max: list[float | None]
+
+
+@dataclass(frozen=True)
 class DurationStat:
     entity_id: str
     state: str | None

@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 from ingestor.store.model import (
     Aggregate,
     Bucket,
+    Columns,
     DurationSample,
     DurationStat,
     EventFilter,
@@ -43,6 +44,9 @@ class EventStore(Protocol):
     whole hours and days come from the rollups (what energy analytics reads)."""
     def series(self, entity_id: str, start: dt.datetime, end: dt.datetime, bucket_s: int,
                info: dict[str, Any] | None = None) -> list[Bucket]: ...
+    def series_columns(self, entity_ids: list[str], start: dt.datetime, end: dt.datetime, bucket_s: int,
+                       info: dict[str, Any] | None = None) -> dict[str, Columns]: ...
+    """`series` of each entity (every one asked is in the answer), as columns: for reads of many buckets."""
     def by_context(self, context_id: str) -> list[dict[str, Any]]: ...
     def by_parent(self, parent_id: str) -> list[dict[str, Any]]: ...
     def durations(self, f: EventFilter, limit: int = 50, info: dict[str, Any] | None = None) -> list[DurationStat]: ...

@@ -99,6 +99,12 @@ class Reader:
         self.dicts.refresh_series(self.conn)
         return [sid for sid, values in self.dicts.series.items() if all(values[p] == v for p, v in wanted)]
 
+    def of_entities(self, entity_ids: list[str]) -> list[int]:
+        """Series ids of any of these entities."""
+        wanted = set(entity_ids)
+        self.dicts.refresh_series(self.conn)
+        return [sid for sid, values in self.dicts.series.items() if values[_POS["entity_id"]] in wanted]
+
     def named(self, text: str, within: list[int] | None) -> set[int]:
         """Series whose friendly_name contains `text`, case-insensitively."""
         self.dicts.refresh_series(self.conn)
