@@ -18,14 +18,14 @@ over how many hours), as in HA's statistics.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from ingestor.store.model import Bucket
+from ingestor.store.model import Columns
 
 RESET_RATIO = 0.9
-HOUR = dt.timedelta(hours=1)
+HOUR_S = 3600
+US = 1_000_000
 
 # unit of measurement -> factor to kWh (energy) or to W (power), as HA spells them
 ENERGY_UNITS = {"Wh": 0.001, "kWh": 1.0, "MWh": 1000.0}
@@ -61,53 +61,53 @@ def follow(readings: Iterable[float], baseline: float | None) -> tuple[float, fl
     return energy, baseline, resets
 
 
-@dataclass(frozen=True)
-class Hour:
-    start: dt.datetime
+class Hour(NamedTuple):
+    start: int  # µs since the epoch
     energy: float  # in the meter's own unit
     span_h: int  # buckets since the previous reading's (1: this bucket's energy is its own alone; 0: none before)
     resets: int
 
 
-RawHour = Callable[[dt.datetime], list[float]]  # the readings of the hour starting then, oldest first
+RawHour = Callable[[int], list[float]]  # the readings of the bucket starting then (µs), oldest first
 
 
-def split_reset(buckets: list[Bucket], baseline: float | None) -> bool:
+def split_reset(buckets: Columns, baseline: float | None) -> bool:
     """Whether a bucket after the first holds readings on both sides of a reset (which only its raw events or
     finer buckets tell apart)."""
-    for b in buckets:
-        if b.max is None or b.min is None:
+    for lo, hi in zip(buckets.min, buckets.max, strict=True):
+        if hi is None or lo is None:
             continue
-        if baseline is not None and reset_detected(b.min, baseline) and b.max >= baseline:
+        if baseline is not None and reset_detected(lo, baseline) and hi >= baseline:
             return True
-        baseline = b.max if baseline is None or reset_detected(b.min, baseline) else max(baseline, b.max)
+        baseline = hi if baseline is None or reset_detected(lo, baseline) else max(baseline, hi)
     return False
 
 
-def hours(buckets: list[Bucket], baseline: float | None, since: dt.datetime | None, raw: RawHour,
-          width: dt.timedelta = HOUR) -> list[Hour]:
-    """Energy of a meter per bucket of `width` (hours, or days where no day splits a reset), oldest first, given
-    the reading before them (`baseline`, taken at `since`)."""
+def hours(buckets: Columns, baseline: float | None, since_us: int | None, raw: RawHour,
+          width_s: int = HOUR_S) -> list[Hour]:
+    """Energy of a meter per bucket of `width_s` (hours, or days where no day splits a reset), oldest first,
+    given the reading before them (`baseline`, taken at `since_us`)."""
     out: list[Hour] = []
-    last_hour = None if since is None else since - dt.timedelta(seconds=since.timestamp() % width.total_seconds())
-    for b in buckets:
-        if b.max is None or b.min is None:
+    width = width_s * US
+    last_hour = None if since_us is None else since_us // width * width
+    for start, lo, hi in zip(buckets.start, buckets.min, buckets.max, strict=True):
+        if hi is None or lo is None:
             continue
-        span = 0 if last_hour is None else max(1, round((b.start - last_hour) / width))
-        if baseline is not None and reset_detected(b.min, baseline) and b.max < baseline:
+        span = 0 if last_hour is None else max(1, round((start - last_hour) / width))
+        if baseline is not None and reset_detected(lo, baseline) and hi < baseline:
             # every reading follows the reset (any before it would be at the baseline or above): a cycle from zero
-            energy, resets, baseline = b.max, 1, b.max
-        elif baseline is None or reset_detected(b.min, baseline):
-            readings = raw(b.start)
+            energy, resets, baseline = hi, 1, hi
+        elif baseline is None or reset_detected(lo, baseline):
+            readings = raw(start)
             if readings:
                 energy, baseline, resets = follow(readings, baseline)
             elif baseline is None:  # raw events pruned: the hour's summary is all there is
-                energy, resets, baseline = b.max - b.min, 0, b.max
+                energy, resets, baseline = hi - lo, 0, hi
             else:  # the rise before the reset here; the new cycle's shows in the next hour (it resets from there)
-                energy, resets, baseline = b.max - baseline, 1, b.max
+                energy, resets, baseline = hi - baseline, 1, hi
         else:
-            energy, resets = max(0.0, b.max - baseline), 0
-            baseline = max(baseline, b.max)
-        out.append(Hour(b.start, energy, span, resets))
-        last_hour = b.start
+            energy, resets = max(0.0, hi - baseline), 0
+            baseline = max(baseline, hi)
+        out.append(Hour(start, energy, span, resets))
+        last_hour = start
     return out

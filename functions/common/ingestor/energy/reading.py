@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingestor.energy import meters
-from ingestor.store.model import Bucket, EventFilter
+from ingestor.store.model import Columns, EventFilter
 from ingestor.store.protocol import EventStore
-from ingestor.store.timerange import to_micros
+from ingestor.store.timerange import from_micros, to_micros
 from ingestor.timeutil import parse_timestamp
 
 HOUR_S = 3600
@@ -70,36 +70,46 @@ def timeline(store: EventStore, entity_id: str, start: dt.datetime, end: dt.date
     return out
 
 
-def meter_hours(store: EventStore, entity_id: str, start: dt.datetime, end: dt.datetime,
-                info: dict[str, Any] | None = None) -> list[meters.Hour]:
-    """The meter's energy per hour of [start, end) that has a reading, in the meter's own unit."""
-    before = latest(store, entity_id, start - BASELINE_LOOKBACK, start)
-    return _periods(store, entity_id, start, end, before, store.series(entity_id, start, end, HOUR_S, info=info),
-                    HOUR_S)
+def meter_hours(store: EventStore, entity_ids: list[str], start: dt.datetime, end: dt.datetime,
+                info: dict[str, Any] | None = None) -> dict[str, list[meters.Hour]]:
+    """Each meter's energy per hour of [start, end) that has a reading, in the meter's own unit."""
+    befores = _befores(store, entity_ids, start)
+    found = store.series_columns(entity_ids, start, end, HOUR_S, info=info)
+    return {e: _periods(store, e, start, found[e], HOUR_S, befores[e]) for e in entity_ids}
 
 
-def meter_total(store: EventStore, entity_id: str, start: dt.datetime, end: dt.datetime,
-                info: dict[str, Any] | None = None) -> list[meters.Hour]:
-    """The meter's energy over [start, end) in as few buckets as tell it exactly: days (a year is 365 rows), or
-    hours when a day holds readings on both sides of a reset."""
-    before = latest(store, entity_id, start - BASELINE_LOOKBACK, start)
-    days = store.series(entity_id, start, end, DAY_S, info=info)
-    if meters.split_reset(days, before.value if before else None):
-        return _periods(store, entity_id, start, end, before,
-                        store.series(entity_id, start, end, HOUR_S, info=info), HOUR_S)
-    return _periods(store, entity_id, start, end, before, days, DAY_S)
+def meter_total(store: EventStore, entity_ids: list[str], start: dt.datetime, end: dt.datetime,
+                info: dict[str, Any] | None = None) -> dict[str, list[meters.Hour]]:
+    """Each meter's energy over [start, end) in as few buckets as tell it exactly: days (a year is 365 rows), or
+    hours for a meter whose day holds readings on both sides of a reset."""
+    befores = _befores(store, entity_ids, start)
+    days = store.series_columns(entity_ids, start, end, DAY_S, info=info)
+    split = [e for e in entity_ids if meters.split_reset(days[e], befores[e].value if befores[e] else None)]
+    hours = store.series_columns(split, start, end, HOUR_S, info=info) if split else {}
+    return {e: _periods(store, e, start, hours[e], HOUR_S, befores[e]) if e in hours else
+            _periods(store, e, start, days[e], DAY_S, befores[e]) for e in entity_ids}
 
 
-def _periods(store: EventStore, entity_id: str, start: dt.datetime, end: dt.datetime, before: Reading | None,
-             buckets: list[Bucket], width_s: int) -> list[meters.Hour]:
+def _befores(store: EventStore, entity_ids: list[str], start: dt.datetime) -> dict[str, Reading | None]:
+    """Each meter's reading before `start`: where its first bucket counts from."""
+    return {entity_id: latest(store, entity_id, start - BASELINE_LOOKBACK, start) for entity_id in entity_ids}
+
+
+def _periods(store: EventStore, entity_id: str, start: dt.datetime, buckets: Columns, width_s: int,
+             before: Reading | None) -> list[meters.Hour]:
     baseline = before.value if before else None
     width = dt.timedelta(seconds=width_s)
-    return meters.hours(buckets, baseline, before.time if before and baseline is not None else None,
-                        lambda t: _raw_values(store, entity_id, max(t, start), t + width), width)
+
+    def raw(t: int) -> list[float]:
+        at = from_micros(t)
+        return _raw_values(store, entity_id, max(at, start), at + width)
+
+    return meters.hours(buckets, baseline, to_micros(before.time) if before and baseline is not None else None, raw,
+                        width_s)
 
 
-def hourly_means(store: EventStore, entity_id: str, start: dt.datetime, end: dt.datetime,
-                 info: dict[str, Any] | None = None) -> dict[int, float]:
-    """Mean value per hour (µs of the hour's start) where the series has one."""
-    return {to_micros(b.start): b.mean for b in store.series(entity_id, start, end, HOUR_S, info=info)
-            if b.mean is not None}
+def hourly_means(store: EventStore, entity_ids: list[str], start: dt.datetime, end: dt.datetime,
+                 info: dict[str, Any] | None = None) -> dict[str, dict[int, float]]:
+    """Per series: its mean value per hour (µs of the hour's start) where it has one."""
+    return {entity_id: {t: mean for t, mean in zip(c.start, c.mean, strict=True) if mean is not None}
+            for entity_id, c in store.series_columns(entity_ids, start, end, HOUR_S, info=info).items()}

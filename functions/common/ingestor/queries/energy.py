@@ -77,14 +77,13 @@ def _factor(entity: dict[str, Any]) -> float:
 def _hours_kwh(store: EventStore, chosen: list[dict[str, Any]], r: Range,
                info: dict[str, Any]) -> tuple[dict[str, list[meters.Hour]], dict[int, list[float]]]:
     """Per meter its hours; per hour (µs) [kWh, meters whose energy there is that hour's alone]."""
-    per_meter: dict[str, list[meters.Hour]] = {}
+    per_meter = reading.meter_hours(store, [e["entity_id"] for e in chosen], r.start, r.end, info)
     per_hour: dict[int, list[float]] = defaultdict(lambda: [0.0, 0])
     for e in chosen:
-        hours = reading.meter_hours(store, e["entity_id"], r.start, r.end, info)
-        per_meter[e["entity_id"]] = hours
-        for h in hours:
-            acc = per_hour[to_micros(h.start)]
-            acc[0] += h.energy * _factor(e)
+        factor = _factor(e)
+        for h in per_meter[e["entity_id"]]:
+            acc = per_hour[h.start]
+            acc[0] += h.energy * factor
             if h.span_h == 1:
                 acc[1] += 1
     return per_meter, per_hour
@@ -93,8 +92,10 @@ def _hours_kwh(store: EventStore, chosen: list[dict[str, Any]], r: Range,
 def summary(store: EventStore, entities: list[dict[str, Any]], r: Range) -> dict[str, Any]:
     info = Reads()
     rows = []
-    for e in _meters(entities, None):
-        periods = reading.meter_total(store, e["entity_id"], r.start, r.end, info)
+    chosen = _meters(entities, None)
+    totals = reading.meter_total(store, [e["entity_id"] for e in chosen], r.start, r.end, info)
+    for e in chosen:
+        periods = totals[e["entity_id"]]
         now = reading.latest(store, e["entity_id"], None, r.end)
         rows.append({"entity_id": e["entity_id"], "name": e["name"], "area_name": e["area_name"],
                      "energy_kwh": round(sum(p.energy for p in periods) * _factor(e), 6),
@@ -130,8 +131,8 @@ def hourly(store: EventStore, entities: list[dict[str, Any]], r: Range, bucket_s
     info = Reads()
     chosen = _meters(entities, entity_id)
     _, per_hour = _hours_kwh(store, chosen, r, info)
-    price = reading.hourly_means(store, reading.PRICE, r.start, r.end, info)
-    carbon = reading.hourly_means(store, reading.CARBON, r.start, r.end, info)
+    means = reading.hourly_means(store, [reading.PRICE, reading.CARBON], r.start, r.end, info)
+    price, carbon = means[reading.PRICE], means[reading.CARBON]
     points: dict[int, dict[str, Any]] = {to_micros(t): {"t": iso(t), "energy_kwh": None, "cost": None,
                                                         "carbon": None, "hours": 0}
                                          for t in bucket_starts(r, bucket_s)}
@@ -195,8 +196,9 @@ def correlation(store: EventStore, entities: list[dict[str, Any]], r: Range, ent
     _, per_hour = _hours_kwh(store, chosen, r, info)
     whole = _whole_hours(per_hour, len(chosen), r)
     factors = []
+    found_means = reading.hourly_means(store, list(FACTORS.values()), r.start, r.end, info)
     for name, series in FACTORS.items():
-        means = reading.hourly_means(store, series, r.start, r.end, info)
+        means = found_means[series]
         hours = sorted(set(whole) & set(means))
         found = corr.pearson([whole[h] for h in hours], [means[h] for h in hours])
         factors.append({"factor": name, "entity_id": series, "unit": rate_units(_context_unit(store, series, r))[0],
@@ -213,14 +215,15 @@ def recommendations(store: EventStore, entities: list[dict[str, Any]], r: Range)
     chosen = _meters(entities, None)
     per_meter, per_hour = _hours_kwh(store, chosen, r, info)
     days = round(r.seconds / 86_400, 2)
-    price = reading.hourly_means(store, reading.PRICE, r.start, r.end, info)
+    means = reading.hourly_means(store, [reading.PRICE, reading.TEMPERATURE], r.start, r.end, info)
+    price = means[reading.PRICE]
     price_unit, cost_unit = rate_units(_context_unit(store, reading.PRICE, r))
     found: list[dict[str, Any] | None] = []
     for e in chosen:
-        energy = {to_micros(h.start): h.energy * _factor(e) for h in per_meter[e["entity_id"]] if h.span_h == 1}
+        energy = {h.start: h.energy * _factor(e) for h in per_meter[e["entity_id"]] if h.span_h == 1}
         found.append(advice.shift(e["entity_id"], energy, price, price_unit, cost_unit))
     whole = _whole_hours(per_hour, len(chosen), r)
-    temperatures = reading.hourly_means(store, reading.TEMPERATURE, r.start, r.end, info)
+    temperatures = means[reading.TEMPERATURE]
     paired = sorted(set(whole) & set(temperatures))
     found.append(advice.temperature(corr.pearson([whole[h] for h in paired], [temperatures[h] for h in paired]),
                                     reading.TEMPERATURE))
