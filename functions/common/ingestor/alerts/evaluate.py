@@ -23,8 +23,11 @@ from ingestor.alerts.store import Alert, AlertStore
 from ingestor.httpapi import iso
 from ingestor.store.model import EventFilter
 from ingestor.store.protocol import EventStore
+from ingestor.store.timerange import to_micros
 
 log = logging.getLogger(__name__)
+HOUR_S = 3600
+HOUR_US = HOUR_S * 1_000_000
 _opened = metrics.counter("alerts_opened_total", "Alerts opened, by rule", ["rule"])
 _closed = metrics.counter("alerts_closed_total", "Alerts closed, by rule", ["rule"])
 _seconds = metrics.histogram("alert_evaluation_seconds", "Time one evaluation of the alert rules takes")
@@ -65,24 +68,27 @@ def store_findings(store: EventStore, now: dt.datetime, settings: Settings,
     found += rules.unavailable(spikes, settings)
     found += rules.battery(_battery_levels(store, [e for e in seen if "battery" in e and
                                                    e.startswith("sensor.")], now), settings)
-    found += rules.energy([r for e, unit in sorted((power or {}).items())
-                           if (r := _hourly_range(store, e, unit, now, settings))], settings)
+    found += rules.energy(_hourly_ranges(store, power or {}, now, settings), settings)
     return found
 
 
-def _hourly_range(store: EventStore, entity: str, unit: str, now: dt.datetime,
-                  settings: Settings) -> rules.HourlyRange | None:
-    """The last whole hour's mean and the same hour's means on the earlier days: one read of hourly buckets
-    (the store's hourly rollups)."""
+def _hourly_ranges(store: EventStore, power: dict[str, str], now: dt.datetime,
+                   settings: Settings) -> list[rules.HourlyRange]:
+    """Each power sensor's mean over the last whole hour and its means of the same hour on the earlier days:
+    one read of the hourly rollups for every sensor."""
+    if not power:
+        return []
     hour = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
-    start = hour - dt.timedelta(days=settings.energy_days)
-    means = {a.start: a.mean for a in store.stats(EventFilter(entity_id=entity, start=start,
-                                                              end=hour + dt.timedelta(hours=1)), 3600)
-             if a.mean is not None}
-    if hour not in means:
-        return None
-    earlier = [m for t, m in means.items() if t < hour and t.hour == hour.hour]
-    return rules.HourlyRange(entity, unit, hour, means[hour], earlier)
+    last = to_micros(hour)
+    found = store.series_columns(sorted(power), hour - dt.timedelta(days=settings.energy_days),
+                                 hour + dt.timedelta(hours=1), HOUR_S)
+    ranges = []
+    for entity, columns in found.items():
+        means = {t: m for t, m in zip(columns.start, columns.mean, strict=True) if m is not None}
+        if last in means:
+            earlier = [m for t, m in means.items() if t < last and t // HOUR_US % 24 == hour.hour]
+            ranges.append(rules.HourlyRange(entity, power[entity], hour, means[last], earlier))
+    return ranges
 
 
 def _battery_levels(store: EventStore, entities: list[str], now: dt.datetime) -> dict[str, tuple[float, dt.datetime]]:
