@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from ingestor.store.model import PERIOD_SECONDS, Bucket, Columns
@@ -33,7 +34,7 @@ Parts = Callable[[list[str], dt.datetime, dt.datetime, int, "dict[str, Any] | No
 def combine(parts: list[Part], bucket_s: int) -> Columns:
     """Roll summaries up into epoch-aligned buckets of `bucket_s` seconds (means weighted by value counts)."""
     width = bucket_s * 1_000_000
-    parts = sorted((p for p in parts if p[1]), key=_start)
+    parts = sorted((p for p in parts if p[1]), key=itemgetter(0))
     keys = [p[0] // width * width for p in parts]
     if not parts or len(set(keys)) < len(keys):
         return _merged(parts, keys)
@@ -44,10 +45,6 @@ def combine(parts: list[Part], bucket_s: int) -> Columns:
                    [(0.0 + m * n) / n if v else None for n, m, v in zip(vns, means, valued, strict=True)],
                    [(x if x is not None else m) if v else None for x, m, v in zip(los, means, valued, strict=True)],
                    [(x if x is not None else m) if v else None for x, m, v in zip(his, means, valued, strict=True)])
-
-
-def _start(part: Part) -> int:
-    return part[0]
 
 
 def _merged(parts: list[Part], keys: list[int]) -> Columns:

@@ -168,13 +168,12 @@ class Aggregator:
                 t.period == period, t.bucket >= lo // tiers.US // span, t.bucket < hi // tiers.US // span,
                 t.series.in_(sids))
             scale = span * tiers.US
-            rows = [(sid, bucket * scale, *values) for sid, bucket, *values in self.conn.execute(q).all()]
-        else:
-            rows = [row[:7] for row in self._grouped(rollups, [t.series], period, lo, hi, width,
-                                                     [t.series.in_(sids)])[0]]
+            return [(sid, (bucket * scale, n, vn, vsum / vn if vn else None, vmin, vmax))
+                    for sid, bucket, n, vn, vsum, vmin, vmax in self.conn.execute(q).all() if n]
+        rows, _ = self._grouped(rollups, [t.series], period, lo, hi, width, [t.series.in_(sids)])
         return [(sid, (bucket, int(n), int(vn), vsum / vn if vn else None, None if vmin is None else float(vmin),
                        None if vmax is None else float(vmax)))
-                for sid, bucket, n, vn, vsum, vmin, vmax in rows if n]
+                for sid, bucket, n, vn, vsum, vmin, vmax, _ in rows if n]
 
     def _series(self, ask: Ask, period: int, lo: int, hi: int, out: dict[Key, list[Any]]) -> None:
         sids = self.reader.matching(ask.f)
