@@ -19,7 +19,7 @@ over how many hours), as in HA's statistics.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import NamedTuple
+from dataclasses import dataclass, field
 
 from ingestor.store.model import Columns
 
@@ -61,11 +61,15 @@ def follow(readings: Iterable[float], baseline: float | None) -> tuple[float, fl
     return energy, baseline, resets
 
 
-class Hour(NamedTuple):
-    start: int  # µs since the epoch
-    energy: float  # in the meter's own unit
-    span_h: int  # buckets since the previous reading's (1: this bucket's energy is its own alone; 0: none before)
-    resets: int
+@dataclass(frozen=True)
+class Hours:
+    """A meter's energy per bucket that has a reading, oldest first, as columns (a year is 8,760 hours)."""
+
+    start: list[int] = field(default_factory=list)  # µs since the epoch
+    energy: list[float] = field(default_factory=list)  # in the meter's own unit
+    span_h: list[int] = field(default_factory=list)  # buckets since the previous reading's (1: this bucket's
+    # energy is its own alone; 0: none before)
+    resets: list[int] = field(default_factory=list)
 
 
 RawHour = Callable[[int], list[float]]  # the readings of the bucket starting then (µs), oldest first
@@ -84,20 +88,23 @@ def split_reset(buckets: Columns, baseline: float | None) -> bool:
 
 
 def hours(buckets: Columns, baseline: float | None, since_us: int | None, raw: RawHour,
-          width_s: int = HOUR_S) -> list[Hour]:
+          width_s: int = HOUR_S) -> Hours:
     """Energy of a meter per bucket of `width_s` (hours, or days where no day splits a reset), oldest first,
     given the reading before them (`baseline`, taken at `since_us`)."""
-    out: list[Hour] = []
+    out = Hours()
     width = width_s * US
     last_hour = None if since_us is None else since_us // width * width
     for start, lo, hi in zip(buckets.start, buckets.min, buckets.max, strict=True):
         if hi is None or lo is None:
             continue
-        span = 0 if last_hour is None else max(1, round((start - last_hour) / width))
-        if baseline is not None and reset_detected(lo, baseline) and hi < baseline:
+        span = 0 if last_hour is None else max(1, (start - last_hour) // width)  # both are whole buckets
+        if baseline is not None and not reset_detected(lo, baseline):  # most buckets: the meter rose or stood
+            energy, resets = (hi - baseline, 0) if hi > baseline else (0.0, 0)
+            baseline = max(baseline, hi)
+        elif baseline is not None and hi < baseline:
             # every reading follows the reset (any before it would be at the baseline or above): a cycle from zero
             energy, resets, baseline = hi, 1, hi
-        elif baseline is None or reset_detected(lo, baseline):
+        else:  # no baseline yet, or readings on both sides of a reset: its raw readings tell
             readings = raw(start)
             if readings:
                 energy, baseline, resets = follow(readings, baseline)
@@ -105,9 +112,9 @@ def hours(buckets: Columns, baseline: float | None, since_us: int | None, raw: R
                 energy, resets, baseline = hi - lo, 0, hi
             else:  # the rise before the reset here; the new cycle's shows in the next hour (it resets from there)
                 energy, resets, baseline = hi - baseline, 1, hi
-        else:
-            energy, resets = max(0.0, hi - baseline), 0
-            baseline = max(baseline, hi)
-        out.append(Hour(start, energy, span, resets))
+        out.start.append(start)
+        out.energy.append(energy)
+        out.span_h.append(span)
+        out.resets.append(resets)
         last_hour = start
     return out

@@ -71,7 +71,7 @@ def timeline(store: EventStore, entity_id: str, start: dt.datetime, end: dt.date
 
 
 def meter_hours(store: EventStore, entity_ids: list[str], start: dt.datetime, end: dt.datetime,
-                info: dict[str, Any] | None = None) -> dict[str, list[meters.Hour]]:
+                info: dict[str, Any] | None = None) -> dict[str, meters.Hours]:
     """Each meter's energy per hour of [start, end) that has a reading, in the meter's own unit."""
     befores = _befores(store, entity_ids, start)
     found = store.series_columns(entity_ids, start, end, HOUR_S, info=info)
@@ -79,7 +79,7 @@ def meter_hours(store: EventStore, entity_ids: list[str], start: dt.datetime, en
 
 
 def meter_total(store: EventStore, entity_ids: list[str], start: dt.datetime, end: dt.datetime,
-                info: dict[str, Any] | None = None) -> dict[str, list[meters.Hour]]:
+                info: dict[str, Any] | None = None) -> dict[str, meters.Hours]:
     """Each meter's energy over [start, end) in as few buckets as tell it exactly: days (a year is 365 rows), or
     hours for a meter whose day holds readings on both sides of a reset."""
     befores = _befores(store, entity_ids, start)
@@ -96,7 +96,7 @@ def _befores(store: EventStore, entity_ids: list[str], start: dt.datetime) -> di
 
 
 def _periods(store: EventStore, entity_id: str, start: dt.datetime, buckets: Columns, width_s: int,
-             before: Reading | None) -> list[meters.Hour]:
+             before: Reading | None) -> meters.Hours:
     baseline = before.value if before else None
     width = dt.timedelta(seconds=width_s)
 

@@ -75,16 +75,17 @@ def _factor(entity: dict[str, Any]) -> float:
 
 
 def _hours_kwh(store: EventStore, chosen: list[dict[str, Any]], r: Range,
-               info: dict[str, Any]) -> tuple[dict[str, list[meters.Hour]], dict[int, list[float]]]:
+               info: dict[str, Any]) -> tuple[dict[str, meters.Hours], dict[int, list[float]]]:
     """Per meter its hours; per hour (µs) [kWh, meters whose energy there is that hour's alone]."""
     per_meter = reading.meter_hours(store, [e["entity_id"] for e in chosen], r.start, r.end, info)
     per_hour: dict[int, list[float]] = defaultdict(lambda: [0.0, 0])
     for e in chosen:
         factor = _factor(e)
-        for h in per_meter[e["entity_id"]]:
-            acc = per_hour[h.start]
-            acc[0] += h.energy * factor
-            if h.span_h == 1:
+        hours = per_meter[e["entity_id"]]
+        for start, energy, span in zip(hours.start, hours.energy, hours.span_h, strict=True):
+            acc = per_hour[start]
+            acc[0] += energy * factor
+            if span == 1:
                 acc[1] += 1
     return per_meter, per_hour
 
@@ -98,8 +99,8 @@ def summary(store: EventStore, entities: list[dict[str, Any]], r: Range) -> dict
         periods = totals[e["entity_id"]]
         now = reading.latest(store, e["entity_id"], None, r.end)
         rows.append({"entity_id": e["entity_id"], "name": e["name"], "area_name": e["area_name"],
-                     "energy_kwh": round(sum(p.energy for p in periods) * _factor(e), 6),
-                     "resets": sum(p.resets for p in periods), "reading": _reading(now, e["unit_of_measurement"])})
+                     "energy_kwh": round(sum(periods.energy) * _factor(e), 6),
+                     "resets": sum(periods.resets), "reading": _reading(now, e["unit_of_measurement"])})
     total = sum(row["energy_kwh"] for row in rows)
     for row in rows:
         row["share"] = round(row["energy_kwh"] / total, 6) if total > 0 else None
@@ -220,7 +221,9 @@ def recommendations(store: EventStore, entities: list[dict[str, Any]], r: Range)
     price_unit, cost_unit = rate_units(_context_unit(store, reading.PRICE, r))
     found: list[dict[str, Any] | None] = []
     for e in chosen:
-        energy = {h.start: h.energy * _factor(e) for h in per_meter[e["entity_id"]] if h.span_h == 1}
+        hours = per_meter[e["entity_id"]]
+        energy = {start: kwh * _factor(e) for start, kwh, span in zip(hours.start, hours.energy, hours.span_h,
+                                                                      strict=True) if span == 1}
         found.append(advice.shift(e["entity_id"], energy, price, price_unit, cost_unit))
     whole = _whole_hours(per_hour, len(chosen), r)
     temperatures = means[reading.TEMPERATURE]
