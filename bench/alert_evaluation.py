@@ -5,8 +5,8 @@ over 14 days), with the default thresholds.
 
 The store is the busy home of bench/scale_benchmark.py (~400 entities, ~274,000 events a day), built day by day
 from today back through the store's own code when it holds fewer days than --days (resumable). Then `--runs`
-evaluations in this process, after one warm-up; prints p50/p95/max, the findings and the load average. Prints
-figures; asserts nothing about time.
+evaluations in this process, after one warm-up; prints p50/p95/max (and the energy rule's read alone), the findings
+and the load average. Prints figures; asserts nothing about time.
 
     python bench/alert_evaluation.py --url sqlite:////tmp/alerts-bench.db --days 3
 """
@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra" / "local")]
 
 from bench.scale_benchmark import PER_DAY, build  # noqa: E402
-from ingestor.alerts.evaluate import store_findings  # noqa: E402
+from ingestor.alerts.evaluate import hourly_ranges, store_findings  # noqa: E402
 from ingestor.alerts.settings import Settings  # noqa: E402
 from ingestor.store import open_event_store  # noqa: E402
 from ingestor.store.model import EventFilter  # noqa: E402
@@ -77,6 +77,13 @@ def main() -> None:
         p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
         print(f"{label}: ms p50 {statistics.median(times):.0f}, p95 {p95:.0f}, max {times[-1]:.0f} "
               f"(load average {load_before[0]:.2f} before, {load_after[0]:.2f} after)")
+    times = []
+    for _ in range(args.runs):
+        began = time.perf_counter()
+        hourly_ranges(store, power, dt.datetime.now(dt.UTC), settings)
+        times.append((time.perf_counter() - began) * 1000)
+    print(f"the energy rule's read alone ({len(power)} sensors' hours): ms p50 {statistics.median(times):.0f}, "
+          f"max {max(times):.0f} (load average {os.getloadavg()[0]:.2f})")
     print(f"findings: {len(found)} ({', '.join(sorted({f.rule for f in found})) or 'none'})")
     store.close()
 

@@ -68,11 +68,11 @@ def store_findings(store: EventStore, now: dt.datetime, settings: Settings,
     found += rules.unavailable(spikes, settings)
     found += rules.battery(_battery_levels(store, [e for e in seen if "battery" in e and
                                                    e.startswith("sensor.")], now), settings)
-    found += rules.energy(_hourly_ranges(store, power or {}, now, settings), settings)
+    found += rules.energy(hourly_ranges(store, power or {}, now, settings), settings)
     return found
 
 
-def _hourly_ranges(store: EventStore, power: dict[str, str], now: dt.datetime,
+def hourly_ranges(store: EventStore, power: dict[str, str], now: dt.datetime,
                    settings: Settings) -> list[rules.HourlyRange]:
     """Each power sensor's mean over the last whole hour and its means of the same hour on the earlier days:
     one read of the hourly rollups for every sensor."""
