@@ -518,13 +518,12 @@ class InfluxEventStore:
 
     def _parts(self, entity_ids: list[str], start: dt.datetime, end: dt.datetime, seconds: int,
                info: dict[str, Any] | None) -> dict[str, list[series_.Part]]:
-        """Per entity (one query per entity and tier): [start µs, count, value count, mean, min, max], oldest first."""
+        """Per entity (one query per entity and tier): its summary per bucket of `seconds`."""
         out: dict[str, list[series_.Part]] = {}
         for entity_id in entity_ids:
             found = self._values(EventFilter(entity_id=entity_id, start=start, end=end), int(seconds), None, info)
             out[entity_id] = [(t, int(a[0]), int(a[1]), a[2] / a[1] if a[1] else None, a[3] if a[1] else None,
-                               a[4] if a[1] else None)
-                              for (_, t), a in sorted(found.items(), key=lambda kv: kv[0][1]) if a[0]]  # type: ignore
+                               a[4] if a[1] else None) for (_, t), a in found.items() if a[0]]  # type: ignore
         return out
 
     def health(self) -> Health:

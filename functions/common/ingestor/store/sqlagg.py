@@ -152,7 +152,7 @@ class Aggregator:
                     found: dict[Key, list[Any]] = {}
                     self._raw(Ask(EventFilter(entity_id=entity_id), width), lo, hi, found)
                     out[entity_id] += [(bucket, acc[0], acc[1], acc[2] / acc[1] if acc[1] else None, acc[3], acc[4])
-                                       for (_, bucket), acc in found.items() if acc[0]]  # type: ignore[misc]
+                                       for (_, bucket), acc in found.items() if acc[0]]  # type: ignore
             elif entity_of:
                 for sid, part in self._rollup_parts(list(entity_of), period, lo, hi, width):
                     out[entity_of[sid]].append(part)
