@@ -31,7 +31,7 @@ from bench.query_latency import fill  # noqa: E402
 from bench.store_benchmark import machine  # noqa: E402
 from tests.dashboard import home as test_home  # noqa: E402
 from tests.dashboard import stack  # noqa: E402
-from tests.dashboard.browser import chromium  # noqa: E402
+from tests.dashboard.browser import KEY_STORAGE, chromium  # noqa: E402
 
 CHART = ".chart[data-rendered='1']"
 
@@ -53,11 +53,13 @@ def first_ms(page: Any, ready: str) -> float:
     return page.evaluate("performance.now()")
 
 
-def measure(browser: Any, url: str, ready: str, range_value: str, runs: int) -> tuple[list[float], list[float]]:
+def measure(browser: Any, url: str, ready: str, range_value: str, runs: int,
+            api_key: str) -> tuple[list[float], list[float]]:
     cold, warm = [], []
     for _ in range(runs):
         context = browser.new_context(viewport={"width": 1366, "height": 900})
         context.add_init_script(f"localStorage.setItem('ha-ingestor.range', '{range_value}')")
+        context.add_init_script(f"sessionStorage.setItem('{KEY_STORAGE}', '{api_key}')")  # the webhooks view's key
         page = context.new_page()
         page.goto(url)
         cold.append(first_ms(page, ready))
@@ -94,7 +96,8 @@ def main() -> None:
                 for range_value in args.ranges.split(","):
                     for name, (route, ready) in views(entity, switch, chains[-1] if chains else
                                                       test_home.CHAIN_CHILD).items():
-                        cold, warm = measure(browser, f"{house.dashboard}#/{route}", ready, range_value, args.runs)
+                        cold, warm = measure(browser, f"{house.dashboard}#/{route}", ready, range_value, args.runs,
+                                             house.webhooks_key)
                         print(f"| {name} | {range_value} | {fmt(cold)} | {fmt(warm)} |", flush=True)
             print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         finally:

@@ -152,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n  Dashboard:        {runtime.gateway}/\n  Live events:      {app}#/events\n"
               + (f"  Automation trace: {app}#/trace/{run}\n" if run else "")
               + f"  Home Assistant:   {ha.url}  (owner / {PASSWORD})\n"
-              f"  Query API:        {runtime.gateway}/function/query/events\n\n  Ctrl-C stops everything.\n",
+              f"  Query API:        {runtime.gateway}/function/query/events\n"
+              f"  API keys:         {workdir / 'secrets'}/webhooks-api-key, alerts-api-key (to change data)\n\n"
+              "  Ctrl-C stops everything.\n",
               flush=True)
         while runtime.proc is not None and runtime.proc.poll() is None and ha.proc and ha.proc.poll() is None:
             time.sleep(0.5)

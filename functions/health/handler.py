@@ -6,5 +6,5 @@ from __future__ import annotations
 
 from ingestor.health import api
 
-UNSIGNED_READS = api.UNSIGNED_READS
-handle, health = api.API.handle, api.health
+UNSIGNED_READS, KEYED_CALLS = api.UNSIGNED_READS, api.KEYED_CALLS
+start, handle, health = api.API.start, api.API.handle, api.health

@@ -5,7 +5,8 @@ The same file runs behind of-watchdog in an image and as a plain process in the 
 Reserved paths: /_/health (liveness; calls the handler's optional `health()`), /_/ready (answers
 {"function": FUNCTION_NAME}, so a caller knows which function holds the port), /_/metrics (Prometheus).
 Everything else goes to `handle(event, context)`; with REQUIRE_CONNECTOR_SIGNATURE=true only when the
-connectors signed it (ingestor.signedcalls), but for GET/HEAD of the handler's UNSIGNED_READS paths.
+connectors signed it (ingestor.signedcalls), but for GET/HEAD of the handler's UNSIGNED_READS paths and its
+KEYED_CALLS (a person's calls, which the handler checks against its API key).
 A handler's optional `start()` runs once when the process starts, before it serves.
 """
 
@@ -92,6 +93,7 @@ def _load_handler() -> ModuleType:
 handler = _load_handler()
 SIGNED_ONLY = signedcalls.required()  # read once: a malformed value stops the function at start
 UNSIGNED_READS: tuple[str, ...] = tuple(getattr(handler, "UNSIGNED_READS", ()))
+KEYED_CALLS: tuple[tuple[str, str], ...] = tuple(getattr(handler, "KEYED_CALLS", ()))
 if callable(getattr(handler, "start", None)):
     handler.start()  # what runs with the process, not with the first call (e.g. a retry sweeper)
 
@@ -174,7 +176,7 @@ def _say_once(message: str, **extra: Any) -> None:
 
 
 def _check_signature(event: Event) -> None:
-    if not SIGNED_ONLY or not signedcalls.needs_signature(event.method, event.path, UNSIGNED_READS):
+    if not SIGNED_ONLY or not signedcalls.needs_signature(event.method, event.path, UNSIGNED_READS, KEYED_CALLS):
         return
     key = signedcalls.key()
     if not key:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import websocket
 
-from ingestor import normalization
+from ingestor import apikeys, normalization
 from ingestor import store as event_stores
 from ingestor.store.model import EventFilter
 from ingestor.store.protocol import EventStore
@@ -121,7 +121,7 @@ def test_silence_flapping_and_a_stopped_store_open_and_close_alerts_each_deliver
         url = health_url(runtime)
         reply = call("POST", f"{runtime.gateway}/function/webhooks/webhooks", json.dumps(
             {"url": receiver.url, "secret": SECRET, "filters": {"alert_events": ["alert_started", "alert_ended"]}}
-        ).encode(), {"Content-Type": "application/json"})
+        ).encode(), runtime.keyed(apikeys.WEBHOOKS))
         assert reply.status == 201, reply.body[:500]
         assert runtime.signed_call("GET", "health/alerts").status == 200
         assert call("POST", f"{runtime.gateway}/function/health").status == 401, "only the cron may evaluate"
@@ -246,7 +246,7 @@ def test_the_documented_home_assistant_automation_turns_an_alert_start_and_end_i
     with LocalRuntime(tmp_path, stack=stack, env={"TEST_EVENT_STORE_URL": store_url}) as runtime, \
             notification_updates(ha) as updates:
         reply = call("POST", f"{runtime.gateway}/function/webhooks/webhooks", documented_registration(ha),
-                     {"Content-Type": "application/json"})
+                     runtime.keyed(apikeys.WEBHOOKS))
         assert reply.status == 201, reply.body[:500]
         assert reply.json()["url"] == f"{ha.url}/api/webhook/ha-ingestor-alerts"
 

@@ -76,9 +76,12 @@ def test_null_puts_a_threshold_back_to_the_environments(url: str) -> None:
 
 def test_without_a_key_configured_thresholds_cannot_change_through_the_api(tmp_path: Path) -> None:
     for url in health(tmp_path, None):
-        reply = put(url, {"ALERT_SILENT_FACTOR": 3}, key=None)
-        assert reply.status == 403 and "alerts-api-key" in reply.json()["error"]["message"]
+        for key in (None, "anything"):
+            reply = put(url, {"ALERT_SILENT_FACTOR": 3}, key=key)
+            assert reply.status == 503 and reply.json()["error"]["code"] == "api_key_not_configured"
+            assert "alerts-api-key" in reply.json()["error"]["message"]
         assert shown(url)["changed"] == []
+        assert call("GET", f"{url}/alerts/history").status == 200  # reads stay open
 
 
 def test_a_changed_threshold_is_in_force_at_the_next_evaluation(url: str, tmp_path: Path) -> None:

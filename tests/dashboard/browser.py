@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 SHOTS = REPO / "test-artifacts" / "screenshots"
+KEY_STORAGE = "ha-ingestor.webhooks-api-key"  # where the webhooks view keeps the key a person typed (api.js)
 
 
 @contextmanager
@@ -51,8 +53,11 @@ class Tab:
 
 
 @contextmanager
-def tab(browser: Browser, base: str, **context_options: Any) -> Iterator[Tab]:
+def tab(browser: Browser, base: str, api_key: str | None = None, **context_options: Any) -> Iterator[Tab]:
+    """A fresh page; with `api_key`, as a person who typed the webhooks API key in it once."""
     context = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **context_options})
+    if api_key:
+        context.add_init_script(f"sessionStorage.setItem({json.dumps(KEY_STORAGE)}, {json.dumps(api_key)})")
     page = context.new_page()
     watched = Tab(page, base)
     page.on("console", lambda m: watched.problems.append(f"console.{m.type}: {m.text} @ {m.location}")

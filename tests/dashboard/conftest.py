@@ -29,7 +29,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture()
 def view(browser: Browser, house: stack.Home) -> Iterator[Tab]:
-    with tab(browser, house.dashboard) as t:
+    with tab(browser, house.dashboard, api_key=house.webhooks_key) as t:
         yield t
         assert t.problems == [], "\n".join(t.problems)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingestor import subjects
+from ingestor import apikeys, subjects
 from tests.dashboard import home
 from tests.support.http import call
 from tests.support.jetstream import JetStreamClient
@@ -104,8 +104,14 @@ class Home:
     def dashboard(self) -> str:
         return f"{self.gateway}/function/dashboard/"
 
+    @property
+    def webhooks_key(self) -> str:
+        """The webhooks-api-key the runtime generated on its first run (`make run` does the same)."""
+        return self.runtime.secret(apikeys.WEBHOOKS.secret)
+
     def get(self, path: str) -> Any:
-        reply = call("GET", f"{self.gateway}/function/{path}", timeout=30)
+        """A function's answer to GET `path` (the webhooks API's reads need its key too), None unless 200."""
+        reply = call("GET", f"{self.gateway}/function/{path}", headers={"X-API-Key": self.webhooks_key}, timeout=30)
         return reply.json() if reply.status == 200 else None
 
 
@@ -131,7 +137,7 @@ def start(workdir: Path, timeout: float = 90) -> Home:
         reply = call("POST", f"{h.gateway}/function/webhooks/webhooks", json.dumps({
             "url": receiver.url, "name": "Kitchen watcher",
             "filters": {"entity_ids": [home.TEMPERATURE, "input_boolean.*"]}}).encode(),
-            {"Content-Type": "application/json"})
+            runtime.keyed(apikeys.WEBHOOKS))
         assert reply.status == 201, reply.body
         h.webhook = reply.json()
         h.events = home.everything()

@@ -45,7 +45,7 @@ def opened(t: Tab, name: str) -> None:
 
 
 def looked_at(browser: Browser, house: stack.Home, name: str, size: str, scheme: str) -> dict[str, Any]:
-    with tab(browser, house.dashboard, color_scheme=scheme, **SIZES[size]) as t:
+    with tab(browser, house.dashboard, api_key=house.webhooks_key, color_scheme=scheme, **SIZES[size]) as t:
         opened(t, name)
         t.shot(f"{name}-{size}-{scheme}")
         return {"overflows": overflows(t.page), "broken words": broken_words(t.page),

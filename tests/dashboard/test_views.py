@@ -10,12 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
 
-from ingestor import subjects
+from ingestor import apikeys, subjects
 from tests.dashboard import home, stack
 from tests.dashboard.browser import Tab, tab
 from tests.dashboard.layout import chart_option
@@ -229,7 +228,8 @@ def test_webhooks_can_be_created_and_deleted_from_the_view(view: Tab, house: sta
 def test_a_paused_webhook_shows_what_it_holds_and_can_be_resumed_from_the_view(view: Tab, house: stack.Home) -> None:
     dead = call("POST", f"{house.gateway}/function/webhooks/webhooks", json.dumps({
         "url": "http://127.0.0.1:9/nobody-listens", "name": "Garage (dead)",
-        "filters": {"entity_ids": ["binary_sensor.garage_*"]}}).encode(), {"Content-Type": "application/json"}).json()
+        "filters": {"entity_ids": ["binary_sensor.garage_*"]}}).encode(),
+        house.runtime.keyed(apikeys.WEBHOOKS)).json()
     garage = state_changed("binary_sensor.garage_door", "off", "on", dt.datetime.now(dt.UTC), unit=None)
     house.publish(subjects.RAW, "dashboard-garage", [garage])
     assert wait_for(lambda: (house.get(f"webhooks/webhooks/{dead['id']}") or {}).get("paused"), 60, 0.5)
@@ -242,28 +242,23 @@ def test_a_paused_webhook_shows_what_it_holds_and_can_be_resumed_from_the_view(v
     row.locator("button", has_text="Resume").click()
     expect(row.locator("button", has_text="Resume")).to_have_count(0, timeout=WAIT_MS)
     expect(row).not_to_contain_text("paused")
-    call("DELETE", f"{house.gateway}/function/webhooks/webhooks/{dead['id']}")
+    call("DELETE", f"{house.gateway}/function/webhooks/webhooks/{dead['id']}",
+         headers=house.runtime.keyed(apikeys.WEBHOOKS))
 
 
-def test_webhooks_ask_for_the_api_key_when_the_api_requires_one(browser: Browser, house: stack.Home) -> None:
-    key_file = Path(house.runtime.workdir) / "secrets" / "webhooks-api-key"
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    key_file.write_text("dashboard-test-key-1234")
-    try:
-        with tab(browser, house.dashboard) as t:
-            t.open("webhooks")
-            expect(t.page.locator("#api-key-form")).to_be_visible(timeout=WAIT_MS)
-            t.page.fill("#api-key-form input", "wrong-key")
-            t.page.click("#api-key-form button")
-            expect(t.page.locator("#api-key-form")).to_contain_text("refused", timeout=WAIT_MS)
-            t.page.fill("#api-key-form input", "dashboard-test-key-1234")
-            t.page.click("#api-key-form button")
-            expect(t.page.locator("tr", has_text="Kitchen watcher")).to_be_visible(timeout=WAIT_MS)
-            assert t.page.evaluate("sessionStorage.length") == 1
-            unexpected = [p for p in t.problems if "status of 401" not in p]  # the refused requests themselves
-            assert unexpected == [], "\n".join(unexpected)
-    finally:
-        key_file.unlink()
+def test_webhooks_ask_for_the_api_key_the_runtime_generated(browser: Browser, house: stack.Home) -> None:
+    with tab(browser, house.dashboard) as t:  # a person's first visit: the key is in .secrets/webhooks-api-key
+        t.open("webhooks")
+        expect(t.page.locator("#api-key-form")).to_be_visible(timeout=WAIT_MS)
+        t.page.fill("#api-key-form input", "wrong-key")
+        t.page.click("#api-key-form button")
+        expect(t.page.locator("#api-key-form")).to_contain_text("refused", timeout=WAIT_MS)
+        t.page.fill("#api-key-form input", house.webhooks_key)
+        t.page.click("#api-key-form button")
+        expect(t.page.locator("tr", has_text="Kitchen watcher")).to_be_visible(timeout=WAIT_MS)
+        assert t.page.evaluate("sessionStorage.length") == 1
+        unexpected = [p for p in t.problems if "status of 401" not in p]  # the refused requests themselves
+        assert unexpected == [], "\n".join(unexpected)
 
 
 def test_archive_shows_its_status_and_errors_inline(view: Tab) -> None:

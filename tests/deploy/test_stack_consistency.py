@@ -11,7 +11,7 @@ import yaml
 from croniter import croniter
 
 from ha_connector.catalog import duration
-from ingestor import signedcalls, subjects
+from ingestor import apikeys, signedcalls, subjects
 from localfaas.stack import LANGUAGE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,10 +108,19 @@ def function_secrets_in_script(path: Path) -> set[str]:
 
 
 def secrets_named() -> set[str]:
-    """Secrets stack.yml lists, and those the shared code reads (config.secret) that functions may be given."""
+    """Secrets stack.yml lists, and those the shared code reads (config.secret, the API keys) that functions may be
+    given."""
     listed = {s for fn in functions().values() for s in fn.get("secrets") or []}
     code = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "functions" / "common").rglob("*.py"))
-    return listed | set(re.findall(r'(?:config\.)?secret\("([a-z0-9-]+)"', code))
+    return listed | set(re.findall(r'(?:config\.)?secret\("([a-z0-9-]+)"', code)) | {k.secret for k in apikeys.ALL}
+
+
+@pytest.mark.parametrize("key", [k.secret for k in apikeys.ALL])
+def test_every_api_key_is_generated_by_make_secrets_and_given_to_its_function(key: str) -> None:
+    entries = re.search(r'^FUNCTION_SECRETS="([^"]*)"', (REPO / "infra" / "secrets.sh").read_text(encoding="utf-8"),
+                        re.M)
+    assert entries and f"{key}:generate" in entries.group(1).split()
+    assert [name for name, fn in functions().items() if key in (fn.get("secrets") or [])] != []
 
 
 @pytest.mark.parametrize("platform", ["faasd", "k3s"])

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from ingestor import jsoncodec, responses
+from ingestor.apikeys import ApiKey
 from ingestor.errors import Invalid, Problem
 from ingestor.httpapi import Api, Param, Request, Route
 from ingestor.responses import HTTPError
@@ -18,13 +19,22 @@ def _echo(request: Request) -> dict[str, Any]:
     return {key: str(value) for key, value in request.params.items()}
 
 
+KEY = ApiKey("items-api-key", "ITEMS_API_KEY")
 API = Api("t", "1", "test", [
     Route("GET", "/items", _echo, "list", params=(Param("limit", kind="integer", minimum=1, maximum=10, default=5),
                                                    Param("start", kind="time", default="-1h"),
                                                    Param("order", enum=("asc", "desc")))),
     Route("GET", "/items/{item_id}", _echo, "one", params=(Param("item_id"),)),
+    Route("GET", "/secrets", _echo, "read behind the key", needs_key=True),
     Route("POST", "/items", lambda r: r.body, "create", body={"type": "object"}, status=201, needs_key=True),
-], api_key=lambda: "s3cret")
+], key=KEY)
+
+
+@pytest.fixture(autouse=True)
+def configured_key(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key from ITEMS_API_KEY, in a secrets folder of none."""
+    monkeypatch.setenv("SECRETS_DIR", str(tmp_path))
+    monkeypatch.setenv("ITEMS_API_KEY", "s3cret")
 
 
 def call(method: str, path: str, query: dict[str, str] | None = None, body: bytes = b"",
@@ -67,6 +77,33 @@ def test_routes_that_need_a_key_refuse_without_it_and_accept_either_header() -> 
     assert status_of("POST", "/items", body=b"{}", headers={"X-API-Key": "wrong"}) == 401
     assert status_of("POST", "/items", body=b"{}", headers={"X-API-Key": "s3cret"}) == 201
     assert status_of("POST", "/items", body=b"{}", headers={"Authorization": "Bearer s3cret"}) == 201
+    assert status_of("GET", "/secrets") == 401
+
+
+def test_with_no_key_configured_a_call_that_changes_data_is_refused_naming_the_secret(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ITEMS_API_KEY")
+    for headers in ({}, {"X-API-Key": ""}, {"X-API-Key": "anything"}):
+        with pytest.raises(Problem) as caught:
+            call("POST", "/items", body=b"{}", headers=headers)
+        assert responses.status_of(caught.value) == 503 and caught.value.code == "api_key_not_configured"
+        assert "items-api-key" in caught.value.message
+
+
+def test_with_no_key_configured_reads_behind_the_key_still_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ITEMS_API_KEY")
+    assert status_of("GET", "/secrets") == 200
+
+
+def test_the_secrets_file_is_the_key_the_routes_check(tmp_path: Any) -> None:
+    (tmp_path / "items-api-key").write_text("from-the-file\n")
+    assert status_of("POST", "/items", body=b"{}", headers={"X-API-Key": "s3cret"}) == 401
+    assert status_of("POST", "/items", body=b"{}", headers={"X-API-Key": "from-the-file"}) == 201
+
+
+def test_routes_that_need_a_key_cannot_be_declared_without_one() -> None:
+    with pytest.raises(ValueError, match="no key"):
+        Api("t", "1", "", [Route("PUT", "/x", _echo, "change", needs_key=True)])
 
 
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
@@ -93,7 +130,7 @@ def test_a_body_that_is_not_json_is_400() -> None:
 
 def test_the_openapi_document_lists_every_route_with_its_parameters() -> None:
     doc = jsoncodec.loads(call("GET", "/openapi.json")["body"])
-    assert set(doc["paths"]) == {"/items", "/items/{item_id}", "/openapi.json"}
+    assert set(doc["paths"]) == {"/items", "/items/{item_id}", "/secrets", "/openapi.json"}
     listed = {p["name"]: p for p in doc["paths"]["/items"]["get"]["parameters"]}
     assert listed["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 10, "default": 5}
     assert doc["paths"]["/items/{item_id}"]["get"]["parameters"][0]["in"] == "path"

@@ -57,3 +57,11 @@ def test_another_key_does_not_verify() -> None:
 ])
 def test_only_gets_of_the_declared_reads_are_unsigned(method: str, path: str, needed: bool) -> None:
     assert signedcalls.needs_signature(method, path, ("/status", "/config")) is needed
+
+
+@pytest.mark.parametrize(("method", "path", "needed"), [
+    ("PUT", "/alerts/thresholds", False), ("PUT", "/alerts/thresholds/", False), ("POST", "/alerts/thresholds", True),
+    ("PUT", "/alerts", True), ("POST", "/", True),
+])
+def test_only_the_declared_keyed_calls_go_to_their_api_key_instead(method: str, path: str, needed: bool) -> None:
+    assert signedcalls.needs_signature(method, path, (), [("PUT", "/alerts/thresholds")]) is needed

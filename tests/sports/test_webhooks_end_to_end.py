@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ingestor import apikeys
 from tests.sports.espn_server import ScoreboardServer, steps
 from tests.support.http import call
 from tests.support.polling import wait_for
@@ -39,7 +40,7 @@ def receiver() -> Iterator[Receiver]:
 def register(runtime: LocalRuntime, url: str, filters: dict[str, Any]) -> dict[str, Any]:
     reply = call("POST", f"{runtime.gateway}/function/webhooks/webhooks",
                  json.dumps({"url": url, "secret": SECRET, "filters": filters}).encode(),
-                 {"Content-Type": "application/json"})
+                 runtime.keyed(apikeys.WEBHOOKS))
     assert reply.status == 201, reply.body[:500]
     return reply.json()
 

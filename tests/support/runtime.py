@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from ingestor.apikeys import ApiKey
 from localfaas.call import signature
 from tests.support.http import Reply, call
 
@@ -74,10 +75,18 @@ class LocalRuntime:
     def nats_url(self) -> str:
         return self.ready["nats"]
 
+    def secret(self, name: str) -> str:
+        """A secret of the runtime's folder: the connector-key and the API keys it generates on first run."""
+        return (self.workdir / "secrets" / name).read_text().strip()
+
     @property
     def connector_key(self) -> str:
         """The key the runtime generated for its connectors (functions that change data require their signature)."""
-        return (self.workdir / "secrets" / "connector-key").read_text().strip()
+        return self.secret("connector-key")
+
+    def keyed(self, key: ApiKey, headers: dict[str, str] | None = None) -> dict[str, str]:
+        """`headers` (default: a JSON call's) with the API key a data-changing route needs."""
+        return {**(headers or {"Content-Type": "application/json"}), "X-API-Key": self.secret(key.secret)}
 
     def signed_call(self, method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None,
                     timeout: float = 30) -> Reply:

@@ -2,7 +2,8 @@
 
 A function lists its `Route`s; `Api.handle(event)` matches the path, parses and checks every declared
 parameter (a bad value is Invalid naming it, never a 500 deep inside), checks the API key of routes
-that need one, and calls the route's handler with a `Request`. What a handler raises (ingestor.errors: a store
+that need one (ingestor.apikeys: with none configured, a call that may change data is refused, never let
+through), and calls the route's handler with a `Request`. What a handler raises (ingestor.errors: a store
 that cannot be reached is Unavailable) is answered by the template, through ingestor.responses.status_of.
 `GET /openapi.json` is served from the same declarations, so the document cannot drift from what the code accepts.
 """
@@ -11,17 +12,20 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ingestor import jsoncodec
-from ingestor.errors import Invalid
+from ingestor.apikeys import ApiKey
+from ingestor.errors import Invalid, Unavailable
 from ingestor.responses import HTTPError, json_response
 from ingestor.store.timerange import parse_time
 from ingestor.timeutil import format_timestamp
 
+log = logging.getLogger(__name__)
 Kind = Literal["string", "integer", "number", "boolean", "time"]
 MAX_STRING = 256
 TIME_FORMS = "ISO 8601 with a zone, or relative: -1h, -30m, -7d, now"
@@ -155,15 +159,28 @@ def _refuse_cross_site(event: Any) -> None:
 
 
 class Api:
-    """Routes plus the document that describes them; `api_key` returns the configured key, or None."""
+    """Routes plus the document that describes them; `key` guards the routes declared `needs_key`."""
 
     def __init__(self, title: str, version: str, description: str, routes: list[Route],
-                 components: dict[str, Any] | None = None, api_key: Callable[[], str | None] | None = None) -> None:
+                 components: dict[str, Any] | None = None, key: ApiKey | None = None) -> None:
+        if key is None and any(route.needs_key for route in routes):
+            raise ValueError(f"{title}: routes that need a key, and no key")
         self.title, self.version, self.description = title, version, description
         self.components = components or {}
-        self.api_key = api_key
+        self.key = key
         self.routes = [*routes, Route("GET", "/openapi.json", lambda _: self.openapi(), "This document", tag="meta")]
         self._compiled = [(route, route.pattern()) for route in self.routes]
+
+    def start(self) -> None:
+        """Say once, when the function starts, that its key is missing (a handler's `start`)."""
+        if self.key is not None and not self.key.value():
+            log.warning("API key not configured: calls that change data are refused (503) until it is",
+                        extra={"secret": self.key.secret})
+
+    def keyed_calls(self) -> tuple[tuple[str, str], ...]:
+        """(method, path) of the routes a person calls with the API key, not the connectors: a function that
+        takes only signed calls lets these through to the key check (its handler's KEYED_CALLS)."""
+        return tuple((r.method, r.path) for r in self.routes if r.needs_key and not r.path_params)
 
     def handle(self, event: Any, context: Any = None) -> dict[str, Any]:
         """The answer to one request (a python3-http event); usable as a handler's `handle` as it is."""
@@ -184,7 +201,7 @@ class Api:
 
     def _call(self, route: Route, path_values: dict[str, str], event: Any) -> dict[str, Any]:
         if route.needs_key:
-            self._check_key(event.headers)
+            self._check_key(event.method.upper(), event.headers)
         params: dict[str, Any] = {}
         for param in route.params:
             raw = path_values.get(param.name) if param.name in path_values else event.query.get(param.name)
@@ -206,10 +223,16 @@ class Api:
             return result
         return json_response(result, route.status)
 
-    def _check_key(self, headers: Any) -> None:
-        expected = self.api_key() if self.api_key else None
+    def _check_key(self, method: str, headers: Any) -> None:
+        """Fail closed: with no key configured a read answers, a call that may change data is refused (503)."""
+        assert self.key is not None  # __init__ refuses routes that need a key without one
+        expected = self.key.value()
         if not expected:
-            return
+            if method in SAFE_METHODS:
+                return
+            raise Unavailable(f"this call changes data and needs an API key, but the {self.key.secret} secret is "
+                              f"not configured: create it (`make run` generates .secrets/{self.key.secret}; on "
+                              f"OpenFaaS `make secrets`) and send it as X-API-Key", code="api_key_not_configured")
         given = headers.get("X-API-Key") or ""
         bearer = headers.get("Authorization") or ""
         if not given and bearer.lower().startswith("bearer "):

@@ -8,8 +8,10 @@ A function whose environment sets REQUIRE_CONNECTOR_SIGNATURE=true (stack.yml; i
 keyed with the `connector-key` secret, over the version, the timestamp, the method, the path and query
 the function sees, and the SHA-256 of the body. The key never travels; a signature is good for WINDOW_S
 either side of its timestamp, for that one request. GET/HEAD of the paths a handler lists in
-UNSIGNED_READS stay open (status pages the dashboard and health read). The template checks this before
-the handler sees a request; its own /_/health, /_/ready and /_/metrics never need it.
+UNSIGNED_READS stay open (status pages the dashboard and health read); the (method, path) calls it lists
+in KEYED_CALLS are a person's, checked against their API's key instead (ingestor.apikeys: health's
+PUT /alerts/thresholds). The template checks this before the handler sees a request; its own /_/health,
+/_/ready and /_/metrics never need it.
 """
 
 from __future__ import annotations
@@ -43,8 +45,12 @@ def key() -> str | None:
     return config.secret(SECRET, "CONNECTOR_KEY")
 
 
-def needs_signature(method: str, path: str, unsigned_reads: Collection[str]) -> bool:
-    return not (method.upper() in READS and _path(path).rstrip("/") in {_path(p).rstrip("/") for p in unsigned_reads})
+def needs_signature(method: str, path: str, unsigned_reads: Collection[str],
+                    keyed_calls: Collection[tuple[str, str]] = ()) -> bool:
+    path = _path(path).rstrip("/")
+    if (method.upper(), path) in {(m.upper(), _path(p).rstrip("/")) for m, p in keyed_calls}:
+        return False
+    return not (method.upper() in READS and path in {_path(p).rstrip("/") for p in unsigned_reads})
 
 
 def _path(path: str) -> str:

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from ha_connector.cron import CronConnector
 from ha_connector.topics import TopicConnector
-from ingestor import config, jsoncodec, natsconn, redaction, signedcalls, streams
+from ingestor import apikeys, config, jsoncodec, natsconn, redaction, signedcalls, streams
 from localfaas import bridge as ha_bridge
 from localfaas import ports
 from localfaas import stack as stackfile
@@ -45,17 +45,40 @@ class Options:
     secrets_dir: Path
 
 
-def connector_key(secrets_dir: Path) -> str:
-    """The key the connectors sign with and the functions check: .secrets/connector-key, made on first run."""
-    path = secrets_dir / signedcalls.SECRET
-    if not path.is_file() or not path.read_text(encoding="utf-8").strip():
+def kept_secret(secrets_dir: Path, name: str) -> tuple[str, bool]:
+    """`secrets_dir/name`'s value, made (random, mode 0600) when missing or empty; and whether it was made now."""
+    path = secrets_dir / name
+    made = not path.is_file() or not path.read_text(encoding="utf-8").strip()
+    if made:
         secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         path.touch(mode=0o600)
+        path.chmod(0o600)
         path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
-        log.info("generated the connector-key secret", extra={"path": str(path)})
     value = path.read_text(encoding="utf-8").strip()
     redaction.register(value)
-    return value
+    return value, made
+
+
+def connector_key(secrets_dir: Path) -> str:
+    """The key the connectors sign with and the functions check: .secrets/connector-key, made on first run."""
+    key, made = kept_secret(secrets_dir, signedcalls.SECRET)
+    if made:
+        log.info("generated the connector-key secret", extra={"path": str(secrets_dir / signedcalls.SECRET)})
+    return key
+
+
+def api_keys(secrets_dir: Path) -> None:
+    """Every API key that guards data-changing routes (ingestor.apikeys), made on first run unless the user set
+    it: a file already in the secrets folder, or its environment variable (which the functions inherit). The
+    user is told once where to read a key made now; the key itself is never logged."""
+    for key in apikeys.ALL:
+        if os.environ.get(key.env):
+            continue
+        _, made = kept_secret(secrets_dir, key.secret)
+        if made:
+            path = secrets_dir / key.secret
+            log.info("generated an API key: calls that change data through its API send it as X-API-Key "
+                     "(read it from the file at path)", extra={"secret": key.secret, "path": str(path)})
 
 
 async def run(options: Options) -> None:
@@ -71,6 +94,7 @@ async def run(options: Options) -> None:
         os.environ["BRIDGE_URL"] = ",".join(url.removesuffix("/health") for url in bridges.health_urls)
     stack = stackfile.load(options.stack)
     key = connector_key(options.secrets_dir)
+    api_keys(options.secrets_dir)
     nc = await nats.connect(nats_server.url, **natsconn.options(log, "local-runtime"))
     js = nc.jetstream(timeout=10)
 

@@ -9,7 +9,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from ingestor import config, metadata
+from ingestor import apikeys, metadata
 from ingestor import settings as settings_
 from ingestor.alerts import settings
 from ingestor.alerts.evaluate import Evaluator, as_list
@@ -17,19 +17,12 @@ from ingestor.alerts.store import AlertStore
 from ingestor.config import ConfigError
 from ingestor.errors import Invalid
 from ingestor.httpapi import Param, Request, Route, iso
-from ingestor.responses import HTTPError
 from ingestor.store.protocol import EventStore
 
 UNSIGNED_READS = ("/alerts", "/alerts/history")
 LIMIT = Param("limit", "How many alerts", "integer", default=100, minimum=1, maximum=1000)
 BEFORE = Param("before", "Continue after this alert id (the previous page's next_cursor)", max_length=64)
-
-
-KEY_SECRET = "alerts-api-key"
-
-
-def api_key() -> str | None:
-    return config.secret(KEY_SECRET, "ALERTS_API_KEY")
+KEY = apikeys.ALERTS  # PUT /alerts/thresholds needs it
 
 
 @functools.cache
@@ -56,9 +49,6 @@ def routes(event_store: Callable[[], EventStore], status: Callable[[], dict[str,
 
     def change(request: Request) -> dict[str, Any]:
         """Merge the body's {ALERT_…: value} into the changed thresholds (null: back to the environment's)."""
-        if not api_key():
-            raise HTTPError(403, "no_key", f"thresholds change through the API only with a key: set the "
-                                           f"{KEY_SECRET} secret (or change ALERT_… in stack.yml)")
         if not isinstance(request.body, dict) or not request.body:
             raise Invalid("body: expected an object of ALERT_… variables and their values", code="bad_body")
         merged = {k: v for k, v in {**store().thresholds(), **request.body}.items() if v is not None}

@@ -46,12 +46,14 @@ API = Api(
         *alerts.routes(lambda: system().deps.event_store, lambda: system().status()),
     ],
     components=schemas.COMPONENTS,
-    api_key=alerts.api_key,  # only PUT /alerts/thresholds needs it
+    key=alerts.KEY,
 )
 
 
 UNSIGNED_READS = ("/", "/status", "/pipeline", "/config", "/openapi.json", *alerts.UNSIGNED_READS)
-"""With REQUIRE_CONNECTOR_SIGNATURE=true (stack.yml), every other call (the cron's POST /) must be signed."""
+"""With REQUIRE_CONNECTOR_SIGNATURE=true (stack.yml), every other call (the cron's POST /) must be signed..."""
+KEYED_CALLS = API.keyed_calls()
+"""...but PUT /alerts/thresholds, a person's call, checked against the alerts-api-key instead."""
 
 
 def health() -> dict[str, Any]:

@@ -11,7 +11,7 @@ import functools
 import logging
 from typing import Any
 
-from ingestor import config, cursors, metadata
+from ingestor import apikeys, cursors, metadata
 from ingestor.errors import NotFound
 from ingestor.httpapi import Api, Param, Request, Route
 from ingestor.store.model import StoreError
@@ -30,10 +30,6 @@ def store() -> WebhookStore:
 @functools.cache
 def current() -> settings.Settings:
     return settings.load()
-
-
-def api_key() -> str | None:
-    return config.secret("webhooks-api-key", "WEBHOOKS_API_KEY")
 
 
 def masked(secret: str) -> str:
@@ -205,12 +201,7 @@ ROUTES = [
 
 API = Api("HA Ingestor webhooks", "1.0", "Register webhooks that receive signed HA and sports events; see "
           "docs/webhooks.md for verifying signatures.", ROUTES,
-          components={"Webhook": WEBHOOK, "Filters": FILTERS, "Attempt": ATTEMPT}, api_key=api_key)
-
-
-def start() -> None:
-    if not api_key():
-        log.warning("no webhooks-api-key secret configured: the webhooks admin API is open to anyone who can reach it")
+          components={"Webhook": WEBHOOK, "Filters": FILTERS, "Attempt": ATTEMPT}, key=apikeys.WEBHOOKS)
 
 
 def health() -> dict[str, Any]:
