@@ -5,8 +5,10 @@ HTTP request or a cron tick, both through the gateway) starts it and waits for i
 it is stopped again once it has had no call for `com.openfaas.scale.zero-duration` (default 15m, as
 OpenFaaS's). A start that fails answers the waiting calls with the reason (the gateway's 503) and leaves
 the function wanted, so its supervisor keeps restarting it with backoff and health names it, until it is
-idle long enough to be scaled down. Topic-triggered functions carry `com.openfaas.scale.zero: "false"`:
-the connector's consumers need them warm.
+idle long enough to be scaled down. The pipeline stages carry `com.openfaas.scale.zero: "false"`: events
+arrive every second. A topic-triggered function that is rarely called (metadata-sync) may scale to zero: the
+topic connector invokes it through the gateway, which starts it, and a 503 for a failed start leaves the
+message in the queue for the connector's next try.
 """
 
 from __future__ import annotations
