@@ -2,6 +2,7 @@
 
 2xx: delivered. 408, 429, 5xx, timeouts and connection errors: retry later. Other 4xx, redirects (not
 followed: a redirect could point inside the network) and refused targets: not retried (dead-lettered).
+requests (10 MB of a process) is imported by the first session: a home without webhooks never loads it.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ import random
 import re
 import time
 from dataclasses import dataclass
-
-import requests
+from typing import TYPE_CHECKING
 
 from ingestor.webhooks import signing, ssrf
 from ingestor.webhooks.settings import Settings
-from ingestor.webhooks.transport import OneWriteAdapter
+
+if TYPE_CHECKING:
+    import requests
 
 USER_AGENT = "ha-ingestor-webhooks/1"
 MAX_ERROR = 300
@@ -50,6 +52,10 @@ def headers_for(secret: str, delivery_id: str, event_type: str | None, body: byt
 def new_session(pool: int) -> requests.Session:
     """Pooled connections writing each request whole (ingestor.webhooks.transport); proxies from the
     environment are ignored, so the checked host is the one called."""
+    import requests
+
+    from ingestor.webhooks.transport import OneWriteAdapter
+
     session = requests.Session()
     session.trust_env = False
     adapter = OneWriteAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
@@ -60,6 +66,8 @@ def new_session(pool: int) -> requests.Session:
 
 def send(session: requests.Session, settings: Settings, url: str, secret: str, delivery_id: str,
          event_type: str | None, body: bytes) -> Attempt:
+    import requests  # loaded by new_session already
+
     started = time.perf_counter()
     try:
         ssrf.check(url, settings.allow_private)

@@ -19,7 +19,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingestor import bus, dlq, envelope, errors, jsoncodec, metrics, subjects
 from ingestor.store.model import StoreError
@@ -27,6 +27,9 @@ from ingestor.webhooks import delivery, filters
 from ingestor.webhooks.queue import Delivery, DeliveryQueue, Finished, Result
 from ingestor.webhooks.settings import Settings
 from ingestor.webhooks.store import Webhook, WebhookStore, now_iso
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 STAGE = "webhook-dispatch"
@@ -87,7 +90,8 @@ class Dispatcher:
         self.settings = settings
         self.queue = DeliveryQueue(store, settings)
         self._nats = nats  # where dead letters go; the process's bus (NATS_URL) when None
-        self.session = delivery.new_session(2 * settings.workers)
+        self._session: requests.Session | None = None  # made by the first attempt (it loads requests)
+        self._session_lock = threading.Lock()
         # first attempts and the sweeper's have their own senders: retries to a receiver that hangs never
         # delay other webhooks' first attempts
         self.pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="webhook-send")
@@ -182,6 +186,13 @@ class Dispatcher:
         self._sweeper = threading.Thread(target=self._sweep_loop, name="webhook-sweeper", daemon=True)
         self._sweeper.start()
 
+    @property
+    def session(self) -> requests.Session:
+        with self._session_lock:
+            if self._session is None:
+                self._session = delivery.new_session(2 * self.settings.workers)
+            return self._session
+
     def sweeper_alive(self) -> bool:
         return bool(self._sweeper and self._sweeper.is_alive())
 
@@ -191,7 +202,8 @@ class Dispatcher:
             self._sweeper.join(self.settings.lease_s)
         self.pool.shutdown(wait=True, cancel_futures=True)
         self.sweep_pool.shutdown(wait=True, cancel_futures=True)
-        self.session.close()
+        if self._session is not None:
+            self._session.close()
 
     def _sweep_loop(self) -> None:
         last_housekeeping = 0.0
