@@ -50,7 +50,7 @@ def served(function_root: Path, name: str, log: Path, env: dict[str, str] | None
 
 # What a function process opens or reads once and keeps (module, cached function): forgotten by fresh_process().
 PROCESS_STATE = [("ingestor.context.api", "poller"), ("ingestor.sports.api", "poller"),
-                 ("ingestor.sports.routes", "repository"),
+                 ("ingestor.sports.api", "configured"), ("ingestor.sports.routes", "repository"),
                  ("ingestor.webhooks.api", "store"), ("ingestor.webhooks.api", "current"),
                  ("ingestor.health.api", "system"), ("ingestor.queries.sources", "event_store"),
                  ("ingestor.queries.routes", "api")]
