@@ -12,7 +12,9 @@ to --zero-duration so the cold starts can be repeated). Figures:
    until --events; RSS sampled meanwhile; CPU-seconds of every process of the stack per 10,000 events, from
    the first publish until every event is a row in the store.
 3. Cold start: for each HTTP function, the latency of a call to it at zero replicas (from the call until its
-   first answer), --cold times each; then its RSS after start and after --requests calls.
+   first answer), --cold times each; then its RSS after start and after --requests calls. metadata-sync
+   (topic-triggered, at zero between registry snapshots): from the publish of a snapshot until the function
+   has answered the connector's call, --cold times; its RSS after that.
 
 Per-function RSS for the pipeline stages is read after start (1.) and after the load (2., --events/--batch
 calls each). Then queue bytes per event (JetStream) at steady state and after a 1-hour store outage:
@@ -42,6 +44,7 @@ import nats  # noqa: E402
 
 from bench.pipeline_throughput import children, cpu_seconds, load, machine, stored  # noqa: E402
 from ingestor import envelope, subjects  # noqa: E402
+from tests.metadata.test_metadata import snapshot as registry_snapshot  # noqa: E402
 from tests.support.ha_events import many  # noqa: E402
 from tests.support.http import call  # noqa: E402
 from tests.support.runtime import LocalRuntime  # noqa: E402
@@ -121,6 +124,29 @@ def replicas(rt: LocalRuntime, name: str) -> int:
     return call("GET", f"{rt.gateway}/system/function/{name}").json()["replicas"]
 
 
+def invocations(rt: LocalRuntime, name: str) -> int:
+    return call("GET", f"{rt.gateway}/system/function/{name}").json()["invocationCount"]
+
+
+async def publish_registry(nats_url: str, snapshot_id: str) -> None:
+    nc = await nats.connect(nats_url)
+    body = envelope.encode(snapshot_id, registry_snapshot(snapshot_id))
+    await nc.jetstream(timeout=30).publish(subjects.REGISTRY, body, headers={"Nats-Msg-Id": snapshot_id})
+    await nc.close()
+
+
+def registry_cold_start(rt: LocalRuntime, tag: str) -> float:
+    """From a registry snapshot's publish, metadata-sync at zero, until it has answered the connector's call."""
+    wait_scaled_to_zero(rt, "metadata-sync")
+    before, t0 = invocations(rt, "metadata-sync"), time.perf_counter()
+    asyncio.run(publish_registry(rt.nats_url, tag))
+    while invocations(rt, "metadata-sync") == before:
+        if time.perf_counter() - t0 > 120:
+            raise TimeoutError("metadata-sync did not take a registry snapshot within 120 s")
+        time.sleep(0.02)
+    return time.perf_counter() - t0
+
+
 def wait_scaled_to_zero(rt: LocalRuntime, name: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while replicas(rt, name) != 0:
@@ -198,14 +224,21 @@ def main() -> None:
             for _ in range(args.requests):
                 call("GET", f"{rt.gateway}/function/{name}{path}", timeout=60)
             rss[name] = (started_rss, rss_mb(rt.function_pid(name)))
+        registry = [registry_cold_start(rt, f"{tag}-registry-{n}") for n in range(args.cold)]
+        registry_rss = rss_mb(rt.function_pid("metadata-sync")) if registry else None
         print(f"## Cold start of a function at zero replicas (call -> first answer, {load()})\n")
-        table([] if not args.cold else [(n, f"GET {HTTP_CALLS[n]}", " / ".join(f"{s:.2f}" for s in sorted(v)) + " s")
-               for n, v in cold.items()], ("function", "call", f"latency, {args.cold} starts (sorted)"))
+        rows = [(n, f"GET {HTTP_CALLS[n]}", " / ".join(f"{s:.2f}" for s in sorted(v)) + " s") for n, v in cold.items()]
+        if registry:
+            rows.append(("metadata-sync", "a registry snapshot published -> its call answered",
+                         " / ".join(f"{s:.2f}" for s in sorted(registry)) + " s"))
+        table(rows, ("function", "call", f"latency, {args.cold} starts (sorted)"))
 
         print(f"## RSS per process (MB; {load()})\n")
         rows = [(n, f"{after_start[n]:.0f}", f"{after_load.get(n, 0):.0f}",
                  f"the load ({args.events // args.batch} messages per stage)") for n in after_start if n not in rss]
         rows += [(n, f"{a:.0f}", f"{b:.0f}", f"{args.requests} × GET {HTTP_CALLS[n]}") for n, (a, b) in rss.items()]
+        if registry_rss is not None:
+            rows.append(("metadata-sync", "", f"{registry_rss:.0f}", "one registry snapshot, from zero"))
         table(rows, ("process", "after start", "after the calls", "calls"))
     if not args.no_queue:
         print("\n## queue bytes per event (bench/footprint_queue.py)", flush=True)
