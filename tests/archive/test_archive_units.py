@@ -6,6 +6,9 @@ import datetime as dt
 import gzip
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +220,34 @@ def test_the_archive_is_on_only_with_an_endpoint_and_a_bucket(monkeypatch: pytes
         else:
             monkeypatch.setenv(name, value)
     assert settings.load().enabled is enabled
+
+
+_FREED_BLOCKS = """
+from pathlib import Path
+from ingestor.archive import parquet
+
+def rss_mb() -> int:
+    status = Path("/proc/self/status").read_text().splitlines()
+    return int(next(line for line in status if line.startswith("VmRSS")).split()[1]) // 1024
+
+parquet._pa()
+block = bytearray(8 << 20)
+del block  # glibc would serve blocks of up to this size from its heap from now on
+before = rss_mb()
+blocks, pins = [], []
+for _ in range(256):  # a row group's buffers, with small long-lived blocks between them
+    blocks.append(bytearray(256 * 1024))
+    pins.append(bytearray(1024))
+grown = rss_mb() - before
+del blocks
+print(grown, grown - (rss_mb() - before))
+"""
+
+
+def test_a_process_that_loaded_pyarrow_gives_freed_large_blocks_back_to_the_system() -> None:
+    """A day's row groups allocate and free column buffers group after group: freed, they must leave the
+    process, or its resident memory grows with the day (fragmentation) past the archive's 200 MB bound."""
+    done = subprocess.run([sys.executable, "-c", _FREED_BLOCKS], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(dayfile.__file__).parents[2])})
+    grown, freed = map(int, done.stdout.split())
+    assert grown >= 60 and freed >= grown - 4
