@@ -13,11 +13,10 @@ the JSON text the store holds. Two columns are stored compactly and put back exa
   not exactly representable so goes to the double column `duration_in_state` instead.
 Rows are written in row groups of at least ROW_GROUP events (whole batches) consecutive in time, each sorted
 by (entity_id, time_fired): an entity's states, values and durations then lie together and compress several
-times better; readers filter
-on time by the row groups' statistics as before, and restore puts each group back in (time_fired, event_id)
-order. The top-level key order of the records is kept in the file's metadata. A record the layout cannot reproduce
-exactly is caught before upload (the staged file is decoded and its digest compared): the day then fails with
-a message to archive it as NDJSON.
+times better; readers filter on time by the row groups' statistics as before, and restore puts each group back
+in (time_fired, event_id) order. The top-level key order of the records is kept in the file's metadata. A record
+the layout cannot reproduce exactly is caught before upload (the staged file is decoded and its digest
+compared): the day then fails with a message to archive it as NDJSON.
 """
 
 from __future__ import annotations
