@@ -65,6 +65,8 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+EXPORT_WINDOW_US = 3_600_000_000  # what export reads at once: an hour of events
+
 class SqlEventStore:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -245,18 +247,23 @@ class SqlEventStore:
         return self._read(read)
 
     def export(self, start: Any, end: Any, batch: int = 5000) -> Iterator[list[dict[str, Any]]]:
-        """The events of [start, end) oldest first, in lists of `batch`, a UTC day read at a time: only the days
-        the daily rollups say hold events, so a range of decades with a few days of data costs those days."""
+        """The events of [start, end) oldest first, in lists of `batch`: only the days the daily rollups say hold
+        events (a range of decades with a few days of data costs those days), each read an hour at a time. A
+        day read whole held every event of it at once (986 MB for a busy home's 274,000); an hour costs about
+        3.5 times the CPU of the day read (each hour decodes the day's blocks again) and a 24th of the memory."""
         self._prepare()
         first, last = to_micros(start), to_micros(end)
         if first >= last:
             return
         for day in self._read(lambda reader: reader.days(None, first, last)):
-            lo, hi = max(first, day * compaction.DAY_US), min(last, (day + 1) * compaction.DAY_US)
-            window = EventFilter(start=from_micros(lo), end=from_micros(hi))
-            records = self._read(lambda reader, w=window: self._records(reader, list(reader.scan(Scan(w)))))
-            for i in range(0, len(records), batch):
-                yield records[i:i + batch]
+            for hour in range(day * compaction.DAY_US, (day + 1) * compaction.DAY_US, EXPORT_WINDOW_US):
+                lo, hi = max(first, hour), min(last, hour + EXPORT_WINDOW_US)
+                if lo >= hi:
+                    continue
+                window = EventFilter(start=from_micros(lo), end=from_micros(hi))
+                records = self._read(lambda reader, w=window: self._records(reader, list(reader.scan(Scan(w)))))
+                for i in range(0, len(records), batch):
+                    yield records[i:i + batch]
 
     # --- aggregates ------------------------------------------------------------------------------------
 
