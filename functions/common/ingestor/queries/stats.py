@@ -21,9 +21,8 @@ from ingestor.store.timerange import to_micros
 GROUP_LIMIT = 20
 
 
-def _counts(store: EventStore, f: EventFilter, by: str, limit: int, info: dict[str, Any],
-            named: dict[str, str | None] | None = None) -> list[dict[str, Any]]:
-    rows = [{"key": key or None, "count": n} for key, n in store.counts(f, by, limit, info=info)]
+def _rows(counts: list[tuple[str | None, int]], named: dict[str, str | None] | None = None) -> list[dict[str, Any]]:
+    rows = [{"key": key or None, "count": n} for key, n in counts]
     if named is not None:
         for row in rows:
             row["name"] = named.get(row["key"]) if row["key"] else None
@@ -41,14 +40,15 @@ def resolution(*infos: dict[str, Any]) -> str:
 
 
 def summary(store: EventStore, f: EventFilter, r: Range, top: int, names: Names) -> dict[str, Any]:
-    infos: list[dict[str, Any]] = [{} for _ in range(5)]
-    total = store.count(f, info=infos[0])
+    info: dict[str, Any] = {}
+    total, counts = store.tallies(f, {"domain": GROUP_LIMIT, "event_type": GROUP_LIMIT, "entity_id": top,
+                                      "area_id": GROUP_LIMIT}, info=info)
     return {"start": iso(r.start), "end": iso(r.end), "total": total, "rate_per_min": rate_per_min(total, r),
-            "by_domain": _counts(store, f, "domain", GROUP_LIMIT, infos[1]),
-            "by_event_type": _counts(store, f, "event_type", GROUP_LIMIT, infos[2]),
-            "top_entities": _counts(store, f, "entity_id", top, infos[3], names.entities),
-            "by_area": _counts(store, f, "area_id", GROUP_LIMIT, infos[4], names.areas),
-            "resolution": resolution(*infos)}
+            "by_domain": _rows(counts["domain"]),
+            "by_event_type": _rows(counts["event_type"]),
+            "top_entities": _rows(counts["entity_id"], names.entities),
+            "by_area": _rows(counts["area_id"], names.areas),
+            "resolution": resolution(info)}
 
 
 def point(b: Bucket, values: bool = True) -> dict[str, Any]:

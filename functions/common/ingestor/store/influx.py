@@ -303,6 +303,10 @@ class InfluxEventStore:
         return sorted(((key, acc[0]) for (key, _), acc in found.items() if acc[0]),
                       key=lambda kv: (-kv[1], kv[0] or ""))[:limit]
 
+    def tallies(self, f: EventFilter, limits: dict[GroupBy, int],
+                info: dict[str, Any] | None = None) -> tuple[int, dict[GroupBy, list[tuple[str | None, int]]]]:
+        return self.count(f, info=info), {by: self.counts(f, by, limit) for by, limit in limits.items()}
+
     def _values(self, f: EventFilter, width: int | None, group: str | None, info: dict[str, Any] | None,
                 newest: bool = False) -> dict[tuple[str | None, int | None], list[Any]]:
         """Per (group value, bucket start µs): [n, vn, vsum, vmin, vmax, newest µs]: the rollups for whole

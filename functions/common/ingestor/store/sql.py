@@ -281,6 +281,22 @@ class SqlEventStore:
         found = self._values(Ask(f, group=by, values=False), info)
         return top(((key, acc[0]) for (key, _), acc in found.items() if acc[0]), limit)
 
+    def tallies(self, f: EventFilter, limits: dict[GroupBy, int],
+                info: dict[str, Any] | None = None) -> tuple[int, dict[GroupBy, list[tuple[str | None, int]]]]:
+        """One snapshot and one Aggregator for every question, so the raw edges are read once."""
+
+        def read(reader: Reader) -> tuple[dict[Any, list[Any]], str, dict[GroupBy, dict[Any, list[Any]]]]:
+            aggregator = Aggregator(reader)
+            total, resolution = aggregator.values(Ask(f, values=False))
+            return total, resolution, {by: aggregator.values(Ask(f, group=by, values=False))[0] for by in limits}
+
+        total, resolution, grouped = self._read(read)
+        if info is not None:
+            info["resolution"] = resolution
+        return (sum(acc[0] for acc in total.values()),
+                {by: top(((key, acc[0]) for (key, _), acc in found.items() if acc[0]), limits[by])
+                 for by, found in grouped.items()})
+
     def buckets(self, f: EventFilter, seconds: int, info: dict[str, Any] | None = None) -> list[Bucket]:
         """Counts and state_value mean/min/max per time bucket, aligned to the epoch (UTC days)."""
         return [Bucket(a.start, a.count, a.mean, a.min, a.max) for a in self.stats(f, seconds, info)]

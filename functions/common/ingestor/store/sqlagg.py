@@ -21,7 +21,7 @@ from ingestor.store import rollups as ru
 from ingestor.store import tiers
 from ingestor.store.model import EventFilter
 from ingestor.store.series import Part
-from ingestor.store.sqlread import Reader, Scan, bounds
+from ingestor.store.sqlread import EDGE_US, Reader, Scan, bounds
 from ingestor.store.sqlschema import dim_rollups, rollups, state_rollups
 
 GROUP_POS = {"entity_id": 1, "domain": 2, "event_type": 0, "area_id": 3, "device_id": 4}
@@ -50,6 +50,7 @@ class Aggregator:
         self.reader = reader
         self.conn = reader.conn
         self.dicts = reader.dicts
+        self._edges: dict[tuple[EventFilter, int, int], list[tuple[int, int]]] = {}
 
     # --- choosing the source ---------------------------------------------------------------------------
 
@@ -110,9 +111,20 @@ class Aggregator:
             acc = out[key] = ru.new_value()
         return acc
 
+    def _cells(self, ask: Ask, lo: int, hi: int) -> Iterable[tuple[Any, ...]]:
+        """(series, time[, value]) of the filter's events in [lo, hi). A range's edge is kept for the next
+        question on the same filter (counts by another grouping: the same events), the rest is streamed."""
+        columns = ("value",) if ask.values else ()
+        if ask.values or hi - lo > EDGE_US:
+            return self.reader.cells(Scan(ask.f, window=(lo, hi)), columns)
+        key = (ask.f, lo, hi)
+        if key not in self._edges:
+            self._edges[key] = list(self.reader.cells(Scan(ask.f, window=(lo, hi)), columns))  # type: ignore
+        return self._edges[key]
+
     def _raw(self, ask: Ask, lo: int, hi: int, out: dict[Key, list[Any]]) -> None:
         pos = GROUP_POS.get(ask.group) if ask.group else None
-        for sid, ts, *value in self.reader.cells(Scan(ask.f, window=(lo, hi)), ("value",) if ask.values else ()):
+        for sid, ts, *value in self._cells(ask, lo, hi):
             group = self.reader.series_of(sid)[pos] if pos is not None else None
             ru.add_event(self._acc(out, (group, _bucket(ts, ask.width))), ts, value[0] if value else None)
 
@@ -195,7 +207,7 @@ class Aggregator:
                 return
             clauses = [d.dim == DIM_OF[single[0]], d.key == key]
         elif ask.group is not None:
-            clauses = [d.dim == DIM_OF[ask.group]]
+            clauses = [d.dim == DIM_OF[ask.group], d.key.in_(self._dim_keys(ask.group))]
         else:
             clauses = [d.dim == 0, d.key == 0]
         rows, _ = self._grouped(dim_rollups, [d.key], period, lo, hi, ask.width, clauses)
@@ -203,6 +215,14 @@ class Aggregator:
         for key, bucket, *values in rows:
             group = (names.get(key) if key else None) if ask.group else None
             ru.merge_value(self._acc(out, (group, bucket)), values)
+
+    def _dim_keys(self, group: str) -> list[int]:
+        """Every key of a dimension, from the series. The table is clustered on (dim, key, period, bucket): named
+        keys are each sought to their buckets, where a dimension alone reads every row it ever had."""
+        self.dicts.refresh_series(self.conn)
+        pos = GROUP_POS[group]
+        values = {v[pos] for v in self.dicts.series.values() if v[pos]}
+        return sorted({0, *(k for v in values if (k := self.dicts.find_string(self.conn, v)) is not None)})
 
     def _states(self, ask: Ask, period: int, lo: int, hi: int, out: dict[Key, list[Any]]) -> None:
         key = self.dicts.find_string(self.conn, ask.f.state)  # type: ignore[arg-type]

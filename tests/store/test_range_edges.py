@@ -1,0 +1,102 @@
+"""A range's raw edge (the minutes before its first whole 5-minute bucket) costs what its own events cost.
+
+Its events are read from the cold tier, whose blocks hold a whole day of a series: the 5-minute rollups say
+which series have events in those minutes, so the blocks of every other series are not decoded; the stats
+summary's questions (a count and counts by four groupings) read the edge once for all of them. Answers are
+the same as every question asked alone, on every backend."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingestor.store import blocks
+from ingestor.store.model import EventFilter
+from tests.store import rollup_model as model
+from tests.store.conftest import opened
+from tests.store.test_event_store import placed
+from tests.store.test_rollup_exactness import HOURS, START, random_filter, random_range
+
+DAY = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)  # compacted into blocks: older than yesterday
+SUMMARY = {"domain": 20, "event_type": 20, "entity_id": 10, "area_id": 20}
+
+
+@pytest.fixture()
+def sqlite_store(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    store = opened("sqlite", tmp_path, request)
+    yield store
+    store.close()
+
+
+@pytest.fixture()
+def decoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The first time of every block whose time column is decoded from now on."""
+    seen: list[int] = []
+    decode = blocks.decode_times
+
+    def counting(times: bytes, first: int) -> list[int]:
+        seen.append(first)
+        return decode(times, first)
+
+    monkeypatch.setattr(blocks, "decode_times", counting)
+    return seen
+
+
+def a_meter_and_a_quiet_light(store: Any) -> None:
+    """A meter reporting every minute of the day; a light switched at 06:00 and 20:00 only."""
+    meter = [placed("sensor.meter", DAY + dt.timedelta(minutes=m), str(m), str(m + 1), unit="W") for m in range(1440)]
+    light = [placed("light.hall", DAY + dt.timedelta(hours=h), "off" if h == 6 else "on", "on" if h == 6 else "off",
+                    unit=None) for h in (6, 20)]
+    store.write(meter + light)
+    store.compact(5.0)
+
+
+def test_a_range_edge_decodes_only_the_blocks_of_series_with_events_in_it(sqlite_store: Any,
+                                                                          decoded: list[int]) -> None:
+    a_meter_and_a_quiet_light(sqlite_store)
+    f = EventFilter(start=DAY + dt.timedelta(hours=12, minutes=2, seconds=30), end=DAY + dt.timedelta(hours=21))
+    info: dict[str, Any] = {}
+    assert sqlite_store.count(f, info=info) == 8 * 60 + 57 + 1  # the meter's 12:03 … 20:59, the light's 20:00
+    assert "raw" in info["resolution"]
+    assert decoded == [int(DAY.timestamp()) * 1_000_000]  # the meter's block only: the light was quiet then
+
+
+def test_the_summary_reads_a_range_edge_once(sqlite_store: Any, decoded: list[int]) -> None:
+    a_meter_and_a_quiet_light(sqlite_store)
+    f = EventFilter(start=DAY + dt.timedelta(hours=12, minutes=2, seconds=30), end=DAY + dt.timedelta(hours=21))
+    total, counts = sqlite_store.tallies(f, SUMMARY)
+    assert len(decoded) == 1
+    assert (total, counts) == (sqlite_store.count(f), {by: sqlite_store.counts(f, by, n) for by, n in SUMMARY.items()})
+    assert counts["entity_id"] == [("sensor.meter", 537), ("light.hall", 1)]
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "influxdb1"])
+def loaded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    store = opened(request.param, tmp_path, request)
+    for batch in model.home(seed=21, start=START, hours=HOURS, events=1500).batches:
+        store.write(batch)
+    yield store
+    store.close()
+
+
+def test_the_summary_questions_read_together_equal_the_events_own(loaded: Any) -> None:
+    history = model.home(seed=21, start=START, hours=HOURS, events=1500)
+    rng = random.Random(1521)
+    for trial in range(30):
+        start, end = random_range(rng)
+        f = dataclasses.replace(random_filter(rng), start=start, end=end)
+        info: dict[str, Any] = {}
+        total, counts = loaded.tallies(f, dict.fromkeys(SUMMARY, 1000), info=info)
+        where = f"trial {trial}: {f}"
+        assert total == sum(a[0] for a in model.values(history.records, f, None, None).values()), where
+        for by in SUMMARY:
+            want = {key: acc[0] for (key, _), acc in model.values(history.records, f, None, by).items() if acc[0]}
+            assert dict(counts[by]) == want, where
+        assert info["resolution"], where
+        assert loaded.tallies(f, SUMMARY) == (total, {by: loaded.counts(f, by, n) for by, n in SUMMARY.items()}), where
