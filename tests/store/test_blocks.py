@@ -145,3 +145,11 @@ def test_a_block_of_decimals_names_no_state_but_what_its_first_event_left() -> N
         old = state
     assert roundtrip(rows).named_states() == ["unavailable"]  # left before the block began
     assert set(roundtrip(light(10)).named_states()) == {"on", "off"}
+
+
+def test_a_state_changes_id_is_worked_out_without_decoding_the_contexts() -> None:
+    rows = light(50)
+    times, payload = blocks.encode(rows, "state_changed", "light.kitchen", DATA.__getitem__)
+    block = blocks.Block(times, rows[0].ts, payload, "state_changed", "light.kitchen", DATA.__getitem__)
+    assert [block.eid(i) for i in range(block.n)] == [r.eid for r in rows]
+    assert "contexts" not in block.__dict__  # the costliest column of a block: 10 random bytes an event

@@ -76,6 +76,20 @@ def test_the_summary_reads_a_range_edge_once(sqlite_store: Any, decoded: list[in
     assert counts["entity_id"] == [("sensor.meter", 537), ("light.hall", 1)]
 
 
+def test_stays_are_read_from_blocks_without_building_their_rows(sqlite_store: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    a_meter_and_a_quiet_light(sqlite_store)
+    (stored,) = sqlite_store.query(EventFilter(entity_id="light.hall", start=DAY + dt.timedelta(hours=12))).items
+
+    def refused(self: blocks.Block, i: int) -> None:
+        raise AssertionError("a stay needs its time, id, state left and duration, not a whole Row")
+
+    monkeypatch.setattr(blocks.Block, "row", refused)
+    (stay,) = sqlite_store.duration_samples(EventFilter(domain="light", start=DAY + dt.timedelta(hours=12)))
+    assert (stay.event_id, stay.entity_id, stay.state, stay.time, stay.duration) == (
+        stored["event_id"], "light.hall", "on", DAY + dt.timedelta(hours=20), stored["duration_in_state"])
+
+
 @pytest.fixture(params=["sqlite", "postgresql", "influxdb1"])
 def loaded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     store = opened(request.param, tmp_path, request)

@@ -367,9 +367,11 @@ class Block:
         stored = self._exceptions("e").get(i)
         if stored is not None:
             return bytes.fromhex(stored)
+        if self.event_type == "state_changed":  # its id hashes entity, time and state: no context, no data
+            return _derived_id(self.event_type, self.entity_id, self.ts[i], self.states[i], None, None)
         data = self.data[i]
         return _derived_id(self.event_type, self.entity_id, self.ts[i], self.states[i], self.contexts[i],
-                           self._data_of(data) if data and self.event_type != "state_changed" else None)
+                           self._data_of(data) if data else None)
 
     def row(self, i: int) -> Row:
         return Row(self.eid(i), self.ts[i], self.states[i], self.old_states[i], self.values[i], self.durations[i],

@@ -239,10 +239,10 @@ class SqlEventStore:
         `limit`: the raw material of the duration anomalies."""
 
         def read(reader: Reader) -> list[DurationSample]:
-            found = reader.scan(Scan(f, desc=True, limit=limit, durations="nonneg", categorical=True))
-            return [DurationSample(row.eid.hex(), reader.series_of(sid)[1] or "", row.old_state, from_micros(row.ts),
-                                   float(row.duration))  # type: ignore[arg-type]
-                    for sid, row in found]
+            stays = reader.stays(f, limit)
+            entity = {sid: reader.series_of(sid)[1] or "" for sid in {stay[0] for stay in stays}}
+            return [DurationSample(eid.hex(), entity[sid], old_state, from_micros(ts), float(duration))
+                    for sid, ts, eid, old_state, duration in stays]
 
         return self._read(read)
 

@@ -244,21 +244,45 @@ class Reader:
                 for i in indexes:
                     yield (sid, ts[i], *(v[i - first] for v in values))
 
+    def stays(self, f: EventFilter, limit: int) -> list[tuple[int, int, bytes, str | None, float]]:
+        """(series, time, event_id, state left, duration) of the newest `limit` single stays in states the state
+        rollups keep, newest first: a scan's order and limit, without building the Rows (documents, contexts,
+        users) a stay does not need."""
+        s = Scan(f, desc=True, limit=limit, durations="nonneg", categorical=True)
+        h = hot_events.c
+        out: list[tuple[int, int, bytes, str | None, float]] = []
+        for lo, hi, sids, named in self._plan(s):
+            q = select(h.series, h.ts, h.eid, h.old_state, h.duration).where(*self._hot_clauses(s, sids, named, lo, hi))
+            hot = [(ts, bytes(eid), sid, (old, duration)) for sid, ts, eid, old, duration in
+                   self.conn.execute(q.order_by(h.ts.desc(), h.eid.desc()).limit(limit - len(out)))]
+            for c in self._merged(s, hot, self._cold(s, sids, named, lo, hi), limit - len(out)):
+                if c[1] is None:
+                    block, i = c[3]
+                    c = (c[0], block.eid(i), c[2], (block.old_states[i], block.durations[i]))
+                out.append((c[2], c[0], c[1], *c[3]))  # type: ignore[misc]
+            if len(out) >= limit:
+                break
+        return out
+
     def _day(self, s: Scan, sids: list[int] | None, named: set[int] | None, lo: int, hi: int,
              limit: int | None) -> list[tuple[int, Row]]:
         hot = self._hot(s, sids, named, lo, hi, limit)
         cold = self._cold(s, sids, named, lo, hi)
         if not cold:
             return hot
-        found: list[tuple[int, bytes | None, int, Any]] = [(r.ts, r.eid, sid, r) for sid, r in hot]
-        found += [(block.ts[i], None, sid, (block, i)) for sid, block, indexes in cold for i in indexes]
+        ordered = self._merged(s, [(r.ts, r.eid, sid, r) for sid, r in hot], cold, limit)
+        return [(c[2], c[3] if isinstance(c[3], Row) else c[3][0].row(c[3][1])) for c in ordered]
+
+    def _merged(self, s: Scan, hot: list[Candidate], cold: list[tuple[int, Block, list[int]]],
+                limit: int | None) -> list[Candidate]:
+        """A day's hot events (their eid known) and cold ones ((block, index)) in the scan's order, cut to its
+        cursor and limit."""
+        found = hot + [(block.ts[i], None, sid, (block, i)) for sid, block, indexes in cold for i in indexes]
         found.sort(key=lambda c: c[0], reverse=s.desc)
         ordered = _break_ties(found, s.desc)
         if s.after is not None:
             ordered = [c for c in ordered if _beyond(c, s.after, s.desc)]
-        if limit is not None:
-            ordered = ordered[:limit]
-        return [(c[2], c[3] if isinstance(c[3], Row) else c[3][0].row(c[3][1])) for c in ordered]
+        return ordered if limit is None else ordered[:limit]
 
     def _hot(self, s: Scan, sids: list[int] | None, named: set[int] | None, lo: int, hi: int,
              limit: int | None) -> list[tuple[int, Row]]:

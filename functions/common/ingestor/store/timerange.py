@@ -9,6 +9,7 @@ from ingestor.timeutil import parse_timestamp
 
 _RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)(s|m|h|d|w)$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def parse_time(value: str, now: dt.datetime | None = None) -> dt.datetime:
@@ -33,4 +34,4 @@ def to_micros(when: dt.datetime) -> int:
 
 
 def from_micros(micros: int) -> dt.datetime:
-    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=micros)
+    return EPOCH + dt.timedelta(microseconds=micros)
