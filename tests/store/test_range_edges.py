@@ -67,6 +67,17 @@ def test_a_range_edge_decodes_only_the_blocks_of_series_with_events_in_it(sqlite
     assert decoded == [int(DAY.timestamp()) * 1_000_000]  # the meter's block only: the light was quiet then
 
 
+def test_a_durations_edge_decodes_only_the_blocks_of_series_with_stays_ending_in_it(sqlite_store: Any,
+                                                                                     decoded: list[int]) -> None:
+    a_meter_and_a_quiet_light(sqlite_store)
+    f = EventFilter(start=DAY + dt.timedelta(hours=12, minutes=2, seconds=30), end=DAY + dt.timedelta(hours=21))
+    info: dict[str, Any] = {}
+    (stay,) = sqlite_store.durations(f, info=info)
+    assert (stay.entity_id, stay.state, stay.count) == ("light.hall", "on", 1)
+    assert "raw" in info["resolution"]
+    assert decoded == []  # the meter had events in the edge's minutes, but no stays: its numbers are no state
+
+
 def test_the_summary_reads_a_range_edge_once(sqlite_store: Any, decoded: list[int]) -> None:
     a_meter_and_a_quiet_light(sqlite_store)
     f = EventFilter(start=DAY + dt.timedelta(hours=12, minutes=2, seconds=30), end=DAY + dt.timedelta(hours=21))

@@ -35,7 +35,8 @@ from ingestor.store.timerange import to_micros
 
 DAY_US = 86_400_000_000
 FIVE_MIN_US = 300_000_000
-EDGE_US = 3_600_000_000  # a window this short is a range's raw edge: only series active in it are read
+HOUR_US = 3_600_000_000
+EDGE_US = HOUR_US  # a window this short is a range's raw edge: only series active in it are read
 END_OF_TIME = 253_402_300_800_000_000  # 10000-01-01 in µs: every rollup bucket index fits 32 bits
 ROW_COLUMNS = [hot_events.c[name] for name in ("eid", "ts", "state", "old_state", "value", "duration", "attrs", "ctx",
                                                "parent", "usr", "enrich", "ages", "data")]
@@ -179,18 +180,27 @@ class Reader:
             found = days if found is None else {d: found[d] & days[d] for d in found.keys() & days.keys()}
         return {day: sorted(series) for day, series in (found or {}).items() if series}
 
-    def active(self, sids: list[int] | None, lo: int, hi: int) -> list[int]:
-        """Of `sids` (None: every series), those with an event in [lo, hi) by the 5-minute series rollups. The
-        raw edge of an aggregate is a few minutes of a cold day, whose blocks hold the whole day of every
-        series: most of a home's series are quiet in those minutes, and their blocks are then not read."""
+    def active(self, s: Scan, sids: list[int] | None, lo: int, hi: int) -> list[int]:
+        """Of `sids` (None: every series), those that may hold an event of the scan in [lo, hi): by the 5-minute
+        series rollups, or for a read of stays by the state rollups of its hours or day (a stay ends there).
+        Blocks hold a whole (series, day): the raw edge of an aggregate is minutes of a cold day, in which most
+        of a home's series are quiet, and most series have no stays at all (numbers are no state); their
+        blocks are then not read."""
         if sids is None:
             self.dicts.refresh_series(self.conn)
             sids = list(self.dicts.series)
         if not sids:
             return []
-        r = rollups.c
-        q = select(r.series).distinct().where(r.series.in_(sids), r.period == 0, r.bucket >= lo // FIVE_MIN_US,
-                                              r.bucket <= (hi - 1) // FIVE_MIN_US, r.n > 0)
+        if s.categorical:
+            sr = state_rollups.c
+            period, width = (1, HOUR_US) if hi - lo <= EDGE_US else (2, DAY_US)
+            q = select(sr.series).distinct().where(
+                sr.series.in_(sids), sr.period == period, sr.bucket >= lo // width, sr.bucket <= (hi - 1) // width,
+                sr.dn > 0 if s.durations else sr.left + sr.dn > 0)
+        else:
+            r = rollups.c
+            q = select(r.series).distinct().where(r.series.in_(sids), r.period == 0, r.bucket >= lo // FIVE_MIN_US,
+                                                  r.bucket <= (hi - 1) // FIVE_MIN_US, r.n > 0)
         return sorted(int(row[0]) for row in self.conn.execute(q))
 
     # --- the scan --------------------------------------------------------------------------------------
@@ -214,7 +224,7 @@ class Reader:
         for day in (reversed(days) if s.desc else days):
             lo, hi = max(start, day * DAY_US), min(end, (day + 1) * DAY_US)
             within = holding[day] if holding is not None else sids
-            yield lo, hi, self.active(within, lo, hi) if hi - lo <= EDGE_US else within, named
+            yield lo, hi, self.active(s, within, lo, hi) if hi - lo <= EDGE_US or s.categorical else within, named
 
     def scan(self, s: Scan) -> Iterator[tuple[int, Row]]:
         left = s.limit
