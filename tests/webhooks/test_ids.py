@@ -39,7 +39,7 @@ def test_concurrent_creations_all_succeed_with_distinct_ids_each_process_increas
         made[n] = [create(store, f"t{n}-{i}") for i in range(10)]
 
     errors = concurrently(worker, 4, timeout=60)
-    assert not errors, errors
+    assert not errors, [(e, e.__cause__) for e in errors]
     everything = [i for ids in made.values() for i in ids]
     assert len(set(everything)) == 40 and all(ids == sorted(ids) for ids in made.values())
     assert [h.id for h in WebhookStore(db_url).page(100, None)] == sorted(everything)

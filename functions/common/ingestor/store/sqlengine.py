@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +38,9 @@ def _sqlite(url: URL) -> Engine:
         # migration step and its version row commit together.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        # WAL lets the query functions read while `write` writes; NORMAL is durable across crashes in WAL.
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "foreign_keys=ON"):
+        cursor.execute("PRAGMA busy_timeout=30000")
+        _wal(cursor)
+        for pragma in ("synchronous=NORMAL", "foreign_keys=ON"):  # NORMAL is durable across crashes in WAL
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
@@ -49,6 +52,22 @@ def _sqlite(url: URL) -> Engine:
         conn.exec_driver_sql(options.get(SQLITE_BEGIN) or ("BEGIN IMMEDIATE" if options.get("writing") else "BEGIN"))
 
     return engine
+
+
+def _wal(cursor: Any, attempts: int = 100) -> None:
+    """WAL, so the query functions read while `write` writes. Switching a new database to it needs the file to
+    itself, and SQLite answers "database is locked" at once (busy_timeout does not apply): when the functions
+    start together on a fresh install, all but one meet that, so each tries again until the file is in WAL."""
+    for attempt in range(attempts):
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
 
 
 def safe_url(url: str) -> str:
