@@ -272,8 +272,11 @@ class Api:
     @staticmethod
     def _parameter(param: Param, route: Route) -> dict[str, Any]:
         where = "path" if param.name in route.path_params else "query"
+        schema = param.schema()
+        if where == "query" and not param.required and "enum" in schema:
+            schema["enum"] = [*schema["enum"], ""]  # an empty value is the default, as for every optional one
         return {"name": param.name, "in": where, "required": where == "path" or param.required,
-                "description": param.description, "schema": param.schema()}
+                "description": param.description, "schema": schema}
 
 
 def _json_content(schema: dict[str, Any]) -> dict[str, Any]:
