@@ -71,19 +71,19 @@ class Deps:
 
     def bridge_disconnected(self, url: str, connected: bool) -> float | None:
         """Seconds the bridge replica at `url` has been seen disconnected (None while connected)."""
-        with self._lock:
-            if connected:
-                self._bridge_down_since.pop(url, None)
-                return None
-            return time.monotonic() - self._bridge_down_since.setdefault(url, time.monotonic())
+        return self._seen_for(self._bridge_down_since, url, not connected)
 
     def starting_for(self, name: str, starting: bool) -> float | None:
         """Seconds `name` has been seen starting from zero (None once it is not)."""
+        return self._seen_for(self._starting_since, name, starting)
+
+    def _seen_for(self, since: dict[str, float], key: str, holds: bool) -> float | None:
+        """Seconds a condition has held for `key` at every check since it was first seen (None when it does not)."""
         with self._lock:
-            if not starting:
-                self._starting_since.pop(name, None)
+            if not holds:
+                since.pop(key, None)
                 return None
-            return time.monotonic() - self._starting_since.setdefault(name, time.monotonic())
+            return time.monotonic() - since.setdefault(key, time.monotonic())
 
 
 # -- the gateway and functions --------------------------------------------------------------------

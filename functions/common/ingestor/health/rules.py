@@ -25,16 +25,17 @@ def _reason_of(body: Any) -> str | None:
 def scaled_to_zero(fn: dict[str, Any]) -> bool:
     """Labelled to scale to zero (com.openfaas.scale.zero) and at 0 replicas now: idle, not down. Its first
     call starts it; while it starts it has 1 replica and 0 available (`starting`)."""
-    labels = fn.get("labels") or {}
-    return fn.get("replicas") == 0 and str(labels.get("com.openfaas.scale.zero", "")).lower() == "true"
+    return fn.get("replicas") == 0 and _scales_to_zero(fn)
+
+
+def _scales_to_zero(fn: dict[str, Any]) -> bool:
+    return str((fn.get("labels") or {}).get("com.openfaas.scale.zero", "")).lower() == "true"
 
 
 def starting(fn: dict[str, Any]) -> bool:
     """Labelled to scale to zero, asked for replicas and none available yet: a start from zero under way (or one
     that failed, which only its duration tells apart: see `started`)."""
-    labels = fn.get("labels") or {}
-    return (str(labels.get("com.openfaas.scale.zero", "")).lower() == "true" and bool(fn.get("replicas"))
-            and fn.get("availableReplicas") == 0)
+    return _scales_to_zero(fn) and bool(fn.get("replicas")) and fn.get("availableReplicas") == 0
 
 
 def started(fn: dict[str, Any], starting_for: float, settings: Settings) -> Component:
