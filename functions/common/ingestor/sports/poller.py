@@ -175,8 +175,7 @@ class SportsPoller:
                 error = str(exc)
                 break
             breaker.success()
-            teams = self.settings.teams[league]  # only the followed teams' games are kept (and saved)
-            self.feeds[(league, kind)] = Feed([g for g in games if any(g.involves(t) for t in teams)], asked)
+            self.feeds[(league, kind)] = Feed([g for g in games if self._follows(league, g)], asked)  # and saved
             fetched += 1
         if not fetched:
             return Outcome(league, "failed", error)
@@ -198,14 +197,16 @@ class SportsPoller:
 
     def _followed(self, league: str) -> list[Game]:
         """The followed teams' games: today's scoreboard, plus scheduled games of the next days it lacks."""
-        teams = self.settings.teams[league]  # a feed saved by a process with other teams holds theirs
-        today = self.feeds.get((league, "today"))
+        today = self.feeds.get((league, "today"))  # a feed saved by a process with other teams holds theirs
         upcoming = self.feeds.get((league, "upcoming"))
-        games = {g.game_id: g for g in (today.games if today else []) if any(g.involves(t) for t in teams)}
+        games = {g.game_id: g for g in (today.games if today else []) if self._follows(league, g)}
         for game in upcoming.games if upcoming else []:
-            if game.game_id not in games and game.status == "scheduled" and any(game.involves(t) for t in teams):
+            if game.game_id not in games and game.status == "scheduled" and self._follows(league, game):
                 games[game.game_id] = game
         return list(games.values())
+
+    def _follows(self, league: str, game: Game) -> bool:
+        return any(game.involves(t) for t in self.settings.teams[league])
 
     def _get(self, league: str, kind: str, now: dt.datetime) -> Any:
         url = self.settings.base_url + espn.scoreboard_path(league)
