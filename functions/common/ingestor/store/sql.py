@@ -274,12 +274,12 @@ class SqlEventStore:
         return found
 
     def count(self, f: EventFilter, info: dict[str, Any] | None = None) -> int:
-        return sum(acc[0] for acc in self._values(Ask(f, values=False), info).values())
+        return _total(self._values(Ask(f, values=False), info))
 
     def counts(self, f: EventFilter, by: GroupBy, limit: int = 20,
                info: dict[str, Any] | None = None) -> list[tuple[str | None, int]]:
         found = self._values(Ask(f, group=by, values=False), info)
-        return top(((key, acc[0]) for (key, _), acc in found.items() if acc[0]), limit)
+        return _top(found, limit)
 
     def tallies(self, f: EventFilter, limits: dict[GroupBy, int],
                 info: dict[str, Any] | None = None) -> tuple[int, dict[GroupBy, list[tuple[str | None, int]]]]:
@@ -293,9 +293,7 @@ class SqlEventStore:
         total, resolution, grouped = self._read(read)
         if info is not None:
             info["resolution"] = resolution
-        return (sum(acc[0] for acc in total.values()),
-                {by: top(((key, acc[0]) for (key, _), acc in found.items() if acc[0]), limits[by])
-                 for by, found in grouped.items()})
+        return _total(total), {by: _top(found, limits[by]) for by, found in grouped.items()}
 
     def buckets(self, f: EventFilter, seconds: int, info: dict[str, Any] | None = None) -> list[Bucket]:
         """Counts and state_value mean/min/max per time bucket, aligned to the epoch (UTC days)."""
@@ -424,3 +422,13 @@ class SqlEventStore:
 
 
 __all__ = ["SqlEventStore", "CursorError"]
+
+
+def _total(found: dict[Any, list[Any]]) -> int:
+    """The count of an Aggregator's answer (each accumulator's first field)."""
+    return sum(acc[0] for acc in found.values())
+
+
+def _top(found: dict[Any, list[Any]], limit: int) -> list[tuple[str | None, int]]:
+    """A grouped Aggregator answer's counts, the `limit` largest."""
+    return top(((key, acc[0]) for (key, _), acc in found.items() if acc[0]), limit)
