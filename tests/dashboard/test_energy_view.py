@@ -15,7 +15,7 @@ from playwright.sync_api import Browser
 
 from ingestor.metadata.registry import MetadataDB
 from ingestor.store import open_event_store
-from tests.dashboard.browser import Tab, tab
+from tests.dashboard.browser import Tab, just_after_midnight, tab
 from tests.dashboard.layout import broken_words, chart_option, label_problems, overflows
 from tests.queries import energy_home
 from tests.support.http import call
@@ -56,7 +56,8 @@ def runtime(tmp_path_factory: pytest.TempPathFactory, home: energy_home.EnergyHo
 
 @pytest.fixture()
 def view(browser: Browser, runtime: LocalRuntime) -> Iterator[Tab]:
-    with tab(browser, f"{runtime.gateway}/function/dashboard/") as t:
+    """Looked at just after local midnight: "today" has barely begun, and the power sensor reported before it."""
+    with tab(browser, f"{runtime.gateway}/function/dashboard/", timezone_id=just_after_midnight()) as t:
         yield t
         assert t.problems == [], "\n".join(t.problems)
 

@@ -13,7 +13,7 @@ from ingestor.store import open_event_store
 from ingestor.timeutil import parse_timestamp
 from tests.queries import energy_home
 from tests.queries.conftest import Served
-from tests.queries.energy_home import DRYER, HEATER, HOME, HOUR, HOURS, KETTLE, MISSING_HOUR, RESET_HOUR
+from tests.queries.energy_home import DRYER, HEATER, HOME, HOUR, HOURS, KETTLE, MIN, MISSING_HOUR, RESET_HOUR
 from tests.support.function import served
 from tests.support.runtime import REPO
 from tests.support.servers import store_url
@@ -102,6 +102,16 @@ def test_summary_shows_the_latest_readings_in_the_units_ha_shows(api: Served) ->
     assert (power["entity_id"], power["name"]) == (HEATER, "Heater Power")
     assert (power["current"]["value"], power["current"]["unit"]) == (energy_home.HEATER_NOW, "W")
     assert parse_timestamp(power["current"]["time"]) == home.readings[HEATER][-1][0]
+
+
+def test_a_power_sensor_silent_since_before_the_range_still_shows_its_last_reading(api: Served) -> None:
+    """Just after midnight "today" holds no power reading yet, but the heater still draws what it last reported."""
+    home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
+    last_at, last_watts = home.readings[HEATER][-1]
+    end = home.t0 + HOURS * HOUR
+    body = api.ok("/energy/summary", start=(last_at + MIN).isoformat(), end=end.isoformat())
+    [power] = body["power"]
+    assert (power["current"]["value"], parse_timestamp(power["current"]["time"])) == (last_watts, last_at)
 
 
 def test_hourly_energy_cost_and_carbon_match_the_raw_readings_and_stored_prices(api: Served) -> None:

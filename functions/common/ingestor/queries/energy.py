@@ -109,7 +109,7 @@ def summary(store: EventStore, entities: list[dict[str, Any]], r: Range) -> dict
     for e in entities:
         if meters.kind(e["device_class"], e["unit_of_measurement"]) != "power":
             continue
-        now = reading.latest(store, e["entity_id"], r.start, r.end)
+        now = reading.latest(store, e["entity_id"], None, r.end)  # HA reports power on change: its last state holds
         power.append({"entity_id": e["entity_id"], "name": e["name"], "area_name": e["area_name"],
                       "current": _reading(now, e["unit_of_measurement"])})
     return {"start": iso(r.start), "end": iso(r.end), "unit": ENERGY_UNIT, "total_kwh": round(total, 6),

@@ -1,4 +1,4 @@
-// Energy: today's energy per meter and the current power (since local midnight), energy and cost per hour or day
+// Energy: today's energy per meter and the current power (its last reading), energy and cost per hour or day
 // over the selected range, the top consumers with their shares, and how hourly energy correlates with outdoor
 // temperature, price and carbon intensity (always with the hours it rests on). Every figure says its window and
 // its unit as the API gives them (kWh; the tariff's own price and cost units).
@@ -121,8 +121,8 @@ export async function render(root, ctx) {
     card("Today", kwh(now.total_kwh), {id: "energy-total"}, `since ${since.toLocaleTimeString([], {hour: "2-digit",
       minute: "2-digit"})}, ${now.meters.length} meter${now.meters.length === 1 ? "" : "s"}`),
     ...now.power.map((p) => card(p.name || p.entity_id, p.current ? withUnit(p.current.value, p.current.unit) : "-",
-      {dataset: {power: p.entity_id}}, p.current ? h("span", {}, "now · ", when(p.current.time)) :
-        "no reading today"))),
+      {dataset: {power: p.entity_id}}, p.current ? h("span", {}, "last reported ", when(p.current.time)) :
+        "no reading yet"))),
   now.meters.length ? table([
     {label: "Meter", render: (m) => entityCell(m.entity_id, m.name)},
     {label: "Today", render: (m) => kwh(m.energy_kwh), num: true},
