@@ -1,4 +1,5 @@
-"""Every view as a person sees it, on a desktop (1366×900) and a phone (390×844), light and dark: a screenshot of
+"""Every view as a person sees it, on a desktop (1366×900) and a phone (390×844), light and dark, just after local
+midnight (when lists hold both yesterday's dates and today's times): a screenshot of
 each into test-artifacts/screenshots/, and no text that overflows its box or breaks inside a word, no chart label
 overlapping another or cut at the chart's edge, no element printed as "[object ...]"."""
 
@@ -10,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from tests.dashboard import home, stack
-from tests.dashboard.browser import Tab, tab
+from tests.dashboard.browser import Tab, just_after_midnight, tab
 from tests.dashboard.layout import broken_words, label_problems, overflows
 
 pytestmark = pytest.mark.integration
@@ -45,7 +46,8 @@ def opened(t: Tab, name: str) -> None:
 
 
 def looked_at(browser: Browser, house: stack.Home, name: str, size: str, scheme: str) -> dict[str, Any]:
-    with tab(browser, house.dashboard, api_key=house.webhooks_key, color_scheme=scheme, **SIZES[size]) as t:
+    with tab(browser, house.dashboard, api_key=house.webhooks_key, color_scheme=scheme,
+             timezone_id=just_after_midnight(), **SIZES[size]) as t:
         opened(t, name)
         t.shot(f"{name}-{size}-{scheme}")
         return {"overflows": overflows(t.page), "broken words": broken_words(t.page),

@@ -95,7 +95,8 @@ const DATE_TIME = {month: "short", day: "numeric", ...TIME};
 const SHORT = {month: "short", day: "numeric", hour: "2-digit", minute: "2-digit"};
 
 /** A moment as people read it: "13:37:05" today, "30 Nov, 13:37:05" this year, with the year before (in the
- * reader's locale; the exact UTC time in its tooltip). Never broken inside a table cell. */
+ * reader's locale; the exact UTC time in its tooltip). The date and the time are each kept whole, but a narrow
+ * cell (a phone) may put the time under the date: a list reaching back past midnight stays on the screen. */
 export function when(iso) {
   if (!iso) return "-";
   const d = new Date(iso);
@@ -103,7 +104,12 @@ export function when(iso) {
   const now = new Date();
   const options = d.toDateString() === now.toDateString() ? TIME
     : d.getFullYear() === now.getFullYear() ? DATE_TIME : {...DATE_TIME, year: "numeric"};
-  return h("span.nowrap", {title: d.toISOString()}, d.toLocaleString(undefined, options));
+  const parts = new Intl.DateTimeFormat(undefined, options).formatToParts(d);
+  const hour = parts.findIndex((p) => p.type === "hour");
+  const whole = (ps) => h("span.nowrap", {}, ps.map((p) => p.value).join(""));
+  if (hour < 2) return h("span.nowrap", {title: d.toISOString()}, parts.map((p) => p.value).join(""));
+  return h("span", {title: d.toISOString()}, whole(parts.slice(0, hour - 1)), parts[hour - 1].value,
+    whole(parts.slice(hour)));
 }
 
 /** A range as people read it: "30 Nov, 13:00 – 1 Dec, 13:00". */
