@@ -90,9 +90,11 @@ def test_with_no_key_configured_a_call_that_changes_data_is_refused_naming_the_s
         assert "items-api-key" in caught.value.message
 
 
-def test_with_no_key_configured_reads_behind_the_key_still_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_with_no_key_configured_a_read_behind_the_key_is_refused_too(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ITEMS_API_KEY")
-    assert status_of("GET", "/secrets") == 200
+    with pytest.raises(Problem) as caught:
+        call("GET", "/secrets")
+    assert responses.status_of(caught.value) == 503 and caught.value.code == "api_key_not_configured"
 
 
 def test_the_secrets_file_is_the_key_the_routes_check(tmp_path: Any) -> None:

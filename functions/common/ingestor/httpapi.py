@@ -174,7 +174,7 @@ class Api:
     def start(self) -> None:
         """Say once, when the function starts, that its key is missing (a handler's `start`)."""
         if self.key is not None and not self.key.value():
-            log.warning("API key not configured: calls that change data are refused (503) until it is",
+            log.warning("API key not configured: the calls that need it are refused (503) until it is",
                         extra={"secret": self.key.secret})
 
     def keyed_calls(self) -> tuple[tuple[str, str], ...]:
@@ -224,15 +224,15 @@ class Api:
         return json_response(result, route.status)
 
     def _check_key(self, method: str, headers: Any) -> None:
-        """Fail closed: with no key configured a read answers, a call that may change data is refused (503)."""
+        """Fail closed: with no key configured every route behind it is refused (503), reads too: what a route
+        guards to read (a webhook's URL may carry a token, as a Home Assistant webhook id does) is as secret as
+        what it guards to change."""
         assert self.key is not None  # __init__ refuses routes that need a key without one
         expected = self.key.value()
         if not expected:
-            if method in SAFE_METHODS:
-                return
-            raise Unavailable(f"this call changes data and needs an API key, but the {self.key.secret} secret is "
-                              f"not configured: create it (`make run` generates .secrets/{self.key.secret}; on "
-                              f"OpenFaaS `make secrets`) and send it as X-API-Key", code="api_key_not_configured")
+            raise Unavailable(f"this call needs an API key, but the {self.key.secret} secret is not configured: "
+                              f"create it (`make run` generates .secrets/{self.key.secret}; on OpenFaaS "
+                              f"`make secrets`) and send it as X-API-Key", code="api_key_not_configured")
         given = headers.get("X-API-Key") or ""
         bearer = headers.get("Authorization") or ""
         if not given and bearer.lower().startswith("bearer "):
