@@ -65,7 +65,7 @@ async def invoke(session: aiohttp.ClientSession, gateway: str, name: str, body: 
     (ingestor.signedcalls), as the functions that change data require."""
     path = "/" + path.lstrip("/") if path else ""
     url = URL(f"{gateway}/function/{name}{path}" + (f"?{query}" if query else ""), encoded=True)
-    sent = {**(headers or {}), **(signedcalls.sign(key, method, path, query, body) if key else {})}
+    sent = signed(headers, key, method, path, query, body)
     try:
         async with session.request(method, url, data=body, headers=sent,
                                    timeout=aiohttp.ClientTimeout(total=timeout)) as r:
@@ -74,6 +74,17 @@ async def invoke(session: aiohttp.ClientSession, gateway: str, name: str, body: 
         return Result(None, error="timeout")
     except aiohttp.ClientError as exc:
         return Result(None, error=f"gateway unreachable: {type(exc).__name__}")
+    return refusal_noted(result, name, key)
+
+
+def signed(headers: dict[str, str] | None, key: str | None, method: str, path: str, query: str,
+           body: bytes) -> dict[str, str]:
+    """`headers` with the connectors' signature of the call when there is a `key` (ingestor.signedcalls)."""
+    return {**(headers or {}), **(signedcalls.sign(key, method, path, query, body) if key else {})}
+
+
+def refusal_noted(result: Result, name: str, key: str | None) -> Result:
+    """A 401 is logged once per function and process, however often it repeats."""
     if result.status == 401 and name not in _refused:
         _refused.add(name)
         hint = " (is its connector-key the one this connector signs with?)" if key else ""

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import nats
@@ -38,7 +39,7 @@ from nats.js import JetStreamContext
 
 from ha_connector import catalog
 from ha_connector.catalog import FunctionInfo, duration, timeout_of
-from ha_connector.invoke import Outcome, Result, invoke
+from ha_connector.invoke import Outcome, Result, invoke, refusal_noted, signed
 from ha_connector.settle import returned_if_cancelled
 from ingestor import dlq, metrics, natsconn, streams, subjects
 from ingestor.bus import PAYLOAD_MARGIN
@@ -108,10 +109,9 @@ class Subscription:
     async def handle(self, msg: Msg) -> None:
         seq = msg.metadata.sequence.stream
         async with returned_if_cancelled(msg):
-            result = await invoke(self.connector.session, self.connector.gateway, self.fn.name, msg.data,
-                                  timeout=self.timeout + 5, headers={"Content-Type": "application/json",
-                                                                     "X-Nats-Subject": msg.subject},
-                                  key=self.connector.key)
+            result = await self.connector.call(self.fn.name, msg.data, timeout=self.timeout + 5,
+                                               headers={"Content-Type": "application/json",
+                                                        "X-Nats-Subject": msg.subject})
         outcome = result.outcome
         outage = self.connector.outage(self.fn.name)
         if outcome is Outcome.UNAVAILABLE or result.timed_out:
@@ -152,11 +152,17 @@ class Subscription:
                                             "status": result.status, "stream_sequence": seq})
 
 
+Direct = Callable[[str, bytes, dict[str, str], float], Awaitable[Result]]
+"""(function, body, headers, timeout) -> its answer: a POST to /function/<name> made inside the gateway's own
+process (the local runtime's), the same call as over HTTP without its loopback round trip."""
+
+
 class TopicConnector:
     def __init__(self, nats_url: str, gateway: str, stream: str = subjects.STREAM, refresh_s: float = 30,
-                 auth: dict[str, str] | None = None, key: str | None = None) -> None:
+                 auth: dict[str, str] | None = None, key: str | None = None, direct: Direct | None = None) -> None:
         self.nats_url = nats_url
         self.gateway = gateway.rstrip("/")
+        self.direct = direct  # invocations go through it when given; /system/functions is read over HTTP still
         self.stream = stream
         self.refresh_s = refresh_s
         self.auth = auth  # a real OpenFaaS gateway's basic auth, sent on /system/functions and invocations
@@ -178,6 +184,14 @@ class TopicConnector:
                 log, "function unavailable or timing out; its messages wait and are retried",
                 "function answers again", function=function)
         return self._outages[function]
+
+    async def call(self, name: str, body: bytes, *, timeout: float, headers: dict[str, str]) -> Result:
+        """POST `body` to the function `name` through the gateway, signed with the connector's key."""
+        if self.direct is None:
+            return await invoke(self.session, self.gateway, name, body, timeout=timeout, headers=headers,
+                                key=self.key)
+        result = await self.direct(name, body, signed(headers, self.key, "POST", "", "", body), timeout)
+        return refusal_noted(result, name, self.key)
 
     @property
     def js(self) -> JetStreamContext:

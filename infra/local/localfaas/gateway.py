@@ -10,9 +10,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -20,6 +21,7 @@ from aiohttp import web
 from yarl import URL
 
 from ha_connector.catalog import timeout_of
+from ha_connector.invoke import Result
 from ingestor import jsoncodec, metrics
 from ingestor.webhooks import ssrf
 from localfaas.asyncqueue import CALLBACK_HEADER, AsyncQueue
@@ -120,15 +122,33 @@ class Gateway:
             return error(404, "not_found", f"no function named {name!r}")
         return web.json_response(self._status(name), dumps=_dumps)
 
-    async def invoke(self, request: web.Request) -> web.StreamResponse:
+    async def invoke(self, request: web.Request) -> web.Response:
         if request.method not in METHODS:
             return error(405, "method_not_allowed", f"functions answer {', '.join(METHODS)}", allow=METHODS)
         return await self.forward(request, request.match_info["name"])
 
-    async def forward(self, request: web.Request, name: str) -> web.StreamResponse:
+    async def forward(self, request: web.Request, name: str) -> web.Response:
+        tail, query = as_received(request)
+        return await self.dispatch(name, request.method, tail, query, request.headers, await request.read())
+
+    async def call(self, name: str, body: bytes, headers: dict[str, str], timeout: float) -> Result:
+        """The topic connector's POST to /function/<name> from inside this process (ha_connector.topics.Direct):
+        what an HTTP call does (scale from zero, counters, X-Call-Id, the function's answer as it is), without
+        a loopback request to itself per message."""
+        try:
+            response = await asyncio.wait_for(self.dispatch(name, "POST", "", "", headers, body), timeout)
+        except TimeoutError:
+            return Result(None, error="timeout")
+        body = response.body  # every answer here is made from bytes
+        return Result(response.status, bytes(body) if isinstance(body, bytes | bytearray) else b"",
+                      dict(response.headers))
+
+    async def dispatch(self, name: str, method: str, tail: str, query: str, received: Mapping[str, str],
+                       body: bytes) -> web.Response:
+        """An invocation of `name` with its path `tail` and `query` as received (still percent-encoded)."""
         if self.scaler is None or not self.scaler.manages(name):
-            return await self._forward(request, name)
-        if as_received(request)[0] == "/_/metrics" and not self.scaler.is_running(name):
+            return await self._forward(name, method, tail, query, received, body)
+        if tail == "/_/metrics" and not self.scaler.is_running(name):
             return web.Response(text="")  # no counters at zero: a Prometheus scrape must not keep it running
         async with self.scaler.use(name):
             try:
@@ -136,9 +156,10 @@ class Gateway:
             except StartFailed as exc:
                 _invocations.labels(name, "503").inc()
                 return error(503, "function_unavailable", f"function {name} could not be started: {exc}")
-            return await self._forward(request, name)
+            return await self._forward(name, method, tail, query, received, body)
 
-    async def _forward(self, request: web.Request, name: str) -> web.StreamResponse:
+    async def _forward(self, name: str, method: str, tail: str, query: str, received: Mapping[str, str],
+                       body: bytes) -> web.Response:
         fn = self.supervisor.functions.get(name)
         if fn is None:
             return error(404, "not_found", f"no function named {name!r}")
@@ -146,15 +167,14 @@ class Gateway:
             _invocations.labels(name, "503").inc()
             return error(503, "function_unavailable", f"function {name} is not ready")
         assert self.session is not None
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers = {k: v for k, v in received.items() if k.lower() not in HOP_BY_HOP}
         headers.setdefault("X-Call-Id", str(uuid.uuid4()))
-        tail, query = as_received(request)
         started = time.perf_counter()
         try:
             async with self.session.request(
-                request.method, URL(f"{fn.url}{tail or '/'}" + (f"?{query}" if query else ""), encoded=True),
+                method, URL(f"{fn.url}{tail or '/'}" + (f"?{query}" if query else ""), encoded=True),
                 headers=headers,
-                data=await request.read(),
+                data=body,
                 timeout=aiohttp.ClientTimeout(total=timeout_of(fn.spec.annotations)),
             ) as upstream:
                 body = await upstream.read()

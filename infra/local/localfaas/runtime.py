@@ -123,7 +123,7 @@ async def run(options: Options) -> None:
         await web.SockSite(runner, gateway_socket).start()
         gateway_url = os.environ["GATEWAY_URL"]
         queue.start(gateway_url)
-        connector = TopicConnector(nats_server.url, gateway_url, key=key)
+        connector = TopicConnector(nats_server.url, gateway_url, key=key, direct=gateway.call)
         await connector.start()
         cron = CronConnector(gateway_url, key=key)
         cron.start()
