@@ -7,6 +7,7 @@ slip the same event in between the check and the insert.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from typing import Any
 
@@ -19,7 +20,7 @@ from ingestor.store import rows as rw
 from ingestor.store.rows import Row, Series
 from ingestor.store.sqldicts import Dictionaries
 from ingestor.store.sqlread import DAY_US, Reader
-from ingestor.store.sqlschema import CAT_OLD_STATE, CAT_STATE, FLAG_VALUE_EXCEPTIONS, blocks, hot_events
+from ingestor.store.sqlschema import CAT_OLD_STATE, CAT_STATE, FLAG_VALUE_EXCEPTIONS, blocks
 
 CHUNK = 500
 
@@ -50,13 +51,21 @@ executemany = compaction.executemany
 """For bulk writes: SQLAlchemy's per-row parameter handling costs more than the database's own work."""
 
 
+@functools.cache
+def in_hot(count: int, dialect: str) -> str:
+    """Which of `count` event ids the hot tier holds, as the driver takes it: a batch's lookup compiled by
+    SQLAlchemy (an IN of a hundred binds, its cache key included) cost more than the database's own work."""
+    mark = "%s" if dialect == "postgresql" else "?"
+    return f"SELECT eid FROM hot_events WHERE eid IN ({', '.join([mark] * count)})"
+
+
 def stored_ids(conn: Connection, reader: Reader, candidates: dict[bytes, tuple[Series, int]]) -> set[bytes]:
     """Which of the event ids (with their series and time) are stored already, in either tier."""
     ids = list(candidates)
     found: set[bytes] = set()
     for start in range(0, len(ids), CHUNK):
-        found.update(bytes(r[0]) for r in conn.execute(
-            select(hot_events.c.eid).where(hot_events.c.eid.in_(ids[start:start + CHUNK]))))
+        chunk = ids[start:start + CHUNK]
+        found.update(bytes(r[0]) for r in conn.exec_driver_sql(in_hot(len(chunk), conn.dialect.name), tuple(chunk)))
     days = sorted({ts // DAY_US for eid, (_, ts) in candidates.items() if eid not in found})
     if not days:
         return found
