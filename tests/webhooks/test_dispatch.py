@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
+from ingestor import subjects
 from ingestor.bus import Bus
 from ingestor.webhooks.dispatch import Dispatcher
 from ingestor.webhooks.store import WebhookStore
@@ -192,3 +195,17 @@ def test_one_sweep_round_claims_at_most_a_quarter_of_the_senders_for_one_webhook
             claimed = dispatcher.queue.claim_due(500, dispatcher.per_webhook)
         assert dispatcher.per_webhook == 2
         assert sorted(d.webhook_id for d in claimed) == sorted([many.id, many.id, few.id, few.id])
+
+
+def test_with_no_webhook_an_event_nested_too_deep_is_still_dead_lettered(
+        tmp_path: Path, nats: Bus, js: JetStreamClient) -> None:
+    """With nothing to match, events are neither serialized nor hashed, yet what every stage refuses is refused."""
+    deep: dict[str, Any] = {"leaf": 1}
+    for _ in range(200):
+        deep = {"inner": deep}
+    batch = [ha_record("light.fine"), {**ha_record("light.deep"), "attributes": deep}, "not an object"]
+    with running(WebhookStore(f"sqlite:///{tmp_path}/metadata.db"), FAST, nats) as alone:
+        summary = alone.dispatch(batch, "nohook-batch")
+    assert (summary.events, summary.matched, summary.rejected) == (3, 0, 1)
+    (letter,) = [m for m in js.messages(subjects.DLQ) if m["dlq_id"].startswith("nohook-batch")]
+    assert [(e["index"], e["reason"]) for e in letter["entries"]] == [(1, "event: nested deeper than 128 levels")]

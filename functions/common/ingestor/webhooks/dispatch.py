@@ -118,12 +118,15 @@ class Dispatcher:
         matchers = {h.id: filters.matcher(h.filters) for h in hooks.values()}
         rows: list[dict[str, Any]] = []
         rejected: list[dict[str, Any]] = []
+        kinds = dict.fromkeys(("ignored", "alert", "sports", "ha"), 0)
+        # asked of the whole batch at once; of each event only when some event is too deep (as a stage does)
+        each = jsoncodec.nested_deeper_than(events, jsoncodec.MAX_DEPTH + 1)
         for index, event in enumerate(events):
             if not isinstance(event, dict):
-                _events.labels("ignored").inc()
+                kinds["ignored"] += 1
                 continue
-            problem = jsoncodec.depth_problem(event, jsoncodec.MAX_DEPTH)
-            if problem is None:
+            problem = jsoncodec.depth_problem(event, jsoncodec.MAX_DEPTH) if each else None
+            if problem is None and matchers:  # with no webhook to match, nothing is serialized
                 try:
                     payload = jsoncodec.dumps(event)
                 except jsoncodec.EncodeError as exc:
@@ -131,7 +134,9 @@ class Dispatcher:
             if problem is not None:
                 rejected.append({"index": index, "reason": f"event: {problem}", "payload": event})
                 continue
-            _events.labels("alert" if filters.is_alert(event) else "sports" if filters.is_sports(event) else "ha").inc()
+            kinds["alert" if filters.is_alert(event) else "sports" if filters.is_sports(event) else "ha"] += 1
+            if not matchers:
+                continue
             eid = event_id_of(event, payload)
             etype = event.get("event_type") if isinstance(event.get("event_type"), str) else None
             for hook_id, matcher in matchers.items():
@@ -139,6 +144,9 @@ class Dispatcher:
                     rows.append({"delivery_id": delivery_id(hook_id, eid), "webhook_id": hook_id, "event_id": eid,
                                  "event_type": (etype or "")[:128] or None, "payload": payload.decode(),
                                  "ordinal": index})
+        for kind, count in kinds.items():
+            if count:
+                _events.labels(kind).inc(count)
         if rejected:
             self._reject(batch_id or uuid.uuid4().hex, source, rejected)
             summary.rejected = len(rejected)
