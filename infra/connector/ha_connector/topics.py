@@ -3,7 +3,8 @@
 For each function and each of its `topic` annotation's subjects there is a durable pull consumer
 (ingestor.subjects.durable_name), made for every new function before any is invoked: the queue keeps a message
 only for the consumers that exist when it arrives (ingestor.streams). The message body is POSTed to the
-function through the gateway:
+function through the gateway (inside the local runtime, whose gateway shares its process, by a direct call,
+TopicConnector's `direct`: the same path without a loopback request per message):
   2xx -> ack
   4xx -> dead-letter with the function's reason, then term
   503/429, gateway unreachable -> nak, forever (a stage that is down only delays): while the function
