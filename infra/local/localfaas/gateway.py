@@ -139,8 +139,8 @@ class Gateway:
             response = await asyncio.wait_for(self.dispatch(name, "POST", "", "", headers, body), timeout)
         except TimeoutError:
             return Result(None, error="timeout")
-        body = response.body  # every answer here is made from bytes
-        return Result(response.status, bytes(body) if isinstance(body, bytes | bytearray) else b"",
+        answer = response.body  # every answer here is made from bytes
+        return Result(response.status, bytes(answer) if isinstance(answer, bytes | bytearray) else b"",
                       dict(response.headers))
 
     async def dispatch(self, name: str, method: str, tail: str, query: str, received: Mapping[str, str],
@@ -177,9 +177,9 @@ class Gateway:
                 data=body,
                 timeout=aiohttp.ClientTimeout(total=timeout_of(fn.spec.annotations)),
             ) as upstream:
-                body = await upstream.read()
+                answer = await upstream.read()
                 out = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
-                response = web.Response(status=upstream.status, body=body, headers=out)
+                response = web.Response(status=upstream.status, body=answer, headers=out)
             self.supervisor.answered(name)
         except TimeoutError:
             response = error(504, "function_timeout", f"function {name} did not answer in time")
