@@ -305,6 +305,26 @@ def test_series_columns_give_each_entity_s_buckets_in_one_read(store: Any, home:
     assert store.series_columns([], start, end, bucket_s) == {}
 
 
+@pytest.mark.parametrize("bucket_s", [300, 3600, 86_400])
+def test_series_columns_of_whole_buckets_give_the_rollup_tier_s_own_buckets(store: Any, home: list[dict[str, Any]],
+                                                                           bucket_s: int) -> None:
+    """A range of whole buckets (as the energy endpoints ask: a year of hours) is that tier's rows themselves:
+    the same buckets as a range with raw ends, each entity's own, none for an entity without events."""
+    day = dt.timedelta(days=1)
+    start = T0.replace(hour=0) - day
+    entities = ["sensor.living_temp", "light.kitchen", "sensor.never_seen"]
+    found = store.series_columns(entities, start, start + 3 * day, bucket_s)
+    assert list(found) == entities
+    t0 = to_micros(T0) // (bucket_s * 1_000_000) * bucket_s * 1_000_000
+    light_bucket = to_micros(T0 + dt.timedelta(minutes=5)) if bucket_s == 300 else t0
+    assert _columns(found["sensor.living_temp"]) == [(t0, 2, 22.0, 21.0, 23.0)]
+    assert _columns(found["light.kitchen"]) == [(light_bucket, 2, 0.5, 0.0, 1.0)]
+    assert _columns(found["sensor.never_seen"]) == []
+    info: dict[str, Any] = {}
+    store.series_columns(entities, start, start + 3 * day, bucket_s, info=info)
+    assert info["resolution"] == {300: "5m", 3600: "1h", 86_400: "1d"}[bucket_s]
+
+
 def test_series_columns_add_up_an_entity_s_series_across_an_area_move(store: Any) -> None:
     """An entity moved to another area is two series underneath: its buckets count both."""
     store.write([placed("sensor.moved", T0, "1", "10", area="hall"),

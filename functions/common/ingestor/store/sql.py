@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ingestor import metrics
 from ingestor.cursors import CursorError
-from ingestor.store import compaction, layout, pruning, sqlwrite
+from ingestor.store import compaction, layout, pruning, sqlwrite, tiers
 from ingestor.store import cursor as cursors
 from ingestor.store import rows as rw
 from ingestor.store import series as series_
@@ -44,6 +44,7 @@ from ingestor.store.model import (
     StoreError,
     StoreUnavailable,
 )
+from ingestor.store.rollups import PERIODS as rollup_periods
 from ingestor.store.rows import Row
 from ingestor.store.sqlagg import Aggregator, Ask, top
 from ingestor.store.sqldicts import Dictionaries
@@ -395,7 +396,15 @@ class SqlEventStore:
 
     def series_columns(self, entity_ids: list[str], start: Any, end: Any, bucket_s: int,
                        info: dict[str, Any] | None = None) -> dict[str, Columns]:
-        """What `series` gives, for several entities at once and as columns: one query per rollup tier."""
+        """What `series` gives, for several entities at once and as columns: one query per rollup tier, or per
+        entity where one tier's rows are the buckets."""
+        if not self.summarized_days(start, end):
+            found = self._read(lambda reader: Aggregator(reader).tier_columns(
+                entity_ids, int(bucket_s), to_micros(start), to_micros(end)))
+            if found is not None:
+                if info is not None:
+                    info["resolution"] = tiers.NAMES[rollup_periods.index(int(bucket_s))]
+                return found  # type: ignore[no-any-return]
         return series_.columns(self, entity_ids, start, end, bucket_s, self._parts, info)
 
     def _parts(self, entity_ids: list[str], start: Any, end: Any, seconds: int,

@@ -19,7 +19,7 @@ from sqlalchemy import BigInteger, cast, func, select
 from ingestor.normalization import coerce_state_value
 from ingestor.store import rollups as ru
 from ingestor.store import tiers
-from ingestor.store.model import EventFilter
+from ingestor.store.model import Columns, EventFilter
 from ingestor.store.series import Part
 from ingestor.store.sqlread import EDGE_US, Reader, Scan, bounds
 from ingestor.store.sqlschema import dim_rollups, rollups, state_rollups
@@ -169,6 +169,35 @@ class Aggregator:
                 for sid, part in self._rollup_parts(list(entity_of), period, lo, hi, width):
                     out[entity_of[sid]].append(part)
         return out, tiers.resolution(pieces)
+
+    def tier_columns(self, entity_ids: list[str], width: int, start: int, end: int) -> dict[str, Columns] | None:
+        """`per_entity` combined, where [start, end) is whole buckets of the rollup tier `width` seconds wide and
+        each entity is one series: that tier's rows are the buckets, read in key order straight into columns,
+        with no summary per row to make and combine (a year of hours is 8,760 rows a meter). None otherwise."""
+        if width not in ru.PERIODS or start % (width * tiers.US) or end % (width * tiers.US) or start >= end:
+            return None
+        sids: dict[str, list[int]] = {entity_id: [] for entity_id in entity_ids}
+        for sid in self.reader.of_entities(entity_ids):
+            sids[self.reader.series_of(sid)[GROUP_POS["entity_id"]]].append(sid)
+        if any(len(found) > 1 for found in sids.values()):
+            return None
+        t = rollups.c
+        period, scale = ru.PERIODS.index(width), width * tiers.US
+        out = {}
+        for entity_id, found in sids.items():
+            q = select(t.bucket, t.n, t.vn, t.vsum, t.vmin, t.vmax).where(
+                t.series == found[0], t.period == period, t.bucket >= start // scale, t.bucket < end // scale,
+                t.n > 0).order_by(t.bucket) if found else None
+            rows = self.conn.execute(q).all() if q is not None else []
+            buckets, counts, vns, sums, los, his = zip(*rows, strict=True) if rows else ((),) * 6
+            # the figures series.combine gives a bucket of one summary, by the same arithmetic
+            means = [(0.0 + (v / n) * n) / n if n and v is not None else None for n, v in zip(vns, sums, strict=True)]
+            out[entity_id] = Columns([b * scale for b in buckets], [int(n) for n in counts], means,
+                                     [(x if x is not None else m) if m is not None else None
+                                      for x, m in zip(los, means, strict=True)],
+                                     [(x if x is not None else m) if m is not None else None
+                                      for x, m in zip(his, means, strict=True)])
+        return out
 
     def _rollup_parts(self, sids: list[int], period: int, lo: int, hi: int, width: int) -> list[tuple[int, Part]]:
         """(series, summary) per bucket of `width` from the series rollups of `period` in [lo, hi): the rows
