@@ -29,6 +29,16 @@ DIM_OF = {name: code for code, name in enumerate(ru.DIMS) if code}
 Key = tuple[Any, int | None]  # (group value, bucket start µs)
 
 
+# A tier's rows as chart buckets (Aggregator.tier_columns), with the figures series.combine gives a bucket of one
+# summary, by the same arithmetic: its mean back from the sum, min and max (or the mean) where it has a value.
+_MEAN = "(0.0 + (vsum / vn) * vn) / vn"
+TIER_COLUMNS = (
+    f"SELECT bucket, n, CASE WHEN vn > 0 AND vsum IS NOT NULL THEN {_MEAN} END, "
+    f"CASE WHEN vn > 0 AND vsum IS NOT NULL THEN COALESCE(vmin, {_MEAN}) END, "
+    f"CASE WHEN vn > 0 AND vsum IS NOT NULL THEN COALESCE(vmax, {_MEAN}) END "
+    "FROM rollups WHERE series = ? AND period = ? AND bucket >= ? AND bucket < ? AND n > 0 ORDER BY bucket")
+
+
 @dataclasses.dataclass(frozen=True)
 class Ask:
     f: EventFilter
@@ -181,22 +191,21 @@ class Aggregator:
             sids[self.reader.series_of(sid)[GROUP_POS["entity_id"]]].append(sid)
         if any(len(found) > 1 for found in sids.values()):
             return None
-        t = rollups.c
         period, scale = ru.PERIODS.index(width), width * tiers.US
+        sql = TIER_COLUMNS.replace("?", "%s") if self.conn.dialect.name == "postgresql" else TIER_COLUMNS
+        cursor = self.conn.connection.cursor()  # the driver's rows as they come: no Row object for each
         out = {}
-        for entity_id, found in sids.items():
-            q = select(t.bucket, t.n, t.vn, t.vsum, t.vmin, t.vmax).where(
-                t.series == found[0], t.period == period, t.bucket >= start // scale, t.bucket < end // scale,
-                t.n > 0).order_by(t.bucket) if found else None
-            rows = self.conn.execute(q).all() if q is not None else []
-            buckets, counts, vns, sums, los, his = zip(*rows, strict=True) if rows else ((),) * 6
-            # the figures series.combine gives a bucket of one summary, by the same arithmetic
-            means = [(0.0 + (v / n) * n) / n if n and v is not None else None for n, v in zip(vns, sums, strict=True)]
-            out[entity_id] = Columns([b * scale for b in buckets], [int(n) for n in counts], means,
-                                     [(x if x is not None else m) if m is not None else None
-                                      for x, m in zip(los, means, strict=True)],
-                                     [(x if x is not None else m) if m is not None else None
-                                      for x, m in zip(his, means, strict=True)])
+        try:
+            for entity_id, found in sids.items():
+                rows: list[Any] = []
+                if found:
+                    cursor.execute(sql, (found[0], period, start // scale, end // scale))
+                    rows = cursor.fetchall()
+                buckets, counts, means, los, his = zip(*rows, strict=True) if rows else ((),) * 5
+                out[entity_id] = Columns([b * scale for b in buckets], list(counts), list(means), list(los),
+                                         list(his))
+        finally:
+            cursor.close()
         return out
 
     def _rollup_parts(self, sids: list[int], period: int, lo: int, hi: int, width: int) -> list[tuple[int, Part]]:
