@@ -325,6 +325,25 @@ def test_series_columns_of_whole_buckets_give_the_rollup_tier_s_own_buckets(stor
     assert info["resolution"] == {300: "5m", 3600: "1h", 86_400: "1d"}[bucket_s]
 
 
+@pytest.mark.parametrize("bucket_s", [300, 3600, 86_400])
+def test_series_columns_of_a_range_cut_mid_bucket_count_only_the_events_in_it(store: Any, home: list[dict[str, Any]],
+                                                                             bucket_s: int) -> None:
+    """The whole buckets between come from their tier's rows, the partial ones at either end from what of them
+    lies in the range: an event before the start or at the end is in no bucket."""
+    end = T0 + dt.timedelta(days=2, seconds=17)
+    store.write([placed("sensor.tail_probe", end - dt.timedelta(seconds=12), "1", "7"),
+                 placed("sensor.tail_probe", end, "7", "9")])
+    entities = ["sensor.living_temp", "light.kitchen", "sensor.tail_probe"]
+    found = store.series_columns(entities, T0 + dt.timedelta(seconds=30), end, bucket_s)
+
+    def bucket(at: dt.datetime) -> int:
+        return to_micros(at) // (bucket_s * 1_000_000) * bucket_s * 1_000_000
+
+    assert _columns(found["sensor.living_temp"]) == [(bucket(T0), 1, 23.0, 23.0, 23.0)]  # not T0's 21.0
+    assert _columns(found["light.kitchen"]) == [(bucket(T0 + dt.timedelta(minutes=7)), 2, 0.5, 0.0, 1.0)]
+    assert _columns(found["sensor.tail_probe"]) == [(bucket(end), 1, 7.0, 7.0, 7.0)]
+
+
 def test_series_columns_add_up_an_entity_s_series_across_an_area_move(store: Any) -> None:
     """An entity moved to another area is two series underneath: its buckets count both."""
     store.write([placed("sensor.moved", T0, "1", "10", area="hall"),

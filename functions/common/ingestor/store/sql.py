@@ -44,7 +44,6 @@ from ingestor.store.model import (
     StoreError,
     StoreUnavailable,
 )
-from ingestor.store.rollups import PERIODS as rollup_periods
 from ingestor.store.rows import Row
 from ingestor.store.sqlagg import Aggregator, Ask, top
 from ingestor.store.sqldicts import Dictionaries
@@ -396,15 +395,22 @@ class SqlEventStore:
 
     def series_columns(self, entity_ids: list[str], start: Any, end: Any, bucket_s: int,
                        info: dict[str, Any] | None = None) -> dict[str, Columns]:
-        """What `series` gives, for several entities at once and as columns: one query per rollup tier, or per
-        entity where one tier's rows are the buckets."""
-        if not self.summarized_days(start, end):
-            found = self._read(lambda reader: Aggregator(reader).tier_columns(
-                entity_ids, int(bucket_s), to_micros(start), to_micros(end)))
-            if found is not None:
+        """What `series` gives, for several entities at once and as columns: one query per rollup tier, or, for the
+        whole buckets of a tier as wide as them (Aggregator.tier_columns), one per entity, the partial buckets at
+        either end read as before."""
+        width = int(bucket_s) * 1_000_000
+        lo, hi = to_micros(start), to_micros(end)
+        first, last = -(-lo // width) * width, hi // width * width
+        if first < last and not self.summarized_days(start, end):
+            whole = self._read(lambda reader: Aggregator(reader).tier_columns(entity_ids, int(bucket_s), first, last))
+            if whole is not None:
+                head = series_.columns(self, entity_ids, start, from_micros(first), bucket_s, self._parts) \
+                    if lo < first else {}
+                tail = series_.columns(self, entity_ids, from_micros(last), end, bucket_s, self._parts) \
+                    if last < hi else {}
                 if info is not None:
-                    info["resolution"] = tiers.NAMES[rollup_periods.index(int(bucket_s))]
-                return found  # type: ignore[no-any-return]
+                    info["resolution"] = tiers.resolution(tiers.segments(lo, hi, tiers.allowed(int(bucket_s))))
+                return {e: _joined([part[e] for part in (head, whole, tail) if part]) for e in entity_ids}
         return series_.columns(self, entity_ids, start, end, bucket_s, self._parts, info)
 
     def _parts(self, entity_ids: list[str], start: Any, end: Any, seconds: int,
@@ -431,6 +437,14 @@ class SqlEventStore:
 
 
 __all__ = ["SqlEventStore", "CursorError"]
+
+
+def _joined(parts: list[Columns]) -> Columns:
+    """Columns of consecutive ranges, in time order, as one."""
+    if len(parts) == 1:
+        return parts[0]
+    return Columns(*([x for part in parts for x in getattr(part, name)]
+                     for name in ("start", "count", "mean", "min", "max")))
 
 
 def _total(found: dict[Any, list[Any]]) -> int:
