@@ -85,19 +85,42 @@ def test_migrations_out_of_order_are_refused(url: str) -> Any:
         upgrade(engine_for(url), [V2[1], V2[0]])
 
 
+STAYS_READ = ("SELECT series, ts, eid, old_state, duration FROM hot_events WHERE ts >= 0 AND ts < 10 "
+              "AND duration >= 0 AND cat >= 2 ORDER BY ts DESC, eid DESC")
+
+
 def test_a_tiered_database_made_before_the_stays_index_gets_it_and_stay_reads_use_it(url: str) -> None:
     engine = engine_for(url)
     upgrade(engine, MIGRATIONS[:4])
     with engine.begin() as conn:
-        conn.execute(text("DROP INDEX ix_hot_stays"))  # as step 4 made hot_events before the index existed
+        conn.execute(text("DROP INDEX ix_hot_stays_cover"))  # as step 4 made hot_events before the index existed
     upgrade(engine, MIGRATIONS)
-    if url.startswith("sqlite"):
-        with engine.connect() as conn:
-            plan = " ".join(str(r[-1]) for r in conn.execute(text(
-                "EXPLAIN QUERY PLAN SELECT ts FROM hot_events WHERE ts >= 0 AND ts < 10 AND duration >= 0 "
-                "AND cat >= 2 ORDER BY ts DESC")))
-        assert "ix_hot_stays" in plan
-    else:
-        with engine.connect() as conn:
-            assert conn.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_hot_stays'")).scalar() \
-                .endswith("WHERE (cat >= 2)")
+    _assert_stays_read_the_covering_index(engine, url)
+
+
+def test_a_database_with_the_time_only_stays_index_gets_the_covering_one_in_its_place(url: str) -> None:
+    engine = engine_for(url)
+    upgrade(engine, MIGRATIONS[:5])
+    with engine.begin() as conn:  # as step 5 made it before step 6 existed
+        conn.execute(text("DROP INDEX ix_hot_stays_cover"))
+        conn.execute(text("CREATE INDEX ix_hot_stays ON hot_events (ts) WHERE cat >= 2"))
+    upgrade(engine, MIGRATIONS)
+    with engine.connect() as conn:
+        if url.startswith("sqlite"):
+            names = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'"))}
+        else:
+            names = {r[0] for r in conn.execute(text("SELECT indexname FROM pg_indexes"))}
+    assert "ix_hot_stays" not in names
+    _assert_stays_read_the_covering_index(engine, url)
+
+
+def _assert_stays_read_the_covering_index(engine: Any, url: str) -> None:
+    with engine.connect() as conn:
+        if url.startswith("sqlite"):
+            plan = " ".join(str(r[-1]) for r in conn.execute(text(f"EXPLAIN QUERY PLAN {STAYS_READ}")))
+            assert "COVERING INDEX ix_hot_stays_cover" in plan
+            assert "TEMP B-TREE" not in plan  # in (ts, eid) order without a sort
+        else:
+            definition = conn.execute(text(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_hot_stays_cover'")).scalar()
+            assert definition.endswith("(ts, eid, series, old_state, duration, cat) WHERE (cat >= 2)")
