@@ -8,6 +8,11 @@ from collections import Counter, defaultdict
 
 import pytest
 
+from ingestor.httpapi import iso
+from ingestor.queries import analytics
+from ingestor.queries.params import Range
+from ingestor.store import open_event_store
+from ingestor.store.model import EventFilter
 from ingestor.timeutil import parse_timestamp
 from tests.queries import dataset
 from tests.queries.conftest import Served
@@ -129,3 +134,52 @@ def test_an_unavailable_period_begun_before_the_range_counts_from_its_start(api:
                   end=(api.home.t0 + 20 * HOUR).isoformat())
     plug = next(d for d in body["items"] if d["device_id"] == "dev_plug")
     assert (plug["unavailable_periods"], plug["unavailable_s"]) == (1, 2700)
+
+
+def expected_anomalies(api: Served) -> list[tuple[str, str]]:
+    """(event_id, kind) of every anomaly in the window, most severe first, ties by time and event id."""
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in matching(api.home.records, api.home.t0, api.home.t0 + dt.timedelta(days=2)):
+        if r["duration_in_state"] is not None and r["duration_in_state"] >= 0 and kept_state(r["old_state"]):
+            groups[(r["entity_id"], r["old_state"])].append(r)
+    found = []
+    for group in groups.values():
+        median = statistics.median(r["duration_in_state"] for r in group)
+        if len(group) < 5 or median <= 0:
+            continue
+        for r in group:
+            d = r["duration_in_state"]
+            if d < 0.1 * median:
+                found.append((median / max(d, 1e-9), r["time_fired"], r["event_id"], "too_short"))
+            elif d > 10 * median:
+                found.append((d / median, r["time_fired"], r["event_id"], "too_long"))
+    found.sort(key=lambda a: (-a[0], parse_timestamp(a[1]), a[2]))
+    return [(event_id, kind) for _, _, event_id, kind in found]
+
+
+def test_duration_anomalies_are_the_most_severe_first_cut_to_the_limit(api: Served) -> None:
+    expected = expected_anomalies(api)
+    assert len(expected) >= 2
+    for limit in (1, len(expected) - 1, 1000):
+        body = api.ok("/analytics/durations", anomalies=limit, **window(api))
+        assert [(a["event_id"], a["kind"]) for a in body["anomalies"]] == expected[:limit]
+
+
+def test_durations_format_only_the_anomalies_they_answer(api: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A third of a busy home's stays can be anomalies: their times are formatted only for those answered."""
+    formatted: list[dt.datetime] = []
+
+    def counting_iso(value: dt.datetime | None) -> str | None:
+        formatted.append(value)
+        return iso(value)
+
+    monkeypatch.setattr(analytics, "iso", counting_iso)
+    f = EventFilter(start=api.home.t0, end=api.home.t0 + dt.timedelta(days=2))
+    store = open_event_store(api.store_url)
+    try:
+        body = analytics.durations(store, f, Range(f.start, f.end), 10, 1, {})
+    finally:
+        store.close()
+    assert len(expected_anomalies(api)) >= 2
+    assert len(body["anomalies"]) == 1
+    assert len(formatted) == 3  # the range's start and end, and the one anomaly answered
