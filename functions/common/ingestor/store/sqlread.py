@@ -263,13 +263,17 @@ class Reader:
         out: list[tuple[int, int, bytes, str | None, float]] = []
         for lo, hi, sids, named in self._plan(s):
             q = select(h.series, h.ts, h.eid, h.old_state, h.duration).where(*self._hot_clauses(s, sids, named, lo, hi))
-            hot = [(ts, bytes(eid), sid, (old, duration)) for sid, ts, eid, old, duration in
-                   self.conn.execute(q.order_by(h.ts.desc(), h.eid.desc()).limit(limit - len(out)))]
-            for c in self._merged(s, hot, self._cold(s, sids, named, lo, hi), limit - len(out)):
-                if c[1] is None:
-                    block, i = c[3]
-                    c = (c[0], block.eid(i), c[2], (block.old_states[i], block.durations[i]))
-                out.append((c[2], c[0], c[1], *c[3]))  # type: ignore[misc]
+            rows = self.conn.execute(q.order_by(h.ts.desc(), h.eid.desc()).limit(limit - len(out))).all()
+            cold = self._cold(s, sids, named, lo, hi)
+            if not cold:  # a hot day (today, yesterday): SQL's order and limit are the scan's, nothing to merge
+                out += [(sid, ts, bytes(eid), old, duration) for sid, ts, eid, old, duration in rows]
+            else:
+                hot = [(ts, bytes(eid), sid, (old, duration)) for sid, ts, eid, old, duration in rows]
+                for c in self._merged(s, hot, cold, limit - len(out)):
+                    if c[1] is None:
+                        block, i = c[3]
+                        c = (c[0], block.eid(i), c[2], (block.old_states[i], block.durations[i]))
+                    out.append((c[2], c[0], c[1], *c[3]))  # type: ignore[misc]
             if len(out) >= limit:
                 break
         return out
