@@ -167,7 +167,7 @@ def test_duration_anomalies_are_the_most_severe_first_cut_to_the_limit(api: Serv
 
 def test_durations_format_only_the_anomalies_they_answer(api: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     """A third of a busy home's stays can be anomalies: their times are formatted only for those answered."""
-    formatted: list[dt.datetime] = []
+    formatted: list[dt.datetime | None] = []
 
     def counting_iso(value: dt.datetime | None) -> str | None:
         formatted.append(value)
