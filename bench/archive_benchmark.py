@@ -86,6 +86,9 @@ def load(url: str, events: int) -> None:
             record["event_id"] = parquet.derived_id(record) or record["event_id"]
         for i in range(0, len(records), LOAD_BATCH):
             store.write(records[i:i + LOAD_BATCH])
+    compact = getattr(store, "compact", None)
+    while compact is not None and compact(60.0):  # the day all in blocks, as a day old enough to archive is
+        pass
     store.close()
 
 

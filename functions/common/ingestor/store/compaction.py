@@ -4,19 +4,27 @@ Days older than yesterday (UTC) are compacted, oldest first, one (series, day) p
 hot rows and any block already there (late events merge into it) become new blocks, their trace index
 entries are rewritten, and the hot rows go. A kill between two transactions leaves every event in exactly
 one tier; the next write carries on. Rollups do not change: they count events, wherever they are kept.
+
+A day's blocks are cut by UTC hour (store.export reads a busy day a few minutes at a time, and decodes only the
+blocks of those minutes): consecutive hours share a block while they hold at most SPAN_EVENTS events, so a
+quiet series keeps a block or a few a day. Blocks written before this cut (a whole day of a series in parts
+of equal size) are cut again the same way, one (series, day) per transaction, when there is nothing to compact.
 """
 
 from __future__ import annotations
+
+from itertools import groupby
 
 from sqlalchemy import Connection, delete, func, select
 
 from ingestor.store import blocks as bk
 from ingestor.store.rows import Row
-from ingestor.store.sqlread import DAY_US, ROW_COLUMNS, Reader, ulid_key
+from ingestor.store.sqlread import DAY_US, HOUR_US, ROW_COLUMNS, Reader, ulid_key
 from ingestor.store.sqlschema import block_contexts, blocks, hot_events
 
 HOT_DAYS = 2  # today and yesterday stay hot
-BLOCK_EVENTS = 8192  # events per block at most: a day with more is kept in several parts
+BLOCK_EVENTS = 8192  # events per block at most: an hour with more is kept in several parts
+SPAN_EVENTS = 512  # events at most in a block that spans more than one UTC hour
 
 
 def cutoff_day(now_us: int) -> int:
@@ -49,6 +57,36 @@ def trace_keys(row: Row) -> list[tuple[int, int]]:
     return keys
 
 
+def parts(rows: list[Row]) -> list[list[Row]]:
+    """The blocks of `rows` (one series and day, sorted): an hour each, hours in a row together while they hold
+    at most SPAN_EVENTS, an hour of more than BLOCK_EVENTS in equal parts."""
+    out: list[list[Row]] = []
+    for _, hour in groupby(rows, key=lambda row: row.ts // HOUR_US):
+        group = list(hour)
+        if out and len(out[-1]) + len(group) <= SPAN_EVENTS:
+            out[-1] += group
+            continue
+        size = -(-len(group) // -(-len(group) // BLOCK_EVENTS))
+        out += [group[start:start + size] for start in range(0, len(group), size)]
+    return out
+
+
+def plan_recut(conn: Connection, limit: int) -> list[tuple[int, int]]:
+    """(series, day) whose blocks are not cut by hour yet (written before the cut): a block of more than
+    SPAN_EVENTS events spanning two hours or more."""
+    b = blocks.c
+    q = (select(b.series, b.day).distinct()
+         .where(b.n > SPAN_EVENTS, b.first_ts // HOUR_US != b.last_ts // HOUR_US).limit(limit))
+    return [(int(sid), int(day)) for sid, day in conn.execute(q)]
+
+
+def recut(conn: Connection, reader: Reader, sid: int, day: int) -> int:
+    """Write the series' blocks of `day` again, cut by hour; returns how many events they hold."""
+    rows = sorted(stored_rows(conn, reader, sid, day), key=lambda r: (r.ts, r.eid))
+    write_blocks(conn, reader, sid, day, rows)
+    return len(rows)
+
+
 INSERT_BLOCK = "INSERT INTO blocks (series, day, first_ts, last_ts, n, times, payload) VALUES (?, ?, ?, ?, ?, ?, ?)"
 INSERT_CONTEXT = "INSERT INTO block_contexts (kind, key, series, day) VALUES (?, ?, ?, ?)"
 
@@ -58,11 +96,8 @@ def encoded(reader: Reader, sid: int, day: int, rows: list[Row]) -> tuple[list[t
     if not rows:
         return [], []
     values = reader.series_of(sid)
-    parts = max(1, -(-len(rows) // BLOCK_EVENTS))
-    size = -(-len(rows) // parts)
     out = []
-    for start in range(0, len(rows), size):
-        part = rows[start:start + size]
+    for part in parts(rows):
         times, payload = bk.encode(part, values[0], values[1], reader.data_of)
         out.append((sid, day, part[0].ts, part[-1].ts, len(part), times, payload))
     keys = sorted({key for row in rows for key in trace_keys(row)})

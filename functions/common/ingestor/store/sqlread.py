@@ -84,6 +84,7 @@ class Reader:
         self.dicts = dicts
         self.backend = backend
         self._data: dict[int, Any] = {}
+        self.kept: Kept | None = None  # blocks read by earlier windows of an export, for its later ones
 
     # --- series ------------------------------------------------------------------------------------
 
@@ -128,8 +129,22 @@ class Reader:
         return Block(bytes(times), first, None if payload is None else bytes(payload), values[0], values[1],
                      self.data_of)
 
+    def kept_block(self, bid: int, sid: int, times: bytes, first: int, last: int) -> Block:
+        """The block `bid`, decoded once for every window of an export that needs it (while `kept` is on): the
+        same id with the same time column is the same block, events being never changed in place."""
+        if self.kept is None:
+            return self.block(sid, times, first, None)
+        found = self.kept.get(bid)
+        if found is not None and found[1] == times:
+            found[2]._data_of = self.data_of  # the reader of this window, not of the one that decoded it
+            return found[2]
+        block = self.block(sid, times, first, None)
+        self.kept[bid] = (last, bytes(times), block)
+        return block
+
     def payloads(self, found: list[tuple[int, Block]]) -> None:
         """Fetch the payloads of blocks read by their time column alone."""
+        found = [(bid, block) for bid, block in found if block._payload is None]
         for start in range(0, len(found), 200):
             chunk = dict(found[start:start + 200])
             for bid, payload in self.conn.execute(select(blocks.c.id, blocks.c.payload)
@@ -137,6 +152,21 @@ class Reader:
                 chunk[bid]._payload = bytes(payload)
 
     # --- days ----------------------------------------------------------------------------------------
+
+    def windows(self, start: int, end: int, most: int) -> list[tuple[int, int]]:
+        """[start, end) µs cut at 5-minute marks into windows of at most about `most` events (by the 5-minute
+        rollups; a busier 5 minutes is a window of its own): what an export reads at once."""
+        d = dim_rollups.c
+        q = (select(d.bucket, d.n).where(d.dim == 0, d.key == 0, d.period == 0, d.bucket >= start // FIVE_MIN_US,
+                                         d.bucket <= (end - 1) // FIVE_MIN_US).order_by(d.bucket))
+        out, lo, count = [], start, 0
+        for bucket, n in self.conn.execute(q):
+            at = max(start, int(bucket) * FIVE_MIN_US)
+            if count and count + n > most:
+                out.append((lo, at))
+                lo, count = at, 0
+            count += n
+        return [*out, (lo, end)] if lo < end else out
 
     def days(self, sids: list[int] | None, start: int, end: int) -> list[int]:
         """UTC days (days since the epoch) in [start, end) µs holding events of `sids`, oldest first."""
@@ -340,9 +370,9 @@ class Reader:
                 return []
             clauses.append(b.series.in_(sids))
         windows = []
-        for bid, sid, first, times in self.conn.execute(select(b.id, b.series, b.first_ts, b.times).where(*clauses)
-                                                        .order_by(b.series, b.first_ts)):
-            block = self.block(sid, times, first, None)
+        for bid, sid, first, last, times in self.conn.execute(
+                select(b.id, b.series, b.first_ts, b.last_ts, b.times).where(*clauses).order_by(b.series, b.first_ts)):
+            block = self.kept_block(bid, sid, times, first, last)
             lo_i, hi_i = bisect.bisect_left(block.ts, lo), bisect.bisect_left(block.ts, hi)
             if lo_i < hi_i:
                 windows.append((bid, sid, block, lo_i, hi_i))
@@ -428,6 +458,7 @@ def _may_hold(s: Scan, block: Block) -> bool:
     return not s.categorical or any(map(categorical, named))
 
 
+Kept = dict[int, tuple[int, bytes, Block]]  # block id: (last time, time column, block)
 Candidate = tuple[int, bytes | None, int, Any]  # (ts, eid if known, series, Row or (block, index))
 
 

@@ -1,0 +1,153 @@
+"""The SQL stores' export of a busy day: its blocks cut by hour, read a few minutes at a time, each decoded once;
+blocks of the layout before the cut are cut again, nothing lost or reordered, an interrupted cut resumed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from ingestor import normalization
+from ingestor.store import blocks, compaction, sql
+from ingestor.store.sqlread import HOUR_US
+from tests.store.conftest import opened
+from tests.support.ha_events import state_changed
+
+DAY = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)  # older than yesterday: compacted into blocks
+BUSY, QUIET = 3_000, 30  # events of the day: a power meter (125 an hour) and a door
+
+
+def day_of(start: dt.datetime, busy: int = BUSY, quiet: int = QUIET) -> list[dict[str, Any]]:
+    """A meter every 28.8 s and a door every 48 min; the door's events fall at the meter's times too (ties
+    broken by event id) and the first on the hour."""
+    out = [state_changed("sensor.power", str(i), str(i + 1), start + dt.timedelta(seconds=86_400 * i / busy), unit="W")
+           for i in range(busy)]
+    out += [state_changed("binary_sensor.door", "off" if i % 2 else "on", "on" if i % 2 else "off",
+                          start + dt.timedelta(seconds=86_400 * i / quiet), unit=None) for i in range(quiet)]
+    return [normalization.normalize_event(e) for e in out]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    event_store = opened(request.param, tmp_path, request)
+    yield event_store
+    event_store.close()
+
+
+def written(store: Any, events: list[dict[str, Any]]) -> None:
+    for i in range(0, len(events), 1000):
+        store.write(events[i:i + 1000])
+    while store.compact(30.0):
+        pass
+
+
+def block_spans(store: Any) -> dict[str, list[tuple[int, int, int]]]:
+    """(first, last, n) of each block, per entity."""
+    out: dict[str, list[tuple[int, int, int]]] = {}
+    with store.engine.connect() as conn:
+        for entity, first, last, n in conn.execute(text(
+                "SELECT s.entity_id, b.first_ts, b.last_ts, b.n FROM blocks b JOIN series s ON s.id = b.series "
+                "ORDER BY b.first_ts")):
+            out.setdefault(entity, []).append((first, last, n))
+    return out
+
+
+def exported(store: Any, start: dt.datetime, days: int = 1) -> list[dict[str, Any]]:
+    return [r for batch in store.export(start, start + dt.timedelta(days=days), batch=700) for r in batch]
+
+
+def in_order(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(events, key=lambda r: (r["time_fired"], r["event_id"]))
+
+
+def test_a_block_spans_one_hour_or_holds_few_events(store: Any) -> None:
+    written(store, day_of(DAY))
+    spans = block_spans(store)
+    assert all(first // HOUR_US == last // HOUR_US or n <= compaction.SPAN_EVENTS
+               for series in spans.values() for first, last, n in series)
+    assert [n for _, _, n in spans["sensor.power"]] == [500] * 6  # 4 hours of 125 each
+    assert [n for _, _, n in spans["binary_sensor.door"]] == [QUIET]
+
+
+def test_an_hour_of_a_busy_series_is_a_block_of_its_own(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compaction, "SPAN_EVENTS", 100)
+    written(store, day_of(DAY))
+    spans = block_spans(store)["sensor.power"]
+    assert len(spans) == 24 and all(first // HOUR_US == last // HOUR_US for first, last, _ in spans)
+
+
+def test_a_day_exports_in_windows_each_block_decoded_once(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    written(store, day_of(DAY))
+    monkeypatch.setattr(sql, "EXPORT_WINDOW_EVENTS", 200)  # windows of 25 minutes: blocks span several
+    decoded: Counter[str] = Counter()
+    section = blocks.Block._section
+
+    def counted(self: blocks.Block, name: str) -> bytes:
+        decoded[name] += 1
+        return section(self, name)
+
+    monkeypatch.setattr(blocks.Block, "_section", counted)
+    assert len(exported(store, DAY)) == BUSY + QUIET
+    assert decoded["c"] == sum(len(spans) for spans in block_spans(store).values())  # 7: the day's blocks
+
+
+def test_a_day_spanning_many_blocks_and_windows_exports_in_order_and_exactly(store: Any,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    events = day_of(DAY)
+    written(store, events)
+    monkeypatch.setattr(sql, "EXPORT_WINDOW_EVENTS", 333)
+    assert exported(store, DAY) == in_order(events)
+    window = [r for b in store.export(DAY + dt.timedelta(hours=5, minutes=7), DAY + dt.timedelta(hours=9, minutes=1))
+              for r in b]
+    lo, hi = "2026-11-20T05:07", "2026-11-20T09:01"
+    assert window == [r for r in in_order(events) if lo <= r["time_fired"] < hi]
+
+
+def _whole_days(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks as compaction cut them before the hourly cut: a series' day in equal parts of at most 8192."""
+    monkeypatch.setattr(compaction, "parts", lambda rows: [rows[i:i + compaction.BLOCK_EVENTS]
+                                                           for i in range(0, len(rows), compaction.BLOCK_EVENTS)])
+
+
+def test_blocks_written_before_the_hourly_cut_are_cut_again_nothing_lost_or_reordered(
+        store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    events = day_of(DAY)
+    with monkeypatch.context() as old_layout:
+        _whole_days(old_layout)
+        written(store, events)
+    assert [n for _, _, n in block_spans(store)["sensor.power"]] == [BUSY]
+    store._recut_done = False  # as a store opened on a database of the old layout
+    store.compact(30.0)
+    assert len(block_spans(store)["sensor.power"]) == 6
+    assert exported(store, DAY) == in_order(events)
+
+
+def test_an_interrupted_cut_resumes_where_it_stopped(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    events = day_of(DAY) + day_of(DAY + dt.timedelta(days=1))
+    with monkeypatch.context() as old_layout:
+        _whole_days(old_layout)
+        written(store, events)
+    store._recut_done = False
+    calls = []
+    recut = compaction.recut
+
+    def killed_after_one(*args: Any) -> int:
+        calls.append(args[2:])
+        if len(calls) > 1:
+            raise OperationalError("recut", {}, Exception("the database went away"))
+        return recut(*args)
+
+    with monkeypatch.context() as failing:
+        failing.setattr(compaction, "recut", killed_after_one)
+        store.compact(30.0)
+    spans = block_spans(store)["sensor.power"]
+    assert sorted(n for _, _, n in spans if n == BUSY) == [BUSY]  # one day cut, the other as it was
+    store.compact(30.0)
+    assert len(block_spans(store)["sensor.power"]) == 12
+    assert exported(store, DAY, days=2) == in_order(events)
