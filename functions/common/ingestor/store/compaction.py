@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, delete, func, select, text
 
 from ingestor.store import blocks as bk
 from ingestor.store.rows import Row
@@ -74,9 +74,8 @@ def parts(rows: list[Row]) -> list[list[Row]]:
 def plan_recut(conn: Connection, limit: int) -> list[tuple[int, int]]:
     """(series, day) whose blocks are not cut by hour yet (written before the cut): a block of more than
     SPAN_EVENTS events spanning two hours or more."""
-    b = blocks.c
-    q = (select(b.series, b.day).distinct()
-         .where(b.n > SPAN_EVENTS, b.first_ts // HOUR_US != b.last_ts // HOUR_US).limit(limit))
+    q = text(f"SELECT DISTINCT series, day FROM blocks WHERE n > {int(SPAN_EVENTS)} "  # as ix_blocks_uncut's
+             f"AND first_ts / {HOUR_US} != last_ts / {HOUR_US} LIMIT {int(limit)}")  # WHERE (literal) reads
     return [(int(sid), int(day)) for sid, day in conn.execute(q)]
 
 

@@ -283,9 +283,18 @@ def _v6_covering_stays(conn: Connection) -> None:
     HOT_STAYS.create(conn, checkfirst=True)
 
 
+def _v7_uncut_blocks(conn: Connection) -> None:
+    """What compaction.plan_recut looks for (a block of more than 512 events spanning two hours or more: cut
+    before blocks were cut by hour), found in an index of the few such blocks rather than a read of every
+    block at each start."""
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_blocks_uncut ON blocks (n, first_ts, last_ts, series, day) "
+                      "WHERE n > 512"))
+
+
 MIGRATIONS = [Migration(1, "events table and its indexes", _v1_initial),
               Migration(2, "aggregates table (hourly and daily summaries per entity)", _v2_aggregates),
               Migration(3, "covering index for trend charts", _v3_trend_index),
               Migration(4, "tiered layout: dictionaries, hot and cold tiers, trace index, rollups", _v4_tiered),
               Migration(5, "partial index of the hot tier's categorical stays", _v5_hot_stays),
-              Migration(6, "the stays' partial index covers what their reads need", _v6_covering_stays)]
+              Migration(6, "the stays' partial index covers what their reads need", _v6_covering_stays),
+              Migration(7, "partial index of blocks not cut by hour", _v7_uncut_blocks)]
