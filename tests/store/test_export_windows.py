@@ -71,15 +71,16 @@ def test_a_block_spans_one_hour_or_holds_few_events(store: Any) -> None:
     spans = block_spans(store)
     assert all(first // HOUR_US == last // HOUR_US or n <= compaction.SPAN_EVENTS
                for series in spans.values() for first, last, n in series)
-    assert [n for _, _, n in spans["sensor.power"]] == [500] * 6  # 4 hours of 125 each
+    assert [n for _, _, n in spans["sensor.power"]] == [125] * 24  # an hour each
     assert [n for _, _, n in spans["binary_sensor.door"]] == [QUIET]
 
 
-def test_an_hour_of_a_busy_series_is_a_block_of_its_own(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(compaction, "SPAN_EVENTS", 100)
+def test_hours_in_a_row_share_a_block_while_they_hold_few_events(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compaction, "SPAN_EVENTS", 300)
     written(store, day_of(DAY))
     spans = block_spans(store)["sensor.power"]
-    assert len(spans) == 24 and all(first // HOUR_US == last // HOUR_US for first, last, _ in spans)
+    assert [n for _, _, n in spans] == [250] * 12
+    assert all(last // HOUR_US - first // HOUR_US == 1 for first, last, _ in spans)
 
 
 def test_a_day_exports_in_windows_each_block_decoded_once(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -94,7 +95,7 @@ def test_a_day_exports_in_windows_each_block_decoded_once(store: Any, monkeypatc
 
     monkeypatch.setattr(blocks.Block, "_section", counted)
     assert len(exported(store, DAY)) == BUSY + QUIET
-    assert decoded["c"] == sum(len(spans) for spans in block_spans(store).values())  # 7: the day's blocks
+    assert decoded["c"] == sum(len(spans) for spans in block_spans(store).values())  # 25: the day's blocks
 
 
 def test_a_day_spanning_many_blocks_and_windows_exports_in_order_and_exactly(store: Any,
@@ -124,7 +125,7 @@ def test_blocks_written_before_the_hourly_cut_are_cut_again_nothing_lost_or_reor
     assert [n for _, _, n in block_spans(store)["sensor.power"]] == [BUSY]
     store._recut_done = False  # as a store opened on a database of the old layout
     store.compact(30.0)
-    assert len(block_spans(store)["sensor.power"]) == 6
+    assert len(block_spans(store)["sensor.power"]) == 24
     assert exported(store, DAY) == in_order(events)
 
 
@@ -149,5 +150,5 @@ def test_an_interrupted_cut_resumes_where_it_stopped(store: Any, monkeypatch: py
     spans = block_spans(store)["sensor.power"]
     assert sorted(n for _, _, n in spans if n == BUSY) == [BUSY]  # one day cut, the other as it was
     store.compact(30.0)
-    assert len(block_spans(store)["sensor.power"]) == 12
+    assert len(block_spans(store)["sensor.power"]) == 48
     assert exported(store, DAY, days=2) == in_order(events)

@@ -64,8 +64,8 @@ def test_a_range_edge_decodes_only_the_blocks_of_series_with_events_in_it(sqlite
     info: dict[str, Any] = {}
     assert sqlite_store.count(f, info=info) == 8 * 60 + 57 + 1  # the meter's 12:03 … 20:59, the light's 20:00
     assert "raw" in info["resolution"]
-    # the meter's block of 08:00-16:00 only (8 hours of 60 events: compaction.parts); the light was quiet then
-    assert decoded == [int((DAY + dt.timedelta(hours=8)).timestamp()) * 1_000_000]
+    # the meter's block of 12:00-14:00 only (2 hours of 60 events: compaction.parts); the light was quiet then
+    assert decoded == [int((DAY + dt.timedelta(hours=12)).timestamp()) * 1_000_000]
 
 
 def test_a_durations_edge_decodes_only_the_blocks_of_series_with_stays_ending_in_it(sqlite_store: Any,

@@ -24,7 +24,7 @@ from ingestor.store.sqlschema import block_contexts, blocks, hot_events
 
 HOT_DAYS = 2  # today and yesterday stay hot
 BLOCK_EVENTS = 8192  # events per block at most: an hour with more is kept in several parts
-SPAN_EVENTS = 512  # events at most in a block that spans more than one UTC hour
+SPAN_EVENTS = 128  # events at most in a block that spans more than one UTC hour
 
 
 def cutoff_day(now_us: int) -> int:
