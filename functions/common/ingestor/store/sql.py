@@ -65,7 +65,7 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-EXPORT_WINDOW_EVENTS = 10_000  # about what export reads at once (windows of whole 5 minutes)
+EXPORT_WINDOW_EVENTS = 2_500  # about what export reads at once (windows of whole 5 minutes; a record ~4 KB)
 
 
 class SqlEventStore:
