@@ -285,8 +285,8 @@ def _v6_covering_stays(conn: Connection) -> None:
 
 def _v7_uncut_blocks(conn: Connection) -> None:
     """What compaction.plan_recut looks for (a block of more than 128 events spanning two hours or more: cut
-    before blocks were cut by hour), found in an index of the few such blocks rather than a read of every
-    block at each start."""
+    before blocks were cut by hour), answered from an index of the blocks of more than 128 events (an hour of
+    a busy series each) rather than a read of every block's row at each start."""
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_blocks_uncut ON blocks (n, first_ts, last_ts, series, day) "
                       "WHERE n > 128"))
 
