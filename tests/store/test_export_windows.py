@@ -14,7 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from ingestor import normalization
-from ingestor.store import blocks, compaction, sql
+from ingestor.store import blocks, compaction, pruning, sql
+from ingestor.store.model import EventFilter
 from ingestor.store.sqlread import HOUR_US
 from tests.store.conftest import opened
 from tests.support.ha_events import state_changed
@@ -152,3 +153,20 @@ def test_an_interrupted_cut_resumes_where_it_stopped(store: Any, monkeypatch: py
     store.compact(30.0)
     assert len(block_spans(store)["sensor.power"]) == 48
     assert exported(store, DAY, days=2) == in_order(events)
+
+
+def test_deleting_a_day_reads_it_in_windows_never_whole(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    written(store, day_of(DAY))
+    monkeypatch.setattr(pruning, "WINDOW_EVENTS", 200)
+    read: list[int] = []
+    events = pruning._events
+
+    def counted(reader: Any, start: int, end: int) -> list[tuple[int, Any]]:
+        found = events(reader, start, end)
+        read.append(len(found))
+        return found
+
+    monkeypatch.setattr(pruning, "_events", counted)
+    assert store.delete(DAY, DAY + dt.timedelta(days=1)) == BUSY + QUIET
+    assert sum(read) == BUSY + QUIET and max(read) <= 200
+    assert store.count(EventFilter()) == 0

@@ -283,8 +283,7 @@ class SqlEventStore:
         reader.kept = kept
         records = self._records(reader, list(reader.scan(Scan(EventFilter(start=from_micros(lo),
                                                                           end=from_micros(hi))))))
-        for bid in [bid for bid, (last, _, _) in kept.items() if last < hi]:
-            del kept[bid]
+        reader.let_go(hi)
         return records
 
     # --- aggregates ------------------------------------------------------------------------------------

@@ -142,6 +142,12 @@ class Reader:
         self.kept[bid] = (last, bytes(times), block)
         return block
 
+    def let_go(self, before: int) -> None:
+        """Forget the kept blocks whose events all lie before `before` µs: no later window needs them."""
+        if self.kept is not None:
+            for bid in [bid for bid, (last, _, _) in self.kept.items() if last < before]:
+                del self.kept[bid]
+
     def payloads(self, found: list[tuple[int, Block]]) -> None:
         """Fetch the payloads of blocks read by their time column alone."""
         found = [(bid, block) for bid, block in found if block._payload is None]
