@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from ingestor import normalization
 from ingestor.store import blocks, compaction, pruning, sql
 from ingestor.store.model import EventFilter
-from ingestor.store.sqlread import HOUR_US
+from ingestor.store.sqlread import HOUR_US, Reader
 from tests.store.conftest import opened
 from tests.support.ha_events import state_changed
 
@@ -159,14 +159,14 @@ def test_deleting_a_day_reads_it_in_windows_never_whole(store: Any, monkeypatch:
     written(store, day_of(DAY))
     monkeypatch.setattr(pruning, "WINDOW_EVENTS", 200)
     read: list[int] = []
-    events = pruning._events
+    scan_window = Reader.scan_window
 
-    def counted(reader: Any, start: int, end: int) -> list[tuple[int, Any]]:
-        found = events(reader, start, end)
+    def counted(reader: Any, kept: Any, lo: int, hi: int) -> list[tuple[int, Any]]:
+        found = scan_window(reader, kept, lo, hi)
         read.append(len(found))
         return found
 
-    monkeypatch.setattr(pruning, "_events", counted)
+    monkeypatch.setattr(Reader, "scan_window", counted)
     assert store.delete(DAY, DAY + dt.timedelta(days=1)) == BUSY + QUIET
     assert sum(read) == BUSY + QUIET and max(read) <= 200
     assert store.count(EventFilter()) == 0

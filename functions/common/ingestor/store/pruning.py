@@ -17,7 +17,7 @@ from ingestor.store import compaction
 from ingestor.store import rollups as ru
 from ingestor.store.model import EventFilter
 from ingestor.store.sqldicts import Dictionaries
-from ingestor.store.sqlread import DAY_US, Reader, Scan
+from ingestor.store.sqlread import DAY_US, Kept, Reader, Scan
 from ingestor.store.sqlschema import aggregates, block_contexts, blocks, dim_rollups, hot_events, rollups, state_rollups
 from ingestor.store.sqlwrite import apply, dim_keys
 
@@ -48,13 +48,11 @@ def _removed(conn: Connection, dicts: Dictionaries, reader: Reader, start: int, 
     reads (Reader.windows, each block decoded once): a day read at once held its every event (1,471 MB for
     the archive benchmark's 1.5-million-event day)."""
     deltas, keys, count = ru.Deltas(), {}, 0
-    reader.kept = {}
+    kept: Kept = {}
     for lo, hi in reader.windows(start, end, WINDOW_EVENTS):
-        found = _events(reader, lo, hi)
+        found = reader.scan_window(kept, lo, hi)
         count += len(found)
         _deltas(conn, dicts, reader, found, deltas, keys)
-        reader.let_go(hi)
-    reader.kept = None
     return deltas, count
 
 

@@ -275,16 +275,10 @@ class SqlEventStore:
             lo, hi = max(first, day * compaction.DAY_US), min(last, (day + 1) * compaction.DAY_US)
             kept: Kept = {}
             for w_lo, w_hi in self._read(lambda reader, lo=lo, hi=hi: reader.windows(lo, hi, EXPORT_WINDOW_EVENTS)):
-                records = self._read(lambda reader, w=(w_lo, w_hi), k=kept: self._window(reader, k, *w))
+                records = self._read(lambda reader, w=(w_lo, w_hi), k=kept:
+                                     self._records(reader, reader.scan_window(k, *w)))
                 for i in range(0, len(records), batch):
                     yield records[i:i + batch]
-
-    def _window(self, reader: Reader, kept: Kept, lo: int, hi: int) -> list[dict[str, Any]]:
-        reader.kept = kept
-        records = self._records(reader, list(reader.scan(Scan(EventFilter(start=from_micros(lo),
-                                                                          end=from_micros(hi))))))
-        reader.let_go(hi)
-        return records
 
     # --- aggregates ------------------------------------------------------------------------------------
 

@@ -148,6 +148,16 @@ class Reader:
             for bid in [bid for bid, (last, _, _) in self.kept.items() if last < before]:
                 del self.kept[bid]
 
+    def scan_window(self, kept: Kept, lo: int, hi: int) -> list[tuple[int, Any]]:
+        """The events of [lo, hi) µs, one of the `windows` read in order, with the blocks `kept` from the windows
+        before it (each block decoded once for every window that needs it, let go after the last)."""
+        self.kept = kept
+        try:
+            return list(self.scan(Scan(EventFilter(), window=(lo, hi))))
+        finally:
+            self.let_go(hi)
+            self.kept = None
+
     def payloads(self, found: list[tuple[int, Block]]) -> None:
         """Fetch the payloads of blocks read by their time column alone."""
         found = [(bid, block) for bid, block in found if block._payload is None]
