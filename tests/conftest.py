@@ -3,14 +3,28 @@ PostgreSQL and one InfluxDB 1.x server per session, on which each test makes its
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
 from tests.support.jetstream import JetStreamClient
 from tests.support.runtime import LocalRuntime
 from tests.support.servers import InfluxDB1Server, PostgresServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A run stopped with SIGTERM (a CI job's timeout, `kill`) ends as Ctrl-C does: the fixtures are torn down, so
+    the PostgreSQL, InfluxDB, NATS and function processes they started are stopped instead of left running."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
 
 
 @pytest.fixture(scope="module")
