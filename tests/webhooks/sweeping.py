@@ -18,6 +18,11 @@ FAST = Settings(allow_private=True, timeout_s=2, max_attempts=4, backoff_s=0.05,
                 pause_after_s=30, probe_s=0.2, workers=4, inline_budget_s=10, sweep_s=0)
 """Retries in a fraction of a second; the webhook never pauses within a test unless it says so."""
 
+SETTLE_S = 60.0
+"""How long a test sweeps for its deliveries to settle: a bound on a hang, not on speed. They take 1-3 s on an idle
+machine, but the work is CPU-bound: the PostgreSQL case of test_final_states took 6.6-10.4 s at load 10 on 2 cores,
+and failed once against the 10 s it was given."""
+
 
 @contextmanager
 def running(store: WebhookStore, settings: Settings, nats: Bus) -> Iterator[Dispatcher]:

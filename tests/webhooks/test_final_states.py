@@ -11,7 +11,7 @@ from ingestor.webhooks.dispatch import Dispatcher
 from ingestor.webhooks.store import OUTCOMES, WebhookStore
 from tests.webhooks.events import ha_record
 from tests.webhooks.receiver import receiving
-from tests.webhooks.sweeping import sweep_until
+from tests.webhooks.sweeping import SETTLE_S, sweep_until
 
 SECRET = "final-states-secret-00001"
 FINAL = {"delivered", "dead_lettered", "skipped"}
@@ -32,7 +32,7 @@ def test_every_delivery_ends_in_a_final_state_and_the_metrics_equal_the_log(
         dispatcher.dispatch([ha_record(f"light.l{i}") for i in range(5)])
         store.update(hooks["off"].id, {"enabled": False})  # with its 5 retries pending
         states = lambda: {name: store.deliveries_by_state(h.id) for name, h in hooks.items()}  # noqa: E731
-        assert sweep_until(dispatcher, lambda: all(set(s) <= FINAL for s in states().values()), 10), states()
+        assert sweep_until(dispatcher, lambda: all(set(s) <= FINAL for s in states().values()), SETTLE_S), states()
         assert states() == {"ok": {"delivered": 5}, "gone": {"dead_lettered": 5}, "broken": {"dead_lettered": 5},
                             "off": {"skipped": 5}}
         log = {name: store.attempts(h.id, 1000, None) for name, h in hooks.items()}

@@ -13,7 +13,7 @@ from ingestor.store.sqlengine import engine_for
 from ingestor.webhooks.store import WebhookStore, now_iso
 from tests.webhooks.events import ha_record
 from tests.webhooks.receiver import receiving
-from tests.webhooks.sweeping import FAST, running, sweep_until
+from tests.webhooks.sweeping import FAST, SETTLE_S, running, sweep_until
 
 SECRET = "migration-test-secret-001"
 STAMP = now_iso(-600)  # ten minutes ago: within the hold bound
@@ -72,7 +72,7 @@ def test_a_database_of_the_previous_version_is_upgraded_and_its_paused_webhook_r
         assert hook is not None and (hook.state, hook.failing_since) == ("paused", None)
         assert store.deliveries_by_state(hook.id) == {"skipped_paused": 1, "pending": 1}
         with running(store, FAST, nats) as dispatcher:
-            assert sweep_until(dispatcher, rx.delivered, 5)
+            assert sweep_until(dispatcher, rx.delivered, SETTLE_S)
             later = dispatcher.dispatch([ha_record("light.new")])
         assert [r.json()["event"]["entity_id"] for r in rx.delivered()] == ["light.old", "light.new"]
         assert later.delivered == 1 and store.get(hook.id).state == "active"
