@@ -14,7 +14,7 @@ from ingestor.webhooks.store import WebhookStore
 from tests.support.jetstream import JetStreamClient
 from tests.webhooks.events import ha_record, sports_event
 from tests.webhooks.receiver import receiving
-from tests.webhooks.sweeping import FAST, dead_letters, drain, running
+from tests.webhooks.sweeping import FAST, SETTLE_S, dead_letters, drain, running, sweep_until
 
 SECRET = "dispatch-test-secret-0001"
 
@@ -38,7 +38,8 @@ def test_a_receiver_that_fails_then_recovers_gets_the_event_exactly_once(
         hook = store.create("flaky", flaky.url, SECRET, {"event_types": ["*"]}, True)
         summary = dispatcher.dispatch([ha_record("light.kitchen")])
         assert summary.retrying == 1
-        drain(dispatcher, 3)
+        assert sweep_until(dispatcher, flaky.delivered, SETTLE_S)
+        drain(dispatcher, 0.5)  # and nothing after it
         assert [r.answered for r in flaky.all()] == [503, 503, 200]
         assert len({r.headers["X-Webhook-Id"] for r in flaky.all()}) == 1  # the same id on every attempt
         assert len(flaky.delivered()) == 1 and flaky.delivered()[0].verified
@@ -66,7 +67,7 @@ def test_pending_retries_survive_a_restart(store: WebhookStore, db_url: str, nat
         first.stop()  # the process goes away with a retry pending
         second = Dispatcher(WebhookStore(db_url), FAST, nats)
         try:
-            drain(second, 2)
+            assert sweep_until(second, rx.delivered, SETTLE_S)
         finally:
             second.stop()
         assert [r.answered for r in rx.all()] == [500, 200]
@@ -93,7 +94,8 @@ def test_retries_stop_after_max_attempts_with_a_dead_letter(
     with receiving(SECRET, default=502) as rx:
         hook = store.create("rx", rx.url, SECRET, {"event_types": ["*"]}, True)
         dispatcher.dispatch([ha_record("light.kitchen")])
-        drain(dispatcher, 3)
+        assert sweep_until(dispatcher, lambda: store.deliveries_by_state(hook.id) == {"dead_lettered": 1}, SETTLE_S)
+        drain(dispatcher, 0.5)  # and no attempt after it
         assert len(rx.all()) == FAST.max_attempts
         newest = store.attempts(hook.id, 1, None)[0]
         assert newest["outcome"] == "dead_lettered" and "gave up after 4 attempts" in newest["error"]
@@ -179,8 +181,8 @@ def test_a_failing_webhooks_new_deliveries_are_left_to_the_sweeper_so_the_batch_
         assert (summary.delivered, summary.deferred) == (2, 2), "the healthy webhook's, sent; the failing one's, left"
         assert len(down.all()) == tried
         down.default = 200
-        drain(dispatcher, 1)
-        assert {r.json()["event"]["entity_id"] for r in down.delivered()} >= {"light.second", "light.third"}
+        assert sweep_until(dispatcher, lambda: {r.json()["event"]["entity_id"] for r in down.delivered()}
+                           >= {"light.second", "light.third"}, SETTLE_S)
 
 
 def test_one_sweep_round_claims_at_most_a_quarter_of_the_senders_for_one_webhook(
