@@ -34,3 +34,13 @@ def test_a_batch_is_bounded_by_its_deepest_event() -> None:
 def test_a_value_json_cannot_carry_is_measured_by_its_nesting_alone() -> None:
     assert not jsoncodec.nested_deeper_than([[2**70]], 2)  # orjson cannot encode it; the walk still measures it
     assert jsoncodec.nested_deeper_than([[{1, 2}]], 1)
+
+
+@pytest.mark.parametrize("limit", [4, 64, 128])
+def test_one_encoding_measures_and_encodes_a_value_within_the_limit(limit: int) -> None:
+    rng = random.Random(limit)
+    for levels in (1, limit - 1, limit):
+        value = {"a": nested(levels - 1, rng, leaf="x\u00e9\x00"), "n": [1.5, None, True]}
+        assert jsoncodec.dumps_within(value, limit) == jsoncodec.dumps(value), (levels, limit)
+    assert jsoncodec.dumps_within({"a": nested(limit, rng)}, limit) is None  # one level too deep
+    assert jsoncodec.dumps_within({"big": 2**70}, limit) is None  # within the limit, but not JSON

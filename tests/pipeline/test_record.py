@@ -76,5 +76,19 @@ def test_a_record_a_store_cannot_take_is_refused_with_the_field_and_the_problem(
     assert record.problem(stored_record(**fields)) == reason
 
 
+@pytest.mark.parametrize(("fields", "reason"), [
+    ({"friendly_name": "Küche", "unit": "°C"}, None),
+    ({"entity_id": "sensor." + "e" * 200, "domain": "d" * 200}, None),  # long together, each within the limit
+    ({"friendly_name": "Küche", "device_model": "m\x00"}, "device_model: contains a NUL character, which the store "
+                                                          "cannot keep"),
+    ({"context": {"id": "c1", "parent_id": 5, "user_id": None}}, "context.parent_id: expected a string or null"),
+    ({"context": {"id": "c1", "parent_id": "é" * 65, "user_id": None}},
+     "context.parent_id: 65 characters, at most 64 are kept (refused, not shortened)"),
+])
+def test_texts_that_are_not_all_short_ascii_are_checked_field_by_field(fields: dict[str, Any],
+                                                                      reason: str | None) -> None:
+    assert record.problem(stored_record(**fields)) == reason
+
+
 def test_the_query_apis_event_schema_names_every_field_of_the_record_then_its_labels() -> None:
     assert list(schemas.EVENT["properties"]) == [*record.FIELDS, *record.OPTIONAL_FIELDS, *schemas.LABELS]

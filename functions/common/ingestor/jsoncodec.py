@@ -61,6 +61,24 @@ def nested_deeper_than(value: Any, limit: int) -> bool:
     return _walk_deeper_than(value, limit)
 
 
+def dumps_within(value: Any, limit: int) -> bytes | None:
+    """dumps(value) when objects and arrays in it nest at most `limit` levels, else None (deeper, or not JSON:
+    depth_problem and dumps then say which). One encoding does both, placed in nested_deeper_than's shell: an
+    event is measured and passed on as the bytes its depth was checked by."""
+    if type(value) not in _CONTAINERS or limit >= ORJSON_DEPTH:
+        return None
+    levels = ORJSON_DEPTH - limit
+    with _shell_lock:
+        outer, hole = _shell(levels)
+        hole[0] = value
+        try:
+            return orjson.dumps(outer, option=orjson.OPT_NON_STR_KEYS)[levels:-levels]
+        except orjson.JSONEncodeError:
+            return None
+        finally:
+            hole[0] = None
+
+
 def _shell(levels: int) -> tuple[list[Any], list[Any]]:
     """`levels` lists nested in each other (the innermost holding one slot), made once per depth."""
     if levels not in _shells:

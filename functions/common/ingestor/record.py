@@ -132,27 +132,42 @@ def problem(record: Any) -> str | None:
     unknown = record.keys() - _KNOWN
     if unknown:
         return f"{sorted(unknown)[0][:60]!r}: not a field of the event record"
-    for name in TEXT_FIELDS:
-        value = record.get(name)
-        if value is not None:
-            if not isinstance(value, str):
-                return f"{name}: expected a string or null"
-            if found := _text_problem(name, value, MAX_NAME):
-                return found
+    get = record.get
+    if not _plain_texts([v for v in map(get, TEXT_FIELDS) if v is not None], MAX_NAME):
+        for name in TEXT_FIELDS:
+            value = get(name)
+            if value is not None:
+                if not isinstance(value, str):
+                    return f"{name}: expected a string or null"
+                if found := _text_problem(name, value, MAX_NAME):
+                    return found
     for name in NUMBER_FIELDS:
-        value = record.get(name)
+        value = get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             return f"{name}: expected a number or null"
     for name in OBJECT_FIELDS:
-        if record.get(name) is not None and not isinstance(record[name], dict):
+        value = get(name)
+        if value is not None and not isinstance(value, dict):
             return f"{name}: expected an object or null"
-    for key, value in (record.get("context") or {}).items():
-        if value is not None:
-            if not isinstance(value, str):
-                return f"context.{key}: expected a string or null"
-            if found := _text_problem(f"context.{key}", value, MAX_CONTEXT_ID_LENGTH):
-                return found
+    context = get("context") or {}
+    if not _plain_texts([v for v in context.values() if v is not None], MAX_CONTEXT_ID_LENGTH):
+        for key, value in context.items():
+            if value is not None:
+                if not isinstance(value, str):
+                    return f"context.{key}: expected a string or null"
+                if found := _text_problem(f"context.{key}", value, MAX_CONTEXT_ID_LENGTH):
+                    return found
     return None
+
+
+def _plain_texts(values: list[Any], limit: int) -> bool:
+    """Whether every value is ASCII text without a NUL and at most `limit` characters long: what nearly every
+    record's texts are, asked of them all at once (the field by field checks then name the one that is not)."""
+    try:
+        joined = "".join(values)
+    except TypeError:  # not all text
+        return False
+    return joined.isascii() and "\x00" not in joined and (len(joined) <= limit or max(map(len, values)) <= limit)
 
 
 def _text_problem(name: str, value: str, limit: int) -> str | None:

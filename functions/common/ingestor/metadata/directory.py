@@ -62,6 +62,8 @@ class Directory:
             return {row[0]: Placement(*row[1:]) for row in conn.execute(query)}
 
     def _fresh(self, max_age_s: float) -> dict[str, Placement]:
+        if time.monotonic() - self._loaded_at <= max_age_s:  # the common case, asked of every record: no lock
+            return self._places
         with self._lock:
             if time.monotonic() - self._loaded_at > max_age_s:
                 try:

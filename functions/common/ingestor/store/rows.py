@@ -86,10 +86,7 @@ def put_ages(template: bytes, ages: str | None) -> bytes:
 
 
 def series_of(record: dict[str, Any]) -> Series:
-    get = record.get
-    return (get("event_type"), get("entity_id"), get("domain"), get("area_id"), get("device_id"), get("unit"),
-            get("device_class"), get("friendly_name"), get("origin"), get("device_manufacturer"),
-            get("device_model"))
+    return tuple(map(record.get, SERIES_FIELDS))
 
 
 _DAY_NUMBERS: dict[str, int] = {}
@@ -112,18 +109,20 @@ def _number(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def split(record: dict[str, Any], doc: Callable[[bytes], int]) -> Row:
-    """The record's Row; `doc` stores a JSON document (once) and returns its id."""
+def split(record: dict[str, Any], doc: Callable[[bytes], int], ts: int | None = None) -> Row:
+    """The record's Row; `doc` stores a JSON document (once) and returns its id. `ts`: micros_of its time_fired,
+    when the caller has it already."""
     context = record.get("context") or {}
     attributes = record.get("attributes")
-    extra = {k: v for k, v in record.items() if k not in RECORD_KEYS}
+    others = record.keys() - RECORD_KEYS
+    extra = {k: v for k, v in record.items() if k in others} if others else {}
     weather = record.get("weather")
     enrich, ages = 0, None
     if weather is not None or extra:
         template, ages = cut_ages(jsoncodec.dumps([weather, extra]))
         enrich = doc(template)
     data = record.get("data")
-    return Row(bytes.fromhex(record["event_id"]), micros_of(record["time_fired"]),
+    return Row(bytes.fromhex(record["event_id"]), micros_of(record["time_fired"]) if ts is None else ts,
                record.get("state"), record.get("old_state"), _number(record.get("state_value")),
                _number(record.get("duration_in_state")), doc(jsoncodec.dumps(attributes)) if attributes else 0,
                context.get("id"), context.get("parent_id"), context.get("user_id"), enrich, ages,

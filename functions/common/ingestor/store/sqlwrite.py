@@ -128,7 +128,7 @@ def write(conn: Connection, dicts: Dictionaries, backend: str, records: list[dic
     def collect(body: bytes) -> int:
         return bodies.setdefault(body, -len(bodies) - 1)
 
-    split = [(candidates[eid][0], rw.split(record, collect)) for eid, record in fresh.items()]
+    split = [(candidates[eid][0], rw.split(record, collect, candidates[eid][1])) for eid, record in fresh.items()]
     ids = dicts.doc_ids(conn, bodies)
     real = {temporary: ids[body] for body, temporary in bodies.items()}
     deltas = ru.Deltas()
