@@ -93,9 +93,12 @@ def nats_server_pid(runtime_pid: int) -> int | None:
 
 
 class Capture:
-    """Every message published on ha.events.>, by batch id, seen through a core subscription."""
+    """Every message published on `subject` (ha.events.> by default), by batch id, seen through a core
+    subscription. Through the runtime it watches ha.events.normalized only: every message it is sent is work for
+    nats-server that the pipeline itself does not do."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, subject: str = "ha.events.>") -> None:
+        self._subject = subject
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=self._loop.run_forever, daemon=True).start()
         self._messages: dict[str, bytes] = {}
@@ -105,7 +108,7 @@ class Capture:
 
     async def _connect(self, url: str) -> Any:
         nc = await nats.connect(url)
-        await nc.subscribe("ha.events.>", cb=self._seen)
+        await nc.subscribe(self._subject, cb=self._seen)
         return nc
 
     async def _seen(self, msg: Any) -> None:
@@ -282,7 +285,7 @@ def run_through_runtime(work: Path, sizes: list[int], totals: dict[int, int],
     runtime_dir.mkdir()
     env = {"EVENT_STORE_URL": "", "METADATA_DB_URL": ""}  # the stack's defaults: SQLite in its data dir
     with LocalRuntime(runtime_dir, stack=REPO / "stack.yml", env=env) as rt:
-        capture = Capture(rt.nats_url)
+        capture = Capture(rt.nats_url, subjects.NORMALIZED)
         db = runtime_dir / "data" / "events.db"
         warm = f"sensor.warm_{run}"
         asyncio.run(publish_all(rt.nats_url, events_for(10, 10, warm), f"warm-{run}"))
