@@ -156,3 +156,13 @@ def test_events_seen_before_the_registry_snapshot_get_their_area_once_it_is_appl
     assert directory.place({"entity_id": "input_boolean.living_room_light"}).get("area_id") is None
     db.apply(snapshot("s1"))
     assert directory.place({"entity_id": "input_boolean.living_room_light"})["area_id"] == "living_room"
+
+
+def test_a_fresh_directory_places_from_what_it_read_without_reading_again(db: MetadataDB) -> None:
+    directory = Directory(db, ttl_s=3600)
+    directory.miss_reload_s = 3600  # neither the refresh nor a miss is due within the test
+    assert directory.place({"entity_id": "input_boolean.living_room_light"}).get("area_id") is None
+    db.apply(snapshot("s1"))
+    assert directory.place({"entity_id": "input_boolean.living_room_light"}).get("area_id") is None
+    directory.miss_reload_s = 0  # a miss is due now: read again
+    assert directory.place({"entity_id": "input_boolean.living_room_light"})["area_id"] == "living_room"
