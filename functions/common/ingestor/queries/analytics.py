@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import heapq
+import itertools
 import statistics
 from collections import defaultdict
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 from ingestor.httpapi import iso
 from ingestor.queries.params import Range, bucket_starts
 from ingestor.queries.stats import resolution
-from ingestor.store.model import EventFilter
+from ingestor.store.model import DurationSample, EventFilter
 from ingestor.store.protocol import EventStore
 from ingestor.timeutil import parse_timestamp
 
@@ -63,32 +64,47 @@ def durations(store: EventStore, f: EventFilter, r: Range, limit: int, anomaly_l
               "mean_s": s.mean, "min_s": s.min, "max_s": s.max, "total_s": s.total}
              for s in store.durations(f, limit, info=info)]
     samples = store.duration_samples(f, SAMPLE_LIMIT)
-    groups: dict[tuple[str, str | None], list[Any]] = defaultdict(list)
+    groups: dict[tuple[str, str | None], list[DurationSample]] = defaultdict(list)
     for s in samples:
         groups[(s.entity_id, s.state)].append(s)
-    found = []
+    found: list[tuple[float, int, str, DurationSample, float]] = []
     for group in groups.values():
         if len(group) < MIN_SAMPLES:
             continue
         median = statistics.median(s.duration for s in group)
         if median <= 0:
             continue
+        short, long = TOO_SHORT * median, TOO_LONG * median
         for s in group:
-            if s.duration < TOO_SHORT * median:
-                found.append((-median / max(s.duration, 1e-9), s.time, s.event_id, "too_short", s, median))
-            elif s.duration > TOO_LONG * median:
-                found.append((-s.duration / median, s.time, s.event_id, "too_long", s, median))
-    # Most severe first; a third of a busy home's stays can be anomalies, so only those answered are formatted
-    # (the time's fixed-width text orders as the time does).
+            if s.duration < short:
+                found.append((-median / max(s.duration, 1e-9), s.ts, "too_short", s, median))
+            elif s.duration > long:
+                found.append((-s.duration / median, s.ts, "too_long", s, median))
+    # A third of a busy home's stays can be anomalies: only those answered are formatted.
     anomalies = [{"event_id": s.event_id, "entity_id": s.entity_id, "name": names.get(s.entity_id), "state": s.state,
                   "time_fired": iso(s.time), "duration_s": s.duration, "expected_s": median, "kind": kind}
-                 for *_, kind, s, median in heapq.nsmallest(anomaly_limit, found, key=lambda a: a[:3])]
+                 for _, _, kind, s, median in _most_severe(found, anomaly_limit)]
     return {"start": iso(r.start), "end": iso(r.end), "items": items, "resolution": resolution(info),
             "anomalies": anomalies, "samples": len(samples),
             "sampled": len(samples) >= SAMPLE_LIMIT,
             "rule": {"min_samples": MIN_SAMPLES, "too_short_below": TOO_SHORT, "too_long_above": TOO_LONG,
                      "description": "per entity and state left, with at least min_samples durations: shorter than "
                                     "too_short_below x median or longer than too_long_above x median"}}
+
+
+def _most_severe(found: list[tuple[float, int, str, DurationSample, float]],
+                 limit: int) -> list[tuple[float, int, str, DurationSample, float]]:
+    """The first `limit` anomalies by severity, then time, then event id: ids are worked out only for those that
+    tie on both (a stay's id may be a hash to compute, store/model.py)."""
+    head = heapq.nsmallest(limit, found, key=lambda a: a[:2])
+    if head and len(head) < len(found):  # those tied with the last one kept compete for its place
+        edge = head[-1][:2]
+        head = sorted((a for a in found if a[:2] <= edge), key=lambda a: a[:2])
+    out: list[tuple[float, int, str, DurationSample, float]] = []
+    for _, tied in itertools.groupby(head, key=lambda a: a[:2]):
+        run = list(tied)
+        out += sorted(run, key=lambda a: a[3].event_id) if len(run) > 1 else run
+    return out[:limit]
 
 
 def _events(store: EventStore, f: EventFilter) -> tuple[list[dict[str, Any]], bool]:

@@ -409,10 +409,10 @@ class InfluxEventStore:
         """Single durations, newest first; LIMIT applies per measurement, so the union is cut here."""
         q = (f'SELECT "event_id", "entity_id", "old_state", "duration_in_state" FROM {self._events()} '
              f'WHERE {iql.where(f, ["duration_in_state >= 0"])} ORDER BY time DESC LIMIT {int(limit)}')
-        found = [DurationSample(c.get("event_id") or "", c.get("entity_id") or "", c.get("old_state"),
-                                from_micros(int(c["time"])), float(c["duration_in_state"]))
+        found = [DurationSample(c.get("entity_id") or "", c.get("old_state"), int(c["time"]),
+                                float(c["duration_in_state"]), c.get("event_id") or "")
                  for _, _, c in _rows(self._select(q)) if categorical(c.get("old_state"))]
-        found.sort(key=lambda d: (d.time, d.event_id), reverse=True)
+        found.sort(key=lambda d: (d.ts, d.event_id), reverse=True)
         return found[:limit]
 
     def grid(self, f: EventFilter, by: GroupBy, seconds: int,

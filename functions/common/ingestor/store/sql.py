@@ -257,7 +257,7 @@ class SqlEventStore:
         def read(reader: Reader) -> list[DurationSample]:
             stays = reader.stays(f, limit)
             entity = {sid: reader.series_of(sid)[1] or "" for sid in {stay[0] for stay in stays}}
-            return [DurationSample(eid.hex(), entity[sid], old_state, from_micros(ts), float(duration))
+            return [DurationSample(entity[sid], old_state, ts, float(duration), eid)
                     for sid, ts, eid, old_state, duration in stays]
 
         return self._read(read)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, tuple_
+from sqlalchemy import Connection, and_, func, or_, select, tuple_
 
 from ingestor import jsoncodec
 from ingestor.store.blocks import Block, decimal_parts, decode_times, ulid_bytes
@@ -300,28 +301,56 @@ class Reader:
                 for i in indexes:
                     yield (sid, ts[i], *(v[i - first] for v in values))
 
-    def stays(self, f: EventFilter, limit: int) -> list[tuple[int, int, bytes, str | None, float]]:
+    def stays(self, f: EventFilter, limit: int) -> list[Stay]:
         """(series, time, event_id, state left, duration) of the newest `limit` single stays in states the state
         rollups keep, newest first: a scan's order and limit, without building the Rows (documents, contexts,
-        users) a stay does not need."""
+        users) a stay does not need. A compressed stay's event id is given as the call that works it out
+        (a hash of entity, time and state): the anomalies answer a few of the stays read."""
         s = Scan(f, desc=True, limit=limit, durations="nonneg", categorical=True)
-        h = hot_events.c
-        out: list[tuple[int, int, bytes, str | None, float]] = []
+        out: list[Stay] = []
         for lo, hi, sids, named in self._plan(s):
-            q = select(h.series, h.ts, h.eid, h.old_state, h.duration).where(*self._hot_clauses(s, sids, named, lo, hi))
-            rows = self.conn.execute(q.order_by(h.ts.desc(), h.eid.desc()).limit(limit - len(out))).all()
-            cold = self._cold(s, sids, named, lo, hi)
-            if not cold:  # a hot day (today, yesterday): SQL's order and limit are the scan's, nothing to merge
-                out += [(sid, ts, bytes(eid), old, duration) for sid, ts, eid, old, duration in rows]
-            else:
-                hot = [(ts, bytes(eid), sid, (old, duration)) for sid, ts, eid, old, duration in rows]
-                for c in self._merged(s, hot, cold, limit - len(out)):
-                    if c[1] is None:
-                        block, i = c[3]
-                        c = (c[0], block.eid(i), c[2], (block.old_states[i], block.durations[i]))
-                    out.append((c[2], c[0], c[1], *c[3]))  # type: ignore[misc]
-            if len(out) >= limit:
-                break
+            cut = self._newest_hours(sids, lo, hi, limit - len(out))
+            for w_lo, w_hi in ((cut, hi), (lo, cut)) if cut > lo else ((lo, hi),):
+                out += self._stays(s, sids, named, w_lo, w_hi, limit - len(out))
+                if len(out) >= limit:
+                    return out
+        return out
+
+    def _newest_hours(self, sids: list[int] | None, lo: int, hi: int, need: int) -> int:
+        """Where the newest `need` stays of [lo, hi) (a day) likely begin, by the hourly state rollups: the start
+        of the latest hour from which on they count `need`, else `lo`. A compressed day decodes only the
+        blocks of those hours; should they hold fewer (the rollups count stays of any duration), the rest
+        of the day is read after them."""
+        if sids is not None and not sids:
+            return lo
+        sr = state_rollups.c
+        q = select(sr.bucket, func.sum(sr.dn)).where(sr.period == 1, sr.dn > 0, sr.bucket >= lo // HOUR_US,
+                                                   sr.bucket <= (hi - 1) // HOUR_US).group_by(sr.bucket)
+        if sids is not None:
+            q = q.where(sr.series.in_(sids))
+        counted = 0
+        for hour, n in sorted(self.conn.execute(q).all(), reverse=True):
+            counted += int(n)
+            if counted >= need:
+                return max(lo, int(hour) * HOUR_US)
+        return lo
+
+    def _stays(self, s: Scan, sids: list[int] | None, named: set[int] | None, lo: int, hi: int,
+               limit: int) -> list[Stay]:
+        """`stays` of [lo, hi), within one day."""
+        h = hot_events.c
+        q = select(h.series, h.ts, h.eid, h.old_state, h.duration).where(*self._hot_clauses(s, sids, named, lo, hi))
+        rows = self.conn.execute(q.order_by(h.ts.desc(), h.eid.desc()).limit(limit)).all()
+        cold = self._cold(s, sids, named, lo, hi)
+        if not cold:  # a hot day (today, yesterday): SQL's order and limit are the scan's, nothing to merge
+            return [(sid, ts, bytes(eid), old, duration) for sid, ts, eid, old, duration in rows]
+        out: list[Stay] = []
+        hot = [(ts, bytes(eid), sid, (old, duration)) for sid, ts, eid, old, duration in rows]
+        for c in self._merged(s, hot, cold, limit):
+            if c[1] is None:
+                block, i = c[3]
+                c = (c[0], partial(block.eid, i), c[2], (block.old_states[i], block.durations[i]))
+            out.append((c[2], c[0], c[1], *c[3]))  # type: ignore[misc]
         return out
 
     def _day(self, s: Scan, sids: list[int] | None, named: set[int] | None, lo: int, hi: int,
@@ -476,6 +505,7 @@ def _may_hold(s: Scan, block: Block) -> bool:
 
 Kept = dict[int, tuple[int, bytes, Block]]  # block id: (last time, time column, block)
 Candidate = tuple[int, bytes | None, int, Any]  # (ts, eid if known, series, Row or (block, index))
+Stay = tuple[int, int, bytes | Callable[[], bytes], str | None, float]  # (series, ts, eid or its call, left, duration)
 
 
 def _break_ties(found: list[Candidate], desc: bool) -> list[Candidate]:

@@ -1,0 +1,77 @@
+"""The SQL stores' read of the newest stays (the duration anomalies' sample) from a compressed day: only the
+blocks of the hours holding them are decoded, and a stay's event id is worked out only when asked for."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingestor import normalization
+from ingestor.store import blocks
+from ingestor.store.model import EventFilter
+from ingestor.store.sqlread import Reader
+from tests.store.conftest import opened
+from tests.support.ha_events import state_changed
+
+DAY = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)  # older than yesterday: compacted into blocks
+PER_HOUR = 180  # a switch toggling every 20 s: more than compaction.SPAN_EVENTS, so a block an hour
+WHOLE_DAY = EventFilter(start=DAY, end=DAY + dt.timedelta(days=1))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    event_store = opened(request.param, tmp_path, request)
+    events = [normalization.normalize_event(state_changed("switch.pump", "off" if i % 2 else "on",
+                                                          "on" if i % 2 else "off", DAY + dt.timedelta(seconds=20 * i),
+                                                          unit=None)) for i in range(24 * PER_HOUR)]
+    for i in range(0, len(events), 1000):
+        event_store.write(events[i:i + 1000])
+    while event_store.compact(30.0):
+        pass
+    yield event_store
+    event_store.close()
+
+
+def seen(samples: list[Any]) -> list[tuple[Any, ...]]:
+    return [(s.entity_id, s.state, s.time, s.duration, s.event_id) for s in samples]
+
+
+def test_the_newest_stays_of_a_compressed_day_decode_only_the_blocks_of_their_hours(
+        store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    everything = seen(store.duration_samples(WHOLE_DAY, limit=100_000))
+    read: list[int] = []
+    kept_block = Reader.kept_block
+
+    def counted(self: Reader, bid: int, *args: Any) -> blocks.Block:
+        read.append(bid)
+        return kept_block(self, bid, *args)
+
+    monkeypatch.setattr(Reader, "kept_block", counted)
+    newest = store.duration_samples(WHOLE_DAY, limit=PER_HOUR + 20)
+    assert len(read) == 2  # 23:00 and 22:00, not the day's 24 blocks
+    assert seen(newest) == everything[:PER_HOUR + 20]
+    read.clear()
+    before_23 = store.duration_samples(EventFilter(start=DAY, end=DAY + dt.timedelta(hours=23)), limit=10)
+    assert len(read) == 1
+    assert seen(before_23) == [s for s in everything if s[2] < DAY + dt.timedelta(hours=23)][:10]
+
+
+def test_a_compressed_stays_event_id_is_worked_out_only_when_asked(store: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = {r["event_id"] for batch in store.export(DAY, DAY + dt.timedelta(days=1)) for r in batch}
+    worked_out: list[int] = []
+    eid = blocks.Block.eid
+
+    def counted(self: blocks.Block, i: int) -> bytes:
+        worked_out.append(i)
+        return eid(self, i)
+
+    monkeypatch.setattr(blocks.Block, "eid", counted)
+    samples = store.duration_samples(WHOLE_DAY, limit=100_000)
+    assert len(samples) == 24 * PER_HOUR and not worked_out
+    assert samples[7].event_id in expected
+    assert len(worked_out) == 1
