@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from ingestor.queries import analytics
+from ingestor.queries.params import Range
 from ingestor.store import blocks
 from ingestor.store.model import EventFilter
 from tests.store import rollup_model as model
@@ -88,6 +90,23 @@ def test_the_summary_reads_a_range_edge_once(sqlite_store: Any, decoded: list[in
     assert counts["entity_id"] == [("sensor.meter", 537), ("light.hall", 1)]
 
 
+def test_activity_reads_a_range_edge_once(sqlite_store: Any, decoded: list[int]) -> None:
+    a_meter_and_a_quiet_light(sqlite_store)
+    f = EventFilter(start=DAY + dt.timedelta(hours=12, minutes=2, seconds=30), end=DAY + dt.timedelta(hours=21))
+    active = sqlite_store.activity(f, "entity_id")
+    assert len(decoded) == 1
+    assert active == {"sensor.meter": (537, DAY + dt.timedelta(hours=20, minutes=59)),
+                      "light.hall": (1, DAY + dt.timedelta(hours=20))}
+
+
+def test_reliability_reads_a_range_edge_once(sqlite_store: Any, decoded: list[int]) -> None:
+    a_meter_and_a_quiet_light(sqlite_store)
+    r = Range(DAY + dt.timedelta(hours=12, minutes=2, seconds=30), DAY + dt.timedelta(hours=21))
+    body = analytics.reliability(sqlite_store, EventFilter(start=r.start, end=r.end), r, r.end, {}, {}, 10)
+    assert len(decoded) == 1  # its counts and its last-seen times, from one read
+    assert "raw" in body["resolution"]
+
+
 def test_stays_are_read_from_blocks_without_building_their_rows(sqlite_store: Any,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     a_meter_and_a_quiet_light(sqlite_store)
@@ -126,3 +145,13 @@ def test_the_summary_questions_read_together_equal_the_events_own(loaded: Any) -
             assert dict(counts[by]) == want, where
         assert info["resolution"], where
         assert loaded.tallies(f, SUMMARY) == (total, {by: loaded.counts(f, by, n) for by, n in SUMMARY.items()}), where
+
+
+def test_activity_equals_the_counts_and_last_seen_times(loaded: Any) -> None:
+    rng = random.Random(1522)
+    for trial in range(20):
+        start, end = random_range(rng)
+        f = dataclasses.replace(random_filter(rng), start=start, end=end)
+        by = rng.choice(list(SUMMARY) + ["device_id"])
+        counts, seen = dict(loaded.counts(f, by, 10_000)), dict(loaded.last_seen(f, by, 10_000))
+        assert loaded.activity(f, by) == {key: (n, seen[key]) for key, n in counts.items()}, f"trial {trial}: {f}"

@@ -166,9 +166,10 @@ def reliability(store: EventStore, f: EventFilter, r: Range, now: dt.datetime, d
                 devices_of: dict[str, str], limit: int) -> dict[str, Any]:
     until = min(r.end, now)
     span_s = max((until - r.start).total_seconds(), 1e-9)
-    infos: list[dict[str, Any]] = [{}, {}]
-    counts = {key: n for key, n in store.counts(f, "device_id", 100_000, info=infos[0]) if key}
-    seen = {key: t for key, t in store.last_seen(f, "device_id", 100_000, info=infos[1]) if key}
+    info: dict[str, Any] = {}
+    active = {key: found for key, found in store.activity(f, "device_id", info=info).items() if key}
+    counts = {key: n for key, (n, _) in active.items()}
+    seen = {key: t for key, (_, t) in active.items()}
     down, truncated = unavailable(store, f, r, until, devices_of)
     items = []
     for device_id in sorted(set(devices) | set(counts) | set(down)):
@@ -184,4 +185,4 @@ def reliability(store: EventStore, f: EventFilter, r: Range, now: dt.datetime, d
                       "availability": round(min(1.0, max(0.0, 1 - down_s / span_s)), 6), "known": bool(meta)})
     items.sort(key=lambda i: (i["availability"], -i["events"], i["device_id"]))
     return {"start": iso(r.start), "end": iso(r.end), "items": items[:limit], "truncated": truncated,
-            "resolution": resolution(*infos)}
+            "resolution": resolution(info)}

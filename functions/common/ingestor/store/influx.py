@@ -429,6 +429,11 @@ class InfluxEventStore:
         ordered = sorted(newest.items(), key=lambda kv: (-kv[1], kv[0] or ""))[:limit]
         return [(key, from_micros(int(t))) for key, t in ordered]
 
+    def activity(self, f: EventFilter, by: GroupBy,
+                 info: dict[str, Any] | None = None) -> dict[str | None, tuple[int, dt.datetime]]:
+        found = self._values(f, None, by, info, newest=True)
+        return {key: (acc[0], from_micros(int(acc[5]))) for (key, _), acc in found.items() if acc[0]}
+
     def export(self, start: dt.datetime, end: dt.datetime, batch: int = 5000,
                window: dt.timedelta = dt.timedelta(hours=1)) -> Iterator[list[dict[str, Any]]]:
         """Oldest first, in lists of at most about `batch`: each hour is cut, by its per-minute counts, into

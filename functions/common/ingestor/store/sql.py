@@ -14,6 +14,7 @@ compaction moves between tiers meanwhile is seen exactly once.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Iterator
@@ -339,6 +340,11 @@ class SqlEventStore:
         newest = [(key, acc[5]) for (key, _), acc in found.items() if acc[0]]
         newest.sort(key=lambda kv: (-kv[1], kv[0] is None, kv[0] or ""))
         return [(key, from_micros(int(t))) for key, t in newest[:limit]]
+
+    def activity(self, f: EventFilter, by: GroupBy,
+                 info: dict[str, Any] | None = None) -> dict[str | None, tuple[int, dt.datetime]]:
+        found = self._values(Ask(f, group=by, last=True, values=False), info)
+        return {key: (acc[0], from_micros(int(acc[5]))) for (key, _), acc in found.items() if acc[0]}
 
     def durations(self, f: EventFilter, limit: int = 50, info: dict[str, Any] | None = None) -> list[DurationStat]:
         """How long entities stayed in each state (states that are not plain decimals): per (entity, state
