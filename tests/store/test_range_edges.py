@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
-from ingestor.queries import analytics
+from ingestor.queries import analytics, stats
 from ingestor.queries.params import Range
 from ingestor.store import blocks
 from ingestor.store.model import EventFilter
+from ingestor.store.sqlread import Reader
 from tests.store import rollup_model as model
 from tests.store.conftest import opened
 from tests.store.test_event_store import placed
@@ -107,6 +108,24 @@ def test_reliability_reads_a_range_edge_once(sqlite_store: Any, decoded: list[in
     assert "raw" in body["resolution"]
 
 
+def test_a_trend_of_several_entities_reads_no_value_at_its_range_edge(sqlite_store: Any,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    a_meter_and_a_quiet_light(sqlite_store)
+    fetched: list[int] = []
+    payloads = Reader.payloads
+
+    def counted(self: Reader, found: list[tuple[int, blocks.Block]]) -> None:
+        fetched.extend(bid for bid, _ in found)
+        payloads(self, found)
+
+    monkeypatch.setattr(Reader, "payloads", counted)
+    r = Range(DAY + dt.timedelta(hours=12, minutes=2, seconds=30), DAY + dt.timedelta(hours=21))
+    body = stats.trend(sqlite_store, EventFilter(start=r.start, end=r.end), r, 300)
+    assert fetched == []  # its edge's times say its counts: no payload (values) is read
+    assert (body["total"], body["values"]) == (538, False)
+    assert "raw" in body["resolution"]
+
+
 def test_stays_are_read_from_blocks_without_building_their_rows(sqlite_store: Any,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     a_meter_and_a_quiet_light(sqlite_store)
@@ -155,3 +174,13 @@ def test_activity_equals_the_counts_and_last_seen_times(loaded: Any) -> None:
         by = rng.choice(list(SUMMARY) + ["device_id"])
         counts, seen = dict(loaded.counts(f, by, 10_000)), dict(loaded.last_seen(f, by, 10_000))
         assert loaded.activity(f, by) == {key: (n, seen[key]) for key, n in counts.items()}, f"trial {trial}: {f}"
+
+
+def test_buckets_without_values_count_as_buckets_with_them(loaded: Any) -> None:
+    rng = random.Random(1523)
+    for trial in range(20):
+        start, end = random_range(rng)
+        f = dataclasses.replace(random_filter(rng), start=start, end=end)
+        width = rng.choice([300, 900, 3600, 86_400])
+        counted = [dataclasses.replace(b, mean=None, min=None, max=None) for b in loaded.buckets(f, width)]
+        assert loaded.buckets(f, width, values=False) == counted, f"trial {trial}: {f}"

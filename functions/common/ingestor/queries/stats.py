@@ -70,11 +70,11 @@ def every_bucket(buckets: list[Bucket], r: Range, bucket_s: int) -> list[Bucket]
 
 def trend(store: EventStore, f: EventFilter, r: Range, bucket_s: int) -> dict[str, Any]:
     info: dict[str, Any] = {}
+    values = f.entity_id is not None
     buckets = store.series(f.entity_id, r.start, r.end, bucket_s, info=info) if _only_entity(f) \
-        else store.buckets(f, bucket_s, info=info)
+        else store.buckets(f, bucket_s, info=info, values=values)
     points = every_bucket(buckets, r, bucket_s)
     total = sum(b.count for b in points)
-    values = f.entity_id is not None
     return {"start": iso(r.start), "end": iso(r.end), "bucket_s": bucket_s, "total": total,
             "rate_per_min": rate_per_min(total, r), "values": values,
             "points": [point(b, values) for b in points], "resolution": resolution(info)}

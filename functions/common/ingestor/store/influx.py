@@ -355,8 +355,10 @@ class InfluxEventStore:
             info["resolution"] = tiers.resolution([p for p in pieces if p[1] < p[2]])
         return out
 
-    def buckets(self, f: EventFilter, seconds: int, info: dict[str, Any] | None = None) -> list[Bucket]:
-        return [Bucket(a.start, a.count, a.mean, a.min, a.max) for a in self.stats(f, seconds, info)]
+    def buckets(self, f: EventFilter, seconds: int, info: dict[str, Any] | None = None,
+                values: bool = True) -> list[Bucket]:
+        return [Bucket(a.start, a.count, *((a.mean, a.min, a.max) if values else (None, None, None)))
+                for a in self.stats(f, seconds, info)]
 
     def _trace(self, field: str, context_id: str) -> list[dict[str, Any]]:
         """Context ids are fields (as tags they would explode series cardinality), so a lookup scans;

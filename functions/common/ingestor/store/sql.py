@@ -311,15 +311,20 @@ class SqlEventStore:
             info["resolution"] = resolution
         return _total(total), {by: _top(found, limits[by]) for by, found in grouped.items()}
 
-    def buckets(self, f: EventFilter, seconds: int, info: dict[str, Any] | None = None) -> list[Bucket]:
+    def buckets(self, f: EventFilter, seconds: int, info: dict[str, Any] | None = None,
+                values: bool = True) -> list[Bucket]:
         """Counts and state_value mean/min/max per time bucket, aligned to the epoch (UTC days)."""
-        return [Bucket(a.start, a.count, a.mean, a.min, a.max) for a in self.stats(f, seconds, info)]
+        return [Bucket(a.start, a.count, a.mean, a.min, a.max) for a in self._stats(f, seconds, info, values)]
 
     def stats(self, f: EventFilter, seconds: int, info: dict[str, Any] | None = None) -> list[Aggregate]:
         """Like buckets, with the count of numeric values the mean is over (so partial results combine)."""
-        found = self._values(Ask(f, width=int(seconds)), info)
-        return [Aggregate(f.entity_id or "", f"{seconds}s", from_micros(bucket), acc[0], acc[1],
-                          acc[2] / acc[1] if acc[1] else None, _float(acc[3]), _float(acc[4]))
+        return self._stats(f, seconds, info, True)
+
+    def _stats(self, f: EventFilter, seconds: int, info: dict[str, Any] | None, values: bool) -> list[Aggregate]:
+        found = self._values(Ask(f, width=int(seconds), values=values), info)
+        return [Aggregate(f.entity_id or "", f"{seconds}s", from_micros(bucket), acc[0], acc[1] if values else 0,
+                          *((acc[2] / acc[1] if acc[1] else None, _float(acc[3]), _float(acc[4])) if values
+                            else (None, None, None)))
                 for (_, bucket), acc in sorted(found.items(), key=lambda kv: kv[0][1]) if acc[0]]
 
     def grid(self, f: EventFilter, by: GroupBy, seconds: int,
