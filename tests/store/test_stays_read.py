@@ -75,3 +75,20 @@ def test_a_compressed_stays_event_id_is_worked_out_only_when_asked(store: Any,
     assert len(samples) == 24 * PER_HOUR and not worked_out
     assert samples[7].event_id in expected
     assert len(worked_out) == 1
+
+
+def test_newest_hours_holding_too_few_stays_are_followed_by_the_rest_of_the_day(
+        store: Any) -> None:
+    """Stays of a negative duration (a record written so) count in the rollups' stays, not in the sample."""
+    skewed = [normalization.normalize_event(state_changed("switch.skewed", "off" if i % 2 else "on",
+                                                          "on" if i % 2 else "off",
+                                                          DAY + dt.timedelta(hours=23, seconds=20 * i), unit=None))
+              for i in range(PER_HOUR)]
+    for record in skewed:
+        record["duration_in_state"] = -30.0
+    store.write(skewed)
+    while store.compact(30.0):
+        pass
+    everything = seen(store.duration_samples(WHOLE_DAY, limit=100_000))
+    assert {s[0] for s in everything} == {"switch.pump"}
+    assert seen(store.duration_samples(WHOLE_DAY, limit=PER_HOUR + 20)) == everything[:PER_HOUR + 20]
