@@ -11,6 +11,14 @@ the JSON text the store holds. Two columns are stored compactly and put back exa
   not know.
 - `duration_in_state_us` holds durations in whole microseconds (what normalize produces); a duration that is
   not exactly representable so goes to the double column `duration_in_state` instead.
+Layout 2 (`ha_ingestor.layout`; files without it are layout 1, still read) stores two more things apart, the
+bytes that made half of a layout-1 file on the store benchmark's events (README, Performance):
+- The `age_s` (tenths of a second) of `weather` and of each source in `extra`, which differs in every event,
+  is taken out of the JSON (left there as null, so the column stays JSON and repeats until the next fetch)
+  into `weather_age` and `extra_ages` as whole tenths counted from the event's own tenth of a second: within a
+  fetch these stay nearly the same. An age that tenths do not give back exactly stays in the JSON.
+- A `context_id` that is a ULID (as HA makes them) goes to `context_id_random` (its 10 random bytes) and
+  `context_id_ms` (its milliseconds less the event's: mostly 0); `context_id` holds the others.
 Rows are written in row groups of at least ROW_GROUP events (whole batches) consecutive in time, each sorted
 by (entity_id, time_fired): an entity's states, values and durations then lie together and compress several
 times better; readers filter on time by the row groups' statistics as before, and restore puts each group back
@@ -24,12 +32,15 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import hashlib
+import math
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from ingestor import jsoncodec
 from ingestor.archive.digest import Digest, line
 from ingestor.archive.errors import ArchiveError, VerificationError
+from ingestor.store.blocks import ulid_bytes, ulid_text
+from ingestor.store.rows import micros_of
 
 NAME = "parquet"
 EXTENSION = "parquet"
@@ -42,10 +53,12 @@ STRINGS = ("event_type", "origin", "entity_id", "domain", "state", "old_state", 
 JSONS = ("attributes", "weather", "data")
 KNOWN = frozenset(("event_id", "time_fired", "state_value", "duration_in_state", "context", *STRINGS, *JSONS))
 CONTEXT = ("id", "parent_id", "user_id")
-_DELTA = {"time_fired": "DELTA_BINARY_PACKED", "duration_in_state_us": "DELTA_BINARY_PACKED",
-          "context_id": "DELTA_BYTE_ARRAY"}  # ULIDs close in time share their leading characters
+LAYOUT = "2"
+_DELTA = {"time_fired": "DELTA_BINARY_PACKED", "duration_in_state_us": "DELTA_BINARY_PACKED"}
+_PLAIN = ("context_id_random",)  # random bytes: a dictionary would only cost memory and time
 _KEYS = b"ha_ingestor.record_keys"
 _DERIVATION = b"ha_ingestor.event_id"
+_LAYOUT = b"ha_ingestor.layout"
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 
 
@@ -87,7 +100,9 @@ def schema() -> Any:
         *[(name, pa.string()) for name in STRINGS],
         ("state_value", pa.float64()), ("duration_in_state_us", pa.int64()), ("duration_in_state", pa.float64()),
         *[(f"context_{name}", pa.string()) for name in CONTEXT],
-        *[(name, pa.string()) for name in (*JSONS, "extra")]])
+        *[(name, pa.string()) for name in (*JSONS, "extra")],
+        ("context_id_random", pa.binary(10)), ("context_id_ms", pa.int64()),
+        ("weather_age", pa.int64()), ("extra_ages", pa.list_(pa.int64()))])
 
 
 def derived_id(record: dict[str, Any]) -> str | None:
@@ -108,6 +123,32 @@ def _json(value: Any) -> str | None:
     return None if value is None else jsoncodec.dumps(value).decode()
 
 
+def _cut_age(source: Any, tenth: int) -> tuple[Any, int | None]:
+    """(the source with its age left null, the age in tenths from `tenth`) when that gives it back exactly."""
+    if not isinstance(source, dict):
+        return source, None
+    age = source.get("age_s")
+    if type(age) is not float or not abs(age) < 1e12 or (age == 0 and math.copysign(1.0, age) < 0):
+        return source, None
+    ages = round(age * 10) - tenth
+    if (ages + tenth) / 10 != age:
+        return source, None
+    return {**source, "age_s": None}, ages
+
+
+def _put_age(source: Any, ages: int | None, tenth: int) -> None:
+    if ages is not None:
+        source["age_s"] = (ages + tenth) / 10
+
+
+def _context_id(text: str | None, ms: int) -> tuple[str | None, bytes | None, int | None]:
+    """(text, random bytes, milliseconds from `ms`): a ULID as its parts, anything else as its text."""
+    raw = ulid_bytes(text)
+    if raw is None:
+        return text, None, None
+    return None, raw[6:], int.from_bytes(raw[:6], "big") - ms
+
+
 class Writer:
     def __init__(self, file: BinaryIO) -> None:
         self._file = file
@@ -122,11 +163,11 @@ class Writer:
         if set(self._keys) != KNOWN:
             raise ArchiveError(f"records lack {sorted(KNOWN - set(self._keys))}: Parquet cannot hold them exactly; "
                                "archive with ARCHIVE_FORMAT=ndjson")
-        meta = {_KEYS: jsoncodec.dumps(self._keys), _DERIVATION: DERIVATION.encode()}
+        meta = {_KEYS: jsoncodec.dumps(self._keys), _DERIVATION: DERIVATION.encode(), _LAYOUT: LAYOUT.encode()}
         self._schema = schema().with_metadata(meta)
         self._writer = pa.parquet.ParquetWriter(
             self._file, self._schema, compression="zstd", compression_level=ZSTD_LEVEL,
-            use_dictionary=[n for n in self._schema.names if n not in _DELTA],
+            use_dictionary=[n for n in self._schema.names if n not in _DELTA and n not in _PLAIN],
             column_encoding={name: _DELTA[name] for name in _DELTA},
             write_statistics=[n for n in self._schema.names if n not in (*JSONS, "extra")])  # no filter on JSON text
 
@@ -144,26 +185,40 @@ class Writer:
                 raise ArchiveError(f"event {record.get('event_id')}: its fields differ in order from the day's "
                                    "first record; archive with ARCHIVE_FORMAT=ndjson")
             columns["time_fired"].append(record["time_fired"])
+            micros = micros_of(record["time_fired"])
+            tenth = micros // 100_000
             eid = record["event_id"]
             columns["event_id"].append(None if eid == derived_id(record) else eid)
             for name in STRINGS:
                 columns[name].append(record[name])
             columns["state_value"].append(record["state_value"])
             duration = record["duration_in_state"]
-            micros = None
+            whole = None
             if isinstance(duration, float) and abs(duration) < 1e12 and round(duration * 1e6) / 1e6 == duration:
-                micros = round(duration * 1e6)
-            columns["duration_in_state_us"].append(micros)
-            columns["duration_in_state"].append(duration if micros is None else None)
+                whole = round(duration * 1e6)
+            columns["duration_in_state_us"].append(whole)
+            columns["duration_in_state"].append(duration if whole is None else None)
             context = record["context"]
             if not isinstance(context, dict) or tuple(context) != CONTEXT:
                 raise ArchiveError(f"event {eid}: context is not {{id, parent_id, user_id}}; archive with "
                                    "ARCHIVE_FORMAT=ndjson")
-            for name in CONTEXT:
+            text, random, ms = _context_id(context["id"], micros // 1000)
+            columns["context_id"].append(text)
+            columns["context_id_random"].append(random)
+            columns["context_id_ms"].append(ms)
+            for name in CONTEXT[1:]:
                 columns[f"context_{name}"].append(context[name])
+            weather, age = _cut_age(record["weather"], tenth)
+            columns["weather_age"].append(age)
             for name in JSONS:
-                columns[name].append(_json(record[name]))
-            columns["extra"].append(_json({k: record[k] for k in keys[n:]}) if len(keys) > n else None)
+                columns[name].append(_json(weather if name == "weather" else record[name]))
+            extra, ages = {}, []
+            for key in keys[n:]:
+                extra[key], age = _cut_age(record[key], tenth)
+                if isinstance(extra[key], dict) and "age_s" in extra[key]:
+                    ages.append(age)
+            columns["extra"].append(_json(extra) if len(keys) > n else None)
+            columns["extra_ages"].append(ages or None)
         try:
             times = pa.array(columns.pop("time_fired"), pa.string()).cast(pa.timestamp("us", tz="UTC"))
             arrays = [times, *(pa.array(columns[f.name], f.type) for f in self._schema if f.name != "time_fired")]
@@ -201,9 +256,10 @@ def read(path: str, batch: int, digest: Digest) -> Iterator[list[dict[str, Any]]
     try:
         file = pa.parquet.ParquetFile(path)
         meta = file.schema_arrow.metadata or {}
-        if meta.get(_DERIVATION) != DERIVATION.encode() or _KEYS not in meta:
+        if meta.get(_DERIVATION) != DERIVATION.encode() or _KEYS not in meta or \
+                meta.get(_LAYOUT, b"1") not in (b"1", LAYOUT.encode()):
             raise VerificationError(f"not an HA Ingestor day file of a known layout ({_DERIVATION.decode()}="
-                                    f"{meta.get(_DERIVATION)!r})")
+                                    f"{meta.get(_DERIVATION)!r}, {_LAYOUT.decode()}={meta.get(_LAYOUT)!r})")
         keys = tuple(jsoncodec.loads(meta[_KEYS]))
         tied: list[dict[str, Any]] = []  # records at the same instant as the last one, held until the next differs
         for group in range(file.num_row_groups):
@@ -213,6 +269,7 @@ def read(path: str, batch: int, digest: Digest) -> Iterator[list[dict[str, Any]]
                 chunk = table.take(order[start:start + batch]).combine_chunks().to_batches()[0]
                 times = pa.compute.strftime(chunk.column(0), format="%Y-%m-%dT%H:%M:%SZ", locale="C")
                 columns = chunk.set_column(0, "time_fired", times).to_pydict()
+                columns["_micros"] = chunk.column(0).cast(pa.int64()).to_pylist()
                 records = tied + [_record({name: values[i] for name, values in columns.items()}, keys)
                                   for i in range(chunk.num_rows)]
                 cut = len(records)
@@ -244,12 +301,22 @@ def _record(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     micros = row["duration_in_state_us"]
     fields["duration_in_state"] = micros / 1e6 if micros is not None else row["duration_in_state"]
     fields["context"] = {name: row[f"context_{name}"] for name in CONTEXT}
+    micros = row["_micros"]
+    random = row.get("context_id_random")
+    if random is not None:
+        fields["context"]["id"] = ulid_text((micros // 1000 + row["context_id_ms"]).to_bytes(6, "big") + random)
     for name in JSONS:
         fields[name] = None if row[name] is None else jsoncodec.loads(row[name])
+    _put_age(fields["weather"], row.get("weather_age"), micros // 100_000)
     fields["event_id"] = row["event_id"]
     if fields["event_id"] is None:
         fields["event_id"] = derived_id(fields)
     record = {key: fields[key] for key in keys}
     if row["extra"] is not None:
-        record.update(jsoncodec.loads(row["extra"]))
+        extra = jsoncodec.loads(row["extra"])
+        ages = iter(row.get("extra_ages") or ())
+        for source in extra.values():
+            if isinstance(source, dict) and "age_s" in source:
+                _put_age(source, next(ages, None), micros // 100_000)
+        record.update(extra)
     return record
