@@ -185,7 +185,11 @@ class Writer:
                 raise ArchiveError(f"event {record.get('event_id')}: its fields differ in order from the day's "
                                    "first record; archive with ARCHIVE_FORMAT=ndjson")
             columns["time_fired"].append(record["time_fired"])
-            micros = micros_of(record["time_fired"])
+            try:
+                micros = micros_of(record["time_fired"])
+            except (ValueError, TypeError):
+                raise ArchiveError(f"event {record.get('event_id')}: time_fired {record['time_fired']!r} is not a "
+                                   "time; archive with ARCHIVE_FORMAT=ndjson") from None
             tenth = micros // 100_000
             eid = record["event_id"]
             columns["event_id"].append(None if eid == derived_id(record) else eid)
@@ -298,8 +302,8 @@ def _record(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     fields: dict[str, Any] = {name: row[name] for name in STRINGS}
     fields["time_fired"] = row["time_fired"]
     fields["state_value"] = row["state_value"]
-    micros = row["duration_in_state_us"]
-    fields["duration_in_state"] = micros / 1e6 if micros is not None else row["duration_in_state"]
+    whole = row["duration_in_state_us"]
+    fields["duration_in_state"] = whole / 1e6 if whole is not None else row["duration_in_state"]
     fields["context"] = {name: row[f"context_{name}"] for name in CONTEXT}
     micros = row["_micros"]
     random = row.get("context_id_random")
