@@ -144,3 +144,51 @@ def durations(records: list[dict[str, Any]], f: EventFilter) -> dict[tuple[str, 
         if matches(r, f) and r["duration_in_state"] is not None and kept_state(r["old_state"]):
             groups[(r["entity_id"], r["old_state"])].append(r["duration_in_state"])
     return groups
+
+
+METER = "sensor.energy_meter"
+
+
+def meter(seed: int, start: dt.datetime, hours: int, readings: int) -> History:
+    """An energy meter (kWh, total_increasing) read `readings` times over `hours`: it rises, dips now and then
+    (noise: a reading a little below the one before), starts new cycles (a drop below 90 %) and is unavailable
+    at times; delivered in shuffled batches, a fifth of them twice."""
+    rng = random.Random(seed)
+    t0 = int(start.timestamp()) * US
+    times = sorted(t0 + rng.randrange(hours * 3600 * US) for _ in range(readings))
+    total, records = 100.0, []
+    for ts in times:
+        fired = format_timestamp(dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=ts))
+        total += rng.uniform(0, 0.4)
+        draw = rng.random()
+        if draw < 0.02:
+            total = rng.uniform(0, 0.5)  # a new cycle
+        shown = total * rng.uniform(0.93, 1.0) if 0.02 <= draw < 0.07 else total
+        state = "unavailable" if draw > 0.98 else f"{shown:.3f}"
+        record = _record("state_changed", METER, "sensor", "kitchen", "dev_meter", fired, "01J" + "0" * 23, state,
+                         None, coerce_state_value(state), None, None, state_change_id_at(METER, fired, state))
+        record["unit"] = "kWh"
+        records.append(record)
+    order = records[:]
+    batches = []
+    while order:
+        size = rng.randint(1, 60)
+        batches.append(order[:size])
+        order = order[size:]
+    rng.shuffle(batches)
+    batches += rng.sample(batches, len(batches) // 5)
+    return History(records, batches)
+
+
+def rises(records: list[dict[str, Any]], width: int) -> dict[int, float]:
+    """Per bucket (µs of its start) with a reading: what its readings added, each over the reading before it
+    (itself after a drop below 90 %; the first only sets the start), in time order, the smaller first."""
+    readings = sorted((micros(r), r["state_value"]) for r in records if r["state_value"] is not None)
+    out: dict[int, float] = {}
+    previous = None
+    for ts, value in readings:
+        bucket = ts // (width * US) * width * US
+        out[bucket] = out.get(bucket, 0.0) + (0.0 if previous is None else
+                                              value if value < 0.9 * previous else value - previous)
+        previous = value
+    return out

@@ -124,3 +124,53 @@ def _assert_stays_read_the_covering_index(engine: Any, url: str) -> None:
             definition = conn.execute(text(
                 "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_hot_stays_cover'")).scalar()
             assert definition.endswith("(ts, eid, series, old_state, duration, cat) WHERE (cat >= 2)")
+
+
+def test_a_database_made_before_meters_rises_were_kept_gets_them_from_its_readings_and_a_stopped_fill_resumes(
+        url: str) -> None:
+    import datetime as dt
+
+    from ingestor.store import open_event_store, sqlrise
+    from tests.store import rollup_model as model
+
+    start = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
+    history = model.meter(seed=8, start=start, hours=30, readings=400)
+    other = [{**r, "entity_id": "sensor.energy_two", "event_id": r["event_id"][:-4] + "beef"} for r in history.records]
+    store = open_event_store(url)
+    for batch in [*history.batches, other]:
+        store.write(batch)
+    store.close()
+    engine = engine_for(url)
+    with engine.begin() as conn:  # as step 7 left it: no rise column, no fill to do
+        conn.execute(text("ALTER TABLE rollups DROP COLUMN rise"))
+        conn.execute(text("DELETE FROM store_state WHERE name = 'rise_fill'"))
+        conn.execute(text("DELETE FROM schema_version WHERE version = 8"))
+    upgrade(engine, MIGRATIONS)
+    store = open_event_store(url)
+
+    class Stopped(Exception):
+        pass
+
+    steps = []
+
+    def writing_then_stopped() -> Any:  # the process is killed after the first series' transaction
+        if steps:
+            raise Stopped
+        steps.append(1)
+        return store.writing()
+
+    with pytest.raises(Stopped):
+        sqlrise.fill(writing_then_stopped, store.dicts, store.backend)
+    with engine.connect() as conn:  # one meter filled, the other not: rises do not answer until both are
+        assert not sqlrise.filled(conn)
+        unfilled = text("SELECT count(DISTINCT series) FROM rollups WHERE rise IS NULL AND vn > 0")
+        assert conn.execute(unfilled).scalar() == 1
+    store.close()
+    store = open_event_store(url)  # the next start carries on
+    end = start + dt.timedelta(hours=30)
+    expected = model.rises(history.records, 3600)
+    for entity_id in (model.METER, "sensor.energy_two"):
+        hours = store.meter_rises([entity_id], start, end)[entity_id]
+        assert hours.start == sorted(expected)
+        assert hours.energy == pytest.approx([expected[h] for h in hours.start], abs=1e-9)
+    store.close()

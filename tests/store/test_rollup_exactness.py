@@ -164,3 +164,33 @@ def test_a_bulk_load_of_history_stores_what_writing_it_would(tmp_path: Path, his
     assert [(d.entity_id, d.state, d.count, d.min, d.max) for d in a] == \
         [(d.entity_id, d.state, d.count, d.min, d.max) for d in b]
     assert [d.total for d in a] == pytest.approx([d.total for d in b])
+
+
+@pytest.fixture(scope="module")
+def meter_history() -> model.History:
+    return model.meter(seed=21, start=START, hours=HOURS, readings=1500)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_meter_s_rise_per_hour_from_rollups_equals_its_readings_own_before_and_after_a_delete(
+        backend: str, tmp_path: Path, request: pytest.FixtureRequest, meter_history: model.History) -> None:
+    store = opened(backend, tmp_path, request)
+    for batch in meter_history.batches:  # out of order, late (after their day was compacted), some twice
+        store.write(batch)
+    end = START + dt.timedelta(hours=HOURS)
+    for kept, first in ((meter_history.records, START), (None, None)):
+        if kept is None:  # a delete (retention's) cuts an hour: the reading after it starts the meter again
+            cut = START + dt.timedelta(hours=30, minutes=17)
+            store.delete(START, cut)
+            kept = [r for r in meter_history.records if model.micros(r) >= int(cut.timestamp()) * model.US]
+            first = cut.replace(minute=0)
+        expected = {h: v for h, v in model.rises(kept, 3600).items() if h >= int(first.timestamp()) * model.US}
+        hours = store.meter_rises([model.METER], first, end)[model.METER]
+        assert hours.start == sorted(expected)
+        assert hours.energy == pytest.approx([expected[h] for h in hours.start], abs=1e-9)
+        assert hours.read_before == [h - 3600 * model.US in expected or h - 3600 * model.US in
+                                     model.rises(kept, 3600) for h in hours.start]
+        totals = store.meter_totals({model.METER: 0.001}, first, end)
+        assert (totals.start, totals.meters) == (sorted(expected), [1] * len(expected))
+        assert totals.energy == pytest.approx([expected[h] * 0.001 for h in totals.start], abs=1e-12)
+    store.close()

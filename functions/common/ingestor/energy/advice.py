@@ -37,15 +37,32 @@ def _window(profile: dict[int, float], width: int, pick: Any) -> tuple[int, floa
     return pick(means, key=lambda m: m[1])
 
 
-def shift(meter: str, energy: dict[int, float], price: dict[int, float], price_unit: str | None,
-          cost_unit: str | None) -> dict[str, Any] | None:
-    """`energy` and `price`: kWh and price per hour (µs of its start). Per week: over the days with prices."""
+def _profile(price: dict[int, float]) -> dict[int, float] | None:
+    """The mean price per UTC hour of the day, where every hour has prices on MIN_PRICE_DAYS days."""
     per_hour_of_day: dict[int, list[float]] = defaultdict(list)
     for hour, value in price.items():
         per_hour_of_day[hour // HOUR_US % 24].append(value)
     if len(per_hour_of_day) < 24 or min(len(v) for v in per_hour_of_day.values()) < MIN_PRICE_DAYS:
         return None
-    profile = {h: sum(v) / len(v) for h, v in per_hour_of_day.items()}
+    return {h: sum(v) / len(v) for h, v in per_hour_of_day.items()}
+
+
+def peak_hours(price: dict[int, float]) -> set[int] | None:
+    """The UTC hours of the day of the dearest PEAK_HOURS window: the only hours `shift` reads energy of."""
+    profile = _profile(price)
+    if profile is None:
+        return None
+    peak, _ = _window(profile, PEAK_HOURS, max)
+    return {(peak + i) % 24 for i in range(PEAK_HOURS)}
+
+
+def shift(meter: str, energy: dict[int, float], price: dict[int, float], price_unit: str | None,
+          cost_unit: str | None) -> dict[str, Any] | None:
+    """`energy` and `price`: kWh and price per hour (µs of its start; of the peak hours at least). Per week: over
+    the days with prices."""
+    profile = _profile(price)
+    if profile is None:
+        return None
     peak, _ = _window(profile, PEAK_HOURS, max)
     cheap, cheap_price = _window(profile, CHEAP_HOURS, min)
     in_peak = {(peak + i) % 24 for i in range(PEAK_HOURS)}

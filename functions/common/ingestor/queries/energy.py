@@ -74,10 +74,25 @@ def _factor(entity: dict[str, Any]) -> float:
     return meters.ENERGY_UNITS.get(entity["unit_of_measurement"], 1.0)  # no unit: HA's energy default, kWh
 
 
-def _hours_kwh(store: EventStore, chosen: list[dict[str, Any]], r: Range,
-               info: dict[str, Any]) -> tuple[dict[str, meters.Hours], dict[int, list[float]]]:
-    """Per meter its hours; per hour (µs) [kWh, meters whose energy there is that hour's alone]."""
-    per_meter = reading.meter_hours(store, [e["entity_id"] for e in chosen], r.start, r.end, info)
+def _meter_hours(store: EventStore, chosen: list[dict[str, Any]], r: Range,
+                 info: dict[str, Any]) -> dict[str, meters.Hours]:
+    """Per meter its hours, from the readings' min and max per hour (where the store keeps no rises)."""
+    return reading.meter_hours(store, [e["entity_id"] for e in chosen], r.start, r.end, info)
+
+
+def _per_hour(store: EventStore, chosen: list[dict[str, Any]], r: Range, info: dict[str, Any]
+              ) -> tuple[dict[int, tuple[float, bool]], dict[str, meters.Hours] | None]:
+    """Per hour (µs) with a reading: the home's kWh, and whether it is that hour's alone (every meter has a
+    reading in it and in the hour before, so none brings what it rose over hours without one). From the
+    meters' rises summed in the store where it keeps them, else from each meter's hours (then given too)."""
+    n = len(chosen)
+    totals = store.meter_totals({e["entity_id"]: _factor(e) for e in chosen}, r.start, r.end, info)
+    if totals is not None:
+        counts = {to_micros(r.start) - HOUR_US: totals.meters_before, **dict(zip(totals.start, totals.meters,
+                                                                                 strict=True))}
+        return {hour: (kwh, read == n and counts.get(hour - HOUR_US) == n)
+                for hour, kwh, read in zip(totals.start, totals.energy, totals.meters, strict=True)}, None
+    per_meter = _meter_hours(store, chosen, r, info)
     per_hour: dict[int, list[float]] = defaultdict(lambda: [0.0, 0])
     for e in chosen:
         factor = _factor(e)
@@ -87,7 +102,23 @@ def _hours_kwh(store: EventStore, chosen: list[dict[str, Any]], r: Range,
             acc[0] += energy * factor
             if span == 1:
                 acc[1] += 1
-    return per_meter, per_hour
+    return {hour: (kwh, alone == n) for hour, (kwh, alone) in per_hour.items()}, per_meter
+
+
+def _own_hours(store: EventStore, chosen: list[dict[str, Any]], r: Range, hours_of_day: set[int],
+               info: dict[str, Any], per_meter: dict[str, meters.Hours] | None) -> dict[str, dict[int, float]]:
+    """Per meter, its kWh in the hours at these UTC hours of the day whose energy is theirs alone (a reading in
+    the hour before): from its rises where the store keeps them, else from its hours (read once: `per_meter`)."""
+    found = None if per_meter is not None else store.meter_rises([e["entity_id"] for e in chosen], r.start, r.end,
+                                                                 hours_of_day, info)
+    if found is not None:
+        return {e["entity_id"]: {start: kwh * _factor(e) for start, kwh, before in zip(
+            found[e["entity_id"]].start, found[e["entity_id"]].energy, found[e["entity_id"]].read_before,
+            strict=True) if before} for e in chosen}
+    per_meter = per_meter or _meter_hours(store, chosen, r, info)
+    return {e["entity_id"]: {start: kwh * _factor(e) for start, kwh, span in zip(
+        per_meter[e["entity_id"]].start, per_meter[e["entity_id"]].energy, per_meter[e["entity_id"]].span_h,
+        strict=True) if span == 1 and start // HOUR_US % 24 in hours_of_day} for e in chosen}
 
 
 def summary(store: EventStore, entities: list[dict[str, Any]], r: Range) -> dict[str, Any]:
@@ -131,7 +162,7 @@ def hourly(store: EventStore, entities: list[dict[str, Any]], r: Range, bucket_s
            entity_id: str | None) -> dict[str, Any]:
     info = Reads()
     chosen = _meters(entities, entity_id)
-    _, per_hour = _hours_kwh(store, chosen, r, info)
+    per_hour, _ = _per_hour(store, chosen, r, info)
     means = reading.hourly_means(store, [reading.PRICE, reading.CARBON], r.start, r.end, info)
     price, carbon = means[reading.PRICE], means[reading.CARBON]
     points: dict[int, dict[str, Any]] = {to_micros(t): {"t": iso(t), "energy_kwh": None, "cost": None,
@@ -171,18 +202,17 @@ def _total(points: list[dict[str, Any]], key: str) -> float | None:
     return round(sum(values), 6) if values else None
 
 
-def _whole_hours(per_hour: dict[int, list[float]], meters_n: int, r: Range) -> dict[int, float]:
+def _whole_hours(per_hour: dict[int, tuple[float, bool]], r: Range) -> dict[int, float]:
     """kWh of the whole hours of the range whose energy is theirs alone (every meter read in the hour before)."""
     first, last = to_micros(r.start), to_micros(r.end) - HOUR_US
-    return {hour: kwh for hour, (kwh, alone) in per_hour.items() if alone == meters_n and first <= hour <= last}
+    return {hour: kwh for hour, (kwh, alone) in per_hour.items() if alone and first <= hour <= last}
 
 
 def impact(store: EventStore, entities: list[dict[str, Any]], r: Range, device: str, on_state: str,
            entity_id: str | None) -> dict[str, Any]:
     info = Reads()
     chosen = _meters(entities, entity_id)
-    _, per_hour = _hours_kwh(store, chosen, r, info)
-    whole = _whole_hours(per_hour, len(chosen), r)
+    whole = _whole_hours(_per_hour(store, chosen, r, info)[0], r)
     changes = [(at, state == on_state) for at, state in reading.timeline(store, device, r.start, r.end)]
     found = device_impact.impact(whole, device_impact.on_fractions(changes, to_micros(r.start), to_micros(r.end)))
     rounded = {k: None if v is None else round(v, 6) for k, v in vars(found).items()}
@@ -194,8 +224,7 @@ def impact(store: EventStore, entities: list[dict[str, Any]], r: Range, device: 
 def correlation(store: EventStore, entities: list[dict[str, Any]], r: Range, entity_id: str | None) -> dict[str, Any]:
     info = Reads()
     chosen = _meters(entities, entity_id)
-    _, per_hour = _hours_kwh(store, chosen, r, info)
-    whole = _whole_hours(per_hour, len(chosen), r)
+    whole = _whole_hours(_per_hour(store, chosen, r, info)[0], r)
     factors = []
     found_means = reading.hourly_means(store, list(FACTORS.values()), r.start, r.end, info)
     for name, series in FACTORS.items():
@@ -214,18 +243,17 @@ def correlation(store: EventStore, entities: list[dict[str, Any]], r: Range, ent
 def recommendations(store: EventStore, entities: list[dict[str, Any]], r: Range) -> dict[str, Any]:
     info = Reads()
     chosen = _meters(entities, None)
-    per_meter, per_hour = _hours_kwh(store, chosen, r, info)
+    per_hour, per_meter = _per_hour(store, chosen, r, info)
+    whole = _whole_hours(per_hour, r)
     days = round(r.seconds / 86_400, 2)
     means = reading.hourly_means(store, [reading.PRICE, reading.TEMPERATURE], r.start, r.end, info)
     price = means[reading.PRICE]
     price_unit, cost_unit = rate_units(_context_unit(store, reading.PRICE, r))
     found: list[dict[str, Any] | None] = []
+    peak = advice.peak_hours(price)
+    own = _own_hours(store, chosen, r, peak, info, per_meter) if peak else {}
     for e in chosen:
-        hours = per_meter[e["entity_id"]]
-        energy = {start: kwh * _factor(e) for start, kwh, span in zip(hours.start, hours.energy, hours.span_h,
-                                                                      strict=True) if span == 1}
-        found.append(advice.shift(e["entity_id"], energy, price, price_unit, cost_unit))
-    whole = _whole_hours(per_hour, len(chosen), r)
+        found.append(advice.shift(e["entity_id"], own.get(e["entity_id"], {}), price, price_unit, cost_unit))
     temperatures = means[reading.TEMPERATURE]
     paired = sorted(set(whole) & set(temperatures))
     found.append(advice.temperature(corr.pearson([whole[h] for h in paired], [temperatures[h] for h in paired]),

@@ -44,8 +44,10 @@ from ingestor.store.model import (
     GroupBy,
     Health,
     Page,
+    Rises,
     StoreError,
     StoreUnavailable,
+    Totals,
 )
 from ingestor.store.rollups import categorical
 from ingestor.store.rows import micros_of
@@ -526,6 +528,15 @@ class InfluxEventStore:
     def series_columns(self, entity_ids: list[str], start: dt.datetime, end: dt.datetime, bucket_s: int,
                        info: dict[str, Any] | None = None) -> dict[str, Columns]:
         return series_.columns(self, entity_ids, start, end, bucket_s, self._parts, info)
+
+    def meter_totals(self, weights: dict[str, float], start: dt.datetime, end: dt.datetime,
+                     info: dict[str, Any] | None = None) -> Totals | None:
+        return None  # rises are not kept in InfluxDB's rollups (docs/design.md "Meters' rises")
+
+    def meter_rises(self, entity_ids: list[str], start: dt.datetime, end: dt.datetime,
+                    hours_of_day: set[int] | None = None,
+                    info: dict[str, Any] | None = None) -> dict[str, Rises] | None:
+        return None
 
     def _parts(self, entity_ids: list[str], start: dt.datetime, end: dt.datetime, seconds: int,
                info: dict[str, Any] | None) -> dict[str, list[series_.Part]]:

@@ -135,3 +135,23 @@ class Aggregate:
     mean: float | None
     min: float | None
     max: float | None
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Meters' hours as columns: µs of each hour's start, weighted rises summed, meters with a reading."""
+
+    start: list[int]
+    energy: list[float]
+    meters: list[int]
+    meters_before: int  # meters with a reading in the hour before the first asked
+
+
+@dataclass(frozen=True)
+class Rises:
+    """One meter's hours as columns: µs of each hour's start, its rise, and whether the hour before has a
+    reading (the hour's rise is then its own, not what the meter rose over several)."""
+
+    start: list[int]
+    energy: list[float]
+    read_before: list[bool]

@@ -20,6 +20,8 @@ from ingestor.store.model import (
     GroupBy,
     Health,
     Page,
+    Rises,
+    Totals,
 )
 
 
@@ -55,6 +57,14 @@ class EventStore(Protocol):
     def series_columns(self, entity_ids: list[str], start: dt.datetime, end: dt.datetime, bucket_s: int,
                        info: dict[str, Any] | None = None) -> dict[str, Columns]: ...
     """`series` of each entity (every one asked is in the answer), as columns: for reads of many buckets."""
+    def meter_totals(self, weights: dict[str, float], start: dt.datetime, end: dt.datetime,
+                     info: dict[str, Any] | None = None) -> Totals | None: ...
+    def meter_rises(self, entity_ids: list[str], start: dt.datetime, end: dt.datetime,
+                    hours_of_day: set[int] | None = None,
+                    info: dict[str, Any] | None = None) -> dict[str, Rises] | None: ...
+    """Energy meters' rises kept in the rollups (store/rise.py) per whole hour of the range: summed over the meters
+    (times their weights), or each meter's. None where the store does not keep them for this question (then the
+    readings' min and max per hour answer: ingestor.energy.reading)."""
     def by_context(self, context_id: str) -> list[dict[str, Any]]: ...
     def by_parent(self, parent_id: str) -> list[dict[str, Any]]: ...
     def durations(self, f: EventFilter, limit: int = 50, info: dict[str, Any] | None = None) -> list[DurationStat]: ...

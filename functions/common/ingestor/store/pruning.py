@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, text
 
-from ingestor.store import compaction
+from ingestor.store import compaction, sqlrise
 from ingestor.store import rollups as ru
 from ingestor.store.model import EventFilter
 from ingestor.store.sqldicts import Dictionaries
@@ -115,6 +115,7 @@ def remove(conn: Connection, dicts: Dictionaries, backend: str, start: int, end:
     _take_out_seconds(conn, removed, edges)
     for period, bucket in edges:
         _sum_again(conn, dicts, reader, period, bucket)
+    sqlrise.refresh(reader, start, end)
     return count
 
 

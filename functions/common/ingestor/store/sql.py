@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ingestor import metrics
 from ingestor.cursors import CursorError
-from ingestor.store import compaction, layout, pruning, sqlwrite, tiers
+from ingestor.store import compaction, layout, pruning, sqlrise, sqlwrite, tiers
 from ingestor.store import cursor as cursors
 from ingestor.store import rows as rw
 from ingestor.store import series as series_
@@ -42,8 +42,10 @@ from ingestor.store.model import (
     GroupBy,
     Health,
     Page,
+    Rises,
     StoreError,
     StoreUnavailable,
+    Totals,
 )
 from ingestor.store.rows import Row
 from ingestor.store.sqlagg import Aggregator, Ask, top
@@ -89,6 +91,7 @@ class SqlEventStore:
         if not self._ready:
             upgrade(self.engine, MIGRATIONS)
             layout.ensure(self)  # raises StoreUnavailable while the first layout's rows are being moved
+            sqlrise.fill(self.writing, self.dicts, self.backend)
             self._ready = True
         self._analyze_now_and_then()
 
@@ -438,6 +441,34 @@ class SqlEventStore:
                     info["resolution"] = tiers.resolution(tiers.segments(lo, hi, tiers.allowed(int(bucket_s))))
                 return {e: _joined([part[e] for part in (head, whole, tail) if part]) for e in entity_ids}
         return series_.columns(self, entity_ids, start, end, bucket_s, self._parts, info)
+
+    def _whole_hours(self, start: Any, end: Any, info: dict[str, Any] | None) -> tuple[int, int] | None:
+        lo, hi = to_micros(start), to_micros(end)
+        hour = 3_600_000_000
+        if lo % hour or hi % hour or lo >= hi or self.summarized_days(start, end):
+            return None
+        if info is not None:
+            info["resolution"] = tiers.resolution(tiers.segments(lo, hi, tiers.allowed(3600)))
+        return lo, hi
+
+    def meter_totals(self, weights: dict[str, float], start: Any, end: Any,
+                     info: dict[str, Any] | None = None) -> Totals | None:
+        """The meters' rises per hour summed (sqlrise.totals), where [start, end) is whole hours of rollups."""
+        span = self._whole_hours(start, end, None)
+        found = None if span is None else self._read(lambda reader: sqlrise.totals(reader, weights, *span))
+        if found is not None:
+            self._whole_hours(start, end, info)
+        return found
+
+    def meter_rises(self, entity_ids: list[str], start: Any, end: Any, hours_of_day: set[int] | None = None,
+                    info: dict[str, Any] | None = None) -> dict[str, Rises] | None:
+        """Each meter's rise per hour (sqlrise.per_entity), where [start, end) is whole hours of rollups."""
+        span = self._whole_hours(start, end, None)
+        found = None if span is None else self._read(
+            lambda reader: sqlrise.per_entity(reader, entity_ids, *span, hours_of_day))
+        if found is not None:
+            self._whole_hours(start, end, info)
+        return found
 
     def _parts(self, entity_ids: list[str], start: Any, end: Any, seconds: int,
                info: dict[str, Any] | None) -> dict[str, list[series_.Part]]:

@@ -215,6 +215,7 @@ rollups = Table(
     Column("vmax", Float),
     Column("last_ts", BigInteger, nullable=False),
     Column("last_value", Float),
+    Column("rise", Float),  # a meter's: the sum of its readings' rises (store/rise.py); NULL for other series
     PrimaryKeyConstraint("series", "period", "bucket", name="pk_rollups"),
     sqlite_with_rowid=False,
 )
@@ -291,10 +292,17 @@ def _v7_uncut_blocks(conn: Connection) -> None:
                       "WHERE n > 128"))
 
 
+def _v8_rises(conn: Connection) -> None:
+    from ingestor.store.sqlrise import start_fill  # it reads through sqlread, which imports this module
+
+    start_fill(conn)
+
+
 MIGRATIONS = [Migration(1, "events table and its indexes", _v1_initial),
               Migration(2, "aggregates table (hourly and daily summaries per entity)", _v2_aggregates),
               Migration(3, "covering index for trend charts", _v3_trend_index),
               Migration(4, "tiered layout: dictionaries, hot and cold tiers, trace index, rollups", _v4_tiered),
               Migration(5, "partial index of the hot tier's categorical stays", _v5_hot_stays),
               Migration(6, "the stays' partial index covers what their reads need", _v6_covering_stays),
-              Migration(7, "partial index of blocks not cut by hour", _v7_uncut_blocks)]
+              Migration(7, "partial index of blocks not cut by hour", _v7_uncut_blocks),
+              Migration(8, "meters' rises in the rollups, filled in from the stored readings", _v8_rises)]

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, or_, select
 
 from ingestor.normalization import coerce_state_value
-from ingestor.store import compaction
+from ingestor.store import compaction, rise, sqlrise
 from ingestor.store import rollups as ru
 from ingestor.store import rows as rw
 from ingestor.store.rows import Row, Series
@@ -135,6 +135,7 @@ def write(conn: Connection, dicts: Dictionaries, backend: str, records: list[dic
     values: list[tuple[Any, ...]] = []
     cold: dict[tuple[int, int], list[Row]] = defaultdict(list)
     series_keys: dict[Series, tuple[int, tuple[int, ...]]] = {}
+    new_readings: dict[int, list[rise.Reading]] = defaultdict(list)
     # Each Row again with its documents' real ids, built positionally (Row._replace costs several times more).
     for series_values, (eid, ts, state, old_state, value, duration, attrs, ctx, parent, user, enrich, ages,
                         data) in split:
@@ -145,6 +146,8 @@ def write(conn: Connection, dicts: Dictionaries, backend: str, records: list[dic
             sid = dicts.series_id(conn, series_values)
             known = series_keys[series_values] = (sid, dim_keys(conn, dicts, series_values))
         sid, dims = known
+        if row.value is not None and rise.is_meter(series_values):
+            new_readings[sid].append((row.ts, row.value))
         if row.value != coerce_state_value(row.state):
             dicts.flag(conn, sid, FLAG_VALUE_EXCEPTIONS)
         if cold_before is not None and row.ts // DAY_US < cold_before:
@@ -155,6 +158,9 @@ def write(conn: Connection, dicts: Dictionaries, backend: str, records: list[dic
                    dicts.string_id(conn, row.state) if ru.categorical(row.state) else None,  # type: ignore[arg-type]
                    dicts.string_id(conn, row.old_state) if ru.categorical(row.old_state) else None,  # type: ignore
                    row.duration)
+    rises: dict[rise.Key, float] = {}
+    for sid, found in new_readings.items():  # from the readings stored before this batch's
+        rises.update(sqlrise.batch_changes(reader, sid, found))
     executemany(conn, INSERT_HOT, values)
     if cold:
         stored = {(int(sid), int(day)) for sid, day in conn.execute(
@@ -172,6 +178,7 @@ def write(conn: Connection, dicts: Dictionaries, backend: str, records: list[dic
         executemany(conn, compaction.INSERT_BLOCK, block_rows)
         executemany(conn, compaction.INSERT_CONTEXT, context_rows)
     apply(conn, ru.series_params(deltas), ru.dim_params(deltas), ru.state_params(deltas))
+    sqlrise.apply(conn, rises)
     return len(values) + sum(len(rows) for rows in cold.values())
 
 

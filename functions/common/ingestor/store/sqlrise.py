@@ -1,0 +1,193 @@
+"""Meters' rises (store/rise.py) in the SQL store's rollups: added by `write` in the batch's transaction, worked
+out again for the buckets a delete cuts, and filled in for the meters of a database made before they were kept
+(schema step 8), one series per transaction, so an interrupted fill carries on where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import Connection, insert, inspect, select, text, update
+
+from ingestor.store import rise
+from ingestor.store.model import EventFilter, Rises, Totals
+from ingestor.store.rollups import PERIODS, US
+from ingestor.store.sqldicts import Dictionaries
+from ingestor.store.sqlread import END_OF_TIME, Reader, Scan
+from ingestor.store.sqlschema import store_state
+
+log = logging.getLogger(__name__)
+
+
+FILL = "rise_fill"  # store_state: "done", or the last series id filled
+FINE = PERIODS[0] * US
+
+ADD = "UPDATE rollups SET rise = COALESCE(rise, 0) + ? WHERE series = ? AND period = ? AND bucket = ?"
+SET = "UPDATE rollups SET rise = ? WHERE series = ? AND period = ? AND bucket = ?"
+_BEFORE = "SELECT max(bucket) FROM rollups WHERE series = ? AND period = 0 AND bucket < ? AND vn > 0"
+_AFTER = "SELECT min(bucket) FROM rollups WHERE series = ? AND period = 0 AND bucket > ? AND vn > 0"
+
+
+def _sql(conn: Connection, statement: str) -> str:
+    return statement.replace("?", "%s") if conn.dialect.name == "postgresql" else statement
+
+
+def _one(conn: Connection, statement: str, *params: Any) -> Any:
+    return conn.exec_driver_sql(_sql(conn, statement), params).scalar()
+
+
+def readings(reader: Reader, sid: int, lo: int, hi: int) -> list[rise.Reading]:
+    """The series' stored readings in [lo, hi), in order."""
+    scan = Scan(EventFilter(entity_id=reader.series_of(sid)[1]), window=(lo, hi))
+    return sorted((ts, value) for s, ts, value in reader.cells(scan, ("value",)) if s == sid and value is not None)
+
+
+def batch_changes(reader: Reader, sid: int, new: list[rise.Reading]) -> dict[rise.Key, float]:
+    """What storing a series' `new` readings changes in its rises: the stored readings read are those from the
+    5 minutes holding the predecessor of the first to those holding the successor of the last (the 5-minute
+    rollups say where they are). Appending to a meter reads the 5 minutes before and nothing after."""
+    conn = reader.conn
+    first, last = min(new)[0] // FINE, max(new)[0] // FINE
+    before = _one(conn, _BEFORE, sid, first)
+    after = _one(conn, _AFTER, sid, last)
+    lo = (first if before is None else int(before)) * FINE
+    hi = ((last if after is None else int(after)) + 1) * FINE
+    return rise.changes(sid, readings(reader, sid, lo, hi), new, anchored=before is not None)
+
+
+def apply(conn: Connection, deltas: dict[rise.Key, float], statement: str = ADD) -> None:
+    if deltas:
+        conn.exec_driver_sql(_sql(conn, statement), [(amount, *key) for key, amount in deltas.items()])
+
+
+def meters(reader: Reader) -> list[int]:
+    reader.dicts.refresh_series(reader.conn)
+    return sorted(sid for sid, values in reader.dicts.series.items() if rise.is_meter(values))
+
+
+def refresh(reader: Reader, lo: int, hi: int) -> None:
+    """Work out again the rises of every meter's buckets that hold [lo, hi) (the buckets a delete cut, rebuilt
+    from the readings they kept), from the readings there and the one before them."""
+    conn = reader.conn
+    for sid in meters(reader):
+        after = _one(conn, _AFTER, sid, (hi - 1) // FINE)  # the first reading after: its predecessor may be gone
+        for period, width in enumerate(PERIODS):
+            w = width * US
+            for bucket in {lo // w, (hi - 1) // w, *([int(after) * FINE // w] if after is not None else [])}:
+                start = bucket * w
+                before = _one(conn, _BEFORE, sid, start // FINE)
+                found = readings(reader, sid, start if before is None else int(before) * FINE, start + w)
+                previous = [r for r in found if r[0] < start]
+                sums = rise.sums(sid, [r for r in found if r[0] >= start], previous[-1][1] if previous else None)
+                conn.exec_driver_sql(_sql(conn, SET), (sums.get((sid, period, bucket), 0.0), sid, period, bucket))
+
+
+def fill(conn_factory: Any, dicts: Dictionaries, backend: str) -> None:
+    """Fill in the rises of the meters stored before they were kept (a state left by schema step 8), one series
+    per transaction; `conn_factory()` gives a write transaction's connection (the store's `writing`)."""
+    while True:
+        with conn_factory() as conn:
+            state = conn.execute(select(store_state.c.value).where(store_state.c.name == FILL)).scalar()
+            if state is None or state == "done":
+                return
+            reader = Reader(conn, dicts, backend)
+            todo = [sid for sid in meters(reader) if sid > int(state)]
+            if not todo:
+                conn.execute(update(store_state).where(store_state.c.name == FILL).values(value="done"))
+                return
+            sid = todo[0]
+            found = readings(reader, sid, -END_OF_TIME, END_OF_TIME)
+            conn.exec_driver_sql(_sql(conn, "UPDATE rollups SET rise = 0 WHERE series = ? AND vn > 0"), (sid,))
+            apply(conn, rise.sums(sid, found, None), SET)
+            conn.execute(update(store_state).where(store_state.c.name == FILL).values(value=str(sid)))
+            log.info("filled in a meter's rises", extra={"series": sid, "readings": len(found)})
+
+
+def start_fill(conn: Connection) -> None:
+    """Schema step 8: the rise column, and a fill to do from the first series."""
+    if "rise" not in {c["name"] for c in inspect(conn).get_columns("rollups")}:  # new databases have it (step 4)
+        kind = "DOUBLE PRECISION" if conn.dialect.name == "postgresql" else "REAL"
+        conn.execute(text(f"ALTER TABLE rollups ADD COLUMN rise {kind}"))
+    conn.execute(insert(store_state).values(name=FILL, value="0", owner=None, beat=None))
+
+
+def filled(conn: Connection) -> bool:
+    state = conn.execute(select(store_state.c.value).where(store_state.c.name == FILL)).scalar()
+    return state in (None, "done")
+
+
+# --- reading them -----------------------------------------------------------------------------------------
+
+def _meter_series(reader: Reader, entity_ids: list[str]) -> dict[str, int | None] | None:
+    """Each entity's one meter series (None: nothing stored), or None where one has several series or a series
+    that is no meter (its rises are not kept)."""
+    found: dict[str, int | None] = dict.fromkeys(entity_ids)
+    for sid in reader.of_entities(entity_ids):
+        entity_id = reader.series_of(sid)[1]
+        if found[entity_id] is not None or not rise.is_meter(reader.series_of(sid)):
+            return None
+        found[entity_id] = sid
+    return found
+
+
+def totals(reader: Reader, weights: dict[str, float], first: int, last: int) -> Totals | None:
+    """Per hour of [first, last) (whole hours, µs) with a reading of any of the meters: the sum of their rises
+    times their weights, and how many of them have a reading there; the same for the hour before `first`.
+    Summed in the database: a year of ten meters is 87,600 rollup rows and 8,761 results. None where the rises
+    do not answer (see _meter_series; a fill under way)."""
+    sids = _meter_series(reader, list(weights))
+    if sids is None or not filled(reader.conn):
+        return None
+    weight = {sid: weights[e] for e, sid in sids.items() if sid is not None}
+    out = Totals([], [], [], 0)
+    if not weight:
+        return out
+    marks = ", ".join("?" * len(weight))
+    if set(weight.values()) == {1.0}:
+        amount, params = "rise", list(weight)
+    else:
+        amount = f"rise * CASE series {' '.join('WHEN ? THEN ?' for _ in weight)} END"
+        params = [x for sid, w in weight.items() for x in (sid, w)] + list(weight)
+    hour = PERIODS[1] * US
+    statement = (f"SELECT bucket, SUM({amount}), COUNT(*) FROM rollups WHERE series IN ({marks}) AND period = 1 "
+                 "AND bucket >= ? AND bucket < ? AND vn > 0 GROUP BY bucket ORDER BY bucket")
+    rows = reader.conn.exec_driver_sql(_sql(reader.conn, statement),
+                                       (*params, first // hour - 1, last // hour)).fetchall()
+    if rows and rows[0][0] == first // hour - 1:
+        out = Totals([], [], [], rows[0][2])
+        rows = rows[1:]
+    for bucket, amount_sum, count in rows:
+        out.start.append(bucket * hour)
+        out.energy.append(amount_sum or 0.0)
+        out.meters.append(count)
+    return out
+
+
+def per_entity(reader: Reader, entity_ids: list[str], first: int, last: int,
+               hours_of_day: set[int] | None = None) -> dict[str, Rises] | None:
+    """Each meter's rise per hour of [first, last) with a reading (only at those UTC hours of the day, when
+    given), and whether it has one in the hour before. None where the rises do not answer."""
+    sids = _meter_series(reader, entity_ids)
+    if sids is None or not filled(reader.conn):
+        return None
+    hour = PERIODS[1] * US
+    wanted = None if hours_of_day is None else sorted({h % 24 for h in hours_of_day} |
+                                                       {(h - 1) % 24 for h in hours_of_day})
+    where = "" if wanted is None else f" AND bucket % 24 IN ({', '.join(str(h) for h in wanted)})"
+    statement = ("SELECT bucket, rise FROM rollups WHERE series = ? AND period = 1 AND bucket >= ? AND bucket < ? "
+                 f"AND vn > 0{where} ORDER BY bucket")
+    out = {}
+    for entity_id, sid in sids.items():
+        found = Rises([], [], [])
+        if sid is not None:
+            rows = reader.conn.exec_driver_sql(_sql(reader.conn, statement),
+                                               (sid, first // hour - 1, last // hour)).fetchall()
+            have = {bucket for bucket, _ in rows}
+            for bucket, amount in rows:
+                if bucket >= first // hour and (hours_of_day is None or bucket % 24 in hours_of_day):
+                    found.start.append(bucket * hour)
+                    found.energy.append(amount or 0.0)
+                    found.read_before.append(bucket - 1 in have)
+        out[entity_id] = found
+    return out
