@@ -14,7 +14,7 @@ from ingestor.store import rise
 from ingestor.store.model import EventFilter, Rises, Totals
 from ingestor.store.rollups import PERIODS, US
 from ingestor.store.sqldicts import Dictionaries
-from ingestor.store.sqlread import END_OF_TIME, Reader, Scan
+from ingestor.store.sqlread import Reader, Scan
 from ingestor.store.sqlschema import store_state
 
 log = logging.getLogger(__name__)
@@ -22,10 +22,12 @@ log = logging.getLogger(__name__)
 
 FILL = "rise_fill"  # store_state: "done", or the last series id filled
 FINE = PERIODS[0] * US
+DAY = PERIODS[2] * US
 
 ADD = "UPDATE rollups SET rise = COALESCE(rise, 0) + ? WHERE series = ? AND period = ? AND bucket = ?"
 SET = "UPDATE rollups SET rise = ? WHERE series = ? AND period = ? AND bucket = ?"
 _BEFORE = "SELECT max(bucket) FROM rollups WHERE series = ? AND period = 0 AND bucket < ? AND vn > 0"
+_DAYS = "SELECT bucket FROM rollups WHERE series = ? AND period = 2 AND vn > 0 ORDER BY bucket"
 _AFTER = "SELECT min(bucket) FROM rollups WHERE series = ? AND period = 0 AND bucket > ? AND vn > 0"
 
 
@@ -96,12 +98,15 @@ def fill(conn_factory: Any, dicts: Dictionaries, backend: str) -> None:
             if not todo:
                 conn.execute(update(store_state).where(store_state.c.name == FILL).values(value="done"))
                 return
-            sid = todo[0]
-            found = readings(reader, sid, -END_OF_TIME, END_OF_TIME)
+            sid, before, count = todo[0], None, 0
             conn.exec_driver_sql(_sql(conn, "UPDATE rollups SET rise = 0 WHERE series = ? AND vn > 0"), (sid,))
-            apply(conn, rise.sums(sid, found, None), SET)
+            for (day,) in conn.exec_driver_sql(_sql(conn, _DAYS), (sid,)).fetchall():  # a day in memory at a time
+                found = readings(reader, sid, day * DAY, (day + 1) * DAY)
+                apply(conn, rise.sums(sid, found, before), SET)
+                if found:
+                    before, count = found[-1][1], count + len(found)
             conn.execute(update(store_state).where(store_state.c.name == FILL).values(value=str(sid)))
-            log.info("filled in a meter's rises", extra={"series": sid, "readings": len(found)})
+            log.info("filled in a meter's rises", extra={"series": sid, "readings": count})
 
 
 def start_fill(conn: Connection) -> None:
