@@ -1,6 +1,7 @@
 """What the energy endpoints read from a SQL store over whole hours: the meters' rises summed per hour in the
 database (a year is 8,760 rows, whatever the number of meters), never each meter's hourly rollup rows nor its
-raw readings (tests/queries/test_energy.py checks the figures themselves against the raw readings)."""
+raw readings, and only the means of the context series (tests/queries/test_energy.py checks the figures
+themselves against the raw readings)."""
 
 from __future__ import annotations
 
@@ -71,6 +72,7 @@ def test_an_endpoint_over_whole_hours_reads_the_meters_summed_rises_and_nothing_
      "recommendations": lambda: energy.recommendations(reads, ENTITIES, r)}[endpoint]()  # type: ignore
     expected = ["meter_rises", "meter_totals"] if endpoint == "recommendations" else ["meter_totals"]
     assert reads.of_meters() == expected
+    assert "series_columns" not in {name for name, _ in reads.asked}  # the context series' means alone too
 
 
 def test_a_range_that_is_not_whole_hours_reads_the_meters_hours_as_before(

@@ -110,6 +110,10 @@ def _periods(store: EventStore, entity_id: str, start: dt.datetime, buckets: Col
 
 def hourly_means(store: EventStore, entity_ids: list[str], start: dt.datetime, end: dt.datetime,
                  info: dict[str, Any] | None = None) -> dict[str, dict[int, float]]:
-    """Per series: its mean value per hour (µs of the hour's start) where it has one."""
+    """Per series: its mean value per hour (µs of the hour's start) where it has one: the means alone where the
+    store reads them so (whole hours), else from each hour's summary."""
+    found = store.hourly_means(entity_ids, start, end, info)
+    if found is not None:
+        return found
     return {entity_id: {t: mean for t, mean in zip(c.start, c.mean, strict=True) if mean is not None}
             for entity_id, c in store.series_columns(entity_ids, start, end, HOUR_S, info=info).items()}

@@ -533,6 +533,10 @@ class InfluxEventStore:
                      info: dict[str, Any] | None = None) -> Totals | None:
         return None  # rises are not kept in InfluxDB's rollups (docs/design.md "Meters' rises")
 
+    def hourly_means(self, entity_ids: list[str], start: dt.datetime, end: dt.datetime,
+                     info: dict[str, Any] | None = None) -> dict[str, dict[int, float]] | None:
+        return None  # series_columns answers
+
     def meter_rises(self, entity_ids: list[str], start: dt.datetime, end: dt.datetime,
                     hours_of_day: set[int] | None = None,
                     info: dict[str, Any] | None = None) -> dict[str, Rises] | None:

@@ -470,6 +470,15 @@ class SqlEventStore:
             self._whole_hours(start, end, info)
         return found
 
+    def hourly_means(self, entity_ids: list[str], start: Any, end: Any,
+                     info: dict[str, Any] | None = None) -> dict[str, dict[int, float]] | None:
+        """Each entity's mean per hour (sqlrise.means), where [start, end) is whole hours of rollups."""
+        span = self._whole_hours(start, end, None)
+        found = None if span is None else self._read(lambda reader: sqlrise.means(reader, entity_ids, *span))
+        if found is not None:
+            self._whole_hours(start, end, info)
+        return found
+
     def _parts(self, entity_ids: list[str], start: Any, end: Any, seconds: int,
                info: dict[str, Any] | None) -> dict[str, list[series_.Part]]:
         found, resolution = self._read(lambda reader: Aggregator(reader).per_entity(

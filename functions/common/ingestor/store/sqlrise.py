@@ -35,6 +35,16 @@ def _sql(conn: Connection, statement: str) -> str:
     return statement.replace("?", "%s") if conn.dialect.name == "postgresql" else statement
 
 
+def _rows(conn: Connection, statement: str, params: tuple[Any, ...]) -> list[Any]:
+    """The driver's rows as they come: thousands of them, with no SQLAlchemy Row for each."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(_sql(conn, statement), params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 def _one(conn: Connection, statement: str, *params: Any) -> Any:
     return conn.exec_driver_sql(_sql(conn, statement), params).scalar()
 
@@ -157,8 +167,7 @@ def totals(reader: Reader, weights: dict[str, float], first: int, last: int) -> 
     hour = PERIODS[1] * US
     statement = (f"SELECT bucket, SUM({amount}), COUNT(*) FROM rollups WHERE series IN ({marks}) AND period = 1 "
                  "AND bucket >= ? AND bucket < ? AND vn > 0 GROUP BY bucket ORDER BY bucket")
-    rows = reader.conn.exec_driver_sql(_sql(reader.conn, statement),
-                                       (*params, first // hour - 1, last // hour)).fetchall()
+    rows = _rows(reader.conn, statement, (*params, first // hour - 1, last // hour))
     if rows and rows[0][0] == first // hour - 1:
         out = Totals([], [], [], rows[0][2])
         rows = rows[1:]
@@ -167,6 +176,25 @@ def totals(reader: Reader, weights: dict[str, float], first: int, last: int) -> 
         out.energy.append(amount_sum or 0.0)
         out.meters.append(count)
     return out
+
+
+MEANS = ("SELECT bucket, (0.0 + (vsum / vn) * vn) / vn FROM rollups WHERE series = ? AND period = 1 AND bucket >= ? "
+         "AND bucket < ? AND vn > 0 AND vsum IS NOT NULL ORDER BY bucket")  # sqlagg.TIER_COLUMNS' mean
+
+
+def means(reader: Reader, entity_ids: list[str], first: int, last: int) -> dict[str, dict[int, float]] | None:
+    """Per entity, its mean per hour of [first, last) (whole hours, µs) that has one, as `series_columns` gives
+    it, and only that: a year of a price series is 8,760 rows of two numbers. None for an entity stored as
+    several series (their buckets would need combining)."""
+    sids: dict[str, int | None] = dict.fromkeys(entity_ids)
+    for sid in reader.of_entities(entity_ids):
+        entity_id = reader.series_of(sid)[1]
+        if sids[entity_id] is not None:
+            return None
+        sids[entity_id] = sid
+    hour = PERIODS[1] * US
+    return {entity_id: {} if sid is None else {bucket * hour: mean for bucket, mean in _rows(
+        reader.conn, MEANS, (sid, first // hour, last // hour))} for entity_id, sid in sids.items()}
 
 
 def per_entity(reader: Reader, entity_ids: list[str], first: int, last: int,
@@ -186,8 +214,7 @@ def per_entity(reader: Reader, entity_ids: list[str], first: int, last: int,
     for entity_id, sid in sids.items():
         found = Rises([], [], [])
         if sid is not None:
-            rows = reader.conn.exec_driver_sql(_sql(reader.conn, statement),
-                                               (sid, first // hour - 1, last // hour)).fetchall()
+            rows = _rows(reader.conn, statement, (sid, first // hour - 1, last // hour))
             have = {bucket for bucket, _ in rows}
             for bucket, amount in rows:
                 if bucket >= first // hour and (hours_of_day is None or bucket % 24 in hours_of_day):
