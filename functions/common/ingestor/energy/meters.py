@@ -5,7 +5,8 @@ hour is how much it rose. A drop below 90 % of the previous reading is a reset (
 meter), after which the meter counts again from zero: HA's recorder rule (sensor/recorder.py
 `reset_detected`). A smaller dip is noise: the reading it recovers to is not counted twice.
 
-Hours are read from the hourly rollups (min and max of the readings), so a year costs ~8,760 buckets, not
+Where the store keeps no rises for a range (store/rise.py; InfluxDB, a range that is not whole hours, docs/energy.md),
+hours are read from the hourly rollups (min and max of the readings), so a year costs ~8,760 buckets, not
 millions of events. Without a reset a monotone meter's hour rose from the last reading before it to its
 maximum; an hour whose minimum falls below 90 % of that baseline holds a reset. When its maximum is below the
 baseline too, every reading of the hour follows the reset (readings before it would be at the baseline or above):
@@ -22,13 +23,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ingestor.store.model import Columns
+from ingestor.store.rise import ENERGY_UNITS, RESET_RATIO
 
-RESET_RATIO = 0.9
 HOUR_S = 3600
 US = 1_000_000
 
-# unit of measurement -> factor to kWh (energy) or to W (power), as HA spells them
-ENERGY_UNITS = {"Wh": 0.001, "kWh": 1.0, "MWh": 1000.0}
+# unit of measurement -> factor to W (power), as HA spells them (ENERGY_UNITS: to kWh, the store's meters' rule)
 POWER_UNITS = {"W": 1.0, "kW": 1000.0, "MW": 1_000_000.0}
 
 

@@ -32,7 +32,8 @@ _AFTER = "SELECT min(bucket) FROM rollups WHERE series = ? AND period = 0 AND bu
 
 
 def _sql(conn: Connection, statement: str) -> str:
-    return statement.replace("?", "%s") if conn.dialect.name == "postgresql" else statement
+    """The driver's paramstyle: psycopg's is %s (and a literal % doubled)."""
+    return statement.replace("%", "%%").replace("?", "%s") if conn.dialect.name == "postgresql" else statement
 
 
 def _rows(conn: Connection, statement: str, params: tuple[Any, ...]) -> list[Any]:
