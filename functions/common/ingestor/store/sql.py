@@ -442,42 +442,32 @@ class SqlEventStore:
                 return {e: _joined([part[e] for part in (head, whole, tail) if part]) for e in entity_ids}
         return series_.columns(self, entity_ids, start, end, bucket_s, self._parts, info)
 
-    def _whole_hours(self, start: Any, end: Any, info: dict[str, Any] | None) -> tuple[int, int] | None:
+    def _by_hours(self, read: Any, start: Any, end: Any, info: dict[str, Any] | None) -> Any:
+        """`read(reader, first, last)` where [start, end) is whole hours of rollups (no pruned day), else None."""
         lo, hi = to_micros(start), to_micros(end)
         hour = 3_600_000_000
         if lo % hour or hi % hour or lo >= hi or self.summarized_days(start, end):
             return None
-        if info is not None:
+        found = self._read(lambda reader: read(reader, lo, hi))
+        if found is not None and info is not None:
             info["resolution"] = tiers.resolution(tiers.segments(lo, hi, tiers.allowed(3600)))
-        return lo, hi
+        return found
 
     def meter_totals(self, weights: dict[str, float], start: Any, end: Any,
                      info: dict[str, Any] | None = None) -> Totals | None:
         """The meters' rises per hour summed (sqlrise.totals), where [start, end) is whole hours of rollups."""
-        span = self._whole_hours(start, end, None)
-        found = None if span is None else self._read(lambda reader: sqlrise.totals(reader, weights, *span))
-        if found is not None:
-            self._whole_hours(start, end, info)
-        return found
+        return self._by_hours(lambda reader, lo, hi: sqlrise.totals(reader, weights, lo, hi), start, end, info)
 
     def meter_rises(self, entity_ids: list[str], start: Any, end: Any, hours_of_day: set[int] | None = None,
                     info: dict[str, Any] | None = None) -> dict[str, Rises] | None:
         """Each meter's rise per hour (sqlrise.per_entity), where [start, end) is whole hours of rollups."""
-        span = self._whole_hours(start, end, None)
-        found = None if span is None else self._read(
-            lambda reader: sqlrise.per_entity(reader, entity_ids, *span, hours_of_day))
-        if found is not None:
-            self._whole_hours(start, end, info)
-        return found
+        return self._by_hours(lambda reader, lo, hi: sqlrise.per_entity(reader, entity_ids, lo, hi, hours_of_day),
+                              start, end, info)
 
     def hourly_means(self, entity_ids: list[str], start: Any, end: Any,
                      info: dict[str, Any] | None = None) -> dict[str, dict[int, float]] | None:
         """Each entity's mean per hour (sqlrise.means), where [start, end) is whole hours of rollups."""
-        span = self._whole_hours(start, end, None)
-        found = None if span is None else self._read(lambda reader: sqlrise.means(reader, entity_ids, *span))
-        if found is not None:
-            self._whole_hours(start, end, info)
-        return found
+        return self._by_hours(lambda reader, lo, hi: sqlrise.means(reader, entity_ids, lo, hi), start, end, info)
 
     def _parts(self, entity_ids: list[str], start: Any, end: Any, seconds: int,
                info: dict[str, Any] | None) -> dict[str, list[series_.Part]]:
