@@ -80,10 +80,15 @@ def home(seed: int, start: dt.datetime, hours: int, events: int) -> History:
             value = 7.0  # a later stage's own value: the state rollups must not assume it
         records.append(_record("state_changed", entity, entity.split(".")[0], area, device, fired, ctx, state,
                                old, value, duration, None, state_change_id_at(entity, fired, state)))
+    return delivered(records, rng, 150)
+
+
+def delivered(records: list[dict[str, Any]], rng: random.Random, largest: int) -> History:
+    """The records in batches of up to `largest`, in a shuffled order, a fifth of the batches delivered again."""
     order = records[:]
     batches = []
     while order:
-        size = rng.randint(1, 150)
+        size = rng.randint(1, largest)
         batches.append(order[:size])
         order = order[size:]
     rng.shuffle(batches)
@@ -169,15 +174,7 @@ def meter(seed: int, start: dt.datetime, hours: int, readings: int) -> History:
                          None, coerce_state_value(state), None, None, state_change_id_at(METER, fired, state))
         record["unit"] = "kWh"
         records.append(record)
-    order = records[:]
-    batches = []
-    while order:
-        size = rng.randint(1, 60)
-        batches.append(order[:size])
-        order = order[size:]
-    rng.shuffle(batches)
-    batches += rng.sample(batches, len(batches) // 5)
-    return History(records, batches)
+    return delivered(records, rng, 60)
 
 
 def rises(records: list[dict[str, Any]], width: int) -> dict[int, float]:
