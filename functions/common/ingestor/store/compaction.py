@@ -19,7 +19,7 @@ from sqlalchemy import Connection, delete, func, select, text
 
 from ingestor.store import blocks as bk
 from ingestor.store.rows import Row
-from ingestor.store.sqlread import DAY_US, HOUR_US, ROW_COLUMNS, Reader, ulid_key
+from ingestor.store.sqlread import DAY_US, HOUR_US, ROW_COLUMNS, Reader, driver_sql, ulid_key
 from ingestor.store.sqlschema import block_contexts, blocks, hot_events
 
 HOT_DAYS = 2  # today and yesterday stay hot
@@ -114,9 +114,9 @@ def write_blocks(conn: Connection, reader: Reader, sid: int, day: int, rows: lis
 
 
 def executemany(conn: Connection, sql: str, rows: list[tuple]) -> None:
-    """Many rows through the driver directly (`?` placeholders; psycopg's are `%s`)."""
+    """Many rows through the driver directly (`?` placeholders)."""
     if rows:
-        conn.exec_driver_sql(sql.replace("?", "%s") if conn.dialect.name == "postgresql" else sql, rows)
+        conn.exec_driver_sql(driver_sql(sql, conn.dialect.name), rows)
 
 
 def stored_rows(conn: Connection, reader: Reader, sid: int, day: int) -> list[Row]:

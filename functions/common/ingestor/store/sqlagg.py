@@ -21,7 +21,7 @@ from ingestor.store import rollups as ru
 from ingestor.store import tiers
 from ingestor.store.model import Columns, EventFilter
 from ingestor.store.series import Part
-from ingestor.store.sqlread import EDGE_US, Reader, Scan, bounds
+from ingestor.store.sqlread import EDGE_US, Reader, Scan, bounds, driver_sql
 from ingestor.store.sqlschema import dim_rollups, rollups, state_rollups
 
 GROUP_POS = {"entity_id": 1, "domain": 2, "event_type": 0, "area_id": 3, "device_id": 4}
@@ -192,7 +192,7 @@ class Aggregator:
         if any(len(found) > 1 for found in sids.values()):
             return None
         period, scale = ru.PERIODS.index(width), width * tiers.US
-        sql = TIER_COLUMNS.replace("?", "%s") if self.conn.dialect.name == "postgresql" else TIER_COLUMNS
+        sql = driver_sql(TIER_COLUMNS, self.conn.dialect.name)
         cursor = self.conn.connection.cursor()  # the driver's rows as they come: no Row object for each
         out = {}
         try:

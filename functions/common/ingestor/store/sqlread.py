@@ -66,6 +66,12 @@ def bounds(f: EventFilter) -> tuple[int, int]:
             to_micros(f.end) if f.end is not None else END_OF_TIME)
 
 
+def driver_sql(statement: str, dialect: str) -> str:
+    """SQL with `?` placeholders as the driver takes it (statements sent past SQLAlchemy, whose per-row handling
+    costs more than the database's work): psycopg's placeholders are %s, and a literal % is doubled."""
+    return statement.replace("%", "%%").replace("?", "%s") if dialect == "postgresql" else statement
+
+
 def lower(backend: str, text: str) -> str:
     """Case folding as each database's lower() does it: SQLite folds ASCII letters only."""
     return text.translate(_ASCII_LOWER) if backend == "sqlite" else text.lower()

@@ -14,7 +14,7 @@ from ingestor.store import rise
 from ingestor.store.model import EventFilter, Rises, Totals
 from ingestor.store.rollups import PERIODS, US
 from ingestor.store.sqldicts import Dictionaries
-from ingestor.store.sqlread import Reader, Scan
+from ingestor.store.sqlread import Reader, Scan, driver_sql
 from ingestor.store.sqlschema import store_state
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,7 @@ _AFTER = "SELECT min(bucket) FROM rollups WHERE series = ? AND period = 0 AND bu
 
 
 def _sql(conn: Connection, statement: str) -> str:
-    """The driver's paramstyle: psycopg's is %s (and a literal % doubled)."""
-    return statement.replace("%", "%%").replace("?", "%s") if conn.dialect.name == "postgresql" else statement
+    return driver_sql(statement, conn.dialect.name)
 
 
 def _rows(conn: Connection, statement: str, params: tuple[Any, ...]) -> list[Any]:

@@ -19,7 +19,7 @@ from ingestor.store import rollups as ru
 from ingestor.store import rows as rw
 from ingestor.store.rows import Row, Series
 from ingestor.store.sqldicts import Dictionaries
-from ingestor.store.sqlread import DAY_US, Reader
+from ingestor.store.sqlread import DAY_US, Reader, driver_sql
 from ingestor.store.sqlschema import CAT_OLD_STATE, CAT_STATE, FLAG_VALUE_EXCEPTIONS, blocks
 
 CHUNK = 500
@@ -55,8 +55,7 @@ executemany = compaction.executemany
 def in_hot(count: int, dialect: str) -> str:
     """Which of `count` event ids the hot tier holds, as the driver takes it: a batch's lookup compiled by
     SQLAlchemy (an IN of a hundred binds, its cache key included) cost more than the database's own work."""
-    mark = "%s" if dialect == "postgresql" else "?"
-    return f"SELECT eid FROM hot_events WHERE eid IN ({', '.join([mark] * count)})"
+    return driver_sql(f"SELECT eid FROM hot_events WHERE eid IN ({', '.join('?' * count)})", dialect)
 
 
 def stored_ids(conn: Connection, reader: Reader, candidates: dict[bytes, tuple[Series, int]]) -> set[bytes]:
