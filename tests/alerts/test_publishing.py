@@ -1,9 +1,11 @@
 """An alert's start and end reach ha.alerts even when NATS is down when they happen: the alert is kept first, and
 each later evaluation publishes what is still unpublished, once it can, with ids that make a second publication
-of the same start or end a duplicate JetStream drops (real nats-server of the local runtime)."""
+of the same start or end a duplicate JetStream drops (real nats-server of the local runtime); and an end is made
+only when the problem ends: a silent sensor's alert not when its events leave the baseline window."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
 from typing import Any
@@ -11,12 +13,14 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from ingestor import subjects
+from ingestor import normalization, subjects
 from ingestor.alerts.evaluate import Evaluator
 from ingestor.alerts.schema import alerts as alerts_table
 from ingestor.alerts.settings import Settings
 from ingestor.alerts.store import AlertStore
 from ingestor.bus import Bus
+from ingestor.store import open_event_store
+from tests.support.ha_events import state_changed
 from tests.support.jetstream import JetStreamClient
 from tests.support.polling import wait_for
 from tests.support.runtime import LocalRuntime
@@ -58,3 +62,24 @@ def test_a_start_and_an_end_made_while_nats_is_down_are_published_once_when_it_i
     assert events[1]["alert"]["ended_at"] == alert.ended_at
     bus.close()
 
+
+
+def test_a_silence_alert_ends_when_the_sensor_sends_again_not_when_its_events_leave_the_baseline(
+        runtime: LocalRuntime, tmp_path: Path) -> None:
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    store = open_event_store(f"sqlite:///{tmp_path}/events.db")
+    store.write([normalization.normalize_event(state_changed("sensor.quiet", "0", str(i),
+                                                             now - dt.timedelta(minutes=55 + 5 * i), unit="°C"))
+                 for i in range(12)])  # every 5 minutes, silent for the last 55
+    bus = Bus(runtime.nats_url, timeout=1)
+    evaluator = Evaluator(AlertStore(f"sqlite:///{tmp_path}/metadata.db"),
+                          Settings(silent_baseline_s=7200, silent_factor=5, silent_min_s=900, silent_min_events=12),
+                          lambda: store, lambda: status("ok"), bus)
+    assert evaluator.evaluate(now).opened == ["sensor_silent:sensor.quiet"]
+    later = now + dt.timedelta(hours=3)  # its events have all left the 2 h baseline window
+    assert evaluator.evaluate(later).closed == [], "still silent"
+    store.write([normalization.normalize_event(state_changed("sensor.quiet", "0", "1",
+                                                             later - dt.timedelta(minutes=1), unit="°C"))])
+    assert evaluator.evaluate(later).closed == ["sensor_silent:sensor.quiet"]
+    store.close()
+    bus.close()

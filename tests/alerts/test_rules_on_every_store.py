@@ -87,6 +87,23 @@ def test_silence_unavailable_spikes_and_low_batteries_are_found_with_their_figur
     assert (kettle["usual_min"], kettle["usual_max"]) == (101.0, 108.0)
 
 
+def test_a_silent_sensor_stays_silent_after_its_events_leave_the_baseline_window(events: Any) -> None:
+    later = NOW + dt.timedelta(hours=3)  # sensor.quiet's events are all older than the 2 h baseline now
+    assert ("sensor_silent", "sensor.quiet") not in {f.key for f in store_findings(events, later, SETTINGS)}, \
+        "no open alert: no baseline, no usual interval"
+    (still,) = [f for f in store_findings(events, later, SETTINGS, open_usual={"sensor.quiet": 600.0})
+                if f.rule == "sensor_silent"]
+    assert (still.subject, still.evidence["usual_interval_s"], still.evidence["silent_s"]) \
+        == ("sensor.quiet", 600.0, 3300.0 + 3 * 3600)
+
+
+def test_a_silent_sensor_that_sends_again_is_no_longer_silent(events: Any) -> None:
+    later = NOW + dt.timedelta(hours=3)
+    events.write([event("sensor.quiet", "1", -3 * 60 + 1)])  # a minute before `later`
+    found = store_findings(events, later, SETTINGS, open_usual={"sensor.quiet": 600.0})
+    assert ("sensor_silent", "sensor.quiet") not in {f.key for f in found}
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path}/metadata.db" if request.param == "sqlite" \

@@ -51,13 +51,14 @@ class Outcome:
 
 
 def store_findings(store: EventStore, now: dt.datetime, settings: Settings,
-                   power: dict[str, str] | None = None) -> list[Finding]:
+                   power: dict[str, str] | None = None, open_usual: dict[str, float] | None = None) -> list[Finding]:
     """The rules that read the event store (a read failure raises: the caller skips them). `power`: the
-    power sensors and their units (from the metadata DB)."""
+    power sensors and their units (from the metadata DB); `open_usual`: the open silence alerts' usual
+    intervals (rules.silent)."""
     baseline = EventFilter(start=now - dt.timedelta(seconds=settings.silent_baseline_s), end=now)
     counts = {k: n for k, n in store.counts(baseline, "entity_id", settings.max_entities) if k}
     seen = {k: t for k, t in store.last_seen(EventFilter(end=now), "entity_id", settings.max_entities) if k}
-    found = rules.silent(counts, seen, now, settings)
+    found = rules.silent(counts, seen, now, settings, open_usual)
     spikes: dict[str, int] = {}
     window = now - dt.timedelta(seconds=settings.unavailable_window_s)
     for state in UNAVAILABLE_STATES:
@@ -139,6 +140,7 @@ class Evaluator:
         settings = self.settings()
         status = self._status()
         components = status.get("components") or []
+        active = {a.key: a for a in self.alerts.active()}
         found = rules.components(components, settings)
         evaluated = set(rules.COMPONENT_RULES)
         if not any(c["name"] == "dlq" and "in_window" in (c.get("details") or {}) for c in components):
@@ -148,20 +150,22 @@ class Evaluator:
             outcome.skipped |= {rule: "the event store is down" for rule in rules.STORE_RULES}
         else:
             try:
-                found += store_findings(self._event_store(), now, settings, self.alerts.power_sensors())
+                silent = {a.subject: float(a.evidence["usual_interval_s"]) for a in active.values()
+                          if a.rule == rules.SILENT}
+                found += store_findings(self._event_store(), now, settings, self.alerts.power_sensors(), silent)
                 evaluated |= set(rules.STORE_RULES)
             except Exception as exc:  # noqa: BLE001 - any store failure: its rules wait for the next tick
                 why = f"{type(exc).__name__}: {exc}"
                 outcome.skipped |= {rule: why for rule in rules.STORE_RULES}
                 log.warning("alert rules that read the event store not evaluated", extra={"error": why})
-        self._apply(found, evaluated, now, outcome)
+        self._apply(active, found, evaluated, now, outcome)
         self._publish(outcome)
         outcome.seconds = time.perf_counter() - started
         _seconds.observe(outcome.seconds)
         return outcome
 
-    def _apply(self, found: list[Finding], evaluated: set[str], now: dt.datetime, outcome: Outcome) -> None:
-        active = {a.key: a for a in self.alerts.active()}
+    def _apply(self, active: dict[tuple[str, str], Alert], found: list[Finding], evaluated: set[str],
+               now: dt.datetime, outcome: Outcome) -> None:
         findings = {f.key: f for f in found}
         opening = [f for key, f in findings.items() if key not in active]
         closing = [(a, {"resolved": True, "evaluated_at": iso(now)}) for key, a in active.items()

@@ -42,16 +42,22 @@ def ignored(entity_id: str, settings: Settings) -> bool:
 
 
 def silent(counts: dict[str, int], last_seen: dict[str, dt.datetime], now: dt.datetime,
-           settings: Settings) -> list[Finding]:
+           settings: Settings, open_usual: dict[str, float] | None = None) -> list[Finding]:
     """An entity of the watched domains silent for `silent_factor` times its usual interval (the baseline
-    window over its event count in it), and at least `silent_min_s`."""
+    window over its event count in it), and at least `silent_min_s`. `open_usual`: the usual interval of each
+    entity whose silence alert is open, as it was when the alert opened: a dead sensor's events leave the
+    baseline window within a day, and its alert must stay open until it sends again, not close as if it had."""
     found = []
-    for entity, count in counts.items():
-        last = last_seen.get(entity)
-        if last is None or count < settings.silent_min_events or ignored(entity, settings) \
-                or entity.split(".", 1)[0] not in settings.silent_domains:
+    for entity in {*counts, *(open_usual or {})}:
+        last, count = last_seen.get(entity), counts.get(entity, 0)
+        if last is None or ignored(entity, settings) or entity.split(".", 1)[0] not in settings.silent_domains:
             continue
-        usual = settings.silent_baseline_s / count
+        if count >= settings.silent_min_events:
+            usual = settings.silent_baseline_s / count
+        elif open_usual and entity in open_usual:
+            usual = open_usual[entity]
+        else:
+            continue
         bound = max(usual * settings.silent_factor, settings.silent_min_s)
         quiet = (now - last).total_seconds()
         if quiet > bound:
@@ -61,7 +67,7 @@ def silent(counts: dict[str, int], last_seen: dict[str, dt.datetime], now: dt.da
                                  {"last_seen": iso(last), "silent_s": round(quiet, 1), "usual_interval_s":
                                   round(usual, 1), "events_in_baseline": count, "baseline_s":
                                   settings.silent_baseline_s, "threshold_s": round(bound, 1)}))
-    return found
+    return sorted(found, key=lambda f: f.subject)
 
 
 def unavailable(counts: dict[str, int], settings: Settings) -> list[Finding]:
