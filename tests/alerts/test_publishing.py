@@ -1,7 +1,8 @@
 """An alert's start and end reach ha.alerts even when NATS is down when they happen: the alert is kept first, and
 each later evaluation publishes what is still unpublished, once it can, with ids that make a second publication
 of the same start or end a duplicate JetStream drops (real nats-server of the local runtime); and an end is made
-only when the problem ends: a silent sensor's alert not when its events leave the baseline window."""
+only when the problem ends: a silent sensor's alert not when its events leave the baseline window, but when it
+sends again or is removed from HA's registry."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
 from ingestor import normalization, subjects
 from ingestor.alerts.evaluate import Evaluator
@@ -19,6 +20,7 @@ from ingestor.alerts.schema import alerts as alerts_table
 from ingestor.alerts.settings import Settings
 from ingestor.alerts.store import AlertStore
 from ingestor.bus import Bus
+from ingestor.metadata.schema import entities
 from ingestor.store import open_event_store
 from tests.support.ha_events import state_changed
 from tests.support.jetstream import JetStreamClient
@@ -81,5 +83,25 @@ def test_a_silence_alert_ends_when_the_sensor_sends_again_not_when_its_events_le
     store.write([normalization.normalize_event(state_changed("sensor.quiet", "0", "1",
                                                              later - dt.timedelta(minutes=1), unit="°C"))])
     assert evaluator.evaluate(later).closed == ["sensor_silent:sensor.quiet"]
+    store.close()
+    bus.close()
+
+
+def test_a_sensor_removed_from_the_registry_is_not_silent(runtime: LocalRuntime, tmp_path: Path) -> None:
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    store = open_event_store(f"sqlite:///{tmp_path}/events.db")
+    store.write([normalization.normalize_event(state_changed(entity, "0", str(i),
+                                                             now - dt.timedelta(minutes=55 + 5 * i), unit="°C"))
+                 for i in range(12) for entity in ("sensor.quiet", "sensor.old")])
+    alerts = AlertStore(f"sqlite:///{tmp_path}/metadata.db")
+    bus = Bus(runtime.nats_url, timeout=1)
+    evaluator = Evaluator(alerts, Settings(silent_baseline_s=7200, silent_factor=5, silent_min_s=900,
+                                           silent_min_events=12), lambda: store, lambda: status("ok"), bus)
+    assert evaluator.evaluate(now).opened == ["sensor_silent:sensor.old", "sensor_silent:sensor.quiet"]
+    with alerts.transaction(write=True) as conn:
+        conn.execute(insert(entities), [{"entity_id": "sensor.old", "domain": "sensor", "in_registry": False,
+                                         "removed_at": "2026-11-30T10:00:00.000000Z"}])
+    assert evaluator.evaluate(now).closed == ["sensor_silent:sensor.old"]
+    assert evaluator.evaluate(now + dt.timedelta(minutes=1)).opened == [], "not opened again"
     store.close()
     bus.close()

@@ -152,7 +152,9 @@ class Evaluator:
             try:
                 silent = {a.subject: float(a.evidence["usual_interval_s"]) for a in active.values()
                           if a.rule == rules.SILENT}
-                found += store_findings(self._event_store(), now, settings, self.alerts.power_sensors(), silent)
+                read = store_findings(self._event_store(), now, settings, self.alerts.power_sensors(), silent)
+                gone = self.alerts.removed({f.subject for f in read if f.rule == rules.SILENT})
+                found += [f for f in read if not (f.rule == rules.SILENT and f.subject in gone)]
                 evaluated |= set(rules.STORE_RULES)
             except Exception as exc:  # noqa: BLE001 - any store failure: its rules wait for the next tick
                 why = f"{type(exc).__name__}: {exc}"

@@ -97,6 +97,15 @@ class AlertStore(MetadataDatabase):
                 e.c.domain == "sensor", e.c.unit_of_measurement.in_(units), e.c.removed_at.is_(None)))
             return {r.entity_id: r.unit_of_measurement for r in rows}
 
+    def removed(self, entity_ids: set[str]) -> set[str]:
+        """Those of `entity_ids` removed from HA's registry: a sensor removed is not silent, it is gone."""
+        if not entity_ids:
+            return set()
+        e = entities
+        with self.transaction() as conn:
+            return set(conn.execute(select(e.c.entity_id).where(e.c.entity_id.in_(sorted(entity_ids)),
+                                                                e.c.removed_at.is_not(None))).scalars())
+
     def thresholds(self) -> dict[str, Any]:
         """The thresholds changed through the API (they override the environment's)."""
         with self.transaction() as conn:
