@@ -82,6 +82,7 @@ class SqlEventStore:
         self._analyzed_at = float("-inf")
         self._written_since_analyze = 0
         self._compaction_failing = False
+        self._rises_filled = False  # the meters' rises of an older database are all filled in (sqlrise.fill)
         self._recut_done = False  # no block of the layout before the hourly cut is left (compaction.recut)
         self.now_us = lambda: time.time_ns() // 1000  # the clock compaction goes by (tests move it)
 
@@ -91,7 +92,6 @@ class SqlEventStore:
         if not self._ready:
             upgrade(self.engine, MIGRATIONS)
             layout.ensure(self)  # raises StoreUnavailable while the first layout's rows are being moved
-            sqlrise.fill(self.writing, self.dicts, self.backend)
             self._ready = True
         self._analyze_now_and_then()
 
@@ -190,6 +190,7 @@ class SqlEventStore:
                     if time.monotonic() >= deadline:
                         break
             self._recut(deadline)
+            self.fill_rises(deadline - time.monotonic())
             self._compaction_failing = False
         except DBAPIError as exc:
             _compaction_failures.inc()
@@ -212,6 +213,16 @@ class SqlEventStore:
                     compaction.recut(conn, Reader(conn, self.dicts, self.backend), sid, day)
                 if time.monotonic() >= deadline:
                     return
+
+    def fill_rises(self, seconds: float) -> bool:
+        """Carry on filling in the meters' rises of a database made before they were kept (schema step 8) for
+        about `seconds` (a day of a meter at least, when any is left): a slice after each write (compact), so
+        opening the store never waits for it. True once done (then the energy endpoints read them)."""
+        if self._rises_filled:
+            return True
+        self._prepare()
+        self._rises_filled = sqlrise.fill(self.writing, self.dicts, self.backend, time.monotonic() + seconds)
+        return self._rises_filled
 
     def delete(self, start: Any, end: Any) -> int:
         """Remove the events of [start, end) and take them out of the rollups. The hourly and daily rollups

@@ -1,11 +1,13 @@
 """Meters' rises (store/rise.py) in the SQL store's rollups: added by `write` in the batch's transaction, worked
 out again for the buckets a delete cuts, and filled in for the meters of a database made before they were kept
-(schema step 8), one series per transaction, so an interrupted fill carries on where it stopped.
+(schema step 8), one day of one meter per transaction a little after each write, so opening the store does not
+wait for it and an interrupted fill carries on where it stopped.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import Connection, insert, inspect, select, text, update
@@ -22,12 +24,15 @@ log = logging.getLogger(__name__)
 
 FILL = "rise_fill"  # store_state: "done", or the last series id filled
 FINE = PERIODS[0] * US
+HOUR = PERIODS[1] * US
 DAY = PERIODS[2] * US
 
 ADD = "UPDATE rollups SET rise = COALESCE(rise, 0) + ? WHERE series = ? AND period = ? AND bucket = ?"
 SET = "UPDATE rollups SET rise = ? WHERE series = ? AND period = ? AND bucket = ?"
 _BEFORE = "SELECT max(bucket) FROM rollups WHERE series = ? AND period = 0 AND bucket < ? AND vn > 0"
-_DAYS = "SELECT bucket FROM rollups WHERE series = ? AND period = 2 AND vn > 0 ORDER BY bucket"
+_NEXT_DAY = "SELECT min(bucket) FROM rollups WHERE series = ? AND period = 2 AND bucket > ? AND vn > 0"
+ZERO_DAY = ("UPDATE rollups SET rise = 0 WHERE series = ? AND vn > 0 AND ((period = 0 AND bucket >= ? AND bucket < ?) "
+            "OR (period = 1 AND bucket >= ? AND bucket < ?) OR (period = 2 AND bucket = ?))")
 _AFTER = "SELECT min(bucket) FROM rollups WHERE series = ? AND period = 0 AND bucket > ? AND vn > 0"
 
 
@@ -95,28 +100,59 @@ def refresh(reader: Reader, lo: int, hi: int) -> None:
                 conn.exec_driver_sql(_sql(conn, SET), (sums.get((sid, period, bucket), 0.0), sid, period, bucket))
 
 
-def fill(conn_factory: Any, dicts: Dictionaries, backend: str) -> None:
-    """Fill in the rises of the meters stored before they were kept (a state left by schema step 8), one series
-    per transaction; `conn_factory()` gives a write transaction's connection (the store's `writing`)."""
+def _predecessor(reader: Reader, sid: int, at: int) -> rise.Reading | None:
+    """The series' last stored reading before `at` (µs), however old: the 5-minute rollups say where it is."""
+    found = _one(reader.conn, _BEFORE, sid, at // FINE)
+    lo = at // FINE * FINE if found is None else int(found) * FINE
+    earlier = readings(reader, sid, lo, at)
+    return earlier[-1] if earlier else None
+
+
+def _fill_day(reader: Reader, sid: int, day: int) -> int:
+    """Work out again the rises of a meter's buckets of one day from its readings there and the one before."""
+    conn, lo, hi = reader.conn, day * DAY, (day + 1) * DAY
+    before = _predecessor(reader, sid, lo)
+    found = readings(reader, sid, lo, hi)
+    conn.exec_driver_sql(_sql(conn, ZERO_DAY), (sid, lo // FINE, hi // FINE, lo // HOUR, hi // HOUR, day))
+    apply(conn, rise.sums(sid, found, None if before is None else before[1]), SET)
+    return len(found)
+
+
+def _position(state: str) -> tuple[int, int | None]:
+    """(series, last day filled of it) from the fill's state: "7" is every meter up to series 7 filled."""
+    sid, _, day = state.partition(":")
+    return int(sid), int(day) if day else None
+
+
+def fill(conn_factory: Any, dicts: Dictionaries, backend: str, deadline: float) -> bool:
+    """Fill in the rises of the meters stored before they were kept (a state left by schema step 8), one day of
+    one meter per transaction, until `deadline` (time.monotonic()); True once done. `conn_factory()` gives a
+    write transaction's connection (the store's `writing`): a write between two days sees the days filled
+    exact and adds to them, and what it adds to a day not filled yet is worked out again when that day is; a
+    stopped fill carries on from the last day it committed."""
     while True:
         with conn_factory() as conn:
             state = conn.execute(select(store_state.c.value).where(store_state.c.name == FILL)).scalar()
             if state is None or state == "done":
-                return
+                return True
             reader = Reader(conn, dicts, backend)
-            todo = [sid for sid in meters(reader) if sid > int(state)]
-            if not todo:
-                conn.execute(update(store_state).where(store_state.c.name == FILL).values(value="done"))
-                return
-            sid, before, count = todo[0], None, 0
-            conn.exec_driver_sql(_sql(conn, "UPDATE rollups SET rise = 0 WHERE series = ? AND vn > 0"), (sid,))
-            for (day,) in conn.exec_driver_sql(_sql(conn, _DAYS), (sid,)).fetchall():  # a day in memory at a time
-                found = readings(reader, sid, day * DAY, (day + 1) * DAY)
-                apply(conn, rise.sums(sid, found, before), SET)
-                if found:
-                    before, count = found[-1][1], count + len(found)
-            conn.execute(update(store_state).where(store_state.c.name == FILL).values(value=str(sid)))
-            log.info("filled in a meter's rises", extra={"series": sid, "readings": count})
+            sid, day = _position(state)
+            if day is None:
+                todo = [s for s in meters(reader) if s > sid]
+                if not todo:
+                    conn.execute(update(store_state).where(store_state.c.name == FILL).values(value="done"))
+                    return True
+                sid, day = todo[0], -1
+            following = _one(conn, _NEXT_DAY, sid, day)
+            if following is None:
+                state = str(sid)
+            else:
+                count = _fill_day(reader, sid, int(following))
+                state = f"{sid}:{int(following)}"
+                log.debug("filled in a day of a meter's rises", extra={"series": sid, "readings": count})
+            conn.execute(update(store_state).where(store_state.c.name == FILL).values(value=state))
+        if time.monotonic() >= deadline:
+            return False
 
 
 def start_fill(conn: Connection) -> None:

@@ -1,0 +1,157 @@
+"""Schema step 8's fill of the meters' rises in a database made before they were kept: opening the store does
+not wait for it, it is carried on a day of a meter at a time after writes, and it ends exact whatever is
+written meanwhile or wherever it was stopped."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from ingestor.store import open_event_store, sqlrise
+from ingestor.store.migrate import upgrade
+from ingestor.store.model import EventFilter
+from ingestor.store.sqlengine import engine_for
+from ingestor.store.sqlschema import MIGRATIONS
+from tests.store import rollup_model as model
+
+START = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
+HOURS = 76  # four UTC days, the last one partly
+OTHER = "sensor.energy_two"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/m.db"
+    return request.getfixturevalue("postgres").new_database()
+
+
+def _other(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**r, "entity_id": OTHER, "event_id": r["event_id"][:-4] + "beef"} for r in records]
+
+
+def _made_before_rises(url: str, batches: list[list[dict[str, Any]]]) -> None:
+    """A database as schema step 7 left it (no rise column), then upgraded: a fill to do."""
+    store = open_event_store(url)
+    for batch in batches:
+        store.write(batch)
+    store.close()
+    engine = engine_for(url)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE rollups DROP COLUMN rise"))
+        conn.execute(text("DELETE FROM store_state WHERE name = 'rise_fill'"))
+        conn.execute(text("DELETE FROM schema_version WHERE version = 8"))
+    upgrade(engine, MIGRATIONS)
+    engine.dispose()
+
+
+def _fill_state(url: str) -> str | None:
+    engine = engine_for(url)
+    with engine.connect() as conn:
+        found = conn.execute(text("SELECT value FROM store_state WHERE name = 'rise_fill'")).scalar()
+    engine.dispose()
+    return found
+
+
+def _assert_exact(store: Any, records: list[dict[str, Any]]) -> None:
+    expected = model.rises(records, 3600)
+    end = START + dt.timedelta(hours=HOURS)
+    for entity_id in (model.METER, OTHER):
+        hours = store.meter_rises([entity_id], START, end)[entity_id]
+        assert hours.start == sorted(expected), entity_id
+        assert hours.energy == pytest.approx([expected[h] for h in hours.start], abs=1e-9), entity_id
+
+
+def test_opening_a_store_with_a_fill_to_do_leaves_it_to_the_writes_after_which_the_rises_are_exact(url: str) -> None:
+    history = model.meter(seed=8, start=START, hours=HOURS, readings=500)
+    _made_before_rises(url, [*history.batches, _other(history.records)])
+    store = open_event_store(url)
+    assert store.count(EventFilter()) == 2 * len({r["event_id"] for r in history.records})
+    assert _fill_state(url) == "0", "opening and reading the store filled nothing"
+    assert store.meter_rises([model.METER], START, START + dt.timedelta(hours=HOURS)) is None  # min/max meanwhile
+    store.write([{**history.records[0], "entity_id": "sensor.other", "unit": None, "event_id": "f" * 32}])
+    assert _fill_state(url) != "0", "a write carries the fill on"
+    while not store.fill_rises(0.0):
+        pass
+    assert _fill_state(url) == "done"
+    _assert_exact(store, history.records)
+    store.close()
+
+
+def test_readings_written_into_a_meter_half_filled_end_exact(url: str) -> None:
+    history = model.meter(seed=9, start=START, hours=HOURS, readings=500)
+    late = history.records[::4]  # in every day, dips and new cycles among them
+    kept = [r for r in history.records if r not in late]
+    _made_before_rises(url, [kept, _other(history.records)])
+    store = open_event_store(url)
+    store.fill_rises(0.0)
+    store.fill_rises(0.0)  # the first meter's first two days
+    assert _fill_state(url).endswith(f":{int(START.timestamp()) // 86_400 + 1}")
+    for i in range(0, len(late), 20):
+        store.write(late[i:i + 20])  # each write carries the fill on by a day too
+    while not store.fill_rises(0.0):
+        pass
+    _assert_exact(store, history.records)
+    store.close()
+
+
+def test_a_fill_killed_in_a_day_s_transaction_carries_on_from_the_last_day_committed(url: str) -> None:
+    history = model.meter(seed=10, start=START, hours=HOURS, readings=500)
+    _made_before_rises(url, [*history.batches, _other(history.records)])
+    store = open_event_store(url)
+
+    class Killed(Exception):
+        pass
+
+    steps: list[int] = []
+
+    @contextmanager
+    def killed_in_the_third() -> Iterator[Any]:
+        steps.append(1)
+        with store.writing() as conn:
+            yield conn
+            if len(steps) == 3:
+                raise Killed  # the day's rises are worked out, not committed
+
+    with pytest.raises(Killed):
+        sqlrise.fill(killed_in_the_third, store.dicts, store.backend, float("inf"))
+    state = _fill_state(url)
+    assert state is not None and state.endswith(f":{int(START.timestamp()) // 86_400 + 1}")
+    store.close()
+    store = open_event_store(url)  # another process carries on
+    while not store.fill_rises(0.0):
+        pass
+    _assert_exact(store, history.records)
+    store.close()
+
+
+def test_processes_filling_at_once_end_exact(url: str) -> None:
+    history = model.meter(seed=11, start=START, hours=HOURS, readings=500)
+    _made_before_rises(url, [*history.batches, _other(history.records)])
+    stores = [open_event_store(url) for _ in range(3)]  # the write function's replicas, each filling after writes
+    failures: list[BaseException] = []
+
+    def carry_on(store: Any) -> None:
+        try:
+            while not store.fill_rises(0.0):
+                pass
+        except BaseException as exc:  # reported by the test's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=carry_on, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert _fill_state(url) == "done"
+    _assert_exact(stores[0], history.records)
+    for store in stores:
+        store.close()
