@@ -1,6 +1,6 @@
-"""What the energy endpoints read from a SQL store over whole hours: the meters' rises summed per hour in the
-database (a year is 8,760 rows, whatever the number of meters), never each meter's hourly rollup rows nor its
-raw readings, and only the means of the context series (tests/queries/test_energy.py checks the figures
+"""What the energy endpoints read from a SQL store: the meters' rises summed per hour in the database (a year is
+8,760 rows, whatever the number of meters), never each meter's hourly rollup rows, over whole hours or not, and
+over whole hours only the means of the context series (tests/queries/test_energy.py checks the figures
 themselves against the raw readings)."""
 
 from __future__ import annotations
@@ -60,24 +60,32 @@ def reads(request: pytest.FixtureRequest, tmp_path: Path, home: energy_home.Ener
     store.close()
 
 
-@pytest.mark.parametrize("endpoint", ["hourly per hour", "hourly per day", "correlation", "impact",
-                                      "recommendations"])
+ENDPOINTS = {
+    "hourly per hour": lambda store, r: energy.hourly(store, ENTITIES, r, 3600, None),
+    "hourly per day": lambda store, r: energy.hourly(store, ENTITIES, r, 86_400, None),
+    "correlation": lambda store, r: energy.correlation(store, ENTITIES, r, None),
+    "impact": lambda store, r: energy.impact(store, ENTITIES, r, energy_home.SWITCH, "on", None),
+    "recommendations": lambda store, r: energy.recommendations(store, ENTITIES, r)}
+
+
+def _meter_reads(endpoint: str) -> list[str]:
+    return ["meter_rises", "meter_totals"] if endpoint == "recommendations" else ["meter_totals"]
+
+
+@pytest.mark.parametrize("endpoint", list(ENDPOINTS))
 def test_an_endpoint_over_whole_hours_reads_the_meters_summed_rises_and_nothing_else_of_them(
         reads: Reads, home: energy_home.EnergyHome, endpoint: str) -> None:
-    r = Range(home.t0, home.t0 + dt.timedelta(hours=energy_home.HOURS))
-    {"hourly per hour": lambda: energy.hourly(reads, ENTITIES, r, 3600, None),  # type: ignore[arg-type]
-     "hourly per day": lambda: energy.hourly(reads, ENTITIES, r, 86_400, None),  # type: ignore[arg-type]
-     "correlation": lambda: energy.correlation(reads, ENTITIES, r, None),  # type: ignore[arg-type]
-     "impact": lambda: energy.impact(reads, ENTITIES, r, energy_home.SWITCH, "on", None),  # type: ignore
-     "recommendations": lambda: energy.recommendations(reads, ENTITIES, r)}[endpoint]()  # type: ignore
-    expected = ["meter_rises", "meter_totals"] if endpoint == "recommendations" else ["meter_totals"]
-    assert reads.of_meters() == expected
+    ENDPOINTS[endpoint](reads, Range(home.t0, home.t0 + dt.timedelta(hours=energy_home.HOURS)))
+    assert reads.of_meters() == _meter_reads(endpoint)
     assert "series_columns" not in {name for name, _ in reads.asked}  # the context series' means alone too
 
 
-def test_a_range_that_is_not_whole_hours_reads_the_meters_hours_as_before(
-        reads: Reads, home: energy_home.EnergyHome) -> None:
-    r = Range(home.t0 + dt.timedelta(minutes=30), home.t0 + dt.timedelta(hours=energy_home.HOURS))
-    body = energy.hourly(reads, ENTITIES, r, 3600, None)  # type: ignore[arg-type]
-    assert "series_columns" in reads.of_meters()
-    assert body["total_kwh"] > 0
+@pytest.mark.parametrize("endpoint", list(ENDPOINTS))
+def test_an_endpoint_over_a_range_ending_mid_hour_reads_the_meters_summed_rises_too(
+        reads: Reads, home: energy_home.EnergyHome, endpoint: str) -> None:
+    """As the dashboard's ranges end now: the hours cut at either end are read from the rises' raw readings in
+    the store, never each meter's hourly min/max. (From minute 17: the first hour keeps its :30 price, so every
+    hour of the day has prices on two days and recommendations read the peak hours' rises.)"""
+    ENDPOINTS[endpoint](reads, Range(home.t0 + dt.timedelta(minutes=17),
+                                     home.t0 + dt.timedelta(hours=energy_home.HOURS - 1, minutes=23)))
+    assert reads.of_meters() == _meter_reads(endpoint)

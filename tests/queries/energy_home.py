@@ -83,6 +83,22 @@ class EnergyHome:
                 total[hour] = total.get(hour, 0.0) + kwh
         return total
 
+    def hours_within(self, start: dt.datetime, end: dt.datetime) -> dict[int, float]:
+        """The home's kWh per hour with a reading in [start, end): what the readings there added, each over the
+        reading before it however old (an hour cut by the range counts only its own part's readings)."""
+        out: dict[int, float] = {}
+        for entity_id, (_, factor) in METERS.items():
+            previous = None
+            for at, value in self.readings[entity_id]:
+                if value is None:
+                    continue
+                if start <= at < end:
+                    hour = int((at - self.t0) // HOUR)
+                    rose = 0.0 if previous is None else value if value < 0.9 * previous else value - previous
+                    out[hour] = out.get(hour, 0.0) + rose * factor
+                previous = value
+        return out
+
     def read_hours(self, entity_id: str) -> list[int]:
         """Hours whose energy on this meter is theirs alone: a reading in them and in the hour before."""
         have = set(self.meter_hours(entity_id))

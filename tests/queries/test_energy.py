@@ -5,6 +5,7 @@ PostgreSQL and InfluxDB 1.x, checked against figures worked out in the test from
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import Iterator
 
 import pytest
@@ -112,6 +113,20 @@ def test_a_power_sensor_silent_since_before_the_range_still_shows_its_last_readi
     body = api.ok("/energy/summary", start=(last_at + MIN).isoformat(), end=end.isoformat())
     [power] = body["power"]
     assert (power["current"]["value"], parse_timestamp(power["current"]["time"])) == (last_watts, last_at)
+
+
+def test_hourly_energy_over_ranges_cut_anywhere_matches_the_raw_readings(api: Served) -> None:
+    """The dashboard's ranges end now: an hour cut at either end holds the energy of its own part's readings."""
+    home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
+    rng = random.Random(21)
+    for trial in range(8):
+        first = rng.randrange(HOURS * 60 - 90)
+        start = home.t0 + first * MIN
+        end = start + rng.randrange(61, HOURS * 60 - first) * MIN
+        body = api.ok("/energy/hourly", bucket="1h", start=start.isoformat(), end=end.isoformat())
+        got = {hour_of(home, p["t"]): p["energy_kwh"] for p in body["points"] if p["energy_kwh"] is not None}
+        expected = home.hours_within(start, end)
+        assert got == {h: pytest.approx(kwh, abs=TOLERANCE) for h, kwh in expected.items()}, (trial, start, end)
 
 
 def test_hourly_energy_cost_and_carbon_match_the_raw_readings_and_stored_prices(api: Served) -> None:

@@ -189,3 +189,21 @@ def rises(records: list[dict[str, Any]], width: int) -> dict[int, float]:
                                               value if value < 0.9 * previous else value - previous)
         previous = value
     return out
+
+
+def hours_within(records: list[dict[str, Any]], lo: int, hi: int) -> dict[int, tuple[float, bool]]:
+    """Per hour (µs of its start) with a reading in [lo, hi) (µs): what its readings there added, each over the
+    reading before it in time however old (as `rises`), and whether there is a reading in the hour before it,
+    up to `lo` (so that hour's energy is its own)."""
+    hour = 3600 * US
+    readings = sorted((micros(r), r["state_value"]) for r in records if r["state_value"] is not None)
+    out: dict[int, tuple[float, bool]] = {}
+    previous = None
+    for ts, value in readings:
+        if lo <= ts < hi:
+            h = ts // hour * hour
+            amount = 0.0 if previous is None else value if value < 0.9 * previous[1] else value - previous[1]
+            before = any(h - hour <= t < max(h, lo) for t, _ in readings)
+            out[h] = (out.get(h, (0.0, before))[0] + amount, before)
+        previous = (ts, value)
+    return out

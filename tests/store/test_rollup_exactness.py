@@ -194,3 +194,29 @@ def test_a_meter_s_rise_per_hour_from_rollups_equals_its_readings_own_before_and
         assert (totals.start, totals.meters) == (sorted(expected), [1] * len(expected))
         assert totals.energy == pytest.approx([expected[h] * 0.001 for h in totals.start], abs=1e-12)
     store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_meter_s_rises_over_ranges_cut_anywhere_equal_its_readings_own(
+        backend: str, tmp_path: Path, request: pytest.FixtureRequest, meter_history: model.History) -> None:
+    """The dashboard's ranges end now: their whole hours come from the rollups, the hour cut at either end from
+    its raw readings (in blocks or hot), across the meter's dips and new cycles."""
+    store = opened(backend, tmp_path, request)
+    for batch in meter_history.batches:
+        store.write(batch)
+    rng = random.Random(21)
+    t0, span = int(START.timestamp()) * model.US, HOURS * 3600 * model.US
+    for trial in range(TRIALS):
+        lo = t0 + rng.randrange(span)
+        hi = min(t0 + span, lo + rng.choice([rng.randrange(3600 * model.US), rng.randrange(span)]) + 1)
+        expected = model.hours_within(meter_history.records, lo, hi)
+        start, end = (dt.datetime.fromtimestamp(t / model.US, dt.UTC) for t in (lo, hi))
+        hours = store.meter_rises([model.METER], start, end)[model.METER]
+        assert hours.start == sorted(expected), (trial, start, end)
+        assert hours.energy == pytest.approx([expected[h][0] for h in hours.start], abs=1e-9), trial
+        assert hours.read_before == [expected[h][1] for h in hours.start], trial
+        totals = store.meter_totals({model.METER: 0.001}, start, end)
+        assert (totals.start, totals.meters) == (sorted(expected), [1] * len(expected)), trial
+        assert totals.before == [int(expected[h][1]) for h in totals.start], trial
+        assert totals.energy == pytest.approx([expected[h][0] * 0.001 for h in totals.start], abs=1e-12), trial
+    store.close()

@@ -88,10 +88,8 @@ def _per_hour(store: EventStore, chosen: list[dict[str, Any]], r: Range, info: d
     n = len(chosen)
     totals = store.meter_totals({e["entity_id"]: _factor(e) for e in chosen}, r.start, r.end, info)
     if totals is not None:
-        counts = {to_micros(r.start) - HOUR_US: totals.meters_before, **dict(zip(totals.start, totals.meters,
-                                                                                 strict=True))}
-        return {hour: (kwh, read == n and counts.get(hour - HOUR_US) == n)
-                for hour, kwh, read in zip(totals.start, totals.energy, totals.meters, strict=True)}, None
+        return {hour: (kwh, read == n and before == n) for hour, kwh, read, before in zip(
+            totals.start, totals.energy, totals.meters, totals.before, strict=True)}, None
     per_meter = _meter_hours(store, chosen, r, info)
     per_hour: dict[int, list[float]] = defaultdict(lambda: [0.0, 0])
     for e in chosen:

@@ -139,12 +139,13 @@ class Aggregate:
 
 @dataclass(frozen=True)
 class Totals:
-    """Meters' hours as columns: µs of each hour's start, weighted rises summed, meters with a reading."""
+    """Meters' hours as columns: µs of each hour's start, weighted rises summed, meters with a reading, and
+    meters with a reading in the hour before (up to the range's start, in its first hour)."""
 
     start: list[int]
     energy: list[float]
     meters: list[int]
-    meters_before: int  # meters with a reading in the hour before the first asked
+    before: list[int]
 
 
 @dataclass(frozen=True)

@@ -453,11 +453,12 @@ class SqlEventStore:
                 return {e: _joined([part[e] for part in (head, whole, tail) if part]) for e in entity_ids}
         return series_.columns(self, entity_ids, start, end, bucket_s, self._parts, info)
 
-    def _by_hours(self, read: Any, start: Any, end: Any, info: dict[str, Any] | None) -> Any:
-        """`read(reader, first, last)` where [start, end) is whole hours of rollups (no pruned day), else None."""
+    def _by_hours(self, read: Any, start: Any, end: Any, info: dict[str, Any] | None, whole: bool = False) -> Any:
+        """`read(reader, lo, hi)` where [start, end) holds no pruned day (and is whole hours, when `whole`), else
+        None: the rollups of a pruned day are its summaries (aggregates), with no rises nor readings."""
         lo, hi = to_micros(start), to_micros(end)
         hour = 3_600_000_000
-        if lo % hour or hi % hour or lo >= hi or self.summarized_days(start, end):
+        if lo >= hi or (whole and (lo % hour or hi % hour)) or self.summarized_days(start, end):
             return None
         found = self._read(lambda reader: read(reader, lo, hi))
         if found is not None and info is not None:
@@ -466,19 +467,20 @@ class SqlEventStore:
 
     def meter_totals(self, weights: dict[str, float], start: Any, end: Any,
                      info: dict[str, Any] | None = None) -> Totals | None:
-        """The meters' rises per hour summed (sqlrise.totals), where [start, end) is whole hours of rollups."""
+        """The meters' rises per hour summed (sqlrise.totals); an hour cut by the range from its raw readings."""
         return self._by_hours(lambda reader, lo, hi: sqlrise.totals(reader, weights, lo, hi), start, end, info)
 
     def meter_rises(self, entity_ids: list[str], start: Any, end: Any, hours_of_day: set[int] | None = None,
                     info: dict[str, Any] | None = None) -> dict[str, Rises] | None:
-        """Each meter's rise per hour (sqlrise.per_entity), where [start, end) is whole hours of rollups."""
+        """Each meter's rise per hour (sqlrise.per_entity); an hour cut by the range from its raw readings."""
         return self._by_hours(lambda reader, lo, hi: sqlrise.per_entity(reader, entity_ids, lo, hi, hours_of_day),
                               start, end, info)
 
     def hourly_means(self, entity_ids: list[str], start: Any, end: Any,
                      info: dict[str, Any] | None = None) -> dict[str, dict[int, float]] | None:
         """Each entity's mean per hour (sqlrise.means), where [start, end) is whole hours of rollups."""
-        return self._by_hours(lambda reader, lo, hi: sqlrise.means(reader, entity_ids, lo, hi), start, end, info)
+        return self._by_hours(lambda reader, lo, hi: sqlrise.means(reader, entity_ids, lo, hi), start, end, info,
+                              whole=True)
 
     def _parts(self, entity_ids: list[str], start: Any, end: Any, seconds: int,
                info: dict[str, Any] | None) -> dict[str, list[series_.Part]]:

@@ -156,11 +156,13 @@ def fill(conn_factory: Any, dicts: Dictionaries, backend: str, deadline: float) 
 
 
 def start_fill(conn: Connection) -> None:
-    """Schema step 8: the rise column, and a fill to do from the first series."""
+    """Schema step 8: the rise column, and a fill to do from the first series where there are rollups (the rows
+    of a database of the layout before them are moved in later through `write`, which keeps their rises)."""
     if "rise" not in {c["name"] for c in inspect(conn).get_columns("rollups")}:  # new databases have it (step 4)
         kind = "DOUBLE PRECISION" if conn.dialect.name == "postgresql" else "REAL"
         conn.execute(text(f"ALTER TABLE rollups ADD COLUMN rise {kind}"))
-    conn.execute(insert(store_state).values(name=FILL, value="0", owner=None, beat=None))
+    if conn.exec_driver_sql("SELECT 1 FROM rollups LIMIT 1").first() is not None:  # a new database has none
+        conn.execute(insert(store_state).values(name=FILL, value="0", owner=None, beat=None))
 
 
 def filled(conn: Connection) -> bool:
@@ -182,35 +184,65 @@ def _meter_series(reader: Reader, entity_ids: list[str]) -> dict[str, int | None
     return found
 
 
-def totals(reader: Reader, weights: dict[str, float], first: int, last: int) -> Totals | None:
-    """Per hour of [first, last) (whole hours, µs) with a reading of any of the meters: the sum of their rises
-    times their weights, and how many of them have a reading there; the same for the hour before `first`.
-    Summed in the database: a year of ten meters is 87,600 rollup rows and 8,761 results. None where the rises
-    do not answer (see _meter_series; a fill under way)."""
+def _hours(lo: int, hi: int) -> tuple[int, int, list[tuple[int, int]]]:
+    """[first, last): the whole hours of [lo, hi) (µs), and its pieces of an hour at either end (at most two)."""
+    first, last = -(-lo // HOUR) * HOUR, hi // HOUR * HOUR
+    if first > last:  # within one hour
+        return first, first, [(lo, hi)] if lo < hi else []
+    return first, last, [p for p in ((lo, first), (last, hi)) if p[0] < p[1]]
+
+
+def _piece(reader: Reader, sid: int, lo: int, hi: int) -> tuple[float, bool, bool]:
+    """A meter's rise over [lo, hi) (within one hour) from its raw readings and the one before them, whether
+    it has a reading there, and whether it has one in the hour before that hour (up to `lo`)."""
+    found = _one(reader.conn, _BEFORE, sid, lo // FINE)
+    stored = readings(reader, sid, lo // FINE * FINE if found is None else int(found) * FINE, hi)
+    earlier = [r for r in stored if r[0] < lo]
+    inside = stored[len(earlier):]
+    amount = sum(rise.rises(inside, earlier[-1][1] if earlier else None))
+    return amount, bool(inside), bool(earlier) and earlier[-1][0] >= lo // HOUR * HOUR - HOUR
+
+
+def totals(reader: Reader, weights: dict[str, float], lo: int, hi: int) -> Totals | None:
+    """Per hour of [lo, hi) (µs) with a reading of any of the meters: the sum of their rises times their
+    weights, how many of them have a reading there and how many one in the hour before. Whole hours are summed
+    in the database (a year of ten meters is 87,600 rollup rows and 8,761 results), an hour cut by either end
+    of the range from its raw readings. None where the rises do not answer (see _meter_series; a fill under
+    way)."""
     sids = _meter_series(reader, list(weights))
     if sids is None or not filled(reader.conn):
         return None
     weight = {sid: weights[e] for e, sid in sids.items() if sid is not None}
-    out = Totals([], [], [], 0)
+    out = Totals([], [], [], [])
     if not weight:
         return out
-    marks = ", ".join("?" * len(weight))
-    if set(weight.values()) == {1.0}:
-        amount, params = "rise", list(weight)
-    else:
-        amount = f"rise * CASE series {' '.join('WHEN ? THEN ?' for _ in weight)} END"
-        params = [x for sid, w in weight.items() for x in (sid, w)] + list(weight)
-    hour = PERIODS[1] * US
-    statement = (f"SELECT bucket, SUM({amount}), COUNT(*) FROM rollups WHERE series IN ({marks}) AND period = 1 "
-                 "AND bucket >= ? AND bucket < ? AND vn > 0 GROUP BY bucket ORDER BY bucket")
-    rows = _rows(reader.conn, statement, (*params, first // hour - 1, last // hour))
-    if rows and rows[0][0] == first // hour - 1:
-        out = Totals([], [], [], rows[0][2])
-        rows = rows[1:]
-    for bucket, amount_sum, count in rows:
-        out.start.append(bucket * hour)
-        out.energy.append(amount_sum or 0.0)
-        out.meters.append(count)
+    first, last, pieces = _hours(lo, hi)
+    found: dict[int, list[float]] = {}  # hour -> [energy, meters, meters before]
+    for a, b in pieces:
+        for sid, w in weight.items():
+            amount, read, before = _piece(reader, sid, a, b)
+            if read:
+                acc = found.setdefault(a // HOUR * HOUR, [0.0, 0, 0])
+                acc[0], acc[1], acc[2] = acc[0] + amount * w, acc[1] + 1, acc[2] + before
+    if first < last:
+        marks = ", ".join("?" * len(weight))
+        if set(weight.values()) == {1.0}:
+            amount_sql, params = "rise", list(weight)
+        else:
+            amount_sql = f"rise * CASE series {' '.join('WHEN ? THEN ?' for _ in weight)} END"
+            params = [x for sid, w in weight.items() for x in (sid, w)] + list(weight)
+        statement = (f"SELECT bucket, SUM({amount_sql}), COUNT(*) FROM rollups WHERE series IN ({marks}) "
+                     "AND period = 1 AND bucket >= ? AND bucket < ? AND vn > 0 GROUP BY bucket ORDER BY bucket")
+        rows = _rows(reader.conn, statement, (*params, first // HOUR - 1, last // HOUR))
+        counts = {bucket: count for bucket, _, count in rows}
+        for bucket, amount_sum, count in rows:
+            if bucket >= first // HOUR:
+                found[bucket * HOUR] = [amount_sum or 0.0, count, counts.get(bucket - 1, 0)]
+    for hour in sorted(found):
+        out.start.append(hour)
+        out.energy.append(found[hour][0])
+        out.meters.append(int(found[hour][1]))
+        out.before.append(int(found[hour][2]))
     return out
 
 
@@ -228,19 +260,19 @@ def means(reader: Reader, entity_ids: list[str], first: int, last: int) -> dict[
         if sids[entity_id] is not None:
             return None
         sids[entity_id] = sid
-    hour = PERIODS[1] * US
-    return {entity_id: {} if sid is None else {bucket * hour: mean for bucket, mean in _rows(
-        reader.conn, MEANS, (sid, first // hour, last // hour))} for entity_id, sid in sids.items()}
+    return {entity_id: {} if sid is None else {bucket * HOUR: mean for bucket, mean in _rows(
+        reader.conn, MEANS, (sid, first // HOUR, last // HOUR))} for entity_id, sid in sids.items()}
 
 
-def per_entity(reader: Reader, entity_ids: list[str], first: int, last: int,
+def per_entity(reader: Reader, entity_ids: list[str], lo: int, hi: int,
                hours_of_day: set[int] | None = None) -> dict[str, Rises] | None:
-    """Each meter's rise per hour of [first, last) with a reading (only at those UTC hours of the day, when
-    given), and whether it has one in the hour before. None where the rises do not answer."""
+    """Each meter's rise per hour of [lo, hi) (µs) with a reading (only at those UTC hours of the day, when
+    given), and whether it has one in the hour before: whole hours from the rollups, an hour cut by either end
+    of the range from its raw readings. None where the rises do not answer."""
     sids = _meter_series(reader, entity_ids)
     if sids is None or not filled(reader.conn):
         return None
-    hour = PERIODS[1] * US
+    first, last, pieces = _hours(lo, hi)
     wanted = None if hours_of_day is None else sorted({h % 24 for h in hours_of_day} |
                                                        {(h - 1) % 24 for h in hours_of_day})
     where = "" if wanted is None else f" AND bucket % 24 IN ({', '.join(str(h) for h in wanted)})"
@@ -248,14 +280,18 @@ def per_entity(reader: Reader, entity_ids: list[str], first: int, last: int,
                  f"AND vn > 0{where} ORDER BY bucket")
     out = {}
     for entity_id, sid in sids.items():
-        found = Rises([], [], [])
+        found: dict[int, tuple[float, bool]] = {}
         if sid is not None:
-            rows = _rows(reader.conn, statement, (sid, first // hour - 1, last // hour))
+            for a, b in pieces:
+                if hours_of_day is None or a // HOUR % 24 in hours_of_day:
+                    amount, read, before = _piece(reader, sid, a, b)
+                    if read:
+                        found[a // HOUR * HOUR] = (amount, before)
+            rows = _rows(reader.conn, statement, (sid, first // HOUR - 1, last // HOUR)) if first < last else []
             have = {bucket for bucket, _ in rows}
             for bucket, amount in rows:
-                if bucket >= first // hour and (hours_of_day is None or bucket % 24 in hours_of_day):
-                    found.start.append(bucket * hour)
-                    found.energy.append(amount or 0.0)
-                    found.read_before.append(bucket - 1 in have)
-        out[entity_id] = found
+                if bucket >= first // HOUR and (hours_of_day is None or bucket % 24 in hours_of_day):
+                    found[bucket * HOUR] = (amount or 0.0, bucket - 1 in have)
+        hours = sorted(found)
+        out[entity_id] = Rises(hours, [found[h][0] for h in hours], [found[h][1] for h in hours])
     return out
