@@ -110,10 +110,22 @@ def _periods(store: EventStore, entity_id: str, start: dt.datetime, buckets: Col
 
 def hourly_means(store: EventStore, entity_ids: list[str], start: dt.datetime, end: dt.datetime,
                  info: dict[str, Any] | None = None) -> dict[str, dict[int, float]]:
-    """Per series: its mean value per hour (µs of the hour's start) where it has one: the means alone where the
-    store reads them so (whole hours), else from each hour's summary."""
-    found = store.hourly_means(entity_ids, start, end, info)
-    if found is not None:
-        return found
+    """Per series: its mean value per hour (µs of the hour's start) where it has one: the whole hours' means
+    alone where the store reads them so, an hour cut by either end of the range (and every hour where the store
+    does not) from each hour's summary."""
+    hour = HOUR_S * 1_000_000
+    first, last = from_micros(-(-to_micros(start) // hour) * hour), from_micros(to_micros(end) // hour * hour)
+    found = store.hourly_means(entity_ids, first, last, info) if first < last else None
+    if found is None:
+        return _summarized_means(store, entity_ids, start, end, info)
+    for lo, hi in ((start, first), (last, end)):
+        if lo < hi:
+            for entity_id, means in _summarized_means(store, entity_ids, lo, hi, info).items():
+                found[entity_id].update(means)
+    return found
+
+
+def _summarized_means(store: EventStore, entity_ids: list[str], start: dt.datetime, end: dt.datetime,
+                      info: dict[str, Any] | None) -> dict[str, dict[int, float]]:
     return {entity_id: {t: mean for t, mean in zip(c.start, c.mean, strict=True) if mean is not None}
             for entity_id, c in store.series_columns(entity_ids, start, end, HOUR_S, info=info).items()}

@@ -58,6 +58,7 @@ class Scan:
     durations: str | None = None  # "any": only events with a duration_in_state; "nonneg": one >= 0 ...
     categorical: bool = False  # ... that leave a state the state rollups keep
     window: tuple[int, int] | None = None  # [start, end) in µs, instead of the filter's own
+    series: tuple[int, ...] | None = None  # only these series (of those the filter allows)
 
 
 def bounds(f: EventFilter) -> tuple[int, int]:
@@ -263,6 +264,8 @@ class Reader:
         name matches its text."""
         f = s.f
         sids = self.matching(f)
+        if s.series is not None:
+            sids = [sid for sid in s.series if sids is None or sid in sids]
         named = self.named(f.text, sids) if f.text else None
         start, end = s.window or bounds(f)
         if s.after is not None:

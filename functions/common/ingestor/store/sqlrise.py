@@ -22,7 +22,7 @@ from ingestor.store.sqlschema import store_state
 log = logging.getLogger(__name__)
 
 
-FILL = "rise_fill"  # store_state: "done", or the last series id filled
+FILL = "rise_fill"  # store_state: "done", the last series filled ("7"), or a series and its last day filled ("7:20412")
 FINE = PERIODS[0] * US
 HOUR = PERIODS[1] * US
 DAY = PERIODS[2] * US
@@ -54,10 +54,29 @@ def _one(conn: Connection, statement: str, *params: Any) -> Any:
     return conn.exec_driver_sql(_sql(conn, statement), params).scalar()
 
 
+def stored(reader: Reader, sids: list[int], lo: int, hi: int) -> dict[int, list[rise.Reading]]:
+    """Each series' stored readings in [lo, hi), in order: one read for them all."""
+    out: dict[int, list[rise.Reading]] = {sid: [] for sid in sids}
+    for sid, ts, value in reader.cells(Scan(EventFilter(), window=(lo, hi), series=tuple(sids)), ("value",)):
+        if value is not None:
+            out[sid].append((ts, value))
+    for found in out.values():
+        found.sort()
+    return out
+
+
 def readings(reader: Reader, sid: int, lo: int, hi: int) -> list[rise.Reading]:
     """The series' stored readings in [lo, hi), in order."""
-    scan = Scan(EventFilter(entity_id=reader.series_of(sid)[1]), window=(lo, hi))
-    return sorted((ts, value) for s, ts, value in reader.cells(scan, ("value",)) if s == sid and value is not None)
+    return stored(reader, [sid], lo, hi)[sid]
+
+
+def around(reader: Reader, sid: int, lo: int, hi: int) -> tuple[rise.Reading | None, list[rise.Reading]]:
+    """The series' last stored reading before `lo` (µs), however old (the 5-minute rollups say where it is),
+    and its readings in [lo, hi), in order."""
+    found = _one(reader.conn, _BEFORE, sid, lo // FINE)
+    stored = readings(reader, sid, lo // FINE * FINE if found is None else int(found) * FINE, hi)
+    earlier = [r for r in stored if r[0] < lo]
+    return earlier[-1] if earlier else None, stored[len(earlier):]
 
 
 def batch_changes(reader: Reader, sid: int, new: list[rise.Reading]) -> dict[rise.Key, float]:
@@ -92,27 +111,15 @@ def refresh(reader: Reader, lo: int, hi: int) -> None:
         for period, width in enumerate(PERIODS):
             w = width * US
             for bucket in {lo // w, (hi - 1) // w, *([int(after) * FINE // w] if after is not None else [])}:
-                start = bucket * w
-                before = _one(conn, _BEFORE, sid, start // FINE)
-                found = readings(reader, sid, start if before is None else int(before) * FINE, start + w)
-                previous = [r for r in found if r[0] < start]
-                sums = rise.sums(sid, [r for r in found if r[0] >= start], previous[-1][1] if previous else None)
+                before, found = around(reader, sid, bucket * w, (bucket + 1) * w)
+                sums = rise.sums(sid, found, None if before is None else before[1])
                 conn.exec_driver_sql(_sql(conn, SET), (sums.get((sid, period, bucket), 0.0), sid, period, bucket))
-
-
-def _predecessor(reader: Reader, sid: int, at: int) -> rise.Reading | None:
-    """The series' last stored reading before `at` (µs), however old: the 5-minute rollups say where it is."""
-    found = _one(reader.conn, _BEFORE, sid, at // FINE)
-    lo = at // FINE * FINE if found is None else int(found) * FINE
-    earlier = readings(reader, sid, lo, at)
-    return earlier[-1] if earlier else None
 
 
 def _fill_day(reader: Reader, sid: int, day: int) -> int:
     """Work out again the rises of a meter's buckets of one day from its readings there and the one before."""
     conn, lo, hi = reader.conn, day * DAY, (day + 1) * DAY
-    before = _predecessor(reader, sid, lo)
-    found = readings(reader, sid, lo, hi)
+    before, found = around(reader, sid, lo, hi)
     conn.exec_driver_sql(_sql(conn, ZERO_DAY), (sid, lo // FINE, hi // FINE, lo // HOUR, hi // HOUR, day))
     apply(conn, rise.sums(sid, found, None if before is None else before[1]), SET)
     return len(found)
@@ -192,15 +199,26 @@ def _hours(lo: int, hi: int) -> tuple[int, int, list[tuple[int, int]]]:
     return first, last, [p for p in ((lo, first), (last, hi)) if p[0] < p[1]]
 
 
-def _piece(reader: Reader, sid: int, lo: int, hi: int) -> tuple[float, bool, bool]:
-    """A meter's rise over [lo, hi) (within one hour) from its raw readings and the one before them, whether
-    it has a reading there, and whether it has one in the hour before that hour (up to `lo`)."""
-    found = _one(reader.conn, _BEFORE, sid, lo // FINE)
-    stored = readings(reader, sid, lo // FINE * FINE if found is None else int(found) * FINE, hi)
-    earlier = [r for r in stored if r[0] < lo]
-    inside = stored[len(earlier):]
-    amount = sum(rise.rises(inside, earlier[-1][1] if earlier else None))
-    return amount, bool(inside), bool(earlier) and earlier[-1][0] >= lo // HOUR * HOUR - HOUR
+def _pieces(reader: Reader, sids: list[int], lo: int, hi: int) -> dict[int, tuple[float, bool, bool]]:
+    """Each meter's rise over [lo, hi) (within one hour) from its raw readings and the one before them, whether
+    it has a reading there, and whether it has one in the hour before that hour (up to `lo`). The meters read
+    in the hour before are read together, from the earliest 5 minutes holding one of their readings before."""
+    hour_before = lo // HOUR * HOUR - HOUR
+    start = {}
+    for sid in sids:
+        found = _one(reader.conn, _BEFORE, sid, lo // FINE)
+        start[sid] = lo // FINE * FINE if found is None else int(found) * FINE
+    near = [sid for sid in sids if start[sid] >= hour_before]
+    found = stored(reader, near, min(start[sid] for sid in near), hi) if near else {}
+    out = {}
+    for sid in sids:
+        rows = found[sid] if sid in found else readings(reader, sid, start[sid], hi)
+        earlier = [r for r in rows if r[0] < lo]
+        before = earlier[-1] if earlier else None
+        inside = rows[len(earlier):]
+        out[sid] = (sum(rise.rises(inside, None if before is None else before[1])), bool(inside),
+                    before is not None and before[0] >= hour_before)
+    return out
 
 
 def totals(reader: Reader, weights: dict[str, float], lo: int, hi: int) -> Totals | None:
@@ -219,8 +237,8 @@ def totals(reader: Reader, weights: dict[str, float], lo: int, hi: int) -> Total
     first, last, pieces = _hours(lo, hi)
     found: dict[int, list[float]] = {}  # hour -> [energy, meters, meters before]
     for a, b in pieces:
-        for sid, w in weight.items():
-            amount, read, before = _piece(reader, sid, a, b)
+        for sid, (amount, read, before) in _pieces(reader, list(weight), a, b).items():
+            w = weight[sid]
             if read:
                 acc = found.setdefault(a // HOUR * HOUR, [0.0, 0, 0])
                 acc[0], acc[1], acc[2] = acc[0] + amount * w, acc[1] + 1, acc[2] + before
@@ -284,7 +302,7 @@ def per_entity(reader: Reader, entity_ids: list[str], lo: int, hi: int,
         if sid is not None:
             for a, b in pieces:
                 if hours_of_day is None or a // HOUR % 24 in hours_of_day:
-                    amount, read, before = _piece(reader, sid, a, b)
+                    amount, read, before = _pieces(reader, [sid], a, b)[sid]
                     if read:
                         found[a // HOUR * HOUR] = (amount, before)
             rows = _rows(reader.conn, statement, (sid, first // HOUR - 1, last // HOUR)) if first < last else []
