@@ -5,7 +5,11 @@ written meanwhile or wherever it was stopped."""
 from __future__ import annotations
 
 import datetime as dt
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +24,7 @@ from ingestor.store.model import EventFilter
 from ingestor.store.sqlengine import engine_for
 from ingestor.store.sqlschema import MIGRATIONS
 from tests.store import rollup_model as model
+from tests.support.runtime import REPO
 
 START = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
 HOURS = 76  # four UTC days, the last one partly
@@ -60,9 +65,9 @@ def _fill_state(url: str) -> str | None:
     return found
 
 
-def _assert_exact(store: Any, records: list[dict[str, Any]]) -> None:
+def _assert_exact(store: Any, records: list[dict[str, Any]], hours: int = HOURS) -> None:
     expected = model.rises(records, 3600)
-    end = START + dt.timedelta(hours=HOURS)
+    end = START + dt.timedelta(hours=hours)
     for entity_id in (model.METER, OTHER):
         hours = store.meter_rises([entity_id], START, end)[entity_id]
         assert hours.start == sorted(expected), entity_id
@@ -155,3 +160,36 @@ def test_processes_filling_at_once_end_exact(url: str) -> None:
     _assert_exact(stores[0], history.records)
     for store in stores:
         store.close()
+
+
+FILLER = """
+import sys
+sys.path[:0] = [{paths}]
+from ingestor.store import open_event_store
+store = open_event_store({url!r})
+print("open", flush=True)
+while not store.fill_rises(0.0):
+    pass
+print("done", flush=True)
+"""
+
+
+def test_a_process_killed_while_filling_leaves_a_fill_the_next_one_finishes_exact(url: str) -> None:
+    hours = 24 * 30  # sixty days of two meters to fill: the kill lands after the first
+    history = model.meter(seed=12, start=START, hours=hours, readings=2400)
+    _made_before_rises(url, [*history.batches, _other(history.records)])
+    paths = ", ".join(repr(str(p)) for p in (REPO / "functions" / "common", REPO / "infra" / "local", REPO))
+    child = subprocess.Popen([sys.executable, "-c", FILLER.format(paths=paths, url=url)], stdout=subprocess.PIPE)
+    assert child.stdout is not None and child.stdout.readline().strip() == b"open"
+    state = _fill_state(url)
+    while state == "0":  # until its first day is committed, then at once
+        time.sleep(0.01)
+        state = _fill_state(url)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert _fill_state(url) != "done", "the kill came after the fill"
+    store = open_event_store(url)
+    while not store.fill_rises(0.0):
+        pass
+    _assert_exact(store, history.records, hours)
+    store.close()
