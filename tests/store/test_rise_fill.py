@@ -65,6 +65,14 @@ def _fill_state(url: str) -> str | None:
     return found
 
 
+def _finished_exact(store: Any, records: list[dict[str, Any]], hours: int = HOURS) -> None:
+    """Carry the fill on to its end, then check every hour's rise of both meters against their readings."""
+    while not store.fill_rises(0.0):
+        pass
+    _assert_exact(store, records, hours)
+    store.close()
+
+
 def _assert_exact(store: Any, records: list[dict[str, Any]], hours: int = HOURS) -> None:
     expected = model.rises(records, 3600)
     end = START + dt.timedelta(hours=hours)
@@ -101,10 +109,7 @@ def test_readings_written_into_a_meter_half_filled_end_exact(url: str) -> None:
     assert _fill_state(url).endswith(f":{int(START.timestamp()) // 86_400 + 1}")
     for i in range(0, len(late), 20):
         store.write(late[i:i + 20])  # each write carries the fill on by a day too
-    while not store.fill_rises(0.0):
-        pass
-    _assert_exact(store, history.records)
-    store.close()
+    _finished_exact(store, history.records)
 
 
 def test_a_fill_killed_in_a_day_s_transaction_carries_on_from_the_last_day_committed(url: str) -> None:
@@ -131,10 +136,7 @@ def test_a_fill_killed_in_a_day_s_transaction_carries_on_from_the_last_day_commi
     assert state is not None and state.endswith(f":{int(START.timestamp()) // 86_400 + 1}")
     store.close()
     store = open_event_store(url)  # another process carries on
-    while not store.fill_rises(0.0):
-        pass
-    _assert_exact(store, history.records)
-    store.close()
+    _finished_exact(store, history.records)
 
 
 def test_processes_filling_at_once_end_exact(url: str) -> None:
@@ -189,7 +191,4 @@ def test_a_process_killed_while_filling_leaves_a_fill_the_next_one_finishes_exac
     child.wait()
     assert _fill_state(url) != "done", "the kill came after the fill"
     store = open_event_store(url)
-    while not store.fill_rises(0.0):
-        pass
-    _assert_exact(store, history.records, hours)
-    store.close()
+    _finished_exact(store, history.records, hours)
