@@ -170,3 +170,23 @@ def test_deleting_a_day_reads_it_in_windows_never_whole(store: Any, monkeypatch:
     assert store.delete(DAY, DAY + dt.timedelta(days=1)) == BUSY + QUIET
     assert sum(read) == BUSY + QUIET and max(read) <= 200
     assert store.count(EventFilter()) == 0
+
+
+def test_five_minutes_busier_than_a_window_are_read_in_slices_of_it(store: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A busy home's 5 minutes (5,200 events at 1.5 million a day) would otherwise be one window, held whole by
+    the export and the delete however small the window is meant to be."""
+    events = day_of(DAY)
+    written(store, events)
+    monkeypatch.setattr(sql, "EXPORT_WINDOW_EVENTS", 4)  # 5 minutes hold 10-11 meter events: 3 slices of 100 s
+    read: list[int] = []
+    scan_window = Reader.scan_window
+
+    def counted(reader: Any, kept: Any, lo: int, hi: int) -> list[tuple[int, Any]]:
+        found = scan_window(reader, kept, lo, hi)
+        read.append(len(found))
+        return found
+
+    monkeypatch.setattr(Reader, "scan_window", counted)
+    assert exported(store, DAY) == in_order(events)
+    assert sum(read) == BUSY + QUIET and max(read) <= 5  # at most 4 meter events in 100 s, and the door's
