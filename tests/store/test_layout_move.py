@@ -179,6 +179,15 @@ def test_a_killed_move_resumes_and_loses_or_doubles_nothing(old_db: tuple[str, l
     engine.dispose()
 
 
+def test_the_move_is_not_stopped_by_the_compaction_it_runs_between_batches(old_db: tuple[str, list]) -> None:
+    url, records = old_db
+    store = open_event_store(url)
+    upgrade(store.engine, MIGRATIONS)
+    assert layout.claim(store)
+    assert layout.move(store, batch=50) == len(records)  # every batch in one call, as the mover thread runs it
+    store.close()
+
+
 def late_records() -> list[dict[str, Any]]:
     return rollup_model.home(seed=8, start=START, hours=72, events=40).records
 

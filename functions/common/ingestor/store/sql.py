@@ -190,7 +190,8 @@ class SqlEventStore:
                     if time.monotonic() >= deadline:
                         break
             self._recut(deadline)
-            self.fill_rises(deadline - time.monotonic())
+            if self._ready:  # not while the first layout's rows move: its mover compacts between batches
+                self.fill_rises(deadline - time.monotonic())
             self._compaction_failing = False
         except DBAPIError as exc:
             _compaction_failures.inc()
