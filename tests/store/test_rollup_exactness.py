@@ -14,7 +14,10 @@ from typing import Any
 
 import pytest
 
+from ingestor.event_id import state_change_id_at
+from ingestor.store import sqlrise
 from ingestor.store.model import EventFilter
+from ingestor.timeutil import format_timestamp, parse_timestamp
 from tests.store import rollup_model as model
 from tests.store.conftest import opened
 
@@ -219,4 +222,50 @@ def test_a_meter_s_rises_over_ranges_cut_anywhere_equal_its_readings_own(
         assert (totals.start, totals.meters) == (sorted(expected), [1] * len(expected)), trial
         assert totals.before == [int(expected[h][1]) for h in totals.start], trial
         assert totals.energy == pytest.approx([expected[h][0] * 0.001 for h in totals.start], abs=1e-12), trial
+    store.close()
+
+
+def _assert_rises(store: Any, records: list[dict[str, Any]]) -> None:
+    expected = model.rises(records, 3600)
+    hours = store.meter_rises([model.METER], START, START + dt.timedelta(hours=HOURS))[model.METER]
+    assert hours.start == sorted(expected)
+    assert hours.energy == pytest.approx([expected[h] for h in hours.start], abs=1e-9)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_appending_readings_to_a_meter_takes_its_newest_reading_from_the_rollups_not_the_events(
+        backend: str, tmp_path: Path, request: pytest.FixtureRequest, meter_history: model.History,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    store = opened(backend, tmp_path, request)
+    read: list[int] = []
+    stored_readings = sqlrise.readings
+    monkeypatch.setattr(sqlrise, "readings", lambda *args: read.append(1) or stored_readings(*args))
+    records = sorted((r for r in meter_history.records if r["state_value"] is not None), key=model.micros)
+    for start in range(0, len(records), 50):  # the pipeline's usual order: each batch newer than the stored
+        store.write(records[start:start + 50])
+    assert read == []
+    _assert_rises(store, records)
+    store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_meter_s_rises_are_exact_when_a_batch_follows_an_event_without_a_reading_or_one_at_the_same_time(
+        backend: str, tmp_path: Path, request: pytest.FixtureRequest, meter_history: model.History) -> None:
+    store = opened(backend, tmp_path, request)
+    records = sorted(meter_history.records, key=model.micros)
+    batches = [records[start:start + 50] for start in range(0, len(records), 50)]
+    after = parse_timestamp(batches[3][-1]["time_fired"]) + dt.timedelta(milliseconds=1)
+    unavailable = {**batches[3][-1], "time_fired": format_timestamp(after), "state": "unavailable",
+                   "state_value": None}  # the newest event of its 5 minutes has no reading
+    unavailable["event_id"] = state_change_id_at(model.METER, unavailable["time_fired"], "unavailable")
+    batches[3].append(unavailable)
+    for n, change in enumerate((-0.001, 1.0)):  # a reading at the newest stored one's time, smaller or greater
+        last = next(r for r in reversed(batches[5 + n]) if r["state_value"] is not None)
+        value = round(last["state_value"] + change, 3)
+        twin = {**last, "state": f"{value:.3f}", "state_value": value}
+        twin["event_id"] = state_change_id_at(model.METER, last["time_fired"], twin["state"])
+        batches[6 + n].insert(0, twin)
+    for batch in batches:
+        store.write(batch)
+    _assert_rises(store, [r for batch in batches for r in batch])
     store.close()

@@ -34,6 +34,11 @@ _NEXT_DAY = "SELECT min(bucket) FROM rollups WHERE series = ? AND period = 2 AND
 ZERO_DAY = ("UPDATE rollups SET rise = 0 WHERE series = ? AND vn > 0 AND ((period = 0 AND bucket >= ? AND bucket < ?) "
             "OR (period = 1 AND bucket >= ? AND bucket < ?) OR (period = 2 AND bucket = ?))")
 _AFTER = "SELECT min(bucket) FROM rollups WHERE series = ? AND period = 0 AND bucket > ? AND vn > 0"
+# The newest bucket with a reading, its newest event's time (µs after the bucket's start) and value: a value there
+# is the newest reading (at one time the greatest value is the newest, as rise.py orders readings); None is an
+# event without one, and the readings are then read.
+_NEWEST = ("SELECT bucket, last_ts, last_value FROM rollups WHERE series = ? AND period = 0 AND vn > 0 "
+           "ORDER BY bucket DESC LIMIT 1")
 
 
 def _sql(conn: Connection, statement: str) -> str:
@@ -80,10 +85,18 @@ def around(reader: Reader, sid: int, lo: int, hi: int) -> tuple[rise.Reading | N
 
 
 def batch_changes(reader: Reader, sid: int, new: list[rise.Reading]) -> dict[rise.Key, float]:
-    """What storing a series' `new` readings changes in its rises: the stored readings read are those from the
+    """What storing a series' `new` readings changes in its rises. Appending to a meter (every stored reading
+    older than the new ones: the pipeline's usual case) needs only the newest stored reading, which its
+    5-minute rollup holds (last_ts, last_value); otherwise the stored readings read are those from the
     5 minutes holding the predecessor of the first to those holding the successor of the last (the 5-minute
-    rollups say where they are). Appending to a meter reads the 5 minutes before and nothing after."""
+    rollups say where they are)."""
     conn = reader.conn
+    newest = conn.exec_driver_sql(_sql(conn, _NEWEST), (sid,)).first()
+    if newest is None:  # no reading stored yet
+        return rise.changes(sid, [], new, anchored=False)
+    bucket, offset, value = newest
+    if value is not None and int(bucket) * FINE + int(offset) < min(new)[0]:
+        return rise.changes(sid, [(int(bucket) * FINE + int(offset), float(value))], new, anchored=True)
     first, last = min(new)[0] // FINE, max(new)[0] // FINE
     before = _one(conn, _BEFORE, sid, first)
     after = _one(conn, _AFTER, sid, last)
