@@ -1,4 +1,5 @@
-"""SQLite engines on a fresh file opened by several processes at once, as the functions do on a first start."""
+"""SQLite engines: a fresh file opened by several processes at once, as the functions do on a first start; the
+settings `write` depends on."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from ingestor.store.sqlengine import engine_for
+from ingestor.store.sqlengine import SQLITE_BEGIN, engine_for
 
 
 def test_engines_opening_a_new_database_at_once_all_connect_and_it_is_in_wal(tmp_path: Path) -> None:
@@ -35,3 +36,17 @@ def test_engines_opening_a_new_database_at_once_all_connect_and_it_is_in_wal(tmp
         for engine in engines:
             engine.dispose()
     assert not failed, failed[:3]
+
+
+def test_a_writing_connection_keeps_64_mb_of_pages_and_the_wal_is_checkpointed_every_10000_pages(
+        tmp_path: Path) -> None:
+    engine = engine_for(f"sqlite:///{tmp_path}/store.db")
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 10_000
+        assert conn.execute(text("PRAGMA cache_size")).scalar() == -2000  # a reader's: SQLite's default
+    with engine.connect().execution_options(writing=True) as conn, conn.begin():
+        assert conn.execute(text("PRAGMA cache_size")).scalar() == -65_536
+        assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 10_000
+    with engine.connect().execution_options(writing=True, **{SQLITE_BEGIN: "BEGIN"}) as conn, conn.begin():
+        assert conn.execute(text("PRAGMA cache_size")).scalar() == -65_536
+    engine.dispose()

@@ -15,6 +15,17 @@ SQLITE_BEGIN = "sqlite_begin"
 lock first, waiting for it (busy_timeout); a plain BEGIN that reads and then writes while another process
 has written meanwhile fails at once with "database is locked", whatever the timeout."""
 
+WAL_CHECKPOINT_PAGES = 10_000
+"""The WAL is copied into the database after this many pages (SQLite's default: 1,000). A batch of `write`
+dirties pages all over the hot tier's indexes (event ids are hashes), and at the default a checkpoint ran every
+few batches, writing the same pages again each time; less often, each page is copied once for many batches.
+What a commit guarantees does not change (a checkpoint only moves committed pages); the WAL file grows to
+about 40 MB, and SQLite reuses it from the start after each checkpoint."""
+WRITE_CACHE_KIB = 65_536
+"""A writing connection's page cache (SQLite's default: 2 MB). The same hashed event ids make each batch touch
+about as many index pages as it has events: with 2 MB they were read again from the file for every batch.
+Only the writer's connections take it, and only as far as pages are used."""
+
 
 def engine_for(url: str) -> Engine:
     """An engine for `sqlite:///path` or `postgresql://…` (psycopg 3 is used whatever the driver)."""
@@ -40,8 +51,8 @@ def _sqlite(url: URL) -> Engine:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA busy_timeout=30000")
         _wal(cursor)
-        for pragma in ("synchronous=NORMAL", "foreign_keys=ON"):  # NORMAL is durable across crashes in WAL
-            cursor.execute(f"PRAGMA {pragma}")
+        for pragma in ("synchronous=NORMAL", "foreign_keys=ON", f"wal_autocheckpoint={WAL_CHECKPOINT_PAGES}"):
+            cursor.execute(f"PRAGMA {pragma}")  # NORMAL is durable across crashes in WAL
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -49,6 +60,9 @@ def _sqlite(url: URL) -> Engine:
         # A writer takes the write lock at BEGIN (IMMEDIATE): one that read first and then tried to
         # write could fail with "database is locked" instead of waiting its turn (SQLITE_BEGIN above).
         options = conn.get_execution_options()
+        if options.get("writing") and not conn.info.get("write_cache"):
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{WRITE_CACHE_KIB}")
+            conn.info["write_cache"] = True
         conn.exec_driver_sql(options.get(SQLITE_BEGIN) or ("BEGIN IMMEDIATE" if options.get("writing") else "BEGIN"))
 
     return engine
