@@ -34,17 +34,18 @@ def dim_keys(conn: Connection, dicts: Dictionaries, values: Series) -> tuple[int
     return tuple(keys)
 
 
-def cat_flags(state: str | None, old_state: str | None) -> int:
-    return (CAT_STATE if ru.categorical(state) else 0) | (CAT_OLD_STATE if ru.categorical(old_state) else 0)
+def cat_flags(state_kept: bool, old_state_kept: bool) -> int:
+    """hot_events.cat: whether the state and old_state are states the state rollups keep (ru.categorical)."""
+    return (CAT_STATE if state_kept else 0) | (CAT_OLD_STATE if old_state_kept else 0)
 
 
 INSERT_HOT = ("INSERT INTO hot_events (eid, series, ts, state, old_state, value, duration, attrs, ctx, parent, usr, "
               "enrich, ages, data, cat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
-def hot_values(sid: int, row: Row) -> tuple[Any, ...]:
+def hot_values(sid: int, row: Row, cat: int) -> tuple[Any, ...]:
     return (row.eid, sid, row.ts, row.state, row.old_state, row.value, row.duration, row.attrs, row.ctx, row.parent,
-            row.user, row.enrich, row.ages, row.data, cat_flags(row.state, row.old_state))
+            row.user, row.enrich, row.ages, row.data, cat)
 
 
 executemany = compaction.executemany
@@ -133,7 +134,7 @@ def write(conn: Connection, dicts: Dictionaries, backend: str, records: list[dic
     deltas = ru.Deltas()
     values: list[tuple[Any, ...]] = []
     cold: dict[tuple[int, int], list[Row]] = defaultdict(list)
-    series_keys: dict[Series, tuple[int, tuple[int, ...]]] = {}
+    series_keys: dict[Series, tuple[int, tuple[int, ...], bool]] = {}  # id, dimension keys, a meter
     new_readings: dict[int, list[rise.Reading]] = defaultdict(list)
     # Each Row again with its documents' real ids, built positionally (Row._replace costs several times more).
     for series_values, (eid, ts, state, old_state, value, duration, attrs, ctx, parent, user, enrich, ages,
@@ -143,19 +144,21 @@ def write(conn: Connection, dicts: Dictionaries, backend: str, records: list[dic
         known = series_keys.get(series_values)
         if known is None:
             sid = dicts.series_id(conn, series_values)
-            known = series_keys[series_values] = (sid, dim_keys(conn, dicts, series_values))
-        sid, dims = known
-        if row.value is not None and rise.is_meter(series_values):
+            known = series_keys[series_values] = (sid, dim_keys(conn, dicts, series_values),
+                                                   rise.is_meter(series_values))
+        sid, dims, meter = known
+        state_kept, old_state_kept = ru.categorical(row.state), ru.categorical(row.old_state)  # once per event
+        if row.value is not None and meter:
             new_readings[sid].append((row.ts, row.value))
         if row.value != coerce_state_value(row.state):
             dicts.flag(conn, sid, FLAG_VALUE_EXCEPTIONS)
         if cold_before is not None and row.ts // DAY_US < cold_before:
             cold[(sid, row.ts // DAY_US)].append(row)
         else:
-            values.append(hot_values(sid, row))
+            values.append(hot_values(sid, row, cat_flags(state_kept, old_state_kept)))
         deltas.add(sid, dims, row.ts, row.value,
-                   dicts.string_id(conn, row.state) if ru.categorical(row.state) else None,  # type: ignore[arg-type]
-                   dicts.string_id(conn, row.old_state) if ru.categorical(row.old_state) else None,  # type: ignore
+                   dicts.string_id(conn, row.state) if state_kept else None,  # type: ignore[arg-type]
+                   dicts.string_id(conn, row.old_state) if old_state_kept else None,  # type: ignore[arg-type]
                    row.duration)
     rises: dict[rise.Key, float] = {}
     for sid, found in new_readings.items():  # from the readings stored before this batch's
