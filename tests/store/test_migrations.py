@@ -124,3 +124,60 @@ def _assert_stays_read_the_covering_index(engine: Any, url: str) -> None:
             definition = conn.execute(text(
                 "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_hot_stays_cover'")).scalar()
             assert definition.endswith("(ts, eid, series, old_state, duration, cat) WHERE (cat >= 2)")
+
+
+def test_the_hot_tier_loses_its_event_id_key_and_keeps_every_row_and_index(url: str) -> None:
+    import datetime as dt
+
+    from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, Table
+
+    from ingestor.store import open_event_store
+    from ingestor.store.model import EventFilter
+    from ingestor.store.sqlschema import HOT_INDEXES, HOT_STAYS, hot_events
+    from tests.store import rollup_model as model
+
+    engine = engine_for(url)
+    upgrade(engine, MIGRATIONS[:8])
+    with engine.begin() as conn:  # hot_events as steps 4 to 8 made it: keyed by eid
+        conn.execute(text("DROP TABLE hot_events"))
+        Table("hot_events", MetaData(), *(Column(c.name, c.type, nullable=c.nullable) for c in hot_events.columns),
+              PrimaryKeyConstraint("eid", name="pk_hot_events")).create(conn)
+        for index in [*HOT_INDEXES, HOT_STAYS]:
+            index.create(conn)
+    start = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=2)
+    history = model.home(seed=10, start=start, hours=2, events=300)
+    store = open_event_store(url)
+    store.now_us = lambda: 0  # every event stays hot
+    store._ready = True  # written at step 8, as the previous version wrote
+    for batch in history.batches:
+        store.write(batch)
+    store.close()
+    with engine.connect() as conn:
+        before = sorted(tuple(r) for r in conn.execute(text("SELECT * FROM hot_events")))
+        assert _hot_key(conn) == ["eid"] and len(before) == len(history.records)
+    upgrade(engine, MIGRATIONS)
+    with engine.connect() as conn:
+        assert sorted(tuple(r) for r in conn.execute(text("SELECT * FROM hot_events"))) == before
+        assert _hot_key(conn) == []
+        if url.startswith("sqlite"):
+            names = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                                     "AND tbl_name = 'hot_events'"))}
+        else:
+            names = {r[0] for r in conn.execute(text("SELECT indexname FROM pg_indexes "
+                                                     "WHERE tablename = 'hot_events'"))}
+    assert names == {"ix_hot_ts", "ix_hot_series_ts", "ix_hot_ctx", "ix_hot_parent", "ix_hot_stays_cover"}
+    _assert_stays_read_the_covering_index(engine, url)
+    store = open_event_store(url)
+    store.now_us = lambda: 0
+    for batch in history.batches:  # delivered again: found by series and time, stored once
+        store.write(batch)
+    assert store.count(EventFilter()) == len(history.records)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM hot_events")).scalar() == len(history.records)
+    store.close()
+
+
+def _hot_key(conn: Connection) -> list[str]:
+    from sqlalchemy import inspect
+
+    return list(inspect(conn).get_pk_constraint("hot_events")["constrained_columns"])

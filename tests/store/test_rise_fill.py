@@ -52,7 +52,7 @@ def _made_before_rises(url: str, batches: list[list[dict[str, Any]]]) -> None:
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE rollups DROP COLUMN rise"))
         conn.execute(text("DELETE FROM store_state WHERE name = 'rise_fill'"))
-        conn.execute(text("DELETE FROM schema_version WHERE version = 8"))
+        conn.execute(text("DELETE FROM schema_version WHERE version >= 8"))  # steps after 8 leave it as it is
     upgrade(engine, MIGRATIONS)
     engine.dispose()
 

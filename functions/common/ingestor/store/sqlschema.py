@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    inspect,
     literal_column,
     text,
 )
@@ -153,8 +154,7 @@ hot_events = Table(
     Column("ages", Text),
     Column("data", Integer, nullable=False),
     Column("cat", SmallInteger, nullable=False),  # CAT_* below: which of state, old_state the state rollups keep
-    PrimaryKeyConstraint("eid", name="pk_hot_events"),
-)
+)  # no key on eid: `write` finds stored events by series and time (sqlwrite.stored_ids), as in the cold tier
 CAT_STATE, CAT_OLD_STATE = 1, 2
 # Leaves a state the state rollups keep (cat is CAT_OLD_STATE or both): a literal, so that a query with this
 # very term may use the partial index below on SQLite (a bound parameter would not match its WHERE).
@@ -298,6 +298,23 @@ def _v8_rises(conn: Connection) -> None:
     start_fill(conn)
 
 
+def _v10_hot_events_without_id_key(conn: Connection) -> None:
+    """The hot tier's primary key on event ids goes (see sqlwrite.stored_ids). SQLite cannot drop a table's
+    primary key: the table is made again under its name, rows in their order, and its indexes with it."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE hot_events DROP CONSTRAINT IF EXISTS pk_hot_events"))
+        return
+    if not inspect(conn).get_pk_constraint("hot_events")["constrained_columns"]:
+        return  # made without it (step 4 of this version)
+    for index in [*HOT_INDEXES, HOT_STAYS]:
+        conn.execute(text(f"DROP INDEX IF EXISTS {index.name}"))
+    conn.execute(text("ALTER TABLE hot_events RENAME TO hot_events_v9"))
+    hot_events.create(conn)  # with HOT_INDEXES and HOT_STAYS, bound to it
+    names = ", ".join(f'"{c.name}"' for c in hot_events.columns)
+    conn.execute(text(f"INSERT INTO hot_events ({names}) SELECT {names} FROM hot_events_v9 ORDER BY rowid"))
+    conn.execute(text("DROP TABLE hot_events_v9"))
+
+
 MIGRATIONS = [Migration(1, "events table and its indexes", _v1_initial),
               Migration(2, "aggregates table (hourly and daily summaries per entity)", _v2_aggregates),
               Migration(3, "covering index for trend charts", _v3_trend_index),
@@ -305,4 +322,5 @@ MIGRATIONS = [Migration(1, "events table and its indexes", _v1_initial),
               Migration(5, "partial index of the hot tier's categorical stays", _v5_hot_stays),
               Migration(6, "the stays' partial index covers what their reads need", _v6_covering_stays),
               Migration(7, "partial index of blocks not cut by hour", _v7_uncut_blocks),
-              Migration(8, "meters' rises in the rollups, filled in from the stored readings", _v8_rises)]
+              Migration(8, "meters' rises in the rollups, filled in from the stored readings", _v8_rises),
+              Migration(10, "no primary key on the hot tier's event ids", _v10_hot_events_without_id_key)]

@@ -54,29 +54,35 @@ executemany = compaction.executemany
 
 @functools.cache
 def in_hot(count: int, dialect: str) -> str:
-    """Which of `count` event ids the hot tier holds, as the driver takes it: a batch's lookup compiled by
-    SQLAlchemy (an IN of a hundred binds, its cache key included) cost more than the database's own work."""
-    return driver_sql(f"SELECT eid FROM hot_events WHERE eid IN ({', '.join('?' * count)})", dialect)
+    """The hot events at `count` (series, time) pairs, as the driver takes it: a batch's lookup compiled by
+    SQLAlchemy (a join of a hundred pairs, its cache key included) cost more than the database's own work."""
+    pairs = ", ".join(["(?, ?)"] * count)
+    return driver_sql(f"WITH v (s, t) AS (VALUES {pairs}) SELECT h.eid FROM v "
+                      "JOIN hot_events h ON h.series = v.s AND h.ts = v.t", dialect)
 
 
 def stored_ids(conn: Connection, reader: Reader, candidates: dict[bytes, tuple[Series, int]]) -> set[bytes]:
-    """Which of the event ids (with their series and time) are stored already, in either tier."""
-    ids = list(candidates)
+    """Which of the event ids (with their series and time) are stored already, in either tier. An event can only
+    collide with one of the same type and entity at the same time (all three are in what its id hashes), so
+    both tiers are searched by series and time: the hot tier has no index of event ids, whose every insert
+    dirtied a page of its own (ids are hashes) and cost more than the rest of the insert."""
+    reader.dicts.refresh_series(conn)
+    same: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
+    for sid, values in reader.dicts.series.items():
+        same[(values[0], values[1])].append(sid)
+    pairs = sorted({(sid, ts) for values, ts in candidates.values() for sid in same.get((values[0], values[1]), ())})
     found: set[bytes] = set()
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start:start + CHUNK]
-        found.update(bytes(r[0]) for r in conn.exec_driver_sql(in_hot(len(chunk), conn.dialect.name), tuple(chunk)))
+    for start in range(0, len(pairs), CHUNK):
+        chunk = pairs[start:start + CHUNK]
+        params = tuple(x for pair in chunk for x in pair)
+        found.update(eid for eid in (bytes(r[0]) for r in conn.exec_driver_sql(in_hot(len(chunk), conn.dialect.name),
+                                                                               params)) if eid in candidates)
     days = sorted({ts // DAY_US for eid, (_, ts) in candidates.items() if eid not in found})
     if not days:
         return found
     compacted = {int(r[0]) for r in conn.execute(select(blocks.c.day).distinct().where(blocks.c.day.in_(days)))}
     if not compacted:
         return found
-    # An event can only collide with one of the same type and entity (both are in what its id hashes).
-    reader.dicts.refresh_series(conn)
-    same: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
-    for sid, values in reader.dicts.series.items():
-        same[(values[0], values[1])].append(sid)
     wanted: dict[tuple[int, int], dict[int, list[bytes]]] = defaultdict(lambda: defaultdict(list))
     for eid, (values, ts) in candidates.items():
         if eid not in found and ts // DAY_US in compacted:
