@@ -1,11 +1,12 @@
 """`write` and `load` into a full SQL store (issue 15: ≥ 10,000 events/s sustained), without the query phase.
 
-For each batch size: today's fresh events of the busy home (bench/busy_home.py) through `write`, the pipeline's
-path (hot tier, rollups, meters' rises, and the compaction step `write` runs after each batch), for --seconds,
-as `scale_benchmark.py measure` times it. Then, with --load-day, `load` of that whole day (274,000 events) as
-`scale_benchmark.py build` loads each day of the year (straight into blocks). Prints events/s, time and load
-average; asserts nothing. Every run adds events to the store: measure two versions of the code on one copy by
-taking turns, and load a different day in each run.
+For each batch size: fresh events of the busy home (bench/busy_home.py), after the newest stored one and at the
+home's own rate, through `write`, the pipeline's path (hot tier, rollups, meters' rises, and the compaction step
+`write` runs after each batch), for --seconds, as `scale_benchmark.py measure` times it. Then, with --load-day,
+`load` of that whole day (274,000 events), as `scale_benchmark.py build` loads each day of the year (straight
+into blocks). Prints events per second of time and per CPU second, and the load average; asserts nothing.
+Every run adds events to the store: measure two versions of the code on one copy (or two copies) by taking
+turns, and load a different day in each run.
 
     python bench/write_rate.py --url sqlite:////tmp/copy/month.db [--batches 100,1000,5000] [--seconds 20]
         [--load-day 2026-10-31]

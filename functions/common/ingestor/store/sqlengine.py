@@ -17,14 +17,15 @@ has written meanwhile fails at once with "database is locked", whatever the time
 
 WAL_CHECKPOINT_PAGES = 10_000
 """The WAL is copied into the database after this many pages (SQLite's default: 1,000). A batch of `write`
-dirties pages all over the hot tier's indexes (event ids are hashes), and at the default a checkpoint ran every
-few batches, writing the same pages again each time; less often, each page is copied once for many batches.
+dirties pages all over the hot tier's indexes (each series' end of the (series, time) index) and the rollups,
+and at the default a checkpoint ran every few batches, writing the same pages again each time; less often,
+each page is copied once for many batches.
 What a commit guarantees does not change (a checkpoint only moves committed pages); the WAL file grows to
 about 40 MB, and SQLite reuses it from the start after each checkpoint."""
 WRITE_CACHE_KIB = 65_536
-"""A writing connection's page cache (SQLite's default: 2 MB). The same hashed event ids make each batch touch
-about as many index pages as it has events: with 2 MB they were read again from the file for every batch.
-Only the writer's connections take it, and only as far as pages are used."""
+"""A writing connection's page cache (SQLite's default: 2 MB): with 2 MB the pages each batch touches (see
+above) were read again from the file for every batch. Only the writer's connections take it, and only as far
+as pages are used."""
 
 
 def engine_for(url: str) -> Engine:
