@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from ingestor import jsoncodec
 from ingestor.archive import digest
@@ -23,7 +23,7 @@ from ingestor.store import layout, open_event_store
 from ingestor.store.migrate import upgrade
 from ingestor.store.model import EventFilter, StoreUnavailable
 from ingestor.store.sqlengine import engine_for
-from ingestor.store.sqlschema import MIGRATIONS, events
+from ingestor.store.sqlschema import MIGRATIONS, events, store_state
 from ingestor.store.timerange import to_micros
 from ingestor.timeutil import parse_timestamp
 from tests.store import rollup_model
@@ -186,6 +186,22 @@ def test_the_move_is_not_stopped_by_the_compaction_it_runs_between_batches(old_d
     assert layout.claim(store)
     assert layout.move(store, batch=50) == len(records)  # every batch in one call, as the mover thread runs it
     store.close()
+
+
+def test_a_store_that_finds_the_old_table_just_before_a_mover_drops_it_answers(
+        old_db: tuple[str, list], monkeypatch: pytest.MonkeyPatch) -> None:
+    url, records = old_db
+    mover = open_event_store(url)
+    upgrade(mover.engine, MIGRATIONS)
+    assert layout.claim(mover) and layout.move(mover) == len(records)  # done: the old table dropped
+    with mover.engine.begin() as conn:  # as seen by a store that looked just before the drop
+        conn.execute(update(store_state).where(store_state.c.name == layout.NAME).values(value="moving"))
+    looks = iter([True])
+    monkeypatch.setattr(layout, "_has_old_table", lambda conn: next(looks, False))
+    store = open_event_store(url)
+    assert store.count(EventFilter()) == len(records)
+    store.close()
+    mover.close()
 
 
 def late_records() -> list[dict[str, Any]]:

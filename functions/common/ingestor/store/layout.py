@@ -20,6 +20,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, inspect, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from ingestor import jsoncodec
 from ingestor.record import FIELDS
@@ -73,14 +74,27 @@ def ensure(store: SqlEventStore) -> None:
         found = _state(conn)
         if found is not None and found.value == "done":
             return
-        has_old = _has_old_table(conn)
-        left = conn.execute(select(func.count()).select_from(events)).scalar() or 0 if has_old else 0
+    left = _left(store)
     if left == 0:
         finish(store)
         return
     if claim(store):
         start(store)
     raise StoreUnavailable(f"moving events to the tiered layout: {left:,} left (retry later)")
+
+
+def _left(store: SqlEventStore) -> int:
+    """The old rows left; 0 once the old table is gone, also when a mover (in this process or another) drops it
+    between the look for it and the count."""
+    try:
+        with store.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(events)).scalar() or 0) \
+                if _has_old_table(conn) else 0
+    except DBAPIError:
+        with store.engine.connect() as conn:
+            if _has_old_table(conn):
+                raise
+        return 0
 
 
 def claim(store: SqlEventStore) -> bool:
