@@ -155,9 +155,8 @@ def test_an_interrupted_cut_resumes_where_it_stopped(store: Any, monkeypatch: py
     assert exported(store, DAY, days=2) == in_order(events)
 
 
-def test_deleting_a_day_reads_it_in_windows_never_whole(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    written(store, day_of(DAY))
-    monkeypatch.setattr(pruning, "WINDOW_EVENTS", 200)
+def windows_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of events of each window the store reads from here on."""
     read: list[int] = []
     scan_window = Reader.scan_window
 
@@ -167,6 +166,13 @@ def test_deleting_a_day_reads_it_in_windows_never_whole(store: Any, monkeypatch:
         return found
 
     monkeypatch.setattr(Reader, "scan_window", counted)
+    return read
+
+
+def test_deleting_a_day_reads_it_in_windows_never_whole(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    written(store, day_of(DAY))
+    monkeypatch.setattr(pruning, "WINDOW_EVENTS", 200)
+    read = windows_read(monkeypatch)
     assert store.delete(DAY, DAY + dt.timedelta(days=1)) == BUSY + QUIET
     assert sum(read) == BUSY + QUIET and max(read) <= 200
     assert store.count(EventFilter()) == 0
@@ -179,14 +185,6 @@ def test_five_minutes_busier_than_a_window_are_read_in_slices_of_it(store: Any,
     events = day_of(DAY)
     written(store, events)
     monkeypatch.setattr(sql, "EXPORT_WINDOW_EVENTS", 4)  # 5 minutes hold 10-11 meter events: 3 slices of 100 s
-    read: list[int] = []
-    scan_window = Reader.scan_window
-
-    def counted(reader: Any, kept: Any, lo: int, hi: int) -> list[tuple[int, Any]]:
-        found = scan_window(reader, kept, lo, hi)
-        read.append(len(found))
-        return found
-
-    monkeypatch.setattr(Reader, "scan_window", counted)
+    read = windows_read(monkeypatch)
     assert exported(store, DAY) == in_order(events)
     assert sum(read) == BUSY + QUIET and max(read) <= 5  # at most 4 meter events in 100 s, and the door's
