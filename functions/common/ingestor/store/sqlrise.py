@@ -79,9 +79,13 @@ def around(reader: Reader, sid: int, lo: int, hi: int) -> tuple[rise.Reading | N
     """The series' last stored reading before `lo` (µs), however old (the 5-minute rollups say where it is),
     and its readings in [lo, hi), in order."""
     found = _one(reader.conn, _BEFORE, sid, lo // FINE)
-    stored = readings(reader, sid, lo // FINE * FINE if found is None else int(found) * FINE, hi)
-    earlier = [r for r in stored if r[0] < lo]
-    return earlier[-1] if earlier else None, stored[len(earlier):]
+    return _split(readings(reader, sid, lo // FINE * FINE if found is None else int(found) * FINE, hi), lo)
+
+
+def _split(rows: list[rise.Reading], lo: int) -> tuple[rise.Reading | None, list[rise.Reading]]:
+    """Readings in order: the last one before `lo`, and those from `lo` on."""
+    earlier = [r for r in rows if r[0] < lo]
+    return earlier[-1] if earlier else None, rows[len(earlier):]
 
 
 def batch_changes(reader: Reader, sid: int, new: list[rise.Reading]) -> dict[rise.Key, float]:
@@ -225,10 +229,7 @@ def _pieces(reader: Reader, sids: list[int], lo: int, hi: int) -> dict[int, tupl
     found = stored(reader, near, min(start[sid] for sid in near), hi) if near else {}
     out = {}
     for sid in sids:
-        rows = found[sid] if sid in found else readings(reader, sid, start[sid], hi)
-        earlier = [r for r in rows if r[0] < lo]
-        before = earlier[-1] if earlier else None
-        inside = rows[len(earlier):]
+        before, inside = _split(found[sid] if sid in found else readings(reader, sid, start[sid], hi), lo)
         out[sid] = (sum(rise.rises(inside, None if before is None else before[1])), bool(inside),
                     before is not None and before[0] >= hour_before)
     return out
