@@ -142,9 +142,11 @@ class Dictionaries:
         """Ids of JSON documents (stored when new), by body."""
         out: dict[bytes, int] = {}
         wanted: dict[bytes, bytes] = {}
+        seen: set[bytes] = set()  # a batch repeats its documents: each is hashed and looked up once
         for body in bodies:
-            if body in out or body in wanted.values():
+            if body in seen:
                 continue
+            seen.add(body)
             digest = _hash(body)
             found = self._doc_ids.get(digest) or self._uncommitted("doc", digest)
             if found:
