@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from ingestor import normalization
-from ingestor.store import blocks, compaction, pruning, sql
+from ingestor.store import blocks, compaction, sqlread
 from ingestor.store.model import EventFilter
 from ingestor.store.sqlread import HOUR_US, Reader
 from tests.store.conftest import opened
@@ -86,7 +86,7 @@ def test_hours_in_a_row_share_a_block_while_they_hold_few_events(store: Any, mon
 
 def test_a_day_exports_in_windows_each_block_decoded_once(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     written(store, day_of(DAY))
-    monkeypatch.setattr(sql, "EXPORT_WINDOW_EVENTS", 200)  # windows of 25 minutes: blocks span several
+    monkeypatch.setattr(sqlread, "WINDOW_EVENTS", 200)  # windows of 25 minutes: blocks span several
     decoded: Counter[str] = Counter()
     section = blocks.Block._section
 
@@ -103,7 +103,7 @@ def test_a_day_spanning_many_blocks_and_windows_exports_in_order_and_exactly(sto
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     events = day_of(DAY)
     written(store, events)
-    monkeypatch.setattr(sql, "EXPORT_WINDOW_EVENTS", 333)
+    monkeypatch.setattr(sqlread, "WINDOW_EVENTS", 333)
     assert exported(store, DAY) == in_order(events)
     window = [r for b in store.export(DAY + dt.timedelta(hours=5, minutes=7), DAY + dt.timedelta(hours=9, minutes=1))
               for r in b]
@@ -171,7 +171,7 @@ def windows_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def test_deleting_a_day_reads_it_in_windows_never_whole(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     written(store, day_of(DAY))
-    monkeypatch.setattr(pruning, "WINDOW_EVENTS", 200)
+    monkeypatch.setattr(sqlread, "WINDOW_EVENTS", 200)
     read = windows_read(monkeypatch)
     assert store.delete(DAY, DAY + dt.timedelta(days=1)) == BUSY + QUIET
     assert sum(read) == BUSY + QUIET and max(read) <= 200
@@ -184,7 +184,7 @@ def test_five_minutes_busier_than_a_window_are_read_in_slices_of_it(store: Any,
     the export and the delete however small the window is meant to be."""
     events = day_of(DAY)
     written(store, events)
-    monkeypatch.setattr(sql, "EXPORT_WINDOW_EVENTS", 4)  # 5 minutes hold 10-11 meter events: 3 slices of 100 s
+    monkeypatch.setattr(sqlread, "WINDOW_EVENTS", 4)  # 5 minutes hold 10-11 meter events: 3 slices of 100 s
     read = windows_read(monkeypatch)
     assert exported(store, DAY) == in_order(events)
     assert sum(read) == BUSY + QUIET and max(read) <= 5  # at most 4 meter events in 100 s, and the door's

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, text
 
-from ingestor.store import compaction, sqlrise
+from ingestor.store import compaction, sqlread, sqlrise
 from ingestor.store import rollups as ru
 from ingestor.store.model import EventFilter
 from ingestor.store.sqldicts import Dictionaries
@@ -23,7 +23,6 @@ from ingestor.store.sqlwrite import apply, dim_keys
 
 US = 1_000_000
 PERIOD_NAMES = {1: "hour", 2: "day"}
-WINDOW_EVENTS = 2_500  # events read at once to take a range out of the rollups (as store.sql's export)
 
 
 def _events(reader: Reader, start: int, end: int) -> list[tuple[int, Any]]:
@@ -49,7 +48,7 @@ def _removed(conn: Connection, dicts: Dictionaries, reader: Reader, start: int, 
     the archive benchmark's 1.5-million-event day)."""
     deltas, keys, count = ru.Deltas(), {}, 0
     kept: Kept = {}
-    for lo, hi in reader.windows(start, end, WINDOW_EVENTS):
+    for lo, hi in reader.windows(start, end, sqlread.WINDOW_EVENTS):
         found = reader.scan_window(kept, lo, hi)
         count += len(found)
         _deltas(conn, dicts, reader, found, deltas, keys)

@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ingestor import metrics
 from ingestor.cursors import CursorError
-from ingestor.store import compaction, layout, pruning, sqlrise, sqlwrite, tiers
+from ingestor.store import compaction, layout, pruning, sqlread, sqlrise, sqlwrite, tiers
 from ingestor.store import cursor as cursors
 from ingestor.store import rows as rw
 from ingestor.store import series as series_
@@ -68,7 +68,6 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-EXPORT_WINDOW_EVENTS = 2_500  # about what export reads at once (windows of whole 5 minutes; a record ~4 KB)
 
 
 class SqlEventStore:
@@ -281,7 +280,7 @@ class SqlEventStore:
     def export(self, start: Any, end: Any, batch: int = 5000) -> Iterator[list[dict[str, Any]]]:
         """The events of [start, end) oldest first, in lists of `batch`: only the days the daily rollups say hold
         events (a range of decades with a few days of data costs those days), each read in windows of about
-        EXPORT_WINDOW_EVENTS (Reader.windows), so memory does not grow with the day. Each block is decoded once
+        sqlread.WINDOW_EVENTS (Reader.windows), so memory does not grow with the day. Each block is decoded once
         for the windows that need it and let go after the last (blocks are cut by hour: compaction.parts)."""
         self._prepare()
         first, last = to_micros(start), to_micros(end)
@@ -290,7 +289,7 @@ class SqlEventStore:
         for day in self._read(lambda reader: reader.days(None, first, last)):
             lo, hi = max(first, day * compaction.DAY_US), min(last, (day + 1) * compaction.DAY_US)
             kept: Kept = {}
-            for w_lo, w_hi in self._read(lambda reader, lo=lo, hi=hi: reader.windows(lo, hi, EXPORT_WINDOW_EVENTS)):
+            for w_lo, w_hi in self._read(lambda reader, lo=lo, hi=hi: reader.windows(lo, hi, sqlread.WINDOW_EVENTS)):
                 records = self._read(lambda reader, w=(w_lo, w_hi), k=kept:
                                      self._records(reader, reader.scan_window(k, *w)))
                 for i in range(0, len(records), batch):
