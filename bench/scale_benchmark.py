@@ -5,7 +5,11 @@ build: the busy home (bench/busy_home.py, ~400 entities, ~274,000 events a day) 
     --url, through the store's own code: `load` on SQL stores (the path of `write` and compaction together,
     straight into blocks for past days), `write` in batches of 5,000 on InfluxDB. A day is generated in a
     second process while the previous one loads. Resumable: days already holding events are skipped. Logs
-    each day (events/s, size on disk, load average) to stderr.
+    each day (events/s, size on disk, load average) to stderr. With --base-days N (SQLite) only the newest N days
+    are loaded so; the older days of --days are then copies of the loaded ones (bench/daycopy.py: their stored
+    rows shifted by whole days, in SQL), a year in well under an hour instead of ~3 hours.
+check: for a few copied days, the same questions through the store's reads about the copy and its source
+    (bench/daycheck.py); prints what differs.
 measure: bytes per event on disk (SQLite: the file after a checkpoint, per table with --tables), then through
     the local runtime's gateway (query function, tests/queries/stack.query.yml) p50/p95 of every query endpoint
     at 1, 7, 30 and 365 days, then `write` throughput into the full store (fresh events after the newest
@@ -14,6 +18,8 @@ measure: bytes per event on disk (SQLite: the file after a checkpoint, per table
 Prints figures; asserts nothing about time. A benchmark, not a test: run it in the background.
 
     nohup python bench/scale_benchmark.py build --url sqlite:////data/year.db > bench/results/build.log 2>&1 &
+    nohup python bench/scale_benchmark.py build --url sqlite:////data/year.db --base-days 23 > build.log 2>&1 &
+    python bench/scale_benchmark.py check --url sqlite:////data/year.db --base-days 23
     python bench/scale_benchmark.py measure --url sqlite:////data/year.db [--runs 20] [--tables]
 """
 
@@ -36,6 +42,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra" / "local")]
 
+from bench import daycheck, daycopy  # noqa: E402
 from bench.busy_home import BusyHome  # noqa: E402
 from bench.query_latency import registry  # noqa: E402
 from bench.store_benchmark import DAY_US, machine  # noqa: E402
@@ -83,6 +90,10 @@ def _time(micros: int) -> dt.datetime:
     return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=micros)
 
 
+def _date(day: int) -> dt.date:
+    return _time(day * DAY_US).date()
+
+
 def build(url: str, days: int, per_day: int) -> None:
     store = open_event_store(url)
     last = today_us() // DAY_US
@@ -112,6 +123,51 @@ def build(url: str, days: int, per_day: int) -> None:
                 f"({len(records) / spent:,.0f}/s); {loaded:,} in {elapsed / 60:.1f} min "
                 f"({loaded / elapsed:,.0f}/s overall); {size_of(url) / max(loaded, 1):.1f} B/event so far")
     log(f"built {loaded:,} events in {(time.perf_counter() - began) / 60:.1f} min")
+    store.close()
+
+
+def sqlite_path(url: str) -> str:
+    if not url.startswith("sqlite"):
+        raise SystemExit("copied days are for the SQLite store only")
+    return urllib.parse.urlsplit(url).path
+
+
+def build_copied(url: str, days: int, base_days: int, per_day: int) -> None:
+    """The newest `base_days` days loaded (build), the rest of `days` copied from them (bench/daycopy.py)."""
+    path = sqlite_path(url)
+    began = time.perf_counter()
+    build(url, base_days, per_day)
+    loaded = time.perf_counter() - began
+    last = today_us() // DAY_US
+    copied = daycopy.fill(path, last - days + 1, last - base_days, daycopy.sources_for(loaded_days(path, base_days)),
+                          log)
+    log(f"year built: {base_days} days loaded in {loaded / 60:.1f} min, {copied:,} events copied in "
+        f"{(time.perf_counter() - began - loaded) / 60:.1f} min")
+
+
+def loaded_days(path: str, base_days: int) -> list[int]:
+    """The stored (cold) days among the newest `base_days`: those the build loaded, which copies come from."""
+    last = today_us() // DAY_US
+    with sqlite3.connect(path) as conn:
+        return [d for d in daycopy.stored_days(conn) if d > last - base_days]
+
+
+def check(url: str, base_days: int) -> None:
+    """Compare a few copied days (the oldest, one in the middle, the newest) with their sources."""
+    sources = daycopy.sources_for(loaded_days(sqlite_path(url), base_days))
+    last = today_us() // DAY_US
+    with sqlite3.connect(sqlite_path(url)) as conn:
+        copies = [d for d in daycopy.stored_days(conn) if d <= last - base_days]
+    if not copies:
+        raise SystemExit("no copied day")
+    store = open_event_store(url)
+    print(f"# copied days against their sources, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; sources "
+          f"{_date(sources[0])}..{_date(sources[-1])} (today {_date(last)})")
+    for target in sorted({copies[0], copies[len(copies) // 2], copies[-1]}):
+        source = daycopy.source_of(target, sources)
+        print(f"\n## {_date(target)}, a copy of {_date(source)}")
+        for line in daycheck.compare(store, source, target):
+            print(f"- {line}", flush=True)
     store.close()
 
 
@@ -259,17 +315,24 @@ def measure(url: str, runs: int, tables: bool, write_seconds: float, only: list[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("phase", choices=("build", "measure"))
+    parser.add_argument("phase", choices=("build", "measure", "check"))
     parser.add_argument("--url", required=True, help="the event store (sqlite:////path, postgresql://, influxdb://)")
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--per-day", type=int, default=PER_DAY)
+    parser.add_argument("--base-days", type=int, help="SQLite: load only the newest N days, copy them into the rest")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--tables", action="store_true", help="bytes per event of each SQLite table and index")
     parser.add_argument("--write-seconds", type=float, default=60)
     parser.add_argument("--only", help="comma-separated endpoint labels (prefixes) to time, e.g. 'devices,areas'")
     args = parser.parse_args()
-    if args.phase == "build":
+    if args.phase == "build" and args.base_days:
+        build_copied(args.url, args.days, args.base_days, args.per_day)
+    elif args.phase == "build":
         build(args.url, args.days, args.per_day)
+    elif args.phase == "check":
+        if not args.base_days:
+            parser.error("check needs --base-days (how many of the newest days were loaded)")
+        check(args.url, args.base_days)
     else:
         measure(args.url, args.runs, args.tables, args.write_seconds, args.only.split(",") if args.only else None)
 

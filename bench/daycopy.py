@@ -1,0 +1,132 @@
+"""Fill the past days of a scale-benchmark SQLite store by copying days it already holds, shifted by whole days.
+
+Loading a year through `load` takes ~3 hours on the shared 2 cores; a copy of a stored day takes a second or two,
+so the scale benchmark loads a few weeks of distinct days and copies them back to a year (`build --base-days`).
+A copy is made of the tiered layout's own rows (store/sqlschema.py), in SQL, one target day per transaction:
+- `blocks`: day, first_ts and last_ts move by the shift; the blobs are unchanged, since a block's times are
+  deltas from its first_ts (blocks.decode_times) and its context ULIDs are kept as offsets from each event's time;
+- `block_contexts`: day moves; the key of a ULID context id (its first 8 bytes: 48-bit milliseconds and 16 random
+  bits) moves with the time, as the copied block's context ids do; parent ids and hashed ids keep their key;
+- `rollups`, `dim_rollups`, `state_rollups`: the buckets of the source day (5 minutes, hour, day) move by the
+  shift; last_ts is relative to its bucket's start, so it needs no change; meters' rises are in `rollups.rise`.
+Dictionaries (series, strings, docs) are shared: copies reference the same ids. Only days already in blocks are
+sources (today and yesterday stay in the hot tier and are not copied); copies go to days that hold no block.
+
+What a copy does not reproduce (what differs from a year loaded event by event):
+- parent ids keep the source day's ULID (the payload holds them whole): a trace of a copied context finds the
+  events of that context, not the children whose parent id it is, and a source day's parent id is found in the
+  source day and in every copy of it;
+- event ids that a block stores (those not derived from entity, time and state or type, time, context and data)
+  and context ids that are not ULIDs keep their source values, so the same id appears on several days;
+- what crosses a day boundary follows the source day's neighbours, not the copy's: the first reading's rise of a
+  meter (from the previous day's last reading), the first change's duration_in_state and old_state, and the seconds
+  of a stay that began the day before (state_rollups.secs of the earlier day, which the copy does not touch);
+- a target day's rows from a neighbour (a stay's seconds spilling into it) are replaced by the source's.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+from ingestor.store.rollups import PERIODS
+
+DAY_US = 86_400_000_000
+DAY_MS = 86_400_000
+ULID_SLACK_MS = 2 * DAY_MS  # a ULID context key whose time lies this near its block's day is a ULID's, not a hash
+WEEK = 7
+
+
+def stored_days(conn: sqlite3.Connection) -> list[int]:
+    """Days (since the epoch) with blocks, oldest first."""
+    return [int(d) for d, in conn.execute("SELECT DISTINCT day FROM blocks ORDER BY day")]
+
+
+def sources_for(days: list[int]) -> list[int]:
+    """The newest run of consecutive stored days, cut to whole weeks when it holds one (so a copy falls on its
+    source's weekday)."""
+    run: list[int] = []
+    for day in reversed(days):
+        if run and day != run[0] - 1:
+            break
+        run.insert(0, day)
+    if len(run) >= WEEK:
+        run = run[len(run) % WEEK:]
+    return run
+
+
+def source_of(target: int, sources: list[int]) -> int:
+    return sources[0] + (target - sources[0]) % len(sources)
+
+
+def _buckets(day: int) -> list[tuple[int, int, int]]:
+    """(period, first bucket, bucket count) of a day in each rollup period."""
+    return [(period, day * (86_400 // width), 86_400 // width) for period, width in enumerate(PERIODS)]
+
+
+def _context_key(kind: int, key: int, day: int, shift: int) -> int:
+    if kind == 0 and abs((key >> 16) - day * DAY_MS) < ULID_SLACK_MS:
+        return key + ((shift * DAY_MS) << 16)
+    return key
+
+
+def copy_day(conn: sqlite3.Connection, source: int, target: int) -> int:
+    """Replace `target`'s cold rows by `source`'s, shifted; in the caller's transaction. Returns events copied."""
+    shift = target - source
+    conn.execute("DELETE FROM blocks WHERE day = ?", (target,))
+    conn.execute("DELETE FROM block_contexts WHERE day = ?", (target,))
+    conn.execute(
+        "INSERT INTO blocks (series, day, first_ts, last_ts, n, times, payload) "
+        "SELECT series, day + ?1, first_ts + ?2, last_ts + ?2, n, times, payload FROM blocks WHERE day = ?3 "
+        "ORDER BY series, first_ts", (shift, shift * DAY_US, source))
+    events = conn.execute("SELECT coalesce(sum(n), 0) FROM blocks WHERE day = ?", (target,)).fetchone()[0]
+    contexts = conn.execute("SELECT kind, key, series FROM block_contexts WHERE day = ?", (source,)).fetchall()
+    conn.executemany("INSERT INTO block_contexts (kind, key, series, day) VALUES (?, ?, ?, ?)",
+                     [(kind, _context_key(kind, key, source, shift), sid, target) for kind, key, sid in contexts])
+    for period, first, count in _buckets(target):
+        moved = shift * count
+        lo, hi = first - moved, first - moved + count
+        for table, keys in (("rollups", "series IN (SELECT id FROM series)"),
+                            ("state_rollups", "series IN (SELECT id FROM series)"),
+                            ("dim_rollups", "(dim, key) IN (SELECT dim, key FROM temp.copy_dims)")):
+            columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+            names = ", ".join(f'"{c}"' for c in columns)
+            picked = ", ".join(f"bucket + {moved}" if c == "bucket" else f'"{c}"' for c in columns)
+            conn.execute(f"DELETE FROM {table} WHERE {keys} AND period = ? AND bucket >= ? AND bucket < ?",
+                         (period, first, first + count))
+            conn.execute(f"INSERT INTO {table} ({names}) SELECT {picked} FROM {table} "
+                         f"WHERE {keys} AND period = ? AND bucket >= ? AND bucket < ?", (period, lo, hi))
+    return int(events)
+
+
+def fill(path: str, first: int, last: int, sources: list[int], log: Callable[[str], None]) -> int:
+    """Copy the `sources` days (consecutive, see sources_for) into every day of [first, last] that holds no block,
+    newest first (a stopped fill leaves the most recent days whole); returns events copied. Resumable: days
+    already holding blocks are skipped."""
+    if not sources:
+        raise SystemExit("no stored day to copy: load some days first")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA cache_size=-262144")  # 256 MB: every series' rollup pages are touched by each day
+    conn.execute("PRAGMA busy_timeout=60000")
+    have = set(stored_days(conn))
+    todo = [d for d in range(last, first - 1, -1) if d not in have]
+    log(f"copying {len(sources)} stored days ({sources[0]}..{sources[-1]}) into {len(todo)} empty days")
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS copy_dims AS SELECT DISTINCT dim, key FROM dim_rollups")
+    began, total = time.perf_counter(), 0
+    for n, target in enumerate(todo, 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            total += copy_day(conn, source_of(target, sources), target)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        if n % 10 == 0 or n == len(todo):
+            spent = time.perf_counter() - began
+            log(f"copied {n} of {len(todo)} days: {total:,} events in {spent / 60:.1f} min "
+                f"({spent / n:.2f} s a day)")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return total

@@ -1,0 +1,48 @@
+"""bench/daycopy.py: a copied day answers every question of bench/daycheck.py as its source day does, shifted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import time
+
+from bench import daycheck, daycopy
+from bench.busy_home import BusyHome
+from ingestor.store import open_event_store
+
+DAY_US = 86_400_000_000
+
+
+def _loaded_store(path: str, days: int, per_day: int) -> int:
+    """`days` days of the busy home loaded up to today (the newest two stay hot); returns today."""
+    today = int(time.time()) // 86_400
+    store = open_event_store(f"sqlite:///{path}")
+    for day in range(today, today - days, -1):
+        store.load(BusyHome().generate(per_day, day * DAY_US, (day + 1) * DAY_US, seed=day,
+                                       namespace=f"day{day}").records)
+    store.close()
+    return today
+
+
+def test_a_copied_day_answers_as_its_source_shifted(tmp_path):
+    path = str(tmp_path / "events.db")
+    today = _loaded_store(path, 9, 1_500)
+    with sqlite3.connect(path) as conn:
+        sources = daycopy.sources_for(daycopy.stored_days(conn))
+    assert len(sources) == 7  # today and yesterday are hot: 7 days in blocks
+
+    daycopy.fill(path, today - 12, today - 9, sources, lambda _: None)
+
+    store = open_event_store(f"sqlite:///{path}")
+    try:
+        for target in (today - 11, today - 10, today - 9):  # not the oldest: no day before it to rise from
+            lines = daycheck.compare(store, daycopy.source_of(target, sources), target)
+            names = daycheck.questions(dt.datetime.now(dt.UTC)).keys()
+            asked = [line for line in lines if line.split(": ")[0] in names]
+            assert len(asked) == len(names)
+            assert all(line.endswith(": same") for line in asked), lines
+            source_day = dt.datetime.fromtimestamp(daycopy.source_of(target, sources) * 86_400, dt.UTC)
+            copied_day = dt.datetime.fromtimestamp(target * 86_400, dt.UTC)
+            assert daycheck.trace_counts(store, copied_day)[0] == daycheck.trace_counts(store, source_day)[0] > 0
+    finally:
+        store.close()
