@@ -13,6 +13,8 @@ Asserts nothing about time.
     python bench/energy_benchmark.py [--backends sqlite,postgresql,influxdb1] [--days 365] [--meters 10]
     python bench/energy_benchmark.py --store sqlite:////path/events.db --end 2026-11-30T18:00:00Z  # measure again
     python bench/energy_benchmark.py --store sqlite:////path/events.db --end 2026-11-30T17:37:00Z  # ending mid-hour
+    python bench/energy_benchmark.py --store sqlite:////data/year.db --switch switch.kitchen_socket_1 \
+        --meter-ids sensor.energy_grid_import,sensor.energy_solar  # another store's meters (the scale benchmark's)
 
 Before the endpoints, it times opening the store and its first answer, and on a database made before the meters'
 rises were kept (schema step 8), their fill (which the store leaves to its writes) to the end.
@@ -99,6 +101,10 @@ def build(url: str, days: int, meters: int, interval: int, end: dt.datetime) -> 
     return written, time.perf_counter() - started
 
 
+def _meter_ids(meters: int) -> list[str]:
+    return [f"sensor.meter_{m}_energy" for m in range(meters)]
+
+
 def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float, float]:
     """Median and slowest wall time, and the median CPU time of this process (what a shared machine's load
     inflates the least), in milliseconds."""
@@ -112,9 +118,10 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float, float]:
     return statistics.median(times), max(times), statistics.median(cpu)
 
 
-def measure(url: str, meters: int, end: dt.datetime, runs: int) -> None:
-    entities = [{"entity_id": f"sensor.meter_{m}_energy", "name": f"Meter {m}", "area_name": None,
-                 "device_class": "energy", "unit_of_measurement": "kWh"} for m in range(meters)]
+def measure(url: str, meter_ids: list[str], end: dt.datetime, runs: int, switch: str = SWITCH) -> None:
+    entities = [{"entity_id": m, "name": m, "area_name": None, "device_class": "energy",
+                 "unit_of_measurement": "kWh"} for m in meter_ids]
+    one = meter_ids[min(1, len(meter_ids) - 1)]
     started, cpu = time.perf_counter(), time.process_time()
     store = open_event_store(url, read_timeout=600)
     energy.summary(store, entities, Range(end - dt.timedelta(days=1), end))
@@ -133,9 +140,9 @@ def measure(url: str, meters: int, end: dt.datetime, runs: int) -> None:
             "summary": lambda r=r: energy.summary(store, entities, r),
             "hourly (1h)" if days <= 30 else "hourly (1d)":
                 lambda r=r, days=days: energy.hourly(store, entities, r, 3600 if days <= 30 else 86_400, None),
-            "hourly, one meter": lambda r=r: energy.hourly(store, entities, r, 86_400, "sensor.meter_1_energy"),
+            "hourly, one meter": lambda r=r: energy.hourly(store, entities, r, 86_400, one),
             "correlation": lambda r=r: energy.correlation(store, entities, r, None),
-            "impact": lambda r=r: energy.impact(store, entities, r, SWITCH, "on", "sensor.meter_1_energy"),
+            "impact": lambda r=r: energy.impact(store, entities, r, switch, "on", one),
             "recommendations": lambda r=r: energy.recommendations(store, entities, r),
         }
         for name, fn in calls.items():
@@ -153,13 +160,17 @@ def main() -> None:
     parser.add_argument("--interval", type=int, default=300, help="seconds between a meter's readings")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--store", help="measure this store, built before by this script, instead of building one")
+    parser.add_argument("--meter-ids", help="with --store: its energy meters (comma-separated entity ids) instead of "
+                                            "this script's sensor.meter_N_energy")
+    parser.add_argument("--switch", default=SWITCH, help="with --store: the switch the impact endpoint reads")
     parser.add_argument("--end", help="with --store: where the ranges end (ISO 8601), e.g. the hour its data ends, "
                                       "or within an hour of data, as the dashboard's ranges end now")
     args = parser.parse_args()
     if args.store:
         end = dt.datetime.fromisoformat(args.end) if args.end else dt.datetime.now(dt.UTC)
-        print(f"energy benchmark on {machine()}: {args.store} ({args.meters} meters), data ending {end.isoformat()}")
-        measure(args.store, args.meters, end, args.runs)
+        ids = args.meter_ids.split(",") if args.meter_ids else _meter_ids(args.meters)
+        print(f"energy benchmark on {machine()}: {args.store} ({len(ids)} meters), data ending {end.isoformat()}")
+        measure(args.store, ids, end, args.runs, args.switch)
         return
     print(f"energy benchmark on {machine()}: {args.meters} meters every {args.interval} s, {args.days} days")
     end = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
@@ -185,7 +196,7 @@ def main() -> None:
                 written, seconds = build(url, args.days, args.meters, args.interval, end)
                 print(f"{backend}: {written:,} events in {seconds:.0f} s ({written / seconds:,.0f}/s), "
                       f"load {os.getloadavg()[0]:.2f}")
-                measure(url, args.meters, end, args.runs)
+                measure(url, _meter_ids(args.meters), end, args.runs)
         finally:
             for server in servers:
                 server.stop()
