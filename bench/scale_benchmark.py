@@ -18,8 +18,8 @@ measure: bytes per event on disk (SQLite: the file after a checkpoint, per table
 Prints figures; asserts nothing about time. A benchmark, not a test: run it in the background.
 
     nohup python bench/scale_benchmark.py build --url sqlite:////data/year.db > bench/results/build.log 2>&1 &
-    nohup python bench/scale_benchmark.py build --url sqlite:////data/year.db --base-days 23 > build.log 2>&1 &
-    python bench/scale_benchmark.py check --url sqlite:////data/year.db --base-days 23
+    nohup python bench/scale_benchmark.py build --url sqlite:////data/year.db --days 366 --base-days 16 > y.log 2>&1 &
+    python bench/scale_benchmark.py check --url sqlite:////data/year.db --base-days 16
     python bench/scale_benchmark.py measure --url sqlite:////data/year.db [--runs 20] [--tables]
 """
 
