@@ -66,8 +66,11 @@ def timeline(store: EventStore, entity_id: str, start: dt.datetime, end: dt.date
     """(time µs, state) of each state change in [start, end), oldest first, after the state held at `start`."""
     before = latest(store, entity_id, start - BASELINE_LOOKBACK, start)
     out = [(to_micros(start), before.state)] if before else []
-    out += [(to_micros(parse_timestamp(i["time_fired"])), i.get("state")) for i in _raw(store, entity_id, start, end)]
-    return out
+    found = store.states(entity_id, start, end)
+    if found is None:
+        found = [(to_micros(parse_timestamp(i["time_fired"])), i.get("state"))
+                 for i in _raw(store, entity_id, start, end)]
+    return out + found
 
 
 def meter_hours(store: EventStore, entity_ids: list[str], start: dt.datetime, end: dt.datetime,
