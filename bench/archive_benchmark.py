@@ -39,7 +39,7 @@ sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra
 # Only what a phase needs is imported at the top: the children's peak RSS is the archive's own, not the
 # generator's or the test servers' (imported by the parent, in main and load).
 from ingestor.archive import parquet  # noqa: E402
-from ingestor.archive.settings import Settings  # noqa: E402
+from ingestor.archive.settings import STORE_WRITE_CACHE_KIB, Settings  # noqa: E402
 from ingestor.store import open_event_store  # noqa: E402
 
 DAY = dt.date(2024, 3, 1)
@@ -109,7 +109,7 @@ def phase(args: dict[str, Any]) -> dict[str, Any]:
     from ingestor.archive.run import Archiver
     from ingestor.archive.s3 import Bucket
 
-    store = open_event_store(args["url"])
+    store = open_event_store(args["url"], write_cache_kib=STORE_WRITE_CACHE_KIB)  # as the function opens it
     current = settings(args["endpoint"], args["access"], args["secret"], args["bucket"], args["format"], args["tmp"])
     archiver = Archiver(store, Bucket(current), current)
     out: dict[str, Any] = {}

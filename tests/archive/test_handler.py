@@ -57,6 +57,12 @@ def test_the_bucket_is_created_when_the_function_starts(handler: ModuleType, s3s
     assert rules.archive(info).status == "ok"  # not "degraded" until the first run
 
 
+def test_the_function_writes_to_a_sqlite_store_with_sqlites_default_page_cache(handler: ModuleType) -> None:
+    """Not the 64 MB `write` keeps: a restore of a busy day would fill it and keep it (archive.settings)."""
+    with api.jobs().store.engine.connect().execution_options(writing=True) as conn, conn.begin():  # type: ignore[attr-defined]
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -2_000
+
+
 def test_a_missing_bucket_that_may_not_be_created_is_reported_clearly(
         function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {**function_env, "ARCHIVE_S3_CREATE_BUCKET": "false"}.items():

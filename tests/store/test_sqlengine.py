@@ -50,3 +50,10 @@ def test_a_writing_connection_keeps_64_mb_of_pages_and_the_wal_is_checkpointed_e
     with engine.connect().execution_options(writing=True, **{SQLITE_BEGIN: "BEGIN"}) as conn, conn.begin():
         assert conn.execute(text("PRAGMA cache_size")).scalar() == -65_536
     engine.dispose()
+
+
+def test_a_process_may_ask_for_a_smaller_cache_for_its_writing_connections(tmp_path: Path) -> None:
+    engine = engine_for(f"sqlite:///{tmp_path}/store.db", write_cache_kib=2_000)
+    with engine.connect().execution_options(writing=True) as conn, conn.begin():
+        assert conn.execute(text("PRAGMA cache_size")).scalar() == -2_000
+    engine.dispose()

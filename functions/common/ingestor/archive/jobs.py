@@ -41,7 +41,7 @@ class Jobs:
         """From the environment and secrets; ConfigError (naming the setting) when something is wrong."""
         current = settings.load()
         try:
-            store = stores.open_event_store(stores.default_url())
+            store = stores.open_event_store(stores.default_url(), write_cache_kib=settings.STORE_WRITE_CACHE_KIB)
         except ValueError as exc:
             raise settings.config.ConfigError(f"EVENT_STORE_URL: {exc}") from None
         url = settings.config.env_str("NATS_URL", "nats://127.0.0.1:4222") or "nats://127.0.0.1:4222"

@@ -20,14 +20,17 @@ def default_url() -> str:
     return config.env_str("EVENT_STORE_URL") or f"sqlite:///{config.env_str('DATA_DIR', '.data')}/events.db"
 
 
-def open_event_store(url: str, *, read_timeout: float | None = None) -> EventStore:
+def open_event_store(url: str, *, read_timeout: float | None = None,
+                     write_cache_kib: int | None = None) -> EventStore:
     """The store at `url`. `read_timeout`: how long a read may wait for InfluxDB's answer (default 10 s, what
-    the pipeline's retried writes want; the queries wait longer); the SQL engines take no such limit."""
+    the pipeline's retried writes want; the queries wait longer); the SQL engines take no such limit.
+    `write_cache_kib`: SQLite's page cache for a writing connection (default: sqlengine.WRITE_CACHE_KIB, what
+    `write` wants); the other stores take no such setting."""
     scheme = url.split(":", 1)[0].lower()
     if scheme.startswith("sqlite") or scheme.startswith("postgres"):
         from ingestor.store.sql import SqlEventStore
 
-        return SqlEventStore(url)
+        return SqlEventStore(url) if write_cache_kib is None else SqlEventStore(url, write_cache_kib=write_cache_kib)
     if scheme in ("influxdb", "influxdbs", "influxdb2", "influxdb2s"):
         from ingestor.store.influx import open_influx
 

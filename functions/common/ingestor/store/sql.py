@@ -50,7 +50,7 @@ from ingestor.store.model import (
 from ingestor.store.rows import Row
 from ingestor.store.sqlagg import Aggregator, Ask, top
 from ingestor.store.sqldicts import Dictionaries
-from ingestor.store.sqlengine import engine_for, safe_url
+from ingestor.store.sqlengine import WRITE_CACHE_KIB, engine_for, safe_url
 from ingestor.store.sqlread import Kept, Reader, Scan
 from ingestor.store.sqlschema import MIGRATIONS, aggregates
 from ingestor.store.timerange import from_micros, to_micros
@@ -71,9 +71,9 @@ def _float(value: Any) -> float | None:
 
 
 class SqlEventStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, write_cache_kib: int = WRITE_CACHE_KIB) -> None:
         self.url = url
-        self.engine = engine_for(url)
+        self.engine = engine_for(url, write_cache_kib=write_cache_kib)
         self.backend = self.engine.dialect.name
         self._insert_aggregates = (sqlite if self.backend == "sqlite" else postgresql).insert(aggregates)
         self.dicts = Dictionaries()

@@ -25,21 +25,22 @@ about 40 MB, and SQLite reuses it from the start after each checkpoint."""
 WRITE_CACHE_KIB = 65_536
 """A writing connection's page cache (SQLite's default: 2 MB): with 2 MB the pages each batch touches (see
 above) were read again from the file for every batch. Only the writer's connections take it, and only as far
-as pages are used."""
+as pages are used; a process that writes seldom and must stay small (retention-archive) asks for less."""
 
 
-def engine_for(url: str) -> Engine:
-    """An engine for `sqlite:///path` or `postgresql://…` (psycopg 3 is used whatever the driver)."""
+def engine_for(url: str, *, write_cache_kib: int = WRITE_CACHE_KIB) -> Engine:
+    """An engine for `sqlite:///path` or `postgresql://…` (psycopg 3 is used whatever the driver);
+    `write_cache_kib`: a SQLite writing connection's page cache."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite(parsed)
+        return _sqlite(parsed, write_cache_kib)
     if parsed.get_backend_name() == "postgresql":
         return create_engine(parsed.set(drivername="postgresql+psycopg"), pool_pre_ping=True, pool_size=5,
                              max_overflow=5, pool_recycle=1800, connect_args={"connect_timeout": 5})
     raise ValueError(f"unsupported SQL database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql://")
 
 
-def _sqlite(url: URL) -> Engine:
+def _sqlite(url: URL, write_cache_kib: int) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
@@ -62,7 +63,7 @@ def _sqlite(url: URL) -> Engine:
         # write could fail with "database is locked" instead of waiting its turn (SQLITE_BEGIN above).
         options = conn.get_execution_options()
         if options.get("writing") and not conn.info.get("write_cache"):
-            conn.exec_driver_sql(f"PRAGMA cache_size=-{WRITE_CACHE_KIB}")
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{int(write_cache_kib)}")
             conn.info["write_cache"] = True
         conn.exec_driver_sql(options.get(SQLITE_BEGIN) or ("BEGIN IMMEDIATE" if options.get("writing") else "BEGIN"))
 
