@@ -39,7 +39,7 @@ sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra
 # Only what a phase needs is imported at the top: the children's peak RSS is the archive's own, not the
 # generator's or the test servers' (imported by the parent, in main and load).
 from ingestor.archive import parquet  # noqa: E402
-from ingestor.archive.settings import STORE_WRITE_CACHE_KIB, Settings  # noqa: E402
+from ingestor.archive.settings import EXPORT_BATCH, STORE_WRITE_CACHE_KIB, Settings  # noqa: E402
 from ingestor.store import open_event_store  # noqa: E402
 
 DAY = dt.date(2024, 3, 1)
@@ -73,8 +73,8 @@ def peak_rss_mb() -> float:
 def settings(endpoint: str, access: str, secret: str, bucket: str, fmt: str, tmp: str) -> Settings:
     return Settings(endpoint=endpoint, bucket=bucket, region="us-east-1", prefix=f"bench-{fmt}/",
                     raw_retention_days=365, summary_retention_days=1825, schedule="17 3 * * *", create_bucket=True,
-                    max_attempts=3, connect_timeout_s=5, read_timeout_s=60, export_batch=5000, max_days_per_run=10,
-                    access_key=access, secret_key=secret, format=fmt, tmp_dir=tmp)
+                    max_attempts=3, connect_timeout_s=5, read_timeout_s=60, export_batch=EXPORT_BATCH,
+                    max_days_per_run=10, access_key=access, secret_key=secret, format=fmt, tmp_dir=tmp)
 
 
 def load(url: str, events: int) -> None:
