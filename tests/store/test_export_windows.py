@@ -178,6 +178,21 @@ def test_deleting_a_day_reads_it_in_windows_never_whole(store: Any, monkeypatch:
     assert store.count(EventFilter()) == 0
 
 
+def test_deleting_a_day_holds_only_the_seconds_of_stays_that_began_before_it(store: Any,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The day's own buckets go with their rows, so their sums are not kept while the day is read: the delete's
+    memory does not grow with the series and 5 minutes of the day (a busy home's day: ~45 MB)."""
+    written(store, day_of(DAY))
+    held = []
+    removed = pruning._removed
+    monkeypatch.setattr(pruning, "_removed", lambda *args: held.append(removed(*args)) or held[-1])
+    assert store.delete(DAY, DAY + dt.timedelta(days=1)) == BUSY + QUIET
+    [(deltas, count)] = held
+    day_start = int(DAY.timestamp())
+    assert count == BUSY + QUIET and not deltas.fine and deltas.states  # the door's first stay began the day before
+    assert all((bucket + 1) * pruning.ru.PERIODS[period] <= day_start for _, period, bucket, _ in deltas.states)
+
+
 def test_five_minutes_busier_than_a_window_are_read_in_slices_of_it(store: Any,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A busy home's 5 minutes (5,200 events at 1.5 million a day) would otherwise be one window, held whole by
