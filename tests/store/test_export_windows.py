@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from ingestor import normalization
-from ingestor.store import blocks, compaction, sqlread
+from ingestor.store import blocks, compaction, pruning, sqlread
 from ingestor.store.model import EventFilter
 from ingestor.store.sqlread import HOUR_US, Reader
 from tests.store.conftest import opened
