@@ -44,8 +44,8 @@ def light(n: int) -> list[Row]:
 
 def test_a_day_of_ordinary_state_changes_needs_no_exception_but_its_first_event() -> None:
     block = roundtrip(light(200))
-    assert set(block._x) == {"o", "d"}  # the first event's old state and duration come from before the block
-    assert (len(block._x["o"]), len(block._x["d"])) == (1, 1)
+    assert set(block._meta["x"]) == {"o", "d"}  # the first event's old state and duration come from before the block
+    assert (len(block._meta["x"]["o"]), len(block._meta["x"]["d"])) == (1, 1)
 
 
 def test_whatever_cannot_be_worked_out_is_kept_as_it_was() -> None:
@@ -84,7 +84,7 @@ def test_other_events_keep_their_context_parent_data_and_derived_id() -> None:
         eid = bytes.fromhex(other_event_id("call_service", stamp(ts), ctx, DATA[7]))
         rows.append(Row(eid, ts, None, None, None, None, 0, ctx, ULID, "ab" * 16, 0, None, 7))
     block = roundtrip(rows, "call_service", None)
-    assert "e" not in block._x and "c" not in block._x
+    assert "e" not in block._meta["x"] and "c" not in block._meta["x"]
 
 
 def test_the_time_column_reads_alone() -> None:
@@ -153,3 +153,12 @@ def test_a_state_changes_id_is_worked_out_without_decoding_the_contexts() -> Non
     block = blocks.Block(times, rows[0].ts, payload, "state_changed", "light.kitchen", DATA.__getitem__)
     assert [block.eid(i) for i in range(block.n)] == [r.eid for r in rows]
     assert "contexts" not in block.__dict__  # the costliest column of a block: 10 random bytes an event
+
+
+def test_a_read_of_durations_makes_only_the_exceptions_it_uses() -> None:
+    rows = [r._replace(eid=bytes(16 - len(str(i))) + str(i).encode()) for i, r in enumerate(light(50))]
+    times, payload = blocks.encode(rows, "state_changed", "light.kitchen", DATA.__getitem__)
+    block = blocks.Block(times, rows[0].ts, payload, "state_changed", "light.kitchen", DATA.__getitem__)
+    assert block.durations == [r.duration for r in rows]
+    assert "e" not in block._x and len(block._meta["x"]["e"]) == 50  # ids no hash gives: stored whole
+    assert [block.eid(i) for i in range(block.n)] == [r.eid for r in rows]

@@ -218,8 +218,7 @@ class Block:
         for name, length in zip(SECTIONS, self._meta["sec"], strict=True):
             self._offsets[name] = (at, length)
             at += length
-        self._x: dict[str, dict[int, Any]] = {k: dict((i, v) for i, v in pairs)
-                                               for k, pairs in self._meta["x"].items()}
+        self._x: dict[str, dict[int, Any]] = {}  # by kind, made when first asked for (_exceptions)
         self._parsed = True
 
     def _section(self, name: str) -> bytes:
@@ -228,8 +227,13 @@ class Block:
         return zlib.decompress(self._payload[at:at + length]) if length else b""  # type: ignore[index]
 
     def _exceptions(self, kind: str) -> dict[int, Any]:
+        """The stored values of `kind` by event index. Only the kinds a read asks for are made into dicts: a
+        block's event ids, when stored whole, can be most of its exceptions and a stays read never wants them."""
         self._parse()
-        return self._x.get(kind, {})
+        found = self._x.get(kind)
+        if found is None:
+            found = self._x[kind] = dict(self._meta["x"].get(kind, ()))
+        return found
 
     @cached_property
     def ts(self) -> list[int]:
