@@ -47,6 +47,7 @@ from ingestor.store.model import (
     StoreUnavailable,
     Totals,
 )
+from ingestor.store.pausedgc import paused_gc
 from ingestor.store.rows import Row
 from ingestor.store.sqlagg import Aggregator, Ask, top
 from ingestor.store.sqldicts import Dictionaries
@@ -275,7 +276,8 @@ class SqlEventStore:
             return [DurationSample(entity[sid], old_state, ts, float(duration), eid)
                     for sid, ts, eid, old_state, duration in stays]
 
-        return self._read(read)
+        with paused_gc():
+            return self._read(read)
 
     def states(self, entity_id: str, start: Any, end: Any) -> list[tuple[int, str | None]] | None:
         """(time µs, state) of the entity's events in [start, end), oldest first, from the time and state columns
@@ -307,7 +309,8 @@ class SqlEventStore:
     # --- aggregates ------------------------------------------------------------------------------------
 
     def _values(self, ask: Ask, info: dict[str, Any] | None) -> dict[Any, list[Any]]:
-        found, resolution = self._read(lambda reader: Aggregator(reader).values(ask))
+        with paused_gc():  # a year of hourly cells per area is ~114,000 rows
+            found, resolution = self._read(lambda reader: Aggregator(reader).values(ask))
         if info is not None:
             info["resolution"] = resolution
         return found
