@@ -362,7 +362,8 @@ class SqlEventStore:
             if acc[0]:
                 cells[(key or None, bucket)] = cells.get((key or None, bucket), 0) + acc[0]  # type: ignore
         ordered = sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0] is not None, kv[0][0] or ""))
-        return [(key, from_micros(t), n) for (key, t), n in ordered]
+        times: dict[int, dt.datetime] = {}  # a bucket's instant made once for all its keys (a year: 8,760 of 114,000)
+        return [(key, times.get(t) or times.setdefault(t, from_micros(t)), n) for (key, t), n in ordered]
 
     def last_seen(self, f: EventFilter, by: GroupBy, limit: int = 1000,
                   info: dict[str, Any] | None = None) -> list[tuple[str | None, Any]]:
