@@ -69,8 +69,6 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-
-
 class SqlEventStore:
     def __init__(self, url: str, *, write_cache_kib: int = WRITE_CACHE_KIB) -> None:
         self.url = url
