@@ -71,6 +71,9 @@ class SeaweedFS:
                 f"-filer.port={filer}", f"-filer.port.grpc={filer_grpc}",
                 f"-s3.port={self.port}", f"-s3.port.grpc={s3_grpc}", f"-s3.config={config}",
                 f"-admin.port={admin}", f"-admin.port.grpc={admin_grpc}", "-admin.ui=false", "-webdav=false",
+                # S3's Iceberg catalog and Lance namespace (unused) listen on 8181 and 9101, or the next free port
+                # weed finds: two weeds starting at once found the same one and one failed (seen beside a benchmark)
+                "-s3.port.iceberg=0", "-s3.port.lance=0",
                 # every bucket is a collection that takes 7 volume slots at its first write; the default limit
                 # (free disk / 128 MB) ran out after about 70 buckets, failing writes with 500 InternalError
                 f"-volume.max={MAX_VOLUMES}"]
