@@ -92,3 +92,20 @@ def test_newest_hours_holding_too_few_stays_are_followed_by_the_rest_of_the_day(
     everything = seen(store.duration_samples(WHOLE_DAY, limit=100_000))
     assert {s[0] for s in everything} == {"switch.pump"}
     assert seen(store.duration_samples(WHOLE_DAY, limit=PER_HOUR + 20)) == everything[:PER_HOUR + 20]
+
+
+def test_compressed_stays_at_one_microsecond_are_read_as_their_records_say(store: Any) -> None:
+    """Two series changing at the same instant: the tie is broken by event id, and each stay keeps its own state
+    left and duration."""
+    twin = [normalization.normalize_event(state_changed("switch.fan", "off" if i % 2 else "on",
+                                                        "on" if i % 2 else "off", DAY + dt.timedelta(seconds=20 * i),
+                                                        unit=None)) for i in range(PER_HOUR)]
+    store.write(twin)
+    while store.compact(30.0):
+        pass
+    records = [r for batch in store.export(DAY, DAY + dt.timedelta(days=1)) for r in batch
+               if r["duration_in_state"] is not None]
+    expected = sorted(((r["time_fired"], r["event_id"], r["entity_id"], r["old_state"], r["duration_in_state"])
+                       for r in records), reverse=True)
+    samples = store.duration_samples(WHOLE_DAY, limit=100_000)
+    assert [(s.entity_id, s.state, s.duration, s.event_id) for s in samples] == [e[2:] + (e[1],) for e in expected]

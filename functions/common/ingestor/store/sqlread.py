@@ -390,9 +390,9 @@ class Reader:
         out: list[Stay] = []
         hot = [(ts, bytes(eid), sid, (old, duration)) for sid, ts, eid, old, duration in rows]
         for c in self._merged(s, hot, cold, limit):
-            if c[1] is None:
+            if _compressed(c):  # its id worked out already where it tied with another event's time
                 block, i = c[3]
-                c = (c[0], partial(block.eid, i), c[2], (block.old_states[i], block.durations[i]))
+                c = (c[0], c[1] or partial(block.eid, i), c[2], (block.old_states[i], block.durations[i]))
             out.append((c[2], c[0], c[1], *c[3]))  # type: ignore[misc]
         return out
 
@@ -577,6 +577,11 @@ def _break_ties(found: list[Candidate], desc: bool) -> list[Candidate]:
             out += run
         i = j
     return out
+
+
+def _compressed(candidate: Candidate) -> bool:
+    """Whether a candidate is a block's event ((block, index)): its event id is known only once a tie broke on it."""
+    return isinstance(candidate[3], tuple) and isinstance(candidate[3][0], Block)
 
 
 def _beyond(candidate: Candidate, after: tuple[int, bytes], desc: bool) -> bool:
