@@ -23,6 +23,8 @@ from ingestor.queries.params import Range
 from ingestor.queries.stats import point, resolution
 from ingestor.store.model import EventFilter
 from ingestor.store.protocol import EventStore
+from ingestor.store.rows import stamp
+from ingestor.store.timerange import from_micros, to_micros
 from ingestor.timeutil import parse_timestamp
 from ingestor.units import displayed, unit_name
 
@@ -37,19 +39,39 @@ def _is_number(state: str | None) -> bool:
     return True
 
 
-def timeline(events: list[dict[str, Any]], r: Range, until: dt.datetime, complete: bool) -> list[dict[str, Any]]:
-    """Segments oldest first; `events` are oldest first; the last segment lasts until `until`."""
-    segments: list[dict[str, Any]] = []
-    times = [parse_timestamp(ev["time_fired"]) for ev in events]
-    if events and events[0].get("old_state") is not None:
-        lasted = events[0].get("duration_in_state")
-        began = times[0] - dt.timedelta(seconds=lasted) if lasted is not None else (r.start if complete else None)
+Change = tuple[int, str | None, str | None, float | None]  # (time µs, state, old_state, duration_in_state)
+
+
+def timeline(changes: list[Change], r: Range, until: dt.datetime, complete: bool) -> list[dict[str, Any]]:
+    """Segments oldest first; `changes` are oldest first; the last segment lasts until `until`. Times are kept in
+    microseconds (2,000 changes: no datetime made and parsed back for each)."""
+    segments: list[tuple[int, int, str | None]] = []
+    start, last = to_micros(r.start), to_micros(until)
+    if changes and changes[0][2] is not None:
+        lasted = changes[0][3]
+        began = to_micros(from_micros(changes[0][0]) - dt.timedelta(seconds=lasted)) if lasted is not None \
+            else (start if complete else None)
         if began is not None:
-            segments.append((max(began, r.start), times[0], events[0]["old_state"]))
-    for i, ev in enumerate(events):
-        segments.append((times[i], times[i + 1] if i + 1 < len(events) else max(until, times[i]), ev.get("state")))
-    return [{"start": iso(s), "end": iso(e), "state": state, "duration_s": round((e - s).total_seconds(), 6)}
+            segments.append((max(began, start), changes[0][0], changes[0][2]))
+    for i, (ts, state, _, _) in enumerate(changes):
+        segments.append((ts, changes[i + 1][0] if i + 1 < len(changes) else max(last, ts), state))
+    text = {t: stamp(t) for t in {t for s, e, _ in segments for t in (s, e)}}  # an end is the next start: once each
+    return [{"start": text[s], "end": text[e], "state": state, "duration_s": round((e - s) / 1_000_000, 6)}
             for s, e, state in segments]
+
+
+def _changes(store: EventStore, f: EventFilter, limit: int) -> tuple[list[Change], dict[str, Any], bool]:
+    """The newest `limit` changes of the range oldest first, the newest one's record ({} without any), and whether
+    there were more: from the store's changes where it has them (then one record only), else its records."""
+    found = store.changes(f.entity_id, f.start, f.end, limit + 1)  # type: ignore[arg-type]
+    if found is None:
+        page = store.query(f, limit=limit)
+        events = list(reversed(page.items))
+        return ([(to_micros(parse_timestamp(ev["time_fired"])), ev.get("state"), ev.get("old_state"),
+                  ev.get("duration_in_state")) for ev in events], events[-1] if events else {},
+                page.next_cursor is not None)
+    newest = store.query(f, limit=1).items if found else []
+    return found[-limit:], newest[0] if newest else {}, len(found) > limit
 
 
 def _numeric(values: list[Any], unit: str | None, attributes: dict[str, Any]) -> bool:
@@ -60,15 +82,13 @@ def _numeric(values: list[Any], unit: str | None, attributes: dict[str, Any]) ->
 
 def history(store: EventStore, meta: dict[str, Any] | None, entity_id: str, r: Range, limit: int, bucket_s: int,
             now: dt.datetime, names: Names) -> dict[str, Any]:
-    page = store.query(EventFilter(start=r.start, end=r.end, entity_id=entity_id, event_type="state_changed"),
-                       limit=limit)
-    events = list(reversed(page.items))
+    changes, newest, truncated = _changes(
+        store, EventFilter(start=r.start, end=r.end, entity_id=entity_id, event_type="state_changed"), limit)
     info: dict[str, Any] = {}
     series = store.series(entity_id, r.start, r.end, bucket_s, info=info)
-    if not events and not series and meta is None and not store.query(EventFilter(entity_id=entity_id), 1).items:
+    if not changes and not series and meta is None and not store.query(EventFilter(entity_id=entity_id), 1).items:
         raise NotFound(f"no entity {entity_id!r}: not in the metadata DB and no stored event")
-    values = [ev.get("state") for ev in events if ev.get("state") not in NOT_VALUES]
-    newest = events[-1] if events else {}
+    values = [change[1] for change in changes if change[1] not in NOT_VALUES]
     meta = meta or {}
     attributes = newest.get("attributes") if isinstance(newest.get("attributes"), dict) else {}
     unit = unit_name(newest.get("unit") or meta.get("unit"))
@@ -83,7 +103,7 @@ def history(store: EventStore, meta: dict[str, Any] | None, entity_id: str, r: R
         "friendly_name": newest.get("friendly_name") or meta.get("friendly_name") or names.entities.get(entity_id),
         "area_id": area, "area_name": names.areas.get(area) if area else None,
         "device_id": device, "device_name": names.devices.get(device) if device else None,
-        "timeline": timeline(events, r, min(r.end, now), page.next_cursor is None), "changes": len(events),
-        "series": [point(b) for b in series], "bucket_s": bucket_s, "truncated": page.next_cursor is not None,
+        "timeline": timeline(changes, r, min(r.end, now), not truncated), "changes": len(changes),
+        "series": [point(b) for b in series], "bucket_s": bucket_s, "truncated": truncated,
         "resolution": resolution(info),
     }

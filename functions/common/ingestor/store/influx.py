@@ -545,6 +545,10 @@ class InfluxEventStore:
     def states(self, entity_id: str, start: dt.datetime, end: dt.datetime) -> list[tuple[int, str | None]] | None:
         return None  # the records answer: a query of the state column alone would cost InfluxDB as much
 
+    def changes(self, entity_id: str, start: dt.datetime, end: dt.datetime,
+                limit: int) -> list[tuple[int, str | None, str | None, float | None]] | None:
+        return None  # the records answer: InfluxDB returns a point's fields together
+
     def _parts(self, entity_ids: list[str], start: dt.datetime, end: dt.datetime, seconds: int,
                info: dict[str, Any] | None) -> dict[str, list[series_.Part]]:
         """Per entity (one query per entity and tier): its summary per bucket of `seconds`."""

@@ -359,6 +359,32 @@ class Reader:
                     return out
         return out
 
+    def changes(self, f: EventFilter, limit: int) -> list[Change]:
+        """(time, state, old state, duration_in_state) of the scan's newest `limit` events, newest first: a scan's
+        order and limit (ties by event id, worked out only for them), without building the Rows (documents,
+        contexts, event ids) an entity's timeline does not show; a cold block decodes its states alone."""
+        s = Scan(f, desc=True, limit=limit)
+        out: list[Change] = []
+        h = hot_events.c
+        for lo, hi, sids, named in self._plan(s):
+            left = limit - len(out)
+            q = select(h.ts, h.eid, h.state, h.old_state, h.duration).where(*self._hot_clauses(s, sids, named, lo, hi))
+            rows = self.conn.execute(q.order_by(h.ts.desc(), h.eid.desc()).limit(left)).all()
+            cold = self._cold(s, sids, named, lo, hi)
+            if not cold:  # a hot day: SQL's order and limit are the scan's
+                out += [(ts, state, old, duration) for ts, _, state, old, duration in rows]
+            else:
+                hot = [(ts, bytes(eid), 0, (state, old, duration)) for ts, eid, state, old, duration in rows]
+                for c in self._merged(s, hot, cold, left):
+                    if _compressed(c):
+                        block, i = c[3]
+                        out.append((c[0], block.states[i], block.old_states[i], block.durations[i]))
+                    else:
+                        out.append((c[0], *c[3]))
+            if len(out) >= limit:
+                return out
+        return out
+
     def _newest_hours(self, sids: list[int] | None, lo: int, hi: int, need: int) -> int:
         """Where the newest `need` stays of [lo, hi) (a day) likely begin, by the hourly state rollups: the start
         of the latest hour from which on they count `need`, else `lo`. A compressed day decodes only the
@@ -557,6 +583,7 @@ def _may_hold(s: Scan, block: Block) -> bool:
 Kept = dict[int, tuple[int, bytes, Block]]  # block id: (last time, time column, block)
 Candidate = tuple[int, bytes | None, int, Any]  # (ts, eid if known, series, Row or (block, index))
 Stay = tuple[int, int, bytes | Callable[[], bytes], str | None, float]  # (series, ts, eid or its call, left, duration)
+Change = tuple[int, str | None, str | None, float | None]  # (ts, state, old_state, duration_in_state)
 
 
 def _break_ties(found: list[Candidate], desc: bool) -> list[Candidate]:

@@ -1,0 +1,73 @@
+"""The SQL stores' read of an entity's newest state changes (what its history's timeline shows): the same (time,
+state, old state, duration) as its records, newest `limit` of them, oldest first, from both tiers and every series
+the entity has had, ties at one microsecond in the records' order (by event id)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingestor import normalization
+from ingestor.store.model import EventFilter
+from ingestor.store.timerange import to_micros
+from ingestor.timeutil import parse_timestamp
+from tests.store.conftest import opened
+from tests.store.test_states_read import NOW, OLD, toggles
+from tests.support.ha_events import state_changed
+
+START, END = OLD - dt.timedelta(days=1), NOW + dt.timedelta(hours=1)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    event_store = opened(request.param, tmp_path, request)
+    events = (toggles("switch.kettle", OLD, 500, 300)  # two days of blocks
+              + toggles("switch.kettle", OLD + dt.timedelta(days=2), 100, 300, name="Kettle")  # a second series
+              + toggles("switch.pump", OLD, 800, 200)  # another entity, interleaved
+              + toggles("switch.kettle", NOW - dt.timedelta(hours=3), 30, 60))  # hot
+    event_store.write(events)
+    while event_store.compact(30.0):
+        pass
+    yield event_store
+    event_store.close()
+
+
+def from_records(store: Any, entity_id: str, start: dt.datetime, end: dt.datetime, limit: int) -> list[Any]:
+    f = EventFilter(entity_id=entity_id, start=start, end=end, event_type="state_changed")
+    return [(to_micros(parse_timestamp(item["time_fired"])), item["state"], item["old_state"],
+             item["duration_in_state"]) for item in reversed(store.query(f, limit=limit).items)]
+
+
+def test_an_entity_s_changes_are_its_records_across_both_tiers_and_its_series(store: Any) -> None:
+    found = store.changes("switch.kettle", START, END, 10_000)
+    assert len(found) == 630
+    assert found == from_records(store, "switch.kettle", START, END, 10_000)
+
+
+@pytest.mark.parametrize("limit", [1, 29, 31, 130, 400])
+def test_the_limit_keeps_the_newest_changes_wherever_it_cuts(store: Any, limit: int) -> None:
+    found = store.changes("switch.kettle", START, END, limit)
+    assert len(found) == limit
+    assert found == from_records(store, "switch.kettle", START, END, limit)
+
+
+def test_a_range_cut_inside_blocks_reads_only_the_changes_within_it(store: Any) -> None:
+    start, end = OLD + dt.timedelta(hours=7, seconds=17), OLD + dt.timedelta(days=2, hours=3, seconds=1)
+    found = store.changes("switch.kettle", start, end, 1000)
+    assert found == from_records(store, "switch.kettle", start, end, 1000)
+    assert found[0][0] >= to_micros(start) and found[-1][0] < to_micros(end)
+
+
+def test_changes_at_one_microsecond_are_in_the_records_order(store: Any) -> None:
+    at = OLD + dt.timedelta(hours=5, seconds=1)
+    store.write([normalization.normalize_event(state_changed("switch.kettle", "on", "off", at, unit=None)),
+                 normalization.normalize_event(state_changed("switch.kettle", "off", "on", at, unit=None))])
+    store.compact(30.0)
+    start, end = OLD, at + dt.timedelta(microseconds=1)  # the two are the newest
+    found = store.changes("switch.kettle", start, end, 3)
+    assert [ts for ts, *_ in found[1:]] == [to_micros(at)] * 2
+    assert found == from_records(store, "switch.kettle", start, end, 3)
