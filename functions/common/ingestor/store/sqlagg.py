@@ -48,6 +48,11 @@ class Ask:
     values: bool = True  # value statistics are wanted, not only counts and times
 
 
+def _counts_only(ask: Ask) -> bool:
+    """Whether the question is answered by counts alone (then n is the only figure of an answer that is sure)."""
+    return not ask.values and not ask.last
+
+
 def _bucket(ts: int, width: int | None) -> int | None:
     if width is None:
         return None
@@ -140,17 +145,20 @@ class Aggregator:
             ru.add_event(self._acc(out, (group, _bucket(ts, ask.width))), ts, value[0] if value else None)
 
     def _grouped(self, table: Any, keys: list[Any], period: int, lo: int, hi: int, width: int | None,
-                 clauses: list[Any]) -> tuple[list[Any], int]:
+                 clauses: list[Any], counts: bool = False) -> tuple[list[Any], int]:
         """Rollup rows of `period` in [lo, hi) summed in the database per `keys` and output bucket.
-        Returns the rows (keys..., bucket or None, n, vn, vsum, vmin, vmax, last_ts) and the period width."""
+        Returns the rows (keys..., bucket or None, n, vn, vsum, vmin, vmax, last_ts) and the period width;
+        with `counts`, the rows (keys..., bucket or None, n): the database sums nothing else (a year's heatmap
+        is ~114,000 hourly rows, each summed six ways for the one figure it shows)."""
         t = table.c
         span = ru.PERIODS[period]
         first, last = lo // tiers.US // span, hi // tiers.US // span
         per = width // span if width else None
         bucket = (t.bucket // per if per != 1 else t.bucket).label("b") if per else None
-        newest = func.max(cast(t.bucket, BigInteger) * (span * tiers.US) + t.last_ts)  # from its bucket's start
-        columns = [*keys, *([bucket] if bucket is not None else []), func.sum(t.n), func.sum(t.vn),
-                   func.sum(t.vsum), func.min(t.vmin), func.max(t.vmax), newest]
+        columns = [*keys, *([bucket] if bucket is not None else []), func.sum(t.n)]
+        if not counts:
+            newest = func.max(cast(t.bucket, BigInteger) * (span * tiers.US) + t.last_ts)  # from its bucket's start
+            columns += [func.sum(t.vn), func.sum(t.vsum), func.min(t.vmin), func.max(t.vmax), newest]
         q = select(*columns).where(t.period == period, t.bucket >= first, t.bucket < last, *clauses)
         q = q.group_by(*keys, *([bucket] if bucket is not None else []))
         found = self.conn.execute(q).all()  # fetched at once: row by row costs SQLAlchemy's per-row calls
@@ -230,9 +238,18 @@ class Aggregator:
         sids = self.reader.matching(ask.f)
         if sids is not None and not sids:
             return
-        clauses = [rollups.c.series.in_(sids)] if sids is not None else []
-        rows, _ = self._grouped(rollups, [rollups.c.series], period, lo, hi, ask.width, clauses)
+        if sids is None:  # every series named, each sought to its buckets (the table is clustered on series first):
+            self.dicts.refresh_series(self.conn)  # a period alone read every row the table holds
+            sids = list(self.dicts.series)
+        clauses = [rollups.c.series.in_(sids)]
+        counts = _counts_only(ask)
+        rows, _ = self._grouped(rollups, [rollups.c.series], period, lo, hi, ask.width, clauses, counts)
         pos = GROUP_POS.get(ask.group) if ask.group else None
+        if counts:  # the summary's counts by entity: nothing else to merge
+            for sid, bucket, n in rows:
+                group = self.reader.series_of(sid)[pos] if pos is not None else None
+                self._acc(out, (group, bucket))[0] += n
+            return
         for sid, bucket, *values in rows:
             group = self.reader.series_of(sid)[pos] if pos is not None else None
             ru.merge_value(self._acc(out, (group, bucket)), values)
@@ -249,10 +266,11 @@ class Aggregator:
             clauses = [d.dim == DIM_OF[ask.group], d.key.in_(self._dim_keys(ask.group))]
         else:
             clauses = [d.dim == 0, d.key == 0]
-        rows, _ = self._grouped(dim_rollups, [d.key], period, lo, hi, ask.width, clauses)
+        counts = _counts_only(ask)
+        rows, _ = self._grouped(dim_rollups, [d.key], period, lo, hi, ask.width, clauses, counts)
         names = self.dicts.string_values(self.conn, [r[0] for r in rows]) if ask.group else {}
-        if not ask.values and not ask.last:  # counts alone (a year's heatmap: ~114,000 rows): nothing else to merge
-            for key, bucket, n, *_ in rows:
+        if counts:  # counts alone (a year's heatmap: ~114,000 rows): nothing else to merge
+            for key, bucket, n in rows:
                 group = (names.get(key) if key else None) if ask.group else None
                 acc = out.get((group, bucket)) or self._acc(out, (group, bucket))
                 acc[0] += n
