@@ -20,7 +20,7 @@ from ingestor.queries import analytics, stats
 from ingestor.queries.params import Range
 from ingestor.store import blocks
 from ingestor.store.model import EventFilter
-from ingestor.store.sqlread import Reader
+from ingestor.store.sqlread import Reader, Scan
 from tests.store import rollup_model as model
 from tests.store.conftest import opened
 from tests.store.test_event_store import placed
@@ -124,6 +124,31 @@ def test_a_trend_of_several_entities_reads_no_value_at_its_range_edge(sqlite_sto
     assert fetched == []  # its edge's times say its counts: no payload (values) is read
     assert (body["total"], body["values"]) == (538, False)
     assert "raw" in body["resolution"]
+
+
+def test_counts_at_a_range_edge_are_counted_per_series_not_read_event_by_event(sqlite_store: Any,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A raw edge lies within one bucket of any chart (part of one 5-minute bucket): counts per series answer it."""
+    a_meter_and_a_quiet_light(sqlite_store)
+    now = dt.datetime.now(dt.UTC)
+    sqlite_store.write([placed("sensor.meter", now - dt.timedelta(microseconds=1), "1", "-5", unit="W")])  # hot edge
+    read: list[Scan] = []
+    cells = Reader.cells
+
+    def counted(self: Reader, s: Scan, columns: tuple[str, ...]) -> Any:
+        read.append(s)
+        return cells(self, s, columns)
+
+    monkeypatch.setattr(Reader, "cells", counted)
+    f = EventFilter(start=DAY + dt.timedelta(hours=12, minutes=2, seconds=30), end=now)
+    assert sqlite_store.count(f) == 11 * 60 + 57 + 1 + 1  # the meter's 12:03 … 23:59, the light's 20:00, the new one
+    r = Range(f.start, f.end)  # type: ignore[arg-type]
+    body = stats.trend(sqlite_store, f, r, 21_600)
+    assert body["total"] == sqlite_store.count(f)
+    grid = sqlite_store.grid(f, "area_id", 3600)
+    assert sum(n for _, _, n in grid) == body["total"]
+    assert read == []
+    assert sqlite_store.count(dataclasses.replace(f, state="-5")) == 1 and read  # a filter on states reads events
 
 
 def test_stays_are_read_from_blocks_without_building_their_rows(sqlite_store: Any,
