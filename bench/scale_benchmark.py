@@ -306,10 +306,11 @@ def measure(url: str, runs: int, tables: bool, write_seconds: float, only: list[
                         cells.append(f"error: {str(exc)[:60]}")
                     log(f"{label} {q}: {cells[-1]}")
                 print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
-    print("\n## write into the full store (fresh events after the newest stored, through `write`)\n")
-    for batch in (1000, 5000):
-        rate, cpu_rate = write_rate(url, write_seconds, batch)
-        print(f"- batch {batch:,}: {rate:,.0f} events/s ({cpu_rate:,.0f} per CPU second)", flush=True)
+    if write_seconds > 0:  # 0: the store is only read (two versions of the code measured in turns on one store)
+        print("\n## write into the full store (fresh events after the newest stored, through `write`)\n")
+        for batch in (1000, 5000):
+            rate, cpu_rate = write_rate(url, write_seconds, batch)
+            print(f"- batch {batch:,}: {rate:,.0f} events/s ({cpu_rate:,.0f} per CPU second)", flush=True)
     print(f"\n## start-up: a fresh process opens the store and answers a 1-hour count: {startup(url):.2f} s")
 
 
@@ -322,7 +323,7 @@ def main() -> None:
     parser.add_argument("--base-days", type=int, help="SQLite: load only the newest N days, copy them into the rest")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--tables", action="store_true", help="bytes per event of each SQLite table and index")
-    parser.add_argument("--write-seconds", type=float, default=60)
+    parser.add_argument("--write-seconds", type=float, default=60, help="0: no write phase (the store is only read)")
     parser.add_argument("--only", help="comma-separated endpoint labels (prefixes) to time, e.g. 'devices,areas'")
     args = parser.parse_args()
     if args.phase == "build" and args.base_days:
