@@ -15,8 +15,7 @@ from ingestor import normalization
 from ingestor.store.model import EventFilter
 from ingestor.store.timerange import to_micros
 from ingestor.timeutil import parse_timestamp
-from tests.store.conftest import opened
-from tests.store.test_states_read import NOW, OLD, toggles
+from tests.store.test_states_read import NOW, OLD, kettles
 from tests.support.ha_events import state_changed
 
 START, END = OLD - dt.timedelta(days=1), NOW + dt.timedelta(hours=1)
@@ -24,16 +23,7 @@ START, END = OLD - dt.timedelta(days=1), NOW + dt.timedelta(hours=1)
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    event_store = opened(request.param, tmp_path, request)
-    events = (toggles("switch.kettle", OLD, 500, 300)  # two days of blocks
-              + toggles("switch.kettle", OLD + dt.timedelta(days=2), 100, 300, name="Kettle")  # a second series
-              + toggles("switch.pump", OLD, 800, 200)  # another entity, interleaved
-              + toggles("switch.kettle", NOW - dt.timedelta(hours=3), 30, 60))  # hot
-    event_store.write(events)
-    while event_store.compact(30.0):
-        pass
-    yield event_store
-    event_store.close()
+    yield from kettles(request, tmp_path)
 
 
 def from_records(store: Any, entity_id: str, start: dt.datetime, end: dt.datetime, limit: int) -> list[Any]:
@@ -71,3 +61,15 @@ def test_changes_at_one_microsecond_are_in_the_records_order(store: Any) -> None
     found = store.changes("switch.kettle", start, end, 3)
     assert [ts for ts, *_ in found[1:]] == [to_micros(at)] * 2
     assert found == from_records(store, "switch.kettle", start, end, 3)
+
+
+@pytest.mark.parametrize("limit", [5, 40, 700])
+def test_late_changes_of_a_compressed_day_still_hot_are_merged_in_order(store: Any, limit: int) -> None:
+    late = [normalization.normalize_event(state_changed("switch.kettle", "on", "off", OLD + dt.timedelta(hours=h,
+                                                                                                       seconds=7),
+                                                        unit=None)) for h in (5, 30)]  # both compressed days
+    store.now_us = lambda: 0  # compaction after the write leaves them: hot rows of two days of blocks, and today's
+    store.write(late)
+    found = store.changes("switch.kettle", START, END, limit)
+    assert found == from_records(store, "switch.kettle", START, END, limit)
+    assert len(found) == min(limit, 632)

@@ -36,6 +36,12 @@ def toggles(entity_id: str, start: dt.datetime, count: int, every_s: int, name: 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    yield from kettles(request, tmp_path)
+
+
+def kettles(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A store of request.param holding a kettle's switching over two days of blocks in two series, a pump's, and
+    an hour of hot ones."""
     event_store = opened(request.param, tmp_path, request)
     events = (toggles("switch.kettle", OLD, 500, 300)  # two days of blocks
               + toggles("switch.kettle", OLD + dt.timedelta(days=2), 100, 300, name="Kettle")  # a second series
