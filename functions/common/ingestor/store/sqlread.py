@@ -355,20 +355,11 @@ class Reader:
         15,000 events), and of a block its time and state columns alone."""
         if not sids:
             return []
-        h, b = hot_events.c, blocks.c
+        h = hot_events.c
         out = [(int(ts), state) for ts, state in self.conn.execute(
             select(h.ts, h.state).where(h.series.in_(sids), h.ts >= lo, h.ts < hi))]
-        found = []
-        for bid, sid, first, times in self.conn.execute(
-                select(b.id, b.series, b.first_ts, b.times).where(
-                    b.series.in_(sids), b.day >= lo // DAY_US, b.day <= (hi - 1) // DAY_US, b.first_ts < hi,
-                    b.last_ts >= lo)):
-            block = self.block(sid, times, first, None)
-            lo_i, hi_i = bisect.bisect_left(block.ts, lo), bisect.bisect_left(block.ts, hi)
-            if lo_i < hi_i:
-                found.append((bid, block, lo_i, hi_i))
-        self.payloads([(bid, block) for bid, block, _, _ in found])
-        for _, block, lo_i, hi_i in found:
+        windows = self._windows(sids, lo, hi, with_payloads=True)  # nearly all of a range's blocks hold some
+        for _, _, block, lo_i, hi_i in windows:
             out += zip(block.ts[lo_i:hi_i], block.states_between(lo_i, hi_i), strict=True)
         return out
 
@@ -512,24 +503,10 @@ class Reader:
               hi: int, payloads: bool = True) -> list[tuple[int, Block, list[int]]]:
         """Per block of the day with events in [lo, hi) that pass the scan: (series, block, their indexes).
         Without `payloads`, only the time columns are read: enough for a scan that filters on nothing else."""
-        b = blocks.c
-        day = lo // DAY_US
-        clauses = [b.day == day, b.first_ts < hi, b.last_ts >= lo]
-        if sids is not None:
-            if not sids:
-                return []
-            clauses.append(b.series.in_(sids))
-        windows = []
-        whole = payloads and lo == day * DAY_US and hi == lo + DAY_US  # every block then holds events of the window:
-        columns = [b.id, b.series, b.first_ts, b.last_ts, b.times, *([b.payload] if whole else [])]  # one query
-        for bid, sid, first, last, times, *payload in self.conn.execute(
-                select(*columns).where(*clauses).order_by(b.series, b.first_ts)):
-            block = self.kept_block(bid, sid, times, first, last)
-            if payload and block._payload is None:
-                block._payload = bytes(payload[0])
-            lo_i, hi_i = bisect.bisect_left(block.ts, lo), bisect.bisect_left(block.ts, hi)
-            if lo_i < hi_i:
-                windows.append((bid, sid, block, lo_i, hi_i))
+        if sids is not None and not sids:
+            return []
+        day = lo // DAY_US  # a whole day's blocks all hold events of the window: their payloads come in one query
+        windows = self._windows(sids, lo, hi, with_payloads=payloads and lo == day * DAY_US and hi == lo + DAY_US)
         if not payloads:
             return [(sid, block, list(range(lo_i, hi_i))) for _, sid, block, lo_i, hi_i in windows]
         self.payloads([(bid, block) for bid, _, block, _, _ in windows])
@@ -541,6 +518,29 @@ class Reader:
             if indexes:
                 out.append((sid, block, indexes))
         return out
+
+    def _windows(self, sids: list[int] | None, lo: int, hi: int,
+                 with_payloads: bool = False) -> list[tuple[int, int, Block, int, int]]:
+        """(block id, series, block, first index, end index) of each block of the series (of all: None) with
+        events in [lo, hi), from its time column (and its payload `with_payloads`, in the same query): a scan
+        asks this of one day, `states` of a whole range."""
+        b = blocks.c
+        first_day, last_day = lo // DAY_US, (hi - 1) // DAY_US
+        clauses = [b.day == first_day if first_day == last_day else b.day.between(first_day, last_day),
+                   b.first_ts < hi, b.last_ts >= lo]
+        if sids is not None:
+            clauses.append(b.series.in_(sids))
+        columns = [b.id, b.series, b.first_ts, b.last_ts, b.times, *([b.payload] if with_payloads else [])]
+        windows = []
+        for bid, sid, first, last, times, *payload in self.conn.execute(
+                select(*columns).where(*clauses).order_by(b.series, b.first_ts)):
+            block = self.kept_block(bid, sid, times, first, last)
+            if payload and block._payload is None:
+                block._payload = bytes(payload[0])
+            lo_i, hi_i = bisect.bisect_left(block.ts, lo), bisect.bisect_left(block.ts, hi)
+            if lo_i < hi_i:
+                windows.append((bid, sid, block, lo_i, hi_i))
+        return windows
 
     def _kept(self, s: Scan, named: set[int] | None, sid: int, block: Block, lo: int, hi: int) -> list[int]:
         """The indexes in [lo, hi) of the block's events that pass the scan: each of its tests a pass over the
