@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import time
+from pathlib import Path
 
 from bench import daycheck, daycopy
 from bench.busy_home import BusyHome
@@ -14,9 +15,11 @@ DAY_US = 86_400_000_000
 
 
 def _loaded_store(path: str, days: int, per_day: int) -> int:
-    """`days` days of the busy home loaded up to today (the newest two stay hot); returns today."""
+    """`days` days of the busy home loaded up to today (the newest two stay hot); returns today. The store's clock
+    stays at today's noon while it loads, so that a load running over midnight still keeps two days hot."""
     today = int(time.time()) // 86_400
     store = open_event_store(f"sqlite:///{path}")
+    store.now_us = lambda: today * DAY_US + DAY_US // 2  # type: ignore[attr-defined]
     for day in range(today, today - days, -1):
         store.load(BusyHome().generate(per_day, day * DAY_US, (day + 1) * DAY_US, seed=day,
                                        namespace=f"day{day}").records)
@@ -24,7 +27,7 @@ def _loaded_store(path: str, days: int, per_day: int) -> int:
     return today
 
 
-def test_a_copied_day_answers_as_its_source_shifted(tmp_path):
+def test_a_copied_day_answers_as_its_source_shifted(tmp_path: Path) -> None:
     path = str(tmp_path / "events.db")
     today = _loaded_store(path, 9, 1_500)
     with sqlite3.connect(path) as conn:
@@ -36,13 +39,13 @@ def test_a_copied_day_answers_as_its_source_shifted(tmp_path):
     store = open_event_store(f"sqlite:///{path}")
     try:
         for target in (today - 11, today - 10, today - 9):  # not the oldest: no day before it to rise from
+            source_day = dt.datetime.fromtimestamp(daycopy.source_of(target, sources) * 86_400, dt.UTC)
+            copied_day = dt.datetime.fromtimestamp(target * 86_400, dt.UTC)
             lines = daycheck.compare(store, daycopy.source_of(target, sources), target)
-            names = daycheck.questions(dt.datetime.now(dt.UTC)).keys()
+            names = daycheck.questions(copied_day).keys()
             asked = [line for line in lines if line.split(": ")[0] in names]
             assert len(asked) == len(names)
             assert all(line.endswith(": same") for line in asked), lines
-            source_day = dt.datetime.fromtimestamp(daycopy.source_of(target, sources) * 86_400, dt.UTC)
-            copied_day = dt.datetime.fromtimestamp(target * 86_400, dt.UTC)
             assert daycheck.trace_counts(store, copied_day)[0] == daycheck.trace_counts(store, source_day)[0] > 0
     finally:
         store.close()
