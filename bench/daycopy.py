@@ -1,4 +1,5 @@
-"""Fill the past days of a scale-benchmark SQLite store by copying days it already holds, shifted by whole days.
+"""Fill the past days of a scale-benchmark SQL store (SQLite or PostgreSQL) by copying days it already holds,
+shifted by whole days.
 
 Loading a year through `load` takes ~3 hours on the shared 2 cores; a copy of a stored day takes a second or two,
 so the scale benchmark loads a few weeks of distinct days and copies them back to a year (`build --base-days`).
@@ -26,11 +27,13 @@ What a copy does not reproduce (what differs from a year loaded event by event):
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 
+from sqlalchemy import Connection, inspect, text
+
 from ingestor.store.rollups import PERIODS
+from ingestor.store.sqlengine import engine_for
 
 DAY_US = 86_400_000_000
 DAY_MS = 86_400_000
@@ -38,9 +41,22 @@ ULID_SLACK_MS = 2 * DAY_MS  # a ULID context key whose time lies this near its b
 WEEK = 7
 
 
-def stored_days(conn: sqlite3.Connection) -> list[int]:
+COPY_CACHE_KIB = 262_144  # SQLite: every series' rollup pages are touched by each day
+
+
+def stored_days(conn: Connection) -> list[int]:
     """Days (since the epoch) with blocks, oldest first."""
-    return [int(d) for d, in conn.execute("SELECT DISTINCT day FROM blocks ORDER BY day")]
+    return [int(d) for d, in conn.execute(text("SELECT DISTINCT day FROM blocks ORDER BY day"))]
+
+
+def days_of(url: str) -> list[int]:
+    """stored_days of the store at `url`."""
+    engine = engine_for(url)
+    try:
+        with engine.connect() as conn:
+            return stored_days(conn)
+    finally:
+        engine.dispose()
 
 
 def sources_for(days: list[int]) -> list[int]:
@@ -71,62 +87,71 @@ def _context_key(kind: int, key: int, day: int, shift: int) -> int:
     return key
 
 
-def copy_day(conn: sqlite3.Connection, source: int, target: int) -> int:
+def copy_day(conn: Connection, source: int, target: int) -> int:
     """Replace `target`'s cold rows by `source`'s, shifted; in the caller's transaction. Returns events copied."""
     shift = target - source
-    conn.execute("DELETE FROM blocks WHERE day = ?", (target,))
-    conn.execute("DELETE FROM block_contexts WHERE day = ?", (target,))
-    conn.execute(
+    conn.execute(text("DELETE FROM blocks WHERE day = :day"), {"day": target})
+    conn.execute(text("DELETE FROM block_contexts WHERE day = :day"), {"day": target})
+    conn.execute(text(
         "INSERT INTO blocks (series, day, first_ts, last_ts, n, times, payload) "
-        "SELECT series, day + ?1, first_ts + ?2, last_ts + ?2, n, times, payload FROM blocks WHERE day = ?3 "
-        "ORDER BY series, first_ts", (shift, shift * DAY_US, source))
-    events = conn.execute("SELECT coalesce(sum(n), 0) FROM blocks WHERE day = ?", (target,)).fetchone()[0]
-    contexts = conn.execute("SELECT kind, key, series FROM block_contexts WHERE day = ?", (source,)).fetchall()
-    conn.executemany("INSERT INTO block_contexts (kind, key, series, day) VALUES (?, ?, ?, ?)",
-                     [(kind, _context_key(kind, key, source, shift), sid, target) for kind, key, sid in contexts])
+        "SELECT series, day + :shift, first_ts + :us, last_ts + :us, n, times, payload FROM blocks "
+        "WHERE day = :source ORDER BY series, first_ts"), {"shift": shift, "us": shift * DAY_US, "source": source})
+    events = conn.execute(text("SELECT coalesce(sum(n), 0) FROM blocks WHERE day = :day"), {"day": target}).scalar()
+    contexts = conn.execute(text("SELECT kind, key, series FROM block_contexts WHERE day = :day"), {"day": source})
+    rows = [{"kind": kind, "key": _context_key(kind, key, source, shift), "series": sid, "day": target}
+            for kind, key, sid in contexts]
+    if rows:
+        conn.execute(text("INSERT INTO block_contexts (kind, key, series, day) VALUES (:kind, :key, :series, :day)"),
+                     rows)
+    inspector = inspect(conn)
     for period, first, count in _buckets(target):
         moved = shift * count
         lo, hi = first - moved, first - moved + count
         for table, keys in (("rollups", "series IN (SELECT id FROM series)"),
                             ("state_rollups", "series IN (SELECT id FROM series)"),
-                            ("dim_rollups", "(dim, key) IN (SELECT dim, key FROM temp.copy_dims)")):
-            columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+                            ("dim_rollups", "(dim, key) IN (SELECT dim, key FROM copy_dims)")):
+            columns = [c["name"] for c in inspector.get_columns(table)]
             names = ", ".join(f'"{c}"' for c in columns)
             picked = ", ".join(f"bucket + {moved}" if c == "bucket" else f'"{c}"' for c in columns)
-            conn.execute(f"DELETE FROM {table} WHERE {keys} AND period = ? AND bucket >= ? AND bucket < ?",
-                         (period, first, first + count))
-            conn.execute(f"INSERT INTO {table} ({names}) SELECT {picked} FROM {table} "
-                         f"WHERE {keys} AND period = ? AND bucket >= ? AND bucket < ?", (period, lo, hi))
-    return int(events)
+            conn.execute(text(f"DELETE FROM {table} WHERE {keys} AND period = :period AND bucket >= :lo "
+                              "AND bucket < :hi"), {"period": period, "lo": first, "hi": first + count})
+            conn.execute(text(f"INSERT INTO {table} ({names}) SELECT {picked} FROM {table} "
+                              f"WHERE {keys} AND period = :period AND bucket >= :lo AND bucket < :hi"),
+                         {"period": period, "lo": lo, "hi": hi})
+    return int(events or 0)
 
 
-def fill(path: str, first: int, last: int, sources: list[int], log: Callable[[str], None]) -> int:
+def fill(url: str, first: int, last: int, sources: list[int], log: Callable[[str], None]) -> int:
     """Copy the `sources` days (consecutive, see sources_for) into every day of [first, last] that holds no block,
     newest first (a stopped fill leaves the most recent days whole); returns events copied. Resumable: days
     already holding blocks are skipped."""
     if not sources:
         raise SystemExit("no stored day to copy: load some days first")
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA cache_size=-262144")  # 256 MB: every series' rollup pages are touched by each day
-    conn.execute("PRAGMA busy_timeout=60000")
-    have = set(stored_days(conn))
-    todo = [d for d in range(last, first - 1, -1) if d not in have]
-    log(f"copying {len(sources)} stored days ({sources[0]}..{sources[-1]}) into {len(todo)} empty days")
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS copy_dims AS SELECT DISTINCT dim, key FROM dim_rollups")
-    began, total = time.perf_counter(), 0
-    for n, target in enumerate(todo, 1):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            total += copy_day(conn, source_of(target, sources), target)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        if n % 10 == 0 or n == len(todo):
-            spent = time.perf_counter() - began
-            log(f"copied {n} of {len(todo)} days: {total:,} events in {spent / 60:.1f} min "
-                f"({spent / n:.2f} s a day)")
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
+    engine = engine_for(url, write_cache_kib=COPY_CACHE_KIB)
+    try:
+        with engine.connect().execution_options(writing=True) as conn:
+            have = set(stored_days(conn))
+            todo = [d for d in range(last, first - 1, -1) if d not in have]
+            log(f"copying {len(sources)} stored days ({sources[0]}..{sources[-1]}) into {len(todo)} empty days")
+            conn.execute(text("CREATE TEMP TABLE IF NOT EXISTS copy_dims AS SELECT DISTINCT dim, key FROM dim_rollups"))
+            conn.commit()
+            began, total = time.perf_counter(), 0
+            for n, target in enumerate(todo, 1):
+                with conn.begin():
+                    total += copy_day(conn, source_of(target, sources), target)
+                if n % 10 == 0 or n == len(todo):
+                    spent = time.perf_counter() - began
+                    log(f"copied {n} of {len(todo)} days: {total:,} events in {spent / 60:.1f} min "
+                        f"({spent / n:.2f} s a day)")
+        if engine.dialect.name == "sqlite":  # outside a transaction, where it can truncate the WAL
+            raw = engine.raw_connection()
+            try:
+                raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+            finally:
+                raw.close()
+        else:  # the planner's statistics, which a table grown 5-fold in minutes lacks until autovacuum comes by
+            with engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE")
+    finally:
+        engine.dispose()
     return total

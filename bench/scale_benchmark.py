@@ -5,13 +5,14 @@ build: the busy home (bench/busy_home.py, ~400 entities, ~274,000 events a day) 
     --url, through the store's own code: `load` on SQL stores (the path of `write` and compaction together,
     straight into blocks for past days), `write` in batches of 5,000 on InfluxDB. A day is generated in a
     second process while the previous one loads. Resumable: days already holding events are skipped. Logs
-    each day (events/s, size on disk, load average) to stderr. With --base-days N (SQLite) only the newest N days
-    are loaded so; the older days of --days are then copies of the loaded ones (bench/daycopy.py: their stored
-    rows shifted by whole days, in SQL), a year in well under an hour instead of ~3 hours.
+    each day (events/s, size on disk, load average) to stderr. With --base-days N (SQL stores) only the newest N
+    days are loaded so; the older days of --days are then copies of the loaded ones (bench/daycopy.py: their
+    stored rows shifted by whole days, in SQL), a year in well under an hour instead of ~3 hours.
 check: for a few copied days, the same questions through the store's reads about the copy and its source
     (bench/daycheck.py); prints what differs.
-measure: bytes per event on disk (SQLite: the file after a checkpoint, per table with --tables), then through
-    the local runtime's gateway (query function, tests/queries/stack.query.yml) p50/p95 of every query endpoint
+measure: bytes per event on disk (SQLite: the file after a checkpoint; PostgreSQL: its tables and indexes; per
+    table with --tables), then through the local runtime's gateway (query function,
+    tests/queries/stack.query.yml) p50/p95 of every query endpoint
     at 1, 7, 30 and 365 days, then `write` throughput into the full store (fresh events after the newest
     stored, batches of 1,000 and 5,000, for --write-seconds each) and the time a fresh process takes to open
     the store and answer.
@@ -49,6 +50,7 @@ from bench.store_benchmark import DAY_US, machine  # noqa: E402
 from ingestor.metadata.registry import MetadataDB  # noqa: E402
 from ingestor.store import open_event_store  # noqa: E402
 from ingestor.store.model import EventFilter  # noqa: E402
+from ingestor.store.sqlengine import engine_for  # noqa: E402
 from ingestor.store.timerange import to_micros  # noqa: E402
 from ingestor.timeutil import parse_timestamp  # noqa: E402
 from tests.support.http import call  # noqa: E402
@@ -78,6 +80,8 @@ def size_of(url: str) -> int:
     if url.startswith("sqlite"):
         path = Path(urllib.parse.urlsplit(url).path)
         return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+    if url.startswith("postgresql"):
+        return sum(size for _, size in sql_tables(url))
     return 0
 
 
@@ -126,38 +130,31 @@ def build(url: str, days: int, per_day: int) -> None:
     store.close()
 
 
-def sqlite_path(url: str) -> str:
-    if not url.startswith("sqlite"):
-        raise SystemExit("copied days are for the SQLite store only")
-    return urllib.parse.urlsplit(url).path
-
-
 def build_copied(url: str, days: int, base_days: int, per_day: int) -> None:
     """The newest `base_days` days loaded (build), the rest of `days` copied from them (bench/daycopy.py)."""
-    path = sqlite_path(url)
+    if not url.startswith(("sqlite", "postgresql")):
+        raise SystemExit("copied days are for the SQL stores only")
     began = time.perf_counter()
     build(url, base_days, per_day)
     loaded = time.perf_counter() - began
     last = today_us() // DAY_US
-    copied = daycopy.fill(path, last - days + 1, last - base_days, daycopy.sources_for(loaded_days(path, base_days)),
+    copied = daycopy.fill(url, last - days + 1, last - base_days, daycopy.sources_for(loaded_days(url, base_days)),
                           log)
-    log(f"year built: {base_days} days loaded in {loaded / 60:.1f} min, {copied:,} events copied in "
+    log(f"{days} days built: {base_days} days loaded in {loaded / 60:.1f} min, {copied:,} events copied in "
         f"{(time.perf_counter() - began - loaded) / 60:.1f} min")
 
 
-def loaded_days(path: str, base_days: int) -> list[int]:
+def loaded_days(url: str, base_days: int) -> list[int]:
     """The stored (cold) days among the newest `base_days`: those the build loaded, which copies come from."""
     last = today_us() // DAY_US
-    with sqlite3.connect(path) as conn:
-        return [d for d in daycopy.stored_days(conn) if d > last - base_days]
+    return [d for d in daycopy.days_of(url) if d > last - base_days]
 
 
 def check(url: str, base_days: int) -> None:
     """Compare a few copied days (the oldest, one in the middle, the newest) with their sources."""
-    sources = daycopy.sources_for(loaded_days(sqlite_path(url), base_days))
+    sources = daycopy.sources_for(loaded_days(url, base_days))
     last = today_us() // DAY_US
-    with sqlite3.connect(sqlite_path(url)) as conn:
-        copies = [d for d in daycopy.stored_days(conn) if d <= last - base_days]
+    copies = [d for d in daycopy.days_of(url) if d <= last - base_days]
     if not copies:
         raise SystemExit("no copied day")
     store = open_event_store(url)
@@ -174,11 +171,21 @@ def check(url: str, base_days: int) -> None:
 # --- measuring -----------------------------------------------------------------------------------------
 
 
-def sqlite_tables(url: str) -> list[tuple[str, int]]:
-    path = urllib.parse.urlsplit(url).path
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return list(conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"))
+def sql_tables(url: str) -> list[tuple[str, int]]:
+    """(table or index, bytes) of the store, largest first; on PostgreSQL a table's TOAST and free-space map
+    included (pg_relation_size of every fork), its indexes apart."""
+    if url.startswith("sqlite"):
+        with sqlite3.connect(urllib.parse.urlsplit(url).path) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return list(conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"))
+    engine = engine_for(url)
+    try:
+        with engine.connect() as conn:
+            return [(name, int(size)) for name, size in conn.exec_driver_sql(
+                "SELECT c.relname, pg_table_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i') ORDER BY 2 DESC")]
+    finally:
+        engine.dispose()
 
 
 def endpoints(home: BusyHome, chain: str | None, device: str) -> list[tuple[str, str, dict[str, str], bool]]:
@@ -268,9 +275,10 @@ def measure(url: str, runs: int, tables: bool, write_seconds: float, only: list[
     print(f"\n{total:,} events in {url.split(':', 1)[0]}")
     size = size_of(url)
     if size:
-        print(f"\non disk: {size / 1e9:.2f} GB = {size / total:.1f} bytes/event (database file and WAL)")
-    if tables and url.startswith("sqlite"):
-        for name, pages in sqlite_tables(url):
+        what = "database file and WAL" if url.startswith("sqlite") else "tables and indexes, WAL not counted"
+        print(f"\non disk: {size / 1e9:.2f} GB = {size / total:.1f} bytes/event ({what})")
+    if tables:
+        for name, pages in sql_tables(url):
             print(f"  {name:32s} {pages / total:6.2f} B/event")
     chain = None
     found = store.query(EventFilter(event_type="automation_triggered"), limit=1).items
@@ -320,9 +328,9 @@ def main() -> None:
     parser.add_argument("--url", required=True, help="the event store (sqlite:////path, postgresql://, influxdb://)")
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--per-day", type=int, default=PER_DAY)
-    parser.add_argument("--base-days", type=int, help="SQLite: load only the newest N days, copy them into the rest")
+    parser.add_argument("--base-days", type=int, help="SQL stores: load the newest N days only, copy them")
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--tables", action="store_true", help="bytes per event of each SQLite table and index")
+    parser.add_argument("--tables", action="store_true", help="bytes per event of each SQL table and index")
     parser.add_argument("--write-seconds", type=float, default=60, help="0: no write phase (the store is only read)")
     parser.add_argument("--only", help="comma-separated endpoint labels (prefixes) to time, e.g. 'devices,areas'")
     args = parser.parse_args()

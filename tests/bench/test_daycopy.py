@@ -1,24 +1,27 @@
-"""bench/daycopy.py: a copied day answers every question of bench/daycheck.py as its source day does, shifted."""
+"""bench/daycopy.py: a copied day answers every question of bench/daycheck.py as its source day does, shifted,
+on both SQL stores."""
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import time
 from pathlib import Path
+
+import pytest
 
 from bench import daycheck, daycopy
 from bench.busy_home import BusyHome
 from ingestor.store import open_event_store
+from tests.support.servers import store_url
 
 DAY_US = 86_400_000_000
 
 
-def _loaded_store(path: str, days: int, per_day: int) -> int:
+def _loaded_store(url: str, days: int, per_day: int) -> int:
     """`days` days of the busy home loaded up to today (the newest two stay hot); returns today. The store's clock
     stays at today's noon while it loads, so that a load running over midnight still keeps two days hot."""
     today = int(time.time()) // 86_400
-    store = open_event_store(f"sqlite:///{path}")
+    store = open_event_store(url)
     store.now_us = lambda: today * DAY_US + DAY_US // 2  # type: ignore[attr-defined]
     for day in range(today, today - days, -1):
         store.load(BusyHome().generate(per_day, day * DAY_US, (day + 1) * DAY_US, seed=day,
@@ -27,16 +30,18 @@ def _loaded_store(path: str, days: int, per_day: int) -> int:
     return today
 
 
-def test_a_copied_day_answers_as_its_source_shifted(tmp_path: Path) -> None:
-    path = str(tmp_path / "events.db")
-    today = _loaded_store(path, 9, 1_500)
-    with sqlite3.connect(path) as conn:
-        sources = daycopy.sources_for(daycopy.stored_days(conn))
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_copied_day_answers_as_its_source_shifted(backend: str, tmp_path: Path,
+                                                    request: pytest.FixtureRequest) -> None:
+    url = store_url(backend, tmp_path, request)
+    today = _loaded_store(url, 9, 1_500)
+    sources = daycopy.sources_for(daycopy.days_of(url))
     assert len(sources) == 7  # today and yesterday are hot: 7 days in blocks
 
-    daycopy.fill(path, today - 12, today - 9, sources, lambda _: None)
+    daycopy.fill(url, today - 12, today - 9, sources, lambda _: None)
 
-    store = open_event_store(f"sqlite:///{path}")
+    assert daycopy.days_of(url) == list(range(today - 12, today - 1))
+    store = open_event_store(url)
     try:
         for target in (today - 11, today - 10, today - 9):  # not the oldest: no day before it to rise from
             source_day = dt.datetime.fromtimestamp(daycopy.source_of(target, sources) * 86_400, dt.UTC)
