@@ -255,10 +255,7 @@ class Aggregator:
         sids = self.reader.matching(ask.f)
         if sids is not None and not sids:
             return
-        if sids is None:  # every series named, each sought to its buckets (the table is clustered on series first):
-            self.dicts.refresh_series(self.conn)  # a period alone read every row the table holds
-            sids = list(self.dicts.series)
-        clauses = [rollups.c.series.in_(sids)]
+        clauses = [self.reader.seeking(rollups.c.series, sids)]
         counts = _counts_only(ask)
         rows, _ = self._grouped(rollups, [rollups.c.series], period, lo, hi, ask.width, clauses, counts)
         pos = GROUP_POS.get(ask.group) if ask.group else None
@@ -318,8 +315,7 @@ class Aggregator:
         q = select(s.series, *([bucket] if bucket is not None else []), func.sum(s.n)).where(
             s.state == key, s.period == period, s.n > 0, s.bucket >= lo // tiers.US // span,
             s.bucket < hi // tiers.US // span).group_by(s.series, *([bucket] if bucket is not None else []))
-        if sids is not None:
-            q = q.where(s.series.in_(sids))
+        q = q.where(self.reader.seeking(s.series, sids))
         value = coerce_state_value(ask.f.state)
         pos = GROUP_POS.get(ask.group) if ask.group else None
         for row in self.conn.execute(q):
@@ -355,8 +351,7 @@ class Aggregator:
             q = select(s.series, s.state, func.sum(s.n), func.sum(s.left), func.sum(s.dn), func.sum(s.dsum),
                        func.min(s.dmin), func.max(s.dmax), func.sum(s.secs)).where(
                 s.period == period, s.dn > 0, s.bucket >= lo // tiers.US // width, s.bucket < hi // tiers.US // width)
-            if sids is not None:
-                q = q.where(s.series.in_(sids))
+            q = q.where(self.reader.seeking(s.series, sids))
             q = q.group_by(s.series, s.state)
             rows = list(self.conn.execute(q))
             names = self.dicts.string_values(self.conn, [r[1] for r in rows])

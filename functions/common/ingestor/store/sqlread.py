@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Integer, and_, any_, bindparam, func, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from ingestor import jsoncodec
 from ingestor.store.blocks import Block, decimal_parts, decode_times, ulid_bytes
@@ -112,6 +113,20 @@ class Reader:
             return None
         self.dicts.refresh_series(self.conn)
         return [sid for sid, values in self.dicts.series.items() if all(values[p] == v for p, v in wanted)]
+
+    def seeking(self, column: Any, sids: list[int] | None) -> ColumnElement[bool]:
+        """`column IN sids`, or where `sids` is None every series, for a table keyed by series first (the
+        rollups): each series is then sought to its buckets. PostgreSQL (before 18) cannot skip through a key's
+        first column and read the whole table instead (the summary's daily rollups of a week at 10 million
+        events: 0.2 s a query, 9 ms seeking each series); SQLite skips only where ANALYZE's statistics say it
+        may. Every series is a subquery on SQLite (SQLAlchemy renders a list of ~500 ids in ~5 ms) and one array
+        on PostgreSQL (which might join a subquery by scanning the table)."""
+        if sids is not None:
+            return column.in_(sids)
+        if self.backend == "sqlite":
+            return column.in_(select(series_table.c.id))
+        self.dicts.refresh_series(self.conn)
+        return column == any_(bindparam(None, list(self.dicts.series), type_=ARRAY(Integer)))
 
     def of_entities(self, entity_ids: list[str]) -> list[int]:
         """Series ids of any of these entities."""
@@ -238,8 +253,7 @@ class Reader:
             q = select(sr.bucket, sr.series).where(
                 sr.period == 2, sr.state == key, sr.bucket >= start // DAY_US, sr.bucket <= (end - 1) // DAY_US,
                 sr.n > 0 if name == "state" else sr.left + sr.dn > 0)
-            if sids is not None:
-                q = q.where(sr.series.in_(sids))
+            q = q.where(self.seeking(sr.series, sids))
             days: dict[int, set[int]] = {}
             for day, sid in self.conn.execute(q):
                 days.setdefault(int(day), set()).add(int(sid))
@@ -254,14 +268,7 @@ class Reader:
         blocks are then not read."""
         if sids is not None and not sids:
             return []
-        table = state_rollups if s.categorical else rollups
-        if sids is not None:
-            wanted = table.c.series.in_(sids)
-        elif self.backend == "sqlite":  # each series sought in the rollups, its id bound by SQLite itself (SQLAlchemy
-            wanted = table.c.series.in_(select(series_table.c.id))  # renders a list of ~500 ids in ~5 ms)
-        else:  # PostgreSQL might join a subquery by scanning the table: the ids are named
-            self.dicts.refresh_series(self.conn)
-            wanted = table.c.series.in_(list(self.dicts.series))
+        wanted = self.seeking((state_rollups if s.categorical else rollups).c.series, sids)
         if s.categorical:
             sr = state_rollups.c
             period, width = (1, HOUR_US) if hi - lo <= EDGE_US else (2, DAY_US)
@@ -422,8 +429,7 @@ class Reader:
         sr = state_rollups.c
         q = select(sr.bucket, func.sum(sr.dn)).where(sr.period == 1, sr.dn > 0, sr.bucket >= lo // HOUR_US,
                                                    sr.bucket <= (hi - 1) // HOUR_US).group_by(sr.bucket)
-        if sids is not None:
-            q = q.where(sr.series.in_(sids))
+        q = q.where(self.seeking(sr.series, sids))
         counted = 0
         for hour, n in sorted(self.conn.execute(q).all(), reverse=True):
             counted += int(n)
