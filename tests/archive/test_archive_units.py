@@ -288,6 +288,48 @@ def test_a_process_that_loaded_pyarrow_gives_freed_large_blocks_back_to_the_syst
     assert grown >= 60 and freed >= grown - 4
 
 
+def test_a_parquet_day_is_the_file_pyarrow_parquet_writes_with_the_same_options(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer is pyarrow.parquet's own, taken without pyarrow.parquet (whose filesystems cost memory):
+    written again by pyarrow.parquet.ParquetWriter, group by group, the file is the same bytes."""
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(parquet, "ROW_GROUP", 60)
+    staged = stage(tmp_path, "parquet", ordered(enriched(day_records(OLD_DAYS[0], 200))), batch=50)
+    file = pq.ParquetFile(staged.path)
+    assert file.num_row_groups == 2
+    schema = parquet.schema().with_metadata(file.schema_arrow.metadata)  # read back, a list's item is "element"
+    again = tmp_path / "again.parquet"
+    with pq.ParquetWriter(again, schema, **parquet.options(schema)) as writer:
+        for group in range(file.num_row_groups):
+            table = file.read_row_group(group).cast(schema)
+            writer.write_table(table, row_group_size=table.num_rows)
+    assert again.read_bytes() == Path(staged.path).read_bytes()
+
+
+_NO_FILESYSTEMS = """
+import sys
+from ingestor.archive import parquet
+from ingestor.archive.digest import Digest
+
+with open(sys.argv[1], "wb") as out:
+    writer = parquet.Writer(out)
+    writer.write([{**%r}], [])
+    writer.close()
+print(sum(len(batch) for batch in parquet.read(sys.argv[1], 10, Digest())), "pyarrow.fs" in sys.modules)
+"""
+
+
+def test_writing_and_reading_parquet_leaves_pyarrow_s_filesystems_unloaded(tmp_path: Path) -> None:
+    """pyarrow.fs brings the S3, GCS, Azure and HDFS filesystems and their libraries, which a staged file on
+    local disk never needs (README, Performance: ~5 MB of an archive run)."""
+    record = day_records(OLD_DAYS[0], 1)[0]
+    done = subprocess.run([sys.executable, "-c", _NO_FILESYSTEMS % record, str(tmp_path / "day.parquet")],
+                          capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(dayfile.__file__).parents[2])})
+    assert done.stdout.split() == ["1", "False"]
+
+
 def test_enriched_records_read_back_exactly_from_parquet(tmp_path: Path) -> None:
     records = ordered(enriched(day_records(OLD_DAYS[0])))
     back = read_back(stage(tmp_path, "parquet", records, batch=5))

@@ -47,6 +47,8 @@ EXTENSION = "parquet"
 CONTENT_TYPE = "application/vnd.apache.parquet"
 ROW_GROUP = 8_192  # rows buffered (and read back) at a time: bounds memory, keeps dictionaries and runs useful
 # (measured at 100,000 events: 16,384 peaked 22 MB higher for 1.4 bytes an event less; 4,096 10 MB lower for 1.8 more)
+PY_ROWS = 500  # rows a read turns into Python columns at a time, on the way to a batch of records (a batch
+# of 2,500 at once held its columns as Python objects beside its records)
 ZSTD_LEVEL = 12  # measured: 0.9-1.8 bytes an event less than 9; 15 saves 0.7-1.5 more for 2-4x the time
 DERIVATION = "1"  # ingestor.event_id as of this layout; a changed derivation needs a new value and its reader
 STRINGS = ("event_type", "origin", "entity_id", "domain", "state", "old_state", "unit", "device_class",
@@ -61,15 +63,24 @@ _KEYS = b"ha_ingestor.record_keys"
 _DERIVATION = b"ha_ingestor.event_id"
 _LAYOUT = b"ha_ingestor.layout"
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+_WRITER = {"version": "2.6", "writer_engine_version": "V2", "data_page_version": "1.0",
+           "use_deprecated_int96_timestamps": False}  # pyarrow.parquet.ParquetWriter's defaults (pyarrow 26)
+_READER = {"pre_buffer": True, "arrow_extensions_enabled": True}  # pyarrow.parquet.ParquetFile's defaults
 
 
 def _pa() -> Any:
     """pyarrow, imported on first use: NDJSON-only processes never pay for it. Its buffers come from the
     system allocator, which hands freed memory back to the one Python uses (measured: its default jemalloc
-    pool kept about 40 MB more resident at the same work)."""
+    pool kept about 40 MB more resident at the same work).
+
+    The Parquet writer and reader are pyarrow.parquet's own (`pyarrow._parquet`, which pyarrow.parquet wraps),
+    taken without pyarrow.parquet: that imports pyarrow.fs and with it the S3, GCS, Azure and HDFS filesystems
+    and their libraries (libarrow_s3 …), which a local file never needs (measured: the archive run of a
+    100,000-event day peaks ~5 MB lower without them). _WRITER and _READER pass what pyarrow.parquet's
+    ParquetWriter and ParquetFile pass by default, so the files are the same bytes (tests/archive)."""
     import pyarrow
-    import pyarrow.compute
-    import pyarrow.parquet  # noqa: F401
+    import pyarrow._parquet
+    import pyarrow.compute  # noqa: F401
 
     if pyarrow.default_memory_pool().backend_name != "system":
         pyarrow.set_memory_pool(pyarrow.system_memory_pool())
@@ -104,6 +115,14 @@ def schema() -> Any:
         *[(name, pa.string()) for name in (*JSONS, "extra")],
         ("context_id_random", pa.binary(10)), ("context_id_ms", pa.int64()),
         ("weather_age", pa.int64()), ("extra_ages", pa.list_(pa.int64()))])
+
+
+def options(schema: Any) -> dict[str, Any]:
+    """How a day's columns are written (what pyarrow.parquet.ParquetWriter takes as well)."""
+    return {"compression": "zstd", "compression_level": ZSTD_LEVEL,
+            "use_dictionary": [n for n in schema.names if n not in _DELTA and n not in _PLAIN],
+            "column_encoding": {name: _DELTA[name] for name in _DELTA},
+            "write_statistics": [n for n in schema.names if n not in (*JSONS, "extra")]}  # no filter on JSON text
 
 
 def derived_id(record: dict[str, Any]) -> str | None:
@@ -166,11 +185,7 @@ class Writer:
                                "archive with ARCHIVE_FORMAT=ndjson")
         meta = {_KEYS: jsoncodec.dumps(self._keys), _DERIVATION: DERIVATION.encode(), _LAYOUT: LAYOUT.encode()}
         self._schema = schema().with_metadata(meta)
-        self._writer = pa.parquet.ParquetWriter(
-            self._file, self._schema, compression="zstd", compression_level=ZSTD_LEVEL,
-            use_dictionary=[n for n in self._schema.names if n not in _DELTA and n not in _PLAIN],
-            column_encoding={name: _DELTA[name] for name in _DELTA},
-            write_statistics=[n for n in self._schema.names if n not in (*JSONS, "extra")])  # no filter on JSON text
+        self._writer = pa._parquet.ParquetWriter(self._file, self._schema, **_WRITER, **options(self._schema))
 
     def write(self, records: list[dict[str, Any]], lines: list[bytes]) -> None:
         if not records:
@@ -250,7 +265,7 @@ class Writer:
 
     def close(self) -> None:
         if self._writer is None:  # no records: an empty file of the schema
-            self._writer = _pa().parquet.ParquetWriter(self._file, schema())
+            self._writer = _pa()._parquet.ParquetWriter(self._file, schema(), compression="snappy", **_WRITER)
         self._flush()
         self._writer.close()
 
@@ -258,8 +273,9 @@ class Writer:
 def read(path: str, batch: int, digest: Digest) -> Iterator[list[dict[str, Any]]]:
     """Records in lists of `batch`, rebuilt exactly; each goes into `digest` as its NDJSON line."""
     pa = _pa()
+    file = pa._parquet.ParquetReader()
     try:
-        file = pa.parquet.ParquetFile(path)
+        file.open(path, **_READER)
         meta = file.schema_arrow.metadata or {}
         if meta.get(_DERIVATION) != DERIVATION.encode() or _KEYS not in meta or \
                 meta.get(_LAYOUT, b"1") not in (b"1", LAYOUT.encode()):
@@ -268,15 +284,13 @@ def read(path: str, batch: int, digest: Digest) -> Iterator[list[dict[str, Any]]
         keys = tuple(jsoncodec.loads(meta[_KEYS]))
         tied: list[dict[str, Any]] = []  # records at the same instant as the last one, held until the next differs
         for group in range(file.num_row_groups):
-            table = file.read_row_group(group, use_threads=False)
+            table = file.read_row_group(group, column_indices=None, use_threads=False)
             order = pa.compute.sort_indices(table.column(0))
             for start in range(0, table.num_rows, batch):  # the group once, and a batch of it in time order
                 chunk = table.take(order[start:start + batch]).combine_chunks().to_batches()[0]
-                times = pa.compute.strftime(chunk.column(0), format="%Y-%m-%dT%H:%M:%SZ", locale="C")
-                columns = chunk.set_column(0, "time_fired", times).to_pydict()
-                columns["_micros"] = chunk.column(0).cast(pa.int64()).to_pylist()
-                records = tied + [_record({name: values[i] for name, values in columns.items()}, keys)
-                                  for i in range(chunk.num_rows)]
+                records = tied
+                for at in range(0, chunk.num_rows, PY_ROWS):  # Python's columns of a few rows at a time
+                    records += _records(pa, chunk.slice(at, PY_ROWS), keys)
                 cut = len(records)
                 while cut and records[cut - 1]["time_fired"] == records[-1]["time_fired"]:
                     cut -= 1
@@ -289,6 +303,16 @@ def read(path: str, batch: int, digest: Digest) -> Iterator[list[dict[str, Any]]
         raise VerificationError(f"unreadable Parquet ({type(exc).__name__}: {exc})") from None
     except ArchiveError as exc:
         raise VerificationError(str(exc)) from None
+    finally:
+        file.close()
+
+
+def _records(pa: Any, rows: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The records of a record batch's rows."""
+    times = pa.compute.strftime(rows.column(0), format="%Y-%m-%dT%H:%M:%SZ", locale="C")
+    columns = rows.set_column(0, "time_fired", times).to_pydict()
+    columns["_micros"] = rows.column(0).cast(pa.int64()).to_pylist()
+    return [_record({name: values[i] for name, values in columns.items()}, keys) for i in range(rows.num_rows)]
 
 
 def _ordered(records: list[dict[str, Any]], digest: Digest) -> list[dict[str, Any]]:
