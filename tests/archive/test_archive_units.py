@@ -203,7 +203,7 @@ def test_settings_read_env_and_secrets_and_never_describe_credentials(archive_en
     current = settings.load()
     assert (current.access_key, current.secret_key, current.prefix) == ("AKIAEXAMPLE", "from-env-secret", "ha/")
     assert current.raw_retention_days == 30 and current.summary_retention_days == 1825 and current.enabled
-    assert (current.format, current.max_attempts, current.export_batch) == ("ndjson", 3, 2500)
+    assert (current.format, current.max_attempts, current.export_batch) == ("ndjson", 3, 1000)
     assert "AKIAEXAMPLE" not in str(current.describe()) and "from-env-secret" not in str(current.describe())
 
 

@@ -17,11 +17,12 @@ from croniter import croniter
 from ingestor import config
 
 FORMATS = ("ndjson", "parquet")
-EXPORT_BATCH = 2_500
+EXPORT_BATCH = 1_000
 """ARCHIVE_EXPORT_BATCH's default: the records an archive run holds at once (the export's windows hold about as
-many), and restore's batches into the store. 5,000 before: at 100,000 events a day the Parquet archive run
-peaked 8 MB and its restore 16 MB higher (records of ~4 KB each); restore takes ~30% longer in batches of 2,500
-(each write also compacts for up to 0.25 s)."""
+many, sqlread.WINDOW_EVENTS), and restore's batches into the store. 5,000, then 2,500 before: at 100,000 events a
+day the Parquet archive run peaked 8 MB and its restore 16 MB higher at 5,000 than at 2,500, and 7 and 8 MB
+higher at 2,500 than at 1,000 (records of ~4 KB each); restore takes ~30% longer in batches of 2,500 than of
+5,000 and up to ~50% longer again in batches of 1,000 (each write also compacts for up to 0.25 s)."""
 STORE_WRITE_CACHE_KIB = 2_000
 """SQLite's page cache for the archive's writing connection (its delete of a day, restore's writes): SQLite's
 own default, not the 64 MB `write` keeps (sqlengine.WRITE_CACHE_KIB), which a restore of a day fills and keeps
