@@ -21,7 +21,7 @@ from ingestor.httpapi import iso
 from ingestor.queries.catalog import Names
 from ingestor.queries.params import Range
 from ingestor.queries.stats import point, resolution
-from ingestor.store.model import EventFilter
+from ingestor.store.model import Change, EventFilter
 from ingestor.store.protocol import EventStore
 from ingestor.store.rows import stamp
 from ingestor.store.timerange import from_micros, to_micros
@@ -37,9 +37,6 @@ def _is_number(state: str | None) -> bool:
     except (TypeError, ValueError):
         return False
     return True
-
-
-Change = tuple[int, str | None, str | None, float | None]  # (time µs, state, old_state, duration_in_state)
 
 
 def timeline(changes: list[Change], r: Range, until: dt.datetime, complete: bool) -> list[dict[str, Any]]:

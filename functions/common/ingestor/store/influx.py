@@ -37,6 +37,7 @@ from ingestor.store.lineprotocol import AGGREGATE_MEASUREMENTS, TAGS, aggregate_
 from ingestor.store.model import (
     Aggregate,
     Bucket,
+    Change,
     Columns,
     DurationSample,
     DurationStat,
@@ -546,7 +547,7 @@ class InfluxEventStore:
         return None  # the records answer: a query of the state column alone would cost InfluxDB as much
 
     def changes(self, entity_id: str, start: dt.datetime, end: dt.datetime,
-                limit: int) -> list[tuple[int, str | None, str | None, float | None]] | None:
+                limit: int) -> list[Change] | None:
         return None  # the records answer: InfluxDB returns a point's fields together
 
     def _parts(self, entity_ids: list[str], start: dt.datetime, end: dt.datetime, seconds: int,

@@ -81,6 +81,10 @@ class DurationStat:
     total: float
 
 
+Change = tuple[int, str | None, str | None, float | None]
+"""One state change as a history's timeline needs it: (time µs, state, old_state, duration_in_state)."""
+
+
 class DurationSample(NamedTuple):
     """One stored duration_in_state: how long `entity_id` stayed in `state` before the event at `ts` (µs).
 

@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 from ingestor.store.model import (
     Aggregate,
     Bucket,
+    Change,
     Columns,
     DurationSample,
     DurationStat,
@@ -72,7 +73,7 @@ class EventStore(Protocol):
     """(time µs, state) of an entity's events in [start, end), oldest first, without building records; None where
     the store would not read them faster than its records (then a caller pages through `query`)."""
     def changes(self, entity_id: str, start: dt.datetime, end: dt.datetime,
-                limit: int) -> list[tuple[int, str | None, str | None, float | None]] | None: ...
+                limit: int) -> list[Change] | None: ...
     """(time µs, state, old_state, duration_in_state) of an entity's newest `limit` state changes in [start, end),
     oldest first: what `query` gives of them, without building records; None where the store would not read
     them faster than its records (then a caller reads `query`)."""

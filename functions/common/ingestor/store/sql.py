@@ -35,6 +35,7 @@ from ingestor.store.migrate import upgrade
 from ingestor.store.model import (
     Aggregate,
     Bucket,
+    Change,
     Columns,
     DurationSample,
     DurationStat,
@@ -52,7 +53,7 @@ from ingestor.store.rows import Row
 from ingestor.store.sqlagg import Aggregator, Ask, top
 from ingestor.store.sqldicts import Dictionaries
 from ingestor.store.sqlengine import WRITE_CACHE_KIB, engine_for, safe_url
-from ingestor.store.sqlread import Change, Kept, Reader, Scan
+from ingestor.store.sqlread import Kept, Reader, Scan
 from ingestor.store.sqlschema import MIGRATIONS, aggregates
 from ingestor.store.timerange import from_micros, to_micros
 

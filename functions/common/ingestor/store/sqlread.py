@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from ingestor import jsoncodec
 from ingestor.store.blocks import Block, decimal_parts, decode_times, ulid_bytes
-from ingestor.store.model import EventFilter
+from ingestor.store.model import Change, EventFilter
 from ingestor.store.rollups import categorical
 from ingestor.store.rows import Row, Series
 from ingestor.store.sqldicts import Dictionaries
@@ -630,9 +630,6 @@ def _may_hold(s: Scan, block: Block) -> bool:
 Kept = dict[int, tuple[int, bytes, Block]]  # block id: (last time, time column, block)
 Candidate = tuple[int, bytes | None, int, Any]  # (ts, eid if known, series, Row or (block, index))
 Stay = tuple[int, int, bytes | Callable[[], bytes], str | None, float]  # (series, ts, eid or its call, left, duration)
-Change = tuple[int, str | None, str | None, float | None]  # (ts, state, old_state, duration_in_state)
-
-
 def _break_ties(found: list[Candidate], desc: bool) -> list[Candidate]:
     """Candidates sorted by time, with those at the same time ordered by event_id (worked out only for them)."""
     if len({c[0] for c in found}) == len(found):  # no two at the same time (most days): nothing to break
