@@ -153,13 +153,19 @@ class Aggregator:
         pos = GROUP_POS.get(ask.group) if ask.group else None
         bucket = _bucket(lo, ask.width)
         if _counts_only(ask) and bucket == _bucket(hi - 1, ask.width) and not filters_events(Scan(ask.f)):
-            for sid, n in self._edge_counts(ask.f, lo, hi).items():  # one bucket: the series' counts are the answer
-                group = self.reader.series_of(sid)[pos] if pos is not None else None
-                self._acc(out, (group, bucket))[0] += n
+            counted = self._edge_counts(ask.f, lo, hi)  # one bucket: the series' counts are the answer
+            self._add_counts(out, ((sid, bucket, n) for sid, n in counted.items()), pos)
             return
         for sid, ts, *value in self._cells(ask, lo, hi):
             group = self.reader.series_of(sid)[pos] if pos is not None else None
             ru.add_event(self._acc(out, (group, _bucket(ts, ask.width))), ts, value[0] if value else None)
+
+    def _add_counts(self, out: dict[Key, list[Any]], counted: Iterable[tuple[int, int | None, int]],
+                    pos: int | None) -> None:
+        """(series, bucket, n) added to the counts of the series' group (its field at `pos`; None: one group)."""
+        for sid, bucket, n in counted:
+            group = self.reader.series_of(sid)[pos] if pos is not None else None
+            self._acc(out, (group, bucket))[0] += n
 
     def _grouped(self, table: Any, keys: list[Any], period: int, lo: int, hi: int, width: int | None,
                  clauses: list[Any], counts: bool = False) -> tuple[list[Any], int]:
@@ -260,9 +266,7 @@ class Aggregator:
         rows, _ = self._grouped(rollups, [rollups.c.series], period, lo, hi, ask.width, clauses, counts)
         pos = GROUP_POS.get(ask.group) if ask.group else None
         if counts:  # the summary's counts by entity: nothing else to merge
-            for sid, bucket, n in rows:
-                group = self.reader.series_of(sid)[pos] if pos is not None else None
-                self._acc(out, (group, bucket))[0] += n
+            self._add_counts(out, rows, pos)
             return
         for sid, bucket, *values in rows:
             group = self.reader.series_of(sid)[pos] if pos is not None else None
