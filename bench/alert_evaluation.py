@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra" / "local")]
 
 from bench.scale_benchmark import PER_DAY, build  # noqa: E402
+from bench.store_benchmark import percentile  # noqa: E402
 from ingestor.alerts.evaluate import hourly_ranges, store_findings  # noqa: E402
 from ingestor.alerts.settings import Settings  # noqa: E402
 from ingestor.store import open_event_store  # noqa: E402
@@ -74,7 +75,7 @@ def main() -> None:
             found = result if sensors is power else found
         load_after = os.getloadavg()
         times.sort()
-        p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+        p95 = percentile(times, 95)
         print(f"{label}: ms p50 {statistics.median(times):.0f}, p95 {p95:.0f}, max {times[-1]:.0f} "
               f"(load average {load_before[0]:.2f} before, {load_after[0]:.2f} after)")
     times = []

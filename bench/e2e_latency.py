@@ -36,6 +36,7 @@ sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra
                 str(REPO / "gateway-bridge")]
 
 from bench import storerows  # noqa: E402
+from bench.store_benchmark import percentile  # noqa: E402
 from demo import home  # noqa: E402
 from demo.driver import pump  # noqa: E402
 from tests.support.homeassistant import HomeAssistant, ensure_venv  # noqa: E402
@@ -87,11 +88,6 @@ class StoreWatch:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 def api_count(gateway: str, start: float, end: float) -> int | None:

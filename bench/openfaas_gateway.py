@@ -27,17 +27,12 @@ from urllib.parse import urlsplit
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra" / "local")]
 
-from bench.store_benchmark import machine  # noqa: E402
+from bench.store_benchmark import machine, percentile  # noqa: E402
 from localfaas import stack as stackfile  # noqa: E402
 from tests.support.openfaas import SECRETS, OpenFaaSStack, unavailable  # noqa: E402
 
 FUNCTIONS = list(stackfile.load(REPO / "stack.yml", {}).functions)
 ROUND = 50
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 class Client:

@@ -31,7 +31,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "functions" / "common")]
 
-from bench.store_benchmark import machine  # noqa: E402
+from bench.store_benchmark import machine, percentile  # noqa: E402
 from ingestor import jsoncodec  # noqa: E402
 from ingestor.queries import analytics, history, params, stats  # noqa: E402
 from ingestor.queries.catalog import Names  # noqa: E402
@@ -88,9 +88,8 @@ def timed(store: Any, label: str, days: int, runs: int, now: dt.datetime | None)
         body = answer(store, label, days, now)
         walls.append((time.perf_counter() - began) * 1000)
         cpus.append((time.process_time() - began_cpu) * 1000)
-    walls.sort()
-    return (statistics.median(walls), walls[min(len(walls) - 1, round(0.95 * (len(walls) - 1)))],
-            statistics.median(cpus), hashlib.sha256(body).hexdigest()[:12])
+    return (statistics.median(walls), percentile(walls, 95), statistics.median(cpus),
+            hashlib.sha256(body).hexdigest()[:12])
 
 
 def profile(store: Any, cell: str, runs: int, now: dt.datetime | None) -> None:

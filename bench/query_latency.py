@@ -26,7 +26,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra" / "local")]
 
-from bench.store_benchmark import AREAS, DAY_US, DAYS, Home, machine, progress  # noqa: E402
+from bench.store_benchmark import AREAS, DAY_US, DAYS, Home, machine, percentile, progress  # noqa: E402
 from ingestor.metadata.registry import MetadataDB  # noqa: E402
 from ingestor.store import open_event_store  # noqa: E402
 from ingestor.store.model import EventFilter  # noqa: E402
@@ -123,8 +123,7 @@ def measure(base: str, path: str, query: dict[str, str], runs: int) -> tuple[flo
         if n >= WARMUPS:
             times.append(spent)
         size = len(reply.body)
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))], size
+    return statistics.median(times), percentile(times, 95), size
 
 
 def run(backend: str, events: int, runs: int, tmp: Path, influx: InfluxDB1Server | None) -> list[tuple]:

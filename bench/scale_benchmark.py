@@ -46,7 +46,7 @@ sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra
 from bench import daycheck, daycopy  # noqa: E402
 from bench.busy_home import BusyHome  # noqa: E402
 from bench.query_latency import registry  # noqa: E402
-from bench.store_benchmark import DAY_US, machine  # noqa: E402
+from bench.store_benchmark import DAY_US, machine, percentile  # noqa: E402
 from ingestor.metadata.registry import MetadataDB  # noqa: E402
 from ingestor.store import open_event_store  # noqa: E402
 from ingestor.store.model import EventFilter  # noqa: E402
@@ -228,8 +228,7 @@ def timed(url: str, runs: int) -> tuple[float, float, str]:
         if n == 0:
             body = reply.json()
             resolution = body.get("resolution", "") if isinstance(body, dict) else ""
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))], resolution
+    return statistics.median(times), percentile(times, 95), resolution
 
 
 def write_rate(url: str, seconds: float, batch: int) -> tuple[float, float]:

@@ -634,6 +634,12 @@ def run_backend(backend: Any, data: Dataset, write_sets: dict[int, list[dict[str
 # --- reporting ---------------------------------------------------------------------------------------
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank `q`th percentile (0-100) of `values`: with 20 calls, p95 is the 19th fastest."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
