@@ -42,6 +42,12 @@ def test_every_function_folder_is_in_the_stack_and_every_stack_function_has_its_
     assert set(functions()) == folders()
 
 
+def test_write_never_scales_past_one_replica() -> None:
+    """Its threads take turns summing InfluxDB's rollups, which two replicas could not (docs/design.md), and a
+    SQLite store is one file: an autoscaler (OpenFaaS Pro) must not add a second."""
+    assert str(functions()["write"]["labels"]["com.openfaas.scale.max"]) == "1"
+
+
 @pytest.mark.parametrize("name", sorted(functions()))
 def test_function_has_handler_requirements_template_and_image(name: str) -> None:
     fn = functions()[name]
