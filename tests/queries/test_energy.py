@@ -5,11 +5,16 @@ PostgreSQL and InfluxDB 1.x, checked against figures worked out in the test from
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
-from collections.abc import Iterator
+import zoneinfo
+from collections.abc import Callable, Iterator
 
 import pytest
+from sqlalchemy import delete, insert
 
+from ingestor.metadata.registry import MetadataDB
+from ingestor.metadata.schema import settings
 from ingestor.store import open_event_store
 from ingestor.timeutil import parse_timestamp
 from tests.queries import energy_home
@@ -43,8 +48,6 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 
 
 def load_metadata(url: str) -> None:
-    from ingestor.metadata.registry import MetadataDB
-
     db = MetadataDB(url)
     db.apply(energy_home.registry_parts())
     db.engine.dispose()
@@ -81,6 +84,68 @@ def test_summary_over_whole_days_reads_days_and_matches_the_raw_readings(api: Se
         rose = home.meter_hours(meter)
         assert got[meter] == pytest.approx(sum(rose.get(h, 0.0) for h in hours), abs=TOLERANCE), meter
     assert body["resolution"].startswith("1d")
+
+
+@pytest.fixture
+def home_zone(api: Served) -> Iterator[Callable[[str | None], None]]:
+    """Sets the time zone of HA's config in the metadata DB as metadata-sync keeps it (None: no config yet);
+    the module's other tests run without one again afterwards."""
+    db = MetadataDB(api.metadata_url)
+
+    def set_zone(zone: str | None) -> None:
+        with db.engine.begin() as conn:
+            conn.execute(delete(settings).where(settings.c.key == "ha_config"))
+            if zone is not None:
+                conn.execute(insert(settings).values(key="ha_config", updated_at="2026-11-20T00:00:00Z",
+                                                     value=json.dumps({"time_zone": zone, "latitude": 0.0})))
+    yield set_zone
+    set_zone(None)
+    db.engine.dispose()
+
+
+def a_zone_on_another_day(at: dt.datetime) -> str:
+    """A zone whose date is not UTC's at `at`: Kiritimati (UTC+14) is a day ahead from 10:00 UTC, Pago Pago
+    (UTC-11) a day behind until 11:00 UTC, so at every hour one of them is."""
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
+        if at.astimezone(zoneinfo.ZoneInfo(zone)).date() != at.date():
+            return zone
+    raise AssertionError(f"no zone on another day than UTC at {at}")
+
+
+def local_midnight(zone: str, at: dt.datetime) -> dt.datetime:
+    return at.astimezone(zoneinfo.ZoneInfo(zone)).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(
+        dt.UTC)
+
+
+def test_today_by_default_is_the_home_s_day_in_ha_s_time_zone_not_utc_s(
+        api: Served, home_zone: Callable[[str | None], None]) -> None:
+    home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
+    before = dt.datetime.now(dt.UTC)
+    zone = a_zone_on_another_day(before)
+    home_zone(zone)
+    body = api.ok("/energy/summary")
+    after = dt.datetime.now(dt.UTC)
+    start = parse_timestamp(body["start"])
+    assert start in (local_midnight(zone, before), local_midnight(zone, after))
+    assert start != before.replace(hour=0, minute=0, second=0, microsecond=0)
+    assert body["time_zone"] == {"name": zone, "source": "home_assistant"}
+    got = {m["entity_id"]: m["energy_kwh"] for m in body["meters"]}
+    for meter in energy_home.METERS:
+        rose = home.meter_hours(meter)
+        expected = sum(kwh for h, kwh in rose.items() if home.t0 + h * HOUR >= start)
+        assert got[meter] == pytest.approx(expected, abs=TOLERANCE), meter
+
+
+def test_today_is_utc_s_day_only_while_ha_s_config_is_not_known_and_the_answer_says_so(
+        api: Served, home_zone: Callable[[str | None], None]) -> None:
+    home_zone(None)
+    before = dt.datetime.now(dt.UTC)
+    body = api.ok("/energy/summary")
+    after = dt.datetime.now(dt.UTC)
+    assert parse_timestamp(body["start"]) in {t.replace(hour=0, minute=0, second=0, microsecond=0)
+                                              for t in (before, after)}
+    assert body["time_zone"] == {"name": "UTC", "source": "utc_fallback",
+                                 "reason": "Home Assistant's configuration is not known yet"}
 
 
 def test_summary_ranks_top_consumers_with_shares_summing_to_one(api: Served) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from ingestor import hometime
 from ingestor.energy import advice, meters, reading
 from ingestor.energy import correlation as corr
 from ingestor.energy import impact as device_impact
@@ -119,7 +120,8 @@ def _own_hours(store: EventStore, chosen: list[dict[str, Any]], r: Range, hours_
         strict=True) if span == 1 and start // HOUR_US % 24 in hours_of_day} for e in chosen}
 
 
-def summary(store: EventStore, entities: list[dict[str, Any]], r: Range) -> dict[str, Any]:
+def summary(store: EventStore, entities: list[dict[str, Any]], r: Range,
+            clock: hometime.HomeClock = hometime.UTC_CLOCK) -> dict[str, Any]:
     info = Reads()
     rows = []
     chosen = _meters(entities, None)
@@ -141,8 +143,8 @@ def summary(store: EventStore, entities: list[dict[str, Any]], r: Range) -> dict
         now = reading.latest(store, e["entity_id"], None, r.end)  # HA reports power on change: its last state holds
         power.append({"entity_id": e["entity_id"], "name": e["name"], "area_name": e["area_name"],
                       "current": _reading(now, e["unit_of_measurement"])})
-    return {"start": iso(r.start), "end": iso(r.end), "unit": ENERGY_UNIT, "total_kwh": round(total, 6),
-            "meters": rows, "power": power, "resolution": info.resolution()}
+    return {"start": iso(r.start), "end": iso(r.end), "time_zone": clock.describe(), "unit": ENERGY_UNIT,
+            "total_kwh": round(total, 6), "meters": rows, "power": power, "resolution": info.resolution()}
 
 
 def _reading(found: reading.Reading | None, unit: str | None) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from ingestor import config, metadata, store
+from ingestor import config, hometime, metadata, store
 from ingestor.energy import advice
 from ingestor.errors import Invalid
 from ingestor.httpapi import Api, Param, Request, Route
@@ -130,12 +130,16 @@ def _energy_entities() -> list[dict[str, Any]]:
     return catalog.measuring(metadata_db(), energy.DEVICE_CLASSES, energy.UNITS)
 
 
+def _home_clock() -> hometime.HomeClock:
+    return hometime.of(metadata_db().ha_config())
+
+
 @guarded
 def _energy_summary(req: Request) -> Any:
-    at = now()
-    start = req.params["start"] or at.replace(hour=0, minute=0, second=0, microsecond=0)
+    at, clock = now(), _home_clock()
+    start = req.params["start"] or clock.midnight(at)  # the home's today, not UTC's
     r = params.time_range({**req.params, "start": start}, at)
-    return energy.summary(event_store(), _energy_entities(), r)
+    return energy.summary(event_store(), _energy_entities(), r, clock)
 
 
 @guarded
@@ -234,7 +238,9 @@ def routes() -> list[Route]:
               (params.start("-7d"), params.END, params.AREA_ID, params.limit(100, 1000)), s.RELIABILITY,
               tag=TAG_ANALYTICS, description=RELIABILITY_RULE),
         Route("GET", "/energy/summary", _energy_summary, "Energy per meter (top consumers, shares), current power",
-              (Param("start", "Range start (inclusive); default today 00:00 UTC", "time"), params.END),
+              (Param("start", "Range start (inclusive); default today 00:00 in the home's time zone (Home Assistant's "
+                      "configured time_zone; UTC while that is not known): time_zone says which", "time"),
+               params.END),
               s.ENERGY_SUMMARY, tag=TAG_ENERGY, description=ENERGY_RULE),
         Route("GET", "/energy/hourly", _energy_hourly, "Energy, cost and carbon per hour or day",
               (params.start("-7d"), params.END, METER,

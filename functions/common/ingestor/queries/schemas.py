@@ -115,8 +115,11 @@ TREND = obj(["start", "end", "bucket_s", "total", "rate_per_min", "values", "poi
             points=array(ref("Point")), resolution=RESOLUTION)
 READING = {**obj(["value", "state", "unit", "time"], value=N_NULL, state=S_NULL, unit=S_NULL, time=TIME),
            "nullable": True}
+HOME_TIME_ZONE = obj(["name", "source"], name=S, source={"type": "string", "enum": ["home_assistant", "utc_fallback"]},
+                     reason=S)
 ENERGY_SUMMARY = obj(
-    ["start", "end", "unit", "total_kwh", "meters", "power", "resolution"], start=TIME, end=TIME, unit=S,
+    ["start", "end", "time_zone", "unit", "total_kwh", "meters", "power", "resolution"], start=TIME, end=TIME,
+    time_zone=HOME_TIME_ZONE, unit=S,
     total_kwh=N, resolution=RESOLUTION,
     meters=array(obj(["entity_id", "name", "area_name", "energy_kwh", "share", "resets", "reading"],
                      entity_id=S, name=S_NULL, area_name=S_NULL, energy_kwh=N, share=N_NULL, resets=INT,
