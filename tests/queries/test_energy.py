@@ -148,6 +148,26 @@ def test_today_is_utc_s_day_only_while_ha_s_config_is_not_known_and_the_answer_s
                                  "reason": "Home Assistant's configuration is not known yet"}
 
 
+def test_a_shift_recommendation_names_the_peak_on_the_home_s_clock(
+        api: Served, home_zone: Callable[[str | None], None]) -> None:
+    """Auckland is UTC+13 in summer: the peak that UTC reads as 03:00-06:00 is the home's 16:00-19:00."""
+    home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
+    utc = {i["entity_id"]: i["figures"] for i in api.ok("/energy/recommendations", **window(home))["items"]
+           if i["kind"] == "shift"}
+    home_zone("Pacific/Auckland")
+    body = api.ok("/energy/recommendations", **window(home))
+    local = {i["entity_id"]: i for i in body["items"] if i["kind"] == "shift"}
+    assert body["time_zone"] == {"name": "Pacific/Auckland", "source": "home_assistant"}
+    offset = zoneinfo.ZoneInfo("Pacific/Auckland").utcoffset(home.t0)
+    assert offset is not None and offset.total_seconds() % 3600 == 0
+    for meter, figures in utc.items():
+        first = int(figures["peak_window"][:2])
+        shown = f"{(first + int(offset.total_seconds() // 3600)) % 24:02d}:00"
+        assert local[meter]["figures"]["peak_window"].startswith(shown)
+        assert local[meter]["figures"]["peak_kwh"] == figures["peak_kwh"], "the same hours, on another clock"
+        assert "(Pacific/Auckland)" in local[meter]["text"]
+
+
 def test_summary_ranks_top_consumers_with_shares_summing_to_one(api: Served) -> None:
     body = api.ok("/energy/summary", **window(api.home))  # type: ignore[arg-type]
     energies = [m["energy_kwh"] for m in body["meters"]]
@@ -332,7 +352,8 @@ def test_a_shift_recommendation_cites_the_meter_s_peak_energy_and_the_cheapest_w
         assert figures["cheap_price"] == pytest.approx(cheap_price, abs=TOLERANCE)
         assert figures["saving_per_week"] == pytest.approx(kwh * (paid - cheap_price) * 7 / 2, abs=TOLERANCE)
         assert f"{kwh:.1f} kWh" in shifts[meter]["text"] and "p/kWh" in shifts[meter]["text"]
-        assert shifts[meter]["based_on"] == {"meter": meter, "price_hours": HOURS, "days": 2, "price_unit": "p/kWh"}
+        assert shifts[meter]["based_on"] == {"meter": meter, "price_hours": HOURS, "days": 2, "price_unit": "p/kWh",
+                                             "time_zone": "UTC"}
 
 
 def test_an_entity_often_unavailable_is_named_with_its_count_and_a_rare_one_is_not(api: Served) -> None:

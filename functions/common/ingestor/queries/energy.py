@@ -106,8 +106,9 @@ def _per_hour(store: EventStore, chosen: list[dict[str, Any]], r: Range, info: d
 
 def _own_hours(store: EventStore, chosen: list[dict[str, Any]], r: Range, hours_of_day: set[int],
                info: dict[str, Any], per_meter: dict[str, meters.Hours] | None) -> dict[str, dict[int, float]]:
-    """Per meter, its kWh in the hours at these UTC hours of the day whose energy is theirs alone (a reading in
-    the hour before): from its rises where the store keeps them, else from its hours (read once: `per_meter`)."""
+    """Per meter, its kWh in the hours at these UTC hours of the day (those the home's peak fell on: shift picks its
+    own) whose energy is theirs alone (a reading in the hour before): from its rises where the store keeps them,
+    else from its hours (read once: `per_meter`)."""
     found = None if per_meter is not None else store.meter_rises([e["entity_id"] for e in chosen], r.start, r.end,
                                                                  hours_of_day, info)
     if found is not None:
@@ -240,7 +241,8 @@ def correlation(store: EventStore, entities: list[dict[str, Any]], r: Range, ent
             "alpha": corr.ALPHA, "energy_hours": len(whole), "factors": factors, "resolution": info.resolution()}
 
 
-def recommendations(store: EventStore, entities: list[dict[str, Any]], r: Range) -> dict[str, Any]:
+def recommendations(store: EventStore, entities: list[dict[str, Any]], r: Range,
+                    clock: hometime.HomeClock = hometime.UTC_CLOCK) -> dict[str, Any]:
     info = Reads()
     chosen = _meters(entities, None)
     per_hour, per_meter = _per_hour(store, chosen, r, info)
@@ -250,10 +252,12 @@ def recommendations(store: EventStore, entities: list[dict[str, Any]], r: Range)
     price = means[reading.PRICE]
     price_unit, cost_unit = rate_units(_context_unit(store, reading.PRICE, r))
     found: list[dict[str, Any] | None] = []
-    peak = advice.peak_hours(price)
+    local = advice.local_hours(price, clock)
+    peak = advice.peak_hours(price, local)
     own = _own_hours(store, chosen, r, peak, info, per_meter) if peak else {}
     for e in chosen:
-        found.append(advice.shift(e["entity_id"], own.get(e["entity_id"], {}), price, price_unit, cost_unit))
+        found.append(advice.shift(e["entity_id"], own.get(e["entity_id"], {}), price, local, clock, price_unit,
+                                  cost_unit))
     temperatures = means[reading.TEMPERATURE]
     paired = sorted(set(whole) & set(temperatures))
     found.append(advice.temperature(corr.pearson([whole[h] for h in paired], [temperatures[h] for h in paired]),
@@ -262,4 +266,5 @@ def recommendations(store: EventStore, entities: list[dict[str, Any]], r: Range)
                         advice.UNAVAILABLE_LIMIT, info=info)
     found += [advice.unavailable(entity_id, n, f"in these {days:g} days") for entity_id, n in down if entity_id]
     items = [f for f in found if f is not None]
-    return {"start": iso(r.start), "end": iso(r.end), "items": items, "resolution": info.resolution()}
+    return {"start": iso(r.start), "end": iso(r.end), "time_zone": clock.describe(), "items": items,
+            "resolution": info.resolution()}

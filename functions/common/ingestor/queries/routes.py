@@ -163,7 +163,7 @@ def _energy_impact(req: Request) -> Any:
 
 @guarded
 def _energy_recommendations(req: Request) -> Any:
-    return energy.recommendations(event_store(), _energy_entities(), _range(req))
+    return energy.recommendations(event_store(), _energy_entities(), _range(req), _home_clock())
 
 
 def _config(req: Request) -> Any:
@@ -266,7 +266,8 @@ def routes() -> list[Route]:
               "Recommendations citing the home's own figures and the data they rest on",
               (params.start("-7d"), params.END), s.ENERGY_RECOMMENDATIONS, tag=TAG_ENERGY,
               description=f"shift: a meter's energy in the dearest {advice.PEAK_HOURS} h of the day (mean stored "
-                          f"price per UTC hour of day) vs the cheapest {advice.CHEAP_HOURS} h window, per week; "
+                          f"price per hour of the home's day, in its time_zone) vs the cheapest {advice.CHEAP_HOURS} h "
+                          "window, per week; "
                           f"only with a price for every hour of the day on {advice.MIN_PRICE_DAYS}+ days and "
                           f"{advice.MIN_SHIFT_KWH}+ kWh in the peak. unavailable: {advice.MIN_UNAVAILABLE}+ times in "
                           f"the range. temperature: a significant |r| >= {advice.MIN_R} over "

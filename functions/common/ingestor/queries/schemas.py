@@ -146,7 +146,8 @@ ENERGY_IMPACT = obj(
     on_state=S, entities=array(S), unit=S, min_hours=INT, changes=INT, on_hours=N, hours_on=INT, hours_off=INT,
     mean_on=N_NULL, mean_off=N_NULL, per_hour=N_NULL, attributed=N_NULL, resolution=RESOLUTION)
 ENERGY_RECOMMENDATIONS = obj(
-    ["start", "end", "items", "resolution"], start=TIME, end=TIME, resolution=RESOLUTION,
+    ["start", "end", "time_zone", "items", "resolution"], start=TIME, end=TIME, time_zone=HOME_TIME_ZONE,
+    resolution=RESOLUTION,
     items=array(obj(["kind", "entity_id", "text", "figures", "based_on"], kind=S, entity_id=S_NULL, text=S,
                     figures={"type": "object", "additionalProperties": True},
                     based_on={"type": "object", "additionalProperties": True})))
