@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import insert
 
-from ingestor import normalization
+from ingestor import hometime, normalization
 from ingestor.alerts.evaluate import store_findings
 from ingestor.alerts.rules import Finding
 from ingestor.alerts.settings import Settings
 from ingestor.alerts.store import AlertStore
+from ingestor.metadata.registry import MetadataDB
 from ingestor.metadata.schema import entities
 from ingestor.store import open_event_store
 from tests.support.ha_events import state_changed
@@ -87,6 +88,34 @@ def test_silence_unavailable_spikes_and_low_batteries_are_found_with_their_figur
     assert (kettle["usual_min"], kettle["usual_max"]) == (101.0, 108.0)
 
 
+def test_a_power_reading_is_held_against_the_same_hour_of_the_home_s_day_across_the_clocks_going_back(
+        events: Any) -> None:
+    """New York left summer time at 06:00 UTC on 1 November 2026: its 17:00 was 21:00 UTC before, 22:00 UTC after.
+    A heater drawing ~1 kW every day from 17:00 on the home's clock and 100 W at 17:00 on 8 November is found
+    against its 14 days of 17:00, named on the home's clock; held against the UTC hour, its usual range would mix
+    seven days of 18:00 (100 W) in and find nothing."""
+    clock = hometime.of({"time_zone": "America/New_York"})
+    heater, last = "sensor.porch_heater_power", dt.datetime(2026, 11, 8, 22, tzinfo=dt.UTC)  # 17:00 EST
+    readings, usual = [], []
+    for h in range(1, 15 * 24 + 2):
+        start = last - h * dt.timedelta(hours=1)
+        evening = clock.hour_of_day(int(start.timestamp() * 1_000_000)) == 17
+        watts = (1000.0 if evening else 100.0) + h % 7
+        usual += [watts] if evening and h <= 14 * 24 + 1 else []
+        readings += [power(heater, watts, start + dt.timedelta(minutes=m)) for m in (10, 40)]
+    events.write([*readings, *(power(heater, 100.0, last + dt.timedelta(minutes=m)) for m in (5, 50))])
+    now = last + dt.timedelta(hours=1, minutes=10)
+    found = {f.key: f for f in store_findings(events, now, SETTINGS, {heater: "W"}, clock=clock)}
+    outlier = found["energy_outlier", heater]
+    assert len(usual) == 14
+    assert (outlier.evidence["days"], outlier.evidence["usual_min"], outlier.evidence["usual_max"]) \
+        == (14, min(usual), max(usual))
+    assert (outlier.evidence["local_hour"], outlier.evidence["time_zone"]) == ("17:00", "America/New_York")
+    assert "100 W from 17:00 (America/New_York), below its usual" in outlier.summary
+    by_utc = {f.key for f in store_findings(events, now, SETTINGS, {heater: "W"})}
+    assert ("energy_outlier", heater) not in by_utc, "UTC's 22:00 was the home's 18:00 before 1 November"
+
+
 def test_a_silent_sensor_stays_silent_after_its_events_leave_the_baseline_window(events: Any) -> None:
     later = NOW + dt.timedelta(hours=3)  # sensor.quiet's events are all older than the 2 h baseline now
     assert ("sensor_silent", "sensor.quiet") not in {f.key for f in store_findings(events, later, SETTINGS)}, \
@@ -141,3 +170,14 @@ def test_the_power_sensors_are_the_registry_sensors_in_watts_or_kilowatts(metada
         conn.execute(insert(entities), [{"entity_id": e, "domain": d, "unit_of_measurement": u, "removed_at": r,
                                          "in_registry": True} for e, d, u, r in rows])
     assert alerts.power_sensors() == {"sensor.kettle_power": "W", "sensor.heat_pump": "kW"}
+
+
+def test_the_home_s_clock_is_ha_s_configured_time_zone_as_metadata_sync_keeps_it(metadata_url: str) -> None:
+    alerts = AlertStore(metadata_url)
+    alerts.active()  # the metadata DB migrated
+    assert alerts.home_clock().describe()["source"] == "utc_fallback", "no snapshot of HA yet"
+    db = MetadataDB(metadata_url)
+    db.apply([{"snapshot_id": "s1", "part": 1, "parts": 1, "fetched_at": "2026-11-20T00:00:00Z", "type": "config",
+               "items": [{"time_zone": "Pacific/Auckland", "latitude": -36.85, "longitude": 174.76}]}])
+    db.engine.dispose()
+    assert alerts.home_clock().describe() == {"name": "Pacific/Auckland", "source": "home_assistant"}

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingestor import bus, metrics, subjects
+from ingestor import bus, hometime, metrics, subjects
 from ingestor import settings as settings_
 from ingestor.alerts import events, rules
 from ingestor.alerts.rules import Finding
@@ -51,10 +51,11 @@ class Outcome:
 
 
 def store_findings(store: EventStore, now: dt.datetime, settings: Settings,
-                   power: dict[str, str] | None = None, open_usual: dict[str, float] | None = None) -> list[Finding]:
+                   power: dict[str, str] | None = None, open_usual: dict[str, float] | None = None,
+                   clock: hometime.HomeClock = hometime.UTC_CLOCK) -> list[Finding]:
     """The rules that read the event store (a read failure raises: the caller skips them). `power`: the
     power sensors and their units (from the metadata DB); `open_usual`: the open silence alerts' usual
-    intervals (rules.silent)."""
+    intervals (rules.silent); `clock`: the home's (its hours of the day)."""
     baseline = EventFilter(start=now - dt.timedelta(seconds=settings.silent_baseline_s), end=now)
     counts = {k: n for k, n in store.counts(baseline, "entity_id", settings.max_entities) if k}
     seen = {k: t for k, t in store.last_seen(EventFilter(end=now), "entity_id", settings.max_entities) if k}
@@ -69,26 +70,32 @@ def store_findings(store: EventStore, now: dt.datetime, settings: Settings,
     found += rules.unavailable(spikes, settings)
     found += rules.battery(_battery_levels(store, [e for e in seen if "battery" in e and
                                                    e.startswith("sensor.")], now), settings)
-    found += rules.energy(hourly_ranges(store, power or {}, now, settings), settings)
+    found += rules.energy(hourly_ranges(store, power or {}, now, settings, clock), settings)
     return found
 
 
-def hourly_ranges(store: EventStore, power: dict[str, str], now: dt.datetime,
-                   settings: Settings) -> list[rules.HourlyRange]:
-    """Each power sensor's mean over the last whole hour and its means of the same hour on the earlier days:
-    one read of the hourly rollups for every sensor."""
+def hourly_ranges(store: EventStore, power: dict[str, str], now: dt.datetime, settings: Settings,
+                  clock: hometime.HomeClock = hometime.UTC_CLOCK) -> list[rules.HourlyRange]:
+    """Each power sensor's mean over the last whole hour and its means of the same hour of the home's day on the
+    earlier days (the same UTC hour but across a change of summer time, when it is the hour beside it): one read
+    of the hourly rollups for every sensor."""
     if not power:
         return []
     hour = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
     last = to_micros(hour)
-    found = store.series_columns(sorted(power), hour - dt.timedelta(days=settings.energy_days),
+    found = store.series_columns(sorted(power), hour - dt.timedelta(days=settings.energy_days, hours=1),
                                  hour + dt.timedelta(hours=1), HOUR_S)
+    local = clock.hour_of_day(last)
+    same_hour = {t for d in range(1, settings.energy_days + 1) for t in
+                 (last - d * 24 * HOUR_US - HOUR_US, last - d * 24 * HOUR_US, last - d * 24 * HOUR_US + HOUR_US)
+                 if clock.hour_of_day(t) == local}
     ranges = []
     for entity, columns in found.items():
         means = {t: m for t, m in zip(columns.start, columns.mean, strict=True) if m is not None}
         if last in means:
-            earlier = [m for t, m in means.items() if t < last and t // HOUR_US % 24 == hour.hour]
-            ranges.append(rules.HourlyRange(entity, power[entity], hour, means[last], earlier))
+            earlier = [m for t, m in means.items() if t in same_hour]
+            ranges.append(rules.HourlyRange(entity, power[entity], hour, means[last], earlier, clock.clock(last),
+                                            clock.name))
     return ranges
 
 
@@ -152,7 +159,8 @@ class Evaluator:
             try:
                 silent = {a.subject: float(a.evidence["usual_interval_s"]) for a in active.values()
                           if a.rule == rules.SILENT}
-                read = store_findings(self._event_store(), now, settings, self.alerts.power_sensors(), silent)
+                read = store_findings(self._event_store(), now, settings, self.alerts.power_sensors(), silent,
+                                      self.alerts.home_clock())
                 gone = self.alerts.removed({f.subject for f in read if f.rule == rules.SILENT})
                 found += [f for f in read if not (f.rule == rules.SILENT and f.subject in gone)]
                 evaluated |= set(rules.STORE_RULES)

@@ -98,10 +98,12 @@ class HourlyRange:
     hour: dt.datetime  # the start of the last whole hour (UTC)
     value: float
     earlier: list[float]
+    local: str  # that start on the home's clock, e.g. "17:00"
+    time_zone: str  # the home's (HA's time zone; UTC while HA's config is not known)
 
 
 def energy(ranges: list[HourlyRange], settings: Settings) -> list[Finding]:
-    """A power reading far outside its usual range for that hour of the day: further than `energy_sigma`
+    """A power reading far outside its usual range for that hour of the home's day: further than `energy_sigma`
     standard deviations from the earlier days' mean, and by more than `energy_min_delta` of that mean."""
     found = []
     for r in ranges:
@@ -113,9 +115,10 @@ def energy(ranges: list[HourlyRange], settings: Settings) -> list[Finding]:
         if delta > settings.energy_sigma * spread and delta > settings.energy_min_delta * abs(mean):
             way = "above" if r.value > mean else "below"
             found.append(Finding(ENERGY, r.entity_id, "warning",
-                                 f"{r.entity_id} averaged {r.value:.4g} {r.unit} from {r.hour:%H:%M} UTC, {way} its "
-                                 f"usual {mean:.4g} ± {spread:.2g} {r.unit} for that hour",
-                                 {"hour": iso(r.hour), "value": round(r.value, 3), "unit": r.unit,
+                                 f"{r.entity_id} averaged {r.value:.4g} {r.unit} from {r.local} ({r.time_zone}), {way} "
+                                 f"its usual {mean:.4g} ± {spread:.2g} {r.unit} for that hour",
+                                 {"hour": iso(r.hour), "local_hour": r.local,
+                                  "time_zone": r.time_zone, "value": round(r.value, 3), "unit": r.unit,
                                   "usual_mean": round(mean, 3), "usual_stdev": round(spread, 3),
                                   "usual_min": min(r.earlier), "usual_max": max(r.earlier), "days": len(r.earlier),
                                   "sigma": settings.energy_sigma}))

@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlalchemy import and_, delete, insert, or_, select, update
 
-from ingestor import jsoncodec
+from ingestor import hometime, jsoncodec
 from ingestor.alerts.rules import Finding
 from ingestor.alerts.schema import alerts
 from ingestor.metadata.database import MetadataDatabase
+from ingestor.metadata.registry import stored_ha_config
 from ingestor.metadata.schema import entities, settings
 
 a = alerts
@@ -96,6 +97,12 @@ class AlertStore(MetadataDatabase):
             rows = conn.execute(select(e.c.entity_id, e.c.unit_of_measurement).where(
                 e.c.domain == "sensor", e.c.unit_of_measurement.in_(units), e.c.removed_at.is_(None)))
             return {r.entity_id: r.unit_of_measurement for r in rows}
+
+    def home_clock(self) -> hometime.HomeClock:
+        """The home's clock (HA's time zone, from the config metadata-sync keeps): "the same hour of the day" is
+        the home's hour."""
+        with self.transaction() as conn:
+            return hometime.of(stored_ha_config(conn))
 
     def removed(self, entity_ids: set[str]) -> set[str]:
         """Those of `entity_ids` removed from HA's registry: a sensor removed is not silent, it is gone."""

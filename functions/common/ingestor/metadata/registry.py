@@ -177,8 +177,7 @@ class MetadataDB:
         """HA's own config (latitude, longitude, time_zone…) as the bridge last published it."""
         self.prepare()
         with self.engine.connect() as conn:
-            value = conn.execute(select(settings.c.value).where(settings.c.key == "ha_config")).scalar()
-        return None if value is None else jsoncodec.loads(value)
+            return stored_ha_config(conn)
 
     def health(self) -> dict[str, Any]:
         try:
@@ -193,3 +192,9 @@ class MetadataDB:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def stored_ha_config(conn: Any) -> dict[str, Any] | None:
+    """HA's config as metadata-sync keeps it (the `settings` row "ha_config"), or None before the first snapshot."""
+    value = conn.execute(select(settings.c.value).where(settings.c.key == "ha_config")).scalar()
+    return None if value is None else jsoncodec.loads(value)
