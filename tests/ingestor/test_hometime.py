@@ -32,6 +32,13 @@ def test_a_day_that_changes_to_summer_time_starts_at_its_own_midnight() -> None:
                                                                                           tzinfo=dt.UTC)
 
 
+def test_the_home_s_days_run_from_midnight_to_midnight_23_hours_on_the_day_summer_time_starts() -> None:
+    clock = hometime.of({"time_zone": "Europe/London"})
+    days = clock.days(dt.datetime(2026, 3, 28, 12, tzinfo=dt.UTC), dt.datetime(2026, 3, 30, 1, tzinfo=dt.UTC))
+    assert days == [dt.datetime(2026, 3, 28, tzinfo=dt.UTC), dt.datetime(2026, 3, 29, tzinfo=dt.UTC),
+                    dt.datetime(2026, 3, 29, 23, tzinfo=dt.UTC)]
+
+
 def test_the_home_s_hour_of_the_day_follows_its_clock_across_summer_time() -> None:
     """16:00 in London is 16:00 UTC in winter and 15:00 UTC in summer: both are the home's hour 16."""
     clock = hometime.of({"time_zone": "Europe/London"})

@@ -268,6 +268,27 @@ def test_daily_energy_and_cost_are_the_sums_of_their_hours(api: Served) -> None:
         assert got[day] == (pytest.approx(kwh, abs=TOLERANCE), pytest.approx(cost, abs=TOLERANCE))
 
 
+def test_days_are_the_home_s_days_from_its_midnights_in_ha_s_time_zone(
+        api: Served, home_zone: Callable[[str | None], None]) -> None:
+    """Auckland is UTC+13 in summer: its days start at 11:00 UTC, and each day's energy and cost are the sums of
+    the hours from that midnight to the next."""
+    home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
+    home_zone("Pacific/Auckland")
+    body = api.ok("/energy/hourly", bucket="1d", **window(home))
+    zone = zoneinfo.ZoneInfo("Pacific/Auckland")
+    days: dict[dt.datetime, list[float]] = {}
+    for h, kwh in home.hourly().items():
+        day = local_midnight("Pacific/Auckland", home.t0 + h * HOUR)
+        totals = days.setdefault(day, [0.0, 0.0])
+        totals[0] += kwh
+        totals[1] += kwh * home.price[h]
+    got = {parse_timestamp(p["t"]): (p["energy_kwh"], p["cost"]) for p in body["points"]}
+    assert set(got) == set(days) and all(day.astimezone(zone).hour == 0 for day in got)
+    for day, (kwh, cost) in days.items():
+        assert got[day] == (pytest.approx(kwh, abs=TOLERANCE), pytest.approx(cost, abs=TOLERANCE))
+    assert body["time_zone"] == {"name": "Pacific/Auckland", "source": "home_assistant"}
+
+
 def test_correlation_gives_the_known_coefficient_with_its_hours_and_significance(api: Served) -> None:
     home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
     body = api.ok("/energy/correlation", **window(home))

@@ -29,6 +29,16 @@ class HomeClock:
         local = at.astimezone(self.zone)
         return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
 
+    def days(self, start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
+        """The starts (UTC) of the home's days that overlap [start, end): its midnights, 23 or 25 hours apart
+        across a change of summer time."""
+        found = []
+        day = self.midnight(start).astimezone(self.zone).date()
+        while (at := dt.datetime.combine(day, dt.time(), self.zone).astimezone(dt.UTC)) < end:
+            found.append(at)
+            day += dt.timedelta(days=1)
+        return found
+
     def local(self, micros: int) -> dt.datetime:
         return dt.datetime.fromtimestamp(micros / 1_000_000, dt.UTC).astimezone(self.zone)
 

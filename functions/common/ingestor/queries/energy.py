@@ -10,6 +10,8 @@ left out (null) where either is missing; a day's are the sums over its hours tha
 
 from __future__ import annotations
 
+import bisect
+import datetime as dt
 from collections import defaultdict
 from typing import Any
 
@@ -33,6 +35,7 @@ PER_KWH = "/kWh"
 # stored unit names of the context series -> (as shown, the unit of energy x it)
 RATE_UNITS = {"pence_per_kilowatt_hour": ("p/kWh", "p"), "gram_co2_per_kilowatt_hour": ("gCO2/kWh", "gCO2")}
 HOUR_US = reading.HOUR_S * 1_000_000
+DAY_S = 86_400
 FACTORS = {"temperature": reading.TEMPERATURE, "price": reading.PRICE, "carbon_intensity": reading.CARBON}
 
 
@@ -159,8 +162,13 @@ def _context_unit(store: EventStore, entity_id: str, r: Range) -> str | None:
     return found.unit if found else None
 
 
+def _buckets(r: Range, bucket_s: int, clock: hometime.HomeClock) -> list[dt.datetime]:
+    """The buckets' starts: whole UTC hours, or the home's days (from its midnights, in HA's time zone)."""
+    return clock.days(r.start, r.end) if bucket_s == DAY_S else bucket_starts(r, bucket_s)
+
+
 def hourly(store: EventStore, entities: list[dict[str, Any]], r: Range, bucket_s: int,
-           entity_id: str | None) -> dict[str, Any]:
+           entity_id: str | None, clock: hometime.HomeClock = hometime.UTC_CLOCK) -> dict[str, Any]:
     info = Reads()
     chosen = _meters(entities, entity_id)
     per_hour, _ = _per_hour(store, chosen, r, info)
@@ -168,12 +176,13 @@ def hourly(store: EventStore, entities: list[dict[str, Any]], r: Range, bucket_s
     price, carbon = means[reading.PRICE], means[reading.CARBON]
     points: dict[int, dict[str, Any]] = {to_micros(t): {"t": iso(t), "energy_kwh": None, "cost": None,
                                                         "carbon": None, "hours": 0}
-                                         for t in bucket_starts(r, bucket_s)}
-    width = bucket_s * 1_000_000
+                                         for t in _buckets(r, bucket_s, clock)}
+    starts = list(points)
     for hour, (kwh, _) in sorted(per_hour.items()):
-        p = points.get(hour // width * width)
-        if p is None:
+        index = bisect.bisect_right(starts, hour) - 1  # the bucket the hour starts in
+        if index < 0:
             continue
+        p = points[starts[index]]
         p["energy_kwh"] = (p["energy_kwh"] or 0.0) + kwh
         p["hours"] += 1
         for key, rates in (("cost", price), ("carbon", carbon)):
@@ -189,7 +198,7 @@ def hourly(store: EventStore, entities: list[dict[str, Any]], r: Range, bucket_s
     price_unit, cost_unit = rate_units(_context_unit(store, reading.PRICE, r))
     carbon_unit, carbon_amount = rate_units(_context_unit(store, reading.CARBON, r))
     listed = list(points.values())
-    return {"start": iso(r.start), "end": iso(r.end), "bucket_s": bucket_s,
+    return {"start": iso(r.start), "end": iso(r.end), "bucket_s": bucket_s, "time_zone": clock.describe(),
             "entities": [e["entity_id"] for e in chosen],
             "units": {"energy": ENERGY_UNIT, "price": price_unit, "cost": cost_unit,
                       "carbon_intensity": carbon_unit, "carbon": carbon_amount},

@@ -147,7 +147,7 @@ def _energy_hourly(req: Request) -> Any:
     r = _range(req)
     name = req.params["bucket"] or ("1h" if params.bucket_seconds(None, r, preferred="1h") == 3600 else "1d")
     bucket = params.bucket_seconds(name, r)
-    return energy.hourly(event_store(), _energy_entities(), r, bucket, req.params["entity_id"])
+    return energy.hourly(event_store(), _energy_entities(), r, bucket, req.params["entity_id"], _home_clock())
 
 
 @guarded
@@ -244,8 +244,8 @@ def routes() -> list[Route]:
               s.ENERGY_SUMMARY, tag=TAG_ENERGY, description=ENERGY_RULE),
         Route("GET", "/energy/hourly", _energy_hourly, "Energy, cost and carbon per hour or day",
               (params.start("-7d"), params.END, METER,
-               Param("bucket", f"1h (default when it gives at most {params.MAX_POINTS} buckets) or 1d",
-                     enum=("1h", "1d"))),
+               Param("bucket", f"1h (default when it gives at most {params.MAX_POINTS} buckets) or 1d (the "
+                               "home's days, from its midnights in time_zone)", enum=("1h", "1d"))),
               s.ENERGY_HOURLY, tag=TAG_ENERGY,
               description=ENERGY_RULE + " Cost and carbon: each hour's energy times that hour's mean stored price "
                                         "and carbon intensity, in their units; null where either is missing."),

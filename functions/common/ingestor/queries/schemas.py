@@ -127,8 +127,8 @@ ENERGY_SUMMARY = obj(
     power=array(obj(["entity_id", "name", "area_name", "current"], entity_id=S, name=S_NULL, area_name=S_NULL,
                     current=READING)))
 ENERGY_HOURLY = obj(
-    ["start", "end", "bucket_s", "entities", "units", "total_kwh", "total_cost", "total_carbon", "points",
-     "resolution"], start=TIME, end=TIME, bucket_s=INT, entities=array(S),
+    ["start", "end", "bucket_s", "time_zone", "entities", "units", "total_kwh", "total_cost", "total_carbon", "points",
+     "resolution"], start=TIME, end=TIME, bucket_s=INT, time_zone=HOME_TIME_ZONE, entities=array(S),
     units=obj(["energy", "price", "cost", "carbon_intensity", "carbon"], energy=S, price=S_NULL, cost=S_NULL,
               carbon_intensity=S_NULL, carbon=S_NULL),
     total_kwh=N, total_cost=N_NULL, total_carbon=N_NULL, resolution=RESOLUTION,
