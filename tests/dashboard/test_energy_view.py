@@ -87,6 +87,31 @@ def test_today_shows_each_meter_in_kwh_and_the_current_power_in_watts(view: Tab)
     assert "since" in view.page.inner_text("#energy-total .note")
 
 
+def test_today_is_the_home_s_day_in_ha_s_time_zone_named_when_it_is_not_the_browser_s(
+        browser: Browser, runtime: LocalRuntime) -> None:
+    """A home whose date is not UTC's, looked at from a browser in UTC: "today" is the home's day (the API's,
+    from its midnight in HA's time zone), named with its zone; from a browser in the home's zone, it is not."""
+    metadata_url = f"sqlite:///{runtime.workdir / 'data' / 'metadata.db'}"
+    zone = energy_home.a_zone_on_another_day(dt.datetime.now(dt.UTC))
+    energy_home.set_home_zone(metadata_url, zone)
+    try:
+        for browser_zone, named in (("UTC", True), (zone, False)):
+            with tab(browser, f"{runtime.gateway}/function/dashboard/", timezone_id=browser_zone) as t:
+                settled(t)
+                today = api(runtime, "/energy/summary")
+                assert today["time_zone"] == {"name": zone, "source": "home_assistant"}
+                shown = t.page.evaluate("(v) => `${v.toLocaleString(undefined, {maximumFractionDigits: 3})} kWh`",
+                                        today["total_kwh"])
+                assert t.page.inner_text("#energy-total .value") == shown
+                note = t.page.inner_text("#energy-total .note")
+                midnight = t.page.evaluate("() => new Date(2026, 0, 1).toLocaleTimeString([], {hour: '2-digit', "
+                                           "minute: '2-digit'})")  # 00:00 as this browser writes it
+                assert note.startswith(f"since {midnight}") and (zone in note) == named, note
+                assert t.problems == [], "\n".join(t.problems)
+    finally:
+        energy_home.set_home_zone(metadata_url, None)
+
+
 def test_the_energy_chart_spans_the_range_in_kwh_with_the_tariff_s_cost_unit(view: Tab, runtime: LocalRuntime) -> None:
     settled(view)
     option = chart_option(view.page, "chart-energy")

@@ -13,15 +13,21 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import math
+import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy import delete, insert
 
 from ingestor import record
 from ingestor.context import samples
 from ingestor.context.carbon import CarbonIntensity
 from ingestor.context.electricity import OctopusAgile
 from ingestor.context.weather import OpenMeteoWeather
+from ingestor.metadata.registry import MetadataDB
+from ingestor.metadata.schema import settings
 from ingestor.timeutil import format_timestamp
 from ingestor.units import unit_name
 
@@ -218,3 +224,30 @@ def registry_parts() -> list[dict[str, Any]]:
                                                           "unit_of_measurement": u}}
             for e, n, c, u in ENTITIES]},
     ]
+
+
+def set_home_zone(metadata_url: str, zone: str | None) -> None:
+    """The time zone of HA's config in the metadata DB, in the row metadata-sync keeps it in (None: no config
+    yet), without a registry snapshot (which would retire the home's entities)."""
+    db = MetadataDB(metadata_url)
+    with db.engine.begin() as conn:
+        conn.execute(delete(settings).where(settings.c.key == "ha_config"))
+        if zone is not None:
+            conn.execute(insert(settings).values(key="ha_config", updated_at="2026-11-20T00:00:00Z",
+                                                 value=json.dumps({"time_zone": zone, "latitude": 0.0})))
+    db.engine.dispose()
+
+
+def a_zone_on_another_day(at: dt.datetime) -> str:
+    """A zone whose date is not UTC's at `at`: Kiritimati (UTC+14) is a day ahead from 10:00 UTC, Pago Pago
+    (UTC-11) a day behind until 11:00 UTC, so at every hour one of them is."""
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
+        if at.astimezone(zoneinfo.ZoneInfo(zone)).date() != at.date():
+            return zone
+    raise AssertionError(f"no zone on another day than UTC at {at}")
+
+
+def local_midnight(zone: str, at: dt.datetime) -> dt.datetime:
+    """The UTC start of the day holding `at` in `zone`, worked out here for the tests."""
+    return at.astimezone(zoneinfo.ZoneInfo(zone)).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(
+        dt.UTC)

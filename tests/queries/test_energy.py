@@ -5,16 +5,14 @@ PostgreSQL and InfluxDB 1.x, checked against figures worked out in the test from
 from __future__ import annotations
 
 import datetime as dt
-import json
+import functools
 import random
 import zoneinfo
 from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import delete, insert
 
 from ingestor.metadata.registry import MetadataDB
-from ingestor.metadata.schema import settings
 from ingestor.store import open_event_store
 from ingestor.timeutil import parse_timestamp
 from tests.queries import energy_home
@@ -88,45 +86,21 @@ def test_summary_over_whole_days_reads_days_and_matches_the_raw_readings(api: Se
 
 @pytest.fixture
 def home_zone(api: Served) -> Iterator[Callable[[str | None], None]]:
-    """Sets the time zone of HA's config in the metadata DB as metadata-sync keeps it (None: no config yet);
-    the module's other tests run without one again afterwards."""
-    db = MetadataDB(api.metadata_url)
-
-    def set_zone(zone: str | None) -> None:
-        with db.engine.begin() as conn:
-            conn.execute(delete(settings).where(settings.c.key == "ha_config"))
-            if zone is not None:
-                conn.execute(insert(settings).values(key="ha_config", updated_at="2026-11-20T00:00:00Z",
-                                                     value=json.dumps({"time_zone": zone, "latitude": 0.0})))
-    yield set_zone
-    set_zone(None)
-    db.engine.dispose()
-
-
-def a_zone_on_another_day(at: dt.datetime) -> str:
-    """A zone whose date is not UTC's at `at`: Kiritimati (UTC+14) is a day ahead from 10:00 UTC, Pago Pago
-    (UTC-11) a day behind until 11:00 UTC, so at every hour one of them is."""
-    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
-        if at.astimezone(zoneinfo.ZoneInfo(zone)).date() != at.date():
-            return zone
-    raise AssertionError(f"no zone on another day than UTC at {at}")
-
-
-def local_midnight(zone: str, at: dt.datetime) -> dt.datetime:
-    return at.astimezone(zoneinfo.ZoneInfo(zone)).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(
-        dt.UTC)
+    """Sets the time zone of HA's config (None: no config yet); the module's other tests run without one."""
+    yield functools.partial(energy_home.set_home_zone, api.metadata_url)
+    energy_home.set_home_zone(api.metadata_url, None)
 
 
 def test_today_by_default_is_the_home_s_day_in_ha_s_time_zone_not_utc_s(
         api: Served, home_zone: Callable[[str | None], None]) -> None:
     home: energy_home.EnergyHome = api.home  # type: ignore[assignment]
     before = dt.datetime.now(dt.UTC)
-    zone = a_zone_on_another_day(before)
+    zone = energy_home.a_zone_on_another_day(before)
     home_zone(zone)
     body = api.ok("/energy/summary")
     after = dt.datetime.now(dt.UTC)
     start = parse_timestamp(body["start"])
-    assert start in (local_midnight(zone, before), local_midnight(zone, after))
+    assert start in (energy_home.local_midnight(zone, before), energy_home.local_midnight(zone, after))
     assert start != before.replace(hour=0, minute=0, second=0, microsecond=0)
     assert body["time_zone"] == {"name": zone, "source": "home_assistant"}
     got = {m["entity_id"]: m["energy_kwh"] for m in body["meters"]}
@@ -278,7 +252,7 @@ def test_days_are_the_home_s_days_from_its_midnights_in_ha_s_time_zone(
     zone = zoneinfo.ZoneInfo("Pacific/Auckland")
     days: dict[dt.datetime, list[float]] = {}
     for h, kwh in home.hourly().items():
-        day = local_midnight("Pacific/Auckland", home.t0 + h * HOUR)
+        day = energy_home.local_midnight("Pacific/Auckland", home.t0 + h * HOUR)
         totals = days.setdefault(day, [0.0, 0.0])
         totals[0] += kwh
         totals[1] += kwh * home.price[h]

@@ -20,11 +20,15 @@ async function section(el, what, load) {
 
 const kwh = (v) => (v === null || v === undefined ? "-" : `${number(v, 3)} kWh`);
 const amount = (v, unit) => (v === null || v === undefined ? "-" : `${number(v, 2)} ${unit || ""}`.trim());
-const midnight = () => {
-  const d = new Date();
-  d.setHours(0, 0, 0, 0);
-  return d;
-};
+// "Today" is the home's day (the API starts it at midnight in Home Assistant's time zone), shown on the home's
+// clock; the zone is named when it is not the browser's, or when HA's is not known yet and UTC's day is shown.
+const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone;
+function sinceMidnight(s) {
+  const zone = s.time_zone;
+  const at = new Date(s.start).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", timeZone: zone.name});
+  if (zone.source !== "home_assistant") return `since ${at} UTC (Home Assistant's time zone not known yet)`;
+  return zone.name === browserZone() ? `since ${at}` : `since ${at} ${zone.name}`;
+}
 
 function energyOption(e, win) {
   // a bar stands at the middle of the part of its bucket inside the range (the first and last are partial)
@@ -108,8 +112,7 @@ export async function render(root, ctx) {
   const impactOut = h("div", {id: "energy-impact"});
   root.append(h("h1", {}, "Energy"), today);
   const win = ctx.window();
-  const since = midnight();
-  const now = await api("query/energy/summary", {params: {start: since.toISOString(), end: win.end.toISOString()}})
+  const now = await api("query/energy/summary", {params: {end: win.end.toISOString()}})
     .catch((err) => fill(today, errorBox(err, "Energy")));
   if (!now || !ctx.current()) return;
   if (!now.meters.length && !now.power.length) return fill(today, h("p.empty", {id: "energy-empty"}, EMPTY));
@@ -118,8 +121,8 @@ export async function render(root, ctx) {
     panel("Device impact", h("p.muted", {}, "The home's hourly energy while a device is on against while it is off, " +
       "from its state timeline."), impactForm(win, impactOut, ctx), impactOut));
   fill(today, h("div.cards", {},
-    card("Today", kwh(now.total_kwh), {id: "energy-total"}, `since ${since.toLocaleTimeString([], {hour: "2-digit",
-      minute: "2-digit"})}, ${now.meters.length} meter${now.meters.length === 1 ? "" : "s"}`),
+    card("Today", kwh(now.total_kwh), {id: "energy-total"}, `${sinceMidnight(now)}, ${now.meters.length} ` +
+      `meter${now.meters.length === 1 ? "" : "s"}`),
     ...now.power.map((p) => card(p.name || p.entity_id, p.current ? withUnit(p.current.value, p.current.unit) : "-",
       {dataset: {power: p.entity_id}}, p.current ? h("span", {}, "last reported ", when(p.current.time)) :
         "no reading yet"))),
