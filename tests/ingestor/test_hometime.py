@@ -62,3 +62,13 @@ def test_a_zone_this_machine_does_not_know_falls_back_to_utc_naming_it() -> None
         found = hometime.of({"time_zone": name}).describe()
         assert (found["name"], found["source"]) == ("UTC", "utc_fallback")
         assert repr(name) in found["reason"]
+
+
+def test_many_hours_at_once_are_each_the_hour_the_home_s_clock_shows() -> None:
+    """A year of hours in zones with summer time, a half-hour offset and a half-hour change (Lord Howe), read at
+    once, are the hours read one by one."""
+    first = int(dt.datetime(2025, 12, 1, tzinfo=dt.UTC).timestamp()) * 1_000_000
+    hours = [first + h * hometime.HOUR_US for h in range(366 * 24)]
+    for name in ("Europe/London", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "UTC"):
+        clock = hometime.of({"time_zone": name})
+        assert clock.hours_of_day(hours) == {h: clock.hour_of_day(h) for h in hours}, name

@@ -15,6 +15,7 @@ from typing import Any
 HOME_ASSISTANT = "home_assistant"  # the zone of HA's config
 UTC_FALLBACK = "utc_fallback"  # HA's config unknown, or its zone unknown here
 HOUR_US = 3600 * 1_000_000
+DAY_US = 24 * HOUR_US
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,26 @@ class HomeClock:
     def hour_of_day(self, micros: int) -> int:
         """The home's hour of the day (0-23) at an instant (µs): where a UTC hour falls on the home's clock."""
         return self.local(micros).hour
+
+    def hours_of_day(self, hours: list[int]) -> dict[int, int]:
+        """The home's hour of the day of each of many UTC hour starts (µs), a year's in a few ms: the zone's offset
+        is asked at each UTC day's first and last hour, and hour by hour only on a day where it changes."""
+        found: dict[int, int] = {}
+        offsets: dict[int, int | None] = {}
+        for hour in hours:
+            day = hour // DAY_US
+            if day not in offsets:
+                first, last = self._offset_us(day * DAY_US), self._offset_us(day * DAY_US + DAY_US - HOUR_US)
+                offsets[day] = first if first == last else None
+            offset = offsets[day]
+            if offset is None:
+                offset = self._offset_us(hour)
+            found[hour] = (hour + offset) // HOUR_US % 24
+        return found
+
+    def _offset_us(self, micros: int) -> int:
+        offset = self.local(micros).utcoffset()
+        return int(offset.total_seconds() * 1_000_000) if offset is not None else 0
 
     def clock(self, micros: int) -> str:
         """An instant as the home's wall clock shows it, e.g. "16:00" (or "16:30" in a half-hour zone)."""

@@ -38,7 +38,7 @@ def _window(profile: dict[int, float], width: int, pick: Any) -> tuple[int, floa
 def local_hours(price: dict[int, float], clock: HomeClock) -> dict[int, int]:
     """The home's hour of the day of each priced hour (µs of its start): its peak is its own evening, and an
     hour keeps its place in the home's day across a change to or from summer time."""
-    return {hour: clock.hour_of_day(hour) for hour in price}
+    return clock.hours_of_day(list(price))
 
 
 def _profile(price: dict[int, float], local: dict[int, int]) -> dict[int, float] | None:
