@@ -13,6 +13,7 @@ Asserts nothing about time.
     python bench/energy_benchmark.py [--backends sqlite,postgresql,influxdb1] [--days 365] [--meters 10]
     python bench/energy_benchmark.py --store sqlite:////path/events.db --end 2026-11-30T18:00:00Z  # measure again
     python bench/energy_benchmark.py --store sqlite:////path/events.db --end 2026-11-30T17:37:00Z  # ending mid-hour
+    python bench/energy_benchmark.py --store sqlite:////path/events.db --time-zone Europe/London  # a home's clock
     python bench/energy_benchmark.py --store sqlite:////data/year.db --switch switch.kitchen_socket_1 \
         --meter-ids sensor.energy_grid_import,sensor.energy_solar  # another store's meters (the scale benchmark's)
 
@@ -38,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra" / "local")]
 
 from bench.store_benchmark import machine  # noqa: E402
-from ingestor import record  # noqa: E402
+from ingestor import hometime, record  # noqa: E402
 from ingestor.queries import energy  # noqa: E402
 from ingestor.queries.params import Range  # noqa: E402
 from ingestor.store import open_event_store  # noqa: E402
@@ -118,7 +119,8 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float, float]:
     return statistics.median(times), max(times), statistics.median(cpu)
 
 
-def measure(url: str, meter_ids: list[str], end: dt.datetime, runs: int, switch: str = SWITCH) -> None:
+def measure(url: str, meter_ids: list[str], end: dt.datetime, runs: int, switch: str = SWITCH,
+            clock: hometime.HomeClock = hometime.UTC_CLOCK) -> None:
     entities = [{"entity_id": m, "name": m, "area_name": None, "device_class": "energy",
                  "unit_of_measurement": "kWh"} for m in meter_ids]
     one = meter_ids[min(1, len(meter_ids) - 1)]
@@ -137,13 +139,13 @@ def measure(url: str, meter_ids: list[str], end: dt.datetime, runs: int, switch:
     for days in (30, 365):
         r = Range(end - dt.timedelta(days=days), end)
         calls: dict[str, Callable[[], Any]] = {
-            "summary": lambda r=r: energy.summary(store, entities, r),
+            "summary": lambda r=r: energy.summary(store, entities, r, clock),
             "hourly (1h)" if days <= 30 else "hourly (1d)":
-                lambda r=r, days=days: energy.hourly(store, entities, r, 3600 if days <= 30 else 86_400, None),
-            "hourly, one meter": lambda r=r: energy.hourly(store, entities, r, 86_400, one),
+                lambda r=r, days=days: energy.hourly(store, entities, r, 3600 if days <= 30 else 86_400, None, clock),
+            "hourly, one meter": lambda r=r: energy.hourly(store, entities, r, 86_400, one, clock),
             "correlation": lambda r=r: energy.correlation(store, entities, r, None),
             "impact": lambda r=r: energy.impact(store, entities, r, switch, "on", one),
-            "recommendations": lambda r=r: energy.recommendations(store, entities, r),
+            "recommendations": lambda r=r: energy.recommendations(store, entities, r, clock),
         }
         for name, fn in calls.items():
             median, slowest, cpu = timed(fn, runs)
@@ -163,14 +165,18 @@ def main() -> None:
     parser.add_argument("--meter-ids", help="with --store: its energy meters (comma-separated entity ids) instead of "
                                             "this script's sensor.meter_N_energy")
     parser.add_argument("--switch", default=SWITCH, help="with --store: the switch the impact endpoint reads")
+    parser.add_argument("--time-zone", help="the home's (HA's time_zone, e.g. Europe/London): its days and hours "
+                                            "of the day; default UTC, as before HA's config is known")
     parser.add_argument("--end", help="with --store: where the ranges end (ISO 8601), e.g. the hour its data ends, "
                                       "or within an hour of data, as the dashboard's ranges end now")
     args = parser.parse_args()
     if args.store:
         end = dt.datetime.fromisoformat(args.end) if args.end else dt.datetime.now(dt.UTC)
         ids = args.meter_ids.split(",") if args.meter_ids else _meter_ids(args.meters)
-        print(f"energy benchmark on {machine()}: {args.store} ({len(ids)} meters), data ending {end.isoformat()}")
-        measure(args.store, ids, end, args.runs, args.switch)
+        clock = hometime.of({"time_zone": args.time_zone} if args.time_zone else None)
+        print(f"energy benchmark on {machine()}: {args.store} ({len(ids)} meters), data ending {end.isoformat()}, "
+              f"home's clock {clock.name}")
+        measure(args.store, ids, end, args.runs, args.switch, clock)
         return
     print(f"energy benchmark on {machine()}: {args.meters} meters every {args.interval} s, {args.days} days")
     end = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
