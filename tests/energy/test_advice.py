@@ -72,3 +72,12 @@ def test_a_half_hour_zone_s_windows_start_at_the_half_hour_its_clock_shows() -> 
     clock = hometime.of({"time_zone": "Asia/Kolkata"})
     price = tariff(clock, dt.datetime(2026, 11, 23, 0, tzinfo=dt.UTC), 3)
     assert recommend(clock, price)["figures"]["peak_window"] == "16:30–19:30"  # type: ignore[index]
+
+
+def test_an_unavailable_count_names_its_range_as_people_say_it() -> None:
+    """A day is "24 h", not "1 days"; from two days on, days."""
+    assert [advice.span(s) for s in (86_400, 36 * 3600, 2 * 86_400, 7 * 86_400, 30.5 * 86_400)] == [
+        "24 h", "36 h", "2 days", "7 days", "30.5 days"]
+    found = advice.unavailable("sensor.garden", 43, 86_400)
+    assert found is not None and "'unavailable' 43 times in these 24 h:" in found["text"]
+    assert advice.unavailable("sensor.garden", advice.MIN_UNAVAILABLE - 1, 86_400) is None

@@ -355,7 +355,9 @@ def test_an_entity_often_unavailable_is_named_with_its_count_and_a_rare_one_is_n
     body = api.ok("/energy/recommendations", **window(api.home))  # type: ignore[arg-type]
     down = [(i["entity_id"], i["figures"]["count"]) for i in body["items"] if i["kind"] == "unavailable"]
     assert down == [(energy_home.LIVING, energy_home.LIVING_DOWN)]
-    assert f"'unavailable' {energy_home.LIVING_DOWN} times" in body["items"][-1]["text"]
+    assert f"'unavailable' {energy_home.LIVING_DOWN} times in these 2 days:" in body["items"][-1]["text"]
+    assert body["items"][-1]["based_on"] == {"events": energy_home.LIVING_DOWN, "state": "unavailable",
+                                             "range": "2 days"}
 
 
 def test_no_recommendation_rests_on_too_little_data(api: Served) -> None:

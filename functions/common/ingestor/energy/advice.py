@@ -98,13 +98,19 @@ def shift(meter: str, energy: dict[int, float], price: dict[int, float], local: 
                          "time_zone": clock.name}}
 
 
-def unavailable(entity_id: str, count: int, window: str) -> dict[str, Any] | None:
+def span(seconds: float) -> str:
+    """A range's length as people say it: "24 h" up to two days ("1 days" reads wrong), then "7 days"."""
+    return f"{round(seconds / 3600, 1):g} h" if seconds < 2 * 86_400 else f"{round(seconds / 86_400, 2):g} days"
+
+
+def unavailable(entity_id: str, count: int, seconds: float) -> dict[str, Any] | None:
+    """`seconds`: the length of the range the count is over, named in the text and in based_on."""
     if count < MIN_UNAVAILABLE:
         return None
     return {"kind": "unavailable", "entity_id": entity_id,
-            "text": f"{entity_id} has reported 'unavailable' {count} times {window}: check its device, battery or "
-                    "connection",
-            "figures": {"count": count}, "based_on": {"events": count, "state": UNAVAILABLE}}
+            "text": f"{entity_id} has reported 'unavailable' {count} times in these {span(seconds)}: check its "
+                    "device, battery or connection",
+            "figures": {"count": count}, "based_on": {"events": count, "state": UNAVAILABLE, "range": span(seconds)}}
 
 
 def temperature(found: Correlation, series: str) -> dict[str, Any] | None:

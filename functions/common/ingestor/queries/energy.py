@@ -256,7 +256,6 @@ def recommendations(store: EventStore, entities: list[dict[str, Any]], r: Range,
     chosen = _meters(entities, None)
     per_hour, per_meter = _per_hour(store, chosen, r, info)
     whole = _whole_hours(per_hour, r)
-    days = round(r.seconds / 86_400, 2)
     means = reading.hourly_means(store, [reading.PRICE, reading.TEMPERATURE], r.start, r.end, info)
     price = means[reading.PRICE]
     price_unit, cost_unit = rate_units(_context_unit(store, reading.PRICE, r))
@@ -273,7 +272,7 @@ def recommendations(store: EventStore, entities: list[dict[str, Any]], r: Range,
                                     reading.TEMPERATURE))
     down = store.counts(EventFilter(start=r.start, end=r.end, state=advice.UNAVAILABLE), "entity_id",
                         advice.UNAVAILABLE_LIMIT, info=info)
-    found += [advice.unavailable(entity_id, n, f"in these {days:g} days") for entity_id, n in down if entity_id]
+    found += [advice.unavailable(entity_id, n, r.seconds) for entity_id, n in down if entity_id]
     items = [f for f in found if f is not None]
     return {"start": iso(r.start), "end": iso(r.end), "time_zone": clock.describe(), "items": items,
             "resolution": info.resolution()}
