@@ -116,6 +116,35 @@ def test_a_power_reading_is_held_against_the_same_hour_of_the_home_s_day_across_
     assert ("energy_outlier", heater) not in by_utc, "UTC's 22:00 was the home's 18:00 before 1 November"
 
 
+def test_an_energy_meter_s_hour_far_outside_its_usual_range_is_found_across_its_daily_resets(events: Any) -> None:
+    """A daily utility meter in Wh (a new cycle from zero at each UTC midnight), read every 15 min: ~0.5 kWh in this
+    hour of the day on 14 days, 3 kWh in the last one. Its energy per hour is HA's (the rises, across the resets),
+    in kWh; a meter whose hour is as usual raises nothing."""
+    dryer, steady = "sensor.dryer_energy", "sensor.fridge_energy"
+    usual: list[float] = []
+    readings = []
+    for meter, hot in ((dryer, 3000.0), (steady, None)):
+        value = 0.0
+        for h in range(15 * 24, -1, -1):
+            start = HOUR - h * dt.timedelta(hours=1)
+            days_ago = h // 24
+            wh = (hot if h == 0 and hot else 500.0 + 10 * (days_ago % 5)) if start.hour == HOUR.hour else 100.0
+            if meter == dryer and start.hour == HOUR.hour and 1 <= days_ago <= 14 and h % 24 == 0:
+                usual.append(wh / 1000)
+            for quarter in range(4):
+                at = start + dt.timedelta(minutes=15 * quarter + 7)
+                value = wh / 4 if at.hour == 0 and at.minute == 7 else value + wh / 4  # a new cycle at midnight
+                readings.append(normalization.normalize_event(state_changed(meter, "0", f"{value:.3f}", at,
+                                                                            unit="Wh")))
+    events.write(readings)
+    found = {f.key: f for f in store_findings(events, NOW, SETTINGS, meters={dryer: "Wh", steady: "Wh"})}
+    outlier = found["energy_outlier", dryer]
+    assert ("energy_outlier", steady) not in found
+    assert (outlier.evidence["value"], outlier.evidence["unit"], outlier.evidence["days"]) == (3.0, "kWh", 14)
+    assert outlier.evidence["usual_mean"] == pytest.approx(sum(usual) / len(usual), abs=1e-3)
+    assert f"{dryer} used 3 kWh from " in outlier.summary
+
+
 def test_a_silent_sensor_stays_silent_after_its_events_leave_the_baseline_window(events: Any) -> None:
     later = NOW + dt.timedelta(hours=3)  # sensor.quiet's events are all older than the 2 h baseline now
     assert ("sensor_silent", "sensor.quiet") not in {f.key for f in store_findings(events, later, SETTINGS)}, \
@@ -170,6 +199,7 @@ def test_the_power_sensors_are_the_registry_sensors_in_watts_or_kilowatts(metada
         conn.execute(insert(entities), [{"entity_id": e, "domain": d, "unit_of_measurement": u, "removed_at": r,
                                          "in_registry": True} for e, d, u, r in rows])
     assert alerts.power_sensors() == {"sensor.kettle_power": "W", "sensor.heat_pump": "kW"}
+    assert alerts.power_sensors(("Wh", "kWh", "MWh")) == {"sensor.meter": "kWh"}, "the energy meters"
 
 
 def test_the_home_s_clock_is_ha_s_configured_time_zone_as_metadata_sync_keeps_it(metadata_url: str) -> None:

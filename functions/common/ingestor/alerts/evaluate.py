@@ -20,6 +20,8 @@ from ingestor.alerts import events, rules
 from ingestor.alerts.rules import Finding
 from ingestor.alerts.settings import Settings
 from ingestor.alerts.store import Alert, AlertStore
+from ingestor.energy import reading
+from ingestor.energy.meters import ENERGY_UNITS
 from ingestor.httpapi import iso
 from ingestor.store.model import EventFilter
 from ingestor.store.protocol import EventStore
@@ -52,10 +54,11 @@ class Outcome:
 
 def store_findings(store: EventStore, now: dt.datetime, settings: Settings,
                    power: dict[str, str] | None = None, open_usual: dict[str, float] | None = None,
-                   clock: hometime.HomeClock = hometime.UTC_CLOCK) -> list[Finding]:
-    """The rules that read the event store (a read failure raises: the caller skips them). `power`: the
-    power sensors and their units (from the metadata DB); `open_usual`: the open silence alerts' usual
-    intervals (rules.silent); `clock`: the home's (its hours of the day)."""
+                   clock: hometime.HomeClock = hometime.UTC_CLOCK, meters: dict[str, str] | None = None
+                   ) -> list[Finding]:
+    """The rules that read the event store (a read failure raises: the caller skips them). `power` and `meters`:
+    the power sensors and energy meters and their units (from the metadata DB); `open_usual`: the open silence
+    alerts' usual intervals (rules.silent); `clock`: the home's (its hours of the day)."""
     baseline = EventFilter(start=now - dt.timedelta(seconds=settings.silent_baseline_s), end=now)
     counts = {k: n for k, n in store.counts(baseline, "entity_id", settings.max_entities) if k}
     seen = {k: t for k, t in store.last_seen(EventFilter(end=now), "entity_id", settings.max_entities) if k}
@@ -70,7 +73,8 @@ def store_findings(store: EventStore, now: dt.datetime, settings: Settings,
     found += rules.unavailable(spikes, settings)
     found += rules.battery(_battery_levels(store, [e for e in seen if "battery" in e and
                                                    e.startswith("sensor.")], now), settings)
-    found += rules.energy(hourly_ranges(store, power or {}, now, settings, clock), settings)
+    found += rules.energy(hourly_ranges(store, power or {}, now, settings, clock) +
+                          meter_ranges(store, meters or {}, now, settings, clock), settings)
     return found
 
 
@@ -81,22 +85,46 @@ def hourly_ranges(store: EventStore, power: dict[str, str], now: dt.datetime, se
     of the hourly rollups for every sensor."""
     if not power:
         return []
+    hour, first = _hours(now, settings)
+    found = store.series_columns(sorted(power), first, hour + dt.timedelta(hours=1), HOUR_S)
+    return [r for entity, columns in found.items() if (r := _range(
+        entity, power[entity], hour, {t: m for t, m in zip(columns.start, columns.mean, strict=True) if m is not None},
+        settings, clock))]
+
+
+def meter_ranges(store: EventStore, meters: dict[str, str], now: dt.datetime, settings: Settings,
+                 clock: hometime.HomeClock = hometime.UTC_CLOCK) -> list[rules.HourlyRange]:
+    """Each energy meter's kWh in the last whole hour and in the same hour of the home's day on the earlier days,
+    by HA's total_increasing rule (energy/reading.py: across resets); an hour whose energy spans a gap (no reading
+    in the hour before) is left out, as it holds more than its own."""
+    if not meters:
+        return []
+    hour, first = _hours(now, settings)
+    found = reading.meter_hours(store, sorted(meters), first, hour + dt.timedelta(hours=1))
+    factor = {e: ENERGY_UNITS.get(unit, 1.0) for e, unit in meters.items()}
+    return [r for entity, hours in found.items() if (r := _range(
+        entity, "kWh", hour, {t: kwh * factor[entity] for t, kwh, span in zip(
+            hours.start, hours.energy, hours.span_h, strict=True) if span == 1}, settings, clock))]
+
+
+def _hours(now: dt.datetime, settings: Settings) -> tuple[dt.datetime, dt.datetime]:
+    """The last whole hour's start, and the start of the read: its hour `energy_days` ago and the hour before
+    (which that hour of the home's day is on days before a change of summer time)."""
     hour = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
+    return hour, hour - dt.timedelta(days=settings.energy_days, hours=1)
+
+
+def _range(entity: str, unit: str, hour: dt.datetime, values: dict[int, float], settings: Settings,
+           clock: hometime.HomeClock) -> rules.HourlyRange | None:
+    """The last hour's value against those of the same hour of the home's day on earlier days (None: no value)."""
     last = to_micros(hour)
-    found = store.series_columns(sorted(power), hour - dt.timedelta(days=settings.energy_days, hours=1),
-                                 hour + dt.timedelta(hours=1), HOUR_S)
+    if last not in values:
+        return None
     local = clock.hour_of_day(last)
-    same_hour = {t for d in range(1, settings.energy_days + 1) for t in
-                 (last - d * 24 * HOUR_US - HOUR_US, last - d * 24 * HOUR_US, last - d * 24 * HOUR_US + HOUR_US)
-                 if clock.hour_of_day(t) == local}
-    ranges = []
-    for entity, columns in found.items():
-        means = {t: m for t, m in zip(columns.start, columns.mean, strict=True) if m is not None}
-        if last in means:
-            earlier = [m for t, m in means.items() if t in same_hour]
-            ranges.append(rules.HourlyRange(entity, power[entity], hour, means[last], earlier, clock.clock(last),
-                                            clock.name))
-    return ranges
+    same = {last - d * 24 * HOUR_US + shift for d in range(1, settings.energy_days + 1)
+            for shift in (-HOUR_US, 0, HOUR_US)}
+    earlier = [v for t, v in values.items() if t in same and clock.hour_of_day(t) == local]
+    return rules.HourlyRange(entity, unit, hour, values[last], earlier, clock.clock(last), clock.name)
 
 
 def _battery_levels(store: EventStore, entities: list[str], now: dt.datetime) -> dict[str, tuple[float, dt.datetime]]:
@@ -160,7 +188,7 @@ class Evaluator:
                 silent = {a.subject: float(a.evidence["usual_interval_s"]) for a in active.values()
                           if a.rule == rules.SILENT}
                 read = store_findings(self._event_store(), now, settings, self.alerts.power_sensors(), silent,
-                                      self.alerts.home_clock())
+                                      self.alerts.home_clock(), self.alerts.power_sensors(tuple(ENERGY_UNITS)))
                 gone = self.alerts.removed({f.subject for f in read if f.rule == rules.SILENT})
                 found += [f for f in read if not (f.rule == rules.SILENT and f.subject in gone)]
                 evaluated |= set(rules.STORE_RULES)

@@ -91,7 +91,8 @@ def battery(levels: dict[str, tuple[float, dt.datetime]], settings: Settings) ->
 
 @dataclass(frozen=True)
 class HourlyRange:
-    """A power sensor's mean over the last whole hour, and its means of the same hour on earlier days."""
+    """A power sensor's mean over the last whole hour (or an energy meter's kWh in it), and the same of the same
+    hour of the home's day on earlier days."""
 
     entity_id: str
     unit: str
@@ -103,8 +104,9 @@ class HourlyRange:
 
 
 def energy(ranges: list[HourlyRange], settings: Settings) -> list[Finding]:
-    """A power reading far outside its usual range for that hour of the home's day: further than `energy_sigma`
-    standard deviations from the earlier days' mean, and by more than `energy_min_delta` of that mean."""
+    """A power reading (or a meter's energy) far outside its usual range for that hour of the home's day: further
+    than `energy_sigma` standard deviations from the earlier days' mean, and by more than `energy_min_delta` of
+    that mean."""
     found = []
     for r in ranges:
         if len(r.earlier) < settings.energy_min_days or ignored(r.entity_id, settings):
@@ -114,8 +116,9 @@ def energy(ranges: list[HourlyRange], settings: Settings) -> list[Finding]:
         delta = abs(r.value - mean)
         if delta > settings.energy_sigma * spread and delta > settings.energy_min_delta * abs(mean):
             way = "above" if r.value > mean else "below"
+            verb = "used" if r.unit == "kWh" else "averaged"  # a meter's energy in the hour, a power sensor's mean
             found.append(Finding(ENERGY, r.entity_id, "warning",
-                                 f"{r.entity_id} averaged {r.value:.4g} {r.unit} from {r.local} ({r.time_zone}), {way} "
+                                 f"{r.entity_id} {verb} {r.value:.4g} {r.unit} from {r.local} ({r.time_zone}), {way} "
                                  f"its usual {mean:.4g} ± {spread:.2g} {r.unit} for that hour",
                                  {"hour": iso(r.hour), "local_hour": r.local,
                                   "time_zone": r.time_zone, "value": round(r.value, 3), "unit": r.unit,

@@ -91,7 +91,7 @@ class AlertStore(MetadataDatabase):
         return done
 
     def power_sensors(self, units: tuple[str, ...] = ("W", "kW")) -> dict[str, str]:
-        """The registry's sensors measuring power (by their unit), with that unit."""
+        """The registry's sensors measuring power (by their unit), with that unit; or energy, given its units."""
         e = entities
         with self.transaction() as conn:
             rows = conn.execute(select(e.c.entity_id, e.c.unit_of_measurement).where(
