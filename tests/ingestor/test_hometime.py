@@ -4,6 +4,10 @@ known or names a zone this machine does not know, and it says which."""
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
+from collections.abc import Iterator
+
+import pytest
 
 from ingestor import hometime
 
@@ -72,3 +76,20 @@ def test_many_hours_at_once_are_each_the_hour_the_home_s_clock_shows() -> None:
     for name in ("Europe/London", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "UTC"):
         clock = hometime.of({"time_zone": name})
         assert clock.hours_of_day(hours) == {h: clock.hour_of_day(h) for h in hours}, name
+
+
+@pytest.fixture
+def no_system_zones() -> Iterator[None]:
+    """A function image on python's slim base: no /usr/share/zoneinfo, only the pinned tzdata package."""
+    zoneinfo.reset_tzpath(to=[])
+    zoneinfo.ZoneInfo.clear_cache()
+    yield
+    zoneinfo.reset_tzpath()
+    zoneinfo.ZoneInfo.clear_cache()
+
+
+def test_the_home_s_zone_is_known_without_the_system_s_time_zone_database(no_system_zones: None) -> None:
+    clock = hometime.of({"time_zone": "Pacific/Auckland"})
+    assert clock.source == hometime.HOME_ASSISTANT
+    at = dt.datetime(2026, 12, 1, 20, 30, tzinfo=dt.UTC)
+    assert clock.midnight(at) == dt.datetime(2026, 12, 1, 11, tzinfo=dt.UTC)
