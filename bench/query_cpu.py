@@ -6,7 +6,8 @@ HTTP: on a shared machine a CPU time moves less than a wall time, and two versio
 turns on the same store within a minute. Only reads: the store is opened (which may run ANALYZE) and never
 written. With --now the ranges end at that instant, and --digest prints a hash of each answer: two versions
 of the code that print the same digests gave the same answers (the `resolution` they name included).
-With --profile LABEL@RANGE the cProfile of that cell's calls is printed instead (top 40 by own time).
+With --profile LABEL@RANGE the cProfile of that cell's calls is printed instead (top 40 by own time); with
+--trace LABEL@RANGE (InfluxDB) every InfluxQL statement one call sends, with its wall ms and the rows it returned.
 Prints figures; asserts nothing about time.
 
     python bench/query_cpu.py --url sqlite:////data/year.db [--runs 10] [--only "area heatmap,stats summary"]
@@ -104,6 +105,34 @@ def profile(store: Any, cell: str, runs: int, now: dt.datetime | None) -> None:
     pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
 
 
+def trace(store: Any, cell: str, now: dt.datetime | None) -> None:
+    """Each statement the store sends for one answer (after a warm-up): ms, rows returned, the InfluxQL."""
+    label, _, span = cell.partition("@")
+    days = dict(RANGES)[span]
+    answer(store, label, days, now)
+    transport = getattr(store, "transport", None)
+    if transport is None:
+        raise SystemExit("--trace is for the InfluxDB store (its transport's queries)")
+    sent: list[tuple[float, int, str]] = []
+    query = transport.query
+
+    def traced(q: str) -> list[dict[str, Any]]:
+        began = time.perf_counter()
+        series = query(q)
+        sent.append(((time.perf_counter() - began) * 1000, sum(len(s.get("values") or []) for s in series), q))
+        return series
+
+    transport.query = traced
+    began = time.perf_counter()
+    answer(store, label, days, now)
+    spent = (time.perf_counter() - began) * 1000
+    transport.query = query
+    for ms, rows, q in sent:
+        print(f"{ms:8.1f} ms {rows:7,} rows  {q}")
+    print(f"\n{len(sent)} statements, {sum(r for _, r, _ in sent):,} rows, {sum(m for m, _, _ in sent):,.0f} ms "
+          f"in InfluxDB of {spent:,.0f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", required=True, help="the event store (sqlite:////path, postgresql://)")
@@ -113,12 +142,16 @@ def main() -> None:
     parser.add_argument("--now", help="the instant every range ends at (ISO 8601), for --digest")
     parser.add_argument("--digest", action="store_true", help="print a hash of each cell's answer")
     parser.add_argument("--profile", help="LABEL@RANGE, e.g. 'area heatmap@365 d': its cProfile instead")
+    parser.add_argument("--trace", help="LABEL@RANGE: the InfluxQL one call sends, timed, instead")
     args = parser.parse_args()
     now = parse_timestamp(args.now) if args.now else None
     store = open_event_store(args.url)
     store.count(EventFilter(start=dt.datetime.now(dt.UTC)))  # opening (ANALYZE) is not part of the figures
     if args.profile:
         profile(store, args.profile, args.runs, now)
+        return
+    if args.trace:
+        trace(store, args.trace, now)
         return
     ranges = [(label, days) for label, days in RANGES if label in args.ranges.split(",")]
     print(f"# query CPU, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC, {machine()}, load {os.getloadavg()}")
