@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ingestor.store import influxrollups as ir
 from ingestor.store import open_event_store
 from ingestor.store.lineprotocol import point
 from ingestor.store.model import EventFilter
@@ -79,4 +80,33 @@ def test_a_database_written_before_rollups_answers_from_raw_points_until_its_rol
                        sorted(model.values(history.records, whole, 3600, None).items(), key=lambda kv: kv[0][1])]
         durations = {(d.entity_id, d.state): d.count for d in reader.durations(whole, limit=1000)}
         assert durations == {key: len(v) for key, v in model.durations(history.records, whole).items()}
+    store.close()
+
+
+def test_a_database_whose_rollups_came_before_the_dimension_counts_reads_the_series_rollups_until_rebuilt(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    history = model.home(seed=23, start=START, hours=30, events=1500)
+    url = store_url("influxdb1", tmp_path, request)
+    store = open_event_store(url)
+    for batch in history.batches[:-1]:
+        store.write(batch)
+    for name in (*ir.DIMS.values(), ir.DIMS_READY):  # as the previous version left it: no dims_* at all
+        store.transport.query(f'DROP MEASUREMENT "{name}"')
+    older = open_event_store(url)  # a writer of this version: its batch's dims only, and it marks READY anew
+    older.write(history.batches[-1])
+    whole = EventFilter(start=START - dt.timedelta(days=1), end=START + dt.timedelta(days=2))
+
+    def grid(reader: Any) -> dict[tuple[str | None, int], int]:
+        return {(key, int(t.timestamp()) * 1_000_000): n for key, t, n in reader.grid(whole, "area_id", 3600)}
+
+    found = model.values(history.records, whole, 3600, "area_id")
+    want = {(key or None, bucket): acc[0] for (key, bucket), acc in found.items()}
+    assert grid(open_event_store(url)) == want
+    assert store.transport.query(f'SELECT * FROM "{ir.DIMS_READY}"') == []
+
+    older.build_rollups()
+
+    fresh = open_event_store(url)
+    assert grid(fresh) == want
+    assert fresh._dim(whole, ("area_id",)) == "area_id"  # now read from dims_*
     store.close()

@@ -130,6 +130,6 @@ def test_write_dead_letters_a_forged_event_type_and_influxdb_gets_no_measurement
             js.close()
     assert [(e["index"], e["reason"]) for e in record["entries"]] == [
         (i, "event_type: expected letters, digits, _ . : - (1 to 64), as validate accepts") for i in (1, 2)]
-    rollups = influxrollups.MEASUREMENTS | {influxrollups.READY}  # the store's own, beside the events'
+    rollups = influxrollups.MEASUREMENTS | influxrollups.MARKERS  # the store's own, beside the events'
     assert [m for m in influx_query(influxdb, database, "SHOW MEASUREMENTS") if m not in rollups] == ["state_changed"]
     assert influx_query(influxdb, database, 'SELECT "event_id" FROM "state_changed"') == [good["event_id"]]

@@ -72,7 +72,7 @@ def event_measurements(server: InfluxDB1Server, db: str) -> set[str]:
 
 def own_measurements(server: InfluxDB1Server, db: str) -> set[str]:
     """Every measurement HA Ingestor writes beside HA's: its events' and its rollups'."""
-    return event_measurements(server, db) | set(influxrollups.MEASUREMENTS) | {influxrollups.READY}
+    return event_measurements(server, db) | set(influxrollups.MEASUREMENTS) | influxrollups.MARKERS
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,8 @@ class InfluxEventStore:
         self._rolling = threading.Lock()
         self._ready = False  # the rollups hold every event (influxrollups.READY): reads may use them
         self._ready_checked = -float("inf")
+        self._dims = False  # the same for dims_* (influxrollups.DIMS_READY)
+        self._dims_checked = -float("inf")
         self._marked_day = -1.0
 
     def _prepare(self) -> None:
@@ -154,16 +156,28 @@ class InfluxEventStore:
             self._ready = any(True for _ in _rows(self._select(f"SELECT * FROM {_identifier(ir.READY)} LIMIT 1")))
         return self._ready
 
+    def _dims_ready(self) -> bool:
+        """Whether dims_* hold every event (as _rollups_ready, for DIMS_READY)."""
+        if not self._dims and time.monotonic() - self._dims_checked >= ir.READY_RECHECK_S:
+            self._dims_checked = time.monotonic()
+            self._dims = any(True for _ in _rows(self._select(f"SELECT * FROM {_identifier(ir.DIMS_READY)} LIMIT 1")))
+        return self._dims
+
     def _start_rollups(self) -> None:
         """A database without events gets rollups from its first write on; one that holds events written
         before rollups existed answers from raw points until `python -m ingestor.store rollups` built them."""
         if not any(True for _ in _rows(self._select(f'SELECT "event_id" FROM {self._events()} '
                                                     f"WHERE {iql.IS_EVENT} LIMIT 1"))):
-            self._mark_ready()
+            self._mark_ready(dims=True)
 
-    def _mark_ready(self) -> None:
-        self.transport.write(ir.ready_point(time.time_ns() // 1000))
+    def _mark_ready(self, dims: bool = False) -> None:
+        """READY (again, daily); DIMS_READY too when `dims` says they are whole, or they were found so."""
+        now_us = time.time_ns() // 1000
+        dims = dims or self._dims_ready()
+        marks = [ir.ready_point(now_us)] + ([ir.ready_point(now_us, ir.DIMS_READY)] if dims else [])
+        self.transport.write("\n".join(marks))
         self._ready, self._marked_day = True, time.time() // 86_400
+        self._dims = self._dims or dims
 
     def build_rollups(self, progress: Callable[[str], None] = lambda _: None) -> int:
         """Sum the rollups of every day holding events from its raw points, oldest first, then mark them
@@ -175,7 +189,7 @@ class InfluxEventStore:
         for n, day in enumerate(days, 1):
             self._roll_up(list(range(day, day + series_.DAY_US, ir.PERIODS["5m"] * ir.US)))
             progress(f"{n} of {len(days)} days: {from_micros(day).date()}")
-        self._mark_ready()
+        self._mark_ready(dims=True)
         return len(days)
 
     def _roll_up(self, times_us: list[int]) -> None:
@@ -186,7 +200,9 @@ class InfluxEventStore:
 
     def _sum_buckets(self, times_us: list[int]) -> None:
         tags = ", ".join(f'"{t}"' for t in TAGS)
-        for lo, hi in ir.runs(times_us, 300):
+        windows = [(at, min(at + ir.SUM_WINDOW_US, hi)) for lo, hi in ir.runs(times_us, 300)
+                   for at in range(lo, hi, ir.SUM_WINDOW_US)]
+        for lo, hi in windows:
             rows = [(t, c) for _, t, c in _rows(self._select(
                 f'SELECT "event_id", "state_value", "duration_in_state", "old_state" FROM {self._events()} '
                 f"WHERE {iql.IS_EVENT} AND time >= {lo * 1000} AND time < {hi * 1000} GROUP BY {tags}"))]
@@ -194,6 +210,8 @@ class InfluxEventStore:
             lines = [ir.value_point(ir.ROLLUPS["5m"], key, start, acc) for (key, start), acc in values.items()]
             lines += [ir.stay_point(ir.STAYS["5m"], key, state, start, acc)
                       for (key, start, state), acc in stays.items()]
+            lines += [ir.dim_point(ir.DIMS["5m"], by, key, start, n, newest)
+                      for (by, key, start), (n, newest) in ir.dim_sums(values).items()]
             if lines:
                 self.transport.write("\n".join(lines))
         for below, period, seconds in (("5m", "1h", 3600), ("1h", "1d", 86_400)):
@@ -217,6 +235,11 @@ class InfluxEventStore:
             if c.get("dn") and tags.get("state"):
                 acc = [0, 0, c["dn"], c.get("dsum"), c.get("dmin"), c.get("dmax"), 0.0]
                 lines.append(ir.stay_point(ir.STAYS[period], ir.rollup_key(tags), tags["state"], int(c["time"]), acc))
+        for _, tags, c in _rows(self._select(
+                f'SELECT sum("n") AS n, max("newest") AS newest FROM {_identifier(ir.DIMS[below])} WHERE {window}')):
+            if c.get("n") and tags.get("by"):
+                lines.append(ir.dim_point(ir.DIMS[period], tags["by"], tags.get("key") or "", int(c["time"]),
+                                          int(c["n"]), int(c.get("newest") or 0)))
         if lines:
             self.transport.write("\n".join(lines))
 
@@ -272,7 +295,7 @@ class InfluxEventStore:
         for name, seconds in ir.PERIODS.items():
             width = seconds * 1_000_000_000
             lo, hi = start_ns // width * width, -(-end_ns // width) * width
-            for measurement in (ir.ROLLUPS[name], ir.STAYS[name]):
+            for measurement in (ir.ROLLUPS[name], ir.STAYS[name], ir.DIMS[name]):
                 if self.backend == "influxdb1":
                     self.transport.query(f"DELETE FROM {_identifier(measurement)} WHERE time >= {lo} AND time < {hi}")
                 else:
@@ -347,6 +370,7 @@ class InfluxEventStore:
         end = min(to_micros(f.end), MAX_US) if f.end is not None else MAX_US
         raw_only = bool(f.text) or f.state is not None or f.old_state is not None or not self._rollups_ready()
         pieces = [(None, start, end)] if raw_only else tiers.segments(start, end, tiers.allowed(width))
+        dim = None if values or raw_only else self._dim(f, groups)
         out: dict[tuple[tuple[str | None, ...], int | None], list[Any]] = {}
         for period, lo, hi in pieces:
             if lo >= hi:
@@ -357,6 +381,13 @@ class InfluxEventStore:
                 select = RAW_VALUES if values else RAW_COUNT
                 where = iql.where(f, clauses)
                 tags_ = groups
+            elif dim is not None:  # counts of every series (or one domain or area): dims_*, a few dozen series
+                measurement = _identifier(ir.DIMS[tiers.NAMES[period]])
+                select = ROLLUP_NEWEST if newest else ROLLUP_COUNT
+                value = getattr(f, dim) if dim != ir.ALL else None
+                where = " AND ".join([f'"by" = {iql.string(dim)}', *clauses]
+                                     + ([f'"key" = {iql.string(value)}'] if value is not None else []))
+                tags_ = tuple("key" for _ in groups)
             else:
                 select = ROLLUP_VALUES if values else ROLLUP_NEWEST if newest else ROLLUP_COUNT
                 where = iql.where(dataclasses.replace(f, start=None, end=None, event_type=None),
@@ -385,6 +416,16 @@ class InfluxEventStore:
         if info is not None:
             info["resolution"] = tiers.resolution([p for p in pieces if p[1] < p[2]])
         return out
+
+    def _dim(self, f: EventFilter, groups: tuple[str, ...]) -> str | None:
+        """The dimension of dims_* that answers counts of `f` grouped by `groups`, if one does: a filter of
+        time alone and no group (every event), or one domain or area, or grouped by domain or area."""
+        if dataclasses.replace(f, start=None, end=None, domain=None, area_id=None) != EventFilter():
+            return None
+        named = {by for by in ir.DIM_TAGS if getattr(f, by) is not None} | set(groups)
+        if len(named) > 1 or not named <= set(ir.DIM_TAGS) or not self._dims_ready():
+            return None
+        return next(iter(named), ir.ALL)
 
     def buckets(self, f: EventFilter, seconds: int, info: dict[str, Any] | None = None,
                 values: bool = True) -> list[Bucket]:

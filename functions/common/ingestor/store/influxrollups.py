@@ -15,6 +15,13 @@ A database written before rollups existed answers from raw points (as before) un
 Measurements: rollup_5m, rollup_1h, rollup_1d (fields n, vn: integers; vsum, vmin, vmax, last: floats;
 newest: the newest event's time in µs) and stays_5m, stays_1h, stays_1d (tag `state`: the state left, for
 states the SQL store's state rollups keep too; fields dn: integer; dsum, dmin, dmax: floats).
+
+dims_5m, dims_1h, dims_1d: the counts of every event (tag by=all), per domain and per area (by=domain or
+by=area_id, tag `key` the value, none for events without one); fields n, newest (µs) as in rollup_*. Summed
+with the 5-minute rollups they come from, so they hold the same events. A count over every series (all
+events' trend, the area heatmap) reads a few dozen series of them instead of every series of rollup_* (about
+1,100 in the busy home: InfluxDB reads each one's points). A database whose rollups were summed before these
+existed has no DIMS_READY point and reads rollup_* until `python -m ingestor.store rollups` summed them too.
 """
 
 from __future__ import annotations
@@ -30,18 +37,26 @@ PERIODS = {"5m": 300, "1h": 3600, "1d": 86_400}
 ROLLUPS = {name: f"rollup_{name}" for name in PERIODS}
 STAYS = {name: f"stays_{name}" for name in PERIODS}
 ROLLUP_TAGS = tuple("type" if t == "event_type" else t for t in TAGS)  # the events' tags, as rollups name them
-MEASUREMENTS = frozenset(ROLLUPS.values()) | frozenset(STAYS.values())
+DIMS = {name: f"dims_{name}" for name in PERIODS}
+DIM_TAGS = ("domain", "area_id")  # the dimensions counted apart (besides every event: "all")
+ALL = "all"
+MEASUREMENTS = frozenset(ROLLUPS.values()) | frozenset(STAYS.values()) | frozenset(DIMS.values())
 # Written once the rollups hold every event: when the first write finds no events, or when
 # `python -m ingestor.store rollups` has summed a database written before rollups existed. Until then reads
 # answer from raw points.
 # The point is written again each day a writer runs, at that day's start, so a retention policy that drops
 # old points never drops the last of them.
+# The raw points summed again are read an hour at most at a time (whole 5-minute buckets): a day of a busy home
+# (274,000 points) read at once outlasts a request's timeout, as `python -m ingestor.store rollups` did.
+SUM_WINDOW_US = 3600 * US
 READY = "rollups_ready"
+DIMS_READY = "dims_ready"  # the same for dims_*
+MARKERS = frozenset({READY, DIMS_READY})
 READY_RECHECK_S = 60
 
 
-def ready_point(now_us: int) -> str:
-    return f"{READY} complete=true {now_us // (PERIODS['1d'] * US) * PERIODS['1d'] * US}"
+def ready_point(now_us: int, measurement: str = READY) -> str:
+    return f"{measurement} complete=true {now_us // (PERIODS['1d'] * US) * PERIODS['1d'] * US}"
 
 
 def runs(times_us: Iterable[int], width_s: int) -> list[tuple[int, int]]:
@@ -110,3 +125,20 @@ def stay_point(measurement: str, tags: tuple[str, ...], state: str, start_us: in
 def rollup_key(tags: dict[str, str]) -> tuple[str, ...]:
     """The tag values of a rollup series (GROUP BY * of a rollup measurement), in ROLLUP_TAGS order."""
     return tuple(tags.get(t) or "" for t in ROLLUP_TAGS)
+
+
+def dim_sums(values: dict[tuple[tuple[str, ...], int], list[Any]]) -> dict[tuple[str, str, int], list[int]]:
+    """Per (dimension, its value or "", bucket µs): [n, newest µs], from the per-series sums of the same buckets."""
+    out: dict[tuple[str, str, int], list[int]] = {}
+    where = {by: ROLLUP_TAGS.index(by) for by in DIM_TAGS}
+    for (tags, start), acc in values.items():
+        for key in [(ALL, "", start)] + [(by, tags[i], start) for by, i in where.items()]:
+            found = out.setdefault(key, [0, -1])
+            found[0] += int(acc[0])
+            found[1] = max(found[1], int(acc[5]))
+    return out
+
+
+def dim_point(measurement: str, by: str, key: str, start_us: int, n: int, newest: int) -> str:
+    tag = f",key={_tag_value(key)}" if key else ""
+    return f"{measurement},by={by}{tag} n={int(n)}i,newest={int(newest)}i {start_us}"
