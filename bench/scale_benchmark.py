@@ -5,9 +5,10 @@ build: the busy home (bench/busy_home.py, ~400 entities, ~274,000 events a day) 
     --url, through the store's own code: `load` on SQL stores (the path of `write` and compaction together,
     straight into blocks for past days), `write` in batches of 5,000 on InfluxDB. A day is generated in a
     second process while the previous one loads. Resumable: days already holding events are skipped. Logs
-    each day (events/s, size on disk, load average) to stderr. With --base-days N (SQL stores) only the newest N
-    days are loaded so; the older days of --days are then copies of the loaded ones (bench/daycopy.py: their
-    stored rows shifted by whole days, in SQL), a year in well under an hour instead of ~3 hours.
+    each day (events/s, size on disk, load average) to stderr. With --base-days N only the newest N days are
+    loaded so; the older days of --days are then copies of the loaded ones (their stored rows shifted by whole
+    days: bench/daycopy.py in SQL, bench/influxcopy.py as line protocol on InfluxDB), a year in well under an
+    hour instead of ~3 hours, 10 million events on InfluxDB in minutes instead of hours.
 check: for a few copied days, the same questions through the store's reads about the copy and its source
     (bench/daycheck.py); prints what differs.
 measure: bytes per event on disk (SQLite: the file after a checkpoint; PostgreSQL: its tables and indexes; per
@@ -43,7 +44,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra" / "local")]
 
-from bench import daycheck, daycopy  # noqa: E402
+from bench import daycheck, daycopy, influxcopy  # noqa: E402
 from bench.busy_home import BusyHome  # noqa: E402
 from bench.query_latency import registry  # noqa: E402
 from bench.store_benchmark import DAY_US, machine, percentile  # noqa: E402
@@ -82,6 +83,14 @@ def size_of(url: str) -> int:
         return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
     if url.startswith("postgresql"):
         return sum(size for _, size in sql_tables(url))
+    if url.startswith("influxdb"):  # its shards' TSM files and WAL, as InfluxDB counts them
+        store = open_event_store(url)
+        try:
+            return sum(int(dict(zip(s["columns"], s["values"][0], strict=True))["diskBytes"])
+                       for s in store.transport.query("SHOW STATS") if s.get("name") == "shard"
+                       and (s.get("tags") or {}).get("database") == store.transport.database)
+        finally:
+            store.close()
     return 0
 
 
@@ -131,30 +140,49 @@ def build(url: str, days: int, per_day: int) -> None:
 
 
 def build_copied(url: str, days: int, base_days: int, per_day: int) -> None:
-    """The newest `base_days` days loaded (build), the rest of `days` copied from them (bench/daycopy.py)."""
-    if not url.startswith(("sqlite", "postgresql")):
-        raise SystemExit("copied days are for the SQL stores only")
+    """The newest `base_days` days loaded (build), the rest of `days` copied from them (bench/daycopy.py on the
+    SQL stores, bench/influxcopy.py on InfluxDB)."""
     began = time.perf_counter()
     build(url, base_days, per_day)
     loaded = time.perf_counter() - began
     last = today_us() // DAY_US
-    copied = daycopy.fill(url, last - days + 1, last - base_days, daycopy.sources_for(loaded_days(url, base_days)),
-                          log)
-    log(f"{days} days built: {base_days} days loaded in {loaded / 60:.1f} min, {copied:,} events copied in "
+    sources = daycopy.sources_for(loaded_days(url, base_days))
+    if url.startswith("influxdb"):
+        store = open_event_store(url)
+        have = built_days(store, last - days + 1, last)
+        todo = [d for d in range(last - base_days, last - days, -1) if d not in have]
+        copied = influxcopy.fill(store, todo, sources, daycopy.source_of, log)
+        store.close()
+    else:
+        copied = daycopy.fill(url, last - days + 1, last - base_days, sources, log)
+    log(f"{days} days built: {base_days} days loaded in {loaded / 60:.1f} min, {copied:,} events (InfluxDB: "
+        f"points, the rollups' too) copied in "
         f"{(time.perf_counter() - began - loaded) / 60:.1f} min")
 
 
 def loaded_days(url: str, base_days: int) -> list[int]:
     """The stored (cold) days among the newest `base_days`: those the build loaded, which copies come from."""
     last = today_us() // DAY_US
-    return [d for d in daycopy.days_of(url) if d > last - base_days]
+    return [d for d in stored_days(url) if d > last - base_days]
+
+
+def stored_days(url: str) -> list[int]:
+    """Days holding events, oldest first: on the SQL stores those in blocks (cold), on InfluxDB any (a year's)."""
+    if not url.startswith("influxdb"):
+        return daycopy.days_of(url)
+    store = open_event_store(url)
+    last = today_us() // DAY_US
+    try:
+        return sorted(built_days(store, last - 400, last))
+    finally:
+        store.close()
 
 
 def check(url: str, base_days: int) -> None:
     """Compare a few copied days (the oldest, one in the middle, the newest) with their sources."""
     sources = daycopy.sources_for(loaded_days(url, base_days))
     last = today_us() // DAY_US
-    copies = [d for d in daycopy.days_of(url) if d <= last - base_days]
+    copies = [d for d in stored_days(url) if d <= last - base_days]
     if not copies:
         raise SystemExit("no copied day")
     store = open_event_store(url)
@@ -274,7 +302,8 @@ def measure(url: str, runs: int, tables: bool, write_seconds: float, only: list[
     print(f"\n{total:,} events in {url.split(':', 1)[0]}")
     size = size_of(url)
     if size:
-        what = "database file and WAL" if url.startswith("sqlite") else "tables and indexes, WAL not counted"
+        what = {"sqlite": "database file and WAL", "postgresql": "tables and indexes, WAL not counted"}.get(
+            url.split(":", 1)[0], "its shards' TSM files and WAL, SHOW STATS")
         print(f"\non disk: {size / 1e9:.2f} GB = {size / total:.1f} bytes/event ({what})")
     if tables:
         for name, pages in sql_tables(url):
@@ -327,7 +356,7 @@ def main() -> None:
     parser.add_argument("--url", required=True, help="the event store (sqlite:////path, postgresql://, influxdb://)")
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--per-day", type=int, default=PER_DAY)
-    parser.add_argument("--base-days", type=int, help="SQL stores: load the newest N days only, copy them")
+    parser.add_argument("--base-days", type=int, help="load the newest N days only, copy them to the older days")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--tables", action="store_true", help="bytes per event of each SQL table and index")
     parser.add_argument("--write-seconds", type=float, default=60, help="0: no write phase (the store is only read)")
