@@ -24,10 +24,12 @@ from typing import Any
 
 from ingestor.store.influx import InfluxEventStore, _identifier, _rows
 from ingestor.store.lineprotocol import _escape_tag, _string
+from ingestor.store.model import StoreUnavailable
 
 DAY_US = 86_400_000_000
 DAY_MS = 86_400_000
 BATCH = 50_000  # lines a /write carries
+RETRIES = 3
 SKIPPED = ("rollups_ready", "aggregates_")
 MOVED = frozenset({"newest", "context_id", "context_parent_id"})
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -106,7 +108,14 @@ def copy_day(store: InfluxEventStore, source: DayPoints, target: int) -> int:
     """Write `source`'s points at `target`, in batches of BATCH lines; returns the lines written."""
     lines = source.lines(target)
     for i in range(0, len(lines), BATCH):
-        store.transport.write("\n".join(lines[i:i + BATCH]))
+        for attempt in range(RETRIES):  # a busy InfluxDB can stall a write (a compaction): rewriting is harmless
+            try:
+                store.transport.write("\n".join(lines[i:i + BATCH]))
+                break
+            except StoreUnavailable:
+                if attempt == RETRIES - 1:
+                    raise
+                time.sleep(5)
     return len(lines)
 
 

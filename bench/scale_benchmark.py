@@ -50,6 +50,7 @@ from bench.query_latency import registry  # noqa: E402
 from bench.store_benchmark import DAY_US, machine, percentile  # noqa: E402
 from ingestor.metadata.registry import MetadataDB  # noqa: E402
 from ingestor.store import open_event_store  # noqa: E402
+from ingestor.store.influx import open_influx  # noqa: E402
 from ingestor.store.model import EventFilter  # noqa: E402
 from ingestor.store.sqlengine import engine_for  # noqa: E402
 from ingestor.store.timerange import to_micros  # noqa: E402
@@ -148,7 +149,7 @@ def build_copied(url: str, days: int, base_days: int, per_day: int) -> None:
     last = today_us() // DAY_US
     sources = daycopy.sources_for(loaded_days(url, base_days))
     if url.startswith("influxdb"):
-        store = open_event_store(url)
+        store = open_influx(url, timeout=120)  # a write of 50,000 lines into a busy InfluxDB can take long
         have = built_days(store, last - days + 1, last)
         todo = [d for d in range(last - base_days, last - days, -1) if d not in have]
         copied = influxcopy.fill(store, todo, sources, daycopy.source_of, log)
