@@ -110,3 +110,23 @@ def test_a_database_whose_rollups_came_before_the_dimension_counts_reads_the_ser
     assert grid(fresh) == want
     assert fresh._dim(whole, ("area_id",)) == "area_id"  # now read from dims_*
     store.close()
+
+
+@pytest.mark.parametrize(("hours", "events"), [(3, 600), (48, 300)])  # the last hour holds more than a page, or less
+def test_pages_of_the_newest_events_are_those_of_the_whole_range_whether_the_last_hour_holds_a_page_or_not(
+        tmp_path: Path, request: pytest.FixtureRequest, hours: int, events: int) -> None:
+    history = model.home(seed=24, start=START, hours=hours, events=events)
+    store = opened("influxdb1", tmp_path, request)
+    for batch in history.batches:
+        store.write(batch)
+    whole = EventFilter(start=START, end=START + dt.timedelta(hours=hours))
+    got, cursor = [], None
+    while True:
+        page = store.query(whole, limit=100, cursor=cursor)
+        got += [r["event_id"] for r in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    want = sorted({(model.micros(r), r["event_id"]) for r in history.records if model.matches(r, whole)}, reverse=True)
+    assert got == [event_id for _, event_id in want]
+    store.close()

@@ -59,7 +59,9 @@ SCAN_LIMIT = 200_000  # rows a client-side aggregation (durations) reads at most
 # What a context causes happens after it is created: automations with delays run for hours, rarely days.
 TRACE_BEFORE = dt.timedelta(hours=1)
 TRACE_AFTER = dt.timedelta(days=3)
+NEWEST_WINDOW = dt.timedelta(hours=1)  # a page of the newest events is looked for here first (query)
 MIN_US, MAX_US = -(2**63) // 1000 + 1, (2**63 - 1) // 1000  # what InfluxDB's nanosecond times hold
+MAX_TIME = from_micros(MAX_US)
 # What a read of counts (or values) selects from raw points and from the rollups.
 RAW_COUNT = 'count("event_id") AS n'
 RAW_VALUES = (f'{RAW_COUNT}, count("state_value") AS vn, sum("state_value") AS vsum, min("state_value") AS vmin, '
@@ -313,20 +315,36 @@ class InfluxEventStore:
         return [record_from(columns, columns["time"], name) for name, _, columns in _rows(self._select(q))]
 
     def query(self, f: EventFilter, limit: int = 100, cursor: str | None = None) -> Page:
-        extra = []
+        """The newest `limit` events of `f` (before `cursor`). Without an entity or device filter the last hour
+        of the range is asked first: InfluxDB reads every series and field a query touches over every shard of
+        its range, and a page of a busy home lies within minutes; a page found there is the page of the whole
+        range (what it leaves out is older), and fewer than a page there asks the whole range."""
+        upper = f.end
+        after: tuple[int, str] | None = None
         if cursor:
-            ts, event_id = cursors.decode(cursor)
-            extra.append(f"time <= {ts * 1000}")
-        # LIMIT applies per measurement: the newest `limit` overall are among the union.
-        records = self._records(f"SELECT * FROM {self._events()} WHERE {iql.where(f, extra)} "
-                                f"ORDER BY time DESC LIMIT {limit + 1 + (64 if cursor else 0)}")
-        keyed = sorted(((to_micros(parse_timestamp(r["time_fired"])), r["event_id"], r) for r in records),
-                       key=lambda k: (k[0], k[1]), reverse=True)
-        if cursor:
-            keyed = [k for k in keyed if (k[0], k[1]) < (ts, event_id)]
+            after = cursors.decode(cursor)
+            upper = min(upper or MAX_TIME, from_micros(after[0] + 1))
+        keyed = None
+        if upper is not None and f.entity_id is None and f.device_id is None and (
+                f.start is None or f.start < upper - NEWEST_WINDOW):
+            keyed = self._newest(dataclasses.replace(f, start=upper - NEWEST_WINDOW), limit, after)
+            keyed = keyed if len(keyed) > limit else None
+        if keyed is None:
+            keyed = self._newest(f, limit, after)
         page = keyed[:limit]
         more = len(keyed) > limit
         return Page([k[2] for k in page], cursors.encode(page[-1][0], page[-1][1]) if more else None)
+
+    def _newest(self, f: EventFilter, limit: int, after: tuple[int, str] | None) -> list[tuple[int, str, dict]]:
+        """(µs, event id, record) of the newest events of `f` (older than `after`), newest first: more than
+        `limit` when there are more."""
+        extra = [f"time <= {after[0] * 1000}"] if after else []
+        # LIMIT applies per measurement: the newest `limit` overall are among the union.
+        records = self._records(f"SELECT * FROM {self._events()} WHERE {iql.where(f, extra)} "
+                                f"ORDER BY time DESC LIMIT {limit + 1 + (64 if after else 0)}")
+        keyed = sorted(((to_micros(parse_timestamp(r["time_fired"])), r["event_id"], r) for r in records),
+                       key=lambda k: (k[0], k[1]), reverse=True)
+        return [k for k in keyed if (k[0], k[1]) < after] if after else keyed
 
     def count(self, f: EventFilter, info: dict[str, Any] | None = None) -> int:
         return sum(acc[0] for acc in self._values(f, None, None, info, values=False).values())
