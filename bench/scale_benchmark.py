@@ -186,7 +186,7 @@ def check(url: str, base_days: int) -> None:
     copies = [d for d in stored_days(url) if d <= last - base_days]
     if not copies:
         raise SystemExit("no copied day")
-    store = open_event_store(url)
+    store = open_influx(url, timeout=300) if url.startswith("influxdb") else open_event_store(url)  # a trace scans
     print(f"# copied days against their sources, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; sources "
           f"{_date(sources[0])}..{_date(sources[-1])} (today {_date(last)})")
     for target in sorted({copies[0], copies[len(copies) // 2], copies[-1]}):
