@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+import botocore.session
 from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
@@ -32,6 +33,22 @@ _MISSING = ("404", "NoSuchKey", "NotFound")
 _DENIED = ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden")
 
 
+def _forget_endpoint_table(session: botocore.session.Session) -> None:
+    """botocore decodes its table of every AWS service's endpoints in every region (endpoints.json, ~7 MB of
+    Python objects) to create a client, and its session and the client's event handlers keep it for good
+    although only creating a client and presigning read it; an archive run holds its client for hours while
+    it archives days of a million events. Emptied in place once the client exists (the endpoint and region
+    are resolved by then; the S3 model and endpoint rules a request uses are kept). A botocore without these
+    internals is left alone."""
+    try:
+        resolver = session._get_internal_component("endpoint_resolver")
+        if isinstance(resolver._endpoint_data, dict):
+            resolver._endpoint_data = {"partitions": []}
+        session.get_component("data_loader")._cache.pop(("load_data_with_path", "endpoints"), None)
+    except (AttributeError, ValueError, TypeError):
+        pass
+
+
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
@@ -40,13 +57,15 @@ class Bucket:
     def __init__(self, settings: Settings) -> None:
         self.name = settings.bucket
         self.settings = settings
-        self.client = boto3.session.Session().client(
+        session = botocore.session.get_session()
+        self.client = boto3.session.Session(botocore_session=session).client(
             "s3", endpoint_url=settings.endpoint, region_name=settings.region,
             aws_access_key_id=settings.access_key, aws_secret_access_key=settings.secret_key,
             config=Config(connect_timeout=settings.connect_timeout_s, read_timeout=settings.read_timeout_s,
                           retries={"total_max_attempts": settings.max_attempts, "mode": "standard"},
                           s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
                           response_checksum_validation="when_required"))
+        _forget_endpoint_table(session)
         part = settings.part_size_mb * 1024 * 1024
         self.transfer = TransferConfig(multipart_threshold=part, multipart_chunksize=part, max_concurrency=2,
                                        io_chunksize=256 * 1024)
