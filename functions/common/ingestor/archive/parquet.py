@@ -77,10 +77,14 @@ def _pa() -> Any:
     taken without pyarrow.parquet: that imports pyarrow.fs and with it the S3, GCS, Azure and HDFS filesystems
     and their libraries (libarrow_s3 …), which a local file never needs (measured: the archive run of a
     100,000-event day peaks ~5 MB lower without them). _WRITER and _READER pass what pyarrow.parquet's
-    ParquetWriter and ParquetFile pass by default, so the files are the same bytes (tests/archive)."""
+    ParquetWriter and ParquetFile pass by default, so the files are the same bytes (tests/archive).
+
+    The few compute functions used (sort, take, strftime) are called through `pyarrow._compute` (_call), not
+    pyarrow.compute, which builds a Python wrapper with its docstring for each of several hundred functions;
+    Array.take, .cast and the like import it, so they are not used (measured: ~3 MB of an archive run)."""
     import pyarrow
+    import pyarrow._compute
     import pyarrow._parquet
-    import pyarrow.compute  # noqa: F401
 
     if pyarrow.default_memory_pool().backend_name != "system":
         pyarrow.set_memory_pool(pyarrow.system_memory_pool())
@@ -88,6 +92,11 @@ def _pa() -> Any:
         pyarrow.set_io_thread_count(1)
         _map_large_blocks()
     return pyarrow
+
+
+def _call(name: str, *args: Any, options: Any = None) -> Any:
+    """A compute function by name (what pyarrow.compute.<name> calls), without importing pyarrow.compute."""
+    return _pa()._compute.call_function(name, list(args), options)
 
 
 def _map_large_blocks() -> None:
@@ -200,12 +209,12 @@ class Writer:
             if keys[:n] != self._keys:
                 raise ArchiveError(f"event {record.get('event_id')}: its fields differ in order from the day's "
                                    "first record; archive with ARCHIVE_FORMAT=ndjson")
-            columns["time_fired"].append(record["time_fired"])
             try:
                 micros = micros_of(record["time_fired"])
             except (ValueError, TypeError):
                 raise ArchiveError(f"event {record.get('event_id')}: time_fired {record['time_fired']!r} is not a "
                                    "time; archive with ARCHIVE_FORMAT=ndjson") from None
+            columns["time_fired"].append(micros)  # text the reader gives back differently fails the check
             tenth = micros // 100_000
             eid = record["event_id"]
             columns["event_id"].append(None if eid == derived_id(record) else eid)
@@ -240,8 +249,7 @@ class Writer:
             columns["extra"].append(_json(extra) if len(keys) > n else None)
             columns["extra_ages"].append(ages or None)
         try:
-            times = pa.array(columns.pop("time_fired"), pa.string()).cast(pa.timestamp("us", tz="UTC"))
-            arrays = [times, *(pa.array(columns[f.name], f.type) for f in self._schema if f.name != "time_fired")]
+            arrays = [pa.array(columns[f.name], f.type) for f in self._schema]
             self._pending.append(pa.RecordBatch.from_arrays(arrays, schema=self._schema))
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
             raise ArchiveError(f"Parquet cannot hold these records ({exc}); archive with ARCHIVE_FORMAT=ndjson") \
@@ -255,11 +263,12 @@ class Writer:
             pa = _pa()
             columns = pa.Table.from_batches(self._pending).columns
             self._pending, self._pending_rows = [], 0
-            order = pa.compute.sort_indices(pa.table({"e": columns[self._schema.get_field_index("entity_id")],
-                                                      "t": columns[0]}),
-                                            sort_keys=[("e", "ascending", "at_start"), ("t", "ascending", "at_start")])
+            keys = pa.table({"e": columns[self._schema.get_field_index("entity_id")], "t": columns[0]})
+            order = _call("sort_indices", keys, options=pa._compute.SortOptions(
+                sort_keys=[("e", "ascending", "at_start"), ("t", "ascending", "at_start")]))
+            del keys
             for i, column in enumerate(columns):  # one column at a time: the group is held once, not twice
-                columns[i] = column.take(order)
+                columns[i] = _call("take", column, order)
                 del column
             self._writer.write_table(pa.Table.from_arrays(columns, schema=self._schema), row_group_size=len(order))
 
@@ -285,9 +294,9 @@ def read(path: str, batch: int, digest: Digest) -> Iterator[list[dict[str, Any]]
         tied: list[dict[str, Any]] = []  # records at the same instant as the last one, held until the next differs
         for group in range(file.num_row_groups):
             table = file.read_row_group(group, column_indices=None, use_threads=False)
-            order = pa.compute.sort_indices(table.column(0))
+            order = _call("sort_indices", table.column(0))
             for start in range(0, table.num_rows, batch):  # the group once, and a batch of it in time order
-                chunk = table.take(order[start:start + batch]).combine_chunks().to_batches()[0]
+                chunk = _call("take", table, order[start:start + batch]).combine_chunks().to_batches()[0]
                 records = tied
                 for at in range(0, chunk.num_rows, PY_ROWS):  # Python's columns of a few rows at a time
                     records += _records(pa, chunk.slice(at, PY_ROWS), keys)
@@ -309,9 +318,9 @@ def read(path: str, batch: int, digest: Digest) -> Iterator[list[dict[str, Any]]
 
 def _records(pa: Any, rows: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
     """The records of a record batch's rows."""
-    times = pa.compute.strftime(rows.column(0), format="%Y-%m-%dT%H:%M:%SZ", locale="C")
+    times = _call("strftime", rows.column(0), options=pa._compute.StrftimeOptions("%Y-%m-%dT%H:%M:%SZ", "C"))
     columns = rows.set_column(0, "time_fired", times).to_pydict()
-    columns["_micros"] = rows.column(0).cast(pa.int64()).to_pylist()
+    columns["_micros"] = rows.column(0).view(pa.int64()).to_pylist()
     return [_record({name: values[i] for name, values in columns.items()}, keys) for i in range(rows.num_rows)]
 
 
