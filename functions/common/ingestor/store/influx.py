@@ -125,10 +125,10 @@ class InfluxEventStore:
         # One batch's rollups at a time: the last to sum a bucket then read it after every earlier batch's
         # points were written (threads of one write function; several write replicas could still race).
         self._rolling = threading.Lock()
-        self._ready = False  # the rollups hold every event (influxrollups.READY): reads may use them
-        self._ready_checked = -float("inf")
-        self._dims = False  # the same for dims_* (influxrollups.DIMS_READY)
-        self._dims_checked = -float("inf")
+        # Per marker point (influxrollups.MARKERS): whether it was found (its rollups hold every event: reads may
+        # use them), and when it was last looked up.
+        self._marked: dict[str, bool] = dict.fromkeys(ir.MARKERS, False)
+        self._looked_up: dict[str, float] = dict.fromkeys(ir.MARKERS, -float("inf"))
         self._marked_day = -1.0
 
     def _prepare(self) -> None:
@@ -150,20 +150,21 @@ class InfluxEventStore:
             self._write_ha(ha_lines)
         self._roll_up([micros_of(r["time_fired"]) for r in records])
 
+    def _has_marker(self, marker: str) -> bool:
+        """Whether the rollups `marker` stands for hold every event: true once its point exists (looked up again
+        at most once a minute until it does; it never goes away)."""
+        if not self._marked[marker] and time.monotonic() - self._looked_up[marker] >= ir.READY_RECHECK_S:
+            self._looked_up[marker] = time.monotonic()
+            self._marked[marker] = any(True for _ in _rows(self._select(
+                f"SELECT * FROM {_identifier(marker)} LIMIT 1")))
+        return self._marked[marker]
+
     def _rollups_ready(self) -> bool:
-        """Whether the rollups hold every event: true once READY's point exists (looked up again at most
-        once a minute until it does; it never goes away)."""
-        if not self._ready and time.monotonic() - self._ready_checked >= ir.READY_RECHECK_S:
-            self._ready_checked = time.monotonic()
-            self._ready = any(True for _ in _rows(self._select(f"SELECT * FROM {_identifier(ir.READY)} LIMIT 1")))
-        return self._ready
+        return self._has_marker(ir.READY)
 
     def _dims_ready(self) -> bool:
-        """Whether dims_* hold every event (as _rollups_ready, for DIMS_READY)."""
-        if not self._dims and time.monotonic() - self._dims_checked >= ir.READY_RECHECK_S:
-            self._dims_checked = time.monotonic()
-            self._dims = any(True for _ in _rows(self._select(f"SELECT * FROM {_identifier(ir.DIMS_READY)} LIMIT 1")))
-        return self._dims
+        """Whether dims_* hold every event (DIMS_READY)."""
+        return self._has_marker(ir.DIMS_READY)
 
     def _start_rollups(self) -> None:
         """A database without events gets rollups from its first write on; one that holds events written
@@ -178,8 +179,8 @@ class InfluxEventStore:
         dims = dims or self._dims_ready()
         marks = [ir.ready_point(now_us)] + ([ir.ready_point(now_us, ir.DIMS_READY)] if dims else [])
         self.transport.write("\n".join(marks))
-        self._ready, self._marked_day = True, time.time() // 86_400
-        self._dims = self._dims or dims
+        self._marked[ir.READY], self._marked_day = True, time.time() // 86_400
+        self._marked[ir.DIMS_READY] = dims
 
     def build_rollups(self, progress: Callable[[str], None] = lambda _: None) -> int:
         """Sum the rollups of every day holding events from its raw points, oldest first, then mark them
