@@ -20,8 +20,8 @@ from ingestor.errors import NotFound
 from ingestor.httpapi import iso
 from ingestor.queries.catalog import Names
 from ingestor.queries.params import Range
-from ingestor.queries.stats import resolution
-from ingestor.store.model import Change, Columns, EventFilter
+from ingestor.queries.stats import points, resolution
+from ingestor.store.model import Change, EventFilter
 from ingestor.store.protocol import EventStore
 from ingestor.store.rows import stamp
 from ingestor.store.timerange import from_micros, to_micros
@@ -55,13 +55,6 @@ def timeline(changes: list[Change], r: Range, until: dt.datetime, complete: bool
     text = {t: stamp(t) for t in {t for s, e, _ in segments for t in (s, e)}}  # an end is the next start: once each
     return [{"start": text[s], "end": text[e], "state": state, "duration_s": round((e - s) / 1_000_000, 6)}
             for s, e, state in segments]
-
-
-def points(found: Columns) -> list[dict[str, Any]]:
-    """The series as stats.point gives it, straight from the columns: no datetime made per bucket (a 30-day
-    history has 1,440 of them)."""
-    return [{"t": stamp(t), "count": n, "mean": mean, "min": lo, "max": hi}
-            for t, n, mean, lo, hi in zip(found.start, found.count, found.mean, found.min, found.max, strict=True)]
 
 
 def _changes(store: EventStore, f: EventFilter, limit: int) -> tuple[list[Change], dict[str, Any], bool]:
