@@ -51,9 +51,10 @@ def _profile(price: dict[int, float], local: dict[int, int]) -> dict[int, float]
     return {h: sum(v) / len(v) for h, v in per_hour_of_day.items()}
 
 
-def _peak(profile: dict[int, float]) -> set[int]:
+def _peak(profile: dict[int, float]) -> tuple[int, set[int]]:
+    """The first hour of the home's day of the dearest PEAK_HOURS window, and its hours."""
     peak, _ = _window(profile, PEAK_HOURS, max)
-    return {(peak + i) % 24 for i in range(PEAK_HOURS)}
+    return peak, {(peak + i) % 24 for i in range(PEAK_HOURS)}
 
 
 def peak_hours(price: dict[int, float], local: dict[int, int]) -> set[int] | None:
@@ -62,7 +63,7 @@ def peak_hours(price: dict[int, float], local: dict[int, int]) -> set[int] | Non
     profile = _profile(price, local)
     if profile is None:
         return None
-    in_peak = _peak(profile)
+    _, in_peak = _peak(profile)
     return {hour // HOUR_US % 24 for hour in price if local[hour] in in_peak}
 
 
@@ -73,9 +74,8 @@ def shift(meter: str, energy: dict[int, float], price: dict[int, float], local: 
     profile = _profile(price, local)
     if profile is None:
         return None
-    peak, _ = _window(profile, PEAK_HOURS, max)
+    peak, in_peak = _peak(profile)
     cheap, cheap_price = _window(profile, CHEAP_HOURS, min)
-    in_peak = _peak(profile)
     drawn = [(kwh, price[hour]) for hour, kwh in energy.items() if hour in price and local[hour] in in_peak]
     kwh = sum(k for k, _ in drawn)
     if kwh < MIN_SHIFT_KWH:
