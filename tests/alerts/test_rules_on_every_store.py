@@ -17,6 +17,7 @@ from ingestor.alerts.evaluate import store_findings
 from ingestor.alerts.rules import Finding
 from ingestor.alerts.settings import Settings
 from ingestor.alerts.store import AlertStore
+from ingestor.energy.meters import ENERGY_UNITS, POWER_UNITS
 from ingestor.metadata.registry import MetadataDB
 from ingestor.metadata.schema import entities
 from ingestor.store import open_event_store
@@ -189,17 +190,19 @@ def test_alerts_and_their_history_outlive_a_restart(metadata_url: str) -> None:
     assert len(again.history(10)) == 2
 
 
-def test_the_power_sensors_are_the_registry_sensors_in_watts_or_kilowatts(metadata_url: str) -> None:
+def test_the_power_sensors_are_the_registry_sensors_in_a_unit_of_power(metadata_url: str) -> None:
     alerts = AlertStore(metadata_url)
     alerts.active()  # the metadata DB migrated
     rows = [("sensor.kettle_power", "sensor", "W", None), ("sensor.heat_pump", "sensor", "kW", None),
-            ("sensor.meter", "sensor", "kWh", None), ("switch.kettle", "switch", "W", None),
+            ("sensor.grid", "sensor", "MW", None), ("sensor.meter", "sensor", "kWh", None),
+            ("switch.kettle", "switch", "W", None),
             ("sensor.old_plug", "sensor", "W", "2026-11-01T00:00:00.000000Z")]
     with alerts.transaction(write=True) as conn:
         conn.execute(insert(entities), [{"entity_id": e, "domain": d, "unit_of_measurement": u, "removed_at": r,
                                          "in_registry": True} for e, d, u, r in rows])
-    assert alerts.power_sensors() == {"sensor.kettle_power": "W", "sensor.heat_pump": "kW"}
-    assert alerts.power_sensors(("Wh", "kWh", "MWh")) == {"sensor.meter": "kWh"}, "the energy meters"
+    assert alerts.sensors_in(POWER_UNITS) == {"sensor.kettle_power": "W", "sensor.heat_pump": "kW",
+                                             "sensor.grid": "MW"}
+    assert alerts.sensors_in(ENERGY_UNITS) == {"sensor.meter": "kWh"}, "the energy meters"
 
 
 def test_the_home_s_clock_is_ha_s_configured_time_zone_as_metadata_sync_keeps_it(metadata_url: str) -> None:

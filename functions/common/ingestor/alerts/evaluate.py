@@ -21,7 +21,7 @@ from ingestor.alerts.rules import Finding
 from ingestor.alerts.settings import Settings
 from ingestor.alerts.store import Alert, AlertStore
 from ingestor.energy import reading
-from ingestor.energy.meters import ENERGY_UNITS
+from ingestor.energy.meters import ENERGY_UNITS, POWER_UNITS
 from ingestor.httpapi import iso
 from ingestor.store.model import EventFilter
 from ingestor.store.protocol import EventStore
@@ -187,8 +187,8 @@ class Evaluator:
             try:
                 silent = {a.subject: float(a.evidence["usual_interval_s"]) for a in active.values()
                           if a.rule == rules.SILENT}
-                read = store_findings(self._event_store(), now, settings, self.alerts.power_sensors(), silent,
-                                      self.alerts.home_clock(), self.alerts.power_sensors(tuple(ENERGY_UNITS)))
+                read = store_findings(self._event_store(), now, settings, self.alerts.sensors_in(POWER_UNITS), silent,
+                                      self.alerts.home_clock(), self.alerts.sensors_in(ENERGY_UNITS))
                 gone = self.alerts.removed({f.subject for f in read if f.rule == rules.SILENT})
                 found += [f for f in read if not (f.rule == rules.SILENT and f.subject in gone)]
                 evaluated |= set(rules.STORE_RULES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,12 +91,12 @@ class AlertStore(MetadataDatabase):
                     done.append(f)
         return done
 
-    def power_sensors(self, units: tuple[str, ...] = ("W", "kW")) -> dict[str, str]:
-        """The registry's sensors measuring power (by their unit), with that unit; or energy, given its units."""
+    def sensors_in(self, units: Iterable[str]) -> dict[str, str]:
+        """The registry's sensors whose unit is one of `units` (power's or energy's), with that unit."""
         e = entities
         with self.transaction() as conn:
             rows = conn.execute(select(e.c.entity_id, e.c.unit_of_measurement).where(
-                e.c.domain == "sensor", e.c.unit_of_measurement.in_(units), e.c.removed_at.is_(None)))
+                e.c.domain == "sensor", e.c.unit_of_measurement.in_(sorted(units)), e.c.removed_at.is_(None)))
             return {r.entity_id: r.unit_of_measurement for r in rows}
 
     def home_clock(self) -> hometime.HomeClock:
