@@ -13,8 +13,13 @@ A database written before rollups existed answers from raw points (as before) un
 `python -m ingestor.store rollups` has summed its history; the point READY then says the rollups are whole.
 
 Measurements: rollup_5m, rollup_1h, rollup_1d (fields n, vn: integers; vsum, vmin, vmax, last: floats;
-newest: the newest event's time in µs) and stays_5m, stays_1h, stays_1d (tag `state`: the state left, for
-states the SQL store's state rollups keep too; fields dn: integer; dsum, dmin, dmax: floats).
+newest: the newest event's time in µs) and stays_5m, stays_1h, stays_1d (tag `state`: a state entered or left,
+for states the SQL store's state rollups keep too; fields entered, left: the events entering and leaving it,
+integers; dn: the stays that ended there with a duration, integer; dsum, dmin, dmax: floats). A read of events
+in (or leaving) a rare state, such as reliability's "unavailable", finds the entities and days holding it there
+and reads only their raw points, as the SQL store does with its daily state rollups. Stays written before
+`entered` and `left` existed have no STATES_READY point: such reads scan raw points until
+`python -m ingestor.store rollups` summed them again.
 
 dims_5m, dims_1h, dims_1d: the counts of every event (tag by=all), per domain and per area (by=domain or
 by=area_id, tag `key` the value, none for events without one); fields n, newest (µs) as in rollup_*. Summed
@@ -51,7 +56,8 @@ MEASUREMENTS = frozenset(ROLLUPS.values()) | frozenset(STAYS.values()) | frozens
 SUM_WINDOW_US = 3600 * US
 READY = "rollups_ready"
 DIMS_READY = "dims_ready"  # the same for dims_*
-MARKERS = frozenset({READY, DIMS_READY})
+STATES_READY = "states_ready"  # the same for the stays' entered and left counts
+MARKERS = frozenset({READY, DIMS_READY, STATES_READY})
 READY_RECHECK_S = 60
 
 
@@ -78,7 +84,8 @@ def tag_key(tags: dict[str, str]) -> tuple[str, ...]:
 
 
 def sums(rows: Iterable[tuple[dict[str, str], dict[str, Any]]]) -> tuple[dict, dict]:
-    """Per (tags, 5-minute bucket µs): value sums; per (tags, bucket, state left): stay sums."""
+    """Per (tags, 5-minute bucket µs): value sums; per (tags, bucket, state entered or left): state sums
+    ([entered, left, stays, their sum, min, max, 0.0], as rollups.new_state)."""
     values: dict[tuple[tuple[str, ...], int], list[Any]] = {}
     stays: dict[tuple[tuple[str, ...], int, str], list[Any]] = {}
     width = PERIODS["5m"] * US
@@ -90,14 +97,25 @@ def sums(rows: Iterable[tuple[dict[str, str], dict[str, Any]]]) -> tuple[dict, d
             acc = values[key] = new_value()
         value = c.get("state_value")
         add_event(acc, ts, None if value is None else float(value))
-        duration, left = c.get("duration_in_state"), c.get("old_state")
-        if duration is not None and categorical(left) and left:  # a tag value cannot be empty
-            skey = (key[0], key[1], left)
-            sacc = stays.get(skey)
-            if sacc is None:
-                sacc = stays[skey] = new_state()
-            add_duration(sacc, float(duration))
+        duration, left, entered = c.get("duration_in_state"), c.get("old_state"), c.get("state")
+        if categorical(left) and left:  # a tag value cannot be empty
+            sacc = _state(stays, key, left)
+            if duration is not None:
+                add_duration(sacc, float(duration))  # counts it as left too
+            else:
+                sacc[1] += 1
+        if categorical(entered) and entered:
+            _state(stays, key, entered)[0] += 1
     return values, stays
+
+
+def _state(stays: dict[tuple[tuple[str, ...], int, str], list[Any]], key: tuple[tuple[str, ...], int],
+           state: str) -> list[Any]:
+    skey = (key[0], key[1], state)
+    found = stays.get(skey)
+    if found is None:
+        found = stays[skey] = new_state()
+    return found
 
 
 def _tags(values: tuple[str, ...]) -> str:
@@ -114,7 +132,7 @@ def value_point(measurement: str, tags: tuple[str, ...], start_us: int, acc: lis
 
 
 def stay_point(measurement: str, tags: tuple[str, ...], state: str, start_us: int, acc: list[Any]) -> str:
-    fields = [f"dn={int(acc[2])}i"]
+    fields = [f"entered={int(acc[0])}i", f"left={int(acc[1])}i", f"dn={int(acc[2])}i"]
     for name, value in (("dsum", acc[3]), ("dmin", acc[4]), ("dmax", acc[5])):
         number = _float(value)
         if number is not None:
