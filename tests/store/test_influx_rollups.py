@@ -4,6 +4,7 @@ the same buckets at once must still leave rollups equal to the points stored."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from pathlib import Path
@@ -109,6 +110,41 @@ def test_a_database_whose_rollups_came_before_the_dimension_counts_reads_the_ser
     fresh = open_event_store(url)
     assert grid(fresh) == want
     assert fresh._dim(whole, ("area_id",)) == "area_id"  # now read from dims_*
+    store.close()
+
+
+def test_a_database_whose_stays_came_before_the_state_counts_reads_a_state_s_events_whole_until_rebuilt(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    history = model.home(seed=25, start=START, hours=30, events=1500)
+    url = store_url("influxdb1", tmp_path, request)
+    store = open_event_store(url)
+    for batch in history.batches[:-1]:
+        store.write(batch)
+    store.transport.query(f'DROP MEASUREMENT "{ir.STATES_READY}"')  # as the previous version left it: stays_*
+    for name in ir.STAYS.values():  # without entered and left, so they name no entity entering a state
+        store.transport.query(f'DELETE FROM "{name}" WHERE "state" = \'unavailable\'')
+    older = open_event_store(url)  # a writer of this version: its batch's counts only, and it marks READY anew
+    older.write(history.batches[-1])
+    whole = EventFilter(start=START - dt.timedelta(days=1), end=START + dt.timedelta(days=2))
+
+    def unavailable(reader: Any) -> list[str]:
+        got, cursor = [], None
+        while True:
+            page = reader.query(dataclasses.replace(whole, state="unavailable"), limit=50, cursor=cursor)
+            got += [r["event_id"] for r in page.items]
+            if (cursor := page.next_cursor) is None:
+                return got
+
+    want = sorted(((model.micros(r), r["event_id"]) for r in history.records if r["state"] == "unavailable"),
+                  reverse=True)
+    assert want and unavailable(open_event_store(url)) == [event_id for _, event_id in want]
+    assert store.transport.query(f'SELECT * FROM "{ir.STATES_READY}"') == []
+
+    older.build_rollups()
+
+    fresh = open_event_store(url)
+    assert unavailable(fresh) == [event_id for _, event_id in want]
+    assert fresh._holding(dataclasses.replace(whole, state="unavailable")) is not None  # now found by the stays
     store.close()
 
 
