@@ -34,7 +34,7 @@ sys.path[:0] = [str(REPO), str(REPO / "functions" / "common")]
 
 from bench.store_benchmark import machine, percentile  # noqa: E402
 from ingestor import jsoncodec  # noqa: E402
-from ingestor.queries import analytics, history, params, stats  # noqa: E402
+from ingestor.queries import analytics, events, history, params, stats  # noqa: E402
 from ingestor.queries.catalog import Names  # noqa: E402
 from ingestor.store import open_event_store  # noqa: E402
 from ingestor.store.model import EventFilter  # noqa: E402
@@ -57,7 +57,16 @@ def _trend(**fields: str) -> Call:
                                              params.bucket_seconds(None, r))
 
 
+def _events(**fields: str) -> Call:
+    return lambda store, r, now: events.search(store, EventFilter(start=r.start, end=r.end, **fields), 100, None,
+                                               NAMES)
+
+
 ENDPOINTS: dict[str, Call] = {
+    "events (page of 100)": _events(),
+    "events, one entity": _events(entity_id=LIGHT),
+    "events, area + domain": _events(area_id="kitchen", domain="light"),
+    "events, text search": _events(text="kitchen"),
     "history, numeric entity": _history(NUMERIC),
     "history, light": _history(LIGHT),
     "stats summary": lambda store, r, now: stats.summary(store, EventFilter(start=r.start, end=r.end), r, 10, NAMES),
