@@ -351,11 +351,37 @@ class InfluxEventStore:
         `limit` when there are more."""
         extra = ([f"time <= {after[0] * 1000}"] if after else []) + (narrowing or [])
         # LIMIT applies per measurement: the newest `limit` overall are among the union.
-        records = self._records(f"SELECT * FROM {self._events()} WHERE {iql.where(f, extra)} "
-                                f"ORDER BY time DESC LIMIT {limit + 1 + (64 if after else 0)}")
+        tail = f"ORDER BY time DESC LIMIT {limit + 1 + (64 if after else 0)}"
+        wanted, measurements = None, self._events()
+        if narrowing is None and f.entity_id is None and f.device_id is None:
+            wanted = self._newest_keys(f, extra, tail, limit, after)
+            if not wanted:
+                return []
+            times = [t for t, _ in wanted]
+            measurements = ", ".join(_identifier(m) for m in sorted({m for m, _ in wanted.values()}))
+            entities = sorted({e for _, e in wanted.values()})
+            extra = [*extra, f"time >= {min(times) * 1000}", f"time <= {max(times) * 1000}",
+                     "(" + " OR ".join(f'"entity_id" = {iql.string(e)}' for e in entities) + ")"]
+        records = self._records(f"SELECT * FROM {measurements} WHERE {iql.where(f, extra)} {tail}")
         keyed = sorted(((to_micros(parse_timestamp(r["time_fired"])), r["event_id"], r) for r in records),
                        key=lambda k: (k[0], k[1]), reverse=True)
+        if wanted is not None:
+            return [k for k in keyed if (k[0], k[1]) in wanted]
         return [k for k in keyed if (k[0], k[1]) < after] if after else keyed
+
+    def _newest_keys(self, f: EventFilter, extra: list[str], tail: str, limit: int,
+                     after: tuple[int, str] | None) -> dict[tuple[int, str], tuple[str, str]]:
+        """(µs, event id) -> (measurement, entity id) of the newest `limit` + 1 events of `f` older than `after`,
+        from their event ids alone. InfluxDB opens a cursor per series and field a statement touches, and
+        `SELECT *` over every measurement selects every measurement's fields (the rollups' too): a page read so
+        (~45 fields of ~400 series) cost 0.6-0.9 s over even the last hour of a busy home, whereas the page then
+        read whole lies in seconds, a few dozen series and one or two measurements."""
+        keyed = sorted(((int(c["time"]), c["event_id"], name, c.get("entity_id") or "") for name, _, c in _rows(
+            self._select(f'SELECT "event_id", "entity_id" FROM {self._events()} WHERE {iql.where(f, extra)} {tail}'))),
+            key=lambda k: (k[0], k[1]), reverse=True)
+        if after:
+            keyed = [k for k in keyed if (k[0], k[1]) < after]
+        return {(t, event_id): (name, entity) for t, event_id, name, entity in keyed[:limit + 1]}
 
     def _holding(self, f: EventFilter) -> tuple[EventFilter, list[str]] | None:
         """For a filter on a state or old state the stays keep: `f` cut to the days holding an event entering
