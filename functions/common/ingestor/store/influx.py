@@ -714,7 +714,19 @@ class InfluxEventStore:
 
     def changes(self, entity_id: str, start: dt.datetime, end: dt.datetime,
                 limit: int) -> list[Change] | None:
-        return None  # the records answer: InfluxDB returns a point's fields together
+        """(time µs, state, old state, duration_in_state) of the entity's newest `limit` state changes, oldest
+        first, as `query` orders them (time, then event id), from those four fields alone: InfluxDB opens a
+        cursor per field, and a day of a power meter's 2,000 changes read whole (~25 fields, attributes
+        decoded) cost 130 ms in InfluxDB and 100 ms of CPU here. A few more than `limit` are read (LIMIT is
+        per measurement), so changes at the same instant are ordered here by event id, as a page is."""
+        f = EventFilter(start=start, end=end, entity_id=entity_id, event_type="state_changed")
+        rows = [(int(c["time"]), c.get("event_id") or "", c.get("state"), c.get("old_state"),
+                 c.get("duration_in_state")) for _, _, c in _rows(self._select(
+                    f'SELECT "event_id", "state", "old_state", "duration_in_state" FROM {self._events()} '
+                    f"WHERE {iql.where(f)} ORDER BY time DESC LIMIT {int(limit) + 64}"))]
+        rows.sort(key=lambda row: (row[0], row[1]), reverse=True)
+        return [(ts, state or None, old or None, None if lasted is None else float(lasted))
+                for ts, _, state, old, lasted in reversed(rows[:limit])]
 
     def _parts(self, entity_ids: list[str], start: dt.datetime, end: dt.datetime, seconds: int,
                info: dict[str, Any] | None) -> dict[str, list[series_.Part]]:
