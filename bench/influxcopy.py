@@ -29,6 +29,7 @@ from ingestor.store.model import StoreUnavailable
 DAY_US = 86_400_000_000
 DAY_MS = 86_400_000
 BATCH = 50_000  # lines a /write carries
+BATCH_BYTES = 10_000_000  # and bytes, about (InfluxDB's default max-body-size is 25 MB)
 RETRIES = 3
 SKIPPED = ("rollups_ready", "aggregates_")
 MOVED = frozenset({"newest", "context_id", "context_parent_id"})
@@ -104,13 +105,28 @@ class DayPoints:
                 f"{ts + shift_us}" for head, body, moving, ts in self.rows]
 
 
+def batches(lines: list[str], most: int = BATCH, most_bytes: int = BATCH_BYTES) -> list[str]:
+    """The lines joined into bodies of at most `most` lines and about `most_bytes` bytes: InfluxDB refuses a
+    body over its max-body-size (25 MB unless configured: 50,000 events' lines with their attributes reach it)."""
+    out: list[str] = []
+    body: list[str] = []
+    size = 0
+    for line in lines:
+        if body and (len(body) >= most or size + len(line) > most_bytes):
+            out.append("\n".join(body))
+            body, size = [], 0
+        body.append(line)
+        size += len(line) + 1
+    return [*out, "\n".join(body)] if body else out
+
+
 def copy_day(store: InfluxEventStore, source: DayPoints, target: int) -> int:
-    """Write `source`'s points at `target`, in batches of BATCH lines; returns the lines written."""
+    """Write `source`'s points at `target`, in batches of BATCH lines and BATCH_BYTES; returns the lines written."""
     lines = source.lines(target)
-    for i in range(0, len(lines), BATCH):
+    for body in batches(lines):
         for attempt in range(RETRIES):  # a busy InfluxDB can stall a write (a compaction): rewriting is harmless
             try:
-                store.transport.write("\n".join(lines[i:i + BATCH]))
+                store.transport.write(body)
                 break
             except StoreUnavailable:
                 if attempt == RETRIES - 1:
