@@ -272,6 +272,21 @@ def test_duration_samples_are_single_durations_newest_first(store: Any, home: li
     assert store.duration_samples(EventFilter(entity_id="sensor.living_temp")) == []  # numbers: see durations
 
 
+def test_duration_samples_are_the_newest_stays_however_many_readings_with_a_duration_are_newer(store: Any) -> None:
+    """A meter's every reading carries a duration but is no stay: the `limit` newest stays are read past them, also
+    past those of a sensor that was once unavailable (a stay) and otherwise reads numbers."""
+    stays = [placed("light.hall", T0 + dt.timedelta(minutes=m), old, new, unit=None)
+             for m, old, new in ((1, "off", "on"), (2, "on", "off"), (3, "off", "on"))]
+    back = placed("sensor.meter", T0 + dt.timedelta(minutes=4), "unavailable", "5")
+    readings = [placed("sensor.meter", T0 + dt.timedelta(minutes=5, seconds=s), str(s), str(s + 1))
+                for s in range(30)]
+    store.write([*stays, back, *readings])
+    samples = store.duration_samples(EventFilter(start=T0, end=T0 + dt.timedelta(hours=1)), limit=3)
+    assert [(s.entity_id, s.state, s.time) for s in samples] == [
+        ("sensor.meter", "unavailable", T0 + dt.timedelta(minutes=4)),
+        ("light.hall", "off", T0 + dt.timedelta(minutes=3)), ("light.hall", "on", T0 + dt.timedelta(minutes=2))]
+
+
 def test_grid_counts_per_value_and_bucket(store: Any, home: list[dict[str, Any]]) -> None:
     window = EventFilter(start=T0, end=T0 + dt.timedelta(hours=1))
     assert store.grid(window, "area_id", 300) == [
