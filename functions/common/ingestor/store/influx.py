@@ -462,7 +462,7 @@ class InfluxEventStore:
         dim = None if values or raw_only else self._dim(f, groups)
         held = self._holding(f) if raw_only else None
         out: dict[tuple[tuple[str | None, ...], int | None], list[Any]] = {}
-        for period, lo, hi in pieces:
+        for period, lo, hi in reversed(pieces):  # newest first: a group's newest time may then be known already
             if held is not None and period is None:  # only the entities and days holding the state asked for
                 if not held[1]:
                     continue
@@ -494,15 +494,20 @@ class InfluxEventStore:
             q = f"SELECT {select} FROM {measurement} WHERE {where}"
             if grouping:
                 q += f" GROUP BY {', '.join(grouping)}" + (" fill(none)" if width else "")
+            known = {key for key, acc in out.items() if acc[0]}  # groups with events in a newer piece
+            here = set()
             for _, tags, c in _rows(self._select(q)):
                 if not c.get("n"):
                     continue
                 key = (tuple(tags.get(t) or None for t in tags_), int(c["time"]) if width else None)
+                here.add(key)
                 acc = out.setdefault(key, ru.new_value())
                 newest_us = int(c["newest"]) if c.get("newest") is not None else -1
                 ru.merge_value(acc, (int(c["n"]), int(c.get("vn") or 0), c.get("vsum"), c.get("vmin"),
                                      c.get("vmax"), newest_us))
-            if period is None and newest and not width:  # raw points: their newest time per group, selected
+            # Raw points: their newest time per group, selected, unless every group here has newer events (a
+            # range's raw start edge, whose groups are found again in the rollups after it).
+            if period is None and newest and not width and here - known:
                 for _, tags, c in _rows(self._select(f'SELECT last("event_id") FROM {measurement} WHERE {where}'
                                                      + (f" GROUP BY {by}" if by else ""))):
                     acc = out.setdefault((tuple(tags.get(t) or None for t in tags_), None), ru.new_value())
