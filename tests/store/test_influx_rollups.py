@@ -84,17 +84,27 @@ def test_a_database_written_before_rollups_answers_from_raw_points_until_its_rol
     store.close()
 
 
-def test_a_database_whose_rollups_came_before_the_dimension_counts_reads_the_series_rollups_until_rebuilt(
-        tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    history = model.home(seed=23, start=START, hours=30, events=1500)
+def previous_version(seed: int, statements: list[str], tmp_path: Path,
+                     request: pytest.FixtureRequest) -> tuple[str, Any, Any, model.History]:
+    """A database holding all but the last batch as the previous version left it (`statements` take away what
+    it did not write), then the last batch written by this version (its own batch's rollups only; it marks READY
+    anew): (url, the store, the store of this version, the history)."""
+    history = model.home(seed=seed, start=START, hours=30, events=1500)
     url = store_url("influxdb1", tmp_path, request)
     store = open_event_store(url)
     for batch in history.batches[:-1]:
         store.write(batch)
-    for name in (*ir.DIMS.values(), ir.DIMS_READY):  # as the previous version left it: no dims_* at all
-        store.transport.query(f'DROP MEASUREMENT "{name}"')
-    older = open_event_store(url)  # a writer of this version: its batch's dims only, and it marks READY anew
+    for statement in statements:
+        store.transport.query(statement)
+    older = open_event_store(url)
     older.write(history.batches[-1])
+    return url, store, older, history
+
+
+def test_a_database_whose_rollups_came_before_the_dimension_counts_reads_the_series_rollups_until_rebuilt(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    url, store, older, history = previous_version(  # no dims_* at all
+        23, [f'DROP MEASUREMENT "{name}"' for name in (*ir.DIMS.values(), ir.DIMS_READY)], tmp_path, request)
     whole = EventFilter(start=START - dt.timedelta(days=1), end=START + dt.timedelta(days=2))
 
     def grid(reader: Any) -> dict[tuple[str | None, int], int]:
@@ -115,16 +125,9 @@ def test_a_database_whose_rollups_came_before_the_dimension_counts_reads_the_ser
 
 def test_a_database_whose_stays_came_before_the_state_counts_reads_a_state_s_events_whole_until_rebuilt(
         tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    history = model.home(seed=25, start=START, hours=30, events=1500)
-    url = store_url("influxdb1", tmp_path, request)
-    store = open_event_store(url)
-    for batch in history.batches[:-1]:
-        store.write(batch)
-    store.transport.query(f'DROP MEASUREMENT "{ir.STATES_READY}"')  # as the previous version left it: stays_*
-    for name in ir.STAYS.values():  # without entered and left, so they name no entity entering a state
-        store.transport.query(f'DELETE FROM "{name}" WHERE "state" = \'unavailable\'')
-    older = open_event_store(url)  # a writer of this version: its batch's counts only, and it marks READY anew
-    older.write(history.batches[-1])
+    url, store, older, history = previous_version(  # stays_* without entered and left: none names "unavailable"
+        25, [f'DROP MEASUREMENT "{ir.STATES_READY}"']
+        + [f'DELETE FROM "{name}" WHERE "state" = \'unavailable\'' for name in ir.STAYS.values()], tmp_path, request)
     whole = EventFilter(start=START - dt.timedelta(days=1), end=START + dt.timedelta(days=2))
 
     def unavailable(reader: Any) -> list[str]:
