@@ -60,6 +60,11 @@ SCAN_LIMIT = 200_000  # rows a client-side aggregation (durations) reads at most
 TRACE_BEFORE = dt.timedelta(hours=1)
 TRACE_AFTER = dt.timedelta(days=3)
 NEWEST_WINDOW = dt.timedelta(hours=1)  # a page of the newest events is looked for here first (query)
+# Plain decimals and timestamps InfluxDB can pass over when it reads stays: old states that are never kept
+# (rollups.categorical; "-0.5" and other negative fractions below 1 are left to it), so a sensor once unavailable
+# is not read whole, and LIMIT counts stays.
+NOT_A_NUMBER = ('"old_state" !~ /^(-?[1-9][0-9]{0,16}|0)(\\.[0-9]{1,15})?$/ AND '
+                '"old_state" !~ /^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}/')
 MIN_US, MAX_US = -(2**63) // 1000 + 1, (2**63 - 1) // 1000  # what InfluxDB's nanosecond times hold
 MAX_TIME = from_micros(MAX_US)
 # What a read of counts (or values) selects from raw points and from the rollups.
@@ -562,7 +567,7 @@ class InfluxEventStore:
                 continue
             clauses = [f"time >= {lo * 1000}", f"time < {hi * 1000}"]
             if period is None:
-                clauses += [staying] if staying else []
+                clauses += [NOT_A_NUMBER] + ([staying] if staying else [])
                 q = (f'SELECT "entity_id", "old_state", "duration_in_state" FROM {self._events()} '
                      f'WHERE {iql.where(f, [*clauses, "duration_in_state >= 0"])} LIMIT {SCAN_LIMIT}')
                 for _, _, c in _rows(self._select(q)):
@@ -592,8 +597,8 @@ class InfluxEventStore:
         staying = self._staying()
         if staying == "":
             return []
-        extra = ["duration_in_state >= 0"] + ([staying] if staying else [])
-        found: dict[str, DurationSample] = {}
+        extra = ["duration_in_state >= 0", NOT_A_NUMBER] + ([staying] if staying else [])
+        found: dict[tuple[int, str], DurationSample] = {}  # by time and id: a page's oldest instant is read again
         upper: int | None = None
         while True:
             oldest: dict[str, list[int]] = defaultdict(lambda: [0, MAX_US])  # per measurement: rows, oldest µs
@@ -604,8 +609,8 @@ class InfluxEventStore:
                 ts, event_id, left = int(c["time"]), c.get("event_id") or "", c.get("old_state")
                 seen = oldest[name]
                 seen[0], seen[1] = seen[0] + 1, min(seen[1], ts)
-                if left and categorical(left) and event_id not in found:
-                    found[event_id] = DurationSample(c.get("entity_id") or "", left, ts,
+                if left and categorical(left) and (ts, event_id) not in found:
+                    found[(ts, event_id)] = DurationSample(c.get("entity_id") or "", left, ts,
                                                      float(c["duration_in_state"]), event_id)
             full = [at for n, at in oldest.values() if n >= limit]  # measurements with older rows left unread
             if not full:
