@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 
+from ingestor import normalization
 from ingestor.store import influxrollups as ir
 from ingestor.store import open_event_store
 from ingestor.store.lineprotocol import point
 from ingestor.store.model import EventFilter
 from tests.store import rollup_model as model
 from tests.store.conftest import opened
+from tests.support.ha_events import state_changed
 from tests.support.servers import store_url
 
 START = (dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
@@ -168,4 +170,18 @@ def test_pages_of_the_newest_events_are_those_of_the_whole_range_whether_the_las
             break
     want = sorted({(model.micros(r), r["event_id"]) for r in history.records if model.matches(r, whole)}, reverse=True)
     assert got == [event_id for _, event_id in want]
+    store.close()
+
+
+def test_stays_of_events_without_an_entity_are_duration_samples_too(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Their series have no entity_id tag: the entities read for stays name the missing one too."""
+    at = START + dt.timedelta(minutes=10)
+    stays = [normalization.normalize_event(state_changed(entity, "on", "off", at + dt.timedelta(seconds=n), unit=None))
+             for n, entity in enumerate(("light.hall", "light.porch"))]
+    stays[1].update(entity_id=None)
+    store = opened("influxdb1", tmp_path, request)
+    store.write(stays)
+    samples = store.duration_samples(EventFilter(start=START, end=START + dt.timedelta(hours=1)))
+    assert [(s.entity_id, s.state) for s in samples] == [("", "on"), ("light.hall", "on")]
     store.close()

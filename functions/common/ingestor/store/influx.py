@@ -630,7 +630,9 @@ class InfluxEventStore:
         stays = _identifier(ir.STAYS["1d"])
         entities = sorted({str(c.get("value")) for _, _, c in _rows(self._select(
             f'SHOW TAG VALUES FROM {stays} WITH KEY = "entity_id"')) if c.get("value")})
-        if any(True for _ in _rows(self._select(f"SHOW SERIES FROM {stays} WHERE \"entity_id\" = '' LIMIT 1"))):
+        # Stays of events without an entity: their series have no entity_id tag (2.x's InfluxQL has no SHOW SERIES).
+        if any(c.get("count") for _, _, c in _rows(self._select(
+                f"SELECT count(\"dn\") FROM {stays} WHERE \"entity_id\" = ''"))):
             entities.append("")
         return "(" + " OR ".join(f'"entity_id" = {iql.string(e)}' for e in entities) + ")" if entities else ""
 
