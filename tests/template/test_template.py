@@ -68,6 +68,24 @@ def test_a_body_over_max_body_bytes_is_a_json_413(boom: tuple[str, Path]) -> Non
     assert reply.json()["error"]["code"] == "request_entity_too_large"
 
 
+def test_the_root_path_is_answered_as_every_other_path(boom: tuple[str, Path]) -> None:
+    """The root (every connector's call) skips Flask's routing: its answers must not tell."""
+    root, other = call("POST", f"{boom[0]}/", b"{}"), call("POST", f"{boom[0]}/text", b"{}")
+    assert (root.status, root.body) == (other.status, other.body) == (200, b"plain text")
+    assert {k: v for k, v in root.headers.items() if k != "Date"} == \
+        {k: v for k, v in other.headers.items() if k != "Date"}
+    assert call("PUT", f"{boom[0]}/?kind=dict", b"{}").json() == {"created": True}
+
+
+def test_the_root_path_keeps_the_error_contract(boom: tuple[str, Path]) -> None:
+    failed = call("POST", f"{boom[0]}/?kind=raise", b"{}")
+    assert (failed.status, failed.json()["error"]["code"]) == (500, "internal_error")
+    bad = call("POST", f"{boom[0]}/?kind=bad", b"{}")
+    assert (bad.status, bad.json()) == (400, {"error": {"code": "bad_thing", "message": "bad input near [REDACTED]"}})
+    too_large = call("POST", f"{boom[0]}/", b"x" * 1001)
+    assert (too_large.status, too_large.json()["error"]["code"]) == (413, "request_entity_too_large")
+
+
 def test_health_reports_the_handlers_own_check(boom: tuple[str, Path]) -> None:
     reply = call("GET", f"{boom[0]}/_/health")
     assert reply.status == 503
@@ -90,10 +108,13 @@ def test_a_signed_only_function_refuses_unsigned_calls_but_not_its_own_paths(tmp
     (tmp_path / "connector-key").write_text("key-for-the-template-test-0123456789\n")
     env = {"SECRETS_DIR": str(tmp_path), signedcalls.REQUIRED: "true"}
     with served(REPO / "tests" / "fake_functions" / "boom", "boom", tmp_path / "boom.log", env) as url:
-        refused = call("POST", f"{url}/dict", b"{}")
-        assert refused.status == 401 and refused.json()["error"]["code"] == "unsigned_call"
+        for path in ("/dict", "/"):
+            refused = call("POST", f"{url}{path}", b"{}")
+            assert refused.status == 401 and refused.json()["error"]["code"] == "unsigned_call"
         signed = signedcalls.sign("key-for-the-template-test-0123456789", "POST", "/dict", "", b"{}")
         assert call("POST", f"{url}/dict", b"{}", signed).status == 201
+        signed = signedcalls.sign("key-for-the-template-test-0123456789", "POST", "", "kind=dict", b"{}")
+        assert call("POST", f"{url}/?kind=dict", b"{}", signed).status == 201
         assert call("GET", f"{url}/_/ready").status == 200 and call("GET", f"{url}/_/metrics").status == 200
         assert call("GET", f"{url}/_/health").json() == {"status": "degraded", "reason": "test"}  # its own check
 

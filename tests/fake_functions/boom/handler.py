@@ -16,7 +16,7 @@ def start() -> None:
 
 
 def handle(event: Any, context: Any) -> Any:
-    kind = event.path.strip("/")
+    kind = event.path.strip("/") or event.query.get("kind", "")  # the root path says what to do in its query
     if kind == "starts":
         return {"statusCode": 200, "body": {"starts": len(STARTS)}}
     if kind == "raise":
