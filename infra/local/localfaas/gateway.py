@@ -25,6 +25,7 @@ from ha_connector.invoke import Result
 from ingestor import jsoncodec, metrics
 from ingestor.webhooks import ssrf
 from localfaas.asyncqueue import CALLBACK_HEADER, AsyncQueue
+from localfaas.directcall import DirectCalls, Failed
 from localfaas.scaletozero import ScaleToZero, StartFailed
 from localfaas.supervisor import Supervisor
 
@@ -55,6 +56,7 @@ class Gateway:
         self.parts = parts or {}  # what else the runtime supervises (nats-server): name -> {"down": bool, ...}
         self.invocations: dict[str, int] = {}
         self.session: aiohttp.ClientSession | None = None
+        self.direct = DirectCalls()  # the topic connector's calls (`call`); HTTP callers go through `session`
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
         self.app.add_routes([
             web.get("/healthz", self.healthz),
@@ -76,6 +78,7 @@ class Gateway:
     async def _close(self, _: web.Application) -> None:
         if self.session:
             await self.session.close()
+        self.direct.close()
 
     def _status(self, name: str) -> dict[str, Any]:
         fn = self.supervisor.functions[name]
@@ -134,9 +137,11 @@ class Gateway:
     async def call(self, name: str, body: bytes, headers: dict[str, str], timeout: float) -> Result:
         """The topic connector's POST to /function/<name> from inside this process (ha_connector.topics.Direct):
         what an HTTP call does (scale from zero, counters, X-Call-Id, the function's answer as it is), without
-        a loopback request to itself per message."""
+        a loopback request to itself per message, and with a leaner client than aiohttp's for the function's
+        answer (localfaas.directcall)."""
         try:
-            response = await asyncio.wait_for(self.dispatch(name, "POST", "", "", headers, body), timeout)
+            response = await asyncio.wait_for(self.dispatch(name, "POST", "", "", headers, body, direct=True),
+                                              timeout)
         except TimeoutError:
             return Result(None, error="timeout")
         answer = response.body  # every answer here is made from bytes
@@ -144,10 +149,11 @@ class Gateway:
                       dict(response.headers))
 
     async def dispatch(self, name: str, method: str, tail: str, query: str, received: Mapping[str, str],
-                       body: bytes) -> web.Response:
-        """An invocation of `name` with its path `tail` and `query` as received (still percent-encoded)."""
+                       body: bytes, direct: bool = False) -> web.Response:
+        """An invocation of `name` with its path `tail` and `query` as received (still percent-encoded); `direct`:
+        a POST to its root from this process (`call`), made through localfaas.directcall."""
         if self.scaler is None or not self.scaler.manages(name):
-            return await self._forward(name, method, tail, query, received, body)
+            return await self._forward(name, method, tail, query, received, body, direct)
         if tail == "/_/metrics" and not self.scaler.is_running(name):
             return web.Response(text="")  # no counters at zero: a Prometheus scrape must not keep it running
         async with self.scaler.use(name):
@@ -156,10 +162,10 @@ class Gateway:
             except StartFailed as exc:
                 _invocations.labels(name, "503").inc()
                 return error(503, "function_unavailable", f"function {name} could not be started: {exc}")
-            return await self._forward(name, method, tail, query, received, body)
+            return await self._forward(name, method, tail, query, received, body, direct)
 
     async def _forward(self, name: str, method: str, tail: str, query: str, received: Mapping[str, str],
-                       body: bytes) -> web.Response:
+                       body: bytes, direct: bool = False) -> web.Response:
         fn = self.supervisor.functions.get(name)
         if fn is None:
             return error(404, "not_found", f"no function named {name!r}")
@@ -171,21 +177,27 @@ class Gateway:
         headers.setdefault("X-Call-Id", str(uuid.uuid4()))
         started = time.perf_counter()
         try:
-            async with self.session.request(
-                method, URL(f"{fn.url}{tail or '/'}" + (f"?{query}" if query else ""), encoded=True),
-                headers=headers,
-                data=body,
-                timeout=aiohttp.ClientTimeout(total=timeout_of(fn.spec.annotations)),
-            ) as upstream:
-                answer = await upstream.read()
-                out = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
-                response = web.Response(status=upstream.status, body=answer, headers=out)
+            if direct:
+                status, answer, answered = await self.direct.post(fn.url, headers, body,
+                                                                  timeout_of(fn.spec.annotations))
+                pairs = list(answered.items())
+            else:
+                async with self.session.request(
+                    method, URL(f"{fn.url}{tail or '/'}" + (f"?{query}" if query else ""), encoded=True),
+                    headers=headers,
+                    data=body,
+                    timeout=aiohttp.ClientTimeout(total=timeout_of(fn.spec.annotations)),
+                ) as upstream:
+                    status, answer, pairs = upstream.status, await upstream.read(), list(upstream.headers.items())
+            out = {k: v for k, v in pairs if k.lower() not in HOP_BY_HOP}
+            response = web.Response(status=status, body=answer, headers=out)
             self.supervisor.answered(name)
         except TimeoutError:
             response = error(504, "function_timeout", f"function {name} did not answer in time")
             self.supervisor.timed_out(name)
-        except aiohttp.ClientError as exc:
-            response = error(502, "function_failed", f"function {name} failed: {type(exc).__name__}")
+        except (aiohttp.ClientError, Failed) as exc:
+            failure = str(exc) if isinstance(exc, Failed) else type(exc).__name__
+            response = error(502, "function_failed", f"function {name} failed: {failure}")
         self.invocations[name] = self.invocations.get(name, 0) + 1
         _invocations.labels(name, str(response.status)).inc()
         _seconds.labels(name).observe(time.perf_counter() - started)
