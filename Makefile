@@ -60,6 +60,7 @@ lint: setup
 
 bench: setup
 	$(PY) bench/pipeline_throughput.py
+	$(PY) bench/hop_costs.py
 	$(PY) bench/bridge_throughput.py
 	$(PY) bench/bridge_failover.py
 	$(PY) bench/store_benchmark.py
