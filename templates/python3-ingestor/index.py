@@ -225,9 +225,9 @@ def _call(req: Request) -> Response:
 def serve_root(environ: dict[str, Any], start_response: Any) -> Any:
     """The WSGI entry. A call of the function's root path `/` (every topic and cron invocation) goes straight to
     the handler, answered as Flask's `/` route answers it (its 413 and the error contract included), without
-    Flask's request context, routing and error dispatch: about a third of the template's CPU per invocation,
-    paid five times per batch along the pipeline. Everything else (reserved paths, HEAD and OPTIONS, any other
-    path) is Flask's."""
+    Flask's request context, routing and error dispatch: 0.1-0.2 ms, a fifth to a third of the template's CPU per
+    call (bench/hop_costs.py), paid five times per batch along the pipeline. Everything else (reserved paths, HEAD
+    and OPTIONS, any other path) is Flask's."""
     if environ.get("PATH_INFO") == "/" and environ.get("REQUEST_METHOD") in ROOT_METHODS:
         req = Request(environ)
         req.max_content_length = MAX_BODY_BYTES

@@ -36,28 +36,32 @@ class DirectCalls:
 
     async def post(self, url: str, headers: Mapping[str, str], body: bytes,
                    timeout: float) -> tuple[int, bytes, dict[str, str]]:
-        """POST `body` to `url` ("http://host:port"): (status, body, headers) of the answer."""
-        where = urlsplit(url)
-        head = _request_head(f"{where.hostname}:{where.port}", headers, len(body))
-        connection = self._take(url) or await self._open(where.hostname or "127.0.0.1", where.port or 80, timeout)
-        reader, writer = connection
-        kept = False
+        """POST `body` to `url` ("http://host:port"): (status, body, headers) of the answer, within `timeout`
+        seconds from the connection (made or reused) to the answer's last byte."""
+        head = _request_head(urlsplit(url).netloc, headers, len(body))
         try:
             async with asyncio.timeout(timeout):
-                writer.writelines((head, body))
-                await writer.drain()
-                status, answer, received, keep_alive = await _read_answer(reader)
-            kept = keep_alive
+                return await self._exchange(url, head, body)
         except TimeoutError:
             raise
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             raise Failed(type(exc).__name__) from None
-        finally:  # cancelled, failed or timed out mid-exchange: the connection's state is unknown, so it goes
+
+    async def _exchange(self, url: str, head: bytes, body: bytes) -> tuple[int, bytes, dict[str, str]]:
+        where = urlsplit(url)
+        connection = self._take(url) or await asyncio.open_connection(where.hostname, where.port, limit=HEAD_LIMIT)
+        reader, writer = connection
+        kept = False
+        try:
+            writer.writelines((head, body))
+            await writer.drain()
+            status, answer, received, kept = await _read_answer(reader)
+            return status, answer, received
+        finally:  # failed, timed out or cancelled mid-exchange: what is left on the connection is unknown
             if kept:
                 self._keep(url, connection)
             else:
                 writer.close()
-        return status, answer, received
 
     def _take(self, url: str) -> Connection | None:
         idle = self._idle.get(url) or []
@@ -73,15 +77,6 @@ class DirectCalls:
         idle.append(connection)
         while len(idle) > IDLE_PER_FUNCTION:
             idle.pop(0)[1].close()
-
-    async def _open(self, host: str, port: int, timeout: float) -> Connection:
-        try:
-            async with asyncio.timeout(timeout):
-                return await asyncio.open_connection(host, port, limit=HEAD_LIMIT)
-        except TimeoutError:
-            raise
-        except OSError as exc:
-            raise Failed(type(exc).__name__) from None
 
     def close(self) -> None:
         for idle in self._idle.values():
