@@ -39,3 +39,15 @@ def test_a_batch_of_which_nothing_passes_is_refused_with_422(process: Path) -> N
 
 def test_a_malformed_envelope_is_400(process: Path) -> None:
     assert invoke(load_handler("validate"), body=b"{not json")[0] == 400
+
+
+def test_an_event_nested_past_validate_max_depth_is_dead_lettered_and_the_rest_pass(
+        process: Path, stream: JetStreamClient) -> None:
+    good = sample_events()[0]
+    deep: object = "x"
+    for _ in range(64):
+        deep = [deep]
+    batch_id, body = batch([good, {**good, "data": {**good["data"], "junk": deep}}])
+    status, answer = invoke(load_handler("validate"), body=body)
+    assert status == 200 and answer["rejections"] == [{"index": 1, "reason": "event: nested deeper than 64 levels"}]
+    assert published(stream, subjects.VALID, f"{batch_id}:validate") == [good]

@@ -52,6 +52,10 @@ def _parse(value: str) -> datetime:
         raise ValueError(f"{_show(value)} is out of range in UTC") from None
 
 
+parse_text = _parse
+"""parse_timestamp of a value the caller knows is a str: the cached parse itself, one call fewer on the hot path."""
+
+
 def format_timestamp(dt: datetime) -> str:
     """UTC as YYYY-MM-DDTHH:MM:SS.ffffffZ, fixed width (strftime would not pad years below 1000)."""
     if dt.tzinfo is None or dt.utcoffset() is None:
