@@ -111,3 +111,17 @@ def test_canonical_is_the_stored_form_of_any_offset() -> None:
     assert canonical("2026-11-22T11:27:31Z") == canonical("2026-11-22T11:27:31.000000+00:00")
     with pytest.raises(ValueError, match="no timezone offset"):
         canonical("2026-11-22T11:27:31")
+
+
+@pytest.mark.parametrize("value", ["2026-11-22T11:27:31.768000+00:00", "0999-01-01T00:00:00.000001+00:00",
+                                   "2024-W01-1T00:00:00.000000+00:00", "2024-01-01t01:00:00.000000+00:00",
+                                   "2024-01-01 01:00:00.000000+00:00", "2024-01-01T01:00:00,000000+00:00",
+                                   "2024-01-01T01:00:00.000000-00:00"])
+def test_canonical_of_ha_times_and_look_alikes_is_the_formatted_instant(value: str) -> None:
+    assert canonical(value) == format_timestamp(parse_timestamp(value))
+
+
+@pytest.mark.parametrize("value", ["2026-02-30T11:27:31.768000+00:00", "2026-11-22T24:00:00.000000+00:00"])
+def test_canonical_refuses_text_in_ha_shape_that_is_no_instant(value: str) -> None:
+    with pytest.raises(ValueError, match="not an ISO 8601 timestamp"):
+        canonical(value)

@@ -49,17 +49,24 @@ def coerce_state_value(state: str | None) -> float | None:
     """
     if state is None:
         return None
+    found = _values.get(state, _UNSEEN)  # a home's states repeat (on, off, 21.5…): each is read once
+    if found is _UNSEEN:
+        if len(_values) > 100_000:
+            _values.clear()
+        found = _values[state] = _coerce(state)
+    return found  # type: ignore[return-value]
+
+
+_UNSEEN = object()
+_values: dict[str, float | None] = {}
+
+
+def _coerce(state: str) -> float | None:
     text = state.strip()
     if _NUMBER.fullmatch(text):
         value = float(text)
         return value if math.isfinite(value) else None
     return _BINARY.get(text.lower())
-
-
-def _dict(value: object, field: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise NormalizationError(f"{field}: expected an object")
-    return value
 
 
 def _str_or_none(value: object) -> str | None:
@@ -90,22 +97,31 @@ def _state_fields(data: dict[str, Any]) -> dict[str, Any]:
         raise NormalizationError("data.entity_id: expected an entity id")
     new = data.get("new_state")
     old = data.get("old_state")
-    new = None if new is None else _dict(new, "data.new_state")
-    old = None if old is None else _dict(old, "data.old_state")
+    if new is not None and not isinstance(new, dict):
+        raise NormalizationError("data.new_state: expected an object")
+    if old is not None and not isinstance(old, dict):
+        raise NormalizationError("data.old_state: expected an object")
     # An entity's removal (new_state null) still says what was removed: describe it by its last state.
-    described, key = (new, "new_state") if new is not None else (old, "old_state")
-    attributes = {} if described is None else _dict(described.get("attributes", {}), f"data.{key}.attributes")
+    described = new if new is not None else old
+    attributes = {} if described is None else described.get("attributes", {})
+    if not isinstance(attributes, dict):
+        raise NormalizationError(f"data.{'new_state' if new is not None else 'old_state'}.attributes: "
+                                 "expected an object")
     unit = attributes.get("unit_of_measurement")
-    state = _str_or_none(new.get("state")) if new is not None else None
+    name = attributes.get("friendly_name")
+    device_class = attributes.get("device_class")
+    state = new.get("state") if new is not None else None
+    state = state if isinstance(state, str) else None
+    old_state = old.get("state") if old is not None else None
     return {
         "entity_id": entity_id,
         "domain": entity_id.split(".", 1)[0],
         "state": state,
-        "old_state": _str_or_none(old.get("state")) if old is not None else None,
+        "old_state": old_state if isinstance(old_state, str) else None,
         "state_value": coerce_state_value(state),
         "unit": unit_name(unit) if isinstance(unit, str) else None,
-        "device_class": _str_or_none(attributes.get("device_class")),
-        "friendly_name": _str_or_none(attributes.get("friendly_name")),
+        "device_class": device_class if isinstance(device_class, str) else None,
+        "friendly_name": name if isinstance(name, str) else None,
         "attributes": dict(attributes),
         "duration_in_state": _duration(old, new),
     }
@@ -166,11 +182,14 @@ def normalize(event: dict[str, Any]) -> list[EventRecord]:
 def normalize_event(event: dict[str, Any]) -> EventRecord:
     """The record of a validated raw HA event as one event (a call on several entities names none of them:
     `normalize` gives its records per entity); NormalizationError if it lacks what is needed."""
-    event = _dict(event, "event")
+    if not isinstance(event, dict):
+        raise NormalizationError("event: expected an object")
     event_type = event.get("event_type")
     if not isinstance(event_type, str):
         raise NormalizationError("event_type: expected a string")
-    data = _dict(event.get("data"), "data")
+    data = event.get("data")
+    if not isinstance(data, dict):
+        raise NormalizationError("data: expected an object")
     try:
         time_fired = canonical(event.get("time_fired"))
     except ValueError as exc:
@@ -184,14 +203,20 @@ def normalize_event(event: dict[str, Any]) -> EventRecord:
     except (TypeError, ValueError) as exc:
         raise NormalizationError(f"event_id: cannot be derived ({exc})") from None
     context = event.get("context")
-    context = context if isinstance(context, dict) else {}
-    ids: Context = {"id": _str_or_none(context.get("id")), "parent_id": _str_or_none(context.get("parent_id")),
-                    "user_id": _str_or_none(context.get("user_id"))}
-    made = record.new(eid, event_type, time_fired, origin=_str_or_none(event.get("origin")), context=ids,
+    if isinstance(context, dict):
+        cid, parent, user = context.get("id"), context.get("parent_id"), context.get("user_id")
+        ids: Context = {"id": cid if isinstance(cid, str) else None,
+                        "parent_id": parent if isinstance(parent, str) else None,
+                        "user_id": user if isinstance(user, str) else None}
+    else:
+        ids = {"id": None, "parent_id": None, "user_id": None}
+    origin = event.get("origin")
+    made = record.new(eid, event_type, time_fired, origin=origin if isinstance(origin, str) else None, context=ids,
                       data=None if is_state else data, **fields)
-    marker = _backfill(event.get("backfill"))
-    if marker is not None:
-        made[record.BACKFILL] = marker  # type: ignore[literal-required]
+    if "backfill" in event:  # live events have none
+        marker = _backfill(event["backfill"])
+        if marker is not None:
+            made[record.BACKFILL] = marker  # type: ignore[literal-required]
     return made
 
 

@@ -7,6 +7,7 @@ Every stored time is UTC with microseconds and a Z suffix, fixed width, so strin
 from __future__ import annotations
 
 import functools
+import re
 from datetime import UTC, datetime
 
 
@@ -33,9 +34,16 @@ def canonical(value: object) -> str:
     return _canonical(value)
 
 
+# What HA sends (datetime.isoformat of a UTC time with microseconds): its first 26 characters are the stored form.
+_UTC_MICROS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}\+00:00", re.ASCII)
+
+
 @functools.lru_cache(maxsize=4096)
 def _canonical(value: str) -> str:
-    return format_timestamp(_parse(value))
+    parsed = _parse(value)  # a valid instant first: the shape alone would pass 2026-02-30
+    if _UTC_MICROS.fullmatch(value):
+        return value[:26] + "Z"
+    return format_timestamp(parsed)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -60,6 +68,4 @@ def format_timestamp(dt: datetime) -> str:
     """UTC as YYYY-MM-DDTHH:MM:SS.ffffffZ, fixed width (strftime would not pad years below 1000)."""
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError("cannot format a naive datetime: its timezone is unknown")
-    u = dt.astimezone(UTC)
-    return (f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
-            f".{u.microsecond:06d}Z")
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"  # in C: "…+00:00" always, years 4 wide
