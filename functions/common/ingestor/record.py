@@ -11,7 +11,7 @@ import re
 from typing import Any, TypedDict
 
 from ingestor.errors import Invalid
-from ingestor.timeutil import parse_timestamp
+from ingestor.timeutil import parse_text, parse_timestamp
 from ingestor.validation import EVENT_TYPE, MAX_CONTEXT_ID_LENGTH
 
 
@@ -125,13 +125,13 @@ def problem(record: Any) -> str | None:
     event_type = record.get("event_type")
     if not isinstance(event_type, str) or not EVENT_TYPE.fullmatch(event_type):
         return "event_type: expected letters, digits, _ . : - (1 to 64), as validate accepts"
+    fired = record.get("time_fired")
     try:
-        parse_timestamp(record.get("time_fired"))
+        parse_text(fired) if type(fired) is str else parse_timestamp(fired)  # parse_text: the same, one call fewer
     except ValueError as exc:
         return f"time_fired: {exc}"
-    unknown = record.keys() - _KNOWN
-    if unknown:
-        return f"{sorted(unknown)[0][:60]!r}: not a field of the event record"
+    if not record.keys() <= _KNOWN:
+        return f"{sorted(record.keys() - _KNOWN)[0][:60]!r}: not a field of the event record"
     get = record.get
     if not _plain_texts([v for v in map(get, TEXT_FIELDS) if v is not None], MAX_NAME):
         for name in TEXT_FIELDS:
@@ -143,11 +143,12 @@ def problem(record: Any) -> str | None:
                     return found
     for name in NUMBER_FIELDS:
         value = get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        if value is not None and type(value) is not float and (
+                isinstance(value, bool) or not isinstance(value, int | float)):
             return f"{name}: expected a number or null"
     for name in OBJECT_FIELDS:
         value = get(name)
-        if value is not None and not isinstance(value, dict):
+        if value is not None and type(value) is not dict and not isinstance(value, dict):
             return f"{name}: expected an object or null"
     context = get("context") or {}
     if not _plain_texts([v for v in context.values() if v is not None], MAX_CONTEXT_ID_LENGTH):
