@@ -34,7 +34,7 @@ def cutoff_day(now_us: int) -> int:
 
 def plan(conn: Connection, before_day: int, limit: int) -> list[tuple[int, int, int]]:
     """(series, day, hot events) to compact next: the oldest day's series, most events first."""
-    oldest = conn.execute(select(func.min(hot_events.c.ts))).scalar()
+    oldest = conn.exec_driver_sql("SELECT min(ts) FROM hot_events").scalar()  # after every write: past SQLAlchemy
     if oldest is None or oldest // DAY_US >= before_day:
         return []
     day = oldest // DAY_US

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from ingestor.store.rows import SERIES_FIELDS, Series
 from ingestor.store.sqlschema import FLAG_VALUE_EXCEPTIONS, docs, series, strings
@@ -34,6 +34,7 @@ class Dictionaries:
         self.series: dict[int, Series] = {}
         self.series_flags: dict[int, int] = {}
         self._series_ids: dict[Series, int] = {}
+        self._entity_series: dict[tuple[str | None, str | None], list[int]] = {}  # (event type, entity): series
         self._max_series = 0
         self._strings: dict[str, int] = {}
         self._string_values: dict[int, str] = {}
@@ -47,8 +48,7 @@ class Dictionaries:
     def commit(self) -> None:
         for (kind, key), value in self._pending.items():
             if kind == "series":
-                self._series_ids[key] = value
-                self.series[value] = key
+                self._add_series(value, key)
                 self.series_flags.setdefault(value, 0)
                 self._max_series = max(self._max_series, value)
             elif kind == "flags":
@@ -70,14 +70,24 @@ class Dictionaries:
 
     def refresh_series(self, conn: Connection) -> None:
         """Load the series created since this process last looked, and every series' flags."""
-        newest = conn.execute(select(func.max(series.c.id))).scalar() or 0
+        newest = conn.exec_driver_sql("SELECT max(id) FROM series").scalar() or 0  # per batch: past SQLAlchemy
         if newest > self._max_series:
             for row in conn.execute(select(series).where(series.c.id > self._max_series)):
-                values = tuple(row._mapping[name] for name in SERIES_FIELDS)
-                self.series[row.id] = values
-                self._series_ids[values] = row.id
+                self._add_series(row.id, tuple(row._mapping[name] for name in SERIES_FIELDS))
                 self.series_flags[row.id] = row.flags
             self._max_series = newest
+
+    def _add_series(self, sid: int, values: Series) -> None:
+        self.series[sid] = values
+        self._series_ids[values] = sid
+        same = self._entity_series.setdefault((values[0], values[1]), [])
+        if sid not in same:
+            same.append(sid)
+
+    def series_of_entity(self, event_type: str | None, entity_id: str | None) -> list[int]:
+        """The series of this event type and entity (they differ by the entity's other names: area, unit…), as
+        of the last refresh_series: kept as series are learnt, instead of found among all series per batch."""
+        return self._entity_series.get((event_type, entity_id), [])
 
     def refresh_flags(self, conn: Connection) -> None:
         for sid, flags in conn.execute(select(series.c.id, series.c.flags).where(series.c.flags != 0)):

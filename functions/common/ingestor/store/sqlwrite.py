@@ -61,16 +61,21 @@ def in_hot(count: int, dialect: str) -> str:
                       "JOIN hot_events h ON h.series = v.s AND h.ts = v.t", dialect)
 
 
+@functools.cache
+def days_in_blocks(count: int, dialect: str) -> str:
+    """Which of `count` days have blocks, as the driver takes it (asked per batch: SQLAlchemy's compilation of
+    the same select, its cache key included, cost more than the database's answer)."""
+    return driver_sql(f"SELECT DISTINCT day FROM blocks WHERE day IN ({', '.join(['?'] * count)})", dialect)
+
+
 def stored_ids(conn: Connection, reader: Reader, candidates: dict[bytes, tuple[Series, int]]) -> set[bytes]:
     """Which of the event ids (with their series and time) are stored already, in either tier. An event can only
     collide with one of the same type and entity at the same time (all three are in what its id hashes), so
     both tiers are searched by series and time: the hot tier has no index of event ids, whose every insert
     dirtied a page of its own (ids are hashes) and cost more than the rest of the insert."""
     reader.dicts.refresh_series(conn)
-    same: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
-    for sid, values in reader.dicts.series.items():
-        same[(values[0], values[1])].append(sid)
-    pairs = sorted({(sid, ts) for values, ts in candidates.values() for sid in same.get((values[0], values[1]), ())})
+    same = reader.dicts.series_of_entity
+    pairs = sorted({(sid, ts) for values, ts in candidates.values() for sid in same(values[0], values[1])})
     found: set[bytes] = set()
     for start in range(0, len(pairs), CHUNK):
         chunk = pairs[start:start + CHUNK]
@@ -80,13 +85,13 @@ def stored_ids(conn: Connection, reader: Reader, candidates: dict[bytes, tuple[S
     days = sorted({ts // DAY_US for eid, (_, ts) in candidates.items() if eid not in found})
     if not days:
         return found
-    compacted = {int(r[0]) for r in conn.execute(select(blocks.c.day).distinct().where(blocks.c.day.in_(days)))}
+    compacted = {int(r[0]) for r in conn.exec_driver_sql(days_in_blocks(len(days), conn.dialect.name), tuple(days))}
     if not compacted:
         return found
     wanted: dict[tuple[int, int], dict[int, list[bytes]]] = defaultdict(lambda: defaultdict(list))
     for eid, (values, ts) in candidates.items():
         if eid not in found and ts // DAY_US in compacted:
-            for sid in same.get((values[0], values[1]), ()):
+            for sid in same(values[0], values[1]):
                 wanted[(sid, ts // DAY_US)][ts].append(eid)
     if not wanted:
         return found
