@@ -44,3 +44,19 @@ def test_one_encoding_measures_and_encodes_a_value_within_the_limit(limit: int) 
         assert jsoncodec.dumps_within(value, limit) == jsoncodec.dumps(value), (levels, limit)
     assert jsoncodec.dumps_within({"a": nested(limit, rng)}, limit) is None  # one level too deep
     assert jsoncodec.dumps_within({"big": 2**70}, limit) is None  # within the limit, but not JSON
+
+
+def test_keys_that_are_not_strings_are_written_as_strings() -> None:
+    assert jsoncodec.dumps({1: "a", "b": {2.5: None}}) == b'{"1":"a","b":{"2.5":null}}'
+    assert jsoncodec.dumps({2: "x", 1: "y"}, sort_keys=True) == b'{"1":"y","2":"x"}'
+
+
+def test_a_value_json_cannot_carry_is_refused_naming_why() -> None:
+    with pytest.raises(jsoncodec.EncodeError, match="64-bit"):
+        jsoncodec.dumps({"reading": 2 ** 70})
+
+
+def test_the_depth_bound_holds_for_keys_that_are_not_strings() -> None:
+    value = {1: {2: {3: "leaf"}}}
+    assert (jsoncodec.nested_deeper_than(value, 2), jsoncodec.nested_deeper_than(value, 3)) == (True, False)
+    assert jsoncodec.dumps_within(value, 3) == b'{"1":{"2":{"3":"leaf"}}}'

@@ -22,9 +22,20 @@ _CONTAINERS = (dict, list, tuple)
 
 
 def dumps(value: Any, sort_keys: bool = False) -> bytes:
-    """Compact UTF-8 JSON; `sort_keys` gives the canonical form hashes are taken over."""
-    option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_SORT_KEYS if sort_keys else 0)
-    return orjson.dumps(value, option=option)
+    """Compact UTF-8 JSON; `sort_keys` gives the canonical form hashes are taken over. Keys that are not strings
+    are written as strings."""
+    return _dumps(value, orjson.OPT_SORT_KEYS if sort_keys else 0)
+
+
+def _dumps(value: Any, option: int) -> bytes:
+    """orjson.dumps, asked first without OPT_NON_STR_KEYS: that option nearly doubles the cost of every encoding
+    (orjson then checks each key's type), and only a value with a key that is not a string needs it (never
+    decoded JSON). Such a value, or one JSON cannot carry, is encoded again with it, as always before: same bytes,
+    same error."""
+    try:
+        return orjson.dumps(value, option=option)
+    except orjson.JSONEncodeError:
+        return orjson.dumps(value, option=option | orjson.OPT_NON_STR_KEYS)
 
 
 def loads(data: bytes | str) -> Any:
@@ -52,7 +63,7 @@ def nested_deeper_than(value: Any, limit: int) -> bool:
             outer, hole = _shell(ORJSON_DEPTH - limit)
             hole[0] = value
             try:
-                orjson.dumps(outer, option=orjson.OPT_NON_STR_KEYS)
+                _dumps(outer, 0)
                 return False
             except orjson.JSONEncodeError:
                 pass
@@ -72,7 +83,7 @@ def dumps_within(value: Any, limit: int) -> bytes | None:
         outer, hole = _shell(levels)
         hole[0] = value
         try:
-            return orjson.dumps(outer, option=orjson.OPT_NON_STR_KEYS)[levels:-levels]
+            return _dumps(outer, 0)[levels:-levels]
         except orjson.JSONEncodeError:
             return None
         finally:
