@@ -109,20 +109,24 @@ def _number(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def split(record: dict[str, Any], doc: Callable[[bytes], int], ts: int | None = None) -> Row:
-    """The record's Row; `doc` stores a JSON document (once) and returns its id. `ts`: micros_of its time_fired,
-    when the caller has it already."""
+def split(record: dict[str, Any], doc: Callable[[bytes], int], ts: int | None = None,
+          eid: bytes | None = None) -> Row:
+    """The record's Row; `doc` stores a JSON document (once) and returns its id. `ts` (micros_of its time_fired)
+    and `eid` (its event_id's bytes): when the caller has them already."""
     context = record.get("context") or {}
     attributes = record.get("attributes")
     others = record.keys() - RECORD_KEYS
-    extra = {k: v for k, v in record.items() if k in others} if others else {}
+    # Several in the record's order (the document's bytes are kept, and hashed by the archive); none or one (a home
+    # with weather and one more context source) without a walk over every field.
+    extra = {k: v for k, v in record.items() if k in others} if len(others) > 1 else {k: record[k] for k in others}
     weather = record.get("weather")
     enrich, ages = 0, None
     if weather is not None or extra:
         template, ages = cut_ages(jsoncodec.dumps([weather, extra]))
         enrich = doc(template)
     data = record.get("data")
-    return Row(bytes.fromhex(record["event_id"]), micros_of(record["time_fired"]) if ts is None else ts,
+    return Row(bytes.fromhex(record["event_id"]) if eid is None else eid,
+               micros_of(record["time_fired"]) if ts is None else ts,
                record.get("state"), record.get("old_state"), _number(record.get("state_value")),
                _number(record.get("duration_in_state")), doc(jsoncodec.dumps(attributes)) if attributes else 0,
                context.get("id"), context.get("parent_id"), context.get("user_id"), enrich, ages,

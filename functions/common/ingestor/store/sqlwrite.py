@@ -43,11 +43,6 @@ INSERT_HOT = ("INSERT INTO hot_events (eid, series, ts, state, old_state, value,
               "enrich, ages, data, cat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
-def hot_values(sid: int, row: Row, cat: int) -> tuple[Any, ...]:
-    return (row.eid, sid, row.ts, row.state, row.old_state, row.value, row.duration, row.attrs, row.ctx, row.parent,
-            row.user, row.enrich, row.ages, row.data, cat)
-
-
 executemany = compaction.executemany
 """For bulk writes: SQLAlchemy's per-row parameter handling costs more than the database's own work."""
 
@@ -139,7 +134,7 @@ def write(conn: Connection, dicts: Dictionaries, backend: str, records: list[dic
     def collect(body: bytes) -> int:
         return bodies.setdefault(body, -len(bodies) - 1)
 
-    split = [(candidates[eid][0], rw.split(record, collect, candidates[eid][1])) for eid, record in fresh.items()]
+    split = [(candidates[eid][0], rw.split(record, collect, candidates[eid][1], eid)) for eid, record in fresh.items()]
     ids = dicts.doc_ids(conn, bodies)
     real = {temporary: ids[body] for body, temporary in bodies.items()}
     deltas = ru.Deltas()
@@ -147,30 +142,33 @@ def write(conn: Connection, dicts: Dictionaries, backend: str, records: list[dic
     cold: dict[tuple[int, int], list[Row]] = defaultdict(list)
     series_keys: dict[Series, tuple[int, tuple[int, ...], bool]] = {}  # id, dimension keys, a meter
     new_readings: dict[int, list[rise.Reading]] = defaultdict(list)
-    # Each Row again with its documents' real ids, built positionally (Row._replace costs several times more).
+    string_id = dicts.string_id
+    categorical = ru.categorical
+    add = deltas.add
+    # Each event with its documents' real ids, read from the split's fields (a Row's attributes cost more), made a
+    # Row again only for the cold tier.
     for series_values, (eid, ts, state, old_state, value, duration, attrs, ctx, parent, user, enrich, ages,
                         data) in split:
-        row = Row(eid, ts, state, old_state, value, duration, real.get(attrs, attrs), ctx, parent, user,
-                  real.get(enrich, enrich), ages, real.get(data, data))
+        attrs, enrich, data = real.get(attrs, attrs), real.get(enrich, enrich), real.get(data, data)
         known = series_keys.get(series_values)
         if known is None:
             sid = dicts.series_id(conn, series_values)
             known = series_keys[series_values] = (sid, dim_keys(conn, dicts, series_values),
                                                    rise.is_meter(series_values))
         sid, dims, meter = known
-        state_kept, old_state_kept = ru.categorical(row.state), ru.categorical(row.old_state)  # once per event
-        if row.value is not None and meter:
-            new_readings[sid].append((row.ts, row.value))
-        if row.value != coerce_state_value(row.state):
+        state_kept, old_state_kept = categorical(state), categorical(old_state)  # once per event
+        if value is not None and meter:
+            new_readings[sid].append((ts, value))
+        if value != coerce_state_value(state):
             dicts.flag(conn, sid, FLAG_VALUE_EXCEPTIONS)
-        if cold_before is not None and row.ts // DAY_US < cold_before:
-            cold[(sid, row.ts // DAY_US)].append(row)
+        if cold_before is not None and ts // DAY_US < cold_before:
+            cold[(sid, ts // DAY_US)].append(Row(eid, ts, state, old_state, value, duration, attrs, ctx, parent,
+                                                 user, enrich, ages, data))
         else:
-            values.append(hot_values(sid, row, cat_flags(state_kept, old_state_kept)))
-        deltas.add(sid, dims, row.ts, row.value,
-                   dicts.string_id(conn, row.state) if state_kept else None,  # type: ignore[arg-type]
-                   dicts.string_id(conn, row.old_state) if old_state_kept else None,  # type: ignore[arg-type]
-                   row.duration)
+            values.append((eid, sid, ts, state, old_state, value, duration, attrs, ctx, parent, user, enrich, ages,
+                           data, cat_flags(state_kept, old_state_kept)))  # INSERT_HOT's columns
+        add(sid, dims, ts, value, string_id(conn, state) if state_kept else None,  # type: ignore[arg-type]
+            string_id(conn, old_state) if old_state_kept else None, duration)  # type: ignore[arg-type]
     rises: dict[rise.Key, float] = {}
     for sid, found in new_readings.items():  # from the readings stored before this batch's
         rises.update(sqlrise.batch_changes(reader, sid, found))
