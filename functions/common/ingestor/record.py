@@ -7,12 +7,11 @@ fields) inside the store, from the field lists below. docs/design.md describes e
 
 from __future__ import annotations
 
-import re
 from typing import Any, TypedDict
 
 from ingestor.errors import Invalid
 from ingestor.timeutil import parse_text, parse_timestamp
-from ingestor.validation import EVENT_TYPE, MAX_CONTEXT_ID_LENGTH
+from ingestor.validation import MAX_CONTEXT_ID_LENGTH, is_event_type_name
 
 
 class Context(TypedDict):
@@ -85,9 +84,11 @@ TEXT_FIELDS = ("event_type", "origin", "entity_id", "domain", "state", "old_stat
 NUMBER_FIELDS = ("state_value", "duration_in_state")
 OBJECT_FIELDS = ("attributes", "context", *CONTEXT_SOURCES)
 
-_EVENT_ID = re.compile(r"[0-9a-f]{32}")
+_HEX = "0123456789abcdef"
 MAX_NAME = 255  # characters: HA's own limit for entity ids and states; the stores' dictionaries keep names alike
 _KNOWN = frozenset(FIELDS) | frozenset(OPTIONAL_FIELDS) | {BACKFILL}
+_NUMBER_TYPES = frozenset({type(None), float, int})
+_OBJECT_TYPES = frozenset({type(None), dict})
 
 
 def new(event_id: str, event_type: str, time_fired: str, *, origin: str | None = None, entity_id: str | None = None,
@@ -120,10 +121,10 @@ def problem(record: Any) -> str | None:
     if not isinstance(record, dict):
         return "record: expected an object"
     event_id = record.get("event_id")
-    if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
+    if not isinstance(event_id, str) or len(event_id) != 32 or event_id.strip(_HEX):  # stripped empty: all hex
         return "event_id: expected 32 lowercase hex characters"
     event_type = record.get("event_type")
-    if not isinstance(event_type, str) or not EVENT_TYPE.fullmatch(event_type):
+    if not isinstance(event_type, str) or not is_event_type_name(event_type):
         return "event_type: expected letters, digits, _ . : - (1 to 64), as validate accepts"
     fired = record.get("time_fired")
     try:
@@ -141,15 +142,18 @@ def problem(record: Any) -> str | None:
                     return f"{name}: expected a string or null"
                 if found := _text_problem(name, value, MAX_NAME):
                     return found
-    for name in NUMBER_FIELDS:
-        value = get(name)
-        if value is not None and type(value) is not float and (
-                isinstance(value, bool) or not isinstance(value, int | float)):
-            return f"{name}: expected a number or null"
-    for name in OBJECT_FIELDS:
-        value = get(name)
-        if value is not None and type(value) is not dict and not isinstance(value, dict):
-            return f"{name}: expected an object or null"
+    # The types of the numbers and of the objects, each set asked at once; field by field only when one is not
+    # exactly what nearly every record holds (a subclass passes there too), to name the field.
+    if not set(map(type, map(get, NUMBER_FIELDS))) <= _NUMBER_TYPES:
+        for name in NUMBER_FIELDS:
+            value = get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                return f"{name}: expected a number or null"
+    if not set(map(type, map(get, OBJECT_FIELDS))) <= _OBJECT_TYPES:
+        for name in OBJECT_FIELDS:
+            value = get(name)
+            if value is not None and not isinstance(value, dict):
+                return f"{name}: expected an object or null"
     context = get("context") or {}
     if not _plain_texts([v for v in context.values() if v is not None], MAX_CONTEXT_ID_LENGTH):
         for key, value in context.items():

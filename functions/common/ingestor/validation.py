@@ -42,6 +42,20 @@ def is_entity_id(value: object) -> TypeGuard[str]:
             and ENTITY_ID.fullmatch(value) is not None)
 
 
+def is_event_type_name(value: str) -> bool:
+    """EVENT_TYPE.fullmatch of a str, remembered per name: a home sends a few dozen event types, every event and
+    record one of them (validate's and write's checks ask it of each)."""
+    found = _type_names.get(value)
+    if found is None:
+        if len(_type_names) > 10_000:
+            _type_names.clear()
+        found = _type_names[value] = EVENT_TYPE.fullmatch(value) is not None
+    return found
+
+
+_type_names: dict[str, bool] = {}
+
+
 def _event_types(raw: str) -> frozenset[str] | None:
     names = [item.strip() for item in raw.split(",") if item.strip()]
     if "*" in names:
@@ -245,7 +259,7 @@ def encoded_if_sound(event: object, rules: ValidationRules, now: datetime) -> by
         if len(encoded) > rules.max_event_bytes:
             return None
         event_type = event["event_type"]
-        if (type(event_type) is not str or not EVENT_TYPE.fullmatch(event_type)
+        if (type(event_type) is not str or not is_event_type_name(event_type)
                 or (rules.event_types is not None and event_type not in rules.event_types)):
             return None
         fired = event["time_fired"]
