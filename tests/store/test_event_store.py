@@ -287,6 +287,19 @@ def test_duration_samples_are_the_newest_stays_however_many_readings_with_a_dura
         ("light.hall", "off", T0 + dt.timedelta(minutes=3)), ("light.hall", "on", T0 + dt.timedelta(minutes=2))]
 
 
+def test_duration_samples_of_a_long_range_are_its_newest_stays_however_far_apart_its_days(store: Any) -> None:
+    """Stays spread over a month: the newest `limit` of the range, wherever in it they lie (InfluxDB reads a
+    long range from its end back, a window at a time)."""
+    end = T0 + dt.timedelta(days=30)
+    ages = [dt.timedelta(hours=1), dt.timedelta(days=1), dt.timedelta(days=5),  # these two on windows' edges
+            dt.timedelta(days=10), dt.timedelta(days=29, hours=23)]
+    store.write([placed("light.hall", end - age, ("off", "on")[i % 2], ("on", "off")[i % 2], unit=None)
+                 for i, age in enumerate(ages)])
+    month = EventFilter(start=T0, end=end)
+    assert [s.time for s in store.duration_samples(month, limit=3)] == [end - age for age in ages[:3]]
+    assert [s.time for s in store.duration_samples(month, limit=10)] == [end - age for age in ages]
+
+
 def test_grid_counts_per_value_and_bucket(store: Any, home: list[dict[str, Any]]) -> None:
     window = EventFilter(start=T0, end=T0 + dt.timedelta(hours=1))
     assert store.grid(window, "area_id", 300) == [

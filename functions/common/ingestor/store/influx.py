@@ -60,6 +60,7 @@ SCAN_LIMIT = 200_000  # rows a client-side aggregation (durations) reads at most
 TRACE_BEFORE = dt.timedelta(hours=1)
 TRACE_AFTER = dt.timedelta(days=3)
 NEWEST_WINDOW = dt.timedelta(hours=1)  # a page of the newest events is looked for here first (query)
+STAYS_WINDOW = dt.timedelta(days=1)  # the newest stays are read a window at a time, each 4x the one before
 # Plain decimals and timestamps InfluxDB can pass over when it reads stays: old states that are never kept
 # (rollups.categorical; "-0.5" and other negative fractions below 1 are left to it), so a sensor once unavailable
 # is not read whole, and LIMIT counts stays.
@@ -106,6 +107,20 @@ def open_influx(url: str, timeout: float | None = None) -> InfluxEventStore:
     auth = (unquote(parts.username), password or "") if parts.username else None
     transport = HttpTransport(base, name, query.get("rp"), auth=auth, verify=verify, **waits)
     return InfluxEventStore(transport, create_database=True, ha_layout=ha)
+
+
+def _newest_first(f: EventFilter, first: dt.timedelta) -> Iterator[EventFilter]:
+    """`f` cut into windows from its end back, newest first, each 4x as long as the one before: a statement's
+    cost in InfluxDB grows with the shards its time range touches, and the newest of a long range (a busy home's
+    50,000 newest stays lie within two days) are in its first windows. Whole `f` when it has no start or end."""
+    if f.start is None or f.end is None:
+        yield f
+        return
+    end, width = f.end, first
+    while end - width > f.start:
+        yield dataclasses.replace(f, start=end - width, end=end)
+        end, width = end - width, width * 4
+    yield dataclasses.replace(f, end=end)
 
 
 def _rows(series: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, str], dict[str, Any]]]:
@@ -599,6 +614,16 @@ class InfluxEventStore:
             return []
         extra = ["duration_in_state >= 0", NOT_A_NUMBER] + ([staying] if staying else [])
         found: dict[tuple[int, str], DurationSample] = {}  # by time and id: a page's oldest instant is read again
+        for window in _newest_first(f, STAYS_WINDOW):
+            self._stays_into(found, window, extra, limit)
+            if len(found) >= limit:
+                break
+        return sorted(found.values(), key=lambda d: (d.ts, d.event_id), reverse=True)[:limit]
+
+    def _stays_into(self, found: dict[tuple[int, str], DurationSample], f: EventFilter, extra: list[str],
+                    limit: int) -> None:
+        """The stays of `f` into `found` (which holds only newer ones), page after page, until `found` holds
+        `limit` known to be the newest or `f` is read whole."""
         upper: int | None = None
         while True:
             oldest: dict[str, list[int]] = defaultdict(lambda: [0, MAX_US])  # per measurement: rows, oldest µs
@@ -614,12 +639,11 @@ class InfluxEventStore:
                                                      float(c["duration_in_state"]), event_id)
             full = [at for n, at in oldest.values() if n >= limit]  # measurements with older rows left unread
             if not full:
-                break
+                return
             frontier = max(full)  # every row newer than it was read
             if sum(1 for d in found.values() if d.ts > frontier) >= limit or frontier == upper:
-                break
+                return
             upper = frontier
-        return sorted(found.values(), key=lambda d: (d.ts, d.event_id), reverse=True)[:limit]
 
     def _staying(self) -> str | None:
         """The clause naming every entity that ever had a stay, by the daily stays' series (an index lookup, no
