@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 
@@ -19,6 +21,14 @@ from tests.support.runtime import REPO
 pytestmark = pytest.mark.integration
 
 Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+T = TypeVar("T")
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run on a thread of its own: in the whole suite the dashboard tests' Playwright (sync API, one browser
+    for the session) keeps an event loop running on the main thread, where asyncio.run refuses to start another."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +59,7 @@ def serve(answer: Answer, calls: Callable[[DirectCalls, str], Awaitable[object]]
         finally:
             writer.close()
 
-    async def run() -> object:
+    async def run_calls() -> object:
         server = await asyncio.start_server(accept, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         client = DirectCalls()
@@ -59,7 +69,7 @@ def serve(answer: Answer, calls: Callable[[DirectCalls, str], Awaitable[object]]
             client.close()
             server.close()
 
-    result = asyncio.run(run())
+    result = run(run_calls())
     return result, connections
 
 
@@ -72,7 +82,7 @@ def test_a_call_reaches_the_function_as_sent_and_its_answer_comes_back(echo: str
         finally:
             client.close()
 
-    status, body, headers = asyncio.run(call())
+    status, body, headers = run(call())
     seen = json.loads(body)
     assert (status, headers["X-Echo"]) == (200, "yes")
     assert (seen["method"], seen["path"], base64.b64decode(seen["body"])) == ("POST", "/", b'{"v": 1}')
@@ -156,7 +166,7 @@ def test_a_function_that_does_not_answer_in_time_times_out_and_its_connection_is
 
 def test_a_function_not_listening_is_a_failure_naming_why() -> None:
     with reserve() as port, pytest.raises(Failed, match="ConnectionRefusedError"):  # held, nobody listening
-        asyncio.run(DirectCalls().post(f"http://127.0.0.1:{port.port}", {}, b"x", timeout=5))
+        run(DirectCalls().post(f"http://127.0.0.1:{port.port}", {}, b"x", timeout=5))
 
 
 def test_an_answer_that_is_not_http_is_a_failure() -> None:
