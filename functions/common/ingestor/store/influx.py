@@ -381,7 +381,7 @@ class InfluxEventStore:
             measurements = ", ".join(_identifier(m) for m in sorted({m for m, _ in wanted.values()}))
             entities = sorted({e for _, e in wanted.values()})
             extra = [*extra, f"time >= {min(times) * 1000}", f"time <= {max(times) * 1000}",
-                     "(" + " OR ".join(f'"entity_id" = {iql.string(e)}' for e in entities) + ")"]
+                     iql.entity_in(entities)]
         records = self._records(f"SELECT * FROM {measurements} WHERE {iql.where(f, extra)} {tail}")
         keyed = sorted(((to_micros(parse_timestamp(r["time_fired"])), r["event_id"], r) for r in records),
                        key=lambda k: (k[0], k[1]), reverse=True)
@@ -434,8 +434,7 @@ class InfluxEventStore:
             return f, []
         lo, hi = max(start, min(held)), min(end, max(held) + day)
         entities = sorted(set().union(*held.values()))
-        named = " OR ".join(f'"entity_id" = {iql.string(e)}' for e in entities)
-        return dataclasses.replace(f, start=from_micros(lo), end=from_micros(hi)), [f"({named})"]
+        return dataclasses.replace(f, start=from_micros(lo), end=from_micros(hi)), [iql.entity_in(entities)]
 
     def count(self, f: EventFilter, info: dict[str, Any] | None = None) -> int:
         return sum(acc[0] for acc in self._values(f, None, None, info, values=False).values())
@@ -658,7 +657,7 @@ class InfluxEventStore:
         if any(c.get("count") for _, _, c in _rows(self._select(
                 f"SELECT count(\"dn\") FROM {stays} WHERE \"entity_id\" = ''"))):
             entities.append("")
-        return "(" + " OR ".join(f'"entity_id" = {iql.string(e)}' for e in entities) + ")" if entities else ""
+        return iql.entity_in(entities) if entities else ""
 
     def grid(self, f: EventFilter, by: GroupBy, seconds: int,
              info: dict[str, Any] | None = None) -> list[tuple[str | None, Any, int]]:

@@ -36,6 +36,11 @@ def regex_contains(value: str) -> str:
     return "/(?i)" + "".join(_REGEX_ESCAPES.get(char) or re.escape(char) for char in value) + "/"
 
 
+def entity_in(entities: list[str]) -> str:
+    """A clause matching points of any of `entities` (not empty): InfluxQL has no IN."""
+    return "(" + " OR ".join(f'"entity_id" = {string(e)}' for e in entities) + ")"
+
+
 def time_ns(when: dt.datetime) -> str:
     return f"{to_micros(when) * 1000}"
 
