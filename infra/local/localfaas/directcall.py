@@ -38,18 +38,19 @@ class DirectCalls:
                    timeout: float) -> tuple[int, bytes, dict[str, str]]:
         """POST `body` to `url` ("http://host:port"): (status, body, headers) of the answer, within `timeout`
         seconds from the connection (made or reused) to the answer's last byte."""
-        head = _request_head(urlsplit(url).netloc, headers, len(body))
+        where = urlsplit(url)
+        head = _request_head(where.netloc, headers, len(body))
         try:
             async with asyncio.timeout(timeout):
-                return await self._exchange(url, head, body)
+                return await self._exchange(url, where.hostname, where.port, head, body)
         except TimeoutError:
             raise
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             raise Failed(type(exc).__name__) from None
 
-    async def _exchange(self, url: str, head: bytes, body: bytes) -> tuple[int, bytes, dict[str, str]]:
-        where = urlsplit(url)
-        connection = self._take(url) or await asyncio.open_connection(where.hostname, where.port, limit=HEAD_LIMIT)
+    async def _exchange(self, url: str, host: str | None, port: int | None, head: bytes,
+                        body: bytes) -> tuple[int, bytes, dict[str, str]]:
+        connection = self._take(url) or await asyncio.open_connection(host, port, limit=HEAD_LIMIT)
         reader, writer = connection
         kept = False
         try:
