@@ -141,6 +141,50 @@ def test_a_connection_the_function_closed_while_idle_is_not_reused() -> None:
     assert (statuses, connections) == ([200, 200], 2)
 
 
+def answered_then_closed_unanswered(answers: int) -> Answer:
+    """Each connection answers its first request (kept alive); then, up to `answers` answers in all, a later request
+    on it is read and the connection closed unanswered, as a function closing an idle connection just as a call
+    is written on it; past `answers`, every request is closed unanswered."""
+    answered = 0
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal answered
+        await read_request(reader)
+        if answered >= answers:
+            return
+        answered += 1
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await read_request(reader)
+
+    return answer
+
+
+def test_a_kept_connection_closed_as_a_call_is_written_on_it_is_called_again_on_a_new_one() -> None:
+    async def twice(client: DirectCalls, url: str) -> list[int]:
+        return [(await client.post(url, {}, b"x", timeout=5))[0] for _ in range(2)]
+
+    statuses, connections = serve(answered_then_closed_unanswered(answers=2), twice)
+    assert (statuses, connections) == ([200, 200], 2)
+
+
+def test_a_call_closed_unanswered_on_a_new_connection_is_a_failure_not_called_again() -> None:
+    with pytest.raises(Failed, match="IncompleteReadError"):
+        serve(answered_then_closed_unanswered(answers=0), lambda client, url: client.post(url, {}, b"x", timeout=5))
+
+
+def test_a_call_made_again_on_a_new_connection_and_closed_unanswered_there_too_is_a_failure() -> None:
+    async def twice(client: DirectCalls, url: str) -> list[object]:
+        first = (await client.post(url, {}, b"x", timeout=5))[0]
+        try:
+            await client.post(url, {}, b"x", timeout=5)
+        except Failed as exc:
+            return [first, str(exc)]
+        return [first, "answered"]
+
+    outcome, connections = serve(answered_then_closed_unanswered(answers=1), twice)
+    assert (outcome, connections) == ([200, "IncompleteReadError"], 2)
+
+
 def test_a_function_that_does_not_answer_in_time_times_out_and_its_connection_is_dropped() -> None:
     answered = 0
 

@@ -7,8 +7,11 @@ request written in one piece and an HTTP/1.1 answer read by its Content-Length (
 connection closes), about 0.14 ms. The gateway's own HTTP route (any method, path and caller) keeps aiohttp.
 
 A connection is reused only after a whole answer was read from it and neither side asked to close it; one that
-fails, times out or is cancelled mid-exchange is closed, never reused. Failures raise `Failed` (naming the
-underlying error) or TimeoutError; what they mean for the message is the gateway's and the connector's to say.
+fails, times out or is cancelled mid-exchange is closed, never reused. A kept connection the function closes just
+as a call is written on it (waitress closes one idle for its channel timeout) breaks before any byte of an answer:
+that call is made once more on a new connection, as HTTP clients do, instead of failing the message (a stage's call
+is idempotent: its ids are derived). Failures raise `Failed` (naming the underlying error) or TimeoutError; what
+they mean for the message is the gateway's and the connector's to say.
 """
 
 from __future__ import annotations
@@ -25,6 +28,14 @@ HEAD_LIMIT = 64 * 1024
 
 class Failed(Exception):
     """The exchange broke (refused, reset, closed early, not HTTP); the message names the underlying error."""
+
+
+class _Unanswered(Exception):
+    """The connection broke before any byte of the answer (`error`): the call was not answered."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(repr(error))
+        self.error = error
 
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -50,13 +61,34 @@ class DirectCalls:
 
     async def _exchange(self, url: str, host: str | None, port: int | None, head: bytes,
                         body: bytes) -> tuple[int, bytes, dict[str, str]]:
-        connection = self._take(url) or await asyncio.open_connection(host, port, limit=HEAD_LIMIT)
+        idle = self._take(url)
+        if idle is not None:
+            try:
+                return await self._over(url, idle, head, body)
+            except _Unanswered:  # closed by the function as the call was written: once more, on a new one
+                pass
+        try:
+            return await self._over(url, await asyncio.open_connection(host, port, limit=HEAD_LIMIT), head, body)
+        except _Unanswered as exc:
+            raise exc.error from None
+
+    async def _over(self, url: str, connection: Connection, head: bytes,
+                    body: bytes) -> tuple[int, bytes, dict[str, str]]:
+        """The exchange on `connection`; _Unanswered when it broke before any byte of the answer."""
         reader, writer = connection
         kept = False
         try:
-            writer.writelines((head, body))
-            await writer.drain()
-            status, answer, received, kept = await _read_answer(reader)
+            try:
+                writer.writelines((head, body))
+                await writer.drain()
+                first = await reader.readuntil(b"\r\n\r\n")
+            except (ConnectionResetError, BrokenPipeError) as exc:
+                raise _Unanswered(exc) from exc
+            except asyncio.IncompleteReadError as exc:
+                if exc.partial:
+                    raise
+                raise _Unanswered(exc) from exc
+            status, answer, received, kept = await _read_answer(reader, first)
             return status, answer, received
         finally:  # failed, timed out or cancelled mid-exchange: what is left on the connection is unknown
             if kept:
@@ -98,15 +130,17 @@ def _request_head(host: str, headers: Mapping[str, str], length: int) -> bytes:
     return "".join(lines).encode("latin-1")
 
 
-async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes, dict[str, str], bool]:
-    """(status, body, headers, whether the connection may carry another request)."""
+async def _read_answer(reader: asyncio.StreamReader, first: bytes) -> tuple[int, bytes, dict[str, str], bool]:
+    """(status, body, headers, whether the connection may carry another request), from the `first` head read."""
+    raw = first
     while True:
-        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+        head = raw.decode("latin-1")
         status_line, *lines = head[:-4].split("\r\n")
         version, status_text = status_line.split(" ", 2)[:2]
         status = int(status_text)
         if status >= 200:
-            break  # an interim 1xx answer is skipped: the final one follows
+            break
+        raw = await reader.readuntil(b"\r\n\r\n")  # an interim 1xx answer is skipped: the final one follows
     headers: dict[str, str] = {}
     for line in lines:
         name, colon, value = line.partition(":")
