@@ -151,6 +151,15 @@ def durations(records: list[dict[str, Any]], f: EventFilter) -> dict[tuple[str, 
     return groups
 
 
+def stays(records: list[dict[str, Any]], f: EventFilter) -> list[tuple[str, str, int, float, str]]:
+    """(entity, state left, time µs, duration, event id) of the single stays (duration_in_state >= 0) in kept
+    states, newest first by time, then event id: the anomalies' sample is the first `limit` of them."""
+    found = [(r["entity_id"], r["old_state"], micros(r), r["duration_in_state"], r["event_id"]) for r in records
+             if matches(r, f) and r["duration_in_state"] is not None and r["duration_in_state"] >= 0
+             and kept_state(r["old_state"])]
+    return sorted(found, key=lambda s: (s[2], s[4]), reverse=True)
+
+
 METER = "sensor.energy_meter"
 
 

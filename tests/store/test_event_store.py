@@ -11,6 +11,7 @@ from ingestor import normalization
 from ingestor.cursors import CursorError
 from ingestor.store.model import Bucket, Columns, EventFilter
 from ingestor.store.timerange import to_micros
+from tests.store.stays import newest_first
 from tests.support.ha_events import many, sample_events, state_changed
 
 T0 = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
@@ -262,17 +263,17 @@ def test_last_seen_per_dimension_newest_first(store: Any, home: list[dict[str, A
     assert store.last_seen(EventFilter(entity_id="no.such"), "device_id") == []
 
 
-def test_duration_samples_are_single_durations_newest_first(store: Any, home: list[dict[str, Any]]) -> None:
-    samples = store.duration_samples(EventFilter(domain="light"))
+def test_stay_groups_hold_single_durations_by_entity_and_state_left(store: Any, home: list[dict[str, Any]]) -> None:
+    samples = newest_first(store.stay_groups(EventFilter(domain="light")))
     assert [(s.entity_id, s.state, s.time, s.duration) for s in samples] == [
         ("light.kitchen", "on", T0 + dt.timedelta(minutes=9), 30.0),
         ("light.kitchen", "off", T0 + dt.timedelta(minutes=7), 30.0)]
     assert samples[0].event_id == home[4]["event_id"]
-    assert len(store.duration_samples(EventFilter(start=T0, end=T0 + dt.timedelta(hours=1)), limit=1)) == 1
-    assert store.duration_samples(EventFilter(entity_id="sensor.living_temp")) == []  # numbers: see durations
+    assert len(newest_first(store.stay_groups(EventFilter(start=T0, end=T0 + dt.timedelta(hours=1)), limit=1))) == 1
+    assert store.stay_groups(EventFilter(entity_id="sensor.living_temp")) == []  # numbers: see durations
 
 
-def test_duration_samples_are_the_newest_stays_however_many_readings_with_a_duration_are_newer(store: Any) -> None:
+def test_stay_groups_hold_the_newest_stays_however_many_readings_with_a_duration_are_newer(store: Any) -> None:
     """A meter's every reading carries a duration but is no stay: the `limit` newest stays are read past them, also
     past those of a sensor that was once unavailable (a stay) and otherwise reads numbers."""
     stays = [placed("light.hall", T0 + dt.timedelta(minutes=m), old, new, unit=None)
@@ -281,13 +282,13 @@ def test_duration_samples_are_the_newest_stays_however_many_readings_with_a_dura
     readings = [placed("sensor.meter", T0 + dt.timedelta(minutes=5, seconds=s), f"-0.{s + 1}", f"-0.{s + 2}")
                 for s in range(30)]  # negative fractions: numbers InfluxDB's read does not pass over itself
     store.write([*stays, back, *readings])
-    samples = store.duration_samples(EventFilter(start=T0, end=T0 + dt.timedelta(hours=1)), limit=3)
+    samples = newest_first(store.stay_groups(EventFilter(start=T0, end=T0 + dt.timedelta(hours=1)), limit=3))
     assert [(s.entity_id, s.state, s.time) for s in samples] == [
         ("sensor.meter", "unavailable", T0 + dt.timedelta(minutes=4)),
         ("light.hall", "off", T0 + dt.timedelta(minutes=3)), ("light.hall", "on", T0 + dt.timedelta(minutes=2))]
 
 
-def test_duration_samples_of_a_long_range_are_its_newest_stays_however_far_apart_its_days(store: Any) -> None:
+def test_stay_groups_of_a_long_range_hold_its_newest_stays_however_far_apart_its_days(store: Any) -> None:
     """Stays spread over a month: the newest `limit` of the range, wherever in it they lie (InfluxDB reads a
     long range from its end back, a window at a time)."""
     end = T0 + dt.timedelta(days=30)
@@ -296,8 +297,8 @@ def test_duration_samples_of_a_long_range_are_its_newest_stays_however_far_apart
     store.write([placed("light.hall", end - age, ("off", "on")[i % 2], ("on", "off")[i % 2], unit=None)
                  for i, age in enumerate(ages)])
     month = EventFilter(start=T0, end=end)
-    assert [s.time for s in store.duration_samples(month, limit=3)] == [end - age for age in ages[:3]]
-    assert [s.time for s in store.duration_samples(month, limit=10)] == [end - age for age in ages]
+    assert [s.time for s in newest_first(store.stay_groups(month, limit=3))] == [end - age for age in ages[:3]]
+    assert [s.time for s in newest_first(store.stay_groups(month, limit=10))] == [end - age for age in ages]
 
 
 def test_grid_counts_per_value_and_bucket(store: Any, home: list[dict[str, Any]]) -> None:

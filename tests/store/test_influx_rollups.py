@@ -19,6 +19,7 @@ from ingestor.store.lineprotocol import point
 from ingestor.store.model import EventFilter
 from tests.store import rollup_model as model
 from tests.store.conftest import opened
+from tests.store.stays import newest_first
 from tests.support.ha_events import state_changed
 from tests.support.servers import store_url
 
@@ -173,7 +174,7 @@ def test_pages_of_the_newest_events_are_those_of_the_whole_range_whether_the_las
     store.close()
 
 
-def test_stays_of_events_without_an_entity_are_duration_samples_too(
+def test_stays_of_events_without_an_entity_are_in_the_stay_groups_too(
         tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """Their series have no entity_id tag: the entities read for stays name the missing one too."""
     at = START + dt.timedelta(minutes=10)
@@ -182,6 +183,6 @@ def test_stays_of_events_without_an_entity_are_duration_samples_too(
     stays[1].update(entity_id=None)
     store = opened("influxdb1", tmp_path, request)
     store.write(stays)
-    samples = store.duration_samples(EventFilter(start=START, end=START + dt.timedelta(hours=1)))
+    samples = newest_first(store.stay_groups(EventFilter(start=START, end=START + dt.timedelta(hours=1))))
     assert [(s.entity_id, s.state) for s in samples] == [("", "on"), ("light.hall", "on")]
     store.close()

@@ -23,6 +23,7 @@ from ingestor.store.model import EventFilter
 from ingestor.store.sqlread import Reader, Scan
 from tests.store import rollup_model as model
 from tests.store.conftest import opened
+from tests.store.stays import newest_first
 from tests.store.test_event_store import placed
 from tests.store.test_rollup_exactness import HOURS, START, random_filter, random_range
 
@@ -160,7 +161,7 @@ def test_stays_are_read_from_blocks_without_building_their_rows(sqlite_store: An
         raise AssertionError("a stay needs its time, id, state left and duration, not a whole Row")
 
     monkeypatch.setattr(blocks.Block, "row", refused)
-    (stay,) = sqlite_store.duration_samples(EventFilter(domain="light", start=DAY + dt.timedelta(hours=12)))
+    (stay,) = newest_first(sqlite_store.stay_groups(EventFilter(domain="light", start=DAY + dt.timedelta(hours=12))))
     assert (stay.event_id, stay.entity_id, stay.state, stay.time, stay.duration) == (
         stored["event_id"], "light.hall", "on", DAY + dt.timedelta(hours=20), stored["duration_in_state"])
 

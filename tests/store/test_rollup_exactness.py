@@ -17,9 +17,11 @@ import pytest
 from ingestor.event_id import state_change_id_at
 from ingestor.store import sqlrise
 from ingestor.store.model import EventFilter
+from ingestor.store.timerange import to_micros
 from ingestor.timeutil import format_timestamp, parse_timestamp
 from tests.store import rollup_model as model
 from tests.store.conftest import opened
+from tests.store.stays import newest_first
 
 START = (dt.datetime.now(dt.UTC) - dt.timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
 HOURS = 96  # the first two days compacted into blocks, the last two hot
@@ -119,6 +121,21 @@ def test_durations_from_rollups_equal_the_events_own(loaded: Any, history: model
             d = got[key]
             assert (d.count, d.min, d.max) == (len(values), min(values), max(values)), f"trial {trial}: {key}"
             assert d.total == pytest.approx(sum(values)), f"trial {trial}: {key}"
+
+
+def test_stay_groups_hold_the_newest_stays_of_the_events_own(loaded: Any, history: model.History) -> None:
+    """The duration anomalies' sample: the newest `limit` stays by time, then event id, wherever the limit falls
+    (mid-day, in a compacted day or a hot one, or past the range's stays), each (entity, state left) one group."""
+    rng = random.Random(1517)
+    for trial in range(TRIALS // 2):
+        start, end = random_range(rng)
+        f = dataclasses.replace(random_filter(rng), start=start, end=end)
+        want = model.stays(history.records, f)
+        limit = rng.choice([1, 2, max(1, len(want) // 3), max(1, len(want) - 1), len(want) + 5])
+        groups = loaded.stay_groups(f, limit)
+        assert len({(g.entity_id, g.state) for g in groups}) == len(groups), f"trial {trial}: {f}"
+        got = [(s.entity_id, s.state, to_micros(s.time), s.duration, s.event_id) for s in newest_first(groups)]
+        assert got == want[:limit], f"trial {trial}: {f}, limit {limit}"
 
 
 def test_events_in_a_state_or_leaving_one_are_read_whole_from_both_tiers(loaded: Any, history: model.History) -> None:

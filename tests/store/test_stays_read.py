@@ -12,9 +12,10 @@ import pytest
 
 from ingestor import normalization
 from ingestor.store import blocks
-from ingestor.store.model import EventFilter
+from ingestor.store.model import EventFilter, StayGroup
 from ingestor.store.sqlread import Reader
 from tests.store.conftest import opened
+from tests.store.stays import newest_first
 from tests.support.ha_events import state_changed
 
 DAY = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)  # older than yesterday: compacted into blocks
@@ -36,13 +37,13 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     event_store.close()
 
 
-def seen(samples: list[Any]) -> list[tuple[Any, ...]]:
-    return [(s.entity_id, s.state, s.time, s.duration, s.event_id) for s in samples]
+def seen(groups: list[StayGroup]) -> list[tuple[Any, ...]]:
+    return [(s.entity_id, s.state, s.time, s.duration, s.event_id) for s in newest_first(groups)]
 
 
 def test_the_newest_stays_of_a_compressed_day_decode_only_the_blocks_of_their_hours(
         store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    everything = seen(store.duration_samples(WHOLE_DAY, limit=100_000))
+    everything = seen(store.stay_groups(WHOLE_DAY, limit=100_000))
     read: list[int] = []
     kept_block = Reader.kept_block
 
@@ -51,11 +52,11 @@ def test_the_newest_stays_of_a_compressed_day_decode_only_the_blocks_of_their_ho
         return kept_block(self, bid, *args)
 
     monkeypatch.setattr(Reader, "kept_block", counted)
-    newest = store.duration_samples(WHOLE_DAY, limit=PER_HOUR + 20)
+    newest = store.stay_groups(WHOLE_DAY, limit=PER_HOUR + 20)
     assert len(read) == 2  # 23:00 and 22:00, not the day's 24 blocks
     assert seen(newest) == everything[:PER_HOUR + 20]
     read.clear()
-    before_23 = store.duration_samples(EventFilter(start=DAY, end=DAY + dt.timedelta(hours=23)), limit=10)
+    before_23 = store.stay_groups(EventFilter(start=DAY, end=DAY + dt.timedelta(hours=23)), limit=10)
     assert len(read) == 1
     assert seen(before_23) == [s for s in everything if s[2] < DAY + dt.timedelta(hours=23)][:10]
 
@@ -71,9 +72,9 @@ def test_a_compressed_stays_event_id_is_worked_out_only_when_asked(store: Any,
         return eid(self, i)
 
     monkeypatch.setattr(blocks.Block, "eid", counted)
-    samples = store.duration_samples(WHOLE_DAY, limit=100_000)
-    assert len(samples) == 24 * PER_HOUR and not worked_out
-    assert samples[7].event_id in expected
+    (group_on, group_off) = sorted(store.stay_groups(WHOLE_DAY, limit=100_000), key=lambda g: g.state)
+    assert len(group_on.durations) + len(group_off.durations) == 24 * PER_HOUR and not worked_out
+    assert group_on.event_id(7) in expected
     assert len(worked_out) == 1
 
 
@@ -89,9 +90,9 @@ def test_newest_hours_holding_too_few_stays_are_followed_by_the_rest_of_the_day(
     store.write(skewed)
     while store.compact(30.0):
         pass
-    everything = seen(store.duration_samples(WHOLE_DAY, limit=100_000))
+    everything = seen(store.stay_groups(WHOLE_DAY, limit=100_000))
     assert {s[0] for s in everything} == {"switch.pump"}
-    assert seen(store.duration_samples(WHOLE_DAY, limit=PER_HOUR + 20)) == everything[:PER_HOUR + 20]
+    assert seen(store.stay_groups(WHOLE_DAY, limit=PER_HOUR + 20)) == everything[:PER_HOUR + 20]
 
 
 def test_compressed_stays_at_one_microsecond_are_read_as_their_records_say(store: Any) -> None:
@@ -107,5 +108,21 @@ def test_compressed_stays_at_one_microsecond_are_read_as_their_records_say(store
                if r["duration_in_state"] is not None]
     expected = sorted(((r["time_fired"], r["event_id"], r["entity_id"], r["old_state"], r["duration_in_state"])
                        for r in records), reverse=True)
-    samples = store.duration_samples(WHOLE_DAY, limit=100_000)
+    samples = newest_first(store.stay_groups(WHOLE_DAY, limit=100_000))
     assert [(s.entity_id, s.state, s.duration, s.event_id) for s in samples] == [e[2:] + (e[1],) for e in expected]
+
+
+def test_a_limit_falling_among_stays_at_one_microsecond_keeps_those_of_the_greatest_event_ids(store: Any) -> None:
+    """Two series changing at the same instants, a limit cutting between the two stays of one instant (at a
+    day's newest instant, and mid-day): the newest by time, then event id, as a scan orders them."""
+    twin = [normalization.normalize_event(state_changed("switch.fan", "off" if i % 2 else "on",
+                                                        "on" if i % 2 else "off", DAY + dt.timedelta(seconds=20 * i),
+                                                        unit=None)) for i in range(24 * PER_HOUR)]
+    for i in range(0, len(twin), 1000):
+        store.write(twin[i:i + 1000])
+    while store.compact(30.0):
+        pass
+    everything = seen(store.stay_groups(WHOLE_DAY, limit=100_000))
+    assert everything[0][2] == everything[1][2]  # the fan's and the pump's newest stays share their time
+    for limit in (1, 3, 2 * PER_HOUR + 1, 30 * PER_HOUR + 7):
+        assert seen(store.stay_groups(WHOLE_DAY, limit=limit)) == everything[:limit]

@@ -26,7 +26,7 @@ from typing import Any
 from ingestor.httpapi import iso
 from ingestor.queries.params import Range, bucket_starts
 from ingestor.queries.stats import resolution
-from ingestor.store.model import DurationSample, EventFilter
+from ingestor.store.model import EventFilter, StayGroup
 from ingestor.store.protocol import EventStore
 from ingestor.timeutil import parse_timestamp
 
@@ -38,6 +38,7 @@ SAMPLE_LIMIT = 50_000
 UNAVAILABLE = "unavailable"
 TRANSITION_LIMIT = 10_000  # unavailable starts and ends read at most, each
 PAGE = 1000
+Anomaly = tuple[float, int, str, StayGroup, int, float]  # (-severity, time µs, kind, group, its stay, median)
 
 
 def areas(store: EventStore, f: EventFilter, r: Range, bucket_s: int, names: dict[str, str | None]) -> dict[str, Any]:
@@ -63,47 +64,45 @@ def durations(store: EventStore, f: EventFilter, r: Range, limit: int, anomaly_l
     items = [{"entity_id": s.entity_id, "name": names.get(s.entity_id), "state": s.state, "count": s.count,
               "mean_s": s.mean, "min_s": s.min, "max_s": s.max, "total_s": s.total}
              for s in store.durations(f, limit, info=info)]
-    samples = store.duration_samples(f, SAMPLE_LIMIT)
-    groups: dict[tuple[str, str | None], list[DurationSample]] = defaultdict(list)
-    for s in samples:
-        groups[(s.entity_id, s.state)].append(s)
-    found: list[tuple[float, int, str, DurationSample, float]] = []
-    for group in groups.values():
-        if len(group) < MIN_SAMPLES:
+    groups = store.stay_groups(f, SAMPLE_LIMIT)
+    samples = sum(len(group.durations) for group in groups)
+    found: list[Anomaly] = []
+    for group in groups:
+        durations = group.durations
+        if len(durations) < MIN_SAMPLES:
             continue
-        median = statistics.median(s.duration for s in group)
+        median = statistics.median(durations)
         if median <= 0:
             continue
-        short, long = TOO_SHORT * median, TOO_LONG * median
-        for s in group:
-            if s.duration < short:
-                found.append((-median / max(s.duration, 1e-9), s.ts, "too_short", s, median))
-            elif s.duration > long:
-                found.append((-s.duration / median, s.ts, "too_long", s, median))
+        short, long, times = TOO_SHORT * median, TOO_LONG * median, group.times
+        for k, d in enumerate(durations):
+            if d < short:
+                found.append((-median / max(d, 1e-9), times[k], "too_short", group, k, median))
+            elif d > long:
+                found.append((-d / median, times[k], "too_long", group, k, median))
     # A third of a busy home's stays can be anomalies: only those answered are formatted.
-    anomalies = [{"event_id": s.event_id, "entity_id": s.entity_id, "name": names.get(s.entity_id), "state": s.state,
-                  "time_fired": iso(s.time), "duration_s": s.duration, "expected_s": median, "kind": kind}
-                 for _, _, kind, s, median in _most_severe(found, anomaly_limit)]
+    anomalies = [{"event_id": group.event_id(k), "entity_id": group.entity_id, "name": names.get(group.entity_id),
+                  "state": group.state, "time_fired": iso(group.time(k)), "duration_s": group.durations[k],
+                  "expected_s": median, "kind": kind}
+                 for _, _, kind, group, k, median in _most_severe(found, anomaly_limit)]
     return {"start": iso(r.start), "end": iso(r.end), "items": items, "resolution": resolution(info),
-            "anomalies": anomalies, "samples": len(samples),
-            "sampled": len(samples) >= SAMPLE_LIMIT,
+            "anomalies": anomalies, "samples": samples, "sampled": samples >= SAMPLE_LIMIT,
             "rule": {"min_samples": MIN_SAMPLES, "too_short_below": TOO_SHORT, "too_long_above": TOO_LONG,
                      "description": "per entity and state left, with at least min_samples durations: shorter than "
                                     "too_short_below x median or longer than too_long_above x median"}}
 
 
-def _most_severe(found: list[tuple[float, int, str, DurationSample, float]],
-                 limit: int) -> list[tuple[float, int, str, DurationSample, float]]:
+def _most_severe(found: list[Anomaly], limit: int) -> list[Anomaly]:
     """The first `limit` anomalies by severity, then time, then event id: ids are worked out only for those that
     tie on both (a stay's id may be a hash to compute, store/model.py)."""
     head = heapq.nsmallest(limit, found, key=lambda a: a[:2])
     if head and len(head) < len(found):  # those tied with the last one kept compete for its place
         edge = head[-1][:2]
         head = sorted((a for a in found if a[:2] <= edge), key=lambda a: a[:2])
-    out: list[tuple[float, int, str, DurationSample, float]] = []
+    out: list[Anomaly] = []
     for _, tied in itertools.groupby(head, key=lambda a: a[:2]):
         run = list(tied)
-        out += sorted(run, key=lambda a: a[3].event_id) if len(run) > 1 else run
+        out += sorted(run, key=lambda a: a[3].event_id(a[4])) if len(run) > 1 else run
     return out[:limit]
 
 

@@ -39,13 +39,13 @@ from ingestor.store.model import (
     Bucket,
     Change,
     Columns,
-    DurationSample,
     DurationStat,
     EventFilter,
     GroupBy,
     Health,
     Page,
     Rises,
+    StayGroup,
     StoreError,
     StoreUnavailable,
     Totals,
@@ -61,6 +61,7 @@ TRACE_BEFORE = dt.timedelta(hours=1)
 TRACE_AFTER = dt.timedelta(days=3)
 NEWEST_WINDOW = dt.timedelta(hours=1)  # a page of the newest events is looked for here first (query)
 STAYS_WINDOW = dt.timedelta(days=1)  # the newest stays are read a window at a time, each 4x the one before
+Stay = tuple[str, str, int, float, str]  # (entity_id, state left, time µs, duration s, event_id)
 # Plain decimals and timestamps InfluxDB can pass over when it reads stays: old states that are never kept
 # (rollups.categorical; "-0.5" and other negative fractions below 1 are left to it), so a sensor once unavailable
 # is not read whole, and LIMIT counts stays.
@@ -602,24 +603,33 @@ class InfluxEventStore:
                  for (e, s), a in groups.items() if a[2]]
         return sorted(stats, key=lambda d: (-d.total, d.entity_id, d.state or ""))[:limit]
 
-    def duration_samples(self, f: EventFilter, limit: int = 50_000) -> list[DurationSample]:
-        """Single stays (duration_in_state >= 0) in states the stays keep (not empty), newest first, at most
-        `limit`, as the SQL store answers. Read from the entities the daily stays say held one in the range
-        only: a busy home's meters carry a duration on every reading, and the 50,000 newest durations of every
-        series held 1,600 stays (of a day's ~12,000). LIMIT applies per measurement: pages are read older and
-        older until `limit` stays are known to be the newest."""
+    def stay_groups(self, f: EventFilter, limit: int = 50_000) -> list[StayGroup]:
+        """Single stays (duration_in_state >= 0) in states the stays keep (not empty), the newest `limit` by
+        entity and state left, as the SQL store answers. Read from the entities the daily stays say held one in
+        the range only: a busy home's meters carry a duration on every reading, and the 50,000 newest durations
+        of every series held 1,600 stays (of a day's ~12,000). LIMIT applies per measurement: pages are read older
+        and older until `limit` stays are known to be the newest."""
         staying = self._staying()
         if staying == "":
             return []
         extra = ["duration_in_state >= 0", NOT_A_NUMBER] + ([staying] if staying else [])
-        found: dict[tuple[int, str], DurationSample] = {}  # by time and id: a page's oldest instant is read again
+        found: dict[tuple[int, str], Stay] = {}  # by time and id: a page's oldest instant is read again
         for window in _newest_first(f, STAYS_WINDOW):
             self._stays_into(found, window, extra, limit)
             if len(found) >= limit:
                 break
-        return sorted(found.values(), key=lambda d: (d.ts, d.event_id), reverse=True)[:limit]
+        by_key: dict[tuple[str, str], list[Stay]] = defaultdict(list)
+        for stay in sorted(found.values(), key=lambda d: (d[2], d[4]), reverse=True)[:limit]:
+            by_key[(stay[0], stay[1])].append(stay)
+        groups = []
+        for (entity_id, left), stays in by_key.items():
+            group = StayGroup(entity_id, left)
+            ids = [stay[4] for stay in stays]
+            group.add([stay[3] for stay in stays], [stay[2] for stay in stays], ids.__getitem__)
+            groups.append(group)
+        return groups
 
-    def _stays_into(self, found: dict[tuple[int, str], DurationSample], f: EventFilter, extra: list[str],
+    def _stays_into(self, found: dict[tuple[int, str], Stay], f: EventFilter, extra: list[str],
                     limit: int) -> None:
         """The stays of `f` into `found` (which holds only newer ones), page after page, until `found` holds
         `limit` known to be the newest or `f` is read whole."""
@@ -634,13 +644,13 @@ class InfluxEventStore:
                 seen = oldest[name]
                 seen[0], seen[1] = seen[0] + 1, min(seen[1], ts)
                 if left and categorical(left) and (ts, event_id) not in found:
-                    found[(ts, event_id)] = DurationSample(c.get("entity_id") or "", left, ts,
-                                                     float(c["duration_in_state"]), event_id)
+                    found[(ts, event_id)] = (c.get("entity_id") or "", left, ts, float(c["duration_in_state"]),
+                                             event_id)
             full = [at for n, at in oldest.values() if n >= limit]  # measurements with older rows left unread
             if not full:
                 return
             frontier = max(full)  # every row newer than it was read
-            if sum(1 for d in found.values() if d.ts > frontier) >= limit or frontier == upper:
+            if sum(1 for d in found.values() if d[2] > frontier) >= limit or frontier == upper:
                 return
             upper = frontier
 

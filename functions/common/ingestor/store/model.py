@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from ingestor import errors
 from ingestor.store.timerange import from_micros
@@ -85,29 +86,39 @@ Change = tuple[int, str | None, str | None, float | None]
 """One state change as a history's timeline needs it: (time µs, state, old_state, duration_in_state)."""
 
 
-class DurationSample(NamedTuple):
-    """One stored duration_in_state: how long `entity_id` stayed in `state` before the event at `ts` (µs).
+class StayGroup:
+    """The stays of one entity in one state (the state they left) among the newest a read took: their durations
+    (s) and times (µs) side by side, in no particular order (a median and its outliers need no order, and
+    putting 50,000 stays in time order was most of their read).
 
-    A read holds tens of thousands of them and the anomalies answer a few, so its time is kept as given
-    and its event id may be how to work it out (`ident`: the id, its 16 bytes, or a call giving them),
-    done only when `event_id` is asked for: a compressed state change's id is a hash (~25 µs)."""
+    An answer names a few of them, so a stay's event id is worked out only when `event_id` is asked for: a
+    compressed state change's id is a hash (~25 µs). The ids come in chunks, as the read found the stays (a
+    block's, a day's hot rows): `add` takes a chunk's durations and times and how to find the id of its j-th
+    stay (the id, its 16 bytes)."""
 
-    entity_id: str
-    state: str | None
-    ts: int
-    duration: float
-    ident: str | bytes | Callable[[], bytes]
+    __slots__ = ("entity_id", "state", "durations", "times", "_starts", "_ids")
 
-    @property
-    def event_id(self) -> str:
-        ident = self.ident
-        if callable(ident):
-            ident = ident()
-        return ident if isinstance(ident, str) else ident.hex()
+    def __init__(self, entity_id: str, state: str) -> None:
+        self.entity_id, self.state = entity_id, state
+        self.durations: list[float] = []
+        self.times: list[int] = []
+        self._starts: list[int] = []
+        self._ids: list[Callable[[int], str | bytes]] = []
 
-    @property
-    def time(self) -> dt.datetime:
-        return from_micros(self.ts)
+    def add(self, durations: list[float], times: list[int], ids: Callable[[int], str | bytes]) -> None:
+        self._starts.append(len(self.durations))
+        self._ids.append(ids)
+        self.durations += durations
+        self.times += times
+
+    def event_id(self, k: int) -> str:
+        """The event id of the k-th stay (of `durations` and `times`)."""
+        chunk = bisect.bisect_right(self._starts, k) - 1
+        found = self._ids[chunk](k - self._starts[chunk])
+        return found if isinstance(found, str) else found.hex()
+
+    def time(self, k: int) -> dt.datetime:
+        return from_micros(self.times[k])
 
 
 @dataclass(frozen=True)

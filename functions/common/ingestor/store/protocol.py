@@ -15,13 +15,13 @@ from ingestor.store.model import (
     Bucket,
     Change,
     Columns,
-    DurationSample,
     DurationStat,
     EventFilter,
     GroupBy,
     Health,
     Page,
     Rises,
+    StayGroup,
     Totals,
 )
 
@@ -80,7 +80,9 @@ class EventStore(Protocol):
     def by_context(self, context_id: str) -> list[dict[str, Any]]: ...
     def by_parent(self, parent_id: str) -> list[dict[str, Any]]: ...
     def durations(self, f: EventFilter, limit: int = 50, info: dict[str, Any] | None = None) -> list[DurationStat]: ...
-    def duration_samples(self, f: EventFilter, limit: int = 50_000) -> list[DurationSample]: ...
+    def stay_groups(self, f: EventFilter, limit: int = 50_000) -> list[StayGroup]: ...
+    """The newest `limit` single stays (duration_in_state >= 0, newest by time, then event id) in states the
+    state rollups keep, grouped by entity and state left: the raw material of the duration anomalies."""
     def grid(self, f: EventFilter, by: GroupBy, seconds: int,
              info: dict[str, Any] | None = None) -> list[tuple[str | None, Any, int]]: ...
     def last_seen(self, f: EventFilter, by: GroupBy, limit: int = 1000,

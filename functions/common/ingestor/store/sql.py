@@ -37,13 +37,13 @@ from ingestor.store.model import (
     Bucket,
     Change,
     Columns,
-    DurationSample,
     DurationStat,
     EventFilter,
     GroupBy,
     Health,
     Page,
     Rises,
+    StayGroup,
     StoreError,
     StoreUnavailable,
     Totals,
@@ -265,18 +265,11 @@ class SqlEventStore:
         """Events whose context's parent is `parent_id` (what an automation run caused), oldest first."""
         return self._read(lambda reader: self._records(reader, reader.by_context(parent_id, 1)))
 
-    def duration_samples(self, f: EventFilter, limit: int = 50_000) -> list[DurationSample]:
-        """Single stays (duration_in_state >= 0) in states the state rollups keep, newest first, at most
-        `limit`: the raw material of the duration anomalies."""
-
-        def read(reader: Reader) -> list[DurationSample]:
-            stays = reader.stays(f, limit)
-            entity = {sid: reader.series_of(sid)[1] or "" for sid in {stay[0] for stay in stays}}
-            return [DurationSample(entity[sid], old_state, ts, float(duration), eid)
-                    for sid, ts, eid, old_state, duration in stays]
-
+    def stay_groups(self, f: EventFilter, limit: int = 50_000) -> list[StayGroup]:
+        """Single stays (duration_in_state >= 0) in states the state rollups keep, the newest `limit`, by entity
+        and state left: the raw material of the duration anomalies (Reader.stay_groups)."""
         with paused_gc():
-            return self._read(read)
+            return self._read(lambda reader: reader.stay_groups(f, limit))
 
     def states(self, entity_id: str, start: Any, end: Any) -> list[tuple[int, str | None]] | None:
         """(time µs, state) of the entity's events in [start, end), oldest first, from the time and state columns

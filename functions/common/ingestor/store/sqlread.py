@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from ingestor import jsoncodec
 from ingestor.store.blocks import Block, decimal_parts, decode_times, ulid_bytes
-from ingestor.store.model import Change, EventFilter
+from ingestor.store.model import Change, EventFilter, StayGroup
 from ingestor.store.rollups import categorical
 from ingestor.store.rows import Row, Series
 from ingestor.store.sqldicts import Dictionaries
@@ -371,20 +371,23 @@ class Reader:
             out += zip(block.ts[lo_i:hi_i], block.states_between(lo_i, hi_i), strict=True)
         return out
 
-    def stays(self, f: EventFilter, limit: int) -> list[Stay]:
-        """(series, time, event_id, state left, duration) of the newest `limit` single stays in states the state
-        rollups keep, newest first: a scan's order and limit, without building the Rows (documents, contexts,
-        users) a stay does not need. A compressed stay's event id is given as the call that works it out
-        (a hash of entity, time and state): the anomalies answer a few of the stays read."""
+    def stay_groups(self, f: EventFilter, limit: int) -> list[StayGroup]:
+        """The newest `limit` single stays in states the state rollups keep, by (time, event_id) as a scan orders
+        them, grouped by entity and state left, without their order: a window whose stays are all taken (most
+        of a long range's sample: whole days) is grouped as its blocks and hot rows hold them, and only the
+        window in which the `limit`-th stay falls is cut by time (event ids worked out for the stays tied at the
+        cut alone). No Row, no tuple per stay, no sort of the sample; a compressed stay's event id is worked
+        out only when asked for (a hash of entity, time and state)."""
         s = Scan(f, desc=True, limit=limit, durations="nonneg", categorical=True)
-        out: list[Stay] = []
+        groups: dict[tuple[str, str], StayGroup] = {}
+        taken = 0
         for lo, hi, sids, named in self._plan(s):
-            cut = self._newest_hours(sids, lo, hi, limit - len(out))
+            cut = self._newest_hours(sids, lo, hi, limit - taken)
             for w_lo, w_hi in ((cut, hi), (lo, cut)) if cut > lo else ((lo, hi),):
-                out += self._stays(s, sids, named, w_lo, w_hi, limit - len(out))
-                if len(out) >= limit:
-                    return out
-        return out
+                taken += self._stays_into(groups, s, sids, named, w_lo, w_hi, limit - taken)
+                if taken >= limit:
+                    return list(groups.values())
+        return list(groups.values())
 
     def changes(self, f: EventFilter, limit: int) -> list[Change]:
         """(time, state, old state, duration_in_state) of the scan's newest `limit` events, newest first: a scan's
@@ -438,23 +441,38 @@ class Reader:
                 return max(lo, int(hour) * HOUR_US)
         return lo
 
-    def _stays(self, s: Scan, sids: list[int] | None, named: set[int] | None, lo: int, hi: int,
-               limit: int) -> list[Stay]:
-        """`stays` of [lo, hi), within one day."""
+    def _stays_into(self, groups: dict[tuple[str, str], StayGroup], s: Scan, sids: list[int] | None,
+                    named: set[int] | None, lo: int, hi: int, limit: int) -> int:
+        """The newest `limit` stays of [lo, hi) (within one day) into `groups`; how many there were."""
         h = hot_events.c
         q = select(h.series, h.ts, h.eid, h.old_state, h.duration).where(*self._hot_clauses(s, sids, named, lo, hi))
-        rows = self.conn.execute(q.order_by(h.ts.desc(), h.eid.desc()).limit(limit)).all()
+        hot = self.conn.execute(q.order_by(h.ts.desc(), h.eid.desc()).limit(limit)).all()
         cold = self._cold(s, sids, named, lo, hi)
-        if not cold:  # a hot day (today, yesterday): SQL's order and limit are the scan's, nothing to merge
-            return [(sid, ts, bytes(eid), old, duration) for sid, ts, eid, old, duration in rows]
-        out: list[Stay] = []
-        hot = [(ts, bytes(eid), sid, (old, duration)) for sid, ts, eid, old, duration in rows]
-        for c in self._merged(s, hot, cold, limit):
-            if _compressed(c):  # its id worked out already where it tied with another event's time
-                block, i = c[3]
-                c = (c[0], c[1] or partial(block.eid, i), c[2], (block.old_states[i], block.durations[i]))
-            out.append((c[2], c[0], c[1], *c[3]))  # type: ignore[misc]
-        return out
+        if cold and len(hot) + sum(len(indexes) for _, _, indexes in cold) > limit:
+            hot, cold = _newest(hot, cold, limit)
+        by_key: dict[tuple[int, str], list[Any]] = {}
+        for row in hot:
+            by_key.setdefault((row[0], row[3]), []).append(row)
+        for (sid, left), rows in by_key.items():
+            eids = [bytes(row[2]) for row in rows]
+            self._group(groups, sid, left).add([float(row[4]) for row in rows], [row[1] for row in rows],
+                                               eids.__getitem__)
+        for sid, block, indexes in cold:
+            olds, durations, ts = block.old_states, block.durations, block.ts
+            by_left: dict[str, list[int]] = {}
+            for i in indexes:
+                by_left.setdefault(olds[i], []).append(i)  # type: ignore[arg-type]
+            for left, kept in by_left.items():
+                self._group(groups, sid, left).add([durations[i] for i in kept],  # type: ignore[misc]
+                                                   [ts[i] for i in kept], partial(_eid_of, block, kept))
+        return len(hot) + sum(len(indexes) for _, _, indexes in cold)
+
+    def _group(self, groups: dict[tuple[str, str], StayGroup], sid: int, left: str) -> StayGroup:
+        entity_id = self.series_of(sid)[1] or ""
+        found = groups.get((entity_id, left))
+        if found is None:
+            found = groups[(entity_id, left)] = StayGroup(entity_id, left)
+        return found
 
     def _day(self, s: Scan, sids: list[int] | None, named: set[int] | None, lo: int, hi: int,
              limit: int | None) -> list[tuple[int, Row]]:
@@ -629,7 +647,38 @@ def _may_hold(s: Scan, block: Block) -> bool:
 
 Kept = dict[int, tuple[int, bytes, Block]]  # block id: (last time, time column, block)
 Candidate = tuple[int, bytes | None, int, Any]  # (ts, eid if known, series, Row or (block, index))
-Stay = tuple[int, int, bytes | Callable[[], bytes], str | None, float]  # (series, ts, eid or its call, left, duration)
+
+
+def _newest(hot: list[Any], cold: list[tuple[int, Block, list[int]]],
+            limit: int) -> tuple[list[Any], list[tuple[int, Block, list[int]]]]:
+    """Of a window's stays (hot rows (series, ts, eid, ...), blocks' indexes), the newest `limit` by (time,
+    event_id): the `limit`-th newest time found among the times alone, event ids worked out only for the stays
+    at that time, should more of them be there than places left."""
+    times = [row[1] for row in hot]
+    for _, block, indexes in cold:
+        ts = block.ts
+        times += [ts[i] for i in indexes]
+    times.sort(reverse=True)
+    edge = times[limit - 1]
+    places = limit - times.index(edge)  # left for the stays at `edge`, after the newer ones
+    at_edge = [(bytes(row[2]), k) for k, row in enumerate(hot) if row[1] == edge]
+    at_edge += [(block.eid(i), (c, i)) for c, (_, block, indexes) in enumerate(cold) for i in indexes
+                if block.ts[i] == edge]
+    chosen = {mark for _, mark in sorted(at_edge, reverse=True)[:places]}
+    newest_hot = [row for k, row in enumerate(hot) if row[1] > edge or (row[1] == edge and k in chosen)]
+    newest_cold = []
+    for c, (sid, block, indexes) in enumerate(cold):
+        ts = block.ts
+        kept = [i for i in indexes if ts[i] > edge or (ts[i] == edge and (c, i) in chosen)]
+        if kept:
+            newest_cold.append((sid, block, kept))
+    return newest_hot, newest_cold
+
+
+def _eid_of(block: Block, indexes: list[int], j: int) -> bytes:
+    return block.eid(indexes[j])
+
+
 def _break_ties(found: list[Candidate], desc: bool) -> list[Candidate]:
     """Candidates sorted by time, with those at the same time ordered by event_id (worked out only for them)."""
     if len({c[0] for c in found}) == len(found):  # no two at the same time (most days): nothing to break
