@@ -261,6 +261,9 @@ class Block:
             return self.states[lo:hi]
         codes, mantissas, scales = self._state_columns
         local = self._meta["st"]
+        if not mantissas:  # no decimal: each code names its state (most blocks a stays read decodes)
+            named = [None, None, *local]
+            return [named[code] for code in codes[lo:hi]]
         j = codes[:lo].count(1)
         mantissa = sum(mantissas[:j])
         out: list[str | None] = []
@@ -302,13 +305,13 @@ class Block:
     @cached_property
     def durations(self) -> list[float | None]:
         out: list[float | None] = [None] * self.n
-        if self.event_type == "state_changed":
-            changed_at: int | None = None
-            for i, (ts, state, old) in enumerate(zip(self.ts, self.states, self.old_states, strict=True)):
-                if state != old:
-                    if changed_at is not None and ts >= changed_at:
-                        out[i] = (ts - changed_at) / 1_000_000
-                    changed_at = ts
+        if self.event_type == "state_changed":  # a change's duration is the time since the change before it
+            ts = self.ts
+            changes = [i for i, state, old in zip(range(self.n), self.states, self.old_states, strict=True)
+                       if state != old]
+            for before, i in zip(changes, changes[1:], strict=False):
+                if ts[i] >= ts[before]:
+                    out[i] = (ts[i] - ts[before]) / 1_000_000
         for i, value in self._exceptions("d").items():
             out[i] = None if value is None else float(value)
         return out

@@ -459,11 +459,10 @@ class Reader:
                                                eids.__getitem__)
         for sid, block, indexes in cold:
             olds, durations, ts = block.old_states, block.durations, block.ts
-            by_left: dict[str, list[int]] = {}
-            for i in indexes:
-                by_left.setdefault(olds[i], []).append(i)  # type: ignore[arg-type]
-            for left, kept in by_left.items():
-                self._group(groups, sid, left).add([durations[i] for i in kept],  # type: ignore[misc]
+            lefts = {olds[i] for i in indexes}  # a pass per state left (a block has a few), not a call per stay
+            for left in lefts:
+                kept = indexes if len(lefts) == 1 else [i for i in indexes if olds[i] == left]
+                self._group(groups, sid, left).add([durations[i] for i in kept],  # type: ignore[arg-type, misc]
                                                    [ts[i] for i in kept], partial(_eid_of, block, kept))
         return len(hot) + sum(len(indexes) for _, _, indexes in cold)
 
@@ -586,9 +585,11 @@ class Reader:
             durations = block.durations
             kept = ([i for i in kept if (d := durations[i]) is not None and d >= 0] if s.durations == "nonneg"
                     else [i for i in kept if durations[i] is not None])
-        if kept and s.categorical:
+        if kept and s.categorical:  # a test per distinct state left, not per event
             olds = block.old_states
-            kept = [i for i in kept if categorical(olds[i])]
+            left = {olds[i] for i in kept}
+            if not all(map(categorical, left)):
+                kept = [i for i in kept if categorical(olds[i])]
         return kept
 
     # --- traces ----------------------------------------------------------------------------------------
