@@ -26,6 +26,7 @@ import re
 import struct
 import zlib
 from array import array
+from collections import deque
 from collections.abc import Callable
 from functools import cached_property
 from itertools import accumulate
@@ -309,9 +310,9 @@ class Block:
             ts = self.ts
             changes = [i for i, state, old in zip(range(self.n), self.states, self.old_states, strict=True)
                        if state != old]
-            for before, i in zip(changes, changes[1:], strict=False):
-                if ts[i] >= ts[before]:
-                    out[i] = (ts[i] - ts[before]) / 1_000_000
+            at = [ts[i] for i in changes]
+            lasted = [(t - before) / 1_000_000 if t >= before else None for before, t in zip(at, at[1:], strict=False)]
+            deque(map(out.__setitem__, changes[1:], lasted), maxlen=0)  # out[changes[k + 1]] = lasted[k], in C
         for i, value in self._exceptions("d").items():
             out[i] = None if value is None else float(value)
         return out

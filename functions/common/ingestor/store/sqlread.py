@@ -583,8 +583,10 @@ class Reader:
             kept = [i for i in kept if states[i] is not None and text in lower(backend, states[i])]  # type: ignore
         if kept and s.durations:
             durations = block.durations
-            kept = ([i for i in kept if (d := durations[i]) is not None and d >= 0] if s.durations == "nonneg"
-                    else [i for i in kept if durations[i] is not None])
+            whole = durations[lo:hi] if len(kept) == hi - lo else None  # every index still kept: tested in C
+            if whole is None or None in whole or (s.durations == "nonneg" and min(whole) < 0):
+                kept = ([i for i in kept if (d := durations[i]) is not None and d >= 0] if s.durations == "nonneg"
+                        else [i for i in kept if durations[i] is not None])
         if kept and s.categorical:  # a test per distinct state left, not per event
             olds = block.old_states
             left = {olds[i] for i in kept}
