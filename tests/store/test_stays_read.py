@@ -23,16 +23,24 @@ PER_HOUR = 180  # a switch toggling every 20 s: more than compaction.SPAN_EVENTS
 WHOLE_DAY = EventFilter(start=DAY, end=DAY + dt.timedelta(days=1))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    event_store = opened(request.param, tmp_path, request)
-    events = [normalization.normalize_event(state_changed("switch.pump", "off" if i % 2 else "on",
-                                                          "on" if i % 2 else "off", DAY + dt.timedelta(seconds=20 * i),
-                                                          unit=None)) for i in range(24 * PER_HOUR)]
+def toggling(entity_id: str, changes: int) -> list[dict[str, Any]]:
+    """A switch turned on and off every 20 s from the start of DAY."""
+    return [normalization.normalize_event(state_changed(entity_id, "off" if i % 2 else "on", "on" if i % 2 else "off",
+                                                        DAY + dt.timedelta(seconds=20 * i), unit=None))
+            for i in range(changes)]
+
+
+def compacted(event_store: Any, events: list[dict[str, Any]]) -> None:
     for i in range(0, len(events), 1000):
         event_store.write(events[i:i + 1000])
     while event_store.compact(30.0):
         pass
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    event_store = opened(request.param, tmp_path, request)
+    compacted(event_store, toggling("switch.pump", 24 * PER_HOUR))
     yield event_store
     event_store.close()
 
@@ -72,9 +80,9 @@ def test_a_compressed_stays_event_id_is_worked_out_only_when_asked(store: Any,
         return eid(self, i)
 
     monkeypatch.setattr(blocks.Block, "eid", counted)
-    (group_on, group_off) = sorted(store.stay_groups(WHOLE_DAY, limit=100_000), key=lambda g: g.state)
-    assert len(group_on.durations) + len(group_off.durations) == 24 * PER_HOUR and not worked_out
-    assert group_on.event_id(7) in expected
+    (left_off, left_on) = sorted(store.stay_groups(WHOLE_DAY, limit=100_000), key=lambda g: g.state)
+    assert len(left_off.durations) + len(left_on.durations) == 24 * PER_HOUR and not worked_out
+    assert left_on.event_id(7) in expected
     assert len(worked_out) == 1
 
 
@@ -98,12 +106,7 @@ def test_newest_hours_holding_too_few_stays_are_followed_by_the_rest_of_the_day(
 def test_compressed_stays_at_one_microsecond_are_read_as_their_records_say(store: Any) -> None:
     """Two series changing at the same instant: the tie is broken by event id, and each stay keeps its own state
     left and duration."""
-    twin = [normalization.normalize_event(state_changed("switch.fan", "off" if i % 2 else "on",
-                                                        "on" if i % 2 else "off", DAY + dt.timedelta(seconds=20 * i),
-                                                        unit=None)) for i in range(PER_HOUR)]
-    store.write(twin)
-    while store.compact(30.0):
-        pass
+    compacted(store, toggling("switch.fan", PER_HOUR))
     records = [r for batch in store.export(DAY, DAY + dt.timedelta(days=1)) for r in batch
                if r["duration_in_state"] is not None]
     expected = sorted(((r["time_fired"], r["event_id"], r["entity_id"], r["old_state"], r["duration_in_state"])
@@ -115,13 +118,7 @@ def test_compressed_stays_at_one_microsecond_are_read_as_their_records_say(store
 def test_a_limit_falling_among_stays_at_one_microsecond_keeps_those_of_the_greatest_event_ids(store: Any) -> None:
     """Two series changing at the same instants, a limit cutting between the two stays of one instant (at a
     day's newest instant, and mid-day): the newest by time, then event id, as a scan orders them."""
-    twin = [normalization.normalize_event(state_changed("switch.fan", "off" if i % 2 else "on",
-                                                        "on" if i % 2 else "off", DAY + dt.timedelta(seconds=20 * i),
-                                                        unit=None)) for i in range(24 * PER_HOUR)]
-    for i in range(0, len(twin), 1000):
-        store.write(twin[i:i + 1000])
-    while store.compact(30.0):
-        pass
+    compacted(store, toggling("switch.fan", 24 * PER_HOUR))
     everything = seen(store.stay_groups(WHOLE_DAY, limit=100_000))
     assert everything[0][2] == everything[1][2]  # the fan's and the pump's newest stays share their time
     for limit in (1, 3, 2 * PER_HOUR + 1, 30 * PER_HOUR + 7):
