@@ -566,8 +566,8 @@ class Reader:
             clauses.append(self.among(b.series, sids))
         columns = [b.id, b.series, b.first_ts, b.last_ts, b.times, *([b.payload] if with_payloads else [])]
         windows = []
-        for bid, sid, first, last, times, *payload in self.conn.execute(
-                select(*columns).where(*clauses).order_by(b.series, b.first_ts)):
+        for bid, sid, first, last, times, *payload in self.conn.execute(  # all at once: no driver call per block
+                select(*columns).where(*clauses).order_by(b.series, b.first_ts)).all():
             block = self.kept_block(bid, sid, times, first, last)
             if payload and block._payload is None:
                 block._payload = bytes(payload[0])
