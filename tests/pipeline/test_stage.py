@@ -124,3 +124,30 @@ def test_a_stage_names_exactly_one_place_for_what_passes() -> None:
         Stage("nowhere", subjects.VALID, positive)
     with pytest.raises(ValueError, match="one of them"):
         Stage("twice", subjects.VALID, positive, target=subjects.VALID, deliver=Sink())
+
+
+def coalesced_request(*batches: tuple[str, list[Any]]) -> SimpleNamespace:
+    body = envelope.coalesce([envelope.encode(batch_id, events) for batch_id, events in batches])
+    return SimpleNamespace(body=body, headers={envelope.COALESCED_HEADER: str(len(batches))}, method="POST",
+                           path="/", query={})
+
+
+def test_each_batch_of_a_coalesced_call_is_published_alone_under_its_own_derived_id(stream: JetStreamClient) -> None:
+    stage = Stage("tenfold", subjects.RAW, positive, target=subjects.NORMALIZED)
+    reply = stage.handle(coalesced_request(("c1", [1, 2]), ("c2", [0, 3])))
+    published = {m.msg_id: jsoncodec.loads(m.data)["events"] for m in stream.stored(subjects.NORMALIZED)
+                 if m.msg_id in ("c1:tenfold", "c2:tenfold")}
+    assert published == {"c1:tenfold": [10, 20], "c2:tenfold": [30]}
+    assert len(dead_letters(stream, subjects.stage_dlq_id("c2:tenfold"))) == 1
+    assert dead_letters(stream, subjects.stage_dlq_id("c1:tenfold")) == []
+    assert answer(reply) == {"batches": [
+        {"batch_id": "c1:tenfold", "accepted": 2, "rejected": 0, "rejections": []},
+        {"batch_id": "c2:tenfold", "accepted": 1, "rejected": 1,
+         "rejections": [{"index": 0, "reason": "0 is not a positive number"}]}]}
+
+
+def test_a_coalesced_call_fails_whole_when_one_of_its_batches_is_refused(stream: JetStreamClient) -> None:
+    sink = Sink()
+    with pytest.raises(Refused):
+        Stage("double", subjects.VALID, positive, deliver=sink).handle(coalesced_request(("d1", [1]), ("d2", [0])))
+    assert sink.batches == [("d1:double", [10])]  # handled again, under the same id, when called alone

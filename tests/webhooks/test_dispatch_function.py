@@ -70,3 +70,20 @@ def test_an_event_nested_too_deep_is_dead_lettered_alone_and_the_rest_delivered(
                  and m["dlq_id"].startswith("deep-batch")]
     assert letter["subject"] == subjects.ENRICHED
     assert [(e["index"], e["reason"]) for e in letter["entries"]] == [(1, "event: nested deeper than 128 levels")]
+
+
+def test_each_batch_of_a_coalesced_call_is_dispatched_and_one_handled_again_alone_sends_nothing_twice(
+        tmp_path: Path) -> None:
+    """The connector calls a failed coalesced call's messages again one by one: what was queued stays queued once."""
+    url_db = f"sqlite:///{tmp_path}/metadata.db"
+    env = {"METADATA_DB_URL": url_db, "WEBHOOK_SWEEP_S": "0", "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true"}
+    first, second = envelope.encode("c1", [ha_record("light.a")]), envelope.encode("c2", [ha_record("light.b")])
+    with receiving(SECRET) as rx:
+        WebhookStore(url_db).create("rx", rx.url, SECRET, {"event_types": ["*"]}, True)
+        with served(DISPATCH, "webhook-dispatch", tmp_path / "log", env) as url:
+            reply = call("POST", url, envelope.coalesce([first, second]), {envelope.COALESCED_HEADER: "2"})
+            assert reply.status == 200, reply.body
+            assert [(b["batch_id"], b["delivered"]) for b in reply.json()["batches"]] == [("c1", 1), ("c2", 1)]
+            again = call("POST", url, first)
+        assert again.status == 200 and (again.json()["duplicates"], again.json()["delivered"]) == (1, 0)
+        assert sorted(r.json()["event"]["entity_id"] for r in rx.all()) == ["light.a", "light.b"]

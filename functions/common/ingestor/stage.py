@@ -53,13 +53,17 @@ class Stage:
             object.__setattr__(self, "health", self._alive)
 
     def handle(self, event: Any, context: Any = None) -> dict[str, Any]:
-        """Handle one batch (the request `event`): deliver what passes and dead-letter the rest.
+        """Handle one batch (the request `event`), or each batch of a coalesced call in turn (ingestor.envelope):
+        deliver what passes and dead-letter the rest.
 
         A batch in which no event passes is Refused with every reason, so the caller (or the topic connector,
         which dead-letters the whole message) sees why; nothing is delivered then.
         """
-        batch = envelope.parse(event.body)
         source = event.headers.get("X-Nats-Subject") or self.source
+        return json_response(envelope.each(event.body, event.headers, lambda batch: self.batch(batch, source)))
+
+    def batch(self, batch: envelope.Batch, source: str) -> dict[str, Any]:
+        """One batch handled: its answer's body; raises Refused when no event of it passed."""
         passed: list[Any] = []
         rejected: list[dict[str, Any]] = []
         limit = self.max_depth  # asked of the whole batch at once; of each event only when it is too deep
@@ -90,8 +94,7 @@ class Stage:
         else:
             bus.default().publish_batch(self.target or "", out_id, passed)
         _events.labels(self.name, "out").inc(len(passed))
-        return json_response({"batch_id": out_id, "accepted": len(passed), "rejected": len(rejected),
-                              "rejections": reasons})
+        return {"batch_id": out_id, "accepted": len(passed), "rejected": len(rejected), "rejections": reasons}
 
     @staticmethod
     def _alive() -> dict[str, Any]:

@@ -30,13 +30,19 @@ def start() -> None:
 
 
 def handle(event: Any, context: Any = None) -> dict[str, Any]:
-    batch = envelope.parse(event.body)
+    """A batch, or each batch of a coalesced call (ingestor.envelope.each). A batch handled twice (a coalesced
+    call that failed at a later batch is called again message by message) queues nothing twice: a delivery's id
+    is its webhook's and event's (delivery_id), recorded once (DeliveryQueue.record)."""
     source = event.headers.get("X-Nats-Subject") or subjects.ENRICHED
+    return json_response(envelope.each(event.body, event.headers, lambda batch: dispatch(batch, source)))
+
+
+def dispatch(batch: envelope.Batch, source: str) -> dict[str, Any]:
     summary = dispatcher().dispatch(batch.events, batch.batch_id, source)
-    return json_response({"batch_id": batch.batch_id, "events": summary.events, "matched": summary.matched,
-                          "delivered": summary.delivered, "retrying": summary.retrying, "held": summary.held,
-                          "dead_lettered": summary.dead_lettered, "deferred": summary.deferred,
-                          "duplicates": summary.duplicates, "rejected": summary.rejected, "paused": summary.paused})
+    return {"batch_id": batch.batch_id, "events": summary.events, "matched": summary.matched,
+            "delivered": summary.delivered, "retrying": summary.retrying, "held": summary.held,
+            "dead_lettered": summary.dead_lettered, "deferred": summary.deferred,
+            "duplicates": summary.duplicates, "rejected": summary.rejected, "paused": summary.paused}
 
 
 def health() -> dict[str, Any]:
