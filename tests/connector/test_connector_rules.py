@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 
 from ha_connector.catalog import duration, timeout_of
 from ha_connector.invoke import Outcome, Result
-from ha_connector.topics import backoff
+from ha_connector.topics import backoff, grouped
 from ingestor import subjects
 
 
@@ -51,3 +54,34 @@ def test_durations_read_like_openfaas(raw: str, seconds: float) -> None:
 def test_timeout_defaults_to_thirty_seconds() -> None:
     assert timeout_of({}) == 30
     assert timeout_of({"com.ha-ingestor.timeout": "5s"}) == 5
+
+
+def fetched(*sizes: int, subject: str = "s") -> list[Any]:
+    return [SimpleNamespace(subject=subject, data=b"x" * size, n=i) for i, size in enumerate(sizes)]
+
+
+def numbers(groups: list[list[Any]]) -> list[list[int]]:
+    return [[m.n for m in group] for group in groups]
+
+
+def test_without_a_backlog_each_message_is_its_own_call() -> None:
+    assert numbers(grouped(fetched(10, 10, 10), calls=4, most=4)) == [[0], [1], [2]]
+
+
+def test_a_function_that_does_not_coalesce_gets_each_message_alone() -> None:
+    assert numbers(grouped(fetched(*[10] * 6), calls=4, most=1)) == [[0], [1], [2], [3], [4], [5]]
+
+
+def test_a_backlog_is_shared_among_the_calls_up_to_coalesce_each() -> None:
+    assert numbers(grouped(fetched(*[10] * 16), calls=4, most=4)) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11],
+                                                                        [12, 13, 14, 15]]
+    assert numbers(grouped(fetched(*[10] * 6), calls=4, most=4)) == [[0, 1], [2, 3], [4, 5]]
+
+
+def test_messages_of_other_subjects_go_in_other_calls() -> None:
+    msgs = fetched(10, 10) + fetched(10, 10, subject="t")
+    assert [[m.subject for m in g] for g in grouped(msgs, calls=1, most=4)] == [["s", "s"], ["t", "t"]]
+
+
+def test_a_coalesced_body_stays_within_its_byte_bound_and_a_larger_message_goes_alone() -> None:
+    assert numbers(grouped(fetched(40, 40, 40, 200, 10), calls=1, most=8, max_bytes=120)) == [[0, 1], [2], [3], [4]]

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 FUNCTION_BUDGET = 13  # docs/design.md: OpenFaaS CE runs 15; users keep room for their own
 PIPELINE_SUBJECTS = {subjects.RAW, subjects.VALID, subjects.NORMALIZED, subjects.ENRICHED, subjects.REGISTRY,
                      subjects.CONTEXT_SAMPLES, subjects.SPORTS_EVENTS, subjects.ALERTS}
-SETTINGS = {"timeout": duration, "max-deliver": int, "concurrency": int, "backoff": duration}
+SETTINGS = {"timeout": duration, "max-deliver": int, "concurrency": int, "backoff": duration, "coalesce": int}
 
 
 def stack() -> dict[str, Any]:

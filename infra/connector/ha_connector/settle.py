@@ -22,12 +22,14 @@ immediately redelivered message and leave it unsettled again until ack_wait."""
 
 
 @contextlib.asynccontextmanager
-async def returned_if_cancelled(msg: Msg) -> AsyncIterator[None]:
+async def returned_if_cancelled(*msgs: Msg) -> AsyncIterator[None]:
+    """Every message of the call (one, or those of a coalesced call) returned if it is cancelled."""
     try:
         yield
     except asyncio.CancelledError:
         try:
-            await asyncio.wait_for(asyncio.shield(msg.nak(delay=REDELIVER_AFTER_S)), NAK_TIMEOUT_S)
+            await asyncio.wait_for(asyncio.shield(asyncio.gather(*(m.nak(delay=REDELIVER_AFTER_S) for m in msgs))),
+                                   NAK_TIMEOUT_S)
         except Exception as exc:  # NATS gone too: JetStream redelivers after ack_wait, nothing is lost
             log.debug("could not return a message in flight", extra={"error": repr(exc)})
         raise

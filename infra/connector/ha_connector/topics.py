@@ -14,7 +14,18 @@ TopicConnector's `direct`: the same path without a loopback request per message)
   other 5xx, timeout -> nak with backoff; after `max-deliver` such failures, dead-letter, then term
 Per-function settings come from annotations: com.ha-ingestor.max-deliver (5),
 com.ha-ingestor.concurrency (4), com.ha-ingestor.timeout (30s), com.ha-ingestor.backoff (1s, doubling
-per failure up to a minute).
+per failure up to a minute), com.ha-ingestor.coalesce (1).
+
+Coalescing (`com.ha-ingestor.coalesce: "<n>"`, for functions that handle ingestor.envelope's coalesced form):
+a subscription fetches up to concurrency x n messages and, when it finds more than `concurrency` waiting (a
+backlog), makes up to `concurrency` calls of up to n messages each, one subject and at most
+envelope.MAX_COALESCED_BYTES per call, as Lambda's SQS event source or a Kafka consumer batches. Without a backlog
+(no more messages than `concurrency`, a home's usual few events a second) each message is its own call, as
+without the annotation, so nothing waits. Every message keeps its outcome: a coalesced call answered 2xx acks
+each of its messages; any other answer (a batch refused, 503, 5xx, a timeout) sends its messages one by one, as
+above, each to its own ack, dead letter, retry or probe. The function handles each batch as it would alone (same
+derived ids), so batches it handled before the failure are handled again idempotently. While a function is
+unavailable (probing, one message at a time) nothing is coalesced.
 
 An outage is logged once when it starts and once when it ends, however many retries it takes: a
 function that answers 503 (its store is down) or times out, and NATS refusing fetches. Messages in
@@ -42,13 +53,16 @@ from ha_connector import catalog
 from ha_connector.catalog import FunctionInfo, duration, timeout_of
 from ha_connector.invoke import Outcome, Result, invoke, refusal_noted, signed
 from ha_connector.settle import returned_if_cancelled
-from ingestor import dlq, metrics, natsconn, streams, subjects
+from ingestor import dlq, envelope, metrics, natsconn, streams, subjects
 from ingestor.bus import PAYLOAD_MARGIN
 from ingestor.outage import Outage
 
 log = logging.getLogger(__name__)
 _messages = metrics.counter("connector_messages_total", "Messages handled by the topic connector, by outcome",
                             ["function", "topic", "outcome"])
+_coalesced = metrics.counter("connector_coalesced_calls_total",
+                             "Calls carrying several messages, by outcome (ok: all acked; one_by_one: called again "
+                             "message by message)", ["function", "topic", "outcome"])
 BACKOFF_CAP_S = 60.0
 UNAVAILABLE_CAP_S = 2.0
 """The longest wait between two tries of an unavailable function: how long the pipeline may lag behind a
@@ -60,6 +74,27 @@ def backoff(base: float, failures: int) -> float:
     return min(base * 2 ** max(failures - 1, 0), BACKOFF_CAP_S)
 
 
+def grouped(msgs: list[Msg], calls: int, most: int, max_bytes: int = envelope.MAX_COALESCED_BYTES) -> list[list[Msg]]:
+    """The fetched messages as the calls that carry them, in order. No more messages than `calls` (no backlog),
+    or `most` 1: each alone. Else about len/calls each, at most `most`, of one subject and a coalesced body of at
+    most `max_bytes` (a message larger than that goes alone)."""
+    if len(msgs) <= calls or most <= 1:
+        return [[m] for m in msgs]
+    size = min(-(-len(msgs) // calls), most)
+    groups: list[list[Msg]] = []
+    current: list[Msg] = []
+    held = 0
+    for msg in msgs:
+        if current and (len(current) >= size or msg.subject != current[0].subject
+                        or envelope.coalesced_size(held + len(msg.data), len(current) + 1) > max_bytes):
+            groups.append(current)
+            current, held = [], 0
+        current.append(msg)
+        held += len(msg.data)
+    groups.append(current)
+    return groups
+
+
 class Subscription:
     """One durable consumer feeding one function."""
 
@@ -69,6 +104,7 @@ class Subscription:
         self.topic = topic
         self.max_deliver = int(fn.setting("max-deliver", "5"))
         self.concurrency = int(fn.setting("concurrency", "4"))
+        self.coalesce = min(max(int(fn.setting("coalesce", "1")), 1), envelope.MAX_COALESCED_BATCHES)
         self.timeout = timeout_of(fn.annotations)
         self.backoff_base = duration(fn.setting("backoff", "1s"))
         self.failures: dict[int, int] = {}  # stream sequence -> failed attempts (not counting unavailable)
@@ -82,10 +118,11 @@ class Subscription:
     async def declare(self) -> None:
         """Create the durable consumer, or bring an existing one to this function's settings (its position kept)."""
         await self.connector.js.add_consumer(self.connector.stream, streams.consumer_config(
-            self.fn.name, self.topic, ack_wait=self.timeout + 30, max_ack_pending=max(self.concurrency * 4, 16)))
+            self.fn.name, self.topic, ack_wait=self.timeout + 30,
+            max_ack_pending=max(self.concurrency * self.coalesce * 4, 16)))
 
-    def count(self, outcome: str) -> None:
-        _messages.labels(self.fn.name, self.topic, outcome).inc()
+    def count(self, outcome: str, messages: int = 1) -> None:
+        _messages.labels(self.fn.name, self.topic, outcome).inc(messages)
 
     async def run(self) -> None:
         js = self.connector.js
@@ -94,7 +131,7 @@ class Subscription:
             if self.unavailable:  # probing: one message, then wait; its answer ends the outage or extends it
                 await asyncio.sleep(self.probe_delay())
             try:
-                msgs = await sub.fetch(1 if self.unavailable else self.concurrency, timeout=1)
+                msgs = await sub.fetch(1 if self.unavailable else self.concurrency * self.coalesce, timeout=1)
             except TimeoutError:
                 self.connector.fetching.recovered()
                 continue
@@ -103,9 +140,41 @@ class Subscription:
                 await asyncio.sleep(1)
                 continue
             self.connector.fetching.recovered()
-            for outcome in await asyncio.gather(*(self.handle(m) for m in msgs), return_exceptions=True):
+            slots = asyncio.Semaphore(self.concurrency)  # more groups than calls only past a subject or size bound
+            calls = (self.handle_many(group, slots) for group in grouped(msgs, self.concurrency, self.coalesce))
+            for outcome in await asyncio.gather(*calls, return_exceptions=True):
                 if isinstance(outcome, Exception):  # ack/nak lost: JetStream redelivers after ack_wait
                     log.warning("message not settled", extra={"function": self.fn.name, "error": repr(outcome)})
+
+    async def handle_many(self, msgs: list[Msg], slots: asyncio.Semaphore) -> None:
+        """One call for the messages (coalesced when several), each settled by its answer; if it is not a 2xx,
+        the messages one by one, each to its own outcome. Exceptions: as `handle`'s."""
+        async with slots:
+            if len(msgs) == 1:
+                return await self.handle(msgs[0])
+            async with returned_if_cancelled(*msgs):
+                result = await self.connector.call(
+                    self.fn.name, envelope.coalesce([m.data for m in msgs]), timeout=self.timeout + 5,
+                    headers={"Content-Type": "application/json", "X-Nats-Subject": msgs[0].subject,
+                             envelope.COALESCED_HEADER: str(len(msgs))})
+            if result.outcome is Outcome.OK:
+                _coalesced.labels(self.fn.name, self.topic, "ok").inc()
+                self.connector.outage(self.fn.name).recovered()
+                self.unavailable = 0
+                for msg in msgs:
+                    self.failures.pop(msg.metadata.sequence.stream, None)
+                await asyncio.gather(*(msg.ack() for msg in msgs))
+                self.count("acked", len(msgs))
+                return None
+            _coalesced.labels(self.fn.name, self.topic, "one_by_one").inc()
+            log.info("a coalesced call failed; its messages are called one by one",
+                     extra={"function": self.fn.name, "messages": len(msgs), "status": result.status,
+                            "reason": result.reason[:200]})
+            for index, msg in enumerate(msgs):
+                async with returned_if_cancelled(*msgs[index + 1:]):  # `handle` returns its own
+                    await asyncio.gather(*(m.in_progress() for m in msgs[index:]))  # ack_wait ran from the fetch
+                    await self.handle(msg)
+        return None
 
     async def handle(self, msg: Msg) -> None:
         seq = msg.metadata.sequence.stream
