@@ -167,13 +167,18 @@ class Subscription:
                 self.count("acked", len(msgs))
                 return None
             _coalesced.labels(self.fn.name, self.topic, "one_by_one").inc()
-            log.info("a coalesced call failed; its messages are called one by one",
-                     extra={"function": self.fn.name, "messages": len(msgs), "status": result.status,
-                            "reason": result.reason[:200]})
+            log.debug("a coalesced call failed; its messages are called one by one",
+                      extra={"function": self.fn.name, "messages": len(msgs), "status": result.status})
+            unsettled: BaseException | None = None
             for index, msg in enumerate(msgs):
                 async with returned_if_cancelled(*msgs[index + 1:]):  # `handle` returns its own
-                    await asyncio.gather(*(m.in_progress() for m in msgs[index:]))  # ack_wait ran from the fetch
-                    await self.handle(msg)
+                    try:
+                        await asyncio.gather(*(m.in_progress() for m in msgs[index:]))  # ack_wait ran from the fetch
+                        await self.handle(msg)
+                    except Exception as exc:  # an ack or nak lost: that message comes back; the others go on
+                        unsettled = exc
+            if unsettled is not None:
+                raise unsettled
         return None
 
     async def handle(self, msg: Msg) -> None:
