@@ -25,14 +25,7 @@ TOPICS = {"coalescing": "ha.ext.test.coalescing", "plain": "ha.ext.test.plain"}
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
     workdir = tmp_path_factory.mktemp("coalesce")
     with LocalRuntime(workdir, stack=STACK, env={"TEST_HANDLED_DIR": str(workdir)}) as rt:
-        yield rt
-
-
-@pytest.fixture(scope="module")
-def js(runtime: LocalRuntime) -> Iterator[JetStreamClient]:
-    client = JetStreamClient(runtime.nats_url)
-    yield client
-    client.close()
+        yield rt  # tests/conftest.py's `js` connects to this runtime
 
 
 def handled(runtime: LocalRuntime, function: str, prefix: str) -> list[dict[str, Any]]:
