@@ -14,14 +14,16 @@ import signal
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ingestor import signedcalls
+from ingestor import signedcalls, subjects
 from localfaas import stack as stackfile
 from tests.e2e.reads import QueryAPI
 from tests.support.ha_events import many
 from tests.support.jetstream import JetStreamClient
+from tests.support.metrics import sample
 from tests.support.openfaas import REPO, SECRETS, OpenFaaSStack, deployment
 from tests.support.polling import wait_for
 from tests.support.runtime import stack_of
@@ -73,6 +75,18 @@ def test_info_and_namespaces_name_the_provider_and_its_one_namespace(openfaas: O
     assert openfaas.system("GET", "/system/namespaces").json() == ["openfaas-fn"]
 
 
+def stored(openfaas: OpenFaaSStack, events: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    """The events of `prefix` the query function returns, once as many as `events` are there (or after a minute)."""
+    query = QueryAPI(f"{openfaas.gateway}/function/query")
+    begin = dt.datetime.fromisoformat(min(e["time_fired"] for e in events).replace("Z", "+00:00"))
+    end = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+
+    def found() -> list[dict[str, Any]]:
+        return [e for e in query.events(begin - dt.timedelta(minutes=1), end) if e["entity_id"].startswith(prefix)]
+    wait_for(lambda: len(found()) >= len(events), 60, 0.5)
+    return found()
+
+
 def test_events_flow_through_the_pipeline_with_the_connector_discovering_functions_via_the_gateway(
         openfaas: OpenFaaSStack) -> None:
     prefix = f"sensor.ofgw_{uuid.uuid4().hex[:6]}"
@@ -82,12 +96,26 @@ def test_events_flow_through_the_pipeline_with_the_connector_discovering_functio
         js.publish_batch("ha.events.raw", f"ofgw-{prefix}", events)
     finally:
         js.close()
-    query = QueryAPI(f"{openfaas.gateway}/function/query")
-    begin = dt.datetime.fromisoformat(min(e["time_fired"] for e in events).replace("Z", "+00:00"))
-    end = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
-    stored = wait_for(lambda: [e for e in query.events(begin - dt.timedelta(minutes=1), end)
-                               if e["entity_id"].startswith(prefix)], 60, 0.5)
-    assert len(stored) == 5
+    assert len(stored(openfaas, events, prefix)) == 5
+
+
+def test_the_connector_beside_the_gateway_coalesces_a_backlog_as_the_runtime_does(openfaas: OpenFaaSStack) -> None:
+    """write's 8 queued batches reach it in fewer calls (2 of 4: its concurrency 2, coalesce 4), every event once."""
+    prefix = f"sensor.ofgwc_{uuid.uuid4().hex[:6]}"
+    events = many(40, prefix=prefix)
+    write = subjects.durable_name("write", subjects.ENRICHED)
+    calls = f"{openfaas.gateway}/function/write/_/metrics"
+    before = sample(calls, "ha_ingestor_function_requests_total", function="write", status="200")
+    js = JetStreamClient(openfaas.ready["nats"])
+    try:
+        with js.held(write):
+            for n in range(8):
+                js.publish_batch(subjects.RAW, f"ofgwc-{prefix}-{n}", events[n * 5:(n + 1) * 5])
+            assert wait_for(lambda: js.backlog(write)[0] >= 8, 60), js.backlog(write)
+    finally:
+        js.close()
+    assert len(stored(openfaas, events, prefix)) == 40
+    assert 0 < sample(calls, "ha_ingestor_function_requests_total", function="write", status="200") - before < 8
 
 
 def test_a_function_that_changes_data_refuses_an_unsigned_call_through_the_gateway(openfaas: OpenFaaSStack) -> None:

@@ -3,12 +3,9 @@ working off a backlog: write's queued messages reach it in coalesced calls, and 
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
 import time
 from pathlib import Path
 
-import nats
 import pytest
 
 from ingestor import subjects
@@ -25,32 +22,16 @@ BATCHES, PER_BATCH, PREFIX = 12, 10, "sensor.coalesced"
 WRITE = subjects.durable_name("write", subjects.ENRICHED)
 
 
-def paused(url: str, until: dt.datetime | None) -> None:
-    """write's consumer paused until `until` (None: resumed), so a backlog builds before it (NATS 2.11+)."""
-    async def pause() -> None:
-        nc = await nats.connect(url)
-        try:
-            js = nc.jetstream()
-            if until is None:
-                await js.resume_consumer(subjects.STREAM, WRITE)
-            else:
-                await js.pause_consumer(subjects.STREAM, WRITE, until.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        finally:
-            await nc.close()
-    asyncio.run(pause())
-
-
 def test_a_backlog_reaches_write_in_coalesced_calls_and_every_event_is_stored_once(tmp_path: Path) -> None:
     stack = stack_of(tmp_path / "stack.yml", ("validate", "normalize", "weather-enrich", "write"))
     with LocalRuntime(tmp_path, stack=stack, env={"EVENT_STORE_URL": "", "METADATA_DB_URL": ""}) as runtime:
         js = JetStreamClient(runtime.nats_url)
         try:
-            paused(runtime.nats_url, dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10))
             events = many(BATCHES * PER_BATCH, prefix=PREFIX)
-            for n in range(BATCHES):
-                js.publish_batch(subjects.RAW, f"coalesced-{n}", events[n * PER_BATCH:(n + 1) * PER_BATCH])
-            assert wait_for(lambda: js.backlog(WRITE)[0] == BATCHES, 60), js.backlog(WRITE)
-            paused(runtime.nats_url, None)
+            with js.held(WRITE):
+                for n in range(BATCHES):
+                    js.publish_batch(subjects.RAW, f"coalesced-{n}", events[n * PER_BATCH:(n + 1) * PER_BATCH])
+                assert wait_for(lambda: js.backlog(WRITE)[0] == BATCHES, 60), js.backlog(WRITE)
             store = open_event_store(f"sqlite:///{runtime.workdir}/data/events.db")
             assert wait_for(lambda: store.count(EventFilter(text=PREFIX)) >= len(events), 60)
             time.sleep(1.5)  # anything stored twice would show by now

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -133,6 +134,17 @@ class JetStreamClient:
         """(not yet delivered, delivered but not settled) messages of a durable consumer."""
         info = self._run(self.js.consumer_info(stream, durable))
         return info.num_pending, info.num_ack_pending
+
+    @contextlib.contextmanager
+    def held(self, durable: str) -> Iterator[None]:
+        """The durable consumer paused for the block (NATS 2.11+): what arrives meanwhile waits, a backlog, and is
+        delivered once the block ends."""
+        until = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)
+        self._run(self.js.pause_consumer(streams.HA_STREAM, durable, until.strftime("%Y-%m-%dT%H:%M:%SZ")))
+        try:
+            yield
+        finally:
+            self._run(self.js.resume_consumer(streams.HA_STREAM, durable))
 
     def close(self) -> None:
         self._run(self.nc.close())
