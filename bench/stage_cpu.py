@@ -41,9 +41,15 @@ class ListBus:
     def __init__(self) -> None:
         self.published: list[bytes] = []
 
+    def envelopes(self, subject: str, batch_id: str, events: list[Any]) -> list[bus.Message]:
+        return [(subject, envelope.encode(batch_id, events), batch_id)]
+
+    def publish_all(self, messages: list[bus.Message]) -> list[bool]:
+        self.published += [payload for _, payload, _ in messages]
+        return [False] * len(messages)
+
     def publish_batch(self, subject: str, batch_id: str, events: list[Any]) -> int:
-        self.published.append(envelope.encode(batch_id, events))
-        return 1
+        return len(self.publish_all(self.envelopes(subject, batch_id, events)))
 
     def publish(self, subject: str, payload: bytes, msg_id: str) -> bool:
         self.published.append(payload)

@@ -60,10 +60,16 @@ class Stage:
         which dead-letters the whole message) sees why; nothing is delivered then.
         """
         source = event.headers.get("X-Nats-Subject") or self.source
-        return json_response(envelope.each(event.body, event.headers, lambda batch: self.batch(batch, source)))
+        outgoing: list[bus.Message] = []
+        answer = envelope.each(event.body, event.headers, lambda batch: self.batch(batch, source, outgoing))
+        if outgoing:  # every batch's message, under its own id, in one hand-off to the bus
+            bus.default().publish_all(outgoing)
+            _events.labels(self.name, "out").inc(sum(b["accepted"] for b in answer.get("batches", [answer])))
+        return json_response(answer)
 
-    def batch(self, batch: envelope.Batch, source: str) -> dict[str, Any]:
-        """One batch handled: its answer's body; raises Refused when no event of it passed."""
+    def batch(self, batch: envelope.Batch, source: str, outgoing: list[bus.Message]) -> dict[str, Any]:
+        """One batch handled: its answer's body; what passed is delivered, or its message for the target added to
+        `outgoing`. Raises Refused when no event of it passed."""
         passed: list[Any] = []
         rejected: list[dict[str, Any]] = []
         limit = self.max_depth  # asked of the whole batch at once; of each event only when it is too deep
@@ -91,9 +97,9 @@ class Stage:
             passed = self.amend(passed)
         if self.deliver is not None:
             self.deliver(out_id, passed)
+            _events.labels(self.name, "out").inc(len(passed))
         else:
-            bus.default().publish_batch(self.target or "", out_id, passed)
-        _events.labels(self.name, "out").inc(len(passed))
+            outgoing.extend(bus.default().envelopes(self.target or "", out_id, passed))
         return {"batch_id": out_id, "accepted": len(passed), "rejected": len(rejected), "rejections": reasons}
 
     @staticmethod
