@@ -126,6 +126,31 @@ def test_a_database_whose_rollups_came_before_the_dimension_counts_reads_the_ser
     store.close()
 
 
+def test_a_database_whose_dimension_counts_came_before_the_device_counts_reads_the_series_rollups_until_rebuilt(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    url, store, older, history = previous_version(  # dims_* by domain and area only, and no devices_ready
+        26, [f'DROP MEASUREMENT "{ir.DEVICES_READY}"']
+        + [f'DELETE FROM "{name}" WHERE "by" = \'device_id\'' for name in ir.DIMS.values()], tmp_path, request)
+    whole = EventFilter(start=START - dt.timedelta(days=1), end=START + dt.timedelta(days=2, minutes=7))
+    found = model.values(history.records, whole, None, "device_id")
+    want = {key: (acc[0], acc[5]) for (key, _), acc in found.items() if key}
+
+    def activity(reader: Any) -> dict[str | None, tuple[int, int]]:  # reliability's read: events, newest per device
+        return {key: (n, int(t.timestamp() * 1_000_000)) for key, (n, t) in reader.activity(whole, "device_id").items()
+                if key}
+
+    stale = open_event_store(url)
+    assert activity(stale) == want and stale._dim(whole, ("device_id",)) is None  # read from rollup_*
+    assert store.transport.query(f'SELECT * FROM "{ir.DEVICES_READY}"') == []
+
+    older.build_rollups()
+
+    fresh = open_event_store(url)
+    assert activity(fresh) == want
+    assert fresh._dim(whole, ("device_id",)) == "device_id"  # now read from dims_*
+    store.close()
+
+
 def test_a_database_whose_stays_came_before_the_state_counts_reads_a_state_s_events_whole_until_rebuilt(
         tmp_path: Path, request: pytest.FixtureRequest) -> None:
     url, store, older, history = previous_version(  # stays_* without entered and left: none names "unavailable"

@@ -199,10 +199,10 @@ class InfluxEventStore:
             self._mark_ready(whole=True)
 
     def _mark_ready(self, whole: bool = False) -> None:
-        """READY (again, daily); DIMS_READY and STATES_READY too when `whole` says every rollup was summed by
-        this version, or each as it was found."""
+        """READY (again, daily); DIMS_READY, STATES_READY and DEVICES_READY too when `whole` says every rollup
+        was summed by this version, or each as it was found."""
         now_us = time.time_ns() // 1000
-        found = {m: whole or self._has_marker(m) for m in (ir.DIMS_READY, ir.STATES_READY)}
+        found = {m: whole or self._has_marker(m) for m in (ir.DIMS_READY, ir.STATES_READY, ir.DEVICES_READY)}
         marks = [ir.ready_point(now_us)] + [ir.ready_point(now_us, m) for m, ok in found.items() if ok]
         self.transport.write("\n".join(marks))
         self._marked[ir.READY], self._marked_day = True, time.time() // 86_400
@@ -538,13 +538,16 @@ class InfluxEventStore:
 
     def _dim(self, f: EventFilter, groups: tuple[str, ...]) -> str | None:
         """The dimension of dims_* that answers counts of `f` grouped by `groups`, if one does: a filter of
-        time alone and no group (every event), or one domain or area, or grouped by domain or area."""
-        if dataclasses.replace(f, start=None, end=None, domain=None, area_id=None) != EventFilter():
+        time alone and no group (every event), or one domain, area or device, or grouped by one of them; a
+        dimension written later than the others (DIM_MARKERS) only once its own marker is there."""
+        if dataclasses.replace(f, start=None, end=None, domain=None, area_id=None, device_id=None) != EventFilter():
             return None
         named = {by for by in ir.DIM_TAGS if getattr(f, by) is not None} | set(groups)
         if len(named) > 1 or not named <= set(ir.DIM_TAGS) or not self._dims_ready():
             return None
-        return next(iter(named), ir.ALL)
+        dim = next(iter(named), ir.ALL)
+        marker = ir.DIM_MARKERS.get(dim)
+        return dim if marker is None or self._has_marker(marker) else None
 
     def buckets(self, f: EventFilter, seconds: int, info: dict[str, Any] | None = None,
                 values: bool = True) -> list[Bucket]:

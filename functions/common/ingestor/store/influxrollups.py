@@ -21,12 +21,15 @@ and reads only their raw points, as the SQL store does with its daily state roll
 `entered` and `left` existed have no STATES_READY point: such reads scan raw points until
 `python -m ingestor.store rollups` summed them again.
 
-dims_5m, dims_1h, dims_1d: the counts of every event (tag by=all), per domain and per area (by=domain or
-by=area_id, tag `key` the value, none for events without one); fields n, newest (µs) as in rollup_*. Summed
-with the 5-minute rollups they come from, so they hold the same events. A count over every series (all
+dims_5m, dims_1h, dims_1d: the counts of every event (tag by=all), per domain, per area and per device (by=domain,
+by=area_id or by=device_id, tag `key` the value, none for events without one); fields n, newest (µs) as in
+rollup_*. Summed with the 5-minute rollups they come from, so they hold the same events. A count over every series (all
 events' trend, the area heatmap) reads a few dozen series of them instead of every series of rollup_* (about
 1,100 in the busy home: InfluxDB reads each one's points). A database whose rollups were summed before these
 existed has no DIMS_READY point and reads rollup_* until `python -m ingestor.store rollups` summed them too.
+Per device (by=device_id) likewise, with its own point DEVICES_READY: a device's events and newest time
+(reliability) read ~140 series of dims_* instead of every series of rollup_*; a database whose dims_* were
+summed before devices were counted reads rollup_* for them until `python -m ingestor.store rollups` ran again.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ ROLLUPS = {name: f"rollup_{name}" for name in PERIODS}
 STAYS = {name: f"stays_{name}" for name in PERIODS}
 ROLLUP_TAGS = tuple("type" if t == "event_type" else t for t in TAGS)  # the events' tags, as rollups name them
 DIMS = {name: f"dims_{name}" for name in PERIODS}
-DIM_TAGS = ("domain", "area_id")  # the dimensions counted apart (besides every event: "all")
+DIM_TAGS = ("domain", "area_id", "device_id")  # the dimensions counted apart (besides every event: "all")
 ALL = "all"
 MEASUREMENTS = frozenset(ROLLUPS.values()) | frozenset(STAYS.values()) | frozenset(DIMS.values())
 # Written once the rollups hold every event: when the first write finds no events, or when
@@ -57,7 +60,10 @@ SUM_WINDOW_US = 3600 * US
 READY = "rollups_ready"
 DIMS_READY = "dims_ready"  # the same for dims_*
 STATES_READY = "states_ready"  # the same for the stays' entered and left counts
-MARKERS = frozenset({READY, DIMS_READY, STATES_READY})
+DEVICES_READY = "devices_ready"  # the same for dims_* by=device_id
+MARKERS = frozenset({READY, DIMS_READY, STATES_READY, DEVICES_READY})
+# The marker each dimension of dims_* needs besides DIMS_READY (written later than the others).
+DIM_MARKERS = {"device_id": DEVICES_READY}
 READY_RECHECK_S = 60
 
 
