@@ -509,6 +509,9 @@ class InfluxEventStore:
                                   events_only=False)
                 tags_ = tuple("type" if g == "event_type" else g for g in groups)
             by = ", ".join(f'"{t}"' for t in tags_)
+            if period is None and newest and not width and not values and not raw_only:
+                self._edge_into(out, measurement, where, tags_)
+                continue
             grouping = [f"time({width}s)"] if width else []
             grouping += [by] if by else []
             q = f"SELECT {select} FROM {measurement} WHERE {where}"
@@ -535,6 +538,17 @@ class InfluxEventStore:
         if info is not None:
             info["resolution"] = tiers.resolution([p for p in pieces if p[1] < p[2]])
         return out
+
+    def _edge_into(self, out: dict[tuple[tuple[str | None, ...], int | None], list[Any]], measurement: str,
+                   where: str, tags_: tuple[str, ...]) -> None:
+        """Counts and newest times per group of a raw edge (under 5 minutes: the rollups answer the rest) into
+        `out`, from its points' ids, one statement: a count and then `last()` were two, each reading a block of
+        every series in InfluxDB (20-280 ms each in --trace on 5.7 million events), for a few hundred points."""
+        by = ", ".join(f'"{t}"' for t in tags_)
+        for _, tags, c in _rows(self._select(f'SELECT "event_id" FROM {measurement} WHERE {where}'
+                                             + (f" GROUP BY {by}" if by else ""))):
+            ru.add_event(out.setdefault((tuple(tags.get(t) or None for t in tags_), None), ru.new_value()),
+                         int(c["time"]), None)
 
     def _dim(self, f: EventFilter, groups: tuple[str, ...]) -> str | None:
         """The dimension of dims_* that answers counts of `f` grouped by `groups`, if one does: a filter of
