@@ -132,6 +132,40 @@ def _rows(series: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, str], d
             yield s.get("name", ""), s.get("tags") or {}, dict(zip(columns, values, strict=True))
 
 
+def _merge_into(out: dict[tuple[tuple[str | None, ...], int | None], list[Any]], series: list[dict[str, Any]],
+                tags_: tuple[str, ...], bucketed: bool) -> set[tuple[tuple[str | None, ...], int | None]]:
+    """Rows of counts (n; vn, vsum, vmin, vmax and newest when selected) merged into `out` per (the `tags_`
+    values, bucket start µs or None unless `bucketed`); returns the keys with events. Column positions and a
+    series' group are found once per series, not per row: a 30-day heatmap reads ~9,000 rows, and the
+    per-row dicts cost it ~70 ms of CPU."""
+    here = set()
+    for s in series:
+        tags = s.get("tags") or {}
+        group = tuple(tags.get(t) or None for t in tags_)
+        columns = s["columns"]
+        at = {name: columns.index(name) for name in ("time", "n", "vn", "vsum", "vmin", "vmax", "newest")
+              if name in columns}
+        t_, n_, newest_ = at["time"], at["n"], at.get("newest")
+        vn_, vsum_, vmin_, vmax_ = (at.get(name) for name in ("vn", "vsum", "vmin", "vmax"))
+        for row in s.get("values", []):
+            n = row[n_]
+            if not n:
+                continue
+            key = (group, int(row[t_]) if bucketed else None)
+            here.add(key)
+            acc = out.get(key)
+            newest = int(row[newest_]) if newest_ is not None and row[newest_] is not None else -1
+            vn = row[vn_] if vn_ is not None else None
+            if acc is None and not vn:  # counts alone (ru.merge_value into ru.new_value)
+                out[key] = [int(n), 0, None, None, None, newest, None]
+                continue
+            if acc is None:
+                acc = out[key] = ru.new_value()
+            ru.merge_value(acc, (int(n), int(vn or 0), row[vsum_] if vn else None, row[vmin_] if vn else None,
+                                 row[vmax_] if vn else None, newest))
+    return here
+
+
 def _identifier(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -517,20 +551,12 @@ class InfluxEventStore:
             q = f"SELECT {select} FROM {measurement} WHERE {where}"
             if grouping:
                 q += f" GROUP BY {', '.join(grouping)}" + (" fill(none)" if width else "")
-            known = {key for key, acc in out.items() if acc[0]}  # groups with events in a newer piece
-            here = set()
-            for _, tags, c in _rows(self._select(q)):
-                if not c.get("n"):
-                    continue
-                key = (tuple(tags.get(t) or None for t in tags_), int(c["time"]) if width else None)
-                here.add(key)
-                acc = out.setdefault(key, ru.new_value())
-                newest_us = int(c["newest"]) if c.get("newest") is not None else -1
-                ru.merge_value(acc, (int(c["n"]), int(c.get("vn") or 0), c.get("vsum"), c.get("vmin"),
-                                     c.get("vmax"), newest_us))
+            last = period is None and newest and not width
+            known = {key for key, acc in out.items() if acc[0]} if last else set()  # groups in a newer piece
+            here = _merge_into(out, self._select(q), tags_, bool(width))
             # Raw points: their newest time per group, selected, unless every group here has newer events (a
             # range's raw start edge, whose groups are found again in the rollups after it).
-            if period is None and newest and not width and here - known:
+            if last and here - known:
                 for _, tags, c in _rows(self._select(f'SELECT last("event_id") FROM {measurement} WHERE {where}'
                                                      + (f" GROUP BY {by}" if by else ""))):
                     acc = out.setdefault((tuple(tags.get(t) or None for t in tags_), None), ru.new_value())
