@@ -115,14 +115,22 @@ def test_a_database_whose_rollups_came_before_the_dimension_counts_reads_the_ser
 
     found = model.values(history.records, whole, 3600, "area_id")
     want = {(key or None, bucket): acc[0] for (key, bucket), acc in found.items()}
-    assert grid(open_event_store(url)) == want
-    assert store.transport.query(f'SELECT * FROM "{ir.DIMS_READY}"') == []
+    read_alike_until_rebuilt(url, store, older, ir.DIMS_READY, grid, want, whole, "area_id")
+
+
+def read_alike_until_rebuilt(url: str, store: Any, older: Any, marker: str, read: Any, want: Any,
+                             whole: EventFilter, group: str) -> None:
+    """`read` answers `want` from rollup_* while `marker` is missing, then, once `older` built the rollups
+    again, the same from dims_* grouped by `group`."""
+    stale = open_event_store(url)
+    assert read(stale) == want and stale._dim(whole, (group,)) is None  # read from rollup_*
+    assert store.transport.query(f'SELECT * FROM "{marker}"') == []
 
     older.build_rollups()
 
     fresh = open_event_store(url)
-    assert grid(fresh) == want
-    assert fresh._dim(whole, ("area_id",)) == "area_id"  # now read from dims_*
+    assert read(fresh) == want
+    assert fresh._dim(whole, (group,)) == group  # now read from dims_*
     store.close()
 
 
@@ -139,16 +147,7 @@ def test_a_database_whose_dimension_counts_came_before_the_device_counts_reads_t
         return {key: (n, int(t.timestamp() * 1_000_000)) for key, (n, t) in reader.activity(whole, "device_id").items()
                 if key}
 
-    stale = open_event_store(url)
-    assert activity(stale) == want and stale._dim(whole, ("device_id",)) is None  # read from rollup_*
-    assert store.transport.query(f'SELECT * FROM "{ir.DEVICES_READY}"') == []
-
-    older.build_rollups()
-
-    fresh = open_event_store(url)
-    assert activity(fresh) == want
-    assert fresh._dim(whole, ("device_id",)) == "device_id"  # now read from dims_*
-    store.close()
+    read_alike_until_rebuilt(url, store, older, ir.DEVICES_READY, activity, want, whole, "device_id")
 
 
 def test_a_database_whose_stays_came_before_the_state_counts_reads_a_state_s_events_whole_until_rebuilt(
