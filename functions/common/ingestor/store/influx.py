@@ -153,16 +153,11 @@ def _merge_into(out: dict[tuple[tuple[str | None, ...], int | None], list[Any]],
                 continue
             key = (group, int(row[t_]) if bucketed else None)
             here.add(key)
-            acc = out.get(key)
             newest = int(row[newest_]) if newest_ is not None and row[newest_] is not None else -1
             vn = row[vn_] if vn_ is not None else None
-            if acc is None and not vn:  # counts alone (ru.merge_value into ru.new_value)
-                out[key] = [int(n), 0, None, None, None, newest, None]
-                continue
-            if acc is None:
-                acc = out[key] = ru.new_value()
-            ru.merge_value(acc, (int(n), int(vn or 0), row[vsum_] if vn else None, row[vmin_] if vn else None,
-                                 row[vmax_] if vn else None, newest))
+            ru.merge_value(out.setdefault(key, ru.new_value()),
+                           (int(n), int(vn or 0), row[vsum_] if vn else None, row[vmin_] if vn else None,
+                            row[vmax_] if vn else None, newest))
     return here
 
 
