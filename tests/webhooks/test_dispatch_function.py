@@ -87,3 +87,40 @@ def test_each_batch_of_a_coalesced_call_is_dispatched_and_one_handled_again_alon
             again = call("POST", url, first)
         assert again.status == 200 and (again.json()["duplicates"], again.json()["delivered"]) == (1, 0)
         assert sorted(r.json()["event"]["entity_id"] for r in rx.all()) == ["light.a", "light.b"]
+
+
+def test_a_webhook_created_changed_or_disabled_between_calls_takes_effect_for_the_next_call(tmp_path: Path) -> None:
+    """The enabled webhooks are read once per call, never kept from one call to the next."""
+    url_db = f"sqlite:///{tmp_path}/metadata.db"
+    env = {"METADATA_DB_URL": url_db, "WEBHOOK_SWEEP_S": "0", "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true"}
+    store = WebhookStore(url_db)
+    with receiving(SECRET) as rx, served(DISPATCH, "webhook-dispatch", tmp_path / "log", env) as url:
+        def matched(batch_id: str) -> int:
+            reply = call("POST", url, envelope.encode(batch_id, [ha_record(f"light.{batch_id}")]))
+            assert reply.status == 200, reply.body
+            return int(reply.json()["matched"])
+
+        assert matched("before") == 0
+        hook = store.create("rx", rx.url, SECRET, {"event_types": ["*"]}, True)
+        assert matched("created") == 1
+        store.update(hook.id, {"filters": {"event_types": ["call_service"]}})
+        assert matched("changed") == 0
+        store.update(hook.id, {"filters": {"event_types": ["*"]}, "enabled": False})
+        assert matched("disabled") == 0
+        assert [r.json()["event"]["entity_id"] for r in rx.delivered()] == ["light.created"]
+
+
+def test_in_a_coalesced_call_a_batch_after_a_failed_first_attempt_leaves_its_webhook_to_the_sweeper(
+        tmp_path: Path) -> None:
+    """A batch whose events matched reads the webhooks again for the next batch of the call: the first attempt
+    failed, so the next batch's delivery to that webhook waits for the sweeper instead of being tried inline."""
+    url_db = f"sqlite:///{tmp_path}/metadata.db"
+    env = {"METADATA_DB_URL": url_db, "WEBHOOK_SWEEP_S": "0", "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true"}
+    first, second = envelope.encode("f1", [ha_record("light.a")]), envelope.encode("f2", [ha_record("light.b")])
+    with receiving(SECRET, script=[500]) as rx:
+        WebhookStore(url_db).create("rx", rx.url, SECRET, {"event_types": ["*"]}, True)
+        with served(DISPATCH, "webhook-dispatch", tmp_path / "log", env) as url:
+            reply = call("POST", url, envelope.coalesce([first, second]), {envelope.COALESCED_HEADER: "2"})
+        assert reply.status == 200, reply.body
+        assert [(b["retrying"], b["deferred"]) for b in reply.json()["batches"]] == [(1, 0), (0, 1)]
+        assert [r.json()["event"]["entity_id"] for r in rx.all()] == ["light.a"]

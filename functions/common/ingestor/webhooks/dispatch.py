@@ -108,13 +108,15 @@ class Dispatcher:
 
     # a batch from the topic connector
 
-    def dispatch(self, events: list[Any], batch_id: str | None = None, source: str = subjects.ENRICHED) -> Summary:
+    def dispatch(self, events: list[Any], batch_id: str | None = None, source: str = subjects.ENRICHED,
+                 enabled: list[Webhook] | None = None) -> Summary:
         """Record a delivery per matching (event, webhook) and make the first attempts, except to webhooks
         failing now: theirs are left to the sweeper, so a receiver that is down or hangs does not hold up
         the batch, nor the other webhooks. An event nested too deep (or that JSON cannot carry) is
-        dead-lettered alone, before anything serializes it."""
+        dead-lettered alone, before anything serializes it. `enabled`: the enabled webhooks as just read
+        (store.all_enabled), when the caller has them; read here otherwise."""
         summary = Summary(events=len(events))
-        hooks = {h.id: h for h in self.store.all_enabled()}
+        hooks = {h.id: h for h in (self.store.all_enabled() if enabled is None else enabled)}
         matchers = {h.id: filters.matcher(h.filters) for h in hooks.values()}
         rows: list[dict[str, Any]] = []
         rejected: list[dict[str, Any]] = []

@@ -16,8 +16,8 @@ from ingestor import envelope, metadata, subjects
 from ingestor.responses import json_response
 from ingestor.store.model import StoreError
 from ingestor.webhooks import settings
-from ingestor.webhooks.dispatch import Dispatcher
-from ingestor.webhooks.store import WebhookStore
+from ingestor.webhooks.dispatch import Dispatcher, Summary
+from ingestor.webhooks.store import Webhook, WebhookStore
 
 
 @functools.cache
@@ -32,13 +32,29 @@ def start() -> None:
 def handle(event: Any, context: Any = None) -> dict[str, Any]:
     """A batch, or each batch of a coalesced call (ingestor.envelope.each). A batch handled twice (a coalesced
     call that failed at a later batch is called again message by message) queues nothing twice: a delivery's id
-    is its webhook's and event's (delivery_id), recorded once (DeliveryQueue.record)."""
+    is its webhook's and event's (delivery_id), recorded once (DeliveryQueue.record).
+
+    The enabled webhooks are read once per call, not once per batch (the query took 9-14% of the function's
+    samples in py-spy with none enabled), and read again for the next batch of the call only after a batch that
+    matched an event: its first attempts may have changed a webhook's circuit, which decides whether the next
+    batch's attempts wait for the sweeper. A webhook created, changed or disabled takes effect from the next
+    call."""
     source = event.headers.get("X-Nats-Subject") or subjects.ENRICHED
-    return json_response(envelope.each(event.body, event.headers, lambda batch: dispatch(batch, source)))
+    current = dispatcher()
+    unchanged: list[list[Webhook]] = []  # the webhooks read for this call, while no batch has matched one
+
+    def one(batch: envelope.Batch) -> dict[str, Any]:
+        enabled = unchanged.pop() if unchanged else current.store.all_enabled()
+        summary = current.dispatch(batch.events, batch.batch_id, source, enabled)
+        if not summary.matched:
+            unchanged.append(enabled)
+        return answer(batch, summary)
+
+    return json_response(envelope.each(event.body, event.headers, one))
 
 
-def dispatch(batch: envelope.Batch, source: str) -> dict[str, Any]:
-    summary = dispatcher().dispatch(batch.events, batch.batch_id, source)
+def answer(batch: envelope.Batch, summary: Summary) -> dict[str, Any]:
+    """A batch's part of the answer: what became of its events."""
     return {"batch_id": batch.batch_id, "events": summary.events, "matched": summary.matched,
             "delivered": summary.delivered, "retrying": summary.retrying, "held": summary.held,
             "dead_lettered": summary.dead_lettered, "deferred": summary.deferred,
