@@ -1,8 +1,9 @@
 """What a hop of the pipeline costs apart from its stage's work: CPU per call, from /proc, of each process.
 
 1. The template: bench/functions/noop (answers without reading its body) served by the python3-ingestor template
-   as its own process, called over one kept-alive connection with a batch of 1 and of 100 HA events, signed as
-   the connectors sign (REQUIRE_CONNECTOR_SIGNATURE=true): the function process's CPU per call.
+   as its own process, called over one kept-alive connection with a batch of 1 and of 100 HA events, and with 4
+   batches of 100 coalesced (the topic connector's call under a backlog), signed as the connectors sign
+   (REQUIRE_CONNECTOR_SIGNATURE=true): the function process's CPU per call.
 2. Through the local runtime: two stages with no work, bench/functions/relay (ha.events.raw -> publishes the
    batch unchanged on ha.events.valid) and noop (ha.events.valid); batches of 100 published on ha.events.raw
    until noop's consumer has acknowledged them all: CPU per batch of each function, the runtime (topic
@@ -59,16 +60,25 @@ def template_per_call(work: Path, calls: int) -> None:
             conn = http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port)
             for size in (1, 100):
                 bodies = batches(size, 20, f"t{size}")
-                calls_of = [(body, {"Content-Type": "application/json", "X-Nats-Subject": subjects.RAW,
-                                    **signedcalls.sign(KEY, "POST", "", "", body)}) for body in bodies]
-                for i in range(50):
-                    post(conn, *calls_of[i % 20])
-                before = cpu_seconds(pid)
-                for i in range(calls):
-                    post(conn, *calls_of[i % 20])
                 print(f"| template, noop, batch of {size} ({len(bodies[0]):,} B) | "
-                      f"{1000 * (cpu_seconds(pid) - before) / calls:.2f} ms per call |")
+                      f"{per_call(conn, pid, calls, bodies, {}):.2f} ms per call |")
+            bodies = [envelope.coalesce(batches(100, 4, f"c{i}")) for i in range(20)]  # the connector's, backlogged
+            print(f"| template, noop, 4 batches of 100 coalesced ({len(bodies[0]):,} B) | "
+                  f"{per_call(conn, pid, calls // 4, bodies, {envelope.COALESCED_HEADER: '4'}):.2f} ms per call |")
             conn.close()
+
+
+def per_call(conn: http.client.HTTPConnection, pid: int, calls: int, bodies: list[bytes],
+             headers: dict[str, str]) -> float:
+    """The function process's CPU per signed call of `bodies` in turn, in ms (after 50 calls to warm up)."""
+    calls_of = [(body, {"Content-Type": "application/json", "X-Nats-Subject": subjects.RAW, **headers,
+                        **signedcalls.sign(KEY, "POST", "", "", body)}) for body in bodies]
+    for i in range(50):
+        post(conn, *calls_of[i % len(calls_of)])
+    before = cpu_seconds(pid)
+    for i in range(calls):
+        post(conn, *calls_of[i % len(calls_of)])
+    return 1000 * (cpu_seconds(pid) - before) / calls
 
 
 def post(conn: http.client.HTTPConnection, body: bytes, headers: dict[str, str]) -> None:

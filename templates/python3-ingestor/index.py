@@ -242,8 +242,17 @@ def serve_root(environ: dict[str, Any], start_response: Any) -> Any:
     return app.wsgi_app(environ, start_response)
 
 
+RECV_BYTES = 64 * 1024
+"""What waitress asks of a connection's socket at a time (8 KiB by default). A coalesced call's body (up to 512 KiB:
+ingestor.envelope.MAX_COALESCED_BYTES; 4 batches of 100 events are about 380 KB) read 8 KiB at a time takes ~47
+turns of waitress's loop: 0.91-0.95 ms of the server's CPU per 380 KB call, against 0.57-0.58 with 64 KiB (a bare
+WSGI app reading its body, 2026-12-02); 128 KiB and 256 KiB were no better than 64. A batch of 100 alone (95 KB)
+costs the same either way."""
+
+
 if __name__ == "__main__":
     port = config.env_int("PORT", 5000)
     host = config.env_str("BIND_HOST", "127.0.0.1")  # of-watchdog reaches it on loopback
     log.info("serving", extra={"port": port, "function_root": str(FUNCTION_ROOT)})
-    serve(serve_root, host=host, port=port, threads=config.env_int("WSGI_THREADS", 8), ident=None)
+    serve(serve_root, host=host, port=port, threads=config.env_int("WSGI_THREADS", 8), ident=None,
+          recv_bytes=RECV_BYTES)

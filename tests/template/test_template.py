@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,3 +133,13 @@ def test_a_function_using_nats_does_not_load_aiohttp_which_it_can_still_import(t
     with served(REPO / "tests" / "fake_functions" / "modules", "modules", tmp_path / "modules.log", {}) as url:
         assert call("GET", f"{url}/").json() == {"loaded": ["nats"]}
         assert call("GET", f"{url}/import/aiohttp").json() == {"loaded": ["aiohttp", "nats"]}
+
+
+def test_a_body_read_in_many_pieces_reaches_the_handler_whole(tmp_path: Path) -> None:
+    """A coalesced call's body (up to 512 KiB) takes several of waitress's reads (RECV_BYTES each), split at
+    every boundary alike: the handler gets it byte for byte."""
+    body = bytes(range(256)) * 2048 + b"tail"  # 512 KiB and 4 bytes: no read ends on a round size
+    with served(REPO / "tests" / "fake_functions" / "echo", "echo", tmp_path / "log", {}) as url:
+        reply = call("POST", f"{url}/", body)
+    assert reply.status == 200
+    assert base64.b64decode(reply.json()["body"]) == body
