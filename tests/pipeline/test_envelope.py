@@ -62,6 +62,12 @@ def test_a_coalesced_body_holds_the_envelopes_bytes_unchanged() -> None:
     assert len(body) == envelope.coalesced_size(len(one) + len(two), 2)
 
 
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_a_coalesced_body_is_its_envelopes_between_commas_in_one_document(count: int) -> None:
+    bodies = [envelope.encode(f"b{i}", [i]) for i in range(count)]
+    assert envelope.coalesce(bodies) == b'{"v":1,"batches":[' + b",".join(bodies) + b"]}"
+
+
 def test_a_coalesced_body_parses_into_its_batches_in_order() -> None:
     body = coalesced(envelope.encode("a", [1]), envelope.encode("b", [2, 3]))
     assert envelope.parse_coalesced(body) == [envelope.Batch("a", [1]), envelope.Batch("b", [2, 3])]

@@ -81,8 +81,18 @@ def _checked(doc: Any) -> Batch:
 
 
 def coalesce(bodies: list[bytes]) -> bytes:
-    """The body of a coalesced call: the messages' envelopes as they are, never decoded or encoded again."""
-    return b"".join((_COALESCED_HEAD, b",".join(bodies), _COALESCED_TAIL))
+    """The body of a coalesced call: the messages' envelopes as they are, never decoded or encoded again.
+
+    Joined once: the envelopes joined first and that joined again made two large buffers alive at once, whose
+    release let the C allocator hand the memory back and fault it in again for the next call (4 batches of 100,
+    381 KB: 320-420 µs a call against 17-21, most of the 13% of the runtime's samples py-spy found here)."""
+    parts = [_COALESCED_HEAD]
+    for body in bodies:
+        parts += (body, b",")
+    if bodies:
+        parts.pop()  # the last comma
+    parts.append(_COALESCED_TAIL)
+    return b"".join(parts)
 
 
 def coalesced_size(sizes: int, count: int) -> int:
