@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from localfaas.directcall import DirectCalls, Failed
+from localfaas.directcall import ONE_PIECE_BYTES, DirectCalls, Failed
 from localfaas.ports import reserve
 from tests.support.function import served
 from tests.support.runtime import REPO
@@ -225,3 +225,20 @@ def test_an_answer_that_is_not_http_is_a_failure() -> None:
         return None
 
     serve(garbage, call)
+
+
+def test_a_body_larger_than_one_piece_reaches_the_function_whole(echo: str) -> None:
+    """A coalesced call's body (past ONE_PIECE_BYTES) is written after its head, not joined to it."""
+    body = bytes(range(256)) * 1500 + b"end"  # 384,003 bytes
+
+    async def call() -> tuple[int, bytes, dict[str, str]]:
+        client = DirectCalls()
+        try:
+            return await client.post(echo, {"Content-Type": "application/json"}, body, timeout=10)
+        finally:
+            client.close()
+
+    status, answer, _ = run(call())
+    seen = json.loads(answer)
+    assert status == 200 and len(body) > ONE_PIECE_BYTES
+    assert (seen["headers"]["content-length"], base64.b64decode(seen["body"])) == (str(len(body)), body)
