@@ -101,6 +101,7 @@ class Dispatcher:
         self._stop = threading.Event()
         self._dlq_failing = False  # dead letters could not be published: logged once until they can
         self._tidied = float("-inf")
+        self._idle = False  # the last sweep found nothing queued, to publish or paused (DeliveryQueue.idle)
 
     @property
     def nats(self) -> bus.Bus:
@@ -175,7 +176,12 @@ class Dispatcher:
     # the sweeper: due retries, probes, held deliveries in order, bounds, dead letters
 
     def sweep(self, limit: int = 500) -> Summary:
-        """One round; `events` of the summary is how many deliveries were claimed."""
+        """One round; `events` of the summary is how many deliveries were claimed. With nothing queued, nothing to
+        publish and no webhook paused (DeliveryQueue.idle), the round's steps would find nothing: only that is
+        read (a delivery recorded meanwhile is the next round's, as it would be after a full round)."""
+        self._idle = self.queue.idle()
+        if self._idle:
+            return Summary()
         if time.monotonic() - self._tidied >= self.settings.sweep_s:  # not every round of a backlog
             self._tidied = time.monotonic()
             self._tidy()
@@ -244,6 +250,11 @@ class Dispatcher:
             log.warning("held deliveries dead-lettered or skipped", extra=done)
 
     def _gauges(self) -> None:
+        if self._idle:  # the round just read that nothing waits and no webhook is paused
+            _paused.set(0)
+            _waiting.labels("pending").set(0)
+            _waiting.labels("held").set(0)
+            return
         backlogs = self.store.backlogs()
         _paused.set(self.store.paused_count())
         _waiting.labels("pending").set(sum(b.pending for b in backlogs.values()))

@@ -365,6 +365,18 @@ class DeliveryQueue:
             count += len(rows)
         return count
 
+    def idle(self) -> bool:
+        """Whether a sweep round would find nothing: no delivery waiting (pending, leased or not, or held), none
+        dead-lettered whose dead letter is unpublished, no webhook paused. One read transaction, where a round's
+        steps (tidy, the claims of probes, held and due deliveries, the unpublished dead letters, the gauges) take
+        seven, four of them writing: 6 ms of webhook-dispatch's CPU every second with nothing queued."""
+        with self.store.transaction() as conn:
+            if conn.execute(select(d.c.delivery_id).where(d.c.state.in_((PENDING, HELD))).limit(1)).first():
+                return False
+            if conn.execute(select(d.c.delivery_id).where(d.c.state == DEAD, d.c.dlq_at.is_(None)).limit(1)).first():
+                return False
+            return conn.execute(select(webhooks.c.id).where(webhooks.c.paused == true()).limit(1)).first() is None
+
     # dead letters: written to ha.events.dlq by the sweeper, then their events dropped here
 
     def unpublished(self, limit: int = CHUNK) -> list[Any]:
