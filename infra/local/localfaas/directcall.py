@@ -29,7 +29,7 @@ ONE_PIECE_BYTES = 64 * 1024
 """A body up to this size is written joined to its request head, in one send; a larger one (a coalesced call,
 up to 512 KiB) after it, as it is: joining it copied the whole body into a second large buffer, whose release let
 the C allocator hand the memory back and fault it in again for the next call (a 381 KB body joined to its head:
-210-220 µs of CPU, where py-spy found 13% of the runtime's samples; written after it: nothing)."""
+210-220 µs of CPU in a microbenchmark of the same buffers; py-spy found 13% of the runtime's samples in that join)."""
 
 
 class Failed(Exception):
