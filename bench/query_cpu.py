@@ -74,7 +74,7 @@ ENDPOINTS: dict[str, Call] = {
     "stats trend, one entity": _trend(entity_id=NUMERIC),
     "stats trend, domain": _trend(domain="light"),
     "area heatmap": lambda store, r, now: analytics.areas(store, EventFilter(start=r.start, end=r.end), r,
-                                                          params.bucket_seconds(None, r, preferred="1h"), {}),
+                                                          analytics.heat_bucket(None, r), {}),
     "durations + anomalies": lambda store, r, now: analytics.durations(store, EventFilter(start=r.start, end=r.end),
                                                                        r, 50, 50, {}),
     "reliability": lambda store, r, now: analytics.reliability(store, EventFilter(start=r.start, end=r.end), r, now,

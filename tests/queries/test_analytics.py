@@ -58,12 +58,22 @@ def test_area_heatmap_of_an_empty_range(api: Served) -> None:
 
 def test_area_heatmap_buckets_are_hourly_by_default(api: Served) -> None:
     assert api.ok("/analytics/areas")["bucket_s"] == 3600
-    assert api.ok("/analytics/areas", start="-200d")["bucket_s"] == 21600
 
 
-def test_area_heatmap_over_a_huge_range_stays_within_2000_buckets(api: Served) -> None:
+def test_area_heatmap_default_buckets_widen_to_at_most_400_columns(api: Served) -> None:
+    month, year = api.ok("/analytics/areas", start="-30d"), api.ok("/analytics/areas", start="-365d")
+    assert (month["bucket_s"], year["bucket_s"]) == (21600, 86400)
+    assert len(month["buckets"]) <= analytics.HEAT_COLUMNS and len(year["buckets"]) <= analytics.HEAT_COLUMNS
+
+
+def test_area_heatmap_explicit_bucket_may_give_up_to_2000_buckets(api: Served) -> None:
+    body = api.ok("/analytics/areas", start="-30d", bucket="1h")
+    assert body["bucket_s"] == 3600 and len(body["buckets"]) in (720, 721)
+
+
+def test_area_heatmap_over_a_huge_range_stays_within_its_default_columns(api: Served) -> None:
     body = api.ok("/analytics/areas", start="1970-01-01T00:00:00Z", end="2100-01-01T00:00:00Z")
-    assert len(body["buckets"]) <= 2000
+    assert len(body["buckets"]) <= analytics.HEAT_COLUMNS
     assert sum(n for _, _, n in body["cells"]) == len(api.home.records)
 
 

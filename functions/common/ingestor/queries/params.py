@@ -82,10 +82,11 @@ def event_filter(p: dict[str, Any], r: Range) -> EventFilter:
                        text=p.get("q") or None, state=p.get("state"))
 
 
-def bucket_seconds(name: str | None, r: Range, preferred: str | None = None) -> int:
+def bucket_seconds(name: str | None, r: Range, preferred: str | None = None, most: int = MAX_POINTS) -> int:
     """The bucket width for a chart over `r`; 400 when an explicit one would exceed MAX_POINTS.
 
-    Without one: `preferred` when it fits, else the finest standard width that does (else whole days).
+    Without one: `preferred` when it gives at most `most` buckets, else the finest standard width that does (else
+    whole days): a chart whose default would draw more columns than a screen shows may ask for fewer.
     """
     if name is not None:
         seconds = BUCKETS[name]
@@ -94,12 +95,12 @@ def bucket_seconds(name: str | None, r: Range, preferred: str | None = None) -> 
             raise Invalid(f"bucket: {name} over this range gives {points} buckets, at most {MAX_POINTS}; "
                              "use a coarser bucket or a shorter range", code="bad_parameter")
         return seconds
-    if preferred is not None and _points(r, BUCKETS[preferred]) <= MAX_POINTS:
+    if preferred is not None and _points(r, BUCKETS[preferred]) <= most:
         return BUCKETS[preferred]
     for seconds in BUCKETS.values():
-        if _points(r, seconds) <= MAX_POINTS:
+        if _points(r, seconds) <= most:
             return seconds
-    return DAY_S * math.ceil(r.seconds / DAY_S / (MAX_POINTS - 1))
+    return DAY_S * math.ceil(r.seconds / DAY_S / (most - 1))
 
 
 def _points(r: Range, seconds: int) -> int:

@@ -78,8 +78,7 @@ def _areas(req: Request) -> Any:
     r = _range(req)
     p = req.params
     f = EventFilter(start=r.start, end=r.end, domain=p["domain"], event_type=p["event_type"])
-    return analytics.areas(event_store(), f, r, params.bucket_seconds(p["bucket"], r, preferred="1h"),
-                           names().areas)
+    return analytics.areas(event_store(), f, r, analytics.heat_bucket(p["bucket"], r), names().areas)
 
 
 @guarded
@@ -184,7 +183,8 @@ def _safe(url: str) -> str:
 
 TAG_EVENTS, TAG_STATS, TAG_ANALYTICS, TAG_CATALOG = "events", "stats", "analytics", "catalog"
 ENTITY_PATH = Param("entity_id", "Entity id, e.g. sensor.kitchen_temperature")
-AREA_BUCKET = Param("bucket", f"Bucket width; default 1h, or the finest giving at most {params.MAX_POINTS} buckets",
+AREA_BUCKET = Param("bucket", f"Bucket width; default 1h, or the finest giving at most {analytics.HEAT_COLUMNS} "
+                    f"buckets (explicit: at most {params.MAX_POINTS})",
                     enum=tuple(params.BUCKETS))
 DURATIONS_RULE = (f"Anomalies: per entity and state left, with at least {analytics.MIN_SAMPLES} stored durations "
                   f"in the range, expected = their median; shorter than {analytics.TOO_SHORT} x median is "
