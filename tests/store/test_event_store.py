@@ -333,11 +333,12 @@ def test_series_columns_give_each_entity_s_buckets_in_one_read(store: Any, home:
     assert store.series_columns([], start, end, bucket_s) == {}
 
 
-@pytest.mark.parametrize("bucket_s", [300, 3600, 86_400])
+@pytest.mark.parametrize("bucket_s", [300, 1800, 3600, 21_600, 86_400])
 def test_series_columns_of_whole_buckets_give_the_rollup_tier_s_own_buckets(store: Any, home: list[dict[str, Any]],
                                                                            bucket_s: int) -> None:
-    """A range of whole buckets (as the energy endpoints ask: a year of hours) is that tier's rows themselves:
-    the same buckets as a range with raw ends, each entity's own, none for an entity without events."""
+    """A range of whole buckets (as the energy endpoints ask: a year of hours) is that tier's rows themselves, or
+    those of the coarsest tier that divides them summed (30 minutes of 5-minute rows, 6 hours of hourly ones): the
+    same buckets as a range with raw ends, each entity's own, none for an entity without events."""
     day = dt.timedelta(days=1)
     start = T0.replace(hour=0) - day
     entities = ["sensor.living_temp", "light.kitchen", "sensor.never_seen"]
@@ -350,7 +351,7 @@ def test_series_columns_of_whole_buckets_give_the_rollup_tier_s_own_buckets(stor
     assert _columns(found["sensor.never_seen"]) == []
     info: dict[str, Any] = {}
     store.series_columns(entities, start, start + 3 * day, bucket_s, info=info)
-    assert info["resolution"] == {300: "5m", 3600: "1h", 86_400: "1d"}[bucket_s]
+    assert info["resolution"] == {300: "5m", 1800: "5m", 3600: "1h", 21_600: "1h", 86_400: "1d"}[bucket_s]
 
 
 @pytest.mark.parametrize("bucket_s", [300, 3600, 86_400])

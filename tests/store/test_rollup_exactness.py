@@ -106,6 +106,30 @@ def test_aggregates_from_rollups_equal_the_events_own(loaded: Any, history: mode
     assert any("1d" in t or "1h" in t or "5m" in t for t in tiers), tiers  # the rollups were read, not only raw
 
 
+def test_chart_series_from_rollups_equal_the_events_own(loaded: Any, history: model.History) -> None:
+    """An entity's chart buckets (a history's series), over ranges cut anywhere and ranges of whole buckets (read
+    from the coarsest tier whose rows divide the bucket, several rows summed into one where it is narrower)."""
+    rng = random.Random(1516)
+    for trial in range(TRIALS):
+        start, end = random_range(rng)
+        width = rng.choice(WIDTHS[1:])
+        entity = rng.choice(model.ENTITIES)[0]
+        start, end = start or START, end or START + dt.timedelta(hours=HOURS)
+        if rng.random() < 0.5:  # whole buckets
+            w = width * 1_000_000
+            lo, hi = to_micros(start) // w * w, -(-to_micros(end) // w) * w
+            start, end = START + dt.timedelta(microseconds=lo - to_micros(START)), \
+                START + dt.timedelta(microseconds=hi - to_micros(START))
+        where = f"trial {trial}: {entity} {start} {end}, width {width}"
+        got = loaded.series_columns([entity], start, end, width)[entity]
+        found = model.values(history.records, EventFilter(entity_id=entity, start=start, end=end), width, None)
+        want = sorted((bucket, acc[0], acc[2] / acc[1] if acc[1] else None, acc[3], acc[4])
+                      for (_, bucket), acc in found.items())
+        assert list(zip(got.start, got.count, got.min, got.max, strict=True)) == \
+            [(b, n, lo, hi) for b, n, _, lo, hi in want], where
+        assert got.mean == pytest.approx([w[2] for w in want]), where
+
+
 def test_durations_from_rollups_equal_the_events_own(loaded: Any, history: model.History) -> None:
     rng = random.Random(2015)
     for trial in range(TRIALS // 2):

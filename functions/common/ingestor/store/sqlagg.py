@@ -37,6 +37,11 @@ TIER_COLUMNS = (
     f"CASE WHEN vn > 0 AND vsum IS NOT NULL THEN COALESCE(vmin, {_MEAN}) END, "
     f"CASE WHEN vn > 0 AND vsum IS NOT NULL THEN COALESCE(vmax, {_MEAN}) END "
     "FROM rollups WHERE series = ? AND period = ? AND bucket >= ? AND bucket < ? AND n > 0 ORDER BY bucket")
+# A chart bucket of several rows of a tier (30 minutes of 5-minute rows, 6 hours of hourly ones), summed as
+# Aggregator._grouped sums them; its figures are then made in Python as _rollup_parts and series.combine make them.
+TIER_GROUPED = ("SELECT bucket / {per}, sum(n), sum(vn), sum(vsum), min(vmin), max(vmax) FROM rollups "
+                "WHERE series = ? AND period = ? AND bucket >= ? AND bucket < ? GROUP BY bucket / {per} "
+                "HAVING sum(n) > 0 ORDER BY 1")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,29 +218,34 @@ class Aggregator:
         return out, tiers.resolution(pieces)
 
     def tier_columns(self, entity_ids: list[str], width: int, start: int, end: int) -> dict[str, Columns] | None:
-        """`per_entity` combined, where [start, end) is whole buckets of the rollup tier `width` seconds wide and
-        each entity is one series: that tier's rows are the buckets, read in key order straight into columns,
-        with no summary per row to make and combine (a year of hours is 8,760 rows a meter). None otherwise."""
-        if width not in ru.PERIODS or start % (width * tiers.US) or end % (width * tiers.US) or start >= end:
+        """`per_entity` combined, where [start, end) is whole buckets of `width` seconds, a whole number of the rows
+        of a rollup tier, and each entity is one series: the coarsest such tier's rows are the buckets (or summed
+        into them in the database), read in key order straight into columns, with no summary per row to make and
+        combine (a year of hours is 8,760 rows a meter; a month in 30 minutes 8,640 5-minute rows). None
+        otherwise."""
+        periods = tiers.allowed(width)
+        if not periods or start % (width * tiers.US) or end % (width * tiers.US) or start >= end:
             return None
         sids: dict[str, list[int]] = {entity_id: [] for entity_id in entity_ids}
         for sid in self.reader.of_entities(entity_ids):
             sids[self.reader.series_of(sid)[GROUP_POS["entity_id"]]].append(sid)
         if any(len(found) > 1 for found in sids.values()):
             return None
-        period, scale = ru.PERIODS.index(width), width * tiers.US
-        sql = driver_sql(TIER_COLUMNS, self.conn.dialect.name)
+        period = periods[0]
+        per, scale = width // ru.PERIODS[period], width * tiers.US
+        sql = driver_sql(TIER_COLUMNS if per == 1 else TIER_GROUPED.format(per=per), self.conn.dialect.name)
         cursor = self.conn.connection.cursor()  # the driver's rows as they come: no Row object for each
         out = {}
         try:
             for entity_id, found in sids.items():
                 rows: list[Any] = []
                 if found:
-                    cursor.execute(sql, (found[0], period, start // scale, end // scale))
-                    rows = cursor.fetchall()
+                    cursor.execute(sql, (found[0], period, start // tiers.US // ru.PERIODS[period],
+                                         end // tiers.US // ru.PERIODS[period]))
+                    rows = cursor.fetchall() if per == 1 else [_figures(*row) for row in cursor.fetchall()]
                 buckets, counts, means, los, his = zip(*rows, strict=True) if rows else ((),) * 5
-                out[entity_id] = Columns([b * scale for b in buckets], list(counts), list(means), list(los),
-                                         list(his))
+                out[entity_id] = Columns([b * scale for b in buckets], [int(n) for n in counts], list(means),
+                                         list(los), list(his))
         finally:
             cursor.close()
         return out
@@ -363,6 +373,17 @@ class Aggregator:
                 acc = out.setdefault((self.reader.series_of(sid)[1], names[state]), ru.new_state())
                 ru.merge_state(acc, (0, 0, values[2], values[3], values[4], values[5], 0.0))
         return out, tiers.resolution(pieces)
+
+
+def _figures(bucket: int, n: Any, vn: Any, vsum: Any, vmin: Any, vmax: Any) -> tuple[Any, ...]:
+    """A chart bucket summed from a tier's rows (TIER_GROUPED) as series.combine makes it of the summary
+    _rollup_parts makes: the mean back from the sum, min and max (or the mean) where it has a value."""
+    vn = int(vn)
+    mean = vsum / vn if vn else None
+    if mean is None:
+        return bucket, n, None, None, None
+    return (bucket, n, (0.0 + mean * vn) / vn, float(vmin) if vmin is not None else mean,
+            float(vmax) if vmax is not None else mean)
 
 
 def top(groups: Iterable[tuple[Any, int]], limit: int) -> list[tuple[Any, int]]:
