@@ -72,6 +72,7 @@ class Aggregator:
         self.dicts = reader.dicts
         self._edges: dict[tuple[EventFilter, int, int], list[tuple[int, int]]] = {}
         self._counted: dict[tuple[EventFilter, int, int], dict[int, int]] = {}
+        self._keys: dict[str, list[int]] = {}
 
     # --- choosing the source ---------------------------------------------------------------------------
 
@@ -309,11 +310,16 @@ class Aggregator:
 
     def _dim_keys(self, group: str) -> list[int]:
         """Every key of a dimension, from the series. The table is clustered on (dim, key, period, bucket): named
-        keys are each sought to their buckets, where a dimension alone reads every row it ever had."""
-        self.dicts.refresh_series(self.conn)
-        pos = GROUP_POS[group]
-        values = {v[pos] for v in self.dicts.series.values() if v[pos]}
-        return sorted({0, *(k for v in values if (k := self.dicts.find_string(self.conn, v)) is not None)})
+        keys are each sought to their buckets, where a dimension alone reads every row it ever had. Worked out
+        once per dimension and question (a summary asks three dimensions at three tiers: a pass over every
+        series each)."""
+        if group not in self._keys:
+            self.dicts.refresh_series(self.conn)
+            pos = GROUP_POS[group]
+            values = {v[pos] for v in self.dicts.series.values() if v[pos]}
+            self._keys[group] = sorted(
+                {0, *(k for v in values if (k := self.dicts.find_string(self.conn, v)) is not None)})
+        return self._keys[group]
 
     def _states(self, ask: Ask, period: int, lo: int, hi: int, out: dict[Key, list[Any]]) -> None:
         key = self.dicts.find_string(self.conn, ask.f.state)  # type: ignore[arg-type]
