@@ -415,7 +415,7 @@ class Reader:
             *self._hot_clauses(s, sids, self.named(f.text, sids) if f.text else None, start, end))
         hot = self.conn.execute(q.order_by(h.ts.desc(), h.eid.desc()).limit(limit)).all()
         keys = [-row[0] for row in hot]  # ascending, for bisection
-        fetched = self._newest_days(s, sids, start, end, limit)
+        fetched = self._newest_days(s, sids, start, end, limit, hot)
         for lo, hi, day_sids, named in self._plan(s):
             left = limit - len(out)
             rows = hot[bisect.bisect_right(keys, -hi):bisect.bisect_right(keys, -lo)][:left]
@@ -435,22 +435,25 @@ class Reader:
                 return out
         return out
 
-    def _newest_days(self, s: Scan, sids: list[int] | None, start: int, end: int,
-                     limit: int) -> dict[int, list[tuple[int, int, Block, int, int]]]:
+    def _newest_days(self, s: Scan, sids: list[int] | None, start: int, end: int, limit: int,
+                     hot: list[Any]) -> dict[int, list[tuple[int, int, Block, int, int]]]:
         """The blocks (as `_windows` gives them, payloads included) of the whole days of [start, end) that hold,
         by the daily series rollups, the newest `limit` events of the scan's series, per day, in one query: a
-        light's 2,000 newest changes span ~80 days, and a query for each day cost more than its events. Only
-        for a scan on series alone (the rollups count its events); a day not here is read alone, as before."""
+        light's 2,000 newest changes span ~80 days, and a query for each day cost more than its events. The
+        `hot` rows of the range's last, partial day come first (a meter's 2,000 are all today's: nothing to
+        read). Only for a scan on series alone (the rollups count its events); a day not here is read alone,
+        as before."""
         f = s.f
         if not sids or f.text or f.state is not None or f.old_state is not None:
             return {}
         first, last = -(-start // DAY_US), end // DAY_US  # the whole days
-        if first >= last:
+        counted = sum(1 for row in hot if row[0] >= last * DAY_US)
+        if first >= last or counted >= limit:
             return {}
         r = rollups.c
         q = select(r.bucket, func.sum(r.n)).where(self.among(r.series, sids), r.period == 2, r.bucket >= first,
                                                   r.bucket < last).group_by(r.bucket)
-        oldest, counted = last, 0
+        oldest = last
         for day, n in sorted(self.conn.execute(q).all(), reverse=True):
             oldest, counted = int(day), counted + int(n)
             if counted >= limit:
