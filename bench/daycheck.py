@@ -67,6 +67,9 @@ def questions(start: dt.datetime) -> dict[str, Callable[[Any, dt.timedelta], Any
         "series, power meter 5 min, 10:00-11:00": lambda s, k: _plain(
             s.series(POWER, start + k + dt.timedelta(hours=10), start + k + dt.timedelta(hours=11), 300), k),
         "durations": lambda s, k: sorted(_plain(s.durations(day(k), limit=200), k), key=str),
+        "stays sampled for anomalies": lambda s, k: sorted(
+            (g.entity_id, g.state, t - int(k.total_seconds() * 1e6), d)
+            for g in s.stay_groups(day(k), 50_000) for t, d in zip(g.times, g.durations, strict=True)),
         "meter rises hourly": lambda s, k: {m: [(t - int(k.total_seconds() * 1e6), e, b) for t, e, b in zip(
             r.start, r.energy, r.read_before, strict=True)] for m, r in (s.meter_rises(
                 METERS, start + k, start + k + DAY) or {}).items()},

@@ -6,6 +6,7 @@ so the scale benchmark loads a few weeks of distinct days and copies them back t
 A copy is made of the tiered layout's own rows (store/sqlschema.py), in SQL, one target day per transaction:
 - `blocks`: day, first_ts and last_ts move by the shift; the blobs are unchanged, since a block's times are
   deltas from its first_ts (blocks.decode_times) and its context ULIDs are kept as offsets from each event's time;
+- `cold_stays` (packed stays): day and the stays' times move;
 - `block_contexts`: day moves; the key of a ULID context id (its first 8 bytes: 48-bit milliseconds and 16 random
   bits) moves with the time, as the copied block's context ids do; parent ids and hashed ids keep their key;
 - `rollups`, `dim_rollups`, `state_rollups`: the buckets of the source day (5 minutes, hour, day) move by the
@@ -32,6 +33,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, inspect, text
 
+from ingestor.store import coldstays
 from ingestor.store.rollups import PERIODS
 from ingestor.store.sqlengine import engine_for
 
@@ -97,6 +99,7 @@ def copy_day(conn: Connection, source: int, target: int) -> int:
         "SELECT series, day + :shift, first_ts + :us, last_ts + :us, n, times, payload FROM blocks "
         "WHERE day = :source ORDER BY series, first_ts"), {"shift": shift, "us": shift * DAY_US, "source": source})
     events = conn.execute(text("SELECT coalesce(sum(n), 0) FROM blocks WHERE day = :day"), {"day": target}).scalar()
+    _copy_stays(conn, source, target)
     contexts = conn.execute(text("SELECT kind, key, series FROM block_contexts WHERE day = :day"), {"day": source})
     rows = [{"kind": kind, "key": _context_key(kind, key, source, shift), "series": sid, "day": target}
             for kind, key, sid in contexts]
@@ -119,6 +122,18 @@ def copy_day(conn: Connection, source: int, target: int) -> int:
                               f"WHERE {keys} AND period = :period AND bucket >= :lo AND bucket < :hi"),
                          {"period": period, "lo": lo, "hi": hi})
     return int(events or 0)
+
+
+def _copy_stays(conn: Connection, source: int, target: int) -> None:
+    """The source day's packed stays (store/coldstays.py), their times shifted, where the store keeps them."""
+    if "cold_stays" not in inspect(conn).get_table_names():
+        return
+    conn.execute(text("DELETE FROM cold_stays WHERE day = :day"), {"day": target})
+    rows = [{"series": sid, "day": target, "n": n, "stays": coldstays.shifted(bytes(blob), (target - source) * DAY_US)}
+            for sid, n, blob in conn.execute(text("SELECT series, n, stays FROM cold_stays WHERE day = :day"),
+                                             {"day": source})]
+    if rows:
+        conn.execute(text("INSERT INTO cold_stays (series, day, n, stays) VALUES (:series, :day, :n, :stays)"), rows)
 
 
 def fill(url: str, first: int, last: int, sources: list[int], log: Callable[[str], None]) -> int:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bench import daycheck, daycopy
 from bench.busy_home import BusyHome
@@ -28,6 +29,12 @@ def _loaded_store(url: str, days: int, per_day: int) -> int:
                                        namespace=f"day{day}").records)
     store.close()
     return today
+
+
+def packed(store: object, day: int) -> int:
+    """The day's packed stays (store/coldstays.py), so that a copy is read as its source is, blocks untouched."""
+    with store.engine.connect() as conn:  # type: ignore[attr-defined]
+        return int(conn.execute(text("SELECT coalesce(sum(n), 0) FROM cold_stays WHERE day = :d"), {"d": day}).scalar())
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -52,5 +59,6 @@ def test_a_copied_day_answers_as_its_source_shifted(backend: str, tmp_path: Path
             assert len(asked) == len(names)
             assert all(line.endswith(": same") for line in asked), lines
             assert daycheck.trace_counts(store, copied_day)[0] == daycheck.trace_counts(store, source_day)[0] > 0
+            assert packed(store, target) == packed(store, daycopy.source_of(target, sources)) > 0
     finally:
         store.close()

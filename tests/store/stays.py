@@ -1,10 +1,12 @@
 """The stays a store's `stay_groups` took, one by one and newest first (time, then event id): what the tests
-compare with the events' own, whatever order the groups hold them in."""
+compare with the events' own, whatever order the groups hold them in; and the SQL stores' packed stays."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+from sqlalchemy import text
 
 from ingestor.store.model import StayGroup
 
@@ -21,3 +23,25 @@ def newest_first(groups: list[StayGroup]) -> list[Stay]:
     stays = [Stay(g.entity_id, g.state, g.time(k), g.durations[k], g.event_id(k))
              for g in groups for k in range(len(g.durations))]
     return sorted(stays, key=lambda s: (s.time, s.event_id), reverse=True)
+
+
+def unpack(store: Any, series: int | None = None) -> None:
+    """Drop the store's packed stays (of one series, or all): a database compacted before schema step 11 kept
+    none (store/coldstays.py)."""
+    with store.engine.begin() as conn:
+        if series is None:
+            conn.execute(text("DELETE FROM cold_stays"))
+        else:
+            conn.execute(text("DELETE FROM cold_stays WHERE series = :s"), {"s": series})
+
+
+def packed_days(store: Any) -> set[tuple[int, int]]:
+    """(series, day) of the store's packed rows."""
+    with store.engine.connect() as conn:
+        return {(int(s), int(d)) for s, d in conn.execute(text("SELECT series, day FROM cold_stays"))}
+
+
+def block_days(store: Any) -> set[tuple[int, int]]:
+    """(series, day) of the store's blocks."""
+    with store.engine.connect() as conn:
+        return {(int(s), int(d)) for s, d in conn.execute(text("SELECT DISTINCT series, day FROM blocks"))}

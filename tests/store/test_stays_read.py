@@ -1,5 +1,6 @@
-"""The SQL stores' read of the newest stays (the duration anomalies' sample) from a compressed day: only the
-blocks of the hours holding them are decoded, and a stay's event id is worked out only when asked for."""
+"""The SQL stores' read of the newest stays (the duration anomalies' sample) from a compressed day: from its
+packed stays (store/coldstays.py), no block decoded; from the blocks of the hours holding them, in a day
+compacted before stays were packed; either way a stay's event id is worked out only when asked for."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from typing import Any
 import pytest
 
 from ingestor import normalization
-from ingestor.store import blocks
+from ingestor.store import blocks, coldstays
 from ingestor.store.model import EventFilter, StayGroup
 from ingestor.store.sqlread import Reader
+from ingestor.timeutil import parse_timestamp
 from tests.store.conftest import opened
-from tests.store.stays import newest_first
+from tests.store.stays import newest_first, unpack
 from tests.support.ha_events import state_changed
 
 DAY = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)  # older than yesterday: compacted into blocks
@@ -49,9 +51,8 @@ def seen(groups: list[StayGroup]) -> list[tuple[Any, ...]]:
     return [(s.entity_id, s.state, s.time, s.duration, s.event_id) for s in newest_first(groups)]
 
 
-def test_the_newest_stays_of_a_compressed_day_decode_only_the_blocks_of_their_hours(
-        store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    everything = seen(store.stay_groups(WHOLE_DAY, limit=100_000))
+def blocks_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The ids of the blocks reads decode from now on."""
     read: list[int] = []
     kept_block = Reader.kept_block
 
@@ -60,6 +61,32 @@ def test_the_newest_stays_of_a_compressed_day_decode_only_the_blocks_of_their_ho
         return kept_block(self, bid, *args)
 
     monkeypatch.setattr(Reader, "kept_block", counted)
+    return read
+
+
+def test_the_stays_of_a_packed_day_are_read_without_decoding_a_block(store: Any,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    records = [r for batch in store.export(DAY, DAY + dt.timedelta(days=1)) for r in batch]
+    expected = sorted(((r["entity_id"], r["old_state"], parse_timestamp(r["time_fired"]), r["duration_in_state"],
+                        r["event_id"]) for r in records if r["duration_in_state"] is not None),
+                      key=lambda s: (s[2], s[4]), reverse=True)
+    read = blocks_read(monkeypatch)
+    assert seen(store.stay_groups(WHOLE_DAY, limit=100_000)) == expected
+    assert seen(store.stay_groups(WHOLE_DAY, limit=PER_HOUR + 20)) == expected[:PER_HOUR + 20]
+    assert not read
+
+
+def test_a_day_compacted_before_stays_were_packed_is_read_from_its_blocks_as_a_packed_one_is(store: Any) -> None:
+    packed = seen(store.stay_groups(WHOLE_DAY, limit=100_000))
+    unpack(store)
+    assert seen(store.stay_groups(WHOLE_DAY, limit=100_000)) == packed
+
+
+def test_the_newest_stays_of_a_day_compacted_before_stays_were_packed_decode_only_the_blocks_of_their_hours(
+        store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    unpack(store)
+    everything = seen(store.stay_groups(WHOLE_DAY, limit=100_000))
+    read = blocks_read(monkeypatch)
     newest = store.stay_groups(WHOLE_DAY, limit=PER_HOUR + 20)
     assert len(read) == 2  # 23:00 and 22:00, not the day's 24 blocks
     assert seen(newest) == everything[:PER_HOUR + 20]
@@ -69,8 +96,25 @@ def test_the_newest_stays_of_a_compressed_day_decode_only_the_blocks_of_their_ho
     assert seen(before_23) == [s for s in everything if s[2] < DAY + dt.timedelta(hours=23)][:10]
 
 
-def test_a_compressed_stays_event_id_is_worked_out_only_when_asked(store: Any,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_packed_stays_event_id_is_worked_out_only_when_asked(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = {r["event_id"] for batch in store.export(DAY, DAY + dt.timedelta(days=1)) for r in batch}
+    worked_out: list[int] = []
+    eid = coldstays.Day.eid
+
+    def counted(self: coldstays.Day, k: int, ts: int) -> bytes:
+        worked_out.append(k)
+        return eid(self, k, ts)
+
+    monkeypatch.setattr(coldstays.Day, "eid", counted)
+    (left_off, left_on) = sorted(store.stay_groups(WHOLE_DAY, limit=100_000), key=lambda g: g.state)
+    assert len(left_off.durations) + len(left_on.durations) == 24 * PER_HOUR and not worked_out
+    assert left_on.event_id(7) in expected
+    assert len(worked_out) == 1
+
+
+def test_the_event_id_of_a_stay_in_a_day_compacted_before_stays_were_packed_is_worked_out_only_when_asked(
+        store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    unpack(store)
     expected = {r["event_id"] for batch in store.export(DAY, DAY + dt.timedelta(days=1)) for r in batch}
     worked_out: list[int] = []
     eid = blocks.Block.eid
@@ -117,9 +161,13 @@ def test_compressed_stays_at_one_microsecond_are_read_as_their_records_say(store
 
 def test_a_limit_falling_among_stays_at_one_microsecond_keeps_those_of_the_greatest_event_ids(store: Any) -> None:
     """Two series changing at the same instants, a limit cutting between the two stays of one instant (at a
-    day's newest instant, and mid-day): the newest by time, then event id, as a scan orders them."""
+    day's newest instant, and mid-day): the newest by time, then event id, as a scan orders them, from the
+    packed stays and from the blocks of a day compacted before stays were packed."""
     compacted(store, toggling("switch.fan", 24 * PER_HOUR))
     everything = seen(store.stay_groups(WHOLE_DAY, limit=100_000))
     assert everything[0][2] == everything[1][2]  # the fan's and the pump's newest stays share their time
-    for limit in (1, 3, 2 * PER_HOUR + 1, 30 * PER_HOUR + 7):
-        assert seen(store.stay_groups(WHOLE_DAY, limit=limit)) == everything[:limit]
+    for packed in (True, False):
+        if not packed:
+            unpack(store)
+        for limit in (1, 3, 2 * PER_HOUR + 1, 30 * PER_HOUR + 7):
+            assert seen(store.stay_groups(WHOLE_DAY, limit=limit)) == everything[:limit], (packed, limit)

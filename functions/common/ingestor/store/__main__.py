@@ -3,12 +3,15 @@ the foreground, printing progress (what the first start of the store otherwise d
 it answers 503).
 `python -m ingestor.store rollups [URL]`: on InfluxDB, sum the rollups of the events written before rollups
 existed (until then reads answer from raw points).
+`python -m ingestor.store stays [URL]`: on SQL stores, pack the stays of the days compacted before schema step 11
+(store/coldstays.py; until then the duration anomalies read those days' blocks), one series and day at a time.
 URL defaults to EVENT_STORE_URL (else the SQLite file in DATA_DIR). Both are safe to stop and rerun."""
 
 from __future__ import annotations
 
 import sys
 import time
+from typing import Any
 
 from ingestor.store import default_url, layout, open_event_store
 from ingestor.store.migrate import upgrade
@@ -16,10 +19,12 @@ from ingestor.store.sqlschema import MIGRATIONS
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("move", "rollups"):
+    if not argv or argv[0] not in ("move", "rollups", "stays"):
         print(__doc__, file=sys.stderr)
         return 2
     store = open_event_store(argv[1] if len(argv) > 1 else default_url())
+    if argv[0] == "stays":
+        return fill_stays(store)
     if argv[0] == "rollups":
         if not hasattr(store, "build_rollups"):
             print("SQL stores write their rollups with the events (and the move builds them)", file=sys.stderr)
@@ -41,6 +46,19 @@ def main(argv: list[str]) -> int:
         print(f"{moved:,} events moved in {time.monotonic() - started:,.0f} s", flush=True)
         if n == 0:
             return 0
+
+
+def fill_stays(store: Any) -> int:
+    if not hasattr(store, "fill_stays"):
+        print("only SQL stores keep their cold stays packed", file=sys.stderr)
+        return 2
+    started, days, stays = time.monotonic(), 0, 0
+    for _, _, n in store.fill_stays():
+        days, stays = days + 1, stays + n
+        if days % 500 == 0:
+            print(f"{days:,} series-days packed ({stays:,} stays) in {time.monotonic() - started:,.0f} s", flush=True)
+    print(f"done: {days:,} series-days packed ({stays:,} stays) in {time.monotonic() - started:,.1f} s", flush=True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from itertools import groupby
 from sqlalchemy import Connection, delete, func, select, text
 
 from ingestor.store import blocks as bk
+from ingestor.store import coldstays
 from ingestor.store.rows import Row
 from ingestor.store.sqlread import DAY_US, HOUR_US, ROW_COLUMNS, Reader, driver_sql, ulid_key
 from ingestor.store.sqlschema import block_contexts, blocks, hot_events
@@ -105,12 +106,20 @@ def encoded(reader: Reader, sid: int, day: int, rows: list[Row]) -> tuple[list[t
 
 
 def write_blocks(conn: Connection, reader: Reader, sid: int, day: int, rows: list[Row]) -> None:
-    """Replace the series' blocks of `day` (and their trace entries) by blocks of `rows` (sorted)."""
+    """Replace the series' blocks of `day` (and their trace entries and packed stays) by those of `rows`
+    (sorted)."""
     conn.execute(delete(blocks).where(blocks.c.series == sid, blocks.c.day == day))
     conn.execute(delete(block_contexts).where(block_contexts.c.series == sid, block_contexts.c.day == day))
     block_rows, context_rows = encoded(reader, sid, day, rows)
     executemany(conn, INSERT_BLOCK, block_rows)
     executemany(conn, INSERT_CONTEXT, context_rows)
+    write_stays(conn, reader, sid, day, rows)
+
+
+def write_stays(conn: Connection, reader: Reader, sid: int, day: int, rows: list[Row]) -> None:
+    """The (series, day)'s packed stays (coldstays.py), as its blocks of `rows` hold them: none without rows."""
+    values = reader.series_of(sid)
+    coldstays.write(conn, sid, day, coldstays.from_rows(rows, values[0], values[1]) if rows else None)
 
 
 def executemany(conn: Connection, sql: str, rows: list[tuple]) -> None:

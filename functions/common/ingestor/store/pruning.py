@@ -18,7 +18,16 @@ from ingestor.store import rollups as ru
 from ingestor.store.model import EventFilter
 from ingestor.store.sqldicts import Dictionaries
 from ingestor.store.sqlread import DAY_US, Kept, Reader, Scan
-from ingestor.store.sqlschema import aggregates, block_contexts, blocks, dim_rollups, hot_events, rollups, state_rollups
+from ingestor.store.sqlschema import (
+    aggregates,
+    block_contexts,
+    blocks,
+    cold_stays,
+    dim_rollups,
+    hot_events,
+    rollups,
+    state_rollups,
+)
 from ingestor.store.sqlwrite import apply, dim_keys
 
 US = 1_000_000
@@ -99,6 +108,7 @@ def _delete_raw(conn: Connection, reader: Reader, start: int, end: int) -> None:
     if first < last:
         conn.execute(delete(blocks).where(blocks.c.day >= first, blocks.c.day < last))
         conn.execute(delete(block_contexts).where(block_contexts.c.day >= first, block_contexts.c.day < last))
+        conn.execute(delete(cold_stays).where(cold_stays.c.day >= first, cold_stays.c.day < last))
     for day in {start // DAY_US, (end - 1) // DAY_US} - set(range(first, last)):
         for sid in {int(r[0]) for r in conn.execute(select(blocks.c.series).where(
                 blocks.c.day == day, blocks.c.first_ts < end, blocks.c.last_ts >= start))}:

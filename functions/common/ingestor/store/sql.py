@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ingestor import metrics
 from ingestor.cursors import CursorError
-from ingestor.store import compaction, layout, pruning, sqlread, sqlrise, sqlwrite, tiers
+from ingestor.store import coldstays, compaction, layout, pruning, sqlread, sqlrise, sqlwrite, tiers
 from ingestor.store import cursor as cursors
 from ingestor.store import rows as rw
 from ingestor.store import series as series_
@@ -223,6 +223,17 @@ class SqlEventStore:
         self._prepare()
         self._rises_filled = sqlrise.fill(self.writing, self.dicts, self.backend, time.monotonic() + seconds)
         return self._rises_filled
+
+    def fill_stays(self) -> Iterator[tuple[int, int, int]]:
+        """Write the packed stays (coldstays.py) of every (series, day) compacted before they were kept (schema
+        step 11), one per transaction, yielding (series, day, stays) as each commits: safe to stop and rerun.
+        Until then such a day's stays are read from its blocks, the same answer, slower."""
+        self._prepare()
+        try:
+            yield from coldstays.fill(self.engine.connect, self.writing,
+                                      lambda conn: Reader(conn, self.dicts, self.backend).block)
+        except DBAPIError as exc:
+            raise self._guard(exc) from exc
 
     def delete(self, start: Any, end: Any) -> int:
         """Remove the events of [start, end) and take them out of the rollups. The hourly and daily rollups

@@ -13,12 +13,15 @@ import dataclasses
 import hashlib
 from collections.abc import Iterator
 from functools import partial
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Integer, and_, any_, bindparam, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from ingestor import jsoncodec
+from ingestor.store import coldstays
 from ingestor.store.blocks import Block, decimal_parts, decode_times, ulid_bytes
 from ingestor.store.model import Change, EventFilter, StayGroup
 from ingestor.store.rollups import categorical
@@ -391,7 +394,17 @@ class Reader:
         s = Scan(f, desc=True, limit=limit, durations="nonneg", categorical=True)
         groups: dict[tuple[str, str], StayGroup] = {}
         taken = 0
+        packable = f.state is None and f.old_state is None and not f.text  # the packed rows filter by series alone
         for lo, hi, sids, named in self._plan(s):
+            if sids is not None and not sids:
+                continue
+            packed = coldstays.read(self.conn, lo // DAY_US, partial(self.seeking, sids=sids),
+                                    self.series_of) if packable else {}
+            if packed:  # a cold day: its stays whole from the packed rows, its blocks not read
+                taken += self._stays_into(groups, s, sids, named, lo, hi, limit - taken, packed)
+                if taken >= limit:
+                    return list(groups.values())
+                continue
             cut = self._newest_hours(sids, lo, hi, limit - taken)
             for w_lo, w_hi in ((cut, hi), (lo, cut)) if cut > lo else ((lo, hi),):
                 taken += self._stays_into(groups, s, sids, named, w_lo, w_hi, limit - taken)
@@ -483,22 +496,37 @@ class Reader:
         return lo
 
     def _stays_into(self, groups: dict[tuple[str, str], StayGroup], s: Scan, sids: list[int] | None,
-                    named: set[int] | None, lo: int, hi: int, limit: int) -> int:
-        """The newest `limit` stays of [lo, hi) (within one day) into `groups`; how many there were."""
+                    named: set[int] | None, lo: int, hi: int, limit: int,
+                    packed: dict[int, coldstays.Day] | None = None) -> int:
+        """The newest `limit` stays of [lo, hi) (within one day) into `groups`; how many there were. The series
+        `packed` are read from their packed rows (coldstays.py), any other from its blocks."""
         h = hot_events.c
         q = select(h.series, h.ts, h.eid, h.old_state, h.duration).where(*self._hot_clauses(s, sids, named, lo, hi))
         hot = self.conn.execute(q.order_by(h.ts.desc(), h.eid.desc()).limit(limit)).all()
-        cold = self._cold(s, sids, named, lo, hi)
+        cold: list[tuple[int, Any, Any]]
+        if packed:
+            rest = [sid for sid in sids if sid not in packed] if sids is not None else None
+            cold = self._cold(s, rest, named, lo, hi) if rest is None or rest else []  # type: ignore[assignment]
+            cold += [(sid, group, found) for sid, day in packed.items() for group in day.groups
+                     if (found := group.window(lo, hi))]
+        else:
+            cold = self._cold(s, sids, named, lo, hi)  # type: ignore[assignment]
         if cold and len(hot) + sum(len(indexes) for _, _, indexes in cold) > limit:
             hot, cold = _newest(hot, cold, limit)
-        by_key: dict[tuple[int, str], list[Any]] = {}
-        for row in hot:
-            by_key.setdefault((row[0], row[3]), []).append(row)
-        for (sid, left), rows in by_key.items():
-            eids = [bytes(row[2]) for row in rows]
-            self._group(groups, sid, left).add([float(row[4]) for row in rows], [row[1] for row in rows],
-                                               eids.__getitem__)
+        for (sid, left), run in groupby(sorted(hot, key=_SERIES_LEFT), key=_SERIES_LEFT):  # a pass each, in C
+            _, ts, eids, _, durations = zip(*run, strict=True)
+            self._group(groups, sid, left).add(list(map(float, durations)), list(ts), partial(_eid_in, eids))
         for sid, block, indexes in cold:
+            if isinstance(block, coldstays.Group):  # one state left's stays, in time order
+                if isinstance(indexes, range):
+                    a, b = indexes.start, indexes.stop
+                    self._group(groups, sid, block.left).add(block.durations[a:b], block.ts[a:b],
+                                                             partial(_eid_at, block, a))
+                else:
+                    self._group(groups, sid, block.left).add([block.durations[i] for i in indexes],
+                                                             [block.ts[i] for i in indexes],
+                                                             partial(_eid_of, block, indexes))
+                continue
             olds, durations, ts = block.old_states, block.durations, block.ts
             lefts = {olds[i] for i in indexes}  # a pass per state left (a block has a few), not a call per stay
             for left in lefts:
@@ -704,7 +732,7 @@ def _newest(hot: list[Any], cold: list[tuple[int, Block, list[int]]],
     times = [row[1] for row in hot]
     for _, block, indexes in cold:
         ts = block.ts
-        times += [ts[i] for i in indexes]
+        times += ts[indexes.start:indexes.stop] if isinstance(indexes, range) else [ts[i] for i in indexes]
     times.sort(reverse=True)
     edge = times[limit - 1]
     places = limit - times.index(edge)  # left for the stays at `edge`, after the newer ones
@@ -722,8 +750,19 @@ def _newest(hot: list[Any], cold: list[tuple[int, Block, list[int]]],
     return newest_hot, newest_cold
 
 
-def _eid_of(block: Block, indexes: list[int], j: int) -> bytes:
+def _eid_of(block: Block | coldstays.Group, indexes: list[int], j: int) -> bytes:
     return block.eid(indexes[j])
+
+
+def _eid_at(group: coldstays.Group, start: int, j: int) -> bytes:
+    return group.eid(start + j)
+
+
+def _eid_in(eids: tuple[Any, ...], j: int) -> bytes:
+    return bytes(eids[j])
+
+
+_SERIES_LEFT = itemgetter(0, 3)  # of a hot stay's (series, ts, eid, old_state, duration)
 
 
 def _break_ties(found: list[Candidate], desc: bool) -> list[Candidate]:

@@ -199,6 +199,18 @@ block_contexts = Table(
     sqlite_with_rowid=False,
 )
 
+# The stays of the cold tier's (series, day), packed apart from its blocks (store/coldstays.py): written with the
+# blocks, in their transaction, and read by the duration anomalies' sample instead of decoding blocks.
+cold_stays = Table(
+    "cold_stays", tiered,
+    Column("series", Integer, nullable=False),
+    Column("day", Integer, nullable=False),
+    Column("n", Integer, nullable=False),  # stays in it (zero: the day's blocks hold none)
+    Column("stays", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("day", "series", name="pk_cold_stays"),
+    sqlite_with_rowid=False,
+)
+
 # Per series and bucket (period 0: 5 minutes, 1: hour, 2: day; bucket = start // width): events, and the
 # count, sum, min and max of state_value; the newest event's time (µs after the bucket's start) and value.
 # The rollup tables are clustered on their keys in SQLite (WITHOUT ROWID): a second copy of every key
@@ -315,6 +327,13 @@ def _v10_hot_events_without_id_key(conn: Connection) -> None:
     conn.execute(text("DROP TABLE hot_events_v9"))
 
 
+def _v11_cold_stays(conn: Connection) -> None:
+    """The table alone (new databases have it from step 4): rows are written by compaction from now on, and
+    for the days compacted before by `python -m ingestor.store stays` (coldstays.fill); until then a day
+    without its row is read from its blocks."""
+    cold_stays.create(conn, checkfirst=True)
+
+
 MIGRATIONS = [Migration(1, "events table and its indexes", _v1_initial),
               Migration(2, "aggregates table (hourly and daily summaries per entity)", _v2_aggregates),
               Migration(3, "covering index for trend charts", _v3_trend_index),
@@ -323,4 +342,5 @@ MIGRATIONS = [Migration(1, "events table and its indexes", _v1_initial),
               Migration(6, "the stays' partial index covers what their reads need", _v6_covering_stays),
               Migration(7, "partial index of blocks not cut by hour", _v7_uncut_blocks),
               Migration(8, "meters' rises in the rollups, filled in from the stored readings", _v8_rises),
-              Migration(10, "no primary key on the hot tier's event ids", _v10_hot_events_without_id_key)]
+              Migration(10, "no primary key on the hot tier's event ids", _v10_hot_events_without_id_key),
+              Migration(11, "the cold tier's stays packed apart, a row per series and day", _v11_cold_stays)]

@@ -183,9 +183,11 @@ def write(conn: Connection, dicts: Dictionaries, backend: str, records: list[dic
                 rows = compaction.stored_rows(conn, reader, sid, day) + rows
                 compaction.write_blocks(conn, reader, sid, day, sorted(rows, key=lambda r: (r.ts, r.eid)))
                 continue
-            new_blocks, new_contexts = compaction.encoded(reader, sid, day, sorted(rows, key=lambda r: (r.ts, r.eid)))
+            rows.sort(key=lambda r: (r.ts, r.eid))
+            new_blocks, new_contexts = compaction.encoded(reader, sid, day, rows)
             block_rows += new_blocks
             context_rows += new_contexts
+            compaction.write_stays(conn, reader, sid, day, rows)
         executemany(conn, compaction.INSERT_BLOCK, block_rows)
         executemany(conn, compaction.INSERT_CONTEXT, context_rows)
     apply(conn, ru.series_params(deltas), ru.dim_params(deltas), ru.state_params(deltas))

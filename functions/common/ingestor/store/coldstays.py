@@ -1,0 +1,230 @@
+"""The cold tier's stays kept apart, packed: one `cold_stays` row per (series, day) with blocks, beside them.
+
+The duration anomalies sample the newest 50,000 stays (events leaving a state the state rollups keep, with a
+duration_in_state >= 0). Read from blocks, each stay cost its block's fetch and the decoding of its time, state
+and exception columns: ~1,100 blocks for a week's ~37,000 cold stays, most of the endpoint's time. A cold day
+never changes but through compaction, a recut or a delete, which write its blocks again; each writes this row
+in the same transaction (compaction.write_blocks), so row and blocks always say the same. The row holds the
+day's stays alone, grouped by the state they left (a group is then a slice, not a filter per stay):
+
+    u32 header length | header JSON | times int64[n] | durations float64[n] | states uint16[n]
+
+times in µs, in (time, event_id) order within a group; header: {"st": distinct states (those left, then those
+entered), "g": [[state left's index, count], ...], "x": {"k": event id hex}}. An event id is not stored where it
+is derived from (entity, time, state) (ingestor.event_id.state_change_id_at) as a block's is: `states` are the
+states entered, for that alone. Not compressed: zlib took a packed day from ~20 to ~16 bytes a stay (~0.2 bytes
+an event of a busy home) and cost a third of its decoding. A day with blocks but no row (a database from before
+schema step 11) is read from its blocks (sqlread.Reader.stay_groups) until `fill` writes its rows, one (series,
+day) per transaction.
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+from array import array
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from sqlalchemy import Connection, delete, select, text
+
+from ingestor import jsoncodec
+from ingestor.store.blocks import Block, _derived_id
+from ingestor.store.rollups import categorical
+from ingestor.store.rows import Row
+from ingestor.store.sqlschema import blocks, cold_stays
+
+_LENGTH = struct.Struct("<I")
+INSERT = "INSERT INTO cold_stays (series, day, n, stays) VALUES (?, ?, ?, ?)"
+
+Stay = tuple[int, bytes | None, str, str | None, float]
+"""(time µs, event id where it is not derived, state left, state entered, duration s)."""
+
+
+def is_stay(old_state: str | None, duration: float | None) -> bool:
+    """What the stays read keeps (sqlread.Scan durations="nonneg", categorical)."""
+    return duration is not None and duration >= 0 and categorical(old_state)
+
+
+def from_rows(rows: list[Row], event_type: str | None, entity_id: str | None) -> list[Stay]:
+    """The stays of a (series, day)'s rows (sorted by time, event id), as compaction holds them."""
+    state_changes = event_type == "state_changed"
+    out: list[Stay] = []
+    for row in rows:
+        if is_stay(row.old_state, row.duration):
+            derived = state_changes and _derived_id(event_type, entity_id, row.ts, row.state, None, None) == row.eid
+            out.append((row.ts, None if derived else row.eid, row.old_state, row.state, row.duration))  # type: ignore
+    return out
+
+
+def from_blocks(found: list[Block]) -> list[Stay]:
+    """The stays of a (series, day)'s blocks (in time order), decoding their time, state and exception columns
+    alone: the fill of a database written before these rows."""
+    out: list[Stay] = []
+    for block in found:
+        olds, durations = block.old_states, block.durations
+        kept = [i for i in range(block.n) if is_stay(olds[i], durations[i])]
+        if not kept:
+            continue
+        ts, states = block.ts, block.states
+        stored = block._exceptions("e")
+        derived = block.event_type == "state_changed"
+        out += [(ts[i], block.eid(i) if i in stored or not derived else None, olds[i], states[i],  # type: ignore
+                 durations[i]) for i in kept]
+    return out
+
+
+def pack(stays: list[Stay]) -> bytes:
+    """The row's blob of a (series, day)'s stays (in time, event id order); empty without any."""
+    if not stays:
+        return b""
+    ordered = sorted(stays, key=lambda s: s[2])  # stable: (time, event id) kept within a state left
+    names: dict[str | None, int] = {}
+    for stay in ordered:
+        names.setdefault(stay[2], len(names))
+    for stay in ordered:
+        names.setdefault(stay[3], len(names))
+    groups: list[list[int]] = []
+    for stay in ordered:
+        if groups and groups[-1][0] == names[stay[2]]:
+            groups[-1][1] += 1
+        else:
+            groups.append([names[stay[2]], 1])
+    header = jsoncodec.dumps({"st": list(names), "g": groups,
+                              "x": {str(k): s[1].hex() for k, s in enumerate(ordered) if s[1] is not None}})
+    columns = [array("q", [s[0] for s in ordered]), array("d", [s[4] for s in ordered]),
+               array("H", [names[s[3]] for s in ordered])]
+    return b"".join([_LENGTH.pack(len(header)), header, *(column.tobytes() for column in columns)])
+
+
+class Group:
+    """One state left's stays of a (series, day), in (time, event id) order: times (µs) and durations (s) as
+    lists, an event id worked out when asked for (a hash of entity, time and state, or the one stored)."""
+
+    __slots__ = ("_day", "left", "ts", "durations", "_start")
+
+    def __init__(self, day: Day, left: str, ts: list[int], durations: list[float], start: int) -> None:
+        self._day, self.left, self.ts, self.durations, self._start = day, left, ts, durations, start
+
+    def eid(self, i: int) -> bytes:
+        return self._day.eid(self._start + i, self.ts[i])
+
+    def window(self, lo: int, hi: int) -> range:
+        """The indexes of its stays in [lo, hi) µs."""
+        return range(bisect.bisect_left(self.ts, lo), bisect.bisect_left(self.ts, hi))
+
+
+class Day:
+    """A decoded `cold_stays` row."""
+
+    __slots__ = ("entity_id", "groups", "_states", "_names", "_stored")
+
+    def __init__(self, raw: bytes, event_type: str | None, entity_id: str | None) -> None:
+        self.entity_id = entity_id
+        self.groups: list[Group] = []
+        if not raw:
+            return
+        size = _LENGTH.unpack_from(raw)[0]
+        header = jsoncodec.loads(raw[4:4 + size])
+        n = sum(count for _, count in header["g"])
+        at = 4 + size
+        times, durations = array("q"), array("d")
+        times.frombytes(raw[at:at + 8 * n])
+        durations.frombytes(raw[at + 8 * n:at + 16 * n])
+        self._states = raw[at + 16 * n:at + 18 * n]  # uint16s, decoded for the event ids asked for alone
+        self._names: list[str | None] = header["st"]
+        stored = header["x"]
+        self._stored = {int(k): bytes.fromhex(v) for k, v in stored.items()} if stored else {}
+        if event_type != "state_changed" and len(self._stored) < n:
+            raise ValueError("a stay's event id is derived only for a state change")
+        ts, spans = times.tolist(), durations.tolist()
+        start = 0
+        for left, count in header["g"]:
+            end = start + count
+            self.groups.append(Group(self, self._names[left], ts[start:end], spans[start:end], start))  # type: ignore
+            start = end
+
+    def eid(self, k: int, ts: int) -> bytes:
+        stored = self._stored.get(k)
+        if stored is not None:
+            return stored
+        state = self._names[int.from_bytes(self._states[2 * k:2 * k + 2], "little")]
+        return _derived_id("state_changed", self.entity_id, ts, state, None, None)
+
+
+def write(conn: Connection, sid: int, day: int, stays: list[Stay] | None) -> None:
+    """Replace the (series, day)'s row by one of `stays`; None: the day has no blocks left, nor a row."""
+    conn.execute(delete(cold_stays).where(cold_stays.c.series == sid, cold_stays.c.day == day))
+    if stays is not None:
+        conn.exec_driver_sql(_driver(conn, INSERT), (sid, day, len(stays), pack(stays)))
+
+
+def _driver(conn: Connection, statement: str) -> str:
+    return statement.replace("?", "%s") if conn.dialect.name == "postgresql" else statement
+
+
+def read(conn: Connection, day: int, sids: Any, series_of: Callable[[int], Any]) -> dict[int, Day]:
+    """The rows of `day` of the series `sids` (a clause on cold_stays.series), decoded, by series; a series
+    with blocks that day but no row is not among them (its blocks are read instead)."""
+    c = cold_stays.c
+    out = {}
+    for sid, blob in conn.execute(select(c.series, c.stays).where(c.day == day, sids(c.series))).all():
+        values = series_of(sid)
+        out[int(sid)] = Day(bytes(blob), values[0], values[1])
+    return out
+
+
+def shifted(raw: bytes, us: int) -> bytes:
+    """A row's blob with its stays' times moved by `us` (a copy of a day: bench/daycopy.py)."""
+    if not raw:
+        return raw
+    size = _LENGTH.unpack_from(raw)[0]
+    n = sum(count for _, count in jsoncodec.loads(raw[4:4 + size])["g"])
+    at = 4 + size
+    times = array("q")
+    times.frombytes(raw[at:at + 8 * n])
+    return raw[:at] + array("q", [t + us for t in times]).tobytes() + raw[at + 8 * n:]
+
+
+# --- filling in the rows of a database from before them ------------------------------------------------------
+
+def unfilled(conn: Connection, after: tuple[int, int], limit: int) -> list[tuple[int, int]]:
+    """(series, day) with blocks and no row, after `after` in (series, day) order: the fill's next ones."""
+    q = text("SELECT DISTINCT b.series, b.day FROM blocks b WHERE (b.series > :s OR (b.series = :s AND b.day > :d)) "
+             "AND NOT EXISTS (SELECT 1 FROM cold_stays c WHERE c.series = b.series AND c.day = b.day) "
+             "ORDER BY b.series, b.day LIMIT :n")
+    return [(int(s), int(d)) for s, d in conn.execute(q, {"s": after[0], "d": after[1], "n": limit})]
+
+
+def fill_one(conn: Connection, block_of: Callable[..., Block], sid: int, day: int) -> int | None:
+    """Write the row of one (series, day) from its blocks, in the caller's transaction; its stays, or None if it
+    needs none any more (written meanwhile by compaction or another fill, or its blocks gone)."""
+    if conn.execute(select(cold_stays.c.n).where(cold_stays.c.series == sid, cold_stays.c.day == day)).first():
+        return None
+    b = blocks.c
+    found = [block_of(sid, times, first, payload) for times, first, payload in conn.execute(
+        select(b.times, b.first_ts, b.payload).where(b.series == sid, b.day == day).order_by(b.first_ts))]
+    if not found:
+        return None
+    stays = from_blocks(found)
+    write(conn, sid, day, stays)
+    return len(stays)
+
+
+def fill(connect: Callable[[], Any], writing: Callable[[], Any], block_of: Callable[[Connection], Callable[..., Block]],
+         batch: int = 256) -> Iterator[tuple[int, int, int]]:
+    """Fill in every missing row, one (series, day) per transaction (a kill leaves each day whole or absent,
+    and a rerun carries on), yielding (series, day, stays) as it goes. `connect()` gives a connection to plan
+    with, `writing()` a write transaction's, `block_of(conn)` how to make a Block there."""
+    after = (-1, -1)
+    while True:
+        with connect() as conn:
+            todo = unfilled(conn, after, batch)
+        if not todo:
+            return
+        for sid, day in todo:
+            with writing() as conn:
+                n = fill_one(conn, block_of(conn), sid, day)
+            if n is not None:
+                yield sid, day, n
+        after = todo[-1]
