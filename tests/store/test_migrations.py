@@ -181,3 +181,32 @@ def _hot_key(conn: Connection) -> list[str]:
     from sqlalchemy import inspect
 
     return list(inspect(conn).get_pk_constraint("hot_events")["constrained_columns"])
+
+
+def test_a_database_compacted_before_stays_were_packed_answers_its_stays_from_blocks_until_filled(url: str) -> None:
+    import datetime as dt
+
+    from ingestor.store import open_event_store
+    from ingestor.store.model import EventFilter
+    from tests.store import rollup_model as model
+    from tests.store.stays import block_days, newest_first, packed_days
+
+    start = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)  # older than yesterday: compacted
+    history = model.home(seed=11, start=start, hours=48, events=1500)
+    store = open_event_store(url)
+    for batch in history.batches:
+        store.write(batch)
+    while store.compact(30.0):
+        pass
+    f = EventFilter(start=start, end=start + dt.timedelta(days=2))
+    packed = newest_first(store.stay_groups(f, 100_000))
+    assert packed
+    store.close()
+    with engine_for(url).begin() as conn:  # as step 10 left it
+        conn.execute(text("DROP TABLE cold_stays"))
+        conn.execute(text("DELETE FROM schema_version WHERE version = 11"))
+    store = open_event_store(url)
+    assert newest_first(store.stay_groups(f, 100_000)) == packed and not packed_days(store)
+    assert len(list(store.fill_stays())) == len(block_days(store)) > 0
+    assert newest_first(store.stay_groups(f, 100_000)) == packed and packed_days(store) == block_days(store)
+    store.close()

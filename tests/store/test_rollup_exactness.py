@@ -21,7 +21,7 @@ from ingestor.store.timerange import to_micros
 from ingestor.timeutil import format_timestamp, parse_timestamp
 from tests.store import rollup_model as model
 from tests.store.conftest import opened
-from tests.store.stays import newest_first
+from tests.store.stays import block_days, newest_first, packed_days, unpack
 
 START = (dt.datetime.now(dt.UTC) - dt.timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
 HOURS = 96  # the first two days compacted into blocks, the last two hot
@@ -160,6 +160,31 @@ def test_stay_groups_hold_the_newest_stays_of_the_events_own(loaded: Any, histor
         assert len({(g.entity_id, g.state) for g in groups}) == len(groups), f"trial {trial}: {f}"
         got = [(s.entity_id, s.state, to_micros(s.time), s.duration, s.event_id) for s in newest_first(groups)]
         assert got == want[:limit], f"trial {trial}: {f}, limit {limit}"
+
+
+def test_stay_groups_of_days_packed_or_not_hold_the_newest_stays_of_the_events_own(loaded: Any,
+                                                                                   history: model.History) -> None:
+    """The SQL stores' compacted days with their stays packed for some series only (the rest read from blocks, as
+    a database compacted before stays were packed), then filled in: the same sample as the events give."""
+    if not hasattr(loaded, "fill_stays"):
+        pytest.skip("InfluxDB keeps no packed stays")
+    series = sorted({sid for sid, _ in block_days(loaded)})
+    for sid in series[::2]:
+        unpack(loaded, series=sid)
+    rng = random.Random(1519)
+    for phase in ("half packed", "filled"):
+        if phase == "filled":
+            missing = block_days(loaded) - packed_days(loaded)
+            assert {(sid, day) for sid, day, _ in loaded.fill_stays()} == missing != set()
+        for trial in range(TRIALS // 4):
+            start, end = random_range(rng)
+            f = dataclasses.replace(random_filter(rng), start=start, end=end)
+            want = model.stays(history.records, f)
+            limit = rng.choice([1, max(1, len(want) // 3), max(1, len(want) - 1), len(want) + 5])
+            got = [(s.entity_id, s.state, to_micros(s.time), s.duration, s.event_id)
+                   for s in newest_first(loaded.stay_groups(f, limit))]
+            assert got == want[:limit], f"{phase}, trial {trial}: {f}, limit {limit}"
+    assert packed_days(loaded) == block_days(loaded)
 
 
 def test_events_in_a_state_or_leaving_one_are_read_whole_from_both_tiers(loaded: Any, history: model.History) -> None:

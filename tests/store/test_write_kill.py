@@ -16,7 +16,9 @@ import pytest
 
 from ingestor.store import open_event_store
 from ingestor.store.model import EventFilter
+from ingestor.store.timerange import to_micros
 from tests.store import rollup_model as model
+from tests.store.stays import block_days, newest_first, packed_days
 from tests.support.runtime import REPO
 
 pytestmark = pytest.mark.integration
@@ -72,3 +74,20 @@ def test_a_writer_killed_at_any_moment_leaves_rollups_equal_to_the_events(url: s
         assert store.count(EventFilter()) == len(events)
         store.close()
     assert len(events) > 0
+
+
+def test_a_writer_killed_at_any_moment_leaves_every_compacted_day_s_stays_packed_as_its_blocks_hold_them(
+        url: str) -> None:
+    """Compaction writes a (series, day)'s packed stays in the transaction of its blocks: a kill between two
+    leaves no day with blocks and without its stays, nor stays the blocks do not hold."""
+    rng = random.Random(15)
+    for round_ in range(3):
+        kill_midway(url, seed=round_ % 2, after=rng.uniform(1.0, 3.0))
+        store = open_event_store(url)
+        assert packed_days(store) == block_days(store), round_
+        f = EventFilter(start=START - dt.timedelta(days=1), end=START + dt.timedelta(days=4))
+        got = [(s.entity_id, s.state, to_micros(s.time), s.duration, s.event_id)
+               for s in newest_first(store.stay_groups(f, 10**6))]
+        assert got == model.stays(stored(store), f), round_
+        store.close()
+    assert block_days(store)
