@@ -28,6 +28,7 @@ from ingestor.httpapi import iso
 from ingestor.queries.params import Range, bucket_seconds, bucket_starts
 from ingestor.queries.stats import resolution
 from ingestor.store.model import EventFilter, StayGroup
+from ingestor.store.pausedgc import paused_gc
 from ingestor.store.protocol import EventStore
 from ingestor.timeutil import parse_timestamp
 
@@ -72,6 +73,15 @@ def areas(store: EventStore, f: EventFilter, r: Range, bucket_s: int, names: dic
 
 def durations(store: EventStore, f: EventFilter, r: Range, limit: int, anomaly_limit: int,
               names: dict[str, str | None]) -> dict[str, Any]:
+    """The collector paused for the whole answer, not the stays read alone: the sample's ~10,000 lists and
+    objects are let go when `_durations` returns, before it runs again, instead of walked by the collection
+    that followed the read (6-20 ms of the week's ~120 ms of CPU on the busy home)."""
+    with paused_gc():
+        return _durations(store, f, r, limit, anomaly_limit, names)
+
+
+def _durations(store: EventStore, f: EventFilter, r: Range, limit: int, anomaly_limit: int,
+               names: dict[str, str | None]) -> dict[str, Any]:
     info: dict[str, Any] = {}
     items = [{"entity_id": s.entity_id, "name": names.get(s.entity_id), "state": s.state, "count": s.count,
               "mean_s": s.mean, "min_s": s.min, "max_s": s.max, "total_s": s.total}

@@ -50,6 +50,7 @@ ROW_COLUMNS = [hot_events.c[name] for name in ("eid", "ts", "state", "old_state"
                                                "parent", "usr", "enrich", "ages", "data")]
 BLOCK_COLUMN = {"old_state": "old_states", "duration": "durations"}  # a hot_events column: the Block's
 SERIES_MATCH = ("event_type", "entity_id", "domain", "area_id", "device_id")
+ACTIVE_DAYS = 7  # days of the daily state rollups a read of stays asks for at once (Reader._active_on)
 LONG_LIST = 32  # series ids PostgreSQL is given as one array (Reader.among)
 _POS = {"event_type": 0, "entity_id": 1, "domain": 2, "area_id": 3, "device_id": 4}
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -101,6 +102,7 @@ class Reader:
         self.backend = backend
         self._data: dict[int, Any] = {}
         self.kept: Kept | None = None  # blocks read by earlier windows of an export, for its later ones
+        self._active_days: dict[tuple[Any, ...], dict[int, list[int]]] = {}  # _active_on's, by scan
 
     # --- series ------------------------------------------------------------------------------------
 
@@ -283,6 +285,8 @@ class Reader:
         if sids is not None and not sids:
             return []
         wanted = self.seeking((state_rollups if s.categorical else rollups).c.series, sids)
+        if s.categorical and hi - lo > EDGE_US and lo // DAY_US == (hi - 1) // DAY_US:
+            return self._active_on(s, sids, lo // DAY_US)
         if s.categorical:
             sr = state_rollups.c
             period, width = (1, HOUR_US) if hi - lo <= EDGE_US else (2, DAY_US)
@@ -294,6 +298,23 @@ class Reader:
             q = select(r.series).distinct().where(wanted, r.period == 0, r.bucket >= lo // FIVE_MIN_US,
                                                   r.bucket <= (hi - 1) // FIVE_MIN_US, r.n > 0)
         return sorted(int(row[0]) for row in self.conn.execute(q))
+
+    def _active_on(self, s: Scan, sids: list[int] | None, day: int) -> list[int]:
+        """`active` for a read of stays over a whole UTC day (or most of it), from the daily state rollups of
+        ACTIVE_DAYS days at once (the day and those a scan in its direction reads next), not a query a day: a
+        week's stays read asked seven times for ~200 series a day."""
+        key = (None if sids is None else tuple(sids), bool(s.durations), s.desc)
+        found = self._active_days.get(key)
+        if found is None or day not in found:
+            first = day - ACTIVE_DAYS + 1 if s.desc else day
+            sr = state_rollups.c
+            q = select(sr.bucket, sr.series).distinct().where(
+                self.seeking(sr.series, sids), sr.period == 2, sr.bucket >= first, sr.bucket < first + ACTIVE_DAYS,
+                sr.dn > 0 if s.durations else sr.left + sr.dn > 0)
+            found = self._active_days[key] = {d: [] for d in range(first, first + ACTIVE_DAYS)}
+            for bucket, sid in self.conn.execute(q).all():
+                found[int(bucket)].append(int(sid))
+        return sorted(found[day])
 
     def compressed(self, day: int) -> bool:
         """Whether the UTC day has blocks (older than yesterday, as a rule; today and yesterday are hot)."""
@@ -405,7 +426,7 @@ class Reader:
                 if taken >= limit:
                     return list(groups.values())
                 continue
-            cut = self._newest_hours(sids, lo, hi, limit - taken)
+            cut = self._newest_hours(sids, lo, hi, limit - taken) if self.compressed(lo // DAY_US) else lo
             for w_lo, w_hi in ((cut, hi), (lo, cut)) if cut > lo else ((lo, hi),):
                 taken += self._stays_into(groups, s, sids, named, w_lo, w_hi, limit - taken)
                 if taken >= limit:
