@@ -101,9 +101,9 @@ def test_a_packed_stays_event_id_is_worked_out_only_when_asked(store: Any, monke
     worked_out: list[int] = []
     eid = coldstays.Day.eid
 
-    def counted(self: coldstays.Day, k: int, ts: int) -> bytes:
+    def counted(self: coldstays.Day, k: int) -> bytes:
         worked_out.append(k)
-        return eid(self, k, ts)
+        return eid(self, k)
 
     monkeypatch.setattr(coldstays.Day, "eid", counted)
     (left_off, left_on) = sorted(store.stay_groups(WHOLE_DAY, limit=100_000), key=lambda g: g.state)

@@ -98,26 +98,28 @@ def pack(stays: list[Stay]) -> bytes:
 
 
 class Group:
-    """One state left's stays of a (series, day), in (time, event id) order: times (µs) and durations (s) as
-    lists, an event id worked out when asked for (a hash of entity, time and state, or the one stored)."""
+    """One state left's stays of a (series, day): [start, end) of its Day's columns, in (time, event id)
+    order (times µs, durations s, the Day's own lists); an event id worked out when asked for (a hash of entity,
+    time and state, or the one stored)."""
 
-    __slots__ = ("_day", "left", "ts", "durations", "_start")
+    __slots__ = ("left", "ts", "durations", "eid", "start", "end")
 
-    def __init__(self, day: Day, left: str, ts: list[int], durations: list[float], start: int) -> None:
-        self._day, self.left, self.ts, self.durations, self._start = day, left, ts, durations, start
-
-    def eid(self, i: int) -> bytes:
-        return self._day.eid(self._start + i, self.ts[i])
+    def __init__(self, day: Day, left: str, start: int, end: int) -> None:
+        self.left, self.ts, self.durations, self.eid = left, day.ts, day.durations, day.eid
+        self.start, self.end = start, end
 
     def window(self, lo: int, hi: int) -> range:
         """The indexes of its stays in [lo, hi) µs."""
-        return range(bisect.bisect_left(self.ts, lo), bisect.bisect_left(self.ts, hi))
+        ts, start, end = self.ts, self.start, self.end
+        if ts[start] >= lo and ts[end - 1] < hi:  # the whole group (a day read whole)
+            return range(start, end)
+        return range(bisect.bisect_left(ts, lo, start, end), bisect.bisect_left(ts, hi, start, end))
 
 
 class Day:
-    """A decoded `cold_stays` row."""
+    """A decoded `cold_stays` row: its stays' times and durations, and their groups by state left."""
 
-    __slots__ = ("entity_id", "groups", "_states", "_names", "_stored")
+    __slots__ = ("entity_id", "groups", "ts", "durations", "_states", "_names", "_stored")
 
     def __init__(self, raw: bytes, event_type: str | None, entity_id: str | None) -> None:
         self.entity_id = entity_id
@@ -131,25 +133,26 @@ class Day:
         times, durations = array("q"), array("d")
         times.frombytes(raw[at:at + 8 * n])
         durations.frombytes(raw[at + 8 * n:at + 16 * n])
+        self.ts: list[int] = times.tolist()
+        self.durations: list[float] = durations.tolist()
         self._states = raw[at + 16 * n:at + 18 * n]  # uint16s, decoded for the event ids asked for alone
         self._names: list[str | None] = header["st"]
         stored = header["x"]
         self._stored = {int(k): bytes.fromhex(v) for k, v in stored.items()} if stored else {}
         if event_type != "state_changed" and len(self._stored) < n:
             raise ValueError("a stay's event id is derived only for a state change")
-        ts, spans = times.tolist(), durations.tolist()
         start = 0
         for left, count in header["g"]:
-            end = start + count
-            self.groups.append(Group(self, self._names[left], ts[start:end], spans[start:end], start))  # type: ignore
-            start = end
+            self.groups.append(Group(self, self._names[left], start, start + count))  # type: ignore[arg-type]
+            start += count
 
-    def eid(self, k: int, ts: int) -> bytes:
+    def eid(self, k: int) -> bytes:
+        """The event id of its k-th stay."""
         stored = self._stored.get(k)
         if stored is not None:
             return stored
         state = self._names[int.from_bytes(self._states[2 * k:2 * k + 2], "little")]
-        return _derived_id("state_changed", self.entity_id, ts, state, None, None)
+        return _derived_id("state_changed", self.entity_id, self.ts[k], state, None, None)
 
 
 def write(conn: Connection, sid: int, day: int, stays: list[Stay] | None) -> None:
@@ -164,11 +167,12 @@ def _driver(conn: Connection, statement: str) -> str:
 
 
 def read(conn: Connection, day: int, sids: Any, series_of: Callable[[int], Any]) -> dict[int, Day]:
-    """The rows of `day` of the series `sids` (a clause on cold_stays.series), decoded, by series; a series
-    with blocks that day but no row is not among them (its blocks are read instead)."""
+    """The rows of `day` of the series `sids` (a clause on cold_stays.series; None: every series), decoded, by
+    series; a series with blocks that day but no row is not among them (its blocks are read instead)."""
     c = cold_stays.c
     out = {}
-    for sid, blob in conn.execute(select(c.series, c.stays).where(c.day == day, sids(c.series))).all():
+    q = select(c.series, c.stays).where(c.day == day, *(() if sids is None else (sids(c.series),)))
+    for sid, blob in conn.execute(q).all():
         values = series_of(sid)
         out[int(sid)] = Day(bytes(blob), values[0], values[1])
     return out
