@@ -45,3 +45,11 @@ def block_days(store: Any) -> set[tuple[int, int]]:
     """(series, day) of the store's blocks."""
     with store.engine.connect() as conn:
         return {(int(s), int(d)) for s, d in conn.execute(text("SELECT DISTINCT series, day FROM blocks"))}
+
+
+def compacted(store: Any, events: list[dict[str, Any]]) -> None:
+    """Write `events` (past days) and compact them into blocks and packed stays."""
+    for i in range(0, len(events), 1000):
+        store.write(events[i:i + 1000])
+    while store.compact(30.0):
+        pass

@@ -17,7 +17,7 @@ from ingestor.store.model import EventFilter
 from ingestor.store.sqlread import DAY_US, Reader
 from ingestor.timeutil import parse_timestamp
 from tests.store.conftest import opened
-from tests.store.stays import block_days, newest_first, packed_days, unpack
+from tests.store.stays import block_days, compacted, newest_first, packed_days, unpack
 from tests.support.ha_events import state_changed
 
 DAY = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)  # older than yesterday: compacted into blocks
@@ -30,13 +30,6 @@ def toggling(entity_id: str, every_s: int, offset_s: int = 0) -> list[dict[str, 
     return [normalization.normalize_event(state_changed(entity_id, "off" if i % 2 else "on", "on" if i % 2 else "off",
                                                         DAY + dt.timedelta(seconds=offset_s + every_s * i), unit=None))
             for i in range(DAYS * 86_400 // every_s)]
-
-
-def compacted(event_store: Any, events: list[dict[str, Any]]) -> None:
-    for i in range(0, len(events), 1000):
-        event_store.write(events[i:i + 1000])
-    while event_store.compact(30.0):
-        pass
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -17,7 +17,7 @@ from ingestor.store.model import EventFilter, StayGroup
 from ingestor.store.sqlread import Reader
 from ingestor.timeutil import parse_timestamp
 from tests.store.conftest import opened
-from tests.store.stays import newest_first, unpack
+from tests.store.stays import compacted, newest_first, unpack
 from tests.support.ha_events import state_changed
 
 DAY = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)  # older than yesterday: compacted into blocks
@@ -30,13 +30,6 @@ def toggling(entity_id: str, changes: int) -> list[dict[str, Any]]:
     return [normalization.normalize_event(state_changed(entity_id, "off" if i % 2 else "on", "on" if i % 2 else "off",
                                                         DAY + dt.timedelta(seconds=20 * i), unit=None))
             for i in range(changes)]
-
-
-def compacted(event_store: Any, events: list[dict[str, Any]]) -> None:
-    for i in range(0, len(events), 1000):
-        event_store.write(events[i:i + 1000])
-    while event_store.compact(30.0):
-        pass
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -96,38 +89,31 @@ def test_the_newest_stays_of_a_day_compacted_before_stays_were_packed_decode_onl
     assert seen(before_23) == [s for s in everything if s[2] < DAY + dt.timedelta(hours=23)][:10]
 
 
-def test_a_packed_stays_event_id_is_worked_out_only_when_asked(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def assert_ids_worked_out_only_when_asked(store: Any, monkeypatch: pytest.MonkeyPatch, holder: type) -> None:
+    """`holder` (a packed day, a block) works out a stay's id only for the one asked for."""
     expected = {r["event_id"] for batch in store.export(DAY, DAY + dt.timedelta(days=1)) for r in batch}
     worked_out: list[int] = []
-    eid = coldstays.Day.eid
+    eid = holder.eid  # type: ignore[attr-defined]
 
-    def counted(self: coldstays.Day, k: int) -> bytes:
-        worked_out.append(k)
-        return eid(self, k)
+    def counted(self: Any, i: int) -> bytes:
+        worked_out.append(i)
+        return eid(self, i)  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(coldstays.Day, "eid", counted)
+    monkeypatch.setattr(holder, "eid", counted)
     (left_off, left_on) = sorted(store.stay_groups(WHOLE_DAY, limit=100_000), key=lambda g: g.state)
     assert len(left_off.durations) + len(left_on.durations) == 24 * PER_HOUR and not worked_out
     assert left_on.event_id(7) in expected
     assert len(worked_out) == 1
+
+
+def test_a_packed_stays_event_id_is_worked_out_only_when_asked(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_ids_worked_out_only_when_asked(store, monkeypatch, coldstays.Day)
 
 
 def test_the_event_id_of_a_stay_in_a_day_compacted_before_stays_were_packed_is_worked_out_only_when_asked(
         store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     unpack(store)
-    expected = {r["event_id"] for batch in store.export(DAY, DAY + dt.timedelta(days=1)) for r in batch}
-    worked_out: list[int] = []
-    eid = blocks.Block.eid
-
-    def counted(self: blocks.Block, i: int) -> bytes:
-        worked_out.append(i)
-        return eid(self, i)
-
-    monkeypatch.setattr(blocks.Block, "eid", counted)
-    (left_off, left_on) = sorted(store.stay_groups(WHOLE_DAY, limit=100_000), key=lambda g: g.state)
-    assert len(left_off.durations) + len(left_on.durations) == 24 * PER_HOUR and not worked_out
-    assert left_on.event_id(7) in expected
-    assert len(worked_out) == 1
+    assert_ids_worked_out_only_when_asked(store, monkeypatch, blocks.Block)
 
 
 def test_newest_hours_holding_too_few_stays_are_followed_by_the_rest_of_the_day(
