@@ -155,6 +155,9 @@ class Day:
         return _derived_id("state_changed", self.entity_id, self.ts[k], state, None, None)
 
 
+NONE = Day(b"", None, None)  # a (series, day) without stays
+
+
 def write(conn: Connection, sid: int, day: int, stays: list[Stay] | None) -> None:
     """Replace the (series, day)'s row by one of `stays`; None: the day has no blocks left, nor a row."""
     conn.execute(delete(cold_stays).where(cold_stays.c.series == sid, cold_stays.c.day == day))
@@ -171,8 +174,11 @@ def read(conn: Connection, day: int, sids: Any, series_of: Callable[[int], Any])
     series; a series with blocks that day but no row is not among them (its blocks are read instead)."""
     c = cold_stays.c
     out = {}
-    q = select(c.series, c.stays).where(c.day == day, *(() if sids is None else (sids(c.series),)))
-    for sid, blob in conn.execute(q).all():
+    q = select(c.series, c.n, c.stays).where(c.day == day, *(() if sids is None else (sids(c.series),)))
+    for sid, n, blob in conn.execute(q).all():
+        if not n:  # most of a home's series-days (numbers, events that are no state change): no stay
+            out[int(sid)] = NONE
+            continue
         values = series_of(sid)
         out[int(sid)] = Day(bytes(blob), values[0], values[1])
     return out
