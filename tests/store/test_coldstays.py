@@ -5,6 +5,9 @@ one (series, day) at a time, for the days of a database compacted before they we
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ from ingestor.timeutil import parse_timestamp
 from tests.store.conftest import opened
 from tests.store.stays import block_days, compacted, newest_first, packed_days, unpack
 from tests.support.ha_events import state_changed
+from tests.support.runtime import REPO
 
 DAY = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)  # older than yesterday: compacted into blocks
 DAYS = 3
@@ -121,3 +125,12 @@ def test_a_recut_day_keeps_its_packed_stays(store: Any) -> None:
         compaction.recut(conn, Reader(conn, store.dicts, store.backend), sid, day)
     assert (sid, day) in packed_days(store)
     assert stays(store) == before
+
+
+def test_the_stays_command_packs_a_store_compacted_before_stays_were_packed(store: Any) -> None:
+    unpack(store)
+    done = subprocess.run([sys.executable, "-m", "ingestor.store", "stays", store.url], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(REPO / "functions" / "common")}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].startswith(f"done: {len(block_days(store)):,} series-days packed")
+    assert packed_days(store) == block_days(store)
