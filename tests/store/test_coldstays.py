@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ingestor import normalization
-from ingestor.store import compaction
+from ingestor.store import compaction, open_event_store
 from ingestor.store.model import EventFilter
 from ingestor.store.sqlread import DAY_US, Reader
 from ingestor.timeutil import parse_timestamp
@@ -134,3 +134,17 @@ def test_the_stays_command_packs_a_store_compacted_before_stays_were_packed(stor
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1].startswith(f"done: {len(block_days(store)):,} series-days packed")
     assert packed_days(store) == block_days(store)
+
+
+def test_compaction_packs_the_days_of_a_store_compacted_before_stays_were_packed_in_its_spare_time(
+        store: Any) -> None:
+    before = stays(store)
+    unpack(store)
+    upgraded = open_event_store(store.url)  # a new start on the database, as after an upgrade
+    try:
+        assert stays(upgraded) == before  # from the blocks meanwhile
+        upgraded.compact(seconds=60)  # as `write` does after a batch
+        assert packed_days(upgraded) == block_days(upgraded)
+        assert stays(upgraded) == before
+    finally:
+        upgraded.close()

@@ -4,7 +4,8 @@ it answers 503).
 `python -m ingestor.store rollups [URL]`: on InfluxDB, sum the rollups of the events written before rollups
 existed (until then reads answer from raw points).
 `python -m ingestor.store stays [URL]`: on SQL stores, pack the stays of the days compacted before schema step 11
-(store/coldstays.py; until then the duration anomalies read those days' blocks), one series and day at a time.
+(store/coldstays.py; until then the duration anomalies read those days' blocks), one series and day at a time:
+what `write` otherwise does in compaction's spare time.
 URL defaults to EVENT_STORE_URL (else the SQLite file in DATA_DIR). Both are safe to stop and rerun."""
 
 from __future__ import annotations

@@ -83,6 +83,8 @@ class SqlEventStore:
         self._compaction_failing = False
         self._rises_filled = False  # the meters' rises of an older database are all filled in (sqlrise.fill)
         self._recut_done = False  # no block of the layout before the hourly cut is left (compaction.recut)
+        self._stays_filled = False  # every (series, day) with blocks has its packed stays (coldstays.fill)
+        self._stays_filling: Iterator[tuple[int, int, int]] | None = None  # the fill under way, between calls
         self.now_us = lambda: time.time_ns() // 1000  # the clock compaction goes by (tests move it)
 
     # --- connections -----------------------------------------------------------------------------------
@@ -191,6 +193,7 @@ class SqlEventStore:
             self._recut(deadline)
             if self._ready:  # not while the first layout's rows move: its mover compacts between batches
                 self.fill_rises(deadline - time.monotonic())
+                self._fill_stays_until(deadline)
             self._compaction_failing = False
         except DBAPIError as exc:
             _compaction_failures.inc()
@@ -223,6 +226,24 @@ class SqlEventStore:
         self._prepare()
         self._rises_filled = sqlrise.fill(self.writing, self.dicts, self.backend, time.monotonic() + seconds)
         return self._rises_filled
+
+    def _fill_stays_until(self, deadline: float) -> None:
+        """Carry on packing the stays of days compacted before they were kept (schema step 11) until `deadline`,
+        in compaction's spare time, so an upgraded store becomes fast without anyone running `stays`; a failure
+        leaves the fill to start over at the next call (what is packed stays packed)."""
+        if self._stays_filled or time.monotonic() >= deadline:
+            return
+        if self._stays_filling is None:
+            self._stays_filling = coldstays.fill(self.engine.connect, self.writing,
+                                                 lambda conn: Reader(conn, self.dicts, self.backend).block)
+        try:
+            for _ in self._stays_filling:
+                if time.monotonic() >= deadline:
+                    return
+        except BaseException:
+            self._stays_filling = None
+            raise
+        self._stays_filled, self._stays_filling = True, None
 
     def fill_stays(self) -> Iterator[tuple[int, int, int]]:
         """Write the packed stays (coldstays.py) of every (series, day) compacted before they were kept (schema
