@@ -794,7 +794,6 @@ def _eid_in(eids: tuple[Any, ...], j: int) -> bytes:
     return bytes(eids[j])
 
 
-
 def _break_ties(found: list[Candidate], desc: bool) -> list[Candidate]:
     """Candidates sorted by time, with those at the same time ordered by event_id (worked out only for them)."""
     if len({c[0] for c in found}) == len(found):  # no two at the same time (most days): nothing to break
