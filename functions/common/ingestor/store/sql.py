@@ -234,8 +234,7 @@ class SqlEventStore:
         if self._stays_filled or time.monotonic() >= deadline:
             return
         if self._stays_filling is None:
-            self._stays_filling = coldstays.fill(self.engine.connect, self.writing,
-                                                 lambda conn: Reader(conn, self.dicts, self.backend).block)
+            self._stays_filling = self._stays_fill()
         try:
             for _ in self._stays_filling:
                 if time.monotonic() >= deadline:
@@ -251,10 +250,13 @@ class SqlEventStore:
         Until then such a day's stays are read from its blocks, the same answer, slower."""
         self._prepare()
         try:
-            yield from coldstays.fill(self.engine.connect, self.writing,
-                                      lambda conn: Reader(conn, self.dicts, self.backend).block)
+            yield from self._stays_fill()
         except DBAPIError as exc:
             raise self._guard(exc) from exc
+
+    def _stays_fill(self) -> Iterator[tuple[int, int, int]]:
+        return coldstays.fill(self.engine.connect, self.writing,
+                              lambda conn: Reader(conn, self.dicts, self.backend).block)
 
     def delete(self, start: Any, end: Any) -> int:
         """Remove the events of [start, end) and take them out of the rollups. The hourly and daily rollups
