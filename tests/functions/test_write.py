@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from ingestor import subjects
+import pytest
+
+from ingestor import envelope, store, subjects
 from ingestor.normalization import normalize_event
 from ingestor.store import open_event_store
 from ingestor.store.model import EventFilter
@@ -40,3 +43,22 @@ def test_a_record_with_a_field_the_record_does_not_have_is_dead_lettered(process
                                                                              "record"}]
     assert dead_letter(stream, subjects.stage_dlq_id(f"{batch_id}:write"))["stage"] == "write"
     assert stored(process) == 1
+
+
+def test_a_coalesced_calls_batches_are_stored_in_one_write_of_the_store(process: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    handler = load_handler("write")
+    shared, writes = store.shared(), []
+    real = shared.write
+
+    def counted(records: list[dict[str, Any]]) -> None:
+        writes.append(len(records))
+        real(records)
+
+    monkeypatch.setattr(shared, "write", counted)
+    records = [normalize_event(e) for e in many(7)]
+    bodies = [batch(records[:3], prefix="enriched")[1], batch(records[3:], prefix="enriched")[1]]
+    status, answer = invoke(handler, body=envelope.coalesce(bodies), headers={envelope.COALESCED_HEADER: "2"})
+    assert status == 200 and [b["accepted"] for b in answer["batches"]] == [3, 4]
+    assert writes == [7]  # one transaction, not one per batch
+    assert stored(process) == 7

@@ -124,6 +124,8 @@ def test_a_stage_names_exactly_one_place_for_what_passes() -> None:
         Stage("nowhere", subjects.VALID, positive)
     with pytest.raises(ValueError, match="one of them"):
         Stage("twice", subjects.VALID, positive, target=subjects.VALID, deliver=Sink())
+    with pytest.raises(ValueError, match="one of them"):
+        Stage("twice", subjects.VALID, positive, deliver=Sink(), deliver_all=lambda batches: None)
 
 
 def coalesced_request(*batches: tuple[str, list[Any]]) -> SimpleNamespace:
@@ -151,3 +153,34 @@ def test_a_coalesced_call_fails_whole_when_one_of_its_batches_is_refused(stream:
     with pytest.raises(Refused):
         Stage("double", subjects.VALID, positive, deliver=sink).handle(coalesced_request(("d1", [1]), ("d2", [0])))
     assert sink.batches == [("d1:double", [10])]  # handled again, under the same id, when called alone
+
+
+class AllSink:
+    def __init__(self) -> None:
+        self.calls: list[list[tuple[str, list[Any]]]] = []
+
+    def __call__(self, batches: list[tuple[str, list[Any]]]) -> None:
+        self.calls.append(batches)
+
+
+def test_deliver_all_takes_every_batch_of_a_coalesced_call_in_one_hand_off(stream: JetStreamClient) -> None:
+    sink = AllSink()
+    reply = Stage("double", subjects.VALID, positive, deliver_all=sink).handle(
+        coalesced_request(("e1", [1, 2]), ("e2", [-1, 3])))
+    assert sink.calls == [[("e1:double", [10, 20]), ("e2:double", [30])]]
+    assert [b["accepted"] for b in answer(reply)["batches"]] == [2, 1]
+    assert len(dead_letters(stream, subjects.stage_dlq_id("e2:double"))) == 1
+
+
+def test_deliver_all_takes_a_lone_batch_as_a_call_of_one(stream: JetStreamClient) -> None:
+    sink = AllSink()
+    Stage("double", subjects.VALID, positive, deliver_all=sink).handle(request("e3", [4]))
+    assert sink.calls == [[("e3:double", [40])]]
+
+
+def test_deliver_all_delivers_nothing_of_a_coalesced_call_one_of_whose_batches_is_refused(
+        stream: JetStreamClient) -> None:
+    sink = AllSink()
+    with pytest.raises(Refused):
+        Stage("double", subjects.VALID, positive, deliver_all=sink).handle(coalesced_request(("e4", [1]), ("e5", [0])))
+    assert sink.calls == []  # called again message by message, each delivered (or refused) alone

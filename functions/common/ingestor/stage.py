@@ -23,6 +23,8 @@ Check = Callable[[Any], Any]
 why an event cannot pass."""
 Deliver = Callable[[str, list[Any]], None]
 """Hands on what passed, under the stage's batch id (e.g. writes it to a store)."""
+DeliverAll = Callable[[list[tuple[str, list[Any]]]], None]
+"""Hands on what passed of every batch of a call, each under its batch id, at once (e.g. one store transaction)."""
 Amend = Callable[[list[Any]], list[Any]]
 """What passed, amended as a batch before it is handed on (e.g. the context values attached once per batch)."""
 
@@ -39,6 +41,12 @@ class Stage:
     target: str | None = None
     """The subject what passes is published on, idempotently under the derived batch id; or else:"""
     deliver: Deliver | None = None
+    deliver_all: DeliverAll | None = None
+    """Or else: every batch of a call (a coalesced call's several) delivered in one hand-off once all of them have
+    passed their checks, as a target stage publishes them together. write's store then takes a coalesced call in one
+    transaction instead of one per batch (its commit, dedup query and compaction check once: 19-25 µs an event
+    against 28-30 for 4 batches of 100, SQLite). A batch Refused delivers none of them; the connector then calls
+    the messages one by one, under the same ids, so what ends up delivered is the same."""
     amend: Amend | None = None
     max_depth: int | None = jsoncodec.MAX_DEPTH
     """An event nested deeper is rejected before the check sees it, so nothing a stage does (hashing, storing,
@@ -47,8 +55,9 @@ class Stage:
     """The function's /_/health; by default the stage is alive when it answers (NATS connected or not)."""
 
     def __post_init__(self) -> None:
-        if (self.target is None) == (self.deliver is None):
-            raise ValueError(f"stage {self.name}: give a target subject or a deliver function, one of them")
+        if sum(x is not None for x in (self.target, self.deliver, self.deliver_all)) != 1:
+            raise ValueError(f"stage {self.name}: give a target subject, a deliver or a deliver_all function, one of "
+                             "them")
         if self.health is None:
             object.__setattr__(self, "health", self._alive)
 
@@ -61,15 +70,21 @@ class Stage:
         """
         source = event.headers.get("X-Nats-Subject") or self.source
         outgoing: list[bus.Message] = []
-        answer = envelope.each(event.body, event.headers, lambda batch: self.batch(batch, source, outgoing))
+        delivering: list[tuple[str, list[Any]]] = []
+        answer = envelope.each(event.body, event.headers,
+                               lambda batch: self.batch(batch, source, outgoing, delivering))
         if outgoing:  # every batch's message, under its own id, in one hand-off to the bus
             bus.default().publish_all(outgoing)
+        if delivering and self.deliver_all is not None:  # every batch's events in one hand-off too
+            self.deliver_all(delivering)
+        if outgoing or delivering:
             _events.labels(self.name, "out").inc(sum(b["accepted"] for b in answer.get("batches", [answer])))
         return json_response(answer)
 
-    def batch(self, batch: envelope.Batch, source: str, outgoing: list[bus.Message]) -> dict[str, Any]:
+    def batch(self, batch: envelope.Batch, source: str, outgoing: list[bus.Message],
+              delivering: list[tuple[str, list[Any]]]) -> dict[str, Any]:
         """One batch handled: its answer's body; what passed is delivered, or its message for the target added to
-        `outgoing`. Raises Refused when no event of it passed."""
+        `outgoing`, or it is added to `delivering` (deliver_all). Raises Refused when no event of it passed."""
         passed: list[Any] = []
         rejected: list[dict[str, Any]] = []
         limit = self.max_depth  # asked of the whole batch at once; of each event only when it is too deep
@@ -98,6 +113,8 @@ class Stage:
         if self.deliver is not None:
             self.deliver(out_id, passed)
             _events.labels(self.name, "out").inc(len(passed))
+        elif self.deliver_all is not None:
+            delivering.append((out_id, passed))
         else:
             outgoing.extend(bus.default().envelopes(self.target or "", out_id, passed))
         return {"batch_id": out_id, "accepted": len(passed), "rejected": len(rejected), "rejections": reasons}

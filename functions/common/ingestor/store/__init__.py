@@ -12,7 +12,7 @@ from ingestor.store.model import StoreError, StoreUnavailable
 from ingestor.store.protocol import EventStore
 
 __all__ = ["EventStore", "StoreError", "StoreUnavailable", "open_event_store", "default_url", "shared",
-           "write_batch", "health_report"]
+           "write_batches", "health_report"]
 
 
 def default_url() -> str:
@@ -44,9 +44,10 @@ def shared() -> EventStore:
     return open_event_store(default_url())
 
 
-def write_batch(batch_id: str, records: list[dict[str, Any]]) -> None:
-    """write's delivery: the batch into the shared store, retried while the store is briefly away."""
-    retry.write(shared(), records)
+def write_batches(batches: list[tuple[str, list[dict[str, Any]]]]) -> None:
+    """write's delivery: a call's batches (a coalesced call's several, else its one) into the shared store in one
+    write (one transaction in the SQL store), retried while the store is briefly away."""
+    retry.write(shared(), [one for _, records in batches for one in records], batches=len(batches))
 
 
 def health_report() -> dict[str, Any]:

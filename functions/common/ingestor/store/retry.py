@@ -21,15 +21,16 @@ def _write(store: EventStore, records: list[dict[str, Any]]) -> None:
     store.write(records)
 
 
-def write(store: EventStore, records: list[dict[str, Any]]) -> None:
-    """Write a batch: a store still down after three tries is Unavailable, a refusal Refused (dead-lettered)."""
+def write(store: EventStore, records: list[dict[str, Any]], batches: int = 1) -> None:
+    """Write a batch (or the records of `batches` batches at once): a store still down after three tries is
+    Unavailable, a refusal Refused (dead-lettered)."""
     try:
         _write(store, records)
     except StoreUnavailable as exc:
-        _outcomes.labels("unavailable").inc()
+        _outcomes.labels("unavailable").inc(batches)
         raise Unavailable(str(exc), code="store_unavailable") from None
     except StoreError as exc:
-        _outcomes.labels("refused").inc()
+        _outcomes.labels("refused").inc(batches)
         raise Refused(str(exc), code="store_refused") from None
-    _outcomes.labels("written").inc()
+    _outcomes.labels("written").inc(batches)
     _events.inc(len(records))
