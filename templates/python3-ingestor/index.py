@@ -12,6 +12,7 @@ A handler's optional `start()` runs once when the process starts, before it serv
 
 from __future__ import annotations
 
+import gc
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -250,7 +251,28 @@ WSGI app reading its body, 2026-12-02); 128 KiB and 256 KiB were no better than 
 costs the same either way."""
 
 
+YOUNG_COLLECTION_AT = 10_000
+"""Objects made (less those freed) between two collections of the youngest generation (Python's default: 700). A
+call's parsed batch is thousands of dicts and lists (a coalesced call of 4 batches of 100: some 3,000 to 10,000),
+freed when the call ends and none of them in a cycle: at 700 the collector walked each several times and moved
+them to older generations, whose collections then walked them again."""
+
+
+def tune_collector() -> None:
+    """What the process made before it serves (modules, the handler, its settings: 38,000-66,000 objects) lives as
+    long as the process, so it is left out of every later collection (gc.freeze; the garbage start made is
+    collected first); and the youngest generation is collected after YOUNG_COLLECTION_AT objects, not 700. Every
+    cycle is still found and freed, a little later. In the local runtime, 100,000 events at batch 100 (2026-12-02,
+    load average 8-9): the collector took 0.080 CPU-seconds per 10,000 events in the four stages and
+    webhook-dispatch (normalize 12% of its CPU, validate 8%) and 0.037 with the freeze alone; in one process over
+    calls of 4 batches of 100, normalize's collections took 7% of its CPU frozen and under 1% with both."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_AT, *gc.get_threshold()[1:])
+
+
 if __name__ == "__main__":
+    tune_collector()
     port = config.env_int("PORT", 5000)
     host = config.env_str("BIND_HOST", "127.0.0.1")  # of-watchdog reaches it on loopback
     log.info("serving", extra={"port": port, "function_root": str(FUNCTION_ROOT)})
