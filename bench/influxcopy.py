@@ -10,7 +10,9 @@ type forever).
 Moved with the day: every point's time; the rollups' `newest` (an event time in µs); context ids and parent ids
 that are ULIDs (their first 10 characters: the creation time in ms), so a copied automation's trace finds the
 copy's events. Kept: event ids (the same id appears on several days, as with bench/daycopy.py); the
-`rollups_ready` marker and the retention summaries (aggregates_*) are not copied.
+`rollups_ready` marker and the retention summaries (aggregates_*) are not copied, nor the packed stays
+(packed_stays_*: times inside a JSON field), which the build packs again from the copies' points afterwards
+(InfluxEventStore.fill_stays).
 
 What a copy does not reproduce: what crosses a day boundary follows the source day's neighbours (a day's first
 change's duration_in_state and old_state, and a stay's bucket), as with bench/daycopy.py.
@@ -31,7 +33,7 @@ DAY_MS = 86_400_000
 BATCH = 50_000  # lines a /write carries
 BATCH_BYTES = 10_000_000  # and bytes, about (InfluxDB's default max-body-size is 25 MB)
 RETRIES = 3
-SKIPPED = ("rollups_ready", "aggregates_")
+SKIPPED = ("rollups_ready", "aggregates_", "packed_stays")
 MOVED = frozenset({"newest", "context_id", "context_parent_id"})
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _DIGITS = {c: i for i, c in enumerate(_CROCKFORD)}

@@ -20,6 +20,8 @@ from tests.support.influxdb2 import InfluxDB2StandIn
 
 TOKEN = "my-influx-token-0123456789"
 
+OWN = (b"rollup_", b"stays_", b"packed_stays_")  # the store's own points, written after a batch's
+
 
 @pytest.fixture()
 def stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InfluxDB2StandIn]:
@@ -47,7 +49,7 @@ def test_a_batch_is_one_v2_request_with_token_org_bucket_and_microseconds(influx
     assert request["headers"]["content-type"].startswith("text/plain")
     assert request["body"].decode() == f"{point(RECORD)}\n{point(second)}"
     rollups = stand_in.writes("ha_bucket")[stand_in.writes("ha_bucket").index(request) + 1:]
-    assert rollups and all(r["body"].startswith((b"rollup_", b"stays_")) for r in rollups)  # then its rollups
+    assert rollups and all(r["body"].startswith(OWN) for r in rollups)  # then its rollups and packed stays
 
 
 def test_reads_are_influxql_on_the_bucket_through_the_v1_endpoint(influx2: str, stand_in: InfluxDB2StandIn) -> None:
@@ -86,7 +88,7 @@ def test_influxdb2_needs_an_org_and_a_token(tmp_path: Path, monkeypatch: pytest.
 def test_has_layout_writes_the_events_then_has_points_in_a_second_request(stand_in: InfluxDB2StandIn) -> None:
     store = open_event_store(f"influxdb2://127.0.0.1:{stand_in.port}/ha_bucket?org=home&layout=homeassistant")
     store.write([RECORD])
-    writes = [w for w in stand_in.writes("ha_bucket") if not w["body"].startswith((b"rollup", b"stays_"))]
+    writes = [w for w in stand_in.writes("ha_bucket") if not w["body"].startswith((*OWN, b"rollups_ready"))]
     events, ha = writes
     assert events["body"].decode() == point(RECORD)
     assert ha["body"].decode() == '°C,domain=sensor,entity_id=t value=21.0 1795176000000001'

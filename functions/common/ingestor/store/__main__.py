@@ -5,7 +5,8 @@ it answers 503).
 existed (until then reads answer from raw points).
 `python -m ingestor.store stays [URL]`: on SQL stores, pack the stays of the days compacted before schema step 11
 (store/coldstays.py; until then the duration anomalies read those days' blocks), one series and day at a time:
-what `write` otherwise does in compaction's spare time.
+what `write` otherwise does in compaction's spare time. On InfluxDB, pack every day's stays of a database
+written before packs (store/influxstays.py; until then the duration anomalies read raw points), a day at a time.
 URL defaults to EVENT_STORE_URL (else the SQLite file in DATA_DIR). Both are safe to stop and rerun."""
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def main(argv: list[str]) -> int:
 
 def fill_stays(store: Any) -> int:
     if not hasattr(store, "fill_stays"):
-        print("only SQL stores keep their cold stays packed", file=sys.stderr)
+        print("this store keeps no packed stays", file=sys.stderr)
         return 2
     started, days, stays = time.monotonic(), 0, 0
     for _, _, n in store.fill_stays():

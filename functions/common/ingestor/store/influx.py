@@ -29,6 +29,7 @@ from ingestor.store import cursor as cursors
 from ingestor.store import haconfig, tiers
 from ingestor.store import influxql as iql
 from ingestor.store import influxrollups as ir
+from ingestor.store import influxstays as packs
 from ingestor.store import rollups as ru
 from ingestor.store import series as series_
 from ingestor.store.halayout import HaLayout
@@ -194,6 +195,8 @@ class InfluxEventStore:
             self._start_rollups()
         elif self._marked_day != time.time() // 86_400:
             self._mark_ready()
+            with self._rolling:  # the day that ended (until now read from its hours): its stays in one point
+                self._pack_day(int(time.time() // 86_400 - 1) * series_.DAY_US, self._staying())
         self.transport.write("\n".join(point(r) for r in records))
         ha_lines = self.ha_layout.lines(records) if self.ha_layout is not None else []
         if ha_lines:
@@ -228,10 +231,11 @@ class InfluxEventStore:
             self._mark_ready(whole=True)
 
     def _mark_ready(self, whole: bool = False) -> None:
-        """READY (again, daily); DIMS_READY, STATES_READY and DEVICES_READY too when `whole` says every rollup
-        was summed by this version, or each as it was found."""
+        """READY (again, daily); DIMS_READY, STATES_READY, DEVICES_READY and PACKED_READY too when `whole` says
+        every rollup (and pack) was made by this version, or each as it was found."""
         now_us = time.time_ns() // 1000
-        found = {m: whole or self._has_marker(m) for m in (ir.DIMS_READY, ir.STATES_READY, ir.DEVICES_READY)}
+        found = {m: whole or self._has_marker(m)
+                 for m in (ir.DIMS_READY, ir.STATES_READY, ir.DEVICES_READY, ir.PACKED_READY)}
         marks = [ir.ready_point(now_us)] + [ir.ready_point(now_us, m) for m, ok in found.items() if ok]
         self.transport.write("\n".join(marks))
         self._marked[ir.READY], self._marked_day = True, time.time() // 86_400
@@ -255,6 +259,74 @@ class InfluxEventStore:
         days from the rollups below them (influxrollups.py)."""
         with self._rolling:
             self._sum_buckets(times_us)
+            self._pack(times_us)
+
+    def _pack(self, times_us: list[int]) -> None:
+        """Pack again the stays of every hour these times fall in, from their raw points, then of their days
+        that are over from their hours (influxstays.py). After the rollups: the stays' series name the entities
+        that ever had a stay, this batch's too."""
+        staying = self._staying()
+        hours = sorted({t // packs.HOUR_US * packs.HOUR_US for t in times_us})
+        self._pack_hours(hours, staying)
+        today = int(time.time() // 86_400) * series_.DAY_US
+        for day in sorted({t // series_.DAY_US * series_.DAY_US for t in times_us}):
+            if day < today:  # a past day's events (late, redelivered, or a copy): its day point again
+                self._pack_day(day, staying)
+
+    def _pack_hours(self, hours: list[int], staying: str | None) -> None:
+        at = time.time_ns() // 1000
+        lines = [line for hour in hours
+                 for line in packs.lines(packs.HOUR, hour, self._raw_stays(hour, hour + packs.HOUR_US, staying), at)]
+        for i in range(0, len(lines), 500):
+            self.transport.write("\n".join(lines[i:i + 500]))
+
+    def _pack_day(self, day: int, staying: str | None) -> int:
+        """A day's point from its hours' (an hour whose pack is not whole packed again from raw points)."""
+        rows = [c for _, _, c in _rows(self._select(
+            f"SELECT {packs.FIELDS} FROM {_identifier(packs.HOUR)} "
+            f"WHERE time >= {day * 1000} AND time < {(day + series_.DAY_US) * 1000}"))]
+        hours = packs.decoded(rows, packs.HOUR_US)
+        broken = sorted({int(c["time"]) // packs.HOUR_US * packs.HOUR_US for c in rows} - hours.keys())
+        for hour in broken:
+            hours[hour] = self._raw_stays(hour, hour + packs.HOUR_US, staying)
+        self._pack_hours(broken, staying)
+        day_pack = packs.merged([hours[hour] for hour in sorted(hours)])
+        self.transport.write("\n".join(packs.lines(packs.DAY, day, day_pack, time.time_ns() // 1000)))
+        return packs.count(day_pack)
+
+    def _raw_stays(self, lo: int, hi: int, staying: str | None,
+                   f: EventFilter | None = None) -> list[packs.Group]:
+        """The stays of [lo, hi) µs (of `f`'s series) read from raw points, as groups of a pack."""
+        if staying == "":
+            return []
+        extra = [f"time >= {lo * 1000}", f"time < {hi * 1000}", "duration_in_state >= 0", NOT_A_NUMBER]
+        tags = ", ".join(f'"{t}"' for t in TAGS)
+        q = (f'SELECT "event_id", "old_state", "duration_in_state" FROM {self._events()} '
+             f"WHERE {iql.where(f or EventFilter(), extra + ([staying] if staying else []))} GROUP BY {tags}")
+        return packs.from_raw((tags_, c) for _, tags_, c in _rows(self._select(q))
+                              if c.get("old_state") and categorical(c["old_state"]))
+
+    def fill_stays(self) -> Iterator[tuple[int, int, int]]:
+        """Pack the stays of every day holding any (a database written before packs, or rollups summed by
+        `build_rollups` meanwhile), hour by hour from raw points, then mark them whole (PACKED_READY): reads
+        use them from then on. Yields (0, day, stays) per day. Safe to stop and rerun."""
+        self._prepare()
+        staying = self._staying()
+        if self._rollups_ready():
+            q = (f'SELECT count("dn") AS n FROM {_identifier(ir.STAYS["1d"])} WHERE time >= {MIN_US * 1000} '
+                 "GROUP BY time(1d) fill(none)")
+        else:
+            q = (f'SELECT count("event_id") AS n FROM {self._events()} WHERE {iql.IS_EVENT} '
+                 f"AND time >= {MIN_US * 1000} GROUP BY time(1d) fill(none)")
+        days = sorted({int(c["time"]) for _, _, c in _rows(self._select(q)) if c.get("n")})
+        today = int(time.time() // 86_400) * series_.DAY_US
+        for day in days:
+            with self._rolling:
+                self._pack_hours(list(range(day, day + series_.DAY_US, packs.HOUR_US)), staying)
+                n = self._pack_day(day, staying) if day < today else 0  # today's hours alone: it is not over
+            yield 0, day // series_.DAY_US, n
+        self.transport.write(ir.ready_point(time.time_ns() // 1000, ir.PACKED_READY))
+        self._marked[ir.PACKED_READY] = True
 
     def _sum_buckets(self, times_us: list[int]) -> None:
         tags = ", ".join(f'"{t}"' for t in TAGS)
@@ -354,7 +426,8 @@ class InfluxEventStore:
         for name, seconds in ir.PERIODS.items():
             width = seconds * 1_000_000_000
             lo, hi = start_ns // width * width, -(-end_ns // width) * width
-            for measurement in (ir.ROLLUPS[name], ir.STAYS[name], ir.DIMS[name]):
+            packed = [ir.PACKED[name]] if name in ir.PACKED else []
+            for measurement in (ir.ROLLUPS[name], ir.STAYS[name], ir.DIMS[name], *packed):
                 if self.backend == "influxdb1":
                     self.transport.query(f"DELETE FROM {_identifier(measurement)} WHERE time >= {lo} AND time < {hi}")
                 else:
@@ -643,14 +716,94 @@ class InfluxEventStore:
 
     def stay_groups(self, f: EventFilter, limit: int = 50_000) -> list[StayGroup]:
         """Single stays (duration_in_state >= 0) in states the stays keep (not empty), the newest `limit` by
-        entity and state left, as the SQL store answers. Read from the entities the daily stays say held one in
-        the range only: a busy home's meters carry a duration on every reading, and the 50,000 newest durations
-        of every series held 1,600 stays (of a day's ~12,000). LIMIT applies per measurement: pages are read older
-        and older until `limit` stays are known to be the newest."""
+        entity and state left, as the SQL store answers: from the packed stays (influxstays.py) where they
+        answer, else from raw points (`_raw_stay_groups`)."""
         staying = self._staying()
         if staying == "":
             return []
-        extra = ["duration_in_state >= 0", NOT_A_NUMBER] + ([staying] if staying else [])
+        if not packs.packable(f) or not self._has_marker(ir.PACKED_READY):
+            return self._raw_stay_groups(f, ["duration_in_state >= 0", NOT_A_NUMBER] + ([staying] if staying else []),
+                                         limit)
+        out: dict[tuple[str, str], StayGroup] = {}
+        taken = 0
+        for groups in self._packed_spans(f, staying):
+            n = packs.count(groups)
+            if taken + n > limit:
+                groups, n = packs.newest(groups, limit - taken), limit - taken
+            for tags, left, times, durations, ids in groups:
+                group = out.get((tags[0], left))
+                if group is None:
+                    group = out[(tags[0], left)] = StayGroup(tags[0], left)
+                group.add(durations, times, ids.__getitem__)
+            taken += n
+            if taken >= limit:
+                break
+        return list(out.values())
+
+    def _packed_spans(self, f: EventFilter, staying: str | None) -> Iterator[list[packs.Group]]:
+        """The stays of `f` as groups of disjoint spans of time, newest first: whole days from their day points
+        (a window of days at a time, each 4x the one before, as `_newest_first`: a busy home's 50,000 newest
+        lie within five days), a day without one (not over when last written) and the rest of the range from
+        the hours' points, an hour cut by the range's ends: every hour a batch touched was packed again after
+        its points were written, the current one too, so no raw point is read."""
+        start = max(to_micros(f.start), MIN_US) if f.start is not None else MIN_US
+        end = min(to_micros(f.end), MAX_US) if f.end is not None else MAX_US
+        hour = packs.HOUR_US
+        for period, lo, hi in reversed(tiers.segments(start, end, (2, 1))):
+            if period == 2:
+                top, width = hi, series_.DAY_US
+                while top > lo:
+                    bottom = max(lo, top - width)
+                    yield from self._packed_days(f, staying, bottom, top)
+                    top, width = bottom, width * 4
+            else:
+                window = (max(lo // hour * hour, MIN_US), min(-(-hi // hour) * hour, MAX_US))
+                yield from (groups for _, groups in self._packed_hours(f, staying, window, set(), (lo, hi)))
+
+    def _packed_days(self, f: EventFilter, staying: str | None, lo: int, hi: int) -> Iterator[list[packs.Group]]:
+        """The whole days of [lo, hi), newest first: a day's point, else its hours'."""
+        days = packs.decoded((c for _, _, c in _rows(self._select(
+            f"SELECT {packs.FIELDS} FROM {_identifier(packs.DAY)} WHERE time >= {lo * 1000} AND time < {hi * 1000}"
+        ))), series_.DAY_US)
+        top = hi  # the days without their point lie between the oldest and the newest of them
+        while top > lo and top - series_.DAY_US in days:
+            top -= series_.DAY_US
+        bottom = lo
+        while bottom < top and bottom in days:
+            bottom += series_.DAY_US
+        hours = self._packed_hours(f, staying, (bottom, top), set(days), (lo, hi)) if bottom < top else iter(())
+        pending = next(hours, None)
+        for day in sorted(days, reverse=True):
+            while pending is not None and pending[0] > day:
+                yield pending[1]
+                pending = next(hours, None)
+            yield packs.matching(days[day], f, lo, hi)
+        while pending is not None:
+            yield pending[1]
+            pending = next(hours, None)
+
+    def _packed_hours(self, f: EventFilter, staying: str | None, window: tuple[int, int], skipped: set[int],
+                      cut: tuple[int, int]) -> Iterator[tuple[int, list[packs.Group]]]:
+        """(hour µs, its stays within `cut`) of the hours of `window` newest first, but those of `skipped` days,
+        from their points (one whose parts are not all there read from raw points); an hour without a point
+        has none."""
+        rows = [c for _, _, c in _rows(self._select(
+            f"SELECT {packs.FIELDS} FROM {_identifier(packs.HOUR)} "
+            f"WHERE time >= {window[0] * 1000} AND time < {window[1] * 1000}"))]
+        hours = packs.decoded(rows, packs.HOUR_US)
+        for hour in sorted({int(c["time"]) // packs.HOUR_US * packs.HOUR_US for c in rows}, reverse=True):
+            if hour // series_.DAY_US * series_.DAY_US in skipped:
+                continue
+            groups = hours.get(hour)
+            if groups is None:
+                groups = self._raw_stays(hour, hour + packs.HOUR_US, staying, f)
+            yield hour, packs.matching(groups, f, *cut)
+
+    def _raw_stay_groups(self, f: EventFilter, extra: list[str], limit: int) -> list[StayGroup]:
+        """`stay_groups` from raw points: read from the entities the daily stays say held one in the range
+        only (`extra`: a busy home's meters carry a duration on every reading, and the 50,000 newest durations
+        of every series held 1,600 stays of a day's ~12,000). LIMIT applies per measurement: pages are read
+        older and older until `limit` stays are known to be the newest."""
         found: dict[tuple[int, str], Stay] = {}  # by time and id: a page's oldest instant is read again
         for window in _newest_first(f, STAYS_WINDOW):
             self._stays_into(found, window, extra, limit)

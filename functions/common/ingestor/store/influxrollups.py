@@ -48,7 +48,9 @@ ROLLUP_TAGS = tuple("type" if t == "event_type" else t for t in TAGS)  # the eve
 DIMS = {name: f"dims_{name}" for name in PERIODS}
 DIM_TAGS = ("domain", "area_id", "device_id")  # the dimensions counted apart (besides every event: "all")
 ALL = "all"
-MEASUREMENTS = frozenset(ROLLUPS.values()) | frozenset(STAYS.values()) | frozenset(DIMS.values())
+PACKED = {"1h": "packed_stays_1h", "1d": "packed_stays_1d"}  # an hour's and a past day's stays (influxstays.py)
+MEASUREMENTS = (frozenset(ROLLUPS.values()) | frozenset(STAYS.values()) | frozenset(DIMS.values())
+                | frozenset(PACKED.values()))
 # Written once the rollups hold every event: when the first write finds no events, or when
 # `python -m ingestor.store rollups` has summed a database written before rollups existed. Until then reads
 # answer from raw points.
@@ -61,7 +63,8 @@ READY = "rollups_ready"
 DIMS_READY = "dims_ready"  # the same for dims_*
 STATES_READY = "states_ready"  # the same for the stays' entered and left counts
 DEVICES_READY = "devices_ready"  # the same for dims_* by=device_id
-MARKERS = frozenset({READY, DIMS_READY, STATES_READY, DEVICES_READY})
+PACKED_READY = "packed_stays_ready"  # every hour's stays packed (influxstays.py)
+MARKERS = frozenset({READY, DIMS_READY, STATES_READY, DEVICES_READY, PACKED_READY})
 # The marker each dimension of dims_* needs besides DIMS_READY (written later than the others).
 DIM_MARKERS = {"device_id": DEVICES_READY}
 READY_RECHECK_S = 60

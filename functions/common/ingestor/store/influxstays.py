@@ -1,0 +1,167 @@
+"""The stays packed on InfluxDB: every stay of an hour in one point, and of a day that is over in one point.
+
+The duration anomalies sample the newest 50,000 stays (events leaving a state the stays keep, with a
+duration_in_state >= 0). Read as raw points, InfluxDB opens a cursor per series and field over every shard the
+read touches: 0.6-3 s at 1-365 days on 10 million events, where a busy home's 50,000 newest stays lie within
+four or five days. Packed, a day of them is one point (a few parts) of one series: the SQL stores keep a cold
+day's stays apart for the same reason (store/coldstays.py).
+
+packed_stays_1h: the stays of one hour, written by `write` for every hour a batch touches, read again from the
+raw points after the batch's were written (as the 5-minute rollups are summed again, influxrollups.py): a
+redelivered batch packs the same hour again. packed_stays_1d: a day's hours merged, once the day is over (by the
+first batch of a new day, and by any batch of events of a past day, a late or redelivered one), so a past day
+is one point to read. A day without its day point (no write since it ended) is read from its hours.
+
+A point has no tags; fields: `stays` (JSON: [[the series' tags (ROLLUP_TAGS order), state left, times µs,
+durations s, event ids], ...], each group in time order), `n` its stays, and `part`, `parts`, `at`: a pack larger
+than PART_CHARS is cut into parts written at its bucket's time + part µs, each carrying the packing's `at` (when
+it was made, µs), so a read takes a pack only with all its parts of one packing (else it reads the finer tier or
+raw points, as for a store written before: no PACKED_READY point, influxrollups.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ingestor import jsoncodec
+from ingestor.store.influxrollups import PACKED, ROLLUP_TAGS, tag_key
+from ingestor.store.lineprotocol import _string
+from ingestor.store.model import EventFilter
+
+HOUR, DAY = PACKED["1h"], PACKED["1d"]
+HOUR_US, DAY_US = 3_600_000_000, 86_400_000_000
+PART_CHARS = 48_000  # InfluxDB 1.x documents 64 KB as a string field's limit
+FIELDS = '"part", "parts", "at", "n", "stays"'
+# The filters a pack answers (its groups' tags), by position in ROLLUP_TAGS.
+_TAG_FILTERS = tuple((name, ROLLUP_TAGS.index("type" if name == "event_type" else name))
+                     for name in ("entity_id", "domain", "event_type", "area_id", "device_id"))
+
+Group = list[Any]
+"""[tags (list, ROLLUP_TAGS order), state left, times µs, durations s, event ids]: one series' stays leaving one
+state, in time order."""
+
+
+def packable(f: EventFilter) -> bool:
+    """Whether packs answer `f`: filters on the series' tags and time alone."""
+    return not f.text and f.state is None and f.old_state is None
+
+
+def from_raw(rows: Iterable[tuple[dict[str, str], dict[str, Any]]]) -> list[Group]:
+    """The groups of raw stay rows ((series tags, columns) of a read in time order, as influx.py selects them:
+    duration_in_state >= 0, and only old states the stays keep)."""
+    groups: dict[tuple[tuple[str, ...], str], Group] = {}
+    for tags, c in rows:
+        key = (tag_key(tags), c["old_state"])
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = [list(key[0]), key[1], [], [], []]
+        group[2].append(int(c["time"]))
+        group[3].append(float(c["duration_in_state"]))
+        group[4].append(c.get("event_id") or "")
+    return list(groups.values())
+
+
+def merged(packs: list[list[Group]]) -> list[Group]:
+    """One pack of several (oldest first, of disjoint times): a series' stays leaving a state in one group."""
+    groups: dict[tuple[tuple[str, ...], str], Group] = {}
+    for pack in packs:
+        for tags, left, times, durations, ids in pack:
+            key = (tuple(tags), left)
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [tags, left, list(times), list(durations), list(ids)]
+            else:
+                group[2] += times
+                group[3] += durations
+                group[4] += ids
+    return list(groups.values())
+
+
+def lines(measurement: str, bucket_us: int, groups: list[Group], at: int) -> list[str]:
+    """The points of a bucket's pack (a point with n=0 for one without stays: the bucket is known empty)."""
+    parts: list[tuple[list[str], int]] = [([], 0)]
+    size = 0
+    for text, n in _encoded(groups):
+        if parts[-1][0] and size + len(text) > PART_CHARS:
+            parts.append(([], 0))
+            size = 0
+        parts[-1][0].append(text)
+        parts[-1] = (parts[-1][0], parts[-1][1] + n)
+        size += len(text) + 1
+    return [f"{measurement} part={i}i,parts={len(parts)}i,at={at}i,n={n}i,"
+            f"stays={_string('[' + ','.join(texts) + ']')} {bucket_us + i}" for i, (texts, n) in enumerate(parts)]
+
+
+def _encoded(groups: list[Group]) -> Iterable[tuple[str, int]]:
+    """Each group as JSON and its stays, a group longer than a part cut into groups of fewer stays."""
+    for group in groups:
+        text = jsoncodec.dumps(group).decode()
+        if len(text) <= PART_CHARS or len(group[2]) < 2:
+            yield text, len(group[2])
+            continue
+        half = len(group[2]) // 2
+        yield from _encoded([[group[0], group[1], group[2][:half], group[3][:half], group[4][:half]],
+                             [group[0], group[1], group[2][half:], group[3][half:], group[4][half:]]])
+
+
+def decoded(rows: Iterable[dict[str, Any]], width_us: int) -> dict[int, list[Group]]:
+    """Per bucket start µs: the groups of the buckets whose parts were all read, of one packing; a bucket with
+    a part missing or of another packing (a write cut short) is left out."""
+    found: dict[int, dict[int, dict[str, Any]]] = {}
+    for c in rows:
+        t = int(c["time"])
+        found.setdefault(t // width_us * width_us, {})[int(c.get("part") or 0)] = c
+    out: dict[int, list[Group]] = {}
+    for bucket, parts in found.items():
+        first = parts.get(0)
+        if first is None or first.get("parts") is None:
+            continue
+        count, at = int(first["parts"]), first.get("at")
+        if all(k in parts and parts[k].get("at") == at for k in range(count)):
+            out[bucket] = [g for k in range(count) for g in jsoncodec.loads(parts[k].get("stays") or "[]")]
+    return out
+
+
+def matching(groups: list[Group], f: EventFilter, lo: int, hi: int) -> list[Group]:
+    """The groups of `f`'s series, cut to their stays in [lo, hi) µs."""
+    wanted = [(i, getattr(f, name)) for name, i in _TAG_FILTERS if getattr(f, name) is not None]
+    out = []
+    for group in groups:
+        if any(group[0][i] != value for i, value in wanted):
+            continue
+        times = group[2]
+        if times and (times[0] < lo or times[-1] >= hi):
+            keep = [k for k, t in enumerate(times) if lo <= t < hi]
+            if not keep:
+                continue
+            group = [group[0], group[1], [times[k] for k in keep], [group[3][k] for k in keep],
+                     [group[4][k] for k in keep]]
+        if group[2]:
+            out.append(group)
+    return out
+
+
+def newest(groups: list[Group], need: int) -> list[Group]:
+    """The groups cut to their newest `need` stays together, by (time, event id) as a read of raw points orders
+    them: ids are compared only for the stays at the cut's instant."""
+    times = sorted((t for g in groups for t in g[2]), reverse=True)
+    if need >= len(times):
+        return groups
+    if need <= 0:
+        return []
+    edge = times[need - 1]
+    above = sum(1 for t in times[:need] if t > edge)
+    tied = sorted(((g[4][k], i, k) for i, g in enumerate(groups) for k, t in enumerate(g[2]) if t == edge),
+                  reverse=True)[:need - above]
+    chosen = {(i, k) for _, i, k in tied}
+    out = []
+    for i, (tags, left, ts, durations, ids) in enumerate(groups):
+        keep = [k for k, t in enumerate(ts) if t > edge or (t == edge and (i, k) in chosen)]
+        if keep:
+            out.append([tags, left, [ts[k] for k in keep], [durations[k] for k in keep], [ids[k] for k in keep]])
+    return out
+
+
+def count(groups: list[Group]) -> int:
+    return sum(len(g[2]) for g in groups)

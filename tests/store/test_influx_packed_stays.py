@@ -1,0 +1,154 @@
+"""InfluxDB's packed stays (store/influxstays.py): the duration anomalies' sample read from an hour's or a past
+day's point says what the raw points say, however the events arrived (out of order, late, twice), after a
+delete, with a pack cut into parts or missing one, and on a database written before packs until they are
+filled."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingestor.store import influxrollups as ir
+from ingestor.store import influxstays as packs
+from ingestor.store import open_event_store
+from ingestor.store.influx import InfluxEventStore
+from ingestor.store.model import EventFilter
+from ingestor.store.timerange import to_micros
+from ingestor.timeutil import format_timestamp
+from tests.store import rollup_model as model
+from tests.store.stays import newest_first
+from tests.support.servers import store_url
+
+START = (dt.datetime.now(dt.UTC) - dt.timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
+HOURS = 96
+DAY_US = 86_400_000_000
+
+
+def sample(store: Any, f: EventFilter, limit: int) -> list[tuple[str, str, int, float, str]]:
+    return [(s.entity_id, s.state, to_micros(s.time), s.duration, s.event_id)
+            for s in newest_first(store.stay_groups(f, limit))]
+
+
+def random_query(rng: random.Random) -> EventFilter:
+    def moment() -> dt.datetime:
+        at = START + dt.timedelta(microseconds=rng.randrange(HOURS * 3600 * 1_000_000))
+        return rng.choice([at, at.replace(minute=0, second=0, microsecond=0),
+                           at.replace(hour=0, minute=0, second=0, microsecond=0)])
+
+    a, b = sorted([moment(), moment()])
+    entity, area, device, _ = rng.choice(model.ENTITIES)
+    fields = rng.choice([{}, {}, {"entity_id": entity}, {"domain": entity.split(".")[0]}, {"area_id": area},
+                         {"device_id": device}, {"event_type": "state_changed"}])
+    return EventFilter(start=rng.choice([a, a, None]), end=rng.choice([b if b > a else None, None]), **fields)
+
+
+def agrees(store: Any, records: list[dict[str, Any]], seed: int, trials: int = 25) -> None:
+    rng = random.Random(seed)
+    for trial in range(trials):
+        f = random_query(rng)
+        want = model.stays(records, f)
+        limit = rng.choice([1, max(1, len(want) // 3), max(1, len(want) - 1), len(want) + 5])
+        assert sample(store, f, limit) == want[:limit], f"trial {trial}: {f}, limit {limit}"
+
+
+@pytest.fixture
+def url(tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    return store_url("influxdb1", tmp_path, request)
+
+
+@pytest.fixture(scope="module")
+def history() -> model.History:
+    return model.home(seed=41, start=START, hours=HOURS, events=2500)
+
+
+def written(url: str, history: model.History) -> InfluxEventStore:
+    store = open_event_store(url)
+    for batch in history.batches:
+        store.write(batch)
+    return store
+
+
+def day_points(store: Any) -> set[int]:
+    """The days (µs) holding a day's point."""
+    return {row[0] for s in store.transport.query(f'SELECT "n" FROM "{packs.DAY}" WHERE "part" = 0')
+            for row in s["values"]}
+
+
+def raw_reads_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(*_: Any) -> None:
+        raise AssertionError("read from raw points")
+
+    monkeypatch.setattr(InfluxEventStore, "_raw_stay_groups", refused)
+
+
+def test_stays_read_from_the_packs_are_the_events_own_however_they_arrived(
+        url: str, history: model.History, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = written(url, history)  # out of order, late, some twice: every batch packs its hours and past days
+    today = int(dt.datetime.now(dt.UTC).timestamp()) // 86_400 * DAY_US
+    assert day_points(store) == {model.micros(r) // DAY_US * DAY_US for r in history.records} - {today}
+    raw_reads_refused(monkeypatch)
+    agrees(store, history.records, seed=4101)
+
+
+def test_a_late_event_of_a_packed_day_is_in_its_pack(url: str, history: model.History,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    store = written(url, history)
+    day = to_micros(START) // DAY_US * DAY_US + DAY_US  # over and packed
+    fired = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=day + 3_600_000_123)
+    late = dict(next(r for r in history.records if r["entity_id"] == "light.kitchen" and r["old_state"] == "on"),
+                event_id="f" * 32, time_fired=format_timestamp(fired), duration_in_state=12.5)
+    assert day in day_points(store)
+    store.write([late])
+    raw_reads_refused(monkeypatch)
+    whole = EventFilter(start=START, end=START + dt.timedelta(hours=HOURS))
+    assert sample(store, whole, 100_000) == model.stays([*history.records, late], whole)
+
+
+def test_a_delete_leaves_the_packs_of_what_is_left(url: str, history: model.History,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    store = written(url, history)
+    cut_from, cut_to = START + dt.timedelta(hours=20, minutes=17), START + dt.timedelta(hours=53, minutes=41)
+    store.delete(cut_from, cut_to)
+    left = [r for r in history.records if not to_micros(cut_from) <= model.micros(r) < to_micros(cut_to)]
+    raw_reads_refused(monkeypatch)
+    agrees(store, left, seed=4102, trials=15)
+
+
+def test_a_pack_cut_into_parts_or_missing_one_reads_as_a_whole_one(url: str, history: model.History,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(packs, "PART_CHARS", 2_000)  # a day's stays in dozens of parts
+    store = written(url, history)
+    parts = store.transport.query(f'SELECT "part" FROM "{packs.DAY}" WHERE "part" > 0')[0]["values"]
+    assert len(parts) > 10
+    agrees(store, history.records, seed=4103, trials=10)
+    store.transport.query(f'DELETE FROM "{packs.DAY}" WHERE time = {parts[0][0] * 1000}')  # a write cut short
+    agrees(store, history.records, seed=4104, trials=10)
+
+
+def test_a_database_written_before_packs_reads_raw_points_until_they_are_filled(
+        url: str, history: model.History, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = written(url, history)
+    for name in (*ir.PACKED.values(), ir.PACKED_READY):
+        store.transport.query(f'DROP MEASUREMENT "{name}"')
+    before = open_event_store(url)
+    agrees(before, history.records, seed=4105, trials=10)
+
+    filled = list(before.fill_stays())
+
+    stays = model.stays(history.records, EventFilter())
+    assert {day * DAY_US for _, day, _ in filled} == {s[2] // DAY_US * DAY_US for s in stays}
+    fresh = open_event_store(url)  # another process: it finds the packs whole
+    raw_reads_refused(monkeypatch)
+    agrees(fresh, history.records, seed=4106, trials=10)
+
+
+def test_a_filter_the_packs_do_not_answer_reads_raw_points(url: str, history: model.History) -> None:
+    store = written(url, history)
+    for f in (EventFilter(old_state="on"), EventFilter(state="off"), EventFilter(text="kitchen")):
+        f = dataclasses.replace(f, start=START, end=START + dt.timedelta(hours=HOURS))
+        assert sample(store, f, 1000) == model.stays(history.records, f)[:1000]
