@@ -152,3 +152,14 @@ def test_a_filter_the_packs_do_not_answer_reads_raw_points(url: str, history: mo
     for f in (EventFilter(old_state="on"), EventFilter(state="off"), EventFilter(text="kitchen")):
         f = dataclasses.replace(f, start=START, end=START + dt.timedelta(hours=HOURS))
         assert sample(store, f, 1000) == model.stays(history.records, f)[:1000]
+
+
+def test_durations_over_a_ranges_ends_under_an_hour_are_those_of_the_raw_points_to_the_last_bit(
+        url: str, history: model.History, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = written(url, history)
+    rng = random.Random(4107)
+    queries = [random_query(rng) for _ in range(25)]
+    from_packs = [store.durations(f, limit=1000) for f in queries]
+    monkeypatch.setattr(store, "_has_marker", lambda marker: marker != ir.PACKED_READY)  # as before packs
+    assert from_packs == [store.durations(f, limit=1000) for f in queries]
+    assert any(from_packs)

@@ -125,6 +125,12 @@ def _newest_first(f: EventFilter, first: dt.timedelta) -> Iterator[EventFilter]:
     yield dataclasses.replace(f, end=end)
 
 
+def _hours_around(lo: int, hi: int) -> tuple[int, int]:
+    """[lo, hi) µs widened to whole hours (within what InfluxDB's times hold)."""
+    hour = packs.HOUR_US
+    return max(lo // hour * hour, MIN_US), min(-(-hi // hour) * hour, MAX_US)
+
+
 def _rows(series: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, str], dict[str, Any]]]:
     """(measurement, group tags, columns) for every row of every series."""
     for s in series:
@@ -692,6 +698,9 @@ class InfluxEventStore:
             if lo >= hi or (period is None and staying == ""):
                 continue
             clauses = [f"time >= {lo * 1000}", f"time < {hi * 1000}"]
+            if period is None and plain and self._has_marker(ir.PACKED_READY):
+                self._packed_durations_into(groups, f, staying, lo, hi)
+                continue
             if period is None:
                 clauses += [NOT_A_NUMBER] + ([staying] if staying else [])
                 q = (f'SELECT "entity_id", "old_state", "duration_in_state" FROM {self._events()} '
@@ -714,6 +723,20 @@ class InfluxEventStore:
                  for (e, s), a in groups.items() if a[2]]
         return sorted(stats, key=lambda d: (-d.total, d.entity_id, d.state or ""))[:limit]
 
+    def _packed_durations_into(self, groups: dict[tuple[str, str], list[Any]], f: EventFilter, staying: str | None,
+                               lo: int, hi: int) -> None:
+        """A range's end under an hour from the packed stays of its hour (or two) into `groups`, each (entity,
+        state left)'s durations added in time order, as a read of raw points adds them (the same sums to the
+        last bit): a raw end in an older, compacted shard cost 150-400 ms, its hour's point a few ms."""
+        found: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
+        for _, hour_groups in self._packed_hours(f, staying, _hours_around(lo, hi), set(), (lo, hi)):
+            for tags, left, times, durations, _ in hour_groups:
+                found[(tags[0], left)] += zip(times, durations, strict=True)
+        for key, stays in found.items():
+            acc = groups.setdefault(key, ru.new_state())
+            for _, lasted in sorted(stays):
+                ru.add_duration(acc, lasted)
+
     def stay_groups(self, f: EventFilter, limit: int = 50_000) -> list[StayGroup]:
         """Single stays (duration_in_state >= 0) in states the stays keep (not empty), the newest `limit` by
         entity and state left, as the SQL store answers: from the packed stays (influxstays.py) where they
@@ -726,7 +749,7 @@ class InfluxEventStore:
                                          limit)
         out: dict[tuple[str, str], StayGroup] = {}
         taken = 0
-        for groups in self._packed_spans(f, staying):
+        for groups in self._packed_spans(f, staying, lambda: limit - taken):  # noqa: B023 - what is left to take
             n = packs.count(groups)
             if taken + n > limit:
                 groups, n = packs.newest(groups, limit - taken), limit - taken
@@ -740,25 +763,45 @@ class InfluxEventStore:
                 break
         return list(out.values())
 
-    def _packed_spans(self, f: EventFilter, staying: str | None) -> Iterator[list[packs.Group]]:
+    def _packed_spans(self, f: EventFilter, staying: str | None,
+                      need: Callable[[], int]) -> Iterator[list[packs.Group]]:
         """The stays of `f` as groups of disjoint spans of time, newest first: whole days from their day points
-        (a window of days at a time, each 4x the one before, as `_newest_first`: a busy home's 50,000 newest
-        lie within five days), a day without one (not over when last written) and the rest of the range from
+        (`_day_windows`: a busy home's 50,000 newest lie within five or six days, and a day's point is ~0.6 MB
+        to read), a day without one (not over when last written) and the rest of the range from
         the hours' points, an hour cut by the range's ends: every hour a batch touched was packed again after
         its points were written, the current one too, so no raw point is read."""
         start = max(to_micros(f.start), MIN_US) if f.start is not None else MIN_US
         end = min(to_micros(f.end), MAX_US) if f.end is not None else MAX_US
-        hour = packs.HOUR_US
         for period, lo, hi in reversed(tiers.segments(start, end, (2, 1))):
             if period == 2:
-                top, width = hi, series_.DAY_US
-                while top > lo:
-                    bottom = max(lo, top - width)
+                for bottom, top in self._day_windows(f, lo, hi, need()):
                     yield from self._packed_days(f, staying, bottom, top)
-                    top, width = bottom, width * 4
             else:
-                window = (max(lo // hour * hour, MIN_US), min(-(-hi // hour) * hour, MAX_US))
-                yield from (groups for _, groups in self._packed_hours(f, staying, window, set(), (lo, hi)))
+                yield from (groups for _, groups in self._packed_hours(f, staying, _hours_around(lo, hi), set(),
+                                                                       (lo, hi)))
+
+    def _day_windows(self, f: EventFilter, lo: int, hi: int, need: int) -> Iterator[tuple[int, int]]:
+        """Windows of the whole days [lo, hi), newest first: without a filter on the series, the first holds the
+        newest days whose points count `need` stays (their `n` alone read), else a day; each next one 4x as
+        long as the one before (as `_newest_first`), for what the counts did not foresee (days without a
+        point, read from their hours)."""
+        day = series_.DAY_US
+        top, width = hi, day
+        if packs.unfiltered(f):
+            counts: dict[int, int] = defaultdict(int)
+            for _, _, c in _rows(self._select(f'SELECT "n" FROM {_identifier(packs.DAY)} '
+                                              f"WHERE time >= {lo * 1000} AND time < {hi * 1000}")):
+                counts[int(c["time"]) // day * day] += int(c.get("n") or 0)
+            counted, bottom = 0, hi
+            for start in sorted(counts, reverse=True):
+                counted, bottom = counted + counts[start], start
+                if counted >= need:
+                    break
+            width = max(day, hi - bottom)
+        while top > lo:
+            bottom = max(lo, top - width)
+            yield bottom, top
+            top, width = bottom, width * 4
 
     def _packed_days(self, f: EventFilter, staying: str | None, lo: int, hi: int) -> Iterator[list[packs.Group]]:
         """The whole days of [lo, hi), newest first: a day's point, else its hours'."""

@@ -47,6 +47,11 @@ def packable(f: EventFilter) -> bool:
     return not f.text and f.state is None and f.old_state is None
 
 
+def unfiltered(f: EventFilter) -> bool:
+    """Whether `f` takes every series' stays (a pack's counts are then those of `f`)."""
+    return all(getattr(f, name) is None for name, _ in _TAG_FILTERS)
+
+
 def from_raw(rows: Iterable[tuple[dict[str, str], dict[str, Any]]]) -> list[Group]:
     """The groups of raw stay rows ((series tags, columns) of a read in time order, as influx.py selects them:
     duration_in_state >= 0, and only old states the stays keep)."""
