@@ -202,7 +202,7 @@ class InfluxEventStore:
         elif self._marked_day != time.time() // 86_400:
             self._mark_ready()
             with self._rolling:  # the day that ended (until now read from its hours): its stays in one point
-                self._pack_day(int(time.time() // 86_400 - 1) * series_.DAY_US, self._staying())
+                self._pack_day(int(time.time() // 86_400 - 1) * series_.DAY_US)
         self.transport.write("\n".join(point(r) for r in records))
         ha_lines = self.ha_layout.lines(records) if self.ha_layout is not None else []
         if ha_lines:
@@ -260,24 +260,46 @@ class InfluxEventStore:
         self._mark_ready(whole=True)
         return len(days)
 
-    def _roll_up(self, times_us: list[int]) -> None:
+    def _roll_up(self, times_us: list[int], whole_hours: bool = False) -> None:
         """Sum again the 5-minute buckets these times fall in, from their raw points, then their hours and
-        days from the rollups below them (influxrollups.py)."""
+        days from the rollups below them (influxrollups.py); then their stays' packs (`whole_hours`: every
+        stay of their hours read again from raw points, as after a delete, which dropped their packs)."""
         with self._rolling:
-            self._sum_buckets(times_us)
-            self._pack(times_us)
+            windows, stays = self._sum_buckets(times_us)
+            self._pack(times_us, None if whole_hours else (windows, stays))
 
-    def _pack(self, times_us: list[int]) -> None:
-        """Pack again the stays of every hour these times fall in, from their raw points, then of their days
-        that are over from their hours (influxstays.py). After the rollups: the stays' series name the entities
-        that ever had a stay, this batch's too."""
-        staying = self._staying()
+    def _pack(self, times_us: list[int], fresh: tuple[list[tuple[int, int]], list[packs.Group]] | None) -> None:
+        """Pack again the stays of every hour these times fall in, then of their days that are over from their
+        hours (influxstays.py). `fresh`: the 5-minute buckets read again for the rollups and their stays, which
+        replace theirs in their hours' packs (an hour without a whole pack is read again from raw points);
+        None: the hours read whole from raw points. After the rollups: the stays' series name the entities that
+        ever had a stay, this batch's too."""
         hours = sorted({t // packs.HOUR_US * packs.HOUR_US for t in times_us})
-        self._pack_hours(hours, staying)
+        if fresh is None:
+            self._pack_hours(hours, self._staying())
+        else:
+            self._repack_hours(hours, *fresh)
         today = int(time.time() // 86_400) * series_.DAY_US
         for day in sorted({t // series_.DAY_US * series_.DAY_US for t in times_us}):
             if day < today:  # a past day's events (late, redelivered, or a copy): its day point again
-                self._pack_day(day, staying)
+                self._pack_day(day)
+
+    def _repack_hours(self, hours: list[int], windows: list[tuple[int, int]], stays: list[packs.Group]) -> None:
+        """The hours' packs with the stays of `windows` replaced by `stays` (read again with the batch's
+        buckets, so no read of raw points but theirs): the rest of an hour was exact when last packed, as the
+        rollups of the buckets a batch did not touch."""
+        rows = [c for _, _, c in _rows(self._select(
+            f"SELECT {packs.FIELDS} FROM {_identifier(packs.HOUR)} "
+            f"WHERE time >= {hours[0] * 1000} AND time < {(hours[-1] + packs.HOUR_US) * 1000}"))]
+        found = packs.decoded(rows, packs.HOUR_US)
+        broken = {int(c["time"]) // packs.HOUR_US * packs.HOUR_US for c in rows} - found.keys()
+        at = time.time_ns() // 1000
+        lines = [line for hour in hours if hour not in broken for line in packs.lines(
+            packs.HOUR, hour, packs.replaced(found.get(hour, []), stays, windows, hour, hour + packs.HOUR_US), at)]
+        for i in range(0, len(lines), 500):
+            self.transport.write("\n".join(lines[i:i + 500]))
+        if broken & set(hours):
+            self._pack_hours(sorted(broken & set(hours)), self._staying())
 
     def _pack_hours(self, hours: list[int], staying: str | None) -> None:
         at = time.time_ns() // 1000
@@ -286,16 +308,18 @@ class InfluxEventStore:
         for i in range(0, len(lines), 500):
             self.transport.write("\n".join(lines[i:i + 500]))
 
-    def _pack_day(self, day: int, staying: str | None) -> int:
+    def _pack_day(self, day: int) -> int:
         """A day's point from its hours' (an hour whose pack is not whole packed again from raw points)."""
         rows = [c for _, _, c in _rows(self._select(
             f"SELECT {packs.FIELDS} FROM {_identifier(packs.HOUR)} "
             f"WHERE time >= {day * 1000} AND time < {(day + series_.DAY_US) * 1000}"))]
         hours = packs.decoded(rows, packs.HOUR_US)
         broken = sorted({int(c["time"]) // packs.HOUR_US * packs.HOUR_US for c in rows} - hours.keys())
-        for hour in broken:
-            hours[hour] = self._raw_stays(hour, hour + packs.HOUR_US, staying)
-        self._pack_hours(broken, staying)
+        if broken:
+            staying = self._staying()
+            for hour in broken:
+                hours[hour] = self._raw_stays(hour, hour + packs.HOUR_US, staying)
+            self._pack_hours(broken, staying)
         day_pack = packs.merged([hours[hour] for hour in sorted(hours)])
         self.transport.write("\n".join(packs.lines(packs.DAY, day, day_pack, time.time_ns() // 1000)))
         return packs.count(day_pack)
@@ -329,19 +353,22 @@ class InfluxEventStore:
         for day in days:
             with self._rolling:
                 self._pack_hours(list(range(day, day + series_.DAY_US, packs.HOUR_US)), staying)
-                n = self._pack_day(day, staying) if day < today else 0  # today's hours alone: it is not over
+                n = self._pack_day(day) if day < today else 0  # today's hours alone: it is not over
             yield 0, day // series_.DAY_US, n
         self.transport.write(ir.ready_point(time.time_ns() // 1000, ir.PACKED_READY))
         self._marked[ir.PACKED_READY] = True
 
-    def _sum_buckets(self, times_us: list[int]) -> None:
+    def _sum_buckets(self, times_us: list[int]) -> tuple[list[tuple[int, int]], list[packs.Group]]:
+        """Returns the windows read again (whole 5-minute buckets) and their stays, as groups of a pack."""
         tags = ", ".join(f'"{t}"' for t in TAGS)
         windows = [(at, min(at + ir.SUM_WINDOW_US, hi)) for lo, hi in ir.runs(times_us, 300)
                    for at in range(lo, hi, ir.SUM_WINDOW_US)]
+        stayed: list[tuple[dict[str, str], dict[str, Any]]] = []
         for lo, hi in windows:
             rows = [(t, c) for _, t, c in _rows(self._select(
                 f'SELECT "event_id", "state_value", "duration_in_state", "old_state", "state" FROM {self._events()} '
                 f"WHERE {iql.IS_EVENT} AND time >= {lo * 1000} AND time < {hi * 1000} GROUP BY {tags}"))]
+            stayed += [(t, c) for t, c in rows if packs.is_stay(c.get("old_state"), c.get("duration_in_state"))]
             values, stays = ir.sums(rows)
             lines = [ir.value_point(ir.ROLLUPS["5m"], key, start, acc) for (key, start), acc in values.items()]
             lines += [ir.stay_point(ir.STAYS["5m"], key, state, start, acc)
@@ -353,6 +380,7 @@ class InfluxEventStore:
         for below, period, seconds in (("5m", "1h", 3600), ("1h", "1d", 86_400)):
             for lo, hi in ir.runs(times_us, seconds):
                 self._merge_up(below, period, seconds, lo, hi)
+        return windows, packs.from_raw(stayed)
 
     def _merge_up(self, below: str, period: str, seconds: int, lo: int, hi: int) -> None:
         window = f"time >= {lo * 1000} AND time < {hi * 1000} GROUP BY time({seconds}s), * fill(none)"
@@ -438,7 +466,7 @@ class InfluxEventStore:
                     self.transport.query(f"DELETE FROM {_identifier(measurement)} WHERE time >= {lo} AND time < {hi}")
                 else:
                     self.transport.delete(lo, hi, f"_measurement={_identifier(measurement)}")  # type: ignore
-        self._roll_up([start_ns // 1000, (end_ns - 1) // 1000])
+        self._roll_up([start_ns // 1000, (end_ns - 1) // 1000], whole_hours=True)
 
     def _measurements(self) -> list[str]:
         return [str(c.get("name")) for _, _, c in _rows(self._select("SHOW MEASUREMENTS"))]

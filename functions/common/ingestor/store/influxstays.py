@@ -28,6 +28,7 @@ from ingestor import jsoncodec
 from ingestor.store.influxrollups import PACKED, ROLLUP_TAGS, tag_key
 from ingestor.store.lineprotocol import _string
 from ingestor.store.model import EventFilter
+from ingestor.store.rollups import categorical
 
 HOUR, DAY = PACKED["1h"], PACKED["1d"]
 HOUR_US, DAY_US = 3_600_000_000, 86_400_000_000
@@ -50,6 +51,11 @@ def packable(f: EventFilter) -> bool:
 def unfiltered(f: EventFilter) -> bool:
     """Whether `f` takes every series' stays (a pack's counts are then those of `f`)."""
     return all(getattr(f, name) is None for name, _ in _TAG_FILTERS)
+
+
+def is_stay(old_state: str | None, duration: float | None) -> bool:
+    """What a read of stays keeps (influx.py: duration_in_state >= 0, an old state the stays keep)."""
+    return bool(old_state) and duration is not None and duration >= 0 and categorical(old_state)
 
 
 def from_raw(rows: Iterable[tuple[dict[str, str], dict[str, Any]]]) -> list[Group]:
@@ -81,6 +87,25 @@ def merged(packs: list[list[Group]]) -> list[Group]:
                 group[3] += durations
                 group[4] += ids
     return list(groups.values())
+
+
+def replaced(old: list[Group], fresh: list[Group], windows: list[tuple[int, int]], lo: int,
+             hi: int) -> list[Group]:
+    """The pack of [lo, hi) from `old` with its stays in `windows` replaced by those of `fresh` there."""
+    def inside(t: int) -> bool:
+        return any(a <= t < b for a, b in windows)
+
+    found: dict[tuple[tuple[str, ...], str], list[tuple[int, float, str]]] = {}
+    for groups, keep in ((old, lambda t: not inside(t)), (fresh, lambda t: lo <= t < hi and inside(t))):
+        for tags, left, times, durations, ids in groups:
+            stays = [s for s in zip(times, durations, ids, strict=True) if keep(s[0])]
+            if stays:
+                found.setdefault((tuple(tags), left), []).extend(stays)
+    out = []
+    for (tags, left), stays in found.items():
+        stays.sort(key=lambda s: s[0])  # one series: one stay at an instant
+        out.append([list(tags), left, [s[0] for s in stays], [s[1] for s in stays], [s[2] for s in stays]])
+    return out
 
 
 def lines(measurement: str, bucket_us: int, groups: list[Group], at: int) -> list[str]:
