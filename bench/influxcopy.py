@@ -11,7 +11,7 @@ Moved with the day: every point's time; the rollups' `newest` (an event time in 
 that are ULIDs (their first 10 characters: the creation time in ms), so a copied automation's trace finds the
 copy's events. Kept: event ids (the same id appears on several days, as with bench/daycopy.py); the
 `rollups_ready` marker and the retention summaries (aggregates_*) are not copied, nor the packed stays
-(packed_stays_*: times inside a JSON field), which the build packs again from the copies' points afterwards
+(packed_stays_*: times inside a JSON field), which `fill` packs again from the copies' points afterwards
 (InfluxEventStore.fill_stays).
 
 What a copy does not reproduce: what crosses a day boundary follows the source day's neighbours (a day's first
@@ -139,8 +139,9 @@ def copy_day(store: InfluxEventStore, source: DayPoints, target: int) -> int:
 
 def fill(store: InfluxEventStore, todo: list[int], sources: list[int], source_of: Callable[[int, list[int]], int],
          log: Callable[[str], None]) -> int:
-    """Copy the `sources` days into every day of `todo`; returns the points written. Each source day is read
-    once and written to all its targets before the next is read (one day's points in memory)."""
+    """Copy the `sources` days into every day of `todo`, then pack the stays of the store's days again (packs
+    are not copied); returns the points written. Each source day is read once and written to all its targets
+    before the next is read (one day's points in memory)."""
     if not sources:
         raise SystemExit("no stored day to copy: load some days first")
     log(f"copying {len(sources)} stored days into {len(todo)} empty days")
@@ -159,5 +160,8 @@ def fill(store: InfluxEventStore, todo: list[int], sources: list[int], source_of
             spent = time.perf_counter() - began
             log(f"copied {n} of {len(todo)} days (day {target} from {source}) in "
                 f"{time.perf_counter() - started:.1f} s: {total:,} points in {spent / 60:.1f} min")
+    started = time.perf_counter()
+    packed = sum(1 for _ in store.fill_stays())
+    log(f"stays of {packed} days packed in {time.perf_counter() - started:.1f} s")
     return total
 

@@ -153,9 +153,6 @@ def build_copied(url: str, days: int, base_days: int, per_day: int) -> None:
         have = built_days(store, last - days + 1, last)
         todo = [d for d in range(last - base_days, last - days, -1) if d not in have]
         copied = influxcopy.fill(store, todo, sources, daycopy.source_of, log)
-        packed = time.perf_counter()
-        days_packed = sum(1 for _ in store.fill_stays())  # the copies' stays (packs are not copied)
-        log(f"stays of {days_packed} days packed in {(time.perf_counter() - packed) / 60:.1f} min")
         store.close()
     else:
         copied = daycopy.fill(url, last - days + 1, last - base_days, sources, log)
