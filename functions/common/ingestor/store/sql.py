@@ -133,7 +133,7 @@ class SqlEventStore:
             if self.backend == "postgresql":
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
-                yield Reader(conn, self.dicts, self.backend)
+                yield Reader(conn, self.dicts, self.backend, snapshot=True)
 
     def _read(self, fn: Any) -> Any:
         try:

@@ -314,7 +314,7 @@ class Aggregator:
         once per dimension and question (a summary asks three dimensions at three tiers: a pass over every
         series each)."""
         if group not in self._keys:
-            self.dicts.refresh_series(self.conn)
+            self.reader.refresh_series()
             pos = GROUP_POS[group]
             values = {v[pos] for v in self.dicts.series.values() if v[pos]}
             self._keys[group] = sorted(

@@ -115,7 +115,7 @@ def apply(conn: Connection, deltas: dict[rise.Key, float], statement: str = ADD)
 
 
 def meters(reader: Reader) -> list[int]:
-    reader.dicts.refresh_series(reader.conn)
+    reader.refresh_series()
     return sorted(sid for sid, values in reader.dicts.series.items() if rise.is_meter(values))
 
 
