@@ -441,22 +441,34 @@ class Reader:
         taken = 0
         packable = f.state is None and f.old_state is None and not f.text  # the packed rows filter by series alone
         every = self.matching(f) is None  # no series filter: a day's hot stays are those of its active series
+        hot = self._hot_stays(s, limit) if every else None
         for lo, hi, sids, named in self._plan(s):
             if sids is not None and not sids:
                 continue
             packed = coldstays.read(self.conn, lo // DAY_US, None if every else partial(self.seeking, sids=sids),
                                     self.series_of) if packable else {}
             if packed:  # a cold day: its stays whole from the packed rows, its blocks not read
-                taken += self._stays_into(groups, s, sids, named, lo, hi, limit - taken, every, packed)
+                taken += self._stays_into(groups, s, sids, named, lo, hi, limit - taken, every, packed, hot)
                 if taken >= limit:
                     return list(groups.values())
                 continue
             cut = self._newest_hours(sids, lo, hi, limit - taken) if self.compressed(lo // DAY_US) else lo
             for w_lo, w_hi in ((cut, hi), (lo, cut)) if cut > lo else ((lo, hi),):
-                taken += self._stays_into(groups, s, sids, named, w_lo, w_hi, limit - taken, every)
+                taken += self._stays_into(groups, s, sids, named, w_lo, w_hi, limit - taken, every, ranged=hot)
                 if taken >= limit:
                     return list(groups.values())
         return list(groups.values())
+
+    def _hot_stays(self, s: Scan, limit: int) -> HotStays:
+        """The hot tier's newest `limit` stays of the scan's whole range (of every series), asked once: a window's
+        newest are then a slice of them, since every newer window's were all taken (a query a day cost a round
+        trip and an index descent each, most of them for days the hot tier no longer holds)."""
+        h = hot_events.c
+        start, end = s.window or bounds(s.f)
+        named = self.named(s.f.text, None) if s.f.text else None
+        q = select(h.series, h.ts, h.eid, h.old_state, h.duration).where(
+            *self._hot_clauses(s, None, named, start, end))
+        return HotStays(self.conn.execute(q.order_by(h.ts.desc(), h.eid.desc()).limit(limit)).all())
 
     def changes(self, f: EventFilter, limit: int) -> list[Change]:
         """(time, state, old state, duration_in_state) of the scan's newest `limit` events, newest first: a scan's
@@ -543,16 +555,20 @@ class Reader:
 
     def _stays_into(self, groups: dict[tuple[str, str], StayGroup], s: Scan, sids: list[int] | None,
                     named: set[int] | None, lo: int, hi: int, limit: int, every: bool = False,
-                    packed: dict[int, coldstays.Day] | None = None) -> int:
+                    packed: dict[int, coldstays.Day] | None = None, ranged: HotStays | None = None) -> int:
         """The newest `limit` stays of [lo, hi) (within one day) into `groups`; how many there were. The series
         `packed` are read from their packed rows (coldstays.py), any other from its blocks. With `every` (a read
         of every series) the hot tier is not told `sids`, the series with stays that day (the state rollups
         count every stay): PostgreSQL tests `series = ANY(array)` by a walk through the array for each row, 2
-        -> 31 ms for the ~200 series of a hot day's 8,700 stays."""
-        h = hot_events.c
-        q = select(h.series, h.ts, h.eid, h.old_state, h.duration).where(
-            *self._hot_clauses(s, None if every else sids, named, lo, hi))
-        hot = self.conn.execute(q.order_by(h.ts.desc(), h.eid.desc()).limit(limit)).all()
+        -> 31 ms for the ~200 series of a hot day's 8,700 stays. `ranged`: the hot stays of the whole read
+        (`_hot_stays`), of which the window's are a slice."""
+        if ranged is not None:
+            hot = ranged.within(lo, hi)[:limit]
+        else:
+            h = hot_events.c
+            q = select(h.series, h.ts, h.eid, h.old_state, h.duration).where(
+                *self._hot_clauses(s, None if every else sids, named, lo, hi))
+            hot = self.conn.execute(q.order_by(h.ts.desc(), h.eid.desc()).limit(limit)).all()
         cold: list[tuple[int, Any, Any]]
         if packed:
             rest = [sid for sid in sids if sid not in packed] if sids is not None else None
@@ -780,6 +796,20 @@ def _may_hold(s: Scan, block: Block) -> bool:
 
 Kept = dict[int, tuple[int, bytes, Block]]  # block id: (last time, time column, block)
 Candidate = tuple[int, bytes | None, int, Any]  # (ts, eid if known, series, Row or (block, index))
+
+
+class HotStays:
+    """Hot rows (series, ts, eid, old_state, duration), newest first, and a window's of them."""
+
+    __slots__ = ("rows", "_keys")
+
+    def __init__(self, rows: list[Any]) -> None:
+        self.rows = rows
+        self._keys = [-row[1] for row in rows]  # ascending, for bisection
+
+    def within(self, lo: int, hi: int) -> list[Any]:
+        """Those of [lo, hi) µs, newest first."""
+        return self.rows[bisect.bisect_right(self._keys, -hi):bisect.bisect_right(self._keys, -lo)]
 
 
 def _newest(hot: list[Any], cold: list[tuple[int, Block, list[int]]],
