@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from ingestor import normalization
 from ingestor.store import blocks, coldstays
@@ -157,3 +158,29 @@ def test_a_limit_falling_among_stays_at_one_microsecond_keeps_those_of_the_great
             unpack(store)
         for limit in (1, 3, 2 * PER_HOUR + 1, 30 * PER_HOUR + 7):
             assert seen(store.stay_groups(WHOLE_DAY, limit=limit)) == everything[:limit], (packed, limit)
+
+
+def test_a_read_of_every_series_asks_the_hot_tier_once_for_the_stays_of_all_its_days(store: Any) -> None:
+    """Hot stays on three days of a four-day range, one of them a late stay on the packed day (not compacted
+    yet): the range's newest `limit`, the cut falling among the packed day's, from one query of the hot tier
+    (not one a day)."""
+    store.now_us = lambda: 0  # nothing written from here on is older than yesterday: it stays hot
+    hall = [DAY + dt.timedelta(days=3, hours=2), DAY + dt.timedelta(days=3, hours=1),
+            DAY + dt.timedelta(days=1, hours=6), DAY + dt.timedelta(hours=23, minutes=59, seconds=50)]
+    store.write([normalization.normalize_event(state_changed("switch.hall", "off" if i % 2 else "on",
+                                                             "on" if i % 2 else "off", at, unit=None))
+                 for i, at in enumerate(hall)])
+    hot_reads: list[str] = []
+
+    def counted(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "FROM hot_events" in statement:
+            hot_reads.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", counted)
+    four_days = EventFilter(start=DAY, end=DAY + dt.timedelta(days=4))
+    samples = newest_first(store.stay_groups(four_days, limit=len(hall) + 10))
+    event.remove(store.engine, "before_cursor_execute", counted)
+    pump = [DAY + dt.timedelta(seconds=20 * i) for i in range(24 * PER_HOUR - 1, 24 * PER_HOUR - 11, -1)]
+    assert [(s.entity_id, s.time) for s in samples] == [("switch.hall", at) for at in hall] + [
+        ("switch.pump", at) for at in pump]
+    assert len(hot_reads) == 1
