@@ -43,6 +43,11 @@ TIER_GROUPED = ("SELECT bucket / {per}, sum(n), sum(vn), sum(vsum), min(vmin), m
                 "WHERE series = ? AND period = ? AND bucket >= ? AND bucket < ? GROUP BY bucket / {per} "
                 "HAVING sum(n) > 0 ORDER BY 1")
 
+# A series' stays by state left over a run of a tier's buckets (Aggregator._state_sums_by_series).
+STATE_SUMS = ("SELECT series, state, sum(dn), sum(dsum), min(dmin), max(dmax) FROM state_rollups "
+              "WHERE series = ? AND period = ? AND dn > 0 AND bucket >= ? AND bucket < ? GROUP BY state")
+BY_SERIES_BUCKETS = 90  # from this many buckets on SQLite sums a series at a time (_state_sums_by_series)
+
 
 @dataclasses.dataclass(frozen=True)
 class Ask:
@@ -367,19 +372,40 @@ class Aggregator:
             if sids is not None and not sids:
                 continue
             width = ru.PERIODS[period]
-            s = state_rollups.c
-            # The stays' figures alone (n, left and secs are not answered): a year's ~200,000 daily rows each
-            # carried three sums more through the grouping.
-            q = select(s.series, s.state, func.sum(s.dn), func.sum(s.dsum), func.min(s.dmin), func.max(s.dmax)).where(
-                s.period == period, s.dn > 0, s.bucket >= lo // tiers.US // width, s.bucket < hi // tiers.US // width)
-            q = q.where(self.reader.seeking(s.series, sids))
-            q = q.group_by(s.series, s.state)
-            rows = list(self.conn.execute(q))
+            first, last = lo // tiers.US // width, hi // tiers.US // width
+            if self.reader.backend == "sqlite" and last - first >= BY_SERIES_BUCKETS:
+                rows = self._state_sums_by_series(period, first, last, sids)
+            else:
+                s = state_rollups.c
+                # The stays' figures alone (n, left and secs are not answered): a year's ~200,000 daily rows
+                # each carried three sums more through the grouping.
+                q = select(s.series, s.state, func.sum(s.dn), func.sum(s.dsum), func.min(s.dmin),
+                           func.max(s.dmax)).where(s.period == period, s.dn > 0, s.bucket >= first, s.bucket < last)
+                q = q.where(self.reader.seeking(s.series, sids))
+                rows = list(self.conn.execute(q.group_by(s.series, s.state)))
             names = self.dicts.string_values(self.conn, [r[1] for r in rows])
             for sid, state, dn, dsum, dmin, dmax in rows:
                 acc = out.setdefault((self.reader.series_of(sid)[1], names[state]), ru.new_state())
                 ru.merge_state(acc, (0, 0, dn, dsum, dmin, dmax, 0.0))
         return out, tiers.resolution(pieces)
+
+    def _state_sums_by_series(self, period: int, first: int, last: int, sids: list[int] | None) -> list[Any]:
+        """The state rollups of buckets [first, last) summed per (series, state left), in that order, a statement
+        a series: SQLite groups by sorting, and a year's ~155,000 daily rows sorted at once cost 89 ms CPU, each
+        series' few hundred sorted alone 62 ms in all (541 statements; the same rows, sums and order; from ~90
+        days on the fewer rows a statement pay for its own cost)."""
+        if sids is None:
+            self.reader.refresh_series()
+            sids = list(self.dicts.series)
+        cursor = self.conn.connection.cursor()  # the driver's rows as they come: no Row object for each
+        rows: list[Any] = []
+        try:
+            for sid in sorted(sids):
+                cursor.execute(STATE_SUMS, (sid, period, first, last))
+                rows += cursor.fetchall()
+        finally:
+            cursor.close()
+        return rows
 
 
 def _figures(bucket: int, n: Any, vn: Any, vsum: Any, vmin: Any, vmax: Any) -> tuple[Any, ...]:
