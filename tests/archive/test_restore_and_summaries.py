@@ -17,7 +17,7 @@ from ingestor import normalization
 from ingestor.archive.restore import restore
 from ingestor.archive.run import Archiver
 from ingestor.store.model import EventFilter
-from tests.archive.conftest import EARLY, NOW, OLD, OLD_DAYS, day_records, everything, keys, raw_rows
+from tests.archive.conftest import EARLY, NOW, OLD, OLD_DAYS, day_records, everything, keys, raw_rows, stays
 
 pytestmark = pytest.mark.integration
 ENTITIES = ["sensor.outdoor_temp", "light.hall", "weather.home"]
@@ -94,11 +94,12 @@ def records_in_any_key_order(day: dt.date) -> list[dict[str, Any]]:
 def test_restore_keeps_rows_byte_for_byte_as_stored_key_order_included(
         any_store: Any, archiver_for: Callable[..., Archiver], fmt: str) -> None:
     any_store.write([r for day in OLD_DAYS[:2] for r in records_in_any_key_order(day)])
-    stored = raw_rows(any_store)
+    stored, stayed = raw_rows(any_store), stays(any_store)
     archiver = archiver_for(any_store, format=fmt)
     assert archiver.run(NOW).ok and any_store.count(OLD) == 0
     assert restore(archiver, OLD_DAYS[0], OLD_DAYS[1])["restored_rows"] == 26
     assert raw_rows(any_store) == stored
+    assert stays(any_store) == stayed and stayed
 
 
 @pytest.mark.parametrize("first", ["ndjson", "parquet"])

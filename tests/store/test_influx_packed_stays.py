@@ -163,3 +163,18 @@ def test_durations_over_a_ranges_ends_under_an_hour_are_those_of_the_raw_points_
     monkeypatch.setattr(store, "_has_marker", lambda marker: marker != ir.PACKED_READY)  # as before packs
     assert from_packs == [store.durations(f, limit=1000) for f in queries]
     assert any(from_packs)
+
+
+def test_the_same_stays_packed_again_give_the_same_points(url: str, history: model.History) -> None:
+    """A redelivered batch packs its hours and past days again: the same points, field for field (a pack's `at` is
+    a digest of it, not the time it was made), so a restored or replayed day leaves the store as it was."""
+    store = written(url, history)
+
+    def points() -> list[Any]:
+        return [(s["name"], v) for name in (packs.HOUR, packs.DAY)
+                for s in store.transport.query(f'SELECT * FROM "{name}"') for v in s.get("values", [])]
+
+    before = points()
+    for batch in history.batches[-3:]:
+        store.write(batch)
+    assert points() == before and before

@@ -293,18 +293,16 @@ class InfluxEventStore:
             f"WHERE time >= {hours[0] * 1000} AND time < {(hours[-1] + packs.HOUR_US) * 1000}"))]
         found = packs.decoded(rows, packs.HOUR_US)
         broken = {int(c["time"]) // packs.HOUR_US * packs.HOUR_US for c in rows} - found.keys()
-        at = time.time_ns() // 1000
         lines = [line for hour in hours if hour not in broken for line in packs.lines(
-            packs.HOUR, hour, packs.replaced(found.get(hour, []), stays, windows, hour, hour + packs.HOUR_US), at)]
+            packs.HOUR, hour, packs.replaced(found.get(hour, []), stays, windows, hour, hour + packs.HOUR_US))]
         for i in range(0, len(lines), 500):
             self.transport.write("\n".join(lines[i:i + 500]))
         if broken & set(hours):
             self._pack_hours(sorted(broken & set(hours)), self._staying())
 
     def _pack_hours(self, hours: list[int], staying: str | None) -> None:
-        at = time.time_ns() // 1000
         lines = [line for hour in hours
-                 for line in packs.lines(packs.HOUR, hour, self._raw_stays(hour, hour + packs.HOUR_US, staying), at)]
+                 for line in packs.lines(packs.HOUR, hour, self._raw_stays(hour, hour + packs.HOUR_US, staying))]
         for i in range(0, len(lines), 500):
             self.transport.write("\n".join(lines[i:i + 500]))
 
@@ -321,7 +319,7 @@ class InfluxEventStore:
                 hours[hour] = self._raw_stays(hour, hour + packs.HOUR_US, staying)
             self._pack_hours(broken, staying)
         day_pack = packs.merged([hours[hour] for hour in sorted(hours)])
-        self.transport.write("\n".join(packs.lines(packs.DAY, day, day_pack, time.time_ns() // 1000)))
+        self.transport.write("\n".join(packs.lines(packs.DAY, day, day_pack)))
         return packs.count(day_pack)
 
     def _raw_stays(self, lo: int, hi: int, staying: str | None,

@@ -14,13 +14,15 @@ is one point to read. A day without its day point (no write since it ended) is r
 
 A point has no tags; fields: `stays` (JSON: [[the series' tags (ROLLUP_TAGS order), state left, times µs,
 durations s, event ids], ...], each group in time order), `n` its stays, and `part`, `parts`, `at`: a pack larger
-than PART_CHARS is cut into parts written at its bucket's time + part µs, each carrying the packing's `at` (when
-it was made, µs), so a read takes a pack only with all its parts of one packing (else it reads the finer tier or
-raw points, as for a store written before: no PACKED_READY point, influxrollups.py).
+than PART_CHARS is cut into parts written at its bucket's time + part µs, each carrying the packing's `at` (a digest
+of the whole pack's text), so a read takes a pack only with all its parts of one packing (else it reads the finer
+tier or raw points, as for a store written before: no PACKED_READY point, influxrollups.py). A digest, not the
+time of packing: the same stays packed again (a redelivered batch, a restored archive day) give the same points.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -108,7 +110,7 @@ def replaced(old: list[Group], fresh: list[Group], windows: list[tuple[int, int]
     return out
 
 
-def lines(measurement: str, bucket_us: int, groups: list[Group], at: int) -> list[str]:
+def lines(measurement: str, bucket_us: int, groups: list[Group]) -> list[str]:
     """The points of a bucket's pack (a point with n=0 for one without stays: the bucket is known empty)."""
     parts: list[tuple[list[str], int]] = [([], 0)]
     size = 0
@@ -119,8 +121,18 @@ def lines(measurement: str, bucket_us: int, groups: list[Group], at: int) -> lis
         parts[-1][0].append(text)
         parts[-1] = (parts[-1][0], parts[-1][1] + n)
         size += len(text) + 1
+    at = _digest(texts for texts, _ in parts)
     return [f"{measurement} part={i}i,parts={len(parts)}i,at={at}i,n={n}i,"
             f"stays={_string('[' + ','.join(texts) + ']')} {bucket_us + i}" for i, (texts, n) in enumerate(parts)]
+
+
+def _digest(parts: Iterable[list[str]]) -> int:
+    """A pack's identity: 63 bits of a hash of its parts' texts (an InfluxDB integer field is signed 64 bits)."""
+    h = hashlib.blake2b(digest_size=8)
+    for texts in parts:
+        h.update("\n".join(texts).encode())
+        h.update(b"\0")
+    return int.from_bytes(h.digest(), "big") >> 1
 
 
 def _encoded(groups: list[Group]) -> Iterable[tuple[str, int]]:
