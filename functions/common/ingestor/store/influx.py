@@ -288,31 +288,33 @@ class InfluxEventStore:
         """The hours' packs with the stays of `windows` replaced by `stays` (read again with the batch's
         buckets, so no read of raw points but theirs): the rest of an hour was exact when last packed, as the
         rollups of the buckets a batch did not touch."""
-        rows = [c for _, _, c in _rows(self._select(
-            f"SELECT {packs.FIELDS} FROM {_identifier(packs.HOUR)} "
-            f"WHERE time >= {hours[0] * 1000} AND time < {(hours[-1] + packs.HOUR_US) * 1000}"))]
-        found = packs.decoded(rows, packs.HOUR_US)
-        broken = {int(c["time"]) // packs.HOUR_US * packs.HOUR_US for c in rows} - found.keys()
-        lines = [line for hour in hours if hour not in broken for line in packs.lines(
-            packs.HOUR, hour, packs.replaced(found.get(hour, []), stays, windows, hour, hour + packs.HOUR_US))]
-        for i in range(0, len(lines), 500):
-            self.transport.write("\n".join(lines[i:i + 500]))
+        found, present = self._packs(packs.HOUR, hours[0], hours[-1] + packs.HOUR_US)
+        broken = present - found.keys()
+        self._write_packs([line for hour in hours if hour not in broken for line in packs.lines(
+            packs.HOUR, hour, packs.replaced(found.get(hour, []), stays, windows, hour, hour + packs.HOUR_US))])
         if broken & set(hours):
             self._pack_hours(sorted(broken & set(hours)), self._staying())
 
     def _pack_hours(self, hours: list[int], staying: str | None) -> None:
-        lines = [line for hour in hours
-                 for line in packs.lines(packs.HOUR, hour, self._raw_stays(hour, hour + packs.HOUR_US, staying))]
+        self._write_packs([line for hour in hours for line in packs.lines(
+            packs.HOUR, hour, self._raw_stays(hour, hour + packs.HOUR_US, staying))])
+
+    def _write_packs(self, lines: list[str]) -> None:
         for i in range(0, len(lines), 500):
             self.transport.write("\n".join(lines[i:i + 500]))
 
+    def _packs(self, measurement: str, lo: int, hi: int) -> tuple[dict[int, list[packs.Group]], set[int]]:
+        """The packs of `measurement` (hours or days) in [lo, hi) µs: those whole, by bucket start, and every
+        bucket holding a point (one with a part missing is among these but not those)."""
+        width = packs.HOUR_US if measurement == packs.HOUR else series_.DAY_US
+        rows = [c for _, _, c in _rows(self._select(
+            f"SELECT {packs.FIELDS} FROM {_identifier(measurement)} WHERE time >= {lo * 1000} AND time < {hi * 1000}"))]
+        return packs.decoded(rows, width), {int(c["time"]) // width * width for c in rows}
+
     def _pack_day(self, day: int) -> int:
         """A day's point from its hours' (an hour whose pack is not whole packed again from raw points)."""
-        rows = [c for _, _, c in _rows(self._select(
-            f"SELECT {packs.FIELDS} FROM {_identifier(packs.HOUR)} "
-            f"WHERE time >= {day * 1000} AND time < {(day + series_.DAY_US) * 1000}"))]
-        hours = packs.decoded(rows, packs.HOUR_US)
-        broken = sorted({int(c["time"]) // packs.HOUR_US * packs.HOUR_US for c in rows} - hours.keys())
+        hours, present = self._packs(packs.HOUR, day, day + series_.DAY_US)
+        broken = sorted(present - hours.keys())
         if broken:
             staying = self._staying()
             for hour in broken:
@@ -831,9 +833,7 @@ class InfluxEventStore:
 
     def _packed_days(self, f: EventFilter, staying: str | None, lo: int, hi: int) -> Iterator[list[packs.Group]]:
         """The whole days of [lo, hi), newest first: a day's point, else its hours'."""
-        days = packs.decoded((c for _, _, c in _rows(self._select(
-            f"SELECT {packs.FIELDS} FROM {_identifier(packs.DAY)} WHERE time >= {lo * 1000} AND time < {hi * 1000}"
-        ))), series_.DAY_US)
+        days, _ = self._packs(packs.DAY, lo, hi)
         top = hi  # the days without their point lie between the oldest and the newest of them
         while top > lo and top - series_.DAY_US in days:
             top -= series_.DAY_US
@@ -856,11 +856,8 @@ class InfluxEventStore:
         """(hour µs, its stays within `cut`) of the hours of `window` newest first, but those of `skipped` days,
         from their points (one whose parts are not all there read from raw points); an hour without a point
         has none."""
-        rows = [c for _, _, c in _rows(self._select(
-            f"SELECT {packs.FIELDS} FROM {_identifier(packs.HOUR)} "
-            f"WHERE time >= {window[0] * 1000} AND time < {window[1] * 1000}"))]
-        hours = packs.decoded(rows, packs.HOUR_US)
-        for hour in sorted({int(c["time"]) // packs.HOUR_US * packs.HOUR_US for c in rows}, reverse=True):
+        hours, present = self._packs(packs.HOUR, *window)
+        for hour in sorted(present, reverse=True):
             if hour // series_.DAY_US * series_.DAY_US in skipped:
                 continue
             groups = hours.get(hour)
