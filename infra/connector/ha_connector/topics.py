@@ -110,6 +110,15 @@ class Subscription:
         self.failures: dict[int, int] = {}  # stream sequence -> failed attempts (not counting unavailable)
         self.unavailable = 0  # answers "unavailable" in a row: while > 0, one message at a time, spaced
         self.task: asyncio.Task[None] | None = None
+        self.stopping = False
+
+    def stop(self) -> None:
+        """Cancel the fetch loop, and tell it to end: on Python 3.11 a cancel that lands as a fetch's message
+        arrives (every idle fetch ends with one) is swallowed by nats-py's `asyncio.wait_for`, and the loop,
+        were it watching only for the cancel, would fetch on for ever."""
+        self.stopping = True
+        if self.task:
+            self.task.cancel()
 
     def probe_delay(self) -> float:
         """The wait before the next try of an unavailable function: the backoff, capped at UNAVAILABLE_CAP_S."""
@@ -127,7 +136,7 @@ class Subscription:
     async def run(self) -> None:
         js = self.connector.js
         sub = await js.pull_subscribe_bind(subjects.durable_name(self.fn.name, self.topic), self.connector.stream)
-        while True:
+        while not self.stopping:
             if self.unavailable:  # probing: one message, then wait; its answer ends the outage or extends it
                 await asyncio.sleep(self.probe_delay())
             try:
@@ -301,9 +310,7 @@ class TopicConnector:
                   for topic in fn.topics if topic != subjects.CRON}
         self.refresh_error = None
         for key in set(self.subscriptions) - set(wanted):
-            task = self.subscriptions.pop(key).task
-            if task:
-                task.cancel()
+            self.subscriptions.pop(key).stop()
         new = [Subscription(self, fn, key[1]) for key, fn in wanted.items() if key not in self.subscriptions]
         try:  # every consumer before any invocation: the queue keeps a message only for existing ones
             for sub in new:
@@ -335,12 +342,12 @@ class TopicConnector:
             await self._try_refresh()
 
     async def stop(self) -> None:
-        tasks = [s.task for s in self.subscriptions.values() if s.task]
+        for sub in self.subscriptions.values():
+            sub.stop()
         if self._refresher:
-            tasks.append(self._refresher)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            self._refresher.cancel()
+        await asyncio.gather(*(t for t in (self._refresher, *(s.task for s in self.subscriptions.values())) if t),
+                             return_exceptions=True)
         if self._session:
             await self._session.close()
         if self.nc:

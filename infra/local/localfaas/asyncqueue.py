@@ -51,6 +51,7 @@ class AsyncQueue:
         self.max_deliver = max_deliver
         self.callback_attempts = callback_attempts
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False  # as the topic connector's: a cancel can be swallowed by a fetch (Subscription.stop)
 
     async def check_callback(self, url: str) -> str:
         """The URL when a result may be sent there; ssrf.UnsafeTarget saying why not otherwise."""
@@ -69,6 +70,7 @@ class AsyncQueue:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -81,7 +83,7 @@ class AsyncQueue:
         fetching = Outage(log, "cannot fetch queued calls from NATS; retrying every second",
                           "fetching queued calls from NATS again")
         async with aiohttp.ClientSession() as session:
-            while True:
+            while not self._stopping:
                 try:
                     msgs = await sub.fetch(8, timeout=1)
                 except TimeoutError:

@@ -8,11 +8,8 @@ import os
 import secrets
 import signal
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import nats
 from aiohttp import web
@@ -29,11 +26,11 @@ from localfaas.gateway import Gateway
 from localfaas.natsserver import NatsServer
 from localfaas.natswatch import NatsWatch
 from localfaas.scaletozero import ScaleToZero, idle_after
+from localfaas.shutdown import stop_parts
 from localfaas.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 STOP_CALLS_S = 5.0
-SLOW_STOP_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -143,20 +140,11 @@ async def run(options: Options) -> None:
         await _until_signalled()
     finally:
         log.info("stopping")
-        steps: list[tuple[str, Callable[[], Awaitable[Any]] | None]] = [
+        await stop_parts([
             ("gateway-bridge", bridges and bridges.stop), ("cron", cron and cron.stop), ("scaler", scaler.close),
             ("connector", connector and connector.stop), ("async queue", queue.stop), ("gateway", runner.cleanup),
             ("functions", supervisor.stop), ("runtime's NATS client", nc.close),
-            ("nats supervision", nats_watch.stop), ("nats-server", lambda: asyncio.to_thread(nats_server.stop))]
-        for name, stop in steps:
-            started = time.monotonic()
-            try:
-                if stop is not None:
-                    await stop()
-            except Exception as exc:  # one part failing to stop (its NATS gone) must not leave the others running
-                log.warning("could not stop cleanly", extra={"part": name, "error": f"{type(exc).__name__}: {exc}"})
-            if time.monotonic() - started > SLOW_STOP_S:  # each part is timed, so a slow stop says where
-                log.warning("slow to stop", extra={"part": name, "seconds": round(time.monotonic() - started, 1)})
+            ("nats supervision", nats_watch.stop), ("nats-server", lambda: asyncio.to_thread(nats_server.stop))])
         gateway_socket.close()
         (options.data_dir / "runtime.json").unlink(missing_ok=True)
         log.info("stopped")
