@@ -6,9 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, NamedTuple
 
+import pytest
 from sqlalchemy import text
 
+from ingestor.store import blocks
 from ingestor.store.model import StayGroup
+from ingestor.store.sqlread import Reader
 
 
 class Stay(NamedTuple):
@@ -53,3 +56,16 @@ def compacted(store: Any, events: list[dict[str, Any]]) -> None:
         store.write(events[i:i + 1000])
     while store.compact(30.0):
         pass
+
+
+def blocks_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The ids of the blocks reads decode from now on."""
+    read: list[int] = []
+    kept_block = Reader.kept_block
+
+    def counted(self: Reader, bid: int, *args: Any) -> blocks.Block:
+        read.append(bid)
+        return kept_block(self, bid, *args)
+
+    monkeypatch.setattr(Reader, "kept_block", counted)
+    return read

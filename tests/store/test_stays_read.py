@@ -15,10 +15,9 @@ from sqlalchemy import event
 from ingestor import normalization
 from ingestor.store import blocks, coldstays
 from ingestor.store.model import EventFilter, StayGroup
-from ingestor.store.sqlread import Reader
 from ingestor.timeutil import parse_timestamp
 from tests.store.conftest import opened
-from tests.store.stays import compacted, newest_first, unpack
+from tests.store.stays import blocks_read, compacted, newest_first, unpack
 from tests.support.ha_events import state_changed
 
 DAY = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)  # older than yesterday: compacted into blocks
@@ -43,19 +42,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
 
 def seen(groups: list[StayGroup]) -> list[tuple[Any, ...]]:
     return [(s.entity_id, s.state, s.time, s.duration, s.event_id) for s in newest_first(groups)]
-
-
-def blocks_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The ids of the blocks reads decode from now on."""
-    read: list[int] = []
-    kept_block = Reader.kept_block
-
-    def counted(self: Reader, bid: int, *args: Any) -> blocks.Block:
-        read.append(bid)
-        return kept_block(self, bid, *args)
-
-    monkeypatch.setattr(Reader, "kept_block", counted)
-    return read
 
 
 def test_the_stays_of_a_packed_day_are_read_without_decoding_a_block(store: Any,

@@ -365,7 +365,7 @@ class Aggregator:
         for period, lo, hi in pieces:
             if period is None:
                 scan = Scan(f, durations="any", categorical=True, window=(lo, hi))
-                for sid, _, old_state, duration in self.reader.cells(scan, ("old_state", "duration")):
+                for sid, _, old_state, duration in self.reader.left_cells(scan):
                     acc = out.setdefault((self.reader.series_of(sid)[1], old_state), ru.new_state())
                     ru.add_duration(acc, duration)
                 continue
@@ -382,7 +382,7 @@ class Aggregator:
                 q = select(s.series, s.state, func.sum(s.dn), func.sum(s.dsum), func.min(s.dmin),
                            func.max(s.dmax)).where(s.period == period, s.dn > 0, s.bucket >= first, s.bucket < last)
                 q = q.where(self.reader.seeking(s.series, sids))
-                rows = list(self.conn.execute(q.group_by(s.series, s.state)))
+                rows = self.conn.execute(q.group_by(s.series, s.state)).all()  # at once: no fetch per row
             names = self.dicts.string_values(self.conn, [r[1] for r in rows])
             for sid, state, dn, dsum, dmin, dmax in rows:
                 acc = out.setdefault((self.reader.series_of(sid)[1], names[state]), ru.new_state())
