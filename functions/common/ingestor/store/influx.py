@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from ingestor import config, metrics
 from ingestor.store import cursor as cursors
-from ingestor.store import haconfig, tiers
+from ingestor.store import haconfig, influxfind, tiers
 from ingestor.store import influxql as iql
 from ingestor.store import influxrollups as ir
 from ingestor.store import influxstays as packs
@@ -701,11 +701,14 @@ class InfluxEventStore:
 
     def _trace(self, field: str, context_id: str) -> list[dict[str, Any]]:
         """Context ids are fields (as tags they would explode series cardinality), so a lookup scans;
-        the time a ULID context id carries bounds the scan to when its events can have happened."""
+        the time a ULID context id carries bounds the scan to when its events can have happened. The scan
+        reads the compared field alone, then the few points found whole (influxfind.py): `SELECT *` over every
+        series read ~19 fields of each (0.1-0.2 s over an hour of a busy home, 4 s over three days)."""
         created = iql.ulid_time(context_id)
         window = EventFilter(start=created - TRACE_BEFORE, end=created + TRACE_AFTER) if created else EventFilter()
-        q = f'SELECT * FROM {self._events()} WHERE {iql.where(window, [f"{field} = {iql.string(context_id)}"])}'
-        return sorted(self._records(q), key=lambda r: r["time_fired"])
+        where = iql.where(window, [f"{field} = {iql.string(context_id)}"])
+        found = influxfind.whole(self._select, self._events(), where, field)
+        return sorted((record_from(c, c["time"], name) for name, _, c in _rows(found)), key=lambda r: r["time_fired"])
 
     def by_context(self, context_id: str) -> list[dict[str, Any]]:
         return self._trace('"context_id"', context_id)
