@@ -45,6 +45,15 @@ def test_the_limit_keeps_the_newest_changes_wherever_it_cuts(store: Any, limit: 
     assert found == from_records(store, "switch.kettle", START, END, limit)
 
 
+@pytest.mark.parametrize("limit", [100, 148, 149, 250])  # the range's last day holds 212 of them: 148 is 212 - 64
+def test_the_newest_changes_are_those_of_the_whole_range_whether_its_last_day_holds_them_or_not(
+        store: Any, limit: int) -> None:
+    end = OLD + dt.timedelta(days=2)
+    found = store.changes("switch.kettle", START, end, limit)
+    assert len(found) == limit
+    assert found == from_records(store, "switch.kettle", START, end, limit)
+
+
 def test_a_range_cut_inside_blocks_reads_only_the_changes_within_it(store: Any) -> None:
     start, end = OLD + dt.timedelta(hours=7, seconds=17), OLD + dt.timedelta(days=2, hours=3, seconds=1)
     found = store.changes("switch.kettle", start, end, 1000)
