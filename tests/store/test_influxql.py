@@ -21,6 +21,12 @@ def test_a_carriage_return_cannot_be_expressed_and_is_refused() -> None:
         influxql.string("a\rb")
 
 
+@pytest.mark.parametrize(("name", "quoted"), [("state_changed", '"state_changed"'), ('a"b', '"a\\"b"'),
+                                              ("back\\slash", '"back\\\\slash"')])
+def test_identifiers_escape_double_quotes_and_backslashes(name: str, quoted: str) -> None:
+    assert influxql.identifier(name) == quoted
+
+
 @pytest.mark.parametrize(("value", "regex"), [
     ("a.b", "/(?i)a\\.b/"), ("/", "/(?i)\\x2f/"), ("end\\", "/(?i)end\\x5c/"), ("x\ny", "/(?i)x\\ny/"),
 ])

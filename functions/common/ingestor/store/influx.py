@@ -176,8 +176,7 @@ def _merge_into(out: dict[tuple[tuple[str | None, ...], int | None], list[Any]],
     return here
 
 
-def _identifier(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+_identifier = iql.identifier
 
 
 class InfluxEventStore:

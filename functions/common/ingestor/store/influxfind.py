@@ -9,7 +9,7 @@ instants only: the same rows, in the same order, as the condition over every ser
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from ingestor.store import influxql as iql
@@ -18,29 +18,20 @@ Select = Callable[[str], list[dict[str, Any]]]
 Found = tuple[str, str, int]  # (measurement, entity id or "" for a series without one, time µs)
 
 
-def rows(series: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(measurement, columns) for every row of every series."""
-    for s in series:
-        columns = s["columns"]
-        for values in s.get("values", []):
-            yield s.get("name", ""), dict(zip(columns, values, strict=True))
-
-
-def identifier(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def located(select: Select, events: str, where: str, field: str, tail: str = "") -> list[Found]:
+def located(select: Select, events: str, where: str, field: str) -> list[Found]:
     """Where the points of `events` matching `where` are, by `field` alone (a field the condition reads, so no
     other cursor is opened; a point without it is not found, so `where` must require it)."""
-    return [(name, c.get("entity_id") or "", int(c["time"])) for name, c in rows(select(
-        f'SELECT {field}, "entity_id" FROM {events} WHERE {where}{tail}'))]
+    found: list[Found] = []
+    for s in select(f'SELECT {field}, "entity_id" FROM {events} WHERE {where}'):
+        at, entity = s["columns"].index("time"), s["columns"].index("entity_id")
+        found += [(s.get("name", ""), row[entity] or "", int(row[at])) for row in s.get("values", [])]
+    return found
 
 
 def narrowed(found: list[Found], where: str) -> tuple[str, str]:
     """The FROM clause and condition reading `found` whole: `where` within their measurements, entities and
     span of time (the condition kept, so the rows are those `where` over every series returns)."""
-    measurements = ", ".join(identifier(m) for m in sorted({m for m, _, _ in found}))
+    measurements = ", ".join(iql.identifier(m) for m in sorted({m for m, _, _ in found}))
     times = [t for _, _, t in found]
     entities = iql.entity_in(sorted({e for _, e, _ in found}))
     return measurements, f"{where} AND time >= {min(times) * 1000} AND time <= {max(times) * 1000} AND {entities}"

@@ -27,6 +27,11 @@ def string(value: str) -> str:
     return "'" + "".join(_STRING_ESCAPES.get(char, char) for char in value) + "'"
 
 
+def identifier(name: str) -> str:
+    """A double-quoted InfluxQL identifier (a measurement's name)."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def regex_contains(value: str) -> str:
     """A case-insensitive regex literal matching `value` as a plain substring.
 
