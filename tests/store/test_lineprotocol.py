@@ -21,7 +21,7 @@ def test_a_record_becomes_one_exact_line() -> None:
     assert point(RECORD) == (
         "state_changed,entity_id=sensor.t,domain=sensor,device_class=temperature,area_id=living\\ room,"
         "event_type=state_changed "
-        'event_id="0123456789abcdef0123456789abcdef",state="21",friendly_name="Living \\"Room\\", T",'
+        'one=1i,event_id="0123456789abcdef0123456789abcdef",state="21",friendly_name="Living \\"Room\\", T",'
         'unit="celsius",origin="LOCAL",state_value=21.0,attributes="{\\"unit_of_measurement\\":\\"°C\\"}",'
         'context_id="ctx" 1795176000000001'
     )

@@ -7,6 +7,8 @@ existed (until then reads answer from raw points).
 (store/coldstays.py; until then the duration anomalies read those days' blocks), one series and day at a time:
 what `write` otherwise does in compaction's spare time. On InfluxDB, pack every day's stays of a database
 written before packs (store/influxstays.py; until then the duration anomalies read raw points), a day at a time.
+`python -m ingestor.store ones [URL]`: on InfluxDB, give every event point written before the field `one` it, in
+place, hour by hour (store/influxones.py; until then counts of raw points read the events' ids).
 URL defaults to EVENT_STORE_URL (else the SQLite file in DATA_DIR). Both are safe to stop and rerun."""
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from ingestor.store.sqlschema import MIGRATIONS
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("move", "rollups", "stays"):
+    if not argv or argv[0] not in ("move", "rollups", "stays", "ones"):
         print(__doc__, file=sys.stderr)
         return 2
     store = open_event_store(argv[1] if len(argv) > 1 else default_url())
     if argv[0] == "stays":
         return fill_stays(store)
+    if argv[0] == "ones":
+        return fill_ones(store)
     if argv[0] == "rollups":
         if not hasattr(store, "build_rollups"):
             print("SQL stores write their rollups with the events (and the move builds them)", file=sys.stderr)
@@ -60,6 +64,19 @@ def fill_stays(store: Any) -> int:
         if days % 500 == 0:
             print(f"{days:,} series-days packed ({stays:,} stays) in {time.monotonic() - started:,.0f} s", flush=True)
     print(f"done: {days:,} series-days packed ({stays:,} stays) in {time.monotonic() - started:,.1f} s", flush=True)
+    return 0
+
+
+def fill_ones(store: Any) -> int:
+    if not hasattr(store, "fill_ones"):
+        print("only InfluxDB stores count a field of their own", file=sys.stderr)
+        return 2
+    started, hours, points = time.monotonic(), 0, 0
+    for _, n in store.fill_ones():
+        hours, points = hours + 1, points + n
+        if hours % 24 == 0:
+            print(f"{hours:,} hours ({points:,} points) in {time.monotonic() - started:,.0f} s", flush=True)
+    print(f"done: {hours:,} hours ({points:,} points) in {time.monotonic() - started:,.1f} s", flush=True)
     return 0
 
 

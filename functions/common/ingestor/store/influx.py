@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from ingestor import config, metrics
 from ingestor.store import cursor as cursors
 from ingestor.store import haconfig, influxfind, tiers
+from ingestor.store import influxones as ones
 from ingestor.store import influxql as iql
 from ingestor.store import influxrollups as ir
 from ingestor.store import influxstays as packs
@@ -71,9 +72,12 @@ NOT_A_NUMBER = ('"old_state" !~ /^(-?[1-9][0-9]{0,16}|0)(\\.[0-9]{1,15})?$/ AND 
                 '"old_state" !~ /^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}/')
 MIN_US, MAX_US = -(2**63) // 1000 + 1, (2**63 - 1) // 1000  # what InfluxDB's nanosecond times hold
 MAX_TIME = from_micros(MAX_US)
-# What a read of counts (or values) selects from raw points and from the rollups.
-RAW_COUNT = 'count("event_id") AS n'
-RAW_VALUES = (f'{RAW_COUNT}, count("state_value") AS vn, sum("state_value") AS vsum, min("state_value") AS vmin, '
+# Every day holding a point, bounded at both ends: GROUP BY time() ends at now() unless told so, and events
+# stamped by a clock ahead lie later (the benchmark's 10 million hold 3.4 days after the time they were built).
+EVERY_DAY = f"time >= {MIN_US * 1000} AND time < {MAX_US * 1000} GROUP BY time(1d) fill(none)"
+# What a read of counts (or values) selects from raw points (`one` once every point has it: influxones.py) and
+# from the rollups.
+RAW_VALUES = ('count("state_value") AS vn, sum("state_value") AS vsum, min("state_value") AS vmin, '
               'max("state_value") AS vmax')
 ROLLUP_COUNT = 'sum("n") AS n'
 ROLLUP_NEWEST = f'{ROLLUP_COUNT}, max("newest") AS newest'
@@ -232,6 +236,10 @@ class InfluxEventStore:
         """Whether dims_* hold every event (DIMS_READY)."""
         return self._has_marker(ir.DIMS_READY)
 
+    def _counted(self) -> str:
+        """The field a count of raw event points reads: `one` once every point has it (ONES_READY)."""
+        return ones.counted(self._has_marker(ir.ONES_READY))
+
     def _states_ready(self) -> bool:
         """Whether the stays_* count every event entering and leaving a state (STATES_READY)."""
         return self._has_marker(ir.STATES_READY)
@@ -241,14 +249,16 @@ class InfluxEventStore:
         before rollups existed answers from raw points until `python -m ingestor.store rollups` built them."""
         if not any(True for _ in _rows(self._select(f'SELECT "event_id" FROM {self._events()} '
                                                     f"WHERE {iql.IS_EVENT} LIMIT 1"))):
-            self._mark_ready(whole=True)
+            self._mark_ready(whole=True, points=True)
 
-    def _mark_ready(self, whole: bool = False) -> None:
+    def _mark_ready(self, whole: bool = False, points: bool = False) -> None:
         """READY (again, daily); DIMS_READY, STATES_READY, DEVICES_READY and PACKED_READY too when `whole` says
-        every rollup (and pack) was made by this version, or each as it was found."""
+        every rollup (and pack) was made by this version, and ONES_READY when `points` says every event point
+        was; else each as it was found."""
         now_us = time.time_ns() // 1000
         found = {m: whole or self._has_marker(m)
                  for m in (ir.DIMS_READY, ir.STATES_READY, ir.DEVICES_READY, ir.PACKED_READY)}
+        found[ir.ONES_READY] = points or self._has_marker(ir.ONES_READY)
         marks = [ir.ready_point(now_us)] + [ir.ready_point(now_us, m) for m, ok in found.items() if ok]
         self.transport.write("\n".join(marks))
         self._marked[ir.READY], self._marked_day = True, time.time() // 86_400
@@ -259,8 +269,7 @@ class InfluxEventStore:
         complete (reads then use them). Idempotent: safe to stop and run again. Returns the days built."""
         self._prepare()
         days = sorted({int(c["time"]) for _, _, c in _rows(self._select(
-            f'SELECT count("event_id") FROM {self._events()} WHERE {iql.IS_EVENT} AND time >= {MIN_US * 1000} '
-            f"GROUP BY time(1d) fill(none)")) if c.get("count")})
+            f'SELECT count("event_id") FROM {self._events()} WHERE {iql.IS_EVENT} AND {EVERY_DAY}')) if c.get("count")})
         for n, day in enumerate(days, 1):
             self._roll_up(list(range(day, day + series_.DAY_US, ir.PERIODS["5m"] * ir.US)))
             progress(f"{n} of {len(days)} days: {from_micros(day).date()}")
@@ -350,11 +359,9 @@ class InfluxEventStore:
         self._prepare()
         staying = self._staying()
         if self._rollups_ready():
-            q = (f'SELECT count("dn") AS n FROM {_identifier(ir.STAYS["1d"])} WHERE time >= {MIN_US * 1000} '
-                 "GROUP BY time(1d) fill(none)")
+            q = f'SELECT count("dn") AS n FROM {_identifier(ir.STAYS["1d"])} WHERE {EVERY_DAY}'
         else:
-            q = (f'SELECT count("event_id") AS n FROM {self._events()} WHERE {iql.IS_EVENT} '
-                 f"AND time >= {MIN_US * 1000} GROUP BY time(1d) fill(none)")
+            q = f'SELECT count("event_id") AS n FROM {self._events()} WHERE {iql.IS_EVENT} AND {EVERY_DAY}'
         days = sorted({int(c["time"]) for _, _, c in _rows(self._select(q)) if c.get("n")})
         today = int(time.time() // 86_400) * series_.DAY_US
         for day in days:
@@ -364,6 +371,29 @@ class InfluxEventStore:
             yield 0, day // series_.DAY_US, n
         self.transport.write(ir.ready_point(time.time_ns() // 1000, ir.PACKED_READY))
         self._marked[ir.PACKED_READY] = True
+
+    def fill_ones(self) -> Iterator[tuple[int, int]]:
+        """Give every stored event point `one=1i` in place (influxones.py), hour by hour, then mark them all
+        (ONES_READY): counts read it from then on. Yields (hour µs, points) per hour holding events. Safe to stop
+        and rerun; nothing to do once marked."""
+        self._prepare()
+        if self._has_marker(ir.ONES_READY):
+            return
+        if self._rollups_ready():
+            q = f'SELECT sum("n") AS n FROM {_identifier(ir.ROLLUPS["1d"])} WHERE {EVERY_DAY}'
+        else:
+            q = f'SELECT count("event_id") AS n FROM {self._events()} WHERE {iql.IS_EVENT} AND {EVERY_DAY}'
+        days = sorted({int(c["time"]) for _, _, c in _rows(self._select(q)) if c.get("n")})
+        for hour in (h for day in days for h in range(day, day + series_.DAY_US, packs.HOUR_US)):
+            lines = ones.lines(self._select(
+                f'SELECT "event_id" FROM {self._events()} WHERE {iql.IS_EVENT} AND time >= {hour * 1000} '
+                f"AND time < {(hour + packs.HOUR_US) * 1000} GROUP BY *"))
+            for i in range(0, len(lines), 5000):
+                self.transport.write("\n".join(lines[i:i + 5000]))
+            if lines:
+                yield hour, len(lines)
+        self.transport.write(ir.ready_point(time.time_ns() // 1000, ir.ONES_READY))
+        self._marked[ir.ONES_READY] = True
 
     def _sum_buckets(self, times_us: list[int]) -> tuple[list[tuple[int, int]], list[packs.Group]]:
         """Returns the windows read again (whole 5-minute buckets) and their stays, as groups of a pack."""
@@ -635,7 +665,7 @@ class InfluxEventStore:
             measurement = _identifier(ir.ROLLUPS[tiers.NAMES[period]]) if period is not None else self._events()
             clauses = [f"time >= {lo * 1000}", f"time < {hi * 1000}"] + (held[1] if held and period is None else [])
             if period is None:
-                select = RAW_VALUES if values else RAW_COUNT
+                select = f'count("{self._counted()}") AS n' + (f", {RAW_VALUES}" if values else "")
                 where = iql.where(f, clauses)
                 tags_ = groups
             elif dim is not None:  # counts of every series (or one domain or area): dims_*, a few dozen series
@@ -666,8 +696,8 @@ class InfluxEventStore:
             # Raw points: their newest time per group, selected, unless every group here has newer events (a
             # range's raw start edge, whose groups are found again in the rollups after it).
             if last and here - known:
-                for _, tags, c in _rows(self._select(f'SELECT last("event_id") FROM {measurement} WHERE {where}'
-                                                     + (f" GROUP BY {by}" if by else ""))):
+                for _, tags, c in _rows(self._select(f'SELECT last("{self._counted()}") FROM {measurement} '
+                                                     f"WHERE {where}" + (f" GROUP BY {by}" if by else ""))):
                     acc = out.setdefault((tuple(tags.get(t) or None for t in tags_), None), ru.new_value())
                     acc[5] = max(acc[5], int(c["time"]))
         if info is not None:
@@ -677,10 +707,11 @@ class InfluxEventStore:
     def _edge_into(self, out: dict[tuple[tuple[str | None, ...], int | None], list[Any]], measurement: str,
                    where: str, tags_: tuple[str, ...]) -> None:
         """Counts and newest times per group of a raw edge (under 5 minutes: the rollups answer the rest) into
-        `out`, from its points' ids, one statement: a count and then `last()` were two, each reading a block of
-        every series in InfluxDB (20-280 ms each in --trace on 5.7 million events), for a few hundred points."""
+        `out`, from its points' times (of `one`, or of their ids before ONES_READY), one statement: a count and then
+        `last()` were two, each reading a block of every series in InfluxDB (20-280 ms each in --trace on 5.7
+        million events), for a few hundred points."""
         by = ", ".join(f'"{t}"' for t in tags_)
-        for _, tags, c in _rows(self._select(f'SELECT "event_id" FROM {measurement} WHERE {where}'
+        for _, tags, c in _rows(self._select(f'SELECT "{self._counted()}" FROM {measurement} WHERE {where}'
                                              + (f" GROUP BY {by}" if by else ""))):
             ru.add_event(out.setdefault((tuple(tags.get(t) or None for t in tags_), None), ru.new_value()),
                          int(c["time"]), None)

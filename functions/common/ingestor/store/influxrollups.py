@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ingestor.store.influxones import READY as ONES_MARKER
 from ingestor.store.lineprotocol import TAGS, _float, _tag_value
 from ingestor.store.rollups import add_duration, add_event, categorical, new_state, new_value
 
@@ -64,7 +65,8 @@ DIMS_READY = "dims_ready"  # the same for dims_*
 STATES_READY = "states_ready"  # the same for the stays' entered and left counts
 DEVICES_READY = "devices_ready"  # the same for dims_* by=device_id
 PACKED_READY = "packed_stays_ready"  # every hour's stays packed (influxstays.py)
-MARKERS = frozenset({READY, DIMS_READY, STATES_READY, DEVICES_READY, PACKED_READY})
+ONES_READY = ONES_MARKER  # every event point carries `one` (influxones.py)
+MARKERS = frozenset({READY, DIMS_READY, STATES_READY, DEVICES_READY, PACKED_READY, ONES_READY})
 # The marker each dimension of dims_* needs besides DIMS_READY (written later than the others).
 DIM_MARKERS = {"device_id": DEVICES_READY}
 READY_RECHECK_S = 60
