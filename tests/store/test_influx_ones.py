@@ -65,6 +65,15 @@ def ones_per_measurement(store: Any) -> dict[str, tuple[int, int]]:
         'SELECT count("event_id"), count("one") FROM /.*/ WHERE "event_type" != \'\'')}
 
 
+def written_before_the_field(url: str, records: list[dict[str, Any]]) -> Any:
+    """A database holding `records` as the previous version wrote them (no `one`), its rollups built."""
+    old = open_event_store(url)
+    old._prepare()
+    old.transport.write("\n".join(point(r).replace("one=1i,", "") for r in records))
+    old.build_rollups()
+    return old
+
+
 def test_a_new_database_gives_every_event_point_one_and_counts_it(tmp_path: Path,
                                                                   request: pytest.FixtureRequest) -> None:
     history = model.home(seed=41, start=START, hours=30, events=1500)
@@ -83,11 +92,7 @@ def test_a_database_written_before_the_field_counts_event_ids_until_it_is_filled
         tmp_path: Path, request: pytest.FixtureRequest) -> None:
     history = model.home(seed=42, start=START, hours=30, events=1500)
     url = store_url("influxdb1", tmp_path, request)
-    old = open_event_store(url)
-    old._prepare()
-    earlier = history.records[:900]  # as the previous version wrote them: no `one`
-    old.transport.write("\n".join(point(r).replace("one=1i,", "") for r in earlier))
-    old.build_rollups()
+    old = written_before_the_field(url, history.records[:900])
     assert old.transport.query(f'SELECT * FROM "{ir.ONES_READY}"') == []  # the rollups' fill does not claim it
     store = open_event_store(url)
     for batch in history.batches:  # this version's batches: with `one`, but the database held events before
@@ -111,10 +116,7 @@ def test_a_fill_stopped_midway_and_run_again_gives_every_point_one_once_later_on
     history = model.home(seed=43, start=START, hours=30, events=1500)
     ahead = model.home(seed=44, start=START + dt.timedelta(days=5), hours=2, events=100)  # a clock ahead wrote them
     url = store_url("influxdb1", tmp_path, request)
-    old = open_event_store(url)
-    old._prepare()
-    old.transport.write("\n".join(point(r).replace("one=1i,", "") for r in history.records + ahead.records))
-    old.build_rollups()
+    old = written_before_the_field(url, history.records + ahead.records)
     filling = old.fill_ones()
     next(filling)  # its first hour, then stopped
     filling.close()
