@@ -29,6 +29,7 @@ from ingestor.store import cursor as cursors
 from ingestor.store import haconfig, influxfind, tiers
 from ingestor.store import influxones as ones
 from ingestor.store import influxql as iql
+from ingestor.store import influxreads as reads
 from ingestor.store import influxrollups as ir
 from ingestor.store import influxstays as packs
 from ingestor.store import rollups as ru
@@ -512,6 +513,13 @@ class InfluxEventStore:
         self._prepare()
         return self.transport.query(q)
 
+    def _select_all(self, statements: list[str]) -> list[list[dict[str, Any]]]:
+        """Every statement's series, in order, the statements sent at once (influxreads.py): a range's tiers and
+        raw edges, five to nine statements of 10-60 ms each reading every series of its measurement, then take
+        about as long as the longest of them on InfluxDB's cores, not their sum."""
+        self._prepare()
+        return reads.all_of(self.transport.query, statements)
+
     def _records(self, q: str) -> list[dict[str, Any]]:
         return [record_from(columns, columns["time"], name) for name, _, columns in _rows(self._select(q))]
 
@@ -655,6 +663,7 @@ class InfluxEventStore:
         dim = None if values or raw_only else self._dim(f, groups)
         held = self._holding(f) if raw_only else None
         out: dict[tuple[tuple[str | None, ...], int | None], list[Any]] = {}
+        planned: list[tuple[str, tuple[str, ...], bool, str | None]] = []  # (q, tags, an edge's rows, its last())
         for period, lo, hi in reversed(pieces):  # newest first: a group's newest time may then be known already
             if held is not None and period is None:  # only the entities and days holding the state asked for
                 if not held[1]:
@@ -681,40 +690,35 @@ class InfluxEventStore:
                                   clauses + ([f'"type" = {iql.string(f.event_type)}'] if f.event_type else []),
                                   events_only=False)
                 tags_ = tuple("type" if g == "event_type" else g for g in groups)
-            by = ", ".join(f'"{t}"' for t in tags_)
+            names = ", ".join(f'"{t}"' for t in tags_)
+            by = f" GROUP BY {names}" if names else ""
             if period is None and newest and not width and not values and not raw_only:
-                self._edge_into(out, measurement, where, tags_)
+                # A raw edge's counts and newest times from its points' times, one statement: a count and then
+                # `last()` were two, each reading a block of every series (20-280 ms each on 5.7 million events).
+                planned.append((f'SELECT "{self._counted()}" FROM {measurement} WHERE {where}{by}', tags_, True, None))
                 continue
-            grouping = [f"time({width}s)"] if width else []
-            grouping += [by] if by else []
             q = f"SELECT {select} FROM {measurement} WHERE {where}"
-            if grouping:
-                q += f" GROUP BY {', '.join(grouping)}" + (" fill(none)" if width else "")
-            last = period is None and newest and not width
-            known = {key for key, acc in out.items() if acc[0]} if last else set()  # groups in a newer piece
-            here = _merge_into(out, self._select(q), tags_, bool(width))
+            q += f" GROUP BY {', '.join([f'time({width}s)'] + ([names] if names else []))} fill(none)" if width else by
             # Raw points: their newest time per group, selected, unless every group here has newer events (a
             # range's raw start edge, whose groups are found again in the rollups after it).
+            last = (f'SELECT last("{self._counted()}") FROM {measurement} WHERE {where}{by}'
+                    if period is None and newest and not width else None)
+            planned.append((q, tags_, False, last))
+        for (_, tags_, edge, last), series in zip(planned, self._select_all([p[0] for p in planned]), strict=True):
+            if edge:
+                for _, tags, c in _rows(series):
+                    ru.add_event(out.setdefault((tuple(tags.get(t) or None for t in tags_), None), ru.new_value()),
+                                 int(c["time"]), None)
+                continue
+            known = {key for key, acc in out.items() if acc[0]} if last else set()  # groups in a newer piece
+            here = _merge_into(out, series, tags_, bool(width))
             if last and here - known:
-                for _, tags, c in _rows(self._select(f'SELECT last("{self._counted()}") FROM {measurement} '
-                                                     f"WHERE {where}" + (f" GROUP BY {by}" if by else ""))):
+                for _, tags, c in _rows(self._select(last)):
                     acc = out.setdefault((tuple(tags.get(t) or None for t in tags_), None), ru.new_value())
                     acc[5] = max(acc[5], int(c["time"]))
         if info is not None:
             info["resolution"] = tiers.resolution([p for p in pieces if p[1] < p[2]])
         return out
-
-    def _edge_into(self, out: dict[tuple[tuple[str | None, ...], int | None], list[Any]], measurement: str,
-                   where: str, tags_: tuple[str, ...]) -> None:
-        """Counts and newest times per group of a raw edge (under 5 minutes: the rollups answer the rest) into
-        `out`, from its points' times (of `one`, or of their ids before ONES_READY), one statement: a count and then
-        `last()` were two, each reading a block of every series in InfluxDB (20-280 ms each in --trace on 5.7
-        million events), for a few hundred points."""
-        by = ", ".join(f'"{t}"' for t in tags_)
-        for _, tags, c in _rows(self._select(f'SELECT "{self._counted()}" FROM {measurement} WHERE {where}'
-                                             + (f" GROUP BY {by}" if by else ""))):
-            ru.add_event(out.setdefault((tuple(tags.get(t) or None for t in tags_), None), ru.new_value()),
-                         int(c["time"]), None)
 
     def _dim(self, f: EventFilter, groups: tuple[str, ...]) -> str | None:
         """The dimension of dims_* that answers counts of `f` grouped by `groups`, if one does: a filter of
