@@ -24,7 +24,6 @@ from ingestor.store.lineprotocol import ONE, _tag_value
 FIELD = ONE
 LINE_FIELD = f"{FIELD}=1i"
 READY = "ones_ready"
-COUNT = f'count("{FIELD}")'
 
 
 def counted(ready: bool) -> str:
