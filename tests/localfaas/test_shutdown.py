@@ -29,6 +29,6 @@ def test_every_part_is_stopped_in_order_though_one_hangs_and_one_fails(caplog: p
     with caplog.at_level(logging.WARNING, logger="localfaas.shutdown"):
         asyncio.run(stop_parts([("first", hangs), ("absent", None), ("second", fails), ("third", stops)], bound=0.3))
     assert stopped == ["hangs", "fails", "stops"]
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # bounded: the hanging part alone would never return
     said = [(r.getMessage(), getattr(r, "part", None)) for r in caplog.records if r.name == "localfaas.shutdown"]
     assert said == [("did not stop in time; going on", "first"), ("could not stop cleanly", "second")]
