@@ -12,17 +12,19 @@ from tests.dashboard import stack
 from tests.dashboard.browser import SHOTS, Tab, chromium, tab
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def house(tmp_path_factory: pytest.TempPathFactory) -> Iterator[stack.Home]:
     started = stack.start(tmp_path_factory.mktemp("dashboard"))
     yield started
     stack.stop(started)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    """One Chromium for the whole session, whatever stack a module serves: Playwright's sync API cannot run a
-    second one beside it in the same thread."""
+    """One Chromium for the package's tests, whatever stack a module serves: Playwright's sync API cannot run a
+    second one beside it in the same thread. Not the session's: while it runs, its event loop is the main
+    thread's running loop, and every later test's asyncio.run failed ("cannot be called from a running event
+    loop")."""
     with chromium() as b:
         yield b
 

@@ -54,7 +54,7 @@ def test_every_part_is_stopped_in_order_though_one_hangs_and_one_fails(said: Kep
 
     started = time.monotonic()
     parts = [("first", hangs), ("absent", None), ("second", fails), ("third", stops)]
-    with ThreadPoolExecutor(1) as thread:  # a loop of its own: a test before may leave this thread's loop running
+    with ThreadPoolExecutor(1) as thread:  # a loop of its own, whatever runs in this thread
         thread.submit(asyncio.run, stop_parts(parts, bound=0.3)).result()
     assert stopped == ["hangs", "fails", "stops"]
     assert time.monotonic() - started < 10  # bounded: the hanging part alone would never return
