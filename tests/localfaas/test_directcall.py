@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 
@@ -21,14 +19,6 @@ from tests.support.runtime import REPO
 pytestmark = pytest.mark.integration
 
 Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-T = TypeVar("T")
-
-
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """asyncio.run on a thread of its own: in the whole suite the dashboard tests' Playwright (sync API, one browser
-    for the session) keeps an event loop running on the main thread, where asyncio.run refuses to start another."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +59,7 @@ def serve(answer: Answer, calls: Callable[[DirectCalls, str], Awaitable[object]]
             client.close()
             server.close()
 
-    result = run(run_calls())
+    result = asyncio.run(run_calls())
     return result, connections
 
 
@@ -82,7 +72,7 @@ def test_a_call_reaches_the_function_as_sent_and_its_answer_comes_back(echo: str
         finally:
             client.close()
 
-    status, body, headers = run(call())
+    status, body, headers = asyncio.run(call())
     seen = json.loads(body)
     assert (status, headers["X-Echo"]) == (200, "yes")
     assert (seen["method"], seen["path"], base64.b64decode(seen["body"])) == ("POST", "/", b'{"v": 1}')
@@ -210,7 +200,7 @@ def test_a_function_that_does_not_answer_in_time_times_out_and_its_connection_is
 
 def test_a_function_not_listening_is_a_failure_naming_why() -> None:
     with reserve() as port, pytest.raises(Failed, match="ConnectionRefusedError"):  # held, nobody listening
-        run(DirectCalls().post(f"http://127.0.0.1:{port.port}", {}, b"x", timeout=5))
+        asyncio.run(DirectCalls().post(f"http://127.0.0.1:{port.port}", {}, b"x", timeout=5))
 
 
 def test_an_answer_that_is_not_http_is_a_failure() -> None:
@@ -238,7 +228,7 @@ def test_a_body_larger_than_one_piece_reaches_the_function_whole(echo: str) -> N
         finally:
             client.close()
 
-    status, answer, _ = run(call())
+    status, answer, _ = asyncio.run(call())
     seen = json.loads(answer)
     assert status == 200 and len(body) > ONE_PIECE_BYTES
     assert (seen["headers"]["content-length"], base64.b64decode(seen["body"])) == (str(len(body)), body)
