@@ -4,11 +4,17 @@ Ids only grow and rows never change (but for series flags), so a process caches 
 process may add series at any time: readers that resolve a filter into series ids first load the series
 newer than the newest they know (one indexed query). New ids enter the caches only when their transaction
 commits (`commit`); a failed write forgets them (`rollback`).
+
+Threads of a process share the dictionaries (the function's request threads; a durations answer's two reads,
+queries/analytics.py). `series`, which reads walk, is never changed in place: new series go into a copy that
+replaces it whole, so a walk over it meanwhile sees the old one, not "dictionary changed size during
+iteration"; one thread at a time loads new series.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
@@ -42,13 +48,16 @@ class Dictionaries:
         self._docs: OrderedDict[int, bytes] = OrderedDict()
         self._doc_bytes = 0
         self._pending: dict[tuple[str, Any], Any] = {}
+        self._loading = threading.Lock()  # one refresh_series at a time
 
     # --- transactions ------------------------------------------------------------------------------
 
     def commit(self) -> None:
+        known = None
         for (kind, key), value in self._pending.items():
             if kind == "series":
-                self._add_series(value, key)
+                known = known if known is not None else dict(self.series)
+                self._add_series(known, value, key)
                 self.series_flags.setdefault(value, 0)
                 self._max_series = max(self._max_series, value)
             elif kind == "flags":
@@ -58,6 +67,8 @@ class Dictionaries:
                 self._string_values[value] = key
             else:
                 self._doc_ids[key] = value
+        if known is not None:
+            self.series = known
         self._pending.clear()
 
     def rollback(self) -> None:
@@ -71,14 +82,21 @@ class Dictionaries:
     def refresh_series(self, conn: Connection) -> None:
         """Load the series created since this process last looked, and every series' flags."""
         newest = conn.exec_driver_sql("SELECT max(id) FROM series").scalar() or 0  # per batch: past SQLAlchemy
-        if newest > self._max_series:
-            for row in conn.execute(select(series).where(series.c.id > self._max_series)):
-                self._add_series(row.id, tuple(row._mapping[name] for name in SERIES_FIELDS))
+        if newest <= self._max_series:
+            return
+        with self._loading:
+            if newest <= self._max_series:  # loaded by another thread meanwhile
+                return
+            known = dict(self.series)
+            for row in conn.execute(select(series).where(series.c.id > self._max_series, series.c.id <= newest)):
+                self._add_series(known, row.id, tuple(row._mapping[name] for name in SERIES_FIELDS))
                 self.series_flags[row.id] = row.flags
+            self.series = known
             self._max_series = newest
 
-    def _add_series(self, sid: int, values: Series) -> None:
-        self.series[sid] = values
+    def _add_series(self, known: dict[int, Series], sid: int, values: Series) -> None:
+        """`sid` into `known` (the copy that replaces `series`) and the lookups by values and entity."""
+        known[sid] = values
         self._series_ids[values] = sid
         same = self._entity_series.setdefault((values[0], values[1]), [])
         if sid not in same:
