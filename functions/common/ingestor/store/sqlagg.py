@@ -11,6 +11,7 @@ that built the rollups (store/rollups.py), so both give the same answer.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -43,10 +44,18 @@ TIER_GROUPED = ("SELECT bucket / {per}, sum(n), sum(vn), sum(vsum), min(vmin), m
                 "WHERE series = ? AND period = ? AND bucket >= ? AND bucket < ? GROUP BY bucket / {per} "
                 "HAVING sum(n) > 0 ORDER BY 1")
 
-# A series' stays by state left over a run of a tier's buckets (Aggregator._state_sums_by_series).
-STATE_SUMS = ("SELECT series, state, sum(dn), sum(dsum), min(dmin), max(dmax) FROM state_rollups "
-              "WHERE series = ? AND period = ? AND dn > 0 AND bucket >= ? AND bucket < ? GROUP BY state")
-BY_SERIES_BUCKETS = 90  # from this many buckets on SQLite sums a series at a time (_state_sums_by_series)
+# The stays by state left over a run of a tier's buckets, per series (Aggregator._state_sums_by_series): each
+# series' rows grouped alone (a correlated subquery), every group one text "series,state,dn,dsum,dmin,dmax" (floats
+# with the 17 digits that give them back exactly), all of them one text of one row.
+_STATE_GROUPS = ("SELECT state, sum(dn) AS dn, sum(dsum) AS dsum, min(dmin) AS dmin, max(dmax) AS dmax "
+                 "FROM state_rollups WHERE series = x.id AND period = ?1 AND dn > 0 AND bucket >= ?2 AND bucket < ?3 "
+                 "GROUP BY state")
+_FLOAT = "iif({0} IS NULL, '', printf('%!.17g', {0}))"
+STATE_SUMS = (f"SELECT group_concat(sums, ';') FROM (SELECT (SELECT group_concat(x.id || ',' || state || ',' "
+              f"|| dn || ',' || {_FLOAT.format('dsum')} || ',' || {_FLOAT.format('dmin')} || ',' "
+              f"|| {_FLOAT.format('dmax')}, ';') "
+              f"FROM ({_STATE_GROUPS})) AS sums FROM series x "
+              "WHERE ?4 IS NULL OR x.id IN (SELECT value FROM json_each(?4)))")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -373,7 +382,7 @@ class Aggregator:
                 continue
             width = ru.PERIODS[period]
             first, last = lo // tiers.US // width, hi // tiers.US // width
-            if self.reader.backend == "sqlite" and last - first >= BY_SERIES_BUCKETS:
+            if self.reader.backend == "sqlite":
                 rows = self._state_sums_by_series(period, first, last, sids)
             else:
                 s = state_rollups.c
@@ -390,22 +399,29 @@ class Aggregator:
         return out, tiers.resolution(pieces)
 
     def _state_sums_by_series(self, period: int, first: int, last: int, sids: list[int] | None) -> list[Any]:
-        """The state rollups of buckets [first, last) summed per (series, state left), in that order, a statement
-        a series: SQLite groups by sorting, and a year's ~155,000 daily rows sorted at once cost 89 ms CPU, each
-        series' few hundred sorted alone 62 ms in all (541 statements; the same rows, sums and order; from ~90
-        days on the fewer rows a statement pay for its own cost)."""
-        if sids is None:
-            self.reader.refresh_series()
-            sids = list(self.dicts.series)
-        cursor = self.conn.connection.cursor()  # the driver's rows as they come: no Row object for each
-        rows: list[Any] = []
+        """The state rollups of buckets [first, last) summed per (series, state left), in that order, as the grouped
+        statement PostgreSQL runs sums them (the same sums, to the bit: tests/store/test_state_sums.py), each series'
+        rows grouped alone: SQLite groups by sorting, and a year's ~155,000 daily rows sorted at once cost 89 ms CPU,
+        each series' few hundred alone 62 ms. One statement, whose one row is the text of every sum (STATE_SUMS), not
+        a statement per series (541) nor a row per sum: SQLite works through it in one step without Python's lock,
+        and the thread that reads the anomalies' sample beside it (queries/analytics.py) runs meanwhile; between 541
+        statements and their rows the two threads took turns with the lock and lasted as long as one after the
+        other. A week's few dozen daily or hourly buckets cost about what the grouped statement cost."""
+        cursor = self.conn.connection.cursor()
         try:
-            for sid in sorted(sids):
-                cursor.execute(STATE_SUMS, (sid, period, first, last))
-                rows += cursor.fetchall()
+            text = cursor.execute(STATE_SUMS, (period, first, last, None if sids is None else json.dumps(sids)))
+            found = text.fetchone()[0]
         finally:
             cursor.close()
+        groups = (group.split(",") for group in (found or "").split(";") if group)
+        rows = [(int(sid), int(state), int(dn), _float_or_none(dsum), _float_or_none(dmin), _float_or_none(dmax))
+                for sid, state, dn, dsum, dmin, dmax in groups]
+        rows.sort(key=lambda row: (row[0], row[1]))
         return rows
+
+
+def _float_or_none(text: str) -> float | None:
+    return float(text) if text else None
 
 
 def _figures(bucket: int, n: Any, vn: Any, vsum: Any, vmin: Any, vmax: Any) -> tuple[Any, ...]:
