@@ -500,7 +500,11 @@ class Reader:
         named = self.named(s.f.text, None) if s.f.text else None
         q = select(h.series, h.ts, h.eid, h.old_state, h.duration).where(
             *self._hot_clauses(s, None, named, start, end))
-        return HotStays(self.conn.execute(q.order_by(h.ts.desc(), h.eid.desc()).limit(limit)).all())
+        result = self.conn.execute(q.order_by(h.ts.desc(), h.eid.desc()).limit(limit))
+        try:  # the driver's tuples, not a Row each: a busy home's ~16,000 hot stays, 16.5 -> 13.5 ms
+            return HotStays(result.cursor.fetchall())
+        finally:
+            result.close()
 
     def changes(self, f: EventFilter, limit: int) -> list[Change]:
         """(time, state, old state, duration_in_state) of the scan's newest `limit` events, newest first: a scan's
