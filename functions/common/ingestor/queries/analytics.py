@@ -22,6 +22,7 @@ import heapq
 import itertools
 import statistics
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ingestor.httpapi import iso
@@ -83,10 +84,11 @@ def durations(store: EventStore, f: EventFilter, r: Range, limit: int, anomaly_l
 def _durations(store: EventStore, f: EventFilter, r: Range, limit: int, anomaly_limit: int,
                names: dict[str, str | None]) -> dict[str, Any]:
     info: dict[str, Any] = {}
-    items = [{"entity_id": s.entity_id, "name": names.get(s.entity_id), "state": s.state, "count": s.count,
-              "mean_s": s.mean, "min_s": s.min, "max_s": s.max, "total_s": s.total}
-             for s in store.durations(f, limit, info=info)]
-    groups = store.stay_groups(f, SAMPLE_LIMIT)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="durations") as pool:
+        stats = pool.submit(store.durations, f, limit, info=info)
+        groups = store.stay_groups(f, SAMPLE_LIMIT)
+        items = [{"entity_id": s.entity_id, "name": names.get(s.entity_id), "state": s.state, "count": s.count,
+                  "mean_s": s.mean, "min_s": s.min, "max_s": s.max, "total_s": s.total} for s in stats.result()]
     samples = sum(len(group.durations) for group in groups)
     found: list[Anomaly] = []
     for group in groups:
