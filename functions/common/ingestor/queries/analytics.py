@@ -85,14 +85,25 @@ def _durations(store: EventStore, f: EventFilter, r: Range, limit: int, anomaly_
                names: dict[str, str | None]) -> dict[str, Any]:
     info: dict[str, Any] = {}
     # The items (mostly the database's work: on SQLite a year's state sums, ~60 ms without the GIL) read in a thread
-    # of their own, on a connection of their own, while this one reads the sample (mostly Python): the answer takes
-    # about the longer of the two where a core is free, not their sum. Each read is a snapshot of its own, as before.
+    # of their own, on a connection of their own, while this one reads the sample and finds its anomalies (mostly
+    # Python): the answer takes about the longer of the two where a core is free, not their sum. Each read is a
+    # snapshot of its own, as before.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="durations") as pool:
         stats = pool.submit(store.durations, f, limit, info=info)
         groups = store.stay_groups(f, SAMPLE_LIMIT)
+        samples = sum(len(group.durations) for group in groups)
+        anomalies = _anomalies(groups, anomaly_limit, names)
         items = [{"entity_id": s.entity_id, "name": names.get(s.entity_id), "state": s.state, "count": s.count,
                   "mean_s": s.mean, "min_s": s.min, "max_s": s.max, "total_s": s.total} for s in stats.result()]
-    samples = sum(len(group.durations) for group in groups)
+    return {"start": iso(r.start), "end": iso(r.end), "items": items, "resolution": resolution(info),
+            "anomalies": anomalies, "samples": samples, "sampled": samples >= SAMPLE_LIMIT,
+            "rule": {"min_samples": MIN_SAMPLES, "too_short_below": TOO_SHORT, "too_long_above": TOO_LONG,
+                     "description": "per entity and state left, with at least min_samples durations: shorter than "
+                                    "too_short_below x median or longer than too_long_above x median"}}
+
+
+def _anomalies(groups: list[StayGroup], limit: int, names: dict[str, str | None]) -> list[dict[str, Any]]:
+    """The `limit` most severe stays of the sample against their group's median, formatted."""
     found: list[Anomaly] = []
     for group in groups:
         durations = group.durations
@@ -108,15 +119,10 @@ def _durations(store: EventStore, f: EventFilter, r: Range, limit: int, anomaly_
             elif d > long:
                 found.append((-d / median, times[k], "too_long", group, k, median))
     # A third of a busy home's stays can be anomalies: only those answered are formatted.
-    anomalies = [{"event_id": group.event_id(k), "entity_id": group.entity_id, "name": names.get(group.entity_id),
-                  "state": group.state, "time_fired": iso(group.time(k)), "duration_s": group.durations[k],
-                  "expected_s": median, "kind": kind}
-                 for _, _, kind, group, k, median in _most_severe(found, anomaly_limit)]
-    return {"start": iso(r.start), "end": iso(r.end), "items": items, "resolution": resolution(info),
-            "anomalies": anomalies, "samples": samples, "sampled": samples >= SAMPLE_LIMIT,
-            "rule": {"min_samples": MIN_SAMPLES, "too_short_below": TOO_SHORT, "too_long_above": TOO_LONG,
-                     "description": "per entity and state left, with at least min_samples durations: shorter than "
-                                    "too_short_below x median or longer than too_long_above x median"}}
+    return [{"event_id": group.event_id(k), "entity_id": group.entity_id, "name": names.get(group.entity_id),
+             "state": group.state, "time_fired": iso(group.time(k)), "duration_s": group.durations[k],
+             "expected_s": median, "kind": kind}
+            for _, _, kind, group, k, median in _most_severe(found, limit)]
 
 
 def _most_severe(found: list[Anomaly], limit: int) -> list[Anomaly]:
