@@ -12,7 +12,7 @@ from ingestor.httpapi import iso
 from ingestor.queries import analytics
 from ingestor.queries.params import Range
 from ingestor.store import open_event_store
-from ingestor.store.model import EventFilter
+from ingestor.store.model import EventFilter, StoreUnavailable
 from ingestor.timeutil import parse_timestamp
 from tests.queries import dataset
 from tests.queries.conftest import Served
@@ -193,3 +193,19 @@ def test_durations_format_only_the_anomalies_they_answer(api: Served, monkeypatc
     assert len(expected_anomalies(api)) >= 2
     assert len(body["anomalies"]) == 1
     assert len(formatted) == 3  # the range's start and end, and the one anomaly answered
+
+
+def test_durations_fail_when_their_items_read_fails(api: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The items are read in a thread of their own beside the sample: their failure is the answer's, not lost there."""
+    f = EventFilter(start=api.home.t0, end=api.home.t0 + dt.timedelta(days=2))
+    store = open_event_store(api.store_url)
+
+    def unavailable(*args: object, **kwargs: object) -> None:
+        raise StoreUnavailable("the items' read failed")
+
+    monkeypatch.setattr(store, "durations", unavailable)
+    try:
+        with pytest.raises(StoreUnavailable, match="the items' read failed"):
+            analytics.durations(store, f, Range(f.start, f.end), 10, 1, {})
+    finally:
+        store.close()
