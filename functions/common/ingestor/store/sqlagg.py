@@ -50,7 +50,7 @@ TIER_GROUPED = ("SELECT bucket / {per}, sum(n), sum(vn), sum(vsum), min(vmin), m
 _STATE_GROUPS = ("SELECT state, sum(dn) AS dn, sum(dsum) AS dsum, min(dmin) AS dmin, max(dmax) AS dmax "
                  "FROM state_rollups WHERE series = x.id AND period = ?1 AND dn > 0 AND bucket >= ?2 AND bucket < ?3 "
                  "GROUP BY state")
-_FLOAT = "iif({0} IS NULL, '', printf('%!.17g', {0}))"
+_FLOAT = "CASE WHEN {0} IS NULL THEN '' ELSE printf('%!.17g', {0}) END"
 STATE_SUMS = (f"SELECT group_concat(sums, ';') FROM (SELECT (SELECT group_concat(x.id || ',' || state || ',' "
               f"|| dn || ',' || {_FLOAT.format('dsum')} || ',' || {_FLOAT.format('dmin')} || ',' "
               f"|| {_FLOAT.format('dmax')}, ';') "
