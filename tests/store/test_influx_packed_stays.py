@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
+from ingestor import jsoncodec
 from ingestor.store import influxrollups as ir
 from ingestor.store import influxstays as packs
 from ingestor.store import open_event_store
 from ingestor.store.influx import InfluxEventStore
+from ingestor.store.lineprotocol import _string
 from ingestor.store.model import EventFilter
 from ingestor.store.timerange import to_micros
 from ingestor.timeutil import format_timestamp
@@ -178,3 +180,37 @@ def test_the_same_stays_packed_again_give_the_same_points(url: str, history: mod
     for batch in history.batches[-3:]:
         store.write(batch)
     assert points() == before and before
+
+
+def test_packs_written_before_compression_read_as_they_are(url: str, history: model.History,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store packed by the version before (plain JSON, each part whole) keeps answering from its packs: every
+    pack rewritten so, cut into parts as that version cut them."""
+    store = written(url, history)
+    for name, width in ((packs.HOUR, packs.HOUR_US), (packs.DAY, DAY_US)):
+        rows = [dict(zip(s["columns"], v, strict=True)) for s in store.transport.query(
+            f'SELECT {packs.FIELDS} FROM "{name}"') for v in s.get("values", [])]
+        store.transport.query(f'DROP MEASUREMENT "{name}"')
+        lines = []
+        for bucket, groups in packs.decoded(rows, width).items():
+            texts = [jsoncodec.dumps(g).decode() for g in groups]
+            cut = [texts[i:i + 3] for i in range(0, len(texts), 3)] or [[]]
+            lines += [f"{name} part={i}i,parts={len(cut)}i,at=7i,n={sum(len(g[2]) for g in groups[3 * i:3 * i + 3])}i,"
+                      f"stays={_string('[' + ','.join(part) + ']')} {bucket + i}" for i, part in enumerate(cut)]
+        store.transport.write("\n".join(lines))
+    assert store.transport.query(f'SELECT "stays" FROM "{packs.DAY}" LIMIT 1')[0]["values"][0][1].startswith("[")
+    raw_reads_refused(monkeypatch)
+    agrees(store, history.records, seed=4108, trials=15)
+
+
+def test_a_pack_read_back_is_the_pack_written() -> None:
+    groups = [[["light.a", "light", "", "", "", "state_changed"], "on", [5, 9, 9_000_000_000_000_000], [0.5, 1e-9, 3.0],
+               ["a", "b", "c"]], [["sensor.b", "sensor", "", "", "", "state_changed"], "idle", [7], [2.25], ["d"]]]
+    for width in (packs.HOUR_US, DAY_US):
+        measurement = packs.HOUR if width == packs.HOUR_US else packs.DAY
+        rows = []
+        for line in packs.lines(measurement, 0, groups):
+            head, text, tail = line.split('"')
+            fields = dict(f.split("=", 1) for f in head.split(" ")[1].split(",") if f != "stays=")
+            rows.append({"time": int(tail), "stays": text, **{k: int(v[:-1]) for k, v in fields.items()}})
+        assert packs.decoded(rows, width) == {0: groups}

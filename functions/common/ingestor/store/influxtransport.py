@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import requests
 
+from ingestor import jsoncodec
 from ingestor.store.model import StoreError, StoreUnavailable
 
 
@@ -82,7 +83,9 @@ class HttpTransport:
         self._request("POST", "/write", params={**self._params(), "precision": "u"}, data=lines.encode())
 
     def query(self, q: str) -> list[dict[str, Any]]:
-        return _series(self._request("POST", "/query", params={**self._params(), "epoch": "u"}, data={"q": q}).json())
+        # orjson: an answer of packed stays is megabytes of JSON, parsed in a third of the time `json` takes.
+        return _series(jsoncodec.loads(self._request("POST", "/query", params={**self._params(), "epoch": "u"},
+                                                     data={"q": q}).content))
 
     def ping(self) -> None:
         self._request("GET", "/ping")
