@@ -9,6 +9,9 @@ what `write` otherwise does in compaction's spare time. On InfluxDB, pack every 
 written before packs (store/influxstays.py; until then the duration anomalies read raw points), a day at a time.
 `python -m ingestor.store ones [URL]`: on InfluxDB, give every event point written before the field `one` it, in
 place, hour by hour (store/influxones.py; until then counts of raw points read the events' ids).
+`python -m ingestor.store sums [URL]`: on InfluxDB, pack the stay rollups of every hour and day written before
+those packs (store/influxsums.py; until then the durations' items read the stay rollups' series), a day at a
+time, from the rollups (no raw point read).
 URL defaults to EVENT_STORE_URL (else the SQLite file in DATA_DIR). Both are safe to stop and rerun."""
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from ingestor.store.sqlschema import MIGRATIONS
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("move", "rollups", "stays", "ones"):
+    if not argv or argv[0] not in ("move", "rollups", "stays", "ones", "sums"):
         print(__doc__, file=sys.stderr)
         return 2
     store = open_event_store(argv[1] if len(argv) > 1 else default_url())
@@ -31,6 +34,8 @@ def main(argv: list[str]) -> int:
         return fill_stays(store)
     if argv[0] == "ones":
         return fill_ones(store)
+    if argv[0] == "sums":
+        return fill_sums(store)
     if argv[0] == "rollups":
         if not hasattr(store, "build_rollups"):
             print("SQL stores write their rollups with the events (and the move builds them)", file=sys.stderr)
@@ -77,6 +82,19 @@ def fill_ones(store: Any) -> int:
         if hours % 24 == 0:
             print(f"{hours:,} hours ({points:,} points) in {time.monotonic() - started:,.0f} s", flush=True)
     print(f"done: {hours:,} hours ({points:,} points) in {time.monotonic() - started:,.1f} s", flush=True)
+    return 0
+
+
+def fill_sums(store: Any) -> int:
+    if not hasattr(store, "fill_sums"):
+        print("only InfluxDB stores pack their stay rollups", file=sys.stderr)
+        return 2
+    started, days = time.monotonic(), 0
+    for _ in store.fill_sums():
+        days += 1
+        if days % 30 == 0:
+            print(f"{days:,} days in {time.monotonic() - started:,.0f} s", flush=True)
+    print(f"done: {days:,} days in {time.monotonic() - started:,.1f} s", flush=True)
     return 0
 
 

@@ -32,6 +32,7 @@ from ingestor.store import influxql as iql
 from ingestor.store import influxreads as reads
 from ingestor.store import influxrollups as ir
 from ingestor.store import influxstays as packs
+from ingestor.store import influxsums as sums
 from ingestor.store import rollups as ru
 from ingestor.store import series as series_
 from ingestor.store.halayout import HaLayout
@@ -253,12 +254,12 @@ class InfluxEventStore:
             self._mark_ready(whole=True, points=True)
 
     def _mark_ready(self, whole: bool = False, points: bool = False) -> None:
-        """READY (again, daily); DIMS_READY, STATES_READY, DEVICES_READY and PACKED_READY too when `whole` says
+        """READY (again, daily); DIMS_READY, STATES_READY, DEVICES_READY, PACKED_READY and SUMS_READY when `whole` says
         every rollup (and pack) was made by this version, and ONES_READY when `points` says every event point
         was; else each as it was found."""
         now_us = time.time_ns() // 1000
         found = {m: whole or self._has_marker(m)
-                 for m in (ir.DIMS_READY, ir.STATES_READY, ir.DEVICES_READY, ir.PACKED_READY)}
+                 for m in (ir.DIMS_READY, ir.STATES_READY, ir.DEVICES_READY, ir.PACKED_READY, ir.SUMS_READY)}
         found[ir.ONES_READY] = points or self._has_marker(ir.ONES_READY)
         marks = [ir.ready_point(now_us)] + [ir.ready_point(now_us, m) for m, ok in found.items() if ok]
         self.transport.write("\n".join(marks))
@@ -435,13 +436,7 @@ class InfluxEventStore:
                 acc = [c["n"], c.get("vn") or 0, c.get("vsum"), c.get("vmin"), c.get("vmax"),
                        int(c.get("newest") or 0), c.get("last")]
                 lines.append(ir.value_point(ir.ROLLUPS[period], ir.rollup_key(tags), int(c["time"]), acc))
-        for _, tags, c in _rows(self._select(
-                f'SELECT sum("entered") AS entered, sum("left") AS left, sum("dn") AS dn, sum("dsum") AS dsum, '
-                f'min("dmin") AS dmin, max("dmax") AS dmax FROM {_identifier(ir.STAYS[below])} WHERE {window}')):
-            if (c.get("dn") or c.get("entered") or c.get("left")) and tags.get("state"):
-                acc = [c.get("entered") or 0, c.get("left") or 0, c.get("dn") or 0, c.get("dsum"), c.get("dmin"),
-                       c.get("dmax"), 0.0]
-                lines.append(ir.stay_point(ir.STAYS[period], ir.rollup_key(tags), tags["state"], int(c["time"]), acc))
+        lines += self._merged_stays(below, period, seconds, lo, hi)
         for _, tags, c in _rows(self._select(
                 f'SELECT sum("n") AS n, max("newest") AS newest FROM {_identifier(ir.DIMS[below])} WHERE {window}')):
             if c.get("n") and tags.get("by"):
@@ -449,6 +444,45 @@ class InfluxEventStore:
                                           int(c["n"]), int(c.get("newest") or 0)))
         if lines:
             self.transport.write("\n".join(lines))
+
+    def _merged_stays(self, below: str, period: str, seconds: int, lo: int, hi: int,
+                      rollups: bool = True) -> list[str]:
+        """The points of tier `period`'s stays over [lo, hi) µs, summed from tier `below`: its stays_* points
+        (unless not `rollups`) and the packs of their durations (influxsums.py), one for every bucket, empty too."""
+        window = f"time >= {lo * 1000} AND time < {hi * 1000} GROUP BY time({seconds}s), * fill(none)"
+        lines = []
+        packed: dict[int, list[sums.Entry]] = {at: [] for at in range(lo, hi, seconds * ir.US)}
+        for _, tags, c in _rows(self._select(
+                f'SELECT sum("entered") AS entered, sum("left") AS left, sum("dn") AS dn, sum("dsum") AS dsum, '
+                f'min("dmin") AS dmin, max("dmax") AS dmax FROM {_identifier(ir.STAYS[below])} WHERE {window}')):
+            if (c.get("dn") or c.get("entered") or c.get("left")) and tags.get("state"):
+                acc = [c.get("entered") or 0, c.get("left") or 0, c.get("dn") or 0, c.get("dsum"), c.get("dmin"),
+                       c.get("dmax"), 0.0]
+                if rollups:
+                    lines.append(ir.stay_point(ir.STAYS[period], ir.rollup_key(tags), tags["state"], int(c["time"]),
+                                               acc))
+                if c.get("dn"):
+                    packed[int(c["time"])].append(sums.entry(ir.rollup_key(tags), tags["state"], c))
+        return lines + [line for at, entries in packed.items() for line in sums.lines(ir.SUMS[period], at, entries)]
+
+    def fill_sums(self) -> Iterator[tuple[int, int]]:
+        """Pack the stay rollups of every hour and day holding any (influxsums.py) from the rollups below them (no
+        raw point read), then mark them whole (SUMS_READY): the durations' items read them from then on. Yields
+        (day µs, its hours' and day's entries) per day. Safe to stop and rerun; nothing to do once marked, or
+        before the rollups are whole (`build_rollups` then packs them as it sums)."""
+        self._prepare()
+        if self._has_marker(ir.SUMS_READY) or not self._rollups_ready():
+            return
+        q = f'SELECT count("dn") AS n FROM {_identifier(ir.STAYS["1d"])} WHERE {EVERY_DAY}'
+        days = sorted({int(c["time"]) for _, _, c in _rows(self._select(q)) if c.get("n")})
+        for day in days:
+            with self._rolling:
+                lines = self._merged_stays("5m", "1h", 3600, day, day + series_.DAY_US, rollups=False)
+                lines += self._merged_stays("1h", "1d", 86_400, day, day + series_.DAY_US, rollups=False)
+                self._write_packs(lines)
+            yield day, len(lines)
+        self.transport.write(ir.ready_point(time.time_ns() // 1000, ir.SUMS_READY))
+        self._marked[ir.SUMS_READY] = True
 
     def _write_ha(self, lines: list[str]) -> None:
         """HA's points, after the events': an outage raises (the batch is retried, rewriting is harmless);
@@ -502,7 +536,7 @@ class InfluxEventStore:
         for name, seconds in ir.PERIODS.items():
             width = seconds * 1_000_000_000
             lo, hi = start_ns // width * width, -(-end_ns // width) * width
-            packed = [ir.PACKED[name]] if name in ir.PACKED else []
+            packed = [ir.PACKED[name], ir.SUMS[name]] if name in ir.PACKED else []
             for measurement in (ir.ROLLUPS[name], ir.STAYS[name], ir.DIMS[name], *packed):
                 if self.backend == "influxdb1":
                     self.transport.query(f"DELETE FROM {_identifier(measurement)} WHERE time >= {lo} AND time < {hi}")
@@ -772,9 +806,12 @@ class InfluxEventStore:
         groups: dict[tuple[str, str], list[Any]] = {}
         staying = self._staying() if any(p is None and lo < hi for p, lo, hi in pieces) else None
         rolled = [(period, lo, hi) for period, lo, hi in pieces if period is not None and lo < hi]
-        # The tiers' statements (each over every (entity, state) series: 50-110 ms at a week) sent at once; their
-        # answers are merged below in the pieces' order, so the sums add up as before.
-        answers = dict(zip(rolled, self._select_all([self._stays_sums(f, *piece) for piece in rolled]), strict=True))
+        # The tiers' statements (each over every (entity, state) series: 50-110 ms at a week; a point per hour or
+        # day once packed, influxsums.py) sent at once; their answers are merged below in the pieces' order, so the
+        # sums add up as before.
+        packed = plain and self._has_marker(ir.SUMS_READY)
+        statements = [self._sums_packed(*piece) if packed else self._stays_sums(f, *piece) for piece in rolled]
+        answers = dict(zip(rolled, self._select_all(statements), strict=True))
         for period, lo, hi in pieces:
             if lo >= hi or (period is None and staying == ""):
                 continue
@@ -791,7 +828,10 @@ class InfluxEventStore:
                         acc = groups.setdefault((c.get("entity_id") or "", c["old_state"]), ru.new_state())
                         ru.add_duration(acc, float(c["duration_in_state"]))
                 continue
-            for _, tags, c in _rows(answers[(period, lo, hi)]):
+            if packed and self._packed_sums_into(groups, f, answers[(period, lo, hi)], period, lo, hi):
+                continue
+            for _, tags, c in _rows(answers[(period, lo, hi)] if not packed else self._select(
+                    self._stays_sums(f, period, lo, hi))):
                 if c.get("dn"):
                     acc = groups.setdefault((tags.get("entity_id") or "", tags.get("state") or ""), ru.new_state())
                     ru.merge_state(acc, (0, 0, int(c["dn"]), c.get("dsum"), c.get("dmin"), c.get("dmax"), 0.0))
@@ -803,10 +843,32 @@ class InfluxEventStore:
 
     def _stays_sums(self, f: EventFilter, period: int, lo: int, hi: int) -> str:
         """The statement summing the stay rollups of tier `period` over [lo, hi) µs per (entity, state left)."""
-        where = iql.where(dataclasses.replace(f, start=None, end=None), [f"time >= {lo * 1000}", f"time < {hi * 1000}"],
-                          events_only=False)
+        # The rollups name the event type `type` (not `event_type`, so event reads never see them).
+        where = iql.where(dataclasses.replace(f, start=None, end=None, event_type=None),
+                          [f"time >= {lo * 1000}", f"time < {hi * 1000}"]
+                          + ([f'"type" = {iql.string(f.event_type)}'] if f.event_type else []), events_only=False)
         return (f'SELECT sum("dn") AS dn, sum("dsum") AS dsum, min("dmin") AS dmin, max("dmax") AS dmax '
                 f'FROM {_identifier(ir.STAYS[tiers.NAMES[period]])} WHERE {where} GROUP BY "entity_id", "state"')
+
+    @staticmethod
+    def _sums_packed(period: int, lo: int, hi: int) -> str:
+        """The statement reading the packed stay rollups of tier `period` over [lo, hi) µs (influxsums.py)."""
+        return (f"SELECT {sums.FIELDS} FROM {_identifier(ir.SUMS[tiers.NAMES[period]])} "
+                f"WHERE time >= {lo * 1000} AND time < {hi * 1000}")
+
+    @staticmethod
+    def _packed_sums_into(groups: dict[tuple[str, str], list[Any]], f: EventFilter, series: list[dict[str, Any]],
+                          period: int, lo: int, hi: int) -> bool:
+        """The packed stay rollups of [lo, hi) read (`series`) into `groups`, bucket after bucket; False (nothing
+        added) when a bucket's pack is not whole (a write cut short: its rollups' statement answers)."""
+        width = ir.PERIODS[tiers.NAMES[period]] * ir.US
+        rows = [c for _, _, c in _rows(series)]
+        found = sums.decoded(rows, width)
+        if {int(c["time"]) // width * width for c in rows} - found.keys():
+            return False
+        for bucket in sorted(found):
+            sums.add(groups, found[bucket], f)
+        return True
 
     def _packed_durations_into(self, groups: dict[tuple[str, str], list[Any]], f: EventFilter, staying: str | None,
                                lo: int, hi: int) -> None:

@@ -50,8 +50,9 @@ DIMS = {name: f"dims_{name}" for name in PERIODS}
 DIM_TAGS = ("domain", "area_id", "device_id")  # the dimensions counted apart (besides every event: "all")
 ALL = "all"
 PACKED = {"1h": "packed_stays_1h", "1d": "packed_stays_1d"}  # an hour's and a past day's stays (influxstays.py)
+SUMS = {"1h": "packed_sums_1h", "1d": "packed_sums_1d"}  # an hour's and a day's stays_* in one point (influxsums.py)
 MEASUREMENTS = (frozenset(ROLLUPS.values()) | frozenset(STAYS.values()) | frozenset(DIMS.values())
-                | frozenset(PACKED.values()))
+                | frozenset(PACKED.values()) | frozenset(SUMS.values()))
 # Written once the rollups hold every event: when the first write finds no events, or when
 # `python -m ingestor.store rollups` has summed a database written before rollups existed. Until then reads
 # answer from raw points.
@@ -66,7 +67,8 @@ STATES_READY = "states_ready"  # the same for the stays' entered and left counts
 DEVICES_READY = "devices_ready"  # the same for dims_* by=device_id
 PACKED_READY = "packed_stays_ready"  # every hour's stays packed (influxstays.py)
 ONES_READY = ONES_MARKER  # every event point carries `one` (influxones.py)
-MARKERS = frozenset({READY, DIMS_READY, STATES_READY, DEVICES_READY, PACKED_READY, ONES_READY})
+SUMS_READY = "packed_sums_ready"  # every hour's and day's stays_* packed in SUMS (influxsums.py)
+MARKERS = frozenset({READY, DIMS_READY, STATES_READY, DEVICES_READY, PACKED_READY, ONES_READY, SUMS_READY})
 # The marker each dimension of dims_* needs besides DIMS_READY (written later than the others).
 DIM_MARKERS = {"device_id": DEVICES_READY}
 READY_RECHECK_S = 60

@@ -126,11 +126,15 @@ def replaced(old: list[Group], fresh: list[Group], windows: list[tuple[int, int]
 
 def lines(measurement: str, bucket_us: int, groups: list[Group]) -> list[str]:
     """The points of a bucket's pack (a point with n=0 for one without stays: the bucket is known empty)."""
-    text = encoded(groups, LEVELS.get(measurement, 1))
+    return pack_lines(measurement, bucket_us, encoded(groups, LEVELS.get(measurement, 1)), count(groups), "stays")
+
+
+def pack_lines(measurement: str, bucket_us: int, text: str, n: int, field: str) -> list[str]:
+    """A bucket's pack `text` in `field` of its points: cut into parts of PART_CHARS, `n` on the first."""
     parts = [text[i:i + PART_CHARS] for i in range(0, len(text), PART_CHARS)] or [""]
     at = _digest(parts)
-    return [f"{measurement} part={i}i,parts={len(parts)}i,at={at}i,n={count(groups) if i == 0 else 0}i,"
-            f"stays={_string(part)} {bucket_us + i}" for i, part in enumerate(parts)]
+    return [f"{measurement} part={i}i,parts={len(parts)}i,at={at}i,n={n if i == 0 else 0}i,"
+            f"{field}={_string(part)} {bucket_us + i}" for i, part in enumerate(parts)]
 
 
 def _digest(parts: Iterable[str]) -> int:
@@ -142,11 +146,18 @@ def _digest(parts: Iterable[str]) -> int:
     return int.from_bytes(h.digest(), "big") >> 1
 
 
+def compressed(value: Any, level: int) -> str:
+    return base64.b64encode(zlib.compress(jsoncodec.dumps(value), level)).decode()
+
+
+def uncompressed(text: str) -> Any:
+    return jsoncodec.loads(zlib.decompress(base64.b64decode(text)))
+
+
 def encoded(groups: list[Group], level: int) -> str:
     """The pack's text: its groups' JSON, times as gaps (shorter, and alike enough to compress), compressed."""
-    gapped = [[tags, left, [t - p for t, p in zip(times, [0, *times], strict=False)], durations, ids]
-              for tags, left, times, durations, ids in groups]
-    return base64.b64encode(zlib.compress(jsoncodec.dumps(gapped), level)).decode()
+    return compressed([[tags, left, [t - p for t, p in zip(times, [0, *times], strict=False)], durations, ids]
+                       for tags, left, times, durations, ids in groups], level)
 
 
 def _unpacked(texts: list[str]) -> list[Group]:
@@ -154,36 +165,46 @@ def _unpacked(texts: list[str]) -> list[Group]:
     were written before."""
     if texts and texts[0].startswith("["):
         return [g for text in texts for g in jsoncodec.loads(text or "[]")]
-    groups = jsoncodec.loads(zlib.decompress(base64.b64decode("".join(texts)))) if any(texts) else []
+    groups = uncompressed("".join(texts)) if any(texts) else []
     for group in groups:
         group[2] = list(itertools.accumulate(group[2]))
     return groups
 
 
-def decoded(rows: Iterable[dict[str, Any]], width_us: int) -> dict[int, list[Group]]:
-    """Per bucket start µs: the groups of the buckets whose parts were all read, of one packing; a bucket with
-    a part missing or of another packing (a write cut short) is left out."""
+def whole(rows: Iterable[dict[str, Any]], width_us: int, field: str) -> dict[int, list[str]]:
+    """Per bucket start µs: the texts of `field` in the parts of the buckets whose parts were all read, of one
+    packing; a bucket with a part missing or of another packing (a write cut short) is left out."""
     found: dict[int, dict[int, dict[str, Any]]] = {}
     for c in rows:
         t = int(c["time"])
         found.setdefault(t // width_us * width_us, {})[int(c.get("part") or 0)] = c
-    out: dict[int, list[Group]] = {}
+    out: dict[int, list[str]] = {}
     for bucket, parts in found.items():
         first = parts.get(0)
         if first is None or first.get("parts") is None:
             continue
         count, at = int(first["parts"]), first.get("at")
         if all(k in parts and parts[k].get("at") == at for k in range(count)):
-            out[bucket] = _unpacked([parts[k].get("stays") or "" for k in range(count)])
+            out[bucket] = [parts[k].get(field) or "" for k in range(count)]
     return out
+
+
+def decoded(rows: Iterable[dict[str, Any]], width_us: int) -> dict[int, list[Group]]:
+    """Per bucket start µs: the groups of the buckets whose parts were all read, of one packing (`whole`)."""
+    return {bucket: _unpacked(texts) for bucket, texts in whole(rows, width_us, "stays").items()}
+
+
+def wanted(f: EventFilter) -> list[tuple[int, str]]:
+    """(position in ROLLUP_TAGS, value) of `f`'s filters on the series' tags."""
+    return [(i, getattr(f, name)) for name, i in _TAG_FILTERS if getattr(f, name) is not None]
 
 
 def matching(groups: list[Group], f: EventFilter, lo: int, hi: int) -> list[Group]:
     """The groups of `f`'s series, cut to their stays in [lo, hi) µs."""
-    wanted = [(i, getattr(f, name)) for name, i in _TAG_FILTERS if getattr(f, name) is not None]
+    tags_wanted = wanted(f)
     out = []
     for group in groups:
-        if any(group[0][i] != value for i, value in wanted):
+        if any(group[0][i] != value for i, value in tags_wanted):
             continue
         times = group[2]
         if times and (times[0] < lo or times[-1] >= hi):
