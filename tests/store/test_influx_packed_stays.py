@@ -214,3 +214,25 @@ def test_a_pack_read_back_is_the_pack_written() -> None:
             fields = dict(f.split("=", 1) for f in head.split(" ")[1].split(",") if f != "stays=")
             rows.append({"time": int(tail), "stays": text, **{k: int(v[:-1]) for k, v in fields.items()}})
         assert packs.decoded(rows, width) == {0: groups}
+
+
+def test_a_day_packed_again_blanks_the_parts_its_plain_pack_had_more_of(url: str, history: model.History,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    store = written(url, history)
+    days = sorted(day_points(store))
+    rows = [dict(zip(s["columns"], v, strict=True)) for s in store.transport.query(
+        f'SELECT {packs.FIELDS} FROM "{packs.DAY}"') for v in s.get("values", [])]
+    plain = [f"{packs.DAY} part={i}i,parts=40i,at=7i,n=0i,stays={_string('[]')} {day + i}"
+             for day in days for i in range(40)]  # a plain pack of 40 parts: none of its groups
+    store.transport.write("\n".join(plain))
+    assert packs.decoded(rows, DAY_US).keys() == set(days)
+    list(store.fill_stays())
+    after = [dict(zip(s["columns"], v, strict=True)) for s in store.transport.query(
+        f'SELECT {packs.FIELDS} FROM "{packs.DAY}"') for v in s.get("values", [])]
+    def by_series(found: dict[int, list[Any]]) -> dict[int, list[Any]]:
+        return {day: sorted(groups) for day, groups in found.items()}
+
+    assert by_series(packs.decoded(after, DAY_US)) == by_series(packs.decoded(rows, DAY_US))
+    assert all(not c["stays"] and c["at"] == 0 for c in after if c["part"] >= 2)  # a day's pack: 1 or 2 parts
+    raw_reads_refused(monkeypatch)
+    agrees(store, history.records, seed=4109, trials=10)

@@ -343,7 +343,13 @@ class InfluxEventStore:
                 hours[hour] = self._raw_stays(hour, hour + packs.HOUR_US, staying)
             self._pack_hours(broken, staying)
         day_pack = packs.merged([hours[hour] for hour in sorted(hours)])
-        self.transport.write("\n".join(packs.lines(packs.DAY, day, day_pack)))
+        lines = packs.lines(packs.DAY, day, day_pack)
+        # Parts of a longer pack written before (plain JSON, before packs were compressed) blanked: a read passes
+        # over them, but InfluxDB would still send them.
+        before = max((int(c.get("max") or 0) for _, _, c in _rows(self._select(
+            f'SELECT max("part") FROM {_identifier(packs.DAY)} WHERE time >= {day * 1000} '
+            f"AND time < {(day + series_.DAY_US) * 1000}"))), default=0)
+        self.transport.write("\n".join(lines + packs.blanks(packs.DAY, day, len(lines), before + 1)))
         return packs.count(day_pack)
 
     def _raw_stays(self, lo: int, hi: int, staying: str | None,

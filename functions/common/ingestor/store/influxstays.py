@@ -137,6 +137,11 @@ def pack_lines(measurement: str, bucket_us: int, text: str, n: int, field: str) 
             f"{field}={_string(part)} {bucket_us + i}" for i, part in enumerate(parts)]
 
 
+def blanks(measurement: str, bucket_us: int, first: int, end: int) -> list[str]:
+    """Parts [first, end) of a bucket emptied (those a longer pack written before left): no packing's part."""
+    return [f'{measurement} part={i}i,parts=0i,at=0i,n=0i,stays="" {bucket_us + i}' for i in range(first, end)]
+
+
 def _digest(parts: Iterable[str]) -> int:
     """A pack's identity: 63 bits of a hash of its parts' texts (an InfluxDB integer field is signed 64 bits)."""
     h = hashlib.blake2b(digest_size=8)
