@@ -95,11 +95,13 @@ def test_restore_keeps_rows_byte_for_byte_as_stored_key_order_included(
         any_store: Any, archiver_for: Callable[..., Archiver], fmt: str) -> None:
     any_store.write([r for day in OLD_DAYS[:2] for r in records_in_any_key_order(day)])
     stored, stayed = raw_rows(any_store), stays(any_store)
+    durations = any_store.durations(EventFilter(), limit=1000)
     archiver = archiver_for(any_store, format=fmt)
     assert archiver.run(NOW).ok and any_store.count(OLD) == 0
     assert restore(archiver, OLD_DAYS[0], OLD_DAYS[1])["restored_rows"] == 26
     assert raw_rows(any_store) == stored
     assert stays(any_store) == stayed and stayed
+    assert any_store.durations(EventFilter(), limit=1000) == durations and durations
 
 
 @pytest.mark.parametrize("first", ["ndjson", "parquet"])
