@@ -4,14 +4,16 @@ compare with the events' own, whatever order the groups hold them in; and the SQ
 from __future__ import annotations
 
 import datetime as dt
+import random
 from typing import Any, NamedTuple
 
 import pytest
 from sqlalchemy import text
 
 from ingestor.store import blocks
-from ingestor.store.model import StayGroup
+from ingestor.store.model import EventFilter, StayGroup
 from ingestor.store.sqlread import Reader
+from tests.store import rollup_model as model
 
 
 class Stay(NamedTuple):
@@ -20,6 +22,21 @@ class Stay(NamedTuple):
     time: dt.datetime
     duration: float
     event_id: str
+
+
+def random_filter(rng: random.Random, start: dt.datetime, hours: int) -> EventFilter:
+    """A filter of InfluxDB's packs' tests: a range within `hours` from `start` (its ends at any instant, a whole
+    hour or a day's start, or open), on no series or one entity, domain, area, device or event type."""
+    def moment() -> dt.datetime:
+        at = start + dt.timedelta(microseconds=rng.randrange(hours * 3600 * 1_000_000))
+        return rng.choice([at, at.replace(minute=0, second=0, microsecond=0),
+                           at.replace(hour=0, minute=0, second=0, microsecond=0)])
+
+    a, b = sorted([moment(), moment()])
+    entity, area, device, _ = rng.choice(model.ENTITIES)
+    fields = rng.choice([{}, {}, {"entity_id": entity}, {"domain": entity.split(".")[0]}, {"area_id": area},
+                         {"device_id": device}, {"event_type": "state_changed"}])
+    return EventFilter(start=rng.choice([a, a, None]), end=rng.choice([b if b > a else None, None]), **fields)
 
 
 def newest_first(groups: list[StayGroup]) -> list[Stay]:

@@ -18,6 +18,7 @@ from ingestor.store.influx import InfluxEventStore
 from ingestor.store.model import EventFilter
 from ingestor.store.timerange import to_micros
 from tests.store import rollup_model as model
+from tests.store.stays import random_filter
 from tests.support.servers import store_url
 
 START = (dt.datetime.now(dt.UTC) - dt.timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
@@ -42,16 +43,7 @@ def written(url: str, history: model.History) -> InfluxEventStore:
 
 
 def random_query(rng: random.Random) -> EventFilter:
-    def moment() -> dt.datetime:
-        at = START + dt.timedelta(microseconds=rng.randrange(HOURS * 3600 * 1_000_000))
-        return rng.choice([at, at.replace(minute=0, second=0, microsecond=0),
-                           at.replace(hour=0, minute=0, second=0, microsecond=0)])
-
-    a, b = sorted([moment(), moment()])
-    entity, area, device, _ = rng.choice(model.ENTITIES)
-    fields = rng.choice([{}, {}, {"entity_id": entity}, {"domain": entity.split(".")[0]}, {"area_id": area},
-                         {"device_id": device}, {"event_type": "state_changed"}])
-    return EventFilter(start=rng.choice([a, a, None]), end=rng.choice([b if b > a else None, None]), **fields)
+    return random_filter(rng, START, HOURS)
 
 
 def agrees(store: Any, records: list[dict[str, Any]], seed: int, trials: int = 25) -> None:
