@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 import pytest
 from sqlalchemy import text
 
-from ingestor.store import blocks
+from ingestor.store import blocks, open_event_store
 from ingestor.store.model import EventFilter, StayGroup
 from ingestor.store.sqlread import Reader
 from tests.store import rollup_model as model
@@ -37,6 +37,14 @@ def random_filter(rng: random.Random, start: dt.datetime, hours: int) -> EventFi
     fields = rng.choice([{}, {}, {"entity_id": entity}, {"domain": entity.split(".")[0]}, {"area_id": area},
                          {"device_id": device}, {"event_type": "state_changed"}])
     return EventFilter(start=rng.choice([a, a, None]), end=rng.choice([b if b > a else None, None]), **fields)
+
+
+def written(url: str, history: model.History) -> Any:
+    """A store at `url` with `history`'s batches written through `write`, in their order (late, some twice)."""
+    store = open_event_store(url)
+    for batch in history.batches:
+        store.write(batch)
+    return store
 
 
 def newest_first(groups: list[StayGroup]) -> list[Stay]:

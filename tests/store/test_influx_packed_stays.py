@@ -23,7 +23,7 @@ from ingestor.store.model import EventFilter
 from ingestor.store.timerange import to_micros
 from ingestor.timeutil import format_timestamp
 from tests.store import rollup_model as model
-from tests.store.stays import newest_first, random_filter
+from tests.store.stays import newest_first, random_filter, written
 from tests.support.servers import store_url
 
 START = (dt.datetime.now(dt.UTC) - dt.timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
@@ -58,12 +58,6 @@ def url(tmp_path: Path, request: pytest.FixtureRequest) -> str:
 def history() -> model.History:
     return model.home(seed=41, start=START, hours=HOURS, events=2500)
 
-
-def written(url: str, history: model.History) -> InfluxEventStore:
-    store = open_event_store(url)
-    for batch in history.batches:
-        store.write(batch)
-    return store
 
 
 def day_points(store: Any) -> set[int]:

@@ -18,7 +18,7 @@ from ingestor.store.influx import InfluxEventStore
 from ingestor.store.model import EventFilter
 from ingestor.store.timerange import to_micros
 from tests.store import rollup_model as model
-from tests.store.stays import random_filter
+from tests.store.stays import random_filter, written
 from tests.support.servers import store_url
 
 START = (dt.datetime.now(dt.UTC) - dt.timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
@@ -34,12 +34,6 @@ def url(tmp_path: Path, request: pytest.FixtureRequest) -> str:
 def history() -> model.History:
     return model.home(seed=43, start=START, hours=HOURS, events=2500)
 
-
-def written(url: str, history: model.History) -> InfluxEventStore:
-    store = open_event_store(url)
-    for batch in history.batches:
-        store.write(batch)
-    return store
 
 
 def random_query(rng: random.Random) -> EventFilter:

@@ -13,7 +13,8 @@ writes its rollups again. A delete drops them with the rollups and sums the buck
 A point has no tags; fields `sums` (influxstays.compressed JSON: [[the series' tags (ROLLUP_TAGS order), state
 left, dn, dsum, dmin, dmax], ...] sorted), `n` its entries, `part`, `parts`, `at` as the packed stays' (a text
 longer than a part cut into parts, a pack taken only whole). A database written before them has no SUMS_READY
-point: its items read stays_* until `python -m ingestor.store rollups` summed them again (which writes these).
+point: its items read stays_* until `python -m ingestor.store sums` packed them from its rollups (`rollups`,
+which sums the rollups again, writes them too).
 """
 
 from __future__ import annotations
