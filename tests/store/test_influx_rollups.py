@@ -179,13 +179,17 @@ def test_a_database_whose_stays_came_before_the_state_counts_reads_a_state_s_eve
 
 
 @pytest.mark.parametrize(("hours", "events"), [(3, 600), (48, 300)])  # the last hour holds more than a page, or less
+@pytest.mark.parametrize(("text", "start"), [(None, START), ("kitchen", START), ("PAUS", START), ("kitchen", None)])
 def test_pages_of_the_newest_events_are_those_of_the_whole_range_whether_the_last_hour_holds_a_page_or_not(
-        tmp_path: Path, request: pytest.FixtureRequest, hours: int, events: int) -> None:
+        tmp_path: Path, request: pytest.FixtureRequest, hours: int, events: int, text: str | None,
+        start: dt.datetime | None) -> None:
+    """Read a window at a time from the range's end back (a text's matches are rarer: several windows make a
+    page, a page's matches lie in several windows), and a range without a start too."""
     history = model.home(seed=24, start=START, hours=hours, events=events)
     store = opened("influxdb1", tmp_path, request)
     for batch in history.batches:
         store.write(batch)
-    whole = EventFilter(start=START, end=START + dt.timedelta(hours=hours))
+    whole = EventFilter(start=start, end=START + dt.timedelta(hours=hours), text=text)
     got, cursor = [], None
     while True:
         page = store.query(whole, limit=100, cursor=cursor)
