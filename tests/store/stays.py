@@ -47,6 +47,18 @@ def written(url: str, history: model.History) -> Any:
     return store
 
 
+def assert_durations_agree(store: Any, records: list[dict[str, Any]], f: EventFilter, trial: int) -> None:
+    """The store's durations of `f` are the events' own: counts, minima and maxima exactly, totals to float
+    tolerance (rollups and packs sum in their own order)."""
+    want = model.durations(records, f)
+    got = {(d.entity_id, d.state): d for d in store.durations(f, limit=1000)}
+    assert set(got) == set(want), f"trial {trial}: {f}"
+    for key, values in want.items():
+        d = got[key]
+        assert (d.count, d.min, d.max) == (len(values), min(values), max(values)), f"trial {trial}: {key}"
+        assert d.total == pytest.approx(sum(values)), f"trial {trial}: {key}"
+
+
 def newest_first(groups: list[StayGroup]) -> list[Stay]:
     stays = [Stay(g.entity_id, g.state, g.time(k), g.durations[k], g.event_id(k))
              for g in groups for k in range(len(g.durations))]

@@ -18,7 +18,7 @@ from ingestor.store.influx import InfluxEventStore
 from ingestor.store.model import EventFilter
 from ingestor.store.timerange import to_micros
 from tests.store import rollup_model as model
-from tests.store.stays import random_filter, written
+from tests.store.stays import assert_durations_agree, random_filter, written
 from tests.support.servers import store_url
 
 START = (dt.datetime.now(dt.UTC) - dt.timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
@@ -44,14 +44,7 @@ def agrees(store: Any, records: list[dict[str, Any]], seed: int, trials: int = 2
     """Counts, minima and maxima exactly, totals to float tolerance."""
     rng = random.Random(seed)
     for trial in range(trials):
-        f = random_query(rng)
-        want = model.durations(records, f)
-        got = {(d.entity_id, d.state): d for d in store.durations(f, limit=1000)}
-        assert set(got) == set(want), f"trial {trial}: {f}"
-        for key, values in want.items():
-            d = got[key]
-            assert (d.count, d.min, d.max) == (len(values), min(values), max(values)), f"trial {trial}: {key}"
-            assert d.total == pytest.approx(sum(values)), f"trial {trial}: {key}"
+        assert_durations_agree(store, records, random_query(rng), trial)
 
 
 def rollups_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,7 @@ from ingestor.store.timerange import to_micros
 from ingestor.timeutil import format_timestamp, parse_timestamp
 from tests.store import rollup_model as model
 from tests.store.conftest import opened
-from tests.store.stays import block_days, newest_first, packed_days, unpack
+from tests.store.stays import assert_durations_agree, block_days, newest_first, packed_days, unpack
 
 START = (dt.datetime.now(dt.UTC) - dt.timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
 HOURS = 96  # the first two days compacted into blocks, the last two hot
@@ -137,14 +137,7 @@ def test_durations_from_rollups_equal_the_events_own(loaded: Any, history: model
         entity, area, _, _ = rng.choice(model.ENTITIES)
         f = rng.choice([EventFilter(), EventFilter(entity_id=entity), EventFilter(domain=entity.split(".")[0]),
                         EventFilter(area_id=area)])
-        f = dataclasses.replace(f, start=start, end=end)
-        want = model.durations(history.records, f)
-        got = {(d.entity_id, d.state): d for d in loaded.durations(f, limit=1000)}
-        assert set(got) == set(want), f"trial {trial}: {f}"
-        for key, values in want.items():
-            d = got[key]
-            assert (d.count, d.min, d.max) == (len(values), min(values), max(values)), f"trial {trial}: {key}"
-            assert d.total == pytest.approx(sum(values)), f"trial {trial}: {key}"
+        assert_durations_agree(loaded, history.records, dataclasses.replace(f, start=start, end=end), trial)
 
 
 def test_stay_groups_hold_the_newest_stays_of_the_events_own(loaded: Any, history: model.History) -> None:
