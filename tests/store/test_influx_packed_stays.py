@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from ingestor.store import influxstays as packs
 from ingestor.store import open_event_store
 from ingestor.store.influx import InfluxEventStore
 from ingestor.store.lineprotocol import _string
-from ingestor.store.model import EventFilter
+from ingestor.store.model import EventFilter, StoreUnavailable, prefetch_ids
 from ingestor.store.timerange import to_micros
 from ingestor.timeutil import format_timestamp
 from tests.store import rollup_model as model
@@ -108,7 +109,7 @@ def test_a_delete_leaves_the_packs_of_what_is_left(url: str, history: model.Hist
 
 def test_a_pack_cut_into_parts_or_missing_one_reads_as_a_whole_one(url: str, history: model.History,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(packs, "PART_CHARS", 2_000)  # a day's stays in dozens of parts
+    monkeypatch.setattr(packs, "PART_CHARS", 500)  # a day's stays in dozens of parts
     store = written(url, history)
     parts = store.transport.query(f'SELECT "part" FROM "{packs.DAY}" WHERE "part" > 0')[0]["values"]
     assert len(parts) > 10
@@ -167,30 +168,113 @@ def test_the_same_stays_packed_again_give_the_same_points(url: str, history: mod
     assert points() == before and before
 
 
+def repacked(store: Any, lines: Callable[[str, int, list[Any]], list[str]]) -> None:
+    """Every pack of the store written again as `lines(measurement, bucket µs, groups)` gives: as a version before
+    wrote it."""
+    for name, width in ((packs.HOUR, packs.HOUR_US), (packs.DAY, DAY_US)):
+        rows = [dict(zip(s["columns"], v, strict=True)) for s in store.transport.query(
+            f'SELECT {packs.FIELDS} FROM "{name}"') for v in s.get("values", [])]
+        store.transport.query(f'DROP MEASUREMENT "{name}"')
+        store.transport.write("\n".join(line for bucket, groups in packs.decoded(rows, width).items()
+                                        for line in lines(name, bucket, groups)))
+
+
+def plain_lines(name: str, bucket: int, groups: list[Any]) -> list[str]:
+    """A pack as the version before compression wrote it: plain JSON, each part whole (three groups a part)."""
+    texts = [jsoncodec.dumps(g).decode() for g in groups]
+    cut = [texts[i:i + 3] for i in range(0, len(texts), 3)] or [[]]
+    return [f"{name} part={i}i,parts={len(cut)}i,at=7i,n={sum(len(g[2]) for g in groups[3 * i:3 * i + 3])}i,"
+            f"stays={_string('[' + ','.join(part) + ']')} {bucket + i}" for i, part in enumerate(cut)]
+
+
 def test_packs_written_before_compression_read_as_they_are(url: str, history: model.History,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """A store packed by the version before (plain JSON, each part whole) keeps answering from its packs: every
     pack rewritten so, cut into parts as that version cut them."""
     store = written(url, history)
-    for name, width in ((packs.HOUR, packs.HOUR_US), (packs.DAY, DAY_US)):
-        rows = [dict(zip(s["columns"], v, strict=True)) for s in store.transport.query(
-            f'SELECT {packs.FIELDS} FROM "{name}"') for v in s.get("values", [])]
-        store.transport.query(f'DROP MEASUREMENT "{name}"')
-        lines = []
-        for bucket, groups in packs.decoded(rows, width).items():
-            texts = [jsoncodec.dumps(g).decode() for g in groups]
-            cut = [texts[i:i + 3] for i in range(0, len(texts), 3)] or [[]]
-            lines += [f"{name} part={i}i,parts={len(cut)}i,at=7i,n={sum(len(g[2]) for g in groups[3 * i:3 * i + 3])}i,"
-                      f"stays={_string('[' + ','.join(part) + ']')} {bucket + i}" for i, part in enumerate(cut)]
-        store.transport.write("\n".join(lines))
+    repacked(store, plain_lines)
     assert store.transport.query(f'SELECT "stays" FROM "{packs.DAY}" LIMIT 1')[0]["values"][0][1].startswith("[")
     raw_reads_refused(monkeypatch)
     agrees(store, history.records, seed=4108, trials=15)
 
 
+def test_packs_written_with_event_ids_read_as_they_are(url: str, history: model.History,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store packed by the version before (compressed, each group's event ids a fifth list) keeps answering from
+    its packs, the ids those of the raw points (here the packs' own are made wrong: they are not read)."""
+    store = written(url, history)
+
+    def with_ids(name: str, bucket: int, groups: list[Any]) -> list[str]:
+        text = packs.compressed([[tags, left, [t - p for t, p in zip(times, [0, *times], strict=False)], durations,
+                                  ["0" * 32] * len(times)] for tags, left, times, durations in groups], 1)
+        return packs.pack_lines(name, bucket, text, packs.count(groups), "stays")
+
+    repacked(store, with_ids)
+    raw_reads_refused(monkeypatch)
+    agrees(store, history.records, seed=4110, trials=15)
+
+
+def test_a_pack_holds_no_event_ids(url: str, history: model.History) -> None:
+    """The ids are most of a pack's text and do not compress, while an answer names at most 100 of the 50,000
+    stays: they are read from the raw points of those asked for."""
+    store = written(url, history)
+    texts = packs.whole([dict(zip(s["columns"], v, strict=True)) for s in store.transport.query(
+        f'SELECT {packs.FIELDS} FROM "{packs.DAY}"') for v in s.get("values", [])], DAY_US, "stays").values()
+    groups = [g for parts in texts for g in packs.uncompressed("".join(parts))]
+    assert groups and all(len(g) == 4 for g in groups)
+    assert not {r["event_id"] for r in history.records} & {v for g in groups for v in g[3]}
+
+
+def test_the_ids_an_answer_names_are_read_in_one_request(url: str, history: model.History,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    store = written(url, history)
+    groups = store.stay_groups(EventFilter(), 100_000)
+    asked = [(g, k) for g in groups for k in range(0, len(g.durations), 7)][:100]
+    requests: list[str] = []
+    query = store.transport.query
+    monkeypatch.setattr(store.transport, "query", lambda q: requests.append(q) or query(q))
+
+    prefetch_ids(asked)
+    ids = [g.event_id(k) for g, k in asked]
+
+    assert len(requests) == 1 and len(asked) == 100
+    by_stay = {(r["entity_id"], model.micros(r)): r["event_id"] for r in history.records}
+    assert ids == [by_stay[(g.entity_id, g.times[k])] for g, k in asked]
+
+
+def test_a_stays_event_deleted_after_the_sample_was_read_fails_its_id_rather_than_guess_it(
+        url: str, history: model.History) -> None:
+    """A delete drops the packs it touches with the points; a sample read before it names a stay whose raw point is
+    gone: asking its id fails as unavailable (asked again, the answer reads the packs as they are now)."""
+    store = written(url, history)
+    whole = EventFilter(start=START, end=START + dt.timedelta(hours=HOURS))
+    group = max(store.stay_groups(whole, 100_000), key=lambda g: len(g.durations))
+    fired = group.time(0)
+    store.delete(fired, fired + dt.timedelta(microseconds=1))
+    with pytest.raises(StoreUnavailable, match="deleted while they were read"):
+        group.event_id(0)
+
+
+def test_stays_at_the_cuts_instant_are_taken_by_their_event_ids(url: str, history: model.History,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stays of several series at one instant, the sample's limit among them: those with the greatest ids, as a
+    read of raw points takes them (their ids looked up, the packs hold none)."""
+    store = written(url, history)
+    at = START + dt.timedelta(hours=30, microseconds=7)  # a past day's: packed again by this write
+    stays = {s[4] for s in model.stays(history.records, EventFilter())}
+    firsts = {r["entity_id"]: r for r in history.records if r["event_id"] in stays}
+    tied = [dict(r, event_id=f"{9 - n:x}{n}" * 16, time_fired=format_timestamp(at), duration_in_state=float(n + 1))
+            for n, r in enumerate(list(firsts.values())[:4])]
+    store.write(tied)
+    raw_reads_refused(monkeypatch)
+    f = EventFilter(start=START, end=at + dt.timedelta(microseconds=1))
+    for limit in (1, 2, 3, 6):
+        assert sample(store, f, limit) == model.stays([*history.records, *tied], f)[:limit], limit
+
+
 def test_a_pack_read_back_is_the_pack_written() -> None:
-    groups = [[["light.a", "light", "", "", "", "state_changed"], "on", [5, 9, 9_000_000_000_000_000], [0.5, 1e-9, 3.0],
-               ["a", "b", "c"]], [["sensor.b", "sensor", "", "", "", "state_changed"], "idle", [7], [2.25], ["d"]]]
+    groups = [[["light.a", "light", "", "", "", "state_changed"], "on", [5, 9, 9_000_000_000_000_000],
+               [0.5, 1e-9, 3.0]], [["sensor.b", "sensor", "", "", "", "state_changed"], "idle", [7], [2.25]]]
     for width in (packs.HOUR_US, DAY_US):
         measurement = packs.HOUR if width == packs.HOUR_US else packs.DAY
         rows = []

@@ -28,7 +28,7 @@ from typing import Any
 from ingestor.httpapi import iso
 from ingestor.queries.params import Range, bucket_seconds, bucket_starts
 from ingestor.queries.stats import resolution
-from ingestor.store.model import EventFilter, StayGroup
+from ingestor.store.model import EventFilter, StayGroup, prefetch_ids
 from ingestor.store.pausedgc import paused_gc
 from ingestor.store.protocol import EventStore
 from ingestor.timeutil import parse_timestamp
@@ -118,11 +118,14 @@ def _anomalies(groups: list[StayGroup], limit: int, names: dict[str, str | None]
                 found.append((-median / max(d, 1e-9), times[k], "too_short", group, k, median))
             elif d > long:
                 found.append((-d / median, times[k], "too_long", group, k, median))
-    # A third of a busy home's stays can be anomalies: only those answered are formatted.
+    # A third of a busy home's stays can be anomalies: only those answered are formatted, their ids looked up
+    # together where the store looks them up (InfluxDB).
+    answered = _most_severe(found, limit)
+    prefetch_ids((a[3], a[4]) for a in answered)
     return [{"event_id": group.event_id(k), "entity_id": group.entity_id, "name": names.get(group.entity_id),
              "state": group.state, "time_fired": iso(group.time(k)), "duration_s": group.durations[k],
              "expected_s": median, "kind": kind}
-            for _, _, kind, group, k, median in _most_severe(found, limit)]
+            for _, _, kind, group, k, median in answered]
 
 
 def _most_severe(found: list[Anomaly], limit: int) -> list[Anomaly]:
@@ -132,9 +135,10 @@ def _most_severe(found: list[Anomaly], limit: int) -> list[Anomaly]:
     if head and len(head) < len(found):  # those tied with the last one kept compete for its place
         edge = head[-1][:2]
         head = sorted((a for a in found if a[:2] <= edge), key=lambda a: a[:2])
+    runs = [list(tied) for _, tied in itertools.groupby(head, key=lambda a: a[:2])]
+    prefetch_ids((a[3], a[4]) for run in runs if len(run) > 1 for a in run)
     out: list[Anomaly] = []
-    for _, tied in itertools.groupby(head, key=lambda a: a[:2]):
-        run = list(tied)
+    for run in runs:
         out += sorted(run, key=lambda a: a[3].event_id(a[4])) if len(run) > 1 else run
     return out[:limit]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -67,6 +68,7 @@ NEWEST_WINDOW = dt.timedelta(hours=1)  # a page of the newest events is looked f
 STAYS_WINDOW = dt.timedelta(days=1)  # the newest stays are read a window at a time, each 4x the one before
 CHANGES_WINDOW = dt.timedelta(days=1)  # an entity's newest changes are looked for here first (changes)
 Stay = tuple[str, str, int, float, str]  # (entity_id, state left, time µs, duration s, event_id)
+Staying = Callable[[], str | None]  # `_staying`, read when first asked
 # Plain decimals and timestamps InfluxDB can pass over when it reads stays: old states that are never kept
 # (rollups.categorical; "-0.5" and other negative fractions below 1 are left to it), so a sensor once unavailable
 # is not read whole, and LIMIT counts stays.
@@ -371,7 +373,7 @@ class InfluxEventStore:
             return []
         extra = [f"time >= {lo * 1000}", f"time < {hi * 1000}", "duration_in_state >= 0", NOT_A_NUMBER]
         tags = ", ".join(f'"{t}"' for t in TAGS)
-        q = (f'SELECT "event_id", "old_state", "duration_in_state" FROM {self._events()} '
+        q = (f'SELECT "old_state", "duration_in_state" FROM {self._events()} '
              f"WHERE {iql.where(f or EventFilter(), extra + ([staying] if staying else []))} GROUP BY {tags}")
         return packs.from_raw((tags_, c) for _, tags_, c in _rows(self._select(q))
                               if c.get("old_state") and categorical(c["old_state"]))
@@ -825,7 +827,7 @@ class InfluxEventStore:
         plain = f == dataclasses.replace(f, state=None, old_state=None, text=None) and self._rollups_ready()
         pieces = tiers.segments(start, end, (2, 1)) if plain else [(None, start, end)]
         groups: dict[tuple[str, str], list[Any]] = {}
-        staying = self._staying() if any(p is None and lo < hi for p, lo, hi in pieces) else None
+        staying = functools.cache(self._staying)  # read once, and only for a raw piece: packs need it rarely
         rolled = [(period, lo, hi) for period, lo, hi in pieces if period is not None and lo < hi]
         # The tiers' statements (each over every (entity, state) series: 50-110 ms at a week; a point per hour or
         # day once packed, influxsums.py) sent at once; their answers are merged below in the pieces' order, so the
@@ -834,14 +836,16 @@ class InfluxEventStore:
         statements = [self._sums_packed(*piece) if packed else self._stays_sums(f, *piece) for piece in rolled]
         answers = dict(zip(rolled, self._select_all(statements), strict=True))
         for period, lo, hi in pieces:
-            if lo >= hi or (period is None and staying == ""):
+            if lo >= hi:
                 continue
             clauses = [f"time >= {lo * 1000}", f"time < {hi * 1000}"]
             if period is None and plain and self._has_marker(ir.PACKED_READY):
                 self._packed_durations_into(groups, f, staying, lo, hi)
                 continue
+            if period is None and staying() == "":
+                continue
             if period is None:
-                clauses += [NOT_A_NUMBER] + ([staying] if staying else [])
+                clauses += [NOT_A_NUMBER] + ([staying()] if staying() else [])
                 q = (f'SELECT "entity_id", "old_state", "duration_in_state" FROM {self._events()} '
                      f'WHERE {iql.where(f, [*clauses, "duration_in_state >= 0"])} LIMIT {SCAN_LIMIT}')
                 for _, _, c in _rows(self._select(q)):
@@ -891,14 +895,14 @@ class InfluxEventStore:
             sums.add(groups, found[bucket], f)
         return True
 
-    def _packed_durations_into(self, groups: dict[tuple[str, str], list[Any]], f: EventFilter, staying: str | None,
+    def _packed_durations_into(self, groups: dict[tuple[str, str], list[Any]], f: EventFilter, staying: Staying,
                                lo: int, hi: int) -> None:
         """A range's end under an hour from the packed stays of its hour (or two) into `groups`, each (entity,
         state left)'s durations added in time order, as a read of raw points adds them (the same sums to the
         last bit): a raw end in an older, compacted shard cost 150-400 ms, its hour's point a few ms."""
         found: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
         for _, hour_groups in self._packed_hours(f, staying, _hours_around(lo, hi), set(), (lo, hi)):
-            for tags, left, times, durations, _ in hour_groups:
+            for tags, left, times, durations in hour_groups:
                 found[(tags[0], left)] += zip(times, durations, strict=True)
         for key, stays in found.items():
             acc = groups.setdefault(key, ru.new_state())
@@ -909,29 +913,32 @@ class InfluxEventStore:
         """Single stays (duration_in_state >= 0) in states the stays keep (not empty), the newest `limit` by
         entity and state left, as the SQL store answers: from the packed stays (influxstays.py) where they
         answer, else from raw points (`_raw_stay_groups`)."""
-        staying = self._staying()
-        if staying == "":
-            return []
         if not packs.packable(f) or not self._has_marker(ir.PACKED_READY):
+            staying = self._staying()
+            if staying == "":
+                return []
             return self._raw_stay_groups(f, ["duration_in_state >= 0", NOT_A_NUMBER] + ([staying] if staying else []),
                                          limit)
+        # The packs hold the stays alone: which entities have any is read only for an hour read from raw points.
+        staying = functools.cache(self._staying)
         out: dict[tuple[str, str], StayGroup] = {}
         taken = 0
+        ids = packs.Ids(self._select)  # the packs hold no event ids: those asked for are read from raw points
         for groups in self._packed_spans(f, staying, lambda: limit - taken):  # noqa: B023 - what is left to take
             n = packs.count(groups)
             if taken + n > limit:
-                groups, n = packs.newest(groups, limit - taken), limit - taken
-            for tags, left, times, durations, ids in groups:
+                groups, n = packs.newest(groups, limit - taken, ids.fetch), limit - taken
+            for tags, left, times, durations in groups:
                 group = out.get((tags[0], left))
                 if group is None:
                     group = out[(tags[0], left)] = StayGroup(tags[0], left)
-                group.add(durations, times, ids.__getitem__)
+                group.add(durations, times, ids.chunk(tags, times))
             taken += n
             if taken >= limit:
                 break
         return list(out.values())
 
-    def _packed_spans(self, f: EventFilter, staying: str | None,
+    def _packed_spans(self, f: EventFilter, staying: Staying,
                       need: Callable[[], int]) -> Iterator[list[packs.Group]]:
         """The stays of `f` as groups of disjoint spans of time, newest first: whole days from their day points
         (`_day_windows`: a busy home's 50,000 newest lie within five or six days, and a day's point is ~0.6 MB
@@ -971,7 +978,7 @@ class InfluxEventStore:
             yield bottom, top
             top, width = bottom, width * 4
 
-    def _packed_days(self, f: EventFilter, staying: str | None, lo: int, hi: int) -> Iterator[list[packs.Group]]:
+    def _packed_days(self, f: EventFilter, staying: Staying, lo: int, hi: int) -> Iterator[list[packs.Group]]:
         """The whole days of [lo, hi), newest first: a day's point, else its hours'."""
         days, _ = self._packs(packs.DAY, lo, hi)
         top = hi  # the days without their point lie between the oldest and the newest of them
@@ -991,7 +998,7 @@ class InfluxEventStore:
             yield pending[1]
             pending = next(hours, None)
 
-    def _packed_hours(self, f: EventFilter, staying: str | None, window: tuple[int, int], skipped: set[int],
+    def _packed_hours(self, f: EventFilter, staying: Staying, window: tuple[int, int], skipped: set[int],
                       cut: tuple[int, int]) -> Iterator[tuple[int, list[packs.Group]]]:
         """(hour µs, its stays within `cut`) of the hours of `window` newest first, but those of `skipped` days,
         from their points (one whose parts are not all there read from raw points); an hour without a point
@@ -1002,7 +1009,7 @@ class InfluxEventStore:
                 continue
             groups = hours.get(hour)
             if groups is None:
-                groups = self._raw_stays(hour, hour + packs.HOUR_US, staying, f)
+                groups = self._raw_stays(hour, hour + packs.HOUR_US, staying(), f)
             yield hour, packs.matching(groups, f, *cut)
 
     def _raw_stay_groups(self, f: EventFilter, extra: list[str], limit: int) -> list[StayGroup]:

@@ -13,8 +13,8 @@ first batch of a new day, and by any batch of events of a past day, a late or re
 is one point to read. A day without its day point (no write since it ended) is read from its hours.
 
 A point has no tags; fields: `stays` (the pack: JSON [[the series' tags (ROLLUP_TAGS order), state left, times
-µs, durations s, event ids], ...], each group in time order, its times written as the first and then the gaps
-from one to the next, zlib-compressed and in base64), `n` its stays, and `part`, `parts`, `at`: a pack's text
+µs, durations s], ...], each group in time order, its times written as the first and then the gaps from one to
+the next, zlib-compressed and in base64), `n` its stays, and `part`, `parts`, `at`: a pack's text
 longer than PART_CHARS is cut into parts written at its bucket's time + part µs (`n` on the first), each carrying
 the packing's `at` (a digest of the whole pack's text), so a read takes a pack only with all its parts of one
 packing (else it reads the finer tier or raw points, as for a store written before: no PACKED_READY point,
@@ -23,9 +23,17 @@ restored archive day) give the same points.
 
 Compressed because InfluxDB's cost of a pack grows with its text: a busy home's day was ~0.6 MB of JSON (half of
 it event ids, escaped again in InfluxDB's own JSON answer), 50-115 ms to read at 10 million events; compressed,
-~0.25 MB of base64, which InfluxDB passes on as it is. Packs written before (plain JSON, each part whole: its
-text begins with "[", which base64 never holds) are read as they are until their bucket is packed again
-(`python -m ingestor.store stays` packs every day again).
+~0.38 MB of base64, which InfluxDB passes on as it is. Without event ids: random hex that does not compress was
+~64 % of it (a day ~0.14 MB, 3 parts instead of 8-14), while an answer names at most 100 of the 50,000 stays.
+A stay's id is looked up when asked for (`Ids`), from its raw point by its series' tags and exact time (one
+point: a series holds one point at an instant), the ids an answer names in one request. A raw point goes only
+with its pack (a delete drops the packs of the buckets it touches and packs what is left; InfluxDB's retention
+drops a bucket's pack, at its start, no later than its points): a point found gone was deleted after the pack
+was read, and the read fails as unavailable (asked again, it reads the packs as they are now).
+
+Packs written before are read as they are until their bucket is packed again (`python -m ingestor.store stays`
+packs every day again): plain JSON, each part whole (its text begins with "[", which base64 never holds), and
+compressed with the event ids as a fifth list in each group (left unread: the raw point says the same).
 """
 
 from __future__ import annotations
@@ -34,13 +42,14 @@ import base64
 import hashlib
 import itertools
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ingestor import jsoncodec
+from ingestor.store import influxql as iql
 from ingestor.store.influxrollups import PACKED, ROLLUP_TAGS, tag_key
 from ingestor.store.lineprotocol import _string
-from ingestor.store.model import EventFilter
+from ingestor.store.model import EventFilter, StoreUnavailable
 from ingestor.store.rollups import categorical
 
 HOUR, DAY = PACKED["1h"], PACKED["1d"]
@@ -55,8 +64,11 @@ _TAG_FILTERS = tuple((name, ROLLUP_TAGS.index("type" if name == "event_type" els
                      for name in ("entity_id", "domain", "event_type", "area_id", "device_id"))
 
 Group = list[Any]
-"""[tags (list, ROLLUP_TAGS order), state left, times µs, durations s, event ids]: one series' stays leaving one
-state, in time order."""
+"""[tags (list, ROLLUP_TAGS order), state left, times µs, durations s]: one series' stays leaving one state, in
+time order."""
+Key = tuple[tuple[str, ...], int]
+"""A stay's raw point: its series' tags (ROLLUP_TAGS order) and time µs."""
+LOOKUPS = 500  # statements in one request of `Ids.fetch`
 
 
 def packable(f: EventFilter) -> bool:
@@ -82,10 +94,9 @@ def from_raw(rows: Iterable[tuple[dict[str, str], dict[str, Any]]]) -> list[Grou
         key = (tag_key(tags), c["old_state"])
         group = groups.get(key)
         if group is None:
-            group = groups[key] = [list(key[0]), key[1], [], [], []]
+            group = groups[key] = [list(key[0]), key[1], [], []]
         group[2].append(int(c["time"]))
         group[3].append(float(c["duration_in_state"]))
-        group[4].append(c.get("event_id") or "")
     return list(groups.values())
 
 
@@ -93,15 +104,14 @@ def merged(packs: list[list[Group]]) -> list[Group]:
     """One pack of several (oldest first, of disjoint times): a series' stays leaving a state in one group."""
     groups: dict[tuple[tuple[str, ...], str], Group] = {}
     for pack in packs:
-        for tags, left, times, durations, ids in pack:
+        for tags, left, times, durations in pack:
             key = (tuple(tags), left)
             group = groups.get(key)
             if group is None:
-                groups[key] = [tags, left, list(times), list(durations), list(ids)]
+                groups[key] = [tags, left, list(times), list(durations)]
             else:
                 group[2] += times
                 group[3] += durations
-                group[4] += ids
     return list(groups.values())
 
 
@@ -111,16 +121,16 @@ def replaced(old: list[Group], fresh: list[Group], windows: list[tuple[int, int]
     def inside(t: int) -> bool:
         return any(a <= t < b for a, b in windows)
 
-    found: dict[tuple[tuple[str, ...], str], list[tuple[int, float, str]]] = {}
+    found: dict[tuple[tuple[str, ...], str], list[tuple[int, float]]] = {}
     for groups, keep in ((old, lambda t: not inside(t)), (fresh, lambda t: lo <= t < hi and inside(t))):
-        for tags, left, times, durations, ids in groups:
-            stays = [s for s in zip(times, durations, ids, strict=True) if keep(s[0])]
+        for tags, left, times, durations in groups:
+            stays = [s for s in zip(times, durations, strict=True) if keep(s[0])]
             if stays:
                 found.setdefault((tuple(tags), left), []).extend(stays)
     out = []
     for (tags, left), stays in found.items():
         stays.sort(key=lambda s: s[0])  # one series: one stay at an instant
-        out.append([list(tags), left, [s[0] for s in stays], [s[1] for s in stays], [s[2] for s in stays]])
+        out.append([list(tags), left, [s[0] for s in stays], [s[1] for s in stays]])
     return out
 
 
@@ -161,19 +171,17 @@ def uncompressed(text: str) -> Any:
 
 def encoded(groups: list[Group], level: int) -> str:
     """The pack's text: its groups' JSON, times as gaps (shorter, and alike enough to compress), compressed."""
-    return compressed([[tags, left, [t - p for t, p in zip(times, [0, *times], strict=False)], durations, ids]
-                       for tags, left, times, durations, ids in groups], level)
+    return compressed([[tags, left, [t - p for t, p in zip(times, [0, *times], strict=False)], durations]
+                       for tags, left, times, durations in groups], level)
 
 
 def _unpacked(texts: list[str]) -> list[Group]:
-    """The groups of a pack's parts' texts, in order: compressed (`encoded`), or plain JSON per part as packs
-    were written before."""
+    """The groups of a pack's parts' texts, in order: compressed (`encoded`), or as packs were written before
+    (plain JSON per part; compressed with event ids: a fifth list, left out)."""
     if texts and texts[0].startswith("["):
-        return [g for text in texts for g in jsoncodec.loads(text or "[]")]
+        return [g[:4] for text in texts for g in jsoncodec.loads(text or "[]")]
     groups = uncompressed("".join(texts)) if any(texts) else []
-    for group in groups:
-        group[2] = list(itertools.accumulate(group[2]))
-    return groups
+    return [[tags, left, list(itertools.accumulate(gaps)), durations] for tags, left, gaps, durations, *_ in groups]
 
 
 def whole(rows: Iterable[dict[str, Any]], width_us: int, field: str) -> dict[int, list[str]]:
@@ -209,23 +217,22 @@ def matching(groups: list[Group], f: EventFilter, lo: int, hi: int) -> list[Grou
     tags_wanted = wanted(f)
     out = []
     for group in groups:
-        if any(group[0][i] != value for i, value in tags_wanted):
+        if tags_wanted and any(group[0][i] != value for i, value in tags_wanted):
             continue
         times = group[2]
         if times and (times[0] < lo or times[-1] >= hi):
             keep = [k for k, t in enumerate(times) if lo <= t < hi]
             if not keep:
                 continue
-            group = [group[0], group[1], [times[k] for k in keep], [group[3][k] for k in keep],
-                     [group[4][k] for k in keep]]
+            group = [group[0], group[1], [times[k] for k in keep], [group[3][k] for k in keep]]
         if group[2]:
             out.append(group)
     return out
 
 
-def newest(groups: list[Group], need: int) -> list[Group]:
+def newest(groups: list[Group], need: int, ids: Callable[[list[Key]], list[str]]) -> list[Group]:
     """The groups cut to their newest `need` stays together, by (time, event id) as a read of raw points orders
-    them: ids are compared only for the stays at the cut's instant."""
+    them: ids (`ids`: of several stays at once) are compared only for the stays at the cut's instant."""
     times = sorted((t for g in groups for t in g[2]), reverse=True)
     if need >= len(times):
         return groups
@@ -233,16 +240,70 @@ def newest(groups: list[Group], need: int) -> list[Group]:
         return []
     edge = times[need - 1]
     above = sum(1 for t in times[:need] if t > edge)
-    tied = sorted(((g[4][k], i, k) for i, g in enumerate(groups) for k, t in enumerate(g[2]) if t == edge),
-                  reverse=True)[:need - above]
-    chosen = {(i, k) for _, i, k in tied}
+    at_edge = [(i, k) for i, g in enumerate(groups) for k, t in enumerate(g[2]) if t == edge]
+    if len(at_edge) > need - above:  # more stays at the cut's instant than it keeps: the greatest ids
+        named = ids([(tuple(groups[i][0]), edge) for i, _ in at_edge])
+        at_edge = [stay for _, stay in sorted(zip(named, at_edge, strict=True), reverse=True)[:need - above]]
+    chosen = set(at_edge)
     out = []
-    for i, (tags, left, ts, durations, ids) in enumerate(groups):
+    for i, (tags, left, ts, durations) in enumerate(groups):
         keep = [k for k, t in enumerate(ts) if t > edge or (t == edge and (i, k) in chosen)]
         if keep:
-            out.append([tags, left, [ts[k] for k in keep], [durations[k] for k in keep], [ids[k] for k in keep]])
+            out.append([tags, left, [ts[k] for k in keep], [durations[k] for k in keep]])
     return out
 
 
 def count(groups: list[Group]) -> int:
     return sum(len(g[2]) for g in groups)
+
+
+class Ids:
+    """The event ids of packed stays, looked up from their raw points when asked for (module docstring) and kept:
+    `fetch` takes any number in one request (a statement each, LOOKUPS to a request); `chunk` gives a pack
+    group's ids as StayGroup.add takes them, which model.prefetch_ids asks together."""
+
+    def __init__(self, query: Callable[[str], list[dict[str, Any]]]) -> None:
+        self._query = query
+        self._found: dict[Key, str] = {}
+
+    def fetch(self, keys: Iterable[Key]) -> list[str]:
+        """The ids of these stays, in order; StoreUnavailable when a raw point is gone (deleted after the pack
+        was read)."""
+        keys = list(keys)
+        wanted = list(dict.fromkeys(k for k in keys if k not in self._found))
+        for i in range(0, len(wanted), LOOKUPS):
+            for series in self._query(";".join(lookup(key) for key in wanted[i:i + LOOKUPS])):
+                tags = tag_key(series.get("tags") or {})
+                for at, event_id in series.get("values") or []:
+                    self._found[(tags, int(at))] = event_id or ""
+        gone = [key for key in wanted if key not in self._found]
+        if gone:
+            raise StoreUnavailable(f"{len(gone)} stays' events were deleted while they were read (first: "
+                                   f"{gone[0][0][0]} at {gone[0][1]} µs): ask again")
+        return [self._found[key] for key in keys]
+
+    def chunk(self, tags: list[str], times: list[int]) -> Chunk:
+        return Chunk(self, tuple(tags), times)
+
+
+class Chunk:
+    """The ids of one pack group's stays (`Ids.chunk`): its j-th's by `key(j)` from `source`."""
+
+    __slots__ = ("source", "tags", "times")
+
+    def __init__(self, source: Ids, tags: tuple[str, ...], times: list[int]) -> None:
+        self.source, self.tags, self.times = source, tags, times
+
+    def key(self, j: int) -> Key:
+        return self.tags, self.times[j]
+
+    def __call__(self, j: int) -> str:
+        return self.source.fetch([self.key(j)])[0]
+
+
+def lookup(key: Key) -> str:
+    """The statement reading a stay's event id from its raw point: its entity's points at its instant, by series
+    (`Ids.fetch` keeps the one of the stay's series; an entity's other tags are the same on all but a rare few)."""
+    tags, at = key
+    return (f'SELECT "event_id" FROM {iql.identifier(tags[ROLLUP_TAGS.index("type")])} '
+            f'WHERE "entity_id" = {iql.string(tags[ROLLUP_TAGS.index("entity_id")])} AND time = {at * 1000} GROUP BY *')

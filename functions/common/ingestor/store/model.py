@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -113,12 +113,31 @@ class StayGroup:
 
     def event_id(self, k: int) -> str:
         """The event id of the k-th stay (of `durations` and `times`)."""
-        chunk = bisect.bisect_right(self._starts, k) - 1
-        found = self._ids[chunk](k - self._starts[chunk])
+        ids, j = self.chunk(k)
+        found = ids(j)
         return found if isinstance(found, str) else found.hex()
+
+    def chunk(self, k: int) -> tuple[Callable[[int], str | bytes], int]:
+        """How to find the k-th stay's id, and its place in its chunk."""
+        chunk = bisect.bisect_right(self._starts, k) - 1
+        return self._ids[chunk], k - self._starts[chunk]
 
     def time(self, k: int) -> dt.datetime:
         return from_micros(self.times[k])
+
+
+def prefetch_ids(stays: Iterable[tuple[StayGroup, int]]) -> None:
+    """Have the ids of these (group, k) stays looked up together where their chunks look them up in the store
+    (InfluxDB's packed stays: a chunk with a `source` that `fetch`es many by `key(j)` in one request) before
+    `event_id` asks them one at a time; ids worked out in process (the SQL stores') need nothing."""
+    wanted: dict[Any, list[Any]] = {}
+    for group, k in stays:
+        ids, j = group.chunk(k)
+        source = getattr(ids, "source", None)
+        if source is not None:
+            wanted.setdefault(source, []).append(ids.key(j))  # type: ignore[attr-defined]
+    for source, keys in wanted.items():
+        source.fetch(keys)
 
 
 @dataclass(frozen=True)
