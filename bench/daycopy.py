@@ -11,6 +11,7 @@ A copy is made of the tiered layout's own rows (store/sqlschema.py), in SQL, one
   bits) moves with the time, as the copied block's context ids do; parent ids and hashed ids keep their key;
 - `rollups`, `dim_rollups`, `state_rollups`: the buckets of the source day (5 minutes, hour, day) move by the
   shift; last_ts is relative to its bucket's start, so it needs no change; meters' rises are in `rollups.rise`.
+  The state rollups' 16-day bucket holding the target day is then made again from its days' rows.
 Dictionaries (series, strings, docs) are shared: copies reference the same ids. Only days already in blocks are
 sources (today and yesterday stay in the hot tier and are not copied); copies go to days that hold no block.
 
@@ -34,8 +35,9 @@ from collections.abc import Callable
 from sqlalchemy import Connection, inspect, text
 
 from ingestor.store import coldstays
-from ingestor.store.rollups import PERIODS
+from ingestor.store.rollups import DAYS_PER_COARSE, PERIODS
 from ingestor.store.sqlengine import engine_for
+from ingestor.store.sqlwrite import coarse_again
 
 DAY_US = 86_400_000_000
 DAY_MS = 86_400_000
@@ -121,6 +123,7 @@ def copy_day(conn: Connection, source: int, target: int) -> int:
             conn.execute(text(f"INSERT INTO {table} ({names}) SELECT {picked} FROM {table} "
                               f"WHERE {keys} AND period = :period AND bucket >= :lo AND bucket < :hi"),
                          {"period": period, "lo": lo, "hi": hi})
+    coarse_again(conn, target // DAYS_PER_COARSE, target // DAYS_PER_COARSE + 1)
     return int(events or 0)
 
 

@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from ingestor.queries import stats
 from ingestor.timeutil import parse_timestamp
 from tests.queries.conftest import Served
 from tests.queries.model import counts, matching
@@ -139,6 +140,10 @@ def test_aggregates_over_whole_hours_read_the_rollups_and_say_so(api: Served, pa
     start, end = window(api)
     body = api.ok(path, start=start.isoformat(), end=end.isoformat(), **query)
     assert set(body["resolution"].split("+")) <= ROLLUP_TIERS, body["resolution"]
+
+
+def test_the_tiers_of_reads_together_are_named_coarsest_first_the_durations_16_day_ones_included() -> None:
+    assert stats.resolution({"resolution": "1d+1h+raw"}, {"resolution": "16d+1d"}, {}) == "16d+1d+1h+raw"
 
 
 def test_a_range_cut_mid_bucket_reads_raw_events_for_the_cut_part(api: Served) -> None:

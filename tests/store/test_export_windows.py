@@ -190,7 +190,7 @@ def test_deleting_a_day_holds_only_the_seconds_of_stays_that_began_before_it(sto
     [(deltas, count)] = held
     day_start = int(DAY.timestamp())
     assert count == BUSY + QUIET and not deltas.fine and deltas.states  # the door's first stay began the day before
-    assert all((bucket + 1) * pruning.ru.PERIODS[period] <= day_start for _, period, bucket, _ in deltas.states)
+    assert all((bucket + 1) * pruning.ru.WIDTHS[period] <= day_start for _, period, bucket, _ in deltas.states)
 
 
 def test_five_minutes_busier_than_a_window_are_read_in_slices_of_it(store: Any,

@@ -204,7 +204,7 @@ def test_a_database_compacted_before_stays_were_packed_answers_its_stays_from_bl
     store.close()
     with engine_for(url).begin() as conn:  # as step 10 left it
         conn.execute(text("DROP TABLE cold_stays"))
-        conn.execute(text("DELETE FROM schema_version WHERE version = 11"))
+        conn.execute(text("DELETE FROM schema_version WHERE version >= 11"))
     store = open_event_store(url)
     assert newest_first(store.stay_groups(f, 100_000)) == packed and not packed_days(store)
     assert len(list(store.fill_stays())) == len(block_days(store)) > 0

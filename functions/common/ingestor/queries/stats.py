@@ -37,7 +37,7 @@ def rate_per_min(total: int, r: Range) -> float:
 def resolution(*infos: dict[str, Any]) -> str:
     """The tiers several reads used together, coarsest first (store/tiers.py names them)."""
     used = {part for info in infos for part in str(info.get("resolution") or "raw").split("+")}
-    return "+".join(p for p in ("1d", "1h", "5m", "raw") if p in used)
+    return "+".join(p for p in ("16d", "1d", "1h", "5m", "raw") if p in used)
 
 
 def summary(store: EventStore, f: EventFilter, r: Range, top: int, names: Names) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Whole buckets inside the range lose their rollup rows. The buckets the range cuts (at most one per period at
 each end) are summed again from the events that stay. Stays that a removed event ended may reach back before
-the range: their seconds are taken out of the buckets they covered. The hourly and daily rollups of whole
+the range: their seconds are taken out of the buckets they covered. The state rollups' 16-day buckets (COARSE)
+that the range cuts are made again from their days' rows once those are. The hourly and daily rollups of whole
 days removed become those days' summaries (the `aggregates` retention reads), unless retention-archive
 wrote its own first: a chart over a pruned day still shows it.
 """
@@ -28,7 +29,7 @@ from ingestor.store.sqlschema import (
     rollups,
     state_rollups,
 )
-from ingestor.store.sqlwrite import apply, dim_keys
+from ingestor.store.sqlwrite import apply, coarse_again, dim_keys
 
 US = 1_000_000
 PERIOD_NAMES = {1: "hour", 2: "day"}
@@ -56,8 +57,9 @@ def _removed(conn: Connection, dicts: Dictionaries, reader: Reader, start: int, 
     rows (Deltas.states there; _take_out_seconds), and how many they are. Read in windows as an export reads
     (Reader.windows, each block decoded once): a day read at once held its every event (1,471 MB for the
     archive benchmark's 1.5-million-event day). The rest of each window's deltas is dropped as it is read:
-    the sums per series and 5 minutes, and the stays in buckets removed whole, go with their rows (kept, they
-    took the 1.5-million-event day's delete ~45 MB higher: 9,000 series of a few hours each)."""
+    the sums per series and 5 minutes, and the stays in buckets removed whole or made again (_made_anew), go with
+    their rows (kept, they took the 1.5-million-event day's delete ~45 MB higher: 9,000 series of a few hours
+    each)."""
     deltas, keys, count = ru.Deltas(), {}, 0
     kept: Kept = {}
     for lo, hi in reader.windows(start, end, sqlread.WINDOW_EVENTS):
@@ -66,15 +68,19 @@ def _removed(conn: Connection, dicts: Dictionaries, reader: Reader, start: int, 
         _deltas(conn, dicts, reader, found, deltas, keys)
         deltas.fine.clear()
         deltas.dims_of.clear()
-        for key in [k for k in deltas.states if _whole(k[1], k[2], start, end)]:
+        for key in [k for k in deltas.states if _made_anew(k[1], k[2], start, end)]:
             del deltas.states[key]
     return deltas, count
 
 
-def _whole(period: int, bucket: int, start: int, end: int) -> bool:
-    """The bucket lies inside [start, end): remove() deletes its rows."""
-    width = ru.PERIODS[period] * US
-    return start <= bucket * width and (bucket + 1) * width <= end
+def _made_anew(period: int, bucket: int, start: int, end: int) -> bool:
+    """remove() deletes the bucket's rows (it lies inside [start, end)) or makes them again from their days (a
+    COARSE bucket the range reaches into): the removed stays' seconds in it are not needed."""
+    width = ru.WIDTHS[period] * US
+    lo, hi = bucket * width, (bucket + 1) * width
+    if period == ru.COARSE:
+        return lo < end and start < hi
+    return start <= lo and hi <= end
 
 
 def _freeze(conn: Connection, reader: Reader, days: list[int]) -> None:
@@ -126,17 +132,20 @@ def remove(conn: Connection, dicts: Dictionaries, backend: str, start: int, end:
     _freeze(conn, reader, list(range(-(-start // DAY_US), end // DAY_US)))
     _delete_raw(conn, reader, start, end)
     edges: list[tuple[int, int]] = []
-    for period, width in enumerate(ru.PERIODS):
+    for period, width in enumerate(ru.WIDTHS):
         w = width * US
         inside = (-(-start // w), end // w)  # whole buckets [lo, hi)
         if inside[0] < inside[1]:
-            for table in (rollups, dim_rollups, state_rollups):
+            for table in (state_rollups,) if period == ru.COARSE else (rollups, dim_rollups, state_rollups):
                 c = table.c
                 conn.execute(delete(table).where(c.period == period, c.bucket >= inside[0], c.bucket < inside[1]))
         edges += [(period, b) for b in {start // w, (end - 1) // w} if not inside[0] <= b < inside[1]]
     _take_out_seconds(conn, removed, edges)
-    for period, bucket in edges:
-        _sum_again(conn, dicts, reader, period, bucket)
+    for period, bucket in edges:  # in period order: the days before the COARSE buckets made of them
+        if period == ru.COARSE:
+            coarse_again(conn, bucket, bucket + 1)
+        else:
+            _sum_again(conn, dicts, reader, period, bucket)
     sqlrise.refresh(reader, start, end)
     return count
 

@@ -7,10 +7,11 @@ adds nothing, and a late event lands in its own buckets whenever it comes:
 - per series and per dimension, in the event's 5-minute, hour and day buckets: events, and the count, sum,
   min and max of state_value; the newest event's time (and, per series, its state_value: the newest event's,
   the greatest among events at the same time);
-- per series and state (states that are not plain decimals: on, off, home, unavailable…), in hour and day
-  buckets: events entering the state, events leaving it, the stays they end (duration_in_state: count, sum,
-  min, max, in the bucket of the ending event), and the seconds of each stay [time - duration, time) that
-  fall in each bucket (so a stay that ends here updates the buckets it covered, earlier ones included).
+- per series and state (states that are not plain decimals: on, off, home, unavailable…), in hour, day and
+  16-day buckets (COARSE: a year's durations read two dozen buckets per series, not 365 days): events entering
+  the state, events leaving it, the stays they end (duration_in_state: count, sum, min, max, in the bucket of
+  the ending event), and the seconds of each stay [time - duration, time) that fall in each bucket (so a stay
+  that ends here updates the buckets it covered, earlier ones included).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from typing import Any
 
 from ingestor.store.blocks import decimal_parts
 
-PERIODS = (300, 3600, 86_400)  # period code -> bucket width in seconds
-STATE_PERIODS = (1, 2)
+PERIODS = (300, 3600, 86_400)  # period code -> bucket width in seconds, of every rollup table
+COARSE = 3  # a period of the state rollups alone: 16 days, whole days from the epoch
+WIDTHS = (*PERIODS, 16 * 86_400)  # period code -> bucket width in seconds, COARSE included
+STATE_PERIODS = (1, 2, COARSE)
 DIMS = ("all", "domain", "event_type", "area_id", "device_id")  # dimension code -> series field
 DEVICE = 4  # the dimension with no 5-minute rows
 SERIES_POS = {"domain": 2, "event_type": 0, "area_id": 3, "device_id": 4, "entity_id": 1}
@@ -166,7 +169,7 @@ class Deltas:
         if state_key is None and left_key is None:
             return
         for period in STATE_PERIODS:
-            width = PERIODS[period]
+            width = WIDTHS[period]
             bucket = seconds // width
             if state_key is not None:
                 self._state(sid, period, bucket, state_key)[0] += 1
@@ -282,6 +285,18 @@ UPSERT_STATES = (
     '"left" = state_rollups."left" + excluded."left", dn = state_rollups.dn + excluded.dn, '
     f"dsum = {_sum('dsum', 'state_rollups')}, dmin = {_least('dmin', 'state_rollups')}, "
     f"dmax = {_greatest('dmax', 'state_rollups')}, secs = state_rollups.secs + excluded.secs")
+
+
+# The COARSE buckets [:lo, :hi) summed again from their days' rows, where writes did not build them alike: schema
+# step 12 on rows written before it, a delete that cuts a bucket, a copied day (bench/daycopy.py). Counts, least and
+# greatest are the days' own; sums may differ from those writes add up in their last bits (another order).
+DAYS_PER_COARSE = WIDTHS[COARSE] // PERIODS[2]
+COARSE_FROM_DAYS = (
+    'INSERT INTO state_rollups (series, period, bucket, state, n, "left", dn, dsum, dmin, dmax, secs) '
+    f'SELECT series, {COARSE}, bucket / {DAYS_PER_COARSE}, state, sum(n), sum("left"), sum(dn), sum(dsum), '
+    "min(dmin), max(dmax), sum(secs) FROM state_rollups "
+    f"WHERE period = 2 AND bucket >= :lo * {DAYS_PER_COARSE} AND bucket < :hi * {DAYS_PER_COARSE} "
+    f"GROUP BY series, bucket / {DAYS_PER_COARSE}, state")
 
 
 def series_params(deltas: Deltas) -> list[tuple[Any, ...]]:

@@ -368,7 +368,7 @@ class Aggregator:
         start, end = bounds(f)
         plain = dataclasses.replace(f, state=None, old_state=None, text=None)
         eligible = f == plain
-        pieces = tiers.segments(start, end, (2, 1)) if eligible else [(None, start, end)]
+        pieces = _duration_pieces(start, end) if eligible else [(None, start, end)]
         out: dict[tuple[str | None, str], list[Any]] = {}
         sids = self.reader.matching(f)
         for period, lo, hi in pieces:
@@ -380,7 +380,7 @@ class Aggregator:
                 continue
             if sids is not None and not sids:
                 continue
-            width = ru.PERIODS[period]
+            width = ru.WIDTHS[period]
             first, last = lo // tiers.US // width, hi // tiers.US // width
             if self.reader.backend == "sqlite":
                 rows = self._state_sums_by_series(period, first, last, sids)
@@ -418,6 +418,15 @@ class Aggregator:
                 for sid, state, dn, dsum, dmin, dmax in groups]
         rows.sort(key=lambda row: (row[0], row[1]))
         return rows
+
+
+def _duration_pieces(start: int, end: int) -> list[tiers.Segment]:
+    """The pieces durations read: the state rollups' 16-day buckets (COARSE) where two or more fit, then days and
+    hours. A year reads 22 of them and a dozen days, not 364 days (SQLite's sums 67-79 ms, 18-19 after); a single one
+    saves less than the two statements more of its ends cost (30 days: 12.7 ms without it, 14.3 with)."""
+    pieces = tiers.segments(start, end, (ru.COARSE, 2, 1))
+    coarse = sum(hi - lo for period, lo, hi in pieces if period == ru.COARSE) // (ru.WIDTHS[ru.COARSE] * tiers.US)
+    return pieces if coarse >= 2 else tiers.segments(start, end, (2, 1))
 
 
 def _float_or_none(text: str) -> float | None:

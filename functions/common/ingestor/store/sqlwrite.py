@@ -11,7 +11,7 @@ import functools
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, or_, select, text
 
 from ingestor.normalization import coerce_state_value
 from ingestor.store import compaction, rise, sqlrise
@@ -201,3 +201,10 @@ def apply(conn: Connection, series_rows: list[tuple[Any, ...]], dim_rows: list[t
     executemany(conn, ru.UPSERT_SERIES, series_rows)
     executemany(conn, ru.UPSERT_DIMS, dim_rows)
     executemany(conn, ru.UPSERT_STATES, state_rows)
+
+
+def coarse_again(conn: Connection, lo: int, hi: int) -> None:
+    """The state rollups' COARSE buckets [lo, hi) made again from their days' rows (rollups.COARSE_FROM_DAYS)."""
+    conn.execute(text(f"DELETE FROM state_rollups WHERE period = {ru.COARSE} AND bucket >= :lo AND bucket < :hi"),
+                 {"lo": lo, "hi": hi})
+    conn.execute(text(ru.COARSE_FROM_DAYS), {"lo": lo, "hi": hi})

@@ -1,24 +1,25 @@
 """Which tier answers which part of a time range: the coarsest rollup whose buckets fit, raw events for the rest.
 
-A range [start, end) is cut into pieces aligned to the day, hour and 5-minute buckets (coarsest inside,
-finer toward the ends) and the unaligned ends, which only raw events can answer exactly. A chart with
-buckets of W seconds may only use rollup periods whose width divides W, so each rollup bucket falls into
-exactly one chart bucket. The cost of a read thus grows with the buckets it returns, not with the events.
+A range [start, end) is cut into pieces aligned to the day, hour and 5-minute buckets (durations: the state
+rollups' 16-day buckets, days and hours; coarsest inside, finer toward the ends) and the unaligned ends, which
+only raw events can answer exactly. A chart with buckets of W seconds may only use rollup periods whose width
+divides W, so each rollup bucket falls into exactly one chart bucket. The cost of a read thus grows with the
+buckets it returns, not with the events.
 """
 
 from __future__ import annotations
 
-from ingestor.store.rollups import PERIODS
+from ingestor.store.rollups import WIDTHS
 
 US = 1_000_000
-NAMES = {None: "raw", 0: "5m", 1: "1h", 2: "1d"}
+NAMES = {None: "raw", 0: "5m", 1: "1h", 2: "1d", 3: "16d"}
 
 Segment = tuple[int | None, int, int]  # (period, or None for raw; start µs; end µs)
 
 
 def allowed(width_s: int | None, periods: tuple[int, ...] = (0, 1, 2)) -> tuple[int, ...]:
     """Rollup periods usable for buckets of `width_s` seconds (None: one total), coarsest first."""
-    return tuple(sorted((p for p in periods if width_s is None or width_s % PERIODS[p] == 0), reverse=True))
+    return tuple(sorted((p for p in periods if width_s is None or width_s % WIDTHS[p] == 0), reverse=True))
 
 
 def segments(start: int, end: int, periods: tuple[int, ...]) -> list[Segment]:
@@ -26,7 +27,7 @@ def segments(start: int, end: int, periods: tuple[int, ...]) -> list[Segment]:
     if start >= end:
         return []
     for i, period in enumerate(periods):
-        width = PERIODS[period] * US
+        width = WIDTHS[period] * US
         lo, hi = -(-start // width) * width, end // width * width
         if lo < hi:
             finer = periods[i + 1:]
@@ -37,5 +38,5 @@ def segments(start: int, end: int, periods: tuple[int, ...]) -> list[Segment]:
 def resolution(pieces: list[Segment]) -> str:
     """What a response says it read: the tiers used, coarsest first, e.g. "1d+1h+5m+raw"."""
     used = {period for period, _, _ in pieces}
-    order = [p for p in (2, 1, 0) if p in used] + ([None] if None in used else [])
+    order = [p for p in (3, 2, 1, 0) if p in used] + ([None] if None in used else [])
     return "+".join(NAMES[p] for p in order) or "none"
