@@ -923,7 +923,7 @@ class InfluxEventStore:
         staying = functools.cache(self._staying)
         out: dict[tuple[str, str], StayGroup] = {}
         taken = 0
-        ids = packs.Ids(self._select)  # the packs hold no event ids: those asked for are read from raw points
+        ids = packs.Ids(self._select_all)  # the packs hold no event ids: those asked for are read from raw points
         for groups in self._packed_spans(f, staying, lambda: limit - taken):  # noqa: B023 - what is left to take
             n = packs.count(groups)
             if taken + n > limit:

@@ -26,10 +26,11 @@ it event ids, escaped again in InfluxDB's own JSON answer), 50-115 ms to read at
 ~0.38 MB of base64, which InfluxDB passes on as it is. Without event ids: random hex that does not compress was
 ~64 % of it (a day ~0.14 MB, 3 parts instead of 8-14), while an answer names at most 100 of the 50,000 stays.
 A stay's id is looked up when asked for (`Ids`), from its raw point by its series' tags and exact time (one
-point: a series holds one point at an instant), the ids an answer names in one request. A raw point goes only
-with its pack (a delete drops the packs of the buckets it touches and packs what is left; InfluxDB's retention
-drops a bucket's pack, at its start, no later than its points): a point found gone was deleted after the pack
-was read, and the read fails as unavailable (asked again, it reads the packs as they are now).
+point: a series holds one point at an instant), the ids an answer names in a few requests sent at once. A raw
+point goes only with its pack (a delete drops the packs of the buckets it touches and packs what is left;
+InfluxDB's retention drops a bucket's pack, at its start, no later than its points): a point found gone was
+deleted after the pack was read, and the read fails as unavailable (asked again, it reads the packs as they are
+now).
 
 Packs written before are read as they are until their bucket is packed again (`python -m ingestor.store stays`
 packs every day again): plain JSON, each part whole (its text begins with "[", which base64 never holds), and
@@ -47,6 +48,7 @@ from typing import Any
 
 from ingestor import jsoncodec
 from ingestor.store import influxql as iql
+from ingestor.store import influxreads as reads
 from ingestor.store.influxrollups import PACKED, ROLLUP_TAGS, tag_key
 from ingestor.store.lineprotocol import _string
 from ingestor.store.model import EventFilter, StoreUnavailable
@@ -68,7 +70,10 @@ Group = list[Any]
 time order."""
 Key = tuple[tuple[str, ...], int]
 """A stay's raw point: its series' tags (ROLLUP_TAGS order) and time µs."""
-LOOKUPS = 500  # statements in one request of `Ids.fetch`
+LOOKUPS = 500  # statements in one request of `Ids.fetch`, at most
+# At least this many to a request: InfluxDB runs a request's statements one after the other (~0.5 ms each), and
+# an answer's 100 ids took 29 ms in one request; in READERS requests at once about a third of that.
+FEWEST_LOOKUPS = 20
 
 
 def packable(f: EventFilter) -> bool:
@@ -259,11 +264,11 @@ def count(groups: list[Group]) -> int:
 
 class Ids:
     """The event ids of packed stays, looked up from their raw points when asked for (module docstring) and kept:
-    `fetch` takes any number in one request (a statement each, LOOKUPS to a request); `chunk` gives a pack
-    group's ids as StayGroup.add takes them, which model.prefetch_ids asks together."""
+    `fetch` takes any number in a few requests sent at once (a statement each, FEWEST_LOOKUPS to LOOKUPS to a
+    request); `chunk` gives a pack group's ids as StayGroup.add takes them, which model.prefetch_ids asks together."""
 
-    def __init__(self, query: Callable[[str], list[dict[str, Any]]]) -> None:
-        self._query = query
+    def __init__(self, query_all: Callable[[list[str]], list[list[dict[str, Any]]]]) -> None:
+        self._query_all = query_all  # requests sent at once, their answers in order (influxreads.py)
         self._found: dict[Key, str] = {}
 
     def fetch(self, keys: Iterable[Key]) -> list[str]:
@@ -271,8 +276,10 @@ class Ids:
         was read)."""
         keys = list(keys)
         wanted = list(dict.fromkeys(k for k in keys if k not in self._found))
-        for i in range(0, len(wanted), LOOKUPS):
-            for series in self._query(";".join(lookup(key) for key in wanted[i:i + LOOKUPS])):
+        size = min(LOOKUPS, max(FEWEST_LOOKUPS, -(-len(wanted) // reads.READERS)))
+        requests = [";".join(lookup(key) for key in wanted[i:i + size]) for i in range(0, len(wanted), size)]
+        for answer in self._query_all(requests):
+            for series in answer:
                 tags = tag_key(series.get("tags") or {})
                 for at, event_id in series.get("values") or []:
                     self._found[(tags, int(at))] = event_id or ""

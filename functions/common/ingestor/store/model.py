@@ -128,7 +128,7 @@ class StayGroup:
 
 def prefetch_ids(stays: Iterable[tuple[StayGroup, int]]) -> None:
     """Have the ids of these (group, k) stays looked up together where their chunks look them up in the store
-    (InfluxDB's packed stays: a chunk with a `source` that `fetch`es many by `key(j)` in one request) before
+    (InfluxDB's packed stays: a chunk with a `source` that `fetch`es many by `key(j)` at once) before
     `event_id` asks them one at a time; ids worked out in process (the SQL stores') need nothing."""
     wanted: dict[Any, list[Any]] = {}
     for group, k in stays:
