@@ -35,8 +35,12 @@ def engine_for(url: str, *, write_cache_kib: int = WRITE_CACHE_KIB) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite(parsed, write_cache_kib)
     if parsed.get_backend_name() == "postgresql":
+        # prepare_threshold None: no statement is prepared on the server, so each is planned with its own values.
+        # psycopg prepares a statement run five times, and PostgreSQL then may keep a generic plan: a page of an
+        # area and a domain (the hot tier's `ts` range and six series) walked the time index backward, 8 -> 75 ms.
         return create_engine(parsed.set(drivername="postgresql+psycopg"), pool_pre_ping=True, pool_size=5,
-                             max_overflow=5, pool_recycle=1800, connect_args={"connect_timeout": 5})
+                             max_overflow=5, pool_recycle=1800,
+                             connect_args={"connect_timeout": 5, "prepare_threshold": None})
     raise ValueError(f"unsupported SQL database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql://")
 
 
