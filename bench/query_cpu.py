@@ -32,7 +32,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "functions" / "common")]
 
-from bench.store_benchmark import machine, percentile  # noqa: E402
+from bench.store_benchmark import cpu_check, machine, percentile  # noqa: E402
 from ingestor import jsoncodec  # noqa: E402
 from ingestor.queries import analytics, events, history, params, stats  # noqa: E402
 from ingestor.queries.catalog import Names  # noqa: E402
@@ -163,7 +163,8 @@ def main() -> None:
         trace(store, args.trace, now)
         return
     ranges = [(label, days) for label, days in RANGES if label in args.ranges.split(",")]
-    print(f"# query CPU, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC, {machine()}, load {os.getloadavg()}")
+    print(f"# query CPU, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC, {machine()}, load {os.getloadavg()}, "
+          f"{cpu_check()}")
     print(f"\nms wall p50 / p95 · CPU p50 ({args.runs} calls after a warm-up)\n")
     print("| endpoint | " + " | ".join(label for label, _ in ranges) + " |")
     print("|---|" + "---:|" * len(ranges))
@@ -175,7 +176,7 @@ def main() -> None:
             p50, p95, cpu, digest = timed(store, label, days, args.runs, now)
             cells.append(f"{p50:,.0f} / {p95:,.0f} · {cpu:,.0f}" + (f" ({digest})" if args.digest else ""))
         print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
-    print(f"\nload {os.getloadavg()} at {dt.datetime.now(dt.UTC):%H:%M:%S} UTC")
+    print(f"\nload {os.getloadavg()} at {dt.datetime.now(dt.UTC):%H:%M:%S} UTC, {cpu_check()}")
     store.close()
 
 

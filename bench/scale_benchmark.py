@@ -47,7 +47,7 @@ sys.path[:0] = [str(REPO), str(REPO / "functions" / "common"), str(REPO / "infra
 from bench import daycheck, daycopy, influxcopy  # noqa: E402
 from bench.busy_home import BusyHome  # noqa: E402
 from bench.query_latency import registry  # noqa: E402
-from bench.store_benchmark import DAY_US, machine, percentile  # noqa: E402
+from bench.store_benchmark import DAY_US, cpu_check, machine, percentile  # noqa: E402
 from ingestor.metadata.registry import MetadataDB  # noqa: E402
 from ingestor.store import open_event_store  # noqa: E402
 from ingestor.store.influx import open_influx  # noqa: E402
@@ -299,7 +299,8 @@ def startup(url: str) -> float:
 def measure(url: str, runs: int, tables: bool, write_seconds: float, only: list[str] | None = None) -> None:
     store = open_event_store(url)
     total = store.count(EventFilter())
-    print(f"# scale benchmark, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine()}, load {os.getloadavg()}")
+    print(f"# scale benchmark, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine()}, load {os.getloadavg()}, "
+          f"{cpu_check()}")
     print(f"\n{total:,} events in {url.split(':', 1)[0]}")
     size = size_of(url)
     if size:
@@ -349,6 +350,7 @@ def measure(url: str, runs: int, tables: bool, write_seconds: float, only: list[
             rate, cpu_rate = write_rate(url, write_seconds, batch)
             print(f"- batch {batch:,}: {rate:,.0f} events/s ({cpu_rate:,.0f} per CPU second)", flush=True)
     print(f"\n## start-up: a fresh process opens the store and answers a 1-hour count: {startup(url):.2f} s")
+    print(f"\nat the end: {dt.datetime.now(dt.UTC):%H:%M} UTC, load {os.getloadavg()}, {cpu_check()}")
 
 
 def main() -> None:

@@ -646,6 +646,19 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
+def cpu_check() -> str:
+    """ms of a fixed pure-Python loop (the fastest of three): this machine's own speed moves by a third from minute to
+    minute with nothing else running (0.90-1.31 s for 10 million additions, 2026-12-03), so a table's figures are
+    read beside it."""
+    best = float("inf")
+    for _ in range(3):
+        started, total = time.perf_counter(), 0
+        for i in range(2_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return f"CPU check {best * 1000:.0f} ms (2 million additions in Python, the fastest of three)"
+
+
 def ms(value: float | None) -> str:
     if value is None:
         return "–"
