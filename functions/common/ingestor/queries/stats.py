@@ -14,6 +14,7 @@ from typing import Any
 from ingestor.httpapi import iso
 from ingestor.queries.catalog import Names
 from ingestor.queries.params import Range, bucket_starts
+from ingestor.store import tiers
 from ingestor.store.model import Bucket, Columns, EventFilter
 from ingestor.store.protocol import EventStore
 from ingestor.store.rows import stamp
@@ -37,7 +38,7 @@ def rate_per_min(total: int, r: Range) -> float:
 def resolution(*infos: dict[str, Any]) -> str:
     """The tiers several reads used together, coarsest first (store/tiers.py names them)."""
     used = {part for info in infos for part in str(info.get("resolution") or "raw").split("+")}
-    return "+".join(p for p in ("16d", "1d", "1h", "5m", "raw") if p in used)
+    return "+".join(name for name in tiers.COARSEST_FIRST if name in used)
 
 
 def summary(store: EventStore, f: EventFilter, r: Range, top: int, names: Names) -> dict[str, Any]:

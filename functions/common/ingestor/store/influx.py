@@ -842,10 +842,11 @@ class InfluxEventStore:
             if period is None and plain and self._has_marker(ir.PACKED_READY):
                 self._packed_durations_into(groups, f, staying, lo, hi)
                 continue
-            if period is None and staying() == "":
-                continue
             if period is None:
-                clauses += [NOT_A_NUMBER] + ([staying()] if staying() else [])
+                entities = staying()
+                if entities == "":  # no entity ever had a stay
+                    continue
+                clauses += [NOT_A_NUMBER] + ([entities] if entities else [])
                 q = (f'SELECT "entity_id", "old_state", "duration_in_state" FROM {self._events()} '
                      f'WHERE {iql.where(f, [*clauses, "duration_in_state >= 0"])} LIMIT {SCAN_LIMIT}')
                 for _, _, c in _rows(self._select(q)):

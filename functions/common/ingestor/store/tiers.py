@@ -13,6 +13,7 @@ from ingestor.store.rollups import WIDTHS
 
 US = 1_000_000
 NAMES = {None: "raw", 0: "5m", 1: "1h", 2: "1d", 3: "16d"}
+COARSEST_FIRST = ("16d", "1d", "1h", "5m", "raw")  # how a `resolution` lists the tiers
 
 Segment = tuple[int | None, int, int]  # (period, or None for raw; start µs; end µs)
 
@@ -37,6 +38,5 @@ def segments(start: int, end: int, periods: tuple[int, ...]) -> list[Segment]:
 
 def resolution(pieces: list[Segment]) -> str:
     """What a response says it read: the tiers used, coarsest first, e.g. "1d+1h+5m+raw"."""
-    used = {period for period, _, _ in pieces}
-    order = [p for p in (3, 2, 1, 0) if p in used] + ([None] if None in used else [])
-    return "+".join(NAMES[p] for p in order) or "none"
+    used = {NAMES[period] for period, _, _ in pieces}
+    return "+".join(name for name in COARSEST_FIRST if name in used) or "none"
