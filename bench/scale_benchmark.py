@@ -244,8 +244,10 @@ def endpoints(home: BusyHome, chain: str | None, device: str) -> list[tuple[str,
     return out
 
 
-def timed(url: str, runs: int) -> tuple[float, float, str]:
-    times, resolution = [], ""
+def timed(url: str, runs: int) -> tuple[float, float, float, str]:
+    """p50 and p95 of `runs` calls after the warm-ups, the first call's time (the function's caches empty, for
+    the range's days no other cell read before it) and the answer's resolution."""
+    times, first, resolution = [], 0.0, ""
     for n in range(WARMUPS + runs):
         started = time.perf_counter()
         reply = call("GET", url, timeout=300)
@@ -255,9 +257,10 @@ def timed(url: str, runs: int) -> tuple[float, float, str]:
         if n >= WARMUPS:
             times.append(spent)
         if n == 0:
+            first = spent
             body = reply.json()
             resolution = body.get("resolution", "") if isinstance(body, dict) else ""
-    return statistics.median(times), percentile(times, 95), resolution
+    return statistics.median(times), percentile(times, 95), first, resolution
 
 
 def write_rate(url: str, seconds: float, batch: int) -> tuple[float, float]:
@@ -338,11 +341,11 @@ def measure(url: str, runs: int, tables: bool, write_seconds: float, only: list[
                     target = f"{base}{urllib.parse.quote(path, safe='/')}" + (
                         f"?{urllib.parse.urlencode(q)}" if q else "")
                     try:
-                        p50, p95, resolution = timed(target, runs)
+                        p50, p95, first, resolution = timed(target, runs)
                         cells.append(f"{p50:,.0f} / {p95:,.0f}" + (f" ({resolution})" if resolution else ""))
                     except Exception as exc:  # noqa: BLE001 - reported in its cell
                         cells.append(f"error: {str(exc)[:60]}")
-                    log(f"{label} {q}: {cells[-1]}")
+                    log(f"{label} {q}: {cells[-1]}" + (f", first call {first:,.0f}" if cells[-1][0].isdigit() else ""))
                 print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
     if write_seconds > 0:  # 0: the store is only read (two versions of the code measured in turns on one store)
         print("\n## write into the full store (fresh events after the newest stored, through `write`)\n")
