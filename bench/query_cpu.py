@@ -4,7 +4,9 @@
 What `scale_benchmark.py measure` times through the gateway, without the gateway, the function runtime and
 HTTP: on a shared machine a CPU time moves less than a wall time, and two versions of the code can be taken in
 turns on the same store within a minute. Only reads: the store is opened (which may run ANALYZE) and never
-written. With --now the ranges end at that instant, and --digest prints a hash of each answer: two versions
+written. Each cell's warm-up is timed too, as its first call: a SQL store's decoded packed stays
+(coldstays.DayCache) are let go before it, so it is a process's first such request and the later calls its
+next ones. With --now the ranges end at that instant, and --digest prints a hash of each answer: two versions
 of the code that print the same digests gave the same answers (the `resolution` they name included).
 With --profile LABEL@RANGE the cProfile of that cell's calls is printed instead (top 40 by own time); with
 --trace LABEL@RANGE (InfluxDB) every InfluxQL statement one call sends, with its wall ms and the rows it returned.
