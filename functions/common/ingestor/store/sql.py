@@ -86,6 +86,7 @@ class SqlEventStore:
         self._stays_filled = False  # every (series, day) with blocks has its packed stays (coldstays.fill)
         self._stays_filling: Iterator[tuple[int, int, int]] | None = None  # the fill under way, between calls
         self.now_us = lambda: time.time_ns() // 1000  # the clock compaction goes by (tests move it)
+        self.day_cache = coldstays.DayCache()  # decoded packed stays, for each read of the process (Reader.day_cache)
 
     # --- connections -----------------------------------------------------------------------------------
 
@@ -133,7 +134,7 @@ class SqlEventStore:
             if self.backend == "postgresql":
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
-                yield Reader(conn, self.dicts, self.backend, snapshot=True)
+                yield Reader(conn, self.dicts, self.backend, snapshot=True, day_cache=self.day_cache)
 
     def _read(self, fn: Any) -> Any:
         try:

@@ -94,11 +94,13 @@ def ulid_key(text: str) -> int:
 class Reader:
     """Raw reads within one connection."""
 
-    def __init__(self, conn: Connection, dicts: Dictionaries, backend: str, snapshot: bool = False) -> None:
+    def __init__(self, conn: Connection, dicts: Dictionaries, backend: str, snapshot: bool = False,
+                 day_cache: coldstays.DayCache | None = None) -> None:
         self.conn = conn
         self.dicts = dicts
         self.backend = backend
         self.snapshot = snapshot  # a read in one snapshot: the series it sees cannot change (SqlEventStore.reading)
+        self.day_cache = day_cache  # the store's decoded packed stays, kept across reads (coldstays.DayCache)
         self._series_known = False
         self._data: dict[int, Any] = {}
         self.kept: Kept | None = None  # blocks read by earlier windows of an export, for its later ones
@@ -405,8 +407,9 @@ class Reader:
             q = select(h.series, h.ts, h.old_state, h.duration).where(*self._hot_clauses(s, sids, named, lo, hi))
             for part in self.conn.execute(q).partitions(WINDOW_EVENTS):
                 yield from map(tuple, part)
+            # sids: those `active` there (a hot day: none)
             packed = coldstays.read(self.conn, lo // DAY_US, partial(self.seeking, sids=sids),
-                                    self.series_of) if sids else {}  # sids: those `active` there (a hot day: none)
+                                    self.series_of, self.day_cache) if sids else {}
             if packed:
                 negative = self._negative(sids, lo, hi)
                 packed = {sid: found for sid, found in packed.items() if sid not in negative}
@@ -478,7 +481,7 @@ class Reader:
             if sids is not None and not sids:
                 continue
             packed = coldstays.read(self.conn, lo // DAY_US, None if every else partial(self.seeking, sids=sids),
-                                    self.series_of) if packable else {}
+                                    self.series_of, self.day_cache) if packable else {}
             if packed:  # a cold day: its stays whole from the packed rows, its blocks not read
                 taken += self._stays_into(groups, s, sids, named, lo, hi, limit - taken, every, packed, hot)
                 if taken >= limit:
