@@ -58,7 +58,8 @@ def lines(measurement: str, lo: int, hi: int, width_us: int, rows: Iterable[Row]
     """The packs of every bucket of `width_us` in [lo, hi) µs, empty ones too (the bucket is known empty)."""
     found: dict[int, list[Entry]] = {at: [] for at in range(lo, hi, width_us)}
     for at, tags, n in rows:
-        found[at].append([key(tags), n])
+        if at in found:  # a bucket of the window (what InfluxDB's GROUP BY time answers)
+            found[at].append([key(tags), n])
     return [line for at, entries in found.items() for line in sums.lines(measurement, at, entries)]
 
 
