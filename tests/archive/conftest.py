@@ -170,12 +170,12 @@ def raw_rows(event_store: Any) -> list[Any]:
 
         series = event_store.transport.query(f"SELECT * FROM {influxql.EVENTS}")
         # a query over several measurements answers the union of their columns: a field's absence is None
-        # the duration anomalies' packs (influxstays.py) and the stay rollups' (influxsums.py) left out: a delete
-        # leaves its edge hours packed as known empty, which a fresh write never packed; `stays` compares what
-        # the first answer, the stay rollups (stays_*) what the second hold
+        # the duration anomalies' packs (influxstays.py), the stay rollups' (influxsums.py) and the counts'
+        # (influxcounts.py) left out: a delete leaves its edge hours packed as known empty, which a fresh write
+        # never packed; `stays` compares what the first answer, the rollups (stays_*, rollup_*) what the others hold
         rows = [(s["name"], tuple((c, x) for c, x in zip(s["columns"], v, strict=True) if x is not None))
                 for s in series for v in s.get("values", [])
-                if not s["name"].startswith(("aggregates_", "packed_stays_", "packed_sums_"))]
+                if not s["name"].startswith(("aggregates_", "packed_stays_", "packed_sums_", "packed_counts_"))]
         return sorted(rows, key=repr)
     # SQL: the tiered layout keeps an event as a row or in a compressed block, its documents apart, so
     # "as stored" is each record serialized as the store rebuilds it (attribute key order included)

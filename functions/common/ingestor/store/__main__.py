@@ -12,7 +12,10 @@ place, hour by hour (store/influxones.py; until then counts of raw points read t
 `python -m ingestor.store sums [URL]`: on InfluxDB, pack the stay rollups of every hour and day written before
 those packs (store/influxsums.py; until then the durations' items read the stay rollups' series), a day at a
 time, from the rollups (no raw point read).
-URL defaults to EVENT_STORE_URL (else the SQLite file in DATA_DIR). Both are safe to stop and rerun."""
+`python -m ingestor.store counts [URL]`: on InfluxDB, pack the event counts of every hour and day written before
+those packs (store/influxcounts.py; until then counts grouped by the events' tags read the rollups' series), a day
+at a time, from the rollups (no raw point read).
+URL defaults to EVENT_STORE_URL (else the SQLite file in DATA_DIR). All are safe to stop and rerun."""
 
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ from ingestor.store.sqlschema import MIGRATIONS
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("move", "rollups", "stays", "ones", "sums"):
+    if not argv or argv[0] not in ("move", "rollups", "stays", "ones", "sums", "counts"):
         print(__doc__, file=sys.stderr)
         return 2
     store = open_event_store(argv[1] if len(argv) > 1 else default_url())
@@ -34,8 +37,8 @@ def main(argv: list[str]) -> int:
         return fill_stays(store)
     if argv[0] == "ones":
         return fill_ones(store)
-    if argv[0] == "sums":
-        return fill_sums(store)
+    if argv[0] in ("sums", "counts"):
+        return fill_days(store, argv[0])
     if argv[0] == "rollups":
         if not hasattr(store, "build_rollups"):
             print("SQL stores write their rollups with the events (and the move builds them)", file=sys.stderr)
@@ -85,12 +88,14 @@ def fill_ones(store: Any) -> int:
     return 0
 
 
-def fill_sums(store: Any) -> int:
-    if not hasattr(store, "fill_sums"):
-        print("only InfluxDB stores pack their stay rollups", file=sys.stderr)
+def fill_days(store: Any, what: str) -> int:
+    """`sums` or `counts`: the store's fill_sums or fill_counts, a day at a time."""
+    fill = getattr(store, f"fill_{what}", None)
+    if fill is None:
+        print("only InfluxDB stores pack their rollups", file=sys.stderr)
         return 2
     started, days = time.monotonic(), 0
-    for _ in store.fill_sums():
+    for _ in fill():
         days += 1
         if days % 30 == 0:
             print(f"{days:,} days in {time.monotonic() - started:,.0f} s", flush=True)

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from ingestor import config, metrics
 from ingestor.store import cursor as cursors
 from ingestor.store import haconfig, influxfind, tiers
+from ingestor.store import influxcounts as counts
 from ingestor.store import influxones as ones
 from ingestor.store import influxql as iql
 from ingestor.store import influxreads as reads
@@ -268,12 +269,12 @@ class InfluxEventStore:
             self._mark_ready(whole=True, points=True)
 
     def _mark_ready(self, whole: bool = False, points: bool = False) -> None:
-        """READY (again, daily); DIMS_READY, STATES_READY, DEVICES_READY, PACKED_READY and SUMS_READY when `whole` says
-        every rollup (and pack) was made by this version, and ONES_READY when `points` says every event point
-        was; else each as it was found."""
+        """READY (again, daily); DIMS_READY, STATES_READY, DEVICES_READY, PACKED_READY, SUMS_READY and COUNTS_READY
+        when `whole` says every rollup (and pack) was made by this version, and ONES_READY when `points` says every
+        event point was; else each as it was found."""
         now_us = time.time_ns() // 1000
-        found = {m: whole or self._has_marker(m)
-                 for m in (ir.DIMS_READY, ir.STATES_READY, ir.DEVICES_READY, ir.PACKED_READY, ir.SUMS_READY)}
+        found = {m: whole or self._has_marker(m) for m in (ir.DIMS_READY, ir.STATES_READY, ir.DEVICES_READY,
+                                                           ir.PACKED_READY, ir.SUMS_READY, ir.COUNTS_READY)}
         found[ir.ONES_READY] = points or self._has_marker(ir.ONES_READY)
         marks = [ir.ready_point(now_us)] + [ir.ready_point(now_us, m) for m, ok in found.items() if ok]
         self.transport.write("\n".join(marks))
@@ -446,8 +447,10 @@ class InfluxEventStore:
         return windows, packs.from_raw(stayed)
 
     def _merge_up(self, below: str, period: str, seconds: int, lo: int, hi: int) -> None:
+        """Tier `period`'s rollups over [lo, hi) µs summed from tier `below`'s, and the packs of their counts
+        (influxcounts.py) from the same rows."""
         window = f"time >= {lo * 1000} AND time < {hi * 1000} GROUP BY time({seconds}s), * fill(none)"
-        lines = []
+        lines, counted = [], []
         for _, tags, c in _rows(self._select(
                 f'SELECT sum("n") AS n, sum("vn") AS vn, sum("vsum") AS vsum, min("vmin") AS vmin, '
                 f'max("vmax") AS vmax, max("newest") AS newest, last("last") AS last '
@@ -455,7 +458,10 @@ class InfluxEventStore:
             if c.get("n"):
                 acc = [c["n"], c.get("vn") or 0, c.get("vsum"), c.get("vmin"), c.get("vmax"),
                        int(c.get("newest") or 0), c.get("last")]
-                lines.append(ir.value_point(ir.ROLLUPS[period], ir.rollup_key(tags), int(c["time"]), acc))
+                key = ir.rollup_key(tags)
+                lines.append(ir.value_point(ir.ROLLUPS[period], key, int(c["time"]), acc))
+                counted.append((int(c["time"]), key, int(c["n"])))
+        lines += counts.lines(ir.COUNTS[period], lo, hi, seconds * ir.US, counted)
         lines += self._merged_stays(below, period, seconds, lo, hi)
         for _, tags, c in _rows(self._select(
                 f'SELECT sum("n") AS n, max("newest") AS newest FROM {_identifier(ir.DIMS[below])} WHERE {window}')):
@@ -503,6 +509,33 @@ class InfluxEventStore:
             yield day, len(lines)
         self.transport.write(ir.ready_point(time.time_ns() // 1000, ir.SUMS_READY))
         self._marked[ir.SUMS_READY] = True
+
+    def fill_counts(self) -> Iterator[tuple[int, int]]:
+        """Pack the counts of every hour and day holding events (influxcounts.py) from their rollups (no raw point
+        read), then mark them whole (COUNTS_READY): counts over many series read them from then on. Yields (day µs,
+        its points) per day. Safe to stop and rerun; nothing to do once marked, or before the rollups are whole
+        (`build_rollups` then packs them as it sums)."""
+        self._prepare()
+        if self._has_marker(ir.COUNTS_READY) or not self._rollups_ready():
+            return
+        q = f'SELECT sum("n") AS n FROM {_identifier(ir.ROLLUPS["1d"])} WHERE {EVERY_DAY}'
+        for day in sorted({int(c["time"]) for _, _, c in _rows(self._select(q)) if c.get("n")}):
+            with self._rolling:
+                lines = self._packed_counts("1h", day, day + series_.DAY_US)
+                lines += self._packed_counts("1d", day, day + series_.DAY_US)
+                self._write_packs(lines)
+            yield day, len(lines)
+        self.transport.write(ir.ready_point(time.time_ns() // 1000, ir.COUNTS_READY))
+        self._marked[ir.COUNTS_READY] = True
+
+    def _packed_counts(self, period: str, lo: int, hi: int) -> list[str]:
+        """The packs of tier `period`'s counts over [lo, hi) µs from its own rollups (the n `_merge_up` wrote)."""
+        seconds = ir.PERIODS[period]
+        rows = self._select(f'SELECT sum("n") AS n FROM {_identifier(ir.ROLLUPS[period])} WHERE time >= {lo * 1000} '
+                            f"AND time < {hi * 1000} GROUP BY time({seconds}s), * fill(none)")
+        return counts.lines(ir.COUNTS[period], lo, hi, seconds * ir.US,
+                            ((int(c["time"]), ir.rollup_key(tags), int(c["n"])) for _, tags, c in _rows(rows)
+                             if c.get("n")))
 
     def _write_ha(self, lines: list[str]) -> None:
         """HA's points, after the events': an outage raises (the batch is retried, rewriting is harmless);
@@ -556,7 +589,7 @@ class InfluxEventStore:
         for name, seconds in ir.PERIODS.items():
             width = seconds * 1_000_000_000
             lo, hi = start_ns // width * width, -(-end_ns // width) * width
-            packed = [ir.PACKED[name], ir.SUMS[name]] if name in ir.PACKED else []
+            packed = [ir.PACKED[name], ir.SUMS[name], ir.COUNTS[name]] if name in ir.PACKED else []
             for measurement in (ir.ROLLUPS[name], ir.STAYS[name], ir.DIMS[name], *packed):
                 if self.backend == "influxdb1":
                     self.transport.query(f"DELETE FROM {_identifier(measurement)} WHERE time >= {lo} AND time < {hi}")
@@ -723,8 +756,12 @@ class InfluxEventStore:
         pieces = [(None, start, end)] if raw_only else tiers.segments(start, end, tiers.allowed(width))
         dim = None if values or raw_only else self._dim(f, groups)
         held = self._holding(f) if raw_only else None
+        # Counts over many series without buckets: whole hours and days from their packs (influxcounts.py).
+        packed = (not values and not newest and not width and dim is None and not raw_only and counts.answers(f)
+                  and self._has_marker(ir.COUNTS_READY))
         out: dict[tuple[tuple[str | None, ...], int | None], list[Any]] = {}
-        planned: list[tuple[str, tuple[str, ...], bool, str | None]] = []  # (q, tags, an edge's rows, its last())
+        # (q, tags, an edge's rows, its last(), for a pack's q: its rollups' q and bucket width µs)
+        planned: list[tuple[str, tuple[str, ...], bool, str | None, tuple[str, int] | None]] = []
         for period, lo, hi in reversed(pieces):  # newest first: a group's newest time may then be known already
             if held is not None and period is None:  # only the entities and days holding the state asked for
                 if not held[1]:
@@ -756,7 +793,8 @@ class InfluxEventStore:
             if period is None and newest and not width and not values and not raw_only:
                 # A raw edge's counts and newest times from its points' times, one statement: a count and then
                 # `last()` were two, each reading a block of every series (20-280 ms each on 5.7 million events).
-                planned.append((f'SELECT "{self._counted()}" FROM {measurement} WHERE {where}{by}', tags_, True, None))
+                planned.append((f'SELECT "{self._counted()}" FROM {measurement} WHERE {where}{by}', tags_, True, None,
+                                None))
                 continue
             q = f"SELECT {select} FROM {measurement} WHERE {where}"
             q += f" GROUP BY {', '.join([f'time({width}s)'] + ([names] if names else []))} fill(none)" if width else by
@@ -764,8 +802,19 @@ class InfluxEventStore:
             # range's raw start edge, whose groups are found again in the rollups after it).
             last = (f'SELECT last("{self._counted()}") FROM {measurement} WHERE {where}{by}'
                     if period is None and newest and not width else None)
-            planned.append((q, tags_, False, last))
-        for (_, tags_, edge, last), series in zip(planned, self._select_all([p[0] for p in planned]), strict=True):
+            tier = tiers.NAMES[period]
+            if packed and tier in ir.COUNTS:
+                planned.append((f"SELECT {counts.FIELDS} FROM {_identifier(ir.COUNTS[tier])} WHERE "
+                                f"time >= {lo * 1000} AND time < {hi * 1000}", tags_, False, None,
+                                (q, ir.PERIODS[tier] * ir.US)))
+                continue
+            planned.append((q, tags_, False, last, None))
+        for (_, tags_, edge, last, rolled), series in zip(planned, self._select_all([p[0] for p in planned]),
+                                                          strict=True):
+            if rolled is not None:
+                if self._packed_counts_into(out, f, groups, series, rolled[1]):
+                    continue
+                series = self._select(rolled[0])  # a pack not whole (a write cut short): its rollups answer
             if edge:
                 for _, tags, c in _rows(series):
                     ru.add_event(out.setdefault((tuple(tags.get(t) or None for t in tags_), None), ru.new_value()),
@@ -780,6 +829,15 @@ class InfluxEventStore:
         if info is not None:
             info["resolution"] = tiers.resolution([p for p in pieces if p[1] < p[2]])
         return out
+
+    @staticmethod
+    def _packed_counts_into(out: counts.Groups, f: EventFilter, groups: tuple[str, ...], series: list[dict[str, Any]],
+                            width_us: int) -> bool:
+        """The packed counts read (`series`) into `out`; False (nothing added) when a pack is not whole."""
+        totals = counts.per_series([c for _, _, c in _rows(series)], width_us)
+        if totals is not None:
+            counts.add(out, totals, f, groups)
+        return totals is not None
 
     def _dim(self, f: EventFilter, groups: tuple[str, ...]) -> str | None:
         """The dimension of dims_* that answers counts of `f` grouped by `groups`, if one does: a filter of

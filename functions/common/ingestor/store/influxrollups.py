@@ -30,6 +30,9 @@ existed has no DIMS_READY point and reads rollup_* until `python -m ingestor.sto
 Per device (by=device_id) likewise, with its own point DEVICES_READY: a device's events and newest time
 (reliability) read ~140 series of dims_* instead of every series of rollup_*; a database whose dims_* were
 summed before devices were counted reads rollup_* for them until `python -m ingestor.store rollups` ran again.
+
+packed_counts_1h, packed_counts_1d: every series' n of an hour's or a day's rollup_* in one point (influxcounts.py),
+written with them, so a count grouped by the events' tags (the stats summary) reads a point per hour or day there.
 """
 
 from __future__ import annotations
@@ -51,8 +54,9 @@ DIM_TAGS = ("domain", "area_id", "device_id")  # the dimensions counted apart (b
 ALL = "all"
 PACKED = {"1h": "packed_stays_1h", "1d": "packed_stays_1d"}  # an hour's and a past day's stays (influxstays.py)
 SUMS = {"1h": "packed_sums_1h", "1d": "packed_sums_1d"}  # an hour's and a day's stays_* in one point (influxsums.py)
+COUNTS = {"1h": "packed_counts_1h", "1d": "packed_counts_1d"}  # an hour's and a day's rollup_* n (influxcounts.py)
 MEASUREMENTS = (frozenset(ROLLUPS.values()) | frozenset(STAYS.values()) | frozenset(DIMS.values())
-                | frozenset(PACKED.values()) | frozenset(SUMS.values()))
+                | frozenset(PACKED.values()) | frozenset(SUMS.values()) | frozenset(COUNTS.values()))
 # Written once the rollups hold every event: when the first write finds no events, or when
 # `python -m ingestor.store rollups` has summed a database written before rollups existed. Until then reads
 # answer from raw points.
@@ -68,7 +72,9 @@ DEVICES_READY = "devices_ready"  # the same for dims_* by=device_id
 PACKED_READY = "packed_stays_ready"  # every hour's stays packed (influxstays.py)
 ONES_READY = ONES_MARKER  # every event point carries `one` (influxones.py)
 SUMS_READY = "packed_sums_ready"  # every hour's and day's stays_* packed in SUMS (influxsums.py)
-MARKERS = frozenset({READY, DIMS_READY, STATES_READY, DEVICES_READY, PACKED_READY, ONES_READY, SUMS_READY})
+COUNTS_READY = "packed_counts_ready"  # every hour's and day's rollup_* counts packed in COUNTS (influxcounts.py)
+MARKERS = frozenset({READY, DIMS_READY, STATES_READY, DEVICES_READY, PACKED_READY, ONES_READY, SUMS_READY,
+                     COUNTS_READY})
 # The marker each dimension of dims_* needs besides DIMS_READY (written later than the others).
 DIM_MARKERS = {"device_id": DEVICES_READY}
 READY_RECHECK_S = 60
