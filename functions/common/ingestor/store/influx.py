@@ -30,6 +30,7 @@ from ingestor.store import cursor as cursors
 from ingestor.store import haconfig, influxfind, tiers
 from ingestor.store import influxcounts as counts
 from ingestor.store import influxones as ones
+from ingestor.store import influxpackcache as packcache
 from ingestor.store import influxql as iql
 from ingestor.store import influxreads as reads
 from ingestor.store import influxrollups as ir
@@ -168,6 +169,10 @@ def _rows(series: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, str], d
             yield s.get("name", ""), s.get("tags") or {}, dict(zip(columns, values, strict=True))
 
 
+def _columns(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [c for _, _, c in _rows(series)]
+
+
 def _merge_into(out: dict[tuple[tuple[str | None, ...], int | None], list[Any]], series: list[dict[str, Any]],
                 tags_: tuple[str, ...], bucketed: bool) -> set[tuple[tuple[str | None, ...], int | None]]:
     """Rows of counts (n; vn, vsum, vmin, vmax and newest when selected) merged into `out` per (the `tags_`
@@ -215,6 +220,7 @@ class InfluxEventStore:
         self._marked: dict[str, bool] = dict.fromkeys(ir.MARKERS, False)
         self._looked_up: dict[str, float] = dict.fromkeys(ir.MARKERS, -float("inf"))
         self._marked_day = -1.0
+        self._decoded = packcache.PackCache()  # the packs queries read, decoded (influxpackcache.py)
 
     def _prepare(self) -> None:
         if self._create_database:
@@ -338,7 +344,8 @@ class InfluxEventStore:
 
     def _packs(self, measurement: str, lo: int, hi: int) -> tuple[dict[int, list[packs.Group]], set[int]]:
         """The packs of `measurement` (hours or days) in [lo, hi) µs: those whole, by bucket start, and every
-        bucket holding a point (one with a part missing is among these but not those)."""
+        bucket holding a point (one with a part missing is among these but not those). The write path's: decoded
+        afresh, not from nor into the queries' cache (`_read_packs`), whose values are shared."""
         width, day = packs.HOUR_US if measurement == packs.HOUR else series_.DAY_US, series_.DAY_US
         # A day at a time, the days sent at once: a day's packs are ~0.6 MB of text InfluxDB decodes and encodes
         # on one core per statement (six days in one statement: ~200 ms).
@@ -891,8 +898,9 @@ class InfluxEventStore:
         # day once packed, influxsums.py) sent at once; their answers are merged below in the pieces' order, so the
         # sums add up as before.
         packed = plain and self._has_marker(ir.SUMS_READY)
-        statements = [self._sums_packed(*piece) if packed else self._stays_sums(f, *piece) for piece in rolled]
-        answers = dict(zip(rolled, self._select_all(statements), strict=True))
+        answers: dict[tuple[int, int, int], Any] = dict(zip(rolled, self._read_packs(
+            [packcache.Want(ir.SUMS[tiers.NAMES[period]], lo, hi) for period, lo, hi in rolled]) if packed else
+            self._select_all([self._stays_sums(f, *piece) for piece in rolled]), strict=True))
         for period, lo, hi in pieces:
             if lo >= hi:
                 continue
@@ -912,7 +920,7 @@ class InfluxEventStore:
                         acc = groups.setdefault((c.get("entity_id") or "", c["old_state"]), ru.new_state())
                         ru.add_duration(acc, float(c["duration_in_state"]))
                 continue
-            if packed and self._packed_sums_into(groups, f, answers[(period, lo, hi)], period, lo, hi):
+            if packed and self._packed_sums_into(groups, f, answers[(period, lo, hi)]):
                 continue
             for _, tags, c in _rows(answers[(period, lo, hi)] if not packed else self._select(
                     self._stays_sums(f, period, lo, hi))):
@@ -935,24 +943,20 @@ class InfluxEventStore:
                 f'FROM {_identifier(ir.STAYS[tiers.NAMES[period]])} WHERE {where} GROUP BY "entity_id", "state"')
 
     @staticmethod
-    def _sums_packed(period: int, lo: int, hi: int) -> str:
-        """The statement reading the packed stay rollups of tier `period` over [lo, hi) µs (influxsums.py)."""
-        return (f"SELECT {sums.FIELDS} FROM {_identifier(ir.SUMS[tiers.NAMES[period]])} "
-                f"WHERE time >= {lo * 1000} AND time < {hi * 1000}")
-
-    @staticmethod
-    def _packed_sums_into(groups: dict[tuple[str, str], list[Any]], f: EventFilter, series: list[dict[str, Any]],
-                          period: int, lo: int, hi: int) -> bool:
-        """The packed stay rollups of [lo, hi) read (`series`) into `groups`, bucket after bucket; False (nothing
-        added) when a bucket's pack is not whole (a write cut short: its rollups' statement answers)."""
-        width = ir.PERIODS[tiers.NAMES[period]] * ir.US
-        rows = [c for _, _, c in _rows(series)]
-        found = sums.decoded(rows, width)
-        if {int(c["time"]) // width * width for c in rows} - found.keys():
+    def _packed_sums_into(groups: dict[tuple[str, str], list[Any]], f: EventFilter, read: packcache.Found) -> bool:
+        """The packed stay rollups of a piece (`read`) into `groups`, bucket after bucket; False (nothing added)
+        when a bucket's pack is not whole (a write cut short: its rollups' statement answers)."""
+        found, present = read
+        if present - found.keys():
             return False
         for bucket in sorted(found):
             sums.add(groups, found[bucket], f)
         return True
+
+    def _read_packs(self, wants: list[packcache.Want]) -> list[packcache.Found]:
+        """The packs a query reads, decoded: those held from the cache, the rest read (influxpackcache.py)."""
+        self._prepare()
+        return packcache.read(self._decoded, self._select_all, wants, _columns)
 
     def _packed_durations_into(self, groups: dict[tuple[str, str], list[Any]], f: EventFilter, staying: Staying,
                                lo: int, hi: int) -> None:
@@ -1008,23 +1012,25 @@ class InfluxEventStore:
         end = min(to_micros(f.end), MAX_US) if f.end is not None else MAX_US
         for period, lo, hi in reversed(tiers.segments(start, end, (2, 1))):
             if period == 2:
-                for bottom, top in self._day_windows(f, lo, hi, need()):
-                    yield from self._packed_days(f, staying, bottom, top)
+                for bottom, top, meta in self._day_windows(f, lo, hi, need()):
+                    yield from self._packed_days(f, staying, bottom, top, meta)
             else:
                 yield from (groups for _, groups in self._packed_hours(f, staying, _hours_around(lo, hi), set(),
                                                                        (lo, hi)))
 
-    def _day_windows(self, f: EventFilter, lo: int, hi: int, need: int) -> Iterator[tuple[int, int]]:
-        """Windows of the whole days [lo, hi), newest first: without a filter on the series, the first holds the
-        newest days whose points count `need` stays (their `n` alone read), else a day; each next one 4x as
-        long as the one before (as `_newest_first`), for what the counts did not foresee (days without a
-        point, read from their hours)."""
+    def _day_windows(self, f: EventFilter, lo: int, hi: int,
+                     need: int) -> Iterator[tuple[int, int, list[dict[str, Any]] | None]]:
+        """Windows of the whole days [lo, hi), newest first, with their points' parts (no text) when read:
+        without a filter on the series, the first holds the newest days whose points count `need` stays (their
+        `n` read, with what says which are held decoded), else a day; each next one 4x as long as the one before
+        (as `_newest_first`), for what the counts did not foresee (days without a point, read from their hours)."""
         day = series_.DAY_US
         top, width = hi, day
+        meta: list[dict[str, Any]] | None = None
         if packs.unfiltered(f):
             counts: dict[int, int] = defaultdict(int)
-            for _, _, c in _rows(self._select(f'SELECT "n" FROM {_identifier(packs.DAY)} '
-                                              f"WHERE time >= {lo * 1000} AND time < {hi * 1000}")):
+            meta = _columns(self._select(packcache.statement(packs.DAY, packcache.META, lo, hi)))
+            for c in meta:
                 counts[int(c["time"]) // day * day] += int(c.get("n") or 0)
             counted, bottom = 0, hi
             for start in sorted(counts, reverse=True):
@@ -1034,12 +1040,14 @@ class InfluxEventStore:
             width = max(day, hi - bottom)
         while top > lo:
             bottom = max(lo, top - width)
-            yield bottom, top
+            yield bottom, top, None if meta is None else [c for c in meta if bottom <= int(c["time"]) < top]
             top, width = bottom, width * 4
 
-    def _packed_days(self, f: EventFilter, staying: Staying, lo: int, hi: int) -> Iterator[list[packs.Group]]:
-        """The whole days of [lo, hi), newest first: a day's point, else its hours'."""
-        days, _ = self._packs(packs.DAY, lo, hi)
+    def _packed_days(self, f: EventFilter, staying: Staying, lo: int, hi: int,
+                     meta: list[dict[str, Any]] | None = None) -> Iterator[list[packs.Group]]:
+        """The whole days of [lo, hi), newest first: a day's point, else its hours' (`meta`: the days' parts
+        without text, when read)."""
+        days, _ = self._read_packs([packcache.Want(packs.DAY, lo, hi, meta)])[0]
         top = hi  # the days without their point lie between the oldest and the newest of them
         while top > lo and top - series_.DAY_US in days:
             top -= series_.DAY_US
@@ -1062,7 +1070,7 @@ class InfluxEventStore:
         """(hour µs, its stays within `cut`) of the hours of `window` newest first, but those of `skipped` days,
         from their points (one whose parts are not all there read from raw points); an hour without a point
         has none."""
-        hours, present = self._packs(packs.HOUR, *window)
+        hours, present = self._read_packs([packcache.Want(packs.HOUR, *window)])[0]
         for hour in sorted(present, reverse=True):
             if hour // series_.DAY_US * series_.DAY_US in skipped:
                 continue

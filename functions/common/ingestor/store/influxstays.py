@@ -180,36 +180,51 @@ def encoded(groups: list[Group], level: int) -> str:
                        for tags, left, times, durations in groups], level)
 
 
-def _unpacked(texts: list[str]) -> list[Group]:
+def plain(texts: list[str]) -> bool:
+    """Whether a pack's parts are plain JSON, as written before compression (and before `at` was a digest)."""
+    return bool(texts) and texts[0].startswith("[")
+
+
+def unpacked(texts: list[str]) -> list[Group]:
     """The groups of a pack's parts' texts, in order: compressed (`encoded`), or as packs were written before
     (plain JSON per part; compressed with event ids: a fifth list, left out)."""
-    if texts and texts[0].startswith("["):
+    if plain(texts):
         return [g[:4] for text in texts for g in jsoncodec.loads(text or "[]")]
     groups = uncompressed("".join(texts)) if any(texts) else []
     return [[tags, left, list(itertools.accumulate(gaps)), durations] for tags, left, gaps, durations, *_ in groups]
 
 
-def whole(rows: Iterable[dict[str, Any]], width_us: int, field: str) -> dict[int, list[str]]:
-    """Per bucket start µs: the texts of `field` in the parts of the buckets whose parts were all read, of one
-    packing; a bucket with a part missing or of another packing (a write cut short) is left out."""
+def complete(rows: Iterable[dict[str, Any]], width_us: int) -> dict[int, list[dict[str, Any]]]:
+    """Per bucket start µs: the parts (rows, in order) of the buckets whose parts were all read, of one packing;
+    a bucket with a part missing or of another packing (a write cut short) is left out."""
     found: dict[int, dict[int, dict[str, Any]]] = {}
     for c in rows:
         t = int(c["time"])
         found.setdefault(t // width_us * width_us, {})[int(c.get("part") or 0)] = c
-    out: dict[int, list[str]] = {}
+    out: dict[int, list[dict[str, Any]]] = {}
     for bucket, parts in found.items():
         first = parts.get(0)
         if first is None or first.get("parts") is None:
             continue
         count, at = int(first["parts"]), first.get("at")
         if all(k in parts and parts[k].get("at") == at for k in range(count)):
-            out[bucket] = [parts[k].get(field) or "" for k in range(count)]
+            out[bucket] = [parts[k] for k in range(count)]
     return out
+
+
+def whole(rows: Iterable[dict[str, Any]], width_us: int, field: str) -> dict[int, list[str]]:
+    """Per bucket start µs: the texts of `field` in the parts of the buckets read whole (`complete`)."""
+    return {bucket: texts(parts, field) for bucket, parts in complete(rows, width_us).items()}
+
+
+def texts(parts: list[dict[str, Any]], field: str) -> list[str]:
+    """The texts of `field` in a bucket's parts (`complete`), in order."""
+    return [c.get(field) or "" for c in parts]
 
 
 def decoded(rows: Iterable[dict[str, Any]], width_us: int) -> dict[int, list[Group]]:
     """Per bucket start µs: the groups of the buckets whose parts were all read, of one packing (`whole`)."""
-    return {bucket: _unpacked(texts) for bucket, texts in whole(rows, width_us, "stays").items()}
+    return {bucket: unpacked(texts) for bucket, texts in whole(rows, width_us, "stays").items()}
 
 
 def wanted(f: EventFilter) -> list[tuple[int, str]]:

@@ -43,8 +43,12 @@ def lines(measurement: str, bucket_us: int, entries: list[Entry]) -> list[str]:
 
 def decoded(rows: Iterable[dict[str, Any]], width_us: int) -> dict[int, list[Entry]]:
     """Per bucket start µs: the entries of the buckets read whole (influxstays.whole)."""
-    return {bucket: packs.uncompressed("".join(texts)) if any(texts) else []
-            for bucket, texts in packs.whole(rows, width_us, "sums").items()}
+    return {bucket: unpacked(texts) for bucket, texts in packs.whole(rows, width_us, "sums").items()}
+
+
+def unpacked(texts: list[str]) -> list[Entry]:
+    """The entries of a pack's parts' texts, in order."""
+    return packs.uncompressed("".join(texts)) if any(texts) else []
 
 
 def add(groups: dict[tuple[str, str], list[Any]], entries: list[Entry], f: EventFilter) -> None:
