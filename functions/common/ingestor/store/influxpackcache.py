@@ -30,12 +30,13 @@ from ingestor.store.influxrollups import SUMS
 
 META = '"part", "parts", "at", "n"'
 # Bytes a held value costs, measured with tracemalloc on the 10-million-event home (all its packs decoded): a
-# stay ~75 (its time and duration), a group ~750 (its tags' list and strings), an entry of the sums ~700.
-STAY_BYTES, GROUP_BYTES, ENTRY_BYTES = 75, 750, 700
-# 64 MB: that home's durations at 1, 7, 30 and 365 days (its 38 days) held 119 packs, 26.6 MB estimated so and
-# 26.1 MB by sys.getsizeof over their lists: the sample's 6 days of stays (~1 MB a day) and the current day's
-# hours (~0.17 MB an hour), 37 days of sums (~0.3 MB a day) and the ends' hours (~0.13 MB each). A full year of a
-# busy home's daily sums (~110 MB) does not fit: a year's range then reads its days' texts as before.
+# stay ~75 (its time and duration), a group ~750 (its tags' list and strings), an entry of the sums ~250 (its
+# series' tags shared with the other packs': influxsums.kept; ~680 each its own).
+STAY_BYTES, GROUP_BYTES, ENTRY_BYTES = 75, 750, 250
+# 64 MB: that home's durations at 1, 7, 30 and 365 days (its 38 days) held 119 packs, 26.6 MB with the sums' tags
+# each their own: the sample's 6 days of stays (~1 MB a day) and the current day's hours (~0.17 MB an hour), 37
+# days of sums (~0.3 MB a day, ~0.1 shared) and the ends' hours (~0.13 MB each, ~0.05). A full year of a busy home's
+# daily sums is ~40 MB shared (~110 each their own).
 CAP_BYTES = 64 << 20
 MOST_SPLIT = 400  # buckets of a range read a day a statement at most (else in one)
 MOST_RUNS = 8  # statements reading the texts of one range at most: more runs of missing buckets are read as one
@@ -63,8 +64,8 @@ class Kind:
 KINDS = {
     packs.HOUR: Kind(packs.HOUR_US, "stays", packs.unpacked, _stays_bytes, True),
     packs.DAY: Kind(packs.DAY_US, "stays", packs.unpacked, _stays_bytes, True),
-    SUMS["1h"]: Kind(packs.HOUR_US, "sums", sums.unpacked, _sums_bytes, False),
-    SUMS["1d"]: Kind(packs.DAY_US, "sums", sums.unpacked, _sums_bytes, False),
+    SUMS["1h"]: Kind(packs.HOUR_US, "sums", sums.kept, _sums_bytes, False),
+    SUMS["1d"]: Kind(packs.DAY_US, "sums", sums.kept, _sums_bytes, False),
 }
 
 
