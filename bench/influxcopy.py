@@ -12,7 +12,8 @@ that are ULIDs (their first 10 characters: the creation time in ms), so a copied
 copy's events. Kept: event ids (the same id appears on several days, as with bench/daycopy.py); the
 `rollups_ready` marker and the retention summaries (aggregates_*) are not copied, nor the packed stays
 (packed_stays_*: times inside a JSON field), which `fill` packs again from the copies' points afterwards
-(InfluxEventStore.fill_stays).
+(InfluxEventStore.fill_stays). The packed sums and counts (packed_sums_*, packed_counts_*) are copied as the rollups
+are: they hold no time but their points'.
 
 What a copy does not reproduce: what crosses a day boundary follows the source day's neighbours (a day's first
 change's duration_in_state and old_state, and a stay's bucket), as with bench/daycopy.py.
