@@ -841,7 +841,7 @@ class InfluxEventStore:
     def _packed_counts_into(out: counts.Groups, f: EventFilter, groups: tuple[str, ...], series: list[dict[str, Any]],
                             width_us: int) -> bool:
         """The packed counts read (`series`) into `out`; False (nothing added) when a pack is not whole."""
-        totals = counts.per_series([c for _, _, c in _rows(series)], width_us)
+        totals = counts.per_series(_columns(series), width_us)
         if totals is not None:
             counts.add(out, totals, f, groups)
         return totals is not None
