@@ -177,7 +177,7 @@ def _sum_again(conn: Connection, dicts: Dictionaries, reader: Reader, period: in
         acc[6] = 0.0
     for (sid, state), value in secs.items():
         states.setdefault((sid, period, bucket, state), ru.new_state())[6] = value
-    apply(conn, [(*k, *v) for k, v in kept.series.items() if k[1] == period and k[2] == bucket],
-          [(*k, *v[:6]) for k, v in kept.dims.items() if k[2] == period and k[3] == bucket],
+    apply(conn, [row for row in ru.series_params(kept) if row[1:3] == (period, bucket)],  # newest times relative
+          [row for row in ru.dim_params(kept) if row[2:4] == (period, bucket)],
           [(*k, *v) for k, v in states.items() if v[0] or v[1] or v[2] or abs(v[6]) > 1e-9])
 
