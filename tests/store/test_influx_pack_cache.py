@@ -8,7 +8,6 @@ import copy
 import datetime as dt
 import random
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,25 +19,13 @@ from ingestor.store.model import EventFilter
 from ingestor.store.timerange import to_micros
 from ingestor.timeutil import format_timestamp
 from tests.store import rollup_model as model
+from tests.store.conftest import HOURS, START
 from tests.store.stays import assert_durations_agree, newest_first, random_filter, written
-from tests.support.servers import store_url
 
-START = (dt.datetime.now(dt.UTC) - dt.timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
-HOURS = 96
 DAY_US = 86_400_000_000
 WHOLE = EventFilter(start=START, end=START + dt.timedelta(hours=HOURS))
 # Ends within hours: the items read the ends' hour packs, the sample hour packs and day packs.
 CUT = EventFilter(start=START + dt.timedelta(hours=5, minutes=13), end=START + dt.timedelta(hours=90, minutes=41))
-
-
-@pytest.fixture
-def url(tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    return store_url("influxdb1", tmp_path, request)
-
-
-@pytest.fixture(scope="module")
-def history() -> model.History:
-    return model.home(seed=47, start=START, hours=HOURS, events=2500)
 
 
 def sample(store: Any, f: EventFilter, limit: int = 100_000) -> list[tuple[str, str, int, float, str]]:
