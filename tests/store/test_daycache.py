@@ -95,20 +95,19 @@ def test_only_the_series_whose_row_was_written_again_is_decoded_again(store: Any
 
 
 def test_the_days_kept_never_hold_more_stays_than_the_cap(store: Any) -> None:
-    store.day_cache = coldstays.DayCache(most=1_500)  # a day of the pump (1,440 stays) and a little more
+    store.day_cache = coldstays.DayCache(cap=1_500)  # a day of the pump (1,440 stays) and a little more
     for day in range(FIRST_DAY, FIRST_DAY + DAYS):
         found = read_day(store, day)
         cache = store.day_cache
-        assert cache.held <= cache.most
-        assert cache.held == sum(n for _, _, n in cache._days.values())
+        assert cache.held <= cache.cap
         assert all(cache.get((sid, day), b"") is None for sid in found)  # kept by their bytes alone
     assert stays(store) == exported(store)
 
 
 def test_a_day_of_more_stays_than_the_cap_is_not_kept(store: Any) -> None:
-    store.day_cache = coldstays.DayCache(most=100)
-    read_day(store, FIRST_DAY)
-    assert {entity for entity in (day.entity_id for _, day, _ in store.day_cache._days.values())} == {"light.hall"}
+    store.day_cache = coldstays.DayCache(cap=100)
+    found = read_day(store, FIRST_DAY)
+    assert {found[sid].entity_id for sid, _ in store.day_cache.kept()} == {"light.hall"}
 
 
 def test_reads_in_threads_at_once_give_one_read_s_answer(store: Any) -> None:

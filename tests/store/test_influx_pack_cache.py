@@ -8,7 +8,6 @@ import copy
 import datetime as dt
 import random
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,25 +19,13 @@ from ingestor.store.model import EventFilter
 from ingestor.store.timerange import to_micros
 from ingestor.timeutil import format_timestamp
 from tests.store import rollup_model as model
+from tests.store.conftest import HOURS, START
 from tests.store.stays import assert_durations_agree, newest_first, random_filter, written
-from tests.support.servers import store_url
 
-START = (dt.datetime.now(dt.UTC) - dt.timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
-HOURS = 96
 DAY_US = 86_400_000_000
 WHOLE = EventFilter(start=START, end=START + dt.timedelta(hours=HOURS))
 # Ends within hours: the items read the ends' hour packs, the sample hour packs and day packs.
 CUT = EventFilter(start=START + dt.timedelta(hours=5, minutes=13), end=START + dt.timedelta(hours=90, minutes=41))
-
-
-@pytest.fixture
-def url(tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    return store_url("influxdb1", tmp_path, request)
-
-
-@pytest.fixture(scope="module")
-def history() -> model.History:
-    return model.home(seed=47, start=START, hours=HOURS, events=2500)
 
 
 def sample(store: Any, f: EventFilter, limit: int = 100_000) -> list[tuple[str, str, int, float, str]]:
@@ -60,8 +47,17 @@ def statements(store: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return sent
 
 
-def held(store: InfluxEventStore) -> dict[tuple[str, int], tuple[int, Any, int]]:
-    return dict(store._decoded._values)
+def given(store: InfluxEventStore, monkeypatch: pytest.MonkeyPatch) -> dict[tuple[str, int], tuple[int, Any]]:
+    """What the store's pack cache is given from now on: the last `at` and value of each key."""
+    values: dict[tuple[str, int], tuple[int, Any]] = {}
+    put = store._decoded.put
+
+    def recorded(key: tuple[str, int], at: int, value: Any, size: int) -> None:
+        values[key] = (at, value)
+        put(key, at, value, size)
+
+    monkeypatch.setattr(store._decoded, "put", recorded)
+    return values
 
 
 def test_a_late_event_of_a_past_day_shows_in_the_next_answer(url: str, history: model.History) -> None:
@@ -69,7 +65,7 @@ def test_a_late_event_of_a_past_day_shows_in_the_next_answer(url: str, history: 
     for f in (WHOLE, CUT):
         answered(store, history.records, f)
     day = to_micros(START) // DAY_US * DAY_US + DAY_US  # over and packed, its pack held
-    assert (packs.DAY, day) in held(store)
+    assert (packs.DAY, day) in store._decoded.kept()
     fired = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=day + 3_600_000_123)
     late = dict(next(r for r in history.records if r["entity_id"] == "light.kitchen" and r["old_state"] == "on"),
                 event_id="f" * 32, time_fired=format_timestamp(fired), duration_in_state=12.5)
@@ -93,31 +89,34 @@ def test_a_deleted_day_shows_in_the_next_answer(url: str, history: model.History
 def test_an_unchanged_buckets_text_is_not_read_again_and_its_value_is_reused(
         url: str, history: model.History, monkeypatch: pytest.MonkeyPatch) -> None:
     store = written(url, history)
+    before = given(store, monkeypatch)
     first = [(sample(store, f), store.durations(f, limit=1000)) for f in (WHOLE, CUT)]
-    before = held(store)
+    assert set(store._decoded.kept()) == set(before)
     assert {m for m, _ in before} == {*packs.PACKED.values(), *packcache.SUMS.values()}
     sent = statements(store, monkeypatch)
     assert [(sample(store, f), store.durations(f, limit=1000)) for f in (WHOLE, CUT)] == first
     texts = [q for q in sent if '"stays" FROM' in q or '"sums" FROM' in q]
     assert sent and not texts  # the ranges end before the current hour: every bucket held
-    assert all(held(store)[key][1] is value for key, (_, value, _) in before.items())
+    assert all(store._decoded.get(key, at) is value for key, (at, value) in before.items())
 
 
-def test_held_values_are_left_as_they_were_read(url: str, history: model.History) -> None:
+def test_held_values_are_left_as_they_were_read(url: str, history: model.History,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Answers cut the held groups (a range's ends, the sample's limit) and sum the held entries: they change
     none of them."""
     store = written(url, history)
+    values = given(store, monkeypatch)
     rng = random.Random(4701)
     queries = [random_filter(rng, START, HOURS) for _ in range(20)]
     for f in queries:
         store.stay_groups(f, rng.choice([1, 50, 100_000]))
         store.durations(f, limit=1000)
-    kept = copy.deepcopy(held(store))
+    held = dict(values)
+    kept = copy.deepcopy(held)
     for f in queries:
         store.stay_groups(f, rng.choice([1, 50, 100_000]))
         store.durations(f, limit=1000)
-    now = held(store)
-    assert kept and all(now[key] == value for key, value in kept.items() if key in now)
+    assert held and all(value == kept[key] for key, value in held.items())
 
 
 def test_the_cache_holds_no_more_than_its_cap(url: str, history: model.History) -> None:
@@ -151,14 +150,16 @@ def test_concurrent_answers_are_the_events_own(url: str, history: model.History)
     assert not failures, failures[0]
 
 
-def test_least_recently_used_values_go_first_and_a_bucket_packed_again_replaces_its_value() -> None:
-    cache = packcache.PackCache(cap=300)
-    for bucket in range(3):
-        cache.put("m", bucket, 1, [bucket], 100)
-    assert cache.get("m", 0, 1) == [0]  # now the most recently used
-    cache.put("m", 3, 1, [3], 100)
-    assert cache.get("m", 1, 1) is None and cache.get("m", 0, 1) == [0] and cache.held == 300
-    cache.put("m", 0, 2, ["again"], 50)
-    assert cache.get("m", 0, 1) is None and cache.get("m", 0, 2) == ["again"] and cache.held == 250
-    cache.put("m", 9, 1, ["too big"], 301)
-    assert cache.get("m", 9, 1) is None and len(cache) == 3
+@pytest.mark.parametrize("others", [0, 50], ids=["keys-looked-at", "buckets-looked-up"])
+def test_a_range_holds_a_bucket_of_its_measurement_starting_within_it_at_any_at(others: int) -> None:
+    """Both ways holds_any looks: fewer values held than a range has buckets (each key looked at), and more (each
+    bucket of the range looked up)."""
+    hour = packs.HOUR_US
+    cache = packcache.PackCache()
+    for k in range(others):
+        cache.put((packs.DAY, k * DAY_US), 1, [k], 1)
+    cache.put((packs.HOUR, 5 * hour), 7, ["held"], 1)
+    assert cache.holds_any(packs.HOUR, 5 * hour, 40 * hour, hour)
+    assert not cache.holds_any(packs.HOUR, 5 * hour + 1, 40 * hour, hour)  # it starts before
+    assert not cache.holds_any(packs.HOUR, 0, 5 * hour, hour)  # after
+    assert not cache.holds_any(packcache.SUMS["1h"], 0, 40 * hour, hour)  # another measurement's

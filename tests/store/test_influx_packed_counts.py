@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,23 +19,11 @@ from ingestor.store.influxcounts import answers
 from ingestor.store.model import EventFilter
 from ingestor.store.timerange import to_micros
 from tests.store import rollup_model as model
+from tests.store.conftest import HOURS, START
 from tests.store.stays import random_filter, written
-from tests.support.servers import store_url
 
-START = (dt.datetime.now(dt.UTC) - dt.timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
-HOURS = 96
 GROUPS = ("domain", "event_type", "entity_id", "area_id")
 PACKED_TIERS = tuple(f'FROM "{ir.ROLLUPS[name]}"' for name in ir.COUNTS)
-
-
-@pytest.fixture
-def url(tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    return store_url("influxdb1", tmp_path, request)
-
-
-@pytest.fixture(scope="module")
-def history() -> model.History:
-    return model.home(seed=47, start=START, hours=HOURS, events=2500)
 
 
 def random_queries(seed: int, n: int) -> list[EventFilter]:

@@ -9,7 +9,6 @@ import dataclasses
 import datetime as dt
 import random
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,11 +23,9 @@ from ingestor.store.model import EventFilter, StoreUnavailable, prefetch_ids
 from ingestor.store.timerange import to_micros
 from ingestor.timeutil import format_timestamp
 from tests.store import rollup_model as model
+from tests.store.conftest import HOURS, START
 from tests.store.stays import newest_first, random_filter, written
-from tests.support.servers import store_url
 
-START = (dt.datetime.now(dt.UTC) - dt.timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
-HOURS = 96
 DAY_US = 86_400_000_000
 
 
@@ -50,15 +47,9 @@ def agrees(store: Any, records: list[dict[str, Any]], seed: int, trials: int = 2
         assert sample(store, f, limit) == want[:limit], f"trial {trial}: {f}, limit {limit}"
 
 
-@pytest.fixture
-def url(tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    return store_url("influxdb1", tmp_path, request)
-
-
 @pytest.fixture(scope="module")
 def history() -> model.History:
     return model.home(seed=41, start=START, hours=HOURS, events=2500)
-
 
 
 def day_points(store: Any) -> set[int]:

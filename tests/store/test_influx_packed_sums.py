@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,22 +17,13 @@ from ingestor.store.influx import InfluxEventStore
 from ingestor.store.model import EventFilter
 from ingestor.store.timerange import to_micros
 from tests.store import rollup_model as model
+from tests.store.conftest import HOURS, START
 from tests.store.stays import assert_durations_agree, random_filter, written
-from tests.support.servers import store_url
-
-START = (dt.datetime.now(dt.UTC) - dt.timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
-HOURS = 96
-
-
-@pytest.fixture
-def url(tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    return store_url("influxdb1", tmp_path, request)
 
 
 @pytest.fixture(scope="module")
 def history() -> model.History:
     return model.home(seed=43, start=START, hours=HOURS, events=2500)
-
 
 
 def random_query(rng: random.Random) -> EventFilter:

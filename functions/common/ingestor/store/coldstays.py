@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import bisect
 import struct
-import threading
 from array import array
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -32,6 +30,7 @@ from sqlalchemy import Connection, delete, select, text
 
 from ingestor import jsoncodec
 from ingestor.store.blocks import Block, _derived_id
+from ingestor.store.lru import SizedLRU
 from ingestor.store.rollups import categorical
 from ingestor.store.rows import Row
 from ingestor.store.sqlschema import blocks, cold_stays
@@ -177,40 +176,16 @@ busy home's: 43,400 stays in 994 rows of 5 cold days), so the sample's days and 
 fit together; ~12 MB (tracemalloc: 119 bytes a stay, its time and duration as Python objects, the row's blob)."""
 
 
-class DayCache:
-    """Decoded `cold_stays` rows kept across reads, by (series, day), with the blob each was decoded from: a read
-    fetches the rows as ever and reuses a Day whose blob is byte for byte the one it holds, so it always answers
-    from its own snapshot's rows (a row changes only when compaction, a recut or a delete writes it again,
-    whatever the process). Decoding a busy home's ~5 cold days of the sample cost ~25 ms a request, fetching
-    them ~10. Least recently used first out, past `most` stays; a Day is shared between reads and threads, so
-    it and its lists are never changed after it is made. The lock guards the dict alone, not a decoding."""
+class DayCache(SizedLRU[tuple[int, int], Day]):
+    """Decoded `cold_stays` rows kept across reads: key (series, day), version the row's blob, size its stays, at
+    most `cap` (CACHED_STAYS). A read fetches the rows as ever and reuses a Day whose blob is byte for byte the one
+    it was decoded from, so it always answers from its own snapshot's rows (a row changes only when compaction, a
+    recut or a delete writes it again, whatever the process). Decoding a busy home's ~5 cold days of the sample
+    cost ~25 ms a request, fetching them ~10. A Day is shared between reads and threads, so it and its lists are
+    never changed after it is made."""
 
-    def __init__(self, most: int = CACHED_STAYS) -> None:
-        self.most = most
-        self.held = 0  # stays of the days kept
-        self._days: OrderedDict[tuple[int, int], tuple[bytes, Day, int]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[int, int], blob: bytes) -> Day | None:
-        """The Day decoded from `blob`, if kept (the newest used then)."""
-        with self._lock:
-            found = self._days.get(key)
-            if found is None or found[0] != blob:
-                return None
-            self._days.move_to_end(key)
-        return found[1]
-
-    def put(self, key: tuple[int, int], blob: bytes, day: Day, n: int) -> None:
-        """Keep `day` (of `n` stays, decoded from `blob`) in place of the key's, letting the least recently used
-        go past `most` stays."""
-        if n > self.most:
-            return
-        with self._lock:
-            old = self._days.pop(key, None)
-            self.held += n - (old[2] if old else 0)
-            self._days[key] = (blob, day, n)
-            while self.held > self.most:
-                self.held -= self._days.popitem(last=False)[1][2]
+    def __init__(self, cap: int = CACHED_STAYS) -> None:
+        super().__init__(cap)
 
 
 def read(conn: Connection, day: int, sids: Any, series_of: Callable[[int], Any],

@@ -16,9 +16,7 @@ influxsums.add, StayGroup.add copy what they change). The write path reads its p
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +25,7 @@ from ingestor.store import influxql as iql
 from ingestor.store import influxstays as packs
 from ingestor.store import influxsums as sums
 from ingestor.store.influxrollups import SUMS
+from ingestor.store.lru import SizedLRU
 
 META = '"part", "parts", "at", "n"'
 # Bytes a held value costs, measured with tracemalloc on the 10-million-event home (all its packs decoded): a
@@ -69,45 +68,20 @@ KINDS = {
 }
 
 
-class PackCache:
-    """Decoded packs by (measurement, bucket µs), each with its `at`: a value is taken only for the same `at`, and
-    a bucket packed again replaces its old value. Least recently used dropped beyond `cap` bytes (estimated)."""
+class PackCache(SizedLRU[tuple[str, int], Any]):
+    """Decoded packs: key (measurement, bucket µs), version the pack's `at`, size an estimate of the bytes held
+    (Kind.size), at most `cap` (CAP_BYTES). A bucket packed again has another `at`: its old value is not taken,
+    and is replaced by the new one as soon as that is read."""
 
     def __init__(self, cap: int = CAP_BYTES) -> None:
-        self.cap = cap
-        self.held = 0
-        self._lock = threading.Lock()
-        self._values: OrderedDict[tuple[str, int], tuple[int, Any, int]] = OrderedDict()
-
-    def get(self, measurement: str, bucket: int, at: int) -> Any | None:
-        with self._lock:
-            found = self._values.get((measurement, bucket))
-            if found is None or found[0] != at:
-                return None
-            self._values.move_to_end((measurement, bucket))
-            return found[1]
-
-    def put(self, measurement: str, bucket: int, at: int, value: Any, size: int) -> None:
-        with self._lock:
-            old = self._values.pop((measurement, bucket), None)
-            self.held -= old[2] if old is not None else 0
-            if size > self.cap:
-                return
-            self._values[(measurement, bucket)] = (at, value, size)
-            self.held += size
-            while self.held > self.cap:
-                _, (_, _, dropped) = self._values.popitem(last=False)
-                self.held -= dropped
+        super().__init__(cap)
 
     def holds_any(self, measurement: str, lo: int, hi: int, width: int) -> bool:
-        """Whether a bucket of `measurement` starting in [lo, hi) is held (at any `at`)."""
-        with self._lock:
-            if (hi - lo) // width > len(self._values):
-                return any(m == measurement and lo <= b < hi for m, b in self._values)
-            return any((measurement, b) in self._values for b in range(-(-lo // width) * width, hi, width))
-
-    def __len__(self) -> int:
-        return len(self._values)
+        """Whether a bucket of `measurement` starting in [lo, hi) is held (at any `at`): how `_first` reads the
+        range. Each bucket looked up, unless there are more than values held: then each value's key looked at."""
+        if (hi - lo) // width > len(self):
+            return any(m == measurement and lo <= b < hi for m, b in self.kept())
+        return self.any_kept((measurement, b) for b in range(-(-lo // width) * width, hi, width))
 
 
 @dataclass(frozen=True)
@@ -166,7 +140,7 @@ def _held(cache: PackCache, w: Want, meta: list[dict[str, Any]]) -> tuple[dict[i
     held, missing = {}, []
     for bucket, parts in packs.complete(meta, KINDS[w.measurement].width).items():
         at = parts[0].get("at")
-        value = cache.get(w.measurement, bucket, at) if at is not None else None
+        value = cache.get((w.measurement, bucket), at) if at is not None else None
         if value is None:
             missing.append(bucket)
         else:
@@ -214,6 +188,6 @@ def _found(cache: PackCache, w: Want, rows: list[dict[str, Any]], held: dict[int
         value = out[bucket] = kind.decode(read)
         at = parts[0].get("at")
         if at is not None and not packs.plain(read):  # a plain pack's `at` was the time it was made
-            cache.put(w.measurement, bucket, at, value, kind.size(value))
+            cache.put((w.measurement, bucket), at, value, kind.size(value))
     present = {int(c["time"]) // kind.width * kind.width for c in rows}
     return out, present
