@@ -13,7 +13,7 @@ A copy is made of the tiered layout's own rows (store/sqlschema.py), in SQL, one
   shift; last_ts is relative to its bucket's start, so it needs no change; meters' rises are in `rollups.rise`.
   The state rollups' 16-day bucket holding the target day is then made again from its days' rows.
 Dictionaries (series, strings, docs) are shared: copies reference the same ids. Only days already in blocks are
-sources (today and yesterday stay in the hot tier and are not copied); copies go to days that hold no block.
+sources (the hot tier's day or two are not copied); copies go to days that hold no block.
 
 What a copy does not reproduce (what differs from a year loaded event by event):
 - parent ids keep the source day's ULID (the payload holds them whole): a trace of a copied context finds the

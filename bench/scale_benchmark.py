@@ -126,7 +126,7 @@ def build(url: str, days: int, per_day: int) -> None:
             started = time.perf_counter()
             if sql:
                 store.load(records)
-                store.compact(60)  # today and yesterday went hot: nothing to compact but older days' leftovers
+                store.compact(60)  # the hot days went hot: nothing to compact but older days' leftovers
             else:
                 for i in range(0, len(records), 5000):
                     store.write(records[i:i + 5000])

@@ -20,8 +20,8 @@ DAY_US = 86_400_000_000
 
 
 def _loaded_store(url: str, days: int, per_day: int) -> int:
-    """`days` days of the busy home loaded up to today (the newest two stay hot); returns today. The store's clock
-    stays at today's noon while it loads, so that a load running over midnight still keeps two days hot."""
+    """`days` days of the busy home loaded up to today (today stays hot); returns today. The store's clock stays at
+    today's noon while it loads, so that a load running over midnight still keeps one day hot."""
     today = int(time.time()) // 86_400
     store = open_event_store(url)
     store.now_us = lambda: today * DAY_US + DAY_US // 2  # type: ignore[attr-defined]
@@ -44,11 +44,11 @@ def test_a_copied_day_answers_as_its_source_shifted(backend: str, tmp_path: Path
     url = store_url(backend, tmp_path, request)
     today = _loaded_store(url, 9, 1_500)
     sources = daycopy.sources_for(daycopy.days_of(url))
-    assert len(sources) == 7  # today and yesterday are hot: 7 days in blocks
+    assert len(sources) == 7  # today is hot (the clock at noon): 8 days in blocks, the newest week of them
 
     daycopy.fill(url, today - 12, today - 9, sources, lambda _: None)
 
-    assert daycopy.days_of(url) == list(range(today - 12, today - 1))
+    assert daycopy.days_of(url) == list(range(today - 12, today))
     store = open_event_store(url)
     try:
         for target in (today - 11, today - 10, today - 9):  # not the oldest: no day before it to rise from

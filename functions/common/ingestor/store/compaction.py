@@ -1,9 +1,13 @@
 """Compaction: a series' events of one UTC day move from the hot tier into the cold tier's block(s).
 
-Days older than yesterday (UTC) are compacted, oldest first, one (series, day) per transaction: the day's
-hot rows and any block already there (late events merge into it) become new blocks, their trace index
-entries are rewritten, and the hot rows go. A kill between two transactions leaves every event in exactly
-one tier; the next write carries on. Rollups do not change: they count events, wherever they are kept.
+A UTC day is compacted once it has been over for LATE_US (an hour), oldest first, one (series, day) per
+transaction: the day's hot rows and any block already there (late events merge into it) become new blocks, their
+trace index entries are rewritten, and the hot rows go. A kill between two transactions leaves every event in
+exactly one tier; the next write carries on. Rollups do not change: they count events, wherever they are kept.
+The hour after midnight lets the late events of a day's last seconds (a batch in flight, a bridge's reconnect)
+land in the hot tier, not in blocks written again for them; after it the hot tier holds today alone. Every read of
+recent events takes the hot tier row by row: yesterday's kept hot too had doubled the rows a read of the newest
+50,000 stays fetched and grouped, and made most reads of a week dearer than from blocks.
 
 A day's blocks are cut by UTC hour (store.export reads a busy day a few minutes at a time, and decodes only the
 blocks of those minutes): consecutive hours share a block while they hold at most SPAN_EVENTS events, so a
@@ -23,14 +27,15 @@ from ingestor.store.rows import Row
 from ingestor.store.sqlread import DAY_US, HOUR_US, ROW_COLUMNS, Reader, driver_sql, ulid_key
 from ingestor.store.sqlschema import block_contexts, blocks, hot_events
 
-HOT_DAYS = 2  # today and yesterday stay hot
+LATE_US = HOUR_US  # how long after its end a day stays hot
 BLOCK_EVENTS = 8192  # events per block at most: an hour with more is kept in several parts
 SPAN_EVENTS = 128  # events at most in a block that spans more than one UTC hour
 
 
 def cutoff_day(now_us: int) -> int:
-    """Days before this one (days since the epoch) are compacted."""
-    return now_us // DAY_US - (HOT_DAYS - 1)
+    """Days before this one (days since the epoch) are compacted: today's, and yesterday's in the hour after
+    midnight."""
+    return (now_us - LATE_US) // DAY_US
 
 
 def plan(conn: Connection, before_day: int, limit: int) -> list[tuple[int, int, int]]:

@@ -1,7 +1,7 @@
 """The event store on SQLite (the embedded default, WAL) or PostgreSQL, through SQLAlchemy Core.
 
 The tiered layout (sqlschema.py, docs/design.md "Stores"): new events go to the hot tier with their rollups
-in one transaction; days older than yesterday are compacted into column blocks (compaction.py) a little
+in one transaction; days over for an hour are compacted into column blocks (compaction.py) a little
 after each write; reads take raw events from both tiers (sqlread.py) and aggregates from the rollups where
 whole buckets allow (sqlagg.py). Every user value reaches SQL as a bound parameter; text search escapes
 LIKE's wildcards.
@@ -161,8 +161,8 @@ class SqlEventStore:
 
     def load(self, records: list[dict[str, Any]]) -> int:
         """Bulk-load history in one transaction, as `write` and compaction together would store it: events
-        of days older than yesterday straight into their blocks (best with whole days: a block is rewritten
-        for each load that adds to it). Returns how many events were new."""
+        of days compaction would have moved (compaction.cutoff_day) straight into their blocks (best with whole
+        days: a block is rewritten for each load that adds to it). Returns how many events were new."""
         if not records:
             return 0
         try:
@@ -174,7 +174,7 @@ class SqlEventStore:
             raise self._guard(exc) from exc
 
     def compact(self, seconds: float, before_day: int | None = None) -> int:
-        """Move hot days older than yesterday into blocks for up to `seconds`; returns the events moved.
+        """Move the hot days compaction.cutoff_day names into blocks for up to `seconds`; returns the events moved.
         A failure is logged (once until compaction works again) and left for the next call: the events
         stay in the hot tier, where every read finds them."""
         deadline = time.monotonic() + seconds

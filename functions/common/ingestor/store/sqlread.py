@@ -331,7 +331,8 @@ class Reader:
         return sorted(found[day])
 
     def compressed(self, day: int) -> bool:
-        """Whether the UTC day has blocks (older than yesterday, as a rule; today and yesterday are hot)."""
+        """Whether the UTC day has blocks (as a rule every day but today, and but yesterday in the hour after
+        midnight: compaction.cutoff_day)."""
         return self.conn.execute(select(blocks.c.id).where(blocks.c.day == day).limit(1)).first() is not None
 
     # --- the scan --------------------------------------------------------------------------------------
