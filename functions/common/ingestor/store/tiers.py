@@ -39,8 +39,9 @@ def segments(start: int, end: int, periods: tuple[int, ...]) -> list[Segment]:
 
 def pieces(start: int, end: int, periods: tuple[int, ...]) -> list[Segment]:
     """`segments`, reading 16-day buckets (COARSE, if among `periods`) only where two or more fit: a year reads 22
-    of them and a dozen days, not 364 days (the state sums 67-79 ms, 18-19 after); a single one saves less than
-    the statements of its two ends cost (durations at 30 days: 12.7 ms without it, 14.3 with)."""
+    of them and a dozen days, not 364 days (SQLite, in process: the summary 40-67 -> 23-40 ms, the durations' state
+    sums 67-79 -> 18-19); a single one saves less than the statements of its two ends cost (durations at 30 days:
+    12.7 ms without it, 14.3 with)."""
     found = segments(start, end, periods)
     coarse = sum(hi - lo for period, lo, hi in found if period == COARSE) // (WIDTHS[COARSE] * US)
     if coarse == 1:
