@@ -11,7 +11,8 @@ A copy is made of the tiered layout's own rows (store/sqlschema.py), in SQL, one
   bits) moves with the time, as the copied block's context ids do; parent ids and hashed ids keep their key;
 - `rollups`, `dim_rollups`, `state_rollups`: the buckets of the source day (5 minutes, hour, day) move by the
   shift; last_ts is relative to its bucket's start, so it needs no change; meters' rises are in `rollups.rise`.
-  The state rollups' 16-day bucket holding the target day is then made again from its days' rows.
+  The 16-day buckets cannot be shifted by any number of days: the one holding the target day is made again
+  from its days' rows in each table (sqlwrite.coarse_again).
 Dictionaries (series, strings, docs) are shared: copies reference the same ids. Only days already in blocks are
 sources (the hot tier's day or two are not copied); copies go to days that hold no block.
 

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from bench import daycheck, daycopy
 from bench.busy_home import BusyHome
 from ingestor.store import open_event_store
-from tests.store.test_coarse_state_rollups import assert_coarse_rows_are_days_summed
+from tests.store.coarse import assert_coarse_rows_are_days_summed
 from tests.support.servers import store_url
 
 DAY_US = 86_400_000_000
@@ -61,6 +61,6 @@ def test_a_copied_day_answers_as_its_source_shifted(backend: str, tmp_path: Path
             assert all(line.endswith(": same") for line in asked), lines
             assert daycheck.trace_counts(store, copied_day)[0] == daycheck.trace_counts(store, source_day)[0] > 0
             assert packed(store, target) == packed(store, daycopy.source_of(target, sources)) > 0
-        assert_coarse_rows_are_days_summed(store)  # the 16-day buckets holding copies too
+        assert_coarse_rows_are_days_summed(store)  # every table's 16-day buckets holding copies too
     finally:
         store.close()

@@ -9,7 +9,7 @@ from typing import Any
 from ingestor.timeutil import parse_timestamp
 from tests.store.rollup_model import kept_state
 
-__all__ = ["counts", "kept_state", "matching"]
+__all__ = ["counts", "kept_state", "matching", "whole_16_days"]
 
 
 def matching(records: list[dict[str, Any]], start: dt.datetime | None = None, end: dt.datetime | None = None,
@@ -30,3 +30,10 @@ def matching(records: list[dict[str, Any]], start: dt.datetime | None = None, en
 
 def counts(records: list[dict[str, Any]], key: str) -> Counter[Any]:
     return Counter(r.get(key) for r in records)
+
+
+def whole_16_days(t0: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """Four whole 16-day buckets from the epoch (the SQL stores' coarsest rollups) around the two days from `t0`."""
+    width = 16 * 86_400
+    first = int(t0.timestamp()) // width * width - 2 * width
+    return dt.datetime.fromtimestamp(first, dt.UTC), dt.datetime.fromtimestamp(first + 4 * width, dt.UTC)

@@ -16,7 +16,7 @@ from ingestor.store.model import EventFilter, StoreUnavailable
 from ingestor.timeutil import parse_timestamp
 from tests.queries import dataset
 from tests.queries.conftest import Served
-from tests.queries.model import kept_state, matching
+from tests.queries.model import kept_state, matching, whole_16_days
 
 HOUR = dt.timedelta(hours=1)
 
@@ -129,6 +129,17 @@ def test_reliability_per_device(api: Served) -> None:
     quiet = by_id["dev_quiet"]
     assert (quiet["events"], quiet["last_seen"], quiet["availability"]) == (0, None, 1)
     assert body["items"][0]["device_id"] == "dev_plug"  # least available first
+
+
+def test_reliability_over_16_day_buckets_counts_each_device_s_events_and_sql_reads_them(api: Served) -> None:
+    start, end = whole_16_days(api.home.t0)
+    body = api.ok("/analytics/reliability", start=start.isoformat(), end=end.isoformat())
+    for device in body["items"]:
+        found = matching(api.home.records, start, end, device_id=device["device_id"])
+        assert device["events"] == len(found), device["device_id"]
+        assert device["last_seen"] == (found[0]["time_fired"] if found else None), device["device_id"]
+    if api.backend == "sqlite":
+        assert body["resolution"] == "16d"
 
 
 def test_an_unavailable_period_still_open_lasts_until_the_range_end(api: Served) -> None:

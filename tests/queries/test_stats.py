@@ -10,7 +10,7 @@ import pytest
 from ingestor.queries import stats
 from ingestor.timeutil import parse_timestamp
 from tests.queries.conftest import Served
-from tests.queries.model import counts, matching
+from tests.queries.model import counts, matching, whole_16_days
 
 
 def window(api: Served) -> tuple[dt.datetime, dt.datetime]:
@@ -144,6 +144,18 @@ def test_aggregates_over_whole_hours_read_the_rollups_and_say_so(api: Served, pa
 
 def test_the_tiers_of_reads_together_are_named_coarsest_first_the_durations_16_day_ones_included() -> None:
     assert stats.resolution({"resolution": "1d+1h+raw"}, {"resolution": "16d+1d"}, {}) == "16d+1d+1h+raw"
+
+
+def test_a_summary_over_16_day_buckets_counts_every_event_and_sql_reads_them(api: Served) -> None:
+    start, end = whole_16_days(api.home.t0)
+    chosen = matching(api.home.records, start, end)
+    body = api.ok("/stats/summary", start=start.isoformat(), end=end.isoformat(), top=3)
+    assert body["total"] == len(chosen) > 0
+    for field, key in (("by_domain", "domain"), ("by_event_type", "event_type"), ("by_area", "area_id")):
+        assert {c["key"]: c["count"] for c in body[field]} == dict(counts(chosen, key)), field
+    assert [(c["key"], c["count"]) for c in body["top_entities"]] == counts(chosen, "entity_id").most_common(3)
+    if api.backend == "sqlite":
+        assert body["resolution"] == "16d"
 
 
 def test_a_range_cut_mid_bucket_reads_raw_events_for_the_cut_part(api: Served) -> None:

@@ -18,9 +18,9 @@ N_NULL = {"type": "number", "nullable": True}
 INT = {"type": "integer", "minimum": 0}
 BOOL = {"type": "boolean"}
 RESOLUTION = {"type": "string", "example": "1d+1h+5m+raw",
-              "description": "the tiers that answered, coarsest first: 16d (durations' state rollups), 1d, 1h, 5m "
-                             "rollups (whole buckets) and raw events (the rest); `raw` alone when no rollup fits the "
-                             "range or filter"}
+              "description": "the tiers that answered, coarsest first: 16d (SQL stores, where two or more fit), "
+                             "1d, 1h, 5m rollups (whole buckets) and raw events (the rest); `raw` alone when no rollup "
+                             "fits the range or filter"}
 
 
 def ref(name: str) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 Whole buckets inside the range lose their rollup rows. The buckets the range cuts (at most one per period at
 each end) are summed again from the events that stay. Stays that a removed event ended may reach back before
-the range: their seconds are taken out of the buckets they covered. The state rollups' 16-day buckets (COARSE)
-that the range cuts are made again from their days' rows once those are. The hourly and daily rollups of whole
+the range: their seconds are taken out of the buckets they covered. The 16-day buckets (COARSE) that the range
+cuts are made again from their days' rows once those are. The hourly and daily rollups of whole
 days removed become those days' summaries (the `aggregates` retention reads), unless retention-archive
 wrote its own first: a chart over a pruned day still shows it.
 """
@@ -136,9 +136,11 @@ def remove(conn: Connection, dicts: Dictionaries, backend: str, start: int, end:
         w = width * US
         inside = (-(-start // w), end // w)  # whole buckets [lo, hi)
         if inside[0] < inside[1]:
-            for table in (state_rollups,) if period == ru.COARSE else (rollups, dim_rollups, state_rollups):
-                c = table.c
-                conn.execute(delete(table).where(c.period == period, c.bucket >= inside[0], c.bucket < inside[1]))
+            for table in (rollups, dim_rollups, state_rollups):
+                if period in ru.TABLE_PERIODS[table.name]:
+                    c = table.c
+                    conn.execute(delete(table).where(c.period == period, c.bucket >= inside[0],
+                                                     c.bucket < inside[1]))
         edges += [(period, b) for b in {start // w, (end - 1) // w} if not inside[0] <= b < inside[1]]
     _take_out_seconds(conn, removed, edges)
     for period, bucket in edges:  # in period order: the days before the COARSE buckets made of them

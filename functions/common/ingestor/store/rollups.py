@@ -4,14 +4,15 @@ question are computed alike (tests/store/test_rollup_exactness.py compares them)
 
 Every contribution belongs to one event, so storing an event adds exactly its own, an event already stored
 adds nothing, and a late event lands in its own buckets whenever it comes:
-- per series and per dimension, in the event's 5-minute, hour and day buckets: events, and the count, sum,
-  min and max of state_value; the newest event's time (and, per series, its state_value: the newest event's,
-  the greatest among events at the same time);
+- per series and per dimension, in the event's 5-minute, hour, day and 16-day buckets (COARSE: a year's reads sum
+  two dozen buckets per series, not 365 days): events, and the count, sum, min and max of state_value; the
+  newest event's time (and, per series, its state_value: the newest event's, the greatest among events at the
+  same time);
 - per series and state (states that are not plain decimals: on, off, home, unavailable…), in hour, day and
-  16-day buckets (COARSE: a year's durations read two dozen buckets per series, not 365 days): events entering
-  the state, events leaving it, the stays they end (duration_in_state: count, sum, min, max, in the bucket of
-  the ending event), and the seconds of each stay [time - duration, time) that fall in each bucket (so a stay
-  that ends here updates the buckets it covered, earlier ones included).
+  16-day buckets: events entering the state, events leaving it, the stays they end (duration_in_state: count,
+  sum, min, max, in the bucket of the ending event), and the seconds of each stay [time - duration, time) that
+  fall in each bucket (so a stay that ends here updates the buckets it covered, earlier ones included).
+Which periods each table keeps is said once, here (SERIES_PERIODS, DIM_PERIODS, DEVICE_PERIODS, STATE_PERIODS).
 """
 
 from __future__ import annotations
@@ -23,12 +24,19 @@ from typing import Any
 
 from ingestor.store.blocks import decimal_parts
 
-PERIODS = (300, 3600, 86_400)  # period code -> bucket width in seconds, of every rollup table
-COARSE = 3  # a period of the state rollups alone: 16 days, whole days from the epoch
+PERIODS = (300, 3600, 86_400)  # period code -> bucket width in seconds: 5 minutes, hour, day (InfluxDB's too)
+COARSE = 3  # 16 days, whole days from the epoch: the SQL rollup tables' alone
 WIDTHS = (*PERIODS, 16 * 86_400)  # period code -> bucket width in seconds, COARSE included
-STATE_PERIODS = (1, 2, COARSE)
+DAYS_PER_COARSE = WIDTHS[COARSE] // PERIODS[2]
+# The periods each SQL rollup table keeps, finest first: `write` adds to them, a delete drops or sums them again,
+# readers choose among them. The 16-day rows hold their days' sums (and no meter's rise: energy reads hours).
+SERIES_PERIODS = (0, 1, 2, COARSE)  # rollups
+DIM_PERIODS = (0, 1, 2, COARSE)  # dim_rollups, but the DEVICE dimension's
+DEVICE_PERIODS = (1, 2, COARSE)  # devices are many, with few series each: no 5-minute rows (their series' answer)
+STATE_PERIODS = (1, 2, COARSE)  # state_rollups
+TABLE_PERIODS = {"rollups": SERIES_PERIODS, "dim_rollups": DIM_PERIODS, "state_rollups": STATE_PERIODS}
 DIMS = ("all", "domain", "event_type", "area_id", "device_id")  # dimension code -> series field
-DEVICE = 4  # the dimension with no 5-minute rows
+DEVICE = 4  # the dimension with DEVICE_PERIODS
 SERIES_POS = {"domain": 2, "event_type": 0, "area_id": 3, "device_id": 4, "entity_id": 1}
 US = 1_000_000
 
@@ -138,12 +146,17 @@ def stay_buckets(ts: int, duration: float, width_s: int) -> Iterable[tuple[int, 
             yield bucket, seconds
 
 
+_FINES = tuple(width // PERIODS[0] for width in WIDTHS)  # period code -> 5-minute buckets in each of its buckets
+_SERIES_COARSER = tuple(period for period in SERIES_PERIODS if period)  # merged from the 5-minute partials
+_DIM_PERIODS_OF = tuple(DEVICE_PERIODS if dim == DEVICE else DIM_PERIODS for dim in range(len(DIMS)))
+
+
 class Deltas:
     """What a set of events adds to the three rollup tables, keyed as their primary keys.
 
-    Events are first summed per series and 5-minute bucket; the hour and day buckets and the dimensions
-    are then merged from those sums (`series`, `dims`), which for a batch is far fewer steps than adding
-    each event to its eighteen buckets."""
+    Events are first summed per series and 5-minute bucket; the coarser buckets and the dimensions are then
+    merged from those sums (`series`, `dims`), which for a batch is far fewer steps than adding each event to
+    its two dozen buckets."""
 
     def __init__(self) -> None:
         self.fine: dict[tuple[int, int], list[Any]] = {}
@@ -194,17 +207,17 @@ class Deltas:
         get_series, get_dims = series.get, dims.get
         for (sid, fine), acc in self.fine.items():
             series[(sid, 0, fine)] = acc  # the 5-minute row is the partial itself
-            keys = self.dims_of[sid]
-            for period, bucket in ((1, fine // 12), (2, fine // 288)):
+            buckets = [fine // per for per in _FINES]  # the partial's bucket in each period
+            for period in _SERIES_COARSER:
+                bucket = buckets[period]
                 target = get_series((sid, period, bucket))
                 if target is None:
                     series[(sid, period, bucket)] = acc[:]
                 else:
                     merge_value(target, acc)
-            for dim, key in enumerate(keys):
-                for period, bucket in ((0, fine), (1, fine // 12), (2, fine // 288)):
-                    if dim == DEVICE and period == 0:
-                        continue
+            for dim, key in enumerate(self.dims_of[sid]):
+                for period in _DIM_PERIODS_OF[dim]:
+                    bucket = buckets[period]
                     target = get_dims((dim, key, period, bucket))
                     if target is None:
                         dims[(dim, key, period, bucket)] = acc[:]
@@ -287,25 +300,43 @@ UPSERT_STATES = (
     f"dmax = {_greatest('dmax', 'state_rollups')}, secs = state_rollups.secs + excluded.secs")
 
 
-# The COARSE buckets [:lo, :hi) summed again from their days' rows, where writes did not build them alike: schema
-# step 12 on rows written before it, a delete that cuts a bucket, a copied day (bench/daycopy.py). Counts, least and
-# greatest are the days' own; sums may differ from those writes add up in their last bits (another order).
-DAYS_PER_COARSE = WIDTHS[COARSE] // PERIODS[2]
-COARSE_FROM_DAYS = (
-    'INSERT INTO state_rollups (series, period, bucket, state, n, "left", dn, dsum, dmin, dmax, secs) '
-    f'SELECT series, {COARSE}, bucket / {DAYS_PER_COARSE}, state, sum(n), sum("left"), sum(dn), sum(dsum), '
-    "min(dmin), max(dmax), sum(secs) FROM state_rollups "
-    f"WHERE period = 2 AND bucket >= :lo * {DAYS_PER_COARSE} AND bucket < :hi * {DAYS_PER_COARSE} "
-    f"GROUP BY series, bucket / {DAYS_PER_COARSE}, state")
+# The COARSE buckets [:lo, :hi) of each table summed again from their days' rows, where writes did not build them
+# alike: schema steps 12 and 13 on rows written before them, a delete that cuts a bucket, a copied day
+# (bench/daycopy.py). Counts, least and greatest are the days' own, the newest time the newest day's (as µs after the
+# 16-day bucket's start) with its value; sums may differ from those writes add up in their last bits (another
+# order). `{keys}` stands for a condition on the table's leading key columns (sqlwrite.coarse_again).
+_DAYS = f"period = 2 AND bucket >= :lo * {DAYS_PER_COARSE} AND bucket < :hi * {DAYS_PER_COARSE}"
+_COARSE_OF = f"bucket / {DAYS_PER_COARSE}"
+_DAY_US = PERIODS[2] * US
+COARSE_FROM_DAYS = {
+    "rollups": (
+        "INSERT INTO rollups (series, period, bucket, n, vn, vsum, vmin, vmax, last_ts, last_value) "
+        f"SELECT g.series, {COARSE}, g.coarse, g.n, g.vn, g.vsum, g.vmin, g.vmax, "
+        f"(g.day - g.coarse * {DAYS_PER_COARSE}) * {_DAY_US} + d.last_ts, d.last_value "
+        f"FROM (SELECT series, {_COARSE_OF} AS coarse, max(bucket) AS day, sum(n) AS n, sum(vn) AS vn, "
+        "sum(vsum) AS vsum, min(vmin) AS vmin, max(vmax) AS vmax FROM rollups "
+        f"WHERE {{keys}} AND {_DAYS} GROUP BY series, {_COARSE_OF}) g "
+        "JOIN rollups d ON d.series = g.series AND d.period = 2 AND d.bucket = g.day"),
+    "dim_rollups": (
+        "INSERT INTO dim_rollups (dim, key, period, bucket, n, vn, vsum, vmin, vmax, last_ts) "
+        f"SELECT dim, key, {COARSE}, {_COARSE_OF}, sum(n), sum(vn), sum(vsum), min(vmin), max(vmax), "
+        f"max((bucket - {_COARSE_OF} * {DAYS_PER_COARSE}) * {_DAY_US} + last_ts) FROM dim_rollups "
+        f"WHERE {{keys}} AND {_DAYS} GROUP BY dim, key, {_COARSE_OF}"),
+    "state_rollups": (
+        'INSERT INTO state_rollups (series, period, bucket, state, n, "left", dn, dsum, dmin, dmax, secs) '
+        f'SELECT series, {COARSE}, {_COARSE_OF}, state, sum(n), sum("left"), sum(dn), sum(dsum), '
+        f"min(dmin), max(dmax), sum(secs) FROM state_rollups WHERE {{keys}} AND {_DAYS} "
+        f"GROUP BY series, {_COARSE_OF}, state"),
+}
 
 
 def series_params(deltas: Deltas) -> list[tuple[Any, ...]]:
     """Rows of `rollups`; newest times as µs after their bucket's start."""
-    return [(s, p, b, *acc[:5], acc[5] - b * PERIODS[p] * US, acc[6]) for (s, p, b), acc in deltas.series.items()]
+    return [(s, p, b, *acc[:5], acc[5] - b * WIDTHS[p] * US, acc[6]) for (s, p, b), acc in deltas.series.items()]
 
 
 def dim_params(deltas: Deltas) -> list[tuple[Any, ...]]:
-    return [(d, k, p, b, *acc[:5], acc[5] - b * PERIODS[p] * US) for (d, k, p, b), acc in deltas.dims.items()]
+    return [(d, k, p, b, *acc[:5], acc[5] - b * WIDTHS[p] * US) for (d, k, p, b), acc in deltas.dims.items()]
 
 
 def state_params(deltas: Deltas) -> list[tuple[Any, ...]]:

@@ -29,6 +29,7 @@ from ingestor import metrics
 from ingestor.cursors import CursorError
 from ingestor.store import coldstays, compaction, layout, pruning, sqlread, sqlrise, sqlwrite, tiers
 from ingestor.store import cursor as cursors
+from ingestor.store import rollups as ru
 from ingestor.store import rows as rw
 from ingestor.store import series as series_
 from ingestor.store.migrate import upgrade
@@ -496,7 +497,8 @@ class SqlEventStore:
                 tail = series_.columns(self, entity_ids, from_micros(last), end, bucket_s, self._parts) \
                     if last < hi else {}
                 if info is not None:
-                    info["resolution"] = tiers.resolution(tiers.segments(lo, hi, tiers.allowed(int(bucket_s))))
+                    info["resolution"] = tiers.resolution(
+                        tiers.pieces(lo, hi, tiers.allowed(int(bucket_s), ru.SERIES_PERIODS)))
                 return {e: _joined([part[e] for part in (head, whole, tail) if part]) for e in entity_ids}
         return series_.columns(self, entity_ids, start, end, bucket_s, self._parts, info)
 

@@ -125,14 +125,15 @@ class Aggregator:
         Asked for neither values nor the last time, only n is sure to be filled in."""
         start, end = bounds(ask.f)
         source = self.source(ask)
-        periods = tiers.allowed(ask.width, (1, 2) if source == "state" else (0, 1, 2)) if source != "raw" else ()
-        pieces = tiers.segments(start, end, periods) if periods else [(None, start, end)] if start < end else []
+        kept = ru.STATE_PERIODS if source == "state" else ru.SERIES_PERIODS  # dims: theirs, else their series'
+        periods = tiers.allowed(ask.width, kept) if source != "raw" else ()
+        pieces = tiers.pieces(start, end, periods) if periods else [(None, start, end)] if start < end else []
         out: dict[Key, list[Any]] = {}
         device = "device_id" in (ask.group, *(["device_id"] if ask.f.device_id is not None else []))
         for period, lo, hi in pieces:
             if period is None:
                 self._raw(ask, lo, hi, out)
-            elif source == "dims" and not (period == 0 and device):  # no 5-minute device rows
+            elif source == "dims" and period in (ru.DEVICE_PERIODS if device else ru.DIM_PERIODS):
                 self._dims(ask, period, lo, hi, out)
             elif source == "dims":
                 self._series(ask, period, lo, hi, out)
@@ -194,7 +195,7 @@ class Aggregator:
         with `counts`, the rows (keys..., bucket or None, n): the database sums nothing else (a year's heatmap
         is ~114,000 hourly rows, each summed six ways for the one figure it shows)."""
         t = table.c
-        span = ru.PERIODS[period]
+        span = ru.WIDTHS[period]
         first, last = lo // tiers.US // span, hi // tiers.US // span
         per = width // span if width else None
         bucket = (t.bucket // per if per != 1 else t.bucket).label("b") if per else None
@@ -216,7 +217,7 @@ class Aggregator:
         may have several: one per tier piece and series in it), and the tiers read. Each rollup tier is one query
         over the series of every entity, its rows made summaries as they come (a year of hours for ten meters
         is 87,600 rows): series.combine adds up what shares a bucket."""
-        pieces = tiers.segments(start, end, tiers.allowed(width))
+        pieces = tiers.pieces(start, end, tiers.allowed(width, ru.SERIES_PERIODS))
         entity_of = {sid: self.reader.series_of(sid)[GROUP_POS["entity_id"]]
                      for sid in self.reader.of_entities(entity_ids)}
         out: dict[str, list[Part]] = {entity_id: [] for entity_id in entity_ids}
@@ -238,7 +239,7 @@ class Aggregator:
         into them in the database), read in key order straight into columns, with no summary per row to make and
         combine (a year of hours is 8,760 rows a meter; a month in 30 minutes 8,640 5-minute rows). None
         otherwise."""
-        periods = tiers.allowed(width)
+        periods = tiers.allowed(width, ru.SERIES_PERIODS)
         if not periods or start % (width * tiers.US) or end % (width * tiers.US) or start >= end:
             return None
         sids: dict[str, list[int]] = {entity_id: [] for entity_id in entity_ids}
@@ -246,8 +247,8 @@ class Aggregator:
             sids[self.reader.series_of(sid)[GROUP_POS["entity_id"]]].append(sid)
         if any(len(found) > 1 for found in sids.values()):
             return None
-        period = periods[0]
-        per, scale = width // ru.PERIODS[period], width * tiers.US
+        period = tiers.pieces(start, end, periods)[0][0]  # one piece: the range is whole buckets of them all
+        per, scale = width // ru.WIDTHS[period], width * tiers.US
         sql = driver_sql(TIER_COLUMNS if per == 1 else TIER_GROUPED.format(per=per), self.conn.dialect.name)
         cursor = self.conn.connection.cursor()  # the driver's rows as they come: no Row object for each
         out = {}
@@ -255,8 +256,8 @@ class Aggregator:
             for entity_id, found in sids.items():
                 rows: list[Any] = []
                 if found:
-                    cursor.execute(sql, (found[0], period, start // tiers.US // ru.PERIODS[period],
-                                         end // tiers.US // ru.PERIODS[period]))
+                    cursor.execute(sql, (found[0], period, start // tiers.US // ru.WIDTHS[period],
+                                         end // tiers.US // ru.WIDTHS[period]))
                     rows = cursor.fetchall() if per == 1 else [_figures(*row) for row in cursor.fetchall()]
                 buckets, counts, means, los, his = zip(*rows, strict=True) if rows else ((),) * 5
                 out[entity_id] = Columns([b * scale for b in buckets], [int(n) for n in counts], list(means),
@@ -269,7 +270,7 @@ class Aggregator:
         """(series, summary) per bucket of `width` from the series rollups of `period` in [lo, hi): the rows
         themselves where the period is that wide (one per series and bucket), else summed in the database."""
         t = rollups.c
-        span = ru.PERIODS[period]
+        span = ru.WIDTHS[period]
         if width == span:
             q = select(t.series, t.bucket, t.n, t.vn, t.vsum, t.vmin, t.vmax).where(
                 t.period == period, t.bucket >= lo // tiers.US // span, t.bucket < hi // tiers.US // span,
@@ -343,7 +344,7 @@ class Aggregator:
         if sids is not None and not sids:
             return
         s = state_rollups.c
-        span = ru.PERIODS[period]
+        span = ru.WIDTHS[period]
         per = ask.width // span if ask.width else None
         bucket = (s.bucket // per if per != 1 else s.bucket).label("b") if per else None
         q = select(s.series, *([bucket] if bucket is not None else []), func.sum(s.n)).where(
@@ -368,7 +369,7 @@ class Aggregator:
         start, end = bounds(f)
         plain = dataclasses.replace(f, state=None, old_state=None, text=None)
         eligible = f == plain
-        pieces = _duration_pieces(start, end) if eligible else [(None, start, end)]
+        pieces = tiers.pieces(start, end, tiers.allowed(None, ru.STATE_PERIODS)) if eligible else [(None, start, end)]
         out: dict[tuple[str | None, str], list[Any]] = {}
         sids = self.reader.matching(f)
         for period, lo, hi in pieces:
@@ -418,15 +419,6 @@ class Aggregator:
                 for sid, state, dn, dsum, dmin, dmax in groups]
         rows.sort(key=lambda row: (row[0], row[1]))
         return rows
-
-
-def _duration_pieces(start: int, end: int) -> list[tiers.Segment]:
-    """The pieces durations read: the state rollups' 16-day buckets (COARSE) where two or more fit, then days and
-    hours. A year reads 22 of them and a dozen days, not 364 days (SQLite's sums 67-79 ms, 18-19 after); a single one
-    saves less than the two statements more of its ends cost (30 days: 12.7 ms without it, 14.3 with)."""
-    pieces = tiers.segments(start, end, (ru.COARSE, 2, 1))
-    coarse = sum(hi - lo for period, lo, hi in pieces if period == ru.COARSE) // (ru.WIDTHS[ru.COARSE] * tiers.US)
-    return pieces if coarse >= 2 else tiers.segments(start, end, (2, 1))
 
 
 def _float_or_none(text: str) -> float | None:

@@ -212,8 +212,9 @@ cold_stays = Table(
     sqlite_with_rowid=False,
 )
 
-# Per series and bucket (period 0: 5 minutes, 1: hour, 2: day; bucket = start // width): events, and the
-# count, sum, min and max of state_value; the newest event's time (µs after the bucket's start) and value.
+# Per series and bucket (period 0: 5 minutes, 1: hour, 2: day, 3: 16 days, rollups.COARSE; bucket = start // width):
+# events, and the count, sum, min and max of state_value; the newest event's time (µs after the bucket's start) and
+# value. Which periods each rollup table keeps: rollups.TABLE_PERIODS.
 # The rollup tables are clustered on their keys in SQLite (WITHOUT ROWID): a second copy of every key
 # in an index would cost a third of their size.
 rollups = Table(
@@ -228,7 +229,8 @@ rollups = Table(
     Column("vmax", Float),
     Column("last_ts", BigInteger, nullable=False),
     Column("last_value", Float),
-    Column("rise", Float),  # a meter's: the sum of its readings' rises (store/rise.py); NULL for other series
+    Column("rise", Float),  # a meter's: the sum of its readings' rises (store/rise.py); NULL for other series and
+    # in 16-day rows (energy reads hours)
     PrimaryKeyConstraint("series", "period", "bucket", name="pk_rollups"),
     sqlite_with_rowid=False,
 )
@@ -252,10 +254,9 @@ dim_rollups = Table(
     sqlite_with_rowid=False,
 )
 
-# Per series, hour, day or 16-day bucket (period 3, rollups.COARSE: this table's alone) and state (strings.id; 0
-# stands for every plain-decimal state together): events entering the state, events leaving it, the durations of
-# the stays they ended (count, sum, min, max, in the bucket of the event that ended the stay), and the seconds of
-# those stays that fall in the bucket.
+# Per series, hour, day or 16-day bucket and state (strings.id; 0 stands for every plain-decimal state together):
+# events entering the state, events leaving it, the durations of the stays they ended (count, sum, min, max, in the
+# bucket of the event that ended the stay), and the seconds of those stays that fall in the bucket.
 state_rollups = Table(
     "state_rollups", tiered,
     Column("series", Integer, nullable=False),
@@ -336,14 +337,25 @@ def _v11_cold_stays(conn: Connection) -> None:
     cold_stays.create(conn, checkfirst=True)
 
 
+EVERY_COARSE = (2 ** 31 - 1) // DAYS_PER_COARSE  # past the last 16-day bucket whose days fit an INTEGER
+
+
 def _v12_coarse_state_rollups(conn: Connection) -> None:
     """The state rollups' 16-day buckets (rollups.COARSE) made from the daily rows written before them, which `write`
     keeps from now on (any it wrote already are made again): in the step's transaction, so an interrupted step leaves
-    none and runs again (0.3-0.5 s for a year's 170,855 daily rows). Every bucket from the epoch on whose days fit an
-    INTEGER."""
+    none and runs again (0.3-0.5 s for a year's 170,855 daily rows). Every bucket from the epoch on."""
     from ingestor.store.sqlwrite import coarse_again  # it reads through sqlread, which imports this module
 
-    coarse_again(conn, 0, (2 ** 31 - 1) // DAYS_PER_COARSE)
+    coarse_again(conn, 0, EVERY_COARSE, ("state_rollups",))
+
+
+def _v13_coarse_event_rollups(conn: Connection) -> None:
+    """The series and dimension rollups' 16-day buckets made from their daily rows, as step 12 made the state
+    rollups' (`write` keeps them from now on; any it wrote already are made again): in the step's transaction, so an
+    interrupted step leaves none and runs again."""
+    from ingestor.store.sqlwrite import coarse_again  # it reads through sqlread, which imports this module
+
+    coarse_again(conn, 0, EVERY_COARSE, ("rollups", "dim_rollups"))
 
 
 MIGRATIONS = [Migration(1, "events table and its indexes", _v1_initial),
@@ -356,4 +368,6 @@ MIGRATIONS = [Migration(1, "events table and its indexes", _v1_initial),
               Migration(8, "meters' rises in the rollups, filled in from the stored readings", _v8_rises),
               Migration(10, "no primary key on the hot tier's event ids", _v10_hot_events_without_id_key),
               Migration(11, "the cold tier's stays packed apart, a row per series and day", _v11_cold_stays),
-              Migration(12, "the state rollups' 16-day buckets, from their days' rows", _v12_coarse_state_rollups)]
+              Migration(12, "the state rollups' 16-day buckets, from their days' rows", _v12_coarse_state_rollups),
+              Migration(13, "the series and dimension rollups' 16-day buckets, from their days' rows",
+                        _v13_coarse_event_rollups)]

@@ -203,8 +203,30 @@ def apply(conn: Connection, series_rows: list[tuple[Any, ...]], dim_rows: list[t
     executemany(conn, ru.UPSERT_STATES, state_rows)
 
 
-def coarse_again(conn: Connection, lo: int, hi: int) -> None:
-    """The state rollups' COARSE buckets [lo, hi) made again from their days' rows (rollups.COARSE_FROM_DAYS)."""
-    conn.execute(text(f"DELETE FROM state_rollups WHERE period = {ru.COARSE} AND bucket >= :lo AND bucket < :hi"),
-                 {"lo": lo, "hi": hi})
-    conn.execute(text(ru.COARSE_FROM_DAYS), {"lo": lo, "hi": hi})
+def coarse_again(conn: Connection, lo: int, hi: int, tables: tuple[str, ...] = tuple(ru.COARSE_FROM_DAYS)) -> None:
+    """The COARSE buckets [lo, hi) of `tables` made again from their days' rows (rollups.COARSE_FROM_DAYS), every
+    key of a table sought to its days and 16-day buckets (the tables are clustered on their keys, period and bucket
+    after them: `period = 2` alone reads every 5-minute row ever written, tens of millions in a year)."""
+    params = {"lo": lo, "hi": hi}
+    for table in tables:
+        for keys in _every_key(table, conn.dialect.name):
+            conn.execute(text(f"DELETE FROM {table} WHERE {keys} AND period = {ru.COARSE} AND bucket >= :lo "
+                              "AND bucket < :hi"), params)
+            conn.execute(text(ru.COARSE_FROM_DAYS[table].format(keys=keys)), params)
+
+
+def _every_key(table: str, dialect: str) -> list[str]:
+    """Conditions that together take every key of a rollup table (a superset: a key with no rows costs one seek):
+    the series; per dimension 0 and the strings that are a value of its series field (sqlwrite.dim_keys)."""
+    if table != "dim_rollups":
+        return [_among("series", "SELECT id FROM series", dialect)]
+    return ["dim = 0 AND key = 0"] + [
+        f"dim = {dim} AND " + _among("key", f"SELECT 0 UNION SELECT id FROM strings WHERE value IN "
+                                            f"(SELECT {name} FROM series)", dialect)
+        for dim, name in enumerate(ru.DIMS) if dim]
+
+
+def _among(column: str, keys: str, dialect: str) -> str:
+    """`column` in the keys a subquery selects, as a condition the index is sought by, key after key: PostgreSQL
+    seeks each element of an array, where it may join a subquery by scanning the table."""
+    return f"{column} = ANY(ARRAY({keys}))" if dialect == "postgresql" else f"{column} IN ({keys})"
