@@ -3,19 +3,39 @@ writes, deletes, schema steps 12 and 13 and bench/daycopy.py must all leave behi
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from ingestor.store import open_event_store
 from ingestor.store import rollups as ru
+from tests.store import rollup_model as model
 
 DAY_US = ru.PERIODS[2] * ru.US
+DAYS = 80  # four whole 16-day buckets at least, wherever the epoch's buckets fall
+START = (dt.datetime.now(dt.UTC) - dt.timedelta(days=DAYS + 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+END = START + dt.timedelta(days=DAYS)
+# Deletes cutting 16-day buckets, days and hours at both ends, one of them across two 16-day buckets
+CUTS = [(START + dt.timedelta(days=20, hours=5, minutes=7), START + dt.timedelta(days=57, hours=2)),
+        (START + dt.timedelta(days=3, seconds=13), START + dt.timedelta(days=4, hours=1))]
 KEYS = {"rollups": ("series",), "dim_rollups": ("dim", "key"), "state_rollups": ("series", "state")}
 FIGURES = {"rollups": ("n", "vn", "vsum", "vmin", "vmax", "last_ts", "last_value"),
            "dim_rollups": ("n", "vn", "vsum", "vmin", "vmax", "last_ts"),
            "state_rollups": ("n", '"left"', "dn", "dsum", "dmin", "dmax", "secs")}
 Rows = dict[tuple[Any, ...], tuple[Any, ...]]
+
+
+def loaded(url: str, history: model.History) -> Iterator[Any]:
+    """A store at `url` with the history written batch by batch: shuffled, so late (after their day was compacted)
+    and out of order, some twice."""
+    store = open_event_store(url)
+    for batch in history.batches:
+        store.write(batch)
+    yield store
+    store.close()
 
 
 def rows(store: Any, table: str, period: int) -> Rows:

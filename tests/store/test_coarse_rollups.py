@@ -26,11 +26,9 @@ from ingestor.store.timerange import to_micros
 from ingestor.timeutil import parse_timestamp
 from tests.store import coarse
 from tests.store import rollup_model as model
+from tests.store.coarse import CUTS, DAYS, END, START
 from tests.support.servers import store_url
 
-DAYS = 80  # four whole 16-day buckets at least
-START = (dt.datetime.now(dt.UTC) - dt.timedelta(days=DAYS + 1)).replace(hour=0, minute=0, second=0, microsecond=0)
-END = START + dt.timedelta(days=DAYS)
 EVENT_TABLES = ("rollups", "dim_rollups")
 GROUPS = ["entity_id", "domain", "event_type", "area_id", "device_id"]
 WIDTHS = [3600, 86_400, 16 * 86_400, 32 * 86_400]
@@ -49,11 +47,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def loaded(url: str, history: model.History) -> Iterator[Any]:
-    store = open_event_store(url)
-    for batch in history.batches:  # shuffled: late (after their day was compacted) and out of order, some twice
-        store.write(batch)
-    yield store
-    store.close()
+    yield from coarse.loaded(url, history)
 
 
 def written(store: Any) -> dict[str, coarse.Rows]:
@@ -90,10 +84,6 @@ def test_the_newest_time_and_value_of_a_16_day_row_are_its_newest_event_s(loaded
                                   "AND s.event_type = 'state_changed'")).all()
     assert found and all(newest[(entity, bucket)] == (last_ts, last_value) for entity, bucket, last_ts, last_value
                          in found)
-
-
-CUTS = [(START + dt.timedelta(days=20, hours=5, minutes=7), START + dt.timedelta(days=57, hours=2)),
-        (START + dt.timedelta(days=3, seconds=13), START + dt.timedelta(days=4, hours=1))]
 
 
 def cut_newest_days() -> tuple[dt.datetime, dt.datetime]:

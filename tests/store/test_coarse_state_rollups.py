@@ -21,12 +21,9 @@ from ingestor.store.sqlengine import engine_for
 from ingestor.timeutil import parse_timestamp
 from tests.store import coarse
 from tests.store import rollup_model as model
+from tests.store.coarse import CUTS, DAYS, END, START
 from tests.store.stays import assert_durations_agree
 from tests.support.servers import store_url
-
-DAYS = 80  # five whole 16-day buckets at least
-START = (dt.datetime.now(dt.UTC) - dt.timedelta(days=DAYS + 1)).replace(hour=0, minute=0, second=0, microsecond=0)
-END = START + dt.timedelta(days=DAYS)
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +38,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def loaded(url: str, history: model.History) -> Iterator[Any]:
-    store = open_event_store(url)
-    for batch in history.batches:
-        store.write(batch)
-    yield store
-    store.close()
+    yield from coarse.loaded(url, history)
 
 
 def assert_coarse_rows_are_days_summed(store: Any) -> None:
@@ -79,12 +72,10 @@ def test_a_range_holding_one_16_day_bucket_reads_days(loaded: Any) -> None:
 
 
 def test_deletes_that_cut_16_day_buckets_leave_each_its_days_rows_summed(loaded: Any, history: model.History) -> None:
-    cuts = [(START + dt.timedelta(days=20, hours=5, minutes=7), START + dt.timedelta(days=57, hours=2)),
-            (START + dt.timedelta(days=3, seconds=13), START + dt.timedelta(days=4, hours=1))]
-    for lo, hi in cuts:
+    for lo, hi in CUTS:
         loaded.delete(lo, hi)
     assert_coarse_rows_are_days_summed(loaded)
-    kept = [r for r in history.records if not any(lo <= parse_timestamp(r["time_fired"]) < hi for lo, hi in cuts)]
+    kept = [r for r in history.records if not any(lo <= parse_timestamp(r["time_fired"]) < hi for lo, hi in CUTS)]
     assert_durations_agree(loaded, kept, EventFilter(start=START, end=END), 0)
 
 
